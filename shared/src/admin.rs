@@ -1,0 +1,67 @@
+//! The control plane every fortimock service serves under `/__admin/`: health, readiness, the clock,
+//! recorded client certificates, and the error body of every admin endpoint. fortimock's own contract:
+//! fields may be added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::time::UnixTime;
+
+/// The body of every admin API error: a stable id to match on and a sentence for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error_id: String,
+    pub message: String,
+}
+
+/// `GET /__admin/health` and `GET /__admin/ready`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    /// `ok` for health, `ready` once the service has loaded its store and fixtures.
+    pub status: String,
+    pub service: String,
+    pub version: String,
+}
+
+/// `GET /__admin/clock`: the process clock every service of one `fortimock up` shares.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockView {
+    pub now: UnixTime,
+    pub now_rfc3339: String,
+    /// A frozen clock stands still until advanced or resumed.
+    pub frozen: bool,
+    /// How far the clock is from real time, in seconds.
+    pub offset_secs: i64,
+}
+
+/// `POST /__admin/clock`: any combination, applied in this order: `freeze` or `resume`, `set`, `advance_secs`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockChange {
+    /// `true` stops the clock, `false` lets it run again from where it stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freeze: Option<bool>,
+    /// Jump to this time (RFC 3339 UTC, a date, or epoch seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<String>,
+    /// Move the clock forward (or back, if negative) by this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance_secs: Option<i64>,
+}
+
+/// A TLS client certificate a service has seen (`GET /__admin/client-certs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCertView {
+    /// Lowercase hex SHA-256 of the certificate's DER bytes: what `openssl x509 -fingerprint -sha256` shows.
+    pub sha256: String,
+    /// The subject's common name, when the certificate has one.
+    pub subject_cn: Option<String>,
+    pub first_seen: UnixTime,
+    pub last_seen: UnixTime,
+    /// How many requests arrived with this certificate.
+    pub requests: u64,
+}
+
+/// The answer to `GET /__admin/client-certs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientCertList {
+    pub client_certs: Vec<ClientCertView>,
+}

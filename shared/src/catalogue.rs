@@ -1,0 +1,178 @@
+//! The error catalogue: every error fortimock's services can answer with, under a stable id, with its
+//! exact wire code and text, what the appliance or phone shows, and where the fact comes from.
+//!
+//! Services, the virtual appliance, docs and tests all read this one table. Entries whose code or text
+//! no public source gives live in `modeled` and are tagged [`Provenance::Modeled`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::modeled;
+
+/// How fortimock knows an error's wire form (the dossier's confidence tags, plus `modeled`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// Captured bytes on the wire (FortiOS debug dumps, responses pasted from the live server).
+    Wire,
+    /// Behaviour of third-party clients that work against the live servers.
+    Client,
+    /// Fortinet documentation or staff KB articles.
+    Doc,
+    /// No public source: fortimock's own choice, kept in `modeled`.
+    Modeled,
+}
+
+/// One error fortimock can produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CatalogueEntry {
+    /// Stable id to grep for and to arm in scenarios, e.g. `forticare.import.code-invalid`.
+    pub id: &'static str,
+    /// The numeric `error_code` on the wire; `None` for errors that are bare strings.
+    pub code: Option<i32>,
+    /// The exact `error_message` (or error string) on the wire.
+    pub text: &'static str,
+    pub provenance: Provenance,
+    /// What the user sees on the appliance or phone when this error comes back.
+    pub symptom: &'static str,
+    /// The public source of the code and text.
+    pub source: &'static str,
+}
+
+/// An `error` object on the wire: `{"error_code": 16, "error_message": "…"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireError {
+    pub error_code: i32,
+    pub error_message: String,
+}
+
+impl CatalogueEntry {
+    /// The wire `error` object for this entry (code 0 for string-only entries, which never use it).
+    pub fn wire_error(&self) -> WireError {
+        WireError { error_code: self.code.unwrap_or_default(), error_message: self.text.to_owned() }
+    }
+
+    /// Whether `error` is this entry on the wire.
+    pub fn matches(&self, error: &WireError) -> bool {
+        self.code == Some(error.error_code) && self.text == error.error_message
+    }
+}
+
+/// License import with an unknown or malformed activation code.
+pub const LICENSE_CODE_INVALID: CatalogueEntry = CatalogueEntry {
+    id: "forticare.import.code-invalid",
+    code: Some(16),
+    text: "forticare license activation code invalid",
+    provenance: Provenance::Wire,
+    symptom: "FortiOS logs `ftm_fc_command[615]:received error from forticare [-7566]` and the CLI prints \
+              `import fortitoken license error: -7566`",
+    source: "FortiOS 7.0 b0523 debug capture (seeds/ftm-license-transfer-between-fortigates.txt)",
+};
+
+/// The appliance-side code FortiOS prints when FortiCare answers an import with error 16.
+pub const APPLIANCE_IMPORT_ERROR: CatalogueEntry = CatalogueEntry {
+    id: "appliance.import.forticare-error",
+    code: Some(-7566),
+    text: "import fortitoken license error: -7566",
+    provenance: Provenance::Wire,
+    symptom: "printed by `execute fortitoken-mobile import` after `received error from forticare [-7566]`",
+    source: "FortiOS 7.0 b0523 debug capture (seeds/ftm-license-transfer-between-fortigates.txt)",
+};
+
+/// A cluster member FortiCare has no registration for (a per-member string, not an object).
+pub const PRODUCT_NOT_REGISTERED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.cluster.not-registered",
+    code: None,
+    text: "Product is not registered",
+    provenance: Provenance::Wire,
+    symptom: "shown against the HA member in `__clustered_sns` of the response",
+    source: "KB 308115 ProvisionResponse (FortiOS 7.0 b2573)",
+};
+
+/// Provisioning a token the requesting appliance (or its cluster) does not own: per token.
+pub const TOKEN_NOT_OWNED: CatalogueEntry = CatalogueEntry {
+    id: "ftm.provision.not-owner",
+    code: Some(31),
+    text: "token does not belong to product",
+    provenance: Provenance::Wire,
+    symptom: "the token stays Available; FortiOS shows the provisioning as failed",
+    source: "KB 308115 and KB 424201 ProvisionResponse captures",
+};
+
+/// Provisioning where no requested token could be provisioned: top level.
+pub const NO_VALID_TOKEN: CatalogueEntry = CatalogueEntry {
+    id: "ftm.provision.no-valid-token",
+    code: Some(17),
+    text: "no valid token found",
+    provenance: Provenance::Wire,
+    symptom: "FortiOS GUI error `no valid token found`",
+    source: "KB 308115 and KB 424201 ProvisionResponse captures",
+};
+
+/// A phone redeeming an activation code that is unknown, expired or already used.
+pub const ACTIVATION_CODE_INVALID: CatalogueEntry = CatalogueEntry {
+    id: "ftm.mobile.code-invalid",
+    code: Some(40),
+    text: "FTM token Activation Code is invalid",
+    provenance: Provenance::Wire,
+    symptom: "the FortiToken Mobile app shows `Failed. Forticare: FTM token Activation Code is invalid`",
+    source: "MobileProvisionResponse pasted from the live server (SoildFaker/ohtotptoken); KB 241195",
+};
+
+/// Every entry, in the order a reader meets them in the flows.
+pub const CATALOGUE: &[&CatalogueEntry] = &[
+    &LICENSE_CODE_INVALID,
+    &APPLIANCE_IMPORT_ERROR,
+    &modeled::LICENSE_REGISTERED_ELSEWHERE,
+    &modeled::LICENSE_EXPIRED,
+    &PRODUCT_NOT_REGISTERED,
+    &TOKEN_NOT_OWNED,
+    &NO_VALID_TOKEN,
+    &ACTIVATION_CODE_INVALID,
+];
+
+/// The entry with this id.
+pub fn lookup(id: &str) -> Option<&'static CatalogueEntry> {
+    CATALOGUE.iter().copied().find(|entry| entry.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_dotted() {
+        for (i, a) in CATALOGUE.iter().enumerate() {
+            assert_eq!(a.id.split('.').count(), 3, "{} should be service.area.error", a.id);
+            for b in &CATALOGUE[i + 1..] {
+                assert_ne!(a.id, b.id);
+                if a.code.is_some() && a.code == b.code {
+                    panic!("{} and {} share code {:?}", a.id, b.id, a.code);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wire_texts_are_exact() {
+        // Pinned against the captures: a typo here would break every appliance that matches on text.
+        assert_eq!(
+            serde_json::to_string(&LICENSE_CODE_INVALID.wire_error()).unwrap(),
+            r#"{"error_code":16,"error_message":"forticare license activation code invalid"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&ACTIVATION_CODE_INVALID.wire_error()).unwrap(),
+            r#"{"error_code":40,"error_message":"FTM token Activation Code is invalid"}"#
+        );
+        assert_eq!(lookup("ftm.provision.not-owner"), Some(&TOKEN_NOT_OWNED));
+        assert!(LICENSE_CODE_INVALID.matches(&LICENSE_CODE_INVALID.wire_error()));
+        assert!(!LICENSE_CODE_INVALID.matches(&NO_VALID_TOKEN.wire_error()));
+    }
+
+    #[test]
+    fn modeled_entries_say_so() {
+        for entry in CATALOGUE {
+            let is_modeled = [modeled::LICENSE_REGISTERED_ELSEWHERE.id, modeled::LICENSE_EXPIRED.id].contains(&entry.id);
+            assert_eq!(entry.provenance == Provenance::Modeled, is_modeled, "{}", entry.id);
+        }
+    }
+}

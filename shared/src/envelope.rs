@@ -1,0 +1,207 @@
+//! The SoftToken envelope: every message is `{"d": {"__type": "SoftToken.<Name>", ...}}`, the ASP.NET
+//! ScriptService convention the real `.asmx` endpoints use (dossier section 1, [WIRE]).
+//!
+//! Inbound bodies are decoded in two steps so each kind of bad input gets its own clear error:
+//! [`Inbound::parse`] checks the JSON, the `d` object and the `__type` string; [`Inbound::decode`]
+//! turns `d` into the message type the dispatcher picked, reporting the path of a bad field.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A SoftToken message type: its wire name and its fields.
+pub trait Message: Serialize + DeserializeOwned {
+    /// The `__type` value, e.g. `SoftToken.ActivationLicenseRequest`.
+    const TYPE: &'static str;
+}
+
+/// A message wrapped for the wire. Serializes as `{"d": {"__type": T::TYPE, ...fields}}` with `__type`
+/// first, as the captures show; deserializing checks that `__type` names `T`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope<T>(pub T);
+
+impl<T: Message> Envelope<T> {
+    /// The wire bytes of `message`.
+    pub fn to_vec(message: &T) -> Vec<u8> {
+        // Serializing plain structs of strings and numbers into a Vec cannot fail.
+        serde_json::to_vec(&Outer { d: Tagged::new(message) }).unwrap_or_default()
+    }
+}
+
+#[derive(Serialize)]
+struct Outer<'a, T> {
+    d: Tagged<'a, T>,
+}
+
+#[derive(Serialize)]
+struct Tagged<'a, T> {
+    #[serde(rename = "__type")]
+    type_name: &'static str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+impl<'a, T: Message> Tagged<'a, T> {
+    fn new(body: &'a T) -> Tagged<'a, T> {
+        Tagged { type_name: T::TYPE, body }
+    }
+}
+
+impl<T: Message> Serialize for Envelope<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Outer { d: Tagged::new(&self.0) }.serialize(s)
+    }
+}
+
+impl<'de, T: Message> Deserialize<'de> for Envelope<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let inbound = Inbound::from_value(value).map_err(serde::de::Error::custom)?;
+        if inbound.type_name() != T::TYPE {
+            return Err(serde::de::Error::custom(format!(
+                "expected a {} message, got {}",
+                T::TYPE,
+                inbound.type_name()
+            )));
+        }
+        inbound.decode().map(Envelope).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A request body that is a well-formed envelope whose message has not been decoded yet.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    type_name: String,
+    body: Map<String, Value>,
+}
+
+impl Inbound {
+    /// Checks that `bytes` are JSON of the form `{"d": {"__type": "<string>", ...}}`.
+    pub fn parse(bytes: &[u8]) -> Result<Inbound, EnvelopeError> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+        Inbound::from_value(value)
+    }
+
+    fn from_value(value: Value) -> Result<Inbound, EnvelopeError> {
+        let Value::Object(mut outer) = value else {
+            return Err(EnvelopeError::NoEnvelope);
+        };
+        let Some(Value::Object(mut body)) = outer.remove("d") else {
+            return Err(EnvelopeError::NoEnvelope);
+        };
+        let type_name = match body.remove("__type") {
+            Some(Value::String(name)) => name,
+            _ => return Err(EnvelopeError::NoType),
+        };
+        Ok(Inbound { type_name, body })
+    }
+
+    /// The `__type` value, e.g. `SoftToken.PollingRequest`.
+    pub fn type_name(&self) -> &str {
+        &self.type_name
+    }
+
+    /// Decodes `d` as `T`. A wrong or missing field is reported with its path (`tokens[0].seed`).
+    pub fn decode<T: Message>(self) -> Result<T, EnvelopeError> {
+        serde_path_to_error::deserialize(Value::Object(self.body)).map_err(|e| {
+            let path = e.path().to_string();
+            let detail = e.into_inner().to_string();
+            let detail = if path == "." { detail } else { format!("{path}: {detail}") };
+            EnvelopeError::Invalid { type_name: T::TYPE, detail }
+        })
+    }
+}
+
+/// Why a body is not a SoftToken message fortimock can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("the request body is not JSON ({0})")]
+    NotJson(String),
+    #[error(r#"the request body must be a JSON object of the form {{"d": {{"__type": "SoftToken.<Name>", ...}}}}"#)]
+    NoEnvelope,
+    #[error(r#"the "d" object has no "__type" string naming the message, e.g. "SoftToken.ActivationLicenseRequest""#)]
+    NoType,
+    #[error("unknown message type `{name}`: this endpoint accepts {accepted}")]
+    UnknownType { name: String, accepted: String },
+    #[error("{type_name} is malformed: {detail}")]
+    Invalid { type_name: &'static str, detail: String },
+    #[error("the request body is larger than the {limit}-byte limit")]
+    TooLarge { limit: usize },
+}
+
+impl EnvelopeError {
+    /// A stable id a test can match on.
+    pub fn id(&self) -> &'static str {
+        match self {
+            EnvelopeError::NotJson(_) => "protocol.not-json",
+            EnvelopeError::NoEnvelope => "protocol.no-envelope",
+            EnvelopeError::NoType => "protocol.no-type",
+            EnvelopeError::UnknownType { .. } => "protocol.unknown-type",
+            EnvelopeError::Invalid { .. } => "protocol.invalid-message",
+            EnvelopeError::TooLarge { .. } => "protocol.too-large",
+        }
+    }
+
+    /// The error for a `__type` an endpoint does not serve.
+    pub fn unknown_type(name: &str, accepted: &[&str]) -> EnvelopeError {
+        let name: String = name.chars().take(80).collect();
+        EnvelopeError::UnknownType { name, accepted: accepted.join(", ") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Ping {
+        serial_number: String,
+        #[serde(default)]
+        count: u32,
+    }
+
+    impl Message for Ping {
+        const TYPE: &'static str = "SoftToken.Ping";
+    }
+
+    #[track_caller]
+    fn check_error(body: &str, id: &str, text: &str) {
+        let err = Inbound::parse(body.as_bytes()).and_then(Inbound::decode::<Ping>).unwrap_err();
+        assert_eq!(err.id(), id);
+        assert!(err.to_string().contains(text), "{err} should mention {text}");
+    }
+
+    #[test]
+    fn type_comes_first_on_the_wire() {
+        let bytes = Envelope::to_vec(&Ping { serial_number: "FGT1".into(), count: 2 });
+        assert_eq!(
+            String::from_utf8(bytes).unwrap(),
+            r#"{"d":{"__type":"SoftToken.Ping","serial_number":"FGT1","count":2}}"#
+        );
+    }
+
+    #[test]
+    fn round_trips_through_envelope() {
+        let ping = Ping { serial_number: "FGT1".into(), count: 7 };
+        let back: Envelope<Ping> = serde_json::from_slice(&Envelope::to_vec(&ping)).unwrap();
+        assert_eq!(back.0, ping);
+        let wrong = r#"{"d":{"__type":"SoftToken.Pong","serial_number":"x"}}"#;
+        assert!(serde_json::from_str::<Envelope<Ping>>(wrong).is_err());
+    }
+
+    #[test]
+    fn each_kind_of_bad_body_has_its_own_error() {
+        check_error("not json", "protocol.not-json", "not JSON");
+        check_error("[1,2]", "protocol.no-envelope", r#"{"d""#);
+        check_error(r#"{"x": {}}"#, "protocol.no-envelope", r#"{"d""#);
+        check_error(r#"{"d": "text"}"#, "protocol.no-envelope", r#"{"d""#);
+        check_error(r#"{"d": {"serial_number": "a"}}"#, "protocol.no-type", "__type");
+        check_error(r#"{"d": {"__type": 5}}"#, "protocol.no-type", "__type");
+        check_error(r#"{"d": {"__type": "SoftToken.Ping"}}"#, "protocol.invalid-message", "serial_number");
+        check_error(
+            r#"{"d": {"__type": "SoftToken.Ping", "serial_number": "a", "count": "many"}}"#,
+            "protocol.invalid-message",
+            "count: invalid type",
+        );
+    }
+}

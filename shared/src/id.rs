@@ -1,0 +1,326 @@
+//! Identifier newtypes: one parser (`FromStr`) and one `Display` each, serde as a string.
+//!
+//! Parsers trim the stray spaces FortiOS puts around values (the license-import capture sends
+//! `" BADLICBADLICXXX "` and `" FGXXXXXXX "`) and accept either letter case; `Display` gives the canonical form.
+//! Formats come from dossier section 8.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a string is not a valid identifier. The message names the identifier kind and the expected format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{input}` is not a valid {kind}: expected {expected}")]
+pub struct IdError {
+    kind: &'static str,
+    expected: &'static str,
+    input: String,
+}
+
+impl IdError {
+    fn new(kind: &'static str, expected: &'static str, input: &str) -> IdError {
+        // Keep error messages short even when the input is hostile.
+        let input: String = input.chars().take(64).collect();
+        IdError { kind, expected, input }
+    }
+}
+
+macro_rules! string_serde {
+    ($ty:ty) => {
+        impl Serialize for $ty {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                text.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+fn is_upper_hex(text: &str) -> bool {
+    text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+}
+
+/// The 20-hex-digit code printed on a FortiToken Mobile redemption certificate, shown as
+/// `XXXX-XXXX-XXXX-XXXX-XXXX`. Input is case-insensitive and the dashes are optional.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LicenseActivationCode(String);
+
+impl LicenseActivationCode {
+    const EXPECTED: &'static str = "20 hex digits, as XXXX-XXXX-XXXX-XXXX-XXXX";
+
+    /// The free-trial code, `0000-0000-0000-0000-0000`.
+    pub fn trial() -> LicenseActivationCode {
+        LicenseActivationCode("0".repeat(20))
+    }
+
+    pub fn is_trial(&self) -> bool {
+        self.0.bytes().all(|b| b == b'0')
+    }
+
+    /// The 20 uppercase hex digits without dashes: the form fortimock stores.
+    pub fn compact(&self) -> &str {
+        &self.0
+    }
+
+    /// A code from 10 bytes (e.g. random ones).
+    pub fn from_bytes(bytes: [u8; 10]) -> LicenseActivationCode {
+        LicenseActivationCode(hex::encode_upper(bytes))
+    }
+}
+
+impl FromStr for LicenseActivationCode {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<LicenseActivationCode, IdError> {
+        let compact: String = input.trim().chars().filter(|c| *c != '-').collect::<String>().to_ascii_uppercase();
+        if compact.len() != 20 || !is_upper_hex(&compact) {
+            return Err(IdError::new("license activation code", Self::EXPECTED, input));
+        }
+        Ok(LicenseActivationCode(compact))
+    }
+}
+
+impl fmt::Display for LicenseActivationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, group) in self.0.as_bytes().chunks(4).enumerate() {
+            if i > 0 {
+                f.write_str("-")?;
+            }
+            f.write_str(std::str::from_utf8(group).map_err(|_| fmt::Error)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for LicenseActivationCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseActivationCode({self})")
+    }
+}
+
+string_serde!(LicenseActivationCode);
+
+/// A FortiToken Mobile license id: `EFTM` + 12 digits for a purchased license (the redemption
+/// certificate's serial number, also its SKU id), `FTMTRIAL` + 8 digits for the free trial.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LicenseId(String);
+
+impl LicenseId {
+    const EXPECTED: &'static str = "EFTM followed by 12 digits, or FTMTRIAL followed by 8 digits";
+
+    /// A purchased license id from its 12 digits.
+    pub fn paid(number: u64) -> LicenseId {
+        LicenseId(format!("EFTM{:012}", number % 1_000_000_000_000))
+    }
+
+    /// A trial license id from its 8 digits.
+    pub fn trial(number: u64) -> LicenseId {
+        LicenseId(format!("FTMTRIAL{:08}", number % 100_000_000))
+    }
+
+    pub fn is_trial(&self) -> bool {
+        self.0.starts_with("FTMTRIAL")
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for LicenseId {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<LicenseId, IdError> {
+        let text = input.trim().to_ascii_uppercase();
+        let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let ok = match (text.strip_prefix("EFTM"), text.strip_prefix("FTMTRIAL")) {
+            (Some(rest), _) => all_digits(rest, 12),
+            (_, Some(rest)) => all_digits(rest, 8),
+            _ => false,
+        };
+        if !ok {
+            return Err(IdError::new("license id", Self::EXPECTED, input));
+        }
+        Ok(LicenseId(text))
+    }
+}
+
+impl fmt::Display for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for LicenseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LicenseId({})", self.0)
+    }
+}
+
+string_serde!(LicenseId);
+
+/// A FortiToken Mobile serial: `FTKMOB` + 10 uppercase hex digits, e.g. `FTKMOB947FDC1754`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenSerial(String);
+
+impl TokenSerial {
+    const EXPECTED: &'static str = "FTKMOB followed by 10 hex digits";
+
+    /// A serial from the 5 bytes its 10 hex digits encode.
+    pub fn from_bytes(bytes: [u8; 5]) -> TokenSerial {
+        TokenSerial(format!("FTKMOB{}", hex::encode_upper(bytes)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last four characters, which the FortiToken Mobile app shows as the account name ("FortiToken 4FFC").
+    pub fn short(&self) -> &str {
+        &self.0[self.0.len() - 4..]
+    }
+}
+
+impl FromStr for TokenSerial {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<TokenSerial, IdError> {
+        let text = input.trim().to_ascii_uppercase();
+        match text.strip_prefix("FTKMOB") {
+            Some(rest) if rest.len() == 10 && is_upper_hex(rest) => Ok(TokenSerial(text)),
+            _ => Err(IdError::new("token serial", Self::EXPECTED, input)),
+        }
+    }
+}
+
+impl fmt::Display for TokenSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TokenSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenSerial({})", self.0)
+    }
+}
+
+string_serde!(TokenSerial);
+
+/// The serial number of a FortiGate, FortiAuthenticator or other appliance (`FGT3HD3915801656`,
+/// `FGVM01TM00000000`, `FAC-VMTM18004378`). Real serials are 16 characters; the public captures
+/// also show sanitised ones such as `FGXXXXXXX`, so any 4 to 32 letters, digits and dashes are accepted.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApplianceSerial(String);
+
+impl ApplianceSerial {
+    const EXPECTED: &'static str = "4 to 32 letters, digits or dashes, such as FGVM01TM00000000";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for ApplianceSerial {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<ApplianceSerial, IdError> {
+        let text = input.trim().to_ascii_uppercase();
+        let ok = (4..=32).contains(&text.len())
+            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && text.as_bytes()[0].is_ascii_alphabetic();
+        if !ok {
+            return Err(IdError::new("appliance serial", Self::EXPECTED, input));
+        }
+        Ok(ApplianceSerial(text))
+    }
+}
+
+impl fmt::Display for ApplianceSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for ApplianceSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApplianceSerial({})", self.0)
+    }
+}
+
+string_serde!(ApplianceSerial);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check<T: FromStr + fmt::Display>(input: &str, canonical: Option<&str>)
+    where
+        T::Err: fmt::Debug,
+    {
+        let parsed = input.parse::<T>().ok().map(|t| t.to_string());
+        assert_eq!(parsed.as_deref(), canonical, "parsing {input:?}");
+    }
+
+    #[test]
+    fn license_activation_codes() {
+        check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AE", Some("1FF6-9B06-2510-F429-41AE"));
+        check::<LicenseActivationCode>(" 1ff69b062510f42941ae ", Some("1FF6-9B06-2510-F429-41AE"));
+        check::<LicenseActivationCode>("0000-0000-0000-0000-0000", Some("0000-0000-0000-0000-0000"));
+        check::<LicenseActivationCode>(" BADLICBADLICXXX ", None);
+        check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41A", None);
+        check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AEE", None);
+        check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AG", None);
+        check::<LicenseActivationCode>("", None);
+        assert!("0000-0000-0000-0000-0000".parse::<LicenseActivationCode>().unwrap().is_trial());
+        assert!(!"1FF6-9B06-2510-F429-41AE".parse::<LicenseActivationCode>().unwrap().is_trial());
+    }
+
+    #[test]
+    fn license_ids() {
+        check::<LicenseId>("EFTM010130823929", Some("EFTM010130823929"));
+        check::<LicenseId>("FTMTRIAL02062407", Some("FTMTRIAL02062407"));
+        check::<LicenseId>(" ftmtrial01185372", Some("FTMTRIAL01185372"));
+        check::<LicenseId>("EFTM01013082392", None);
+        check::<LicenseId>("FTMTRIALNOREGIST", None);
+        check::<LicenseId>("EFTM01013082392X", None);
+        assert_eq!(LicenseId::paid(10130823929).to_string(), "EFTM010130823929");
+        assert_eq!(LicenseId::trial(2062407).to_string(), "FTMTRIAL02062407");
+    }
+
+    #[test]
+    fn token_serials() {
+        check::<TokenSerial>("FTKMOB947FDC1754", Some("FTKMOB947FDC1754"));
+        check::<TokenSerial>(" ftkmob83f91cd33b ", Some("FTKMOB83F91CD33B"));
+        check::<TokenSerial>("FTKMOB947FDC175", None);
+        check::<TokenSerial>("FTKMOB947FDC1754A", None);
+        check::<TokenSerial>("FTK200BAA0000000", None);
+        assert_eq!(TokenSerial::from_bytes([0x94, 0x7f, 0xdc, 0x17, 0x54]).to_string(), "FTKMOB947FDC1754");
+        assert_eq!("FTKMOB382EAF4FFC".parse::<TokenSerial>().unwrap().short(), "4FFC");
+    }
+
+    #[test]
+    fn appliance_serials() {
+        for ok in ["FGT3HD3915801656", "FG140E4Q17000494", "FGVM01TM00000000", "FAC-VMTM18004378", " FGXXXXXXX "] {
+            check::<ApplianceSerial>(ok, Some(ok.trim()));
+        }
+        for bad in ["", "FG", "12345678", "FG 1234", "FG\"1234", &"F".repeat(33)] {
+            check::<ApplianceSerial>(bad, None);
+        }
+    }
+
+    #[test]
+    fn serde_is_a_string() {
+        let code: LicenseActivationCode = serde_json::from_str("\"1ff69b062510f42941ae\"").unwrap();
+        assert_eq!(serde_json::to_string(&code).unwrap(), "\"1FF6-9B06-2510-F429-41AE\"");
+        assert!(serde_json::from_str::<TokenSerial>("\"nope\"").is_err());
+    }
+}

@@ -1,0 +1,31 @@
+//! fortimock's wire contract: the SoftToken messages FortiGate, FortiAuthenticator and the FortiToken Mobile
+//! app exchange with Fortinet's cloud, their identifiers, the error catalogue, and fortimock's own admin API types.
+//!
+//! This crate does no I/O (no actix, no tokio, no sled, no clock reads): services and simulators depend on it,
+//! never on each other.
+//!
+//! Stability: the SoftToken types (`envelope`, `header`, `license`) follow the captured wire exactly and only
+//! gain fields. fortimock's own API types (`admin`, `ledger`) only gain fields. Every decision no public
+//! source backs is in `modeled`.
+//!
+//! Layout, in reading order:
+//! - `envelope`: the `{"d": {"__type": …}}` wrapper and decoding errors;
+//! - `header`: the appliance header and its echo;
+//! - `license`: license import;
+//! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
+//! - `id`: identifier newtypes; `time`: Unix seconds and dates;
+//! - `ledger` and `admin`: fortimock's own HTTP API types.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod admin;
+pub mod catalogue;
+pub mod envelope;
+pub mod header;
+pub mod id;
+pub mod ledger;
+pub mod license;
+pub mod modeled;
+pub mod time;
+
+#[cfg(test)]
+mod golden;
