@@ -1,0 +1,217 @@
+//! Starting one service: bind the listener (port 0 picks a free port), serve HTTPS or plain HTTP, and wrap
+//! the service's routes with what every fortimock service shares: the `/__admin` control plane, client
+//! certificate recording, the optional admin token, JSON error bodies, and one log line per request.
+
+use std::any::Any;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_tls::accept::rustls_0_23::TlsStream;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Extensions, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use protocol::admin::ErrorBody;
+use subtle::ConstantTimeEq;
+
+use crate::admin::{self, ClientCertLog, ControlPlane};
+use crate::clock::Clock;
+
+/// How a service listens.
+#[derive(Clone)]
+pub enum Transport {
+    /// HTTPS with this rustls config (the default, as the real services speak it).
+    Https(Arc<rustls::ServerConfig>),
+    /// Plain HTTP, for quick local use (`--plain-http`).
+    Plain,
+}
+
+/// Everything `start` needs besides the service's own routes.
+pub struct ServiceOptions {
+    /// The service's name: `forticare`, `ftm`, … (the `--ready-file` key).
+    pub name: &'static str,
+    pub bind: SocketAddr,
+    pub transport: Transport,
+    pub clock: Clock,
+    /// actix worker threads.
+    pub workers: usize,
+    /// When set, `/__admin/*` (except health, ready and the CA certificate) needs `Authorization: Bearer <token>`.
+    pub admin_token: Option<String>,
+    /// The lab CA certificate, served at `/__admin/ca.pem`.
+    pub ca_pem: Option<String>,
+}
+
+/// A service that is accepting connections.
+pub struct RunningService {
+    name: &'static str,
+    addr: SocketAddr,
+    url: String,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    certs: ClientCertLog,
+}
+
+/// A note a handler attaches to its response so the request's log line says what happened,
+/// e.g. `SoftToken.ActivationLicenseRequest` / `error 16`.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub message: String,
+    pub result: String,
+}
+
+/// Attaches an [`Outcome`] to a response.
+pub fn with_outcome(mut response: HttpResponse, message: &str, result: impl Into<String>) -> HttpResponse {
+    response.extensions_mut().insert(Outcome { message: message.to_owned(), result: result.into() });
+    response
+}
+
+/// The DER bytes of the client certificate presented on this connection.
+#[derive(Clone, Debug)]
+pub struct PeerCertificate(pub Arc<[u8]>);
+
+/// Binds `options.bind` and starts serving `configure`'s routes next to the control plane. Must be
+/// called inside a tokio runtime; the server runs on its own worker threads.
+pub fn start<F>(options: ServiceOptions, configure: F) -> anyhow::Result<RunningService>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    let listener = TcpListener::bind(options.bind).with_context(|| format!("{}: binding {}", options.name, options.bind))?;
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let scheme = match options.transport {
+        Transport::Https(_) => "https",
+        Transport::Plain => "http",
+    };
+    let url = format!("{scheme}://{}", advertised(addr));
+    let certs = ClientCertLog::default();
+    let control = web::Data::new(ControlPlane {
+        service: options.name,
+        clock: options.clock.clone(),
+        certs: certs.clone(),
+        admin_token: options.admin_token.clone(),
+        ca_pem: options.ca_pem.clone(),
+    });
+    let name = options.name;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(control.clone())
+            .app_data(admin::json_config())
+            .app_data(admin::query_config())
+            .app_data(admin::path_config())
+            .wrap(from_fn(around_request))
+            .configure(admin::configure)
+            .configure(configure.clone())
+            .default_service(web::to(admin::no_such_endpoint))
+    })
+    .on_connect(capture_peer_certificate)
+    .workers(options.workers.max(1))
+    .disable_signals()
+    .shutdown_timeout(2);
+    let server = match options.transport {
+        Transport::Https(config) => server.listen_rustls_0_23(listener, (*config).clone()),
+        Transport::Plain => server.listen(listener),
+    }
+    .with_context(|| format!("{name}: listening on {addr}"))?
+    .run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    Ok(RunningService { name, addr, url, handle, task, certs })
+}
+
+impl RunningService {
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The base URL clients use, e.g. `https://127.0.0.1:8440`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Client certificates this service has seen.
+    pub fn client_certs(&self) -> &ClientCertLog {
+        &self.certs
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the workers to exit (so the
+    /// service's store is closed when this returns).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = self.task.await;
+    }
+}
+
+/// The address to print for a bound socket: loopback instead of the unspecified address.
+fn advertised(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()).to_string(),
+        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()).to_string(),
+        _ => addr.to_string(),
+    }
+}
+
+fn capture_peer_certificate(connection: &dyn Any, extensions: &mut Extensions) {
+    if let Some(tls) = connection.downcast_ref::<TlsStream<TcpStream>>() {
+        let (_, session) = tls.get_ref();
+        if let Some(cert) = session.peer_certificates().and_then(|chain| chain.first()) {
+            extensions.insert(PeerCertificate(Arc::from(cert.as_ref())));
+        }
+    }
+}
+
+/// Records the client certificate, enforces the admin token, and logs one line per request.
+async fn around_request(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let control = request.app_data::<web::Data<ControlPlane>>().cloned();
+    if let (Some(control), Some(cert)) = (&control, request.conn_data::<PeerCertificate>()) {
+        control.certs.record(&cert.0, control.clock.now());
+    }
+    if let Some(control) = &control {
+        if let Some(expected) = &control.admin_token {
+            if needs_admin_token(request.path()) && !bearer_matches(&request, expected) {
+                let body = ErrorBody {
+                    error_id: "admin.unauthorized".into(),
+                    message: "this admin endpoint needs `Authorization: Bearer <admin token>`".into(),
+                };
+                let response = HttpResponse::Unauthorized().json(body);
+                return Ok(request.into_response(response).map_into_right_body());
+            }
+        }
+    }
+    let method = request.method().clone();
+    let path = request.path().to_owned();
+    let response = next.call(request).await?;
+    let service = control.as_ref().map_or("fortimock", |c| c.service);
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros();
+    match response.response().extensions().get::<Outcome>() {
+        Some(outcome) => tracing::info!(
+            service, %method, path, status, micros, message = %outcome.message, result = %outcome.result, "request"
+        ),
+        None => tracing::info!(service, %method, path, status, micros, "request"),
+    }
+    Ok(response.map_into_left_body())
+}
+
+fn needs_admin_token(path: &str) -> bool {
+    path.starts_with("/__admin/") && !matches!(path, "/__admin/health" | "/__admin/ready" | "/__admin/ca.pem")
+}
+
+fn bearer_matches(request: &ServiceRequest, expected: &str) -> bool {
+    request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|token| bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes())))
+}
+

@@ -1,0 +1,58 @@
+//! The plumbing of a SoftToken `.asmx` endpoint, shared by forticare and ftm: read the body under a size
+//! limit, check the envelope, answer protocol faults in the modeled ASP.NET shape, and send replies as the
+//! real service does (`application/json; charset=utf-8`).
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
+use protocol::modeled::{PROTOCOL_FAULT_HEADER, ProtocolFault};
+
+use crate::server::with_outcome;
+
+/// Largest SoftToken body accepted: a PollingRequest for every token of a 10,000-seat license fits easily.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// Reads and checks a SoftToken request body.
+pub async fn read_inbound(request: &HttpRequest, mut payload: web::Payload) -> Result<Inbound, EnvelopeError> {
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY) {
+        return Err(EnvelopeError::TooLarge { limit: MAX_BODY });
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| EnvelopeError::NotJson(format!("the body could not be read: {e}")))?;
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(EnvelopeError::TooLarge { limit: MAX_BODY });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Inbound::parse(&body)
+}
+
+/// The answer to a body that is not a usable SoftToken message: 400 (413 when too large) with the modeled
+/// ASP.NET exception object.
+pub fn fault(error: &EnvelopeError) -> HttpResponse {
+    let status = match error {
+        EnvelopeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let response = HttpResponse::build(status)
+        .insert_header(PROTOCOL_FAULT_HEADER)
+        .content_type("application/json; charset=utf-8")
+        .json(ProtocolFault::new(error.id(), error.to_string()));
+    with_outcome(response, "SoftToken", error.id())
+}
+
+/// A SoftToken reply: HTTP 200 with the enveloped message, as the real service answers errors too.
+pub fn reply<T: Message>(message: &T, request_type: &str, result: impl Into<String>) -> HttpResponse {
+    let response = HttpResponse::Ok()
+        .content_type("application/json; charset=utf-8")
+        .body(Envelope::to_vec(message));
+    with_outcome(response, request_type, result)
+}

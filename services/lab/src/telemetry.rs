@@ -1,0 +1,17 @@
+//! Logging: tracing to stderr, filtered by `RUST_LOG` (default `info`). Seeds and keys are never logged:
+//! the types that hold them redact their `Debug`, and handlers log message types and outcomes only.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the process-wide subscriber; later calls are no-ops.
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sled=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// For tests: logs only when `TEST_LOG` is set, so test output stays quiet by default.
+pub fn init_for_tests() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        init();
+    }
+}

@@ -1,0 +1,496 @@
+//! HTTPS as the real services speak it: the lab CA, the one leaf certificate covering every emulated host
+//! name, rustls server and client configs, and client-certificate checking.
+//!
+//! On first start the lab CA and the leaf are generated into `<data-dir>/tls/` (in memory when ephemeral)
+//! and reused afterwards, so a CA that users trusted once stays trusted. Users may bring their own
+//! certificate and key instead. Clients that present a certificate are accepted and recorded; a
+//! certificate is required only when configured, and checked against a CA only when one is given.
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, RootCertStore, SignatureScheme};
+
+/// Every host name fortimock emulates, plus loopback; the leaf certificate covers them all.
+pub const LAB_HOST_NAMES: &[&str] = &[
+    "fortitokenmobile.fortinet.com",
+    "globalftm.fortinet.net",
+    "directregistration.fortinet.com",
+    "push.fortinet.com",
+    "localhost",
+    "127.0.0.1",
+    "::1",
+];
+
+const CA_COMMON_NAME: &str = "fortimock lab CA";
+
+/// The lab's certificates: the CA users trust and the server identity every service presents.
+pub struct LabTls {
+    ca_pem: String,
+    ca_path: Option<PathBuf>,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: PrivateKeyDer<'static>,
+    /// The CA's private key, to issue client certificates; absent for a brought-in certificate.
+    ca_key_pem: Option<String>,
+    names: Vec<String>,
+}
+
+/// A client identity (certificate and key) issued by the lab CA, e.g. for a virtual phone.
+pub struct ClientIdentity {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+/// Who must present a client certificate, and which CA it must chain to.
+#[derive(Clone, Default)]
+pub struct ClientAuth {
+    /// Refuse handshakes without a client certificate.
+    pub required: bool,
+    /// When set, presented certificates must chain to one of these; otherwise any certificate is accepted.
+    pub trusted_cas: Vec<CertificateDer<'static>>,
+}
+
+impl LabTls {
+    /// Loads the lab CA and leaf from `<data_dir>/tls/`, generating what is missing. With `data_dir`
+    /// `None` everything is generated in memory. The leaf is re-issued (by the same CA) when it does
+    /// not cover every name in [`LAB_HOST_NAMES`] and `extra_names`.
+    pub fn load_or_generate(data_dir: Option<&Path>, extra_names: &[String]) -> anyhow::Result<LabTls> {
+        let mut names: Vec<String> = LAB_HOST_NAMES.iter().map(|n| n.to_string()).collect();
+        for name in extra_names {
+            let name = name.trim().to_ascii_lowercase();
+            if !name.is_empty() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let Some(data_dir) = data_dir else {
+            let ca_key = KeyPair::generate().context("generating the lab CA key")?;
+            let ca_pem = ca_params().self_signed(&ca_key).context("signing the lab CA")?.pem();
+            return LabTls::issue_server(ca_pem, None, ca_key.serialize_pem(), names);
+        };
+        let dir = data_dir.join("tls");
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let (ca_path, ca_key_path) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
+        let (ca_pem, ca_key_pem) = if ca_path.exists() && ca_key_path.exists() {
+            (read(&ca_path)?, read(&ca_key_path)?)
+        } else {
+            let ca_key = KeyPair::generate().context("generating the lab CA key")?;
+            let ca_pem = ca_params().self_signed(&ca_key).context("signing the lab CA")?.pem();
+            write_private(&ca_key_path, &ca_key.serialize_pem())?;
+            write_atomically(&ca_path, &ca_pem)?;
+            // A new CA invalidates any leaf signed by an older one.
+            let _ = fs::remove_file(dir.join("server.pem"));
+            (ca_pem, ca_key.serialize_pem())
+        };
+        let (leaf_path, leaf_key_path, names_path) =
+            (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("server-names.txt"));
+        if leaf_path.exists() && leaf_key_path.exists() && names_path.exists() {
+            let stored: Vec<String> = read(&names_path)?.lines().map(str::to_owned).collect();
+            if names.iter().all(|n| stored.contains(n)) {
+                let mut tls = LabTls::from_pem(&read(&leaf_path)?, &read(&leaf_key_path)?, Some(ca_pem))?;
+                tls.ca_path = Some(ca_path);
+                tls.ca_key_pem = Some(ca_key_pem);
+                tls.names = stored;
+                return Ok(tls);
+            }
+            for name in stored {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        let tls = LabTls::issue_server(ca_pem, Some(ca_path), ca_key_pem, names)?;
+        write_private(&leaf_key_path, &tls.server_key_pem())?;
+        write_atomically(&leaf_path, &tls.server_chain_pem())?;
+        write_atomically(&names_path, &tls.names.join("\n"))?;
+        Ok(tls)
+    }
+
+    /// A brought-in server certificate (chain) and key, in PEM files. `ca` is what fortimock's own
+    /// clients trust when the services call each other; without it they trust the chain's last certificate.
+    pub fn from_files(cert: &Path, key: &Path, ca: Option<&Path>) -> anyhow::Result<LabTls> {
+        let chain_pem = read(cert)?;
+        let ca_pem = match ca {
+            Some(path) => read(path)?,
+            None => {
+                let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .with_context(|| format!("reading certificates from {}", cert.display()))?;
+                let last = chain.last().with_context(|| format!("{} holds no certificate", cert.display()))?;
+                pem_encode("CERTIFICATE", last)
+            }
+        };
+        let mut tls = LabTls::from_pem(&chain_pem, &read(key)?, Some(ca_pem))?;
+        tls.ca_path = ca.map(Path::to_path_buf);
+        Ok(tls)
+    }
+
+    fn from_pem(chain_pem: &str, key_pem: &str, ca_pem: Option<String>) -> anyhow::Result<LabTls> {
+        let server_chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .context("reading the server certificate chain")?;
+        if server_chain.is_empty() {
+            bail!("the server certificate file holds no certificate");
+        }
+        let server_key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("reading the server key")?;
+        Ok(LabTls {
+            ca_pem: ca_pem.unwrap_or_default(),
+            ca_path: None,
+            server_chain,
+            server_key,
+            ca_key_pem: None,
+            names: Vec::new(),
+        })
+    }
+
+    fn issue_server(ca_pem: String, ca_path: Option<PathBuf>, ca_key_pem: String, names: Vec<String>) -> anyhow::Result<LabTls> {
+        let ca_key = KeyPair::from_pem(&ca_key_pem).context("reading the lab CA key")?;
+        let ca = ca_params().self_signed(&ca_key).context("rebuilding the lab CA")?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = common_name("fortimock lab server");
+        params.subject_alt_names = names
+            .iter()
+            .map(|name| match name.parse::<IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName(name.clone().try_into().with_context(|| format!("host name `{name}`"))?)),
+            })
+            .collect::<anyhow::Result<_>>()?;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+        let key = KeyPair::generate().context("generating the server key")?;
+        let leaf = params.signed_by(&key, &ca, &ca_key).context("signing the server certificate")?;
+        let server_key = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).context("reading the server key")?;
+        Ok(LabTls {
+            ca_pem,
+            ca_path,
+            server_chain: vec![leaf.der().clone()],
+            server_key,
+            ca_key_pem: Some(ca_key_pem),
+            names,
+        })
+    }
+
+    /// The CA certificate clients should trust, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// Where the CA certificate is on disk; `None` when ephemeral.
+    pub fn ca_path(&self) -> Option<&Path> {
+        self.ca_path.as_deref()
+    }
+
+    /// The names the server certificate covers (empty for a brought-in certificate).
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// The server certificate chain, PEM.
+    pub fn server_chain_pem(&self) -> String {
+        self.server_chain.iter().map(|c| pem_encode("CERTIFICATE", c)).collect()
+    }
+
+    fn server_key_pem(&self) -> String {
+        let label = match &self.server_key {
+            PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+            PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+            _ => "PRIVATE KEY",
+        };
+        pem_encode(label, self.server_key.secret_der())
+    }
+
+    /// The rustls server config every service listens with.
+    pub fn server_config(&self, client_auth: &ClientAuth) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+        let provider = provider();
+        let verifier = RecordingVerifier::new(client_auth, provider.clone())?;
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .context("choosing TLS versions")?
+            .with_client_cert_verifier(Arc::new(verifier))
+            .with_single_cert(self.server_chain.clone(), self.server_key.clone_key())
+            .context("loading the server certificate")?;
+        Ok(Arc::new(config))
+    }
+
+    /// A rustls client config that trusts the lab CA and presents `identity` when given.
+    pub fn client_config(&self, identity: Option<&ClientIdentity>) -> anyhow::Result<rustls::ClientConfig> {
+        client_config_trusting(&self.ca_pem, identity)
+    }
+
+    /// Issues a client certificate signed by the lab CA (the virtual phone presents one, like the real app).
+    pub fn issue_client_identity(&self, common: &str) -> anyhow::Result<ClientIdentity> {
+        let ca_key_pem = self.ca_key_pem.as_deref().context("a brought-in certificate has no CA key to issue client certificates")?;
+        let ca_key = KeyPair::from_pem(ca_key_pem).context("reading the lab CA key")?;
+        let ca = ca_params().self_signed(&ca_key).context("rebuilding the lab CA")?;
+        let mut params = CertificateParams::default();
+        params.distinguished_name = common_name(common);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+        let key = KeyPair::generate().context("generating a client key")?;
+        let cert = params.signed_by(&key, &ca, &ca_key).context("signing a client certificate")?;
+        Ok(ClientIdentity { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+}
+
+/// A rustls client config trusting the CA certificates in `ca_pem`.
+pub fn client_config_trusting(ca_pem: &str, identity: Option<&ClientIdentity>) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.context("reading the CA certificate")?).context("trusting the CA certificate")?;
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("choosing TLS versions")?
+        .with_root_certificates(roots);
+    Ok(match identity {
+        None => builder.with_no_client_auth(),
+        Some(identity) => {
+            let chain = CertificateDer::pem_slice_iter(identity.cert_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading the client certificate")?;
+            let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).context("reading the client key")?;
+            builder.with_client_auth_cert(chain, key).context("loading the client certificate")?
+        }
+    })
+}
+
+/// The crypto provider fortimock uses everywhere: ring, which builds without cmake.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Lowercase hex SHA-256 of a certificate's DER bytes.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(der))
+}
+
+/// The subject common name of a DER certificate, read with a minimal DER walk (no X.509 library needed).
+pub fn subject_common_name(der: &[u8]) -> Option<String> {
+    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serial, signature, issuer,
+    // validity, subject, … }, … }
+    let (_, cert, _) = der_read(der)?;
+    let (_, tbs, _) = der_read(cert)?;
+    let mut rest = tbs;
+    let (tag, _, after) = der_read(rest)?;
+    if tag == 0xA0 {
+        rest = after;
+    }
+    for _ in 0..4 {
+        let (_, _, after) = der_read(rest)?; // serial, signature, issuer, validity
+        rest = after;
+    }
+    let (_, mut subject, _) = der_read(rest)?;
+    while !subject.is_empty() {
+        let (_, rdn, after_rdn) = der_read(subject)?;
+        subject = after_rdn;
+        let (_, attribute, _) = der_read(rdn)?;
+        let (oid_tag, oid, value) = der_read(attribute)?;
+        if oid_tag == 0x06 && oid == [0x55, 0x04, 0x03] {
+            let (_, text, _) = der_read(value)?;
+            return String::from_utf8(text.to_vec()).ok();
+        }
+    }
+    None
+}
+
+/// Reads one DER TLV: (tag, contents, the bytes after it).
+fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, mut rest) = rest.split_first()?;
+    let len = if first < 0x80 {
+        usize::from(first)
+    } else {
+        let count = usize::from(first & 0x7F);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let len = rest[..count].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        rest = &rest[count..];
+        len
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+fn ca_params() -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = common_name(CA_COMMON_NAME);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.not_before = rcgen::date_time_ymd(2024, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2049, 12, 31);
+    params
+}
+
+fn common_name(name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::OrganizationName, "fortimock");
+    dn.push(DnType::CommonName, name);
+    dn
+}
+
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    use base64::Engine;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut pem = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
+        pem.push('\n');
+    }
+    pem.push_str(&format!("-----END {label}-----\n"));
+    pem
+}
+
+fn read(path: &Path) -> anyhow::Result<String> {
+    fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    write_atomically(path, contents)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Accepts any client certificate (so it can be recorded) unless CAs are configured, in which case it
+/// must chain to one; asks every client for one, requires it only when configured.
+#[derive(Debug)]
+struct RecordingVerifier {
+    required: bool,
+    chained: Option<Arc<dyn ClientCertVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl RecordingVerifier {
+    fn new(auth: &ClientAuth, provider: Arc<CryptoProvider>) -> anyhow::Result<RecordingVerifier> {
+        let algorithms = provider.signature_verification_algorithms;
+        let chained = if auth.trusted_cas.is_empty() {
+            None
+        } else {
+            let mut roots = RootCertStore::empty();
+            for ca in &auth.trusted_cas {
+                roots.add(ca.clone()).context("trusting the client CA")?;
+            }
+            let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let builder = if auth.required { builder } else { builder.allow_unauthenticated() };
+            Some(builder.build().context("building the client certificate verifier")?)
+        };
+        Ok(RecordingVerifier { required: auth.required, chained, algorithms })
+    }
+}
+
+impl ClientCertVerifier for RecordingVerifier {
+    fn offer_client_auth(&self) -> bool {
+        true
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.required
+    }
+
+    fn root_hint_subjects(&self) -> &[TlsName] {
+        match &self.chained {
+            Some(chained) => chained.root_hint_subjects(),
+            None => &[],
+        }
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        match &self.chained {
+            Some(chained) => chained.verify_client_cert(end_entity, intermediates, now),
+            None => Ok(ClientCertVerified::assertion()),
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persisted_ca_is_reused_and_leaf_grows_with_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LabTls::load_or_generate(Some(dir.path()), &[]).unwrap();
+        let again = LabTls::load_or_generate(Some(dir.path()), &[]).unwrap();
+        assert_eq!(first.ca_pem(), again.ca_pem());
+        assert_eq!(first.server_chain_pem(), again.server_chain_pem());
+        let wider = LabTls::load_or_generate(Some(dir.path()), &["lab.example.test".into()]).unwrap();
+        assert_eq!(first.ca_pem(), wider.ca_pem());
+        assert_ne!(first.server_chain_pem(), wider.server_chain_pem());
+        assert!(wider.names().iter().any(|n| n == "lab.example.test"));
+        assert!(wider.names().iter().any(|n| n == "globalftm.fortinet.net"));
+        assert_eq!(first.ca_path(), Some(dir.path().join("tls/ca.pem").as_path()));
+    }
+
+    #[test]
+    fn issued_client_certificates_carry_their_name() {
+        let tls = LabTls::load_or_generate(None, &[]).unwrap();
+        let identity = tls.issue_client_identity("virtual phone 1").unwrap();
+        let der = CertificateDer::from_pem_slice(identity.cert_pem.as_bytes()).unwrap();
+        assert_eq!(subject_common_name(&der).as_deref(), Some("virtual phone 1"));
+        assert_eq!(fingerprint(&der).len(), 64);
+        assert!(tls.client_config(Some(&identity)).is_ok());
+        assert!(tls.server_config(&ClientAuth::default()).is_ok());
+    }
+
+    #[test]
+    fn der_walk_rejects_garbage() {
+        assert_eq!(subject_common_name(b""), None);
+        assert_eq!(subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(subject_common_name(&[0x30, 0x03, 0x30, 0x01, 0x02]), None);
+    }
+}
