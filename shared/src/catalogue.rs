@@ -48,7 +48,10 @@ pub struct WireError {
 impl CatalogueEntry {
     /// The wire `error` object for this entry (code 0 for string-only entries, which never use it).
     pub fn wire_error(&self) -> WireError {
-        WireError { error_code: self.code.unwrap_or_default(), error_message: self.text.to_owned() }
+        WireError {
+            error_code: self.code.unwrap_or_default(),
+            error_message: self.text.to_owned(),
+        }
     }
 
     /// Whether `error` is this entry on the wire.
@@ -142,7 +145,12 @@ mod tests {
     #[test]
     fn ids_are_unique_and_dotted() {
         for (i, a) in CATALOGUE.iter().enumerate() {
-            assert_eq!(a.id.split('.').count(), 3, "{} should be service.area.error", a.id);
+            assert_eq!(
+                a.id.split('.').count(),
+                3,
+                "{} should be service.area.error",
+                a.id
+            );
             for b in &CATALOGUE[i + 1..] {
                 assert_ne!(a.id, b.id);
                 if a.code.is_some() && a.code == b.code {
@@ -171,8 +179,17 @@ mod tests {
     #[test]
     fn modeled_entries_say_so() {
         for entry in CATALOGUE {
-            let is_modeled = [modeled::LICENSE_REGISTERED_ELSEWHERE.id, modeled::LICENSE_EXPIRED.id].contains(&entry.id);
-            assert_eq!(entry.provenance == Provenance::Modeled, is_modeled, "{}", entry.id);
+            let is_modeled = [
+                modeled::LICENSE_REGISTERED_ELSEWHERE.id,
+                modeled::LICENSE_EXPIRED.id,
+            ]
+            .contains(&entry.id);
+            assert_eq!(
+                entry.provenance == Provenance::Modeled,
+                is_modeled,
+                "{}",
+                entry.id
+            );
         }
     }
 }

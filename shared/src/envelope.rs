@@ -9,10 +9,21 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use crate::header::RequestHeader;
+
+/// Where appliances post every SoftToken message (license import, provisioning, polling) [WIRE].
+pub const PROCESS_PATH: &str = "/SoftToken/Provisioning.asmx/Process";
+
+/// Where the FortiToken Mobile app posts `SoftToken.MobileProvisionRequest` [CLIENT].
+pub const MOBILE_PATH: &str = "/SoftToken/Provisioning.asmx/Mobile";
+
 /// A SoftToken message type: its wire name and its fields.
 pub trait Message: Serialize + DeserializeOwned {
     /// The `__type` value, e.g. `SoftToken.ActivationLicenseRequest`.
     const TYPE: &'static str;
+    /// Whether the message starts with the appliance header (`serial_number`, `__version`, …). Decoding
+    /// checks the header first, so a bad header field is reported by name.
+    const APPLIANCE_HEADER: bool = false;
 }
 
 /// A message wrapped for the wire. Serializes as `{"d": {"__type": T::TYPE, ...fields}}` with `__type`
@@ -24,7 +35,10 @@ impl<T: Message> Envelope<T> {
     /// The wire bytes of `message`.
     pub fn to_vec(message: &T) -> Vec<u8> {
         // Serializing plain structs of strings and numbers into a Vec cannot fail.
-        serde_json::to_vec(&Outer { d: Tagged::new(message) }).unwrap_or_default()
+        serde_json::to_vec(&Outer {
+            d: Tagged::new(message),
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -43,13 +57,19 @@ struct Tagged<'a, T> {
 
 impl<'a, T: Message> Tagged<'a, T> {
     fn new(body: &'a T) -> Tagged<'a, T> {
-        Tagged { type_name: T::TYPE, body }
+        Tagged {
+            type_name: T::TYPE,
+            body,
+        }
     }
 }
 
 impl<T: Message> Serialize for Envelope<T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        Outer { d: Tagged::new(&self.0) }.serialize(s)
+        Outer {
+            d: Tagged::new(&self.0),
+        }
+        .serialize(s)
     }
 }
 
@@ -64,7 +84,10 @@ impl<'de, T: Message> Deserialize<'de> for Envelope<T> {
                 inbound.type_name()
             )));
         }
-        inbound.decode().map(Envelope).map_err(serde::de::Error::custom)
+        inbound
+            .decode()
+            .map(Envelope)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -78,7 +101,8 @@ pub struct Inbound {
 impl Inbound {
     /// Checks that `bytes` are JSON of the form `{"d": {"__type": "<string>", ...}}`.
     pub fn parse(bytes: &[u8]) -> Result<Inbound, EnvelopeError> {
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         Inbound::from_value(value)
     }
 
@@ -103,13 +127,32 @@ impl Inbound {
 
     /// Decodes `d` as `T`. A wrong or missing field is reported with its path (`tokens[0].seed`).
     pub fn decode<T: Message>(self) -> Result<T, EnvelopeError> {
-        serde_path_to_error::deserialize(Value::Object(self.body)).map_err(|e| {
-            let path = e.path().to_string();
-            let detail = e.into_inner().to_string();
-            let detail = if path == "." { detail } else { format!("{path}: {detail}") };
-            EnvelopeError::Invalid { type_name: T::TYPE, detail }
-        })
+        let body = Value::Object(self.body);
+        if T::APPLIANCE_HEADER {
+            // serde loses the path of fields in a flattened struct; checking the header on its own keeps it.
+            decode_located::<RequestHeader, T>(&body)?;
+        }
+        decode_located::<T, T>(body)
     }
+}
+
+/// Decodes `body` as `D`, reporting errors with their path as errors of message `T`.
+fn decode_located<'de, D: Deserialize<'de>, T: Message>(
+    body: impl Deserializer<'de>,
+) -> Result<D, EnvelopeError> {
+    serde_path_to_error::deserialize(body).map_err(|e| {
+        let path = e.path().to_string();
+        let detail = e.into_inner().to_string();
+        let detail = if path == "." {
+            detail
+        } else {
+            format!("{path}: {detail}")
+        };
+        EnvelopeError::Invalid {
+            type_name: T::TYPE,
+            detail,
+        }
+    })
 }
 
 /// Why a body is not a SoftToken message fortimock can act on.
@@ -124,7 +167,10 @@ pub enum EnvelopeError {
     #[error("unknown message type `{name}`: this endpoint accepts {accepted}")]
     UnknownType { name: String, accepted: String },
     #[error("{type_name} is malformed: {detail}")]
-    Invalid { type_name: &'static str, detail: String },
+    Invalid {
+        type_name: &'static str,
+        detail: String,
+    },
     #[error("the request body is larger than the {limit}-byte limit")]
     TooLarge { limit: usize },
 }
@@ -145,7 +191,10 @@ impl EnvelopeError {
     /// The error for a `__type` an endpoint does not serve.
     pub fn unknown_type(name: &str, accepted: &[&str]) -> EnvelopeError {
         let name: String = name.chars().take(80).collect();
-        EnvelopeError::UnknownType { name, accepted: accepted.join(", ") }
+        EnvelopeError::UnknownType {
+            name,
+            accepted: accepted.join(", "),
+        }
     }
 }
 
@@ -166,14 +215,22 @@ mod tests {
 
     #[track_caller]
     fn check_error(body: &str, id: &str, text: &str) {
-        let err = Inbound::parse(body.as_bytes()).and_then(Inbound::decode::<Ping>).unwrap_err();
+        let err = Inbound::parse(body.as_bytes())
+            .and_then(Inbound::decode::<Ping>)
+            .unwrap_err();
         assert_eq!(err.id(), id);
-        assert!(err.to_string().contains(text), "{err} should mention {text}");
+        assert!(
+            err.to_string().contains(text),
+            "{err} should mention {text}"
+        );
     }
 
     #[test]
     fn type_comes_first_on_the_wire() {
-        let bytes = Envelope::to_vec(&Ping { serial_number: "FGT1".into(), count: 2 });
+        let bytes = Envelope::to_vec(&Ping {
+            serial_number: "FGT1".into(),
+            count: 2,
+        });
         assert_eq!(
             String::from_utf8(bytes).unwrap(),
             r#"{"d":{"__type":"SoftToken.Ping","serial_number":"FGT1","count":2}}"#
@@ -182,7 +239,10 @@ mod tests {
 
     #[test]
     fn round_trips_through_envelope() {
-        let ping = Ping { serial_number: "FGT1".into(), count: 7 };
+        let ping = Ping {
+            serial_number: "FGT1".into(),
+            count: 7,
+        };
         let back: Envelope<Ping> = serde_json::from_slice(&Envelope::to_vec(&ping)).unwrap();
         assert_eq!(back.0, ping);
         let wrong = r#"{"d":{"__type":"SoftToken.Pong","serial_number":"x"}}"#;
@@ -195,9 +255,17 @@ mod tests {
         check_error("[1,2]", "protocol.no-envelope", r#"{"d""#);
         check_error(r#"{"x": {}}"#, "protocol.no-envelope", r#"{"d""#);
         check_error(r#"{"d": "text"}"#, "protocol.no-envelope", r#"{"d""#);
-        check_error(r#"{"d": {"serial_number": "a"}}"#, "protocol.no-type", "__type");
+        check_error(
+            r#"{"d": {"serial_number": "a"}}"#,
+            "protocol.no-type",
+            "__type",
+        );
         check_error(r#"{"d": {"__type": 5}}"#, "protocol.no-type", "__type");
-        check_error(r#"{"d": {"__type": "SoftToken.Ping"}}"#, "protocol.invalid-message", "serial_number");
+        check_error(
+            r#"{"d": {"__type": "SoftToken.Ping"}}"#,
+            "protocol.invalid-message",
+            "serial_number",
+        );
         check_error(
             r#"{"d": {"__type": "SoftToken.Ping", "serial_number": "a", "count": "many"}}"#,
             "protocol.invalid-message",

@@ -11,7 +11,9 @@ use crate::envelope::{Envelope, Message};
 use crate::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 
 fn capture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/wire").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/wire")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -40,7 +42,8 @@ fn license_import_request_round_trips() {
 
 #[test]
 fn license_import_error_response_round_trips() {
-    let response: ActivationLicenseResponse = check_round_trip("license-import-error16.response.json");
+    let response: ActivationLicenseResponse =
+        check_round_trip("license-import-error16.response.json");
     assert_eq!(response.tokens, None);
     assert_eq!(response.license, "");
     assert!(crate::catalogue::LICENSE_CODE_INVALID.matches(response.error.as_ref().unwrap()));

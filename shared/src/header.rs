@@ -25,7 +25,11 @@ pub struct RequestHeader {
     #[serde(rename = "__device_build", default)]
     pub device_build: String,
     /// Every HA member, the primary included. `null` and absence both mean a lone unit.
-    #[serde(rename = "__clustered_sns", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "__clustered_sns",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
     pub clustered_sns: Vec<ClusterMember>,
 }
 
@@ -45,7 +49,11 @@ pub struct ResponseHeader {
     pub device_version: String,
     #[serde(rename = "__device_build")]
     pub device_build: String,
-    #[serde(rename = "__clustered_sns", default, deserialize_with = "null_as_empty")]
+    #[serde(
+        rename = "__clustered_sns",
+        default,
+        deserialize_with = "null_as_empty"
+    )]
     pub clustered_sns: Vec<ClusterMemberStatus>,
 }
 
@@ -58,7 +66,12 @@ pub struct ClusterMemberStatus {
 
 impl RequestHeader {
     /// A header for a lone appliance or an HA cluster (the primary first), as FortiOS builds it.
-    pub fn new(serial: &ApplianceSerial, peers: &[ApplianceSerial], device_version: &str, device_build: &str) -> RequestHeader {
+    pub fn new(
+        serial: &ApplianceSerial,
+        peers: &[ApplianceSerial],
+        device_version: &str,
+        device_build: &str,
+    ) -> RequestHeader {
         let clustered_sns = std::iter::once(serial)
             .chain(peers)
             .map(|sn| ClusterMember { sn: sn.to_string() })
@@ -81,10 +94,10 @@ impl RequestHeader {
     pub fn cluster(&self) -> Result<Vec<ApplianceSerial>, IdError> {
         let mut members = vec![self.serial()?];
         for member in &self.clustered_sns {
-            if let Ok(sn) = member.sn.parse::<ApplianceSerial>() {
-                if !members.contains(&sn) {
-                    members.push(sn);
-                }
+            if let Ok(sn) = member.sn.parse::<ApplianceSerial>()
+                && !members.contains(&sn)
+            {
+                members.push(sn);
             }
         }
         Ok(members)
@@ -95,11 +108,17 @@ impl RequestHeader {
     ///
     /// The members come back sorted by serial, not in request order: the captured ProvisionResponse
     /// (KB 308115) answers `[…494, …407]` with `[…407, …494]`.
-    pub fn reply(&self, member_error: impl Fn(Option<&ApplianceSerial>) -> Option<String>) -> ResponseHeader {
+    pub fn reply(
+        &self,
+        member_error: impl Fn(Option<&ApplianceSerial>) -> Option<String>,
+    ) -> ResponseHeader {
         let mut clustered_sns: Vec<ClusterMemberStatus> = self
             .clustered_sns
             .iter()
-            .map(|m| ClusterMemberStatus { sn: m.sn.clone(), error: member_error(m.sn.parse().ok().as_ref()) })
+            .map(|m| ClusterMemberStatus {
+                sn: m.sn.clone(),
+                error: member_error(m.sn.parse().ok().as_ref()),
+            })
             .collect();
         clustered_sns.sort_by(|a, b| a.sn.trim().cmp(b.sn.trim()));
         ResponseHeader {

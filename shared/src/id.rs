@@ -22,7 +22,11 @@ impl IdError {
     fn new(kind: &'static str, expected: &'static str, input: &str) -> IdError {
         // Keep error messages short even when the input is hostile.
         let input: String = input.chars().take(64).collect();
-        IdError { kind, expected, input }
+        IdError {
+            kind,
+            expected,
+            input,
+        }
     }
 }
 
@@ -44,7 +48,8 @@ macro_rules! string_serde {
 }
 
 fn is_upper_hex(text: &str) -> bool {
-    text.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    text.bytes()
+        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 /// The 20-hex-digit code printed on a FortiToken Mobile redemption certificate, shown as
@@ -79,9 +84,18 @@ impl FromStr for LicenseActivationCode {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<LicenseActivationCode, IdError> {
-        let compact: String = input.trim().chars().filter(|c| *c != '-').collect::<String>().to_ascii_uppercase();
+        let compact: String = input
+            .trim()
+            .chars()
+            .filter(|c| *c != '-')
+            .collect::<String>()
+            .to_ascii_uppercase();
         if compact.len() != 20 || !is_upper_hex(&compact) {
-            return Err(IdError::new("license activation code", Self::EXPECTED, input));
+            return Err(IdError::new(
+                "license activation code",
+                Self::EXPECTED,
+                input,
+            ));
         }
         Ok(LicenseActivationCode(compact))
     }
@@ -272,16 +286,32 @@ mod tests {
 
     #[test]
     fn license_activation_codes() {
-        check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AE", Some("1FF6-9B06-2510-F429-41AE"));
+        check::<LicenseActivationCode>(
+            "1FF6-9B06-2510-F429-41AE",
+            Some("1FF6-9B06-2510-F429-41AE"),
+        );
         check::<LicenseActivationCode>(" 1ff69b062510f42941ae ", Some("1FF6-9B06-2510-F429-41AE"));
-        check::<LicenseActivationCode>("0000-0000-0000-0000-0000", Some("0000-0000-0000-0000-0000"));
+        check::<LicenseActivationCode>(
+            "0000-0000-0000-0000-0000",
+            Some("0000-0000-0000-0000-0000"),
+        );
         check::<LicenseActivationCode>(" BADLICBADLICXXX ", None);
         check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41A", None);
         check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AEE", None);
         check::<LicenseActivationCode>("1FF6-9B06-2510-F429-41AG", None);
         check::<LicenseActivationCode>("", None);
-        assert!("0000-0000-0000-0000-0000".parse::<LicenseActivationCode>().unwrap().is_trial());
-        assert!(!"1FF6-9B06-2510-F429-41AE".parse::<LicenseActivationCode>().unwrap().is_trial());
+        assert!(
+            "0000-0000-0000-0000-0000"
+                .parse::<LicenseActivationCode>()
+                .unwrap()
+                .is_trial()
+        );
+        assert!(
+            !"1FF6-9B06-2510-F429-41AE"
+                .parse::<LicenseActivationCode>()
+                .unwrap()
+                .is_trial()
+        );
     }
 
     #[test]
@@ -303,13 +333,25 @@ mod tests {
         check::<TokenSerial>("FTKMOB947FDC175", None);
         check::<TokenSerial>("FTKMOB947FDC1754A", None);
         check::<TokenSerial>("FTK200BAA0000000", None);
-        assert_eq!(TokenSerial::from_bytes([0x94, 0x7f, 0xdc, 0x17, 0x54]).to_string(), "FTKMOB947FDC1754");
-        assert_eq!("FTKMOB382EAF4FFC".parse::<TokenSerial>().unwrap().short(), "4FFC");
+        assert_eq!(
+            TokenSerial::from_bytes([0x94, 0x7f, 0xdc, 0x17, 0x54]).to_string(),
+            "FTKMOB947FDC1754"
+        );
+        assert_eq!(
+            "FTKMOB382EAF4FFC".parse::<TokenSerial>().unwrap().short(),
+            "4FFC"
+        );
     }
 
     #[test]
     fn appliance_serials() {
-        for ok in ["FGT3HD3915801656", "FG140E4Q17000494", "FGVM01TM00000000", "FAC-VMTM18004378", " FGXXXXXXX "] {
+        for ok in [
+            "FGT3HD3915801656",
+            "FG140E4Q17000494",
+            "FGVM01TM00000000",
+            "FAC-VMTM18004378",
+            " FGXXXXXXX ",
+        ] {
             check::<ApplianceSerial>(ok, Some(ok.trim()));
         }
         for bad in ["", "FG", "12345678", "FG 1234", "FG\"1234", &"F".repeat(33)] {
@@ -320,7 +362,10 @@ mod tests {
     #[test]
     fn serde_is_a_string() {
         let code: LicenseActivationCode = serde_json::from_str("\"1ff69b062510f42941ae\"").unwrap();
-        assert_eq!(serde_json::to_string(&code).unwrap(), "\"1FF6-9B06-2510-F429-41AE\"");
+        assert_eq!(
+            serde_json::to_string(&code).unwrap(),
+            "\"1FF6-9B06-2510-F429-41AE\""
+        );
         assert!(serde_json::from_str::<TokenSerial>("\"nope\"").is_err());
     }
 }

@@ -27,6 +27,12 @@ pub struct LicenseSpec {
     /// Free text shown in listings, e.g. what a fixture license is for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Register the license to this appliance up front, as if it had already imported the code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ApplianceSerial>,
+    /// With `owner`: its HA peers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owner_peers: Vec<ApplianceSerial>,
 }
 
 /// A fixtures file: the licenses a lab starts with.

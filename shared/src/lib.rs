@@ -15,7 +15,10 @@
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates;
 //! - `ledger` and `admin`: fortimock's own HTTP API types.
-#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod admin;
 pub mod catalogue;

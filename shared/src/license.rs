@@ -22,6 +22,7 @@ pub struct ActivationLicenseRequest {
 
 impl Message for ActivationLicenseRequest {
     const TYPE: &'static str = "SoftToken.ActivationLicenseRequest";
+    const APPLIANCE_HEADER: bool = true;
 }
 
 /// The answer to an [`ActivationLicenseRequest`].
@@ -53,7 +54,11 @@ pub struct LicensedToken {
 
 impl ActivationLicenseResponse {
     /// The response for a refused import: `license` empty, `tokens` null, `error` set.
-    pub fn refused(request: &ActivationLicenseRequest, header: ResponseHeader, error: WireError) -> ActivationLicenseResponse {
+    pub fn refused(
+        request: &ActivationLicenseRequest,
+        header: ResponseHeader,
+        error: WireError,
+    ) -> ActivationLicenseResponse {
         ActivationLicenseResponse {
             header,
             license_activation_code: request.license_activation_code.clone(),

@@ -99,7 +99,11 @@ pub fn trial_license(appliance: &ApplianceSerial, attempt: u32) -> LicenseId {
 /// does (it is the one talking), and so does any serial the ledger has registered a license to. Any other
 /// member gets `Product is not registered`. This reproduces KB 308115, where the requester is `null` and
 /// its unregistered peer is not.
-pub fn member_is_registered(member: &ApplianceSerial, requester: &ApplianceSerial, known: impl Fn(&ApplianceSerial) -> bool) -> bool {
+pub fn member_is_registered(
+    member: &ApplianceSerial,
+    requester: &ApplianceSerial,
+    known: impl Fn(&ApplianceSerial) -> bool,
+) -> bool {
     member == requester || known(member)
 }
 
@@ -116,7 +120,11 @@ mod tests {
         unique.sort();
         unique.dedup();
         assert_eq!(unique.len(), 50);
-        assert!(tokens.iter().all(|t| t.as_str().starts_with("FTKMOB") && t.as_str().len() == 16));
+        assert!(
+            tokens
+                .iter()
+                .all(|t| t.as_str().starts_with("FTKMOB") && t.as_str().len() == 16)
+        );
     }
 
     #[test]

@@ -40,7 +40,12 @@ impl UnixTime {
     pub fn rfc3339(self) -> String {
         let date = self.date();
         let rem = self.0.rem_euclid(86_400);
-        format!("{date}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60)
+        format!(
+            "{date}T{:02}:{:02}:{:02}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        )
     }
 
     /// Parses `2024-07-15T20:10:19Z`, `2024-07-15T20:10:19+00:00`, a bare date (midnight UTC) or plain epoch seconds.
@@ -59,7 +64,11 @@ impl UnixTime {
             let time = time
                 .strip_suffix('Z')
                 .or_else(|| time.strip_suffix("+00:00"))
-                .ok_or_else(|| TimeParseError(format!("`{text}`: only UTC times (`Z` or `+00:00`) are accepted")))?;
+                .ok_or_else(|| {
+                    TimeParseError(format!(
+                        "`{text}`: only UTC times (`Z` or `+00:00`) are accepted"
+                    ))
+                })?;
             let mut fields = time.split(':');
             let mut next = |name: &str, max: i64| -> Result<i64, TimeParseError> {
                 let field = fields.next().unwrap_or("0");
@@ -182,8 +191,16 @@ mod tests {
     fn parses_and_renders_utc() {
         // activation-expire 1665950284 from KB 241195 is 2022-10-16 19:58:04 UTC.
         check("1665950284", 1_665_950_284, "2022-10-16T19:58:04Z");
-        check("2022-10-16T19:58:04Z", 1_665_950_284, "2022-10-16T19:58:04Z");
-        check("2022-10-16T19:58:04+00:00", 1_665_950_284, "2022-10-16T19:58:04Z");
+        check(
+            "2022-10-16T19:58:04Z",
+            1_665_950_284,
+            "2022-10-16T19:58:04Z",
+        );
+        check(
+            "2022-10-16T19:58:04+00:00",
+            1_665_950_284,
+            "2022-10-16T19:58:04Z",
+        );
         check("2022-02-04", 1_643_932_800, "2022-02-04T00:00:00Z");
         check("1970-01-01", 0, "1970-01-01T00:00:00Z");
         check("2000-02-29T23:59:59Z", 951_868_799, "2000-02-29T23:59:59Z");
@@ -192,7 +209,14 @@ mod tests {
 
     #[test]
     fn rejects_nonsense() {
-        for bad in ["", "2022-13-01", "2021-02-29", "2022-10-16T25:00:00Z", "2022-10-16T10:00:00+02:00", "soon"] {
+        for bad in [
+            "",
+            "2022-13-01",
+            "2021-02-29",
+            "2022-10-16T25:00:00Z",
+            "2022-10-16T10:00:00+02:00",
+            "soon",
+        ] {
             assert!(UnixTime::parse(bad).is_err(), "{bad} should not parse");
         }
     }

@@ -37,13 +37,15 @@ impl ClientCertLog {
     pub fn record(&self, der: &[u8], now: UnixTime) {
         let sha256 = fingerprint(der);
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = seen.entry(sha256.clone()).or_insert_with(|| ClientCertView {
-            sha256,
-            subject_cn: subject_common_name(der),
-            first_seen: now,
-            last_seen: now,
-            requests: 0,
-        });
+        let entry = seen
+            .entry(sha256.clone())
+            .or_insert_with(|| ClientCertView {
+                sha256,
+                subject_cn: subject_common_name(der),
+                first_seen: now,
+                last_seen: now,
+                requests: 0,
+            });
         entry.last_seen = now;
         entry.requests += 1;
     }
@@ -89,24 +91,39 @@ async fn clock(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(control.clock.view())
 }
 
-async fn change_clock(control: web::Data<ControlPlane>, change: web::Json<ClockChange>) -> HttpResponse {
+async fn change_clock(
+    control: web::Data<ControlPlane>,
+    change: web::Json<ClockChange>,
+) -> HttpResponse {
     match control.clock.apply(&change) {
         Ok(view) => {
             tracing::info!(service = control.service, now = %view.now, frozen = view.frozen, "clock changed");
             HttpResponse::Ok().json(view)
         }
-        Err(message) => error(actix_web::http::StatusCode::BAD_REQUEST, "admin.clock.invalid", message),
+        Err(message) => error(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "admin.clock.invalid",
+            message,
+        ),
     }
 }
 
 async fn client_certs(control: web::Data<ControlPlane>) -> HttpResponse {
-    HttpResponse::Ok().json(ClientCertList { client_certs: control.certs.list() })
+    HttpResponse::Ok().json(ClientCertList {
+        client_certs: control.certs.list(),
+    })
 }
 
 async fn ca_pem(control: web::Data<ControlPlane>) -> HttpResponse {
     match &control.ca_pem {
-        Some(pem) => HttpResponse::Ok().content_type("application/x-pem-file").body(pem.clone()),
-        None => error(actix_web::http::StatusCode::NOT_FOUND, "admin.ca.none", "this service runs without a lab CA (plain HTTP)".into()),
+        Some(pem) => HttpResponse::Ok()
+            .content_type("application/x-pem-file")
+            .body(pem.clone()),
+        None => error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "admin.ca.none",
+            "this service runs without a lab CA (plain HTTP)".into(),
+        ),
     }
 }
 
@@ -116,7 +133,20 @@ async fn catalogue() -> HttpResponse {
 
 /// An admin API error response.
 pub fn error(status: actix_web::http::StatusCode, error_id: &str, message: String) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody { error_id: error_id.to_owned(), message })
+    HttpResponse::build(status).json(ErrorBody {
+        error_id: error_id.to_owned(),
+        message,
+    })
+}
+
+/// A failure inside the service: logged in full, answered with an opaque 500.
+pub fn internal(error_detail: &anyhow::Error) -> HttpResponse {
+    tracing::error!(error = format!("{error_detail:#}"), "internal error");
+    error(
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error; see the fortimock log".into(),
+    )
 }
 
 pub(crate) async fn no_such_endpoint(request: HttpRequest) -> HttpResponse {
@@ -133,29 +163,55 @@ pub(crate) async fn no_such_endpoint(request: HttpRequest) -> HttpResponse {
 }
 
 pub(crate) fn json_config() -> web::JsonConfig {
-    web::JsonConfig::default().limit(ADMIN_JSON_LIMIT).error_handler(|err, _| {
-        let (status, id) = match &err {
-            JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-                (actix_web::http::StatusCode::PAYLOAD_TOO_LARGE, "admin.body.too-large")
-            }
-            JsonPayloadError::ContentType => (actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE, "admin.body.not-json"),
-            _ => (actix_web::http::StatusCode::BAD_REQUEST, "admin.body.invalid"),
-        };
-        let message = format!("the request body was refused: {err}");
-        InternalError::from_response(err, error(status, id, message)).into()
-    })
+    web::JsonConfig::default()
+        .limit(ADMIN_JSON_LIMIT)
+        .error_handler(|err, _| {
+            let (status, id) = match &err {
+                JsonPayloadError::OverflowKnownLength { .. }
+                | JsonPayloadError::Overflow { .. } => (
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "admin.body.too-large",
+                ),
+                JsonPayloadError::ContentType => (
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "admin.body.not-json",
+                ),
+                _ => (
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "admin.body.invalid",
+                ),
+            };
+            let message = format!("the request body was refused: {err}");
+            InternalError::from_response(err, error(status, id, message)).into()
+        })
 }
 
 pub(crate) fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
         let message = format!("bad query string: {err}");
-        InternalError::from_response(err, error(actix_web::http::StatusCode::BAD_REQUEST, "admin.query.invalid", message)).into()
+        InternalError::from_response(
+            err,
+            error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "admin.query.invalid",
+                message,
+            ),
+        )
+        .into()
     })
 }
 
 pub(crate) fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _| {
         let message = format!("bad path: {err}");
-        InternalError::from_response(err, error(actix_web::http::StatusCode::BAD_REQUEST, "admin.path.invalid", message)).into()
+        InternalError::from_response(
+            err,
+            error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "admin.path.invalid",
+                message,
+            ),
+        )
+        .into()
     })
 }

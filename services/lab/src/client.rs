@@ -9,7 +9,12 @@ use anyhow::Context;
 use crate::tls::{ClientIdentity, client_config_trusting};
 
 /// A client trusting the CA certificates in `ca_pem` (none: plain HTTP only), presenting `identity` if given.
-pub fn http_client(ca_pem: Option<&str>, identity: Option<&ClientIdentity>) -> anyhow::Result<reqwest::Client> {
+pub fn http_client(
+    ca_pem: Option<&str>,
+    identity: Option<&ClientIdentity>,
+) -> anyhow::Result<reqwest::Client> {
+    // Without a CA, reqwest builds its own TLS config from the process default provider (and trusts nothing).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(30))

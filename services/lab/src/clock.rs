@@ -40,7 +40,9 @@ impl Clock {
     /// The current time in milliseconds since the epoch.
     pub fn now_ms(&self) -> i64 {
         let state = self.state();
-        state.frozen_at_ms.unwrap_or_else(|| real_ms() + state.offset_ms)
+        state
+            .frozen_at_ms
+            .unwrap_or_else(|| real_ms() + state.offset_ms)
     }
 
     /// Moves the clock forward (or back) by `secs`.
@@ -61,7 +63,9 @@ impl Clock {
         };
         {
             let mut state = self.state();
-            let now = state.frozen_at_ms.unwrap_or_else(|| real_ms() + state.offset_ms);
+            let now = state
+                .frozen_at_ms
+                .unwrap_or_else(|| real_ms() + state.offset_ms);
             match change.freeze {
                 Some(true) if state.frozen_at_ms.is_none() => state.frozen_at_ms = Some(now),
                 Some(false) => {
@@ -107,7 +111,9 @@ impl Clock {
 /// The one place fortimock reads the system clock.
 #[allow(clippy::disallowed_methods)]
 fn real_ms() -> i64 {
-    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let since_epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -121,7 +127,12 @@ mod tests {
         assert_eq!(clock.now().secs(), 1_700_000_000);
         clock.advance(90);
         assert_eq!(clock.now().secs(), 1_700_000_090);
-        let view = clock.apply(&ClockChange { set: Some("2030-01-01".into()), ..Default::default() }).unwrap();
+        let view = clock
+            .apply(&ClockChange {
+                set: Some("2030-01-01".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(view.now_rfc3339, "2030-01-01T00:00:00Z");
         assert!(view.frozen);
     }
@@ -129,10 +140,22 @@ mod tests {
     #[test]
     fn resuming_keeps_the_virtual_time() {
         let clock = Clock::frozen_at(UnixTime::from_secs(2_000_000_000));
-        let view = clock.apply(&ClockChange { freeze: Some(false), ..Default::default() }).unwrap();
+        let view = clock
+            .apply(&ClockChange {
+                freeze: Some(false),
+                ..Default::default()
+            })
+            .unwrap();
         assert!(!view.frozen);
         assert!((view.now.secs() - 2_000_000_000).abs() <= 1);
-        assert!(clock.apply(&ClockChange { set: Some("tomorrow".into()), ..Default::default() }).is_err());
+        assert!(
+            clock
+                .apply(&ClockChange {
+                    set: Some("tomorrow".into()),
+                    ..Default::default()
+                })
+                .is_err()
+        );
     }
 
     #[test]

@@ -5,12 +5,14 @@
 //! - `softtoken`: reading and answering SoftToken `.asmx` requests, faults included;
 //! - `tls`: the lab CA, the leaf for every emulated host name, client-certificate checking;
 //! - `clock`: the injected process clock; nothing else reads the system time;
+//! - `options`: the flags and env vars every binary shares, and the lab they prepare;
 //! - `store`: opening sled databases (each service's own `store` module owns its trees);
 //! - `client`: HTTP clients that trust the lab CA; `telemetry`: logging.
 
 pub mod admin;
 pub mod client;
 pub mod clock;
+pub mod options;
 pub mod server;
 pub mod softtoken;
 pub mod store;

@@ -29,10 +29,9 @@ pub enum Transport {
     Plain,
 }
 
-/// Everything `start` needs besides the service's own routes.
-pub struct ServiceOptions {
-    /// The service's name: `forticare`, `ftm`, … (the `--ready-file` key).
-    pub name: &'static str,
+/// How a service listens, besides its routes: everything `start` needs.
+#[derive(Clone)]
+pub struct Listen {
     pub bind: SocketAddr,
     pub transport: Transport,
     pub clock: Clock,
@@ -63,8 +62,15 @@ pub struct Outcome {
 }
 
 /// Attaches an [`Outcome`] to a response.
-pub fn with_outcome(mut response: HttpResponse, message: &str, result: impl Into<String>) -> HttpResponse {
-    response.extensions_mut().insert(Outcome { message: message.to_owned(), result: result.into() });
+pub fn with_outcome(
+    mut response: HttpResponse,
+    message: &str,
+    result: impl Into<String>,
+) -> HttpResponse {
+    response.extensions_mut().insert(Outcome {
+        message: message.to_owned(),
+        result: result.into(),
+    });
     response
 }
 
@@ -72,13 +78,19 @@ pub fn with_outcome(mut response: HttpResponse, message: &str, result: impl Into
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Arc<[u8]>);
 
-/// Binds `options.bind` and starts serving `configure`'s routes next to the control plane. Must be
-/// called inside a tokio runtime; the server runs on its own worker threads.
-pub fn start<F>(options: ServiceOptions, configure: F) -> anyhow::Result<RunningService>
+/// Binds `options.bind` and starts serving `configure`'s routes next to the control plane, as service
+/// `name` (`forticare`, `ftm`, …: the `--ready-file` key). Must be called inside a tokio runtime; the
+/// server runs on its own worker threads.
+pub fn start<F>(
+    name: &'static str,
+    options: &Listen,
+    configure: F,
+) -> anyhow::Result<RunningService>
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let listener = TcpListener::bind(options.bind).with_context(|| format!("{}: binding {}", options.name, options.bind))?;
+    let listener = TcpListener::bind(options.bind)
+        .with_context(|| format!("{name}: binding {}", options.bind))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let scheme = match options.transport {
         Transport::Https(_) => "https",
@@ -87,13 +99,12 @@ where
     let url = format!("{scheme}://{}", advertised(addr));
     let certs = ClientCertLog::default();
     let control = web::Data::new(ControlPlane {
-        service: options.name,
+        service: name,
         clock: options.clock.clone(),
         certs: certs.clone(),
         admin_token: options.admin_token.clone(),
         ca_pem: options.ca_pem.clone(),
     });
-    let name = options.name;
     let server = HttpServer::new(move || {
         App::new()
             .app_data(control.clone())
@@ -109,15 +120,22 @@ where
     .workers(options.workers.max(1))
     .disable_signals()
     .shutdown_timeout(2);
-    let server = match options.transport {
-        Transport::Https(config) => server.listen_rustls_0_23(listener, (*config).clone()),
+    let server = match &options.transport {
+        Transport::Https(config) => server.listen_rustls_0_23(listener, (**config).clone()),
         Transport::Plain => server.listen(listener),
     }
     .with_context(|| format!("{name}: listening on {addr}"))?
     .run();
     let handle = server.handle();
     let task = tokio::spawn(server);
-    Ok(RunningService { name, addr, url, handle, task, certs })
+    Ok(RunningService {
+        name,
+        addr,
+        url,
+        handle,
+        task,
+        certs,
+    })
 }
 
 impl RunningService {
@@ -150,8 +168,12 @@ impl RunningService {
 /// The address to print for a bound socket: loopback instead of the unspecified address.
 fn advertised(addr: SocketAddr) -> String {
     match addr.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()).to_string(),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()).to_string(),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()).to_string()
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()).to_string()
+        }
         _ => addr.to_string(),
     }
 }
@@ -175,17 +197,17 @@ async fn around_request(
     if let (Some(control), Some(cert)) = (&control, request.conn_data::<PeerCertificate>()) {
         control.certs.record(&cert.0, control.clock.now());
     }
-    if let Some(control) = &control {
-        if let Some(expected) = &control.admin_token {
-            if needs_admin_token(request.path()) && !bearer_matches(&request, expected) {
-                let body = ErrorBody {
-                    error_id: "admin.unauthorized".into(),
-                    message: "this admin endpoint needs `Authorization: Bearer <admin token>`".into(),
-                };
-                let response = HttpResponse::Unauthorized().json(body);
-                return Ok(request.into_response(response).map_into_right_body());
-            }
-        }
+    let expected_token = control.as_ref().and_then(|c| c.admin_token.as_deref());
+    if let Some(expected) = expected_token
+        && needs_admin_token(request.path())
+        && !bearer_matches(&request, expected)
+    {
+        let body = ErrorBody {
+            error_id: "admin.unauthorized".into(),
+            message: "this admin endpoint needs `Authorization: Bearer <admin token>`".into(),
+        };
+        let response = HttpResponse::Unauthorized().json(body);
+        return Ok(request.into_response(response).map_into_right_body());
     }
     let method = request.method().clone();
     let path = request.path().to_owned();
@@ -203,7 +225,11 @@ async fn around_request(
 }
 
 fn needs_admin_token(path: &str) -> bool {
-    path.starts_with("/__admin/") && !matches!(path, "/__admin/health" | "/__admin/ready" | "/__admin/ca.pem")
+    path.starts_with("/__admin/")
+        && !matches!(
+            path,
+            "/__admin/health" | "/__admin/ready" | "/__admin/ca.pem"
+        )
 }
 
 fn bearer_matches(request: &ServiceRequest, expected: &str) -> bool {
@@ -214,4 +240,3 @@ fn bearer_matches(request: &ServiceRequest, expected: &str) -> bool {
         .and_then(|value| value.strip_prefix("Bearer "))
         .is_some_and(|token| bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes())))
 }
-

@@ -15,7 +15,10 @@ use crate::server::with_outcome;
 pub const MAX_BODY: usize = 1024 * 1024;
 
 /// Reads and checks a SoftToken request body.
-pub async fn read_inbound(request: &HttpRequest, mut payload: web::Payload) -> Result<Inbound, EnvelopeError> {
+pub async fn read_inbound(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<Inbound, EnvelopeError> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -26,7 +29,8 @@ pub async fn read_inbound(request: &HttpRequest, mut payload: web::Payload) -> R
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| EnvelopeError::NotJson(format!("the body could not be read: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| EnvelopeError::NotJson(format!("the body could not be read: {e}")))?;
         if body.len() + chunk.len() > MAX_BODY {
             return Err(EnvelopeError::TooLarge { limit: MAX_BODY });
         }
@@ -50,9 +54,31 @@ pub fn fault(error: &EnvelopeError) -> HttpResponse {
 }
 
 /// A SoftToken reply: HTTP 200 with the enveloped message, as the real service answers errors too.
-pub fn reply<T: Message>(message: &T, request_type: &str, result: impl Into<String>) -> HttpResponse {
+pub fn reply<T: Message>(
+    message: &T,
+    request_type: &str,
+    result: impl Into<String>,
+) -> HttpResponse {
     let response = HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
         .body(Envelope::to_vec(message));
     with_outcome(response, request_type, result)
+}
+
+/// A failure inside the service (storage, a peer service): logged in full, answered with an opaque 500
+/// in the same fault shape.
+pub fn internal_error(request_type: &str, error: &anyhow::Error) -> HttpResponse {
+    tracing::error!(
+        message = request_type,
+        error = format!("{error:#}"),
+        "internal error"
+    );
+    let response = HttpResponse::InternalServerError()
+        .insert_header(PROTOCOL_FAULT_HEADER)
+        .content_type("application/json; charset=utf-8")
+        .json(ProtocolFault::new(
+            "internal",
+            "internal error; see the fortimock log".to_owned(),
+        ));
+    with_outcome(response, request_type, "internal error")
 }

@@ -11,7 +11,9 @@ const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 /// Opens (creating if needed) the database in `dir`, or a temporary one that lives in memory-backed
 /// storage and vanishes when dropped (`--ephemeral`, tests).
 pub fn open_db(dir: Option<&Path>) -> anyhow::Result<sled::Db> {
-    let config = sled::Config::new().cache_capacity(CACHE_BYTES).flush_every_ms(Some(500));
+    let config = sled::Config::new()
+        .cache_capacity(CACHE_BYTES)
+        .flush_every_ms(Some(500));
     let config = match dir {
         Some(dir) => config.path(dir),
         None => config.temporary(true),

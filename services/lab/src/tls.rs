@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose, SanType,
 };
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
@@ -67,7 +67,10 @@ impl LabTls {
     /// Loads the lab CA and leaf from `<data_dir>/tls/`, generating what is missing. With `data_dir`
     /// `None` everything is generated in memory. The leaf is re-issued (by the same CA) when it does
     /// not cover every name in [`LAB_HOST_NAMES`] and `extra_names`.
-    pub fn load_or_generate(data_dir: Option<&Path>, extra_names: &[String]) -> anyhow::Result<LabTls> {
+    pub fn load_or_generate(
+        data_dir: Option<&Path>,
+        extra_names: &[String],
+    ) -> anyhow::Result<LabTls> {
         let mut names: Vec<String> = LAB_HOST_NAMES.iter().map(|n| n.to_string()).collect();
         for name in extra_names {
             let name = name.trim().to_ascii_lowercase();
@@ -77,7 +80,10 @@ impl LabTls {
         }
         let Some(data_dir) = data_dir else {
             let ca_key = KeyPair::generate().context("generating the lab CA key")?;
-            let ca_pem = ca_params().self_signed(&ca_key).context("signing the lab CA")?.pem();
+            let ca_pem = ca_params()
+                .self_signed(&ca_key)
+                .context("signing the lab CA")?
+                .pem();
             return LabTls::issue_server(ca_pem, None, ca_key.serialize_pem(), names);
         };
         let dir = data_dir.join("tls");
@@ -87,19 +93,26 @@ impl LabTls {
             (read(&ca_path)?, read(&ca_key_path)?)
         } else {
             let ca_key = KeyPair::generate().context("generating the lab CA key")?;
-            let ca_pem = ca_params().self_signed(&ca_key).context("signing the lab CA")?.pem();
+            let ca_pem = ca_params()
+                .self_signed(&ca_key)
+                .context("signing the lab CA")?
+                .pem();
             write_private(&ca_key_path, &ca_key.serialize_pem())?;
             write_atomically(&ca_path, &ca_pem)?;
             // A new CA invalidates any leaf signed by an older one.
             let _ = fs::remove_file(dir.join("server.pem"));
             (ca_pem, ca_key.serialize_pem())
         };
-        let (leaf_path, leaf_key_path, names_path) =
-            (dir.join("server.pem"), dir.join("server-key.pem"), dir.join("server-names.txt"));
+        let (leaf_path, leaf_key_path, names_path) = (
+            dir.join("server.pem"),
+            dir.join("server-key.pem"),
+            dir.join("server-names.txt"),
+        );
         if leaf_path.exists() && leaf_key_path.exists() && names_path.exists() {
             let stored: Vec<String> = read(&names_path)?.lines().map(str::to_owned).collect();
             if names.iter().all(|n| stored.contains(n)) {
-                let mut tls = LabTls::from_pem(&read(&leaf_path)?, &read(&leaf_key_path)?, Some(ca_pem))?;
+                let mut tls =
+                    LabTls::from_pem(&read(&leaf_path)?, &read(&leaf_key_path)?, Some(ca_pem))?;
                 tls.ca_path = Some(ca_path);
                 tls.ca_key_pem = Some(ca_key_pem);
                 tls.names = stored;
@@ -128,7 +141,9 @@ impl LabTls {
                 let chain = CertificateDer::pem_slice_iter(chain_pem.as_bytes())
                     .collect::<Result<Vec<_>, _>>()
                     .with_context(|| format!("reading certificates from {}", cert.display()))?;
-                let last = chain.last().with_context(|| format!("{} holds no certificate", cert.display()))?;
+                let last = chain
+                    .last()
+                    .with_context(|| format!("{} holds no certificate", cert.display()))?;
                 pem_encode("CERTIFICATE", last)
             }
         };
@@ -144,7 +159,8 @@ impl LabTls {
         if server_chain.is_empty() {
             bail!("the server certificate file holds no certificate");
         }
-        let server_key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("reading the server key")?;
+        let server_key =
+            PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("reading the server key")?;
         Ok(LabTls {
             ca_pem: ca_pem.unwrap_or_default(),
             ca_path: None,
@@ -155,26 +171,43 @@ impl LabTls {
         })
     }
 
-    fn issue_server(ca_pem: String, ca_path: Option<PathBuf>, ca_key_pem: String, names: Vec<String>) -> anyhow::Result<LabTls> {
+    fn issue_server(
+        ca_pem: String,
+        ca_path: Option<PathBuf>,
+        ca_key_pem: String,
+        names: Vec<String>,
+    ) -> anyhow::Result<LabTls> {
         let ca_key = KeyPair::from_pem(&ca_key_pem).context("reading the lab CA key")?;
-        let ca = ca_params().self_signed(&ca_key).context("rebuilding the lab CA")?;
+        let ca = ca_params()
+            .self_signed(&ca_key)
+            .context("rebuilding the lab CA")?;
         let mut params = CertificateParams::default();
         params.distinguished_name = common_name("fortimock lab server");
         params.subject_alt_names = names
             .iter()
             .map(|name| match name.parse::<IpAddr>() {
                 Ok(ip) => Ok(SanType::IpAddress(ip)),
-                Err(_) => Ok(SanType::DnsName(name.clone().try_into().with_context(|| format!("host name `{name}`"))?)),
+                Err(_) => Ok(SanType::DnsName(
+                    name.clone()
+                        .try_into()
+                        .with_context(|| format!("host name `{name}`"))?,
+                )),
             })
             .collect::<anyhow::Result<_>>()?;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2049, 12, 31);
         let key = KeyPair::generate().context("generating the server key")?;
-        let leaf = params.signed_by(&key, &ca, &ca_key).context("signing the server certificate")?;
-        let server_key = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).context("reading the server key")?;
+        let leaf = params
+            .signed_by(&key, &ca, &ca_key)
+            .context("signing the server certificate")?;
+        let server_key = PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes())
+            .context("reading the server key")?;
         Ok(LabTls {
             ca_pem,
             ca_path,
@@ -202,7 +235,10 @@ impl LabTls {
 
     /// The server certificate chain, PEM.
     pub fn server_chain_pem(&self) -> String {
-        self.server_chain.iter().map(|c| pem_encode("CERTIFICATE", c)).collect()
+        self.server_chain
+            .iter()
+            .map(|c| pem_encode("CERTIFICATE", c))
+            .collect()
     }
 
     fn server_key_pem(&self) -> String {
@@ -215,7 +251,10 @@ impl LabTls {
     }
 
     /// The rustls server config every service listens with.
-    pub fn server_config(&self, client_auth: &ClientAuth) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    pub fn server_config(
+        &self,
+        client_auth: &ClientAuth,
+    ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
         let provider = provider();
         let verifier = RecordingVerifier::new(client_auth, provider.clone())?;
         let config = rustls::ServerConfig::builder_with_provider(provider)
@@ -228,15 +267,23 @@ impl LabTls {
     }
 
     /// A rustls client config that trusts the lab CA and presents `identity` when given.
-    pub fn client_config(&self, identity: Option<&ClientIdentity>) -> anyhow::Result<rustls::ClientConfig> {
+    pub fn client_config(
+        &self,
+        identity: Option<&ClientIdentity>,
+    ) -> anyhow::Result<rustls::ClientConfig> {
         client_config_trusting(&self.ca_pem, identity)
     }
 
     /// Issues a client certificate signed by the lab CA (the virtual phone presents one, like the real app).
     pub fn issue_client_identity(&self, common: &str) -> anyhow::Result<ClientIdentity> {
-        let ca_key_pem = self.ca_key_pem.as_deref().context("a brought-in certificate has no CA key to issue client certificates")?;
+        let ca_key_pem = self
+            .ca_key_pem
+            .as_deref()
+            .context("a brought-in certificate has no CA key to issue client certificates")?;
         let ca_key = KeyPair::from_pem(ca_key_pem).context("reading the lab CA key")?;
-        let ca = ca_params().self_signed(&ca_key).context("rebuilding the lab CA")?;
+        let ca = ca_params()
+            .self_signed(&ca_key)
+            .context("rebuilding the lab CA")?;
         let mut params = CertificateParams::default();
         params.distinguished_name = common_name(common);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -245,16 +292,26 @@ impl LabTls {
         params.not_before = rcgen::date_time_ymd(2024, 1, 1);
         params.not_after = rcgen::date_time_ymd(2049, 12, 31);
         let key = KeyPair::generate().context("generating a client key")?;
-        let cert = params.signed_by(&key, &ca, &ca_key).context("signing a client certificate")?;
-        Ok(ClientIdentity { cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+        let cert = params
+            .signed_by(&key, &ca, &ca_key)
+            .context("signing a client certificate")?;
+        Ok(ClientIdentity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        })
     }
 }
 
 /// A rustls client config trusting the CA certificates in `ca_pem`.
-pub fn client_config_trusting(ca_pem: &str, identity: Option<&ClientIdentity>) -> anyhow::Result<rustls::ClientConfig> {
+pub fn client_config_trusting(
+    ca_pem: &str,
+    identity: Option<&ClientIdentity>,
+) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(cert.context("reading the CA certificate")?).context("trusting the CA certificate")?;
+        roots
+            .add(cert.context("reading the CA certificate")?)
+            .context("trusting the CA certificate")?;
     }
     let builder = rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -266,8 +323,11 @@ pub fn client_config_trusting(ca_pem: &str, identity: Option<&ClientIdentity>) -
             let chain = CertificateDer::pem_slice_iter(identity.cert_pem.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
                 .context("reading the client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).context("reading the client key")?;
-            builder.with_client_auth_cert(chain, key).context("loading the client certificate")?
+            let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())
+                .context("reading the client key")?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .context("loading the client certificate")?
         }
     })
 }
@@ -323,7 +383,9 @@ fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if count == 0 || count > 4 || rest.len() < count {
             return None;
         }
-        let len = rest[..count].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..count]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         rest = &rest[count..];
         len
     };
@@ -334,7 +396,11 @@ fn ca_params() -> CertificateParams {
     let mut params = CertificateParams::default();
     params.distinguished_name = common_name(CA_COMMON_NAME);
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
     params.not_before = rcgen::date_time_ymd(2024, 1, 1);
     params.not_after = rcgen::date_time_ymd(2049, 12, 31);
     params
@@ -366,7 +432,8 @@ fn read(path: &Path) -> anyhow::Result<String> {
 fn write_atomically(path: &Path, contents: &str) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
@@ -374,7 +441,8 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).with_context(|| format!("restricting {}", path.display()))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", path.display()))?;
     }
     Ok(())
 }
@@ -399,10 +467,22 @@ impl RecordingVerifier {
                 roots.add(ca.clone()).context("trusting the client CA")?;
             }
             let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let builder = if auth.required { builder } else { builder.allow_unauthenticated() };
-            Some(builder.build().context("building the client certificate verifier")?)
+            let builder = if auth.required {
+                builder
+            } else {
+                builder.allow_unauthenticated()
+            };
+            Some(
+                builder
+                    .build()
+                    .context("building the client certificate verifier")?,
+            )
         };
-        Ok(RecordingVerifier { required: auth.required, chained, algorithms })
+        Ok(RecordingVerifier {
+            required: auth.required,
+            chained,
+            algorithms,
+        })
     }
 }
 
@@ -468,12 +548,16 @@ mod tests {
         let again = LabTls::load_or_generate(Some(dir.path()), &[]).unwrap();
         assert_eq!(first.ca_pem(), again.ca_pem());
         assert_eq!(first.server_chain_pem(), again.server_chain_pem());
-        let wider = LabTls::load_or_generate(Some(dir.path()), &["lab.example.test".into()]).unwrap();
+        let wider =
+            LabTls::load_or_generate(Some(dir.path()), &["lab.example.test".into()]).unwrap();
         assert_eq!(first.ca_pem(), wider.ca_pem());
         assert_ne!(first.server_chain_pem(), wider.server_chain_pem());
         assert!(wider.names().iter().any(|n| n == "lab.example.test"));
         assert!(wider.names().iter().any(|n| n == "globalftm.fortinet.net"));
-        assert_eq!(first.ca_path(), Some(dir.path().join("tls/ca.pem").as_path()));
+        assert_eq!(
+            first.ca_path(),
+            Some(dir.path().join("tls/ca.pem").as_path())
+        );
     }
 
     #[test]
@@ -481,7 +565,10 @@ mod tests {
         let tls = LabTls::load_or_generate(None, &[]).unwrap();
         let identity = tls.issue_client_identity("virtual phone 1").unwrap();
         let der = CertificateDer::from_pem_slice(identity.cert_pem.as_bytes()).unwrap();
-        assert_eq!(subject_common_name(&der).as_deref(), Some("virtual phone 1"));
+        assert_eq!(
+            subject_common_name(&der).as_deref(),
+            Some("virtual phone 1")
+        );
         assert_eq!(fingerprint(&der).len(), 64);
         assert!(tls.client_config(Some(&identity)).is_ok());
         assert!(tls.server_config(&ClientAuth::default()).is_ok());
@@ -490,7 +577,10 @@ mod tests {
     #[test]
     fn der_walk_rejects_garbage() {
         assert_eq!(subject_common_name(b""), None);
-        assert_eq!(subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]), None);
+        assert_eq!(
+            subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
+            None
+        );
         assert_eq!(subject_common_name(&[0x30, 0x03, 0x30, 0x01, 0x02]), None);
     }
 }

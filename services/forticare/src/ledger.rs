@@ -1,0 +1,303 @@
+//! The license ledger's rules, as pure functions of a license, the requesting appliance and `now`.
+//!
+//! A license is redeemed by the first appliance that imports its code and becomes registered to that
+//! appliance and its HA cluster. Anyone in that cluster may import again and gets the same tokens; anyone
+//! else is refused. A code whose certificate validity ended before it was ever redeemed is expired; once
+//! redeemed it can be re-imported indefinitely (KB 197790). The trial code gives each cluster one trial
+//! license with two tokens.
+
+use protocol::catalogue::{CatalogueEntry, LICENSE_CODE_INVALID};
+use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
+use protocol::ledger::{LicenseKind, LicenseSummary, LicenseView, OwnerView};
+use protocol::modeled::{self, LICENSE_EXPIRED, LICENSE_REGISTERED_ELSEWHERE};
+use protocol::time::{CivilDate, UnixTime};
+
+/// A license in the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct License {
+    pub id: LicenseId,
+    /// The redemption code; `None` for trial licenses.
+    pub code: Option<LicenseActivationCode>,
+    pub tokens: Vec<TokenSerial>,
+    pub valid_until: Option<CivilDate>,
+    pub note: Option<String>,
+    pub created: UnixTime,
+    pub owner: Option<Owner>,
+}
+
+/// The appliance a license is registered to, and its HA cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub appliance: ApplianceSerial,
+    /// The appliance and every HA peer seen in its imports.
+    pub cluster: Vec<ApplianceSerial>,
+    pub registered: UnixTime,
+}
+
+/// What an import decides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The requester gets the license's tokens. `changed` says whether the ledger must be written.
+    Granted {
+        license: License,
+        changed: bool,
+    },
+    Refused(&'static CatalogueEntry),
+}
+
+impl License {
+    pub fn kind(&self) -> LicenseKind {
+        if self.id.is_trial() {
+            LicenseKind::Trial
+        } else {
+            LicenseKind::Paid
+        }
+    }
+
+    /// Whether `appliance` may use this license: it is the owner or one of the owner's HA peers.
+    pub fn is_registered_to(&self, appliance: &ApplianceSerial) -> bool {
+        self.owner
+            .as_ref()
+            .is_some_and(|owner| owner.cluster.contains(appliance))
+    }
+
+    pub fn summary(&self) -> LicenseSummary {
+        LicenseSummary {
+            id: self.id.clone(),
+            kind: self.kind(),
+            code: self.code.clone(),
+            seats: u32::try_from(self.tokens.len()).unwrap_or(u32::MAX),
+            valid_until: self.valid_until,
+            note: self.note.clone(),
+            created: self.created,
+            owner: self.owner.as_ref().map(|o| OwnerView {
+                appliance: o.appliance.clone(),
+                cluster: o.cluster.clone(),
+                registered: o.registered,
+            }),
+        }
+    }
+
+    pub fn view(&self) -> LicenseView {
+        LicenseView {
+            summary: self.summary(),
+            tokens: self.tokens.clone(),
+        }
+    }
+}
+
+/// Decides an import of a purchased license's code. `license` is what the code names, if anything.
+/// `cluster` is the requester and its HA peers, requester first.
+pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTime) -> Redemption {
+    let (Some(mut license), Some(requester)) = (license, cluster.first()) else {
+        return Redemption::Refused(&LICENSE_CODE_INVALID);
+    };
+    match &mut license.owner {
+        None => {
+            if license
+                .valid_until
+                .is_some_and(|until| now >= end_of(until))
+            {
+                return Redemption::Refused(&LICENSE_EXPIRED);
+            }
+            license.owner = Some(Owner {
+                appliance: requester.clone(),
+                cluster: cluster.to_vec(),
+                registered: now,
+            });
+            Redemption::Granted {
+                license,
+                changed: true,
+            }
+        }
+        Some(owner) if owner.cluster.contains(requester) => {
+            let changed = join_cluster(owner, cluster);
+            Redemption::Granted { license, changed }
+        }
+        Some(_) => Redemption::Refused(&LICENSE_REGISTERED_ELSEWHERE),
+    }
+}
+
+/// Decides a trial import: the cluster's existing trial license (extended to new HA members), or a new one
+/// with id `new_id` registered to the cluster.
+pub fn redeem_trial(
+    existing: Option<License>,
+    cluster: &[ApplianceSerial],
+    new_id: LicenseId,
+    now: UnixTime,
+) -> Redemption {
+    let Some(requester) = cluster.first() else {
+        return Redemption::Refused(&LICENSE_CODE_INVALID);
+    };
+    match existing {
+        Some(mut license) => {
+            let changed = license
+                .owner
+                .as_mut()
+                .is_some_and(|owner| join_cluster(owner, cluster));
+            Redemption::Granted { license, changed }
+        }
+        None => {
+            let tokens = modeled::token_serials(&new_id, modeled::TRIAL_SEATS);
+            let license = License {
+                id: new_id,
+                code: None,
+                tokens,
+                valid_until: None,
+                note: Some(format!("free trial of {requester}")),
+                created: now,
+                owner: Some(Owner {
+                    appliance: requester.clone(),
+                    cluster: cluster.to_vec(),
+                    registered: now,
+                }),
+            };
+            Redemption::Granted {
+                license,
+                changed: true,
+            }
+        }
+    }
+}
+
+/// Adds the members of `cluster` the owner has not seen yet; true if any was added.
+fn join_cluster(owner: &mut Owner, cluster: &[ApplianceSerial]) -> bool {
+    let before = owner.cluster.len();
+    for member in cluster {
+        if !owner.cluster.contains(member) {
+            owner.cluster.push(member.clone());
+        }
+    }
+    owner.cluster.len() != before
+}
+
+/// The first instant after "Certificate Valid Until" `date` (the whole day counts, UTC).
+fn end_of(date: CivilDate) -> UnixTime {
+    UnixTime::at_start_of(date).plus_secs(86_400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serials(list: &[&str]) -> Vec<ApplianceSerial> {
+        list.iter().map(|s| s.parse().unwrap()).collect()
+    }
+
+    fn license(valid_until: Option<&str>) -> License {
+        let id: LicenseId = "EFTM000000000001".parse().unwrap();
+        License {
+            tokens: modeled::token_serials(&id, 3),
+            id,
+            code: Some("1111-2222-3333-4444-5555".parse().unwrap()),
+            valid_until: valid_until.map(|d| d.parse().unwrap()),
+            note: None,
+            created: UnixTime::from_secs(0),
+            owner: None,
+        }
+    }
+
+    #[track_caller]
+    fn granted(outcome: Redemption) -> (License, bool) {
+        match outcome {
+            Redemption::Granted { license, changed } => (license, changed),
+            Redemption::Refused(entry) => panic!("refused with {}", entry.id),
+        }
+    }
+
+    #[track_caller]
+    fn refused(outcome: Redemption) -> &'static str {
+        match outcome {
+            Redemption::Refused(entry) => entry.id,
+            Redemption::Granted { .. } => panic!("granted"),
+        }
+    }
+
+    const NOW: UnixTime = UnixTime::from_secs(1_700_000_000); // 2023-11-14
+
+    #[test]
+    fn unknown_code_is_error_16() {
+        assert_eq!(
+            refused(redeem(None, &serials(&["FGT1"]), NOW)),
+            "forticare.import.code-invalid"
+        );
+    }
+
+    #[test]
+    fn first_import_registers_the_cluster_and_peers_may_import_again() {
+        let (first, changed) = granted(redeem(
+            Some(license(None)),
+            &serials(&["FGTA", "FGTB"]),
+            NOW,
+        ));
+        assert!(changed);
+        assert_eq!(first.owner.as_ref().unwrap().appliance.as_str(), "FGTA");
+        let (again, changed) = granted(redeem(
+            Some(first.clone()),
+            &serials(&["FGTB", "FGTA"]),
+            NOW,
+        ));
+        assert!(!changed);
+        assert_eq!(again.tokens, first.tokens);
+        let (grown, changed) = granted(redeem(
+            Some(first.clone()),
+            &serials(&["FGTA", "FGTC"]),
+            NOW,
+        ));
+        assert!(changed);
+        assert!(grown.is_registered_to(&"FGTC".parse().unwrap()));
+        assert_eq!(
+            refused(redeem(Some(first), &serials(&["FGTX"]), NOW)),
+            "forticare.import.registered-elsewhere"
+        );
+    }
+
+    #[test]
+    fn validity_ends_with_the_day_and_only_binds_unredeemed_codes() {
+        granted(redeem(
+            Some(license(Some("2023-11-14"))),
+            &serials(&["FGTA"]),
+            NOW,
+        ));
+        assert_eq!(
+            refused(redeem(
+                Some(license(Some("2023-11-13"))),
+                &serials(&["FGTA"]),
+                NOW
+            )),
+            "forticare.import.license-expired"
+        );
+        let (redeemed, _) = granted(redeem(
+            Some(license(Some("2023-11-14"))),
+            &serials(&["FGTA"]),
+            NOW,
+        ));
+        granted(redeem(
+            Some(redeemed),
+            &serials(&["FGTA"]),
+            NOW.plus_secs(400 * 86_400),
+        ));
+    }
+
+    #[test]
+    fn trial_is_two_tokens_per_cluster() {
+        let id: LicenseId = "FTMTRIAL00000042".parse().unwrap();
+        let (trial, changed) = granted(redeem_trial(
+            None,
+            &serials(&["FGTA", "FGTB"]),
+            id.clone(),
+            NOW,
+        ));
+        assert!(changed);
+        assert_eq!(trial.tokens.len(), 2);
+        assert_eq!(trial.id, id);
+        let (again, changed) = granted(redeem_trial(
+            Some(trial.clone()),
+            &serials(&["FGTB"]),
+            "FTMTRIAL00000043".parse().unwrap(),
+            NOW,
+        ));
+        assert!(!changed);
+        assert_eq!(again, trial);
+    }
+}

@@ -1,0 +1,44 @@
+//! `forticare-mock`: the FortiCare license service on its own. `fortimock up` runs it together with the
+//! rest of the suite; this binary is for labs that want one container per service.
+
+use clap::Parser;
+use lab::options::LabOptions;
+use protocol::ledger::LabFixtures;
+
+/// fortimock's FortiCare license service.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    lab: LabOptions,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FORTIMOCK_FORTICARE_PORT", default_value_t = forticare::DEFAULT_PORT)]
+    port: u16,
+    /// A fixtures file (JSON, `{"licenses": [...]}`) to load at start.
+    #[arg(long, env = "FORTIMOCK_FIXTURES")]
+    fixtures: Option<std::path::PathBuf>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lab::telemetry::init();
+    let args = Args::parse();
+    let lab = args.lab.prepare()?;
+    let fixtures = match &args.fixtures {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)?;
+            serde_json::from_str::<LabFixtures>(&text)?.licenses
+        }
+        None => Vec::new(),
+    };
+    let service = forticare::start(forticare::Config {
+        listen: lab.listen(forticare::NAME, args.port)?,
+        store_dir: lab.store_dir(forticare::NAME),
+        fixtures,
+    })
+    .await?;
+    tracing::info!(url = service.url(), "forticare listening");
+    tokio::signal::ctrl_c().await?;
+    service.stop().await;
+    Ok(())
+}

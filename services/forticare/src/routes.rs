@@ -1,0 +1,171 @@
+//! forticare's HTTP surface: the SoftToken front door (`POST /SoftToken/Provisioning.asmx/Process`, which
+//! serves `SoftToken.ActivationLicenseRequest`) and the license admin API under `/__admin/licenses`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use lab::admin::{error, internal};
+use lab::clock::Clock;
+use lab::softtoken::{fault, internal_error, read_inbound, reply};
+use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
+use protocol::envelope::{EnvelopeError, Message, PROCESS_PATH};
+use protocol::id::{LicenseActivationCode, LicenseId};
+use protocol::ledger::{LicenseList, LicenseSpec, MAX_SEATS};
+use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse, LicensedToken};
+use protocol::modeled;
+
+use crate::ledger::Redemption;
+use crate::store::{CreateError, Store};
+
+/// What every forticare handler shares.
+pub(crate) struct Forticare {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Forticare>) {
+    cfg.app_data(state)
+        .route(PROCESS_PATH, web::post().to(process))
+        .route("/__admin/licenses", web::get().to(list_licenses))
+        .route("/__admin/licenses", web::post().to(create_license))
+        .route("/__admin/licenses/{id}", web::get().to(show_license));
+}
+
+async fn process(
+    state: web::Data<Forticare>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let inbound = match read_inbound(&request, payload).await {
+        Ok(inbound) => inbound,
+        Err(e) => return fault(&e),
+    };
+    match inbound.type_name() {
+        ActivationLicenseRequest::TYPE => match inbound.decode::<ActivationLicenseRequest>() {
+            Ok(message) => import(&state, message).await,
+            Err(e) => fault(&e),
+        },
+        other => fault(&EnvelopeError::unknown_type(
+            other,
+            &[ActivationLicenseRequest::TYPE],
+        )),
+    }
+}
+
+async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpResponse {
+    let cluster = match request.header.cluster() {
+        Ok(cluster) => cluster,
+        Err(e) => {
+            let detail = format!("serial_number: {e}");
+            return fault(&EnvelopeError::Invalid {
+                type_name: ActivationLicenseRequest::TYPE,
+                detail,
+            });
+        }
+    };
+    let now = state.clock.now();
+    let outcome = match request
+        .license_activation_code
+        .parse::<LicenseActivationCode>()
+    {
+        Err(_) => Ok(Redemption::Refused(&LICENSE_CODE_INVALID)),
+        Ok(code) if code.is_trial() => state.store.redeem_trial(&cluster, now).await,
+        Ok(code) => state.store.redeem(&code, &cluster, now).await,
+    };
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => return internal_error(ActivationLicenseRequest::TYPE, &e),
+    };
+    let requester = &cluster[0];
+    let header = request.header.reply(|member| match member {
+        Some(member)
+            if modeled::member_is_registered(member, requester, |s| {
+                state.store.is_registered_appliance(s).unwrap_or(false)
+            }) =>
+        {
+            None
+        }
+        _ => Some(PRODUCT_NOT_REGISTERED.text.to_owned()),
+    });
+    let (response, result) = match outcome {
+        Redemption::Granted { license, .. } => {
+            let result = format!(
+                "granted {} ({} tokens) to {requester}",
+                license.id,
+                license.tokens.len()
+            );
+            let response = ActivationLicenseResponse {
+                header,
+                license_activation_code: request.license_activation_code.clone(),
+                license: license.id.to_string(),
+                tokens: Some(
+                    license
+                        .tokens
+                        .iter()
+                        .map(|t| LicensedToken {
+                            token: t.to_string(),
+                        })
+                        .collect(),
+                ),
+                result: 0,
+                error: None,
+            };
+            (response, result)
+        }
+        Redemption::Refused(entry) => (
+            ActivationLicenseResponse::refused(&request, header, entry.wire_error()),
+            format!("refused: {}", entry.id),
+        ),
+    };
+    reply(&response, ActivationLicenseRequest::TYPE, result)
+}
+
+async fn list_licenses(state: web::Data<Forticare>) -> HttpResponse {
+    match state.store.licenses() {
+        Ok(licenses) => HttpResponse::Ok().json(LicenseList {
+            licenses: licenses.iter().map(|l| l.summary()).collect(),
+        }),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn create_license(state: web::Data<Forticare>, spec: web::Json<LicenseSpec>) -> HttpResponse {
+    if !(1..=MAX_SEATS).contains(&spec.seats) {
+        let message = format!(
+            "seats must be between 1 and {MAX_SEATS}, not {}",
+            spec.seats
+        );
+        return error(StatusCode::BAD_REQUEST, "forticare.license.seats", message);
+    }
+    match state.store.create(&spec, state.clock.now()).await {
+        Ok(license) => {
+            tracing::info!(license = %license.id, seats = license.tokens.len(), "license created");
+            HttpResponse::Created().json(license.view())
+        }
+        Err(CreateError::Conflict(message)) => {
+            error(StatusCode::CONFLICT, "forticare.license.conflict", message)
+        }
+        Err(CreateError::Internal(e)) => internal(&e),
+    }
+}
+
+async fn show_license(state: web::Data<Forticare>, id: web::Path<String>) -> HttpResponse {
+    let id: LicenseId = match id.parse() {
+        Ok(id) => id,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "forticare.license.bad-id",
+                e.to_string(),
+            );
+        }
+    };
+    match state.store.license(&id) {
+        Ok(Some(license)) => HttpResponse::Ok().json(license.view()),
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            "forticare.license.not-found",
+            format!("no license {id}"),
+        ),
+        Err(e) => internal(&e),
+    }
+}

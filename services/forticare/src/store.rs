@@ -1,0 +1,405 @@
+//! The ledger's storage: the only module that touches forticare's sled trees. It owns the key layout and
+//! the versioned record format, runs each import as one transaction (so two appliances racing for one code
+//! cannot both win), and flushes before returning from any change: acknowledged means durable.
+//!
+//! Trees: `licenses` (license id → [`LicenseRecordV1`] JSON), `codes` (20 hex digits → license id),
+//! `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and `appliances`
+//! (serial → empty: every serial a license is registered to, the "registered products").
+
+use std::path::Path;
+
+use anyhow::Context;
+use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
+use protocol::ledger::LicenseSpec;
+use protocol::modeled;
+use protocol::time::{CivilDate, UnixTime};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::ledger::{self, License, Owner, Redemption};
+
+/// Handle to the ledger database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    licenses: sled::Tree,
+    codes: sled::Tree,
+    tokens: sled::Tree,
+    trials: sled::Tree,
+    appliances: sled::Tree,
+}
+
+/// Why a license could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// A license as stored. Version 1; a change of shape gets a new version and a conversion.
+#[derive(Serialize, Deserialize)]
+struct LicenseRecordV1 {
+    v: u32,
+    id: String,
+    code: Option<String>,
+    tokens: Vec<String>,
+    valid_until: Option<String>,
+    note: Option<String>,
+    created: i64,
+    owner: Option<OwnerRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OwnerRecordV1 {
+    appliance: String,
+    cluster: Vec<String>,
+    registered: i64,
+}
+
+impl From<&License> for LicenseRecordV1 {
+    fn from(license: &License) -> LicenseRecordV1 {
+        LicenseRecordV1 {
+            v: 1,
+            id: license.id.to_string(),
+            code: license.code.as_ref().map(|c| c.compact().to_owned()),
+            tokens: license.tokens.iter().map(ToString::to_string).collect(),
+            valid_until: license.valid_until.map(|d| d.to_string()),
+            note: license.note.clone(),
+            created: license.created.secs(),
+            owner: license.owner.as_ref().map(|o| OwnerRecordV1 {
+                appliance: o.appliance.to_string(),
+                cluster: o.cluster.iter().map(ToString::to_string).collect(),
+                registered: o.registered.secs(),
+            }),
+        }
+    }
+}
+
+impl TryFrom<LicenseRecordV1> for License {
+    type Error = anyhow::Error;
+
+    fn try_from(record: LicenseRecordV1) -> anyhow::Result<License> {
+        Ok(License {
+            id: record.id.parse()?,
+            code: record.code.map(|c| c.parse()).transpose()?,
+            tokens: record
+                .tokens
+                .iter()
+                .map(|t| t.parse())
+                .collect::<Result<_, _>>()?,
+            valid_until: record
+                .valid_until
+                .map(|d| d.parse::<CivilDate>())
+                .transpose()?,
+            note: record.note,
+            created: UnixTime::from_secs(record.created),
+            owner: record
+                .owner
+                .map(|o| -> anyhow::Result<Owner> {
+                    Ok(Owner {
+                        appliance: o.appliance.parse()?,
+                        cluster: o
+                            .cluster
+                            .iter()
+                            .map(|s| s.parse())
+                            .collect::<Result<_, _>>()?,
+                        registered: UnixTime::from_secs(o.registered),
+                    })
+                })
+                .transpose()?,
+        })
+    }
+}
+
+fn decode(bytes: &[u8]) -> anyhow::Result<License> {
+    let record: LicenseRecordV1 =
+        serde_json::from_slice(bytes).context("decoding a license record")?;
+    record.try_into()
+}
+
+fn encode(license: &License) -> Vec<u8> {
+    serde_json::to_vec(&LicenseRecordV1::from(license)).unwrap_or_default()
+}
+
+type Abort = ConflictableTransactionError<anyhow::Error>;
+
+fn abort(error: impl Into<anyhow::Error>) -> Abort {
+    ConflictableTransactionError::Abort(error.into())
+}
+
+fn read_license(licenses: &TransactionalTree, id: &[u8]) -> Result<Option<License>, Abort> {
+    licenses
+        .get(id)?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+        .map_err(abort)
+}
+
+fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => anyhow::Error::new(e).context("ledger storage"),
+    })
+}
+
+impl Store {
+    /// Opens the ledger in `dir` (a temporary one when `None`).
+    pub fn open(dir: Option<&Path>) -> anyhow::Result<Store> {
+        let db = lab::store::open_db(dir)?;
+        Ok(Store {
+            licenses: db.open_tree("licenses")?,
+            codes: db.open_tree("codes")?,
+            tokens: db.open_tree("tokens")?,
+            trials: db.open_tree("trials")?,
+            appliances: db.open_tree("appliances")?,
+            db,
+        })
+    }
+
+    async fn flush(&self) -> anyhow::Result<()> {
+        self.db.flush_async().await.context("flushing the ledger")?;
+        Ok(())
+    }
+
+    /// Creates a purchased license from `spec`, generating what it leaves out.
+    pub async fn create(&self, spec: &LicenseSpec, now: UnixTime) -> Result<License, CreateError> {
+        let trees = (&self.licenses, &self.codes, &self.tokens, &self.appliances);
+        let result = trees.transaction(|(licenses, codes, tokens, appliances)| {
+            let mut rng = rand::thread_rng();
+            let id = match &spec.id {
+                Some(id) if licenses.get(id.as_str())?.is_some() => {
+                    return Err(abort(CreateError::Conflict(format!(
+                        "license {id} already exists"
+                    ))));
+                }
+                Some(id) => id.clone(),
+                None => loop {
+                    let id = LicenseId::paid(rng.gen_range(10_000_000_000..1_000_000_000_000));
+                    if licenses.get(id.as_str())?.is_none() {
+                        break id;
+                    }
+                },
+            };
+            let code = match &spec.code {
+                Some(code) if code.is_trial() => {
+                    return Err(abort(CreateError::Conflict(
+                        "the trial code cannot be given to a purchased license".into(),
+                    )));
+                }
+                Some(code) => {
+                    if let Some(owner) = codes.get(code.compact())? {
+                        let owner = String::from_utf8_lossy(&owner).into_owned();
+                        return Err(abort(CreateError::Conflict(format!(
+                            "code {code} already belongs to license {owner}"
+                        ))));
+                    }
+                    code.clone()
+                }
+                None => loop {
+                    let code = LicenseActivationCode::from_bytes(rng.r#gen());
+                    if !code.is_trial() && codes.get(code.compact())?.is_none() {
+                        break code;
+                    }
+                },
+            };
+            let license = License {
+                tokens: modeled::token_serials(&id, spec.seats),
+                id,
+                code: Some(code),
+                valid_until: spec.valid_until,
+                note: spec.note.clone(),
+                created: now,
+                owner: spec.owner.as_ref().map(|appliance| Owner {
+                    appliance: appliance.clone(),
+                    cluster: std::iter::once(appliance)
+                        .chain(&spec.owner_peers)
+                        .cloned()
+                        .collect(),
+                    registered: now,
+                }),
+            };
+            for token in &license.tokens {
+                if tokens.get(token.as_str())?.is_some() {
+                    return Err(abort(CreateError::Conflict(format!(
+                        "token {token} of {} already exists",
+                        license.id
+                    ))));
+                }
+            }
+            licenses.insert(license.id.as_str(), encode(&license))?;
+            codes.insert(
+                license.code.as_ref().map_or("", |c| c.compact()),
+                license.id.as_str(),
+            )?;
+            for token in &license.tokens {
+                tokens.insert(token.as_str(), license.id.as_str())?;
+            }
+            register(appliances, &license)?;
+            Ok(license)
+        });
+        let license = flatten(result).map_err(|e| match e.downcast::<CreateError>() {
+            Ok(create) => create,
+            Err(other) => CreateError::Internal(other),
+        })?;
+        self.flush().await?;
+        Ok(license)
+    }
+
+    /// Creates each fixture license that does not exist yet (by id); returns how many were created.
+    pub async fn load_fixtures(
+        &self,
+        specs: &[LicenseSpec],
+        now: UnixTime,
+    ) -> anyhow::Result<usize> {
+        let mut created = 0;
+        for spec in specs {
+            let exists = match &spec.id {
+                Some(id) => self.licenses.contains_key(id.as_str())?,
+                None => false,
+            };
+            if !exists {
+                self.create(spec, now)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("fixture license {:?}: {e}", spec.id))?;
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+
+    /// Imports a purchased license's code for `cluster` (requester first).
+    pub async fn redeem(
+        &self,
+        code: &LicenseActivationCode,
+        cluster: &[ApplianceSerial],
+        now: UnixTime,
+    ) -> anyhow::Result<Redemption> {
+        let trees = (&self.licenses, &self.codes, &self.appliances);
+        let result = trees.transaction(|(licenses, codes, appliances)| {
+            let license = match codes.get(code.compact())? {
+                Some(id) => read_license(licenses, &id)?,
+                None => None,
+            };
+            let outcome = ledger::redeem(license, cluster, now);
+            if let Redemption::Granted {
+                license,
+                changed: true,
+            } = &outcome
+            {
+                licenses.insert(license.id.as_str(), encode(license))?;
+                register(appliances, license)?;
+            }
+            Ok(outcome)
+        });
+        let outcome = flatten(result)?;
+        if matches!(outcome, Redemption::Granted { changed: true, .. }) {
+            self.flush().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Imports the trial code for `cluster` (requester first).
+    pub async fn redeem_trial(
+        &self,
+        cluster: &[ApplianceSerial],
+        now: UnixTime,
+    ) -> anyhow::Result<Redemption> {
+        let Some(requester) = cluster.first() else {
+            anyhow::bail!("a trial import needs a requesting appliance");
+        };
+        let trees = (&self.licenses, &self.trials, &self.tokens, &self.appliances);
+        let result = trees.transaction(|(licenses, trials, tokens, appliances)| {
+            let mut existing = None;
+            for member in cluster {
+                if let Some(id) = trials.get(member.as_str())? {
+                    existing = read_license(licenses, &id)?;
+                    break;
+                }
+            }
+            let mut new_id = modeled::trial_license(requester, 0);
+            if existing.is_none() {
+                let mut attempt = 0;
+                while licenses.get(new_id.as_str())?.is_some()
+                    || modeled::token_serials(&new_id, modeled::TRIAL_SEATS)
+                        .iter()
+                        .try_fold(false, |taken, t| {
+                            Ok::<_, Abort>(taken || tokens.get(t.as_str())?.is_some())
+                        })?
+                {
+                    attempt += 1;
+                    new_id = modeled::trial_license(requester, attempt);
+                }
+            }
+            let outcome = ledger::redeem_trial(existing, cluster, new_id, now);
+            if let Redemption::Granted {
+                license,
+                changed: true,
+            } = &outcome
+            {
+                licenses.insert(license.id.as_str(), encode(license))?;
+                for token in &license.tokens {
+                    tokens.insert(token.as_str(), license.id.as_str())?;
+                }
+                for member in cluster {
+                    if trials.get(member.as_str())?.is_none() {
+                        trials.insert(member.as_str(), license.id.as_str())?;
+                    }
+                }
+                register(appliances, license)?;
+            }
+            Ok(outcome)
+        });
+        let outcome = flatten(result)?;
+        if matches!(outcome, Redemption::Granted { changed: true, .. }) {
+            self.flush().await?;
+        }
+        Ok(outcome)
+    }
+
+    pub fn license(&self, id: &LicenseId) -> anyhow::Result<Option<License>> {
+        self.licenses
+            .get(id.as_str())?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// Every license, by id.
+    pub fn licenses(&self) -> anyhow::Result<Vec<License>> {
+        self.licenses
+            .iter()
+            .values()
+            .map(|bytes| decode(&bytes?))
+            .collect()
+    }
+
+    /// The license a token belongs to.
+    pub fn license_of_token(&self, token: &TokenSerial) -> anyhow::Result<Option<License>> {
+        match self.tokens.get(token.as_str())? {
+            Some(id) => self
+                .licenses
+                .get(&id)?
+                .map(|bytes| decode(&bytes))
+                .transpose(),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether any license is registered to `serial` (a "registered product").
+    pub fn is_registered_appliance(&self, serial: &ApplianceSerial) -> anyhow::Result<bool> {
+        Ok(self.appliances.contains_key(serial.as_str())?)
+    }
+}
+
+/// Records every serial of the license's cluster as a registered appliance.
+fn register(appliances: &TransactionalTree, license: &License) -> Result<(), Abort> {
+    if let Some(owner) = &license.owner {
+        for member in &owner.cluster {
+            appliances.insert(member.as_str(), &[][..])?;
+        }
+    }
+    Ok(())
+}

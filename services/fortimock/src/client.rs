@@ -1,0 +1,140 @@
+//! How the CLI finds and talks to a running suite: the URLs `fortimock up` wrote to `<data-dir>/suite.json`
+//! (or the default ports, or explicit `--<service>-url` flags), trusting the lab CA in the data dir.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use protocol::admin::ErrorBody;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::suite::SuiteUrls;
+
+/// Where the running suite is.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Target {
+    /// The data dir of the running suite (for `suite.json` and the lab CA).
+    #[arg(long, env = "FORTIMOCK_DATA_DIR", default_value = "./fortimock-data")]
+    pub data_dir: PathBuf,
+    /// Base URL of the forticare service (default: from suite.json, else https://127.0.0.1:8440).
+    #[arg(long, env = "FORTIMOCK_FORTICARE_URL")]
+    pub forticare_url: Option<String>,
+    /// CA certificate to trust (default: the lab CA in the data dir).
+    #[arg(long, env = "FORTIMOCK_CACERT")]
+    pub cacert: Option<PathBuf>,
+    /// Client certificate (PEM) to present, for a suite started with `--require-client-cert`.
+    #[arg(long, env = "FORTIMOCK_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The key of `--client-cert` (PEM).
+    #[arg(long, env = "FORTIMOCK_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+    /// Bearer token for the admin API, if the suite was started with one.
+    #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// A client for the running suite's HTTP APIs.
+pub struct SuiteClient {
+    http: reqwest::Client,
+    urls: SuiteUrls,
+    admin_token: Option<String>,
+}
+
+/// The file `fortimock up` writes into its data dir.
+pub const SUITE_FILE: &str = "suite.json";
+
+impl SuiteClient {
+    pub fn connect(target: &Target) -> anyhow::Result<SuiteClient> {
+        let mut urls: SuiteUrls = match std::fs::read_to_string(target.data_dir.join(SUITE_FILE)) {
+            Ok(text) => serde_json::from_str(&text).context("reading suite.json")?,
+            Err(_) => [(forticare::NAME, forticare::DEFAULT_PORT)]
+                .into_iter()
+                .map(|(name, port)| (name.to_owned(), format!("https://127.0.0.1:{port}")))
+                .collect(),
+        };
+        if let Some(url) = &target.forticare_url {
+            urls.insert(
+                forticare::NAME.to_owned(),
+                url.trim_end_matches('/').to_owned(),
+            );
+        }
+        let ca_path = target
+            .cacert
+            .clone()
+            .unwrap_or_else(|| target.data_dir.join("tls/ca.pem"));
+        let ca_pem = std::fs::read_to_string(&ca_path).ok();
+        let identity = match (&target.client_cert, &target.client_key) {
+            (Some(cert), Some(key)) => Some(lab::tls::ClientIdentity {
+                cert_pem: std::fs::read_to_string(cert)
+                    .with_context(|| format!("reading {}", cert.display()))?,
+                key_pem: std::fs::read_to_string(key)
+                    .with_context(|| format!("reading {}", key.display()))?,
+            }),
+            _ => None,
+        };
+        let http = lab::client::http_client(ca_pem.as_deref(), identity.as_ref())?;
+        Ok(SuiteClient {
+            http,
+            urls,
+            admin_token: target.admin_token.clone(),
+        })
+    }
+
+    /// A client for a suite whose URLs and CA are known (tests, the demo).
+    pub fn new(urls: SuiteUrls, ca_pem: Option<&str>) -> anyhow::Result<SuiteClient> {
+        Ok(SuiteClient {
+            http: lab::client::http_client(ca_pem, None)?,
+            urls,
+            admin_token: None,
+        })
+    }
+
+    /// The base URL of service `name`.
+    pub fn url(&self, service: &str) -> anyhow::Result<&str> {
+        self.urls
+            .get(service)
+            .map(String::as_str)
+            .with_context(|| format!("no {service} service in this suite"))
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, service: &str, path: &str) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.url(service)?);
+        self.send(self.http.get(&url), &url).await
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: &str,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.url(service)?);
+        self.send(self.http.post(&url).json(body), &url).await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &str,
+    ) -> anyhow::Result<T> {
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer from {url}"))?;
+        if !status.is_success() {
+            match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(body) => bail!("{url}: {} ({})", body.message, body.error_id),
+                Err(_) => bail!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+            }
+        }
+        serde_json::from_slice(&bytes).with_context(|| format!("decoding the answer from {url}"))
+    }
+}

@@ -1,0 +1,14 @@
+//! The `fortimock` command: `fortimock up` runs every service in one process on an embedded default lab;
+//! the other subcommands drive a running suite through its HTTP APIs.
+//!
+//! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
+//! `license` and `certs` (one per subcommand), `client` (finding and calling a running suite).
+// Printing to the terminal is this crate's job.
+#![allow(clippy::print_stdout)]
+
+pub mod certs;
+pub mod cli;
+pub mod client;
+pub mod license;
+pub mod suite;
+pub mod up;

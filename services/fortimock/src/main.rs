@@ -1,0 +1,32 @@
+//! The `fortimock` binary: parses the command line and hands it to the library; errors are printed as one
+//! readable chain (`error: cannot reach …: connection refused`).
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Parser;
+use fortimock::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => {
+            lab::telemetry::init();
+            fortimock::up::run(args, started).await
+        }
+        Command::License(command) => fortimock::license::run(command).await,
+        Command::Certs(args) => fortimock::certs::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            #[allow(clippy::print_stderr)]
+            {
+                eprintln!("error: {error:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! The suite: every fortimock service in one process, sharing one clock and one lab CA, as `fortimock up`
+//! runs it. Tests start the same `Suite` on port 0.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::Context;
+use lab::options::Lab;
+use lab::server::RunningService;
+use protocol::admin::ServiceStatus;
+use protocol::ledger::LicenseSpec;
+
+/// Per-service ports (0 picks a free one), each also an environment variable.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PortOptions {
+    /// Port of the FortiCare license service.
+    #[arg(long, env = "FORTIMOCK_FORTICARE_PORT", default_value_t = forticare::DEFAULT_PORT)]
+    pub forticare_port: u16,
+}
+
+impl PortOptions {
+    /// Every service on a free port, for tests.
+    pub fn any_free() -> PortOptions {
+        PortOptions { forticare_port: 0 }
+    }
+}
+
+/// Base URL of each running service, by name: the `--ready-file` content.
+pub type SuiteUrls = BTreeMap<String, String>;
+
+/// The running services, in start order.
+pub struct Suite {
+    services: Vec<RunningService>,
+}
+
+impl Suite {
+    /// Starts every service. If one fails, the ones already started are stopped again.
+    pub async fn start(
+        lab: &Lab,
+        ports: &PortOptions,
+        fixtures: Vec<LicenseSpec>,
+    ) -> anyhow::Result<Suite> {
+        let mut suite = Suite {
+            services: Vec::new(),
+        };
+        let forticare = forticare::start(forticare::Config {
+            listen: lab.listen(forticare::NAME, ports.forticare_port)?,
+            store_dir: lab.store_dir(forticare::NAME),
+            fixtures,
+        })
+        .await;
+        match forticare {
+            Ok(service) => suite.services.push(service),
+            Err(e) => {
+                suite.stop().await;
+                return Err(e);
+            }
+        }
+        Ok(suite)
+    }
+
+    pub fn services(&self) -> &[RunningService] {
+        &self.services
+    }
+
+    /// The base URL of service `name`.
+    pub fn url(&self, name: &str) -> Option<&str> {
+        self.services
+            .iter()
+            .find(|s| s.name() == name)
+            .map(RunningService::url)
+    }
+
+    pub fn urls(&self) -> SuiteUrls {
+        self.services
+            .iter()
+            .map(|s| (s.name().to_owned(), s.url().to_owned()))
+            .collect()
+    }
+
+    /// Waits until every service answers `GET /__admin/ready` (over TLS, trusting the lab CA).
+    pub async fn wait_ready(&self, client: &reqwest::Client) -> anyhow::Result<()> {
+        let checks = self.services.iter().map(|service| async move {
+            let url = format!("{}/__admin/ready", service.url());
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let outcome = match client.get(&url).send().await {
+                    Ok(response) if response.status().is_success() => response
+                        .json::<ServiceStatus>()
+                        .await
+                        .map(|_| ())
+                        .map_err(anyhow::Error::from),
+                    Ok(response) => Err(anyhow::anyhow!("{url} answered {}", response.status())),
+                    Err(e) => Err(anyhow::Error::from(e)),
+                };
+                match outcome {
+                    Ok(()) => return Ok::<(), anyhow::Error>(()),
+                    Err(e) if attempts >= 300 => {
+                        return Err(e.context(format!("{} never became ready", service.name())));
+                    }
+                    Err(_) => tokio::time::sleep(std::time::Duration::from_millis(10)).await,
+                }
+            }
+        });
+        futures_util::future::try_join_all(checks).await?;
+        Ok(())
+    }
+
+    /// Stops every service and waits for their stores to close.
+    pub async fn stop(self) {
+        for service in self.services.into_iter().rev() {
+            service.stop().await;
+        }
+    }
+}
+
+/// Writes the suite's URLs as JSON to `path`, atomically (scripts polling for the file never see half of it).
+pub fn write_urls(path: &Path, urls: &SuiteUrls) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let json = serde_json::to_string_pretty(urls)?;
+    std::fs::write(&tmp, json + "\n").with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}

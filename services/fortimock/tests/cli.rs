@@ -1,0 +1,170 @@
+//! The real `fortimock` binary: `up` on port 0 with a ready file, the `license` and `certs` subcommands
+//! against it, and a restart after `kill -9` on the same data dir (acknowledged means flushed; the lab CA
+//! is reused).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use protocol::envelope::{Envelope, PROCESS_PATH};
+use protocol::header::RequestHeader;
+use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
+
+/// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
+fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["up", "--forticare-port", "0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--ready-file")
+        .arg(ready_file)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Ctrl-C stops");
+        banner.push(line);
+        if done {
+            return (child, banner);
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("fortimock up exited early ({status:?}): {banner:?}");
+}
+
+fn cli(data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+async fn import(
+    client: &reqwest::Client,
+    url: &str,
+    serial: &str,
+    code: &str,
+) -> ActivationLicenseResponse {
+    let serial = serial.parse().unwrap();
+    let request = ActivationLicenseRequest {
+        header: RequestHeader::new(&serial, &[], "7.0", "0523"),
+        license_activation_code: code.into(),
+    };
+    let response = client
+        .post(format!("{url}{PROCESS_PATH}"))
+        .body(Envelope::to_vec(&request))
+        .send()
+        .await
+        .unwrap();
+    response
+        .json::<Envelope<ActivationLicenseResponse>>()
+        .await
+        .unwrap()
+        .0
+}
+
+#[tokio::test]
+async fn up_serves_the_default_lab_and_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, banner) = up(&data_dir, &ready_file);
+    assert!(
+        banner[0].starts_with("fortimock ") && banner[0].contains(" is up (ready in "),
+        "{banner:?}"
+    );
+
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = ready["forticare"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with("https://127.0.0.1:") && !url.ends_with(":8440"),
+        "{url}"
+    );
+    assert!(banner.iter().any(|l| l.contains(&url)), "{banner:?}");
+
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let granted = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(granted.license, "EFTM000000000005");
+
+    let created: Value = serde_json::from_str(&cli(
+        &data_dir,
+        &[
+            "license", "create", "--seats", "3", "--note", "cli", "--json",
+        ],
+    ))
+    .unwrap();
+    let created_id = created["id"].as_str().unwrap().to_owned();
+    let listed = cli(&data_dir, &["license", "list"]);
+    assert!(
+        listed.contains(&created_id) && listed.contains("FGVM01TM00000001"),
+        "{listed}"
+    );
+    assert!(
+        cli(&data_dir, &["certs"]).contains(&data_dir.join("tls/ca.pem").display().to_string())
+    );
+
+    // kill -9: no shutdown, no flush on exit. Everything acknowledged must still be there.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&ready_file).unwrap();
+
+    let (mut child, _) = up(&data_dir, &ready_file);
+    assert_eq!(
+        std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap(),
+        ca
+    );
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = ready["forticare"].as_str().unwrap();
+    let stranger = import(&client, url, "FGVM01TM00000002", "1111-2222-3333-4444-5555").await;
+    assert!(
+        stranger.error.is_some(),
+        "the registration was lost: {stranger:?}"
+    );
+    let again = import(&client, url, "FGVM01TM00000001", "1111-2222-3333-4444-5555").await;
+    assert_eq!(again.tokens, granted.tokens);
+    let shown = cli(&data_dir, &["license", "show", &created_id]);
+    assert!(shown.contains("seats        3"), "{shown}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn client_commands_explain_when_no_suite_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args([
+            "license",
+            "list",
+            "--forticare-url",
+            "https://127.0.0.1:1",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is `fortimock up` running"));
+}

@@ -1,0 +1,174 @@
+//! The options every fortimock binary shares (data dir, bind address, TLS, client certificates, workers,
+//! admin token), each a flag and a `FORTIMOCK_*` environment variable, and the lab they prepare: the
+//! clock, the TLS material and where each service keeps its database.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::builder::BoolishValueParser;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+
+use crate::clock::Clock;
+use crate::server::{Listen, Transport};
+use crate::tls::{ClientAuth, ClientIdentity, LabTls};
+
+/// Flags shared by `fortimock up` and the standalone service binaries.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LabOptions {
+    /// Where the services keep their databases and the lab CA.
+    #[arg(long, env = "FORTIMOCK_DATA_DIR", default_value = "./fortimock-data")]
+    pub data_dir: PathBuf,
+    /// Write nothing to disk: databases live in memory-backed temporary storage, the lab CA in memory.
+    #[arg(long, env = "FORTIMOCK_EPHEMERAL", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    pub ephemeral: bool,
+    /// Address every service binds to.
+    #[arg(long, env = "FORTIMOCK_BIND", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// Serve plain HTTP instead of HTTPS.
+    #[arg(long, env = "FORTIMOCK_PLAIN_HTTP", value_parser = BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false")]
+    pub plain_http: bool,
+    /// Extra host names or IP addresses the lab server certificate must cover (repeatable, or comma-separated).
+    #[arg(long = "tls-name", env = "FORTIMOCK_TLS_NAMES", value_delimiter = ',')]
+    pub tls_names: Vec<String>,
+    /// Bring your own server certificate (PEM chain) instead of the lab CA's.
+    #[arg(long, env = "FORTIMOCK_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The key of `--tls-cert` (PEM).
+    #[arg(long, env = "FORTIMOCK_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The CA that issued `--tls-cert`, which fortimock's own clients trust (default: the chain's last certificate).
+    #[arg(long, env = "FORTIMOCK_TLS_CA", requires = "tls_cert")]
+    pub tls_ca: Option<PathBuf>,
+    /// Services that refuse TLS handshakes without a client certificate (e.g. `ftm`), comma-separated.
+    #[arg(long, env = "FORTIMOCK_REQUIRE_CLIENT_CERT", value_delimiter = ',')]
+    pub require_client_cert: Vec<String>,
+    /// Client certificates must chain to a CA in this PEM file (default: any certificate is accepted and recorded).
+    #[arg(long, env = "FORTIMOCK_CLIENT_CA")]
+    pub client_ca: Option<PathBuf>,
+    /// HTTP worker threads per service.
+    #[arg(long, env = "FORTIMOCK_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Protect `/__admin/*` (except health, ready, ca.pem) with `Authorization: Bearer <token>`.
+    #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+}
+
+/// A prepared lab: what the services of one process share.
+pub struct Lab {
+    options: LabOptions,
+    data_dir: Option<PathBuf>,
+    tls: Option<Arc<LabTls>>,
+    client_cas: Vec<CertificateDer<'static>>,
+    /// The certificate fortimock's own calls between services present when some service requires one.
+    internal_identity: Option<ClientIdentity>,
+    clock: Clock,
+}
+
+impl LabOptions {
+    /// Loads or generates the TLS material and creates the data dir.
+    pub fn prepare(&self) -> anyhow::Result<Lab> {
+        let data_dir = if self.ephemeral {
+            None
+        } else {
+            Some(self.data_dir.clone())
+        };
+        if let Some(dir) = &data_dir {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the data dir {}", dir.display()))?;
+        }
+        let tls = match (self.plain_http, &self.tls_cert, &self.tls_key) {
+            (true, _, _) => None,
+            (false, Some(cert), Some(key)) => {
+                Some(LabTls::from_files(cert, key, self.tls_ca.as_deref())?)
+            }
+            _ => {
+                let mut names = self.tls_names.clone();
+                if !self.bind.is_unspecified() && !self.bind.is_loopback() {
+                    names.push(self.bind.to_string());
+                }
+                Some(LabTls::load_or_generate(data_dir.as_deref(), &names)?)
+            }
+        };
+        let client_cas = match &self.client_ca {
+            Some(path) => CertificateDer::pem_file_iter(path)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .with_context(|| format!("reading client CAs from {}", path.display()))?,
+            None => Vec::new(),
+        };
+        let internal_identity = match &tls {
+            Some(tls) if !self.require_client_cert.is_empty() => Some(
+                tls.issue_client_identity("fortimock internal client")
+                    .context("--require-client-cert needs the lab CA (or --client-ca with a brought-in certificate)")?,
+            ),
+            _ => None,
+        };
+        Ok(Lab {
+            options: self.clone(),
+            data_dir,
+            tls: tls.map(Arc::new),
+            client_cas,
+            internal_identity,
+            clock: Clock::default(),
+        })
+    }
+}
+
+impl Lab {
+    /// How service `name` listens on `port` (0 picks a free one).
+    pub fn listen(&self, name: &str, port: u16) -> anyhow::Result<Listen> {
+        let transport = match &self.tls {
+            None => Transport::Plain,
+            Some(tls) => {
+                let auth = ClientAuth {
+                    required: self
+                        .options
+                        .require_client_cert
+                        .iter()
+                        .any(|s| s.trim() == name),
+                    trusted_cas: self.client_cas.clone(),
+                };
+                Transport::Https(tls.server_config(&auth)?)
+            }
+        };
+        Ok(Listen {
+            bind: SocketAddr::new(self.options.bind, port),
+            transport,
+            clock: self.clock.clone(),
+            workers: self.options.workers,
+            admin_token: self.options.admin_token.clone(),
+            ca_pem: self.ca_pem().map(str::to_owned),
+        })
+    }
+
+    /// The root data dir; `None` when ephemeral.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        self.data_dir.as_deref()
+    }
+
+    /// Where service `name` keeps its database; `None` when ephemeral.
+    pub fn store_dir(&self, name: &str) -> Option<PathBuf> {
+        self.data_dir.as_ref().map(|dir| dir.join(name))
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn tls(&self) -> Option<&LabTls> {
+        self.tls.as_deref()
+    }
+
+    /// The CA certificate clients must trust, PEM; `None` for plain HTTP.
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.tls.as_deref().map(LabTls::ca_pem)
+    }
+
+    /// An HTTP client for calls between services: it trusts the lab CA and, when some service requires
+    /// client certificates, presents the lab's internal client certificate.
+    pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
+        crate::client::http_client(self.ca_pem(), self.internal_identity.as_ref())
+    }
+}

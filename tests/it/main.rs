@@ -1,0 +1,8 @@
+//! fortimock's end-to-end tests, one binary (each extra test binary is another slow link). Every test
+//! starts real servers on port 0 and talks HTTPS to them through `e2e::TestSuite`.
+
+mod forticare;
+mod malformed;
+mod persistence;
+mod tidy;
+mod tls;

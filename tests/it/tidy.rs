@@ -1,0 +1,49 @@
+//! Repository rules checked as tests: every Rust file opens with a `//!` line saying what it is for, and
+//! there are no grab-bag modules (`utils`, `helpers`, `common`, `misc`).
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() && name != "target" && !name.starts_with('.') {
+            rust_files(&path, found);
+        } else if name.ends_with(".rs") {
+            found.push(path);
+        }
+    }
+}
+
+fn workspace_files() -> Vec<PathBuf> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in ["shared", "services", "tests", "bench"] {
+        if root.join(dir).exists() {
+            rust_files(&root.join(dir), &mut files);
+        }
+    }
+    assert!(files.len() > 20, "found only {} files", files.len());
+    files
+}
+
+#[test]
+fn every_rust_file_opens_with_a_module_doc() {
+    let missing: Vec<_> = workspace_files()
+        .into_iter()
+        .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
+        .collect();
+    assert!(missing.is_empty(), "these files do not open with a `//!` line: {missing:#?}");
+}
+
+#[test]
+fn no_grab_bag_modules() {
+    let bad: Vec<_> = workspace_files()
+        .into_iter()
+        .filter(|path| {
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            ["utils", "util", "helpers", "common", "misc"].contains(&stem.as_ref())
+        })
+        .collect();
+    assert!(bad.is_empty(), "name modules after the domain: {bad:#?}");
+}

@@ -1,0 +1,188 @@
+//! The end-to-end test harness: start the whole suite in this process on port 0 (HTTPS with a fresh lab
+//! CA, ephemeral or in a temporary data dir), and talk to it over HTTP the way appliances, phones and
+//! scripts do. One method per endpoint, returning what came back.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use fortimock::suite::{PortOptions, Suite};
+use lab::options::{Lab, LabOptions};
+use protocol::envelope::{Envelope, PROCESS_PATH};
+use protocol::header::RequestHeader;
+use protocol::id::ApplianceSerial;
+use protocol::ledger::{LabFixtures, LicenseSpec};
+use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use reqwest::StatusCode;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A wire capture from `fixtures/wire/`.
+pub fn capture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/wire")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Lab options for a test: HTTPS, loopback, one worker per service.
+pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
+    LabOptions {
+        data_dir: data_dir.map(Path::to_path_buf).unwrap_or_default(),
+        ephemeral: data_dir.is_none(),
+        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        plain_http: false,
+        tls_names: Vec::new(),
+        tls_cert: None,
+        tls_key: None,
+        tls_ca: None,
+        require_client_cert: Vec::new(),
+        client_ca: None,
+        workers: 2,
+        admin_token: None,
+    }
+}
+
+/// The built-in default lab's licenses.
+pub fn default_fixtures() -> Vec<LicenseSpec> {
+    serde_json::from_str::<LabFixtures>(fortimock::up::DEFAULT_FIXTURES)
+        .unwrap()
+        .licenses
+}
+
+/// A running suite and a client that trusts only its lab CA (and presents the lab's internal client
+/// certificate when the suite requires one).
+pub struct TestSuite {
+    suite: Suite,
+    lab: Lab,
+    pub client: reqwest::Client,
+}
+
+impl TestSuite {
+    /// The default lab, ephemeral.
+    pub async fn start() -> TestSuite {
+        TestSuite::start_with(test_options(None), default_fixtures()).await
+    }
+
+    pub async fn start_with(options: LabOptions, fixtures: Vec<LicenseSpec>) -> TestSuite {
+        lab::telemetry::init_for_tests();
+        let lab = options.prepare().unwrap();
+        let suite = Suite::start(&lab, &PortOptions::any_free(), fixtures)
+            .await
+            .unwrap();
+        let client = lab.http_client().unwrap();
+        suite.wait_ready(&client).await.unwrap();
+        TestSuite { suite, lab, client }
+    }
+
+    pub fn lab(&self) -> &Lab {
+        &self.lab
+    }
+
+    /// Base URL of service `name`.
+    pub fn url(&self, name: &str) -> String {
+        self.suite
+            .url(name)
+            .unwrap_or_else(|| panic!("no service {name}"))
+            .to_owned()
+    }
+
+    /// POSTs raw bytes to a service's SoftToken front door; returns the status and the JSON body.
+    pub async fn post_process(
+        &self,
+        service: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{PROCESS_PATH}", self.url(service)))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
+    }
+
+    /// Imports `code` as appliance `serial` with HA `peers`, the way FortiOS does.
+    pub async fn import(
+        &self,
+        service: &str,
+        serial: &str,
+        peers: &[&str],
+        code: &str,
+    ) -> ActivationLicenseResponse {
+        let request = ActivationLicenseRequest {
+            header: header(serial, peers),
+            license_activation_code: code.to_owned(),
+        };
+        let (status, body) = self.post_process(service, Envelope::to_vec(&request)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value::<Envelope<ActivationLicenseResponse>>(body)
+            .unwrap()
+            .0
+    }
+
+    /// GET an admin endpoint and decode the 2xx answer.
+    pub async fn admin_get<T: DeserializeOwned>(&self, service: &str, path: &str) -> T {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.url(service)))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// POST JSON to an admin endpoint; returns the status and the JSON body.
+    pub async fn admin_post(
+        &self,
+        service: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url(service)))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Whether the service still answers its health check.
+    pub async fn healthy(&self, service: &str) -> bool {
+        let response = self
+            .client
+            .get(format!("{}/__admin/health", self.url(service)))
+            .send()
+            .await;
+        response.is_ok_and(|r| r.status() == StatusCode::OK)
+    }
+
+    /// Stops every service and closes their stores.
+    pub async fn stop(self) {
+        self.suite.stop().await;
+    }
+}
+
+/// The appliance header FortiOS 7.4 build 2829 sends.
+pub fn header(serial: &str, peers: &[&str]) -> RequestHeader {
+    let serial: ApplianceSerial = serial.parse().unwrap();
+    let peers: Vec<ApplianceSerial> = peers.iter().map(|p| p.parse().unwrap()).collect();
+    RequestHeader::new(&serial, &peers, "7.4", "2829")
+}
