@@ -33,7 +33,10 @@ fn every_rust_file_opens_with_a_module_doc() {
         .into_iter()
         .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
         .collect();
-    assert!(missing.is_empty(), "these files do not open with a `//!` line: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "these files do not open with a `//!` line: {missing:#?}"
+    );
 }
 
 #[test]
