@@ -19,7 +19,7 @@ pub struct IdError {
 }
 
 impl IdError {
-    fn new(kind: &'static str, expected: &'static str, input: &str) -> IdError {
+    pub(crate) fn new(kind: &'static str, expected: &'static str, input: &str) -> IdError {
         // Keep error messages short even when the input is hostile.
         let input: String = input.chars().take(64).collect();
         IdError {
@@ -271,6 +271,53 @@ impl fmt::Debug for ApplianceSerial {
 
 string_serde!(ApplianceSerial);
 
+/// A phone's identity as the FortiToken Mobile app sends it: Android's 16-hex-digit SSAID
+/// (`e248e1e9527f20ff`) or an iOS UUID (`00DAB39B-B920-463A-A099-44B6138A3C95`). The seed is encrypted with
+/// its exact bytes, so the text is kept as sent (only trimmed), letter case included.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MobileId(String);
+
+impl MobileId {
+    const EXPECTED: &'static str = "16 hex digits (an Android ID) or a UUID (iOS)";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn is_uuid(text: &str) -> bool {
+        let groups: Vec<&str> = text.split('-').collect();
+        groups.len() == 5
+            && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    }
+}
+
+impl FromStr for MobileId {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<MobileId, IdError> {
+        let text = input.trim();
+        let android = text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
+        if !android && !MobileId::is_uuid(text) {
+            return Err(IdError::new("mobile_id", Self::EXPECTED, input));
+        }
+        Ok(MobileId(text.to_owned()))
+    }
+}
+
+impl fmt::Display for MobileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for MobileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MobileId({})", self.0)
+    }
+}
+
+string_serde!(MobileId);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +403,16 @@ mod tests {
         }
         for bad in ["", "FG", "12345678", "FG 1234", "FG\"1234", &"F".repeat(33)] {
             check::<ApplianceSerial>(bad, None);
+        }
+    }
+
+    #[test]
+    fn mobile_ids() {
+        check::<MobileId>("e248e1e9527f20ff", Some("e248e1e9527f20ff"));
+        check::<MobileId>(" E248E1E9527F20FF ", Some("E248E1E9527F20FF"));
+        check::<MobileId>("00DAB39B-B920-463A-A099-44B6138A3C95", Some("00DAB39B-B920-463A-A099-44B6138A3C95"));
+        for bad in ["", "e248e1e9527f20f", "e248e1e9527f20ff0", "e248e1e9527f20fg", "00DAB39B-B920-463A-A099-44B6138A3C9", "not a phone"] {
+            check::<MobileId>(bad, None);
         }
     }
 

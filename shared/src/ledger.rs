@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
 use crate::time::{CivilDate, UnixTime};
 
+/// Where forticare answers ownership questions (fortimock's own API, called by ftm).
+pub const OWNERSHIP_PATH: &str = "/__ledger/v1/ownership";
+
 /// The largest license FortiToken Mobile is sold in (FTM-ELIC-10000).
 pub const MAX_SEATS: u32 = 10_000;
 
@@ -85,4 +88,31 @@ pub struct LicenseView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseList {
     pub licenses: Vec<LicenseSummary>,
+}
+
+/// ftm asking forticare which of an appliance's tokens it may use (`POST /__ledger/v1/ownership`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnershipQuery {
+    /// The requesting appliance first, then its HA peers.
+    pub appliances: Vec<ApplianceSerial>,
+    pub tokens: Vec<TokenSerial>,
+}
+
+/// forticare's answer to an [`OwnershipQuery`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnershipAnswer {
+    /// One entry per queried token, in query order.
+    pub tokens: Vec<TokenOwnership>,
+    /// The queried appliances the ledger has registered a license to.
+    pub registered: Vec<ApplianceSerial>,
+}
+
+/// Whether the querying cluster may use one token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenOwnership {
+    pub token: TokenSerial,
+    /// The token's license, if the token exists.
+    pub license: Option<LicenseId>,
+    /// The license is registered to the requester or one of its HA peers.
+    pub owned: bool,
 }

@@ -11,7 +11,7 @@
 //! Layout, in reading order:
 //! - `envelope`: the `{"d": {"__type": …}}` wrapper and decoding errors;
 //! - `header`: the appliance header and its echo;
-//! - `license`: license import;
+//! - `license`: license import; `provision`: seed escrow and polling; `mobile`: token activation;
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates;
 //! - `ledger` and `admin`: fortimock's own HTTP API types.
@@ -27,7 +27,9 @@ pub mod header;
 pub mod id;
 pub mod ledger;
 pub mod license;
+pub mod mobile;
 pub mod modeled;
+pub mod provision;
 pub mod time;
 
 #[cfg(test)]

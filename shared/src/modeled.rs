@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalogue::{CatalogueEntry, Provenance};
-use crate::id::{ApplianceSerial, LicenseId, TokenSerial};
+use crate::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
 
 /// Importing a code whose license is already registered to an appliance outside the requester's
 /// cluster. The real service's code and text are not public; the requester's own cluster may import again.
@@ -107,6 +107,81 @@ pub fn member_is_registered(
     member == requester || known(member)
 }
 
+/// Whether an appliance may provision or poll a token: the token's license is registered to the requester
+/// or to one of the HA peers it lists in `__clustered_sns` (the rule; KB 424201 reports FortiOS 7.4.9
+/// insisting on the primary, which fortimock does not model).
+pub fn may_use_token(license_cluster: &[ApplianceSerial], request_cluster: &[ApplianceSerial]) -> bool {
+    request_cluster.iter().any(|member| license_cluster.contains(member))
+}
+
+/// The second byte of activation codes fortimock's ftm mints: `0x10`, the value every FortiGate-issued code
+/// seen in public has (portal and cloud codes have `0x00`).
+pub const MINTED_CODE_FLAG: u8 = 0x10;
+
+/// The AES-128 key for a phone's seed: the `mobile_id`'s bytes, zero-padded or truncated to 16. Android IDs
+/// are exactly 16 bytes ([CLIENT]); how the real server keys a 36-character iOS UUID is not public.
+pub fn mobile_key(mobile_id: &MobileId) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    let bytes = mobile_id.as_str().as_bytes();
+    let n = bytes.len().min(16);
+    key[..n].copy_from_slice(&bytes[..n]);
+    key
+}
+
+/// `mobile_id_hash` in a MobileProvisionResponse: lowercase hex SHA-256 of the `mobile_id` as sent.
+pub fn mobile_id_hash(mobile_id: &MobileId) -> String {
+    hex::encode(Sha256::digest(mobile_id.as_str().as_bytes()))
+}
+
+/// `qr_code` in a ProvisionResponse: the string a phone scans. Its real format is not public; fortimock uses
+/// a URI carrying the base32 activation code, which the virtual phone accepts as well as the bare code.
+pub fn qr_payload(activation_code: &str) -> String {
+    format!("fortitokenmobile://activate?code={activation_code}&server=globalftm.fortinet.net")
+}
+
+/// The activation code inside a string from [`qr_payload`]; `None` when `text` is not such a string.
+pub fn code_from_qr(text: &str) -> Option<&str> {
+    let query = text.trim().strip_prefix("fortitokenmobile://activate?")?;
+    query.split('&').find_map(|pair| pair.strip_prefix("code="))
+}
+
+/// A token's state in a PollingResponse (`status`). The truncated captures stop before this field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// Provisioned; the phone has not downloaded the seed yet and the code is still valid.
+    Pending,
+    /// The phone downloaded the seed; `reg_id`, `os_ver` and `activated` are set.
+    Activated,
+    /// Provisioned but not activated before the code expired (FortiOS: "Provision Timed Out").
+    Expired,
+    /// Never provisioned.
+    Unknown,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Pending => "pending",
+            TokenStatus::Activated => "activated",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<TokenStatus> {
+        [TokenStatus::Pending, TokenStatus::Activated, TokenStatus::Expired, TokenStatus::Unknown]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// The PIN and branding fields of a successful MobileProvisionResponse: no PIN, no logo, counter 1 (what the
+/// app stored for FortiAuthenticator-issued TOTP tokens in public app data).
+pub const MOBILE_PIN_REQUIRED: &str = "N";
+pub const MOBILE_PIN_REQUIRE_TYPE: &str = "0";
+pub const MOBILE_PIN_LENGTH: i32 = 0;
+pub const MOBILE_COUNTER: i64 = 1;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +200,25 @@ mod tests {
                 .iter()
                 .all(|t| t.as_str().starts_with("FTKMOB") && t.as_str().len() == 16)
         );
+    }
+
+    #[test]
+    fn mobile_keys_pad_or_truncate_to_16_bytes() {
+        let android: MobileId = "e248e1e9527f20ff".parse().unwrap();
+        assert_eq!(&mobile_key(&android), b"e248e1e9527f20ff");
+        let ios: MobileId = "00DAB39B-B920-463A-A099-44B6138A3C95".parse().unwrap();
+        assert_eq!(&mobile_key(&ios), b"00DAB39B-B920-46");
+        assert_eq!(mobile_id_hash(&android).len(), 64);
+    }
+
+    #[test]
+    fn qr_payload_carries_the_code() {
+        let qr = qr_payload("EEIOHIDHBXN5QLXV");
+        assert_eq!(code_from_qr(&qr), Some("EEIOHIDHBXN5QLXV"));
+        assert_eq!(code_from_qr("EEIOHIDHBXN5QLXV"), None);
+        for status in ["pending", "activated", "expired", "unknown"] {
+            assert_eq!(TokenStatus::parse(status).unwrap().as_str(), status);
+        }
     }
 
     #[test]
