@@ -9,6 +9,8 @@ use serde_json::Value;
 
 use crate::envelope::{Envelope, Message};
 use crate::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use crate::mobile::{MobileProvisionRequest, MobileProvisionResponse};
+use crate::provision::{PollingRequest, ProvisionRequest, ProvisionResponse};
 
 fn capture(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -47,4 +49,47 @@ fn license_import_error_response_round_trips() {
     assert_eq!(response.tokens, None);
     assert_eq!(response.license, "");
     assert!(crate::catalogue::LICENSE_CODE_INVALID.matches(response.error.as_ref().unwrap()));
+}
+
+#[test]
+fn provision_not_owner_exchange_round_trips() {
+    let request: ProvisionRequest = check_round_trip("provision-not-owner.request.json");
+    assert_eq!(
+        request.tokens[0].seed,
+        "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"
+    );
+    assert_eq!(
+        (
+            request.tokens[0].code_expire,
+            request.tokens[0].period,
+            request.tokens[0].digits
+        ),
+        (4320, 60, 6)
+    );
+    let response: ProvisionResponse = check_round_trip("provision-not-owner.response.json");
+    assert!(crate::catalogue::NO_VALID_TOKEN.matches(response.error.as_ref().unwrap()));
+    assert!(crate::catalogue::TOKEN_NOT_OWNED.matches(response.tokens[0].error.as_ref().unwrap()));
+    assert_eq!(
+        response.header.clustered_sns[0].error.as_deref(),
+        Some("Product is not registered")
+    );
+    // Debug never shows the seed.
+    assert!(!format!("{request:?}").contains("A84E2CAA"));
+}
+
+#[test]
+fn polling_request_round_trips() {
+    let request: PollingRequest = check_round_trip("polling.request.json");
+    assert_eq!(request.tokens[0].token, "FTKMOB83F91CD33B");
+}
+
+#[test]
+fn mobile_exchange_round_trips() {
+    let request: MobileProvisionRequest = check_round_trip("mobile.request.json");
+    assert_eq!(request.token_activation_code, "4ad498cc89189c8c");
+    let response: MobileProvisionResponse = check_round_trip("mobile-error40.response.json");
+    assert_eq!(
+        response,
+        MobileProvisionResponse::refused(crate::catalogue::ACTIVATION_CODE_INVALID.wire_error())
+    );
 }

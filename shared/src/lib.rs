@@ -14,14 +14,19 @@
 //! - `license`: license import; `provision`: seed escrow and polling; `mobile`: token activation;
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates;
+//! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
+//!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `ledger` and `admin`: fortimock's own HTTP API types.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod activation;
 pub mod admin;
 pub mod catalogue;
+pub mod crypto;
+pub mod device_storage;
 pub mod envelope;
 pub mod header;
 pub mod id;
@@ -29,7 +34,9 @@ pub mod ledger;
 pub mod license;
 pub mod mobile;
 pub mod modeled;
+pub mod otp;
 pub mod provision;
+pub mod seed;
 pub mod time;
 
 #[cfg(test)]
