@@ -1,9 +1,10 @@
 //! The control plane every fortimock service serves under `/__admin/`: health, readiness, the clock,
-//! recorded client certificates, and the error body of every admin endpoint. fortimock's own contract:
+//! recorded client certificates, the error body of every admin endpoint, and ftm's read-only escrow views. fortimock's own contract:
 //! fields may be added, never renamed.
 
 use serde::{Deserialize, Serialize};
 
+use crate::id::{ApplianceSerial, LicenseId, TokenSerial};
 use crate::time::UnixTime;
 
 /// The body of every admin API error: a stable id to match on and a sentence for people.
@@ -64,4 +65,48 @@ pub struct ClientCertView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientCertList {
     pub client_certs: Vec<ClientCertView>,
+}
+
+/// One entry of ftm's seed escrow as `GET /__admin/escrow` shows it: never the seed itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowEntryView {
+    /// The 16-character base32 code the user types.
+    pub activation_code: String,
+    /// The same code as the phone sends it (16 lowercase hex digits).
+    pub wire_code: String,
+    pub token: TokenSerial,
+    pub license: LicenseId,
+    /// The appliance that provisioned the token.
+    pub appliance: ApplianceSerial,
+    pub provisioned: UnixTime,
+    pub expires: UnixTime,
+    /// Whether a phone could still redeem it now.
+    pub redeemable: bool,
+}
+
+/// The answer to `GET /__admin/escrow`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EscrowList {
+    pub entries: Vec<EscrowEntryView>,
+}
+
+/// One seed download, as `GET /__admin/activations` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationView {
+    pub token: TokenSerial,
+    pub license: LicenseId,
+    pub appliance: ApplianceSerial,
+    /// Hex SHA-256 of the phone's `mobile_id`.
+    pub mobile_id_hash: String,
+    /// The phone's push registration id.
+    pub reg_id: String,
+    /// The app version and platform the phone reported.
+    pub os_ver: String,
+    pub activated: UnixTime,
+}
+
+/// The answer to `GET /__admin/activations`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivationList {
+    pub activations: Vec<ActivationView>,
 }

@@ -287,7 +287,10 @@ impl MobileId {
     fn is_uuid(text: &str) -> bool {
         let groups: Vec<&str> = text.split('-').collect();
         groups.len() == 5
-            && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+            && groups
+                .iter()
+                .zip([8, 4, 4, 4, 12])
+                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 }
 
@@ -410,8 +413,18 @@ mod tests {
     fn mobile_ids() {
         check::<MobileId>("e248e1e9527f20ff", Some("e248e1e9527f20ff"));
         check::<MobileId>(" E248E1E9527F20FF ", Some("E248E1E9527F20FF"));
-        check::<MobileId>("00DAB39B-B920-463A-A099-44B6138A3C95", Some("00DAB39B-B920-463A-A099-44B6138A3C95"));
-        for bad in ["", "e248e1e9527f20f", "e248e1e9527f20ff0", "e248e1e9527f20fg", "00DAB39B-B920-463A-A099-44B6138A3C9", "not a phone"] {
+        check::<MobileId>(
+            "00DAB39B-B920-463A-A099-44B6138A3C95",
+            Some("00DAB39B-B920-463A-A099-44B6138A3C95"),
+        );
+        for bad in [
+            "",
+            "e248e1e9527f20f",
+            "e248e1e9527f20ff0",
+            "e248e1e9527f20fg",
+            "00DAB39B-B920-463A-A099-44B6138A3C9",
+            "not a phone",
+        ] {
             check::<MobileId>(bad, None);
         }
     }

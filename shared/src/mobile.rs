@@ -106,7 +106,14 @@ impl std::fmt::Debug for MobileProvisionResponse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MobileProvisionResponse")
             .field("token", &self.token)
-            .field("seed", &if self.seed.is_empty() { "" } else { "<redacted>" })
+            .field(
+                "seed",
+                &if self.seed.is_empty() {
+                    ""
+                } else {
+                    "<redacted>"
+                },
+            )
             .field("issuer", &self.issuer)
             .field("error", &self.error)
             .finish_non_exhaustive()

@@ -110,8 +110,13 @@ pub fn member_is_registered(
 /// Whether an appliance may provision or poll a token: the token's license is registered to the requester
 /// or to one of the HA peers it lists in `__clustered_sns` (the rule; KB 424201 reports FortiOS 7.4.9
 /// insisting on the primary, which fortimock does not model).
-pub fn may_use_token(license_cluster: &[ApplianceSerial], request_cluster: &[ApplianceSerial]) -> bool {
-    request_cluster.iter().any(|member| license_cluster.contains(member))
+pub fn may_use_token(
+    license_cluster: &[ApplianceSerial],
+    request_cluster: &[ApplianceSerial],
+) -> bool {
+    request_cluster
+        .iter()
+        .any(|member| license_cluster.contains(member))
 }
 
 /// The second byte of activation codes fortimock's ftm mints: `0x10`, the value every FortiGate-issued code
@@ -169,9 +174,14 @@ impl TokenStatus {
     }
 
     pub fn parse(text: &str) -> Option<TokenStatus> {
-        [TokenStatus::Pending, TokenStatus::Activated, TokenStatus::Expired, TokenStatus::Unknown]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            TokenStatus::Pending,
+            TokenStatus::Activated,
+            TokenStatus::Expired,
+            TokenStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 

@@ -78,7 +78,10 @@ impl std::fmt::Debug for ProvisionToken {
 
 impl std::fmt::Debug for ProvisionRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProvisionRequest").field("header", &self.header).field("tokens", &self.tokens).finish()
+        f.debug_struct("ProvisionRequest")
+            .field("header", &self.header)
+            .field("tokens", &self.tokens)
+            .finish()
     }
 }
 

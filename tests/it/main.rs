@@ -2,6 +2,7 @@
 //! starts real servers on port 0 and talks HTTPS to them through `e2e::TestSuite`.
 
 mod forticare;
+mod ftm;
 mod malformed;
 mod persistence;
 mod tidy;

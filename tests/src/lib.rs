@@ -8,11 +8,16 @@ use std::path::{Path, PathBuf};
 
 use fortimock::suite::{PortOptions, Suite};
 use lab::options::{Lab, LabOptions};
-use protocol::envelope::{Envelope, PROCESS_PATH};
+use protocol::envelope::{Envelope, MOBILE_PATH, PROCESS_PATH};
 use protocol::header::RequestHeader;
 use protocol::id::ApplianceSerial;
 use protocol::ledger::{LabFixtures, LicenseSpec};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
+use protocol::provision::{
+    PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
+    ProvisionToken,
+};
 use reqwest::StatusCode;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -128,6 +133,93 @@ impl TestSuite {
             .0
     }
 
+    /// POSTs raw bytes to ftm's phone endpoint; returns the status and the JSON body.
+    pub async fn post_mobile(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .post(format!("{}{MOBILE_PATH}", self.url("ftm")))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
+    }
+
+    /// Provisions `tokens` (serial, seed) as appliance `serial` through ftm's front door, FortiOS defaults
+    /// (72 h, TOTP, 60 s, 6 digits) unless `token` says otherwise.
+    pub async fn provision(
+        &self,
+        serial: &str,
+        peers: &[&str],
+        tokens: Vec<ProvisionToken>,
+    ) -> ProvisionResponse {
+        let request = ProvisionRequest {
+            header: header(serial, peers),
+            tokens,
+        };
+        let (status, body) = self.post_process("ftm", Envelope::to_vec(&request)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value::<Envelope<ProvisionResponse>>(body)
+            .unwrap()
+            .0
+    }
+
+    /// Polls `tokens` as appliance `serial`.
+    pub async fn poll(&self, serial: &str, peers: &[&str], tokens: &[&str]) -> PollingResponse {
+        let tokens = tokens
+            .iter()
+            .map(|t| PolledTokenRef {
+                token: (*t).to_owned(),
+            })
+            .collect();
+        let request = PollingRequest {
+            header: header(serial, peers),
+            tokens,
+        };
+        let (status, body) = self.post_process("ftm", Envelope::to_vec(&request)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value::<Envelope<PollingResponse>>(body)
+            .unwrap()
+            .0
+    }
+
+    /// Redeems `code` as the FortiToken Mobile app 4.9.9 on iOS would, with this `mobile_id` and push id.
+    pub async fn download(
+        &self,
+        mobile_id: &str,
+        registration_id: &str,
+        code: &str,
+    ) -> MobileProvisionResponse {
+        let (status, body) = self
+            .post_mobile(Envelope::to_vec(&mobile_request(
+                mobile_id,
+                registration_id,
+                code,
+            )))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        serde_json::from_value::<Envelope<MobileProvisionResponse>>(body)
+            .unwrap()
+            .0
+    }
+
+    /// Moves the suite's clock (`POST /__admin/clock` on ftm).
+    pub async fn advance_clock(&self, secs: i64) {
+        let (status, body) = self
+            .admin_post(
+                "ftm",
+                "/__admin/clock",
+                &serde_json::json!({"advance_secs": secs}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// GET an admin endpoint and decode the 2xx answer.
     pub async fn admin_get<T: DeserializeOwned>(&self, service: &str, path: &str) -> T {
         let response = self
@@ -185,4 +277,32 @@ pub fn header(serial: &str, peers: &[&str]) -> RequestHeader {
     let serial: ApplianceSerial = serial.parse().unwrap();
     let peers: Vec<ApplianceSerial> = peers.iter().map(|p| p.parse().unwrap()).collect();
     RequestHeader::new(&serial, &peers, "7.4", "2829")
+}
+
+/// One token to provision with FortiOS's defaults.
+pub fn token(serial: &str, seed: &str) -> ProvisionToken {
+    ProvisionToken {
+        token: serial.to_owned(),
+        seed: seed.to_owned(),
+        code_expire: 4320,
+        kind: "totp".into(),
+        period: 60,
+        digits: 6,
+    }
+}
+
+/// A MobileProvisionRequest as FortiToken Mobile 4.9.9 on iOS sends it.
+pub fn mobile_request(
+    mobile_id: &str,
+    registration_id: &str,
+    code: &str,
+) -> MobileProvisionRequest {
+    MobileProvisionRequest {
+        version: "5".into(),
+        device_version: "4.9.9_IOS".into(),
+        device_build: "4.9.9.0009".into(),
+        mobile_id: mobile_id.to_owned(),
+        registration_id: registration_id.to_owned(),
+        token_activation_code: code.to_owned(),
+    }
 }

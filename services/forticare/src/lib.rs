@@ -26,8 +26,8 @@ pub const DEFAULT_PORT: u16 = 8440;
 /// How to run forticare.
 pub struct Config {
     pub listen: Listen,
-    /// Where the ledger lives; `None` keeps it in temporary storage.
-    pub store_dir: Option<PathBuf>,
+    /// Where the ledger lives (`<dir>/db`); `None` keeps it in temporary storage.
+    pub service_dir: Option<PathBuf>,
     /// Licenses to create at start if they do not exist yet.
     pub fixtures: Vec<LicenseSpec>,
 }
@@ -35,7 +35,7 @@ pub struct Config {
 /// Opens the ledger, loads the fixtures and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     let store =
-        store::Store::open(config.store_dir.as_deref()).context("opening the license ledger")?;
+        store::Store::open(config.service_dir.as_deref()).context("opening the license ledger")?;
     let clock = config.listen.clock.clone();
     let created = store
         .load_fixtures(&config.fixtures, clock.now())

@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let service = forticare::start(forticare::Config {
         listen: lab.listen(forticare::NAME, args.port)?,
-        store_dir: lab.store_dir(forticare::NAME),
+        service_dir: lab.service_dir(forticare::NAME),
         fixtures,
     })
     .await?;

@@ -9,7 +9,10 @@ use lab::softtoken::{fault, internal_error, read_inbound, reply};
 use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::{EnvelopeError, Message, PROCESS_PATH};
 use protocol::id::{LicenseActivationCode, LicenseId};
-use protocol::ledger::{LicenseList, LicenseSpec, MAX_SEATS};
+use protocol::ledger::{
+    LicenseList, LicenseSpec, MAX_SEATS, OWNERSHIP_PATH, OwnershipAnswer, OwnershipQuery,
+    TokenOwnership,
+};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse, LicensedToken};
 use protocol::modeled;
 
@@ -27,7 +30,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Forticare
         .route(PROCESS_PATH, web::post().to(process))
         .route("/__admin/licenses", web::get().to(list_licenses))
         .route("/__admin/licenses", web::post().to(create_license))
-        .route("/__admin/licenses/{id}", web::get().to(show_license));
+        .route("/__admin/licenses/{id}", web::get().to(show_license))
+        .service(
+            web::resource(OWNERSHIP_PATH)
+                .app_data(lab::admin::json_config_with_limit(
+                    4 * lab::softtoken::MAX_BODY,
+                ))
+                .route(web::post().to(ownership)),
+        );
 }
 
 async fn process(
@@ -168,4 +178,33 @@ async fn show_license(state: web::Data<Forticare>, id: web::Path<String>) -> Htt
         ),
         Err(e) => internal(&e),
     }
+}
+
+/// Which of the queried tokens the querying cluster may use (ftm asks before provisioning or polling).
+async fn ownership(state: web::Data<Forticare>, query: web::Json<OwnershipQuery>) -> HttpResponse {
+    let mut tokens = Vec::with_capacity(query.tokens.len());
+    for token in &query.tokens {
+        let license = match state.store.license_of_token(token) {
+            Ok(license) => license,
+            Err(e) => return internal(&e),
+        };
+        let owned = license
+            .as_ref()
+            .and_then(|l| l.owner.as_ref())
+            .is_some_and(|owner| modeled::may_use_token(&owner.cluster, &query.appliances));
+        tokens.push(TokenOwnership {
+            token: token.clone(),
+            license: license.map(|l| l.id),
+            owned,
+        });
+    }
+    let mut registered = Vec::new();
+    for appliance in &query.appliances {
+        match state.store.is_registered_appliance(appliance) {
+            Ok(true) => registered.push(appliance.clone()),
+            Ok(false) => {}
+            Err(e) => return internal(&e),
+        }
+    }
+    HttpResponse::Ok().json(OwnershipAnswer { tokens, registered })
 }

@@ -19,6 +19,9 @@ pub struct Target {
     /// Base URL of the forticare service (default: from suite.json, else https://127.0.0.1:8440).
     #[arg(long, env = "FORTIMOCK_FORTICARE_URL")]
     pub forticare_url: Option<String>,
+    /// Base URL of the ftm service (default: from suite.json, else https://127.0.0.1:8443).
+    #[arg(long, env = "FORTIMOCK_FTM_URL")]
+    pub ftm_url: Option<String>,
     /// CA certificate to trust (default: the lab CA in the data dir).
     #[arg(long, env = "FORTIMOCK_CACERT")]
     pub cacert: Option<PathBuf>,
@@ -47,16 +50,21 @@ impl SuiteClient {
     pub fn connect(target: &Target) -> anyhow::Result<SuiteClient> {
         let mut urls: SuiteUrls = match std::fs::read_to_string(target.data_dir.join(SUITE_FILE)) {
             Ok(text) => serde_json::from_str(&text).context("reading suite.json")?,
-            Err(_) => [(forticare::NAME, forticare::DEFAULT_PORT)]
-                .into_iter()
-                .map(|(name, port)| (name.to_owned(), format!("https://127.0.0.1:{port}")))
-                .collect(),
+            Err(_) => [
+                (forticare::NAME, forticare::DEFAULT_PORT),
+                (ftm::NAME, ftm::DEFAULT_PORT),
+            ]
+            .into_iter()
+            .map(|(name, port)| (name.to_owned(), format!("https://127.0.0.1:{port}")))
+            .collect(),
         };
-        if let Some(url) = &target.forticare_url {
-            urls.insert(
-                forticare::NAME.to_owned(),
-                url.trim_end_matches('/').to_owned(),
-            );
+        for (name, url) in [
+            (forticare::NAME, &target.forticare_url),
+            (ftm::NAME, &target.ftm_url),
+        ] {
+            if let Some(url) = url {
+                urls.insert(name.to_owned(), url.trim_end_matches('/').to_owned());
+            }
         }
         let ca_path = target
             .cacert

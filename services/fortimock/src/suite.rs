@@ -16,12 +16,18 @@ pub struct PortOptions {
     /// Port of the FortiCare license service.
     #[arg(long, env = "FORTIMOCK_FORTICARE_PORT", default_value_t = forticare::DEFAULT_PORT)]
     pub forticare_port: u16,
+    /// Port of the FTM provisioning server (the appliances' and phones' front door).
+    #[arg(long, env = "FORTIMOCK_FTM_PORT", default_value_t = ftm::DEFAULT_PORT)]
+    pub ftm_port: u16,
 }
 
 impl PortOptions {
     /// Every service on a free port, for tests.
     pub fn any_free() -> PortOptions {
-        PortOptions { forticare_port: 0 }
+        PortOptions {
+            forticare_port: 0,
+            ftm_port: 0,
+        }
     }
 }
 
@@ -43,20 +49,38 @@ impl Suite {
         let mut suite = Suite {
             services: Vec::new(),
         };
-        let forticare = forticare::start(forticare::Config {
-            listen: lab.listen(forticare::NAME, ports.forticare_port)?,
-            store_dir: lab.store_dir(forticare::NAME),
-            fixtures,
-        })
-        .await;
-        match forticare {
-            Ok(service) => suite.services.push(service),
+        match suite.start_services(lab, ports, fixtures).await {
+            Ok(()) => Ok(suite),
             Err(e) => {
                 suite.stop().await;
-                return Err(e);
+                Err(e)
             }
         }
-        Ok(suite)
+    }
+
+    async fn start_services(
+        &mut self,
+        lab: &Lab,
+        ports: &PortOptions,
+        fixtures: Vec<LicenseSpec>,
+    ) -> anyhow::Result<()> {
+        let forticare = forticare::start(forticare::Config {
+            listen: lab.listen(forticare::NAME, ports.forticare_port)?,
+            service_dir: lab.service_dir(forticare::NAME),
+            fixtures,
+        })
+        .await?;
+        let forticare_url = forticare.url().to_owned();
+        self.services.push(forticare);
+        let ftm = ftm::start(ftm::Config {
+            listen: lab.listen(ftm::NAME, ports.ftm_port)?,
+            service_dir: lab.service_dir(ftm::NAME),
+            forticare_url,
+            http: lab.http_client()?,
+        })
+        .await?;
+        self.services.push(ftm);
+        Ok(())
     }
 
     pub fn services(&self) -> &[RunningService] {

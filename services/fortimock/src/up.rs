@@ -19,6 +19,7 @@ fn describe(service: &str) -> &'static str {
         "forticare" => {
             "FortiCare license service: license import (SoftToken.ActivationLicenseRequest)"
         }
+        "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
         _ => "",
     }
 }

@@ -163,8 +163,13 @@ pub(crate) async fn no_such_endpoint(request: HttpRequest) -> HttpResponse {
 }
 
 pub(crate) fn json_config() -> web::JsonConfig {
+    json_config_with_limit(ADMIN_JSON_LIMIT)
+}
+
+/// The JSON extractor config of the admin API with another body limit, for endpoints that take large bodies.
+pub fn json_config_with_limit(limit: usize) -> web::JsonConfig {
     web::JsonConfig::default()
-        .limit(ADMIN_JSON_LIMIT)
+        .limit(limit)
         .error_handler(|err, _| {
             let (status, id) = match &err {
                 JsonPayloadError::OverflowKnownLength { .. }

@@ -148,8 +148,8 @@ impl Lab {
         self.data_dir.as_deref()
     }
 
-    /// Where service `name` keeps its database; `None` when ephemeral.
-    pub fn store_dir(&self, name: &str) -> Option<PathBuf> {
+    /// Where service `name` keeps its files (its database in `db/`); `None` when ephemeral.
+    pub fn service_dir(&self, name: &str) -> Option<PathBuf> {
         self.data_dir.as_ref().map(|dir| dir.join(name))
     }
 

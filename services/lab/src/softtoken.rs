@@ -17,8 +17,16 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Reads and checks a SoftToken request body.
 pub async fn read_inbound(
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<Inbound, EnvelopeError> {
+    Inbound::parse(&read_body(request, payload).await?)
+}
+
+/// Reads a SoftToken request body, refusing it past [`MAX_BODY`] (checked against `Content-Length` first).
+pub async fn read_body(
+    request: &HttpRequest,
+    mut payload: web::Payload,
+) -> Result<web::Bytes, EnvelopeError> {
     let declared = request
         .headers()
         .get(CONTENT_LENGTH)
@@ -36,7 +44,7 @@ pub async fn read_inbound(
         }
         body.extend_from_slice(&chunk);
     }
-    Inbound::parse(&body)
+    Ok(body.freeze())
 }
 
 /// The answer to a body that is not a usable SoftToken message: 400 (413 when too large) with the modeled
@@ -81,4 +89,22 @@ pub fn internal_error(request_type: &str, error: &anyhow::Error) -> HttpResponse
             "internal error; see the fortimock log".to_owned(),
         ));
     with_outcome(response, request_type, "internal error")
+}
+
+/// A peer service (forticare, for ftm) did not answer: 502 in the fault shape, naming the peer.
+pub fn upstream_error(request_type: &str, peer: &str, error: &anyhow::Error) -> HttpResponse {
+    tracing::error!(
+        message = request_type,
+        peer,
+        error = format!("{error:#}"),
+        "peer service failed"
+    );
+    let response = HttpResponse::BadGateway()
+        .insert_header(PROTOCOL_FAULT_HEADER)
+        .content_type("application/json; charset=utf-8")
+        .json(ProtocolFault::new(
+            "upstream.unavailable",
+            format!("{peer} did not answer: {error:#}"),
+        ));
+    with_outcome(response, request_type, format!("{peer} unavailable"))
 }

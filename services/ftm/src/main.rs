@@ -1,0 +1,40 @@
+//! `ftm-mock`: the FortiToken Mobile provisioning server on its own, pointed at a forticare service.
+
+use clap::Parser;
+use lab::options::LabOptions;
+
+/// fortimock's FortiToken Mobile provisioning server.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    lab: LabOptions,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FORTIMOCK_FTM_PORT", default_value_t = ftm::DEFAULT_PORT)]
+    port: u16,
+    /// The forticare service ftm asks about ownership and forwards license imports to.
+    #[arg(
+        long,
+        env = "FORTIMOCK_FORTICARE_URL",
+        default_value = "https://127.0.0.1:8440"
+    )]
+    forticare_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lab::telemetry::init();
+    let args = Args::parse();
+    let lab = args.lab.prepare()?;
+    let service = ftm::start(ftm::Config {
+        listen: lab.listen(ftm::NAME, args.port)?,
+        service_dir: lab.service_dir(ftm::NAME),
+        forticare_url: args.forticare_url,
+        http: lab.http_client()?,
+    })
+    .await?;
+    tracing::info!(url = service.url(), "ftm listening");
+    tokio::signal::ctrl_c().await?;
+    service.stop().await;
+    Ok(())
+}

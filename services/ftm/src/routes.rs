@@ -1,0 +1,426 @@
+//! ftm's HTTP surface: the appliance front door (`POST /SoftToken/Provisioning.asmx/Process`: provisioning
+//! and polling here, license import forwarded to forticare), the phone's endpoint
+//! (`POST /SoftToken/Provisioning.asmx/Mobile`) and read-only admin views of the escrow.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use lab::clock::Clock;
+use lab::server::with_outcome;
+use lab::softtoken::{fault, internal_error, read_body, reply, upstream_error};
+use protocol::activation::TokenActivationCode;
+use protocol::admin::{ActivationList, EscrowList};
+use protocol::catalogue::{
+    ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED, TOKEN_NOT_OWNED,
+};
+use protocol::envelope::{EnvelopeError, Inbound, MOBILE_PATH, Message, PROCESS_PATH};
+use protocol::header::{RequestHeader, ResponseHeader};
+use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
+use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
+use protocol::license::ActivationLicenseRequest;
+use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
+use protocol::modeled::{self, TokenStatus};
+use protocol::provision::{
+    PolledToken, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
+    ProvisionedToken,
+};
+use protocol::seed::encrypt_for_phone;
+
+use crate::escrow::{self, Activation};
+use crate::forticare::ForticareClient;
+use crate::store::Store;
+
+/// What every ftm handler shares.
+pub(crate) struct Ftm {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) forticare: ForticareClient,
+}
+
+/// The most tokens one ProvisionRequest or PollingRequest may name (a 10,000-seat license).
+const MAX_TOKENS: usize = 10_000;
+
+/// Longest `registration_id` FortiOS stores (`reg-id`, 256 characters).
+const MAX_REG_ID: usize = 256;
+
+/// Longest app version fortimock records; FortiOS's `os-ver` field holds 15.
+const MAX_OS_VER: usize = 64;
+
+/// The appliance messages ftm serves itself, and those it forwards to forticare.
+const LOCAL_TYPES: [&str; 2] = [ProvisionRequest::TYPE, PollingRequest::TYPE];
+const FORWARDED_TYPES: [&str; 1] = [ActivationLicenseRequest::TYPE];
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Ftm>) {
+    cfg.app_data(state)
+        .route(PROCESS_PATH, web::post().to(process))
+        .route(MOBILE_PATH, web::post().to(mobile))
+        .route("/__admin/escrow", web::get().to(escrow_entries))
+        .route("/__admin/activations", web::get().to(activations));
+}
+
+async fn process(
+    state: web::Data<Ftm>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match read_body(&request, payload).await {
+        Ok(body) => body,
+        Err(e) => return fault(&e),
+    };
+    let inbound = match Inbound::parse(&body) {
+        Ok(inbound) => inbound,
+        Err(e) => return fault(&e),
+    };
+    match inbound.type_name() {
+        ProvisionRequest::TYPE => match inbound.decode::<ProvisionRequest>() {
+            Ok(message) => provision(&state, message).await,
+            Err(e) => fault(&e),
+        },
+        PollingRequest::TYPE => match inbound.decode::<PollingRequest>() {
+            Ok(message) => poll(&state, message).await,
+            Err(e) => fault(&e),
+        },
+        name if FORWARDED_TYPES.contains(&name) => {
+            forward(&state, name.to_owned(), body.to_vec()).await
+        }
+        other => {
+            let accepted: Vec<&str> = LOCAL_TYPES
+                .iter()
+                .chain(&FORWARDED_TYPES)
+                .copied()
+                .collect();
+            fault(&EnvelopeError::unknown_type(other, &accepted))
+        }
+    }
+}
+
+/// Passes a message forticare owns through, answer unchanged.
+async fn forward(state: &Ftm, type_name: String, body: Vec<u8>) -> HttpResponse {
+    match state.forticare.forward(body).await {
+        Ok(forwarded) => {
+            let status = StatusCode::from_u16(forwarded.status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut response = HttpResponse::build(status);
+            for (name, value) in &forwarded.headers {
+                response.insert_header((name.as_str(), value.as_str()));
+            }
+            with_outcome(
+                response.body(forwarded.body),
+                &type_name,
+                format!("forwarded to forticare ({status})"),
+            )
+        }
+        Err(e) => upstream_error(&type_name, "forticare", &e),
+    }
+}
+
+/// The requester and its cluster, or the error for an unusable `serial_number`.
+fn cluster(
+    header: &RequestHeader,
+    type_name: &'static str,
+) -> Result<Vec<ApplianceSerial>, EnvelopeError> {
+    header.cluster().map_err(|e| EnvelopeError::Invalid {
+        type_name,
+        detail: format!("serial_number: {e}"),
+    })
+}
+
+fn too_many(count: usize, type_name: &'static str) -> Option<HttpResponse> {
+    (count > MAX_TOKENS).then(|| {
+        let detail = format!("tokens: {count} tokens in one request; at most {MAX_TOKENS}");
+        fault(&EnvelopeError::Invalid { type_name, detail })
+    })
+}
+
+/// The response header: registered members `null`, others `Product is not registered`.
+fn reply_header(
+    header: &RequestHeader,
+    requester: &ApplianceSerial,
+    answer: &OwnershipAnswer,
+) -> ResponseHeader {
+    header.reply(|member| match member {
+        Some(member)
+            if modeled::member_is_registered(member, requester, |s| {
+                answer.registered.contains(s)
+            }) =>
+        {
+            None
+        }
+        _ => Some(PRODUCT_NOT_REGISTERED.text.to_owned()),
+    })
+}
+
+async fn provision(state: &Ftm, request: ProvisionRequest) -> HttpResponse {
+    const TYPE: &str = ProvisionRequest::TYPE;
+    let cluster = match cluster(&request.header, TYPE) {
+        Ok(cluster) => cluster,
+        Err(e) => return fault(&e),
+    };
+    if let Some(response) = too_many(request.tokens.len(), TYPE) {
+        return response;
+    }
+    // Every field is checked before anything else happens: a bad one refuses the whole request.
+    let mut specs = Vec::with_capacity(request.tokens.len());
+    for (i, wire) in request.tokens.iter().enumerate() {
+        let spec = match wire.token.parse::<TokenSerial>() {
+            Ok(serial) => match escrow::validate(&serial, wire) {
+                Ok(spec) => Some(spec),
+                Err(detail) => {
+                    return fault(&EnvelopeError::Invalid {
+                        type_name: TYPE,
+                        detail: format!("tokens[{i}].{detail}"),
+                    });
+                }
+            },
+            Err(_) => None,
+        };
+        specs.push(spec);
+    }
+    let query = OwnershipQuery {
+        appliances: cluster.clone(),
+        tokens: specs.iter().flatten().map(|s| s.token.clone()).collect(),
+    };
+    let answer = match state.forticare.ownership(&query).await {
+        Ok(answer) => answer,
+        Err(e) => return upstream_error(TYPE, "forticare", &e),
+    };
+    let owned = |serial: &TokenSerial| -> Option<LicenseId> {
+        answer
+            .tokens
+            .iter()
+            .find(|t| &t.token == serial && t.owned)
+            .and_then(|t| t.license.clone())
+    };
+    let items: Vec<_> = specs
+        .iter()
+        .flatten()
+        .filter_map(|spec| Some((spec.clone(), owned(&spec.token)?)))
+        .collect();
+    let requester = &cluster[0];
+    let now = state.clock.now();
+    let minted = match state.store.provision(requester, &items, now).await {
+        Ok(minted) => minted,
+        Err(e) => return internal_error(TYPE, &e),
+    };
+    let tokens: Vec<ProvisionedToken> = request
+        .tokens
+        .iter()
+        .zip(&specs)
+        .map(|(wire, spec)| {
+            let state = spec
+                .as_ref()
+                .and_then(|spec| minted.iter().find(|s| s.token == spec.token));
+            match state.and_then(|s| Some((s, s.code?))) {
+                Some((state, code)) => ProvisionedToken {
+                    token: wire.token.clone(),
+                    license: Some(state.license.to_string()),
+                    token_activation_code: Some(code.to_base32()),
+                    qr_code: Some(modeled::qr_payload(&code.to_base32())),
+                    code_expire: Some(state.expires.secs()),
+                    error: None,
+                },
+                None => ProvisionedToken::refused(&wire.token, TOKEN_NOT_OWNED.wire_error()),
+            }
+        })
+        .collect();
+    let provisioned = tokens.iter().filter(|t| t.error.is_none()).count();
+    let response = ProvisionResponse {
+        header: reply_header(&request.header, requester, &answer),
+        error: (provisioned == 0).then(|| NO_VALID_TOKEN.wire_error()),
+        result: 0,
+        tokens,
+    };
+    reply(
+        &response,
+        TYPE,
+        format!(
+            "{provisioned} of {} provisioned for {requester}",
+            request.tokens.len()
+        ),
+    )
+}
+
+async fn poll(state: &Ftm, request: PollingRequest) -> HttpResponse {
+    const TYPE: &str = PollingRequest::TYPE;
+    let cluster = match cluster(&request.header, TYPE) {
+        Ok(cluster) => cluster,
+        Err(e) => return fault(&e),
+    };
+    if let Some(response) = too_many(request.tokens.len(), TYPE) {
+        return response;
+    }
+    let serials: Vec<Option<TokenSerial>> = request
+        .tokens
+        .iter()
+        .map(|t| t.token.parse().ok())
+        .collect();
+    let query = OwnershipQuery {
+        appliances: cluster.clone(),
+        tokens: serials.iter().flatten().cloned().collect(),
+    };
+    let answer = match state.forticare.ownership(&query).await {
+        Ok(answer) => answer,
+        Err(e) => return upstream_error(TYPE, "forticare", &e),
+    };
+    let now = state.clock.now();
+    let mut tokens = Vec::with_capacity(request.tokens.len());
+    for (wire, serial) in request.tokens.iter().zip(&serials) {
+        let ownership = serial
+            .as_ref()
+            .and_then(|s| answer.tokens.iter().find(|t| &t.token == s && t.owned));
+        let (Some(serial), Some(ownership)) = (serial, ownership) else {
+            tokens.push(PolledToken {
+                token: wire.token.clone(),
+                license: None,
+                status: TokenStatus::Unknown.as_str().to_owned(),
+                reg_id: None,
+                os_ver: None,
+                activated: None,
+                error: Some(TOKEN_NOT_OWNED.wire_error()),
+            });
+            continue;
+        };
+        let token_state = match state.store.token_state(serial) {
+            Ok(token_state) => token_state,
+            Err(e) => return internal_error(TYPE, &e),
+        };
+        let activation = token_state.as_ref().and_then(|s| s.activation.as_ref());
+        tokens.push(PolledToken {
+            token: wire.token.clone(),
+            license: ownership.license.as_ref().map(ToString::to_string),
+            status: escrow::status(token_state.as_ref(), now)
+                .as_str()
+                .to_owned(),
+            reg_id: activation.map(|a| a.reg_id.clone()),
+            os_ver: activation.map(|a| a.os_ver.clone()),
+            activated: activation.map(|a| a.at.secs()),
+            error: None,
+        });
+    }
+    let valid = tokens.iter().filter(|t| t.error.is_none()).count();
+    let activated = tokens
+        .iter()
+        .filter(|t| t.status == TokenStatus::Activated.as_str())
+        .count();
+    let response = PollingResponse {
+        header: reply_header(&request.header, &cluster[0], &answer),
+        error: (valid == 0).then(|| NO_VALID_TOKEN.wire_error()),
+        result: 0,
+        tokens,
+    };
+    reply(
+        &response,
+        TYPE,
+        format!("{activated} of {} activated", request.tokens.len()),
+    )
+}
+
+async fn mobile(
+    state: web::Data<Ftm>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match read_body(&request, payload).await {
+        Ok(body) => body,
+        Err(e) => return fault(&e),
+    };
+    let inbound = match Inbound::parse(&body) {
+        Ok(inbound) => inbound,
+        Err(e) => return fault(&e),
+    };
+    match inbound.type_name() {
+        MobileProvisionRequest::TYPE => match inbound.decode::<MobileProvisionRequest>() {
+            Ok(message) => activate(&state, message).await,
+            Err(e) => fault(&e),
+        },
+        other => fault(&EnvelopeError::unknown_type(
+            other,
+            &[MobileProvisionRequest::TYPE],
+        )),
+    }
+}
+
+/// A phone redeeming an activation code: the seed leaves escrow exactly once.
+async fn activate(state: &Ftm, request: MobileProvisionRequest) -> HttpResponse {
+    const TYPE: &str = MobileProvisionRequest::TYPE;
+    let invalid = |detail: String| {
+        fault(&EnvelopeError::Invalid {
+            type_name: TYPE,
+            detail,
+        })
+    };
+    // The phone's fields are checked before the code is looked at, so a bad request never burns a code.
+    let mobile_id: MobileId = match request.mobile_id.parse() {
+        Ok(id) => id,
+        Err(e) => return invalid(format!("mobile_id: {e}")),
+    };
+    if request.registration_id.len() > MAX_REG_ID {
+        return invalid(format!(
+            "registration_id: longer than {MAX_REG_ID} characters"
+        ));
+    }
+    if request.device_version.len() > MAX_OS_VER {
+        return invalid(format!(
+            "__device_version: longer than {MAX_OS_VER} characters"
+        ));
+    }
+    let refused = |why: &str| {
+        reply(
+            &MobileProvisionResponse::refused(ACTIVATION_CODE_INVALID.wire_error()),
+            TYPE,
+            why.to_owned(),
+        )
+    };
+    let Ok(code) = TokenActivationCode::payload_from_input(&request.token_activation_code) else {
+        return refused("refused: malformed code (40)");
+    };
+    let now = state.clock.now();
+    let activation = Activation {
+        mobile_id_hash: modeled::mobile_id_hash(&mobile_id),
+        reg_id: request.registration_id.trim().to_owned(),
+        os_ver: request.device_version.trim().to_owned(),
+        at: now,
+    };
+    let (token, seed) = match state.store.take_for_phone(code, &activation, now).await {
+        Ok(Some(taken)) => taken,
+        Ok(None) => return refused("refused: unknown, used or expired code (40)"),
+        Err(e) => return internal_error(TYPE, &e),
+    };
+    let response = MobileProvisionResponse {
+        version: request.version.clone(),
+        device_version: request.device_version.clone(),
+        device_build: request.device_build.clone(),
+        mobile_id_hash: activation.mobile_id_hash.clone(),
+        seed: encrypt_for_phone(&seed, &mobile_id),
+        token: token.token.to_string(),
+        image_file: String::new(),
+        pin_required: modeled::MOBILE_PIN_REQUIRED.to_owned(),
+        pin_require_type: modeled::MOBILE_PIN_REQUIRE_TYPE.to_owned(),
+        pin_length: modeled::MOBILE_PIN_LENGTH,
+        counter: modeled::MOBILE_COUNTER,
+        encryption_key: String::new(),
+        issuer: token.appliance.to_string(),
+        result: 0,
+        error: None,
+        kind: Some(token.params.kind.as_str().to_owned()),
+        period: Some(token.params.period),
+        digits: Some(token.params.digits),
+    };
+    reply(
+        &response,
+        TYPE,
+        format!("seed of {} delivered", token.token),
+    )
+}
+
+async fn escrow_entries(state: web::Data<Ftm>) -> HttpResponse {
+    match state.store.escrow_entries(state.clock.now()) {
+        Ok(entries) => HttpResponse::Ok().json(EscrowList { entries }),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+async fn activations(state: web::Data<Ftm>) -> HttpResponse {
+    match state.store.activations() {
+        Ok(activations) => HttpResponse::Ok().json(ActivationList { activations }),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
