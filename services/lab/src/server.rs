@@ -57,18 +57,18 @@ pub struct RunningService {
 /// e.g. `SoftToken.ActivationLicenseRequest` / `error 16`.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    pub message: String,
+    pub message_type: String,
     pub result: String,
 }
 
 /// Attaches an [`Outcome`] to a response.
 pub fn with_outcome(
     mut response: HttpResponse,
-    message: &str,
+    message_type: &str,
     result: impl Into<String>,
 ) -> HttpResponse {
     response.extensions_mut().insert(Outcome {
-        message: message.to_owned(),
+        message_type: message_type.to_owned(),
         result: result.into(),
     });
     response
@@ -222,7 +222,7 @@ async fn around_request(
     let micros = started.elapsed().as_micros();
     match response.response().extensions().get::<Outcome>() {
         Some(outcome) => tracing::info!(
-            service, %method, path, status, micros, message = %outcome.message, result = %outcome.result, "request"
+            service, %method, path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
         ),
         None => tracing::info!(service, %method, path, status, micros, "request"),
     }

@@ -77,7 +77,7 @@ pub fn reply<T: Message>(
 /// in the same fault shape.
 pub fn internal_error(request_type: &str, error: &anyhow::Error) -> HttpResponse {
     tracing::error!(
-        message = request_type,
+        message_type = request_type,
         error = format!("{error:#}"),
         "internal error"
     );
@@ -94,7 +94,7 @@ pub fn internal_error(request_type: &str, error: &anyhow::Error) -> HttpResponse
 /// A peer service (forticare, for ftm) did not answer: 502 in the fault shape, naming the peer.
 pub fn upstream_error(request_type: &str, peer: &str, error: &anyhow::Error) -> HttpResponse {
     tracing::error!(
-        message = request_type,
+        message_type = request_type,
         peer,
         error = format!("{error:#}"),
         "peer service failed"
