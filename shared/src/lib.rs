@@ -16,7 +16,7 @@
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
-//! - `ledger` and `admin`: fortimock's own HTTP API types.
+//! - `ledger`, `admin` and `phone`: fortimock's own HTTP API types.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -35,6 +35,7 @@ pub mod license;
 pub mod mobile;
 pub mod modeled;
 pub mod otp;
+pub mod phone;
 pub mod provision;
 pub mod seed;
 pub mod time;

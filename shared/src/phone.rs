@@ -1,0 +1,106 @@
+//! The virtual phone's HTTP API (fortimock's own, served by the `phone` service): create FortiToken Mobile
+//! devices, activate tokens on them, read their OTPs, export them. Test suites in any language drive
+//! phones through these types; fields may be added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{MobileId, TokenSerial};
+use crate::time::UnixTime;
+
+/// The phone OS, which decides the `mobile_id` and registration id shapes and the `__device_version` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Platform {
+    Android,
+    Ios,
+}
+
+impl Platform {
+    /// The suffix the app appends to its version in `__device_version` (`4.9.9_Android`, `4.9.9_IOS`).
+    pub fn version_suffix(self) -> &'static str {
+        match self {
+            Platform::Android => "Android",
+            Platform::Ios => "IOS",
+        }
+    }
+}
+
+/// `POST /phones`: every field optional; fortimock fills in realistic values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewPhone {
+    /// The device's id in fortimock's API (`[a-z0-9-]`, up to 32); default `phone-<n>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Default `android`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    /// Default: a random 16-hex-digit Android ID, or a random UUID on iOS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mobile_id: Option<MobileId>,
+    /// The FortiToken Mobile app version, default `4.9.9`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// The push registration id; default a random one in the platform's real shape (FCM `…:APA91b…`,
+    /// APNs 64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_id: Option<String>,
+    /// How far the phone's clock is off, in seconds (positive: ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_secs: Option<i64>,
+}
+
+/// A virtual phone (`GET /phones/{id}`). Never shows seeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneView {
+    pub id: String,
+    pub platform: Platform,
+    pub mobile_id: MobileId,
+    pub app_version: String,
+    /// What the app sends as `__device_version` and appliances store as `os-ver`, e.g. `4.9.9_Android`.
+    pub os_ver: String,
+    pub registration_id: String,
+    pub clock_skew_secs: i64,
+    pub created: UnixTime,
+    pub tokens: Vec<PhoneTokenView>,
+}
+
+/// One token on a phone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneTokenView {
+    pub serial: TokenSerial,
+    /// The account name the app shows: `FortiToken` and the serial's last four characters.
+    pub name: String,
+    /// The provisioning appliance's serial, as the server sent it.
+    pub issuer: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    pub period: u32,
+    pub digits: u32,
+    pub activated: UnixTime,
+}
+
+/// `GET /phones`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneList {
+    pub phones: Vec<PhoneView>,
+}
+
+/// `POST /phones/{id}/activate`: the code as the user types it (16 base32 characters) or the QR string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activate {
+    pub code: String,
+}
+
+/// `GET /phones/{id}/otp?token=…&at=…`: the code the app shows now (or at `at`, shifted by the phone's skew).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OtpView {
+    pub token: TokenSerial,
+    pub otp: String,
+    pub kind: String,
+    pub period: u32,
+    pub digits: u32,
+    /// The phone's own time the code is for (the lab clock plus the phone's skew).
+    pub at: UnixTime,
+    /// TOTP only: seconds until the code changes.
+    pub valid_for_secs: Option<u32>,
+}
