@@ -45,7 +45,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         tracing::info!(service = NAME, created, "fixture licenses created");
     }
     let state = web::Data::new(routes::Forticare { store, clock });
-    lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, state.clone())
-    })
+    let served = state.clone();
+    let service = lab::server::start(NAME, &config.listen, move |cfg| {
+        routes::configure(cfg, served.clone())
+    })?;
+    Ok(service.releases(&state))
 }

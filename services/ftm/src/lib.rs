@@ -46,7 +46,9 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         clock: config.listen.clock.clone(),
         forticare: forticare::ForticareClient::new(config.http, &config.forticare_url),
     });
-    lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, state.clone())
-    })
+    let served = state.clone();
+    let service = lab::server::start(NAME, &config.listen, move |cfg| {
+        routes::configure(cfg, served.clone())
+    })?;
+    Ok(service.releases(&state))
 }

@@ -22,7 +22,7 @@ use protocol::modeled::MINTED_CODE_FLAG;
 use protocol::otp::OtpKind;
 use protocol::seed::Seed;
 use protocol::time::UnixTime;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -149,40 +149,13 @@ fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Res
     })
 }
 
-/// The secret the escrow key is derived from: 32 random bytes, hex, in `<service_dir>/escrow.key`.
-fn escrow_secret(service_dir: Option<&Path>) -> anyhow::Result<Vec<u8>> {
-    let fresh = || {
-        let mut secret = vec![0u8; 32];
-        rand::thread_rng().fill_bytes(&mut secret);
-        secret
-    };
-    let Some(dir) = service_dir else {
-        return Ok(fresh());
-    };
-    let path = dir.join("escrow.key");
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()));
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let secret = fresh();
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, hex::encode(&secret))
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-    }
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(secret)
-}
-
 impl Store {
     /// Opens the escrow in `<service_dir>/db` (temporary when `None`) and loads or creates its key.
     pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Store> {
-        let key = SealKey::from_secret(&escrow_secret(service_dir)?, "ftm escrow seed");
+        let key = SealKey::from_secret(
+            &lab::store::data_secret(service_dir, "escrow.key")?,
+            "ftm escrow seed",
+        );
         let db = lab::store::open_db(service_dir)?;
         Ok(Store {
             escrow: db.open_tree("escrow")?,

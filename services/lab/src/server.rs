@@ -51,6 +51,8 @@ pub struct RunningService {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     certs: ClientCertLog,
+    /// Tells whether the service's state (and so its database) has been dropped by every worker.
+    released: Option<Box<dyn Fn() -> bool + Send + Sync>>,
 }
 
 /// A note a handler attaches to its response so the request's log line says what happened,
@@ -135,6 +137,7 @@ where
         handle,
         task,
         certs,
+        released: None,
     })
 }
 
@@ -157,11 +160,33 @@ impl RunningService {
         &self.certs
     }
 
-    /// Stops accepting, lets in-flight requests finish, and waits for the workers to exit (so the
-    /// service's store is closed when this returns).
+    /// Makes [`RunningService::stop`] wait until every worker has dropped `state`, so a store inside it is
+    /// closed (and its file lock released) when `stop` returns.
+    pub fn releases<T: Send + Sync + 'static>(mut self, state: &web::Data<T>) -> RunningService {
+        let weak = Arc::downgrade(&state.clone().into_inner());
+        self.released = Some(Box::new(move || weak.strong_count() == 0));
+        self
+    }
+
+    /// Stops accepting, lets in-flight requests finish, and waits for the workers to exit and drop the
+    /// service's state (see [`RunningService::releases`]), so the service's store is closed when this returns.
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
+        let Some(released) = self.released else {
+            return;
+        };
+        // Worker threads drop their copies of the app state shortly after the server future ends.
+        for _ in 0..1000 {
+            if released() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tracing::warn!(
+            service = self.name,
+            "the service's state was still in use 5 s after it stopped"
+        );
     }
 }
 

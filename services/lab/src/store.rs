@@ -1,4 +1,5 @@
-//! Opening a service's sled database: the one place fortimock configures sled. Each service's own
+//! Opening a service's sled database (the one place fortimock configures sled) and the per-data-dir secret
+//! services derive their at-rest keys from. Each service's own
 //! `store` module owns its trees and record formats and flushes before it acknowledges a change.
 
 use std::path::Path;
@@ -25,4 +26,37 @@ pub fn open_db(dir: Option<&Path>) -> anyhow::Result<sled::Db> {
         ),
         None => "opening a temporary database".to_owned(),
     })
+}
+
+/// A 32-byte secret kept in `<service_dir>/<file>` (hex, mode 0600), created on first use; a fresh random one
+/// each time when ephemeral. Services derive their at-rest encryption keys from it.
+pub fn data_secret(service_dir: Option<&Path>, file: &str) -> anyhow::Result<Vec<u8>> {
+    use rand::RngCore;
+    let fresh = || {
+        let mut secret = vec![0u8; 32];
+        rand::thread_rng().fill_bytes(&mut secret);
+        secret
+    };
+    let Some(dir) = service_dir else {
+        return Ok(fresh());
+    };
+    let path = dir.join(file);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()));
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let secret = fresh();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, hex::encode(&secret))
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
 }
