@@ -13,10 +13,10 @@
 //! - `header`: the appliance header and its echo;
 //! - `license`: license import; `provision`: seed escrow and polling; `mobile`: token activation;
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
-//! - `id`: identifier newtypes; `time`: Unix seconds and dates;
+//! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
-//! - `ledger`, `admin` and `phone`: fortimock's own HTTP API types.
+//! - `ledger`, `admin`, `phone` and `appliance`: fortimock's own HTTP API types.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -24,12 +24,14 @@
 
 pub mod activation;
 pub mod admin;
+pub mod appliance;
 pub mod catalogue;
 pub mod crypto;
 pub mod device_storage;
 pub mod envelope;
 pub mod header;
 pub mod id;
+pub mod jsonc;
 pub mod ledger;
 pub mod license;
 pub mod mobile;

@@ -192,6 +192,20 @@ pub const MOBILE_PIN_REQUIRE_TYPE: &str = "0";
 pub const MOBILE_PIN_LENGTH: i32 = 0;
 pub const MOBILE_COUNTER: i64 = 1;
 
+/// What FortiOS prints when an import fails. Error 16 gives `import fortitoken license error: -7566` ([WIRE]);
+/// what it prints for the other errors is not public, so fortimock prints the server's text.
+pub fn fortios_import_error(error: &crate::catalogue::WireError) -> String {
+    if crate::catalogue::LICENSE_CODE_INVALID.matches(error) {
+        crate::catalogue::APPLIANCE_IMPORT_ERROR.text.to_owned()
+    } else {
+        format!("import fortitoken license error: {}", error.error_message)
+    }
+}
+
+/// What the virtual appliance tells a user whose code started a resynchronization (FortiAuthenticator's
+/// wording is not public).
+pub const RESYNC_MESSAGE: &str = "token clock drift detected: enter the next code to resynchronize";
+
 #[cfg(test)]
 mod tests {
     use super::*;

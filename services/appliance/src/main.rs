@@ -1,0 +1,40 @@
+//! `appliance-mock`: the virtual FortiGate / FortiAuthenticator service on its own, pointed at a FortiToken server.
+
+use clap::Parser;
+use lab::options::LabOptions;
+
+/// fortimock's virtual FortiGate / FortiAuthenticator.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    lab: LabOptions,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FORTIMOCK_APPLIANCE_PORT", default_value_t = appliance::DEFAULT_PORT)]
+    port: u16,
+    /// The FortiToken server appliances talk to by default.
+    #[arg(
+        long,
+        env = "FORTIMOCK_FTM_URL",
+        default_value = "https://127.0.0.1:8443"
+    )]
+    ftm_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lab::telemetry::init();
+    let args = Args::parse();
+    let lab = args.lab.prepare()?;
+    let service = appliance::start(appliance::Config {
+        listen: lab.listen(appliance::NAME, args.port)?,
+        service_dir: lab.service_dir(appliance::NAME),
+        default_ftm_url: args.ftm_url,
+        http: lab.http_client()?,
+    })
+    .await?;
+    tracing::info!(url = service.url(), "appliance listening");
+    tokio::signal::ctrl_c().await?;
+    service.stop().await;
+    Ok(())
+}

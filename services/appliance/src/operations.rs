@@ -1,0 +1,451 @@
+//! The FortiOS operations of a FortiToken Mobile deployment, each one SoftToken exchange through `cloud`
+//! (with FortiOS's debug lines) and the change it makes to the appliance's table: `execute fortitoken-mobile
+//! import`, assigning a token to a user (provision) and `renew`, `poll`, and a user's login.
+
+use lab::clock::Clock;
+use protocol::appliance::{
+    FortiTokenStatus, ImportOutcome, LoginOutcome, LoginResult, OperationFailure, PollOutcome,
+    ProvisionOutcome,
+};
+use protocol::catalogue::{CATALOGUE, WireError};
+use protocol::header::RequestHeader;
+use protocol::id::{LicenseId, TokenSerial};
+use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use protocol::modeled;
+use protocol::provision::{
+    PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
+    ProvisionToken,
+};
+use protocol::seed::Seed;
+use rand::RngCore;
+
+use crate::auth::{TokenTiming, Verdict};
+use crate::cloud::{self, IMPORT_SITES, POLL_SITES, PROVISION_SITES};
+use crate::fortitoken::{self, Appliance, Token};
+use crate::store::{LoginVerdict, Store};
+
+/// Why an operation failed, with the HTTP status it maps to.
+#[derive(Debug)]
+pub enum OpError {
+    /// 400: the request to the virtual appliance itself is wrong.
+    BadRequest(String),
+    /// 404.
+    NotFound(String),
+    /// 409: the token or user is taken.
+    Conflict(String),
+    /// 422 (the cloud refused) or 502 (the cloud did not answer), with what FortiOS would print.
+    Cloud {
+        status: u16,
+        failure: OperationFailure,
+    },
+    /// 500.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for OpError {
+    fn from(e: anyhow::Error) -> OpError {
+        OpError::Internal(e)
+    }
+}
+
+/// What the operations share.
+pub struct Ops<'a> {
+    pub store: &'a Store,
+    pub http: &'a reqwest::Client,
+    pub clock: &'a Clock,
+}
+
+fn header(appliance: &Appliance) -> RequestHeader {
+    RequestHeader::new(
+        &appliance.serial,
+        &appliance.peers,
+        &appliance.version,
+        &appliance.build,
+    )
+}
+
+/// The catalogue id of a wire error, for `OperationFailure::error_id`.
+fn catalogue_id(error: &WireError) -> String {
+    CATALOGUE.iter().find(|e| e.matches(error)).map_or_else(
+        || format!("cloud.error-{}", error.error_code),
+        |e| e.id.to_owned(),
+    )
+}
+
+fn unreachable(error: cloud::CloudError, debug: Vec<String>) -> OpError {
+    OpError::Cloud {
+        status: 502,
+        failure: OperationFailure {
+            error_id: "appliance.cloud.unreachable".into(),
+            message: format!("FortiToken server: {error}"),
+            error_code: None,
+            debug,
+        },
+    }
+}
+
+fn refused(error: &WireError, message: String, debug: Vec<String>) -> OpError {
+    OpError::Cloud {
+        status: 422,
+        failure: OperationFailure {
+            error_id: catalogue_id(error),
+            message,
+            error_code: Some(error.error_code),
+            debug,
+        },
+    }
+}
+
+impl Ops<'_> {
+    /// `execute fortitoken-mobile import <code>`.
+    pub async fn import(
+        &self,
+        appliance: &Appliance,
+        code: &str,
+    ) -> Result<ImportOutcome, OpError> {
+        let mut debug = vec![format!(
+            "ftm_cfg_import_license[321]:import license {}",
+            code.trim()
+        )];
+        let request = ActivationLicenseRequest {
+            header: header(appliance),
+            license_activation_code: code.to_owned(),
+        };
+        let response: ActivationLicenseResponse = match cloud::exchange(
+            self.http,
+            &appliance.ftm_url,
+            &request,
+            IMPORT_SITES,
+            &mut debug,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(e) => return Err(unreachable(e, debug)),
+        };
+        if let Some(error) = &response.error {
+            if protocol::catalogue::LICENSE_CODE_INVALID.matches(error) {
+                debug.push("ftm_fc_command[615]:received error from forticare [-7566]".to_owned());
+            }
+            let message = modeled::fortios_import_error(error);
+            debug.push(message.clone());
+            return Err(refused(error, message, debug));
+        }
+        let license: LicenseId = response
+            .license
+            .parse()
+            .map_err(|e| unreachable(answer_error(&e), debug.clone()))?;
+        let mut tokens = Vec::new();
+        for entry in response.tokens.unwrap_or_default() {
+            tokens.push(
+                entry
+                    .token
+                    .parse::<TokenSerial>()
+                    .map_err(|e| unreachable(answer_error(&e), debug.clone()))?,
+            );
+        }
+        let imported: Vec<Token> = tokens
+            .iter()
+            .map(|t| Token::imported(t.clone(), license.clone(), &appliance.settings))
+            .collect();
+        self.store.add_imported(appliance, &imported).await?;
+        debug.push(format!(
+            "ftm_cfg_import_license[345]:{} tokens imported from license {license}",
+            tokens.len()
+        ));
+        Ok(ImportOutcome {
+            license,
+            tokens,
+            debug,
+        })
+    }
+
+    /// Assigns `wanted` (a serial or `any`) to `user` and provisions it; with `user` `None` (renew), the token
+    /// keeps its user. A new seed every time, as FortiOS generates one per provisioning.
+    pub async fn provision(
+        &self,
+        appliance: &Appliance,
+        wanted: &str,
+        user: Option<&str>,
+        expiry_minutes: Option<u32>,
+    ) -> Result<ProvisionOutcome, OpError> {
+        let tokens = self.store.tokens(&appliance.serial)?;
+        let token = fortitoken::pick_token(&tokens, wanted)
+            .ok_or_else(|| {
+                OpError::NotFound(format!(
+                    "no token `{}` on {} (import a license first?)",
+                    wanted.trim(),
+                    appliance.serial
+                ))
+            })?
+            .clone();
+        let user = match (user, &token.user) {
+            (Some(user), _) => user.trim().to_owned(),
+            (None, Some(current)) => current.clone(),
+            (None, None) => {
+                return Err(OpError::BadRequest(format!(
+                    "{} has no user yet: say which user to assign it to",
+                    token.serial
+                )));
+            }
+        };
+        if !fortitoken::valid_user_name(&user) {
+            return Err(OpError::BadRequest(format!(
+                "`{user}` is not a valid user name (1 to 64 printable characters, no spaces)"
+            )));
+        }
+        if let Some(other) = token.user.as_ref().filter(|u| **u != user) {
+            return Err(OpError::Conflict(format!(
+                "{} is assigned to {other}",
+                token.serial
+            )));
+        }
+        if let Some(held) = self
+            .store
+            .user(&appliance.serial, &user)?
+            .filter(|u| u.token != token.serial)
+        {
+            return Err(OpError::Conflict(format!(
+                "{user} already has token {}",
+                held.token
+            )));
+        }
+        let minutes = expiry_minutes.unwrap_or(appliance.settings.activation_expiry_minutes);
+        if !(1..=10_080).contains(&minutes) {
+            return Err(OpError::BadRequest(format!(
+                "expiry_minutes {minutes} is not between 1 and 10080 (168 hours)"
+            )));
+        }
+        let mut bytes = [0u8; 20];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let seed = Seed::from_bytes(&bytes).map_err(|e| OpError::Internal(anyhow::anyhow!(e)))?;
+        let timing = TokenTiming {
+            period: appliance.settings.period,
+            digits: appliance.settings.digits,
+        };
+        let mut debug = vec![
+            format!(
+                "ftm_cfg_provision_token[417]:provision token: {}",
+                token.serial
+            ),
+            format!(
+                "ftm_fc_provision_token[810]:Provision token:{}",
+                token.serial
+            ),
+        ];
+        let request = ProvisionRequest {
+            header: header(appliance),
+            tokens: vec![ProvisionToken {
+                token: token.serial.to_string(),
+                seed: seed.to_hex_upper(),
+                code_expire: i64::from(minutes),
+                kind: "totp".to_owned(),
+                period: timing.period,
+                digits: timing.digits,
+            }],
+        };
+        let response: ProvisionResponse = match cloud::exchange(
+            self.http,
+            &appliance.ftm_url,
+            &request,
+            PROVISION_SITES,
+            &mut debug,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(e) => return Err(unreachable(e, debug)),
+        };
+        let entry = response
+            .tokens
+            .iter()
+            .find(|t| t.token.trim() == token.serial.as_str());
+        let error = entry
+            .and_then(|t| t.error.clone())
+            .or(response.error.clone());
+        let (Some(entry), None) = (entry, &error) else {
+            let error = error.unwrap_or_else(|| protocol::catalogue::NO_VALID_TOKEN.wire_error());
+            let message = response.error.as_ref().map_or_else(
+                || error.error_message.clone(),
+                |top| top.error_message.clone(),
+            );
+            debug.push(format!(
+                "ftm_fc_provision_token[835]:provision token {} failed: {message}",
+                token.serial
+            ));
+            return Err(refused(&error, message, debug));
+        };
+        let (Some(code), Some(expire)) = (entry.token_activation_code.clone(), entry.code_expire)
+        else {
+            let detail = "the ProvisionResponse has no activation code or expiry".to_owned();
+            return Err(unreachable(
+                cloud::CloudError::Answer {
+                    expected: "ProvisionResponse",
+                    detail,
+                },
+                debug,
+            ));
+        };
+        let provisioned = token.provisioned(&user, timing, code, expire);
+        self.store
+            .save_provisioned(&appliance.serial, &provisioned, &seed)
+            .await?;
+        let qr_code = entry.qr_code.clone().unwrap_or_default();
+        Ok(ProvisionOutcome {
+            token: provisioned.view(self.clock.now()),
+            qr_code,
+            debug,
+        })
+    }
+
+    /// `execute fortitoken-mobile poll`: asks about every assigned token not yet activated.
+    pub async fn poll(&self, appliance: &Appliance) -> Result<PollOutcome, OpError> {
+        let mut debug = vec!["ftm_cfg_poll_token_states[405]:Poll token status!".to_owned()];
+        let waiting: Vec<Token> = self
+            .store
+            .tokens(&appliance.serial)?
+            .into_iter()
+            .filter(|t| {
+                matches!(
+                    t.status,
+                    FortiTokenStatus::Pending | FortiTokenStatus::ProvisionTimeout
+                )
+            })
+            .collect();
+        if waiting.is_empty() {
+            debug.push("ftm_cfg_poll_token_states[411]:no pending token".to_owned());
+            return Ok(PollOutcome {
+                tokens: Vec::new(),
+                debug,
+            });
+        }
+        let request = PollingRequest {
+            header: header(appliance),
+            tokens: waiting
+                .iter()
+                .map(|t| PolledTokenRef {
+                    token: t.serial.to_string(),
+                })
+                .collect(),
+        };
+        let response: PollingResponse = match cloud::exchange(
+            self.http,
+            &appliance.ftm_url,
+            &request,
+            POLL_SITES,
+            &mut debug,
+        )
+        .await
+        {
+            Ok(response) => response,
+            Err(e) => return Err(unreachable(e, debug)),
+        };
+        let polled: Vec<Token> = waiting
+            .iter()
+            .map(|token| {
+                match response
+                    .tokens
+                    .iter()
+                    .find(|p| p.token.trim() == token.serial.as_str() && p.error.is_none())
+                {
+                    Some(p) => token.polled(&p.status, p.reg_id.as_deref(), p.os_ver.as_deref()),
+                    None => token.clone(),
+                }
+            })
+            .collect();
+        self.store.save_polled(&appliance.serial, &polled).await?;
+        let now = self.clock.now();
+        Ok(PollOutcome {
+            tokens: polled.iter().map(|t| t.view(now)).collect(),
+            debug,
+        })
+    }
+
+    /// A user logging in with an OTP.
+    pub async fn login(
+        &self,
+        appliance: &Appliance,
+        user: &str,
+        otp: &str,
+    ) -> Result<LoginOutcome, OpError> {
+        let now = self.clock.now();
+        let outcome = match self
+            .store
+            .login(appliance, user.trim(), otp.trim(), now)
+            .await?
+        {
+            LoginVerdict::UnknownUser => LoginOutcome {
+                result: LoginResult::Denied,
+                message: "authentication failed".to_owned(),
+                wait_secs: None,
+                failures: 0,
+                locked: false,
+            },
+            LoginVerdict::Locked { user } => {
+                let view = user.view(now);
+                let message = match view.locked_until {
+                    Some(until) => format!("user {} is locked out until {until}", user.name),
+                    None => format!(
+                        "user {} is locked out until an administrator unlocks it",
+                        user.name
+                    ),
+                };
+                LoginOutcome {
+                    result: LoginResult::Locked,
+                    message,
+                    wait_secs: None,
+                    failures: view.failures,
+                    locked: true,
+                }
+            }
+            LoginVerdict::Checked { verdict, user } => {
+                let view = user.view(now);
+                let (result, message, wait_secs) = match verdict {
+                    Verdict::Accepted { .. } => (
+                        LoginResult::Success,
+                        "authentication successful".to_owned(),
+                        None,
+                    ),
+                    Verdict::Replayed { wait_secs } => (
+                        LoginResult::Replayed,
+                        format!("Please wait {wait_secs} seconds to login again"),
+                        Some(wait_secs),
+                    ),
+                    Verdict::Resync { .. } => (
+                        LoginResult::Resync,
+                        modeled::RESYNC_MESSAGE.to_owned(),
+                        None,
+                    ),
+                    Verdict::Denied if view.locked => (
+                        LoginResult::Locked,
+                        format!(
+                            "authentication failed; user {} is now locked out",
+                            user.name
+                        ),
+                        None,
+                    ),
+                    Verdict::Denied => (
+                        LoginResult::Denied,
+                        "authentication failed".to_owned(),
+                        None,
+                    ),
+                };
+                LoginOutcome {
+                    result,
+                    message,
+                    wait_secs,
+                    failures: view.failures,
+                    locked: view.locked,
+                }
+            }
+        };
+        Ok(outcome)
+    }
+}
+
+fn answer_error(e: &protocol::id::IdError) -> cloud::CloudError {
+    cloud::CloudError::Answer {
+        expected: "ActivationLicenseResponse",
+        detail: e.to_string(),
+    }
+}

@@ -1,0 +1,549 @@
+//! The virtual appliance's HTTP API: create appliances, then run FortiOS's FortiToken operations on them.
+//! Every route is under `/appliances`; errors are `ErrorBody` (or `OperationFailure` when the cloud refused).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Mutex, PoisonError};
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use lab::admin::error;
+use lab::clock::Clock;
+use protocol::appliance::{
+    ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, ImportOutcome,
+    ImportRequest, LoginRequest, LoginResult, NewAppliance, OperationFailure, PollOutcome,
+    ProvisionOutcome, ProvisionTokenRequest, SettingsChange,
+};
+use protocol::id::ApplianceSerial;
+use rand::Rng;
+use serde::Deserialize;
+
+use crate::fortitoken::Appliance;
+use crate::operations::{OpError, Ops};
+use crate::store::Store;
+
+/// What every handler shares.
+pub(crate) struct Appliances {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) http: reqwest::Client,
+    /// The FortiToken server new appliances talk to unless told otherwise.
+    pub(crate) default_ftm_url: String,
+    debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
+}
+
+/// Debug lines kept per appliance for `GET /appliances/{serial}/debug`.
+const DEBUG_LINES: usize = 2000;
+
+impl Appliances {
+    pub(crate) fn new(
+        store: Store,
+        clock: Clock,
+        http: reqwest::Client,
+        default_ftm_url: String,
+    ) -> Appliances {
+        Appliances {
+            store,
+            clock,
+            http,
+            default_ftm_url,
+            debug: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn ops(&self) -> Ops<'_> {
+        Ops {
+            store: &self.store,
+            http: &self.http,
+            clock: &self.clock,
+        }
+    }
+
+    fn record_debug(&self, appliance: &ApplianceSerial, lines: &[String]) {
+        let mut debug = self.debug.lock().unwrap_or_else(PoisonError::into_inner);
+        let ring = debug.entry(appliance.clone()).or_default();
+        ring.extend(lines.iter().cloned());
+        while ring.len() > DEBUG_LINES {
+            ring.pop_front();
+        }
+    }
+
+    fn view(&self, appliance: &Appliance) -> anyhow::Result<ApplianceView> {
+        let now = self.clock.now();
+        Ok(ApplianceView {
+            serial: appliance.serial.clone(),
+            peers: appliance.peers.clone(),
+            vdom: appliance.vdom.clone(),
+            mode: appliance.mode,
+            version: appliance.version.clone(),
+            build: appliance.build.clone(),
+            ftm_url: appliance.ftm_url.clone(),
+            settings: appliance.settings,
+            tokens: self
+                .store
+                .tokens(&appliance.serial)?
+                .iter()
+                .map(|t| t.view(now))
+                .collect(),
+            users: self
+                .store
+                .users(&appliance.serial)?
+                .iter()
+                .map(|u| u.view(now))
+                .collect(),
+        })
+    }
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliances>) {
+    cfg.app_data(state)
+        .route("/appliances", web::post().to(create))
+        .route("/appliances", web::get().to(list))
+        .route("/appliances/{serial}", web::get().to(show))
+        .route(
+            "/appliances/{serial}/settings",
+            web::patch().to(change_settings),
+        )
+        .route("/appliances/{serial}/import", web::post().to(import))
+        .route("/appliances/{serial}/provision", web::post().to(provision))
+        .route("/appliances/{serial}/renew", web::post().to(renew))
+        .route("/appliances/{serial}/poll", web::post().to(poll))
+        .route("/appliances/{serial}/login", web::post().to(login))
+        .route(
+            "/appliances/{serial}/users/{user}/unlock",
+            web::post().to(unlock),
+        )
+        .route("/appliances/{serial}/debug", web::get().to(debug_log));
+}
+
+/// `?debug=true`: include the operation's FortiOS debug lines in the answer.
+#[derive(Deserialize)]
+struct DebugQuery {
+    #[serde(default)]
+    debug: bool,
+}
+
+fn op_error(e: OpError) -> HttpResponse {
+    match e {
+        OpError::BadRequest(message) => {
+            error(StatusCode::BAD_REQUEST, "appliance.bad-request", message)
+        }
+        OpError::NotFound(message) => error(StatusCode::NOT_FOUND, "appliance.not-found", message),
+        OpError::Conflict(message) => error(StatusCode::CONFLICT, "appliance.conflict", message),
+        OpError::Cloud { status, failure } => {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
+                .json(failure)
+        }
+        OpError::Internal(e) => lab::admin::internal(&e),
+    }
+}
+
+/// The appliance a path names, or the error response.
+fn find(state: &Appliances, serial: &str) -> Result<Appliance, HttpResponse> {
+    let serial: ApplianceSerial = serial.parse().map_err(|e: protocol::id::IdError| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-serial",
+            e.to_string(),
+        )
+    })?;
+    match state.store.appliance(&serial) {
+        Ok(Some(appliance)) => Ok(appliance),
+        Ok(None) => Err(error(
+            StatusCode::NOT_FOUND,
+            "appliance.not-found",
+            format!("no appliance {serial}"),
+        )),
+        Err(e) => Err(lab::admin::internal(&e)),
+    }
+}
+
+/// Applies `change` to `settings`, checking each value against the range FortiOS / FortiAuthenticator allow.
+fn apply_settings(
+    mut settings: ApplianceSettings,
+    change: &SettingsChange,
+) -> Result<ApplianceSettings, String> {
+    fn within(
+        name: &str,
+        value: Option<u32>,
+        range: std::ops::RangeInclusive<u32>,
+    ) -> Result<Option<u32>, String> {
+        match value {
+            Some(v) if !range.contains(&v) => Err(format!(
+                "{name} {v} is not between {} and {}",
+                range.start(),
+                range.end()
+            )),
+            other => Ok(other),
+        }
+    }
+    if let Some(v) = within(
+        "activation_expiry_minutes",
+        change.activation_expiry_minutes,
+        1..=10_080,
+    )? {
+        settings.activation_expiry_minutes = v;
+    }
+    if let Some(v) = within("period", change.period, 1..=3600)? {
+        settings.period = v;
+    }
+    if let Some(v) = change.digits {
+        if !matches!(v, 6 | 8) {
+            return Err(format!("digits {v} is neither 6 nor 8"));
+        }
+        settings.digits = v;
+    }
+    if let Some(v) = within("totp_window_secs", change.totp_window_secs, 0..=3600)? {
+        settings.totp_window_secs = v;
+    }
+    if let Some(v) = within(
+        "totp_sync_window_secs",
+        change.totp_sync_window_secs,
+        0..=28_800,
+    )? {
+        settings.totp_sync_window_secs = v;
+    }
+    if let Some(v) = within("lockout_threshold", change.lockout_threshold, 0..=100)? {
+        settings.lockout_threshold = v;
+    }
+    if let Some(v) = within("lockout_secs", change.lockout_secs, 0..=86_400)? {
+        settings.lockout_secs = v;
+    }
+    Ok(settings)
+}
+
+fn short_text(
+    name: &str,
+    value: Option<&String>,
+    default: &str,
+    max: usize,
+) -> Result<String, HttpResponse> {
+    let value = value.map_or(default, |v| v.trim());
+    if value.is_empty()
+        || value.len() > max
+        || !value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+    {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            format!(
+                "{name} `{value}` must be 1 to {max} letters, digits, dots, dashes or underscores"
+            ),
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> HttpResponse {
+    let mode = new.mode.unwrap_or(ApplianceMode::Fortigate);
+    let settings = match apply_settings(
+        ApplianceSettings::defaults(mode),
+        &new.settings.clone().unwrap_or_default(),
+    ) {
+        Ok(settings) => settings,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-settings", message),
+    };
+    let fields = (|| {
+        Ok::<_, HttpResponse>((
+            short_text("vdom", new.vdom.as_ref(), "root", 31)?,
+            short_text("version", new.version.as_ref(), "7.4", 16)?,
+            short_text("build", new.build.as_ref(), "2829", 16)?,
+        ))
+    })();
+    let (vdom, version, build) = match fields {
+        Ok(fields) => fields,
+        Err(response) => return response,
+    };
+    let ftm_url = new
+        .ftm_url
+        .clone()
+        .unwrap_or_else(|| state.default_ftm_url.clone());
+    if !(ftm_url.starts_with("https://") || ftm_url.starts_with("http://")) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            format!("ftm_url `{ftm_url}` is not an http(s) URL"),
+        );
+    }
+    let serial = match new.serial.clone().map_or_else(|| random_serial(mode), Ok) {
+        Ok(serial) => serial,
+        Err(e) => return lab::admin::internal(&anyhow::anyhow!(e)),
+    };
+    let appliance = Appliance {
+        peers: new
+            .peers
+            .iter()
+            .filter(|p| **p != serial)
+            .cloned()
+            .collect(),
+        serial,
+        vdom,
+        mode,
+        version,
+        build,
+        ftm_url: ftm_url.trim_end_matches('/').to_owned(),
+        settings,
+    };
+    match state.store.create(&appliance).await {
+        Ok(true) => {
+            tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
+            match state.view(&appliance) {
+                Ok(view) => HttpResponse::Created().json(view),
+                Err(e) => lab::admin::internal(&e),
+            }
+        }
+        Ok(false) => error(
+            StatusCode::CONFLICT,
+            "appliance.exists",
+            format!("appliance {} already exists", appliance.serial),
+        ),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// A serial in the shape of a FortiGate VM (`FGVM02TM` + 8 digits) or FortiAuthenticator VM (`FAC-VMTM` + 8).
+fn random_serial(mode: ApplianceMode) -> Result<ApplianceSerial, protocol::id::IdError> {
+    let prefix = match mode {
+        ApplianceMode::Fortigate => "FGVM02TM",
+        ApplianceMode::Fortiauthenticator => "FAC-VMTM",
+    };
+    let digits: u32 = rand::thread_rng().gen_range(0..100_000_000);
+    format!("{prefix}{digits:08}").parse()
+}
+
+async fn list(state: web::Data<Appliances>) -> HttpResponse {
+    let views: anyhow::Result<Vec<ApplianceView>> = state
+        .store
+        .appliances()
+        .and_then(|all| all.iter().map(|a| state.view(a)).collect());
+    match views {
+        Ok(appliances) => HttpResponse::Ok().json(ApplianceList { appliances }),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
+    match find(&state, &serial).map(|a| state.view(&a)) {
+        Ok(Ok(view)) => HttpResponse::Ok().json(view),
+        Ok(Err(e)) => lab::admin::internal(&e),
+        Err(response) => response,
+    }
+}
+
+async fn change_settings(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    change: web::Json<SettingsChange>,
+) -> HttpResponse {
+    let mut appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    appliance.settings = match apply_settings(appliance.settings, &change) {
+        Ok(settings) => settings,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-settings", message),
+    };
+    match state.store.save(&appliance).await {
+        Ok(()) => HttpResponse::Ok().json(appliance.settings),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// An operation's outcome that carries FortiOS debug lines.
+trait WithDebug {
+    fn debug_lines(&mut self) -> &mut Vec<String>;
+}
+
+impl WithDebug for ImportOutcome {
+    fn debug_lines(&mut self) -> &mut Vec<String> {
+        &mut self.debug
+    }
+}
+
+impl WithDebug for ProvisionOutcome {
+    fn debug_lines(&mut self) -> &mut Vec<String> {
+        &mut self.debug
+    }
+}
+
+impl WithDebug for PollOutcome {
+    fn debug_lines(&mut self) -> &mut Vec<String> {
+        &mut self.debug
+    }
+}
+
+impl WithDebug for OperationFailure {
+    fn debug_lines(&mut self) -> &mut Vec<String> {
+        &mut self.debug
+    }
+}
+
+/// Records an operation's debug lines in the appliance's log and answers with its outcome, keeping the
+/// lines in the answer only when asked (`?debug=true`).
+fn answer<T: WithDebug + serde::Serialize>(
+    state: &Appliances,
+    appliance: &Appliance,
+    query: &DebugQuery,
+    result: Result<T, OpError>,
+) -> HttpResponse {
+    fn keep<D: WithDebug>(
+        state: &Appliances,
+        appliance: &Appliance,
+        query: &DebugQuery,
+        item: &mut D,
+    ) {
+        state.record_debug(&appliance.serial, item.debug_lines());
+        if !query.debug {
+            item.debug_lines().clear();
+        }
+    }
+    match result {
+        Ok(mut outcome) => {
+            keep(state, appliance, query, &mut outcome);
+            HttpResponse::Ok().json(outcome)
+        }
+        Err(OpError::Cloud {
+            status,
+            mut failure,
+        }) => {
+            keep(state, appliance, query, &mut failure);
+            op_error(OpError::Cloud { status, failure })
+        }
+        Err(other) => op_error(other),
+    }
+}
+
+async fn import(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    query: web::Query<DebugQuery>,
+    body: web::Json<ImportRequest>,
+) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    let result = state.ops().import(&appliance, &body.code).await;
+    answer(&state, &appliance, &query, result)
+}
+
+async fn provision(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    query: web::Query<DebugQuery>,
+    body: web::Json<ProvisionTokenRequest>,
+) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    let Some(user) = body.user.as_deref() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            "provisioning needs the user the token is assigned to".into(),
+        );
+    };
+    let result = state
+        .ops()
+        .provision(&appliance, &body.token, Some(user), body.expiry_minutes)
+        .await;
+    answer(&state, &appliance, &query, result)
+}
+
+async fn renew(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    query: web::Query<DebugQuery>,
+    body: web::Json<ProvisionTokenRequest>,
+) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    let result = state
+        .ops()
+        .provision(
+            &appliance,
+            &body.token,
+            body.user.as_deref(),
+            body.expiry_minutes,
+        )
+        .await;
+    answer(&state, &appliance, &query, result)
+}
+
+async fn poll(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    query: web::Query<DebugQuery>,
+) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    let result = state.ops().poll(&appliance).await;
+    answer(&state, &appliance, &query, result)
+}
+
+async fn login(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    body: web::Json<LoginRequest>,
+) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    match state.ops().login(&appliance, &body.user, &body.otp).await {
+        Ok(outcome) => {
+            tracing::info!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
+            let status = if outcome.result == LoginResult::Success {
+                StatusCode::OK
+            } else {
+                StatusCode::UNAUTHORIZED
+            };
+            HttpResponse::build(status).json(outcome)
+        }
+        Err(e) => op_error(e),
+    }
+}
+
+async fn unlock(state: web::Data<Appliances>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (serial, user) = path.into_inner();
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    match state.store.unlock(&appliance.serial, &user).await {
+        Ok(true) => match state.store.user(&appliance.serial, &user) {
+            Ok(Some(user)) => HttpResponse::Ok().json(user.view(state.clock.now())),
+            Ok(None) => error(
+                StatusCode::NOT_FOUND,
+                "appliance.no-user",
+                format!("no user {user} on {}", appliance.serial),
+            ),
+            Err(e) => lab::admin::internal(&e),
+        },
+        Ok(false) => error(
+            StatusCode::NOT_FOUND,
+            "appliance.no-user",
+            format!("no user {user} on {}", appliance.serial),
+        ),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+async fn debug_log(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(response) => return response,
+    };
+    let debug = state.debug.lock().unwrap_or_else(PoisonError::into_inner);
+    let lines = debug
+        .get(&appliance.serial)
+        .map(|ring| ring.iter().cloned().collect())
+        .unwrap_or_default();
+    HttpResponse::Ok().json(DebugLog { lines })
+}

@@ -1,0 +1,526 @@
+//! The virtual appliances' storage: the only module that touches the appliance service's sled trees.
+//!
+//! Trees: `appliances` (serial → [`ApplianceRecordV1`]), `tokens` (`<appliance>\0<token>` →
+//! [`TokenRecordV1`], the seed sealed with the key in `<data-dir>/appliance/seal.key`) and `users`
+//! (`<appliance>\0<user>` → [`UserRecordV1`]). A login is one transaction over the token and the user (the
+//! replay guard and the failure count move together), flushed before it is answered, so of many concurrent
+//! submissions of one code exactly one succeeds.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus};
+use protocol::crypto::{SealKey, Sealed, open, seal};
+use protocol::id::{ApplianceSerial, TokenSerial};
+use protocol::seed::Seed;
+use protocol::time::UnixTime;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
+use crate::fortitoken::{Appliance, Token, User};
+
+/// Handle to the appliance database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    appliances: sled::Tree,
+    tokens: sled::Tree,
+    users: sled::Tree,
+    key: SealKey,
+}
+
+/// How a login went, with the user's state after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginVerdict {
+    UnknownUser,
+    Locked { user: User },
+    Checked { verdict: Verdict, user: User },
+}
+
+#[derive(Serialize, Deserialize)]
+struct ApplianceRecordV1 {
+    v: u32,
+    serial: String,
+    peers: Vec<String>,
+    vdom: String,
+    mode: String,
+    version: String,
+    build: String,
+    ftm_url: String,
+    activation_expiry_minutes: u32,
+    period: u32,
+    digits: u32,
+    totp_window_secs: u32,
+    totp_sync_window_secs: u32,
+    lockout_threshold: u32,
+    lockout_secs: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TokenRecordV1 {
+    v: u32,
+    serial: String,
+    license: String,
+    status: String,
+    user: Option<String>,
+    /// Base64 of the sealed seed (iv ‖ ciphertext ‖ mac); absent until provisioned.
+    sealed_seed: Option<String>,
+    period: u32,
+    digits: u32,
+    activation_code: Option<String>,
+    activation_expire: Option<i64>,
+    reg_id: Option<String>,
+    os_ver: Option<String>,
+    last_step: Option<i64>,
+    drift_steps: i64,
+    sync_step: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserRecordV1 {
+    v: u32,
+    name: String,
+    token: String,
+    failures: u32,
+    locked_until: Option<i64>,
+}
+
+fn mode_name(mode: ApplianceMode) -> &'static str {
+    match mode {
+        ApplianceMode::Fortigate => "fortigate",
+        ApplianceMode::Fortiauthenticator => "fortiauthenticator",
+    }
+}
+
+fn status_name(status: FortiTokenStatus) -> &'static str {
+    match status {
+        FortiTokenStatus::Available => "available",
+        FortiTokenStatus::Pending => "pending",
+        FortiTokenStatus::Assigned => "assigned",
+        FortiTokenStatus::ProvisionTimeout => "provision-timeout",
+    }
+}
+
+fn parse_status(text: &str) -> anyhow::Result<FortiTokenStatus> {
+    [
+        FortiTokenStatus::Available,
+        FortiTokenStatus::Pending,
+        FortiTokenStatus::Assigned,
+        FortiTokenStatus::ProvisionTimeout,
+    ]
+    .into_iter()
+    .find(|s| status_name(*s) == text)
+    .ok_or_else(|| anyhow!("unknown token status {text}"))
+}
+
+impl From<&Appliance> for ApplianceRecordV1 {
+    fn from(a: &Appliance) -> ApplianceRecordV1 {
+        ApplianceRecordV1 {
+            v: 1,
+            serial: a.serial.to_string(),
+            peers: a.peers.iter().map(ToString::to_string).collect(),
+            vdom: a.vdom.clone(),
+            mode: mode_name(a.mode).to_owned(),
+            version: a.version.clone(),
+            build: a.build.clone(),
+            ftm_url: a.ftm_url.clone(),
+            activation_expiry_minutes: a.settings.activation_expiry_minutes,
+            period: a.settings.period,
+            digits: a.settings.digits,
+            totp_window_secs: a.settings.totp_window_secs,
+            totp_sync_window_secs: a.settings.totp_sync_window_secs,
+            lockout_threshold: a.settings.lockout_threshold,
+            lockout_secs: a.settings.lockout_secs,
+        }
+    }
+}
+
+impl TryFrom<ApplianceRecordV1> for Appliance {
+    type Error = anyhow::Error;
+
+    fn try_from(r: ApplianceRecordV1) -> anyhow::Result<Appliance> {
+        let mode = match r.mode.as_str() {
+            "fortigate" => ApplianceMode::Fortigate,
+            "fortiauthenticator" => ApplianceMode::Fortiauthenticator,
+            other => anyhow::bail!("unknown appliance mode {other}"),
+        };
+        Ok(Appliance {
+            serial: r.serial.parse()?,
+            peers: r
+                .peers
+                .iter()
+                .map(|p| p.parse())
+                .collect::<Result<_, _>>()?,
+            vdom: r.vdom,
+            mode,
+            version: r.version,
+            build: r.build,
+            ftm_url: r.ftm_url,
+            settings: ApplianceSettings {
+                activation_expiry_minutes: r.activation_expiry_minutes,
+                period: r.period,
+                digits: r.digits,
+                totp_window_secs: r.totp_window_secs,
+                totp_sync_window_secs: r.totp_sync_window_secs,
+                lockout_threshold: r.lockout_threshold,
+                lockout_secs: r.lockout_secs,
+            },
+        })
+    }
+}
+
+impl TokenRecordV1 {
+    fn new(token: &Token, sealed_seed: Option<String>) -> TokenRecordV1 {
+        TokenRecordV1 {
+            v: 1,
+            serial: token.serial.to_string(),
+            license: token.license.to_string(),
+            status: status_name(token.status).to_owned(),
+            user: token.user.clone(),
+            sealed_seed,
+            period: token.timing.period,
+            digits: token.timing.digits,
+            activation_code: token.activation_code.clone(),
+            activation_expire: token.activation_expire,
+            reg_id: token.reg_id.clone(),
+            os_ver: token.os_ver.clone(),
+            last_step: token.memory.last_step,
+            drift_steps: token.memory.drift_steps,
+            sync_step: token.memory.sync_step,
+        }
+    }
+
+    fn token(&self) -> anyhow::Result<Token> {
+        Ok(Token {
+            serial: self.serial.parse()?,
+            license: self.license.parse()?,
+            status: parse_status(&self.status)?,
+            user: self.user.clone(),
+            timing: TokenTiming {
+                period: self.period,
+                digits: self.digits,
+            },
+            activation_code: self.activation_code.clone(),
+            activation_expire: self.activation_expire,
+            reg_id: self.reg_id.clone(),
+            os_ver: self.os_ver.clone(),
+            memory: OtpMemory {
+                last_step: self.last_step,
+                drift_steps: self.drift_steps,
+                sync_step: self.sync_step,
+            },
+        })
+    }
+}
+
+impl UserRecordV1 {
+    fn new(user: &User) -> UserRecordV1 {
+        UserRecordV1 {
+            v: 1,
+            name: user.name.clone(),
+            token: user.token.to_string(),
+            failures: user.lockout.failures,
+            locked_until: user.lockout.locked_until,
+        }
+    }
+
+    fn user(&self) -> anyhow::Result<User> {
+        Ok(User {
+            name: self.name.clone(),
+            token: self.token.parse()?,
+            lockout: Lockout {
+                failures: self.failures,
+                locked_until: self.locked_until,
+            },
+        })
+    }
+}
+
+fn key(appliance: &ApplianceSerial, item: &str) -> Vec<u8> {
+    [appliance.as_str().as_bytes(), b"\0", item.as_bytes()].concat()
+}
+
+fn prefix(appliance: &ApplianceSerial) -> Vec<u8> {
+    [appliance.as_str().as_bytes(), b"\0"].concat()
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).context("decoding an appliance record")
+}
+
+fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+type Abort = ConflictableTransactionError<anyhow::Error>;
+
+fn abort(error: anyhow::Error) -> Abort {
+    ConflictableTransactionError::Abort(error)
+}
+
+fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => anyhow::Error::new(e).context("appliance storage"),
+    })
+}
+
+impl Store {
+    /// Opens the store in `<service_dir>/db` (temporary when `None`) with its seal key.
+    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Store> {
+        let key = SealKey::from_secret(
+            &lab::store::data_secret(service_dir, "seal.key")?,
+            "appliance token seed",
+        );
+        let db = lab::store::open_db(service_dir)?;
+        Ok(Store {
+            appliances: db.open_tree("appliances")?,
+            tokens: db.open_tree("tokens")?,
+            users: db.open_tree("users")?,
+            db,
+            key,
+        })
+    }
+
+    async fn flush(&self) -> anyhow::Result<()> {
+        self.db
+            .flush_async()
+            .await
+            .context("flushing the appliance store")?;
+        Ok(())
+    }
+
+    /// Adds an appliance; `false` if one with that serial exists.
+    pub async fn create(&self, appliance: &Appliance) -> anyhow::Result<bool> {
+        let record = encode(&ApplianceRecordV1::from(appliance));
+        let created = self
+            .appliances
+            .compare_and_swap(
+                appliance.serial.as_str(),
+                None as Option<&[u8]>,
+                Some(record),
+            )?
+            .is_ok();
+        if created {
+            self.flush().await?;
+        }
+        Ok(created)
+    }
+
+    pub async fn save(&self, appliance: &Appliance) -> anyhow::Result<()> {
+        self.appliances.insert(
+            appliance.serial.as_str(),
+            encode(&ApplianceRecordV1::from(appliance)),
+        )?;
+        self.flush().await
+    }
+
+    pub fn appliance(&self, serial: &ApplianceSerial) -> anyhow::Result<Option<Appliance>> {
+        self.appliances
+            .get(serial.as_str())?
+            .map(|b| decode::<ApplianceRecordV1>(&b)?.try_into())
+            .transpose()
+    }
+
+    pub fn appliances(&self) -> anyhow::Result<Vec<Appliance>> {
+        self.appliances
+            .iter()
+            .values()
+            .map(|b| decode::<ApplianceRecordV1>(&b?)?.try_into())
+            .collect()
+    }
+
+    pub fn tokens(&self, appliance: &ApplianceSerial) -> anyhow::Result<Vec<Token>> {
+        self.tokens
+            .scan_prefix(prefix(appliance))
+            .values()
+            .map(|b| decode::<TokenRecordV1>(&b?)?.token())
+            .collect()
+    }
+
+    pub fn users(&self, appliance: &ApplianceSerial) -> anyhow::Result<Vec<User>> {
+        self.users
+            .scan_prefix(prefix(appliance))
+            .values()
+            .map(|b| decode::<UserRecordV1>(&b?)?.user())
+            .collect()
+    }
+
+    /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens only).
+    pub async fn add_imported(
+        &self,
+        appliance: &Appliance,
+        imported: &[Token],
+    ) -> anyhow::Result<()> {
+        for token in imported {
+            let record = encode(&TokenRecordV1::new(token, None));
+            self.tokens
+                .compare_and_swap(
+                    key(&appliance.serial, token.serial.as_str()),
+                    None as Option<&[u8]>,
+                    Some(record),
+                )?
+                .ok();
+        }
+        self.flush().await
+    }
+
+    /// Records a provisioned token, its new seed and its user (replacing the user's lockout state).
+    pub async fn save_provisioned(
+        &self,
+        appliance: &ApplianceSerial,
+        token: &Token,
+        seed: &Seed,
+    ) -> anyhow::Result<()> {
+        let user_name = token
+            .user
+            .clone()
+            .ok_or_else(|| anyhow!("a provisioned token has a user"))?;
+        let sealed = seal(&self.key, rand::thread_rng().r#gen(), seed.as_bytes());
+        let token_record = encode(&TokenRecordV1::new(
+            token,
+            Some(BASE64.encode(sealed.to_bytes())),
+        ));
+        let user = User {
+            name: user_name.clone(),
+            token: token.serial.clone(),
+            lockout: Lockout::default(),
+        };
+        let user_record = encode(&UserRecordV1::new(&user));
+        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
+            tokens.insert(key(appliance, token.serial.as_str()), token_record.clone())?;
+            users.insert(key(appliance, &user_name), user_record.clone())?;
+            Ok(())
+        });
+        flatten(result)?;
+        self.flush().await
+    }
+
+    /// Applies a poll's answer to the tokens it named (their seeds stay).
+    pub async fn save_polled(
+        &self,
+        appliance: &ApplianceSerial,
+        polled: &[Token],
+    ) -> anyhow::Result<()> {
+        let result = self.tokens.transaction(|tokens| {
+            for token in polled {
+                let key = key(appliance, token.serial.as_str());
+                let Some(old) = tokens.get(&key)? else {
+                    continue;
+                };
+                let old: TokenRecordV1 = decode(&old).map_err(abort)?;
+                tokens.insert(key, encode(&TokenRecordV1::new(token, old.sealed_seed)))?;
+            }
+            Ok(())
+        });
+        flatten(result)?;
+        self.flush().await
+    }
+
+    /// The user holding `token`, if any.
+    pub fn holder(
+        &self,
+        appliance: &ApplianceSerial,
+        token: &TokenSerial,
+    ) -> anyhow::Result<Option<User>> {
+        Ok(self
+            .users(appliance)?
+            .into_iter()
+            .find(|u| &u.token == token))
+    }
+
+    pub fn user(&self, appliance: &ApplianceSerial, name: &str) -> anyhow::Result<Option<User>> {
+        self.users
+            .get(key(appliance, name))?
+            .map(|b| decode::<UserRecordV1>(&b)?.user())
+            .transpose()
+    }
+
+    /// Clears a user's failures and lockout; `false` if there is no such user.
+    pub async fn unlock(&self, appliance: &ApplianceSerial, name: &str) -> anyhow::Result<bool> {
+        let Some(mut user) = self.user(appliance, name)? else {
+            return Ok(false);
+        };
+        user.lockout = Lockout::default();
+        self.users
+            .insert(key(appliance, name), encode(&UserRecordV1::new(&user)))?;
+        self.flush().await?;
+        Ok(true)
+    }
+
+    /// Checks a login: the OTP check and every state change it causes (replay guard, drift, failures,
+    /// lockout, the token becoming Assigned) happen in one transaction, flushed before this returns.
+    pub async fn login(
+        &self,
+        appliance: &Appliance,
+        name: &str,
+        otp: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<LoginVerdict> {
+        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
+            let user_key = key(&appliance.serial, name);
+            let Some(user) = users.get(&user_key)? else {
+                return Ok(LoginVerdict::UnknownUser);
+            };
+            let mut user = decode::<UserRecordV1>(&user)
+                .and_then(|r| r.user())
+                .map_err(abort)?;
+            if user.lockout.is_locked(now) {
+                return Ok(LoginVerdict::Locked { user });
+            }
+            let token_key = key(&appliance.serial, user.token.as_str());
+            let Some(record) = tokens.get(&token_key)? else {
+                return Err(abort(anyhow!(
+                    "user {name} holds {} which is not in the table",
+                    user.token
+                )));
+            };
+            let mut record: TokenRecordV1 = decode(&record).map_err(abort)?;
+            let mut token = record.token().map_err(abort)?;
+            let verdict = match &record.sealed_seed {
+                None => Verdict::Denied,
+                Some(sealed) => {
+                    let seed = self.unseal(sealed).map_err(abort)?;
+                    auth::check(
+                        seed.as_bytes(),
+                        otp,
+                        now,
+                        token.timing,
+                        &appliance.settings,
+                        token.memory,
+                    )
+                }
+            };
+            match verdict {
+                Verdict::Accepted { memory } => {
+                    token.memory = memory;
+                    token.status = FortiTokenStatus::Assigned;
+                    token.activation_code = None;
+                    user.lockout = Lockout::succeed();
+                }
+                Verdict::Resync { memory } => token.memory = memory,
+                Verdict::Denied => user.lockout = user.lockout.fail(now, &appliance.settings),
+                Verdict::Replayed { .. } => {}
+            }
+            let sealed = record.sealed_seed.take();
+            tokens.insert(token_key, encode(&TokenRecordV1::new(&token, sealed)))?;
+            users.insert(user_key, encode(&UserRecordV1::new(&user)))?;
+            Ok(LoginVerdict::Checked { verdict, user })
+        });
+        let verdict = flatten(result)?;
+        self.flush().await?;
+        Ok(verdict)
+    }
+
+    fn unseal(&self, sealed: &str) -> anyhow::Result<Seed> {
+        let bytes = BASE64.decode(sealed).context("a sealed seed")?;
+        let sealed = Sealed::from_bytes(&bytes).map_err(|e| anyhow!("a sealed seed: {e}"))?;
+        let plain = open(&self.key, &sealed).map_err(|e| anyhow!("unsealing a seed: {e}"))?;
+        Seed::from_bytes(&plain).map_err(|e| anyhow!("a sealed seed: {e}"))
+    }
+}

@@ -1,0 +1,271 @@
+//! The virtual appliance's HTTP API (fortimock's own, served by the `appliance` service): create virtual
+//! FortiGates and FortiAuthenticators, and run the FortiOS operations of a FortiToken Mobile deployment on
+//! them: import, provision, poll, renew, show, login. Fields may be added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{ApplianceSerial, LicenseId, TokenSerial};
+use crate::time::UnixTime;
+
+/// Which appliance a virtual appliance plays. The defaults of its settings follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApplianceMode {
+    /// FortiGate: 60-second tokens.
+    Fortigate,
+    /// FortiAuthenticator: 30-second tokens, a one-minute TOTP window and a one-hour sync window.
+    Fortiauthenticator,
+}
+
+/// How an appliance provisions tokens and checks OTPs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplianceSettings {
+    /// How long an activation code stays valid (FortiOS `two-factor-ftm-expiry`, default 72 h = 4320 min).
+    pub activation_expiry_minutes: u32,
+    /// TOTP time step of the tokens it provisions: 60 s on FortiGate, 30 s on FortiAuthenticator.
+    pub period: u32,
+    /// OTP length, 6 or 8.
+    pub digits: u32,
+    /// Codes from this far before or after the appliance's time are accepted (FortiAuthenticator "TOTP
+    /// authentication window size", default 1 minute).
+    pub totp_window_secs: u32,
+    /// A code outside the window but within this far starts a resynchronization (FortiAuthenticator "TOTP
+    /// sync window size", default 60 minutes); 0 turns resynchronization off.
+    pub totp_sync_window_secs: u32,
+    /// Failed logins before a user is locked (FortiOS `auth-lockout-threshold`, default 3).
+    pub lockout_threshold: u32,
+    /// How long a lockout lasts; 0 keeps the user locked until an admin unlocks it.
+    pub lockout_secs: u32,
+}
+
+impl ApplianceSettings {
+    /// The defaults of a mode.
+    pub fn defaults(mode: ApplianceMode) -> ApplianceSettings {
+        let period = match mode {
+            ApplianceMode::Fortigate => 60,
+            ApplianceMode::Fortiauthenticator => 30,
+        };
+        ApplianceSettings {
+            activation_expiry_minutes: 4320,
+            period,
+            digits: 6,
+            totp_window_secs: 60,
+            totp_sync_window_secs: 3600,
+            lockout_threshold: 3,
+            lockout_secs: 0,
+        }
+    }
+}
+
+/// A partial change of [`ApplianceSettings`] (`PATCH /appliances/{serial}/settings`, or at creation).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation_expiry_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digits: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_window_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp_sync_window_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_threshold: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lockout_secs: Option<u32>,
+}
+
+/// `POST /appliances`: every field optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewAppliance {
+    /// Default: a random `FGVM02TM…` (FortiGate) or `FAC-VMTM…` (FortiAuthenticator) serial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<ApplianceSerial>,
+    /// HA peers, sent in `__clustered_sns` after the appliance itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peers: Vec<ApplianceSerial>,
+    /// Default `root`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vdom: Option<String>,
+    /// Default `fortigate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<ApplianceMode>,
+    /// `__device_version`, default `7.4`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// `__device_build`, default `2829` (7.4.9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// The FortiToken server it talks to; default the suite's ftm service. Any base URL works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftm_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsChange>,
+}
+
+/// A virtual appliance (`GET /appliances/{serial}`). Never shows seeds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplianceView {
+    pub serial: ApplianceSerial,
+    pub peers: Vec<ApplianceSerial>,
+    pub vdom: String,
+    pub mode: ApplianceMode,
+    pub version: String,
+    pub build: String,
+    pub ftm_url: String,
+    pub settings: ApplianceSettings,
+    pub tokens: Vec<FortiTokenView>,
+    pub users: Vec<UserView>,
+}
+
+/// `GET /appliances`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplianceList {
+    pub appliances: Vec<ApplianceView>,
+}
+
+/// A token's state on the appliance (the FortiOS GUI's statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FortiTokenStatus {
+    /// Imported, not assigned.
+    Available,
+    /// Assigned and provisioned; waiting for the phone to download the seed.
+    Pending,
+    /// Activated on a phone (a poll said so, or the user logged in with it).
+    Assigned,
+    /// Not activated before the activation code expired ("Provision Timed Out").
+    ProvisionTimeout,
+}
+
+/// One token as `show user fortitoken` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FortiTokenView {
+    pub serial: TokenSerial,
+    pub status: FortiTokenStatus,
+    pub license: LicenseId,
+    /// The user the token is assigned to.
+    pub user: Option<String>,
+    /// `activation-code`: the code mailed to the user while pending.
+    pub activation_code: Option<String>,
+    /// `activation-expire`, epoch seconds.
+    pub activation_expire: Option<i64>,
+    /// `reg-id`: the phone's push registration id, once activated.
+    pub reg_id: Option<String>,
+    /// `os-ver`: the phone's app version and platform, once activated.
+    pub os_ver: Option<String>,
+    /// Clock drift learned by resynchronization, in time steps.
+    pub drift_steps: i64,
+}
+
+/// A user with a FortiToken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub name: String,
+    pub token: TokenSerial,
+    /// Failed logins since the last success.
+    pub failures: u32,
+    pub locked: bool,
+    /// When a timed lockout ends.
+    pub locked_until: Option<UnixTime>,
+}
+
+/// `POST /appliances/{serial}/import` (`execute fortitoken-mobile import <code>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRequest {
+    /// The 20-character license code, or `0000-0000-0000-0000-0000` for the trial.
+    pub code: String,
+}
+
+/// A successful import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportOutcome {
+    pub license: LicenseId,
+    pub tokens: Vec<TokenSerial>,
+    /// FortiOS-style debug lines, when asked for with `?debug=true`.
+    pub debug: Vec<String>,
+}
+
+/// `POST /appliances/{serial}/provision` (assign a token to a user) and `…/renew`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionTokenRequest {
+    /// A token serial, or `any` for the first Available one.
+    pub token: String,
+    /// The user the token is assigned to; `renew` may leave it out (the token's user stays).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Overrides the appliance's activation expiry for this token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiry_minutes: Option<u32>,
+}
+
+/// A provisioned token: what the appliance mails to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisionOutcome {
+    pub token: FortiTokenView,
+    /// The string a phone scans.
+    pub qr_code: String,
+    pub debug: Vec<String>,
+}
+
+/// `POST /appliances/{serial}/poll` (`execute fortitoken-mobile poll`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollOutcome {
+    /// Every token that was polled, after the poll.
+    pub tokens: Vec<FortiTokenView>,
+    pub debug: Vec<String>,
+}
+
+/// A failed cloud operation (import, provision, poll): HTTP 422 or 502, an [`crate::admin::ErrorBody`]
+/// plus the wire error code and the debug lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationFailure {
+    pub error_id: String,
+    /// What FortiOS prints, e.g. `import fortitoken license error: -7566`.
+    pub message: String,
+    /// The server's `error_code`, when it answered with one.
+    pub error_code: Option<i32>,
+    pub debug: Vec<String>,
+}
+
+/// `POST /appliances/{serial}/login`: a user authenticating with an OTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub user: String,
+    pub otp: String,
+}
+
+/// How a login ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoginResult {
+    Success,
+    /// Wrong, malformed or expired code; counted towards the lockout.
+    Denied,
+    /// A valid code that was already used; FortiOS asks the user to wait for the next one.
+    Replayed,
+    /// The user is locked out.
+    Locked,
+    /// A code far outside the window but inside the sync window: the next code completes the resync.
+    Resync,
+}
+
+/// The answer to a [`LoginRequest`] (HTTP 200 on success, 401 otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginOutcome {
+    pub result: LoginResult,
+    /// What the user is told, e.g. `Please wait 41 seconds to login again`.
+    pub message: String,
+    /// Replayed: seconds until the next code.
+    pub wait_secs: Option<i64>,
+    /// Failed logins since the last success.
+    pub failures: u32,
+    pub locked: bool,
+}
+
+/// `GET /appliances/{serial}/debug`: the appliance's recent FortiOS-style debug lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DebugLog {
+    pub lines: Vec<String>,
+}
