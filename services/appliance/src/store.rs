@@ -288,11 +288,9 @@ impl Store {
     }
 
     async fn flush(&self) -> anyhow::Result<()> {
-        self.db
-            .flush_async()
+        lab::store::flush(&self.db)
             .await
-            .context("flushing the appliance store")?;
-        Ok(())
+            .context("flushing the appliance store")
     }
 
     /// Adds an appliance; `false` if one with that serial exists.

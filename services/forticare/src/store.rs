@@ -161,8 +161,9 @@ impl Store {
     }
 
     async fn flush(&self) -> anyhow::Result<()> {
-        self.db.flush_async().await.context("flushing the ledger")?;
-        Ok(())
+        lab::store::flush(&self.db)
+            .await
+            .context("flushing the ledger")
     }
 
     /// Creates a purchased license from `spec`, generating what it leaves out.

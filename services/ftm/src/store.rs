@@ -167,8 +167,9 @@ impl Store {
     }
 
     async fn flush(&self) -> anyhow::Result<()> {
-        self.db.flush_async().await.context("flushing the escrow")?;
-        Ok(())
+        lab::store::flush(&self.db)
+            .await
+            .context("flushing the escrow")
     }
 
     /// Escrows each token's seed under a new activation code, replacing (and so invalidating) any code the

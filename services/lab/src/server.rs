@@ -51,8 +51,8 @@ pub struct RunningService {
     handle: ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     certs: ClientCertLog,
-    /// Tells whether the service's state (and so its database) has been dropped by every worker.
-    released: Option<Box<dyn Fn() -> bool + Send + Sync>>,
+    /// The service's state, held so that `stop` drops it last: its database is closed when `stop` returns.
+    state: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 /// A note a handler attaches to its response so the request's log line says what happened,
@@ -137,7 +137,7 @@ where
         handle,
         task,
         certs,
-        released: None,
+        state: None,
     })
 }
 
@@ -160,11 +160,10 @@ impl RunningService {
         &self.certs
     }
 
-    /// Makes [`RunningService::stop`] wait until every worker has dropped `state`, so a store inside it is
-    /// closed (and its file lock released) when `stop` returns.
+    /// Makes [`RunningService::stop`] wait until every worker has dropped `state`, then drop it itself, so a
+    /// store inside it is closed (and its file lock released) when `stop` returns.
     pub fn releases<T: Send + Sync + 'static>(mut self, state: &web::Data<T>) -> RunningService {
-        let weak = Arc::downgrade(&state.clone().into_inner());
-        self.released = Some(Box::new(move || weak.strong_count() == 0));
+        self.state = Some(state.clone().into_inner());
         self
     }
 
@@ -173,12 +172,15 @@ impl RunningService {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
-        let Some(released) = self.released else {
+        let Some(state) = self.state else {
             return;
         };
-        // Worker threads drop their copies of the app state shortly after the server future ends.
+        // Worker threads drop their copies of the app state shortly after the server future ends. Dropping
+        // the last copy here, rather than on a worker, means the drop (a sled database joins its flusher
+        // thread and closes its files) has finished when this returns.
         for _ in 0..1000 {
-            if released() {
+            if Arc::strong_count(&state) == 1 {
+                let _ = tokio::task::spawn_blocking(move || drop(state)).await;
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;

@@ -60,3 +60,16 @@ pub fn data_secret(service_dir: Option<&Path>, file: &str) -> anyhow::Result<Vec
     std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)
 }
+
+/// Flushes `db` to disk before a change is acknowledged. sled 0.34's `flush_async` can deadlock when several
+/// run at once: each waits, on sled's small shared thread pool, for log writes queued behind it
+/// (spacejam/sled#1308, fixed only in unreleased sled). This flushes synchronously on tokio's blocking pool
+/// instead.
+pub async fn flush(db: &sled::Db) -> anyhow::Result<()> {
+    let db = db.clone();
+    tokio::task::spawn_blocking(move || db.flush())
+        .await
+        .context("the flush task failed")?
+        .context("flushing the database")?;
+    Ok(())
+}
