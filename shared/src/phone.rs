@@ -49,6 +49,18 @@ pub struct NewPhone {
     pub clock_skew_secs: Option<i64>,
 }
 
+/// `PATCH /phones/{id}`: what may change on an existing phone; absent fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneChange {
+    /// How far the phone's clock is off, in seconds (positive: ahead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock_skew_secs: Option<i64>,
+    /// A new push registration id, as when the OS rotates the app's push token. Later activations send it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_id: Option<String>,
+}
+
 /// A virtual phone (`GET /phones/{id}`). Never shows seeds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneView {

@@ -1,0 +1,41 @@
+//! `phone-mock`: the virtual FortiToken Mobile phones on their own, pointed at an ftm service.
+
+use clap::Parser;
+use lab::options::LabOptions;
+
+/// fortimock's virtual FortiToken Mobile phones.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    #[command(flatten)]
+    lab: LabOptions,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "FORTIMOCK_PHONE_PORT", default_value_t = phone::DEFAULT_PORT)]
+    port: u16,
+    /// The provisioning server phones activate tokens against.
+    #[arg(
+        long,
+        env = "FORTIMOCK_FTM_URL",
+        default_value = "https://127.0.0.1:8443"
+    )]
+    ftm_url: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    lab::telemetry::init();
+    let args = Args::parse();
+    let lab = args.lab.prepare()?;
+    let identity = phone::client_identity(lab.tls());
+    let service = phone::start(phone::Config {
+        listen: lab.listen(phone::NAME, args.port)?,
+        service_dir: lab.service_dir(phone::NAME),
+        ftm_url: args.ftm_url,
+        http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+    })
+    .await?;
+    tracing::info!(url = service.url(), "phone listening");
+    tokio::signal::ctrl_c().await?;
+    service.stop().await;
+    Ok(())
+}

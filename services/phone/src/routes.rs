@@ -1,0 +1,436 @@
+//! The virtual phones' HTTP API (`/phones`, types in `protocol::phone`): create and delete phones, change
+//! their clock skew or push id, activate tokens on them against ftm, read and step their codes, and export
+//! their app data. Errors are `ErrorBody` with a stable `phone.*` id (or the catalogue id of the
+//! provisioning server's refusal).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use anyhow::anyhow;
+use lab::admin::{error, internal};
+use lab::clock::Clock;
+use lab::server::with_outcome;
+use protocol::device_storage::DeviceStorageError;
+use protocol::id::{IdError, TokenSerial};
+use protocol::otp::OtpKind;
+use protocol::phone::{Activate, NewPhone, PhoneChange, PhoneList};
+use protocol::time::UnixTime;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::app_data::{AppData, PickError};
+use crate::device::{self, IdentityError, Phone};
+use crate::provisioning::{ActivationError, FtmClient, code_from_input};
+use crate::store::{CreateError, Store};
+
+/// What every phone handler shares.
+pub(crate) struct Phones {
+    pub(crate) store: Store,
+    pub(crate) clock: Clock,
+    pub(crate) ftm: FtmClient,
+}
+
+pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
+    cfg.app_data(state)
+        .route("/phones", web::post().to(create))
+        .route("/phones", web::get().to(list))
+        .route("/phones/{id}", web::get().to(show))
+        .route("/phones/{id}", web::patch().to(change))
+        .route("/phones/{id}", web::delete().to(uninstall))
+        .route("/phones/{id}/activate", web::post().to(activate))
+        .route("/phones/{id}/otp", web::get().to(otp))
+        .route("/phones/{id}/export", web::get().to(export))
+        .route(
+            "/phones/{id}/tokens/{serial}",
+            web::delete().to(delete_token),
+        )
+        .route("/phones/{id}/tokens/{serial}/next", web::post().to(next));
+}
+
+fn not_found(id: &str) -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        "phone.not-found",
+        format!("no phone `{id}`: GET /phones lists them, POST /phones creates one"),
+    )
+}
+
+fn refused(e: &IdentityError) -> HttpResponse {
+    error(StatusCode::BAD_REQUEST, e.id(), e.to_string())
+}
+
+fn token_not_found(phone: &str, serial: &TokenSerial) -> HttpResponse {
+    error(
+        StatusCode::NOT_FOUND,
+        "phone.token-not-found",
+        format!("phone {phone} has no token {serial}"),
+    )
+}
+
+fn pick_refused(phone: &str, e: &PickError) -> HttpResponse {
+    match e {
+        PickError::NotFound(serial) => token_not_found(phone, serial),
+        PickError::NoTokens => error(
+            StatusCode::NOT_FOUND,
+            "phone.token-not-found",
+            format!("phone {phone} has no tokens: activate one with POST /phones/{phone}/activate"),
+        ),
+        PickError::Ambiguous(_) => error(
+            StatusCode::BAD_REQUEST,
+            "phone.token-ambiguous",
+            format!("phone {phone}: {e}"),
+        ),
+    }
+}
+
+/// A JSON request body, whatever its `Content-Type` says (so `curl -d` works).
+fn json_body<T: DeserializeOwned>(body: &web::Bytes) -> Result<T, IdentityError> {
+    serde_json::from_slice(body)
+        .map_err(|e| IdentityError::BadRequest(format!("the request body was refused: {e}")))
+}
+
+fn bad_token(e: &IdError) -> HttpResponse {
+    error(StatusCode::BAD_REQUEST, "phone.bad-token", e.to_string())
+}
+
+fn storage_failure(phone: &str, e: DeviceStorageError) -> HttpResponse {
+    internal(&anyhow!(e).context(format!("reading the app data of phone {phone}")))
+}
+
+/// `POST /phones`: an empty body or `{}` gives an Android phone with every value made up.
+async fn create(state: web::Data<Phones>, body: web::Bytes) -> HttpResponse {
+    let request = if body.iter().all(u8::is_ascii_whitespace) {
+        NewPhone::default()
+    } else {
+        let parsed = json_body(&body).and_then(device::new_phone_from_json);
+        match parsed {
+            Ok(request) => request,
+            Err(e) => return refused(&e),
+        }
+    };
+    if let Some(name) = &request.name
+        && let Err(e) = device::check_name(name)
+    {
+        return refused(&e);
+    }
+    let made = {
+        let mut rng = rand::thread_rng();
+        device::identity(&request, &mut rng).map(|identity| {
+            let app = AppData::install(&identity.mobile_id, &mut rng);
+            (identity, app)
+        })
+    };
+    let (identity, app) = match made {
+        Ok(made) => made,
+        Err(e) => return refused(&e),
+    };
+    let created = state.clock.now();
+    let make = |id: String| Phone {
+        id,
+        identity: identity.clone(),
+        created,
+        app: app.clone(),
+    };
+    match state.store.create(request.name.as_deref(), make).await {
+        Ok(phone) => {
+            let result = format!("{} created ({})", phone.id, phone.identity.os_ver());
+            with_outcome(HttpResponse::Created().json(phone.view()), "phone", result)
+        }
+        Err(CreateError::NameTaken(name)) => error(
+            StatusCode::CONFLICT,
+            "phone.name-taken",
+            format!("there is already a phone named {name}"),
+        ),
+        Err(CreateError::Internal(e)) => internal(&e),
+    }
+}
+
+async fn list(state: web::Data<Phones>) -> HttpResponse {
+    match state.store.phones() {
+        Ok(phones) => HttpResponse::Ok().json(PhoneList {
+            phones: phones.iter().map(Phone::view).collect(),
+        }),
+        Err(e) => internal(&e),
+    }
+}
+
+async fn show(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
+    match state.store.phone(&id) {
+        Ok(Some(phone)) => HttpResponse::Ok().json(phone.view()),
+        Ok(None) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `PATCH /phones/{id}`: the clock skew and the push registration id.
+async fn change(state: web::Data<Phones>, id: web::Path<String>, body: web::Bytes) -> HttpResponse {
+    let change: PhoneChange = match json_body(&body) {
+        Ok(change) => change,
+        Err(e) => return refused(&e),
+    };
+    let outcome = state
+        .store
+        .update(&id, |phone| {
+            phone.identity.apply(&change)?;
+            Ok::<_, IdentityError>(phone.view())
+        })
+        .await;
+    match outcome {
+        Ok(Some(Ok(view))) => with_outcome(HttpResponse::Ok().json(view), "phone", "changed"),
+        Ok(Some(Err(e))) => refused(&e),
+        Ok(None) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `DELETE /phones/{id}`: the app is uninstalled and its tokens are gone.
+async fn uninstall(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
+    match state.store.delete(&id).await {
+        Ok(true) => with_outcome(HttpResponse::NoContent().finish(), "phone", "deleted"),
+        Ok(false) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
+
+/// Why an activated token could not be stored.
+enum StoreRefusal {
+    /// The phone was deleted (or deleted and created again) while the server answered.
+    Gone,
+    Storage(DeviceStorageError),
+}
+
+/// `POST /phones/{id}/activate`: redeem a code at ftm as the app does and store the token.
+async fn activate(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let body: Activate = match json_body(&body) {
+        Ok(body) => body,
+        Err(e) => return refused(&e),
+    };
+    let code = match code_from_input(&body.code) {
+        Ok(code) => code,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "phone.bad-code",
+                format!(
+                    "{e}, or the QR string fortitokenmobile://activate?code=…; the provisioning server was not asked"
+                ),
+            );
+        }
+    };
+    let phone = match state.store.phone(&id) {
+        Ok(Some(phone)) => phone,
+        Ok(None) => return not_found(&id),
+        Err(e) => return internal(&e),
+    };
+    let delivered = match state.ftm.activate(&phone.identity, code).await {
+        Ok(delivered) => delivered,
+        Err(ActivationError::Refused { error_id, message }) => {
+            let result = format!("refused: {error_id}");
+            let response = error(StatusCode::UNPROCESSABLE_ENTITY, &error_id, message);
+            return with_outcome(response, "phone activate", result);
+        }
+        Err(e @ ActivationError::Unreachable(_)) => {
+            tracing::warn!(phone = %phone.id, error = %e, "activation failed");
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "phone.ftm-unreachable",
+                e.to_string(),
+            );
+        }
+        Err(e @ ActivationError::BadAnswer(_)) => {
+            tracing::warn!(phone = %phone.id, error = %e, "activation failed");
+            return error(
+                StatusCode::BAD_GATEWAY,
+                "phone.ftm-bad-answer",
+                e.to_string(),
+            );
+        }
+    };
+    let lab_ms = state.clock.now_ms();
+    let stored = state
+        .store
+        .update(&id, |current| {
+            if current.identity.mobile_id != phone.identity.mobile_id
+                || current.app.uuid_pref != phone.app.uuid_pref
+            {
+                return Err(StoreRefusal::Gone);
+            }
+            let activated_ms =
+                lab_ms.saturating_add(current.identity.clock_skew_secs.saturating_mul(1000));
+            current
+                .app
+                .store(&current.identity.mobile_id, &delivered, activated_ms)
+                .map_err(StoreRefusal::Storage)
+        })
+        .await;
+    let gone = || {
+        error(
+            StatusCode::NOT_FOUND,
+            "phone.not-found",
+            format!(
+                "phone {id} was deleted while ftm delivered token {}; that code is used up",
+                delivered.serial
+            ),
+        )
+    };
+    match stored {
+        Ok(Some(Ok(account))) => {
+            let result = format!("{} activated on {}", account.serial, phone.id);
+            with_outcome(
+                HttpResponse::Created().json(account.view()),
+                "phone activate",
+                result,
+            )
+        }
+        Ok(Some(Err(StoreRefusal::Gone))) | Ok(None) => gone(),
+        Ok(Some(Err(StoreRefusal::Storage(e)))) => storage_failure(&id, e),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `GET /phones/{id}/otp` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OtpQuery {
+    /// The token serial; optional when the phone has one token.
+    token: Option<String>,
+    /// The lab time to show the code for (RFC 3339, a date or epoch seconds); default now.
+    at: Option<String>,
+}
+
+/// `GET /phones/{id}/otp`: the code the app shows, by the phone's own clock. Never advances a counter.
+async fn otp(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    query: web::Query<OtpQuery>,
+) -> HttpResponse {
+    let serial = match query
+        .token
+        .as_deref()
+        .map(str::parse::<TokenSerial>)
+        .transpose()
+    {
+        Ok(serial) => serial,
+        Err(e) => return bad_token(&e),
+    };
+    let lab_time = match query.at.as_deref().map(UnixTime::parse).transpose() {
+        Ok(at) => at.unwrap_or_else(|| state.clock.now()),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "phone.bad-time",
+                format!("at: {e}"),
+            );
+        }
+    };
+    let phone = match state.store.phone(&id) {
+        Ok(Some(phone)) => phone,
+        Ok(None) => return not_found(&id),
+        Err(e) => return internal(&e),
+    };
+    let account = match phone.app.pick(serial.as_ref()) {
+        Ok(account) => account,
+        Err(e) => return pick_refused(&phone.id, &e),
+    };
+    match phone.app.seed_of(&phone.identity.mobile_id, account) {
+        Ok(seed) => {
+            HttpResponse::Ok().json(account.otp(&seed, phone.identity.phone_time(lab_time)))
+        }
+        Err(e) => storage_failure(&phone.id, e),
+    }
+}
+
+/// Why a HOTP counter could not step.
+enum StepRefusal {
+    NotFound,
+    NotHotp,
+}
+
+/// `POST /phones/{id}/tokens/{serial}/next`: the user asks a HOTP token for its next code.
+async fn next(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, serial) = path.into_inner();
+    let serial = match serial.parse::<TokenSerial>() {
+        Ok(serial) => serial,
+        Err(e) => return bad_token(&e),
+    };
+    let stepped = state
+        .store
+        .update(&id, |phone| {
+            let account = phone
+                .app
+                .account_mut(&serial)
+                .ok_or(StepRefusal::NotFound)?;
+            if account.kind != OtpKind::Hotp {
+                return Err(StepRefusal::NotHotp);
+            }
+            account.counter = account.counter.saturating_add(1);
+            Ok(phone.clone())
+        })
+        .await;
+    let phone = match stepped {
+        Ok(Some(Ok(phone))) => phone,
+        Ok(Some(Err(StepRefusal::NotFound))) => return token_not_found(&id, &serial),
+        Ok(Some(Err(StepRefusal::NotHotp))) => {
+            return error(
+                StatusCode::CONFLICT,
+                "phone.not-hotp",
+                format!("{serial} is a TOTP token: its code changes with time, not on demand"),
+            );
+        }
+        Ok(None) => return not_found(&id),
+        Err(e) => return internal(&e),
+    };
+    let account = match phone.app.pick(Some(&serial)) {
+        Ok(account) => account,
+        Err(e) => return pick_refused(&phone.id, &e),
+    };
+    match phone.app.seed_of(&phone.identity.mobile_id, account) {
+        Ok(seed) => {
+            let view = account.otp(&seed, phone.identity.phone_time(state.clock.now()));
+            let result = format!("{serial} at counter {}", account.counter);
+            with_outcome(HttpResponse::Ok().json(view), "phone next", result)
+        }
+        Err(e) => storage_failure(&phone.id, e),
+    }
+}
+
+/// `DELETE /phones/{id}/tokens/{serial}`: the user deletes the account from the app.
+async fn delete_token(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, serial) = path.into_inner();
+    let serial = match serial.parse::<TokenSerial>() {
+        Ok(serial) => serial,
+        Err(e) => return bad_token(&e),
+    };
+    let removed = state
+        .store
+        .update(&id, |phone| {
+            if phone.app.remove(&serial) {
+                Ok(())
+            } else {
+                Err(())
+            }
+        })
+        .await;
+    match removed {
+        Ok(Some(Ok(()))) => with_outcome(
+            HttpResponse::NoContent().finish(),
+            "phone",
+            format!("{serial} deleted from {id}"),
+        ),
+        Ok(Some(Err(()))) => token_not_found(&id, &serial),
+        Ok(None) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `GET /phones/{id}/export`: the app's preferences and accounts as the Android app stores them.
+async fn export(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
+    match state.store.phone(&id) {
+        Ok(Some(phone)) => HttpResponse::Ok().json(phone.app.export(&phone.identity, phone.view())),
+        Ok(None) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
