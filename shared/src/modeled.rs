@@ -107,9 +107,9 @@ pub fn member_is_registered(
     member == requester || known(member)
 }
 
-/// Whether an appliance may provision or poll a token: the token's license is registered to the requester
-/// or to one of the HA peers it lists in `__clustered_sns` (the rule; KB 424201 reports FortiOS 7.4.9
-/// insisting on the primary, which fortimock does not model).
+/// Whether an appliance may import a license again, or provision or poll its tokens: the license is
+/// registered to the requester or to one of the HA peers it lists in `__clustered_sns` (KB 424201 reports
+/// FortiOS 7.4.9 insisting on the primary, which fortimock does not model).
 pub fn may_use_token(
     license_cluster: &[ApplianceSerial],
     request_cluster: &[ApplianceSerial],

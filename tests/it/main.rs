@@ -1,9 +1,12 @@
 //! fortimock's end-to-end tests, one binary (each extra test binary is another slow link). Every test
 //! starts real servers on port 0 and talks HTTPS to them through `e2e::TestSuite`.
 
+mod appliance;
 mod forticare;
 mod ftm;
 mod malformed;
 mod persistence;
+mod phone;
+mod story;
 mod tidy;
 mod tls;

@@ -137,24 +137,15 @@ fn op_error(e: OpError) -> HttpResponse {
     }
 }
 
-/// The appliance a path names, or the error response.
-fn find(state: &Appliances, serial: &str) -> Result<Appliance, HttpResponse> {
-    let serial: ApplianceSerial = serial.parse().map_err(|e: protocol::id::IdError| {
-        error(
-            StatusCode::BAD_REQUEST,
-            "appliance.bad-serial",
-            e.to_string(),
-        )
-    })?;
-    match state.store.appliance(&serial) {
-        Ok(Some(appliance)) => Ok(appliance),
-        Ok(None) => Err(error(
-            StatusCode::NOT_FOUND,
-            "appliance.not-found",
-            format!("no appliance {serial}"),
-        )),
-        Err(e) => Err(lab::admin::internal(&e)),
-    }
+/// The appliance a path names.
+fn find(state: &Appliances, serial: &str) -> Result<Appliance, OpError> {
+    let serial: ApplianceSerial = serial
+        .parse()
+        .map_err(|e: protocol::id::IdError| OpError::BadRequest(e.to_string()))?;
+    state
+        .store
+        .appliance(&serial)?
+        .ok_or_else(|| OpError::NotFound(format!("no appliance {serial}")))
 }
 
 /// Applies `change` to `settings`, checking each value against the range FortiOS / FortiAuthenticator allow.
@@ -211,12 +202,13 @@ fn apply_settings(
     Ok(settings)
 }
 
+/// A short identifier-like text (vdom, version, build), or why it is not one.
 fn short_text(
     name: &str,
     value: Option<&String>,
     default: &str,
     max: usize,
-) -> Result<String, HttpResponse> {
+) -> Result<String, String> {
     let value = value.map_or(default, |v| v.trim());
     if value.is_empty()
         || value.len() > max
@@ -224,12 +216,8 @@ fn short_text(
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
     {
-        return Err(error(
-            StatusCode::BAD_REQUEST,
-            "appliance.bad-request",
-            format!(
-                "{name} `{value}` must be 1 to {max} letters, digits, dots, dashes or underscores"
-            ),
+        return Err(format!(
+            "{name} `{value}` must be 1 to {max} letters, digits, dots, dashes or underscores"
         ));
     }
     Ok(value.to_owned())
@@ -244,16 +232,16 @@ async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> H
         Ok(settings) => settings,
         Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-settings", message),
     };
-    let fields = (|| {
-        Ok::<_, HttpResponse>((
-            short_text("vdom", new.vdom.as_ref(), "root", 31)?,
+    let fields = short_text("vdom", new.vdom.as_ref(), "root", 31).and_then(|vdom| {
+        Ok((
+            vdom,
             short_text("version", new.version.as_ref(), "7.4", 16)?,
             short_text("build", new.build.as_ref(), "2829", 16)?,
         ))
-    })();
+    });
     let (vdom, version, build) = match fields {
         Ok(fields) => fields,
-        Err(response) => return response,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-request", message),
     };
     let ftm_url = new
         .ftm_url
@@ -327,7 +315,7 @@ async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpRe
     match find(&state, &serial).map(|a| state.view(&a)) {
         Ok(Ok(view)) => HttpResponse::Ok().json(view),
         Ok(Err(e)) => lab::admin::internal(&e),
-        Err(response) => response,
+        Err(e) => op_error(e),
     }
 }
 
@@ -338,7 +326,7 @@ async fn change_settings(
 ) -> HttpResponse {
     let mut appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     appliance.settings = match apply_settings(appliance.settings, &change) {
         Ok(settings) => settings,
@@ -422,7 +410,7 @@ async fn import(
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     let result = state.ops().import(&appliance, &body.code).await;
     answer(&state, &appliance, &query, result)
@@ -436,7 +424,7 @@ async fn provision(
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     let Some(user) = body.user.as_deref() else {
         return error(
@@ -460,7 +448,7 @@ async fn renew(
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     let result = state
         .ops()
@@ -481,7 +469,7 @@ async fn poll(
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     let result = state.ops().poll(&appliance).await;
     answer(&state, &appliance, &query, result)
@@ -494,7 +482,7 @@ async fn login(
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     match state.ops().login(&appliance, &body.user, &body.otp).await {
         Ok(outcome) => {
@@ -514,7 +502,7 @@ async fn unlock(state: web::Data<Appliances>, path: web::Path<(String, String)>)
     let (serial, user) = path.into_inner();
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     match state.store.unlock(&appliance.serial, &user).await {
         Ok(true) => match state.store.user(&appliance.serial, &user) {
@@ -538,7 +526,7 @@ async fn unlock(state: web::Data<Appliances>, path: web::Path<(String, String)>)
 async fn debug_log(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
-        Err(response) => return response,
+        Err(e) => return op_error(e),
     };
     let debug = state.debug.lock().unwrap_or_else(PoisonError::into_inner);
     let lines = debug

@@ -1,8 +1,8 @@
 //! The license ledger's rules, as pure functions of a license, the requesting appliance and `now`.
 //!
 //! A license is redeemed by the first appliance that imports its code and becomes registered to that
-//! appliance and its HA cluster. Anyone in that cluster may import again and gets the same tokens; anyone
-//! else is refused. A code whose certificate validity ended before it was ever redeemed is expired; once
+//! appliance and its HA cluster. An appliance whose cluster shares a member with that registration may import
+//! again and gets the same tokens (its new HA members join the registration); anyone else is refused. A code whose certificate validity ended before it was ever redeemed is expired; once
 //! redeemed it can be re-imported indefinitely (KB 197790). The trial code gives each cluster one trial
 //! license with two tokens.
 
@@ -110,7 +110,7 @@ pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTi
                 changed: true,
             }
         }
-        Some(owner) if owner.cluster.contains(requester) => {
+        Some(owner) if modeled::may_use_token(&owner.cluster, cluster) => {
             let changed = join_cluster(owner, cluster);
             Redemption::Granted { license, changed }
         }

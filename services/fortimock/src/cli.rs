@@ -26,6 +26,18 @@ pub enum Command {
     License(LicenseCommand),
     /// Show where the lab CA is, so appliances and curl can trust it.
     Certs(CertsArgs),
+    /// Drive a virtual FortiGate / FortiAuthenticator: import, provision, poll, show, login.
+    #[command(subcommand)]
+    Fgt(FgtCommand),
+    /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
+    #[command(subcommand)]
+    Phone(PhoneCommand),
+    /// Run the whole story against the running suite and narrate it: license, provisioning, phone
+    /// activation, polling, login, and a refused replay.
+    Demo(DemoArgs),
+    /// Measure cold start, durable writes, throughput, latency and memory, each against a baseline taken
+    /// in the same run (build with --release first).
+    Bench(BenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -106,4 +118,195 @@ pub struct CertsArgs {
     /// Print the CA certificate itself (PEM) instead of where it is.
     #[arg(long)]
     pub pem: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FgtCommand {
+    /// Create a virtual FortiGate (or FortiAuthenticator with --fac).
+    New(FgtNewArgs),
+    /// List the virtual appliances.
+    List(ListArgs),
+    /// `execute fortitoken-mobile import <code>`: import a license (or the trial, 0000-0000-0000-0000-0000).
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The appliance's serial.
+        fgt: String,
+        /// The 20-character activation code.
+        code: String,
+        /// Print FortiOS debug lines (`diagnose fortitoken debug enable`).
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Assign a token to a user: the appliance generates the seed and provisions it.
+    Provision {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// A token serial, or `any` for the first Available token.
+        token: String,
+        /// The user the token is assigned to.
+        #[arg(long)]
+        user: String,
+        /// How long the activation code stays valid (default: the appliance's setting, 72 h).
+        #[arg(long)]
+        expiry_minutes: Option<u32>,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// `execute fortitoken-mobile renew <token>`: provision the token again with a new seed and code.
+    Renew {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        token: String,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// `execute fortitoken-mobile poll`: ask the FortiToken server about pending tokens.
+    Poll {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// `show user fortitoken`: the appliance's token table and users.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log a user in with an OTP.
+    Login {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        user: String,
+        otp: String,
+    },
+    /// Unlock a user locked out after failed logins.
+    Unlock {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        user: String,
+    },
+    /// The appliance's recent FortiOS-style debug lines.
+    Debug {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FgtNewArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The serial (default: a random FGVM02TM… or FAC-VMTM…).
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// An HA peer's serial (repeatable).
+    #[arg(long)]
+    pub peer: Vec<String>,
+    /// The VDOM (default root).
+    #[arg(long)]
+    pub vdom: Option<String>,
+    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window.
+    #[arg(long)]
+    pub fac: bool,
+    /// FortiOS version sent as `__device_version` (default 7.4).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// FortiOS build sent as `__device_build` (default 2829).
+    #[arg(long)]
+    pub build: Option<String>,
+    /// The FortiToken server it talks to (default: the suite's ftm).
+    #[arg(long)]
+    pub ftm_url: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PhoneCommand {
+    /// Create a virtual phone with FortiToken Mobile installed.
+    New {
+        #[command(flatten)]
+        target: Target,
+        /// The phone's id (default phone-<n>).
+        #[arg(long)]
+        name: Option<String>,
+        /// android (default) or ios.
+        #[arg(long)]
+        platform: Option<String>,
+        /// How far the phone's clock is off, in seconds.
+        #[arg(long, allow_hyphen_values = true)]
+        skew: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the virtual phones and their tokens.
+    List(ListArgs),
+    /// Activate a token with the code the user received (16 characters, or the QR string).
+    Activate {
+        #[command(flatten)]
+        target: Target,
+        /// The phone's id.
+        device: String,
+        code: String,
+    },
+    /// Print the OTP the phone shows now (just the code, for scripts).
+    Otp {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+        /// The token serial; optional when the phone has one token.
+        token: Option<String>,
+        /// Another time than now (RFC 3339, a date, or epoch seconds).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the details as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the phone as the app stores it (shared prefs and accounts, seeds encrypted), as JSON.
+    Export {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// Concurrent keep-alive clients per endpoint.
+    #[arg(long, default_value_t = 16)]
+    pub clients: usize,
+    /// Seconds of load per endpoint.
+    #[arg(long, default_value_t = 3)]
+    pub seconds: u64,
+    /// Cold starts to take the median of.
+    #[arg(long, default_value_t = 7)]
+    pub starts: usize,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use protocol::admin::ErrorBody;
+use protocol::appliance::OperationFailure;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -22,6 +23,12 @@ pub struct Target {
     /// Base URL of the ftm service (default: from suite.json, else https://127.0.0.1:8443).
     #[arg(long, env = "FORTIMOCK_FTM_URL")]
     pub ftm_url: Option<String>,
+    /// Base URL of the virtual phone service (default: from suite.json, else https://127.0.0.1:8445).
+    #[arg(long, env = "FORTIMOCK_PHONE_URL")]
+    pub phone_url: Option<String>,
+    /// Base URL of the virtual appliance service (default: from suite.json, else https://127.0.0.1:8446).
+    #[arg(long, env = "FORTIMOCK_APPLIANCE_URL")]
+    pub appliance_url: Option<String>,
     /// CA certificate to trust (default: the lab CA in the data dir).
     #[arg(long, env = "FORTIMOCK_CACERT")]
     pub cacert: Option<PathBuf>,
@@ -53,6 +60,8 @@ impl SuiteClient {
             Err(_) => [
                 (forticare::NAME, forticare::DEFAULT_PORT),
                 (ftm::NAME, ftm::DEFAULT_PORT),
+                (phone::NAME, phone::DEFAULT_PORT),
+                (appliance::NAME, appliance::DEFAULT_PORT),
             ]
             .into_iter()
             .map(|(name, port)| (name.to_owned(), format!("https://127.0.0.1:{port}")))
@@ -61,6 +70,8 @@ impl SuiteClient {
         for (name, url) in [
             (forticare::NAME, &target.forticare_url),
             (ftm::NAME, &target.ftm_url),
+            (phone::NAME, &target.phone_url),
+            (appliance::NAME, &target.appliance_url),
         ] {
             if let Some(url) = url {
                 urls.insert(name.to_owned(), url.trim_end_matches('/').to_owned());
@@ -118,6 +129,49 @@ impl SuiteClient {
     ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.url(service)?);
         self.send(self.http.post(&url).json(body), &url).await
+    }
+
+    /// POSTs JSON and returns the status and body whatever they are (for answers where a 4xx is an outcome).
+    pub async fn post_raw<B: Serialize>(
+        &self,
+        service: &str,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        let url = format!("{}{path}", self.url(service)?);
+        let request = self.http.post(&url).json(body);
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
+        })?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer from {url}"))?;
+        Ok((status, bytes.to_vec()))
+    }
+
+    /// POSTs a virtual-appliance operation: its outcome, or the failure the FortiToken server caused (with
+    /// FortiOS's message and debug lines).
+    pub async fn post_outcome<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: &str,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<Result<T, OperationFailure>> {
+        let (status, bytes) = self.post_raw(service, path, body).await?;
+        if (200..300).contains(&status) {
+            return Ok(Ok(serde_json::from_slice(&bytes)
+                .with_context(|| format!("decoding the answer to {path}"))?));
+        }
+        if let Ok(failure) = serde_json::from_slice::<OperationFailure>(&bytes) {
+            return Ok(Err(failure));
+        }
+        bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes))
     }
 
     async fn send<T: DeserializeOwned>(

@@ -2,13 +2,18 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `license` and `certs` (one per subcommand), `client` (finding and calling a running suite).
+//! `license`, `certs`, `fgt`, `phones`, `demo` and `bench` (one per subcommand), `client` (finding and
+//! calling a running suite).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
 
+pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod demo;
+pub mod fgt;
 pub mod license;
+pub mod phones;
 pub mod suite;
 pub mod up;

@@ -18,6 +18,10 @@ async fn main() -> ExitCode {
         }
         Command::License(command) => fortimock::license::run(command).await,
         Command::Certs(args) => fortimock::certs::run(args),
+        Command::Fgt(command) => fortimock::fgt::run(command).await,
+        Command::Phone(command) => fortimock::phones::run(command).await,
+        Command::Demo(args) => fortimock::demo::run(args).await,
+        Command::Bench(args) => fortimock::bench::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -19,6 +19,12 @@ pub struct PortOptions {
     /// Port of the FTM provisioning server (the appliances' and phones' front door).
     #[arg(long, env = "FORTIMOCK_FTM_PORT", default_value_t = ftm::DEFAULT_PORT)]
     pub ftm_port: u16,
+    /// Port of the virtual FortiToken Mobile phones.
+    #[arg(long, env = "FORTIMOCK_PHONE_PORT", default_value_t = phone::DEFAULT_PORT)]
+    pub phone_port: u16,
+    /// Port of the virtual FortiGates / FortiAuthenticators.
+    #[arg(long, env = "FORTIMOCK_APPLIANCE_PORT", default_value_t = appliance::DEFAULT_PORT)]
+    pub appliance_port: u16,
 }
 
 impl PortOptions {
@@ -27,6 +33,8 @@ impl PortOptions {
         PortOptions {
             forticare_port: 0,
             ftm_port: 0,
+            phone_port: 0,
+            appliance_port: 0,
         }
     }
 }
@@ -79,7 +87,26 @@ impl Suite {
             http: lab.http_client()?,
         })
         .await?;
+        let ftm_url = ftm.url().to_owned();
         self.services.push(ftm);
+        // Like the real app, the virtual phones present a client certificate to the provisioning server.
+        let identity = phone::client_identity(lab.tls());
+        let phone = phone::start(phone::Config {
+            listen: lab.listen(phone::NAME, ports.phone_port)?,
+            service_dir: lab.service_dir(phone::NAME),
+            ftm_url: ftm_url.clone(),
+            http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+        })
+        .await?;
+        self.services.push(phone);
+        let appliance = appliance::start(appliance::Config {
+            listen: lab.listen(appliance::NAME, ports.appliance_port)?,
+            service_dir: lab.service_dir(appliance::NAME),
+            default_ftm_url: ftm_url,
+            http: lab.http_client()?,
+        })
+        .await?;
+        self.services.push(appliance);
         Ok(())
     }
 

@@ -20,6 +20,8 @@ fn describe(service: &str) -> &'static str {
             "FortiCare license service: license import (SoftToken.ActivationLicenseRequest)"
         }
         "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
+        "phone" => "virtual FortiToken Mobile phones: /phones",
+        "appliance" => "virtual FortiGates / FortiAuthenticators: /appliances",
         _ => "",
     }
 }

@@ -16,7 +16,14 @@ const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
-        .args(["up", "--forticare-port", "0", "--data-dir"])
+        .args([
+            "up",
+            "--forticare-port",
+            "0",
+            "--phone-port",
+            "0",
+            "--data-dir",
+        ])
         .arg(data_dir)
         .arg("--ready-file")
         .arg(ready_file)

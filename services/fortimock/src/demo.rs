@@ -1,0 +1,213 @@
+//! `fortimock demo`: the whole FortiToken Mobile story against the running suite, narrated step by step,
+//! through the same HTTP APIs a test suite would use: FortiCare issues a license, a virtual FortiGate imports
+//! it and assigns a token to alice, her virtual phone activates it, the FortiGate polls, alice logs in with
+//! her OTP, and the same OTP is refused a second time.
+
+use anyhow::{Context, bail};
+use protocol::appliance::{
+    ApplianceView, ImportOutcome, ImportRequest, LoginResult, NewAppliance, PollOutcome,
+    ProvisionOutcome, ProvisionTokenRequest,
+};
+use protocol::ledger::{LicenseSpec, LicenseView};
+use protocol::phone::{Activate, NewPhone, OtpView, PhoneTokenView, PhoneView};
+
+use crate::cli::DemoArgs;
+use crate::client::SuiteClient;
+use crate::fgt::{login, status_name};
+
+fn step(number: u32, title: &str) {
+    println!();
+    println!("{number}. {title}");
+}
+
+pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(&args.target)?;
+    println!("fortimock demo: one FortiToken Mobile token from license to login");
+    println!(
+        "   FortiCare {}, FTM {}, phones {}, appliances {}",
+        client.url("forticare")?,
+        client.url("ftm")?,
+        client.url("phone")?,
+        client.url("appliance")?
+    );
+
+    step(1, "FortiCare issues a FortiToken Mobile license");
+    let spec = LicenseSpec {
+        id: None,
+        code: None,
+        seats: 2,
+        valid_until: None,
+        note: Some("fortimock demo".into()),
+        owner: None,
+        owner_peers: Vec::new(),
+    };
+    let license: LicenseView = client
+        .post("forticare", "/__admin/licenses", &spec)
+        .await
+        .context("creating the license")?;
+    let code = license
+        .summary
+        .code
+        .as_ref()
+        .context("a purchased license has a code")?
+        .to_string();
+    println!(
+        "   license {} ({} seats), activation code {code}",
+        license.summary.id, license.summary.seats
+    );
+
+    step(
+        2,
+        "A FortiGate imports it (execute fortitoken-mobile import)",
+    );
+    let fgt: ApplianceView = client
+        .post("appliance", "/appliances", &NewAppliance::default())
+        .await
+        .context("creating the FortiGate")?;
+    let serial = fgt.serial.to_string();
+    println!(
+        "   virtual FortiGate {serial}, FortiOS {} build {}, talks to {}",
+        fgt.version, fgt.build, fgt.ftm_url
+    );
+    let imported: ImportOutcome = client
+        .post_outcome(
+            "appliance",
+            &format!("/appliances/{serial}/import"),
+            &ImportRequest { code: code.clone() },
+        )
+        .await?
+        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+    println!(
+        "   SoftToken.ActivationLicenseRequest → license {}, tokens {}",
+        imported.license,
+        imported
+            .tokens
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    step(
+        3,
+        "The admin assigns a token to alice; FortiOS generates the seed and provisions it",
+    );
+    let request = ProvisionTokenRequest {
+        token: "any".into(),
+        user: Some("alice".into()),
+        expiry_minutes: None,
+    };
+    let provisioned: ProvisionOutcome = client
+        .post_outcome(
+            "appliance",
+            &format!("/appliances/{serial}/provision"),
+            &request,
+        )
+        .await?
+        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+    let token = provisioned.token.serial.to_string();
+    let activation = provisioned
+        .token
+        .activation_code
+        .clone()
+        .context("a provisioned token has an activation code")?;
+    println!(
+        "   SoftToken.ProvisionRequest → {token} is {} for alice; activation code {activation} (mailed to alice)",
+        status_name(provisioned.token.status)
+    );
+
+    step(
+        4,
+        "alice types the code into FortiToken Mobile on her phone",
+    );
+    let phone: PhoneView = client
+        .post("phone", "/phones", &NewPhone::default())
+        .await
+        .context("creating the phone")?;
+    println!(
+        "   virtual phone {} ({}), mobile_id {}",
+        phone.id, phone.os_ver, phone.mobile_id
+    );
+    let activated: PhoneTokenView = client
+        .post(
+            "phone",
+            &format!("/phones/{}/activate", phone.id),
+            &Activate {
+                code: activation.clone(),
+            },
+        )
+        .await
+        .context("activating the token on the phone")?;
+    println!(
+        "   SoftToken.MobileProvisionRequest → the seed, encrypted for this phone: account \"{}\" from {}",
+        activated.name, activated.issuer
+    );
+    println!("   the server has now deleted the seed and the code: no other phone can download it");
+
+    step(5, "The FortiGate polls (execute fortitoken-mobile poll)");
+    let polled: PollOutcome = client
+        .post_outcome(
+            "appliance",
+            &format!("/appliances/{serial}/poll"),
+            &serde_json::json!({}),
+        )
+        .await?
+        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+    let state = polled
+        .tokens
+        .iter()
+        .find(|t| t.serial.as_str() == token)
+        .context("the poll names the token")?;
+    println!(
+        "   SoftToken.PollingRequest → {token} is {}, reg-id {}, os-ver {}",
+        status_name(state.status),
+        state.reg_id.as_deref().unwrap_or("-"),
+        state.os_ver.as_deref().unwrap_or("-")
+    );
+
+    step(6, "alice logs in with the code her phone shows");
+    let otp: OtpView = client
+        .get("phone", &format!("/phones/{}/otp?token={token}", phone.id))
+        .await
+        .context("reading the OTP")?;
+    let first = login(&client, &serial, "alice", &otp.otp).await?;
+    println!("   OTP {} → {}", otp.otp, first.message);
+    if first.result != LoginResult::Success {
+        bail!(
+            "the login with the phone's OTP was refused: {}",
+            first.message
+        );
+    }
+
+    step(7, "Someone replays the same code");
+    let replay = login(&client, &serial, "alice", &otp.otp).await?;
+    println!("   OTP {} again → {}", otp.otp, replay.message);
+    if replay.result != LoginResult::Replayed {
+        bail!("the replayed OTP was not refused: {}", replay.message);
+    }
+
+    step(8, "A wrong code counts towards the lockout");
+    let wrong = wrong_code(&otp.otp);
+    let denied = login(&client, &serial, "alice", &wrong).await?;
+    println!(
+        "   OTP {wrong} → {} ({} failed attempt(s); locked after {})",
+        denied.message, denied.failures, fgt.settings.lockout_threshold
+    );
+
+    println!();
+    println!(
+        "Done. `fortimock fgt show {serial}` shows the FortiGate's token table; `fortimock phone otp {}` the phone's code.",
+        phone.id
+    );
+    Ok(())
+}
+
+/// A code of the same length that is not `otp`.
+fn wrong_code(otp: &str) -> String {
+    otp.chars()
+        .map(|c| {
+            c.to_digit(10)
+                .map_or('0', |d| char::from_digit((d + 5) % 10, 10).unwrap_or('0'))
+        })
+        .collect()
+}

@@ -1,0 +1,369 @@
+//! `fortimock fgt …`: drive a virtual FortiGate / FortiAuthenticator of a running suite, with output shaped
+//! like FortiOS's (`show user fortitoken`, the `-7566` import error, "Please wait x seconds to login again").
+
+use anyhow::bail;
+use protocol::appliance::{
+    ApplianceList, ApplianceMode, ApplianceView, DebugLog, FortiTokenStatus, FortiTokenView,
+    ImportOutcome, ImportRequest, LoginOutcome, LoginRequest, LoginResult, NewAppliance,
+    OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
+};
+use protocol::time::UnixTime;
+
+use crate::cli::{FgtCommand, FgtNewArgs};
+use crate::client::SuiteClient;
+
+const APPLIANCE: &str = "appliance";
+
+pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
+    match command {
+        FgtCommand::New(args) => new(args).await,
+        FgtCommand::List(args) => {
+            let client = SuiteClient::connect(&args.target)?;
+            let list: ApplianceList = client.get(APPLIANCE, "/appliances").await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                println!(
+                    "{:<17} {:<18} {:<8} {:>6}  FTM SERVER",
+                    "SERIAL", "MODE", "FORTIOS", "TOKENS"
+                );
+                for a in &list.appliances {
+                    let mode = mode_name(a.mode);
+                    println!(
+                        "{:<17} {:<18} {:<8} {:>6}  {}",
+                        a.serial,
+                        mode,
+                        format!("{} b{}", a.version, a.build),
+                        a.tokens.len(),
+                        a.ftm_url
+                    );
+                }
+            }
+            Ok(())
+        }
+        FgtCommand::Import {
+            target,
+            fgt,
+            code,
+            debug,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let path = format!("/appliances/{fgt}/import?debug={debug}");
+            match client
+                .post_outcome::<_, ImportOutcome>(APPLIANCE, &path, &ImportRequest { code })
+                .await?
+            {
+                Ok(outcome) => {
+                    print_debug(&outcome.debug);
+                    println!(
+                        "imported license {} with {} tokens: {}",
+                        outcome.license,
+                        outcome.tokens.len(),
+                        join(&outcome.tokens)
+                    );
+                    Ok(())
+                }
+                Err(failure) => fail(failure),
+            }
+        }
+        FgtCommand::Provision {
+            target,
+            fgt,
+            token,
+            user,
+            expiry_minutes,
+            debug,
+        } => {
+            let request = ProvisionTokenRequest {
+                token,
+                user: Some(user),
+                expiry_minutes,
+            };
+            provision(
+                &SuiteClient::connect(&target)?,
+                &format!("/appliances/{fgt}/provision?debug={debug}"),
+                &request,
+            )
+            .await
+        }
+        FgtCommand::Renew {
+            target,
+            fgt,
+            token,
+            debug,
+        } => {
+            let request = ProvisionTokenRequest {
+                token,
+                user: None,
+                expiry_minutes: None,
+            };
+            provision(
+                &SuiteClient::connect(&target)?,
+                &format!("/appliances/{fgt}/renew?debug={debug}"),
+                &request,
+            )
+            .await
+        }
+        FgtCommand::Poll { target, fgt, debug } => {
+            let client = SuiteClient::connect(&target)?;
+            let path = format!("/appliances/{fgt}/poll?debug={debug}");
+            match client
+                .post_outcome::<_, PollOutcome>(APPLIANCE, &path, &serde_json::json!({}))
+                .await?
+            {
+                Ok(outcome) => {
+                    print_debug(&outcome.debug);
+                    if outcome.tokens.is_empty() {
+                        println!("no token is waiting for activation");
+                    }
+                    for token in &outcome.tokens {
+                        println!("{}", token_line(token));
+                    }
+                    Ok(())
+                }
+                Err(failure) => fail(failure),
+            }
+        }
+        FgtCommand::Show { target, fgt, json } => {
+            let client = SuiteClient::connect(&target)?;
+            let appliance: ApplianceView =
+                client.get(APPLIANCE, &format!("/appliances/{fgt}")).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&appliance)?);
+            } else {
+                print!("{}", show_user_fortitoken(&appliance));
+            }
+            Ok(())
+        }
+        FgtCommand::Login {
+            target,
+            fgt,
+            user,
+            otp,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let outcome = login(&client, &fgt, &user, &otp).await?;
+            println!("{}", outcome.message);
+            if outcome.result != LoginResult::Success {
+                bail!("login refused ({})", result_name(outcome.result));
+            }
+            Ok(())
+        }
+        FgtCommand::Unlock { target, fgt, user } => {
+            let client = SuiteClient::connect(&target)?;
+            let _: serde_json::Value = client
+                .post(
+                    APPLIANCE,
+                    &format!("/appliances/{fgt}/users/{user}/unlock"),
+                    &serde_json::json!({}),
+                )
+                .await?;
+            println!("{user} unlocked");
+            Ok(())
+        }
+        FgtCommand::Debug { target, fgt } => {
+            let client = SuiteClient::connect(&target)?;
+            let log: DebugLog = client
+                .get(APPLIANCE, &format!("/appliances/{fgt}/debug"))
+                .await?;
+            print_debug(&log.lines);
+            Ok(())
+        }
+    }
+}
+
+async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(&args.target)?;
+    let request = NewAppliance {
+        serial: args.serial.as_deref().map(str::parse).transpose()?,
+        peers: args
+            .peer
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<_, _>>()?,
+        vdom: args.vdom,
+        mode: Some(if args.fac {
+            ApplianceMode::Fortiauthenticator
+        } else {
+            ApplianceMode::Fortigate
+        }),
+        version: args.version,
+        build: args.build,
+        ftm_url: args.ftm_url,
+        settings: None,
+    };
+    let appliance: ApplianceView = client.post(APPLIANCE, "/appliances", &request).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&appliance)?);
+    } else {
+        println!(
+            "{} ({}, FortiOS {} build {}, {} s tokens) talks to {}",
+            appliance.serial,
+            mode_name(appliance.mode),
+            appliance.version,
+            appliance.build,
+            appliance.settings.period,
+            appliance.ftm_url
+        );
+    }
+    Ok(())
+}
+
+async fn provision(
+    client: &SuiteClient,
+    path: &str,
+    request: &ProvisionTokenRequest,
+) -> anyhow::Result<()> {
+    match client
+        .post_outcome::<_, ProvisionOutcome>(APPLIANCE, path, request)
+        .await?
+    {
+        Ok(outcome) => {
+            print_debug(&outcome.debug);
+            let token = &outcome.token;
+            println!(
+                "{} assigned to {}: activation code {}",
+                token.serial,
+                token.user.as_deref().unwrap_or("?"),
+                token.activation_code.as_deref().unwrap_or("?")
+            );
+            if let Some(expire) = token.activation_expire {
+                println!("the code expires {}", UnixTime::from_secs(expire));
+            }
+            Ok(())
+        }
+        Err(failure) => fail(failure),
+    }
+}
+
+/// Posts a login; a refusal (HTTP 401) is an outcome, not an error.
+pub async fn login(
+    client: &SuiteClient,
+    fgt: &str,
+    user: &str,
+    otp: &str,
+) -> anyhow::Result<LoginOutcome> {
+    let request = LoginRequest {
+        user: user.to_owned(),
+        otp: otp.to_owned(),
+    };
+    let (status, body) = client
+        .post_raw(APPLIANCE, &format!("/appliances/{fgt}/login"), &request)
+        .await?;
+    match serde_json::from_slice::<LoginOutcome>(&body) {
+        Ok(outcome) => Ok(outcome),
+        Err(_) => bail!(
+            "login answered HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        ),
+    }
+}
+
+fn fail(failure: OperationFailure) -> anyhow::Result<()> {
+    print_debug(&failure.debug);
+    bail!("{} ({})", failure.message, failure.error_id)
+}
+
+fn print_debug(lines: &[String]) {
+    for line in lines {
+        println!("{line}");
+    }
+}
+
+fn mode_name(mode: ApplianceMode) -> &'static str {
+    match mode {
+        ApplianceMode::Fortigate => "FortiGate",
+        ApplianceMode::Fortiauthenticator => "FortiAuthenticator",
+    }
+}
+
+fn result_name(result: LoginResult) -> &'static str {
+    match result {
+        LoginResult::Success => "success",
+        LoginResult::Denied => "denied",
+        LoginResult::Replayed => "replayed",
+        LoginResult::Locked => "locked",
+        LoginResult::Resync => "resync",
+    }
+}
+
+/// The FortiOS GUI name of a token status.
+pub fn status_name(status: FortiTokenStatus) -> &'static str {
+    match status {
+        FortiTokenStatus::Available => "Available",
+        FortiTokenStatus::Pending => "Pending",
+        FortiTokenStatus::Assigned => "Assigned",
+        FortiTokenStatus::ProvisionTimeout => "Provision Timed Out",
+    }
+}
+
+fn token_line(token: &FortiTokenView) -> String {
+    let mut line = format!("{}  {}", token.serial, status_name(token.status));
+    if let Some(user) = &token.user {
+        line.push_str(&format!("  user {user}"));
+    }
+    if let (Some(reg_id), Some(os_ver)) = (&token.reg_id, &token.os_ver) {
+        line.push_str(&format!("  reg-id {reg_id}  os-ver {os_ver}"));
+    }
+    line
+}
+
+/// The appliance's token table as FortiOS's `show user fortitoken` prints it, preceded by the GUI's status
+/// column and followed by the users (`show user local`).
+pub fn show_user_fortitoken(appliance: &ApplianceView) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "# {} {} (FortiOS {} build {})\n",
+        mode_name(appliance.mode),
+        appliance.serial,
+        appliance.version,
+        appliance.build
+    ));
+    for token in &appliance.tokens {
+        out.push_str(&format!("# {}\n", token_line(token)));
+    }
+    out.push_str("config user fortitoken\n");
+    for token in &appliance.tokens {
+        out.push_str(&format!("    edit \"{}\"\n", token.serial));
+        out.push_str(&format!("        set license \"{}\"\n", token.license));
+        if let Some(code) = &token.activation_code {
+            out.push_str(&format!("        set activation-code \"{code}\"\n"));
+        }
+        if let Some(expire) = token.activation_expire {
+            out.push_str(&format!("        set activation-expire {expire}\n"));
+        }
+        if let Some(reg_id) = &token.reg_id {
+            out.push_str(&format!("        set reg-id \"{reg_id}\"\n"));
+        }
+        if let Some(os_ver) = &token.os_ver {
+            out.push_str(&format!("        set os-ver \"{os_ver}\"\n"));
+        }
+        out.push_str("    next\n");
+    }
+    out.push_str("end\n");
+    if !appliance.users.is_empty() {
+        out.push_str("config user local\n");
+        for user in &appliance.users {
+            out.push_str(&format!("    edit \"{}\"\n", user.name));
+            out.push_str("        set type password\n        set two-factor fortitoken\n");
+            out.push_str(&format!("        set fortitoken \"{}\"\n", user.token));
+            if user.locked {
+                out.push_str(&format!(
+                    "        # locked after {} failed logins\n",
+                    user.failures
+                ));
+            }
+            out.push_str("    next\n");
+        }
+        out.push_str("end\n");
+    }
+    out
+}
+
+fn join<T: ToString>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,114 @@
+//! Harness methods for the simulators: the virtual appliance's and the virtual phone's HTTP APIs, one
+//! method per endpoint, returning what came back.
+
+use protocol::appliance::{ApplianceView, LoginOutcome, LoginRequest, OperationFailure};
+use protocol::phone::{OtpView, PhoneView};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::TestSuite;
+
+impl TestSuite {
+    /// `POST /appliances`.
+    pub async fn new_appliance(&self, body: Value) -> ApplianceView {
+        let (status, answer) = self.admin_post("appliance", "/appliances", &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        serde_json::from_value(answer).unwrap()
+    }
+
+    /// `GET /appliances/{serial}`.
+    pub async fn appliance(&self, serial: &str) -> ApplianceView {
+        self.admin_get("appliance", &format!("/appliances/{serial}"))
+            .await
+    }
+
+    /// `POST /appliances/{serial}/{operation}?debug=true`: the outcome, or the failure the cloud caused.
+    pub async fn appliance_op<T: DeserializeOwned>(
+        &self,
+        serial: &str,
+        operation: &str,
+        body: Value,
+    ) -> Result<T, OperationFailure> {
+        let path = format!("/appliances/{serial}/{operation}?debug=true");
+        let (status, answer) = self.admin_post("appliance", &path, &body).await;
+        if status == StatusCode::OK {
+            Ok(serde_json::from_value(answer).unwrap())
+        } else {
+            Err(serde_json::from_value(answer.clone())
+                .unwrap_or_else(|_| panic!("{operation}: {status} {answer}")))
+        }
+    }
+
+    /// Imports `code` on appliance `serial` and returns the imported token serials.
+    pub async fn appliance_import(&self, serial: &str, code: &str) -> Vec<String> {
+        let outcome: protocol::appliance::ImportOutcome = self
+            .appliance_op(serial, "import", json!({"code": code}))
+            .await
+            .unwrap();
+        outcome.tokens.iter().map(ToString::to_string).collect()
+    }
+
+    /// Assigns `token` (or `any`) to `user` on `serial`; returns the token serial and its activation code.
+    pub async fn appliance_provision(
+        &self,
+        serial: &str,
+        token: &str,
+        user: &str,
+    ) -> (String, String) {
+        let outcome: protocol::appliance::ProvisionOutcome = self
+            .appliance_op(serial, "provision", json!({"token": token, "user": user}))
+            .await
+            .unwrap();
+        (
+            outcome.token.serial.to_string(),
+            outcome.token.activation_code.unwrap(),
+        )
+    }
+
+    /// `POST /appliances/{serial}/login`: the status (200 or 401) and the outcome.
+    pub async fn login(&self, serial: &str, user: &str, otp: &str) -> (StatusCode, LoginOutcome) {
+        let body = LoginRequest {
+            user: user.to_owned(),
+            otp: otp.to_owned(),
+        };
+        let (status, answer) = self
+            .admin_post("appliance", &format!("/appliances/{serial}/login"), &body)
+            .await;
+        (
+            status,
+            serde_json::from_value(answer.clone()).unwrap_or_else(|_| panic!("{status} {answer}")),
+        )
+    }
+
+    /// `POST /phones`.
+    pub async fn new_phone(&self, body: Value) -> PhoneView {
+        let (status, answer) = self.admin_post("phone", "/phones", &body).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        serde_json::from_value(answer).unwrap()
+    }
+
+    /// `POST /phones/{id}/activate`: the status and the answer.
+    pub async fn activate(&self, phone: &str, code: &str) -> (StatusCode, Value) {
+        self.admin_post(
+            "phone",
+            &format!("/phones/{phone}/activate"),
+            &json!({"code": code}),
+        )
+        .await
+    }
+
+    /// `GET /phones/{id}/otp?token=…`.
+    pub async fn phone_otp(&self, phone: &str, token: &str) -> OtpView {
+        self.admin_get("phone", &format!("/phones/{phone}/otp?token={token}"))
+            .await
+    }
+
+    /// Stops the suite's shared clock where it is.
+    pub async fn freeze_clock(&self) {
+        let (status, answer) = self
+            .admin_post("ftm", "/__admin/clock", &json!({"freeze": true}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+}
