@@ -220,13 +220,14 @@ pub struct FgtNewArgs {
     pub fac: bool,
     /// FortiOS version sent as `__device_version` (default 7.4).
     #[arg(long)]
-    pub version: Option<String>,
+    pub fortios: Option<String>,
     /// FortiOS build sent as `__device_build` (default 2829).
     #[arg(long)]
     pub build: Option<String>,
-    /// The FortiToken server it talks to (default: the suite's ftm).
+    /// The FortiToken server it talks to (default: the suite's ftm; any base URL, so a third-party
+    /// FortiGuard stand-in works too).
     #[arg(long)]
-    pub ftm_url: Option<String>,
+    pub server: Option<String>,
     #[arg(long)]
     pub json: bool,
 }
@@ -309,4 +310,17 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap checks argument definitions only when a subcommand is used; this checks them all.
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        Cli::command().debug_assert();
+    }
 }

@@ -187,9 +187,9 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         } else {
             ApplianceMode::Fortigate
         }),
-        version: args.version,
+        version: args.fortios,
         build: args.build,
-        ftm_url: args.ftm_url,
+        ftm_url: args.server,
         settings: None,
     };
     let appliance: ApplianceView = client.post(APPLIANCE, "/appliances", &request).await?;
