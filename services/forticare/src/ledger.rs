@@ -1,10 +1,14 @@
 //! The license ledger's rules, as pure functions of a license, the requesting appliance and `now`.
 //!
 //! A license is redeemed by the first appliance that imports its code and becomes registered to that
-//! appliance and its HA cluster. An appliance whose cluster shares a member with that registration may import
-//! again and gets the same tokens (its new HA members join the registration); anyone else is refused. A code whose certificate validity ended before it was ever redeemed is expired; once
-//! redeemed it can be re-imported indefinitely (KB 197790). The trial code gives each cluster one trial
-//! license with two tokens.
+//! appliance and its HA cluster. An appliance whose cluster shares a member with that registration may
+//! import again and gets the same tokens (its new HA members join the registration); anyone else is
+//! refused. A code whose certificate validity ended before it was ever redeemed is expired; once redeemed
+//! it can be re-imported indefinitely (KB 197790). The trial code gives each cluster one trial license with
+//! two tokens.
+//!
+//! A license's tokens are not part of [`License`]: the ledger keeps them apart, so deciding an import or
+//! who owns a token never reads a 10,000-token list.
 
 use protocol::catalogue::{CatalogueEntry, LICENSE_CODE_INVALID};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
@@ -18,7 +22,8 @@ pub struct License {
     pub id: LicenseId,
     /// The redemption code; `None` for trial licenses.
     pub code: Option<LicenseActivationCode>,
-    pub tokens: Vec<TokenSerial>,
+    /// How many tokens it has.
+    pub seats: u32,
     pub valid_until: Option<CivilDate>,
     pub note: Option<String>,
     pub created: UnixTime,
@@ -54,11 +59,17 @@ impl License {
         }
     }
 
-    /// Whether `appliance` may use this license: it is the owner or one of the owner's HA peers.
-    pub fn is_registered_to(&self, appliance: &ApplianceSerial) -> bool {
+    /// Whether an appliance whose cluster is `cluster` may use this license (import it again, provision or
+    /// poll its tokens).
+    pub fn usable_by(&self, cluster: &[ApplianceSerial]) -> bool {
         self.owner
             .as_ref()
-            .is_some_and(|owner| owner.cluster.contains(appliance))
+            .is_some_and(|owner| modeled::may_use_token(&owner.cluster, cluster))
+    }
+
+    /// The tokens a license of this id and size has.
+    pub fn token_serials(&self) -> Vec<TokenSerial> {
+        modeled::token_serials(&self.id, self.seats)
     }
 
     pub fn summary(&self) -> LicenseSummary {
@@ -66,7 +77,7 @@ impl License {
             id: self.id.clone(),
             kind: self.kind(),
             code: self.code.clone(),
-            seats: u32::try_from(self.tokens.len()).unwrap_or(u32::MAX),
+            seats: self.seats,
             valid_until: self.valid_until,
             note: self.note.clone(),
             created: self.created,
@@ -78,10 +89,10 @@ impl License {
         }
     }
 
-    pub fn view(&self) -> LicenseView {
+    pub fn view(&self, tokens: Vec<TokenSerial>) -> LicenseView {
         LicenseView {
             summary: self.summary(),
-            tokens: self.tokens.clone(),
+            tokens,
         }
     }
 }
@@ -92,6 +103,7 @@ pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTi
     let (Some(mut license), Some(requester)) = (license, cluster.first()) else {
         return Redemption::Refused(&LICENSE_CODE_INVALID);
     };
+    let usable = license.usable_by(cluster);
     match &mut license.owner {
         None => {
             if license
@@ -110,7 +122,7 @@ pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTi
                 changed: true,
             }
         }
-        Some(owner) if modeled::may_use_token(&owner.cluster, cluster) => {
+        Some(owner) if usable => {
             let changed = join_cluster(owner, cluster);
             Redemption::Granted { license, changed }
         }
@@ -138,11 +150,10 @@ pub fn redeem_trial(
             Redemption::Granted { license, changed }
         }
         None => {
-            let tokens = modeled::token_serials(&new_id, modeled::TRIAL_SEATS);
             let license = License {
                 id: new_id,
                 code: None,
-                tokens,
+                seats: modeled::TRIAL_SEATS,
                 valid_until: None,
                 note: Some(format!("free trial of {requester}")),
                 created: now,
@@ -185,11 +196,10 @@ mod tests {
     }
 
     fn license(valid_until: Option<&str>) -> License {
-        let id: LicenseId = "EFTM000000000001".parse().unwrap();
         License {
-            tokens: modeled::token_serials(&id, 3),
-            id,
+            id: "EFTM000000000001".parse().unwrap(),
             code: Some("1111-2222-3333-4444-5555".parse().unwrap()),
+            seats: 3,
             valid_until: valid_until.map(|d| d.parse().unwrap()),
             note: None,
             created: UnixTime::from_secs(0),
@@ -238,14 +248,21 @@ mod tests {
             NOW,
         ));
         assert!(!changed);
-        assert_eq!(again.tokens, first.tokens);
+        assert_eq!(again.token_serials(), first.token_serials());
         let (grown, changed) = granted(redeem(
             Some(first.clone()),
             &serials(&["FGTA", "FGTC"]),
             NOW,
         ));
         assert!(changed);
-        assert!(grown.is_registered_to(&"FGTC".parse().unwrap()));
+        assert!(grown.usable_by(&serials(&["FGTC"])));
+        // A new unit that lists a registered one as its HA peer may import too, and joins.
+        let (joined, changed) = granted(redeem(
+            Some(first.clone()),
+            &serials(&["FGTD", "FGTB"]),
+            NOW,
+        ));
+        assert!(changed && joined.usable_by(&serials(&["FGTD"])));
         assert_eq!(
             refused(redeem(Some(first), &serials(&["FGTX"]), NOW)),
             "forticare.import.registered-elsewhere"
@@ -289,12 +306,13 @@ mod tests {
             NOW,
         ));
         assert!(changed);
-        assert_eq!(trial.tokens.len(), 2);
+        assert_eq!(trial.token_serials().len(), 2);
         assert_eq!(trial.id, id);
+        let other_id = "FTMTRIAL00000043".parse().unwrap();
         let (again, changed) = granted(redeem_trial(
             Some(trial.clone()),
             &serials(&["FGTB"]),
-            "FTMTRIAL00000043".parse().unwrap(),
+            other_id,
             NOW,
         ));
         assert!(!changed);

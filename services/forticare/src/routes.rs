@@ -100,8 +100,7 @@ async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpRes
         Redemption::Granted { license, .. } => {
             let result = format!(
                 "granted {} ({} tokens) to {requester}",
-                license.id,
-                license.tokens.len()
+                license.id, license.seats
             );
             let response = ActivationLicenseResponse {
                 header,
@@ -109,7 +108,7 @@ async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpRes
                 license: license.id.to_string(),
                 tokens: Some(
                     license
-                        .tokens
+                        .token_serials()
                         .iter()
                         .map(|t| LicensedToken {
                             token: t.to_string(),
@@ -148,8 +147,8 @@ async fn create_license(state: web::Data<Forticare>, spec: web::Json<LicenseSpec
     }
     match state.store.create(&spec, state.clock.now()).await {
         Ok(license) => {
-            tracing::info!(license = %license.id, seats = license.tokens.len(), "license created");
-            HttpResponse::Created().json(license.view())
+            tracing::info!(license = %license.id, seats = license.seats, "license created");
+            HttpResponse::Created().json(license.view(license.token_serials()))
         }
         Err(CreateError::Conflict(message)) => {
             error(StatusCode::CONFLICT, "forticare.license.conflict", message)
@@ -170,7 +169,7 @@ async fn show_license(state: web::Data<Forticare>, id: web::Path<String>) -> Htt
         }
     };
     match state.store.license(&id) {
-        Ok(Some(license)) => HttpResponse::Ok().json(license.view()),
+        Ok(Some(license)) => HttpResponse::Ok().json(license.view(license.token_serials())),
         Ok(None) => error(
             StatusCode::NOT_FOUND,
             "forticare.license.not-found",
@@ -190,8 +189,7 @@ async fn ownership(state: web::Data<Forticare>, query: web::Json<OwnershipQuery>
         };
         let owned = license
             .as_ref()
-            .and_then(|l| l.owner.as_ref())
-            .is_some_and(|owner| modeled::may_use_token(&owner.cluster, &query.appliances));
+            .is_some_and(|l| l.usable_by(&query.appliances));
         tokens.push(TokenOwnership {
             token: token.clone(),
             license: license.map(|l| l.id),

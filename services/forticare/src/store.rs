@@ -2,7 +2,7 @@
 //! the versioned record format, runs each import as one transaction (so two appliances racing for one code
 //! cannot both win), and flushes before returning from any change: acknowledged means durable.
 //!
-//! Trees: `licenses` (license id → [`LicenseRecordV1`] JSON), `codes` (20 hex digits → license id),
+//! Trees: `licenses` (license id → [`LicenseRecordV2`] JSON), `codes` (20 hex digits → license id),
 //! `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and `appliances`
 //! (serial → empty: every serial a license is registered to, the "registered products").
 
@@ -40,13 +40,15 @@ pub enum CreateError {
     Internal(#[from] anyhow::Error),
 }
 
-/// A license as stored. Version 1; a change of shape gets a new version and a conversion.
+/// A license as stored. Version 2 (version 1 held the token list; tokens are now derived from the id and
+/// seat count, `modeled::token_serials`, and indexed in the `tokens` tree). A change of shape gets a new
+/// version and a conversion.
 #[derive(Serialize, Deserialize)]
-struct LicenseRecordV1 {
+struct LicenseRecordV2 {
     v: u32,
     id: String,
     code: Option<String>,
-    tokens: Vec<String>,
+    seats: u32,
     valid_until: Option<String>,
     note: Option<String>,
     created: i64,
@@ -60,13 +62,13 @@ struct OwnerRecordV1 {
     registered: i64,
 }
 
-impl From<&License> for LicenseRecordV1 {
-    fn from(license: &License) -> LicenseRecordV1 {
-        LicenseRecordV1 {
-            v: 1,
+impl From<&License> for LicenseRecordV2 {
+    fn from(license: &License) -> LicenseRecordV2 {
+        LicenseRecordV2 {
+            v: 2,
             id: license.id.to_string(),
             code: license.code.as_ref().map(|c| c.compact().to_owned()),
-            tokens: license.tokens.iter().map(ToString::to_string).collect(),
+            seats: license.seats,
             valid_until: license.valid_until.map(|d| d.to_string()),
             note: license.note.clone(),
             created: license.created.secs(),
@@ -79,18 +81,14 @@ impl From<&License> for LicenseRecordV1 {
     }
 }
 
-impl TryFrom<LicenseRecordV1> for License {
+impl TryFrom<LicenseRecordV2> for License {
     type Error = anyhow::Error;
 
-    fn try_from(record: LicenseRecordV1) -> anyhow::Result<License> {
+    fn try_from(record: LicenseRecordV2) -> anyhow::Result<License> {
         Ok(License {
             id: record.id.parse()?,
             code: record.code.map(|c| c.parse()).transpose()?,
-            tokens: record
-                .tokens
-                .iter()
-                .map(|t| t.parse())
-                .collect::<Result<_, _>>()?,
+            seats: record.seats,
             valid_until: record
                 .valid_until
                 .map(|d| d.parse::<CivilDate>())
@@ -116,13 +114,13 @@ impl TryFrom<LicenseRecordV1> for License {
 }
 
 fn decode(bytes: &[u8]) -> anyhow::Result<License> {
-    let record: LicenseRecordV1 =
+    let record: LicenseRecordV2 =
         serde_json::from_slice(bytes).context("decoding a license record")?;
     record.try_into()
 }
 
 fn encode(license: &License) -> Vec<u8> {
-    serde_json::to_vec(&LicenseRecordV1::from(license)).unwrap_or_default()
+    serde_json::to_vec(&LicenseRecordV2::from(license)).unwrap_or_default()
 }
 
 type Abort = ConflictableTransactionError<anyhow::Error>;
@@ -208,7 +206,7 @@ impl Store {
                 },
             };
             let license = License {
-                tokens: modeled::token_serials(&id, spec.seats),
+                seats: spec.seats,
                 id,
                 code: Some(code),
                 valid_until: spec.valid_until,
@@ -223,7 +221,8 @@ impl Store {
                     registered: now,
                 }),
             };
-            for token in &license.tokens {
+            let serials = license.token_serials();
+            for token in &serials {
                 if tokens.get(token.as_str())?.is_some() {
                     return Err(abort(CreateError::Conflict(format!(
                         "token {token} of {} already exists",
@@ -236,7 +235,7 @@ impl Store {
                 license.code.as_ref().map_or("", |c| c.compact()),
                 license.id.as_str(),
             )?;
-            for token in &license.tokens {
+            for token in &serials {
                 tokens.insert(token.as_str(), license.id.as_str())?;
             }
             register(appliances, &license)?;
@@ -342,7 +341,7 @@ impl Store {
             } = &outcome
             {
                 licenses.insert(license.id.as_str(), encode(license))?;
-                for token in &license.tokens {
+                for token in &license.token_serials() {
                     tokens.insert(token.as_str(), license.id.as_str())?;
                 }
                 for member in cluster {

@@ -91,8 +91,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (mut child, _, urls) = start_suite(&exe, &dir)?;
     let result = load(&args, &child, &dir, &urls).await;
     stop(&mut child);
+    let (endpoints, rss_idle_kib, rss_after_load_kib) = result.with_context(|| {
+        format!(
+            "the server's log is in {}",
+            dir.join("server.log").display()
+        )
+    })?;
     let _ = std::fs::remove_dir_all(&work);
-    let (endpoints, rss_idle_kib, rss_after_load_kib) = result?;
 
     let health = endpoints.first().context("the health baseline ran")?;
     println!();
@@ -190,21 +195,30 @@ fn start_suite(exe: &Path, dir: &Path) -> anyhow::Result<(Child, f64, SuiteUrls)
         .arg(dir)
         .arg("--ready-file")
         .arg(&ready)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "info,actix_server=warn")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir_log(dir)?)?)
         .spawn()
         .context("starting fortimock up")?;
     let stdout = child.stdout.take().context("fortimock up's output")?;
-    for line in BufReader::new(stdout).lines() {
+    let mut lines = BufReader::new(stdout).lines();
+    while let Some(line) = lines.next() {
         if line?.contains(" is up (ready in ") {
             let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+            // Keep reading what the suite prints, so it never writes into a closed pipe.
+            std::thread::spawn(move || lines.for_each(drop));
             let urls: SuiteUrls = serde_json::from_str(&std::fs::read_to_string(&ready)?)?;
             return Ok((child, elapsed, urls));
         }
     }
     stop(&mut child);
     bail!("fortimock up exited before it was ready")
+}
+
+/// Where a suite started by the bench logs (kept when the bench fails).
+fn dir_log(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir.join("server.log"))
 }
 
 fn stop(child: &mut Child) {
@@ -357,15 +371,13 @@ async fn load(
         .collect();
     let serial = "FGVM02TM10000001".parse()?;
     let header = RequestHeader::new(&serial, &[], "7.4", "2829");
-    let import = Envelope::to_vec(&ActivationLicenseRequest {
-        header: header.clone(),
-        license_activation_code: code,
-    });
-    http.post(format!("{ftm}{PROCESS_PATH}"))
-        .body(import.clone())
-        .send()
-        .await?
-        .error_for_status()?;
+    let big_import = Envelope::to_vec(&ActivationLicenseRequest { header: header.clone(), license_activation_code: code });
+    http.post(format!("{ftm}{PROCESS_PATH}")).body(big_import).send().await?.error_for_status()?;
+    // Re-imports are measured with a license of a common size, 50 seats.
+    let pack: serde_json::Value = http.post(format!("{forticare}/__admin/licenses")).json(&json!({"seats": 50})).send().await?.json().await?;
+    let pack_code = pack["code"].as_str().context("the license has a code")?.to_owned();
+    let import = Envelope::to_vec(&ActivationLicenseRequest { header: header.clone(), license_activation_code: pack_code });
+    http.post(format!("{ftm}{PROCESS_PATH}")).body(import.clone()).send().await?.error_for_status()?;
     let seed = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
     let provision_body = |batch: &[String]| {
         let tokens = batch
@@ -440,7 +452,7 @@ async fn load(
     let (h, u, body) = (http.clone(), format!("{ftm}{PROCESS_PATH}"), import.clone());
     results.push(
         measure(
-            "license import via ftm (re-import)",
+            "50-seat license import via ftm",
             pid,
             args,
             Box::new(move |_| Some(h.post(&u).body(body.clone()))),

@@ -39,36 +39,10 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     if let Some(dir) = lab.data_dir() {
         write_urls(&dir.join(SUITE_FILE), &urls)?;
     }
-    println!(
-        "fortimock {} is up (ready in {:.1} ms)",
-        env!("CARGO_PKG_VERSION"),
-        ready_in.as_secs_f64() * 1000.0
-    );
-    for service in suite.services() {
-        println!(
-            "  {:<10} {:<26} {}",
-            service.name(),
-            service.url(),
-            describe(service.name())
-        );
-    }
-    match (lab.data_dir(), lab.tls()) {
-        (Some(dir), Some(tls)) => {
-            println!("data     {}", dir.display());
-            if let Some(ca) = tls.ca_path() {
-                println!("lab CA   {}   (curl --cacert {0} …)", ca.display());
-            }
-        }
-        (Some(dir), None) => println!("data     {} (plain HTTP)", dir.display()),
-        (None, Some(_)) => {
-            println!("data     in memory (--ephemeral); lab CA at <service>/__admin/ca.pem")
-        }
-        (None, None) => println!("data     in memory (--ephemeral), plain HTTP"),
-    }
-    if let Some(path) = &args.ready_file {
-        println!("ready    {}", path.display());
-    }
-    println!("Ctrl-C stops the suite.");
+    tracing::info!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
+    let banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
+    // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
 
     wait_for_shutdown().await?;
     tracing::info!("stopping");
@@ -77,6 +51,53 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         let _ = std::fs::remove_file(dir.join(SUITE_FILE));
     }
     Ok(())
+}
+
+/// What `up` prints once every service is ready: the suite's first line, where each service listens, where
+/// the data and the lab CA are.
+fn banner(
+    suite: &Suite,
+    lab: &lab::options::Lab,
+    ready_file: Option<&std::path::Path>,
+    ready_in: std::time::Duration,
+) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "fortimock {} is up (ready in {:.1} ms)",
+        env!("CARGO_PKG_VERSION"),
+        ready_in.as_secs_f64() * 1000.0
+    );
+    for service in suite.services() {
+        let _ = writeln!(
+            out,
+            "  {:<10} {:<26} {}",
+            service.name(),
+            service.url(),
+            describe(service.name())
+        );
+    }
+    let _ = match (lab.data_dir(), lab.tls()) {
+        (Some(dir), Some(tls)) => {
+            let _ = writeln!(out, "data     {}", dir.display());
+            match tls.ca_path() {
+                Some(ca) => writeln!(out, "lab CA   {}   (curl --cacert {0} …)", ca.display()),
+                None => Ok(()),
+            }
+        }
+        (Some(dir), None) => writeln!(out, "data     {} (plain HTTP)", dir.display()),
+        (None, Some(_)) => writeln!(
+            out,
+            "data     in memory (--ephemeral); lab CA at <service>/__admin/ca.pem"
+        ),
+        (None, None) => writeln!(out, "data     in memory (--ephemeral), plain HTTP"),
+    };
+    if let Some(path) = ready_file {
+        let _ = writeln!(out, "ready    {}", path.display());
+    }
+    let _ = writeln!(out, "Ctrl-C stops the suite.");
+    out
 }
 
 fn fixtures(args: &UpArgs) -> anyhow::Result<Vec<LicenseSpec>> {

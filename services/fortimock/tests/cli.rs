@@ -175,3 +175,51 @@ fn client_commands_explain_when_no_suite_runs() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("is `fortimock up` running"));
 }
+
+#[tokio::test]
+async fn up_keeps_serving_when_nobody_reads_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let mut child = Command::new(BIN)
+        .args([
+            "up",
+            "--forticare-port",
+            "0",
+            "--ftm-port",
+            "0",
+            "--phone-port",
+            "0",
+            "--appliance-port",
+            "0",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end of stdout before the banner is written: printing it must fail quietly.
+    drop(child.stdout.take());
+    let ready = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("suite ready"));
+    assert!(ready, "fortimock up exited: {:?}", child.try_wait());
+    let urls: Value = serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let url = urls["appliance"].as_str().unwrap();
+    let status = client
+        .get(format!("{url}/__admin/health"))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(child.try_wait().unwrap().is_none(), "the suite died");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

@@ -7,9 +7,12 @@ use tracing_subscriber::EnvFilter;
 pub fn init() {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sled=warn"));
+    // A closed stderr must not take a worker down: tracing-subscriber reports its own write errors with
+    // `eprintln!`, which panics when stderr is gone.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
 }
 
