@@ -12,6 +12,7 @@
 //! - `envelope`: the `{"d": {"__type": …}}` wrapper and decoding errors;
 //! - `header`: the appliance header and its echo;
 //! - `license`: license import; `provision`: seed escrow and polling; `mobile`: token activation;
+//!   `push`: push login (the relay request, the encrypted payload, the phone's callback, the relay API);
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
@@ -39,6 +40,7 @@ pub mod modeled;
 pub mod otp;
 pub mod phone;
 pub mod provision;
+pub mod push;
 pub mod seed;
 pub mod time;
 

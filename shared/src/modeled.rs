@@ -31,6 +31,28 @@ pub const LICENSE_EXPIRED: CatalogueEntry = CatalogueEntry {
     source: "text: KB 197790 / 99299 [DOC]; code: fortimock model",
 };
 
+/// The push relay's answer for a registration id no installed app holds (an uninstalled app, a stale
+/// `reg-id`): APNs's `Unregistered` (HTTP 410). The real relay's answer to FortiOS is not public.
+pub const PUSH_UNREGISTERED: CatalogueEntry = CatalogueEntry {
+    id: "push.relay.unregistered",
+    code: None,
+    text: "Unregistered",
+    provenance: Provenance::Modeled,
+    symptom: "the push login fails at once; the phone never shows a notification (re-activate the token to refresh reg-id)",
+    source: "fortimock model, after APNs and FCM",
+};
+
+/// The push relay's answer for a registration id that is not a push token at all: APNs's `BadDeviceToken`
+/// (HTTP 400).
+pub const PUSH_BAD_DEVICE_TOKEN: CatalogueEntry = CatalogueEntry {
+    id: "push.relay.bad-device-token",
+    code: None,
+    text: "BadDeviceToken",
+    provenance: Provenance::Modeled,
+    symptom: "the push login fails at once",
+    source: "fortimock model, after APNs",
+};
+
 /// The answer to a SoftToken request that cannot be decoded at all (not JSON, no `d`, no `__type`, an
 /// unknown `__type`, a field of the wrong type, too large).
 ///
