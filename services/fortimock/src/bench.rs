@@ -371,13 +371,36 @@ async fn load(
         .collect();
     let serial = "FGVM02TM10000001".parse()?;
     let header = RequestHeader::new(&serial, &[], "7.4", "2829");
-    let big_import = Envelope::to_vec(&ActivationLicenseRequest { header: header.clone(), license_activation_code: code });
-    http.post(format!("{ftm}{PROCESS_PATH}")).body(big_import).send().await?.error_for_status()?;
+    let big_import = Envelope::to_vec(&ActivationLicenseRequest {
+        header: header.clone(),
+        license_activation_code: code,
+    });
+    http.post(format!("{ftm}{PROCESS_PATH}"))
+        .body(big_import)
+        .send()
+        .await?
+        .error_for_status()?;
     // Re-imports are measured with a license of a common size, 50 seats.
-    let pack: serde_json::Value = http.post(format!("{forticare}/__admin/licenses")).json(&json!({"seats": 50})).send().await?.json().await?;
-    let pack_code = pack["code"].as_str().context("the license has a code")?.to_owned();
-    let import = Envelope::to_vec(&ActivationLicenseRequest { header: header.clone(), license_activation_code: pack_code });
-    http.post(format!("{ftm}{PROCESS_PATH}")).body(import.clone()).send().await?.error_for_status()?;
+    let pack: serde_json::Value = http
+        .post(format!("{forticare}/__admin/licenses"))
+        .json(&json!({"seats": 50}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let pack_code = pack["code"]
+        .as_str()
+        .context("the license has a code")?
+        .to_owned();
+    let import = Envelope::to_vec(&ActivationLicenseRequest {
+        header: header.clone(),
+        license_activation_code: pack_code,
+    });
+    http.post(format!("{ftm}{PROCESS_PATH}"))
+        .body(import.clone())
+        .send()
+        .await?
+        .error_for_status()?;
     let seed = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
     let provision_body = |batch: &[String]| {
         let tokens = batch
