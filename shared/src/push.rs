@@ -262,6 +262,15 @@ pub struct PushRefused {
 pub const UNREGISTERED: &str = "Unregistered";
 /// A relay refusal reason.
 pub const BAD_DEVICE_TOKEN: &str = "BadDeviceToken";
+/// A relay refusal reason (HTTP 400): the request is not a well-formed push or device registration; the
+/// `message` names the problem.
+pub const BAD_REQUEST: &str = "BadRequest";
+/// A relay refusal reason (HTTP 413): the body is larger than the relay reads.
+pub const PAYLOAD_TOO_LARGE: &str = "PayloadTooLarge";
+/// A relay refusal reason (HTTP 404) on the device API: no device is registered under the id.
+pub const NOT_FOUND: &str = "NotFound";
+/// A relay refusal reason (HTTP 500, as APNs names it): the relay failed; its log says why.
+pub const INTERNAL_SERVER_ERROR: &str = "InternalServerError";
 
 /// Whether `registration_id` has the shape of a push token: an APNs device token (64 hex digits) or an FCM
 /// registration token (`<instance id>:APA91b<…>`).
@@ -293,6 +302,26 @@ pub struct DeviceRegistration {
     pub webhook: Option<String>,
 }
 
+/// A device as the relay knows it: the answer to `PUT` and `GET /api/v1/devices/{registration_id}`, and
+/// one entry of `GET /__admin/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    pub registration_id: String,
+    pub platform: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// When the device was first registered (a `PUT` on a registered device keeps it).
+    pub registered: UnixTime,
+    /// How many pushes wait in its queue.
+    pub queued: u64,
+}
+
+/// The answer to `GET /__admin/devices`, by registration id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceView>,
+}
+
 /// A push as delivered to a device and kept in the relay's journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveredPush {
@@ -318,6 +347,7 @@ pub struct PushBatch {
 /// One entry of the relay's journal (`GET /__admin/pushes`): every push it was sent, delivered or not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
+    /// The delivered push's `seq` ([`DeliveredPush::seq`]); 0 for a refused push, which gets none.
     pub seq: u64,
     pub received: UnixTime,
     /// Set when delivered.
@@ -327,7 +357,7 @@ pub struct JournalEntry {
     pub platform: String,
     /// The token serial the message names, when it could be read.
     pub sn: Option<String>,
-    /// `delivered`, `Unregistered` or `BadDeviceToken`.
+    /// `delivered`, `Unregistered`, `BadDeviceToken` or `BadRequest`.
     pub outcome: String,
 }
 

@@ -1,0 +1,694 @@
+//! The relay's storage: the only module that touches the push service's sled trees.
+//!
+//! Trees: `devices` (registration id → [`DeviceRecordV1`]: platform, webhook, and the bounds of its
+//! queue), `queues` (registration id, NUL, queue position as a big-endian u64 → [`QueuedPushRecordV1`],
+//! so a prefix scan returns a device's pushes in arrival order), `journal` (journal number, big-endian
+//! u64 → [`JournalRecordV1`], every push request answered, in arrival order) and `meta` (`seq`: the last
+//! delivery sequence number given; `journal_first` and `journal_next`: the journal's bounds; big-endian
+//! u64 each).
+//!
+//! A push is one transaction over all four trees: the device is looked up, the push gets the next `seq`,
+//! joins the device's queue (the oldest dropped past the cap) and the journal (likewise), or the refusal
+//! joins the journal. Every change is flushed to disk before the caller answers. Registration ids hold no
+//! NUL (they are push tokens), so one device's queue prefix never covers another's.
+
+use std::path::Path;
+
+use anyhow::{Context, anyhow};
+use protocol::phone::Platform;
+use protocol::push::{DeliveredPush, DeviceView, JournalEntry, PushBatch};
+use protocol::time::UnixTime;
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use crate::relay::{self, Push, Reason, RefusedPush, Registration, platform_name, quoted};
+
+/// The `meta` key of the last delivery sequence number given.
+const SEQ: &[u8] = b"seq";
+/// The `meta` key of the oldest journal number still kept.
+const JOURNAL_FIRST: &[u8] = b"journal_first";
+/// The `meta` key of the next journal number.
+const JOURNAL_NEXT: &[u8] = b"journal_next";
+
+/// How much the store keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    /// Journal entries kept; older ones are dropped.
+    pub journal: usize,
+    /// Pushes kept in each device's queue; older ones are dropped.
+    pub queue: usize,
+}
+
+/// Handle to the relay database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    devices: sled::Tree,
+    queues: sled::Tree,
+    journal: sled::Tree,
+    meta: sled::Tree,
+    caps: Caps,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeviceRecordV1 {
+    v: u32,
+    platform: Platform,
+    webhook: Option<String>,
+    registered: i64,
+    /// The queue position of the oldest push kept.
+    first: u64,
+    /// The queue position the next push takes.
+    next: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct QueuedPushRecordV1 {
+    v: u32,
+    seq: u64,
+    message_id: String,
+    received: i64,
+    sender: String,
+    registration_id: String,
+    platform: Platform,
+    message: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct JournalRecordV1 {
+    v: u32,
+    seq: u64,
+    received: i64,
+    message_id: Option<String>,
+    sender: String,
+    registration_id: String,
+    platform: String,
+    sn: Option<String>,
+    outcome: String,
+}
+
+/// What became of a well-formed push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Queued for the device (and to be posted to its webhook, if it has one).
+    Delivered {
+        push: DeliveredPush,
+        webhook: Option<String>,
+    },
+    /// No device is registered under the id.
+    Unregistered,
+    /// The device registered with this other platform.
+    WrongPlatform(Platform),
+}
+
+/// Which journal entries `GET /__admin/pushes` wants.
+#[derive(Debug, Clone, Default)]
+pub struct JournalFilter {
+    pub registration_id: Option<String>,
+    pub sender: Option<String>,
+    /// The newest this many (of those matching).
+    pub limit: Option<usize>,
+}
+
+fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).context("decoding a relay record")
+}
+
+fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+fn checked_version(v: u32, what: &str) -> anyhow::Result<()> {
+    if v == 1 {
+        Ok(())
+    } else {
+        Err(anyhow!("{what} record version {v} is not 1"))
+    }
+}
+
+fn decode_device(bytes: &[u8]) -> anyhow::Result<DeviceRecordV1> {
+    let record: DeviceRecordV1 = decode(bytes)?;
+    checked_version(record.v, "device")?;
+    Ok(record)
+}
+
+fn decode_queued(bytes: &[u8]) -> anyhow::Result<DeliveredPush> {
+    let record: QueuedPushRecordV1 = decode(bytes)?;
+    checked_version(record.v, "queued push")?;
+    Ok(DeliveredPush {
+        message_id: record.message_id,
+        seq: record.seq,
+        received: UnixTime::from_secs(record.received),
+        sender: record.sender,
+        registration_id: record.registration_id,
+        platform: platform_name(record.platform).to_owned(),
+        message: record.message,
+    })
+}
+
+fn decode_journal(bytes: &[u8]) -> anyhow::Result<JournalEntry> {
+    let record: JournalRecordV1 = decode(bytes)?;
+    checked_version(record.v, "journal")?;
+    Ok(JournalEntry {
+        seq: record.seq,
+        received: UnixTime::from_secs(record.received),
+        message_id: record.message_id,
+        sender: record.sender,
+        registration_id: record.registration_id,
+        platform: record.platform,
+        sn: record.sn,
+        outcome: record.outcome,
+    })
+}
+
+fn view(registration_id: &str, record: &DeviceRecordV1) -> DeviceView {
+    DeviceView {
+        registration_id: registration_id.to_owned(),
+        platform: platform_name(record.platform).to_owned(),
+        webhook: record.webhook.clone(),
+        registered: UnixTime::from_secs(record.registered),
+        queued: record.next.saturating_sub(record.first),
+    }
+}
+
+/// Where a device's queue starts in the `queues` tree.
+fn queue_prefix(registration_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(registration_id.len() + 9);
+    key.extend_from_slice(registration_id.as_bytes());
+    key.push(0);
+    key
+}
+
+fn queue_key(registration_id: &str, position: u64) -> Vec<u8> {
+    let mut key = queue_prefix(registration_id);
+    key.extend_from_slice(&position.to_be_bytes());
+    key
+}
+
+type Abort = ConflictableTransactionError<anyhow::Error>;
+
+fn abort(error: anyhow::Error) -> Abort {
+    ConflictableTransactionError::Abort(error)
+}
+
+fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => anyhow::Error::new(e).context("relay storage"),
+    })
+}
+
+fn read_counter(meta: &TransactionalTree, key: &[u8]) -> Result<u64, Abort> {
+    match meta.get(key)? {
+        None => Ok(0),
+        Some(bytes) => {
+            let bytes: [u8; 8] = bytes
+                .as_ref()
+                .try_into()
+                .map_err(|_| abort(anyhow!("a relay counter is not 8 bytes")))?;
+            Ok(u64::from_be_bytes(bytes))
+        }
+    }
+}
+
+fn write_counter(meta: &TransactionalTree, key: &[u8], value: u64) -> Result<(), Abort> {
+    meta.insert(key, &value.to_be_bytes()[..])?;
+    Ok(())
+}
+
+/// Drops the oldest journal entries until at most `cap` remain.
+fn trim_journal(
+    meta: &TransactionalTree,
+    journal: &TransactionalTree,
+    cap: u64,
+) -> Result<(), Abort> {
+    let next = read_counter(meta, JOURNAL_NEXT)?;
+    let mut first = read_counter(meta, JOURNAL_FIRST)?;
+    while next.saturating_sub(first) > cap {
+        journal.remove(&first.to_be_bytes()[..])?;
+        first += 1;
+    }
+    write_counter(meta, JOURNAL_FIRST, first)
+}
+
+/// Appends `record` to the journal, dropping the oldest entries past `cap`.
+fn append_journal(
+    meta: &TransactionalTree,
+    journal: &TransactionalTree,
+    record: &JournalRecordV1,
+    cap: u64,
+) -> Result<(), Abort> {
+    let number = read_counter(meta, JOURNAL_NEXT)?;
+    journal.insert(&number.to_be_bytes()[..], encode(record))?;
+    write_counter(meta, JOURNAL_NEXT, number + 1)?;
+    trim_journal(meta, journal, cap)
+}
+
+impl Store {
+    /// Opens the relay database in `service_dir` (temporary when `None`), dropping journal entries
+    /// past `caps.journal` (the cap may be lower than on the last run).
+    pub async fn open(service_dir: Option<&Path>, caps: Caps) -> anyhow::Result<Store> {
+        let db = lab::store::open_db(service_dir)?;
+        let store = Store {
+            devices: db.open_tree("devices")?,
+            queues: db.open_tree("queues")?,
+            journal: db.open_tree("journal")?,
+            meta: db.open_tree("meta")?,
+            db,
+            caps,
+        };
+        let cap = store.journal_cap();
+        flatten(
+            (&store.meta, &store.journal)
+                .transaction(|(meta, journal)| trim_journal(meta, journal, cap)),
+        )?;
+        store.flush().await?;
+        Ok(store)
+    }
+
+    fn journal_cap(&self) -> u64 {
+        u64::try_from(self.caps.journal).unwrap_or(u64::MAX)
+    }
+
+    fn queue_cap(&self) -> u64 {
+        u64::try_from(self.caps.queue).unwrap_or(u64::MAX)
+    }
+
+    async fn flush(&self) -> anyhow::Result<()> {
+        lab::store::flush(&self.db)
+            .await
+            .context("flushing the relay database")
+    }
+
+    /// Registers a device, or changes a registered one's platform and webhook (its queue stays). Returns
+    /// whether it is new, and the device. Flushed before it returns.
+    pub async fn register(
+        &self,
+        registration_id: &str,
+        registration: &Registration,
+        now: UnixTime,
+    ) -> anyhow::Result<(bool, DeviceView)> {
+        let result = self.devices.transaction(|devices| {
+            let existing = devices
+                .get(registration_id)?
+                .map(|bytes| decode_device(&bytes))
+                .transpose()
+                .map_err(abort)?;
+            let created = existing.is_none();
+            let record = match existing {
+                Some(record) => DeviceRecordV1 {
+                    platform: registration.platform,
+                    webhook: registration.webhook.clone(),
+                    ..record
+                },
+                None => DeviceRecordV1 {
+                    v: 1,
+                    platform: registration.platform,
+                    webhook: registration.webhook.clone(),
+                    registered: now.secs(),
+                    first: 0,
+                    next: 0,
+                },
+            };
+            devices.insert(registration_id, encode(&record))?;
+            Ok((created, view(registration_id, &record)))
+        });
+        let registered = flatten(result)?;
+        self.flush().await?;
+        Ok(registered)
+    }
+
+    /// The device registered under `registration_id`.
+    pub fn device(&self, registration_id: &str) -> anyhow::Result<Option<DeviceView>> {
+        Ok(self
+            .devices
+            .get(registration_id)?
+            .map(|bytes| decode_device(&bytes))
+            .transpose()?
+            .map(|record| view(registration_id, &record)))
+    }
+
+    /// Every registered device, by registration id.
+    pub fn devices(&self) -> anyhow::Result<Vec<DeviceView>> {
+        let mut views = Vec::new();
+        for item in self.devices.iter() {
+            let (key, bytes) = item?;
+            let registration_id = String::from_utf8_lossy(&key);
+            views.push(view(&registration_id, &decode_device(&bytes)?));
+        }
+        Ok(views)
+    }
+
+    /// Forgets a device and its queue, as when the app is uninstalled; `false` if none was registered.
+    /// Flushed before it returns.
+    pub async fn unregister(&self, registration_id: &str) -> anyhow::Result<bool> {
+        let result = (&self.devices, &self.queues).transaction(|(devices, queues)| {
+            let Some(bytes) = devices.remove(registration_id)? else {
+                return Ok(false);
+            };
+            let record = decode_device(&bytes).map_err(abort)?;
+            for position in record.first..record.next {
+                queues.remove(queue_key(registration_id, position))?;
+            }
+            Ok(true)
+        });
+        let removed = flatten(result)?;
+        if removed {
+            self.flush().await?;
+        }
+        Ok(removed)
+    }
+
+    /// Delivers a well-formed push: to the device's queue and the journal, with the next `seq`, when a
+    /// device of the push's platform is registered under its id; otherwise only the refusal goes to the
+    /// journal. One transaction, flushed before it returns.
+    pub async fn deliver(
+        &self,
+        push: &Push,
+        message_id: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<Delivery> {
+        let journal_cap = self.journal_cap();
+        let queue_cap = self.queue_cap();
+        let id = push.registration_id.as_str();
+        let journal_record = |seq: u64, message_id: Option<&str>, outcome: &str| JournalRecordV1 {
+            v: 1,
+            seq,
+            received: now.secs(),
+            message_id: message_id.map(str::to_owned),
+            sender: quoted(&push.sender),
+            registration_id: push.registration_id.clone(),
+            platform: platform_name(push.platform).to_owned(),
+            sn: Some(quoted(&push.sn)),
+            outcome: outcome.to_owned(),
+        };
+        let result = (&self.devices, &self.queues, &self.journal, &self.meta).transaction(
+            |(devices, queues, journal, meta)| {
+                let Some(bytes) = devices.get(id)? else {
+                    let record = journal_record(0, None, Reason::Unregistered.as_str());
+                    append_journal(meta, journal, &record, journal_cap)?;
+                    return Ok(Delivery::Unregistered);
+                };
+                let mut device = decode_device(&bytes).map_err(abort)?;
+                if device.platform != push.platform {
+                    let record = journal_record(0, None, Reason::BadDeviceToken.as_str());
+                    append_journal(meta, journal, &record, journal_cap)?;
+                    return Ok(Delivery::WrongPlatform(device.platform));
+                }
+                let seq = read_counter(meta, SEQ)? + 1;
+                write_counter(meta, SEQ, seq)?;
+                let queued = QueuedPushRecordV1 {
+                    v: 1,
+                    seq,
+                    message_id: message_id.to_owned(),
+                    received: now.secs(),
+                    sender: push.sender.clone(),
+                    registration_id: push.registration_id.clone(),
+                    platform: push.platform,
+                    message: push.message.clone(),
+                };
+                queues.insert(queue_key(id, device.next), encode(&queued))?;
+                device.next += 1;
+                while device.next - device.first > queue_cap {
+                    queues.remove(queue_key(id, device.first))?;
+                    device.first += 1;
+                }
+                devices.insert(id, encode(&device))?;
+                let record = journal_record(seq, Some(message_id), relay::DELIVERED);
+                append_journal(meta, journal, &record, journal_cap)?;
+                Ok(Delivery::Delivered {
+                    push: DeliveredPush {
+                        message_id: message_id.to_owned(),
+                        seq,
+                        received: now,
+                        sender: push.sender.clone(),
+                        registration_id: push.registration_id.clone(),
+                        platform: platform_name(push.platform).to_owned(),
+                        message: push.message.clone(),
+                    },
+                    webhook: device.webhook.clone(),
+                })
+            },
+        );
+        let delivery = flatten(result)?;
+        self.flush().await?;
+        Ok(delivery)
+    }
+
+    /// Journals a push refused before its device was looked up. Flushed before it returns.
+    pub async fn journal_refusal(
+        &self,
+        refused: &RefusedPush,
+        reason: Reason,
+        now: UnixTime,
+    ) -> anyhow::Result<()> {
+        let cap = self.journal_cap();
+        let record = JournalRecordV1 {
+            v: 1,
+            seq: 0,
+            received: now.secs(),
+            message_id: None,
+            sender: refused.sender.clone(),
+            registration_id: refused.registration_id.clone(),
+            platform: refused.platform.clone(),
+            sn: refused.sn.clone(),
+            outcome: reason.as_str().to_owned(),
+        };
+        flatten(
+            (&self.meta, &self.journal)
+                .transaction(|(meta, journal)| append_journal(meta, journal, &record, cap)),
+        )?;
+        self.flush().await
+    }
+
+    /// The pushes queued for a device with a `seq` above `after`, oldest first, at most `limit`; `None`
+    /// when no device is registered under the id.
+    pub fn pushes_after(
+        &self,
+        registration_id: &str,
+        after: u64,
+        limit: usize,
+    ) -> anyhow::Result<Option<PushBatch>> {
+        if self.devices.get(registration_id)?.is_none() {
+            return Ok(None);
+        }
+        // Newest first, back to the first one the caller has seen.
+        let mut newer = Vec::new();
+        for item in self.queues.scan_prefix(queue_prefix(registration_id)).rev() {
+            let (_, bytes) = item?;
+            let push = decode_queued(&bytes)?;
+            if push.seq <= after {
+                break;
+            }
+            newer.push(push);
+        }
+        newer.reverse();
+        newer.truncate(limit);
+        let last_seq = newer.last().map_or(after, |push| push.seq);
+        Ok(Some(PushBatch {
+            pushes: newer,
+            last_seq,
+        }))
+    }
+
+    /// Journal entries matching `filter`, oldest first (the newest `limit` of them).
+    pub fn journal(&self, filter: &JournalFilter) -> anyhow::Result<Vec<JournalEntry>> {
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        let mut entries = Vec::new();
+        for item in self.journal.iter().rev() {
+            if entries.len() >= limit {
+                break;
+            }
+            let (_, bytes) = item?;
+            let entry = decode_journal(&bytes)?;
+            let wanted =
+                |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+            if wanted(&filter.registration_id, &entry.registration_id)
+                && wanted(&filter.sender, &entry.sender)
+            {
+                entries.push(entry);
+            }
+        }
+        entries.reverse();
+        Ok(entries)
+    }
+
+    /// Empties the journal (journal numbers keep counting); returns how many entries went. Flushed before
+    /// it returns.
+    pub async fn clear_journal(&self) -> anyhow::Result<u64> {
+        let result = (&self.meta, &self.journal).transaction(|(meta, journal)| {
+            let next = read_counter(meta, JOURNAL_NEXT)?;
+            let first = read_counter(meta, JOURNAL_FIRST)?;
+            for number in first..next {
+                journal.remove(&number.to_be_bytes()[..])?;
+            }
+            write_counter(meta, JOURNAL_FIRST, next)?;
+            Ok(next - first)
+        });
+        let cleared = flatten(result)?;
+        self.flush().await?;
+        Ok(cleared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANDROID: &str = "f6t6cMVZI5c:APA91bFzxAbCdEfGhIjKlMnOpQrStUv";
+    const IOS: &str = "fa0678e8f9e35f6a251cea691e4d56ed6fe9169ad03d2d26fe6dede6c8985a90";
+    const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
+
+    async fn store(journal: usize, queue: usize) -> Store {
+        Store::open(None, Caps { journal, queue }).await.unwrap()
+    }
+
+    fn push(registration_id: &str, platform: Platform, sn: &str) -> Push {
+        Push {
+            sender: "FGT-FGVM32TM20000015-root".into(),
+            registration_id: registration_id.into(),
+            platform,
+            message: format!("{{ \"sn\": \"{sn}\" }}"),
+            sn: sn.into(),
+        }
+    }
+
+    fn android() -> Registration {
+        Registration {
+            platform: Platform::Android,
+            webhook: None,
+        }
+    }
+
+    async fn delivered(store: &Store, push: &Push, message_id: &str) -> DeliveredPush {
+        match store.deliver(push, message_id, NOW).await.unwrap() {
+            Delivery::Delivered { push, .. } => push,
+            other => panic!("not delivered: {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn pushes_queue_in_arrival_order_with_relay_wide_seqs() {
+        let store = store(100, 1000).await;
+        let (created, _) = store.register(ANDROID, &android(), NOW).await.unwrap();
+        assert!(created);
+        let ios = Registration {
+            platform: Platform::Ios,
+            webhook: Some("http://127.0.0.1:9/hook".into()),
+        };
+        store.register(IOS, &ios, NOW).await.unwrap();
+        let first = delivered(&store, &push(ANDROID, Platform::Android, "A1"), "m1").await;
+        let other = delivered(&store, &push(IOS, Platform::Ios, "I1"), "m2").await;
+        let second = delivered(&store, &push(ANDROID, Platform::Android, "A2"), "m3").await;
+        assert_eq!((first.seq, other.seq, second.seq), (1, 2, 3));
+        let batch = store.pushes_after(ANDROID, 0, 100).unwrap().unwrap();
+        let ids: Vec<_> = batch.pushes.iter().map(|p| p.message_id.as_str()).collect();
+        assert_eq!(ids, ["m1", "m3"]);
+        assert_eq!(batch.last_seq, 3);
+        let later = store.pushes_after(ANDROID, 1, 100).unwrap().unwrap();
+        assert_eq!(later.pushes.len(), 1);
+        let none = store.pushes_after(ANDROID, 3, 100).unwrap().unwrap();
+        assert_eq!((none.pushes.len(), none.last_seq), (0, 3));
+        let limited = store.pushes_after(ANDROID, 0, 1).unwrap().unwrap();
+        assert_eq!((limited.pushes.len(), limited.last_seq), (1, 1));
+        assert!(store.pushes_after("unknown", 0, 100).unwrap().is_none());
+        let (created, view) = store.register(ANDROID, &android(), NOW).await.unwrap();
+        assert!(!created);
+        assert_eq!(view.queued, 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_ids_and_the_other_platform_are_journaled_refusals() {
+        let store = store(100, 1000).await;
+        store.register(ANDROID, &android(), NOW).await.unwrap();
+        let unknown = store
+            .deliver(&push(IOS, Platform::Ios, "I1"), "m1", NOW)
+            .await
+            .unwrap();
+        assert_eq!(unknown, Delivery::Unregistered);
+        let mismatch = store
+            .deliver(&push(ANDROID, Platform::Ios, "A1"), "m2", NOW)
+            .await
+            .unwrap();
+        assert_eq!(mismatch, Delivery::WrongPlatform(Platform::Android));
+        let journal = store.journal(&JournalFilter::default()).unwrap();
+        let outcomes: Vec<_> = journal.iter().map(|e| e.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["Unregistered", "BadDeviceToken"]);
+        assert!(journal.iter().all(|e| e.seq == 0 && e.message_id.is_none()));
+        assert_eq!(store.device(ANDROID).unwrap().unwrap().queued, 0);
+    }
+
+    #[tokio::test]
+    async fn queues_and_the_journal_keep_the_newest() {
+        let store = store(3, 2).await;
+        store.register(ANDROID, &android(), NOW).await.unwrap();
+        for n in 1..=5 {
+            delivered(
+                &store,
+                &push(ANDROID, Platform::Android, "A"),
+                &format!("m{n}"),
+            )
+            .await;
+        }
+        let batch = store.pushes_after(ANDROID, 0, 100).unwrap().unwrap();
+        let seqs: Vec<_> = batch.pushes.iter().map(|p| p.seq).collect();
+        assert_eq!(seqs, [4, 5]);
+        assert_eq!(store.device(ANDROID).unwrap().unwrap().queued, 2);
+        let journal = store.journal(&JournalFilter::default()).unwrap();
+        let seqs: Vec<_> = journal.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [3, 4, 5]);
+        let newest = JournalFilter {
+            limit: Some(1),
+            ..JournalFilter::default()
+        };
+        assert_eq!(store.journal(&newest).unwrap()[0].seq, 5);
+        assert_eq!(store.clear_journal().await.unwrap(), 3);
+        assert!(store.journal(&JournalFilter::default()).unwrap().is_empty());
+        delivered(&store, &push(ANDROID, Platform::Android, "A"), "m6").await;
+        assert_eq!(store.journal(&JournalFilter::default()).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unregistering_drops_the_queue() {
+        let store = store(100, 1000).await;
+        store.register(ANDROID, &android(), NOW).await.unwrap();
+        delivered(&store, &push(ANDROID, Platform::Android, "A"), "m1").await;
+        assert!(store.unregister(ANDROID).await.unwrap());
+        assert!(!store.unregister(ANDROID).await.unwrap());
+        assert_eq!(store.queues.len(), 0);
+        assert!(store.device(ANDROID).unwrap().is_none());
+        store.register(ANDROID, &android(), NOW).await.unwrap();
+        let batch = store.pushes_after(ANDROID, 0, 100).unwrap().unwrap();
+        assert!(batch.pushes.is_empty());
+        assert_eq!(store.devices().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn journal_filters_match_exactly() {
+        let store = store(100, 1000).await;
+        store.register(ANDROID, &android(), NOW).await.unwrap();
+        delivered(&store, &push(ANDROID, Platform::Android, "A"), "m1").await;
+        store
+            .deliver(&push(IOS, Platform::Ios, "I"), "m2", NOW)
+            .await
+            .unwrap();
+        let by_id = JournalFilter {
+            registration_id: Some(IOS.into()),
+            ..JournalFilter::default()
+        };
+        let entries = store.journal(&by_id).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].outcome, "Unregistered");
+        let by_sender = JournalFilter {
+            sender: Some("FGT-FGVM32TM20000015-root".into()),
+            ..JournalFilter::default()
+        };
+        assert_eq!(store.journal(&by_sender).unwrap().len(), 2);
+        let nobody = JournalFilter {
+            sender: Some("FGT-FGVM32TM20000016-root".into()),
+            ..JournalFilter::default()
+        };
+        assert!(store.journal(&nobody).unwrap().is_empty());
+    }
+}
