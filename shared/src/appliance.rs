@@ -102,6 +102,62 @@ pub struct NewAppliance {
     pub ftm_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsChange>,
+    /// `config system ftm-push`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftm_push: Option<FtmPushChange>,
+}
+
+/// Which certificate the appliance's ftm-push listener presents to phones (FortiOS `server-cert`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerCert {
+    /// The lab CA's server certificate, which fortimock's phones trust.
+    Lab,
+    /// A self-signed certificate no phone can validate: reproduces "invalid server certificate" (FortiOS
+    /// with `server-cert` unset or unusable).
+    Untrusted,
+}
+
+/// `config system ftm-push`: how the appliance sends pushes and where phones answer them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FtmPushSettings {
+    /// `status`: with push disabled, users log in with OTPs only.
+    pub status: bool,
+    /// `server`: the address the push tells the phone to answer at (the appliance's public IP or FQDN).
+    pub server: String,
+    /// `server-port`: where the ftm-push listener listens and phones answer (default 4433; 0 picks a free
+    /// port, shown in `listening_port`).
+    pub server_port: u16,
+    /// `server-cert`.
+    pub server_cert: ServerCert,
+    /// Whether phones can reach the listener (modeled: `false` keeps it closed, as a firewall or a NAT that
+    /// does not forward the port would).
+    pub reachable: bool,
+    /// The push relay (push.fortinet.com); default the suite's push service.
+    pub relay_url: String,
+    /// How long a push login waits for the phone (FortiOS `remoteauthtimeout`), in seconds.
+    pub timeout_secs: u32,
+    /// The port the listener actually bound, while it runs.
+    pub listening_port: Option<u16>,
+}
+
+/// A partial change of [`FtmPushSettings`] (`PATCH /appliances/{serial}/ftm-push`, or at creation).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FtmPushChange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_cert: Option<ServerCert>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reachable: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u32>,
 }
 
 /// A virtual appliance (`GET /appliances/{serial}`). Never shows seeds.
@@ -115,6 +171,7 @@ pub struct ApplianceView {
     pub build: String,
     pub ftm_url: String,
     pub settings: ApplianceSettings,
+    pub ftm_push: FtmPushSettings,
     pub tokens: Vec<FortiTokenView>,
     pub users: Vec<UserView>,
 }
@@ -229,11 +286,20 @@ pub struct OperationFailure {
     pub debug: Vec<String>,
 }
 
-/// `POST /appliances/{serial}/login`: a user authenticating with an OTP.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `POST /appliances/{serial}/login`: a user authenticating with an OTP, or (`push: true`) by approving a
+/// push on the phone.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginRequest {
     pub user: String,
+    /// The OTP; ignored for a push login.
+    #[serde(default)]
     pub otp: String,
+    /// Send a push (FortiToken Mobile Push) and wait for the phone's answer instead of checking `otp`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub push: bool,
+    /// The address the user logs in from, shown on the phone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
 }
 
 /// How a login ended.
@@ -249,6 +315,10 @@ pub enum LoginResult {
     Locked,
     /// A code far outside the window but inside the sync window: the next code completes the resync.
     Resync,
+    /// Push login: the phone did not answer within the timeout.
+    Timeout,
+    /// Push login: the push could not be sent (the relay refused it or did not answer).
+    PushFailed,
 }
 
 /// The answer to a [`LoginRequest`] (HTTP 200 on success, 401 otherwise).
@@ -262,6 +332,12 @@ pub struct LoginOutcome {
     /// Failed logins since the last success.
     pub failures: u32,
     pub locked: bool,
+    /// Push login: the session the push carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Push login: FortiOS-style debug lines, when asked for with `?debug=true`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debug: Vec<String>,
 }
 
 /// `GET /appliances/{serial}/debug`: the appliance's recent FortiOS-style debug lines.

@@ -59,6 +59,12 @@ pub struct PhoneChange {
     /// A new push registration id, as when the OS rotates the app's push token. Later activations send it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_id: Option<String>,
+    /// What the phone does with pushes as they arrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_policy: Option<PushPolicy>,
+    /// With policy `approve_after_delay`: how long the user takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_delay_ms: Option<u64>,
 }
 
 /// A virtual phone (`GET /phones/{id}`). Never shows seeds.
@@ -74,6 +80,15 @@ pub struct PhoneView {
     pub clock_skew_secs: i64,
     pub created: UnixTime,
     pub tokens: Vec<PhoneTokenView>,
+    /// What the phone does with pushes as they arrive.
+    #[serde(default = "default_policy")]
+    pub push_policy: PushPolicy,
+    #[serde(default)]
+    pub push_delay_ms: u64,
+}
+
+fn default_policy() -> PushPolicy {
+    PushPolicy::Manual
 }
 
 /// One token on a phone.
@@ -115,4 +130,69 @@ pub struct OtpView {
     pub at: UnixTime,
     /// TOTP only: seconds until the code changes.
     pub valid_for_secs: Option<u32>,
+}
+
+/// What a phone does with a push as it arrives (for unattended tests), set with `PATCH /phones/{id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushPolicy {
+    /// Keep it in the inbox until `POST …/approve` or `…/deny` (the default).
+    Manual,
+    /// Approve at once.
+    Approve,
+    /// Deny at once.
+    Deny,
+    /// Never answer: the user ignores the notification.
+    Ignore,
+    /// Approve after `push_delay_ms`.
+    ApproveAfterDelay,
+}
+
+/// A push's state in a phone's inbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Shown, not answered yet.
+    Pending,
+    /// Approved: the appliance accepted the answer.
+    Approved,
+    /// Denied: the appliance accepted the denial.
+    Denied,
+    /// The answer could not be delivered or the appliance refused it (`detail` says why).
+    Failed,
+    /// Not shown: the HMAC did not match, or no token on the phone can read it.
+    Rejected,
+    /// Left unanswered on purpose (policy `ignore`).
+    Ignored,
+}
+
+/// One push in a phone's inbox (`GET /phones/{id}/inbox`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxEntry {
+    /// Position in this phone's inbox, from 1.
+    pub id: u64,
+    /// The relay's message id.
+    pub message_id: String,
+    pub received: UnixTime,
+    /// `FGT-<serial>-<vdom>`.
+    pub sender: String,
+    /// The token the push names (`sn`).
+    pub token: String,
+    pub status: PushStatus,
+    /// Why a push is failed or rejected, e.g. the certificate error the app shows.
+    pub detail: Option<String>,
+    /// What the app shows, once decrypted: the session, user, appliance, client and callback address.
+    pub session_id: Option<String>,
+    pub user: Option<String>,
+    pub appliance: Option<String>,
+    pub client_ip: Option<String>,
+    pub client_application: Option<String>,
+    /// `host:port` the answer goes to.
+    pub callback: Option<String>,
+}
+
+/// `GET /phones/{id}/inbox`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Inbox {
+    pub pushes: Vec<InboxEntry>,
 }

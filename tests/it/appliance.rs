@@ -328,6 +328,17 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
         .await;
     assert_eq!(
         (status, answer["error_id"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("appliance.bad-request"))
+    );
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &format!("/appliances/{serial}/login"),
+            &json!({"otp": "123456"}),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error_id"].as_str()),
         (StatusCode::BAD_REQUEST, Some("admin.body.invalid"))
     );
     let list: protocol::appliance::ApplianceList =

@@ -7,6 +7,8 @@ mod ftm;
 mod malformed;
 mod persistence;
 mod phone;
+mod push_login;
+mod push_relay;
 mod story;
 mod tidy;
 mod tls;

@@ -71,6 +71,7 @@ impl TestSuite {
         let body = LoginRequest {
             user: user.to_owned(),
             otp: otp.to_owned(),
+            ..LoginRequest::default()
         };
         let (status, answer) = self
             .admin_post("appliance", &format!("/appliances/{serial}/login"), &body)
@@ -79,6 +80,56 @@ impl TestSuite {
             status,
             serde_json::from_value(answer.clone()).unwrap_or_else(|_| panic!("{status} {answer}")),
         )
+    }
+
+    /// `POST /appliances/{serial}/login` with `push: true` (and `?debug=true`): waits for the phone.
+    pub async fn push_login(&self, serial: &str, user: &str) -> (StatusCode, LoginOutcome) {
+        let body = LoginRequest {
+            user: user.to_owned(),
+            push: true,
+            ..LoginRequest::default()
+        };
+        let path = format!("/appliances/{serial}/login?debug=true");
+        let (status, answer) = self.admin_post("appliance", &path, &body).await;
+        (
+            status,
+            serde_json::from_value(answer.clone()).unwrap_or_else(|_| panic!("{status} {answer}")),
+        )
+    }
+
+    /// `PATCH /appliances/{serial}/ftm-push`.
+    pub async fn ftm_push(&self, serial: &str, change: Value) -> (StatusCode, Value) {
+        let url = format!("{}/appliances/{serial}/ftm-push", self.url("appliance"));
+        let response = self.client.patch(url).json(&change).send().await.unwrap();
+        (
+            response.status(),
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// `PATCH /phones/{id}`.
+    pub async fn change_phone(&self, phone: &str, change: Value) -> Value {
+        let url = format!("{}/phones/{phone}", self.url("phone"));
+        let response = self.client.patch(url).json(&change).send().await.unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    /// `GET /phones/{id}/inbox`.
+    pub async fn inbox(&self, phone: &str) -> protocol::phone::Inbox {
+        self.admin_get("phone", &format!("/phones/{phone}/inbox"))
+            .await
+    }
+
+    /// `POST /phones/{id}/inbox/{push}/approve` or `…/deny`: the status and the answer.
+    pub async fn answer_push(&self, phone: &str, push: &str, approve: bool) -> (StatusCode, Value) {
+        let verb = if approve { "approve" } else { "deny" };
+        self.admin_post(
+            "phone",
+            &format!("/phones/{phone}/inbox/{push}/{verb}"),
+            &json!({}),
+        )
+        .await
     }
 
     /// `POST /phones`.

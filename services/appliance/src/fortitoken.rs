@@ -2,7 +2,7 @@
 //! `config user local`), with the state changes of each operation as pure functions.
 
 use protocol::appliance::{
-    ApplianceMode, ApplianceSettings, FortiTokenStatus, FortiTokenView, UserView,
+    ApplianceMode, ApplianceSettings, FortiTokenStatus, FortiTokenView, ServerCert, UserView,
 };
 use protocol::id::{ApplianceSerial, LicenseId, TokenSerial};
 use protocol::time::UnixTime;
@@ -20,6 +20,19 @@ pub struct Appliance {
     pub build: String,
     pub ftm_url: String,
     pub settings: ApplianceSettings,
+    pub push: FtmPush,
+}
+
+/// `config system ftm-push` (see `protocol::appliance::FtmPushSettings` for what each field means).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FtmPush {
+    pub status: bool,
+    pub server: String,
+    pub server_port: u16,
+    pub server_cert: ServerCert,
+    pub reachable: bool,
+    pub relay_url: String,
+    pub timeout_secs: u32,
 }
 
 /// One row of the appliance's FortiToken table (the seed is kept apart, sealed, by the store).
@@ -144,6 +157,16 @@ impl User {
     }
 }
 
+/// The phone platform a token's `os-ver` names (`4.9.9_IOS`, `4.7.1.0100_AND`, `4.9.9_Android`).
+pub fn platform_of(os_ver: &str) -> Option<&'static str> {
+    let suffix = os_ver.rsplit('_').next()?.to_ascii_lowercase();
+    match suffix.as_str() {
+        "ios" => Some("ios"),
+        "and" | "android" => Some("android"),
+        _ => None,
+    }
+}
+
 /// Which token `wanted` names: a serial, or `any` for the first Available token.
 pub fn pick_token<'a>(tokens: &'a [Token], wanted: &str) -> Option<&'a Token> {
     if wanted.trim().eq_ignore_ascii_case("any") {
@@ -230,5 +253,9 @@ mod tests {
             FortiTokenStatus::Assigned
         );
         assert!(valid_user_name("alice") && !valid_user_name("") && !valid_user_name("a b"));
+        assert_eq!(platform_of("5.4.2_IOS"), Some("ios"));
+        assert_eq!(platform_of("4.7.1.0100_AND"), Some("android"));
+        assert_eq!(platform_of("4.9.9_Android"), Some("android"));
+        assert_eq!(platform_of("4.9.9"), None);
     }
 }

@@ -9,6 +9,7 @@
 //! that touches sled), `routes` (HTTP).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::web;
 use anyhow::Context;
@@ -17,6 +18,7 @@ use lab::server::{Listen, RunningService};
 pub mod auth;
 pub mod cloud;
 pub mod fortitoken;
+pub mod ftm_push;
 pub mod operations;
 mod routes;
 pub mod store;
@@ -34,23 +36,48 @@ pub struct Config {
     pub service_dir: Option<PathBuf>,
     /// The FortiToken server appliances talk to unless created with another `ftm_url`.
     pub default_ftm_url: String,
-    /// The client appliances reach the FortiToken server with (trusting the lab CA).
+    /// The client appliances reach the FortiToken server and the push relay with (trusting the lab CA).
     pub http: reqwest::Client,
+    /// The push relay appliances send pushes to unless created with another `relay_url`.
+    pub default_push_url: String,
+    /// The certificates ftm-push listeners present; `None` with plain HTTP.
+    pub listener_tls: Option<ftm_push::ListenerTls>,
 }
 
-/// Opens the store and starts serving.
+/// Opens the store, starts serving, and starts the ftm-push listener of every appliance that has push on.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     let store =
         store::Store::open(config.service_dir.as_deref()).context("opening the appliance store")?;
-    let state = web::Data::new(routes::Appliances::new(
+    let push = Arc::new(ftm_push::PushContext {
         store,
-        config.listen.clock.clone(),
-        config.http,
+        clock: config.listen.clock.clone(),
+        http: config.http,
+        sessions: ftm_push::PushSessions::default(),
+        listeners: ftm_push::Listeners::default(),
+        tls: config.listener_tls,
+        bind: config.listen.bind.ip(),
+    });
+    let state = web::Data::new(routes::Appliances::new(
+        push.clone(),
         config.default_ftm_url,
+        config.default_push_url,
     ));
     let served = state.clone();
     let service = lab::server::start(NAME, &config.listen, move |cfg| {
         routes::configure(cfg, served.clone())
     })?;
+    for appliance in push.store.appliances()?.iter().filter(|a| a.push.status) {
+        if let Err(e) = ftm_push::apply_listener(&push, appliance).await {
+            tracing::warn!(appliance = %appliance.serial, error = format!("{e:#}"), "ftm-push listener not started");
+        }
+    }
+    let listeners = Arc::downgrade(&push);
+    let service = service.before_stop(Box::new(move || {
+        Box::pin(async move {
+            if let Some(push) = listeners.upgrade() {
+                push.listeners.stop_all().await;
+            }
+        })
+    }));
     Ok(service.releases(&state))
 }

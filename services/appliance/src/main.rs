@@ -19,6 +19,13 @@ struct Args {
         default_value = "https://127.0.0.1:8443"
     )]
     ftm_url: String,
+    /// The push relay appliances send pushes to by default.
+    #[arg(
+        long,
+        env = "FORTIMOCK_PUSH_URL",
+        default_value = "https://127.0.0.1:8444"
+    )]
+    push_url: String,
 }
 
 #[tokio::main]
@@ -31,6 +38,8 @@ async fn main() -> anyhow::Result<()> {
         service_dir: lab.service_dir(appliance::NAME),
         default_ftm_url: args.ftm_url,
         http: lab.http_client()?,
+        default_push_url: args.push_url,
+        listener_tls: appliance::ftm_push::ListenerTls::for_lab(&lab)?,
     })
     .await?;
     tracing::info!(url = service.url(), "appliance listening");

@@ -380,6 +380,8 @@ impl Ops<'_> {
                 wait_secs: None,
                 failures: 0,
                 locked: false,
+                session_id: None,
+                debug: Vec::new(),
             },
             LoginVerdict::Locked { user } => {
                 let view = user.view(now);
@@ -396,6 +398,8 @@ impl Ops<'_> {
                     wait_secs: None,
                     failures: view.failures,
                     locked: true,
+                    session_id: None,
+                    debug: Vec::new(),
                 }
             }
             LoginVerdict::Checked { verdict, user } => {
@@ -436,6 +440,8 @@ impl Ops<'_> {
                     wait_secs,
                     failures: view.failures,
                     locked: view.locked,
+                    session_id: None,
+                    debug: Vec::new(),
                 }
             }
         };

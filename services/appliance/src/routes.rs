@@ -2,22 +2,25 @@
 //! Every route is under `/appliances`; errors are `ErrorBody` (or `OperationFailure` when the cloud refused).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use lab::admin::error;
 use lab::clock::Clock;
 use protocol::appliance::{
-    ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, ImportOutcome,
-    ImportRequest, LoginRequest, LoginResult, NewAppliance, OperationFailure, PollOutcome,
-    ProvisionOutcome, ProvisionTokenRequest, SettingsChange,
+    ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, FtmPushChange,
+    FtmPushSettings, ImportOutcome, ImportRequest, LoginRequest, LoginResult, NewAppliance,
+    OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest, ServerCert,
+    SettingsChange,
 };
 use protocol::id::ApplianceSerial;
 use rand::Rng;
 use serde::Deserialize;
 
-use crate::fortitoken::Appliance;
+use crate::fortitoken::{Appliance, FtmPush};
+use crate::ftm_push::{self, PushContext};
 use crate::operations::{OpError, Ops};
 use crate::store::Store;
 
@@ -28,6 +31,12 @@ pub(crate) struct Appliances {
     pub(crate) http: reqwest::Client,
     /// The FortiToken server new appliances talk to unless told otherwise.
     pub(crate) default_ftm_url: String,
+    /// The push relay new appliances send pushes to unless told otherwise.
+    pub(crate) default_push_url: String,
+    /// The address pushes tell phones to answer at unless told otherwise (the service's own).
+    pub(crate) default_push_server: String,
+    /// Push sessions and ftm-push listeners.
+    pub(crate) push: Arc<PushContext>,
     debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
 }
 
@@ -36,16 +45,23 @@ const DEBUG_LINES: usize = 2000;
 
 impl Appliances {
     pub(crate) fn new(
-        store: Store,
-        clock: Clock,
-        http: reqwest::Client,
+        push: Arc<PushContext>,
         default_ftm_url: String,
+        default_push_url: String,
     ) -> Appliances {
+        let default_push_server = match push.bind {
+            IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
+            IpAddr::V6(ip) if ip.is_unspecified() => "::1".to_owned(),
+            ip => ip.to_string(),
+        };
         Appliances {
-            store,
-            clock,
-            http,
+            store: push.store.clone(),
+            clock: push.clock.clone(),
+            http: push.http.clone(),
             default_ftm_url,
+            default_push_url,
+            default_push_server,
+            push,
             debug: Mutex::new(HashMap::new()),
         }
     }
@@ -67,9 +83,21 @@ impl Appliances {
         }
     }
 
-    fn view(&self, appliance: &Appliance) -> anyhow::Result<ApplianceView> {
+    async fn view(&self, appliance: &Appliance) -> anyhow::Result<ApplianceView> {
         let now = self.clock.now();
+        let push = &appliance.push;
+        let ftm_push = FtmPushSettings {
+            status: push.status,
+            server: push.server.clone(),
+            server_port: push.server_port,
+            server_cert: push.server_cert,
+            reachable: push.reachable,
+            relay_url: push.relay_url.clone(),
+            timeout_secs: push.timeout_secs,
+            listening_port: self.push.listeners.port(&appliance.serial).await,
+        };
         Ok(ApplianceView {
+            ftm_push,
             serial: appliance.serial.clone(),
             peers: appliance.peers.clone(),
             vdom: appliance.vdom.clone(),
@@ -102,6 +130,10 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliance
         .route(
             "/appliances/{serial}/settings",
             web::patch().to(change_settings),
+        )
+        .route(
+            "/appliances/{serial}/ftm-push",
+            web::patch().to(change_ftm_push),
         )
         .route("/appliances/{serial}/import", web::post().to(import))
         .route("/appliances/{serial}/provision", web::post().to(provision))
@@ -254,6 +286,19 @@ async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> H
             format!("ftm_url `{ftm_url}` is not an http(s) URL"),
         );
     }
+    let default_push = FtmPush {
+        status: false,
+        server: state.default_push_server.clone(),
+        server_port: 4433,
+        server_cert: ServerCert::Lab,
+        reachable: true,
+        relay_url: state.default_push_url.clone(),
+        timeout_secs: 60,
+    };
+    let push = match apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default()) {
+        Ok(push) => push,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-ftm-push", message),
+    };
     let serial = match new.serial.clone().map_or_else(|| random_serial(mode), Ok) {
         Ok(serial) => serial,
         Err(e) => return lab::admin::internal(&anyhow::anyhow!(e)),
@@ -272,11 +317,15 @@ async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> H
         build,
         ftm_url: ftm_url.trim_end_matches('/').to_owned(),
         settings,
+        push,
     };
     match state.store.create(&appliance).await {
         Ok(true) => {
             tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
-            match state.view(&appliance) {
+            if let Err(e) = ftm_push::apply_listener(&state.push, &appliance).await {
+                return error(StatusCode::CONFLICT, "appliance.ftm-push", format!("{e:#}"));
+            }
+            match state.view(&appliance).await {
                 Ok(view) => HttpResponse::Created().json(view),
                 Err(e) => lab::admin::internal(&e),
             }
@@ -301,22 +350,103 @@ fn random_serial(mode: ApplianceMode) -> Result<ApplianceSerial, protocol::id::I
 }
 
 async fn list(state: web::Data<Appliances>) -> HttpResponse {
-    let views: anyhow::Result<Vec<ApplianceView>> = state
-        .store
-        .appliances()
-        .and_then(|all| all.iter().map(|a| state.view(a)).collect());
-    match views {
-        Ok(appliances) => HttpResponse::Ok().json(ApplianceList { appliances }),
+    let all = match state.store.appliances() {
+        Ok(all) => all,
+        Err(e) => return lab::admin::internal(&e),
+    };
+    let mut appliances = Vec::with_capacity(all.len());
+    for appliance in &all {
+        match state.view(appliance).await {
+            Ok(view) => appliances.push(view),
+            Err(e) => return lab::admin::internal(&e),
+        }
+    }
+    HttpResponse::Ok().json(ApplianceList { appliances })
+}
+
+async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
+    let appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(e) => return op_error(e),
+    };
+    match state.view(&appliance).await {
+        Ok(view) => HttpResponse::Ok().json(view),
         Err(e) => lab::admin::internal(&e),
     }
 }
 
-async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
-    match find(&state, &serial).map(|a| state.view(&a)) {
-        Ok(Ok(view)) => HttpResponse::Ok().json(view),
-        Ok(Err(e)) => lab::admin::internal(&e),
-        Err(e) => op_error(e),
+/// `PATCH /appliances/{serial}/ftm-push`: `config system ftm-push`. The listener follows the new settings;
+/// if it cannot (the port is taken), nothing changes and the answer is 409.
+async fn change_ftm_push(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    change: web::Json<FtmPushChange>,
+) -> HttpResponse {
+    let mut appliance = match find(&state, &serial) {
+        Ok(appliance) => appliance,
+        Err(e) => return op_error(e),
+    };
+    let before = appliance.clone();
+    appliance.push = match apply_push_change(appliance.push.clone(), &change) {
+        Ok(push) => push,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-ftm-push", message),
+    };
+    if let Err(e) = ftm_push::apply_listener(&state.push, &appliance).await {
+        let _ = ftm_push::apply_listener(&state.push, &before).await;
+        return error(StatusCode::CONFLICT, "appliance.ftm-push", format!("{e:#}"));
     }
+    if let Err(e) = state.store.save(&appliance).await {
+        return lab::admin::internal(&e);
+    }
+    match state.view(&appliance).await {
+        Ok(view) => HttpResponse::Ok().json(view.ftm_push),
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// Applies `change` to `push`, checking each value.
+fn apply_push_change(mut push: FtmPush, change: &FtmPushChange) -> Result<FtmPush, String> {
+    if let Some(status) = change.status {
+        push.status = status;
+    }
+    if let Some(server) = &change.server {
+        let server = server.trim();
+        if server.is_empty()
+            || server.len() > 127
+            || !server
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c))
+        {
+            return Err(format!(
+                "server `{server}` must be an IP address or a host name (up to 127 characters)"
+            ));
+        }
+        push.server = server.to_owned();
+    }
+    if let Some(port) = change.server_port {
+        push.server_port = port;
+    }
+    if let Some(cert) = change.server_cert {
+        push.server_cert = cert;
+    }
+    if let Some(reachable) = change.reachable {
+        push.reachable = reachable;
+    }
+    if let Some(url) = &change.relay_url {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!("relay_url `{url}` is not an http(s) URL"));
+        }
+        push.relay_url = url.trim_end_matches('/').to_owned();
+    }
+    if let Some(secs) = change.timeout_secs {
+        if !(1..=300).contains(&secs) {
+            return Err(format!(
+                "timeout_secs {secs} is not between 1 and 300 (FortiOS remoteauthtimeout)"
+            ));
+        }
+        push.timeout_secs = secs;
+    }
+    Ok(push)
 }
 
 async fn change_settings(
@@ -478,13 +608,34 @@ async fn poll(
 async fn login(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
+    query: web::Query<DebugQuery>,
     body: web::Json<LoginRequest>,
 ) -> HttpResponse {
     let appliance = match find(&state, &serial) {
         Ok(appliance) => appliance,
         Err(e) => return op_error(e),
     };
-    match state.ops().login(&appliance, &body.user, &body.otp).await {
+    if !body.push && body.otp.trim().is_empty() {
+        let message =
+            "a login needs `otp`, or `push: true` to approve a push on the phone".to_owned();
+        return error(StatusCode::BAD_REQUEST, "appliance.bad-request", message);
+    }
+    let result = if body.push {
+        let client_ip = body.client_ip.as_deref().unwrap_or("203.0.113.10");
+        match ftm_push::login(&state.push, &appliance, body.user.trim(), client_ip).await {
+            Ok(mut outcome) => {
+                state.record_debug(&appliance.serial, &outcome.debug);
+                if !query.debug {
+                    outcome.debug.clear();
+                }
+                Ok(outcome)
+            }
+            Err(e) => Err(OpError::Internal(e)),
+        }
+    } else {
+        state.ops().login(&appliance, &body.user, &body.otp).await
+    };
+    match result {
         Ok(outcome) => {
             tracing::info!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
             let status = if outcome.result == LoginResult::Success {

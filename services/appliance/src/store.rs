@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus};
+use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus, ServerCert};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, TokenSerial};
 use protocol::seed::Seed;
@@ -22,7 +22,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
-use crate::fortitoken::{Appliance, Token, User};
+use crate::fortitoken::{Appliance, FtmPush, Token, User};
 
 /// Handle to the appliance database; cheap to clone.
 #[derive(Clone)]
@@ -59,6 +59,13 @@ struct ApplianceRecordV1 {
     totp_sync_window_secs: u32,
     lockout_threshold: u32,
     lockout_secs: u32,
+    push_status: bool,
+    push_server: String,
+    push_server_port: u16,
+    push_server_cert: String,
+    push_reachable: bool,
+    push_relay_url: String,
+    push_timeout_secs: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,6 +143,16 @@ impl From<&Appliance> for ApplianceRecordV1 {
             totp_sync_window_secs: a.settings.totp_sync_window_secs,
             lockout_threshold: a.settings.lockout_threshold,
             lockout_secs: a.settings.lockout_secs,
+            push_status: a.push.status,
+            push_server: a.push.server.clone(),
+            push_server_port: a.push.server_port,
+            push_server_cert: match a.push.server_cert {
+                ServerCert::Lab => "lab".to_owned(),
+                ServerCert::Untrusted => "untrusted".to_owned(),
+            },
+            push_reachable: a.push.reachable,
+            push_relay_url: a.push.relay_url.clone(),
+            push_timeout_secs: a.push.timeout_secs,
         }
     }
 }
@@ -169,6 +186,19 @@ impl TryFrom<ApplianceRecordV1> for Appliance {
                 totp_sync_window_secs: r.totp_sync_window_secs,
                 lockout_threshold: r.lockout_threshold,
                 lockout_secs: r.lockout_secs,
+            },
+            push: FtmPush {
+                status: r.push_status,
+                server: r.push_server,
+                server_port: r.push_server_port,
+                server_cert: match r.push_server_cert.as_str() {
+                    "lab" => ServerCert::Lab,
+                    "untrusted" => ServerCert::Untrusted,
+                    other => anyhow::bail!("unknown server certificate {other}"),
+                },
+                reachable: r.push_reachable,
+                relay_url: r.push_relay_url,
+                timeout_secs: r.push_timeout_secs,
             },
         })
     }
@@ -513,6 +543,85 @@ impl Store {
         let verdict = flatten(result)?;
         self.flush().await?;
         Ok(verdict)
+    }
+
+    /// The seed of `token`, unsealed (for a push: the payload and callback keys derive from it).
+    pub fn seed_of(
+        &self,
+        appliance: &ApplianceSerial,
+        token: &TokenSerial,
+    ) -> anyhow::Result<Option<Seed>> {
+        let Some(bytes) = self.tokens.get(key(appliance, token.as_str()))? else {
+            return Ok(None);
+        };
+        let record: TokenRecordV1 = decode(&bytes)?;
+        record
+            .sealed_seed
+            .map(|sealed| self.unseal(&sealed))
+            .transpose()
+    }
+
+    /// Checks the OTP a phone sent with a push approval: it must be within the window, and the push
+    /// session (answered once) is the replay guard. On success the token becomes Assigned, the step is
+    /// remembered and the user's failures are cleared; a wrong code counts as a failed login. One
+    /// transaction, flushed before it returns.
+    pub async fn approve_push(
+        &self,
+        appliance: &Appliance,
+        name: &str,
+        otp: &str,
+        now: UnixTime,
+    ) -> anyhow::Result<bool> {
+        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
+            let user_key = key(&appliance.serial, name);
+            let Some(user) = users.get(&user_key)? else {
+                return Ok(false);
+            };
+            let mut user = decode::<UserRecordV1>(&user)
+                .and_then(|r| r.user())
+                .map_err(abort)?;
+            let token_key = key(&appliance.serial, user.token.as_str());
+            let Some(record) = tokens.get(&token_key)? else {
+                return Ok(false);
+            };
+            let mut record: TokenRecordV1 = decode(&record).map_err(abort)?;
+            let mut token = record.token().map_err(abort)?;
+            let Some(sealed) = record.sealed_seed.take() else {
+                return Ok(false);
+            };
+            let seed = self.unseal(&sealed).map_err(abort)?;
+            let unguarded = OtpMemory {
+                last_step: None,
+                sync_step: None,
+                ..token.memory
+            };
+            let approved = match auth::check(
+                seed.as_bytes(),
+                otp,
+                now,
+                token.timing,
+                &appliance.settings,
+                unguarded,
+            ) {
+                Verdict::Accepted { memory } => {
+                    token.memory.last_step = token.memory.last_step.max(memory.last_step);
+                    token.status = FortiTokenStatus::Assigned;
+                    token.activation_code = None;
+                    user.lockout = Lockout::succeed();
+                    true
+                }
+                _ => {
+                    user.lockout = user.lockout.fail(now, &appliance.settings);
+                    false
+                }
+            };
+            tokens.insert(token_key, encode(&TokenRecordV1::new(&token, Some(sealed))))?;
+            users.insert(user_key, encode(&UserRecordV1::new(&user)))?;
+            Ok(approved)
+        });
+        let approved = flatten(result)?;
+        self.flush().await?;
+        Ok(approved)
     }
 
     fn unseal(&self, sealed: &str) -> anyhow::Result<Seed> {

@@ -180,18 +180,9 @@ fn start_suite(exe: &Path, dir: &Path) -> anyhow::Result<(Child, f64, SuiteUrls)
     let ready = dir.join("ready.json");
     let started = Instant::now();
     let mut child = Command::new(exe)
-        .args([
-            "up",
-            "--forticare-port",
-            "0",
-            "--ftm-port",
-            "0",
-            "--phone-port",
-            "0",
-            "--appliance-port",
-            "0",
-            "--data-dir",
-        ])
+        .arg("up")
+        .args(crate::suite::FREE_PORT_ARGS)
+        .arg("--data-dir")
         .arg(dir)
         .arg("--ready-file")
         .arg(&ready)

@@ -179,13 +179,44 @@ pub enum FgtCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Log a user in with an OTP.
+    /// Log a user in with an OTP, or with --push by approving a push on the phone.
     Login {
         #[command(flatten)]
         target: Target,
         fgt: String,
         user: String,
-        otp: String,
+        /// The OTP (not needed with --push).
+        otp: Option<String>,
+        /// Send a FortiToken Mobile push and wait for the phone's answer.
+        #[arg(long)]
+        push: bool,
+        /// Print the ftm-push debug lines.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// `config system ftm-push`: push login settings and the listener phones answer on.
+    FtmPush {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// enable or disable.
+        #[arg(long, value_parser = ["enable", "disable"])]
+        status: Option<String>,
+        /// The address pushes tell phones to answer at.
+        #[arg(long)]
+        server: Option<String>,
+        /// The listener's port (default 4433; 0 picks a free one).
+        #[arg(long)]
+        server_port: Option<u16>,
+        /// lab (phones trust it) or untrusted (reproduces "invalid server certificate").
+        #[arg(long)]
+        server_cert: Option<String>,
+        /// false keeps the listener closed, as a firewall or NAT that does not forward the port would.
+        #[arg(long)]
+        reachable: Option<bool>,
+        /// How long a push login waits for the phone (remoteauthtimeout), in seconds.
+        #[arg(long)]
+        timeout_secs: Option<u32>,
     },
     /// Unlock a user locked out after failed logins.
     Unlock {
@@ -281,6 +312,42 @@ pub enum PhoneCommand {
         /// Print the details as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// The pushes the phone received: what each asks, and whether it was answered.
+    Inbox {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve a push (the newest pending one by default): the phone answers the appliance with its OTP.
+    Approve {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+        /// The push's number in the inbox, or `latest`.
+        #[arg(default_value = "latest")]
+        push: String,
+    },
+    /// Deny a push (the newest pending one by default).
+    Deny {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+        #[arg(default_value = "latest")]
+        push: String,
+    },
+    /// What the phone does with pushes as they arrive: manual, approve, deny, ignore, or approve_after_delay.
+    Policy {
+        #[command(flatten)]
+        target: Target,
+        device: String,
+        #[arg(value_parser = ["manual", "approve", "deny", "ignore", "approve_after_delay"])]
+        policy: String,
+        /// With approve_after_delay: how long the user takes, in milliseconds.
+        #[arg(long)]
+        delay_ms: Option<u64>,
     },
     /// Print the phone as the app stores it (shared prefs and accounts, seeds encrypted), as JSON.
     Export {

@@ -23,6 +23,9 @@ pub struct Target {
     /// Base URL of the ftm service (default: from suite.json, else https://127.0.0.1:8443).
     #[arg(long, env = "FORTIMOCK_FTM_URL")]
     pub ftm_url: Option<String>,
+    /// Base URL of the push relay (default: from suite.json, else https://127.0.0.1:8444).
+    #[arg(long, env = "FORTIMOCK_PUSH_URL")]
+    pub push_url: Option<String>,
     /// Base URL of the virtual phone service (default: from suite.json, else https://127.0.0.1:8445).
     #[arg(long, env = "FORTIMOCK_PHONE_URL")]
     pub phone_url: Option<String>,
@@ -60,6 +63,7 @@ impl SuiteClient {
             Err(_) => [
                 (forticare::NAME, forticare::DEFAULT_PORT),
                 (ftm::NAME, ftm::DEFAULT_PORT),
+                (push::NAME, push::DEFAULT_PORT),
                 (phone::NAME, phone::DEFAULT_PORT),
                 (appliance::NAME, appliance::DEFAULT_PORT),
             ]
@@ -70,6 +74,7 @@ impl SuiteClient {
         for (name, url) in [
             (forticare::NAME, &target.forticare_url),
             (ftm::NAME, &target.ftm_url),
+            (push::NAME, &target.push_url),
             (phone::NAME, &target.phone_url),
             (appliance::NAME, &target.appliance_url),
         ] {
@@ -172,6 +177,16 @@ impl SuiteClient {
             return Ok(Err(failure));
         }
         bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes))
+    }
+
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: &str,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.url(service)?);
+        self.send(self.http.patch(&url).json(body), &url).await
     }
 
     async fn send<T: DeserializeOwned>(

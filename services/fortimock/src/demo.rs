@@ -1,19 +1,22 @@
 //! `fortimock demo`: the whole FortiToken Mobile story against the running suite, narrated step by step,
 //! through the same HTTP APIs a test suite would use: FortiCare issues a license, a virtual FortiGate imports
 //! it and assigns a token to alice, her virtual phone activates it, the FortiGate polls, alice logs in with
-//! her OTP, and the same OTP is refused a second time.
+//! her OTP, the same OTP is refused a second time, and then she logs in by approving a push (and denies one
+//! she did not ask for).
 
 use anyhow::{Context, bail};
 use protocol::appliance::{
-    ApplianceView, ImportOutcome, ImportRequest, LoginResult, NewAppliance, PollOutcome,
-    ProvisionOutcome, ProvisionTokenRequest,
+    ApplianceView, FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginResult,
+    NewAppliance, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
 };
 use protocol::ledger::{LicenseSpec, LicenseView};
-use protocol::phone::{Activate, NewPhone, OtpView, PhoneTokenView, PhoneView};
+use protocol::phone::{
+    Activate, Inbox, NewPhone, OtpView, PhoneChange, PhoneTokenView, PhoneView, PushPolicy,
+};
 
 use crate::cli::DemoArgs;
 use crate::client::SuiteClient;
-use crate::fgt::{login, status_name};
+use crate::fgt::{login, push_login, status_name};
 
 fn step(number: u32, title: &str) {
     println!();
@@ -193,6 +196,73 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "   OTP {wrong} → {} ({} failed attempt(s); locked after {})",
         denied.message, denied.failures, fgt.settings.lockout_threshold
     );
+
+    step(
+        9,
+        "alice logs in with FortiToken Mobile Push instead (config system ftm-push)",
+    );
+    let settings = FtmPushChange {
+        status: Some(true),
+        server_port: Some(0),
+        timeout_secs: Some(30),
+        ..FtmPushChange::default()
+    };
+    let push: FtmPushSettings = client
+        .patch(
+            "appliance",
+            &format!("/appliances/{serial}/ftm-push"),
+            &settings,
+        )
+        .await
+        .context("enabling ftm-push")?;
+    println!(
+        "   ftm-push listener on {}:{}, pushes go through {}",
+        push.server,
+        push.listening_port
+            .map_or_else(|| "?".to_owned(), |p| p.to_string()),
+        push.relay_url
+    );
+    let approve = PhoneChange {
+        push_policy: Some(PushPolicy::Approve),
+        ..PhoneChange::default()
+    };
+    let _: PhoneView = client
+        .patch("phone", &format!("/phones/{}", phone.id), &approve)
+        .await?;
+    let approved = push_login(&client, &serial, "alice", false).await?;
+    let inbox: Inbox = client
+        .get("phone", &format!("/phones/{}/inbox", phone.id))
+        .await?;
+    if let Some(entry) = inbox.pushes.last() {
+        println!(
+            "   the phone got the push through the relay, checked its HMAC and shows: {} on {} from {} ({})",
+            entry.user.as_deref().unwrap_or("?"),
+            entry.appliance.as_deref().unwrap_or("?"),
+            entry.client_ip.as_deref().unwrap_or("?"),
+            entry.client_application.as_deref().unwrap_or("?")
+        );
+    }
+    println!(
+        "   alice taps Approve; the phone connects straight back to the FortiGate → {}",
+        approved.message
+    );
+    if approved.result != LoginResult::Success {
+        bail!("the approved push login failed: {}", approved.message);
+    }
+
+    step(10, "A push alice did not ask for: she denies it");
+    let deny = PhoneChange {
+        push_policy: Some(PushPolicy::Deny),
+        ..PhoneChange::default()
+    };
+    let _: PhoneView = client
+        .patch("phone", &format!("/phones/{}", phone.id), &deny)
+        .await?;
+    let denied = push_login(&client, &serial, "alice", false).await?;
+    println!("   alice taps Deny → {}", denied.message);
+    if denied.result != LoginResult::Denied {
+        bail!("the denied push was not refused: {}", denied.message);
+    }
 
     println!();
     println!(

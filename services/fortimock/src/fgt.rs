@@ -4,8 +4,9 @@
 use anyhow::bail;
 use protocol::appliance::{
     ApplianceList, ApplianceMode, ApplianceView, DebugLog, FortiTokenStatus, FortiTokenView,
-    ImportOutcome, ImportRequest, LoginOutcome, LoginRequest, LoginResult, NewAppliance,
-    OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
+    FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginOutcome, LoginRequest,
+    LoginResult, NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome,
+    ProvisionTokenRequest, ServerCert,
 };
 use protocol::time::UnixTime;
 
@@ -140,12 +141,73 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             fgt,
             user,
             otp,
+            push,
+            debug,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let outcome = login(&client, &fgt, &user, &otp).await?;
+            let outcome = match (push, otp) {
+                (true, _) => push_login(&client, &fgt, &user, debug).await?,
+                (false, Some(otp)) => login(&client, &fgt, &user, &otp).await?,
+                (false, None) => {
+                    bail!("give the OTP, or --push to log in by approving a push on the phone")
+                }
+            };
+            print_debug(&outcome.debug);
             println!("{}", outcome.message);
             if outcome.result != LoginResult::Success {
                 bail!("login refused ({})", result_name(outcome.result));
+            }
+            Ok(())
+        }
+        FgtCommand::FtmPush {
+            target,
+            fgt,
+            status,
+            server,
+            server_port,
+            server_cert,
+            reachable,
+            timeout_secs,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let server_cert = match server_cert.as_deref() {
+                None => None,
+                Some("lab") => Some(ServerCert::Lab),
+                Some("untrusted") => Some(ServerCert::Untrusted),
+                Some(other) => bail!("--server-cert {other}: use lab or untrusted"),
+            };
+            let change = FtmPushChange {
+                status: status.map(|s| s == "enable"),
+                server,
+                server_port,
+                server_cert,
+                reachable,
+                relay_url: None,
+                timeout_secs,
+            };
+            let settings: FtmPushSettings = client
+                .patch(APPLIANCE, &format!("/appliances/{fgt}/ftm-push"), &change)
+                .await?;
+            println!("config system ftm-push");
+            println!(
+                "    set status {}",
+                if settings.status { "enable" } else { "disable" }
+            );
+            println!("    set server \"{}\"", settings.server);
+            println!("    set server-port {}", settings.server_port);
+            println!(
+                "    set server-cert {}",
+                match settings.server_cert {
+                    ServerCert::Lab => "lab",
+                    ServerCert::Untrusted => "untrusted",
+                }
+            );
+            println!("end");
+            if let Some(port) = settings.listening_port {
+                println!(
+                    "# listening on port {port}; pushes go through {}",
+                    settings.relay_url
+                );
             }
             Ok(())
         }
@@ -191,6 +253,7 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         build: args.build,
         ftm_url: args.server,
         settings: None,
+        ftm_push: None,
     };
     let appliance: ApplianceView = client.post(APPLIANCE, "/appliances", &request).await?;
     if args.json {
@@ -236,7 +299,7 @@ async fn provision(
     }
 }
 
-/// Posts a login; a refusal (HTTP 401) is an outcome, not an error.
+/// Posts an OTP login; a refusal (HTTP 401) is an outcome, not an error.
 pub async fn login(
     client: &SuiteClient,
     fgt: &str,
@@ -246,9 +309,38 @@ pub async fn login(
     let request = LoginRequest {
         user: user.to_owned(),
         otp: otp.to_owned(),
+        ..LoginRequest::default()
     };
+    send_login(client, fgt, &request, false).await
+}
+
+/// Posts a push login and waits for the phone's answer (or the appliance's timeout).
+pub async fn push_login(
+    client: &SuiteClient,
+    fgt: &str,
+    user: &str,
+    debug: bool,
+) -> anyhow::Result<LoginOutcome> {
+    let request = LoginRequest {
+        user: user.to_owned(),
+        push: true,
+        ..LoginRequest::default()
+    };
+    send_login(client, fgt, &request, debug).await
+}
+
+async fn send_login(
+    client: &SuiteClient,
+    fgt: &str,
+    request: &LoginRequest,
+    debug: bool,
+) -> anyhow::Result<LoginOutcome> {
     let (status, body) = client
-        .post_raw(APPLIANCE, &format!("/appliances/{fgt}/login"), &request)
+        .post_raw(
+            APPLIANCE,
+            &format!("/appliances/{fgt}/login?debug={debug}"),
+            request,
+        )
         .await?;
     match serde_json::from_slice::<LoginOutcome>(&body) {
         Ok(outcome) => Ok(outcome),
@@ -284,6 +376,8 @@ fn result_name(result: LoginResult) -> &'static str {
         LoginResult::Replayed => "replayed",
         LoginResult::Locked => "locked",
         LoginResult::Resync => "resync",
+        LoginResult::Timeout => "timeout",
+        LoginResult::PushFailed => "push-failed",
     }
 }
 

@@ -2,11 +2,12 @@
 
 use anyhow::{Context, bail};
 use protocol::phone::{
-    Activate, NewPhone, OtpView, PhoneList, PhoneTokenView, PhoneView, Platform,
+    Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList, PhoneTokenView,
+    PhoneView, Platform, PushPolicy, PushStatus,
 };
 
 use crate::cli::PhoneCommand;
-use crate::client::SuiteClient;
+use crate::client::{SuiteClient, Target};
 
 const PHONE: &str = "phone";
 
@@ -118,6 +119,59 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        PhoneCommand::Inbox {
+            target,
+            device,
+            json,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let inbox: Inbox = client
+                .get(PHONE, &format!("/phones/{device}/inbox"))
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&inbox)?);
+                return Ok(());
+            }
+            if inbox.pushes.is_empty() {
+                println!("no push yet");
+            }
+            for push in &inbox.pushes {
+                println!("{}", describe(push));
+            }
+            Ok(())
+        }
+        PhoneCommand::Approve {
+            target,
+            device,
+            push,
+        } => answer(&target, &device, &push, "approve").await,
+        PhoneCommand::Deny {
+            target,
+            device,
+            push,
+        } => answer(&target, &device, &push, "deny").await,
+        PhoneCommand::Policy {
+            target,
+            device,
+            policy,
+            delay_ms,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let policy: PushPolicy = serde_json::from_value(serde_json::Value::String(policy))?;
+            let change = PhoneChange {
+                push_policy: Some(policy),
+                push_delay_ms: delay_ms,
+                ..PhoneChange::default()
+            };
+            let phone: PhoneView = client
+                .patch(PHONE, &format!("/phones/{device}"), &change)
+                .await?;
+            println!(
+                "{} now answers pushes: {:?} (delay {} ms)",
+                phone.id, phone.push_policy, phone.push_delay_ms
+            );
+            Ok(())
+        }
         PhoneCommand::Export { target, device } => {
             let client = SuiteClient::connect(&target)?;
             let export: serde_json::Value = client
@@ -127,6 +181,48 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// One inbox line: number, state, and what the app shows.
+pub fn describe(push: &InboxEntry) -> String {
+    let status = match push.status {
+        PushStatus::Pending => "pending",
+        PushStatus::Approved => "approved",
+        PushStatus::Denied => "denied",
+        PushStatus::Failed => "failed",
+        PushStatus::Rejected => "rejected",
+        PushStatus::Ignored => "ignored",
+    };
+    let mut line = format!("#{} {status:<8} {}", push.id, push.received);
+    if let (Some(user), Some(appliance)) = (&push.user, &push.appliance) {
+        line.push_str(&format!(
+            "  {user} on {appliance} from {} ({})",
+            push.client_ip.as_deref().unwrap_or("?"),
+            push.client_application.as_deref().unwrap_or("?")
+        ));
+    } else {
+        line.push_str(&format!("  {} for {}", push.sender, push.token));
+    }
+    if let Some(detail) = &push.detail {
+        line.push_str(&format!("  [{detail}]"));
+    }
+    line
+}
+
+async fn answer(target: &Target, device: &str, push: &str, verb: &str) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(target)?;
+    let entry: InboxEntry = client
+        .post(
+            PHONE,
+            &format!("/phones/{device}/inbox/{push}/{verb}"),
+            &serde_json::json!({}),
+        )
+        .await?;
+    println!("{}", describe(&entry));
+    if entry.status == PushStatus::Failed {
+        bail!("the answer did not reach the appliance");
+    }
+    Ok(())
 }
 
 /// Percent-encodes everything but unreserved characters (a time's `+` and `:` among them).

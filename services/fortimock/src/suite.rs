@@ -19,6 +19,9 @@ pub struct PortOptions {
     /// Port of the FTM provisioning server (the appliances' and phones' front door).
     #[arg(long, env = "FORTIMOCK_FTM_PORT", default_value_t = ftm::DEFAULT_PORT)]
     pub ftm_port: u16,
+    /// Port of the FortiGuard push relay (push.fortinet.com).
+    #[arg(long, env = "FORTIMOCK_PUSH_PORT", default_value_t = push::DEFAULT_PORT)]
+    pub push_port: u16,
     /// Port of the virtual FortiToken Mobile phones.
     #[arg(long, env = "FORTIMOCK_PHONE_PORT", default_value_t = phone::DEFAULT_PORT)]
     pub phone_port: u16,
@@ -27,12 +30,27 @@ pub struct PortOptions {
     pub appliance_port: u16,
 }
 
+/// The `fortimock up` flags that put every service on a port the system picks (for tests and the bench).
+pub const FREE_PORT_ARGS: [&str; 10] = [
+    "--forticare-port",
+    "0",
+    "--ftm-port",
+    "0",
+    "--push-port",
+    "0",
+    "--phone-port",
+    "0",
+    "--appliance-port",
+    "0",
+];
+
 impl PortOptions {
     /// Every service on a free port, for tests.
     pub fn any_free() -> PortOptions {
         PortOptions {
             forticare_port: 0,
             ftm_port: 0,
+            push_port: 0,
             phone_port: 0,
             appliance_port: 0,
         }
@@ -89,6 +107,15 @@ impl Suite {
         .await?;
         let ftm_url = ftm.url().to_owned();
         self.services.push(ftm);
+        let relay = push::start(push::Config {
+            listen: lab.listen(push::NAME, ports.push_port)?,
+            service_dir: lab.service_dir(push::NAME),
+            http: lab.http_client()?,
+            journal_cap: push::DEFAULT_JOURNAL_CAP,
+        })
+        .await?;
+        let push_url = relay.url().to_owned();
+        self.services.push(relay);
         // Like the real app, the virtual phones present a client certificate to the provisioning server.
         let identity = phone::client_identity(lab.tls());
         let phone = phone::start(phone::Config {
@@ -96,6 +123,9 @@ impl Suite {
             service_dir: lab.service_dir(phone::NAME),
             ftm_url: ftm_url.clone(),
             http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+            push_url: Some(push_url.clone()),
+            callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+            secure_callbacks: lab.tls().is_some(),
         })
         .await?;
         self.services.push(phone);
@@ -104,6 +134,8 @@ impl Suite {
             service_dir: lab.service_dir(appliance::NAME),
             default_ftm_url: ftm_url,
             http: lab.http_client()?,
+            default_push_url: push_url,
+            listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
         })
         .await?;
         self.services.push(appliance);

@@ -20,6 +20,7 @@ fn describe(service: &str) -> &'static str {
             "FortiCare license service: license import (SoftToken.ActivationLicenseRequest)"
         }
         "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
+        "push" => "FortiGuard push relay (push.fortinet.com + APNs/FCM): /api/v1/push",
         "phone" => "virtual FortiToken Mobile phones: /phones",
         "appliance" => "virtual FortiGates / FortiAuthenticators: /appliances",
         _ => "",

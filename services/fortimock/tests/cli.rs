@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use fortimock::suite::FREE_PORT_ARGS;
 use protocol::envelope::{Envelope, PROCESS_PATH};
 use protocol::header::RequestHeader;
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
@@ -16,17 +17,11 @@ const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
-        .args([
-            "up",
-            "--forticare-port",
-            "0",
-            "--phone-port",
-            "0",
-            "--data-dir",
-        ])
+        .args(["up", "--data-dir"])
         .arg(data_dir)
         .arg("--ready-file")
         .arg(ready_file)
+        .args(FREE_PORT_ARGS)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -181,17 +176,8 @@ async fn up_keeps_serving_when_nobody_reads_its_output() {
     let dir = tempfile::tempdir().unwrap();
     let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
     let mut child = Command::new(BIN)
-        .args([
-            "up",
-            "--forticare-port",
-            "0",
-            "--ftm-port",
-            "0",
-            "--phone-port",
-            "0",
-            "--appliance-port",
-            "0",
-        ])
+        .arg("up")
+        .args(FREE_PORT_ARGS)
         .arg("--data-dir")
         .arg(&data_dir)
         .arg("--ready-file")

@@ -53,7 +53,12 @@ pub struct RunningService {
     certs: ClientCertLog,
     /// The service's state, held so that `stop` drops it last: its database is closed when `stop` returns.
     state: Option<Arc<dyn Any + Send + Sync>>,
+    /// Run first by `stop`: services that belong to this one (an appliance's ftm-push listeners).
+    before_stop: Option<StopHook>,
 }
+
+/// Work `RunningService::stop` does before stopping the service itself.
+pub type StopHook = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static, ()> + Send>;
 
 /// A note a handler attaches to its response so the request's log line says what happened,
 /// e.g. `SoftToken.ActivationLicenseRequest` / `error 16`.
@@ -138,6 +143,7 @@ where
         task,
         certs,
         state: None,
+        before_stop: None,
     })
 }
 
@@ -167,9 +173,18 @@ impl RunningService {
         self
     }
 
+    /// Makes [`RunningService::stop`] run `hook` first (e.g. stopping listeners the service started).
+    pub fn before_stop(mut self, hook: StopHook) -> RunningService {
+        self.before_stop = Some(hook);
+        self
+    }
+
     /// Stops accepting, lets in-flight requests finish, and waits for the workers to exit and drop the
     /// service's state (see [`RunningService::releases`]), so the service's store is closed when this returns.
     pub async fn stop(self) {
+        if let Some(hook) = self.before_stop {
+            hook().await;
+        }
         self.handle.stop(true).await;
         let _ = self.task.await;
         let Some(state) = self.state else {

@@ -302,6 +302,28 @@ impl LabTls {
     }
 }
 
+/// A server config with a fresh self-signed certificate that chains to no CA anyone trusts: what an
+/// appliance's ftm-push listener presents when its `server-cert` is unusable, so phones refuse it.
+pub fn untrusted_server_config(names: &[&str]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
+    let mut params =
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+            .context("naming the untrusted certificate")?;
+    params.distinguished_name = common_name("untrusted appliance certificate");
+    let key = KeyPair::generate().context("generating a key")?;
+    let cert = params
+        .self_signed(&key)
+        .context("self-signing a certificate")?;
+    let key =
+        PrivateKeyDer::from_pem_slice(key.serialize_pem().as_bytes()).context("reading the key")?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("choosing TLS versions")?
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], key)
+        .context("loading the untrusted certificate")?;
+    Ok(Arc::new(config))
+}
+
 /// A rustls client config trusting the CA certificates in `ca_pem`.
 pub fn client_config_trusting(
     ca_pem: &str,

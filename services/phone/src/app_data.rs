@@ -560,6 +560,8 @@ mod tests {
             clock_skew_secs: 0,
             created: UnixTime::from_secs(0),
             tokens: app.token_views(),
+            push_policy: protocol::phone::PushPolicy::Manual,
+            push_delay_ms: 0,
         };
         let export = serde_json::to_value(app.export(&identity, device)).unwrap();
         let prefs = &export["shared_prefs"];

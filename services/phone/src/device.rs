@@ -10,6 +10,7 @@ use rand::Rng;
 use serde_json::Value;
 
 use crate::app_data::AppData;
+use crate::push_inbox::{PushInbox, PushSettings};
 
 /// The app version a phone runs unless told otherwise: the release whose requests the dossier shows.
 pub const DEFAULT_APP_VERSION: &str = "4.9.9";
@@ -119,6 +120,10 @@ pub struct Phone {
     pub identity: Identity,
     pub created: UnixTime,
     pub app: AppData,
+    /// What the phone does with pushes as they arrive.
+    pub push: PushSettings,
+    /// The pushes it received.
+    pub inbox: PushInbox,
 }
 
 impl Phone {
@@ -134,6 +139,8 @@ impl Phone {
             clock_skew_secs: self.identity.clock_skew_secs,
             created: self.created,
             tokens: self.app.token_views(),
+            push_policy: self.push.policy,
+            push_delay_ms: self.push.delay_ms,
         }
     }
 }
@@ -565,12 +572,14 @@ mod tests {
         let change = PhoneChange {
             clock_skew_secs: Some(30),
             registration_id: Some(String::new()),
+            ..PhoneChange::default()
         };
         assert!(identity.apply(&change).is_err());
         assert_eq!(identity, before);
         let change = PhoneChange {
             clock_skew_secs: Some(30),
             registration_id: Some("new-token".into()),
+            ..PhoneChange::default()
         };
         identity.apply(&change).unwrap();
         assert_eq!(

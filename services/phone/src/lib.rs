@@ -6,9 +6,15 @@
 //! and keeps its tokens the way the Android app keeps them: seeds encrypted under the phone's install UUID,
 //! itself encrypted under the phone's id. Time comes from the lab clock, shifted by the phone's own skew.
 //!
+//! Phones also receive FortiToken Mobile pushes: each registers its push token with the relay, which
+//! delivers pushes to the phone's webhook; the phone checks each push's HMAC with the token's seed, keeps
+//! it in its inbox, and approves (with the current OTP) or denies it by connecting straight to the
+//! appliance's callback address, by hand or by policy.
+//!
 //! Modules: `device` (identity, defaults and checks, pure), `app_data` (the app's storage scheme, codes and
-//! the export, pure), `provisioning` (the activation request to ftm and its answer), `store` (the only
-//! module that touches sled), `routes` (HTTP).
+//! the export, pure), `push_inbox` (reading pushes, the inbox, pure), `provisioning` (the activation
+//! request to ftm and its answer), `relay` (push token registration), `store` (the only module that
+//! touches sled), `routes` (HTTP).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -24,6 +30,8 @@ use lab::tls::{ClientIdentity, LabTls};
 pub mod app_data;
 pub mod device;
 pub mod provisioning;
+pub mod push_inbox;
+pub mod relay;
 mod routes;
 pub mod store;
 
@@ -46,6 +54,13 @@ pub struct Config {
     /// The client phones call ftm with (trusting the lab CA and, like the real app, presenting a client
     /// certificate).
     pub http: reqwest::Client,
+    /// The push relay phones register their push tokens with; `None` for a suite without one.
+    pub push_url: Option<String>,
+    /// The client phones answer pushes with, straight to appliances' ftm-push listeners (trusting the lab
+    /// CA, as the app trusts public CAs).
+    pub callbacks: reqwest::Client,
+    /// Whether ftm-push listeners speak TLS (they do unless the suite is plain HTTP).
+    pub secure_callbacks: bool,
 }
 
 /// The client certificate virtual phones present to ftm, issued by the lab CA. `None` with plain HTTP, and
@@ -63,79 +78,28 @@ pub fn client_identity(tls: Option<&LabTls>) -> Option<ClientIdentity> {
     }
 }
 
-/// Opens the phone database and starts serving.
+/// Opens the phone database, starts serving, and registers every phone's push token with the relay (its
+/// webhook address changes when the service's port does).
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     let store = store::Store::open(config.service_dir.as_deref())
         .context("opening the virtual phones' database")?;
+    let relay = relay::RelayClient::new(config.http.clone(), config.push_url.as_deref());
     let state = web::Data::new(routes::Phones {
         store,
         clock: config.listen.clock.clone(),
         ftm: provisioning::FtmClient::new(config.http, &config.ftm_url),
+        relay,
+        callbacks: config.callbacks,
+        secure_callbacks: config.secure_callbacks,
+        self_url: std::sync::OnceLock::new(),
     });
     let served = state.clone();
     let service = lab::server::start(NAME, &config.listen, move |cfg| {
         routes::configure(cfg, served.clone())
     })?;
-    Ok(service.releases(&state))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use lab::clock::Clock;
-    use lab::server::Transport;
-    use protocol::time::UnixTime;
-    use serde_json::{Value, json};
-
-    #[tokio::test]
-    async fn an_unreachable_provisioning_server_is_a_502_and_stores_nothing() {
-        // A port that was just free: nothing listens there.
-        let closed = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let http = lab::client::http_client(None, None).unwrap();
-        let service = start(Config {
-            listen: Listen {
-                bind: "127.0.0.1:0".parse().unwrap(),
-                transport: Transport::Plain,
-                clock: Clock::frozen_at(UnixTime::from_secs(1_700_000_000)),
-                workers: 1,
-                admin_token: None,
-                ca_pem: None,
-            },
-            service_dir: None,
-            ftm_url: format!("http://{closed}"),
-            http: http.clone(),
-        })
-        .await
-        .unwrap();
-        let base = service.url().to_owned();
-        let created = http
-            .post(format!("{base}/phones"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(created.status(), 201);
-        let response = http
-            .post(format!("{base}/phones/phone-1/activate"))
-            .json(&json!({"code": "EEIOHIDHBXN5QLXV"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 502);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["error_id"], "phone.ftm-unreachable", "{body}");
-        let phone: Value = http
-            .get(format!("{base}/phones/phone-1"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(phone["tokens"], json!([]));
-        service.stop().await;
+    let _ = state.self_url.set(service.url().to_owned());
+    for phone in state.store.phones()? {
+        state.register(&phone).await;
     }
+    Ok(service.releases(&state))
 }

@@ -19,6 +19,9 @@ struct Args {
         default_value = "https://127.0.0.1:8443"
     )]
     ftm_url: String,
+    /// The push relay phones register their push tokens with.
+    #[arg(long, env = "FORTIMOCK_PUSH_URL")]
+    push_url: Option<String>,
 }
 
 #[tokio::main]
@@ -32,6 +35,9 @@ async fn main() -> anyhow::Result<()> {
         service_dir: lab.service_dir(phone::NAME),
         ftm_url: args.ftm_url,
         http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+        push_url: args.push_url,
+        callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+        secure_callbacks: lab.tls().is_some(),
     })
     .await?;
     tracing::info!(url = service.url(), "phone listening");

@@ -3,6 +3,8 @@
 //! their app data. Errors are `ErrorBody` with a stable `phone.*` id (or the catalogue id of the
 //! provisioning server's refusal).
 
+use std::sync::OnceLock;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use anyhow::anyhow;
@@ -12,7 +14,10 @@ use lab::server::with_outcome;
 use protocol::device_storage::DeviceStorageError;
 use protocol::id::{IdError, TokenSerial};
 use protocol::otp::OtpKind;
-use protocol::phone::{Activate, NewPhone, PhoneChange, PhoneList};
+use protocol::phone::{
+    Activate, Inbox, InboxEntry, NewPhone, PhoneChange, PhoneList, PushPolicy, PushStatus,
+};
+use protocol::push::{DeliveredPush, PushCallback};
 use protocol::time::UnixTime;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -20,6 +25,8 @@ use serde::de::DeserializeOwned;
 use crate::app_data::{AppData, PickError};
 use crate::device::{self, IdentityError, Phone};
 use crate::provisioning::{ActivationError, FtmClient, code_from_input};
+use crate::push_inbox::{self, InboxItem, PushInbox, PushSettings};
+use crate::relay::RelayClient;
 use crate::store::{CreateError, Store};
 
 /// What every phone handler shares.
@@ -27,6 +34,46 @@ pub(crate) struct Phones {
     pub(crate) store: Store,
     pub(crate) clock: Clock,
     pub(crate) ftm: FtmClient,
+    /// The push relay phones register their push tokens with.
+    pub(crate) relay: RelayClient,
+    /// The client answers to pushes go out with (trusting the lab CA, as phones trust public CAs).
+    pub(crate) callbacks: reqwest::Client,
+    /// Whether appliances' ftm-push listeners speak TLS (they do unless the suite is plain HTTP).
+    pub(crate) secure_callbacks: bool,
+    /// This service's own base URL (the relay posts pushes to `<url>/phones/{id}/push-webhook`), set once
+    /// the service listens.
+    pub(crate) self_url: OnceLock<String>,
+}
+
+impl Phones {
+    /// Where the relay delivers the pushes of phone `id`.
+    pub(crate) fn webhook(&self, id: &str) -> String {
+        format!(
+            "{}/phones/{id}/push-webhook",
+            self.self_url.get().map_or("", String::as_str)
+        )
+    }
+
+    /// Registers a phone's push token with the relay; a failure is logged, as a phone whose push
+    /// registration failed still works for OTPs.
+    pub(crate) async fn register(&self, phone: &Phone) {
+        let webhook = self.webhook(&phone.id);
+        if let Err(e) = self
+            .relay
+            .register(
+                &phone.identity.registration_id,
+                phone.identity.platform,
+                &webhook,
+            )
+            .await
+        {
+            tracing::warn!(
+                phone = phone.id.as_str(),
+                error = format!("{e:#}"),
+                "push registration failed"
+            );
+        }
+    }
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
@@ -43,7 +90,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) 
             "/phones/{id}/tokens/{serial}",
             web::delete().to(delete_token),
         )
-        .route("/phones/{id}/tokens/{serial}/next", web::post().to(next));
+        .route("/phones/{id}/tokens/{serial}/next", web::post().to(next))
+        .route("/phones/{id}/inbox", web::get().to(inbox))
+        .route("/phones/{id}/inbox/{push}/approve", web::post().to(approve))
+        .route("/phones/{id}/inbox/{push}/deny", web::post().to(deny))
+        .route("/phones/{id}/push-webhook", web::post().to(push_webhook));
 }
 
 fn not_found(id: &str) -> HttpResponse {
@@ -129,9 +180,12 @@ async fn create(state: web::Data<Phones>, body: web::Bytes) -> HttpResponse {
         identity: identity.clone(),
         created,
         app: app.clone(),
+        push: PushSettings::default(),
+        inbox: PushInbox::default(),
     };
     match state.store.create(request.name.as_deref(), make).await {
         Ok(phone) => {
+            state.register(&phone).await;
             let result = format!("{} created ({})", phone.id, phone.identity.os_ver());
             with_outcome(HttpResponse::Created().json(phone.view()), "phone", result)
         }
@@ -170,12 +224,29 @@ async fn change(state: web::Data<Phones>, id: web::Path<String>, body: web::Byte
     let outcome = state
         .store
         .update(&id, |phone| {
+            let old_registration = phone.identity.registration_id.clone();
             phone.identity.apply(&change)?;
-            Ok::<_, IdentityError>(phone.view())
+            phone
+                .push
+                .apply(&change)
+                .map_err(IdentityError::BadRequest)?;
+            Ok::<_, IdentityError>((old_registration, phone.clone()))
         })
         .await;
     match outcome {
-        Ok(Some(Ok(view))) => with_outcome(HttpResponse::Ok().json(view), "phone", "changed"),
+        Ok(Some(Ok((old_registration, phone)))) => {
+            if old_registration != phone.identity.registration_id {
+                if let Err(e) = state.relay.unregister(&old_registration).await {
+                    tracing::warn!(
+                        phone = phone.id.as_str(),
+                        error = format!("{e:#}"),
+                        "push unregistration failed"
+                    );
+                }
+                state.register(&phone).await;
+            }
+            with_outcome(HttpResponse::Ok().json(phone.view()), "phone", "changed")
+        }
         Ok(Some(Err(e))) => refused(&e),
         Ok(None) => not_found(&id),
         Err(e) => internal(&e),
@@ -184,8 +255,24 @@ async fn change(state: web::Data<Phones>, id: web::Path<String>, body: web::Byte
 
 /// `DELETE /phones/{id}`: the app is uninstalled and its tokens are gone.
 async fn uninstall(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
+    let registration = match state.store.phone(&id) {
+        Ok(phone) => phone.map(|p| p.identity.registration_id),
+        Err(e) => return internal(&e),
+    };
     match state.store.delete(&id).await {
-        Ok(true) => with_outcome(HttpResponse::NoContent().finish(), "phone", "deleted"),
+        Ok(true) => {
+            // The app is gone: the relay answers Unregistered for its push token from now on.
+            if let Some(registration) = registration
+                && let Err(e) = state.relay.unregister(&registration).await
+            {
+                tracing::warn!(
+                    phone = id.as_str(),
+                    error = format!("{e:#}"),
+                    "push unregistration failed"
+                );
+            }
+            with_outcome(HttpResponse::NoContent().finish(), "phone", "deleted")
+        }
         Ok(false) => not_found(&id),
         Err(e) => internal(&e),
     }
@@ -432,5 +519,205 @@ async fn export(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse
         Ok(Some(phone)) => HttpResponse::Ok().json(phone.app.export(&phone.identity, phone.view())),
         Ok(None) => not_found(&id),
         Err(e) => internal(&e),
+    }
+}
+
+/// `GET /phones/{id}/inbox`: the pushes the phone received, oldest first.
+async fn inbox(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
+    match state.store.phone(&id) {
+        Ok(Some(phone)) => HttpResponse::Ok().json(Inbox {
+            pushes: phone.inbox.items.iter().map(InboxItem::entry).collect(),
+        }),
+        Ok(None) => not_found(&id),
+        Err(e) => internal(&e),
+    }
+}
+
+/// `POST /phones/{id}/push-webhook`: the relay delivering a push. The phone checks and stores it, answers the
+/// relay at once, and then acts on it as its policy says.
+async fn push_webhook(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Ok(delivered) = serde_json::from_slice::<DeliveredPush>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "phone.bad-push",
+            "the body is not a delivered push".into(),
+        );
+    };
+    let stored = state
+        .store
+        .update(&id, |phone| {
+            let item = push_inbox::read(&phone.app, &phone.identity, &delivered);
+            let pending = item.status == PushStatus::Pending;
+            let push_id = phone.inbox.add(item);
+            if pending
+                && phone.push.policy == PushPolicy::Ignore
+                && let Some(item) = phone.inbox.item_mut(push_id)
+            {
+                item.status = PushStatus::Ignored;
+            }
+            Ok::<_, IdentityError>((push_id, pending, phone.push))
+        })
+        .await;
+    let (push_id, pending, settings) = match stored {
+        Ok(Some(Ok(stored))) => stored,
+        Ok(Some(Err(e))) => return refused(&e),
+        Ok(None) => return not_found(&id),
+        Err(e) => return internal(&e),
+    };
+    let id = id.into_inner();
+    if pending {
+        let answer = match settings.policy {
+            PushPolicy::Approve => Some((true, 0)),
+            PushPolicy::Deny => Some((false, 0)),
+            PushPolicy::ApproveAfterDelay => Some((true, settings.delay_ms)),
+            PushPolicy::Manual | PushPolicy::Ignore => None,
+        };
+        if let Some((approving, delay_ms)) = answer {
+            let state = state.clone();
+            tokio::spawn(async move {
+                if delay_ms > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
+                }
+                if let Err(e) = answer_push(&state, &id, &push_id.to_string(), approving).await {
+                    tracing::warn!(phone = id.as_str(), push = push_id, error = ?e, "automatic answer failed");
+                }
+            });
+        }
+    }
+    with_outcome(
+        HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
+        "phone push",
+        format!("push {push_id} received"),
+    )
+}
+
+async fn approve(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, push) = path.into_inner();
+    answer_response(answer_push(&state, &id, &push, true).await, &id)
+}
+
+async fn deny(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+    let (id, push) = path.into_inner();
+    answer_response(answer_push(&state, &id, &push, false).await, &id)
+}
+
+/// Why a push could not be answered.
+#[derive(Debug)]
+enum AnswerError {
+    NoPhone,
+    NoPush(String),
+    NotPending(PushStatus),
+    Internal(anyhow::Error),
+}
+
+fn answer_response(result: Result<InboxEntry, AnswerError>, id: &str) -> HttpResponse {
+    match result {
+        Ok(entry) => {
+            let outcome = format!("push {} {:?}", entry.id, entry.status);
+            with_outcome(HttpResponse::Ok().json(entry), "phone push", outcome)
+        }
+        Err(AnswerError::NoPhone) => not_found(id),
+        Err(AnswerError::NoPush(push)) => error(
+            StatusCode::NOT_FOUND,
+            "phone.push-not-found",
+            format!(
+                "no push `{push}` waiting on {id}: GET /phones/{id}/inbox lists them (`latest` is the newest pending one)"
+            ),
+        ),
+        Err(AnswerError::NotPending(status)) => error(
+            StatusCode::CONFLICT,
+            "phone.push-answered",
+            format!("that push is {status:?}, not pending"),
+        ),
+        Err(AnswerError::Internal(e)) => internal(&e),
+    }
+}
+
+/// Answers push `push` (an id or `latest`) on phone `id`: approve with the OTP the phone shows now, or deny,
+/// connecting straight to the appliance's callback address over TLS as the app does; records the outcome.
+async fn answer_push(
+    state: &Phones,
+    id: &str,
+    push: &str,
+    approving: bool,
+) -> Result<InboxEntry, AnswerError> {
+    let phone = state
+        .store
+        .phone(id)
+        .map_err(AnswerError::Internal)?
+        .ok_or(AnswerError::NoPhone)?;
+    let item = phone
+        .inbox
+        .find(push)
+        .ok_or_else(|| AnswerError::NoPush(push.to_owned()))?
+        .clone();
+    if item.status != PushStatus::Pending {
+        return Err(AnswerError::NotPending(item.status));
+    }
+    let payload = item
+        .payload
+        .clone()
+        .ok_or(AnswerError::NotPending(item.status))?;
+    let account = phone
+        .app
+        .pick(Some(&payload.token))
+        .map_err(|e| AnswerError::Internal(anyhow!(e.to_string())))?;
+    let seed = phone
+        .app
+        .seed_of(&phone.identity.mobile_id, account)
+        .map_err(|e| AnswerError::Internal(anyhow!(e)))?;
+    let callback = if approving {
+        let otp = account.otp(&seed, phone.identity.phone_time(state.clock.now()));
+        PushCallback::approve(seed.as_bytes(), &payload.session_id, &otp.otp)
+    } else {
+        PushCallback::deny(seed.as_bytes(), &payload.session_id, "denied by user")
+    };
+    let url = push_inbox::callback_url(&payload, state.secure_callbacks);
+    let address = format!("{}:{}", payload.callback_host, payload.callback_port);
+    let (status, detail) = match state.callbacks.post(&url).json(&callback).send().await {
+        Ok(response) if response.status().is_success() => (
+            if approving {
+                PushStatus::Approved
+            } else {
+                PushStatus::Denied
+            },
+            None,
+        ),
+        Ok(response) => {
+            let code = response.status();
+            let text = response.text().await.unwrap_or_default();
+            (
+                PushStatus::Failed,
+                Some(format!("the appliance refused the answer ({code}): {text}")),
+            )
+        }
+        Err(e) => (
+            PushStatus::Failed,
+            Some(push_inbox::delivery_failure(&e, &address)),
+        ),
+    };
+    let recorded = state
+        .store
+        .update(id, |phone| {
+            let item = phone
+                .inbox
+                .item_mut(item.id)
+                .ok_or(IdentityError::BadRequest("the push is gone".into()))?;
+            if item.status == PushStatus::Pending {
+                item.status = status;
+                item.detail = detail.clone();
+            }
+            Ok::<_, IdentityError>(item.entry())
+        })
+        .await
+        .map_err(AnswerError::Internal)?;
+    match recorded {
+        Some(Ok(entry)) => Ok(entry),
+        Some(Err(e)) => Err(AnswerError::Internal(anyhow!(e.to_string()))),
+        None => Err(AnswerError::NoPhone),
     }
 }

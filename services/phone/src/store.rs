@@ -13,7 +13,8 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use protocol::id::TokenSerial;
 use protocol::otp::OtpKind;
-use protocol::phone::Platform;
+use protocol::phone::{Platform, PushPolicy, PushStatus};
+use protocol::push::PushPayload;
 use protocol::time::UnixTime;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -21,6 +22,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::app_data::{Account, AppData};
 use crate::device::{Identity, Phone, default_name};
+use crate::push_inbox::{InboxItem, PushInbox, PushSettings};
 
 /// The `meta` key of the number of phones ever created.
 const PHONES_CREATED: &[u8] = b"phones_created";
@@ -50,6 +52,32 @@ struct PhoneRecordV1 {
     uuid_pref: String,
     next_account_id: u64,
     accounts: Vec<AccountRecordV1>,
+    #[serde(default = "manual")]
+    push_policy: PushPolicy,
+    #[serde(default)]
+    push_delay_ms: u64,
+    #[serde(default)]
+    next_push_id: u64,
+    #[serde(default)]
+    inbox: Vec<InboxRecordV1>,
+}
+
+fn manual() -> PushPolicy {
+    PushPolicy::Manual
+}
+
+/// A received push. The payload is kept as the app shows it (it holds no secret: the session id is only
+/// useful with the seed, which signs the answer).
+#[derive(Serialize, Deserialize)]
+struct InboxRecordV1 {
+    id: u64,
+    message_id: String,
+    received: i64,
+    sender: String,
+    token: String,
+    status: PushStatus,
+    detail: Option<String>,
+    payload: Option<PushPayload>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -107,6 +135,24 @@ fn record_of(seq: u64, phone: &Phone) -> PhoneRecordV1 {
                 activated_ms: a.activated_ms,
             })
             .collect(),
+        push_policy: phone.push.policy,
+        push_delay_ms: phone.push.delay_ms,
+        next_push_id: phone.inbox.next_id,
+        inbox: phone
+            .inbox
+            .items
+            .iter()
+            .map(|i| InboxRecordV1 {
+                id: i.id,
+                message_id: i.message_id.clone(),
+                received: i.received.secs(),
+                sender: i.sender.clone(),
+                token: i.token.clone(),
+                status: i.status,
+                detail: i.detail.clone(),
+                payload: i.payload.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -151,6 +197,27 @@ fn phone_of(record: PhoneRecordV1) -> anyhow::Result<(u64, Phone)> {
             uuid_pref: record.uuid_pref,
             next_account_id: record.next_account_id,
             accounts,
+        },
+        push: PushSettings {
+            policy: record.push_policy,
+            delay_ms: record.push_delay_ms,
+        },
+        inbox: PushInbox {
+            next_id: record.next_push_id,
+            items: record
+                .inbox
+                .into_iter()
+                .map(|i| InboxItem {
+                    id: i.id,
+                    message_id: i.message_id,
+                    received: UnixTime::from_secs(i.received),
+                    sender: i.sender,
+                    token: i.token,
+                    status: i.status,
+                    detail: i.detail,
+                    payload: i.payload,
+                })
+                .collect(),
         },
     };
     Ok((record.seq, phone))
@@ -337,6 +404,8 @@ mod tests {
             identity,
             created: UnixTime::from_secs(1_700_000_000),
             app,
+            push: PushSettings::default(),
+            inbox: PushInbox::default(),
         }
     }
 

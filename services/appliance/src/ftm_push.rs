@@ -1,0 +1,498 @@
+//! FortiToken Mobile Push on the virtual appliance (`config system ftm-push`): sending a login's push
+//! through the relay, the ftm-push listener each appliance runs for phones to answer on (port 4433 by
+//! default, TLS with its `server-cert`), and the push sessions waiting for those answers.
+//!
+//! A push login registers a session, sends the push, and waits (real time, up to the appliance's
+//! `remoteauthtimeout`) for the phone to connect back. The phone's answer is accepted once: an unknown,
+//! expired or already answered session is refused with 401, as is a callback whose HMAC the token's seed
+//! does not give or whose OTP is wrong.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use actix_web::{HttpResponse, web};
+use lab::clock::Clock;
+use lab::server::{Listen, RunningService, Transport};
+use protocol::appliance::{LoginOutcome, LoginResult, ServerCert};
+use protocol::id::{ApplianceSerial, TokenSerial};
+use protocol::push::{
+    self, ACTION_APPROVE, ACTION_DENY, APP, CALLBACK_PATH, PUSH_PATH, PushCallback, PushPayload,
+    PushRefused, PushRequest,
+};
+use rand::Rng;
+use serde_json::json;
+
+use crate::fortitoken::{self, Appliance};
+use crate::store::Store;
+
+/// The rustls configs an ftm-push listener can present; `None` when the suite speaks plain HTTP.
+#[derive(Clone)]
+pub struct ListenerTls {
+    /// The lab CA's server certificate (`server-cert` usable).
+    pub lab: Arc<rustls::ServerConfig>,
+    /// A self-signed certificate phones cannot validate.
+    pub untrusted: Arc<rustls::ServerConfig>,
+}
+
+impl ListenerTls {
+    /// The listener certificates of a lab: its server certificate, and a fresh untrusted one. `None` for
+    /// plain HTTP.
+    pub fn for_lab(lab: &lab::options::Lab) -> anyhow::Result<Option<ListenerTls>> {
+        let Some(tls) = lab.tls() else {
+            return Ok(None);
+        };
+        Ok(Some(ListenerTls {
+            lab: tls.server_config(&lab::tls::ClientAuth::default())?,
+            untrusted: lab::tls::untrusted_server_config(&["localhost", "127.0.0.1"])?,
+        }))
+    }
+}
+
+/// How a push session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Approved,
+    Denied(String),
+}
+
+struct Session {
+    appliance: ApplianceSerial,
+    user: String,
+    token: TokenSerial,
+    expires: Instant,
+    /// Taken by the first answer; `None` once answered or timed out.
+    waiter: Option<tokio::sync::oneshot::Sender<Answer>>,
+}
+
+/// Push sessions of every appliance of the service, by session id.
+#[derive(Default)]
+pub struct PushSessions {
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+/// What a claimed session is about.
+struct Claimed {
+    user: String,
+    token: TokenSerial,
+    waiter: tokio::sync::oneshot::Sender<Answer>,
+}
+
+/// Answered sessions are kept this long so a replayed callback is refused as such.
+const KEEP_ANSWERED: Duration = Duration::from_secs(3600);
+
+impl PushSessions {
+    fn open(
+        &self,
+        id: &str,
+        appliance: &ApplianceSerial,
+        user: &str,
+        token: &TokenSerial,
+        timeout: Duration,
+    ) -> tokio::sync::oneshot::Receiver<Answer> {
+        let (waiter, answer) = tokio::sync::oneshot::channel();
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        sessions.retain(|_, s| s.waiter.is_some() || now < s.expires + KEEP_ANSWERED);
+        sessions.insert(
+            id.to_owned(),
+            Session {
+                appliance: appliance.clone(),
+                user: user.to_owned(),
+                token: token.clone(),
+                expires: now + timeout,
+                waiter: Some(waiter),
+            },
+        );
+        answer
+    }
+
+    /// Takes the session's waiter: the first answer wins, later ones are refused.
+    fn claim(&self, id: &str, appliance: &ApplianceSerial) -> Result<Claimed, &'static str> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        let session = sessions
+            .get_mut(id)
+            .filter(|s| &s.appliance == appliance)
+            .ok_or("unknown push session")?;
+        if Instant::now() >= session.expires {
+            session.waiter = None;
+            return Err("the push session expired");
+        }
+        let waiter = session
+            .waiter
+            .take()
+            .ok_or("the push session was already answered")?;
+        Ok(Claimed {
+            user: session.user.clone(),
+            token: session.token.clone(),
+            waiter,
+        })
+    }
+
+    /// Ends a session nobody answered.
+    fn close(&self, id: &str) {
+        if let Some(session) = self
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(id)
+        {
+            session.waiter = None;
+        }
+    }
+}
+
+/// The running ftm-push listeners, by appliance.
+#[derive(Default)]
+pub struct Listeners {
+    running: tokio::sync::Mutex<HashMap<ApplianceSerial, RunningService>>,
+}
+
+/// Everything the push side needs from the appliance service.
+pub struct PushContext {
+    pub store: Store,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+    pub sessions: PushSessions,
+    pub listeners: Listeners,
+    pub tls: Option<ListenerTls>,
+    /// The address listeners bind to (the service's).
+    pub bind: IpAddr,
+}
+
+impl Listeners {
+    /// The port `appliance`'s listener is bound to, if it runs.
+    pub async fn port(&self, appliance: &ApplianceSerial) -> Option<u16> {
+        self.running
+            .lock()
+            .await
+            .get(appliance)
+            .map(RunningService::port)
+    }
+
+    /// Stops every listener (when the service stops).
+    pub async fn stop_all(&self) {
+        let running: Vec<RunningService> = self
+            .running
+            .lock()
+            .await
+            .drain()
+            .map(|(_, service)| service)
+            .collect();
+        for service in running {
+            service.stop().await;
+        }
+    }
+}
+
+/// Starts, restarts or stops `appliance`'s listener to match its ftm-push settings. An error (the port is
+/// taken) leaves no listener running.
+pub async fn apply_listener(
+    context: &Arc<PushContext>,
+    appliance: &Appliance,
+) -> anyhow::Result<Option<u16>> {
+    let mut running = context.listeners.running.lock().await;
+    if let Some(old) = running.remove(&appliance.serial) {
+        old.stop().await;
+    }
+    if !(appliance.push.status && appliance.push.reachable) {
+        return Ok(None);
+    }
+    let transport = match (&context.tls, appliance.push.server_cert) {
+        (None, _) => Transport::Plain,
+        (Some(tls), ServerCert::Lab) => Transport::Https(tls.lab.clone()),
+        (Some(tls), ServerCert::Untrusted) => Transport::Https(tls.untrusted.clone()),
+    };
+    let listen = Listen {
+        bind: SocketAddr::new(context.bind, appliance.push.server_port),
+        transport,
+        clock: context.clock.clone(),
+        workers: 1,
+        admin_token: None,
+        ca_pem: None,
+    };
+    let endpoint = web::Data::new(CallbackEndpoint {
+        appliance: appliance.serial.clone(),
+        context: Arc::downgrade(context),
+    });
+    let service = lab::server::start("ftm-push", &listen, move |cfg| {
+        cfg.app_data(endpoint.clone())
+            .route(CALLBACK_PATH, web::post().to(callback));
+    })
+    .map_err(|e| anyhow::anyhow!("ftm-push listener of {}: {e:#}", appliance.serial))?;
+    let port = service.port();
+    tracing::info!(appliance = %appliance.serial, port, "ftm-push listener started");
+    running.insert(appliance.serial.clone(), service);
+    Ok(Some(port))
+}
+
+/// What a listener knows: whose it is, and the service (weakly, so stopping the service closes its store).
+struct CallbackEndpoint {
+    appliance: ApplianceSerial,
+    context: Weak<PushContext>,
+}
+
+/// `POST /api/v1/pushauthresp/` on an appliance's listener: a phone's approval or denial.
+async fn callback(endpoint: web::Data<CallbackEndpoint>, body: web::Bytes) -> HttpResponse {
+    let Some(context) = endpoint.context.upgrade() else {
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "refused", "message": "the appliance is stopping"}));
+    };
+    let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
+        return HttpResponse::BadRequest().json(json!({"status": "refused", "message": "the body is not a push answer {session_id, action, token_code | message, hmac}"}));
+    };
+    let refuse = |why: &str| {
+        tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");
+        HttpResponse::Unauthorized().json(json!({"status": "refused", "message": why}))
+    };
+    if answer.action != ACTION_APPROVE && answer.action != ACTION_DENY {
+        return HttpResponse::BadRequest()
+            .json(json!({"status": "refused", "message": "action must be validate or alert"}));
+    }
+    let claimed = match context
+        .sessions
+        .claim(&answer.session_id, &endpoint.appliance)
+    {
+        Ok(claimed) => claimed,
+        Err(why) => return refuse(why),
+    };
+    let seed = match context.store.seed_of(&endpoint.appliance, &claimed.token) {
+        Ok(Some(seed)) => seed,
+        Ok(None) => {
+            let _ = claimed
+                .waiter
+                .send(Answer::Denied("the token has no seed".into()));
+            return refuse("the token has no seed");
+        }
+        Err(e) => return lab::admin::internal(&e),
+    };
+    if !answer.signed_by(seed.as_bytes()) {
+        let _ = claimed
+            .waiter
+            .send(Answer::Denied("the answer's HMAC is wrong".into()));
+        return refuse("the answer's HMAC is wrong");
+    }
+    if answer.action == ACTION_DENY {
+        let why = answer.message.clone().unwrap_or_else(|| "denied".into());
+        let _ = claimed.waiter.send(Answer::Denied(why));
+        return HttpResponse::Ok().json(json!({"status": "ok"}));
+    }
+    let Ok(Some(appliance)) = context.store.appliance(&endpoint.appliance) else {
+        return refuse("unknown appliance");
+    };
+    let otp = answer.token_code.clone().unwrap_or_default();
+    match context
+        .store
+        .approve_push(&appliance, &claimed.user, &otp, context.clock.now())
+        .await
+    {
+        Ok(true) => {
+            let _ = claimed.waiter.send(Answer::Approved);
+            HttpResponse::Ok().json(json!({"status": "ok"}))
+        }
+        Ok(false) => {
+            let _ = claimed
+                .waiter
+                .send(Answer::Denied("the token code is wrong".into()));
+            refuse("the token code is wrong")
+        }
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// FortiOS's headers on the request to the push relay (the ftm-push debug capture).
+const PUSH_HEADERS: [(&str, &str); 4] = [
+    ("Connection", "keep-alive"),
+    ("Accept", "*/*"),
+    ("User-Agent", "fortinet/c"),
+    ("Content-Type", "application/json"),
+];
+
+fn outcome(
+    result: LoginResult,
+    message: String,
+    session_id: &str,
+    debug: Vec<String>,
+) -> LoginOutcome {
+    LoginOutcome {
+        result,
+        message,
+        wait_secs: None,
+        failures: 0,
+        locked: false,
+        session_id: Some(session_id.to_owned()),
+        debug,
+    }
+}
+
+/// A push login of `user` on `appliance`: send the push, wait for the phone's answer.
+pub async fn login(
+    context: &Arc<PushContext>,
+    appliance: &Appliance,
+    user: &str,
+    client_ip: &str,
+) -> anyhow::Result<LoginOutcome> {
+    let now = context.clock.now();
+    let Some(holder) = context.store.user(&appliance.serial, user)? else {
+        return Ok(LoginOutcome {
+            result: LoginResult::Denied,
+            message: "authentication failed".into(),
+            wait_secs: None,
+            failures: 0,
+            locked: false,
+            session_id: None,
+            debug: Vec::new(),
+        });
+    };
+    if holder.lockout.is_locked(now) {
+        let view = holder.view(now);
+        return Ok(LoginOutcome {
+            result: LoginResult::Locked,
+            message: format!("user {user} is locked out"),
+            wait_secs: None,
+            failures: view.failures,
+            locked: true,
+            session_id: None,
+            debug: Vec::new(),
+        });
+    }
+    let session_id = hex_id();
+    let failed = |message: String, debug: Vec<String>| {
+        Ok(outcome(
+            LoginResult::PushFailed,
+            message,
+            &session_id,
+            debug,
+        ))
+    };
+    if !appliance.push.status {
+        return failed(
+            format!(
+                "FortiToken Mobile push is disabled on {} (config system ftm-push)",
+                appliance.serial
+            ),
+            Vec::new(),
+        );
+    }
+    let token = context
+        .store
+        .tokens(&appliance.serial)?
+        .into_iter()
+        .find(|t| t.serial == holder.token);
+    let Some((token, reg_id, os_ver)) =
+        token.and_then(|t| Some((t.serial.clone(), t.reg_id.clone()?, t.os_ver.clone()?)))
+    else {
+        return failed(
+            format!(
+                "{} has no reg-id yet: the phone has not activated it, or the appliance has not polled since",
+                holder.token
+            ),
+            Vec::new(),
+        );
+    };
+    let Some(platform) = fortitoken::platform_of(&os_ver) else {
+        return failed(format!("os-ver {os_ver} names no platform"), Vec::new());
+    };
+    let Some(seed) = context.store.seed_of(&appliance.serial, &token)? else {
+        return failed(format!("{token} has no seed"), Vec::new());
+    };
+    let port = match context.listeners.port(&appliance.serial).await {
+        Some(port) => port,
+        None => appliance.push.server_port,
+    };
+    let timeout = Duration::from_secs(u64::from(appliance.push.timeout_secs.max(1)));
+    let payload = PushPayload {
+        session_id: session_id.clone(),
+        user: user.to_owned(),
+        serial: appliance.serial.clone(),
+        vdom: appliance.vdom.clone(),
+        token: token.clone(),
+        callback_host: appliance.push.server.clone(),
+        callback_port: port,
+        client_ip: client_ip.to_owned(),
+        client_application: "SSL VPN".to_owned(),
+        time: now,
+        expires: now.plus_secs(i64::from(appliance.push.timeout_secs)),
+    };
+    let message = push::seal_payload(seed.as_bytes(), &payload, rand::thread_rng().r#gen());
+    let request = PushRequest {
+        sender: push::sender(&appliance.serial, &appliance.vdom),
+        registration_id: reg_id,
+        app: APP.to_owned(),
+        platform: platform.to_owned(),
+        message: message.to_wire(),
+    };
+    let body = serde_json::to_vec(&request)?;
+    let mut debug: Vec<String> = PUSH_HEADERS
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}"))
+        .collect();
+    debug.push(format!("Content-Length: {}", body.len()));
+    debug.push(String::new());
+    debug.push(String::from_utf8_lossy(&body).into_owned());
+    let answer = context
+        .sessions
+        .open(&session_id, &appliance.serial, user, &token, timeout);
+    let url = format!(
+        "{}{PUSH_PATH}",
+        appliance.push.relay_url.trim_end_matches('/')
+    );
+    let mut call = context.http.post(&url);
+    for (name, value) in PUSH_HEADERS {
+        call = call.header(name, value);
+    }
+    let sent = match call.body(body).send().await {
+        Ok(response) => response,
+        Err(e) => {
+            context.sessions.close(&session_id);
+            debug.push(format!("ftm-push: cannot reach the push server {url}: {e}"));
+            return failed(format!("the push server {url} did not answer"), debug);
+        }
+    };
+    let status = sent.status();
+    let text = sent.text().await.unwrap_or_default();
+    debug.push(format!("ftm-push: push server answered {status}: {text}"));
+    if status != reqwest::StatusCode::OK {
+        context.sessions.close(&session_id);
+        let reason = serde_json::from_str::<PushRefused>(&text)
+            .map_or_else(|_| format!("HTTP {status}"), |r| r.reason);
+        return failed(format!("push notification failed: {reason}"), debug);
+    }
+    tracing::info!(appliance = %appliance.serial, user, session = session_id.as_str(), "push sent, waiting for the phone");
+    let result = match tokio::time::timeout(timeout, answer).await {
+        Ok(Ok(Answer::Approved)) => outcome(
+            LoginResult::Success,
+            "authentication successful (push approved)".into(),
+            &session_id,
+            debug,
+        ),
+        Ok(Ok(Answer::Denied(why))) => outcome(
+            LoginResult::Denied,
+            format!("authentication failed: {why}"),
+            &session_id,
+            debug,
+        ),
+        Ok(Err(_)) | Err(_) => {
+            context.sessions.close(&session_id);
+            outcome(
+                LoginResult::Timeout,
+                format!("no answer from the phone within {} s", timeout.as_secs()),
+                &session_id,
+                debug,
+            )
+        }
+    };
+    let mut result = result;
+    if let Some(user) = context.store.user(&appliance.serial, user)? {
+        let view = user.view(context.clock.now());
+        result.failures = view.failures;
+        result.locked = view.locked;
+    }
+    Ok(result)
+}
+
+/// 32 lowercase hex digits, like the session and message ids in FortiAuthenticator's pushd logs.
+fn hex_id() -> String {
+    hex::encode(rand::thread_rng().r#gen::<[u8; 16]>())
+}
