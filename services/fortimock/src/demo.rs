@@ -27,9 +27,10 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
     println!("fortimock demo: one FortiToken Mobile token from license to login");
     println!(
-        "   FortiCare {}, FTM {}, phones {}, appliances {}",
+        "   FortiCare {}, FTM {}, push relay {}, phones {}, appliances {}",
         client.url("forticare")?,
         client.url("ftm")?,
+        client.url("push")?,
         client.url("phone")?,
         client.url("appliance")?
     );
