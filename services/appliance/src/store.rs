@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use lab::store::{abort, committed, decode_record, encode_record};
 use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus, ServerCert};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, TokenSerial};
@@ -19,7 +20,6 @@ use protocol::time::UnixTime;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
 use crate::fortitoken::{Appliance, FtmPush, Token, User};
@@ -279,27 +279,6 @@ fn prefix(appliance: &ApplianceSerial) -> Vec<u8> {
     [appliance.as_str().as_bytes(), b"\0"].concat()
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> anyhow::Result<T> {
-    serde_json::from_slice(bytes).context("decoding an appliance record")
-}
-
-fn encode<T: Serialize>(record: &T) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
-type Abort = ConflictableTransactionError<anyhow::Error>;
-
-fn abort(error: anyhow::Error) -> Abort {
-    ConflictableTransactionError::Abort(error)
-}
-
-fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => anyhow::Error::new(e).context("appliance storage"),
-    })
-}
-
 impl Store {
     /// Opens the store in `<service_dir>/db` (temporary when `None`) with its seal key.
     pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Store> {
@@ -325,7 +304,7 @@ impl Store {
 
     /// Adds an appliance; `false` if one with that serial exists.
     pub async fn create(&self, appliance: &Appliance) -> anyhow::Result<bool> {
-        let record = encode(&ApplianceRecordV1::from(appliance));
+        let record = encode_record(&ApplianceRecordV1::from(appliance));
         let created = self
             .appliances
             .compare_and_swap(
@@ -343,7 +322,7 @@ impl Store {
     pub async fn save(&self, appliance: &Appliance) -> anyhow::Result<()> {
         self.appliances.insert(
             appliance.serial.as_str(),
-            encode(&ApplianceRecordV1::from(appliance)),
+            encode_record(&ApplianceRecordV1::from(appliance)),
         )?;
         self.flush().await
     }
@@ -351,7 +330,7 @@ impl Store {
     pub fn appliance(&self, serial: &ApplianceSerial) -> anyhow::Result<Option<Appliance>> {
         self.appliances
             .get(serial.as_str())?
-            .map(|b| decode::<ApplianceRecordV1>(&b)?.try_into())
+            .map(|b| decode_record::<ApplianceRecordV1>(&b, "an appliance record")?.try_into())
             .transpose()
     }
 
@@ -359,7 +338,7 @@ impl Store {
         self.appliances
             .iter()
             .values()
-            .map(|b| decode::<ApplianceRecordV1>(&b?)?.try_into())
+            .map(|b| decode_record::<ApplianceRecordV1>(&b?, "an appliance record")?.try_into())
             .collect()
     }
 
@@ -367,7 +346,7 @@ impl Store {
         self.tokens
             .scan_prefix(prefix(appliance))
             .values()
-            .map(|b| decode::<TokenRecordV1>(&b?)?.token())
+            .map(|b| decode_record::<TokenRecordV1>(&b?, "an appliance record")?.token())
             .collect()
     }
 
@@ -375,7 +354,7 @@ impl Store {
         self.users
             .scan_prefix(prefix(appliance))
             .values()
-            .map(|b| decode::<UserRecordV1>(&b?)?.user())
+            .map(|b| decode_record::<UserRecordV1>(&b?, "an appliance record")?.user())
             .collect()
     }
 
@@ -386,7 +365,7 @@ impl Store {
         imported: &[Token],
     ) -> anyhow::Result<()> {
         for token in imported {
-            let record = encode(&TokenRecordV1::new(token, None));
+            let record = encode_record(&TokenRecordV1::new(token, None));
             self.tokens
                 .compare_and_swap(
                     key(&appliance.serial, token.serial.as_str()),
@@ -410,7 +389,7 @@ impl Store {
             .clone()
             .ok_or_else(|| anyhow!("a provisioned token has a user"))?;
         let sealed = seal(&self.key, rand::thread_rng().r#gen(), seed.as_bytes());
-        let token_record = encode(&TokenRecordV1::new(
+        let token_record = encode_record(&TokenRecordV1::new(
             token,
             Some(BASE64.encode(sealed.to_bytes())),
         ));
@@ -419,13 +398,13 @@ impl Store {
             token: token.serial.clone(),
             lockout: Lockout::default(),
         };
-        let user_record = encode(&UserRecordV1::new(&user));
+        let user_record = encode_record(&UserRecordV1::new(&user));
         let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
             tokens.insert(key(appliance, token.serial.as_str()), token_record.clone())?;
             users.insert(key(appliance, &user_name), user_record.clone())?;
             Ok(())
         });
-        flatten(result)?;
+        committed(result, "appliance storage")?;
         self.flush().await
     }
 
@@ -441,12 +420,16 @@ impl Store {
                 let Some(old) = tokens.get(&key)? else {
                     continue;
                 };
-                let old: TokenRecordV1 = decode(&old).map_err(abort)?;
-                tokens.insert(key, encode(&TokenRecordV1::new(token, old.sealed_seed)))?;
+                let old: TokenRecordV1 =
+                    decode_record(&old, "an appliance record").map_err(abort)?;
+                tokens.insert(
+                    key,
+                    encode_record(&TokenRecordV1::new(token, old.sealed_seed)),
+                )?;
             }
             Ok(())
         });
-        flatten(result)?;
+        committed(result, "appliance storage")?;
         self.flush().await
     }
 
@@ -465,7 +448,7 @@ impl Store {
     pub fn user(&self, appliance: &ApplianceSerial, name: &str) -> anyhow::Result<Option<User>> {
         self.users
             .get(key(appliance, name))?
-            .map(|b| decode::<UserRecordV1>(&b)?.user())
+            .map(|b| decode_record::<UserRecordV1>(&b, "an appliance record")?.user())
             .transpose()
     }
 
@@ -475,8 +458,10 @@ impl Store {
             return Ok(false);
         };
         user.lockout = Lockout::default();
-        self.users
-            .insert(key(appliance, name), encode(&UserRecordV1::new(&user)))?;
+        self.users.insert(
+            key(appliance, name),
+            encode_record(&UserRecordV1::new(&user)),
+        )?;
         self.flush().await?;
         Ok(true)
     }
@@ -495,7 +480,7 @@ impl Store {
             let Some(user) = users.get(&user_key)? else {
                 return Ok(LoginVerdict::UnknownUser);
             };
-            let mut user = decode::<UserRecordV1>(&user)
+            let mut user = decode_record::<UserRecordV1>(&user, "an appliance record")
                 .and_then(|r| r.user())
                 .map_err(abort)?;
             if user.lockout.is_locked(now) {
@@ -508,7 +493,8 @@ impl Store {
                     user.token
                 )));
             };
-            let mut record: TokenRecordV1 = decode(&record).map_err(abort)?;
+            let mut record: TokenRecordV1 =
+                decode_record(&record, "an appliance record").map_err(abort)?;
             let mut token = record.token().map_err(abort)?;
             let verdict = match &record.sealed_seed {
                 None => Verdict::Denied,
@@ -536,11 +522,14 @@ impl Store {
                 Verdict::Replayed { .. } => {}
             }
             let sealed = record.sealed_seed.take();
-            tokens.insert(token_key, encode(&TokenRecordV1::new(&token, sealed)))?;
-            users.insert(user_key, encode(&UserRecordV1::new(&user)))?;
+            tokens.insert(
+                token_key,
+                encode_record(&TokenRecordV1::new(&token, sealed)),
+            )?;
+            users.insert(user_key, encode_record(&UserRecordV1::new(&user)))?;
             Ok(LoginVerdict::Checked { verdict, user })
         });
-        let verdict = flatten(result)?;
+        let verdict = committed(result, "appliance storage")?;
         self.flush().await?;
         Ok(verdict)
     }
@@ -554,7 +543,7 @@ impl Store {
         let Some(bytes) = self.tokens.get(key(appliance, token.as_str()))? else {
             return Ok(None);
         };
-        let record: TokenRecordV1 = decode(&bytes)?;
+        let record: TokenRecordV1 = decode_record(&bytes, "an appliance record")?;
         record
             .sealed_seed
             .map(|sealed| self.unseal(&sealed))
@@ -577,14 +566,15 @@ impl Store {
             let Some(user) = users.get(&user_key)? else {
                 return Ok(false);
             };
-            let mut user = decode::<UserRecordV1>(&user)
+            let mut user = decode_record::<UserRecordV1>(&user, "an appliance record")
                 .and_then(|r| r.user())
                 .map_err(abort)?;
             let token_key = key(&appliance.serial, user.token.as_str());
             let Some(record) = tokens.get(&token_key)? else {
                 return Ok(false);
             };
-            let mut record: TokenRecordV1 = decode(&record).map_err(abort)?;
+            let mut record: TokenRecordV1 =
+                decode_record(&record, "an appliance record").map_err(abort)?;
             let mut token = record.token().map_err(abort)?;
             let Some(sealed) = record.sealed_seed.take() else {
                 return Ok(false);
@@ -615,11 +605,14 @@ impl Store {
                     false
                 }
             };
-            tokens.insert(token_key, encode(&TokenRecordV1::new(&token, Some(sealed))))?;
-            users.insert(user_key, encode(&UserRecordV1::new(&user)))?;
+            tokens.insert(
+                token_key,
+                encode_record(&TokenRecordV1::new(&token, Some(sealed))),
+            )?;
+            users.insert(user_key, encode_record(&UserRecordV1::new(&user)))?;
             Ok(approved)
         });
-        let approved = flatten(result)?;
+        let approved = committed(result, "appliance storage")?;
         self.flush().await?;
         Ok(approved)
     }

@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use anyhow::Context;
+use lab::store::{Abort, abort, committed};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
 use protocol::ledger::LicenseSpec;
 use protocol::modeled;
@@ -16,7 +17,7 @@ use protocol::time::{CivilDate, UnixTime};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+use sled::transaction::TransactionalTree;
 
 use crate::ledger::{self, License, Owner, Redemption};
 
@@ -120,13 +121,7 @@ fn decode(bytes: &[u8]) -> anyhow::Result<License> {
 }
 
 fn encode(license: &License) -> Vec<u8> {
-    serde_json::to_vec(&LicenseRecordV2::from(license)).unwrap_or_default()
-}
-
-type Abort = ConflictableTransactionError<anyhow::Error>;
-
-fn abort(error: impl Into<anyhow::Error>) -> Abort {
-    ConflictableTransactionError::Abort(error.into())
+    lab::store::encode_record(&LicenseRecordV2::from(license))
 }
 
 fn read_license(licenses: &TransactionalTree, id: &[u8]) -> Result<Option<License>, Abort> {
@@ -135,13 +130,6 @@ fn read_license(licenses: &TransactionalTree, id: &[u8]) -> Result<Option<Licens
         .map(|bytes| decode(&bytes))
         .transpose()
         .map_err(abort)
-}
-
-fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => anyhow::Error::new(e).context("ledger storage"),
-    })
 }
 
 impl Store {
@@ -241,10 +229,11 @@ impl Store {
             register(appliances, &license)?;
             Ok(license)
         });
-        let license = flatten(result).map_err(|e| match e.downcast::<CreateError>() {
-            Ok(create) => create,
-            Err(other) => CreateError::Internal(other),
-        })?;
+        let license =
+            committed(result, "ledger storage").map_err(|e| match e.downcast::<CreateError>() {
+                Ok(create) => create,
+                Err(other) => CreateError::Internal(other),
+            })?;
         self.flush().await?;
         Ok(license)
     }
@@ -295,7 +284,7 @@ impl Store {
             }
             Ok(outcome)
         });
-        let outcome = flatten(result)?;
+        let outcome = committed(result, "ledger storage")?;
         if matches!(outcome, Redemption::Granted { changed: true, .. }) {
             self.flush().await?;
         }
@@ -353,7 +342,7 @@ impl Store {
             }
             Ok(outcome)
         });
-        let outcome = flatten(result)?;
+        let outcome = committed(result, "ledger storage")?;
         if matches!(outcome, Redemption::Granted { changed: true, .. }) {
             self.flush().await?;
         }

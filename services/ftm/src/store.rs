@@ -14,6 +14,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use lab::store::{abort, committed, decode_record, encode_record};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
 use protocol::crypto::{SealKey, Sealed, open, seal};
@@ -25,7 +26,6 @@ use protocol::time::UnixTime;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use crate::escrow::{self, Activation, OtpParams, ProvisionSpec, TokenState};
 
@@ -124,29 +124,8 @@ impl TryFrom<TokenRecordV1> for TokenState {
     }
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> anyhow::Result<T> {
-    serde_json::from_slice(bytes).context("decoding an escrow record")
-}
-
-fn encode<T: Serialize>(record: &T) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
 fn decode_state(bytes: &[u8]) -> anyhow::Result<TokenState> {
-    decode::<TokenRecordV1>(bytes)?.try_into()
-}
-
-type Abort = ConflictableTransactionError<anyhow::Error>;
-
-fn abort(error: anyhow::Error) -> Abort {
-    ConflictableTransactionError::Abort(error)
-}
-
-fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => anyhow::Error::new(e).context("escrow storage"),
-    })
+    decode_record::<TokenRecordV1>(bytes, "an escrow record")?.try_into()
 }
 
 impl Store {
@@ -222,13 +201,16 @@ impl Store {
                     sealed_seed: BASE64.encode(sealed.to_bytes()),
                     expires: state.expires.secs(),
                 };
-                escrow.insert(code.wire_hex().as_bytes(), encode(&record))?;
-                tokens.insert(spec.token.as_str(), encode(&TokenRecordV1::from(&state)))?;
+                escrow.insert(code.wire_hex().as_bytes(), encode_record(&record))?;
+                tokens.insert(
+                    spec.token.as_str(),
+                    encode_record(&TokenRecordV1::from(&state)),
+                )?;
                 minted.push(state);
             }
             Ok(minted)
         });
-        let minted = flatten(result)?;
+        let minted = committed(result, "escrow storage")?;
         self.flush().await?;
         Ok(minted)
     }
@@ -248,7 +230,8 @@ impl Store {
                 let Some(bytes) = escrow.get(key.as_bytes())? else {
                     return Ok(None);
                 };
-                let record: EscrowRecordV1 = decode(&bytes).map_err(abort)?;
+                let record: EscrowRecordV1 =
+                    decode_record(&bytes, "an escrow record").map_err(abort)?;
                 if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
                     return Ok(None);
                 }
@@ -275,7 +258,10 @@ impl Store {
                 state.code = None;
                 state.activation = Some(activation.clone());
                 escrow.remove(key.as_bytes())?;
-                tokens.insert(state.token.as_str(), encode(&TokenRecordV1::from(&state)))?;
+                tokens.insert(
+                    state.token.as_str(),
+                    encode_record(&TokenRecordV1::from(&state)),
+                )?;
                 let log = ActivationRecordV1 {
                     token: state.token.to_string(),
                     mobile_id_hash: activation.mobile_id_hash.clone(),
@@ -285,12 +271,12 @@ impl Store {
                 };
                 activations.insert(
                     format!("{:016x}:{}", activation.at.secs(), state.token).as_bytes(),
-                    encode(&log),
+                    encode_record(&log),
                 )?;
                 Ok(Some((state, seed)))
             },
         );
-        let taken = flatten(result)?;
+        let taken = committed(result, "escrow storage")?;
         if taken.is_some() {
             self.flush().await?;
         }
@@ -310,7 +296,7 @@ impl Store {
         let mut entries = Vec::new();
         for item in self.escrow.iter() {
             let (_, bytes) = item?;
-            let record: EscrowRecordV1 = decode(&bytes)?;
+            let record: EscrowRecordV1 = decode_record(&bytes, "an escrow record")?;
             let token: TokenSerial = record.token.parse()?;
             let Some(state) = self.token_state(&token)? else {
                 continue;
@@ -336,7 +322,7 @@ impl Store {
         let mut views = Vec::new();
         for item in self.activations.iter() {
             let (_, bytes) = item?;
-            let log: ActivationRecordV1 = decode(&bytes)?;
+            let log: ActivationRecordV1 = decode_record(&bytes, "an escrow record")?;
             let token: TokenSerial = log.token.parse()?;
             let state = self
                 .token_state(&token)?

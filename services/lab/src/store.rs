@@ -73,3 +73,38 @@ pub async fn flush(db: &sled::Db) -> anyhow::Result<()> {
         .context("flushing the database")?;
     Ok(())
 }
+
+/// How a store's transaction closure stops early: with the error that says why (sled then rolls back).
+pub type Abort = sled::transaction::ConflictableTransactionError<anyhow::Error>;
+
+/// Stops a transaction with `error`; nothing it wrote is kept.
+pub fn abort(error: impl Into<anyhow::Error>) -> Abort {
+    sled::transaction::ConflictableTransactionError::Abort(error.into())
+}
+
+/// A transaction's result as `anyhow`: the abort's own error, or the storage failure in context `what`.
+pub fn committed<T>(
+    result: Result<T, sled::transaction::TransactionError<anyhow::Error>>,
+    what: &str,
+) -> anyhow::Result<T> {
+    result.map_err(|e| match e {
+        sled::transaction::TransactionError::Abort(e) => e,
+        sled::transaction::TransactionError::Storage(e) => {
+            anyhow::Error::new(e).context(what.to_owned())
+        }
+    })
+}
+
+/// A storage record as bytes (JSON: readable in a dump, and records only ever gain fields).
+pub fn encode_record<T: serde::Serialize>(record: &T) -> Vec<u8> {
+    // Records are plain structs of strings and numbers: serializing them cannot fail.
+    serde_json::to_vec(record).unwrap_or_default()
+}
+
+/// A storage record from its bytes.
+pub fn decode_record<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+    what: &str,
+) -> anyhow::Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("decoding {what}"))
+}
