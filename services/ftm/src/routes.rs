@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::clock::Clock;
 use lab::server::with_outcome;
-use lab::softtoken::{fault, internal_error, read_body, reply, upstream_error};
+use lab::softtoken::{fault, internal_error, read_body, read_inbound, reply, upstream_error};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
 use protocol::catalogue::{
@@ -318,11 +318,7 @@ async fn mobile(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let body = match read_body(&request, payload).await {
-        Ok(body) => body,
-        Err(e) => return fault(&e),
-    };
-    let inbound = match Inbound::parse(&body) {
+    let inbound = match read_inbound(&request, payload).await {
         Ok(inbound) => inbound,
         Err(e) => return fault(&e),
     };
