@@ -4,6 +4,7 @@
 mod appliance;
 mod forticare;
 mod ftm;
+mod hostile;
 mod malformed;
 mod persistence;
 mod phone;
