@@ -85,3 +85,125 @@ fn rustls_der(pem: &str) -> Vec<u8> {
         .decode(body)
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_brought_in_certificate_is_served_and_trusted() {
+    // Another lab's CA and leaf, written to files, stand in for a certificate the user brings.
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = lab::tls::LabTls::load_or_generate(Some(dir.path()), &[]).unwrap();
+    let mut options = test_options(None);
+    options.tls_cert = Some(dir.path().join("tls/server.pem"));
+    options.tls_key = Some(dir.path().join("tls/server-key.pem"));
+    options.tls_ca = Some(dir.path().join("tls/ca.pem"));
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+    // The suite's own clients (ftm → forticare, the harness) trust the brought-in CA: a full import works.
+    let granted = suite
+        .import("ftm", "FGVM01TM00000001", &[], "1111-2222-3333-4444-5555")
+        .await;
+    assert_eq!(granted.error, None);
+    let client = lab::client::http_client(Some(theirs.ca_pem()), None).unwrap();
+    let response = client
+        .get(format!("{}/__admin/health", suite.url(FORTICARE)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn plain_http_serves_the_same_api() {
+    let mut options = test_options(None);
+    options.plain_http = true;
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+    assert!(suite.url("ftm").starts_with("http://127.0.0.1:"));
+    let granted = suite
+        .import("ftm", "FGVM01TM00000001", &[], "1111-2222-3333-4444-5555")
+        .await;
+    assert_eq!(granted.license, "EFTM000000000005");
+    let response = suite
+        .client
+        .get(format!("{}/__admin/ca.pem", suite.url(FORTICARE)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn an_admin_token_guards_the_control_plane_only() {
+    let mut options = test_options(None);
+    options.admin_token = Some("s3cret".to_owned());
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+    let url = |path: &str| format!("{}{path}", suite.url(FORTICARE));
+    let status = |response: reqwest::Response| response.status();
+    assert_eq!(
+        status(
+            suite
+                .client
+                .get(url("/__admin/licenses"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            suite
+                .client
+                .get(url("/__admin/licenses"))
+                .bearer_auth("wrong")
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        status(
+            suite
+                .client
+                .get(url("/__admin/licenses"))
+                .bearer_auth("s3cret")
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    // Health, readiness and the CA stay open, and devices never need the token.
+    assert_eq!(
+        status(
+            suite
+                .client
+                .get(url("/__admin/health"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(
+            suite
+                .client
+                .get(url("/__admin/ready"))
+                .send()
+                .await
+                .unwrap()
+        ),
+        StatusCode::OK
+    );
+    let granted = suite
+        .import(
+            FORTICARE,
+            "FGVM01TM00000001",
+            &[],
+            "1111-2222-3333-4444-5555",
+        )
+        .await;
+    assert_eq!(granted.error, None);
+    suite.stop().await;
+}
