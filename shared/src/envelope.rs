@@ -1,5 +1,5 @@
 //! The SoftToken envelope: every message is `{"d": {"__type": "SoftToken.<Name>", ...}}`, the ASP.NET
-//! ScriptService convention the real `.asmx` endpoints use (dossier section 1, [WIRE]).
+//! ScriptService convention the real `.asmx` endpoints use (dossier section 1, \[WIRE\]).
 //!
 //! Inbound bodies are decoded in two steps so each kind of bad input gets its own clear error:
 //! [`Inbound::parse`] checks the JSON, the `d` object and the `__type` string; [`Inbound::decode`]
@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 
 use crate::header::RequestHeader;
 
-/// Where appliances post every SoftToken message (license import, provisioning, polling) [WIRE].
+/// Where appliances post every SoftToken message (license import, provisioning, polling) \[WIRE\].
 pub const PROCESS_PATH: &str = "/SoftToken/Provisioning.asmx/Process";
 
-/// Where the FortiToken Mobile app posts `SoftToken.MobileProvisionRequest` [CLIENT].
+/// Where the FortiToken Mobile app posts `SoftToken.MobileProvisionRequest` \[CLIENT\].
 pub const MOBILE_PATH: &str = "/SoftToken/Provisioning.asmx/Mobile";
 
 /// A SoftToken message type: its wire name and its fields.

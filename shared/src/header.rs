@@ -1,5 +1,5 @@
 //! The appliance header every FortiGate / FortiAuthenticator message carries, and its echo in responses
-//! (dossier section 2.1, [WIRE]).
+//! (dossier section 2.1, \[WIRE\]).
 //!
 //! Requests carry `__version`, `serial_number`, `__device_version`, `__device_build` and the HA members in
 //! `__clustered_sns`; responses echo the first four verbatim and give each cluster member an `error`

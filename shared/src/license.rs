@@ -1,5 +1,5 @@
 //! License import: `SoftToken.ActivationLicenseRequest` / `SoftToken.ActivationLicenseResponse`, the
-//! exchange FortiOS runs for `execute fortitoken-mobile import <code>` (dossier section 0.5, [WIRE]).
+//! exchange FortiOS runs for `execute fortitoken-mobile import <code>` (dossier section 0.5, \[WIRE\]).
 //!
 //! Wire-compatible: field names and types are the captured ones. On error the response carries
 //! `"license": ""`, `"tokens": null`, `"result": 0` and the `error` object; the success shape is fortimock's

@@ -1,5 +1,5 @@
 //! Token activation from the phone's side: `SoftToken.MobileProvisionRequest` / `MobileProvisionResponse`
-//! on `/SoftToken/Provisioning.asmx/Mobile` (dossier 3.2 and 3.3, [CLIENT] and [WIRE]).
+//! on `/SoftToken/Provisioning.asmx/Mobile` (dossier 3.2 and 3.3, \[CLIENT\] and \[WIRE\]).
 //!
 //! The phone sends the activation code (as 16 lowercase hex digits of its 8 payload bytes) and its
 //! `mobile_id`; the server answers with the seed encrypted for that `mobile_id`, once. The response's field

@@ -2,6 +2,20 @@
 //! place, so a real capture that shows otherwise changes one file (DESIGN.md section 4).
 //!
 //! Anything in this module is a model, not a fact. Docs and the catalogue tag it [`Provenance::Modeled`].
+//!
+//! Modeled *fields* have to live on the message types that carry them; each is marked "modeled" in its doc
+//! comment, and this list is the index of them:
+//!
+//! - `license::ActivationLicenseResponse` on success: the `license` and `tokens` values (the error shape is
+//!   \[WIRE\]; `tokens` per seat from [`token_serials`]).
+//! - `provision::ProvisionedToken` success values (`license`, `token_activation_code`, `qr_code` from
+//!   [`qr_payload`], `code_expire`) and every `provision::PolledToken` field after `license` (`status`, see
+//!   [`TokenStatus`], `reg_id`, `os_ver`, `activated`).
+//! - `mobile::MobileProvisionResponse`: `mobile_id_hash` ([`mobile_id_hash`]), `type`, `period`, `digits`.
+//! - `push::PushPayload` (everything inside the ciphertext), `push::PushCallback`, `push::PushAccepted`,
+//!   `push::PushRefused` and the relay's paths (`push::PUSH_PATH`, after FortiAuthenticator's
+//!   `push::CALLBACK_PATH`).
+//! - `appliance::FtmPushSettings::reachable`.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,7 +35,7 @@ pub const LICENSE_REGISTERED_ELSEWHERE: CatalogueEntry = CatalogueEntry {
 };
 
 /// Importing a code past its redemption certificate's "Certificate Valid Until" date that was never
-/// redeemed. The text is the one FortiAuthenticator shows (KB 197790, [DOC]); the code is fortimock's.
+/// redeemed. The text is the one FortiAuthenticator shows (KB 197790, \[DOC\]); the code is fortimock's.
 pub const LICENSE_EXPIRED: CatalogueEntry = CatalogueEntry {
     id: "forticare.import.license-expired",
     code: Some(19),
@@ -84,7 +98,7 @@ impl ProtocolFault {
     }
 }
 
-/// The number of tokens a trial import yields ([DOC] KB 190171, 193793: always two).
+/// The number of tokens a trial import yields (\[DOC\] KB 190171, 193793: always two).
 pub const TRIAL_SEATS: u32 = 2;
 
 /// The token serials of a license. fortimock derives them from the license id, so a license created from
@@ -146,7 +160,7 @@ pub fn may_use_token(
 pub const MINTED_CODE_FLAG: u8 = 0x10;
 
 /// The AES-128 key for a phone's seed: the `mobile_id`'s bytes, zero-padded or truncated to 16. Android IDs
-/// are exactly 16 bytes ([CLIENT]); how the real server keys a 36-character iOS UUID is not public.
+/// are exactly 16 bytes (\[CLIENT\]); how the real server keys a 36-character iOS UUID is not public.
 pub fn mobile_key(mobile_id: &MobileId) -> [u8; 16] {
     let mut key = [0u8; 16];
     let bytes = mobile_id.as_str().as_bytes();
@@ -214,7 +228,7 @@ pub const MOBILE_PIN_REQUIRE_TYPE: &str = "0";
 pub const MOBILE_PIN_LENGTH: i32 = 0;
 pub const MOBILE_COUNTER: i64 = 1;
 
-/// What FortiOS prints when an import fails. Error 16 gives `import fortitoken license error: -7566` ([WIRE]);
+/// What FortiOS prints when an import fails. Error 16 gives `import fortitoken license error: -7566` (\[WIRE\]);
 /// what it prints for the other errors is not public, so fortimock prints the server's text.
 pub fn fortios_import_error(error: &crate::catalogue::WireError) -> String {
     if crate::catalogue::LICENSE_CODE_INVALID.matches(error) {
@@ -223,6 +237,13 @@ pub fn fortios_import_error(error: &crate::catalogue::WireError) -> String {
         format!("import fortitoken license error: {}", error.error_message)
     }
 }
+
+/// The label that derives a token's push payload keys (AES-256-CBC + HMAC-SHA256) from its seed
+/// (`push::seal_payload`): only the appliance and the phone holding the seed can read a push.
+pub const PUSH_PAYLOAD_KEY_LABEL: &str = "fortimock ftm push payload v1";
+
+/// The label that derives a token's push callback HMAC key from its seed (`push::callback_hmac`).
+pub const PUSH_CALLBACK_KEY_LABEL: &str = "fortimock ftm push callback v1";
 
 /// What the virtual appliance tells a user whose code started a resynchronization (FortiAuthenticator's
 /// wording is not public).

@@ -1,5 +1,5 @@
 //! Seed escrow from the appliance's side: `SoftToken.ProvisionRequest` / `ProvisionResponse` (dossier 2.2,
-//! [WIRE]) and `SoftToken.PollingRequest` / `PollingResponse` (dossier 2.3, [WIRE] request, response
+//! \[WIRE\]) and `SoftToken.PollingRequest` / `PollingResponse` (dossier 2.3, \[WIRE\] request, response
 //! truncated in every public copy).
 //!
 //! The appliance generates each token's seed and uploads it; the server escrows it and answers with the
@@ -162,7 +162,7 @@ impl Message for PollingResponse {
     const TYPE: &'static str = "SoftToken.PollingResponse";
 }
 
-/// One token's state. `token` and `license` are [WIRE]; the rest is fortimock's model.
+/// One token's state. `token` and `license` are \[WIRE\]; the rest is fortimock's model.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolledToken {
     pub token: String,

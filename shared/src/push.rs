@@ -1,10 +1,10 @@
 //! FortiToken Mobile push: the appliance's request to the push relay (push.fortinet.com), the encrypted
 //! payload inside it, the phone's answer straight back to the appliance, and the relay's own API.
 //!
-//! The request is [WIRE] (FortiOS `diagnose debug application ftm-push -1`): `sender` is `FGT-<serial>-<vdom>`,
+//! The request is \[WIRE\] (FortiOS `diagnose debug application ftm-push -1`): `sender` is `FGT-<serial>-<vdom>`,
 //! `message` is a JSON *string* holding `{ciphertext, sn, hmac, iv}` in Base64, written by json-c. What is
 //! inside the ciphertext, how its keys are derived, the callback's fields and the relay's answers are
-//! fortimock's model (DESIGN.md section 4), kept here and marked so.
+//! fortimock's model (DESIGN.md section 4), marked so and indexed in `modeled`.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -14,6 +14,7 @@ use serde_json::Value;
 use crate::crypto::{SealKey, Sealed, hmac_sha256, open, seal};
 use crate::id::{ApplianceSerial, TokenSerial};
 use crate::jsonc;
+use crate::modeled;
 use crate::time::UnixTime;
 
 /// `app` in every FortiToken Mobile push.
@@ -119,7 +120,7 @@ pub struct PushPayload {
 /// The keys of a token's pushes (modeled): AES-256-CBC and HMAC-SHA256 keys derived from the token's seed
 /// with HMAC-SHA256 and fixed labels, so only the appliance and the phone holding the seed can read a push.
 fn payload_key(seed: &[u8]) -> SealKey {
-    SealKey::from_secret(seed, "fortimock ftm push payload v1")
+    SealKey::from_secret(seed, modeled::PUSH_PAYLOAD_KEY_LABEL)
 }
 
 /// Encrypts `payload` for the phone holding `seed` (the caller passes a random IV).
@@ -182,10 +183,10 @@ pub const ACTION_APPROVE: &str = "validate";
 /// A denial.
 pub const ACTION_DENY: &str = "alert";
 
-/// The callback's HMAC (modeled): HMAC-SHA256 keyed by HMAC-SHA256(seed, "fortimock ftm push callback v1")
+/// The callback's HMAC (modeled): HMAC-SHA256 keyed by HMAC-SHA256(seed, [`modeled::PUSH_CALLBACK_KEY_LABEL`])
 /// over `session_id`, NUL, `action`, NUL, the token code or message.
 pub fn callback_hmac(seed: &[u8], session_id: &str, action: &str, detail: &str) -> String {
-    let key = hmac_sha256(seed, &[b"fortimock ftm push callback v1"]);
+    let key = hmac_sha256(seed, &[modeled::PUSH_CALLBACK_KEY_LABEL.as_bytes()]);
     hex::encode(hmac_sha256(
         &key,
         &[

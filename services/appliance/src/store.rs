@@ -1,8 +1,8 @@
 //! The virtual appliances' storage: the only module that touches the appliance service's sled trees.
 //!
-//! Trees: `appliances` (serial → [`ApplianceRecordV1`]), `tokens` (`<appliance>\0<token>` →
-//! [`TokenRecordV1`], the seed sealed with the key in `<data-dir>/appliance/seal.key`) and `users`
-//! (`<appliance>\0<user>` → [`UserRecordV1`]). A login is one transaction over the token and the user (the
+//! Trees: `appliances` (serial → `ApplianceRecordV1`), `tokens` (`<appliance>\0<token>` →
+//! `TokenRecordV1`, the seed sealed with the key in `<data-dir>/appliance/seal.key`) and `users`
+//! (`<appliance>\0<user>` → `UserRecordV1`). A login is one transaction over the token and the user (the
 //! replay guard and the failure count move together), flushed before it is answered, so of many concurrent
 //! submissions of one code exactly one succeeds.
 

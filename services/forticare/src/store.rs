@@ -2,7 +2,7 @@
 //! the versioned record format, runs each import as one transaction (so two appliances racing for one code
 //! cannot both win), and flushes before returning from any change: acknowledged means durable.
 //!
-//! Trees: `licenses` (license id → [`LicenseRecordV2`] JSON), `codes` (20 hex digits → license id),
+//! Trees: `licenses` (license id → `LicenseRecordV2` JSON), `codes` (20 hex digits → license id),
 //! `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and `appliances`
 //! (serial → empty: every serial a license is registered to, the "registered products").
 

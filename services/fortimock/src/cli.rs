@@ -277,7 +277,7 @@ pub enum PhoneCommand {
     New {
         #[command(flatten)]
         target: Target,
-        /// The phone's id (default phone-<n>).
+        /// The phone's id (default phone-N, N counting up).
         #[arg(long)]
         name: Option<String>,
         /// android (default) or ios.

@@ -1,8 +1,8 @@
 //! The escrow's storage: the only module that touches ftm's sled trees.
 //!
-//! Trees: `escrow` (activation code as 16 hex digits → [`EscrowRecordV1`]: the token and its seed, sealed
-//! with the per-data-dir escrow key), `tokens` (token serial → [`TokenRecordV1`]) and `activations`
-//! (`<time>:<token>` → [`ActivationRecordV1`], the download log).
+//! Trees: `escrow` (activation code as 16 hex digits → `EscrowRecordV1`: the token and its seed, sealed
+//! with the per-data-dir escrow key), `tokens` (token serial → `TokenRecordV1`) and `activations`
+//! (`<time>:<token>` → `ActivationRecordV1`, the download log).
 //!
 //! Seeds never rest in the clear: each is sealed (AES-256-CBC + HMAC-SHA256) with a key kept in
 //! `<data-dir>/ftm/escrow.key` (in memory when ephemeral). Taking a seed out of escrow for a phone is one

@@ -1,6 +1,6 @@
 //! The virtual phones' storage: the only module that touches the phone service's sled trees.
 //!
-//! Trees: `phones` (phone name → [`PhoneRecordV1`]: the phone's identity and its app data, accounts
+//! Trees: `phones` (phone name → `PhoneRecordV1`: the phone's identity and its app data, accounts
 //! included, with seeds only in the app's encrypted form) and `meta` (`phones_created` → how many phones
 //! were ever created, big-endian u64, which numbers default names and orders the list).
 //!

@@ -1,9 +1,9 @@
 //! The relay's storage: the only module that touches the push service's sled trees.
 //!
-//! Trees: `devices` (registration id → [`DeviceRecordV1`]: platform, webhook, and the bounds of its
-//! queue), `queues` (registration id, NUL, queue position as a big-endian u64 → [`QueuedPushRecordV1`],
+//! Trees: `devices` (registration id → `DeviceRecordV1`: platform, webhook, and the bounds of its
+//! queue), `queues` (registration id, NUL, queue position as a big-endian u64 → `QueuedPushRecordV1`,
 //! so a prefix scan returns a device's pushes in arrival order), `journal` (journal number, big-endian
-//! u64 → [`JournalRecordV1`], every push request answered, in arrival order) and `meta` (`seq`: the last
+//! u64 → `JournalRecordV1`, every push request answered, in arrival order) and `meta` (`seq`: the last
 //! delivery sequence number given; `journal_first` and `journal_next`: the journal's bounds; big-endian
 //! u64 each).
 //!
