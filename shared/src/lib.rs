@@ -5,7 +5,7 @@
 //! never on each other.
 //!
 //! Stability: the SoftToken types (`envelope`, `header`, `license`) follow the captured wire exactly and only
-//! gain fields. fortimock's own API types (`admin`, `ledger`) only gain fields. Every decision no public
+//! gain fields. fortimock's own API types (`admin`, `ledger`, `scenario`) only gain fields. Every decision no public
 //! source backs is in `modeled`.
 //!
 //! Layout, in reading order:
@@ -14,6 +14,7 @@
 //! - `license`: license import; `provision`: seed escrow and polling; `mobile`: token activation;
 //!   `push`: push login (the relay request, the encrypted payload, the phone's callback, the relay API);
 //! - `catalogue` and `modeled`: every error, with provenance, and fortimock's modeled answers;
+//! - `scenario`: errors armed on demand, which service answers each, and which requests they fire on;
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
@@ -41,6 +42,7 @@ pub mod otp;
 pub mod phone;
 pub mod provision;
 pub mod push;
+pub mod scenario;
 pub mod seed;
 pub mod time;
 

@@ -1,5 +1,5 @@
 //! The control plane every service serves under `/__admin/`: `health`, `ready`, `clock`, `client-certs`,
-//! `ca.pem` and `catalogue`, plus the JSON error bodies of fortimock's own API (extractor errors and
+//! `ca.pem`, `catalogue` and `scenarios`, plus the JSON error bodies of fortimock's own API (extractor errors and
 //! unknown endpoints). Services add their own admin routes (licenses, escrow, …) next to these.
 
 use std::collections::HashMap;
@@ -9,9 +9,11 @@ use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadE
 use actix_web::{HttpRequest, HttpResponse, web};
 use protocol::admin::{ClientCertList, ClientCertView, ClockChange, ErrorBody, ServiceStatus};
 use protocol::catalogue::CATALOGUE;
+use protocol::scenario::{ScenarioList, ScenarioSpec};
 use protocol::time::UnixTime;
 
 use crate::clock::Clock;
+use crate::scenario::Scenarios;
 use crate::tls::{fingerprint, subject_common_name};
 
 /// Largest JSON body the admin API accepts.
@@ -24,6 +26,7 @@ pub(crate) struct ControlPlane {
     pub(crate) certs: ClientCertLog,
     pub(crate) admin_token: Option<String>,
     pub(crate) ca_pem: Option<String>,
+    pub(crate) scenarios: Scenarios,
 }
 
 /// The client certificates a service has seen, by fingerprint.
@@ -66,7 +69,11 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/__admin/clock", web::post().to(change_clock))
         .route("/__admin/client-certs", web::get().to(client_certs))
         .route("/__admin/ca.pem", web::get().to(ca_pem))
-        .route("/__admin/catalogue", web::get().to(catalogue));
+        .route("/__admin/catalogue", web::get().to(catalogue))
+        .route("/__admin/scenarios", web::get().to(scenarios))
+        .route("/__admin/scenarios", web::post().to(arm_scenario))
+        .route("/__admin/scenarios", web::delete().to(clear_scenarios))
+        .route("/__admin/scenarios/{id}", web::delete().to(disarm_scenario));
 }
 
 fn status(control: &ControlPlane, status: &str) -> HttpResponse {
@@ -129,6 +136,48 @@ async fn ca_pem(control: web::Data<ControlPlane>) -> HttpResponse {
 
 async fn catalogue() -> HttpResponse {
     HttpResponse::Ok().json(CATALOGUE)
+}
+
+async fn scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
+    HttpResponse::Ok().json(ScenarioList {
+        scenarios: control.scenarios.list(),
+    })
+}
+
+async fn arm_scenario(
+    control: web::Data<ControlPlane>,
+    spec: web::Json<ScenarioSpec>,
+) -> HttpResponse {
+    match control
+        .scenarios
+        .arm(spec.into_inner(), control.clock.now())
+    {
+        Ok(view) => HttpResponse::Created().json(view),
+        Err(message) => error(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "admin.scenario.invalid",
+            message,
+        ),
+    }
+}
+
+async fn clear_scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
+    let cleared = control.scenarios.clear();
+    tracing::info!(service = control.service, cleared, "scenarios cleared");
+    HttpResponse::NoContent().finish()
+}
+
+async fn disarm_scenario(control: web::Data<ControlPlane>, id: web::Path<String>) -> HttpResponse {
+    if control.scenarios.disarm(&id) {
+        tracing::info!(service = control.service, scenario = %id, "scenario disarmed");
+        HttpResponse::NoContent().finish()
+    } else {
+        error(
+            actix_web::http::StatusCode::NOT_FOUND,
+            "admin.scenario.not-found",
+            format!("no scenario {id} here; GET /__admin/scenarios lists them"),
+        )
+    }
 }
 
 /// An admin API error response.

@@ -1,7 +1,8 @@
 //! What every fortimock service stands on, so each service crate holds only its domain.
 //!
 //! - `server`: bind (port 0 works), HTTPS or plain HTTP, shared middleware, one log line per request;
-//! - `admin`: the `/__admin` control plane every service serves (health, ready, clock, client certs, CA);
+//! - `admin`: the `/__admin` control plane every service serves (health, ready, clock, client certs, CA,
+//!   scenarios); `scenario`: the scenarios armed on one service and the check handlers make;
 //! - `softtoken`: reading and answering SoftToken `.asmx` requests, faults included;
 //! - `tls`: the lab CA, the leaf for every emulated host name, client-certificate checking;
 //! - `clock`: the injected process clock; nothing else reads the system time;
@@ -13,6 +14,7 @@ pub mod admin;
 pub mod client;
 pub mod clock;
 pub mod options;
+pub mod scenario;
 pub mod server;
 pub mod softtoken;
 pub mod store;

@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::admin::{self, ClientCertLog, ControlPlane};
 use crate::clock::Clock;
+use crate::scenario::Scenarios;
 
 /// How a service listens.
 #[derive(Clone)]
@@ -111,6 +112,7 @@ where
         certs: certs.clone(),
         admin_token: options.admin_token.clone(),
         ca_pem: options.ca_pem.clone(),
+        scenarios: Scenarios::new(name),
     });
     let server = HttpServer::new(move || {
         App::new()

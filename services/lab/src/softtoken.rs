@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
 use protocol::modeled::{PROTOCOL_FAULT_HEADER, ProtocolFault};
 
+use crate::scenario::Fired;
 use crate::server::with_outcome;
 
 /// Largest SoftToken body accepted: a PollingRequest for every token of a 10,000-seat license fits easily.
@@ -71,6 +72,24 @@ pub fn reply<T: Message>(
         .content_type("application/json; charset=utf-8")
         .body(Envelope::to_vec(message));
     with_outcome(response, request_type, result)
+}
+
+/// A scenario's bare HTTP status, in the fault shape.
+pub fn scenario_status(fired: &Fired, request_type: &str, status: u16) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let response = HttpResponse::build(status)
+        .insert_header(PROTOCOL_FAULT_HEADER)
+        .content_type("application/json; charset=utf-8")
+        .json(ProtocolFault::new(
+            "scenario.status",
+            format!(
+                "{} {}: answered by scenario {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("error"),
+                fired.id
+            ),
+        ));
+    with_outcome(response, request_type, fired.outcome())
 }
 
 /// A failure inside the service (storage, a peer service): logged in full, answered with an opaque 500
