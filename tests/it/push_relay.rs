@@ -1,4 +1,4 @@
-//! The push relay end to end, started on its own on port 0 over HTTPS (the suite does not start it yet):
+//! The push relay end to end, started on its own on port 0 over HTTPS (so each test picks its journal cap and restarts it):
 //! the captured FortiOS push accepted and journaled, long-polls in arrival order and woken by a push,
 //! `Unregistered` for unknown and uninstalled devices, `BadDeviceToken`, every `BadRequest` with its
 //! sentence, 413, webhooks, the journal's cap, and a restart that keeps devices and queued pushes.

@@ -5,16 +5,19 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::admin::{error, internal};
 use lab::clock::Clock;
-use lab::softtoken::{fault, internal_error, read_inbound, reply};
+use lab::scenario;
+use lab::softtoken::{fault, internal_error, read_inbound, reply, scenario_status};
 use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::{EnvelopeError, Message, PROCESS_PATH};
-use protocol::id::{LicenseActivationCode, LicenseId};
+use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId};
 use protocol::ledger::{
     LicenseList, LicenseSpec, MAX_SEATS, OWNERSHIP_PATH, OwnershipAnswer, OwnershipQuery,
     TokenOwnership,
 };
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse, LicensedToken};
 use protocol::modeled;
+use protocol::scenario::{ScenarioAction, Trigger};
+use protocol::time::UnixTime;
 
 use crate::ledger::Redemption;
 use crate::store::{CreateError, Store};
@@ -51,7 +54,7 @@ async fn process(
     };
     match inbound.type_name() {
         ActivationLicenseRequest::TYPE => match inbound.decode::<ActivationLicenseRequest>() {
-            Ok(message) => import(&state, message).await,
+            Ok(message) => import(&state, &request, message).await,
             Err(e) => fault(&e),
         },
         other => fault(&EnvelopeError::unknown_type(
@@ -61,7 +64,11 @@ async fn process(
     }
 }
 
-async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpResponse {
+async fn import(
+    state: &Forticare,
+    http: &HttpRequest,
+    request: ActivationLicenseRequest,
+) -> HttpResponse {
     let cluster = match request.header.cluster() {
         Ok(cluster) => cluster,
         Err(e) => {
@@ -72,14 +79,20 @@ async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpRes
             });
         }
     };
+    let trigger = Trigger {
+        serial: Some(cluster[0].as_str()),
+        license_code: Some(&request.license_activation_code),
+        ..Trigger::new(ActivationLicenseRequest::TYPE)
+    };
+    let fired = scenario::fire(http, &trigger).await;
     let now = state.clock.now();
-    let outcome = match request
-        .license_activation_code
-        .parse::<LicenseActivationCode>()
-    {
-        Err(_) => Ok(Redemption::Refused(&LICENSE_CODE_INVALID)),
-        Ok(code) if code.is_trial() => state.store.redeem_trial(&cluster, now).await,
-        Ok(code) => state.store.redeem(&code, &cluster, now).await,
+    let outcome = match fired.as_ref().map(|f| (f, f.action)) {
+        // A scenario's answer touches nothing: the ledger is not read or written.
+        Some((fired, ScenarioAction::Status(status))) => {
+            return scenario_status(fired, ActivationLicenseRequest::TYPE, status);
+        }
+        Some((_, ScenarioAction::Error(armed))) => Ok(Redemption::Refused(armed.error)),
+        _ => redeem(state, &request, &cluster, now).await,
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
@@ -122,10 +135,30 @@ async fn import(state: &Forticare, request: ActivationLicenseRequest) -> HttpRes
         }
         Redemption::Refused(entry) => (
             ActivationLicenseResponse::refused(&request, header, entry.wire_error()),
-            format!("refused: {}", entry.id),
+            match &fired {
+                Some(fired) => fired.outcome(),
+                None => format!("refused: {}", entry.id),
+            },
         ),
     };
     reply(&response, ActivationLicenseRequest::TYPE, result)
+}
+
+/// Redeems the request's code for `cluster` (the requester first).
+async fn redeem(
+    state: &Forticare,
+    request: &ActivationLicenseRequest,
+    cluster: &[ApplianceSerial],
+    now: UnixTime,
+) -> anyhow::Result<Redemption> {
+    match request
+        .license_activation_code
+        .parse::<LicenseActivationCode>()
+    {
+        Err(_) => Ok(Redemption::Refused(&LICENSE_CODE_INVALID)),
+        Ok(code) if code.is_trial() => state.store.redeem_trial(cluster, now).await,
+        Ok(code) => state.store.redeem(&code, cluster, now).await,
+    }
 }
 
 async fn list_licenses(state: web::Data<Forticare>) -> HttpResponse {

@@ -5,8 +5,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::clock::Clock;
+use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
-use lab::softtoken::{fault, internal_error, read_body, read_inbound, reply, upstream_error};
+use lab::softtoken::{
+    fault, internal_error, read_body, read_inbound, reply, scenario_status, upstream_error,
+};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
 use protocol::catalogue::{
@@ -23,6 +26,7 @@ use protocol::provision::{
     PolledToken, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionedToken,
 };
+use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::seed::encrypt_for_phone;
 
 use crate::escrow::{self, Activation};
@@ -70,16 +74,30 @@ async fn process(
         Ok(inbound) => inbound,
         Err(e) => return fault(&e),
     };
-    match inbound.type_name() {
+    let type_name = inbound.type_name().to_owned();
+    match type_name.as_str() {
         ProvisionRequest::TYPE => match inbound.decode::<ProvisionRequest>() {
-            Ok(message) => provision(&state, message).await,
+            Ok(message) => provision(&state, &request, message).await,
             Err(e) => fault(&e),
         },
         PollingRequest::TYPE => match inbound.decode::<PollingRequest>() {
-            Ok(message) => poll(&state, message).await,
+            Ok(message) => poll(&state, &request, message).await,
             Err(e) => fault(&e),
         },
         name if FORWARDED_TYPES.contains(&name) => {
+            // ftm's own scenarios (a status, a delay) apply before forwarding; forticare's errors are
+            // armed on forticare.
+            let import = inbound.decode::<ActivationLicenseRequest>().ok();
+            let trigger = Trigger {
+                serial: import.as_ref().map(|i| i.header.serial_number.as_str()),
+                license_code: import.as_ref().map(|i| i.license_activation_code.as_str()),
+                ..Trigger::new(ActivationLicenseRequest::TYPE)
+            };
+            if let Some(fired) = scenario::fire(&request, &trigger).await
+                && let ScenarioAction::Status(status) = fired.action
+            {
+                return scenario_status(&fired, ActivationLicenseRequest::TYPE, status);
+            }
             forward(&state, name.to_owned(), body.to_vec()).await
         }
         other => {
@@ -148,13 +166,17 @@ fn reply_header(
     })
 }
 
-async fn provision(state: &Ftm, request: ProvisionRequest) -> HttpResponse {
+async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -> HttpResponse {
     const TYPE: &str = ProvisionRequest::TYPE;
     let cluster = match cluster(&request.header, TYPE) {
         Ok(cluster) => cluster,
         Err(e) => return fault(&e),
     };
     if let Some(response) = too_many(request.tokens.len(), TYPE) {
+        return response;
+    }
+    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
+    if let Some(TokenScenario::Status(response)) = fired {
         return response;
     }
     // Every field is checked before anything else happens: a bad one refuses the whole request.
@@ -189,9 +211,11 @@ async fn provision(state: &Ftm, request: ProvisionRequest) -> HttpResponse {
             .find(|t| &t.token == serial && t.owned)
             .and_then(|t| t.license.clone())
     };
+    let refused = |serial: &TokenSerial| matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, serial.as_str()));
     let items: Vec<_> = specs
         .iter()
         .flatten()
+        .filter(|spec| !refused(&spec.token))
         .filter_map(|spec| Some((spec.clone(), owned(&spec.token)?)))
         .collect();
     let requester = &cluster[0];
@@ -228,23 +252,77 @@ async fn provision(state: &Ftm, request: ProvisionRequest) -> HttpResponse {
         result: 0,
         tokens,
     };
-    reply(
-        &response,
-        TYPE,
-        format!(
-            "{provisioned} of {} provisioned for {requester}",
-            request.tokens.len()
-        ),
-    )
+    let result = format!(
+        "{provisioned} of {} provisioned for {requester}",
+        request.tokens.len()
+    );
+    reply(&response, TYPE, with_scenario(result, fired.as_ref()))
 }
 
-async fn poll(state: &Ftm, request: PollingRequest) -> HttpResponse {
+/// What a scenario that fired on a provisioning or polling request does.
+enum TokenScenario {
+    /// Answer this (a scenario's bare status) and nothing else.
+    Status(HttpResponse),
+    /// Refuse the tokens [`refuses`] picks with error 31, serve the others.
+    Refuse(Fired),
+    /// Served as usual (after its delay).
+    Delay(Fired),
+}
+
+/// Checks the scenarios for a provisioning or polling request by `requester` naming `tokens`.
+async fn token_scenario<T>(
+    http: &HttpRequest,
+    type_name: &'static str,
+    requester: &ApplianceSerial,
+    tokens: &[T],
+    serial: impl Fn(&T) -> &String,
+) -> Option<TokenScenario> {
+    let trigger = Trigger {
+        serial: Some(requester.as_str()),
+        tokens: tokens.iter().map(|t| serial(t).as_str()).collect(),
+        ..Trigger::new(type_name)
+    };
+    let fired = scenario::fire(http, &trigger).await?;
+    Some(match fired.action {
+        ScenarioAction::Status(status) => {
+            TokenScenario::Status(scenario_status(&fired, type_name, status))
+        }
+        ScenarioAction::Error(_) => TokenScenario::Refuse(fired),
+        ScenarioAction::Delay => TokenScenario::Delay(fired),
+    })
+}
+
+/// Whether a fired error refuses `token`: `ftm.provision.no-valid-token` refuses every token,
+/// `ftm.provision.not-owner` those its `match` selects.
+fn refuses(fired: &Fired, token: &str) -> bool {
+    match fired.action {
+        ScenarioAction::Error(armed) if armed.error == &NO_VALID_TOKEN => true,
+        ScenarioAction::Error(_) => fired.when.selects_token(token),
+        _ => false,
+    }
+}
+
+/// The log line's result, naming the scenario that shaped the answer.
+fn with_scenario(result: String, fired: Option<&TokenScenario>) -> String {
+    match fired {
+        Some(TokenScenario::Refuse(fired) | TokenScenario::Delay(fired)) => {
+            format!("{result} ({})", fired.outcome())
+        }
+        _ => result,
+    }
+}
+
+async fn poll(state: &Ftm, http: &HttpRequest, request: PollingRequest) -> HttpResponse {
     const TYPE: &str = PollingRequest::TYPE;
     let cluster = match cluster(&request.header, TYPE) {
         Ok(cluster) => cluster,
         Err(e) => return fault(&e),
     };
     if let Some(response) = too_many(request.tokens.len(), TYPE) {
+        return response;
+    }
+    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
+    if let Some(TokenScenario::Status(response)) = fired {
         return response;
     }
     let serials: Vec<Option<TokenSerial>> = request
@@ -263,8 +341,11 @@ async fn poll(state: &Ftm, request: PollingRequest) -> HttpResponse {
     let now = state.clock.now();
     let mut tokens = Vec::with_capacity(request.tokens.len());
     for (wire, serial) in request.tokens.iter().zip(&serials) {
+        let refused =
+            matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, &wire.token));
         let ownership = serial
             .as_ref()
+            .filter(|_| !refused)
             .and_then(|s| answer.tokens.iter().find(|t| &t.token == s && t.owned));
         let (Some(serial), Some(ownership)) = (serial, ownership) else {
             tokens.push(PolledToken {
@@ -306,11 +387,8 @@ async fn poll(state: &Ftm, request: PollingRequest) -> HttpResponse {
         result: 0,
         tokens,
     };
-    reply(
-        &response,
-        TYPE,
-        format!("{activated} of {} activated", request.tokens.len()),
-    )
+    let result = format!("{activated} of {} activated", request.tokens.len());
+    reply(&response, TYPE, with_scenario(result, fired.as_ref()))
 }
 
 async fn mobile(
@@ -324,7 +402,7 @@ async fn mobile(
     };
     match inbound.type_name() {
         MobileProvisionRequest::TYPE => match inbound.decode::<MobileProvisionRequest>() {
-            Ok(message) => activate(&state, message).await,
+            Ok(message) => activate(&state, &request, message).await,
             Err(e) => fault(&e),
         },
         other => fault(&EnvelopeError::unknown_type(
@@ -335,7 +413,11 @@ async fn mobile(
 }
 
 /// A phone redeeming an activation code: the seed leaves escrow exactly once.
-async fn activate(state: &Ftm, request: MobileProvisionRequest) -> HttpResponse {
+async fn activate(
+    state: &Ftm,
+    http: &HttpRequest,
+    request: MobileProvisionRequest,
+) -> HttpResponse {
     const TYPE: &str = MobileProvisionRequest::TYPE;
     let invalid = |detail: String| {
         fault(&EnvelopeError::Invalid {
@@ -365,6 +447,20 @@ async fn activate(state: &Ftm, request: MobileProvisionRequest) -> HttpResponse 
             why.to_owned(),
         )
     };
+    let trigger = Trigger {
+        activation_code: Some(&request.token_activation_code),
+        mobile_id: Some(mobile_id.as_str()),
+        registration_id: Some(&request.registration_id),
+        ..Trigger::new(TYPE)
+    };
+    if let Some(fired) = scenario::fire(http, &trigger).await {
+        match fired.action {
+            // The code stays in escrow: a scenario's answer touches nothing.
+            ScenarioAction::Error(_) => return refused(&fired.outcome()),
+            ScenarioAction::Status(status) => return scenario_status(&fired, TYPE, status),
+            ScenarioAction::Delay => {}
+        }
+    }
     let Ok(code) = TokenActivationCode::payload_from_input(&request.token_activation_code) else {
         return refused("refused: malformed code (40)");
     };

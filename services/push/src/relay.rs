@@ -64,6 +64,24 @@ impl Reason {
     }
 }
 
+/// The `reason` for an HTTP status a scenario answers with: APNs's names (`Unregistered` for 410, otherwise
+/// the status's reason phrase without spaces: `TooManyRequests`, `ServiceUnavailable`, …).
+pub fn reason_for_status(status: u16) -> String {
+    if status == Reason::Unregistered.status() {
+        return UNREGISTERED.to_owned();
+    }
+    actix_web::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .map(|phrase| {
+            phrase
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect()
+        })
+        .unwrap_or_else(|| format!("Status{status}"))
+}
+
 /// A refusal: its reason and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
@@ -351,6 +369,15 @@ pub fn decode_registration(registration_id: &str, body: &[u8]) -> Result<Registr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scenario_statuses_get_apns_reasons() {
+        assert_eq!(reason_for_status(410), "Unregistered");
+        assert_eq!(reason_for_status(429), "TooManyRequests");
+        assert_eq!(reason_for_status(500), "InternalServerError");
+        assert_eq!(reason_for_status(503), "ServiceUnavailable");
+        assert_eq!(reason_for_status(599), "Status599");
+    }
 
     fn captured() -> String {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -10,13 +10,16 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use lab::clock::Clock;
+use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
+use protocol::modeled;
 use protocol::push::{DeviceList, PUSH_PATH, PushAccepted, PushBatch, PushJournal, PushRefused};
+use protocol::scenario::{PUSH_MESSAGE, ScenarioAction, Trigger};
 use protocol::time::UnixTime;
 use serde::Deserialize;
 use tokio::sync::watch;
 
-use crate::relay::{self, MAX_BODY, Push, Reason, Refusal, platform_name, quoted};
+use crate::relay::{self, MAX_BODY, Push, Reason, Refusal, RefusedPush, platform_name, quoted};
 use crate::store::{Delivery, JournalFilter, Store};
 use crate::webhook;
 
@@ -207,7 +210,11 @@ async fn push(
             let reason = rejected.refusal.reason;
             let (sender, platform) = match &rejected.journal {
                 Some(journal) => {
-                    if let Err(e) = state.store.journal_refusal(journal, reason, now).await {
+                    if let Err(e) = state
+                        .store
+                        .journal_refusal(journal, reason.as_str(), now)
+                        .await
+                    {
                         return internal(&e);
                     }
                     (journal.sender.as_str(), journal.platform.as_str())
@@ -223,7 +230,87 @@ async fn push(
             );
         }
     };
-    deliver(&state, &push, now).await
+    let serial = protocol::push::parse_sender(&push.sender)
+        .ok()
+        .map(|(serial, _)| serial);
+    let trigger = Trigger {
+        serial: serial.as_ref().map(|s| s.as_str()),
+        registration_id: Some(&push.registration_id),
+        ..Trigger::new(PUSH_MESSAGE)
+    };
+    let fired = scenario::fire(&request, &trigger).await;
+    match fired
+        .as_ref()
+        .and_then(|f| Some((f, scenario_answer(f, &push)?)))
+    {
+        Some((fired, answer)) => scenario_refusal(&state, &push, fired, answer, now).await,
+        None => deliver(&state, &push, now).await,
+    }
+}
+
+/// The status, reason and message a scenario answers a push with; `None` for a delay, after which the
+/// push is delivered.
+fn scenario_answer(fired: &Fired, push: &Push) -> Option<(u16, String, String)> {
+    Some(match fired.action {
+        ScenarioAction::Error(armed) if armed.error == &modeled::PUSH_BAD_DEVICE_TOKEN => (
+            Reason::BadDeviceToken.status(),
+            Reason::BadDeviceToken.as_str().to_owned(),
+            format!(
+                "`{}` is not a valid device token",
+                quoted(&push.registration_id)
+            ),
+        ),
+        ScenarioAction::Error(_) => {
+            let refusal = Refusal::unregistered(&push.registration_id);
+            (
+                refusal.reason.status(),
+                refusal.reason.as_str().to_owned(),
+                refusal.message,
+            )
+        }
+        ScenarioAction::Status(status) => (
+            status,
+            relay::reason_for_status(status),
+            format!("the relay answered HTTP {status}"),
+        ),
+        ScenarioAction::Delay => return None,
+    })
+}
+
+/// A push a scenario refuses: answered, journaled and logged like a real refusal, never delivered.
+async fn scenario_refusal(
+    state: &Relay,
+    push: &Push,
+    fired: &Fired,
+    (status, reason, message): (u16, String, String),
+    now: UnixTime,
+) -> HttpResponse {
+    let refused_push = RefusedPush {
+        registration_id: push.registration_id.clone(),
+        sender: push.sender.clone(),
+        platform: platform_name(push.platform).to_owned(),
+        sn: Some(push.sn.clone()),
+    };
+    if let Err(e) = state
+        .store
+        .journal_refusal(&refused_push, &reason, now)
+        .await
+    {
+        return internal(&e);
+    }
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let response = HttpResponse::build(status).json(PushRefused {
+        status: "error".to_owned(),
+        reason,
+        message: format!("{message} (scenario {})", fired.id),
+    });
+    logged(
+        response,
+        &push.sender,
+        platform_name(push.platform),
+        &fired.outcome(),
+        None,
+    )
 }
 
 async fn deliver(state: &Relay, push: &Push, now: UnixTime) -> HttpResponse {

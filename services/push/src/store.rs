@@ -440,7 +440,7 @@ impl Store {
     pub async fn journal_refusal(
         &self,
         refused: &RefusedPush,
-        reason: Reason,
+        outcome: &str,
         now: UnixTime,
     ) -> anyhow::Result<()> {
         let cap = self.journal_cap();
@@ -453,7 +453,7 @@ impl Store {
             registration_id: refused.registration_id.clone(),
             platform: refused.platform.clone(),
             sn: refused.sn.clone(),
-            outcome: reason.as_str().to_owned(),
+            outcome: outcome.to_owned(),
         };
         flatten(
             (&self.meta, &self.journal)
