@@ -32,6 +32,9 @@ pub enum Command {
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// Arm, list and clear scenarios: errors forticare, ftm and the push relay answer on demand.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
     /// Run the whole story against the running suite and narrate it: license, provisioning, phone
     /// activation, polling, login, and a refused replay.
     Demo(DemoArgs),
@@ -355,6 +358,86 @@ pub enum PhoneCommand {
         target: Target,
         device: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScenarioCommand {
+    /// Arm a scenario: a catalogue error (see `fortimock scenario errors`), or --status, or --delay-ms alone.
+    Arm(Box<ScenarioArmArgs>),
+    /// List the scenarios armed on forticare, ftm and push, with how often each fired.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clear one scenario (its id and --service), or every scenario (of --service, or of every service).
+    Clear {
+        #[command(flatten)]
+        target: Target,
+        /// The scenario's id (`s1`, …); needs --service, since each service numbers its own.
+        id: Option<String>,
+        /// forticare, ftm or push.
+        #[arg(long, value_parser = SCENARIO_SERVICES)]
+        service: Option<String>,
+    },
+    /// The catalogue errors a scenario can answer with, which service answers each, and what it does.
+    Errors {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The services that take scenarios.
+pub const SCENARIO_SERVICES: [&str; 3] = ["forticare", "ftm", "push"];
+
+#[derive(clap::Args, Debug)]
+pub struct ScenarioArmArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The catalogue error to answer with, e.g. ftm.mobile.code-invalid (its service is implied).
+    pub error: Option<String>,
+    /// Answer with this HTTP status instead (needs --service).
+    #[arg(long, conflicts_with = "error")]
+    pub status: Option<u16>,
+    /// Hold the answer this long first, in milliseconds (alone: a slow service; needs --service).
+    #[arg(long)]
+    pub delay_ms: Option<u64>,
+    /// forticare, ftm or push (default: the service that answers `error`).
+    #[arg(long, value_parser = SCENARIO_SERVICES)]
+    pub service: Option<String>,
+    /// Only for this appliance serial.
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Only for imports of this license activation code.
+    #[arg(long)]
+    pub license_code: Option<String>,
+    /// Only for requests naming this token serial (token errors then refuse only it).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Only for phones redeeming this activation code.
+    #[arg(long)]
+    pub activation_code: Option<String>,
+    /// Only for phones with this mobile_id.
+    #[arg(long)]
+    pub mobile_id: Option<String>,
+    /// Only for pushes to this registration id.
+    #[arg(long)]
+    pub registration_id: Option<String>,
+    /// Only for this request type (SoftToken.ProvisionRequest, …, or push).
+    #[arg(long)]
+    pub message_type: Option<String>,
+    /// Fire for the next N matching requests only.
+    #[arg(long)]
+    pub times: Option<u32>,
+    /// Fire with this chance (0 < p <= 1).
+    #[arg(long)]
+    pub probability: Option<f64>,
+    /// Seed for --probability's draws, so a run repeats exactly.
+    #[arg(long)]
+    pub rng_seed: Option<u64>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -189,6 +189,25 @@ impl SuiteClient {
         self.send(self.http.patch(&url).json(body), &url).await
     }
 
+    /// DELETEs an admin resource (answered with 204 No Content).
+    pub async fn delete(&self, service: &str, path: &str) -> anyhow::Result<()> {
+        let url = format!("{}{path}", self.url(service)?);
+        let request = self.http.delete(&url);
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
+        })?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(refused(url.as_str(), status, &bytes))
+    }
+
     async fn send<T: DeserializeOwned>(
         &self,
         request: reqwest::RequestBuilder,
@@ -207,11 +226,16 @@ impl SuiteClient {
             .await
             .with_context(|| format!("reading the answer from {url}"))?;
         if !status.is_success() {
-            match serde_json::from_slice::<ErrorBody>(&bytes) {
-                Ok(body) => bail!("{url}: {} ({})", body.message, body.error_id),
-                Err(_) => bail!("{url}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-            }
+            return Err(refused(url, status, &bytes));
         }
         serde_json::from_slice(&bytes).with_context(|| format!("decoding the answer from {url}"))
+    }
+}
+
+/// The error for an admin API refusal: its sentence and id, or the raw answer.
+fn refused(url: &str, status: reqwest::StatusCode, bytes: &[u8]) -> anyhow::Error {
+    match serde_json::from_slice::<ErrorBody>(bytes) {
+        Ok(body) => anyhow::anyhow!("{url}: {} ({})", body.message, body.error_id),
+        Err(_) => anyhow::anyhow!("{url}: HTTP {status}: {}", String::from_utf8_lossy(bytes)),
     }
 }

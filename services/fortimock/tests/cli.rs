@@ -209,3 +209,95 @@ async fn up_keeps_serving_when_nobody_reads_its_output() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn scenarios_are_armed_listed_and_cleared_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, _) = up(&data_dir, &ready_file);
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = ready["forticare"].as_str().unwrap().to_owned();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+
+    let errors = Command::new(BIN)
+        .args(["scenario", "errors"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8(errors.stdout).unwrap();
+    assert!(
+        errors.contains("ftm.mobile.code-invalid") && errors.contains("push.relay.unregistered"),
+        "{errors}"
+    );
+    let armed = cli(
+        &data_dir,
+        &[
+            "scenario",
+            "arm",
+            "forticare.import.code-invalid",
+            "--serial",
+            "FGVM01TM00000001",
+            "--times",
+            "1",
+        ],
+    );
+    assert_eq!(
+        armed.trim(),
+        "armed s1 on forticare: forticare.import.code-invalid (error 16 `forticare license activation code invalid`) \
+         for serial FGVM01TM00000001, once"
+    );
+    let refused = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(refused.error.unwrap().error_code, 16);
+    let listed = cli(&data_dir, &["scenario", "list"]);
+    assert!(listed.contains("forticare s1   spent     1"), "{listed}");
+
+    let output = Command::new(BIN)
+        .args(["scenario", "arm", "--status", "503", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("need --service"));
+    let output = Command::new(BIN)
+        .args([
+            "scenario",
+            "arm",
+            "--service",
+            "ftm",
+            "--status",
+            "200",
+            "--data-dir",
+        ])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("not an error status"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    cli(&data_dir, &["scenario", "clear"]);
+    assert_eq!(
+        cli(&data_dir, &["scenario", "list"]).trim(),
+        "no scenarios armed"
+    );
+    let granted = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(granted.error, None);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

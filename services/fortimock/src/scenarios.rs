@@ -1,0 +1,193 @@
+//! `fortimock scenario arm|list|clear|errors`: the scenarios of a running suite, for people.
+
+use anyhow::{Context, bail};
+use protocol::scenario::{
+    ARMABLE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView, armable,
+};
+
+use crate::cli::{SCENARIO_SERVICES, ScenarioArmArgs, ScenarioCommand};
+use crate::client::SuiteClient;
+
+pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
+    match command {
+        ScenarioCommand::Arm(args) => arm(*args).await,
+        ScenarioCommand::List { target, json } => {
+            let client = SuiteClient::connect(&target)?;
+            let mut all = Vec::new();
+            for service in SCENARIO_SERVICES {
+                let list: ScenarioList = client.get(service, "/__admin/scenarios").await?;
+                all.extend(list.scenarios.into_iter().map(|s| (service, s)));
+            }
+            if json {
+                let by_service: Vec<serde_json::Value> = all
+                    .iter()
+                    .map(|(service, s)| {
+                        let mut value = serde_json::to_value(s).unwrap_or_default();
+                        value["service"] = (*service).into();
+                        value
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&by_service)?);
+            } else {
+                print_table(&all);
+            }
+            Ok(())
+        }
+        ScenarioCommand::Clear {
+            target,
+            id,
+            service,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            match (id, service) {
+                (Some(id), Some(service)) => {
+                    client
+                        .delete(&service, &format!("/__admin/scenarios/{}", id.trim()))
+                        .await?;
+                    println!("cleared {id} on {service}");
+                }
+                (Some(_), None) => {
+                    bail!("each service numbers its own scenarios: say which with --service")
+                }
+                (None, service) => {
+                    let services: Vec<&str> = match &service {
+                        Some(service) => vec![service.as_str()],
+                        None => SCENARIO_SERVICES.to_vec(),
+                    };
+                    for service in services {
+                        client.delete(service, "/__admin/scenarios").await?;
+                        println!("cleared every scenario on {service}");
+                    }
+                }
+            }
+            Ok(())
+        }
+        ScenarioCommand::Errors { json } => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(ARMABLE)?);
+                return Ok(());
+            }
+            for entry in ARMABLE {
+                let code = entry
+                    .error
+                    .code
+                    .map_or_else(|| "-".to_owned(), |c| c.to_string());
+                println!(
+                    "{:<40} {:<9} {:>3}  {}",
+                    entry.error.id, entry.service, code, entry.error.text
+                );
+                println!("{:<40} {}", "", entry.effect);
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
+    let service = match (&args.service, &args.error) {
+        (Some(service), _) => service.clone(),
+        (None, Some(error)) => armable(error)
+            .map(|a| a.service.to_owned())
+            .with_context(|| {
+                format!("`{error}` is not an error a scenario can answer with; `fortimock scenario errors` lists them")
+            })?,
+        (None, None) => bail!("--status and --delay-ms need --service (forticare, ftm or push)"),
+    };
+    let spec = ScenarioSpec {
+        error: args.error,
+        status: args.status,
+        delay_ms: args.delay_ms,
+        when: ScenarioMatch {
+            message_type: args.message_type,
+            serial: args.serial,
+            license_code: args.license_code,
+            token: args.token,
+            activation_code: args.activation_code,
+            mobile_id: args.mobile_id,
+            registration_id: args.registration_id,
+        },
+        times: args.times,
+        probability: args.probability,
+        rng_seed: args.rng_seed,
+    };
+    let client = SuiteClient::connect(&args.target)?;
+    let armed: ScenarioView = client.post(&service, "/__admin/scenarios", &spec).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&armed)?);
+    } else {
+        println!("armed {} on {service}: {}", armed.id, describe(&armed));
+    }
+    Ok(())
+}
+
+/// One line: what it answers, for which requests, how often.
+fn describe(scenario: &ScenarioView) -> String {
+    let spec = &scenario.spec;
+    let mut answer = match (&spec.error, spec.status) {
+        (Some(error), _) => match armable(error) {
+            Some(entry) => match entry.error.code {
+                Some(code) => format!("{error} (error {code} `{}`)", entry.error.text),
+                None => format!("{error} (`{}`)", entry.error.text),
+            },
+            None => error.clone(),
+        },
+        (None, Some(status)) => format!("HTTP {status}"),
+        (None, None) => "the usual answer".to_owned(),
+    };
+    if let Some(delay) = spec.delay_ms {
+        answer.push_str(&format!(" after {delay} ms"));
+    }
+    let when = describe_match(&spec.when);
+    let how_often = match (spec.times, spec.probability) {
+        (Some(1), _) => "once".to_owned(),
+        (Some(n), _) => format!("{n} times"),
+        (None, _) => "until cleared".to_owned(),
+    };
+    let chance = spec
+        .probability
+        .map(|p| format!(", with probability {p}"))
+        .unwrap_or_default();
+    format!("{answer} for {when}, {how_often}{chance}")
+}
+
+fn describe_match(when: &ScenarioMatch) -> String {
+    let fields = [
+        ("type", &when.message_type),
+        ("serial", &when.serial),
+        ("license code", &when.license_code),
+        ("token", &when.token),
+        ("activation code", &when.activation_code),
+        ("mobile_id", &when.mobile_id),
+        ("registration id", &when.registration_id),
+    ];
+    let parts: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, value)| value.as_ref().map(|v| format!("{name} {v}")))
+        .collect();
+    if parts.is_empty() {
+        "every request".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn print_table(scenarios: &[(&str, ScenarioView)]) {
+    if scenarios.is_empty() {
+        println!("no scenarios armed");
+        return;
+    }
+    println!(
+        "{:<9} {:<4} {:<5} {:>5}  WHAT",
+        "SERVICE", "ID", "STATE", "FIRED"
+    );
+    for (service, scenario) in scenarios {
+        println!(
+            "{:<9} {:<4} {:<5} {:>5}  {}",
+            service,
+            scenario.id,
+            scenario.state,
+            scenario.fired,
+            describe(scenario)
+        );
+    }
+}
