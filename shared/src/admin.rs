@@ -34,9 +34,13 @@ pub struct ClockView {
     pub offset_secs: i64,
 }
 
-/// `POST /__admin/clock`: any combination, applied in this order: `freeze` or `resume`, `set`, `advance_secs`.
+/// `POST /__admin/clock`: any combination, applied in this order: `real`, `freeze` or `resume`, `set`,
+/// `advance_secs`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClockChange {
+    /// `true` puts the clock back on real time: running, no offset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub real: Option<bool>,
     /// `true` stops the clock, `false` lets it run again from where it stands.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freeze: Option<bool>,
@@ -46,6 +50,19 @@ pub struct ClockChange {
     /// Move the clock forward (or back, if negative) by this many seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance_secs: Option<i64>,
+}
+
+/// `POST /__admin/reset`: what a service's reset did. Everything it stored is gone (its fixtures are back),
+/// its scenarios are cleared; the clock, shared by the services of a process, is left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetView {
+    pub service: String,
+    /// Stored records removed.
+    pub removed: u64,
+    /// Fixture records created again (forticare's licenses).
+    pub fixtures: u64,
+    /// Scenarios cleared.
+    pub scenarios: u64,
 }
 
 /// A TLS client certificate a service has seen (`GET /__admin/client-certs`).

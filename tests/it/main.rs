@@ -10,6 +10,7 @@ mod persistence;
 mod phone;
 mod push_login;
 mod push_relay;
+mod reset;
 mod scenarios;
 mod story;
 mod tidy;

@@ -130,6 +130,14 @@ impl PushSessions {
         })
     }
 
+    /// Ends every session (a reset): waiting logins end as unanswered.
+    fn clear(&self) {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
     /// Ends a session nobody answered.
     fn close(&self, id: &str) {
         if let Some(session) = self
@@ -184,6 +192,18 @@ impl Listeners {
             service.stop().await;
         }
     }
+}
+
+/// A reset of the appliance service: every listener stopped, every session ended, the store emptied; one
+/// step for listeners (which `apply_listener` changes under the same lock), so none outlives the reset.
+/// Returns how many records went.
+pub async fn reset(context: &PushContext) -> anyhow::Result<u64> {
+    let mut running = context.listeners.running.lock().await;
+    for (_, service) in running.drain() {
+        service.stop().await;
+    }
+    context.sessions.clear();
+    context.store.reset().await
 }
 
 /// Starts, restarts or stops `appliance`'s listener to match its ftm-push settings. An error (the port is

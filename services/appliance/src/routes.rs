@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use lab::admin::error;
 use lab::clock::Clock;
 use protocol::appliance::{
@@ -124,6 +124,7 @@ impl Appliances {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliances>) {
     cfg.app_data(state)
+        .route("/__admin/reset", web::post().to(reset))
         .route("/appliances", web::post().to(create))
         .route("/appliances", web::get().to(list))
         .route("/appliances/{serial}", web::get().to(show))
@@ -145,6 +146,22 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliance
             web::post().to(unlock),
         )
         .route("/appliances/{serial}/debug", web::get().to(debug_log));
+}
+
+/// `POST /__admin/reset`: every appliance gone, with its listener, push sessions and debug lines (the seal
+/// key stays).
+async fn reset(state: web::Data<Appliances>, request: HttpRequest) -> HttpResponse {
+    match ftm_push::reset(&state.push).await {
+        Ok(removed) => {
+            state
+                .debug
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+            lab::admin::reset_done(&request, removed, 0)
+        }
+        Err(e) => lab::admin::internal(&e),
+    }
 }
 
 /// `?debug=true`: include the operation's FortiOS debug lines in the answer.

@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{abort, committed, decode_record, encode_record};
+use lab::store::{Abort, abort, committed, decode_record, encode_record};
 use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus, ServerCert};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, TokenSerial};
@@ -302,6 +302,19 @@ impl Store {
             .context("flushing the appliance store")
     }
 
+    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
+    pub async fn reset(&self) -> anyhow::Result<u64> {
+        lab::store::reset(
+            &self.db,
+            vec![
+                self.appliances.clone(),
+                self.tokens.clone(),
+                self.users.clone(),
+            ],
+        )
+        .await
+    }
+
     /// Adds an appliance; `false` if one with that serial exists.
     pub async fn create(&self, appliance: &Appliance) -> anyhow::Result<bool> {
         let record = encode_record(&ApplianceRecordV1::from(appliance));
@@ -358,22 +371,31 @@ impl Store {
             .collect()
     }
 
-    /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens only).
+    /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens only), in
+    /// one transaction.
     pub async fn add_imported(
         &self,
         appliance: &Appliance,
         imported: &[Token],
     ) -> anyhow::Result<()> {
-        for token in imported {
-            let record = encode_record(&TokenRecordV1::new(token, None));
-            self.tokens
-                .compare_and_swap(
+        let records: Vec<(Vec<u8>, Vec<u8>)> = imported
+            .iter()
+            .map(|token| {
+                (
                     key(&appliance.serial, token.serial.as_str()),
-                    None as Option<&[u8]>,
-                    Some(record),
-                )?
-                .ok();
-        }
+                    encode_record(&TokenRecordV1::new(token, None)),
+                )
+            })
+            .collect();
+        let result = self.tokens.transaction(|tokens| {
+            for (key, record) in &records {
+                if tokens.get(key)?.is_none() {
+                    tokens.insert(key.as_slice(), record.as_slice())?;
+                }
+            }
+            Ok::<(), Abort>(())
+        });
+        committed(result, "storing imported tokens")?;
         self.flush().await
     }
 

@@ -44,7 +44,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     if created > 0 {
         tracing::info!(service = NAME, created, "fixture licenses created");
     }
-    let state = web::Data::new(routes::Forticare { store, clock });
+    let state = web::Data::new(routes::Forticare {
+        store,
+        clock,
+        fixtures: config.fixtures,
+    });
     let served = state.clone();
     let service = lab::server::start(NAME, &config.listen, move |cfg| {
         routes::configure(cfg, served.clone())

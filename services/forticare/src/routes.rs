@@ -26,11 +26,14 @@ use crate::store::{CreateError, Store};
 pub(crate) struct Forticare {
     pub(crate) store: Store,
     pub(crate) clock: Clock,
+    /// The licenses a reset brings back.
+    pub(crate) fixtures: Vec<LicenseSpec>,
 }
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Forticare>) {
     cfg.app_data(state)
         .route(PROCESS_PATH, web::post().to(process))
+        .route("/__admin/reset", web::post().to(reset))
         .route("/__admin/licenses", web::get().to(list_licenses))
         .route("/__admin/licenses", web::post().to(create_license))
         .route("/__admin/licenses/{id}", web::get().to(show_license))
@@ -158,6 +161,22 @@ async fn redeem(
         Err(_) => Ok(Redemption::Refused(&LICENSE_CODE_INVALID)),
         Ok(code) if code.is_trial() => state.store.redeem_trial(cluster, now).await,
         Ok(code) => state.store.redeem(&code, cluster, now).await,
+    }
+}
+
+/// `POST /__admin/reset`: the ledger emptied, the fixture licenses created again.
+async fn reset(state: web::Data<Forticare>, request: HttpRequest) -> HttpResponse {
+    let removed = match state.store.reset().await {
+        Ok(removed) => removed,
+        Err(e) => return internal(&e),
+    };
+    match state
+        .store
+        .load_fixtures(&state.fixtures, state.clock.now())
+        .await
+    {
+        Ok(created) => lab::admin::reset_done(&request, removed, created as u64),
+        Err(e) => internal(&e),
     }
 }
 

@@ -152,6 +152,21 @@ impl Store {
             .context("flushing the ledger")
     }
 
+    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
+    pub async fn reset(&self) -> anyhow::Result<u64> {
+        lab::store::reset(
+            &self.db,
+            vec![
+                self.licenses.clone(),
+                self.codes.clone(),
+                self.tokens.clone(),
+                self.trials.clone(),
+                self.appliances.clone(),
+            ],
+        )
+        .await
+    }
+
     /// Creates a purchased license from `spec`, generating what it leaves out.
     pub async fn create(&self, spec: &LicenseSpec, now: UnixTime) -> Result<License, CreateError> {
         let trees = (&self.licenses, &self.codes, &self.tokens, &self.appliances);

@@ -32,6 +32,9 @@ pub enum Command {
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// Reset the running suite to its start: every service emptied (forticare back to its fixtures), every
+    /// scenario cleared, the clock back on real time.
+    Reset(ResetArgs),
     /// Arm, list and clear scenarios: errors forticare, ftm and the push relay answer on demand.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
@@ -359,6 +362,21 @@ pub enum PhoneCommand {
         device: String,
     },
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ResetArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Reset only this service (the clock, which every service shares, is then left alone).
+    #[arg(long, value_parser = SERVICES)]
+    pub service: Option<String>,
+    /// Leave the clock where it is.
+    #[arg(long)]
+    pub keep_clock: bool,
+}
+
+/// Every service of the suite, in the order a reset goes through them (the callers first).
+pub const SERVICES: [&str; 5] = ["appliance", "phone", "push", "ftm", "forticare"];
 
 #[derive(Subcommand, Debug)]
 pub enum ScenarioCommand {

@@ -211,7 +211,7 @@ async fn up_keeps_serving_when_nobody_reads_its_output() {
 }
 
 #[tokio::test]
-async fn scenarios_are_armed_listed_and_cleared_from_the_command_line() {
+async fn scenarios_and_reset_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
     let (mut child, _) = up(&data_dir, &ready_file);
@@ -298,6 +298,31 @@ async fn scenarios_are_armed_listed_and_cleared_from_the_command_line() {
     )
     .await;
     assert_eq!(granted.error, None);
+
+    // A reset forgets the registration: another appliance may import the license now.
+    cli(
+        &data_dir,
+        &["scenario", "arm", "--service", "push", "--status", "500"],
+    );
+    let reset = cli(&data_dir, &["reset"]);
+    for line in [
+        "appliance  0 records removed",
+        "push       ",
+        "removed, 1 scenario cleared",
+        "forticare  ",
+        "4 fixture licenses back",
+        "clock      back on real time",
+    ] {
+        assert!(reset.contains(line), "{line:?} not in {reset}");
+    }
+    let other = import(
+        &client,
+        &url,
+        "FGVM01TM00000002",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(other.error, None, "{other:?}");
     child.kill().unwrap();
     child.wait().unwrap();
 }

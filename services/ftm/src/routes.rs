@@ -57,6 +57,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Ftm>) {
     cfg.app_data(state)
         .route(PROCESS_PATH, web::post().to(process))
         .route(MOBILE_PATH, web::post().to(mobile))
+        .route("/__admin/reset", web::post().to(reset))
         .route("/__admin/escrow", web::get().to(escrow_entries))
         .route("/__admin/activations", web::get().to(activations));
 }
@@ -501,6 +502,14 @@ async fn activate(
         TYPE,
         format!("seed of {} delivered", token.token),
     )
+}
+
+/// `POST /__admin/reset`: the escrow, the token states and the activations emptied (the escrow key stays).
+async fn reset(state: web::Data<Ftm>, request: HttpRequest) -> HttpResponse {
+    match state.store.reset().await {
+        Ok(removed) => lab::admin::reset_done(&request, removed, 0),
+        Err(e) => lab::admin::internal(&e),
+    }
 }
 
 async fn escrow_entries(state: web::Data<Ftm>) -> HttpResponse {

@@ -151,6 +151,19 @@ impl Store {
             .context("flushing the escrow")
     }
 
+    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
+    pub async fn reset(&self) -> anyhow::Result<u64> {
+        lab::store::reset(
+            &self.db,
+            vec![
+                self.escrow.clone(),
+                self.tokens.clone(),
+                self.activations.clone(),
+            ],
+        )
+        .await
+    }
+
     /// Escrows each token's seed under a new activation code, replacing (and so invalidating) any code the
     /// token had. All or nothing, flushed before it returns.
     pub async fn provision(

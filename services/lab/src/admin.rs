@@ -1,13 +1,16 @@
 //! The control plane every service serves under `/__admin/`: `health`, `ready`, `clock`, `client-certs`,
-//! `ca.pem`, `catalogue` and `scenarios`, plus the JSON error bodies of fortimock's own API (extractor errors and
-//! unknown endpoints). Services add their own admin routes (licenses, escrow, …) next to these.
+//! `ca.pem`, `catalogue` and `scenarios`, plus the JSON error bodies of fortimock's own API (extractor
+//! errors and unknown endpoints) and the answer to `reset`, which each service serves itself (only it
+//! knows its store). Services add their own admin routes (licenses, escrow, …) next to these.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::{HttpRequest, HttpResponse, web};
-use protocol::admin::{ClientCertList, ClientCertView, ClockChange, ErrorBody, ServiceStatus};
+use protocol::admin::{
+    ClientCertList, ClientCertView, ClockChange, ErrorBody, ResetView, ServiceStatus,
+};
 use protocol::catalogue::CATALOGUE;
 use protocol::scenario::{ScenarioList, ScenarioSpec};
 use protocol::time::UnixTime;
@@ -178,6 +181,28 @@ async fn disarm_scenario(control: web::Data<ControlPlane>, id: web::Path<String>
             format!("no scenario {id} here; GET /__admin/scenarios lists them"),
         )
     }
+}
+
+/// The answer to a service's `POST /__admin/reset` once its store is empty (and its fixtures back): clears
+/// the service's scenarios too, and logs the reset.
+pub fn reset_done(request: &HttpRequest, removed: u64, fixtures: u64) -> HttpResponse {
+    let Some(control) = request.app_data::<web::Data<ControlPlane>>() else {
+        return internal(&anyhow::anyhow!("reset outside a lab service"));
+    };
+    let scenarios = control.scenarios.clear() as u64;
+    tracing::info!(
+        service = control.service,
+        removed,
+        fixtures,
+        scenarios,
+        "reset"
+    );
+    HttpResponse::Ok().json(ResetView {
+        service: control.service.to_owned(),
+        removed,
+        fixtures,
+        scenarios,
+    })
 }
 
 /// An admin API error response.

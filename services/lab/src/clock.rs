@@ -1,4 +1,5 @@
-//! The process clock: real time by default, frozen, set or advanced through `/__admin/clock`.
+//! The process clock: real time by default, frozen, set, advanced or put back on real time through
+//! `/__admin/clock`.
 //!
 //! One `Clock` is shared by every service of a process (and cloned cheaply), so moving it moves
 //! activation expiry, OTP windows and license validity everywhere at once. Nothing else in fortimock
@@ -63,6 +64,9 @@ impl Clock {
         };
         {
             let mut state = self.state();
+            if change.real == Some(true) {
+                *state = ClockState::default();
+            }
             let now = state
                 .frozen_at_ms
                 .unwrap_or_else(|| real_ms() + state.offset_ms);
@@ -156,6 +160,20 @@ mod tests {
                 })
                 .is_err()
         );
+    }
+
+    #[test]
+    fn real_puts_the_clock_back_on_real_time() {
+        let clock = Clock::frozen_at(UnixTime::from_secs(100));
+        let view = clock
+            .apply(&ClockChange {
+                real: Some(true),
+                ..Default::default()
+            })
+            .unwrap();
+        assert!(!view.frozen);
+        assert_eq!(view.offset_secs, 0);
+        assert!(view.now.secs() > 1_700_000_000);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Opening a service's sled database (the one place fortimock configures sled) and the per-data-dir secret
-//! services derive their at-rest keys from. Each service's own
+//! Opening a service's sled database (the one place fortimock configures sled), the per-data-dir secret
+//! services derive their at-rest keys from, flushing, transactions' plumbing, and emptying trees for a reset. Each service's own
 //! `store` module owns its trees and record formats and flushes before it acknowledges a change.
 
 use std::path::Path;
@@ -74,6 +74,49 @@ pub async fn flush(db: &sled::Db) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Empties `trees` for a reset, as one change: returns how many records it removed.
+///
+/// sled runs transactions one at a time, but cannot iterate inside one; so this lists the keys, removes them
+/// in one transaction over every tree, and repeats until a pass finds every tree empty. A change that
+/// commits meanwhile is removed whole by a later pass, or (committing after the last pass looked at the
+/// trees it wrote) kept whole: never half of it.
+pub fn clear_trees(trees: &[sled::Tree]) -> anyhow::Result<u64> {
+    use sled::Transactional;
+    let mut removed = 0;
+    loop {
+        let keys = trees
+            .iter()
+            .map(|tree| tree.iter().keys().collect::<Result<Vec<_>, _>>())
+            .collect::<Result<Vec<_>, _>>()
+            .context("listing the store's records")?;
+        if keys.iter().all(Vec::is_empty) {
+            return Ok(removed);
+        }
+        let result = trees.transaction(|views| {
+            let mut count = 0;
+            for (view, keys) in views.iter().zip(&keys) {
+                for key in keys {
+                    if view.remove(key)?.is_some() {
+                        count += 1;
+                    }
+                }
+            }
+            Ok::<u64, Abort>(count)
+        });
+        removed += committed(result, "clearing the store")?;
+    }
+}
+
+/// A store's reset: empties `trees` (on the blocking pool, see [`clear_trees`]) and flushes `db`; returns
+/// how many records went.
+pub async fn reset(db: &sled::Db, trees: Vec<sled::Tree>) -> anyhow::Result<u64> {
+    let removed = tokio::task::spawn_blocking(move || clear_trees(&trees))
+        .await
+        .context("the reset task failed")??;
+    flush(db).await?;
+    Ok(removed)
+}
+
 /// How a store's transaction closure stops early: with the error that says why (sled then rolls back).
 pub type Abort = sled::transaction::ConflictableTransactionError<anyhow::Error>;
 
@@ -107,4 +150,23 @@ pub fn decode_record<T: serde::de::DeserializeOwned>(
     what: &str,
 ) -> anyhow::Result<T> {
     serde_json::from_slice(bytes).with_context(|| format!("decoding {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clear_trees_empties_every_tree_and_counts() {
+        let db = open_db(None).unwrap();
+        let a = db.open_tree("a").unwrap();
+        let b = db.open_tree("b").unwrap();
+        for i in 0u32..300 {
+            a.insert(i.to_be_bytes(), &b"x"[..]).unwrap();
+        }
+        b.insert("k", &b"y"[..]).unwrap();
+        assert_eq!(clear_trees(&[a.clone(), b.clone()]).unwrap(), 301);
+        assert!(a.is_empty() && b.is_empty());
+        assert_eq!(clear_trees(&[a, b]).unwrap(), 0);
+    }
 }

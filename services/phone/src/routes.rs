@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::anyhow;
 use lab::admin::{error, internal};
 use lab::clock::Clock;
@@ -78,6 +78,7 @@ impl Phones {
 
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
     cfg.app_data(state)
+        .route("/__admin/reset", web::post().to(reset))
         .route("/phones", web::post().to(create))
         .route("/phones", web::get().to(list))
         .route("/phones/{id}", web::get().to(show))
@@ -205,6 +206,33 @@ async fn list(state: web::Data<Phones>) -> HttpResponse {
         }),
         Err(e) => internal(&e),
     }
+}
+
+/// `POST /__admin/reset`: every phone uninstalled (its push token unregistered from the relay, as
+/// `DELETE /phones/{id}` does) and the store emptied, so default names start at `phone-1` again.
+async fn reset(state: web::Data<Phones>, request: HttpRequest) -> HttpResponse {
+    let phones = match state.store.phones() {
+        Ok(phones) => phones,
+        Err(e) => return internal(&e),
+    };
+    let removed = match state.store.reset().await {
+        Ok(removed) => removed,
+        Err(e) => return internal(&e),
+    };
+    for phone in &phones {
+        if let Err(e) = state
+            .relay
+            .unregister(&phone.identity.registration_id)
+            .await
+        {
+            tracing::warn!(
+                phone = phone.id.as_str(),
+                error = format!("{e:#}"),
+                "push unregistration failed"
+            );
+        }
+    }
+    lab::admin::reset_done(&request, removed, 0)
 }
 
 async fn show(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {

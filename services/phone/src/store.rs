@@ -280,6 +280,11 @@ impl Store {
             .context("flushing the phone database")
     }
 
+    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
+    pub async fn reset(&self) -> anyhow::Result<u64> {
+        lab::store::reset(&self.db, vec![self.phones.clone(), self.meta.clone()]).await
+    }
+
     /// Stores a new phone under `name`, or under the next free `phone-<n>` when `name` is `None`. `make`
     /// builds the phone from its name. Flushed before it returns.
     pub async fn create(

@@ -114,6 +114,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Relay>) {
         .route(DEVICE_PATH, web::get().to(device))
         .route(DEVICE_PATH, web::delete().to(unregister))
         .route(PUSHES_PATH, web::get().to(pushes))
+        .route("/__admin/reset", web::post().to(reset))
         .route("/__admin/pushes", web::get().to(journal))
         .route("/__admin/pushes", web::delete().to(clear_journal))
         .route("/__admin/devices", web::get().to(devices));
@@ -456,6 +457,18 @@ async fn clear_journal(state: web::Data<Relay>) -> HttpResponse {
         Ok(cleared) => {
             tracing::info!(cleared, "push journal cleared");
             HttpResponse::NoContent().finish()
+        }
+        Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// `POST /__admin/reset`: devices, queues and the journal emptied; waiting long-polls find their device
+/// gone.
+async fn reset(state: web::Data<Relay>, request: HttpRequest) -> HttpResponse {
+    match state.store.reset().await {
+        Ok(removed) => {
+            state.arrivals.send_modify(|_| {});
+            lab::admin::reset_done(&request, removed, 0)
         }
         Err(e) => lab::admin::internal(&e),
     }

@@ -281,6 +281,20 @@ impl Store {
             .context("flushing the relay database")
     }
 
+    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
+    pub async fn reset(&self) -> anyhow::Result<u64> {
+        lab::store::reset(
+            &self.db,
+            vec![
+                self.devices.clone(),
+                self.queues.clone(),
+                self.journal.clone(),
+                self.meta.clone(),
+            ],
+        )
+        .await
+    }
+
     /// Registers a device, or changes a registered one's platform and webhook (its queue stays). Returns
     /// whether it is new, and the device. Flushed before it returns.
     pub async fn register(
