@@ -53,7 +53,7 @@ pub struct ClockChange {
 }
 
 /// `POST /__admin/reset`: what a service's reset did. Everything it stored is gone (its fixtures are back),
-/// its scenarios are cleared; the clock, shared by the services of a process, is left alone.
+/// its scenarios and journal are cleared; the clock, shared by the services of a process, is left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResetView {
     pub service: String,
@@ -63,6 +63,8 @@ pub struct ResetView {
     pub fixtures: u64,
     /// Scenarios cleared.
     pub scenarios: u64,
+    /// Journal entries cleared.
+    pub journal: u64,
 }
 
 /// A TLS client certificate a service has seen (`GET /__admin/client-certs`).

@@ -5,6 +5,7 @@ mod appliance;
 mod forticare;
 mod ftm;
 mod hostile;
+mod journal;
 mod malformed;
 mod persistence;
 mod phone;

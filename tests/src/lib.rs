@@ -47,6 +47,7 @@ pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
         require_client_cert: Vec::new(),
         client_ca: None,
         workers: 2,
+        journal_size: lab::journal::DEFAULT_CAPACITY,
         admin_token: None,
     }
 }

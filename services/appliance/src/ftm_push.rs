@@ -231,6 +231,7 @@ pub async fn apply_listener(
         workers: 1,
         admin_token: None,
         ca_pem: None,
+        journal_size: 0,
     };
     let endpoint = web::Data::new(CallbackEndpoint {
         appliance: appliance.serial.clone(),

@@ -32,6 +32,8 @@ pub enum Command {
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// What forticare, ftm and the push relay were asked and answered (seeds redacted), oldest first.
+    Journal(JournalArgs),
     /// Reset the running suite to its start: every service emptied (forticare back to its fixtures), every
     /// scenario cleared, the clock back on real time.
     Reset(ResetArgs),
@@ -361,6 +363,29 @@ pub enum PhoneCommand {
         target: Target,
         device: String,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct JournalArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Only this service's journal (forticare, ftm or push).
+    #[arg(long, value_parser = SCENARIO_SERVICES)]
+    pub service: Option<String>,
+    /// Only requests of this type (SoftToken.ProvisionRequest, …, or push).
+    #[arg(long)]
+    pub message_type: Option<String>,
+    /// The newest N of each service.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Print each request and answer body too.
+    #[arg(long)]
+    pub bodies: bool,
+    /// Empty the journals instead.
+    #[arg(long, conflicts_with_all = ["message_type", "bodies", "json"])]
+    pub clear: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -20,6 +20,7 @@ async fn main() -> ExitCode {
         Command::Certs(args) => fortimock::certs::run(args),
         Command::Fgt(command) => fortimock::fgt::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,
+        Command::Journal(args) => fortimock::journal::run(args).await,
         Command::Reset(args) => fortimock::reset::run(args).await,
         Command::Scenario(command) => fortimock::scenarios::run(command).await,
         Command::Demo(args) => fortimock::demo::run(args).await,

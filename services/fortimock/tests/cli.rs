@@ -211,7 +211,7 @@ async fn up_keeps_serving_when_nobody_reads_its_output() {
 }
 
 #[tokio::test]
-async fn scenarios_and_reset_from_the_command_line() {
+async fn scenarios_journal_and_reset_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
     let (mut child, _) = up(&data_dir, &ready_file);
@@ -283,6 +283,20 @@ async fn scenarios_and_reset_from_the_command_line() {
         String::from_utf8_lossy(&output.stderr).contains("not an error status"),
         "{}",
         String::from_utf8_lossy(&output.stderr)
+    );
+
+    // The journal shows what the scenario answered.
+    let journal = cli(
+        &data_dir,
+        &["journal", "--service", "forticare", "--bodies"],
+    );
+    assert!(
+        journal.contains("POST /SoftToken/Provisioning.asmx/Process 200")
+            && journal.contains(
+                "SoftToken.ActivationLicenseRequest: scenario s1: forticare.import.code-invalid"
+            )
+            && journal.contains(r#""error_message":"forticare license activation code invalid""#),
+        "{journal}"
     );
 
     cli(&data_dir, &["scenario", "clear"]);

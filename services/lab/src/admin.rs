@@ -1,5 +1,5 @@
 //! The control plane every service serves under `/__admin/`: `health`, `ready`, `clock`, `client-certs`,
-//! `ca.pem`, `catalogue` and `scenarios`, plus the JSON error bodies of fortimock's own API (extractor
+//! `ca.pem`, `catalogue`, `scenarios` and `journal`, plus the JSON error bodies of fortimock's own API (extractor
 //! errors and unknown endpoints) and the answer to `reset`, which each service serves itself (only it
 //! knows its store). Services add their own admin routes (licenses, escrow, …) next to these.
 
@@ -16,6 +16,7 @@ use protocol::scenario::{ScenarioList, ScenarioSpec};
 use protocol::time::UnixTime;
 
 use crate::clock::Clock;
+use crate::journal::{Journal, JournalQuery};
 use crate::scenario::Scenarios;
 use crate::tls::{fingerprint, subject_common_name};
 
@@ -30,6 +31,8 @@ pub(crate) struct ControlPlane {
     pub(crate) admin_token: Option<String>,
     pub(crate) ca_pem: Option<String>,
     pub(crate) scenarios: Scenarios,
+    /// The request journal; `None` on the simulators, which keep none.
+    pub(crate) journal: Option<Journal>,
 }
 
 /// The client certificates a service has seen, by fingerprint.
@@ -76,7 +79,9 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
         .route("/__admin/scenarios", web::get().to(scenarios))
         .route("/__admin/scenarios", web::post().to(arm_scenario))
         .route("/__admin/scenarios", web::delete().to(clear_scenarios))
-        .route("/__admin/scenarios/{id}", web::delete().to(disarm_scenario));
+        .route("/__admin/scenarios/{id}", web::delete().to(disarm_scenario))
+        .route("/__admin/journal", web::get().to(journal))
+        .route("/__admin/journal", web::delete().to(clear_journal));
 }
 
 fn status(control: &ControlPlane, status: &str) -> HttpResponse {
@@ -183,18 +188,53 @@ async fn disarm_scenario(control: web::Data<ControlPlane>, id: web::Path<String>
     }
 }
 
+fn no_journal(control: &ControlPlane) -> HttpResponse {
+    error(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "admin.journal.none",
+        format!(
+            "the {} service keeps no journal: it is a simulator; what it sends shows in the journals of \
+             forticare, ftm and the push relay",
+            control.service
+        ),
+    )
+}
+
+async fn journal(
+    control: web::Data<ControlPlane>,
+    query: web::Query<JournalQuery>,
+) -> HttpResponse {
+    match &control.journal {
+        Some(journal) => HttpResponse::Ok().json(journal.page(&query)),
+        None => no_journal(&control),
+    }
+}
+
+async fn clear_journal(control: web::Data<ControlPlane>) -> HttpResponse {
+    match &control.journal {
+        Some(journal) => {
+            let cleared = journal.clear();
+            tracing::info!(service = control.service, cleared, "journal cleared");
+            HttpResponse::NoContent().finish()
+        }
+        None => no_journal(&control),
+    }
+}
+
 /// The answer to a service's `POST /__admin/reset` once its store is empty (and its fixtures back): clears
-/// the service's scenarios too, and logs the reset.
+/// the service's scenarios and journal too, and logs the reset.
 pub fn reset_done(request: &HttpRequest, removed: u64, fixtures: u64) -> HttpResponse {
     let Some(control) = request.app_data::<web::Data<ControlPlane>>() else {
         return internal(&anyhow::anyhow!("reset outside a lab service"));
     };
     let scenarios = control.scenarios.clear() as u64;
+    let journal = control.journal.as_ref().map_or(0, Journal::clear) as u64;
     tracing::info!(
         service = control.service,
         removed,
         fixtures,
         scenarios,
+        journal,
         "reset"
     );
     HttpResponse::Ok().json(ResetView {
@@ -202,6 +242,7 @@ pub fn reset_done(request: &HttpRequest, removed: u64, fixtures: u64) -> HttpRes
         removed,
         fixtures,
         scenarios,
+        journal,
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! - `server`: bind (port 0 works), HTTPS or plain HTTP, shared middleware, one log line per request;
 //! - `admin`: the `/__admin` control plane every service serves (health, ready, clock, client certs, CA,
-//!   scenarios); `scenario`: the scenarios armed on one service and the check handlers make;
+//!   scenarios, journal); `scenario`: the scenarios armed on one service and the check handlers make;
+//!   `journal`: the request journal of one service;
 //! - `softtoken`: reading and answering SoftToken `.asmx` requests, faults included;
 //! - `tls`: the lab CA, the leaf for every emulated host name, client-certificate checking;
 //! - `clock`: the injected process clock; nothing else reads the system time;
@@ -13,6 +14,7 @@
 pub mod admin;
 pub mod client;
 pub mod clock;
+pub mod journal;
 pub mod options;
 pub mod scenario;
 pub mod server;

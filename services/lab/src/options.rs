@@ -1,5 +1,5 @@
 //! The options every fortimock binary shares (data dir, bind address, TLS, client certificates, workers,
-//! admin token), each a flag and a `FORTIMOCK_*` environment variable, and the lab they prepare: the
+//! journal size, admin token), each a flag and a `FORTIMOCK_*` environment variable, and the lab they prepare: the
 //! clock, the TLS material and where each service keeps its database.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -51,6 +51,9 @@ pub struct LabOptions {
     /// HTTP worker threads per service.
     #[arg(long, env = "FORTIMOCK_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// How many requests the request journal of forticare, ftm and the push relay keeps each (0: none).
+    #[arg(long, env = "FORTIMOCK_JOURNAL_SIZE", default_value_t = crate::journal::DEFAULT_CAPACITY)]
+    pub journal_size: usize,
     /// Protect `/__admin/*` (except health, ready, ca.pem) with `Authorization: Bearer <token>`.
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
@@ -140,6 +143,7 @@ impl Lab {
             workers: self.options.workers,
             admin_token: self.options.admin_token.clone(),
             ca_pem: self.ca_pem().map(str::to_owned),
+            journal_size: self.options.journal_size,
         })
     }
 

@@ -8,17 +8,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_tls::accept::rustls_0_23::TlsStream;
-use actix_web::body::MessageBody;
+use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Extensions, ServerHandle, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{Next, from_fn};
 use actix_web::rt::net::TcpStream;
-use actix_web::{App, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use protocol::admin::ErrorBody;
 use subtle::ConstantTimeEq;
 
 use crate::admin::{self, ClientCertLog, ControlPlane};
 use crate::clock::Clock;
+use crate::journal::{Exchange, Journal, RecordedBody};
 use crate::scenario::Scenarios;
 
 /// How a service listens.
@@ -42,6 +43,9 @@ pub struct Listen {
     pub admin_token: Option<String>,
     /// The lab CA certificate, served at `/__admin/ca.pem`.
     pub ca_pem: Option<String>,
+    /// How many exchanges the request journal keeps (0: none). Only the emulated Fortinet services
+    /// (forticare, ftm, push) keep a journal.
+    pub journal_size: usize,
 }
 
 /// A service that is accepting connections.
@@ -113,6 +117,8 @@ where
         admin_token: options.admin_token.clone(),
         ca_pem: options.ca_pem.clone(),
         scenarios: Scenarios::new(name),
+        journal: protocol::scenario::service_messages(name)
+            .map(|_| Journal::new(options.journal_size)),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -236,14 +242,16 @@ fn on_connect(connection: &dyn Any, extensions: &mut Extensions) {
     }
 }
 
-/// Records the client certificate, enforces the admin token, and logs one line per request.
+/// Records the client certificate, enforces the admin token, logs one line per request, and journals the
+/// exchange on services that keep a journal.
 async fn around_request(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let control = request.app_data::<web::Data<ControlPlane>>().cloned();
-    if let (Some(control), Some(cert)) = (&control, request.conn_data::<PeerCertificate>()) {
+    let client_cert = request.conn_data::<PeerCertificate>().cloned();
+    if let (Some(control), Some(cert)) = (&control, &client_cert) {
         control.certs.record(&cert.0, control.clock.now());
     }
     let expected_token = control.as_ref().and_then(|c| c.admin_token.as_deref());
@@ -256,7 +264,7 @@ async fn around_request(
             message: "this admin endpoint needs `Authorization: Bearer <admin token>`".into(),
         };
         let response = HttpResponse::Unauthorized().json(body);
-        return Ok(request.into_response(response).map_into_right_body());
+        return Ok(request.into_response(response));
     }
     let method = request.method().clone();
     let path = request.path().to_owned();
@@ -264,13 +272,48 @@ async fn around_request(
     let service = control.as_ref().map_or("fortimock", |c| c.service);
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros();
-    match response.response().extensions().get::<Outcome>() {
+    let outcome = response.response().extensions().get::<Outcome>().cloned();
+    match &outcome {
         Some(outcome) => tracing::info!(
             service, %method, path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
         ),
         None => tracing::info!(service, %method, path, status, micros, "request"),
     }
-    Ok(response.map_into_left_body())
+    let journal = control
+        .as_ref()
+        .and_then(|c| c.journal.as_ref().map(|j| (c, j)))
+        .filter(|_| Journal::covers(&path));
+    let Some((control, journal)) = journal else {
+        return Ok(response.map_into_boxed_body());
+    };
+    let recorded = response
+        .request()
+        .extensions()
+        .get::<RecordedBody>()
+        .cloned();
+    let full_path = match response.request().query_string() {
+        "" => path,
+        query => format!("{path}?{query}"),
+    };
+    let (request, response) = response.into_parts();
+    let (response, body) = response.into_parts();
+    let body = actix_web::body::to_bytes(body)
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+    journal.record(Exchange {
+        time: control.clock.now(),
+        method: method.as_str(),
+        path: &full_path,
+        status,
+        micros: u64::try_from(micros).unwrap_or(u64::MAX),
+        message_type: outcome.as_ref().map(|o| o.message_type.as_str()),
+        result: outcome.as_ref().map(|o| o.result.as_str()),
+        client_cert: client_cert.map(|c| crate::tls::fingerprint(&c.0)),
+        request: recorded.as_ref().map(|r| r.0.as_ref()),
+        response: &body,
+    });
+    let response = response.set_body(BoxBody::new(body));
+    Ok(ServiceResponse::new(request, response))
 }
 
 fn needs_admin_token(path: &str) -> bool {

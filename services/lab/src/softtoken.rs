@@ -9,6 +9,7 @@ use futures_util::StreamExt;
 use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
 use protocol::modeled::{PROTOCOL_FAULT_HEADER, ProtocolFault};
 
+use crate::journal::keep_request_body;
 use crate::scenario::Fired;
 use crate::server::with_outcome;
 
@@ -45,7 +46,9 @@ pub async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    let body = body.freeze();
+    keep_request_body(request, &body);
+    Ok(body)
 }
 
 /// The answer to a body that is not a usable SoftToken message: 400 (413 when too large) with the modeled

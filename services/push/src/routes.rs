@@ -166,7 +166,9 @@ async fn read_body(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    let body = body.freeze();
+    lab::journal::keep_request_body(request, &body);
+    Ok(body)
 }
 
 /// The push's log line: who sent it, for which platform, what became of it and its message id (never

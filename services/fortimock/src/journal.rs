@@ -1,0 +1,81 @@
+//! `fortimock journal`: what forticare, ftm and the push relay were asked and answered, for people.
+
+use protocol::journal::{JournalEntry, JournalPage};
+
+use crate::cli::{JournalArgs, SCENARIO_SERVICES};
+use crate::client::SuiteClient;
+
+pub async fn run(args: JournalArgs) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(&args.target)?;
+    let services: Vec<&str> = match &args.service {
+        Some(service) => vec![service.as_str()],
+        None => SCENARIO_SERVICES.to_vec(),
+    };
+    if args.clear {
+        for service in services {
+            client.delete(service, "/__admin/journal").await?;
+            println!("cleared the journal of {service}");
+        }
+        return Ok(());
+    }
+    let mut query = format!("?limit={}", args.limit);
+    if let Some(message_type) = &args.message_type {
+        query.push_str(&format!("&message_type={message_type}"));
+    }
+    let mut entries: Vec<(&str, JournalEntry)> = Vec::new();
+    for service in services {
+        let page: JournalPage = client
+            .get(service, &format!("/__admin/journal{query}"))
+            .await?;
+        entries.extend(page.entries.into_iter().map(|e| (service, e)));
+    }
+    // One timeline: by time, then each service's own order.
+    entries.sort_by(|(sa, a), (sb, b)| (a.time, *sa, a.seq).cmp(&(b.time, *sb, b.seq)));
+    if args.json {
+        let timeline: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|(service, entry)| {
+                let mut value = serde_json::to_value(entry).unwrap_or_default();
+                value["service"] = (*service).into();
+                value
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&timeline)?);
+        return Ok(());
+    }
+    if entries.is_empty() {
+        println!("nothing journaled");
+    }
+    for (service, entry) in &entries {
+        println!("{}", line(service, entry));
+        if args.bodies {
+            for (label, body) in [("request", &entry.request), ("answer", &entry.response)] {
+                if !body.is_null() {
+                    println!("  {label}  {body}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `12:34:56 ftm       #3 POST /SoftToken/Provisioning.asmx/Process 200 0.8 ms SoftToken.ProvisionRequest: …`
+fn line(service: &str, entry: &JournalEntry) -> String {
+    let time = entry.time.rfc3339();
+    let clock = time.get(11..19).unwrap_or(&time);
+    let mut line = format!(
+        "{clock} {service:<9} #{:<4} {} {} {} {:.1} ms",
+        entry.seq,
+        entry.method,
+        entry.path,
+        entry.status,
+        entry.micros as f64 / 1000.0
+    );
+    if let Some(message_type) = &entry.message_type {
+        line.push_str(&format!(" {message_type}"));
+    }
+    if let Some(result) = &entry.result {
+        line.push_str(&format!(": {result}"));
+    }
+    line
+}
