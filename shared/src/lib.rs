@@ -18,7 +18,7 @@
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
-//! - `ledger`, `admin`, `journal`, `phone` and `appliance`: fortimock's own HTTP API types.
+//! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -45,6 +45,7 @@ pub mod provision;
 pub mod push;
 pub mod scenario;
 pub mod seed;
+pub mod state;
 pub mod time;
 
 #[cfg(test)]

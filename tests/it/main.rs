@@ -13,6 +13,7 @@ mod push_login;
 mod push_relay;
 mod reset;
 mod scenarios;
+mod state;
 mod story;
 mod tidy;
 mod tls;

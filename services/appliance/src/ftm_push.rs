@@ -206,6 +206,33 @@ pub async fn reset(context: &PushContext) -> anyhow::Result<u64> {
     context.store.reset().await
 }
 
+/// A state import into the appliance service (`PUT /__admin/state`), checked already: every listener
+/// stopped and every session ended, the records replaced, then the listeners of the imported appliances
+/// with push on started.
+pub async fn import_state(
+    context: &Arc<PushContext>,
+    prepared: lab::state::Prepared,
+) -> Result<protocol::state::StateImported, lab::state::StateError> {
+    let imported = {
+        let mut running = context.listeners.running.lock().await;
+        for (_, service) in running.drain() {
+            service.stop().await;
+        }
+        context.sessions.clear();
+        prepared.apply(&context.store).await?
+    };
+    let appliances = context
+        .store
+        .appliances()
+        .map_err(lab::state::StateError::Internal)?;
+    for appliance in appliances.iter().filter(|a| a.push.status) {
+        if let Err(e) = apply_listener(context, appliance).await {
+            tracing::warn!(appliance = %appliance.serial, error = format!("{e:#}"), "ftm-push listener not started");
+        }
+    }
+    Ok(imported)
+}
+
 /// Starts, restarts or stops `appliance`'s listener to match its ftm-push settings. An error (the port is
 /// taken) leaves no listener running.
 pub async fn apply_listener(

@@ -125,6 +125,14 @@ impl Appliances {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliances>) {
     cfg.app_data(state)
         .route("/__admin/reset", web::post().to(reset))
+        .service(
+            web::resource("/__admin/state")
+                .app_data(lab::admin::json_config_with_limit(
+                    lab::state::MAX_STATE_BYTES,
+                ))
+                .route(web::get().to(export_state))
+                .route(web::put().to(import_state)),
+        )
         .route("/appliances", web::post().to(create))
         .route("/appliances", web::get().to(list))
         .route("/appliances/{serial}", web::get().to(show))
@@ -146,6 +154,37 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliance
             web::post().to(unlock),
         )
         .route("/appliances/{serial}/debug", web::get().to(debug_log));
+}
+
+/// `GET /__admin/state`.
+async fn export_state(state: web::Data<Appliances>, request: HttpRequest) -> HttpResponse {
+    lab::state::export(&request, &state.store)
+}
+
+/// `PUT /__admin/state`: the appliances replaced, their ftm-push listeners started again.
+async fn import_state(
+    state: web::Data<Appliances>,
+    request: HttpRequest,
+    body: web::Json<protocol::state::ServiceState>,
+) -> HttpResponse {
+    let prepared = match lab::state::prepare(&request, &state.store, body.into_inner()) {
+        Ok(prepared) => prepared,
+        Err(refusal) => return refusal.response(),
+    };
+    if lab::state::dry_run(&request) {
+        return HttpResponse::Ok().json(prepared.checked());
+    }
+    match ftm_push::import_state(&state.push, prepared).await {
+        Ok(imported) => {
+            state
+                .debug
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clear();
+            HttpResponse::Ok().json(imported)
+        }
+        Err(refusal) => refusal.response(),
+    }
 }
 
 /// `POST /__admin/reset`: every appliance gone, with its listener, push sessions and debug lines (the seal

@@ -646,3 +646,76 @@ impl Store {
         Seed::from_bytes(&plain).map_err(|e| anyhow!("a sealed seed: {e}"))
     }
 }
+
+/// The appliances' records for `/__admin/state`: seeds stay sealed with `seal.key`, so this state imports
+/// only where that key is the same.
+impl lab::state::Snapshot for Store {
+    fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
+        vec![
+            ("appliances", self.appliances.clone()),
+            ("tokens", self.tokens.clone()),
+            ("users", self.users.clone()),
+        ]
+    }
+
+    fn key_id(&self) -> Option<String> {
+        Some(lab::state::key_id(&self.key))
+    }
+
+    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if tree == "appliances" {
+            let appliance: Appliance =
+                decode_record::<ApplianceRecordV1>(value, "an appliance record")?.try_into()?;
+            anyhow::ensure!(
+                appliance.serial.as_str().as_bytes() == key,
+                "appliance {} is stored under another serial",
+                appliance.serial
+            );
+            return Ok(());
+        }
+        let (serial, item) = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| k.split_once('\0'))
+            .context("the key is <appliance serial>\\0<token or user>")?;
+        serial.parse::<ApplianceSerial>()?;
+        if tree == "tokens" {
+            let record: TokenRecordV1 = decode_record(value, "a token record")?;
+            let token = record.token()?;
+            anyhow::ensure!(
+                token.serial.as_str() == item,
+                "token {} is stored under {item}",
+                token.serial
+            );
+            if let Some(sealed) = &record.sealed_seed {
+                self.unseal(sealed)?;
+            }
+        } else {
+            let user = decode_record::<UserRecordV1>(value, "a user record")?.user()?;
+            anyhow::ensure!(
+                user.name == item,
+                "user {} is stored under {item}",
+                user.name
+            );
+        }
+        Ok(())
+    }
+
+    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let appliances = incoming.keys("appliances");
+        for tree in ["tokens", "users"] {
+            for (key, _) in incoming.records(tree) {
+                let serial = key.split(|b| *b == 0).next().unwrap_or_default();
+                anyhow::ensure!(
+                    appliances.contains(serial),
+                    "{tree} of `{}`, which is not in `appliances`",
+                    String::from_utf8_lossy(serial)
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -34,6 +34,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Forticare
     cfg.app_data(state)
         .route(PROCESS_PATH, web::post().to(process))
         .route("/__admin/reset", web::post().to(reset))
+        .service(
+            web::resource("/__admin/state")
+                .app_data(lab::admin::json_config_with_limit(
+                    lab::state::MAX_STATE_BYTES,
+                ))
+                .route(web::get().to(export_state))
+                .route(web::put().to(import_state)),
+        )
         .route("/__admin/licenses", web::get().to(list_licenses))
         .route("/__admin/licenses", web::post().to(create_license))
         .route("/__admin/licenses/{id}", web::get().to(show_license))
@@ -161,6 +169,23 @@ async fn redeem(
         Err(_) => Ok(Redemption::Refused(&LICENSE_CODE_INVALID)),
         Ok(code) if code.is_trial() => state.store.redeem_trial(cluster, now).await,
         Ok(code) => state.store.redeem(&code, cluster, now).await,
+    }
+}
+
+/// `GET /__admin/state`.
+async fn export_state(state: web::Data<Forticare>, request: HttpRequest) -> HttpResponse {
+    lab::state::export(&request, &state.store)
+}
+
+/// `PUT /__admin/state`.
+async fn import_state(
+    state: web::Data<Forticare>,
+    request: HttpRequest,
+    body: web::Json<protocol::state::ServiceState>,
+) -> HttpResponse {
+    match lab::state::import(&request, &state.store, body.into_inner()).await {
+        Ok(imported) => HttpResponse::Ok().json(imported),
+        Err(refusal) => refusal.response(),
     }
 }
 

@@ -407,3 +407,71 @@ fn register(appliances: &TransactionalTree, license: &License) -> Result<(), Abo
     }
     Ok(())
 }
+
+/// The ledger's records for `/__admin/state`.
+impl lab::state::Snapshot for Store {
+    fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
+        vec![
+            ("licenses", self.licenses.clone()),
+            ("codes", self.codes.clone()),
+            ("tokens", self.tokens.clone()),
+            ("trials", self.trials.clone()),
+            ("appliances", self.appliances.clone()),
+        ]
+    }
+
+    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        let key = std::str::from_utf8(key).context("the key is not text")?;
+        let license_id = || -> anyhow::Result<LicenseId> {
+            Ok(std::str::from_utf8(value)
+                .context("the value is not text")?
+                .parse()?)
+        };
+        match tree {
+            "licenses" => {
+                let license = decode(value)?;
+                anyhow::ensure!(
+                    license.id.as_str() == key,
+                    "license {} is stored under {key}",
+                    license.id
+                );
+            }
+            "codes" => {
+                key.parse::<LicenseActivationCode>()?;
+                license_id()?;
+            }
+            "tokens" => {
+                key.parse::<TokenSerial>()?;
+                license_id()?;
+            }
+            "trials" => {
+                key.parse::<ApplianceSerial>()?;
+                license_id()?;
+            }
+            _ => {
+                key.parse::<ApplianceSerial>()?;
+                anyhow::ensure!(value.is_empty(), "a registered appliance has no value");
+            }
+        }
+        Ok(())
+    }
+
+    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let licenses = incoming.keys("licenses");
+        for tree in ["codes", "tokens", "trials"] {
+            for (key, value) in incoming.records(tree) {
+                anyhow::ensure!(
+                    licenses.contains(value.as_slice()),
+                    "{tree} `{}` names license `{}`, which is not in the state",
+                    String::from_utf8_lossy(key),
+                    String::from_utf8_lossy(value)
+                );
+            }
+        }
+        Ok(())
+    }
+}

@@ -34,6 +34,10 @@ pub enum Command {
     Phone(PhoneCommand),
     /// What forticare, ftm and the push relay were asked and answered (seeds redacted), oldest first.
     Journal(JournalArgs),
+    /// Export the running suite's state (every service's records, armed scenarios and the clock) to a
+    /// bundle file, or import one: a lab handed over exactly as it stood.
+    #[command(subcommand)]
+    State(StateCommand),
     /// Reset the running suite to its start: every service emptied (forticare back to its fixtures), every
     /// scenario cleared, the clock back on real time.
     Reset(ResetArgs),
@@ -386,6 +390,26 @@ pub struct JournalArgs {
     pub clear: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StateCommand {
+    /// Write every service's state and the clock to a bundle (JSON).
+    Export {
+        #[command(flatten)]
+        target: Target,
+        /// The file to write (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Replace every service's state with a bundle's and set the clock to it; the bundle is checked by
+    /// every service first, and nothing changes if one refuses it.
+    Import {
+        #[command(flatten)]
+        target: Target,
+        /// The bundle `fortimock state export` wrote.
+        bundle: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]

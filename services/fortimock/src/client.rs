@@ -179,6 +179,16 @@ impl SuiteClient {
         bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes))
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        service: &str,
+        path: &str,
+        body: &B,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.url(service)?);
+        self.send(self.http.put(&url).json(body), &url).await
+    }
+
     pub async fn patch<B: Serialize, T: DeserializeOwned>(
         &self,
         service: &str,

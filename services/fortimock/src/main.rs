@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         Command::Fgt(command) => fortimock::fgt::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,
         Command::Journal(args) => fortimock::journal::run(args).await,
+        Command::State(command) => fortimock::state::run(command).await,
         Command::Reset(args) => fortimock::reset::run(args).await,
         Command::Scenario(command) => fortimock::scenarios::run(command).await,
         Command::Demo(args) => fortimock::demo::run(args).await,

@@ -340,3 +340,69 @@ async fn scenarios_journal_and_reset_from_the_command_line() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_state_bundle_moves_a_lab_to_another_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_a, ready_a) = (dir.path().join("a"), dir.path().join("a.json"));
+    let (mut first, _) = up(&data_a, &ready_a);
+    let ready: Value = serde_json::from_str(&std::fs::read_to_string(&ready_a).unwrap()).unwrap();
+    let url = ready["forticare"].as_str().unwrap().to_owned();
+    let ca = std::fs::read_to_string(data_a.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let granted = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(granted.error, None);
+    let clock = client
+        .post(format!("{url}/__admin/clock"))
+        .json(&serde_json::json!({"freeze": true, "set": "2030-01-01T00:00:00Z"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(clock.status().is_success());
+    let bundle = dir.path().join("lab.bundle.json");
+    let exported = cli(
+        &data_a,
+        &["state", "export", "--output", bundle.to_str().unwrap()],
+    );
+    assert!(
+        exported.contains("clock 2030-01-01T00:00:00Z"),
+        "{exported}"
+    );
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let (data_b, ready_b) = (dir.path().join("b"), dir.path().join("b.json"));
+    let (mut second, _) = up(&data_b, &ready_b);
+    let imported = cli(&data_b, &["state", "import", bundle.to_str().unwrap()]);
+    assert!(
+        imported.contains("forticare") && imported.contains("2030-01-01T00:00:00Z (frozen)"),
+        "{imported}"
+    );
+    let listed = cli(&data_b, &["license", "list"]);
+    assert!(
+        listed.contains("EFTM000000000005") && listed.contains("FGVM01TM00000001"),
+        "{listed}"
+    );
+
+    // A broken bundle is refused before any service changes.
+    let mut broken: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    broken["services"][4]["trees"]["colours"] = serde_json::json!([]);
+    std::fs::write(&bundle, broken.to_string()).unwrap();
+    let output = Command::new(BIN)
+        .args(["state", "import", bundle.to_str().unwrap(), "--data-dir"])
+        .arg(&data_b)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no tree `colours`"), "{stderr}");
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

@@ -58,6 +58,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Ftm>) {
         .route(PROCESS_PATH, web::post().to(process))
         .route(MOBILE_PATH, web::post().to(mobile))
         .route("/__admin/reset", web::post().to(reset))
+        .service(
+            web::resource("/__admin/state")
+                .app_data(lab::admin::json_config_with_limit(
+                    lab::state::MAX_STATE_BYTES,
+                ))
+                .route(web::get().to(export_state))
+                .route(web::put().to(import_state)),
+        )
         .route("/__admin/escrow", web::get().to(escrow_entries))
         .route("/__admin/activations", web::get().to(activations));
 }
@@ -502,6 +510,23 @@ async fn activate(
         TYPE,
         format!("seed of {} delivered", token.token),
     )
+}
+
+/// `GET /__admin/state`.
+async fn export_state(state: web::Data<Ftm>, request: HttpRequest) -> HttpResponse {
+    lab::state::export(&request, &state.store)
+}
+
+/// `PUT /__admin/state`.
+async fn import_state(
+    state: web::Data<Ftm>,
+    request: HttpRequest,
+    body: web::Json<protocol::state::ServiceState>,
+) -> HttpResponse {
+    match lab::state::import(&request, &state.store, body.into_inner()).await {
+        Ok(imported) => HttpResponse::Ok().json(imported),
+        Err(refusal) => refusal.response(),
+    }
 }
 
 /// `POST /__admin/reset`: the escrow, the token states and the activations emptied (the escrow key stays).

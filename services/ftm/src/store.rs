@@ -248,19 +248,9 @@ impl Store {
                 if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
                     return Ok(None);
                 }
-                let sealed = BASE64
-                    .decode(&record.sealed_seed)
-                    .context("escrow record")
-                    .map_err(abort)?;
-                let sealed = Sealed::from_bytes(&sealed)
-                    .context("escrow record")
-                    .map_err(|e| abort(anyhow!(e)))?;
-                let plain = open(&self.key, &sealed)
+                let seed = unseal(&self.key, &record)
                     .context("unsealing an escrowed seed")
-                    .map_err(|e| abort(anyhow!(e)))?;
-                let seed = Seed::from_bytes(&plain)
-                    .context("escrowed seed")
-                    .map_err(|e| abort(anyhow!(e)))?;
+                    .map_err(abort)?;
                 let Some(state) = tokens.get(record.token.as_bytes())? else {
                     return Err(abort(anyhow!(
                         "escrow entry for {} has no token state",
@@ -351,5 +341,80 @@ impl Store {
             });
         }
         Ok(views)
+    }
+}
+
+/// Unseals an escrow record's seed with `key`.
+fn unseal(key: &SealKey, record: &EscrowRecordV1) -> anyhow::Result<Seed> {
+    let sealed = BASE64
+        .decode(&record.sealed_seed)
+        .context("sealed_seed is not Base64")?;
+    let sealed = Sealed::from_bytes(&sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
+    let plain = open(key, &sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
+    Seed::from_bytes(&plain).map_err(|e| anyhow!("sealed_seed: {e}"))
+}
+
+/// The escrow's records for `/__admin/state`: seeds stay sealed with the escrow key, so this state imports
+/// only where `escrow.key` is the same.
+impl lab::state::Snapshot for Store {
+    fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
+        vec![
+            ("escrow", self.escrow.clone()),
+            ("tokens", self.tokens.clone()),
+            ("activations", self.activations.clone()),
+        ]
+    }
+
+    fn key_id(&self) -> Option<String> {
+        Some(lab::state::key_id(&self.key))
+    }
+
+    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        let key = std::str::from_utf8(key).context("the key is not text")?;
+        match tree {
+            "escrow" => {
+                TokenActivationCode::payload_from_input(key)?;
+                let record: EscrowRecordV1 = decode_record(value, "an escrow record")?;
+                record.token.parse::<TokenSerial>()?;
+                unseal(&self.key, &record)?;
+            }
+            "tokens" => {
+                let state = decode_state(value)?;
+                anyhow::ensure!(
+                    state.token.as_str() == key,
+                    "token {} is stored under {key}",
+                    state.token
+                );
+            }
+            _ => {
+                let log: ActivationRecordV1 = decode_record(value, "an activation record")?;
+                log.token.parse::<TokenSerial>()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let tokens = incoming.keys("tokens");
+        for (tree, records) in [
+            ("escrow", incoming.records("escrow")),
+            ("activations", incoming.records("activations")),
+        ] {
+            for (_, value) in records {
+                let token = serde_json::from_slice::<serde_json::Value>(value)?["token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                anyhow::ensure!(
+                    tokens.contains(token.as_bytes()),
+                    "{tree} names token {token}, which is not in `tokens`"
+                );
+            }
+        }
+        Ok(())
     }
 }

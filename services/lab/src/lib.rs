@@ -3,7 +3,7 @@
 //! - `server`: bind (port 0 works), HTTPS or plain HTTP, shared middleware, one log line per request;
 //! - `admin`: the `/__admin` control plane every service serves (health, ready, clock, client certs, CA,
 //!   scenarios, journal); `scenario`: the scenarios armed on one service and the check handlers make;
-//!   `journal`: the request journal of one service;
+//!   `journal`: the request journal of one service; `state`: exporting and importing a service's records;
 //! - `softtoken`: reading and answering SoftToken `.asmx` requests, faults included;
 //! - `tls`: the lab CA, the leaf for every emulated host name, client-certificate checking;
 //! - `clock`: the injected process clock; nothing else reads the system time;
@@ -19,6 +19,7 @@ pub mod options;
 pub mod scenario;
 pub mod server;
 pub mod softtoken;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod tls;

@@ -182,6 +182,35 @@ impl Scenarios {
         self.lock().scenarios.iter().map(Armed::view).collect()
     }
 
+    /// The scenarios that can still fire, as specs to arm again elsewhere (`times` is what is left).
+    pub fn armed_specs(&self) -> Vec<ScenarioSpec> {
+        self.lock()
+            .scenarios
+            .iter()
+            .filter(|s| !s.spent())
+            .map(|s| ScenarioSpec {
+                times: s.remaining,
+                ..s.spec.clone()
+            })
+            .collect()
+    }
+
+    /// Checks every spec, then replaces all scenarios with them; nothing changes if one is refused.
+    pub fn replace(&self, specs: &[ScenarioSpec], now: UnixTime) -> Result<usize, String> {
+        for (i, spec) in specs.iter().enumerate() {
+            spec.validate(self.service)
+                .map_err(|e| format!("scenarios[{i}]: {e}"))?;
+        }
+        if specs.len() > MAX_SCENARIOS {
+            return Err(format!("more than {MAX_SCENARIOS} scenarios"));
+        }
+        self.clear();
+        for spec in specs {
+            self.arm(spec.clone(), now)?;
+        }
+        Ok(specs.len())
+    }
+
     /// Removes one scenario; `false` when there is none with that id.
     pub fn disarm(&self, id: &str) -> bool {
         let mut registry = self.lock();

@@ -79,6 +79,14 @@ impl Phones {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
     cfg.app_data(state)
         .route("/__admin/reset", web::post().to(reset))
+        .service(
+            web::resource("/__admin/state")
+                .app_data(lab::admin::json_config_with_limit(
+                    lab::state::MAX_STATE_BYTES,
+                ))
+                .route(web::get().to(export_state))
+                .route(web::put().to(import_state)),
+        )
         .route("/phones", web::post().to(create))
         .route("/phones", web::get().to(list))
         .route("/phones/{id}", web::get().to(show))
@@ -206,6 +214,56 @@ async fn list(state: web::Data<Phones>) -> HttpResponse {
         }),
         Err(e) => internal(&e),
     }
+}
+
+/// `GET /__admin/state`.
+async fn export_state(state: web::Data<Phones>, request: HttpRequest) -> HttpResponse {
+    lab::state::export(&request, &state.store)
+}
+
+/// `PUT /__admin/state`: the phones replaced; those gone are uninstalled (unregistered from the relay),
+/// the imported ones register their push tokens, with this service's webhook.
+async fn import_state(
+    state: web::Data<Phones>,
+    request: HttpRequest,
+    body: web::Json<protocol::state::ServiceState>,
+) -> HttpResponse {
+    let prepared = match lab::state::prepare(&request, &state.store, body.into_inner()) {
+        Ok(prepared) => prepared,
+        Err(refusal) => return refusal.response(),
+    };
+    if lab::state::dry_run(&request) {
+        return HttpResponse::Ok().json(prepared.checked());
+    }
+    let before = match state.store.phones() {
+        Ok(phones) => phones,
+        Err(e) => return internal(&e),
+    };
+    let imported = match prepared.apply(&state.store).await {
+        Ok(imported) => imported,
+        Err(refusal) => return refusal.response(),
+    };
+    let after = match state.store.phones() {
+        Ok(phones) => phones,
+        Err(e) => return internal(&e),
+    };
+    for gone in before.iter().filter(|old| {
+        !after
+            .iter()
+            .any(|new| new.identity.registration_id == old.identity.registration_id)
+    }) {
+        if let Err(e) = state.relay.unregister(&gone.identity.registration_id).await {
+            tracing::warn!(
+                phone = gone.id.as_str(),
+                error = format!("{e:#}"),
+                "push unregistration failed"
+            );
+        }
+    }
+    for phone in &after {
+        state.register(phone).await;
+    }
+    HttpResponse::Ok().json(imported)
 }
 
 /// `POST /__admin/reset`: every phone uninstalled (its push token unregistered from the relay, as

@@ -393,6 +393,33 @@ impl Store {
     }
 }
 
+/// The phones' records for `/__admin/state`: seeds are in the app's encrypted form, keyed by each phone's
+/// own identity, so this state imports into any data dir.
+impl lab::state::Snapshot for Store {
+    fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
+        vec![("phones", self.phones.clone()), ("meta", self.meta.clone())]
+    }
+
+    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if tree == "phones" {
+            let (_, phone) = decode(value)?;
+            anyhow::ensure!(
+                phone.id.as_bytes() == key,
+                "phone {} is stored under another name",
+                phone.id
+            );
+        } else {
+            anyhow::ensure!(key == PHONES_CREATED, "unknown counter");
+            anyhow::ensure!(value.len() == 8, "a counter is a big-endian u64 (8 bytes)");
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

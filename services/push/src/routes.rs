@@ -115,6 +115,14 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Relay>) {
         .route(DEVICE_PATH, web::delete().to(unregister))
         .route(PUSHES_PATH, web::get().to(pushes))
         .route("/__admin/reset", web::post().to(reset))
+        .service(
+            web::resource("/__admin/state")
+                .app_data(lab::admin::json_config_with_limit(
+                    lab::state::MAX_STATE_BYTES,
+                ))
+                .route(web::get().to(export_state))
+                .route(web::put().to(import_state)),
+        )
         .route("/__admin/pushes", web::get().to(journal))
         .route("/__admin/pushes", web::delete().to(clear_journal))
         .route("/__admin/devices", web::get().to(devices));
@@ -461,6 +469,27 @@ async fn clear_journal(state: web::Data<Relay>) -> HttpResponse {
             HttpResponse::NoContent().finish()
         }
         Err(e) => lab::admin::internal(&e),
+    }
+}
+
+/// `GET /__admin/state`.
+async fn export_state(state: web::Data<Relay>, request: HttpRequest) -> HttpResponse {
+    lab::state::export(&request, &state.store)
+}
+
+/// `PUT /__admin/state`.
+async fn import_state(
+    state: web::Data<Relay>,
+    request: HttpRequest,
+    body: web::Json<protocol::state::ServiceState>,
+) -> HttpResponse {
+    match lab::state::import(&request, &state.store, body.into_inner()).await {
+        Ok(imported) => {
+            // Long-polls read again: their device may be gone, or have pushes now.
+            state.arrivals.send_modify(|_| {});
+            HttpResponse::Ok().json(imported)
+        }
+        Err(refusal) => refusal.response(),
     }
 }
 

@@ -546,6 +546,71 @@ impl Store {
     }
 }
 
+/// The relay's records for `/__admin/state`.
+impl lab::state::Snapshot for Store {
+    fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
+    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
+        vec![
+            ("devices", self.devices.clone()),
+            ("queues", self.queues.clone()),
+            ("journal", self.journal.clone()),
+            ("meta", self.meta.clone()),
+        ]
+    }
+
+    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        let counter = |bytes: &[u8], what: &str| -> anyhow::Result<()> {
+            anyhow::ensure!(bytes.len() == 8, "{what} is not a big-endian u64 (8 bytes)");
+            Ok(())
+        };
+        match tree {
+            "devices" => {
+                std::str::from_utf8(key).context("a registration id is text")?;
+                decode_device(value)?;
+            }
+            "queues" => {
+                let split = key.len().checked_sub(9).filter(|at| key[*at] == 0);
+                let at = split.context("a queue key is <registration id>\\0<u64>")?;
+                let push = decode_queued(value)?;
+                anyhow::ensure!(
+                    push.registration_id.as_bytes() == &key[..at],
+                    "a push for {} is queued under another device",
+                    push.registration_id
+                );
+            }
+            "journal" => {
+                counter(key, "a journal key")?;
+                decode_journal(value)?;
+            }
+            _ => {
+                anyhow::ensure!(
+                    [SEQ, JOURNAL_FIRST, JOURNAL_NEXT].contains(&key),
+                    "unknown counter `{}`",
+                    String::from_utf8_lossy(key)
+                );
+                counter(value, "a counter")?;
+            }
+        }
+        Ok(())
+    }
+
+    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let devices = incoming.keys("devices");
+        for (key, _) in incoming.records("queues") {
+            let device = &key[..key.len() - 9];
+            anyhow::ensure!(
+                devices.contains(device),
+                "a push is queued for `{}`, which is not in `devices`",
+                String::from_utf8_lossy(device)
+            );
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

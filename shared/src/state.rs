@@ -1,0 +1,194 @@
+//! State snapshots (`GET` and `PUT /__admin/state`, `fortimock state export|import`): a service's stored
+//! records as readable JSON, and the bundle of every service's state with the clock that `fortimock state`
+//! writes, so a support engineer can hand over a lab exactly as it stood. fortimock's own API: fields may be
+//! added, never renamed.
+//!
+//! A snapshot is the service's storage, record by record: each key as text when it reads as text (else
+//! hex), each value as the JSON record it is (else text or hex). Secrets stay as stored: sealed with the
+//! data dir's key, which never leaves the data dir, so state holding sealed records only imports where that
+//! key is (`key_id` says which key it was).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::admin::ClockView;
+use crate::scenario::ScenarioSpec;
+use crate::time::UnixTime;
+
+/// `format` of one service's state.
+pub const STATE_FORMAT: &str = "fortimock-state/1";
+
+/// `format` of a bundle of every service's state.
+pub const BUNDLE_FORMAT: &str = "fortimock-bundle/1";
+
+/// One service's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceState {
+    /// [`STATE_FORMAT`].
+    pub format: String,
+    pub service: String,
+    /// The fortimock version that exported it.
+    pub version: String,
+    pub exported: UnixTime,
+    /// Names the key the service seals secrets with (a fingerprint, not the key); absent for services that
+    /// seal nothing. State with a `key_id` imports only into a service with the same key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    /// Every tree of the service's database, by name: its records in key order.
+    pub trees: BTreeMap<String, Vec<StateRecord>>,
+    /// The scenarios armed when it was exported (with what is left of their `times`); armed again on import.
+    #[serde(default)]
+    pub scenarios: Vec<ScenarioSpec>,
+}
+
+/// One stored record: exactly one of `key` and `key_hex`, and one of `value`, `value_text` and `value_hex`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_hex: Option<String>,
+    /// A JSON record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_hex: Option<String>,
+}
+
+/// `PUT /__admin/state`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateImported {
+    pub service: String,
+    /// Records now stored.
+    pub records: u64,
+    /// Records the state replaced.
+    pub replaced: u64,
+    /// Scenarios armed from the state.
+    pub scenarios: u64,
+}
+
+/// What `fortimock state export` writes: every service's state and the clock, at one moment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Bundle {
+    /// [`BUNDLE_FORMAT`].
+    pub format: String,
+    pub version: String,
+    /// The lab clock when it was taken; `fortimock state import` sets the clock back to it.
+    pub clock: ClockView,
+    pub services: Vec<ServiceState>,
+}
+
+/// Whether `key` reads as text in a snapshot: UTF-8 without control characters, NUL (the separator of
+/// compound keys) aside.
+fn key_is_text(key: &[u8]) -> bool {
+    std::str::from_utf8(key).is_ok_and(|s| s.chars().all(|c| c == '\0' || !c.is_control()))
+}
+
+impl StateRecord {
+    /// A stored record as a snapshot shows it.
+    pub fn from_bytes(key: &[u8], value: &[u8]) -> StateRecord {
+        let mut record = StateRecord::default();
+        if key_is_text(key) {
+            record.key = std::str::from_utf8(key).ok().map(str::to_owned);
+        } else {
+            record.key_hex = Some(hex::encode(key));
+        }
+        match serde_json::from_slice::<Value>(value) {
+            Ok(json @ (Value::Object(_) | Value::Array(_))) => record.value = Some(json),
+            _ => match std::str::from_utf8(value) {
+                Ok(text) if !text.chars().any(char::is_control) => {
+                    record.value_text = Some(text.to_owned());
+                }
+                _ => record.value_hex = Some(hex::encode(value)),
+            },
+        }
+        record
+    }
+
+    /// The key and value bytes to store; the error says what is wrong.
+    pub fn to_bytes(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let key = match (&self.key, &self.key_hex) {
+            (Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(hex_text)) => {
+                hex::decode(hex_text).map_err(|e| format!("key_hex is not hex: {e}"))?
+            }
+            _ => return Err("give exactly one of `key` and `key_hex`".to_owned()),
+        };
+        let value = match (&self.value, &self.value_text, &self.value_hex) {
+            (Some(json), None, None) => {
+                serde_json::to_vec(json).map_err(|e| format!("value: {e}"))?
+            }
+            (None, Some(text), None) => text.as_bytes().to_vec(),
+            (None, None, Some(hex_text)) => {
+                hex::decode(hex_text).map_err(|e| format!("value_hex is not hex: {e}"))?
+            }
+            _ => {
+                return Err("give exactly one of `value`, `value_text` and `value_hex`".to_owned());
+            }
+        };
+        Ok((key, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_read_as_what_they_are() {
+        let cases: [(&[u8], &[u8]); 5] = [
+            (
+                b"EFTM000000000005",
+                br#"{"v":2,"id":"EFTM000000000005","seats":5}"#,
+            ),
+            (b"11112222333344445555", b"EFTM000000000005"),
+            (b"FGVM01TM00000001\0FTKMOB0000000001", br#"{"v":1}"#),
+            (&7u64.to_be_bytes(), &42u64.to_be_bytes()),
+            (b"FGT60FTK20000099", b""),
+        ];
+        for (key, value) in cases {
+            let record = StateRecord::from_bytes(key, value);
+            assert_eq!(record.to_bytes().unwrap(), (key.to_vec(), value.to_vec()));
+        }
+        let license = StateRecord::from_bytes(b"EFTM000000000005", br#"{"v":2,"seats":5}"#);
+        assert_eq!(license.value.unwrap()["seats"], 5);
+        let code = StateRecord::from_bytes(b"11112222333344445555", b"EFTM000000000005");
+        assert_eq!(code.value_text.as_deref(), Some("EFTM000000000005"));
+        let counter = StateRecord::from_bytes(b"seq", &42u64.to_be_bytes());
+        assert_eq!(counter.value_hex.as_deref(), Some("000000000000002a"));
+        let compound = StateRecord::from_bytes(b"FGVM01TM00000001\0alice", b"{}");
+        assert_eq!(compound.key.as_deref(), Some("FGVM01TM00000001\0alice"));
+    }
+
+    #[test]
+    fn malformed_records_say_what_is_wrong() {
+        let both = StateRecord {
+            key: Some("a".into()),
+            key_hex: Some("00".into()),
+            value_text: Some("x".into()),
+            ..StateRecord::default()
+        };
+        assert!(
+            both.to_bytes()
+                .unwrap_err()
+                .contains("exactly one of `key`")
+        );
+        let no_value = StateRecord {
+            key: Some("a".into()),
+            ..StateRecord::default()
+        };
+        assert!(no_value.to_bytes().unwrap_err().contains("`value`"));
+        let bad_hex = StateRecord {
+            key_hex: Some("zz".into()),
+            value_text: Some("x".into()),
+            ..StateRecord::default()
+        };
+        assert!(bad_hex.to_bytes().unwrap_err().contains("key_hex"));
+        assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "valeu": 1}"#).is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! State export and import (`GET` and `PUT /__admin/state`) end to end: a whole story exported, the suite
+//! reset, the state imported, and the story goes on (OTP and push logins, the armed scenario); every kind
+//! of bad state refused with a sentence and no change; a dry run; sealed state refused by another data dir.
+
+use e2e::{TestSuite, default_fixtures, test_options};
+use protocol::appliance::LoginResult;
+use protocol::scenario::ScenarioList;
+use protocol::state::{STATE_FORMAT, ServiceState, StateImported};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const SERVICES: [&str; 5] = ["forticare", "ftm", "push", "phone", "appliance"];
+
+async fn export(suite: &TestSuite, service: &str) -> ServiceState {
+    suite.admin_get(service, "/__admin/state").await
+}
+
+async fn put(suite: &TestSuite, service: &str, state: &Value, query: &str) -> (StatusCode, Value) {
+    let response = suite
+        .client
+        .put(format!("{}/__admin/state{query}", suite.url(service)))
+        .json(state)
+        .send()
+        .await
+        .unwrap();
+    (
+        response.status(),
+        response.json().await.unwrap_or(Value::Null),
+    )
+}
+
+/// A FortiGate with push on whose user alice has a token on a phone that approves pushes.
+async fn story(suite: &TestSuite) -> (String, String, String) {
+    let serial = suite
+        .new_appliance(json!({"ftm_push": {"status": true, "server_port": 0, "timeout_secs": 10}}))
+        .await
+        .serial
+        .to_string();
+    suite
+        .appliance_import(&serial, "1111-2222-3333-4444-5555")
+        .await;
+    let (token, code) = suite.appliance_provision(&serial, "any", "alice").await;
+    let phone = suite.new_phone(json!({})).await.id;
+    suite
+        .change_phone(&phone, json!({"push_policy": "approve"}))
+        .await;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    let _: protocol::appliance::PollOutcome = suite
+        .appliance_op(&serial, "poll", json!({}))
+        .await
+        .unwrap();
+    (serial, phone, token)
+}
+
+#[tokio::test]
+async fn a_story_exported_reset_and_imported_goes_on() {
+    let suite = TestSuite::start().await;
+    let (serial, phone, token) = story(&suite).await;
+    let (status, _) = suite
+        .admin_post(
+            "ftm",
+            "/__admin/scenarios",
+            &json!({"status": 503, "match": {"serial": "FGVM01TM00000009"}, "times": 4}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut states = Vec::new();
+    for service in SERVICES {
+        let state = export(&suite, service).await;
+        assert_eq!(
+            (state.format.as_str(), state.service.as_str()),
+            (STATE_FORMAT, service)
+        );
+        states.push(state);
+    }
+    // Readable: the ledger's license record is JSON, the escrow's seed is sealed, never in the clear.
+    let licenses = &states[0].trees["licenses"];
+    assert!(
+        licenses
+            .iter()
+            .any(|r| r.value.as_ref().unwrap()["id"] == "EFTM000000000005")
+    );
+    assert!(states[1].key_id.is_some() && states[0].key_id.is_none());
+    assert_eq!(states[1].scenarios.len(), 1);
+
+    for service in SERVICES.iter().rev() {
+        let (status, _) = suite
+            .admin_post(service, "/__admin/reset", &json!({}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    for state in &states {
+        let (status, body) = put(
+            &suite,
+            &state.service,
+            &serde_json::to_value(state).unwrap(),
+            "",
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{}: {body}", state.service);
+        let imported: StateImported = serde_json::from_value(body).unwrap();
+        let records: usize = state.trees.values().map(Vec::len).sum();
+        assert_eq!(imported.records, records as u64);
+    }
+    for (service, before) in SERVICES.iter().zip(&states) {
+        let after = export(&suite, service).await;
+        assert_eq!(after.trees, before.trees, "{service}");
+    }
+    let scenarios: ScenarioList = suite.admin_get("ftm", "/__admin/scenarios").await;
+    assert_eq!(scenarios.scenarios[0].remaining, Some(4));
+
+    // The story goes on: the phone's code logs alice in, and a push reaches the phone and is approved.
+    let otp = suite.phone_otp(&phone, &token).await.otp;
+    let (status, login) = suite.login(&serial, "alice", &otp).await;
+    assert_eq!(
+        (status, login.result),
+        (StatusCode::OK, LoginResult::Success),
+        "{login:?}"
+    );
+    suite.advance_clock(120).await;
+    let (status, login) = suite.push_login(&serial, "alice").await;
+    assert_eq!(
+        (status, login.result),
+        (StatusCode::OK, LoginResult::Success),
+        "{login:?}"
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn bad_state_is_refused_with_a_sentence_and_changes_nothing() {
+    let suite = TestSuite::start().await;
+    let (serial, _, _) = story(&suite).await;
+    // A code waiting in escrow, so the escrow has a sealed seed to tamper with.
+    suite.appliance_provision(&serial, "any", "bob").await;
+    let forticare = serde_json::to_value(export(&suite, "forticare").await).unwrap();
+    let ftm = serde_json::to_value(export(&suite, "ftm").await).unwrap();
+    let appliance = serde_json::to_value(export(&suite, "appliance").await).unwrap();
+
+    let edit = |state: &Value, change: &dyn Fn(&mut Value)| {
+        let mut state = state.clone();
+        change(&mut state);
+        state
+    };
+    let cases: Vec<(&str, Value, &str)> = vec![
+        (
+            "forticare",
+            edit(&forticare, &|s| s["format"] = json!("fortimock-state/0")),
+            "`format`",
+        ),
+        ("ftm", forticare.clone(), "forticare service's state"),
+        (
+            "forticare",
+            edit(&forticare, &|s| s["trees"]["colours"] = json!([])),
+            "no tree `colours`",
+        ),
+        (
+            "forticare",
+            edit(&forticare, &|s| {
+                s["trees"]["licenses"][0]["value"]["seats"] = json!("many")
+            }),
+            "trees.licenses[0]",
+        ),
+        (
+            "forticare",
+            edit(&forticare, &|s| {
+                s["trees"]["licenses"][0]["key"] = json!("EFTM999999999999")
+            }),
+            "is stored under EFTM999999999999",
+        ),
+        (
+            "forticare",
+            edit(&forticare, &|s| {
+                s["trees"]["licenses"].as_array_mut().unwrap().clear();
+            }),
+            "which is not in the state",
+        ),
+        (
+            "forticare",
+            edit(&forticare, &|s| {
+                s["trees"]["codes"][0] = json!({"key": "x", "value_text": "y", "value_hex": "00"})
+            }),
+            "exactly one of `value`",
+        ),
+        (
+            "ftm",
+            edit(&ftm, &|s| {
+                let sealed = s["trees"]["escrow"][0]["value"]["sealed_seed"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned();
+                let flipped = if sealed.starts_with('A') { "B" } else { "A" };
+                s["trees"]["escrow"][0]["value"]["sealed_seed"] =
+                    json!(format!("{flipped}{}", &sealed[1..]));
+            }),
+            "sealed_seed",
+        ),
+        (
+            "ftm",
+            edit(&ftm, &|s| {
+                s["scenarios"] = json!([{"error": "push.relay.unregistered"}])
+            }),
+            "scenarios[0]",
+        ),
+        (
+            "appliance",
+            edit(&appliance, &|s| {
+                s["trees"]["appliances"].as_array_mut().unwrap().clear()
+            }),
+            "which is not in `appliances`",
+        ),
+    ];
+    for (service, state, says) in cases {
+        let before = export(&suite, service).await;
+        let (status, body) = put(&suite, service, &state, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{service} {says}: {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(says),
+            "{says}: {body}"
+        );
+        assert_eq!(export(&suite, service).await.trees, before.trees, "{says}");
+    }
+
+    // A dry run checks and changes nothing.
+    let empty = edit(&forticare, &|s| {
+        for records in s["trees"].as_object_mut().unwrap().values_mut() {
+            records.as_array_mut().unwrap().clear();
+        }
+    });
+    let before = export(&suite, "forticare").await;
+    let (status, body) = put(&suite, "forticare", &empty, "?dry_run=true").await;
+    assert_eq!(
+        (status, body["records"].as_u64()),
+        (StatusCode::OK, Some(0)),
+        "{body}"
+    );
+    assert_eq!(export(&suite, "forticare").await.trees, before.trees);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn sealed_state_only_imports_where_its_key_is() {
+    let first = TestSuite::start().await;
+    story(&first).await;
+    let ftm = serde_json::to_value(export(&first, "ftm").await).unwrap();
+    let phone = serde_json::to_value(export(&first, "phone").await).unwrap();
+    first.stop().await;
+
+    let second = TestSuite::start_with(test_options(None), default_fixtures()).await;
+    let (status, body) = put(&second, "ftm", &ftm, "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error_id"], "admin.state.key");
+    // Phones keep their seeds in the app's own encryption: they move anywhere.
+    let (status, body) = put(&second, "phone", &phone, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let phones: protocol::phone::PhoneList = second.admin_get("phone", "/phones").await;
+    assert_eq!(phones.phones.len(), 1);
+    second.stop().await;
+}
