@@ -21,6 +21,9 @@ pub struct Cli {
 pub enum Command {
     /// Run every service in one process and print where each listens.
     Up(UpArgs),
+    /// Whether every service of the running suite is ready (exit status 0), for scripts and container
+    /// health checks; --wait keeps asking until they are.
+    Health(HealthArgs),
     /// Create and list licenses in a running suite.
     #[command(subcommand)]
     License(LicenseCommand),
@@ -67,6 +70,18 @@ pub struct UpArgs {
     /// Start with no licenses at all.
     #[arg(long)]
     pub no_fixtures: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Keep asking for up to this many seconds until every service is ready.
+    #[arg(long, default_value_t = 0.0)]
+    pub wait: f64,
+    /// Print nothing; the exit status says it all.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]

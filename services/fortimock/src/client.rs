@@ -113,6 +113,11 @@ impl SuiteClient {
         })
     }
 
+    /// The services this client knows, by name.
+    pub fn services(&self) -> impl Iterator<Item = &str> {
+        self.urls.keys().map(String::as_str)
+    }
+
     /// The base URL of service `name`.
     pub fn url(&self, service: &str) -> anyhow::Result<&str> {
         self.urls

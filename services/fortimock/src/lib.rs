@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `license`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod fgt;
+pub mod health;
 pub mod journal;
 pub mod license;
 pub mod phones;

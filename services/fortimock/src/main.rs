@@ -16,6 +16,7 @@ async fn main() -> ExitCode {
             lab::telemetry::init();
             fortimock::up::run(args, started).await
         }
+        Command::Health(args) => fortimock::health::run(args).await,
         Command::License(command) => fortimock::license::run(command).await,
         Command::Certs(args) => fortimock::certs::run(args),
         Command::Fgt(command) => fortimock::fgt::run(command).await,

@@ -406,3 +406,47 @@ async fn a_state_bundle_moves_a_lab_to_another_suite() {
     second.kill().unwrap();
     second.wait().unwrap();
 }
+
+#[test]
+fn health_waits_for_the_suite_and_fails_without_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("data");
+    let health = |wait: &str| {
+        Command::new(BIN)
+            .args(["health", "--wait", wait, "--data-dir"])
+            .arg(&data_dir)
+            .args(["--forticare-url", "https://127.0.0.1:1"])
+            .output()
+            .unwrap()
+    };
+    let refused = health("0.2");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("is `fortimock up` running"));
+
+    // Started and asked at once: `health --wait` answers once every service is ready.
+    let mut child = Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(&data_dir)
+        .args(FREE_PORT_ARGS)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let output = Command::new(BIN)
+        .args(["health", "--wait", "60", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for service in ["forticare", "ftm", "push", "phone", "appliance"] {
+        assert!(stdout.contains(&format!("{service:<10} ready")), "{stdout}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
