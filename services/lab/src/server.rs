@@ -277,6 +277,10 @@ async fn around_request(
         Some(outcome) => tracing::info!(
             service, %method, path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
         ),
+        // Health checks (a container's, every few seconds) would drown the log: they show at debug level.
+        None if is_probe(&path) => {
+            tracing::debug!(service, %method, path, status, micros, "request");
+        }
         None => tracing::info!(service, %method, path, status, micros, "request"),
     }
     let journal = control
@@ -314,6 +318,11 @@ async fn around_request(
     });
     let response = response.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(request, response))
+}
+
+/// Liveness and readiness probes.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/__admin/health" | "/__admin/ready")
 }
 
 fn needs_admin_token(path: &str) -> bool {
