@@ -12,29 +12,13 @@ use protocol::push::{self, PushBatch, PushMessage, PushRequest};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-/// A FortiGate with push on (listener on a free port, `timeout_secs` to wait) whose user alice has a token
-/// activated on an Android phone; returns the appliance serial and the phone id.
+/// A FortiGate with push on (`timeout_secs` to wait, and `push`'s other settings) whose user alice has a
+/// token activated on an Android phone; returns the appliance serial and the phone id.
 async fn ready(suite: &TestSuite, timeout_secs: u32, push: Value) -> (String, String) {
-    let mut ftm_push = json!({"status": true, "server_port": 0, "timeout_secs": timeout_secs});
-    for (key, value) in push.as_object().unwrap() {
-        ftm_push[key] = value.clone();
-    }
-    let serial = suite
-        .new_appliance(json!({"ftm_push": ftm_push}))
-        .await
-        .serial
-        .to_string();
-    suite
-        .appliance_import(&serial, "1111-2222-3333-4444-5555")
-        .await;
-    let (_, code) = suite.appliance_provision(&serial, "any", "alice").await;
-    let phone = suite.new_phone(json!({})).await.id;
-    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
-    let _: protocol::appliance::PollOutcome = suite
-        .appliance_op(&serial, "poll", json!({}))
-        .await
-        .unwrap();
-    (serial, phone)
+    let mut settings = push;
+    settings["timeout_secs"] = json!(timeout_secs);
+    let ready = suite.push_ready(settings).await;
+    (ready.serial, ready.phone)
 }
 
 /// Waits, by asking the phone, until its newest push is in `status` (the relay's delivery and the phone's

@@ -14,35 +14,20 @@ use serde_json::json;
 
 const SERVICES: [&str; 5] = ["appliance", "phone", "push", "ftm", "forticare"];
 
-/// Imports the 5-seat license on a new FortiGate with push on, assigns a token to alice, activates it on a
-/// new phone that approves pushes, and logs alice in by push. Returns the appliance, its listener's port
-/// and the phone.
+/// A FortiGate with push on whose user alice logs in by push, approved by her phone. Returns the appliance,
+/// its listener's port and the phone.
 async fn story(suite: &TestSuite) -> (String, u16, String) {
-    let appliance = suite
-        .new_appliance(json!({"ftm_push": {"status": true, "server_port": 0, "timeout_secs": 10}}))
-        .await;
-    let serial = appliance.serial.to_string();
-    let port = appliance.ftm_push.listening_port.unwrap();
+    let ready = suite.push_ready(json!({"timeout_secs": 10})).await;
     suite
-        .appliance_import(&serial, "1111-2222-3333-4444-5555")
+        .change_phone(&ready.phone, json!({"push_policy": "approve"}))
         .await;
-    let (_, code) = suite.appliance_provision(&serial, "any", "alice").await;
-    let phone = suite.new_phone(json!({})).await.id;
-    suite
-        .change_phone(&phone, json!({"push_policy": "approve"}))
-        .await;
-    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
-    let _: protocol::appliance::PollOutcome = suite
-        .appliance_op(&serial, "poll", json!({}))
-        .await
-        .unwrap();
-    let (status, login) = suite.push_login(&serial, "alice").await;
+    let (status, login) = suite.push_login(&ready.serial, "alice").await;
     assert_eq!(
         (status, login.result),
         (StatusCode::OK, LoginResult::Success),
         "{login:?}"
     );
-    (serial, port, phone)
+    (ready.serial, ready.port, ready.phone)
 }
 
 #[tokio::test]

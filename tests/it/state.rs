@@ -31,25 +31,11 @@ async fn put(suite: &TestSuite, service: &str, state: &Value, query: &str) -> (S
 
 /// A FortiGate with push on whose user alice has a token on a phone that approves pushes.
 async fn story(suite: &TestSuite) -> (String, String, String) {
-    let serial = suite
-        .new_appliance(json!({"ftm_push": {"status": true, "server_port": 0, "timeout_secs": 10}}))
-        .await
-        .serial
-        .to_string();
+    let ready = suite.push_ready(json!({"timeout_secs": 10})).await;
     suite
-        .appliance_import(&serial, "1111-2222-3333-4444-5555")
+        .change_phone(&ready.phone, json!({"push_policy": "approve"}))
         .await;
-    let (token, code) = suite.appliance_provision(&serial, "any", "alice").await;
-    let phone = suite.new_phone(json!({})).await.id;
-    suite
-        .change_phone(&phone, json!({"push_policy": "approve"}))
-        .await;
-    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
-    let _: protocol::appliance::PollOutcome = suite
-        .appliance_op(&serial, "poll", json!({}))
-        .await
-        .unwrap();
-    (serial, phone, token)
+    (ready.serial, ready.phone, ready.token)
 }
 
 #[tokio::test]

@@ -9,7 +9,42 @@ use serde_json::{Value, json};
 
 use crate::TestSuite;
 
+/// A FortiGate with push on whose user alice has a token activated on a phone (see
+/// [`TestSuite::push_ready`]).
+pub struct PushReady {
+    pub serial: String,
+    /// The ftm-push listener's port.
+    pub port: u16,
+    pub phone: String,
+    pub token: String,
+}
+
 impl TestSuite {
+    /// A FortiGate with push on (`ftm_push` over `{"status": true, "server_port": 0}`: a listener on a free
+    /// port) that imported the 5-seat license and assigned a token to alice, activated on a new Android phone
+    /// (which answers pushes by hand), and polled, so the token is Assigned.
+    pub async fn push_ready(&self, ftm_push: Value) -> PushReady {
+        let mut settings = json!({"status": true, "server_port": 0});
+        for (key, value) in ftm_push.as_object().into_iter().flatten() {
+            settings[key] = value.clone();
+        }
+        let appliance = self.new_appliance(json!({"ftm_push": settings})).await;
+        let serial = appliance.serial.to_string();
+        self.appliance_import(&serial, "1111-2222-3333-4444-5555")
+            .await;
+        let (token, code) = self.appliance_provision(&serial, "any", "alice").await;
+        let phone = self.new_phone(json!({})).await.id;
+        assert_eq!(self.activate(&phone, &code).await.0, StatusCode::CREATED);
+        let _: protocol::appliance::PollOutcome =
+            self.appliance_op(&serial, "poll", json!({})).await.unwrap();
+        PushReady {
+            serial,
+            port: appliance.ftm_push.listening_port.unwrap_or_default(),
+            phone,
+            token,
+        }
+    }
+
     /// `POST /appliances`.
     pub async fn new_appliance(&self, body: Value) -> ApplianceView {
         let (status, answer) = self.admin_post("appliance", "/appliances", &body).await;

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
@@ -125,14 +126,7 @@ impl Appliances {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliances>) {
     cfg.app_data(state)
         .route("/__admin/reset", web::post().to(reset))
-        .service(
-            web::resource("/__admin/state")
-                .app_data(lab::admin::json_config_with_limit(
-                    lab::state::MAX_STATE_BYTES,
-                ))
-                .route(web::get().to(export_state))
-                .route(web::put().to(import_state)),
-        )
+        .service(lab::state::resource(export_state, import_state))
         .route("/appliances", web::post().to(create))
         .route("/appliances", web::get().to(list))
         .route("/appliances/{serial}", web::get().to(show))
@@ -167,13 +161,10 @@ async fn import_state(
     request: HttpRequest,
     body: web::Json<protocol::state::ServiceState>,
 ) -> HttpResponse {
-    let prepared = match lab::state::prepare(&request, &state.store, body.into_inner()) {
-        Ok(prepared) => prepared,
-        Err(refusal) => return refusal.response(),
+    let prepared = match lab::state::begin_import(&request, &state.store, body.into_inner()) {
+        ControlFlow::Continue(prepared) => prepared,
+        ControlFlow::Break(answer) => return answer,
     };
-    if lab::state::dry_run(&request) {
-        return HttpResponse::Ok().json(prepared.checked());
-    }
     match ftm_push::import_state(&state.push, prepared).await {
         Ok(imported) => {
             state

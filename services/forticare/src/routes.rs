@@ -34,14 +34,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Forticare
     cfg.app_data(state)
         .route(PROCESS_PATH, web::post().to(process))
         .route("/__admin/reset", web::post().to(reset))
-        .service(
-            web::resource("/__admin/state")
-                .app_data(lab::admin::json_config_with_limit(
-                    lab::state::MAX_STATE_BYTES,
-                ))
-                .route(web::get().to(export_state))
-                .route(web::put().to(import_state)),
-        )
+        .service(lab::state::resource(export_state, import_state))
         .route("/__admin/licenses", web::get().to(list_licenses))
         .route("/__admin/licenses", web::post().to(create_license))
         .route("/__admin/licenses/{id}", web::get().to(show_license))

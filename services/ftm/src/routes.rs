@@ -58,14 +58,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Ftm>) {
         .route(PROCESS_PATH, web::post().to(process))
         .route(MOBILE_PATH, web::post().to(mobile))
         .route("/__admin/reset", web::post().to(reset))
-        .service(
-            web::resource("/__admin/state")
-                .app_data(lab::admin::json_config_with_limit(
-                    lab::state::MAX_STATE_BYTES,
-                ))
-                .route(web::get().to(export_state))
-                .route(web::put().to(import_state)),
-        )
+        .service(lab::state::resource(export_state, import_state))
         .route("/__admin/escrow", web::get().to(escrow_entries))
         .route("/__admin/activations", web::get().to(activations));
 }

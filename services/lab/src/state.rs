@@ -8,6 +8,8 @@
 //! records (emptied as in a reset, then written in one transaction), flushes, and arms the scenarios.
 //! Requests that arrive during an import may see the store half-replaced: import while the lab is quiet.
 
+use std::ops::ControlFlow;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::Context;
@@ -149,6 +151,39 @@ pub async fn import(
         return Ok(prepared.checked());
     }
     prepared.apply(store).await
+}
+
+/// The `/__admin/state` resource of a service: `GET` answered by `export_handler`, `PUT` by
+/// `import_handler`, whose JSON body may be up to [`MAX_STATE_BYTES`].
+pub fn resource<E, EArgs, I, IArgs>(export_handler: E, import_handler: I) -> actix_web::Resource
+where
+    E: actix_web::Handler<EArgs>,
+    EArgs: actix_web::FromRequest + 'static,
+    E::Output: actix_web::Responder + 'static,
+    I: actix_web::Handler<IArgs>,
+    IArgs: actix_web::FromRequest + 'static,
+    I::Output: actix_web::Responder + 'static,
+{
+    web::resource("/__admin/state")
+        .app_data(crate::admin::json_config_with_limit(MAX_STATE_BYTES))
+        .route(web::get().to(export_handler))
+        .route(web::put().to(import_handler))
+}
+
+/// The start of a `PUT /__admin/state` handler that does more than [`import`]: the state checked and ready
+/// to apply, or the answer already (a refusal, or a dry run's verdict).
+pub fn begin_import(
+    request: &HttpRequest,
+    store: &impl Snapshot,
+    state: ServiceState,
+) -> ControlFlow<HttpResponse, Prepared> {
+    match prepare(request, store, state) {
+        Err(refusal) => ControlFlow::Break(refusal.response()),
+        Ok(prepared) if dry_run(request) => {
+            ControlFlow::Break(HttpResponse::Ok().json(prepared.checked()))
+        }
+        Ok(prepared) => ControlFlow::Continue(prepared),
+    }
 }
 
 /// Whether `PUT /__admin/state` was asked only to check the state (`?dry_run=true`).

@@ -3,6 +3,7 @@
 //! their app data. Errors are `ErrorBody` with a stable `phone.*` id (or the catalogue id of the
 //! provisioning server's refusal).
 
+use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
 use actix_web::http::StatusCode;
@@ -79,14 +80,7 @@ impl Phones {
 pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
     cfg.app_data(state)
         .route("/__admin/reset", web::post().to(reset))
-        .service(
-            web::resource("/__admin/state")
-                .app_data(lab::admin::json_config_with_limit(
-                    lab::state::MAX_STATE_BYTES,
-                ))
-                .route(web::get().to(export_state))
-                .route(web::put().to(import_state)),
-        )
+        .service(lab::state::resource(export_state, import_state))
         .route("/phones", web::post().to(create))
         .route("/phones", web::get().to(list))
         .route("/phones/{id}", web::get().to(show))
@@ -228,13 +222,10 @@ async fn import_state(
     request: HttpRequest,
     body: web::Json<protocol::state::ServiceState>,
 ) -> HttpResponse {
-    let prepared = match lab::state::prepare(&request, &state.store, body.into_inner()) {
-        Ok(prepared) => prepared,
-        Err(refusal) => return refusal.response(),
+    let prepared = match lab::state::begin_import(&request, &state.store, body.into_inner()) {
+        ControlFlow::Continue(prepared) => prepared,
+        ControlFlow::Break(answer) => return answer,
     };
-    if lab::state::dry_run(&request) {
-        return HttpResponse::Ok().json(prepared.checked());
-    }
     let before = match state.store.phones() {
         Ok(phones) => phones,
         Err(e) => return internal(&e),

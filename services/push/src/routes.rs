@@ -115,14 +115,7 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Relay>) {
         .route(DEVICE_PATH, web::delete().to(unregister))
         .route(PUSHES_PATH, web::get().to(pushes))
         .route("/__admin/reset", web::post().to(reset))
-        .service(
-            web::resource("/__admin/state")
-                .app_data(lab::admin::json_config_with_limit(
-                    lab::state::MAX_STATE_BYTES,
-                ))
-                .route(web::get().to(export_state))
-                .route(web::put().to(import_state)),
-        )
+        .service(lab::state::resource(export_state, import_state))
         .route("/__admin/pushes", web::get().to(journal))
         .route("/__admin/pushes", web::delete().to(clear_journal))
         .route("/__admin/devices", web::get().to(devices));
