@@ -382,3 +382,27 @@ async fn bad_specs_are_refused_with_a_sentence_and_arm_nothing() {
     assert_eq!(granted.error, None);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_malformed_request_does_not_use_up_a_scenario() {
+    let suite = TestSuite::start().await;
+    armed(
+        &suite,
+        "ftm",
+        json!({"error": "ftm.provision.no-valid-token", "times": 1}),
+    )
+    .await;
+    let mut bad = token("FTKMOB0000000001", SEED);
+    bad.seed = "not hex".into();
+    let request = protocol::provision::ProvisionRequest {
+        header: e2e::header(FGT, &[]),
+        tokens: vec![bad],
+    };
+    let (status, body) = suite
+        .post_process("ftm", protocol::envelope::Envelope::to_vec(&request))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let listed = scenarios(&suite, "ftm").await;
+    assert_eq!((listed[0].fired, listed[0].remaining), (0, Some(1)));
+    suite.stop().await;
+}

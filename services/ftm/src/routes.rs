@@ -177,10 +177,6 @@ async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -
     if let Some(response) = too_many(request.tokens.len(), TYPE) {
         return response;
     }
-    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
-    if let Some(TokenScenario::Status(response)) = fired {
-        return response;
-    }
     // Every field is checked before anything else happens: a bad one refuses the whole request.
     let mut specs = Vec::with_capacity(request.tokens.len());
     for (i, wire) in request.tokens.iter().enumerate() {
@@ -197,6 +193,11 @@ async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -
             Err(_) => None,
         };
         specs.push(spec);
+    }
+    // Scenarios fire on well-formed requests only: a refused one does not use up a scenario's `times`.
+    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
+    if let Some(TokenScenario::Status(response)) = fired {
+        return response;
     }
     let query = OwnershipQuery {
         appliances: cluster.clone(),
