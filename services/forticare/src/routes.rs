@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use lab::admin::{error, internal};
 use lab::clock::Clock;
 use lab::scenario;
-use lab::softtoken::{fault, internal_error, read_inbound, reply, scenario_status};
+use lab::softtoken::{fault, internal_error, read_message, reply, scenario_status};
 use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::{EnvelopeError, Message, PROCESS_PATH};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId};
@@ -52,19 +52,9 @@ async fn process(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let inbound = match read_inbound(&request, payload).await {
-        Ok(inbound) => inbound,
-        Err(e) => return fault(&e),
-    };
-    match inbound.type_name() {
-        ActivationLicenseRequest::TYPE => match inbound.decode::<ActivationLicenseRequest>() {
-            Ok(message) => import(&state, &request, message).await,
-            Err(e) => fault(&e),
-        },
-        other => fault(&EnvelopeError::unknown_type(
-            other,
-            &[ActivationLicenseRequest::TYPE],
-        )),
+    match read_message::<ActivationLicenseRequest>(&request, payload).await {
+        Ok(message) => import(&state, &request, message).await,
+        Err(e) => fault(&e),
     }
 }
 

@@ -8,7 +8,7 @@ use lab::clock::Clock;
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
 use lab::softtoken::{
-    fault, internal_error, read_body, read_inbound, reply, scenario_status, upstream_error,
+    fault, internal_error, read_body, read_message, reply, scenario_status, upstream_error,
 };
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
@@ -399,19 +399,9 @@ async fn mobile(
     request: HttpRequest,
     payload: web::Payload,
 ) -> HttpResponse {
-    let inbound = match read_inbound(&request, payload).await {
-        Ok(inbound) => inbound,
-        Err(e) => return fault(&e),
-    };
-    match inbound.type_name() {
-        MobileProvisionRequest::TYPE => match inbound.decode::<MobileProvisionRequest>() {
-            Ok(message) => activate(&state, &request, message).await,
-            Err(e) => fault(&e),
-        },
-        other => fault(&EnvelopeError::unknown_type(
-            other,
-            &[MobileProvisionRequest::TYPE],
-        )),
+    match read_message::<MobileProvisionRequest>(&request, payload).await {
+        Ok(message) => activate(&state, &request, message).await,
+        Err(e) => fault(&e),
     }
 }
 

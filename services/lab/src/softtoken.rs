@@ -24,6 +24,19 @@ pub async fn read_inbound(
     Inbound::parse(&read_body(request, payload).await?)
 }
 
+/// Reads the one message type an endpoint serves: the body read and checked, its `__type` `M`'s (any other
+/// is refused, naming the one accepted), and decoded.
+pub async fn read_message<M: Message>(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<M, EnvelopeError> {
+    let inbound = read_inbound(request, payload).await?;
+    if inbound.type_name() != M::TYPE {
+        return Err(EnvelopeError::unknown_type(inbound.type_name(), &[M::TYPE]));
+    }
+    inbound.decode::<M>()
+}
+
 /// Reads a SoftToken request body, refusing it past [`MAX_BODY`] (checked against `Content-Length` first).
 pub async fn read_body(
     request: &HttpRequest,
