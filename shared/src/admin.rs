@@ -17,10 +17,14 @@ pub struct ErrorBody {
 /// `GET /__admin/health` and `GET /__admin/ready`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceStatus {
-    /// `ok` for health, `ready` once the service has loaded its store and fixtures.
+    /// `ok` for health; `ready` once the service has loaded its store and fixtures and while its data dir
+    /// can be written, `not-ready` (HTTP 503) otherwise.
     pub status: String,
     pub service: String,
     pub version: String,
+    /// Why the service is not ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `GET /__admin/clock`: the process clock every service of one `fortimock up` shares.

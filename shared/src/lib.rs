@@ -18,7 +18,8 @@
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
-//! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types.
+//! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
+//!   `paths`: every path fortimock serves.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -40,6 +41,7 @@ pub mod license;
 pub mod mobile;
 pub mod modeled;
 pub mod otp;
+pub mod paths;
 pub mod phone;
 pub mod provision;
 pub mod push;

@@ -49,6 +49,9 @@ pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
         workers: 2,
         journal_size: lab::journal::DEFAULT_CAPACITY,
         admin_token: None,
+        max_connections: 512,
+        request_timeout_secs: 10,
+        keep_alive_secs: 5,
     }
 }
 

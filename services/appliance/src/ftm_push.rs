@@ -5,27 +5,33 @@
 //! A push login registers a session, sends the push, and waits (real time, up to the appliance's
 //! `remoteauthtimeout`) for the phone to connect back. The phone's answer is accepted once: an unknown,
 //! expired or already answered session is refused with 401, as is a callback whose HMAC the token's seed
-//! does not give or whose OTP is wrong.
+//! does not give or whose OTP is wrong. Sessions expire on the lab clock, so moving it expires them.
+//!
+//! A listener serves only the callback: it has no control plane. Starting, stopping and restarting
+//! listeners, and creating appliances, happen under one lock, so a listener and its appliance's record
+//! never disagree for long, and an appliance whose listener cannot start is not created.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
 use lab::clock::Clock;
-use lab::server::{Listen, RunningService, Transport};
+use lab::http::{ADMIN_JSON_LIMIT, read_body};
+use lab::server::{Limits, Listen, RunningService, Transport};
 use protocol::appliance::{LoginOutcome, LoginResult, ServerCert};
 use protocol::id::{ApplianceSerial, TokenSerial};
 use protocol::push::{
-    self, ACTION_APPROVE, ACTION_DENY, APP, CALLBACK_PATH, PUSH_PATH, PushCallback, PushPayload,
-    PushRefused, PushRequest,
+    self, ACTION_APPROVE, ACTION_DENY, APP, PUSH_PATH, PushCallback, PushPayload, PushRefused,
+    PushRequest,
 };
 use rand::Rng;
 use serde_json::json;
 
-use crate::fortitoken::{self, Appliance};
-use crate::store::Store;
+use crate::error::ApplianceError;
+use crate::fortitoken::{self, Appliance, FtmPush};
+use crate::store::Fleet;
 
 /// The rustls configs an ftm-push listener can present; `None` when the suite speaks plain HTTP.
 #[derive(Clone)]
@@ -61,14 +67,15 @@ struct Session {
     appliance: ApplianceSerial,
     user: String,
     token: TokenSerial,
-    expires: Instant,
+    /// When it expires, in lab-clock milliseconds.
+    expires_ms: i64,
     /// Taken by the first answer; `None` once answered or timed out.
     waiter: Option<tokio::sync::oneshot::Sender<Answer>>,
 }
 
-/// Push sessions of every appliance of the service, by session id.
-#[derive(Default)]
+/// Push sessions of every appliance of the service, by session id, timed by the lab clock.
 pub struct PushSessions {
+    clock: Clock,
     sessions: Mutex<HashMap<String, Session>>,
 }
 
@@ -79,10 +86,18 @@ struct Claimed {
     waiter: tokio::sync::oneshot::Sender<Answer>,
 }
 
-/// Answered sessions are kept this long so a replayed callback is refused as such.
-const KEEP_ANSWERED: Duration = Duration::from_secs(3600);
+/// Answered sessions are kept this long (lab time, in milliseconds) so a replayed callback is refused as
+/// such.
+const KEEP_ANSWERED_MS: i64 = 3_600_000;
 
 impl PushSessions {
+    pub fn new(clock: Clock) -> PushSessions {
+        PushSessions {
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
     fn open(
         &self,
         id: &str,
@@ -93,15 +108,18 @@ impl PushSessions {
     ) -> tokio::sync::oneshot::Receiver<Answer> {
         let (waiter, answer) = tokio::sync::oneshot::channel();
         let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
-        sessions.retain(|_, s| s.waiter.is_some() || now < s.expires + KEEP_ANSWERED);
+        let now = self.clock.now_ms();
+        sessions.retain(|_, s| {
+            s.waiter.is_some() || now < s.expires_ms.saturating_add(KEEP_ANSWERED_MS)
+        });
+        let timeout_ms = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
         sessions.insert(
             id.to_owned(),
             Session {
                 appliance: appliance.clone(),
                 user: user.to_owned(),
                 token: token.clone(),
-                expires: now + timeout,
+                expires_ms: now.saturating_add(timeout_ms),
                 waiter: Some(waiter),
             },
         );
@@ -115,7 +133,7 @@ impl PushSessions {
             .get_mut(id)
             .filter(|s| &s.appliance == appliance)
             .ok_or("unknown push session")?;
-        if Instant::now() >= session.expires {
+        if self.clock.now_ms() >= session.expires_ms {
             session.waiter = None;
             return Err("the push session expired");
         }
@@ -159,7 +177,7 @@ pub struct Listeners {
 
 /// Everything the push side needs from the appliance service.
 pub struct PushContext {
-    pub store: Store,
+    pub store: Fleet,
     pub clock: Clock,
     pub http: reqwest::Client,
     pub sessions: PushSessions,
@@ -167,6 +185,8 @@ pub struct PushContext {
     pub tls: Option<ListenerTls>,
     /// The address listeners bind to (the service's).
     pub bind: IpAddr,
+    /// The bounds listeners' connections live within (the service's).
+    pub limits: Limits,
 }
 
 impl Listeners {
@@ -197,13 +217,13 @@ impl Listeners {
 /// A reset of the appliance service: every listener stopped, every session ended, the store emptied; one
 /// step for listeners (which `apply_listener` changes under the same lock), so none outlives the reset.
 /// Returns how many records went.
-pub async fn reset(context: &PushContext) -> anyhow::Result<u64> {
+pub async fn reset(context: &PushContext) -> Result<u64, lab::store::StoreError> {
     let mut running = context.listeners.running.lock().await;
     for (_, service) in running.drain() {
         service.stop().await;
     }
     context.sessions.clear();
-    context.store.reset().await
+    context.store.store().clear().await
 }
 
 /// A state import into the appliance service (`PUT /__admin/state`), checked already: every listener
@@ -211,35 +231,104 @@ pub async fn reset(context: &PushContext) -> anyhow::Result<u64> {
 /// with push on started.
 pub async fn import_state(
     context: &Arc<PushContext>,
+    control: &lab::admin::ControlPlane,
     prepared: lab::state::Prepared,
-) -> Result<protocol::state::StateImported, lab::state::StateError> {
-    let imported = {
-        let mut running = context.listeners.running.lock().await;
-        for (_, service) in running.drain() {
-            service.stop().await;
-        }
-        context.sessions.clear();
-        prepared.apply(&context.store).await?
-    };
-    let appliances = context
-        .store
-        .appliances()
-        .map_err(lab::state::StateError::Internal)?;
+) -> Result<protocol::state::StateImported, lab::http::ApiError> {
+    let mut running = context.listeners.running.lock().await;
+    for (_, service) in running.drain() {
+        service.stop().await;
+    }
+    context.sessions.clear();
+    let imported = prepared.apply(control, context.store.store()).await?;
+    let appliances = context.store.appliances()?;
     for appliance in appliances.iter().filter(|a| a.push.status) {
-        if let Err(e) = apply_listener(context, appliance).await {
+        if let Err(e) = start_listener(context, &mut running, appliance).await {
             tracing::warn!(appliance = %appliance.serial, error = format!("{e:#}"), "ftm-push listener not started");
         }
     }
     Ok(imported)
 }
 
-/// Starts, restarts or stops `appliance`'s listener to match its ftm-push settings. An error (the port is
-/// taken) leaves no listener running.
+/// Creates `appliance`, all or nothing: its listener (when push is on) is started first, and the appliance
+/// stored only if it started; `Exists` if one with its serial exists (its listener untouched).
+pub async fn create(
+    context: &Arc<PushContext>,
+    appliance: &Appliance,
+) -> Result<(), ApplianceError> {
+    let mut running = context.listeners.running.lock().await;
+    let exists =
+        || ApplianceError::Exists(format!("appliance {} already exists", appliance.serial));
+    if context.store.appliance(&appliance.serial)?.is_some() {
+        return Err(exists());
+    }
+    start_listener(context, &mut running, appliance)
+        .await
+        .map_err(|e| ApplianceError::Listener(format!("{e:#}")))?;
+    let created = context.store.create(appliance).await;
+    if !matches!(created, Ok(true))
+        && let Some(listener) = running.remove(&appliance.serial)
+    {
+        listener.stop().await;
+    }
+    match created {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(exists()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `config system ftm-push` on `serial`: `change` applied to the appliance as it stands, its listener
+/// restarted to match; if the listener cannot run as asked, the old one is restarted and nothing changes.
+/// Returns the appliance as it now is.
+pub async fn change(
+    context: &Arc<PushContext>,
+    serial: &ApplianceSerial,
+    change: impl Fn(FtmPush) -> Result<FtmPush, String> + Send + Clone + 'static,
+) -> Result<Appliance, ApplianceError> {
+    let mut running = context.listeners.running.lock().await;
+    let before = context
+        .store
+        .appliance(serial)?
+        .ok_or_else(|| ApplianceError::NotFound(format!("no appliance {serial}")))?;
+    let mut after = before.clone();
+    after.push = change(after.push.clone()).map_err(ApplianceError::BadFtmPush)?;
+    if let Err(e) = start_listener(context, &mut running, &after).await {
+        let _ = start_listener(context, &mut running, &before).await;
+        return Err(ApplianceError::Listener(format!("{e:#}")));
+    }
+    let stored = context
+        .store
+        .update(serial, move |appliance| {
+            appliance.push = change(appliance.push.clone())?;
+            Ok::<_, String>(appliance.clone())
+        })
+        .await;
+    let failure = match stored {
+        Ok(Some(Ok(appliance))) => return Ok(appliance),
+        Ok(Some(Err(message))) => ApplianceError::BadFtmPush(message),
+        Ok(None) => ApplianceError::NotFound(format!("no appliance {serial}")),
+        Err(e) => e.into(),
+    };
+    let _ = start_listener(context, &mut running, &before).await;
+    Err(failure)
+}
+
+/// Starts, restarts or stops `appliance`'s listener to match its ftm-push settings (at the service's start).
+/// An error (the port is taken) leaves no listener running.
 pub async fn apply_listener(
     context: &Arc<PushContext>,
     appliance: &Appliance,
 ) -> anyhow::Result<Option<u16>> {
     let mut running = context.listeners.running.lock().await;
+    start_listener(context, &mut running, appliance).await
+}
+
+/// [`apply_listener`] for a caller that holds the listeners' lock.
+async fn start_listener(
+    context: &Arc<PushContext>,
+    running: &mut HashMap<ApplianceSerial, RunningService>,
+    appliance: &Appliance,
+) -> anyhow::Result<Option<u16>> {
     if let Some(old) = running.remove(&appliance.serial) {
         old.stop().await;
     }
@@ -259,14 +348,15 @@ pub async fn apply_listener(
         admin_token: None,
         ca_pem: None,
         journal_size: 0,
+        limits: context.limits,
     };
     let endpoint = web::Data::new(CallbackEndpoint {
         appliance: appliance.serial.clone(),
         context: Arc::downgrade(context),
     });
-    let service = lab::server::start("ftm-push", &listen, move |cfg| {
+    let service = lab::server::start_endpoint("ftm-push", &listen, move |cfg| {
         cfg.app_data(endpoint.clone())
-            .route(CALLBACK_PATH, web::post().to(callback));
+            .route(protocol::paths::PUSH_CALLBACK, web::post().to(callback));
     })
     .map_err(|e| anyhow::anyhow!("ftm-push listener of {}: {e:#}", appliance.serial))?;
     let port = service.port();
@@ -282,10 +372,18 @@ struct CallbackEndpoint {
 }
 
 /// `POST /api/v1/pushauthresp/` on an appliance's listener: a phone's approval or denial.
-async fn callback(endpoint: web::Data<CallbackEndpoint>, body: web::Bytes) -> HttpResponse {
+async fn callback(
+    endpoint: web::Data<CallbackEndpoint>,
+    request: actix_web::HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
     let Some(context) = endpoint.context.upgrade() else {
         return HttpResponse::ServiceUnavailable()
             .json(json!({"status": "refused", "message": "the appliance is stopping"}));
+    };
+    let Ok(body) = read_body(&request, payload.into_inner(), ADMIN_JSON_LIMIT).await else {
+        return HttpResponse::BadRequest()
+            .json(json!({"status": "refused", "message": "the body could not be read"}));
     };
     let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
         return HttpResponse::BadRequest().json(json!({"status": "refused", "message": "the body is not a push answer {session_id, action, token_code | message, hmac}"}));
@@ -313,7 +411,7 @@ async fn callback(endpoint: web::Data<CallbackEndpoint>, body: web::Bytes) -> Ht
                 .send(Answer::Denied("the token has no seed".into()));
             return refuse("the token has no seed");
         }
-        Err(e) => return lab::admin::internal(&e),
+        Err(e) => return lab::http::ApiError::storage(&e).response(),
     };
     if !answer.signed_by(seed.as_bytes()) {
         let _ = claimed
@@ -345,7 +443,7 @@ async fn callback(endpoint: web::Data<CallbackEndpoint>, body: web::Bytes) -> Ht
                 .send(Answer::Denied("the token code is wrong".into()));
             refuse("the token code is wrong")
         }
-        Err(e) => lab::admin::internal(&e),
+        Err(e) => lab::http::ApiError::storage(&e).response(),
     }
 }
 

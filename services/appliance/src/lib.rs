@@ -5,18 +5,18 @@
 //! FortiOS-style debug lines on request so they can be compared with a customer's log.
 //!
 //! Modules: `fortitoken` (the token table and users, pure), `auth` (the OTP rules, pure), `cloud` (the
-//! SoftToken exchange as FortiOS does it), `operations` (each FortiOS operation), `store` (the only module
-//! that touches sled), `routes` (HTTP).
+//! SoftToken exchange as FortiOS does it), `operations` (each FortiOS operation), `store` (its tables on
+//! the lab's storage toolkit), `error` (the service's one error type), `routes` (HTTP).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_web::web;
-use anyhow::Context;
 use lab::server::{Listen, RunningService};
 
 pub mod auth;
 pub mod cloud;
+pub mod error;
 pub mod fortitoken;
 pub mod ftm_push;
 pub mod operations;
@@ -32,7 +32,7 @@ pub const DEFAULT_PORT: u16 = 8446;
 /// How to run the appliance service.
 pub struct Config {
     pub listen: Listen,
-    /// Where appliances, tokens and users live; `None` keeps them in temporary storage.
+    /// Where appliances, tokens and users live; `None` keeps them in memory.
     pub service_dir: Option<PathBuf>,
     /// The FortiToken server appliances talk to unless created with another `ftm_url`.
     pub default_ftm_url: String,
@@ -46,26 +46,23 @@ pub struct Config {
 
 /// Opens the store, starts serving, and starts the ftm-push listener of every appliance that has push on.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let store =
-        store::Store::open(config.service_dir.as_deref()).context("opening the appliance store")?;
+    let store = store::Fleet::open(config.service_dir.as_deref())?;
     let push = Arc::new(ftm_push::PushContext {
         store,
         clock: config.listen.clock.clone(),
         http: config.http,
-        sessions: ftm_push::PushSessions::default(),
+        sessions: ftm_push::PushSessions::new(config.listen.clock.clone()),
         listeners: ftm_push::Listeners::default(),
         tls: config.listener_tls,
         bind: config.listen.bind.ip(),
+        limits: config.listen.limits,
     });
     let state = web::Data::new(routes::Appliances::new(
         push.clone(),
         config.default_ftm_url,
         config.default_push_url,
     ));
-    let served = state.clone();
-    let service = lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, served.clone())
-    })?;
+    let service = lab::server::start(&config.listen, state)?;
     for appliance in push.store.appliances()?.iter().filter(|a| a.push.status) {
         if let Err(e) = ftm_push::apply_listener(&push, appliance).await {
             tracing::warn!(appliance = %appliance.serial, error = format!("{e:#}"), "ftm-push listener not started");
@@ -79,5 +76,5 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
             }
         })
     }));
-    Ok(service.releases(&state))
+    Ok(service)
 }

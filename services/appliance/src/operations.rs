@@ -21,36 +21,13 @@ use rand::RngCore;
 
 use crate::auth::{TokenTiming, Verdict};
 use crate::cloud::{self, IMPORT_SITES, POLL_SITES, PROVISION_SITES};
+use crate::error::ApplianceError;
 use crate::fortitoken::{self, Appliance, Token};
-use crate::store::{LoginVerdict, Store};
-
-/// Why an operation failed, with the HTTP status it maps to.
-#[derive(Debug)]
-pub enum OpError {
-    /// 400: the request to the virtual appliance itself is wrong.
-    BadRequest(String),
-    /// 404.
-    NotFound(String),
-    /// 409: the token or user is taken.
-    Conflict(String),
-    /// 422 (the cloud refused) or 502 (the cloud did not answer), with what FortiOS would print.
-    Cloud {
-        status: u16,
-        failure: OperationFailure,
-    },
-    /// 500.
-    Internal(anyhow::Error),
-}
-
-impl From<anyhow::Error> for OpError {
-    fn from(e: anyhow::Error) -> OpError {
-        OpError::Internal(e)
-    }
-}
+use crate::store::{Fleet, LoginVerdict, Polled};
 
 /// What the operations share.
 pub struct Ops<'a> {
-    pub store: &'a Store,
+    pub store: &'a Fleet,
     pub http: &'a reqwest::Client,
     pub clock: &'a Clock,
 }
@@ -72,8 +49,8 @@ fn catalogue_id(error: &WireError) -> String {
     )
 }
 
-fn unreachable(error: cloud::CloudError, debug: Vec<String>) -> OpError {
-    OpError::Cloud {
+fn unreachable(error: cloud::CloudError, debug: Vec<String>) -> ApplianceError {
+    ApplianceError::Cloud {
         status: 502,
         failure: OperationFailure {
             error_id: "appliance.cloud.unreachable".into(),
@@ -84,8 +61,8 @@ fn unreachable(error: cloud::CloudError, debug: Vec<String>) -> OpError {
     }
 }
 
-fn refused(error: &WireError, message: String, debug: Vec<String>) -> OpError {
-    OpError::Cloud {
+fn refused(error: &WireError, message: String, debug: Vec<String>) -> ApplianceError {
+    ApplianceError::Cloud {
         status: 422,
         failure: OperationFailure {
             error_id: catalogue_id(error),
@@ -102,7 +79,7 @@ impl Ops<'_> {
         &self,
         appliance: &Appliance,
         code: &str,
-    ) -> Result<ImportOutcome, OpError> {
+    ) -> Result<ImportOutcome, ApplianceError> {
         let mut debug = vec![format!(
             "ftm_cfg_import_license[321]:import license {}",
             code.trim()
@@ -148,7 +125,7 @@ impl Ops<'_> {
             .iter()
             .map(|t| Token::imported(t.clone(), license.clone(), &appliance.settings))
             .collect();
-        self.store.add_imported(appliance, &imported).await?;
+        self.store.add_imported(&appliance.serial, imported).await?;
         debug.push(format!(
             "ftm_cfg_import_license[345]:{} tokens imported from license {license}",
             tokens.len()
@@ -168,11 +145,11 @@ impl Ops<'_> {
         wanted: &str,
         user: Option<&str>,
         expiry_minutes: Option<u32>,
-    ) -> Result<ProvisionOutcome, OpError> {
+    ) -> Result<ProvisionOutcome, ApplianceError> {
         let tokens = self.store.tokens(&appliance.serial)?;
         let token = fortitoken::pick_token(&tokens, wanted)
             .ok_or_else(|| {
-                OpError::NotFound(format!(
+                ApplianceError::NotFound(format!(
                     "no token `{}` on {} (import a license first?)",
                     wanted.trim(),
                     appliance.serial
@@ -183,19 +160,19 @@ impl Ops<'_> {
             (Some(user), _) => user.trim().to_owned(),
             (None, Some(current)) => current.clone(),
             (None, None) => {
-                return Err(OpError::BadRequest(format!(
+                return Err(ApplianceError::BadRequest(format!(
                     "{} has no user yet: say which user to assign it to",
                     token.serial
                 )));
             }
         };
         if !fortitoken::valid_user_name(&user) {
-            return Err(OpError::BadRequest(format!(
+            return Err(ApplianceError::BadRequest(format!(
                 "`{user}` is not a valid user name (1 to 64 printable characters, no spaces)"
             )));
         }
         if let Some(other) = token.user.as_ref().filter(|u| **u != user) {
-            return Err(OpError::Conflict(format!(
+            return Err(ApplianceError::Conflict(format!(
                 "{} is assigned to {other}",
                 token.serial
             )));
@@ -205,20 +182,21 @@ impl Ops<'_> {
             .user(&appliance.serial, &user)?
             .filter(|u| u.token != token.serial)
         {
-            return Err(OpError::Conflict(format!(
+            return Err(ApplianceError::Conflict(format!(
                 "{user} already has token {}",
                 held.token
             )));
         }
         let minutes = expiry_minutes.unwrap_or(appliance.settings.activation_expiry_minutes);
         if !(1..=10_080).contains(&minutes) {
-            return Err(OpError::BadRequest(format!(
+            return Err(ApplianceError::BadRequest(format!(
                 "expiry_minutes {minutes} is not between 1 and 10080 (168 hours)"
             )));
         }
         let mut bytes = [0u8; 20];
         rand::thread_rng().fill_bytes(&mut bytes);
-        let seed = Seed::from_bytes(&bytes).map_err(|e| OpError::Internal(anyhow::anyhow!(e)))?;
+        let seed =
+            Seed::from_bytes(&bytes).map_err(|e| ApplianceError::Internal(anyhow::anyhow!(e)))?;
         let timing = TokenTiming {
             period: appliance.settings.period,
             digits: appliance.settings.digits,
@@ -299,7 +277,7 @@ impl Ops<'_> {
     }
 
     /// `execute fortitoken-mobile poll`: asks about every assigned token not yet activated.
-    pub async fn poll(&self, appliance: &Appliance) -> Result<PollOutcome, OpError> {
+    pub async fn poll(&self, appliance: &Appliance) -> Result<PollOutcome, ApplianceError> {
         let mut debug = vec!["ftm_cfg_poll_token_states[405]:Poll token status!".to_owned()];
         let waiting: Vec<Token> = self
             .store
@@ -340,20 +318,30 @@ impl Ops<'_> {
             Ok(response) => response,
             Err(e) => return Err(unreachable(e, debug)),
         };
-        let polled: Vec<Token> = waiting
+        let answers: Vec<Polled> = waiting
             .iter()
-            .map(|token| {
-                match response
+            .filter_map(|token| {
+                let answer = response
                     .tokens
                     .iter()
-                    .find(|p| p.token.trim() == token.serial.as_str() && p.error.is_none())
-                {
-                    Some(p) => token.polled(&p.status, p.reg_id.as_deref(), p.os_ver.as_deref()),
-                    None => token.clone(),
-                }
+                    .find(|p| p.token.trim() == token.serial.as_str() && p.error.is_none())?;
+                Some(Polled {
+                    serial: token.serial.clone(),
+                    activation_code: token.activation_code.clone(),
+                    status: answer.status.clone(),
+                    reg_id: answer.reg_id.clone(),
+                    os_ver: answer.os_ver.clone(),
+                })
             })
             .collect();
-        self.store.save_polled(&appliance.serial, &polled).await?;
+        let mut polled = self.store.save_polled(&appliance.serial, answers).await?;
+        // Tokens the answer said nothing about are shown as they were.
+        for token in &waiting {
+            if !polled.iter().any(|p| p.serial == token.serial) {
+                polled.push(token.clone());
+            }
+        }
+        polled.sort_by(|a, b| a.serial.cmp(&b.serial));
         let now = self.clock.now();
         Ok(PollOutcome {
             tokens: polled.iter().map(|t| t.view(now)).collect(),
@@ -367,7 +355,7 @@ impl Ops<'_> {
         appliance: &Appliance,
         user: &str,
         otp: &str,
-    ) -> Result<LoginOutcome, OpError> {
+    ) -> Result<LoginOutcome, ApplianceError> {
         let now = self.clock.now();
         let outcome = match self
             .store

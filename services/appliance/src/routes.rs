@@ -1,15 +1,20 @@
 //! The virtual appliance's HTTP API: create appliances, then run FortiOS's FortiToken operations on them.
-//! Every route is under `/appliances`; errors are `ErrorBody` (or `OperationFailure` when the cloud refused).
+//! Every route is under `/appliances`; errors are [`ApplianceError`]s (`ErrorBody`, or `OperationFailure`
+//! when the cloud refused). The appliances act for their admins and users (they hold seeds and mint
+//! activation codes): with an admin token set, their whole API needs it.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use lab::admin::error;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
 use lab::clock::Clock;
+use lab::http::{ApiError, Json, Query};
+use lab::service::{Reset, Service};
+use lab::state::Prepared;
+use lab::store::{Store, Table};
 use protocol::appliance::{
     ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, FtmPushChange,
     FtmPushSettings, ImportOutcome, ImportRequest, LoginRequest, LoginResult, NewAppliance,
@@ -17,17 +22,20 @@ use protocol::appliance::{
     SettingsChange,
 };
 use protocol::id::ApplianceSerial;
+use protocol::paths;
+use protocol::state::StateImported;
 use rand::Rng;
 use serde::Deserialize;
 
+use crate::error::ApplianceError;
 use crate::fortitoken::{Appliance, FtmPush};
 use crate::ftm_push::{self, PushContext};
-use crate::operations::{OpError, Ops};
-use crate::store::Store;
+use crate::operations::Ops;
+use crate::store::Fleet;
 
 /// What every handler shares.
 pub(crate) struct Appliances {
-    pub(crate) store: Store,
+    pub(crate) store: Fleet,
     pub(crate) clock: Clock,
     pub(crate) http: reqwest::Client,
     /// The FortiToken server new appliances talk to unless told otherwise.
@@ -84,7 +92,7 @@ impl Appliances {
         }
     }
 
-    async fn view(&self, appliance: &Appliance) -> anyhow::Result<ApplianceView> {
+    async fn view(&self, appliance: &Appliance) -> Result<ApplianceView, ApplianceError> {
         let now = self.clock.now();
         let push = &appliance.push;
         let ftm_push = FtmPushSettings {
@@ -123,108 +131,103 @@ impl Appliances {
     }
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Appliances>) {
-    cfg.app_data(state)
-        .route("/__admin/reset", web::post().to(reset))
-        .service(lab::state::resource(export_state, import_state))
-        .route("/appliances", web::post().to(create))
-        .route("/appliances", web::get().to(list))
-        .route("/appliances/{serial}", web::get().to(show))
-        .route(
-            "/appliances/{serial}/settings",
-            web::patch().to(change_settings),
-        )
-        .route(
-            "/appliances/{serial}/ftm-push",
-            web::patch().to(change_ftm_push),
-        )
-        .route("/appliances/{serial}/import", web::post().to(import))
-        .route("/appliances/{serial}/provision", web::post().to(provision))
-        .route("/appliances/{serial}/renew", web::post().to(renew))
-        .route("/appliances/{serial}/poll", web::post().to(poll))
-        .route("/appliances/{serial}/login", web::post().to(login))
-        .route(
-            "/appliances/{serial}/users/{user}/unlock",
-            web::post().to(unlock),
-        )
-        .route("/appliances/{serial}/debug", web::get().to(debug_log));
-}
+impl Service for Appliances {
+    const NAME: &'static str = crate::NAME;
 
-/// `GET /__admin/state`.
-async fn export_state(state: web::Data<Appliances>, request: HttpRequest) -> HttpResponse {
-    lab::state::export(&request, &state.store)
-}
+    fn store(&self) -> &Store {
+        self.store.store()
+    }
 
-/// `PUT /__admin/state`: the appliances replaced, their ftm-push listeners started again.
-async fn import_state(
-    state: web::Data<Appliances>,
-    request: HttpRequest,
-    body: web::Json<protocol::state::ServiceState>,
-) -> HttpResponse {
-    let prepared = match lab::state::begin_import(&request, &state.store, body.into_inner()) {
-        ControlFlow::Continue(prepared) => prepared,
-        ControlFlow::Break(answer) => return answer,
-    };
-    match ftm_push::import_state(&state.push, prepared).await {
-        Ok(imported) => {
-            state
-                .debug
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-            HttpResponse::Ok().json(imported)
-        }
-        Err(refusal) => refusal.response(),
+    fn routes(cfg: &mut web::ServiceConfig) {
+        cfg.service(
+            web::scope(paths::APPLIANCES)
+                .wrap(from_fn(lab::admin::require_admin_token))
+                .route("", web::post().to(create))
+                .route("", web::get().to(list))
+                .route(suffix(paths::APPLIANCE), web::get().to(show))
+                .route(
+                    suffix(paths::APPLIANCE_SETTINGS),
+                    web::patch().to(change_settings),
+                )
+                .route(
+                    suffix(paths::APPLIANCE_FTM_PUSH),
+                    web::patch().to(change_ftm_push),
+                )
+                .route(suffix(paths::APPLIANCE_IMPORT), web::post().to(import))
+                .route(
+                    suffix(paths::APPLIANCE_PROVISION),
+                    web::post().to(provision),
+                )
+                .route(suffix(paths::APPLIANCE_RENEW), web::post().to(renew))
+                .route(suffix(paths::APPLIANCE_POLL), web::post().to(poll))
+                .route(suffix(paths::APPLIANCE_LOGIN), web::post().to(login))
+                .route(suffix(paths::APPLIANCE_UNLOCK), web::post().to(unlock))
+                .route(suffix(paths::APPLIANCE_DEBUG), web::get().to(debug_log)),
+        );
+    }
+
+    fn key_id(&self) -> Option<String> {
+        Some(self.store.key_id())
+    }
+
+    fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        self.store.check_record(table, key, value)
+    }
+
+    fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        self.store.check_state(incoming)
+    }
+
+    /// Every appliance gone, with its listener, push sessions and debug lines (the seal key stays).
+    async fn reset(&self) -> Result<Reset, ApiError> {
+        let removed = ftm_push::reset(&self.push).await?;
+        self.debug
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(Reset {
+            removed,
+            fixtures: 0,
+        })
+    }
+
+    /// The appliances replaced, their ftm-push listeners started again.
+    async fn import(
+        &self,
+        control: &lab::admin::ControlPlane,
+        prepared: Prepared,
+    ) -> Result<StateImported, ApiError> {
+        let imported = ftm_push::import_state(&self.push, control, prepared).await?;
+        self.debug
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+        Ok(imported)
     }
 }
 
-/// `POST /__admin/reset`: every appliance gone, with its listener, push sessions and debug lines (the seal
-/// key stays).
-async fn reset(state: web::Data<Appliances>, request: HttpRequest) -> HttpResponse {
-    match ftm_push::reset(&state.push).await {
-        Ok(removed) => {
-            state
-                .debug
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clear();
-            lab::admin::reset_done(&request, removed, 0)
-        }
-        Err(e) => lab::admin::internal(&e),
-    }
+/// An appliance path inside the `/appliances` scope.
+fn suffix(path: &'static str) -> &'static str {
+    path.strip_prefix(paths::APPLIANCES).unwrap_or(path)
 }
 
 /// `?debug=true`: include the operation's FortiOS debug lines in the answer.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct DebugQuery {
     #[serde(default)]
     debug: bool,
 }
 
-fn op_error(e: OpError) -> HttpResponse {
-    match e {
-        OpError::BadRequest(message) => {
-            error(StatusCode::BAD_REQUEST, "appliance.bad-request", message)
-        }
-        OpError::NotFound(message) => error(StatusCode::NOT_FOUND, "appliance.not-found", message),
-        OpError::Conflict(message) => error(StatusCode::CONFLICT, "appliance.conflict", message),
-        OpError::Cloud { status, failure } => {
-            HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY))
-                .json(failure)
-        }
-        OpError::Internal(e) => lab::admin::internal(&e),
-    }
-}
-
 /// The appliance a path names.
-fn find(state: &Appliances, serial: &str) -> Result<Appliance, OpError> {
+fn find(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
     let serial: ApplianceSerial = serial
         .parse()
-        .map_err(|e: protocol::id::IdError| OpError::BadRequest(e.to_string()))?;
+        .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;
     state
         .store
         .appliance(&serial)?
-        .ok_or_else(|| OpError::NotFound(format!("no appliance {serial}")))
+        .ok_or_else(|| ApplianceError::NotFound(format!("no appliance {serial}")))
 }
 
 /// Applies `change` to `settings`, checking each value against the range FortiOS / FortiAuthenticator allow.
@@ -302,36 +305,30 @@ fn short_text(
     Ok(value.to_owned())
 }
 
-async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> HttpResponse {
+async fn create(
+    state: web::Data<Appliances>,
+    new: Json<NewAppliance>,
+) -> Result<HttpResponse, ApplianceError> {
     let mode = new.mode.unwrap_or(ApplianceMode::Fortigate);
-    let settings = match apply_settings(
+    let settings = apply_settings(
         ApplianceSettings::defaults(mode),
         &new.settings.clone().unwrap_or_default(),
-    ) {
-        Ok(settings) => settings,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-settings", message),
-    };
-    let fields = short_text("vdom", new.vdom.as_ref(), "root", 31).and_then(|vdom| {
-        Ok((
-            vdom,
-            short_text("version", new.version.as_ref(), "7.4", 16)?,
-            short_text("build", new.build.as_ref(), "2829", 16)?,
-        ))
-    });
-    let (vdom, version, build) = match fields {
-        Ok(fields) => fields,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-request", message),
-    };
+    )
+    .map_err(ApplianceError::BadSettings)?;
+    let vdom =
+        short_text("vdom", new.vdom.as_ref(), "root", 31).map_err(ApplianceError::BadRequest)?;
+    let version = short_text("version", new.version.as_ref(), "7.4", 16)
+        .map_err(ApplianceError::BadRequest)?;
+    let build =
+        short_text("build", new.build.as_ref(), "2829", 16).map_err(ApplianceError::BadRequest)?;
     let ftm_url = new
         .ftm_url
         .clone()
         .unwrap_or_else(|| state.default_ftm_url.clone());
     if !(ftm_url.starts_with("https://") || ftm_url.starts_with("http://")) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "appliance.bad-request",
-            format!("ftm_url `{ftm_url}` is not an http(s) URL"),
-        );
+        return Err(ApplianceError::BadRequest(format!(
+            "ftm_url `{ftm_url}` is not an http(s) URL"
+        )));
     }
     let default_push = FtmPush {
         status: false,
@@ -342,13 +339,11 @@ async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> H
         relay_url: state.default_push_url.clone(),
         timeout_secs: 60,
     };
-    let push = match apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default()) {
-        Ok(push) => push,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-ftm-push", message),
-    };
-    let serial = match new.serial.clone().map_or_else(|| random_serial(mode), Ok) {
-        Ok(serial) => serial,
-        Err(e) => return lab::admin::internal(&anyhow::anyhow!(e)),
+    let push = apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default())
+        .map_err(ApplianceError::BadFtmPush)?;
+    let serial = match new.serial.clone() {
+        Some(serial) => serial,
+        None => random_serial(mode).map_err(|e| ApplianceError::Internal(e.into()))?,
     };
     let appliance = Appliance {
         peers: new
@@ -366,24 +361,9 @@ async fn create(state: web::Data<Appliances>, new: web::Json<NewAppliance>) -> H
         settings,
         push,
     };
-    match state.store.create(&appliance).await {
-        Ok(true) => {
-            tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
-            if let Err(e) = ftm_push::apply_listener(&state.push, &appliance).await {
-                return error(StatusCode::CONFLICT, "appliance.ftm-push", format!("{e:#}"));
-            }
-            match state.view(&appliance).await {
-                Ok(view) => HttpResponse::Created().json(view),
-                Err(e) => lab::admin::internal(&e),
-            }
-        }
-        Ok(false) => error(
-            StatusCode::CONFLICT,
-            "appliance.exists",
-            format!("appliance {} already exists", appliance.serial),
-        ),
-        Err(e) => lab::admin::internal(&e),
-    }
+    ftm_push::create(&state.push, &appliance).await?;
+    tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
+    Ok(HttpResponse::Created().json(state.view(&appliance).await?))
 }
 
 /// A serial in the shape of a FortiGate VM (`FGVM02TM` + 8 digits) or FortiAuthenticator VM (`FAC-VMTM` + 8).
@@ -396,30 +376,21 @@ fn random_serial(mode: ApplianceMode) -> Result<ApplianceSerial, protocol::id::I
     format!("{prefix}{digits:08}").parse()
 }
 
-async fn list(state: web::Data<Appliances>) -> HttpResponse {
-    let all = match state.store.appliances() {
-        Ok(all) => all,
-        Err(e) => return lab::admin::internal(&e),
-    };
+async fn list(state: web::Data<Appliances>) -> Result<HttpResponse, ApplianceError> {
+    let all = state.store.appliances()?;
     let mut appliances = Vec::with_capacity(all.len());
     for appliance in &all {
-        match state.view(appliance).await {
-            Ok(view) => appliances.push(view),
-            Err(e) => return lab::admin::internal(&e),
-        }
+        appliances.push(state.view(appliance).await?);
     }
-    HttpResponse::Ok().json(ApplianceList { appliances })
+    Ok(HttpResponse::Ok().json(ApplianceList { appliances }))
 }
 
-async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
-    match state.view(&appliance).await {
-        Ok(view) => HttpResponse::Ok().json(view),
-        Err(e) => lab::admin::internal(&e),
-    }
+async fn show(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
+    Ok(HttpResponse::Ok().json(state.view(&appliance).await?))
 }
 
 /// `PATCH /appliances/{serial}/ftm-push`: `config system ftm-push`. The listener follows the new settings;
@@ -427,28 +398,16 @@ async fn show(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpRe
 async fn change_ftm_push(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    change: web::Json<FtmPushChange>,
-) -> HttpResponse {
-    let mut appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
-    let before = appliance.clone();
-    appliance.push = match apply_push_change(appliance.push.clone(), &change) {
-        Ok(push) => push,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-ftm-push", message),
-    };
-    if let Err(e) = ftm_push::apply_listener(&state.push, &appliance).await {
-        let _ = ftm_push::apply_listener(&state.push, &before).await;
-        return error(StatusCode::CONFLICT, "appliance.ftm-push", format!("{e:#}"));
-    }
-    if let Err(e) = state.store.save(&appliance).await {
-        return lab::admin::internal(&e);
-    }
-    match state.view(&appliance).await {
-        Ok(view) => HttpResponse::Ok().json(view.ftm_push),
-        Err(e) => lab::admin::internal(&e),
-    }
+    change: Json<FtmPushChange>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
+    let change = change.into_inner();
+    apply_push_change(appliance.push.clone(), &change).map_err(ApplianceError::BadFtmPush)?;
+    let changed = ftm_push::change(&state.push, &appliance.serial, move |push| {
+        apply_push_change(push, &change)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(state.view(&changed).await?.ftm_push))
 }
 
 /// Applies `change` to `push`, checking each value.
@@ -499,20 +458,20 @@ fn apply_push_change(mut push: FtmPush, change: &FtmPushChange) -> Result<FtmPus
 async fn change_settings(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    change: web::Json<SettingsChange>,
-) -> HttpResponse {
-    let mut appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
-    appliance.settings = match apply_settings(appliance.settings, &change) {
-        Ok(settings) => settings,
-        Err(message) => return error(StatusCode::BAD_REQUEST, "appliance.bad-settings", message),
-    };
-    match state.store.save(&appliance).await {
-        Ok(()) => HttpResponse::Ok().json(appliance.settings),
-        Err(e) => lab::admin::internal(&e),
-    }
+    change: Json<SettingsChange>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
+    let change = change.into_inner();
+    let settings = state
+        .store
+        .update(&appliance.serial, move |appliance| {
+            appliance.settings = apply_settings(appliance.settings, &change)?;
+            Ok::<_, String>(appliance.settings)
+        })
+        .await?
+        .ok_or_else(|| ApplianceError::NotFound(format!("no appliance {}", appliance.serial)))?
+        .map_err(ApplianceError::BadSettings)?;
+    Ok(HttpResponse::Ok().json(settings))
 }
 
 /// An operation's outcome that carries FortiOS debug lines.
@@ -550,8 +509,8 @@ fn answer<T: WithDebug + serde::Serialize>(
     state: &Appliances,
     appliance: &Appliance,
     query: &DebugQuery,
-    result: Result<T, OpError>,
-) -> HttpResponse {
+    result: Result<T, ApplianceError>,
+) -> Result<HttpResponse, ApplianceError> {
     fn keep<D: WithDebug>(
         state: &Appliances,
         appliance: &Appliance,
@@ -566,29 +525,26 @@ fn answer<T: WithDebug + serde::Serialize>(
     match result {
         Ok(mut outcome) => {
             keep(state, appliance, query, &mut outcome);
-            HttpResponse::Ok().json(outcome)
+            Ok(HttpResponse::Ok().json(outcome))
         }
-        Err(OpError::Cloud {
+        Err(ApplianceError::Cloud {
             status,
             mut failure,
         }) => {
             keep(state, appliance, query, &mut failure);
-            op_error(OpError::Cloud { status, failure })
+            Err(ApplianceError::Cloud { status, failure })
         }
-        Err(other) => op_error(other),
+        Err(other) => Err(other),
     }
 }
 
 async fn import(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    query: web::Query<DebugQuery>,
-    body: web::Json<ImportRequest>,
-) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+    query: Query<DebugQuery>,
+    body: Json<ImportRequest>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     let result = state.ops().import(&appliance, &body.code).await;
     answer(&state, &appliance, &query, result)
 }
@@ -596,19 +552,14 @@ async fn import(
 async fn provision(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    query: web::Query<DebugQuery>,
-    body: web::Json<ProvisionTokenRequest>,
-) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+    query: Query<DebugQuery>,
+    body: Json<ProvisionTokenRequest>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     let Some(user) = body.user.as_deref() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "appliance.bad-request",
+        return Err(ApplianceError::BadRequest(
             "provisioning needs the user the token is assigned to".into(),
-        );
+        ));
     };
     let result = state
         .ops()
@@ -620,13 +571,10 @@ async fn provision(
 async fn renew(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    query: web::Query<DebugQuery>,
-    body: web::Json<ProvisionTokenRequest>,
-) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+    query: Query<DebugQuery>,
+    body: Json<ProvisionTokenRequest>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     let result = state
         .ops()
         .provision(
@@ -642,12 +590,9 @@ async fn renew(
 async fn poll(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    query: web::Query<DebugQuery>,
-) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+    query: Query<DebugQuery>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     let result = state.ops().poll(&appliance).await;
     answer(&state, &appliance, &query, result)
 }
@@ -655,81 +600,59 @@ async fn poll(
 async fn login(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    query: web::Query<DebugQuery>,
-    body: web::Json<LoginRequest>,
-) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+    query: Query<DebugQuery>,
+    body: Json<LoginRequest>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     if !body.push && body.otp.trim().is_empty() {
-        let message =
-            "a login needs `otp`, or `push: true` to approve a push on the phone".to_owned();
-        return error(StatusCode::BAD_REQUEST, "appliance.bad-request", message);
+        return Err(ApplianceError::BadRequest(
+            "a login needs `otp`, or `push: true` to approve a push on the phone".to_owned(),
+        ));
     }
-    let result = if body.push {
+    let outcome = if body.push {
         let client_ip = body.client_ip.as_deref().unwrap_or("203.0.113.10");
-        match ftm_push::login(&state.push, &appliance, body.user.trim(), client_ip).await {
-            Ok(mut outcome) => {
-                state.record_debug(&appliance.serial, &outcome.debug);
-                if !query.debug {
-                    outcome.debug.clear();
-                }
-                Ok(outcome)
-            }
-            Err(e) => Err(OpError::Internal(e)),
+        let mut outcome =
+            ftm_push::login(&state.push, &appliance, body.user.trim(), client_ip).await?;
+        state.record_debug(&appliance.serial, &outcome.debug);
+        if !query.debug {
+            outcome.debug.clear();
         }
+        outcome
     } else {
-        state.ops().login(&appliance, &body.user, &body.otp).await
+        state.ops().login(&appliance, &body.user, &body.otp).await?
     };
-    match result {
-        Ok(outcome) => {
-            tracing::info!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
-            let status = if outcome.result == LoginResult::Success {
-                StatusCode::OK
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
-            HttpResponse::build(status).json(outcome)
-        }
-        Err(e) => op_error(e),
-    }
+    tracing::info!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
+    let status = if outcome.result == LoginResult::Success {
+        StatusCode::OK
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    Ok(HttpResponse::build(status).json(outcome))
 }
 
-async fn unlock(state: web::Data<Appliances>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn unlock(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApplianceError> {
     let (serial, user) = path.into_inner();
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
-    match state.store.unlock(&appliance.serial, &user).await {
-        Ok(true) => match state.store.user(&appliance.serial, &user) {
-            Ok(Some(user)) => HttpResponse::Ok().json(user.view(state.clock.now())),
-            Ok(None) => error(
-                StatusCode::NOT_FOUND,
-                "appliance.no-user",
-                format!("no user {user} on {}", appliance.serial),
-            ),
-            Err(e) => lab::admin::internal(&e),
-        },
-        Ok(false) => error(
-            StatusCode::NOT_FOUND,
-            "appliance.no-user",
-            format!("no user {user} on {}", appliance.serial),
-        ),
-        Err(e) => lab::admin::internal(&e),
-    }
+    let appliance = find(&state, &serial)?;
+    let unlocked = state
+        .store
+        .unlock(&appliance.serial, &user)
+        .await?
+        .ok_or_else(|| ApplianceError::NoUser(format!("no user {user} on {}", appliance.serial)))?;
+    Ok(HttpResponse::Ok().json(unlocked.view(state.clock.now())))
 }
 
-async fn debug_log(state: web::Data<Appliances>, serial: web::Path<String>) -> HttpResponse {
-    let appliance = match find(&state, &serial) {
-        Ok(appliance) => appliance,
-        Err(e) => return op_error(e),
-    };
+async fn debug_log(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
     let debug = state.debug.lock().unwrap_or_else(PoisonError::into_inner);
     let lines = debug
         .get(&appliance.serial)
         .map(|ring| ring.iter().cloned().collect())
         .unwrap_or_default();
-    HttpResponse::Ok().json(DebugLog { lines })
+    Ok(HttpResponse::Ok().json(DebugLog { lines }))
 }

@@ -1,17 +1,20 @@
-//! The virtual appliances' storage: the only module that touches the appliance service's sled trees.
+//! The virtual appliances' storage: the appliance service's tables and record formats, on the lab's storage
+//! toolkit.
 //!
-//! Trees: `appliances` (serial → `ApplianceRecordV1`), `tokens` (`<appliance>\0<token>` →
-//! `TokenRecordV1`, the seed sealed with the key in `<data-dir>/appliance/seal.key`) and `users`
-//! (`<appliance>\0<user>` → `UserRecordV1`). A login is one transaction over the token and the user (the
-//! replay guard and the failure count move together), flushed before it is answered, so of many concurrent
-//! submissions of one code exactly one succeeds.
+//! Tables: `appliances` (serial → `ApplianceRecord`), `tokens` (`<appliance>\0<token>` →
+//! `TokenRecord`, the seed sealed with the key in `<data-dir>/appliance/seal.key`) and `users`
+//! (`<appliance>\0<user>` → `UserRecord`). Every change reads what it changes inside its write
+//! transaction: a login (replay guard, drift and failure count together), an unlock, a settings change and a
+//! poll's answer each change the current records, never a copy read before, so concurrent changes never
+//! lose each other's writes. Each is durable before it is answered; of many concurrent submissions of one
+//! code exactly one succeeds.
 
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{Abort, abort, committed, decode_record, encode_record};
+use lab::store::{Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus, ServerCert};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, TokenSerial};
@@ -19,18 +22,24 @@ use protocol::seed::Seed;
 use protocol::time::UnixTime;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
 
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
 use crate::fortitoken::{Appliance, FtmPush, Token, User};
 
-/// Handle to the appliance database; cheap to clone.
+pub const APPLIANCES: Table = Table::new("appliances");
+pub const TOKENS: Table = Table::new("tokens");
+pub const USERS: Table = Table::new("users");
+
+/// The appliance service's tables.
+pub static SCHEMA: Schema = Schema {
+    service: crate::NAME,
+    tables: &[APPLIANCES, TOKENS, USERS],
+};
+
+/// The virtual appliances' database; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    appliances: sled::Tree,
-    tokens: sled::Tree,
-    users: sled::Tree,
+pub struct Fleet {
+    store: Store,
     key: SealKey,
 }
 
@@ -42,9 +51,20 @@ pub enum LoginVerdict {
     Checked { verdict: Verdict, user: User },
 }
 
+/// What a poll learned about one token, applied to the token as it stands when the answer is stored.
+#[derive(Debug, Clone)]
+pub struct Polled {
+    pub serial: TokenSerial,
+    /// The token's activation code when it was polled: a token provisioned again since keeps its new state.
+    pub activation_code: Option<String>,
+    pub status: String,
+    pub reg_id: Option<String>,
+    pub os_ver: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
-struct ApplianceRecordV1 {
-    v: u32,
+struct ApplianceRecord {
+    v: Version<1>,
     serial: String,
     peers: Vec<String>,
     vdom: String,
@@ -69,8 +89,8 @@ struct ApplianceRecordV1 {
 }
 
 #[derive(Serialize, Deserialize)]
-struct TokenRecordV1 {
-    v: u32,
+struct TokenRecord {
+    v: Version<1>,
     serial: String,
     license: String,
     status: String,
@@ -89,8 +109,8 @@ struct TokenRecordV1 {
 }
 
 #[derive(Serialize, Deserialize)]
-struct UserRecordV1 {
-    v: u32,
+struct UserRecord {
+    v: Version<1>,
     name: String,
     token: String,
     failures: u32,
@@ -125,10 +145,10 @@ fn parse_status(text: &str) -> anyhow::Result<FortiTokenStatus> {
     .ok_or_else(|| anyhow!("unknown token status {text}"))
 }
 
-impl From<&Appliance> for ApplianceRecordV1 {
-    fn from(a: &Appliance) -> ApplianceRecordV1 {
-        ApplianceRecordV1 {
-            v: 1,
+impl From<&Appliance> for ApplianceRecord {
+    fn from(a: &Appliance) -> ApplianceRecord {
+        ApplianceRecord {
+            v: Version,
             serial: a.serial.to_string(),
             peers: a.peers.iter().map(ToString::to_string).collect(),
             vdom: a.vdom.clone(),
@@ -157,10 +177,10 @@ impl From<&Appliance> for ApplianceRecordV1 {
     }
 }
 
-impl TryFrom<ApplianceRecordV1> for Appliance {
+impl TryFrom<ApplianceRecord> for Appliance {
     type Error = anyhow::Error;
 
-    fn try_from(r: ApplianceRecordV1) -> anyhow::Result<Appliance> {
+    fn try_from(r: ApplianceRecord) -> anyhow::Result<Appliance> {
         let mode = match r.mode.as_str() {
             "fortigate" => ApplianceMode::Fortigate,
             "fortiauthenticator" => ApplianceMode::Fortiauthenticator,
@@ -204,10 +224,10 @@ impl TryFrom<ApplianceRecordV1> for Appliance {
     }
 }
 
-impl TokenRecordV1 {
-    fn new(token: &Token, sealed_seed: Option<String>) -> TokenRecordV1 {
-        TokenRecordV1 {
-            v: 1,
+impl TokenRecord {
+    fn new(token: &Token, sealed_seed: Option<String>) -> TokenRecord {
+        TokenRecord {
+            v: Version,
             serial: token.serial.to_string(),
             license: token.license.to_string(),
             status: status_name(token.status).to_owned(),
@@ -248,10 +268,10 @@ impl TokenRecordV1 {
     }
 }
 
-impl UserRecordV1 {
-    fn new(user: &User) -> UserRecordV1 {
-        UserRecordV1 {
-            v: 1,
+impl UserRecord {
+    fn new(user: &User) -> UserRecord {
+        UserRecord {
+            v: Version,
             name: user.name.clone(),
             token: user.token.to_string(),
             failures: user.lockout.failures,
@@ -271,6 +291,42 @@ impl UserRecordV1 {
     }
 }
 
+impl Record for ApplianceRecord {
+    const KIND: &'static str = "an appliance record";
+}
+
+impl Record for TokenRecord {
+    const KIND: &'static str = "an appliance token record";
+}
+
+impl Record for UserRecord {
+    const KIND: &'static str = "an appliance user record";
+}
+
+/// A decoding failure of a record whose JSON was fine but whose values are not.
+fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
+    move |e| StoreError::corrupt(format!("{what}: {e:#}"))
+}
+
+fn read_appliance(
+    r: &mut impl Reader,
+    serial: &ApplianceSerial,
+) -> Result<Option<Appliance>, StoreError> {
+    r.record::<ApplianceRecord>(APPLIANCES, serial.as_str().as_bytes())?
+        .map(|record| Appliance::try_from(record).map_err(corrupt("an appliance record")))
+        .transpose()
+}
+
+fn read_user(r: &mut impl Reader, key: &[u8]) -> Result<Option<User>, StoreError> {
+    r.record::<UserRecord>(USERS, key)?
+        .map(|record| record.user().map_err(corrupt("an appliance user record")))
+        .transpose()
+}
+
+fn write_user(tx: &mut Tx<'_>, key: &[u8], user: &User) -> Result<(), StoreError> {
+    tx.put(USERS, key, &UserRecord::new(user))
+}
+
 fn key(appliance: &ApplianceSerial, item: &str) -> Vec<u8> {
     [appliance.as_str().as_bytes(), b"\0", item.as_bytes()].concat()
 }
@@ -279,124 +335,175 @@ fn prefix(appliance: &ApplianceSerial) -> Vec<u8> {
     [appliance.as_str().as_bytes(), b"\0"].concat()
 }
 
-impl Store {
-    /// Opens the store in `<service_dir>/db` (temporary when `None`) with its seal key.
-    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Store> {
+/// Unseals a sealed seed (Base64 of iv ‖ ciphertext ‖ mac) with `key`.
+fn unseal(key: &SealKey, sealed: &str) -> anyhow::Result<Seed> {
+    let bytes = BASE64.decode(sealed).context("a sealed seed")?;
+    let sealed = Sealed::from_bytes(&bytes).map_err(|e| anyhow!("a sealed seed: {e}"))?;
+    let plain = open(key, &sealed).map_err(|e| anyhow!("unsealing a seed: {e}"))?;
+    Seed::from_bytes(&plain).map_err(|e| anyhow!("a sealed seed: {e}"))
+}
+
+impl Fleet {
+    /// Opens the store in `service_dir` (in memory when `None`) with its seal key.
+    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Fleet> {
         let key = SealKey::from_secret(
             &lab::store::data_secret(service_dir, "seal.key")?,
             "appliance token seed",
         );
-        let db = lab::store::open_db(service_dir)?;
-        Ok(Store {
-            appliances: db.open_tree("appliances")?,
-            tokens: db.open_tree("tokens")?,
-            users: db.open_tree("users")?,
-            db,
+        Ok(Fleet {
+            store: Store::open(service_dir, &SCHEMA)?,
             key,
         })
     }
 
-    async fn flush(&self) -> anyhow::Result<()> {
-        lab::store::flush(&self.db)
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The fingerprint of the seal key, for state snapshots.
+    pub fn key_id(&self) -> String {
+        lab::state::key_id(&self.key)
+    }
+
+    /// Adds an appliance; `false` (nothing written) if one with that serial exists.
+    pub async fn create(&self, appliance: &Appliance) -> Result<bool, StoreError> {
+        let serial = appliance.serial.clone();
+        let record = ApplianceRecord::from(appliance);
+        self.store
+            .write(move |tx| {
+                if tx.contains(APPLIANCES, serial.as_str().as_bytes())? {
+                    return Ok(false);
+                }
+                tx.put(APPLIANCES, serial.as_str().as_bytes(), &record)?;
+                Ok(true)
+            })
             .await
-            .context("flushing the appliance store")
     }
 
-    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
-    pub async fn reset(&self) -> anyhow::Result<u64> {
-        lab::store::reset(
-            &self.db,
-            vec![
-                self.appliances.clone(),
-                self.tokens.clone(),
-                self.users.clone(),
-            ],
-        )
-        .await
+    /// Removes an appliance with its tokens and users, in one change; whether it existed.
+    pub async fn remove(&self, serial: &ApplianceSerial) -> Result<bool, StoreError> {
+        let serial = serial.clone();
+        self.store
+            .write(move |tx| {
+                if tx.remove(APPLIANCES, serial.as_str().as_bytes())?.is_none() {
+                    return Ok(false);
+                }
+                for table in [TOKENS, USERS] {
+                    for (key, _) in tx.scan(table, &prefix(&serial), Order::Ascending, None)? {
+                        tx.remove(table, &key)?;
+                    }
+                }
+                Ok(true)
+            })
+            .await
     }
 
-    /// Adds an appliance; `false` if one with that serial exists.
-    pub async fn create(&self, appliance: &Appliance) -> anyhow::Result<bool> {
-        let record = encode_record(&ApplianceRecordV1::from(appliance));
-        let created = self
-            .appliances
-            .compare_and_swap(
-                appliance.serial.as_str(),
-                None as Option<&[u8]>,
-                Some(record),
-            )?
-            .is_ok();
-        if created {
-            self.flush().await?;
+    /// Changes the appliance `serial` in one transaction: `change` gets its current state and changes it
+    /// (written back, durable before this returns) or refuses (nothing written). `None` when there is no
+    /// such appliance.
+    pub async fn update<T, E>(
+        &self,
+        serial: &ApplianceSerial,
+        change: impl FnOnce(&mut Appliance) -> Result<T, E> + Send + 'static,
+    ) -> Result<Option<Result<T, E>>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        enum Stop<E> {
+            Refused(E),
+            Storage(StoreError),
         }
-        Ok(created)
+        impl<E> From<StoreError> for Stop<E> {
+            fn from(error: StoreError) -> Stop<E> {
+                Stop::Storage(error)
+            }
+        }
+        let serial = serial.clone();
+        let result = self
+            .store
+            .write(move |tx| {
+                let Some(mut appliance) = read_appliance(tx, &serial)? else {
+                    return Ok(None);
+                };
+                let outcome = change(&mut appliance).map_err(Stop::Refused)?;
+                tx.put(
+                    APPLIANCES,
+                    serial.as_str().as_bytes(),
+                    &ApplianceRecord::from(&appliance),
+                )?;
+                Ok::<_, Stop<E>>(Some(outcome))
+            })
+            .await;
+        match result {
+            Ok(None) => Ok(None),
+            Ok(Some(outcome)) => Ok(Some(Ok(outcome))),
+            Err(Stop::Refused(refusal)) => Ok(Some(Err(refusal))),
+            Err(Stop::Storage(e)) => Err(e),
+        }
     }
 
-    pub async fn save(&self, appliance: &Appliance) -> anyhow::Result<()> {
-        self.appliances.insert(
-            appliance.serial.as_str(),
-            encode_record(&ApplianceRecordV1::from(appliance)),
-        )?;
-        self.flush().await
+    pub fn appliance(&self, serial: &ApplianceSerial) -> Result<Option<Appliance>, StoreError> {
+        self.store.read(|r| read_appliance(r, serial))
     }
 
-    pub fn appliance(&self, serial: &ApplianceSerial) -> anyhow::Result<Option<Appliance>> {
-        self.appliances
-            .get(serial.as_str())?
-            .map(|b| decode_record::<ApplianceRecordV1>(&b, "an appliance record")?.try_into())
-            .transpose()
+    pub fn appliances(&self) -> Result<Vec<Appliance>, StoreError> {
+        self.store.read(|r| {
+            r.all(APPLIANCES)?
+                .iter()
+                .map(|(_, bytes)| {
+                    Appliance::try_from(lab::store::decode::<ApplianceRecord>(bytes)?)
+                        .map_err(corrupt("an appliance record"))
+                })
+                .collect()
+        })
     }
 
-    pub fn appliances(&self) -> anyhow::Result<Vec<Appliance>> {
-        self.appliances
-            .iter()
-            .values()
-            .map(|b| decode_record::<ApplianceRecordV1>(&b?, "an appliance record")?.try_into())
-            .collect()
+    pub fn tokens(&self, appliance: &ApplianceSerial) -> Result<Vec<Token>, StoreError> {
+        self.store.read(|r| {
+            r.scan(TOKENS, &prefix(appliance), Order::Ascending, None)?
+                .iter()
+                .map(|(_, bytes)| {
+                    lab::store::decode::<TokenRecord>(bytes)?
+                        .token()
+                        .map_err(corrupt("an appliance token record"))
+                })
+                .collect()
+        })
     }
 
-    pub fn tokens(&self, appliance: &ApplianceSerial) -> anyhow::Result<Vec<Token>> {
-        self.tokens
-            .scan_prefix(prefix(appliance))
-            .values()
-            .map(|b| decode_record::<TokenRecordV1>(&b?, "an appliance record")?.token())
-            .collect()
-    }
-
-    pub fn users(&self, appliance: &ApplianceSerial) -> anyhow::Result<Vec<User>> {
-        self.users
-            .scan_prefix(prefix(appliance))
-            .values()
-            .map(|b| decode_record::<UserRecordV1>(&b?, "an appliance record")?.user())
-            .collect()
+    pub fn users(&self, appliance: &ApplianceSerial) -> Result<Vec<User>, StoreError> {
+        self.store.read(|r| {
+            r.scan(USERS, &prefix(appliance), Order::Ascending, None)?
+                .iter()
+                .map(|(_, bytes)| {
+                    lab::store::decode::<UserRecord>(bytes)?
+                        .user()
+                        .map_err(corrupt("an appliance user record"))
+                })
+                .collect()
+        })
     }
 
     /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens only), in
     /// one transaction.
     pub async fn add_imported(
         &self,
-        appliance: &Appliance,
-        imported: &[Token],
-    ) -> anyhow::Result<()> {
-        let records: Vec<(Vec<u8>, Vec<u8>)> = imported
-            .iter()
-            .map(|token| {
-                (
-                    key(&appliance.serial, token.serial.as_str()),
-                    encode_record(&TokenRecordV1::new(token, None)),
-                )
-            })
-            .collect();
-        let result = self.tokens.transaction(|tokens| {
-            for (key, record) in &records {
-                if tokens.get(key)?.is_none() {
-                    tokens.insert(key.as_slice(), record.as_slice())?;
+        appliance: &ApplianceSerial,
+        imported: Vec<Token>,
+    ) -> Result<(), StoreError> {
+        let appliance = appliance.clone();
+        self.store
+            .write(move |tx| {
+                for token in &imported {
+                    let key = key(&appliance, token.serial.as_str());
+                    if !tx.contains(TOKENS, &key)? {
+                        tx.put(TOKENS, &key, &TokenRecord::new(token, None))?;
+                    }
                 }
-            }
-            Ok::<(), Abort>(())
-        });
-        committed(result, "storing imported tokens")?;
-        self.flush().await
+                Ok(())
+            })
+            .await
     }
 
     /// Records a provisioned token, its new seed and its user (replacing the user's lockout state).
@@ -405,54 +512,62 @@ impl Store {
         appliance: &ApplianceSerial,
         token: &Token,
         seed: &Seed,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), StoreError> {
         let user_name = token
             .user
             .clone()
-            .ok_or_else(|| anyhow!("a provisioned token has a user"))?;
+            .ok_or_else(|| StoreError::internal("a provisioned token has a user"))?;
         let sealed = seal(&self.key, rand::thread_rng().r#gen(), seed.as_bytes());
-        let token_record = encode_record(&TokenRecordV1::new(
-            token,
-            Some(BASE64.encode(sealed.to_bytes())),
-        ));
+        let token_record = TokenRecord::new(token, Some(BASE64.encode(sealed.to_bytes())));
         let user = User {
             name: user_name.clone(),
             token: token.serial.clone(),
             lockout: Lockout::default(),
         };
-        let user_record = encode_record(&UserRecordV1::new(&user));
-        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
-            tokens.insert(key(appliance, token.serial.as_str()), token_record.clone())?;
-            users.insert(key(appliance, &user_name), user_record.clone())?;
-            Ok(())
-        });
-        committed(result, "appliance storage")?;
-        self.flush().await
+        let token_key = key(appliance, token.serial.as_str());
+        let user_key = key(appliance, &user_name);
+        self.store
+            .write(move |tx| {
+                tx.put(TOKENS, &token_key, &token_record)?;
+                write_user(tx, &user_key, &user)
+            })
+            .await
     }
 
-    /// Applies a poll's answer to the tokens it named (their seeds stay).
+    /// Applies a poll's answer to the tokens it named, as they stand now (their seeds, replay guard and
+    /// drift stay); a token provisioned again since it was polled is left as it is. Returns the tokens.
     pub async fn save_polled(
         &self,
         appliance: &ApplianceSerial,
-        polled: &[Token],
-    ) -> anyhow::Result<()> {
-        let result = self.tokens.transaction(|tokens| {
-            for token in polled {
-                let key = key(appliance, token.serial.as_str());
-                let Some(old) = tokens.get(&key)? else {
-                    continue;
-                };
-                let old: TokenRecordV1 =
-                    decode_record(&old, "an appliance record").map_err(abort)?;
-                tokens.insert(
-                    key,
-                    encode_record(&TokenRecordV1::new(token, old.sealed_seed)),
-                )?;
-            }
-            Ok(())
-        });
-        committed(result, "appliance storage")?;
-        self.flush().await
+        polled: Vec<Polled>,
+    ) -> Result<Vec<Token>, StoreError> {
+        let appliance = appliance.clone();
+        self.store
+            .write(move |tx| {
+                let mut tokens = Vec::with_capacity(polled.len());
+                for answer in &polled {
+                    let key = key(&appliance, answer.serial.as_str());
+                    let Some(record) = tx.record::<TokenRecord>(TOKENS, &key)? else {
+                        continue;
+                    };
+                    let current = record
+                        .token()
+                        .map_err(corrupt("an appliance token record"))?;
+                    if current.activation_code != answer.activation_code {
+                        tokens.push(current);
+                        continue;
+                    }
+                    let token = current.polled(
+                        &answer.status,
+                        answer.reg_id.as_deref(),
+                        answer.os_ver.as_deref(),
+                    );
+                    tx.put(TOKENS, &key, &TokenRecord::new(&token, record.sealed_seed))?;
+                    tokens.push(token);
+                }
+                Ok(tokens)
+            })
+            .await
     }
 
     /// The user holding `token`, if any.
@@ -460,100 +575,105 @@ impl Store {
         &self,
         appliance: &ApplianceSerial,
         token: &TokenSerial,
-    ) -> anyhow::Result<Option<User>> {
+    ) -> Result<Option<User>, StoreError> {
         Ok(self
             .users(appliance)?
             .into_iter()
             .find(|u| &u.token == token))
     }
 
-    pub fn user(&self, appliance: &ApplianceSerial, name: &str) -> anyhow::Result<Option<User>> {
-        self.users
-            .get(key(appliance, name))?
-            .map(|b| decode_record::<UserRecordV1>(&b, "an appliance record")?.user())
-            .transpose()
+    pub fn user(
+        &self,
+        appliance: &ApplianceSerial,
+        name: &str,
+    ) -> Result<Option<User>, StoreError> {
+        self.store.read(|r| read_user(r, &key(appliance, name)))
     }
 
-    /// Clears a user's failures and lockout; `false` if there is no such user.
-    pub async fn unlock(&self, appliance: &ApplianceSerial, name: &str) -> anyhow::Result<bool> {
-        let Some(mut user) = self.user(appliance, name)? else {
-            return Ok(false);
-        };
-        user.lockout = Lockout::default();
-        self.users.insert(
-            key(appliance, name),
-            encode_record(&UserRecordV1::new(&user)),
-        )?;
-        self.flush().await?;
-        Ok(true)
+    /// Clears a user's failures and lockout, in one transaction; the user after it, `None` if there is no
+    /// such user.
+    pub async fn unlock(
+        &self,
+        appliance: &ApplianceSerial,
+        name: &str,
+    ) -> Result<Option<User>, StoreError> {
+        let user_key = key(appliance, name);
+        self.store
+            .write(move |tx| {
+                let Some(mut user) = read_user(tx, &user_key)? else {
+                    return Ok(None);
+                };
+                user.lockout = Lockout::default();
+                write_user(tx, &user_key, &user)?;
+                Ok(Some(user))
+            })
+            .await
     }
 
     /// Checks a login: the OTP check and every state change it causes (replay guard, drift, failures,
-    /// lockout, the token becoming Assigned) happen in one transaction, flushed before this returns.
+    /// lockout, the token becoming Assigned) happen in one transaction, durable before this returns.
     pub async fn login(
         &self,
         appliance: &Appliance,
         name: &str,
         otp: &str,
         now: UnixTime,
-    ) -> anyhow::Result<LoginVerdict> {
-        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
-            let user_key = key(&appliance.serial, name);
-            let Some(user) = users.get(&user_key)? else {
-                return Ok(LoginVerdict::UnknownUser);
-            };
-            let mut user = decode_record::<UserRecordV1>(&user, "an appliance record")
-                .and_then(|r| r.user())
-                .map_err(abort)?;
-            if user.lockout.is_locked(now) {
-                return Ok(LoginVerdict::Locked { user });
-            }
-            let token_key = key(&appliance.serial, user.token.as_str());
-            let Some(record) = tokens.get(&token_key)? else {
-                return Err(abort(anyhow!(
-                    "user {name} holds {} which is not in the table",
-                    user.token
-                )));
-            };
-            let mut record: TokenRecordV1 =
-                decode_record(&record, "an appliance record").map_err(abort)?;
-            let mut token = record.token().map_err(abort)?;
-            let verdict = match &record.sealed_seed {
-                None => Verdict::Denied,
-                Some(sealed) => {
-                    let seed = self.unseal(sealed).map_err(abort)?;
-                    auth::check(
-                        seed.as_bytes(),
-                        otp,
-                        now,
-                        token.timing,
-                        &appliance.settings,
-                        token.memory,
-                    )
+    ) -> Result<LoginVerdict, StoreError> {
+        let seal_key = self.key.clone();
+        let serial = appliance.serial.clone();
+        let settings = appliance.settings;
+        let name = name.to_owned();
+        let otp = otp.to_owned();
+        self.store
+            .write(move |tx| {
+                let user_key = key(&serial, &name);
+                let Some(mut user) = read_user(tx, &user_key)? else {
+                    return Ok(LoginVerdict::UnknownUser);
+                };
+                if user.lockout.is_locked(now) {
+                    return Ok(LoginVerdict::Locked { user });
                 }
-            };
-            match verdict {
-                Verdict::Accepted { memory } => {
-                    token.memory = memory;
-                    token.status = FortiTokenStatus::Assigned;
-                    token.activation_code = None;
-                    user.lockout = Lockout::succeed();
+                let token_key = key(&serial, user.token.as_str());
+                let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
+                    return Err(StoreError::corrupt(format!(
+                        "user {name} holds {} which is not in the table",
+                        user.token
+                    )));
+                };
+                let mut token = record
+                    .token()
+                    .map_err(corrupt("an appliance token record"))?;
+                let verdict = match &record.sealed_seed {
+                    None => Verdict::Denied,
+                    Some(sealed) => {
+                        let seed = unseal(&seal_key, sealed).map_err(corrupt("a sealed seed"))?;
+                        auth::check(
+                            seed.as_bytes(),
+                            &otp,
+                            now,
+                            token.timing,
+                            &settings,
+                            token.memory,
+                        )
+                    }
+                };
+                match verdict {
+                    Verdict::Accepted { memory } => {
+                        token.memory = memory;
+                        token.status = FortiTokenStatus::Assigned;
+                        token.activation_code = None;
+                        user.lockout = Lockout::succeed();
+                    }
+                    Verdict::Resync { memory } => token.memory = memory,
+                    Verdict::Denied => user.lockout = user.lockout.fail(now, &settings),
+                    Verdict::Replayed { .. } => {}
                 }
-                Verdict::Resync { memory } => token.memory = memory,
-                Verdict::Denied => user.lockout = user.lockout.fail(now, &appliance.settings),
-                Verdict::Replayed { .. } => {}
-            }
-            let sealed = record.sealed_seed.take();
-            tokens.insert(
-                token_key,
-                encode_record(&TokenRecordV1::new(&token, sealed)),
-            )?;
-            users.insert(user_key, encode_record(&UserRecordV1::new(&user)))?;
-            Ok(LoginVerdict::Checked { verdict, user })
-        });
-        let verdict = committed(result, "appliance storage")?;
-        self.flush().await?;
-        Ok(verdict)
+                let sealed = record.sealed_seed.take();
+                tx.put(TOKENS, &token_key, &TokenRecord::new(&token, sealed))?;
+                write_user(tx, &user_key, &user)?;
+                Ok(LoginVerdict::Checked { verdict, user })
+            })
+            .await
     }
 
     /// The seed of `token`, unsealed (for a push: the payload and callback keys derive from it).
@@ -561,115 +681,85 @@ impl Store {
         &self,
         appliance: &ApplianceSerial,
         token: &TokenSerial,
-    ) -> anyhow::Result<Option<Seed>> {
-        let Some(bytes) = self.tokens.get(key(appliance, token.as_str()))? else {
-            return Ok(None);
-        };
-        let record: TokenRecordV1 = decode_record(&bytes, "an appliance record")?;
+    ) -> Result<Option<Seed>, StoreError> {
+        let record = self
+            .store
+            .read(|r| r.record::<TokenRecord>(TOKENS, &key(appliance, token.as_str())))?;
         record
-            .sealed_seed
-            .map(|sealed| self.unseal(&sealed))
+            .and_then(|record| record.sealed_seed)
+            .map(|sealed| unseal(&self.key, &sealed).map_err(corrupt("a sealed seed")))
             .transpose()
     }
 
     /// Checks the OTP a phone sent with a push approval: it must be within the window, and the push
     /// session (answered once) is the replay guard. On success the token becomes Assigned, the step is
     /// remembered and the user's failures are cleared; a wrong code counts as a failed login. One
-    /// transaction, flushed before it returns.
+    /// transaction, durable before it returns.
     pub async fn approve_push(
         &self,
         appliance: &Appliance,
         name: &str,
         otp: &str,
         now: UnixTime,
-    ) -> anyhow::Result<bool> {
-        let result = (&self.tokens, &self.users).transaction(|(tokens, users)| {
-            let user_key = key(&appliance.serial, name);
-            let Some(user) = users.get(&user_key)? else {
-                return Ok(false);
-            };
-            let mut user = decode_record::<UserRecordV1>(&user, "an appliance record")
-                .and_then(|r| r.user())
-                .map_err(abort)?;
-            let token_key = key(&appliance.serial, user.token.as_str());
-            let Some(record) = tokens.get(&token_key)? else {
-                return Ok(false);
-            };
-            let mut record: TokenRecordV1 =
-                decode_record(&record, "an appliance record").map_err(abort)?;
-            let mut token = record.token().map_err(abort)?;
-            let Some(sealed) = record.sealed_seed.take() else {
-                return Ok(false);
-            };
-            let seed = self.unseal(&sealed).map_err(abort)?;
-            let unguarded = OtpMemory {
-                last_step: None,
-                sync_step: None,
-                ..token.memory
-            };
-            let approved = match auth::check(
-                seed.as_bytes(),
-                otp,
-                now,
-                token.timing,
-                &appliance.settings,
-                unguarded,
-            ) {
-                Verdict::Accepted { memory } => {
-                    token.memory.last_step = token.memory.last_step.max(memory.last_step);
-                    token.status = FortiTokenStatus::Assigned;
-                    token.activation_code = None;
-                    user.lockout = Lockout::succeed();
-                    true
-                }
-                _ => {
-                    user.lockout = user.lockout.fail(now, &appliance.settings);
-                    false
-                }
-            };
-            tokens.insert(
-                token_key,
-                encode_record(&TokenRecordV1::new(&token, Some(sealed))),
-            )?;
-            users.insert(user_key, encode_record(&UserRecordV1::new(&user)))?;
-            Ok(approved)
-        });
-        let approved = committed(result, "appliance storage")?;
-        self.flush().await?;
-        Ok(approved)
+    ) -> Result<bool, StoreError> {
+        let seal_key = self.key.clone();
+        let serial = appliance.serial.clone();
+        let settings = appliance.settings;
+        let name = name.to_owned();
+        let otp = otp.to_owned();
+        self.store
+            .write(move |tx| {
+                let user_key = key(&serial, &name);
+                let Some(mut user) = read_user(tx, &user_key)? else {
+                    return Ok(false);
+                };
+                let token_key = key(&serial, user.token.as_str());
+                let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
+                    return Ok(false);
+                };
+                let mut token = record
+                    .token()
+                    .map_err(corrupt("an appliance token record"))?;
+                let Some(sealed) = record.sealed_seed.take() else {
+                    return Ok(false);
+                };
+                let seed = unseal(&seal_key, &sealed).map_err(corrupt("a sealed seed"))?;
+                let unguarded = OtpMemory {
+                    last_step: None,
+                    sync_step: None,
+                    ..token.memory
+                };
+                let approved = match auth::check(
+                    seed.as_bytes(),
+                    &otp,
+                    now,
+                    token.timing,
+                    &settings,
+                    unguarded,
+                ) {
+                    Verdict::Accepted { memory } => {
+                        token.memory.last_step = token.memory.last_step.max(memory.last_step);
+                        token.status = FortiTokenStatus::Assigned;
+                        token.activation_code = None;
+                        user.lockout = Lockout::succeed();
+                        true
+                    }
+                    _ => {
+                        user.lockout = user.lockout.fail(now, &settings);
+                        false
+                    }
+                };
+                tx.put(TOKENS, &token_key, &TokenRecord::new(&token, Some(sealed)))?;
+                write_user(tx, &user_key, &user)?;
+                Ok(approved)
+            })
+            .await
     }
 
-    fn unseal(&self, sealed: &str) -> anyhow::Result<Seed> {
-        let bytes = BASE64.decode(sealed).context("a sealed seed")?;
-        let sealed = Sealed::from_bytes(&bytes).map_err(|e| anyhow!("a sealed seed: {e}"))?;
-        let plain = open(&self.key, &sealed).map_err(|e| anyhow!("unsealing a seed: {e}"))?;
-        Seed::from_bytes(&plain).map_err(|e| anyhow!("a sealed seed: {e}"))
-    }
-}
-
-/// The appliances' records for `/__admin/state`: seeds stay sealed with `seal.key`, so this state imports
-/// only where that key is the same.
-impl lab::state::Snapshot for Store {
-    fn db(&self) -> &sled::Db {
-        &self.db
-    }
-
-    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
-        vec![
-            ("appliances", self.appliances.clone()),
-            ("tokens", self.tokens.clone()),
-            ("users", self.users.clone()),
-        ]
-    }
-
-    fn key_id(&self) -> Option<String> {
-        Some(lab::state::key_id(&self.key))
-    }
-
-    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
-        if tree == "appliances" {
-            let appliance: Appliance =
-                decode_record::<ApplianceRecordV1>(value, "an appliance record")?.try_into()?;
+    /// Checks one record of a state being imported: sealed seeds must open with this data dir's key.
+    pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if table == APPLIANCES {
+            let appliance: Appliance = lab::store::decode::<ApplianceRecord>(value)?.try_into()?;
             anyhow::ensure!(
                 appliance.serial.as_str().as_bytes() == key,
                 "appliance {} is stored under another serial",
@@ -682,8 +772,8 @@ impl lab::state::Snapshot for Store {
             .and_then(|k| k.split_once('\0'))
             .context("the key is <appliance serial>\\0<token or user>")?;
         serial.parse::<ApplianceSerial>()?;
-        if tree == "tokens" {
-            let record: TokenRecordV1 = decode_record(value, "a token record")?;
+        if table == TOKENS {
+            let record: TokenRecord = lab::store::decode(value)?;
             let token = record.token()?;
             anyhow::ensure!(
                 token.serial.as_str() == item,
@@ -691,10 +781,10 @@ impl lab::state::Snapshot for Store {
                 token.serial
             );
             if let Some(sealed) = &record.sealed_seed {
-                self.unseal(sealed)?;
+                unseal(&self.key, sealed)?;
             }
         } else {
-            let user = decode_record::<UserRecordV1>(value, "a user record")?.user()?;
+            let user = lab::store::decode::<UserRecord>(value)?.user()?;
             anyhow::ensure!(
                 user.name == item,
                 "user {} is stored under {item}",
@@ -704,14 +794,16 @@ impl lab::state::Snapshot for Store {
         Ok(())
     }
 
-    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
-        let appliances = incoming.keys("appliances");
-        for tree in ["tokens", "users"] {
-            for (key, _) in incoming.records(tree) {
+    /// Checks that every token and user of a state belongs to an appliance in it.
+    pub fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let appliances = incoming.keys(APPLIANCES);
+        for table in [TOKENS, USERS] {
+            for (key, _) in incoming.records(table) {
                 let serial = key.split(|b| *b == 0).next().unwrap_or_default();
                 anyhow::ensure!(
                     appliances.contains(serial),
-                    "{tree} of `{}`, which is not in `appliances`",
+                    "{} of `{}`, which is not in `appliances`",
+                    table.name(),
                     String::from_utf8_lossy(serial)
                 );
             }

@@ -2,9 +2,9 @@
 //! activation codes and tokens, and the appliance and HA cluster each is registered to) and answers
 //! `SoftToken.ActivationLicenseRequest`, the message FortiOS sends for `execute fortitoken-mobile import`.
 //!
-//! Modules: `ledger` (the rules, pure), `store` (the only module that touches sled), `routes` (HTTP).
-//! `start` opens the store, loads fixtures and starts serving; the `forticare-mock` binary and
-//! `fortimock up` both call it.
+//! Modules: `ledger` (the rules, pure), `store` (its tables on the lab's storage toolkit), `error` (the
+//! service's one error type), `routes` (HTTP). `start` opens the ledger, loads fixtures and starts
+//! serving; the `forticare-mock` binary and `fortimock up` both call it.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,7 @@ use anyhow::Context;
 use lab::server::{Listen, RunningService};
 use protocol::ledger::LicenseSpec;
 
+pub mod error;
 pub mod ledger;
 mod routes;
 pub mod store;
@@ -26,7 +27,7 @@ pub const DEFAULT_PORT: u16 = 8440;
 /// How to run forticare.
 pub struct Config {
     pub listen: Listen,
-    /// Where the ledger lives (`<dir>/db`); `None` keeps it in temporary storage.
+    /// Where the ledger lives; `None` keeps it in memory.
     pub service_dir: Option<PathBuf>,
     /// Licenses to create at start if they do not exist yet.
     pub fixtures: Vec<LicenseSpec>,
@@ -34,24 +35,19 @@ pub struct Config {
 
 /// Opens the ledger, loads the fixtures and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let store =
-        store::Store::open(config.service_dir.as_deref()).context("opening the license ledger")?;
+    let ledger = store::Ledger::open(config.service_dir.as_deref())?;
     let clock = config.listen.clock.clone();
-    let created = store
-        .load_fixtures(&config.fixtures, clock.now())
+    let created = ledger
+        .load_fixtures(config.fixtures.clone(), clock.now())
         .await
         .context("loading fixtures")?;
     if created > 0 {
         tracing::info!(service = NAME, created, "fixture licenses created");
     }
     let state = web::Data::new(routes::Forticare {
-        store,
+        ledger,
         clock,
         fixtures: config.fixtures,
     });
-    let served = state.clone();
-    let service = lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, served.clone())
-    })?;
-    Ok(service.releases(&state))
+    lab::server::start(&config.listen, state)
 }

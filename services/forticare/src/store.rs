@@ -1,79 +1,79 @@
-//! The ledger's storage: the only module that touches forticare's sled trees. It owns the key layout and
-//! the versioned record format, runs each import as one transaction (so two appliances racing for one code
-//! cannot both win), and flushes before returning from any change: acknowledged means durable.
+//! The ledger's storage: forticare's tables and record format, on the lab's storage toolkit. Each change
+//! (a license created, an import, a reset with its fixtures) is one write transaction, durable before it
+//! returns: acknowledged means durable, and two appliances racing for one code cannot both win.
 //!
-//! Trees: `licenses` (license id → `LicenseRecordV2` JSON), `codes` (20 hex digits → license id),
-//! `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and `appliances`
-//! (serial → empty: every serial a license is registered to, the "registered products").
+//! Tables: `licenses` (license id → `LicenseRecord`), and the indexes `codes` (20 hex digits → license
+//! id), `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and
+//! `appliances` (serial → empty: every serial a license is registered to, the "registered products").
+//! Index entries hold a key of another table; the store's layout marker versions them.
 
 use std::path::Path;
 
-use anyhow::Context;
-use lab::store::{Abort, abort, committed};
+use lab::store::{OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
-use protocol::ledger::LicenseSpec;
+use protocol::ledger::{LicenseSpec, OwnershipAnswer, OwnershipQuery, TokenOwnership};
 use protocol::modeled;
 use protocol::time::{CivilDate, UnixTime};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::TransactionalTree;
 
+use crate::error::ForticareError;
 use crate::ledger::{self, License, Owner, Redemption};
 
-/// Handle to the ledger database; cheap to clone.
+pub const LICENSES: Table = Table::new("licenses");
+pub const CODES: Table = Table::new("codes");
+pub const TOKENS: Table = Table::new("tokens");
+pub const TRIALS: Table = Table::new("trials");
+pub const APPLIANCES: Table = Table::new("appliances");
+
+/// forticare's tables.
+pub static SCHEMA: Schema = Schema {
+    service: crate::NAME,
+    tables: &[LICENSES, CODES, TOKENS, TRIALS, APPLIANCES],
+};
+
+/// The license ledger; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    licenses: sled::Tree,
-    codes: sled::Tree,
-    tokens: sled::Tree,
-    trials: sled::Tree,
-    appliances: sled::Tree,
+pub struct Ledger {
+    store: Store,
 }
 
-/// Why a license could not be created.
-#[derive(Debug, thiserror::Error)]
-pub enum CreateError {
-    #[error("{0}")]
-    Conflict(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-/// A license as stored. Version 2 (version 1 held the token list; tokens are now derived from the id and
-/// seat count, `modeled::token_serials`, and indexed in the `tokens` tree). A change of shape gets a new
-/// version and a conversion.
+/// A license as stored. Version 2 (version 1 held the token list; tokens are derived from the id and
+/// seat count, `modeled::token_serials`, and indexed in `tokens`).
 #[derive(Serialize, Deserialize)]
-struct LicenseRecordV2 {
-    v: u32,
+struct LicenseRecord {
+    v: Version<2>,
     id: String,
     code: Option<String>,
     seats: u32,
     valid_until: Option<String>,
     note: Option<String>,
     created: i64,
-    owner: Option<OwnerRecordV1>,
+    owner: Option<OwnerRecord>,
+}
+
+impl Record for LicenseRecord {
+    const KIND: &'static str = "a license record";
 }
 
 #[derive(Serialize, Deserialize)]
-struct OwnerRecordV1 {
+struct OwnerRecord {
     appliance: String,
     cluster: Vec<String>,
     registered: i64,
 }
 
-impl From<&License> for LicenseRecordV2 {
-    fn from(license: &License) -> LicenseRecordV2 {
-        LicenseRecordV2 {
-            v: 2,
+impl From<&License> for LicenseRecord {
+    fn from(license: &License) -> LicenseRecord {
+        LicenseRecord {
+            v: Version,
             id: license.id.to_string(),
             code: license.code.as_ref().map(|c| c.compact().to_owned()),
             seats: license.seats,
             valid_until: license.valid_until.map(|d| d.to_string()),
             note: license.note.clone(),
             created: license.created.secs(),
-            owner: license.owner.as_ref().map(|o| OwnerRecordV1 {
+            owner: license.owner.as_ref().map(|o| OwnerRecord {
                 appliance: o.appliance.to_string(),
                 cluster: o.cluster.iter().map(ToString::to_string).collect(),
                 registered: o.registered.secs(),
@@ -82,30 +82,37 @@ impl From<&License> for LicenseRecordV2 {
     }
 }
 
-impl TryFrom<LicenseRecordV2> for License {
-    type Error = anyhow::Error;
+impl TryFrom<LicenseRecord> for License {
+    type Error = StoreError;
 
-    fn try_from(record: LicenseRecordV2) -> anyhow::Result<License> {
+    fn try_from(record: LicenseRecord) -> Result<License, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| StoreError::corrupt(format!("a license record: {e}"));
         Ok(License {
-            id: record.id.parse()?,
-            code: record.code.map(|c| c.parse()).transpose()?,
+            id: record.id.parse().map_err(|e| bad(&e))?,
+            code: record
+                .code
+                .map(|c| c.parse())
+                .transpose()
+                .map_err(|e| bad(&e))?,
             seats: record.seats,
             valid_until: record
                 .valid_until
                 .map(|d| d.parse::<CivilDate>())
-                .transpose()?,
+                .transpose()
+                .map_err(|e| bad(&e))?,
             note: record.note,
             created: UnixTime::from_secs(record.created),
             owner: record
                 .owner
-                .map(|o| -> anyhow::Result<Owner> {
+                .map(|o| -> Result<Owner, StoreError> {
                     Ok(Owner {
-                        appliance: o.appliance.parse()?,
+                        appliance: o.appliance.parse().map_err(|e| bad(&e))?,
                         cluster: o
                             .cluster
                             .iter()
                             .map(|s| s.parse())
-                            .collect::<Result<_, _>>()?,
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| bad(&e))?,
                         registered: UnixTime::from_secs(o.registered),
                     })
                 })
@@ -114,364 +121,414 @@ impl TryFrom<LicenseRecordV2> for License {
     }
 }
 
-fn decode(bytes: &[u8]) -> anyhow::Result<License> {
-    let record: LicenseRecordV2 =
-        serde_json::from_slice(bytes).context("decoding a license record")?;
-    record.try_into()
+fn decode(bytes: &[u8]) -> Result<License, StoreError> {
+    lab::store::decode::<LicenseRecord>(bytes)?.try_into()
 }
 
-fn encode(license: &License) -> Vec<u8> {
-    lab::store::encode_record(&LicenseRecordV2::from(license))
+/// The license stored under `id`.
+fn read_license(r: &mut impl Reader, id: &[u8]) -> Result<Option<License>, StoreError> {
+    r.get(LICENSES, id)?.map(|bytes| decode(&bytes)).transpose()
 }
 
-fn read_license(licenses: &TransactionalTree, id: &[u8]) -> Result<Option<License>, Abort> {
-    licenses
-        .get(id)?
-        .map(|bytes| decode(&bytes))
-        .transpose()
-        .map_err(abort)
+/// The license the index entry under `key` in `index` names.
+fn indexed_license(
+    r: &mut impl Reader,
+    index: Table,
+    key: &[u8],
+) -> Result<Option<License>, StoreError> {
+    match r.get(index, key)? {
+        Some(id) => read_license(r, &id),
+        None => Ok(None),
+    }
 }
 
-impl Store {
-    /// Opens the ledger in `dir` (a temporary one when `None`).
-    pub fn open(dir: Option<&Path>) -> anyhow::Result<Store> {
-        let db = lab::store::open_db(dir)?;
-        Ok(Store {
-            licenses: db.open_tree("licenses")?,
-            codes: db.open_tree("codes")?,
-            tokens: db.open_tree("tokens")?,
-            trials: db.open_tree("trials")?,
-            appliances: db.open_tree("appliances")?,
-            db,
-        })
-    }
-
-    async fn flush(&self) -> anyhow::Result<()> {
-        lab::store::flush(&self.db)
-            .await
-            .context("flushing the ledger")
-    }
-
-    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
-    pub async fn reset(&self) -> anyhow::Result<u64> {
-        lab::store::reset(
-            &self.db,
-            vec![
-                self.licenses.clone(),
-                self.codes.clone(),
-                self.tokens.clone(),
-                self.trials.clone(),
-                self.appliances.clone(),
-            ],
-        )
-        .await
-    }
-
-    /// Creates a purchased license from `spec`, generating what it leaves out.
-    pub async fn create(&self, spec: &LicenseSpec, now: UnixTime) -> Result<License, CreateError> {
-        let trees = (&self.licenses, &self.codes, &self.tokens, &self.appliances);
-        let result = trees.transaction(|(licenses, codes, tokens, appliances)| {
-            let mut rng = rand::thread_rng();
-            let id = match &spec.id {
-                Some(id) if licenses.get(id.as_str())?.is_some() => {
-                    return Err(abort(CreateError::Conflict(format!(
-                        "license {id} already exists"
-                    ))));
-                }
-                Some(id) => id.clone(),
-                None => loop {
-                    let id = LicenseId::paid(rng.gen_range(10_000_000_000..1_000_000_000_000));
-                    if licenses.get(id.as_str())?.is_none() {
-                        break id;
-                    }
-                },
-            };
-            let code = match &spec.code {
-                Some(code) if code.is_trial() => {
-                    return Err(abort(CreateError::Conflict(
-                        "the trial code cannot be given to a purchased license".into(),
-                    )));
-                }
-                Some(code) => {
-                    if let Some(owner) = codes.get(code.compact())? {
-                        let owner = String::from_utf8_lossy(&owner).into_owned();
-                        return Err(abort(CreateError::Conflict(format!(
-                            "code {code} already belongs to license {owner}"
-                        ))));
-                    }
-                    code.clone()
-                }
-                None => loop {
-                    let code = LicenseActivationCode::from_bytes(rng.r#gen());
-                    if !code.is_trial() && codes.get(code.compact())?.is_none() {
-                        break code;
-                    }
-                },
-            };
-            let license = License {
-                seats: spec.seats,
-                id,
-                code: Some(code),
-                valid_until: spec.valid_until,
-                note: spec.note.clone(),
-                created: now,
-                owner: spec.owner.as_ref().map(|appliance| Owner {
-                    appliance: appliance.clone(),
-                    cluster: std::iter::once(appliance)
-                        .chain(&spec.owner_peers)
-                        .cloned()
-                        .collect(),
-                    registered: now,
-                }),
-            };
-            let serials = license.token_serials();
-            for token in &serials {
-                if tokens.get(token.as_str())?.is_some() {
-                    return Err(abort(CreateError::Conflict(format!(
-                        "token {token} of {} already exists",
-                        license.id
-                    ))));
-                }
-            }
-            licenses.insert(license.id.as_str(), encode(&license))?;
-            codes.insert(
-                license.code.as_ref().map_or("", |c| c.compact()),
-                license.id.as_str(),
-            )?;
-            for token in &serials {
-                tokens.insert(token.as_str(), license.id.as_str())?;
-            }
-            register(appliances, &license)?;
-            Ok(license)
-        });
-        let license =
-            committed(result, "ledger storage").map_err(|e| match e.downcast::<CreateError>() {
-                Ok(create) => create,
-                Err(other) => CreateError::Internal(other),
-            })?;
-        self.flush().await?;
-        Ok(license)
-    }
-
-    /// Creates each fixture license that does not exist yet (by id); returns how many were created.
-    pub async fn load_fixtures(
-        &self,
-        specs: &[LicenseSpec],
-        now: UnixTime,
-    ) -> anyhow::Result<usize> {
-        let mut created = 0;
-        for spec in specs {
-            let exists = match &spec.id {
-                Some(id) => self.licenses.contains_key(id.as_str())?,
-                None => false,
-            };
-            if !exists {
-                self.create(spec, now)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("fixture license {:?}: {e}", spec.id))?;
-                created += 1;
-            }
-        }
-        Ok(created)
-    }
-
-    /// Imports a purchased license's code for `cluster` (requester first).
-    pub async fn redeem(
-        &self,
-        code: &LicenseActivationCode,
-        cluster: &[ApplianceSerial],
-        now: UnixTime,
-    ) -> anyhow::Result<Redemption> {
-        let trees = (&self.licenses, &self.codes, &self.appliances);
-        let result = trees.transaction(|(licenses, codes, appliances)| {
-            let license = match codes.get(code.compact())? {
-                Some(id) => read_license(licenses, &id)?,
-                None => None,
-            };
-            let outcome = ledger::redeem(license, cluster, now);
-            if let Redemption::Granted {
-                license,
-                changed: true,
-            } = &outcome
-            {
-                licenses.insert(license.id.as_str(), encode(license))?;
-                register(appliances, license)?;
-            }
-            Ok(outcome)
-        });
-        let outcome = committed(result, "ledger storage")?;
-        if matches!(outcome, Redemption::Granted { changed: true, .. }) {
-            self.flush().await?;
-        }
-        Ok(outcome)
-    }
-
-    /// Imports the trial code for `cluster` (requester first).
-    pub async fn redeem_trial(
-        &self,
-        cluster: &[ApplianceSerial],
-        now: UnixTime,
-    ) -> anyhow::Result<Redemption> {
-        let Some(requester) = cluster.first() else {
-            anyhow::bail!("a trial import needs a requesting appliance");
-        };
-        let trees = (&self.licenses, &self.trials, &self.tokens, &self.appliances);
-        let result = trees.transaction(|(licenses, trials, tokens, appliances)| {
-            let mut existing = None;
-            for member in cluster {
-                if let Some(id) = trials.get(member.as_str())? {
-                    existing = read_license(licenses, &id)?;
-                    break;
-                }
-            }
-            let mut new_id = modeled::trial_license(requester, 0);
-            if existing.is_none() {
-                let mut attempt = 0;
-                while licenses.get(new_id.as_str())?.is_some()
-                    || modeled::token_serials(&new_id, modeled::TRIAL_SEATS)
-                        .iter()
-                        .try_fold(false, |taken, t| {
-                            Ok::<_, Abort>(taken || tokens.get(t.as_str())?.is_some())
-                        })?
-                {
-                    attempt += 1;
-                    new_id = modeled::trial_license(requester, attempt);
-                }
-            }
-            let outcome = ledger::redeem_trial(existing, cluster, new_id, now);
-            if let Redemption::Granted {
-                license,
-                changed: true,
-            } = &outcome
-            {
-                licenses.insert(license.id.as_str(), encode(license))?;
-                for token in &license.token_serials() {
-                    tokens.insert(token.as_str(), license.id.as_str())?;
-                }
-                for member in cluster {
-                    if trials.get(member.as_str())?.is_none() {
-                        trials.insert(member.as_str(), license.id.as_str())?;
-                    }
-                }
-                register(appliances, license)?;
-            }
-            Ok(outcome)
-        });
-        let outcome = committed(result, "ledger storage")?;
-        if matches!(outcome, Redemption::Granted { changed: true, .. }) {
-            self.flush().await?;
-        }
-        Ok(outcome)
-    }
-
-    pub fn license(&self, id: &LicenseId) -> anyhow::Result<Option<License>> {
-        self.licenses
-            .get(id.as_str())?
-            .map(|bytes| decode(&bytes))
-            .transpose()
-    }
-
-    /// Every license, by id.
-    pub fn licenses(&self) -> anyhow::Result<Vec<License>> {
-        self.licenses
-            .iter()
-            .values()
-            .map(|bytes| decode(&bytes?))
-            .collect()
-    }
-
-    /// The license a token belongs to.
-    pub fn license_of_token(&self, token: &TokenSerial) -> anyhow::Result<Option<License>> {
-        match self.tokens.get(token.as_str())? {
-            Some(id) => self
-                .licenses
-                .get(&id)?
-                .map(|bytes| decode(&bytes))
-                .transpose(),
-            None => Ok(None),
-        }
-    }
-
-    /// Whether any license is registered to `serial` (a "registered product").
-    pub fn is_registered_appliance(&self, serial: &ApplianceSerial) -> anyhow::Result<bool> {
-        Ok(self.appliances.contains_key(serial.as_str())?)
-    }
+fn write_license(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
+    tx.put(
+        LICENSES,
+        license.id.as_str().as_bytes(),
+        &LicenseRecord::from(license),
+    )
 }
 
 /// Records every serial of the license's cluster as a registered appliance.
-fn register(appliances: &TransactionalTree, license: &License) -> Result<(), Abort> {
+fn register(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
     if let Some(owner) = &license.owner {
         for member in &owner.cluster {
-            appliances.insert(member.as_str(), &[][..])?;
+            tx.insert(APPLIANCES, member.as_str().as_bytes(), &[])?;
         }
     }
     Ok(())
 }
 
-/// The ledger's records for `/__admin/state`.
-impl lab::state::Snapshot for Store {
-    fn db(&self) -> &sled::Db {
-        &self.db
+/// Creates a purchased license from `spec` inside a transaction.
+fn create_in(
+    tx: &mut Tx<'_>,
+    spec: &LicenseSpec,
+    now: UnixTime,
+) -> Result<License, ForticareError> {
+    let mut rng = rand::thread_rng();
+    let id = match &spec.id {
+        Some(id) if tx.contains(LICENSES, id.as_str().as_bytes())? => {
+            return Err(ForticareError::LicenseConflict(format!(
+                "license {id} already exists"
+            )));
+        }
+        Some(id) => id.clone(),
+        None => loop {
+            let id = LicenseId::paid(rng.gen_range(10_000_000_000..1_000_000_000_000));
+            if !tx.contains(LICENSES, id.as_str().as_bytes())? {
+                break id;
+            }
+        },
+    };
+    let code = match &spec.code {
+        Some(code) if code.is_trial() => {
+            return Err(ForticareError::LicenseConflict(
+                "the trial code cannot be given to a purchased license".into(),
+            ));
+        }
+        Some(code) => {
+            if let Some(owner) = tx.get(CODES, code.compact().as_bytes())? {
+                let owner = String::from_utf8_lossy(&owner).into_owned();
+                return Err(ForticareError::LicenseConflict(format!(
+                    "code {code} already belongs to license {owner}"
+                )));
+            }
+            code.clone()
+        }
+        None => loop {
+            let code = LicenseActivationCode::from_bytes(rng.r#gen());
+            if !code.is_trial() && !tx.contains(CODES, code.compact().as_bytes())? {
+                break code;
+            }
+        },
+    };
+    let license = License {
+        seats: spec.seats,
+        id,
+        code: Some(code),
+        valid_until: spec.valid_until,
+        note: spec.note.clone(),
+        created: now,
+        owner: spec.owner.as_ref().map(|appliance| Owner {
+            appliance: appliance.clone(),
+            cluster: std::iter::once(appliance)
+                .chain(&spec.owner_peers)
+                .cloned()
+                .collect(),
+            registered: now,
+        }),
+    };
+    let serials = license.token_serials();
+    for token in &serials {
+        if tx.contains(TOKENS, token.as_str().as_bytes())? {
+            return Err(ForticareError::LicenseConflict(format!(
+                "token {token} of {} already exists",
+                license.id
+            )));
+        }
     }
-
-    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
-        vec![
-            ("licenses", self.licenses.clone()),
-            ("codes", self.codes.clone()),
-            ("tokens", self.tokens.clone()),
-            ("trials", self.trials.clone()),
-            ("appliances", self.appliances.clone()),
-        ]
+    write_license(tx, &license)?;
+    let code = license.code.as_ref().map_or("", |c| c.compact());
+    tx.insert(CODES, code.as_bytes(), license.id.as_str().as_bytes())?;
+    for token in &serials {
+        tx.insert(
+            TOKENS,
+            token.as_str().as_bytes(),
+            license.id.as_str().as_bytes(),
+        )?;
     }
+    register(tx, &license)?;
+    Ok(license)
+}
 
-    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
-        let key = std::str::from_utf8(key).context("the key is not text")?;
-        let license_id = || -> anyhow::Result<LicenseId> {
-            Ok(std::str::from_utf8(value)
-                .context("the value is not text")?
-                .parse()?)
+/// Creates each fixture license that does not exist yet (by id) inside a transaction; how many it created.
+fn load_fixtures_in(
+    tx: &mut Tx<'_>,
+    specs: &[LicenseSpec],
+    now: UnixTime,
+) -> Result<u64, ForticareError> {
+    let mut created = 0;
+    for spec in specs {
+        let exists = match &spec.id {
+            Some(id) => tx.contains(LICENSES, id.as_str().as_bytes())?,
+            None => false,
         };
-        match tree {
-            "licenses" => {
-                let license = decode(value)?;
-                anyhow::ensure!(
-                    license.id.as_str() == key,
-                    "license {} is stored under {key}",
-                    license.id
-                );
-            }
-            "codes" => {
-                key.parse::<LicenseActivationCode>()?;
-                license_id()?;
-            }
-            "tokens" => {
-                key.parse::<TokenSerial>()?;
-                license_id()?;
-            }
-            "trials" => {
-                key.parse::<ApplianceSerial>()?;
-                license_id()?;
-            }
-            _ => {
-                key.parse::<ApplianceSerial>()?;
-                anyhow::ensure!(value.is_empty(), "a registered appliance has no value");
-            }
+        if !exists {
+            create_in(tx, spec, now).map_err(|e| match e {
+                ForticareError::LicenseConflict(message) => ForticareError::LicenseConflict(
+                    format!("fixture license {:?}: {message}", spec.id),
+                ),
+                other => other,
+            })?;
+            created += 1;
         }
-        Ok(())
+    }
+    Ok(created)
+}
+
+impl Ledger {
+    /// Opens the ledger in `service_dir` (in memory when `None`).
+    pub fn open(service_dir: Option<&Path>) -> Result<Ledger, OpenError> {
+        Ok(Ledger {
+            store: Store::open(service_dir, &SCHEMA)?,
+        })
     }
 
-    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
-        let licenses = incoming.keys("licenses");
-        for tree in ["codes", "tokens", "trials"] {
-            for (key, value) in incoming.records(tree) {
-                anyhow::ensure!(
-                    licenses.contains(value.as_slice()),
-                    "{tree} `{}` names license `{}`, which is not in the state",
-                    String::from_utf8_lossy(key),
-                    String::from_utf8_lossy(value)
-                );
-            }
-        }
-        Ok(())
+    pub fn store(&self) -> &Store {
+        &self.store
     }
+
+    /// Creates a purchased license from `spec`, generating what it leaves out.
+    pub async fn create(
+        &self,
+        spec: LicenseSpec,
+        now: UnixTime,
+    ) -> Result<License, ForticareError> {
+        self.store.write(move |tx| create_in(tx, &spec, now)).await
+    }
+
+    /// Creates each fixture license that does not exist yet (by id), in one change; how many it created.
+    pub async fn load_fixtures(
+        &self,
+        specs: Vec<LicenseSpec>,
+        now: UnixTime,
+    ) -> Result<u64, ForticareError> {
+        self.store
+            .write(move |tx| load_fixtures_in(tx, &specs, now))
+            .await
+    }
+
+    /// Empties the ledger and creates the fixture licenses again, as one change: (removed, created).
+    pub async fn reset(
+        &self,
+        specs: Vec<LicenseSpec>,
+        now: UnixTime,
+    ) -> Result<(u64, u64), ForticareError> {
+        self.store
+            .write(move |tx| {
+                let removed = tx.clear_all(&SCHEMA)?;
+                let created = load_fixtures_in(tx, &specs, now)?;
+                Ok((removed, created))
+            })
+            .await
+    }
+
+    /// Imports a purchased license's code for `cluster` (requester first).
+    pub async fn redeem(
+        &self,
+        code: LicenseActivationCode,
+        cluster: Vec<ApplianceSerial>,
+        now: UnixTime,
+    ) -> Result<Redemption, StoreError> {
+        self.store
+            .write(move |tx| {
+                let license = indexed_license(tx, CODES, code.compact().as_bytes())?;
+                let outcome = ledger::redeem(license, &cluster, now);
+                if let Redemption::Granted {
+                    license,
+                    changed: true,
+                } = &outcome
+                {
+                    write_license(tx, license)?;
+                    register(tx, license)?;
+                }
+                Ok(outcome)
+            })
+            .await
+    }
+
+    /// Imports the trial code for `cluster` (requester first).
+    pub async fn redeem_trial(
+        &self,
+        cluster: Vec<ApplianceSerial>,
+        now: UnixTime,
+    ) -> Result<Redemption, StoreError> {
+        let Some(requester) = cluster.first().cloned() else {
+            return Err(StoreError::internal(
+                "a trial import needs a requesting appliance",
+            ));
+        };
+        self.store
+            .write(move |tx| {
+                let mut existing = None;
+                for member in &cluster {
+                    if let Some(license) = indexed_license(tx, TRIALS, member.as_str().as_bytes())?
+                    {
+                        existing = Some(license);
+                        break;
+                    }
+                }
+                let mut new_id = modeled::trial_license(&requester, 0);
+                if existing.is_none() {
+                    let mut attempt = 0;
+                    loop {
+                        let taken = tx.contains(LICENSES, new_id.as_str().as_bytes())?;
+                        let mut tokens_taken = false;
+                        for token in modeled::token_serials(&new_id, modeled::TRIAL_SEATS) {
+                            tokens_taken |= tx.contains(TOKENS, token.as_str().as_bytes())?;
+                        }
+                        if !taken && !tokens_taken {
+                            break;
+                        }
+                        attempt += 1;
+                        new_id = modeled::trial_license(&requester, attempt);
+                    }
+                }
+                let outcome = ledger::redeem_trial(existing, &cluster, new_id, now);
+                if let Redemption::Granted {
+                    license,
+                    changed: true,
+                } = &outcome
+                {
+                    write_license(tx, license)?;
+                    for token in &license.token_serials() {
+                        tx.insert(
+                            TOKENS,
+                            token.as_str().as_bytes(),
+                            license.id.as_str().as_bytes(),
+                        )?;
+                    }
+                    for member in &cluster {
+                        if !tx.contains(TRIALS, member.as_str().as_bytes())? {
+                            tx.insert(
+                                TRIALS,
+                                member.as_str().as_bytes(),
+                                license.id.as_str().as_bytes(),
+                            )?;
+                        }
+                    }
+                    register(tx, license)?;
+                }
+                Ok(outcome)
+            })
+            .await
+    }
+
+    pub fn license(&self, id: &LicenseId) -> Result<Option<License>, StoreError> {
+        self.store.read(|r| read_license(r, id.as_str().as_bytes()))
+    }
+
+    /// Every license, by id.
+    pub fn licenses(&self) -> Result<Vec<License>, StoreError> {
+        self.store.read(|r| {
+            r.all(LICENSES)?
+                .iter()
+                .map(|(_, bytes)| decode(bytes))
+                .collect()
+        })
+    }
+
+    /// Which serials of `serials` any license is registered to (the "registered products").
+    pub fn registered<'a>(
+        &self,
+        serials: impl IntoIterator<Item = &'a ApplianceSerial>,
+    ) -> Result<Vec<ApplianceSerial>, StoreError> {
+        self.store.read(|r| {
+            let mut registered = Vec::new();
+            for serial in serials {
+                if r.contains(APPLIANCES, serial.as_str().as_bytes())? {
+                    registered.push(serial.clone());
+                }
+            }
+            Ok(registered)
+        })
+    }
+
+    /// Which of the queried tokens the querying cluster may use, in one read.
+    pub fn ownership(&self, query: &OwnershipQuery) -> Result<OwnershipAnswer, StoreError> {
+        self.store.read(|r| {
+            let mut tokens = Vec::with_capacity(query.tokens.len());
+            // A poll names many tokens of one license: read each license once.
+            let mut seen: Vec<License> = Vec::new();
+            for token in &query.tokens {
+                let license = match r.get(TOKENS, token.as_str().as_bytes())? {
+                    Some(id) => match seen
+                        .iter()
+                        .find(|l| l.id.as_str().as_bytes() == id.as_slice())
+                    {
+                        Some(license) => Some(license.clone()),
+                        None => {
+                            let license = read_license(r, &id)?;
+                            if let Some(license) = &license {
+                                seen.push(license.clone());
+                            }
+                            license
+                        }
+                    },
+                    None => None,
+                };
+                let owned = license
+                    .as_ref()
+                    .is_some_and(|l| l.usable_by(&query.appliances));
+                tokens.push(TokenOwnership {
+                    token: token.clone(),
+                    license: license.map(|l| l.id),
+                    owned,
+                });
+            }
+            let mut registered = Vec::new();
+            for appliance in &query.appliances {
+                if r.contains(APPLIANCES, appliance.as_str().as_bytes())? {
+                    registered.push(appliance.clone());
+                }
+            }
+            Ok(OwnershipAnswer { tokens, registered })
+        })
+    }
+}
+
+/// Checks one record of a state being imported (`lab::service::Service::check_record`).
+pub fn check_record(table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let key = std::str::from_utf8(key).context("the key is not text")?;
+    let license_id = || -> anyhow::Result<LicenseId> {
+        Ok(std::str::from_utf8(value)
+            .context("the value is not text")?
+            .parse()?)
+    };
+    match table {
+        LICENSES => {
+            let license = decode(value)?;
+            anyhow::ensure!(
+                license.id.as_str() == key,
+                "license {} is stored under {key}",
+                license.id
+            );
+        }
+        CODES => {
+            key.parse::<LicenseActivationCode>()?;
+            license_id()?;
+        }
+        TOKENS => {
+            key.parse::<TokenSerial>()?;
+            license_id()?;
+        }
+        TRIALS => {
+            key.parse::<ApplianceSerial>()?;
+            license_id()?;
+        }
+        _ => {
+            key.parse::<ApplianceSerial>()?;
+            anyhow::ensure!(value.is_empty(), "a registered appliance has no value");
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every index entry of a state names a license in it.
+pub fn check_state(incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+    let licenses = incoming.keys(LICENSES);
+    for table in [CODES, TOKENS, TRIALS] {
+        for (key, value) in incoming.records(table) {
+            anyhow::ensure!(
+                licenses.contains(value.as_slice()),
+                "{} `{}` names license `{}`, which is not in the state",
+                table.name(),
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(value)
+            );
+        }
+    }
+    Ok(())
 }

@@ -6,15 +6,15 @@
 //! forgets it. Appliances poll for activation. ftm is the appliance's single front door: it forwards license
 //! import to forticare and asks forticare, over HTTP, which tokens an appliance owns.
 //!
-//! Modules: `escrow` (the rules, pure), `store` (the only module that touches sled), `forticare` (the HTTP
-//! client to forticare), `routes` (HTTP).
+//! Modules: `escrow` (the rules, pure), `store` (its tables on the lab's storage toolkit), `forticare` (the
+//! HTTP client to forticare), `error` (the service's one error type), `routes` (HTTP).
 
 use std::path::PathBuf;
 
 use actix_web::web;
-use anyhow::Context;
 use lab::server::{Listen, RunningService};
 
+pub mod error;
 pub mod escrow;
 pub mod forticare;
 mod routes;
@@ -29,7 +29,7 @@ pub const DEFAULT_PORT: u16 = 8443;
 /// How to run ftm.
 pub struct Config {
     pub listen: Listen,
-    /// Where the escrow and its key live; `None` keeps both in temporary storage.
+    /// Where the escrow and its key live; `None` keeps both in memory.
     pub service_dir: Option<PathBuf>,
     /// forticare's base URL, e.g. `https://127.0.0.1:8440`.
     pub forticare_url: String,
@@ -39,16 +39,11 @@ pub struct Config {
 
 /// Opens the escrow and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let store =
-        store::Store::open(config.service_dir.as_deref()).context("opening the seed escrow")?;
+    let escrow = store::Escrow::open(config.service_dir.as_deref())?;
     let state = web::Data::new(routes::Ftm {
-        store,
+        escrow,
         clock: config.listen.clock.clone(),
         forticare: forticare::ForticareClient::new(config.http, &config.forticare_url),
     });
-    let served = state.clone();
-    let service = lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, served.clone())
-    })?;
-    Ok(service.releases(&state))
+    lab::server::start(&config.listen, state)
 }

@@ -1,27 +1,29 @@
 //! ftm's HTTP surface: the appliance front door (`POST /SoftToken/Provisioning.asmx/Process`: provisioning
 //! and polling here, license import forwarded to forticare), the phone's endpoint
-//! (`POST /SoftToken/Provisioning.asmx/Mobile`) and read-only admin views of the escrow.
+//! (`POST /SoftToken/Provisioning.asmx/Mobile`) and read-only admin views of the escrow. `lab` serves the
+//! rest of the control plane from [`Service`].
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::clock::Clock;
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
-use lab::softtoken::{
-    fault, internal_error, read_body, read_message, reply, scenario_status, upstream_error,
-};
+use lab::service::Service;
+use lab::softtoken::{Fault, read_message, read_softtoken_body, reply};
+use lab::store::{Store, Table};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
 use protocol::catalogue::{
     ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED, TOKEN_NOT_OWNED,
 };
-use protocol::envelope::{EnvelopeError, Inbound, MOBILE_PATH, Message, PROCESS_PATH};
+use protocol::envelope::{EnvelopeError, Inbound, Message};
 use protocol::header::{RequestHeader, ResponseHeader};
 use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
 use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
 use protocol::license::ActivationLicenseRequest;
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
 use protocol::modeled::{self, TokenStatus};
+use protocol::paths::{self, admin_suffix};
 use protocol::provision::{
     PolledToken, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionedToken,
@@ -29,15 +31,52 @@ use protocol::provision::{
 use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::seed::encrypt_for_phone;
 
+use crate::error::FtmError;
 use crate::escrow::{self, Activation};
 use crate::forticare::ForticareClient;
-use crate::store::Store;
+use crate::store::Escrow;
 
 /// What every ftm handler shares.
 pub(crate) struct Ftm {
-    pub(crate) store: Store,
+    pub(crate) escrow: Escrow,
     pub(crate) clock: Clock,
     pub(crate) forticare: ForticareClient,
+}
+
+impl Service for Ftm {
+    const NAME: &'static str = crate::NAME;
+
+    fn store(&self) -> &Store {
+        self.escrow.store()
+    }
+
+    fn routes(cfg: &mut web::ServiceConfig) {
+        cfg.route(paths::PROCESS, web::post().to(process))
+            .route(paths::MOBILE, web::post().to(mobile));
+    }
+
+    fn admin_routes(cfg: &mut web::ServiceConfig) {
+        cfg.route(
+            admin_suffix(paths::ADMIN_ESCROW),
+            web::get().to(escrow_entries),
+        )
+        .route(
+            admin_suffix(paths::ADMIN_ACTIVATIONS),
+            web::get().to(activations),
+        );
+    }
+
+    fn key_id(&self) -> Option<String> {
+        Some(self.escrow.key_id())
+    }
+
+    fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        self.escrow.check_record(table, key, value)
+    }
+
+    fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        self.escrow.check_state(incoming)
+    }
 }
 
 /// The most tokens one ProvisionRequest or PollingRequest may name (a 10,000-seat license).
@@ -53,39 +92,25 @@ const MAX_OS_VER: usize = 64;
 const LOCAL_TYPES: [&str; 2] = [ProvisionRequest::TYPE, PollingRequest::TYPE];
 const FORWARDED_TYPES: [&str; 1] = [ActivationLicenseRequest::TYPE];
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Ftm>) {
-    cfg.app_data(state)
-        .route(PROCESS_PATH, web::post().to(process))
-        .route(MOBILE_PATH, web::post().to(mobile))
-        .route("/__admin/reset", web::post().to(reset))
-        .service(lab::state::resource(export_state, import_state))
-        .route("/__admin/escrow", web::get().to(escrow_entries))
-        .route("/__admin/activations", web::get().to(activations));
-}
-
 async fn process(
     state: web::Data<Ftm>,
     request: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let body = match read_body(&request, payload).await {
-        Ok(body) => body,
-        Err(e) => return fault(&e),
-    };
-    let inbound = match Inbound::parse(&body) {
-        Ok(inbound) => inbound,
-        Err(e) => return fault(&e),
-    };
+) -> Result<HttpResponse, FtmError> {
+    let body = read_softtoken_body(&request, payload.into_inner()).await?;
+    let inbound = Inbound::parse(&body).map_err(Fault::Refused)?;
     let type_name = inbound.type_name().to_owned();
     match type_name.as_str() {
-        ProvisionRequest::TYPE => match inbound.decode::<ProvisionRequest>() {
-            Ok(message) => provision(&state, &request, message).await,
-            Err(e) => fault(&e),
-        },
-        PollingRequest::TYPE => match inbound.decode::<PollingRequest>() {
-            Ok(message) => poll(&state, &request, message).await,
-            Err(e) => fault(&e),
-        },
+        ProvisionRequest::TYPE => {
+            let message = inbound
+                .decode::<ProvisionRequest>()
+                .map_err(Fault::Refused)?;
+            provision(&state, &request, message).await
+        }
+        PollingRequest::TYPE => {
+            let message = inbound.decode::<PollingRequest>().map_err(Fault::Refused)?;
+            poll(&state, &request, message).await
+        }
         name if FORWARDED_TYPES.contains(&name) => {
             // ftm's own scenarios (a status, a delay) apply before forwarding; forticare's errors are
             // armed on forticare.
@@ -98,7 +123,7 @@ async fn process(
             if let Some(fired) = scenario::fire(&request, &trigger).await
                 && let ScenarioAction::Status(status) = fired.action
             {
-                return scenario_status(&fired, ActivationLicenseRequest::TYPE, status);
+                return Err(Fault::scenario(&fired, ActivationLicenseRequest::TYPE, status).into());
             }
             forward(&state, name.to_owned(), body.to_vec()).await
         }
@@ -108,46 +133,66 @@ async fn process(
                 .chain(&FORWARDED_TYPES)
                 .copied()
                 .collect();
-            fault(&EnvelopeError::unknown_type(other, &accepted))
+            Err(Fault::Refused(EnvelopeError::unknown_type(other, &accepted)).into())
         }
     }
 }
 
 /// Passes a message forticare owns through, answer unchanged.
-async fn forward(state: &Ftm, type_name: String, body: Vec<u8>) -> HttpResponse {
-    match state.forticare.forward(body).await {
-        Ok(forwarded) => {
-            let status = StatusCode::from_u16(forwarded.status).unwrap_or(StatusCode::BAD_GATEWAY);
-            let mut response = HttpResponse::build(status);
-            for (name, value) in &forwarded.headers {
-                response.insert_header((name.as_str(), value.as_str()));
-            }
-            with_outcome(
-                response.body(forwarded.body),
-                &type_name,
-                format!("forwarded to forticare ({status})"),
-            )
-        }
-        Err(e) => upstream_error(&type_name, "forticare", &e),
+async fn forward(state: &Ftm, type_name: String, body: Vec<u8>) -> Result<HttpResponse, FtmError> {
+    let forwarded = state
+        .forticare
+        .forward(body)
+        .await
+        .map_err(|error| Fault::Upstream {
+            request_type: ActivationLicenseRequest::TYPE,
+            peer: "forticare",
+            error,
+        })?;
+    let status = StatusCode::from_u16(forwarded.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut response = HttpResponse::build(status);
+    for (name, value) in &forwarded.headers {
+        response.insert_header((name.as_str(), value.as_str()));
     }
+    Ok(with_outcome(
+        response.body(forwarded.body),
+        &type_name,
+        format!("forwarded to forticare ({status})"),
+    ))
 }
 
-/// The requester and its cluster, or the error for an unusable `serial_number`.
-fn cluster(
-    header: &RequestHeader,
+/// The requester and its cluster, or the fault for an unusable `serial_number`.
+fn cluster(header: &RequestHeader, type_name: &'static str) -> Result<Vec<ApplianceSerial>, Fault> {
+    header
+        .cluster()
+        .map_err(|e| Fault::invalid(type_name, format!("serial_number: {e}")))
+}
+
+fn at_most_max_tokens(count: usize, type_name: &'static str) -> Result<(), Fault> {
+    if count > MAX_TOKENS {
+        return Err(Fault::invalid(
+            type_name,
+            format!("tokens: {count} tokens in one request; at most {MAX_TOKENS}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Asks forticare which tokens the cluster may use.
+async fn ownership(
+    state: &Ftm,
+    query: &OwnershipQuery,
     type_name: &'static str,
-) -> Result<Vec<ApplianceSerial>, EnvelopeError> {
-    header.cluster().map_err(|e| EnvelopeError::Invalid {
-        type_name,
-        detail: format!("serial_number: {e}"),
-    })
-}
-
-fn too_many(count: usize, type_name: &'static str) -> Option<HttpResponse> {
-    (count > MAX_TOKENS).then(|| {
-        let detail = format!("tokens: {count} tokens in one request; at most {MAX_TOKENS}");
-        fault(&EnvelopeError::Invalid { type_name, detail })
-    })
+) -> Result<OwnershipAnswer, Fault> {
+    state
+        .forticare
+        .ownership(query)
+        .await
+        .map_err(|error| Fault::Upstream {
+            request_type: type_name,
+            peer: "forticare",
+            error,
+        })
 }
 
 /// The response header: registered members `null`, others `Product is not registered`.
@@ -168,45 +213,33 @@ fn reply_header(
     })
 }
 
-async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -> HttpResponse {
+async fn provision(
+    state: &Ftm,
+    http: &HttpRequest,
+    request: ProvisionRequest,
+) -> Result<HttpResponse, FtmError> {
     const TYPE: &str = ProvisionRequest::TYPE;
-    let cluster = match cluster(&request.header, TYPE) {
-        Ok(cluster) => cluster,
-        Err(e) => return fault(&e),
-    };
-    if let Some(response) = too_many(request.tokens.len(), TYPE) {
-        return response;
-    }
+    let cluster = cluster(&request.header, TYPE)?;
+    at_most_max_tokens(request.tokens.len(), TYPE)?;
     // Every field is checked before anything else happens: a bad one refuses the whole request.
     let mut specs = Vec::with_capacity(request.tokens.len());
     for (i, wire) in request.tokens.iter().enumerate() {
         let spec = match wire.token.parse::<TokenSerial>() {
-            Ok(serial) => match escrow::validate(&serial, wire) {
-                Ok(spec) => Some(spec),
-                Err(detail) => {
-                    return fault(&EnvelopeError::Invalid {
-                        type_name: TYPE,
-                        detail: format!("tokens[{i}].{detail}"),
-                    });
-                }
-            },
+            Ok(serial) => Some(
+                escrow::validate(&serial, wire)
+                    .map_err(|detail| Fault::invalid(TYPE, format!("tokens[{i}].{detail}")))?,
+            ),
             Err(_) => None,
         };
         specs.push(spec);
     }
     // Scenarios fire on well-formed requests only: a refused one does not use up a scenario's `times`.
-    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
-    if let Some(TokenScenario::Status(response)) = fired {
-        return response;
-    }
+    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await?;
     let query = OwnershipQuery {
         appliances: cluster.clone(),
         tokens: specs.iter().flatten().map(|s| s.token.clone()).collect(),
     };
-    let answer = match state.forticare.ownership(&query).await {
-        Ok(answer) => answer,
-        Err(e) => return upstream_error(TYPE, "forticare", &e),
-    };
+    let answer = ownership(state, &query, TYPE).await?;
     let owned = |serial: &TokenSerial| -> Option<LicenseId> {
         answer
             .tokens
@@ -223,10 +256,11 @@ async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -
         .collect();
     let requester = &cluster[0];
     let now = state.clock.now();
-    let minted = match state.store.provision(requester, &items, now).await {
-        Ok(minted) => minted,
-        Err(e) => return internal_error(TYPE, &e),
-    };
+    let minted = state
+        .escrow
+        .provision(requester.clone(), items, now)
+        .await
+        .map_err(Fault::storage(TYPE))?;
     let tokens: Vec<ProvisionedToken> = request
         .tokens
         .iter()
@@ -259,40 +293,44 @@ async fn provision(state: &Ftm, http: &HttpRequest, request: ProvisionRequest) -
         "{provisioned} of {} provisioned for {requester}",
         request.tokens.len()
     );
-    reply(&response, TYPE, with_scenario(result, fired.as_ref()))
+    Ok(reply(
+        &response,
+        TYPE,
+        with_scenario(result, fired.as_ref()),
+    ))
 }
 
-/// What a scenario that fired on a provisioning or polling request does.
+/// What a scenario that fired on a provisioning or polling request does (a bare status is answered as a
+/// fault before this).
 enum TokenScenario {
-    /// Answer this (a scenario's bare status) and nothing else.
-    Status(HttpResponse),
     /// Refuse the tokens [`refuses`] picks with error 31, serve the others.
     Refuse(Fired),
     /// Served as usual (after its delay).
     Delay(Fired),
 }
 
-/// Checks the scenarios for a provisioning or polling request by `requester` naming `tokens`.
+/// Checks the scenarios for a provisioning or polling request by `requester` naming `tokens`; a scenario's
+/// bare status is the error.
 async fn token_scenario<T>(
     http: &HttpRequest,
     type_name: &'static str,
     requester: &ApplianceSerial,
     tokens: &[T],
     serial: impl Fn(&T) -> &String,
-) -> Option<TokenScenario> {
+) -> Result<Option<TokenScenario>, Fault> {
     let trigger = Trigger {
         serial: Some(requester.as_str()),
         tokens: tokens.iter().map(|t| serial(t).as_str()).collect(),
         ..Trigger::new(type_name)
     };
-    let fired = scenario::fire(http, &trigger).await?;
-    Some(match fired.action {
-        ScenarioAction::Status(status) => {
-            TokenScenario::Status(scenario_status(&fired, type_name, status))
-        }
+    let Some(fired) = scenario::fire(http, &trigger).await else {
+        return Ok(None);
+    };
+    Ok(Some(match fired.action {
+        ScenarioAction::Status(status) => return Err(Fault::scenario(&fired, type_name, status)),
         ScenarioAction::Error(_) => TokenScenario::Refuse(fired),
         ScenarioAction::Delay => TokenScenario::Delay(fired),
-    })
+    }))
 }
 
 /// Whether a fired error refuses `token`: `ftm.provision.no-valid-token` refuses every token,
@@ -311,23 +349,19 @@ fn with_scenario(result: String, fired: Option<&TokenScenario>) -> String {
         Some(TokenScenario::Refuse(fired) | TokenScenario::Delay(fired)) => {
             format!("{result} ({})", fired.outcome())
         }
-        _ => result,
+        None => result,
     }
 }
 
-async fn poll(state: &Ftm, http: &HttpRequest, request: PollingRequest) -> HttpResponse {
+async fn poll(
+    state: &Ftm,
+    http: &HttpRequest,
+    request: PollingRequest,
+) -> Result<HttpResponse, FtmError> {
     const TYPE: &str = PollingRequest::TYPE;
-    let cluster = match cluster(&request.header, TYPE) {
-        Ok(cluster) => cluster,
-        Err(e) => return fault(&e),
-    };
-    if let Some(response) = too_many(request.tokens.len(), TYPE) {
-        return response;
-    }
-    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await;
-    if let Some(TokenScenario::Status(response)) = fired {
-        return response;
-    }
+    let cluster = cluster(&request.header, TYPE)?;
+    at_most_max_tokens(request.tokens.len(), TYPE)?;
+    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await?;
     let serials: Vec<Option<TokenSerial>> = request
         .tokens
         .iter()
@@ -337,20 +371,21 @@ async fn poll(state: &Ftm, http: &HttpRequest, request: PollingRequest) -> HttpR
         appliances: cluster.clone(),
         tokens: serials.iter().flatten().cloned().collect(),
     };
-    let answer = match state.forticare.ownership(&query).await {
-        Ok(answer) => answer,
-        Err(e) => return upstream_error(TYPE, "forticare", &e),
-    };
+    let answer = ownership(state, &query, TYPE).await?;
+    let token_states = state
+        .escrow
+        .token_states(&serials)
+        .map_err(Fault::storage(TYPE))?;
     let now = state.clock.now();
     let mut tokens = Vec::with_capacity(request.tokens.len());
-    for (wire, serial) in request.tokens.iter().zip(&serials) {
+    for ((wire, serial), token_state) in request.tokens.iter().zip(&serials).zip(&token_states) {
         let refused =
             matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, &wire.token));
         let ownership = serial
             .as_ref()
             .filter(|_| !refused)
             .and_then(|s| answer.tokens.iter().find(|t| &t.token == s && t.owned));
-        let (Some(serial), Some(ownership)) = (serial, ownership) else {
+        let Some(ownership) = ownership else {
             tokens.push(PolledToken {
                 token: wire.token.clone(),
                 license: None,
@@ -361,10 +396,6 @@ async fn poll(state: &Ftm, http: &HttpRequest, request: PollingRequest) -> HttpR
                 error: Some(TOKEN_NOT_OWNED.wire_error()),
             });
             continue;
-        };
-        let token_state = match state.store.token_state(serial) {
-            Ok(token_state) => token_state,
-            Err(e) => return internal_error(TYPE, &e),
         };
         let activation = token_state.as_ref().and_then(|s| s.activation.as_ref());
         tokens.push(PolledToken {
@@ -391,18 +422,20 @@ async fn poll(state: &Ftm, http: &HttpRequest, request: PollingRequest) -> HttpR
         tokens,
     };
     let result = format!("{activated} of {} activated", request.tokens.len());
-    reply(&response, TYPE, with_scenario(result, fired.as_ref()))
+    Ok(reply(
+        &response,
+        TYPE,
+        with_scenario(result, fired.as_ref()),
+    ))
 }
 
 async fn mobile(
     state: web::Data<Ftm>,
     request: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    match read_message::<MobileProvisionRequest>(&request, payload).await {
-        Ok(message) => activate(&state, &request, message).await,
-        Err(e) => fault(&e),
-    }
+) -> Result<HttpResponse, FtmError> {
+    let message = read_message::<MobileProvisionRequest>(&request, payload).await?;
+    activate(&state, &request, message).await
 }
 
 /// A phone redeeming an activation code: the seed leaves escrow exactly once.
@@ -410,28 +443,23 @@ async fn activate(
     state: &Ftm,
     http: &HttpRequest,
     request: MobileProvisionRequest,
-) -> HttpResponse {
+) -> Result<HttpResponse, FtmError> {
     const TYPE: &str = MobileProvisionRequest::TYPE;
-    let invalid = |detail: String| {
-        fault(&EnvelopeError::Invalid {
-            type_name: TYPE,
-            detail,
-        })
-    };
+    let invalid = |detail: String| -> FtmError { Fault::invalid(TYPE, detail).into() };
     // The phone's fields are checked before the code is looked at, so a bad request never burns a code.
-    let mobile_id: MobileId = match request.mobile_id.parse() {
-        Ok(id) => id,
-        Err(e) => return invalid(format!("mobile_id: {e}")),
-    };
+    let mobile_id: MobileId = request
+        .mobile_id
+        .parse()
+        .map_err(|e| invalid(format!("mobile_id: {e}")))?;
     if request.registration_id.len() > MAX_REG_ID {
-        return invalid(format!(
+        return Err(invalid(format!(
             "registration_id: longer than {MAX_REG_ID} characters"
-        ));
+        )));
     }
     if request.device_version.len() > MAX_OS_VER {
-        return invalid(format!(
+        return Err(invalid(format!(
             "__device_version: longer than {MAX_OS_VER} characters"
-        ));
+        )));
     }
     let refused = |why: &str| {
         reply(
@@ -449,13 +477,15 @@ async fn activate(
     if let Some(fired) = scenario::fire(http, &trigger).await {
         match fired.action {
             // The code stays in escrow: a scenario's answer touches nothing.
-            ScenarioAction::Error(_) => return refused(&fired.outcome()),
-            ScenarioAction::Status(status) => return scenario_status(&fired, TYPE, status),
+            ScenarioAction::Error(_) => return Ok(refused(&fired.outcome())),
+            ScenarioAction::Status(status) => {
+                return Err(Fault::scenario(&fired, TYPE, status).into());
+            }
             ScenarioAction::Delay => {}
         }
     }
     let Ok(code) = TokenActivationCode::payload_from_input(&request.token_activation_code) else {
-        return refused("refused: malformed code (40)");
+        return Ok(refused("refused: malformed code (40)"));
     };
     let now = state.clock.now();
     let activation = Activation {
@@ -464,10 +494,13 @@ async fn activate(
         os_ver: request.device_version.trim().to_owned(),
         at: now,
     };
-    let (token, seed) = match state.store.take_for_phone(code, &activation, now).await {
-        Ok(Some(taken)) => taken,
-        Ok(None) => return refused("refused: unknown, used or expired code (40)"),
-        Err(e) => return internal_error(TYPE, &e),
+    let Some((token, seed)) = state
+        .escrow
+        .take_for_phone(code, activation.clone(), now)
+        .await
+        .map_err(Fault::storage(TYPE))?
+    else {
+        return Ok(refused("refused: unknown, used or expired code (40)"));
     };
     let response = MobileProvisionResponse {
         version: request.version.clone(),
@@ -489,48 +522,19 @@ async fn activate(
         period: Some(token.params.period),
         digits: Some(token.params.digits),
     };
-    reply(
+    Ok(reply(
         &response,
         TYPE,
         format!("seed of {} delivered", token.token),
-    )
+    ))
 }
 
-/// `GET /__admin/state`.
-async fn export_state(state: web::Data<Ftm>, request: HttpRequest) -> HttpResponse {
-    lab::state::export(&request, &state.store)
+async fn escrow_entries(state: web::Data<Ftm>) -> Result<HttpResponse, FtmError> {
+    let entries = state.escrow.escrow_entries(state.clock.now())?;
+    Ok(HttpResponse::Ok().json(EscrowList { entries }))
 }
 
-/// `PUT /__admin/state`.
-async fn import_state(
-    state: web::Data<Ftm>,
-    request: HttpRequest,
-    body: web::Json<protocol::state::ServiceState>,
-) -> HttpResponse {
-    match lab::state::import(&request, &state.store, body.into_inner()).await {
-        Ok(imported) => HttpResponse::Ok().json(imported),
-        Err(refusal) => refusal.response(),
-    }
-}
-
-/// `POST /__admin/reset`: the escrow, the token states and the activations emptied (the escrow key stays).
-async fn reset(state: web::Data<Ftm>, request: HttpRequest) -> HttpResponse {
-    match state.store.reset().await {
-        Ok(removed) => lab::admin::reset_done(&request, removed, 0),
-        Err(e) => lab::admin::internal(&e),
-    }
-}
-
-async fn escrow_entries(state: web::Data<Ftm>) -> HttpResponse {
-    match state.store.escrow_entries(state.clock.now()) {
-        Ok(entries) => HttpResponse::Ok().json(EscrowList { entries }),
-        Err(e) => lab::admin::internal(&e),
-    }
-}
-
-async fn activations(state: web::Data<Ftm>) -> HttpResponse {
-    match state.store.activations() {
-        Ok(activations) => HttpResponse::Ok().json(ActivationList { activations }),
-        Err(e) => lab::admin::internal(&e),
-    }
+async fn activations(state: web::Data<Ftm>) -> Result<HttpResponse, FtmError> {
+    let activations = state.escrow.activations()?;
+    Ok(HttpResponse::Ok().json(ActivationList { activations }))
 }

@@ -1,20 +1,20 @@
-//! The escrow's storage: the only module that touches ftm's sled trees.
+//! The escrow's storage: ftm's tables and record formats, on the lab's storage toolkit.
 //!
-//! Trees: `escrow` (activation code as 16 hex digits → `EscrowRecordV1`: the token and its seed, sealed
-//! with the per-data-dir escrow key), `tokens` (token serial → `TokenRecordV1`) and `activations`
-//! (`<time>:<token>` → `ActivationRecordV1`, the download log).
+//! Tables: `escrow` (activation code as 16 hex digits → `EscrowRecord`: the token and its seed, sealed
+//! with the per-data-dir escrow key), `tokens` (token serial → `TokenRecord`) and `activations`
+//! (`<time>:<token>` → `ActivationRecord`, the download log).
 //!
 //! Seeds never rest in the clear: each is sealed (AES-256-CBC + HMAC-SHA256) with a key kept in
 //! `<data-dir>/ftm/escrow.key` (in memory when ephemeral). Taking a seed out of escrow for a phone is one
-//! transaction (remove the entry, record the activation) and is flushed before the caller answers, so of
-//! any number of requests for one code exactly one ever gets the seed, even across a crash.
+//! transaction (remove the entry, record the activation), durable before the caller answers, so of any
+//! number of requests for one code exactly one ever gets the seed, even across a crash or a power loss.
 
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{abort, committed, decode_record, encode_record};
+use lab::store::{Reader, Record, Schema, Store, StoreError, Table, Version};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
 use protocol::crypto::{SealKey, Sealed, open, seal};
@@ -25,32 +25,42 @@ use protocol::seed::Seed;
 use protocol::time::UnixTime;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
 
 use crate::escrow::{self, Activation, OtpParams, ProvisionSpec, TokenState};
 
-/// Handle to the escrow database; cheap to clone.
+pub const ESCROW: Table = Table::new("escrow");
+pub const TOKENS: Table = Table::new("tokens");
+pub const ACTIVATIONS: Table = Table::new("activations");
+
+/// ftm's tables.
+pub static SCHEMA: Schema = Schema {
+    service: crate::NAME,
+    tables: &[ESCROW, TOKENS, ACTIVATIONS],
+};
+
+/// The seed escrow; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    escrow: sled::Tree,
-    tokens: sled::Tree,
-    activations: sled::Tree,
+pub struct Escrow {
+    store: Store,
     key: SealKey,
 }
 
 #[derive(Serialize, Deserialize)]
-struct EscrowRecordV1 {
-    v: u32,
+struct EscrowRecord {
+    v: Version<1>,
     token: String,
     /// Base64 of iv ‖ ciphertext ‖ mac.
     sealed_seed: String,
     expires: i64,
 }
 
+impl Record for EscrowRecord {
+    const KIND: &'static str = "an escrow record";
+}
+
 #[derive(Serialize, Deserialize)]
-struct TokenRecordV1 {
-    v: u32,
+struct TokenRecord {
+    v: Version<1>,
     token: String,
     license: String,
     appliance: String,
@@ -61,11 +71,15 @@ struct TokenRecordV1 {
     code: Option<String>,
     provisioned: i64,
     expires: i64,
-    activation: Option<ActivationRecordV1>,
+    activation: Option<TokenActivationRecord>,
+}
+
+impl Record for TokenRecord {
+    const KIND: &'static str = "a token record";
 }
 
 #[derive(Clone, Serialize, Deserialize)]
-struct ActivationRecordV1 {
+struct TokenActivationRecord {
     token: String,
     mobile_id_hash: String,
     reg_id: String,
@@ -73,10 +87,25 @@ struct ActivationRecordV1 {
     at: i64,
 }
 
-impl From<&TokenState> for TokenRecordV1 {
-    fn from(state: &TokenState) -> TokenRecordV1 {
-        TokenRecordV1 {
-            v: 1,
+/// One seed download, in the download log.
+#[derive(Clone, Serialize, Deserialize)]
+struct ActivationRecord {
+    v: Version<1>,
+    token: String,
+    mobile_id_hash: String,
+    reg_id: String,
+    os_ver: String,
+    at: i64,
+}
+
+impl Record for ActivationRecord {
+    const KIND: &'static str = "an activation record";
+}
+
+impl From<&TokenState> for TokenRecord {
+    fn from(state: &TokenState) -> TokenRecord {
+        TokenRecord {
+            v: Version,
             token: state.token.to_string(),
             license: state.license.to_string(),
             appliance: state.appliance.to_string(),
@@ -86,7 +115,7 @@ impl From<&TokenState> for TokenRecordV1 {
             code: state.code.map(|c| c.to_base32()),
             provisioned: state.provisioned.secs(),
             expires: state.expires.secs(),
-            activation: state.activation.as_ref().map(|a| ActivationRecordV1 {
+            activation: state.activation.as_ref().map(|a| TokenActivationRecord {
                 token: state.token.to_string(),
                 mobile_id_hash: a.mobile_id_hash.clone(),
                 reg_id: a.reg_id.clone(),
@@ -97,10 +126,10 @@ impl From<&TokenState> for TokenRecordV1 {
     }
 }
 
-impl TryFrom<TokenRecordV1> for TokenState {
+impl TryFrom<TokenRecord> for TokenState {
     type Error = anyhow::Error;
 
-    fn try_from(record: TokenRecordV1) -> anyhow::Result<TokenState> {
+    fn try_from(record: TokenRecord) -> anyhow::Result<TokenState> {
         Ok(TokenState {
             token: record.token.parse()?,
             license: record.license.parse()?,
@@ -124,265 +153,248 @@ impl TryFrom<TokenRecordV1> for TokenState {
     }
 }
 
-fn decode_state(bytes: &[u8]) -> anyhow::Result<TokenState> {
-    decode_record::<TokenRecordV1>(bytes, "an escrow record")?.try_into()
+fn decode_state(bytes: &[u8]) -> Result<TokenState, StoreError> {
+    lab::store::decode::<TokenRecord>(bytes)?
+        .try_into()
+        .map_err(|e: anyhow::Error| StoreError::corrupt(format!("a token record: {e:#}")))
 }
 
-impl Store {
-    /// Opens the escrow in `<service_dir>/db` (temporary when `None`) and loads or creates its key.
-    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Store> {
+fn read_state(r: &mut impl Reader, token: &str) -> Result<Option<TokenState>, StoreError> {
+    r.get(TOKENS, token.as_bytes())?
+        .map(|bytes| decode_state(&bytes))
+        .transpose()
+}
+
+impl Escrow {
+    /// Opens the escrow in `service_dir` (in memory when `None`) and loads or creates its key.
+    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Escrow> {
         let key = SealKey::from_secret(
             &lab::store::data_secret(service_dir, "escrow.key")?,
             "ftm escrow seed",
         );
-        let db = lab::store::open_db(service_dir)?;
-        Ok(Store {
-            escrow: db.open_tree("escrow")?,
-            tokens: db.open_tree("tokens")?,
-            activations: db.open_tree("activations")?,
-            db,
+        Ok(Escrow {
+            store: Store::open(service_dir, &SCHEMA)?,
             key,
         })
     }
 
-    async fn flush(&self) -> anyhow::Result<()> {
-        lab::store::flush(&self.db)
-            .await
-            .context("flushing the escrow")
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
-    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
-    pub async fn reset(&self) -> anyhow::Result<u64> {
-        lab::store::reset(
-            &self.db,
-            vec![
-                self.escrow.clone(),
-                self.tokens.clone(),
-                self.activations.clone(),
-            ],
-        )
-        .await
+    /// The fingerprint of the escrow key, for state snapshots.
+    pub fn key_id(&self) -> String {
+        lab::state::key_id(&self.key)
     }
 
     /// Escrows each token's seed under a new activation code, replacing (and so invalidating) any code the
-    /// token had. All or nothing, flushed before it returns.
+    /// token had. All or nothing, durable before it returns.
     pub async fn provision(
         &self,
-        appliance: &ApplianceSerial,
-        items: &[(ProvisionSpec, LicenseId)],
+        appliance: ApplianceSerial,
+        items: Vec<(ProvisionSpec, LicenseId)>,
         now: UnixTime,
-    ) -> anyhow::Result<Vec<TokenState>> {
-        let result = (&self.escrow, &self.tokens).transaction(|(escrow, tokens)| {
-            let mut rng = rand::thread_rng();
-            let mut minted: Vec<TokenState> = Vec::with_capacity(items.len());
-            for (spec, license) in items {
-                let code = loop {
-                    let code = TokenActivationCode::new(MINTED_CODE_FLAG, rng.r#gen());
-                    let taken = escrow.get(code.wire_hex())?.is_some()
-                        || minted.iter().any(|s| s.code == Some(code));
-                    if !taken {
-                        break code;
+    ) -> Result<Vec<TokenState>, StoreError> {
+        let key = self.key.clone();
+        self.store
+            .write(move |tx| {
+                let mut rng = rand::thread_rng();
+                let mut minted: Vec<TokenState> = Vec::with_capacity(items.len());
+                for (spec, license) in &items {
+                    let code = loop {
+                        let code = TokenActivationCode::new(MINTED_CODE_FLAG, rng.r#gen());
+                        let taken = tx.contains(ESCROW, code.wire_hex().as_bytes())?
+                            || minted.iter().any(|s| s.code == Some(code));
+                        if !taken {
+                            break code;
+                        }
+                    };
+                    if let Some(old) = read_state(tx, spec.token.as_str())?
+                        && let Some(old_code) = old.code
+                    {
+                        tx.remove(ESCROW, old_code.wire_hex().as_bytes())?;
                     }
-                };
-                if let Some(old) = tokens.get(spec.token.as_str())? {
-                    let old = decode_state(&old).map_err(abort)?;
-                    if let Some(old_code) = old.code {
-                        escrow.remove(old_code.wire_hex().as_bytes())?;
+                    // A token listed twice in one request keeps only its last code.
+                    if let Some(earlier) = minted.iter().position(|s| s.token == spec.token) {
+                        if let Some(earlier_code) = minted[earlier].code {
+                            tx.remove(ESCROW, earlier_code.wire_hex().as_bytes())?;
+                        }
+                        minted.remove(earlier);
                     }
+                    let sealed = seal(&key, rng.r#gen(), spec.seed.as_bytes());
+                    let state = TokenState {
+                        token: spec.token.clone(),
+                        license: license.clone(),
+                        appliance: appliance.clone(),
+                        params: spec.params,
+                        code: Some(code),
+                        provisioned: now,
+                        expires: now.plus_secs(spec.valid_minutes * 60),
+                        activation: None,
+                    };
+                    let record = EscrowRecord {
+                        v: Version,
+                        token: spec.token.to_string(),
+                        sealed_seed: BASE64.encode(sealed.to_bytes()),
+                        expires: state.expires.secs(),
+                    };
+                    tx.put(ESCROW, code.wire_hex().as_bytes(), &record)?;
+                    tx.put(
+                        TOKENS,
+                        spec.token.as_str().as_bytes(),
+                        &TokenRecord::from(&state),
+                    )?;
+                    minted.push(state);
                 }
-                // A token listed twice in one request keeps only its last code.
-                if let Some(earlier) = minted.iter().position(|s| s.token == spec.token) {
-                    if let Some(earlier_code) = minted[earlier].code {
-                        escrow.remove(earlier_code.wire_hex().as_bytes())?;
-                    }
-                    minted.remove(earlier);
-                }
-                let sealed = seal(&self.key, rng.r#gen(), spec.seed.as_bytes());
-                let state = TokenState {
-                    token: spec.token.clone(),
-                    license: license.clone(),
-                    appliance: appliance.clone(),
-                    params: spec.params,
-                    code: Some(code),
-                    provisioned: now,
-                    expires: now.plus_secs(spec.valid_minutes * 60),
-                    activation: None,
-                };
-                let record = EscrowRecordV1 {
-                    v: 1,
-                    token: spec.token.to_string(),
-                    sealed_seed: BASE64.encode(sealed.to_bytes()),
-                    expires: state.expires.secs(),
-                };
-                escrow.insert(code.wire_hex().as_bytes(), encode_record(&record))?;
-                tokens.insert(
-                    spec.token.as_str(),
-                    encode_record(&TokenRecordV1::from(&state)),
-                )?;
-                minted.push(state);
-            }
-            Ok(minted)
-        });
-        let minted = committed(result, "escrow storage")?;
-        self.flush().await?;
-        Ok(minted)
+                Ok(minted)
+            })
+            .await
     }
 
     /// Takes the seed escrowed under `code` for a phone, if the code is known and unexpired: removes it from
-    /// escrow and records `activation`, in one transaction, flushed before it returns. `None` for an unknown,
-    /// used or expired code (nothing changes then).
+    /// escrow and records `activation`, in one transaction, durable before it returns. `None` for an
+    /// unknown, used or expired code (nothing changes then).
     pub async fn take_for_phone(
         &self,
         code: [u8; 8],
-        activation: &Activation,
+        activation: Activation,
         now: UnixTime,
-    ) -> anyhow::Result<Option<(TokenState, Seed)>> {
-        let key = hex::encode(code);
-        let result = (&self.escrow, &self.tokens, &self.activations).transaction(
-            |(escrow, tokens, activations)| {
-                let Some(bytes) = escrow.get(key.as_bytes())? else {
+    ) -> Result<Option<(TokenState, Seed)>, StoreError> {
+        let key = self.key.clone();
+        let entry = hex::encode(code);
+        self.store
+            .write(move |tx| {
+                let Some(record) = tx.record::<EscrowRecord>(ESCROW, entry.as_bytes())? else {
                     return Ok(None);
                 };
-                let record: EscrowRecordV1 =
-                    decode_record(&bytes, "an escrow record").map_err(abort)?;
                 if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
                     return Ok(None);
                 }
-                let seed = unseal(&self.key, &record)
-                    .context("unsealing an escrowed seed")
-                    .map_err(abort)?;
-                let Some(state) = tokens.get(record.token.as_bytes())? else {
-                    return Err(abort(anyhow!(
+                let seed = unseal(&key, &record).map_err(|e| {
+                    StoreError::corrupt(format!("unsealing an escrowed seed: {e:#}"))
+                })?;
+                let Some(mut state) = read_state(tx, &record.token)? else {
+                    return Err(StoreError::corrupt(format!(
                         "escrow entry for {} has no token state",
                         record.token
                     )));
                 };
-                let mut state = decode_state(&state).map_err(abort)?;
                 state.code = None;
                 state.activation = Some(activation.clone());
-                escrow.remove(key.as_bytes())?;
-                tokens.insert(
-                    state.token.as_str(),
-                    encode_record(&TokenRecordV1::from(&state)),
+                tx.remove(ESCROW, entry.as_bytes())?;
+                tx.put(
+                    TOKENS,
+                    state.token.as_str().as_bytes(),
+                    &TokenRecord::from(&state),
                 )?;
-                let log = ActivationRecordV1 {
+                let log = ActivationRecord {
+                    v: Version,
                     token: state.token.to_string(),
                     mobile_id_hash: activation.mobile_id_hash.clone(),
                     reg_id: activation.reg_id.clone(),
                     os_ver: activation.os_ver.clone(),
                     at: activation.at.secs(),
                 };
-                activations.insert(
+                tx.put(
+                    ACTIVATIONS,
                     format!("{:016x}:{}", activation.at.secs(), state.token).as_bytes(),
-                    encode_record(&log),
+                    &log,
                 )?;
                 Ok(Some((state, seed)))
-            },
-        );
-        let taken = committed(result, "escrow storage")?;
-        if taken.is_some() {
-            self.flush().await?;
-        }
-        Ok(taken)
+            })
+            .await
+    }
+
+    /// Whether `code` is in escrow and still redeemable (nothing changes).
+    pub fn is_redeemable(&self, code: [u8; 8], now: UnixTime) -> Result<bool, StoreError> {
+        let entry = hex::encode(code);
+        self.store.read(|r| {
+            Ok(r.record::<EscrowRecord>(ESCROW, entry.as_bytes())?
+                .is_some_and(|record| escrow::redeemable(UnixTime::from_secs(record.expires), now)))
+        })
     }
 
     /// What ftm knows about `token`.
-    pub fn token_state(&self, token: &TokenSerial) -> anyhow::Result<Option<TokenState>> {
-        self.tokens
-            .get(token.as_str())?
-            .map(|bytes| decode_state(&bytes))
-            .transpose()
+    pub fn token_state(&self, token: &TokenSerial) -> Result<Option<TokenState>, StoreError> {
+        self.store.read(|r| read_state(r, token.as_str()))
+    }
+
+    /// What ftm knows about each of `tokens`, in one read.
+    pub fn token_states(
+        &self,
+        tokens: &[Option<TokenSerial>],
+    ) -> Result<Vec<Option<TokenState>>, StoreError> {
+        self.store.read(|r| {
+            tokens
+                .iter()
+                .map(|token| match token {
+                    Some(token) => read_state(r, token.as_str()),
+                    None => Ok(None),
+                })
+                .collect()
+        })
     }
 
     /// Every escrow entry, without seeds.
-    pub fn escrow_entries(&self, now: UnixTime) -> anyhow::Result<Vec<EscrowEntryView>> {
-        let mut entries = Vec::new();
-        for item in self.escrow.iter() {
-            let (_, bytes) = item?;
-            let record: EscrowRecordV1 = decode_record(&bytes, "an escrow record")?;
-            let token: TokenSerial = record.token.parse()?;
-            let Some(state) = self.token_state(&token)? else {
-                continue;
-            };
-            let Some(code) = state.code else { continue };
-            entries.push(EscrowEntryView {
-                activation_code: code.to_base32(),
-                wire_code: code.wire_hex(),
-                token,
-                license: state.license,
-                appliance: state.appliance,
-                provisioned: state.provisioned,
-                expires: state.expires,
-                redeemable: escrow::redeemable(state.expires, now),
-            });
-        }
-        entries.sort_by(|a, b| (a.provisioned, &a.token).cmp(&(b.provisioned, &b.token)));
-        Ok(entries)
+    pub fn escrow_entries(&self, now: UnixTime) -> Result<Vec<EscrowEntryView>, StoreError> {
+        self.store.read(|r| {
+            let mut entries = Vec::new();
+            for (_, bytes) in r.all(ESCROW)? {
+                let record: EscrowRecord = lab::store::decode(&bytes)?;
+                let Some(state) = read_state(r, &record.token)? else {
+                    continue;
+                };
+                let Some(code) = state.code else { continue };
+                entries.push(EscrowEntryView {
+                    activation_code: code.to_base32(),
+                    wire_code: code.wire_hex(),
+                    token: state.token,
+                    license: state.license,
+                    appliance: state.appliance,
+                    provisioned: state.provisioned,
+                    expires: state.expires,
+                    redeemable: escrow::redeemable(state.expires, now),
+                });
+            }
+            entries.sort_by(|a, b| (a.provisioned, &a.token).cmp(&(b.provisioned, &b.token)));
+            Ok(entries)
+        })
     }
 
     /// Every seed download, oldest first.
-    pub fn activations(&self) -> anyhow::Result<Vec<ActivationView>> {
-        let mut views = Vec::new();
-        for item in self.activations.iter() {
-            let (_, bytes) = item?;
-            let log: ActivationRecordV1 = decode_record(&bytes, "an escrow record")?;
-            let token: TokenSerial = log.token.parse()?;
-            let state = self
-                .token_state(&token)?
-                .ok_or_else(|| anyhow!("activation of unknown token {token}"))?;
-            views.push(ActivationView {
-                token,
-                license: state.license,
-                appliance: state.appliance,
-                mobile_id_hash: log.mobile_id_hash,
-                reg_id: log.reg_id,
-                os_ver: log.os_ver,
-                activated: UnixTime::from_secs(log.at),
-            });
-        }
-        Ok(views)
-    }
-}
-
-/// Unseals an escrow record's seed with `key`.
-fn unseal(key: &SealKey, record: &EscrowRecordV1) -> anyhow::Result<Seed> {
-    let sealed = BASE64
-        .decode(&record.sealed_seed)
-        .context("sealed_seed is not Base64")?;
-    let sealed = Sealed::from_bytes(&sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
-    let plain = open(key, &sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
-    Seed::from_bytes(&plain).map_err(|e| anyhow!("sealed_seed: {e}"))
-}
-
-/// The escrow's records for `/__admin/state`: seeds stay sealed with the escrow key, so this state imports
-/// only where `escrow.key` is the same.
-impl lab::state::Snapshot for Store {
-    fn db(&self) -> &sled::Db {
-        &self.db
+    pub fn activations(&self) -> Result<Vec<ActivationView>, StoreError> {
+        self.store.read(|r| {
+            let mut views = Vec::new();
+            for (_, bytes) in r.all(ACTIVATIONS)? {
+                let log: ActivationRecord = lab::store::decode(&bytes)?;
+                let state = read_state(r, &log.token)?.ok_or_else(|| {
+                    StoreError::corrupt(format!("activation of unknown token {}", log.token))
+                })?;
+                views.push(ActivationView {
+                    token: state.token,
+                    license: state.license,
+                    appliance: state.appliance,
+                    mobile_id_hash: log.mobile_id_hash,
+                    reg_id: log.reg_id,
+                    os_ver: log.os_ver,
+                    activated: UnixTime::from_secs(log.at),
+                });
+            }
+            Ok(views)
+        })
     }
 
-    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
-        vec![
-            ("escrow", self.escrow.clone()),
-            ("tokens", self.tokens.clone()),
-            ("activations", self.activations.clone()),
-        ]
-    }
-
-    fn key_id(&self) -> Option<String> {
-        Some(lab::state::key_id(&self.key))
-    }
-
-    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+    /// Checks one record of a state being imported: sealed seeds must open with this escrow's key.
+    pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
         let key = std::str::from_utf8(key).context("the key is not text")?;
-        match tree {
-            "escrow" => {
+        match table {
+            ESCROW => {
                 TokenActivationCode::payload_from_input(key)?;
-                let record: EscrowRecordV1 = decode_record(value, "an escrow record")?;
+                let record: EscrowRecord = lab::store::decode(value)?;
                 record.token.parse::<TokenSerial>()?;
                 unseal(&self.key, &record)?;
             }
-            "tokens" => {
+            TOKENS => {
                 let state = decode_state(value)?;
                 anyhow::ensure!(
                     state.token.as_str() == key,
@@ -391,30 +403,39 @@ impl lab::state::Snapshot for Store {
                 );
             }
             _ => {
-                let log: ActivationRecordV1 = decode_record(value, "an activation record")?;
+                let log: ActivationRecord = lab::store::decode(value)?;
                 log.token.parse::<TokenSerial>()?;
             }
         }
         Ok(())
     }
 
-    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
-        let tokens = incoming.keys("tokens");
-        for (tree, records) in [
-            ("escrow", incoming.records("escrow")),
-            ("activations", incoming.records("activations")),
-        ] {
-            for (_, value) in records {
+    /// Checks that every escrow entry and activation of a state names a token in it.
+    pub fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        let tokens = incoming.keys(TOKENS);
+        for table in [ESCROW, ACTIVATIONS] {
+            for (_, value) in incoming.records(table) {
                 let token = serde_json::from_slice::<serde_json::Value>(value)?["token"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
                 anyhow::ensure!(
                     tokens.contains(token.as_bytes()),
-                    "{tree} names token {token}, which is not in `tokens`"
+                    "{} names token {token}, which is not in `tokens`",
+                    table.name()
                 );
             }
         }
         Ok(())
     }
+}
+
+/// Unseals an escrow record's seed with `key`.
+fn unseal(key: &SealKey, record: &EscrowRecord) -> anyhow::Result<Seed> {
+    let sealed = BASE64
+        .decode(&record.sealed_seed)
+        .context("sealed_seed is not Base64")?;
+    let sealed = Sealed::from_bytes(&sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
+    let plain = open(key, &sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
+    Seed::from_bytes(&plain).map_err(|e| anyhow!("sealed_seed: {e}"))
 }

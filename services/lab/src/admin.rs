@@ -1,38 +1,51 @@
-//! The control plane every service serves under `/__admin/`: `health`, `ready`, `clock`, `client-certs`,
-//! `ca.pem`, `catalogue`, `scenarios` and `journal`, plus the JSON error bodies of fortimock's own API (extractor
-//! errors and unknown endpoints) and the answer to `reset`, which each service serves itself (only it
-//! knows its store). Services add their own admin routes (licenses, escrow, …) next to these.
+//! The control plane every service serves under `/__admin/`, as one guarded scope.
+//!
+//! `health`, `ready` and `ca.pem` are public. Everything else (`clock`, `client-certs`, `catalogue`,
+//! `scenarios`, `journal`, `reset`, `state`, and each service's own admin routes) lives in one
+//! `/__admin` scope wrapped by [`require_admin_token`]: the router matches the percent-decoded path, and
+//! whatever it routes into the scope passes the guard, so no spelling of a path gets around it. The same
+//! guard protects the simulators' APIs, which act for users (`lab::service::Service::routes` wraps them).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use actix_web::error::{InternalError, JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::{InternalError, PathError};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpRequest, HttpResponse, web};
-use protocol::admin::{
-    ClientCertList, ClientCertView, ClockChange, ErrorBody, ResetView, ServiceStatus,
-};
+use protocol::admin::{ClientCertList, ClientCertView, ClockChange, ResetView, ServiceStatus};
 use protocol::catalogue::CATALOGUE;
+use protocol::paths::{self, admin_suffix};
 use protocol::scenario::{ScenarioList, ScenarioSpec};
+use protocol::state::ServiceState;
 use protocol::time::UnixTime;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
 
 use crate::clock::Clock;
+use crate::http::{ApiError, BodyLimit, Json, Query};
 use crate::journal::{Journal, JournalQuery};
 use crate::scenario::Scenarios;
+use crate::service::Service;
+use crate::state::MAX_STATE_BYTES;
+use crate::store::Store;
 use crate::tls::{fingerprint, subject_common_name};
 
-/// Largest JSON body the admin API accepts.
-pub const ADMIN_JSON_LIMIT: usize = 64 * 1024;
-
-/// What the shared admin routes need; one per service.
-pub(crate) struct ControlPlane {
-    pub(crate) service: &'static str,
-    pub(crate) clock: Clock,
+/// What the control plane of one service needs.
+pub struct ControlPlane {
+    pub service: &'static str,
+    pub clock: Clock,
     pub(crate) certs: ClientCertLog,
+    /// When set, the guarded routes need `Authorization: Bearer <token>`.
     pub(crate) admin_token: Option<String>,
     pub(crate) ca_pem: Option<String>,
-    pub(crate) scenarios: Scenarios,
+    pub scenarios: Scenarios,
     /// The request journal; `None` on the simulators, which keep none.
     pub(crate) journal: Option<Journal>,
+    /// The service's store, for readiness.
+    pub(crate) store: Option<Store>,
 }
 
 /// The client certificates a service has seen, by fingerprint.
@@ -68,38 +81,135 @@ impl ClientCertLog {
     }
 }
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/__admin/health", web::get().to(health))
-        .route("/__admin/ready", web::get().to(ready))
-        .route("/__admin/clock", web::get().to(clock))
-        .route("/__admin/clock", web::post().to(change_clock))
-        .route("/__admin/client-certs", web::get().to(client_certs))
-        .route("/__admin/ca.pem", web::get().to(ca_pem))
-        .route("/__admin/catalogue", web::get().to(catalogue))
-        .route("/__admin/scenarios", web::get().to(scenarios))
-        .route("/__admin/scenarios", web::post().to(arm_scenario))
-        .route("/__admin/scenarios", web::delete().to(clear_scenarios))
-        .route("/__admin/scenarios/{id}", web::delete().to(disarm_scenario))
-        .route("/__admin/journal", web::get().to(journal))
-        .route("/__admin/journal", web::delete().to(clear_journal));
+/// Registers the control plane of service `S`: the public probes, then the guarded scope.
+pub(crate) fn configure<S: Service>(cfg: &mut web::ServiceConfig) {
+    public_routes(cfg);
+    cfg.service(
+        web::scope(paths::ADMIN)
+            .wrap(from_fn(require_admin_token))
+            .route(admin_suffix(paths::ADMIN_CLOCK), web::get().to(clock))
+            .route(
+                admin_suffix(paths::ADMIN_CLOCK),
+                web::post().to(change_clock),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_CLIENT_CERTS),
+                web::get().to(client_certs),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_CATALOGUE),
+                web::get().to(catalogue),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_SCENARIOS),
+                web::get().to(scenarios),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_SCENARIOS),
+                web::post().to(arm_scenario),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_SCENARIOS),
+                web::delete().to(clear_scenarios),
+            )
+            .route(
+                admin_suffix(paths::ADMIN_SCENARIO),
+                web::delete().to(disarm_scenario),
+            )
+            .route(admin_suffix(paths::ADMIN_JOURNAL), web::get().to(journal))
+            .route(
+                admin_suffix(paths::ADMIN_JOURNAL),
+                web::delete().to(clear_journal),
+            )
+            .route(admin_suffix(paths::ADMIN_RESET), web::post().to(reset::<S>))
+            .service(
+                web::resource(admin_suffix(paths::ADMIN_STATE))
+                    .app_data(BodyLimit(MAX_STATE_BYTES))
+                    .route(web::get().to(export_state::<S>))
+                    .route(web::put().to(import_state::<S>)),
+            )
+            .configure(S::admin_routes),
+    );
 }
 
-fn status(control: &ControlPlane, status: &str) -> HttpResponse {
-    HttpResponse::Ok().json(ServiceStatus {
+/// The probes every listener with a control plane answers without a token.
+fn public_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::ADMIN_HEALTH, web::get().to(health))
+        .route(paths::ADMIN_READY, web::get().to(ready))
+        .route(paths::ADMIN_CA_PEM, web::get().to(ca_pem));
+}
+
+/// The guard of the control plane and of the simulators' APIs: with an admin token set, a request
+/// without `Authorization: Bearer <token>` is refused with 401 before it reaches any handler.
+pub async fn require_admin_token(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let expected = request
+        .app_data::<web::Data<ControlPlane>>()
+        .and_then(|c| c.admin_token.clone());
+    if let Some(expected) = expected
+        && !bearer_matches(&request, &expected)
+    {
+        let refusal = ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin.unauthorized",
+            "this endpoint needs `Authorization: Bearer <admin token>` (fortimock up prints where the \
+             token is; the CLI reads it from the data dir)",
+        );
+        return Ok(request.into_response(refusal.response()));
+    }
+    Ok(next.call(request).await?.map_into_boxed_body())
+}
+
+fn bearer_matches(request: &ServiceRequest, expected: &str) -> bool {
+    request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|token| bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes())))
+}
+
+fn status(control: &ControlPlane, status: &str, reason: Option<String>) -> ServiceStatus {
+    ServiceStatus {
         status: status.to_owned(),
         service: control.service.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-    })
+        reason,
+    }
 }
 
 async fn health(control: web::Data<ControlPlane>) -> HttpResponse {
-    status(&control, "ok")
+    HttpResponse::Ok().json(status(&control, "ok", None))
 }
 
-/// A service only starts listening once its store is open and its fixtures are loaded, so answering at
-/// all means ready.
+/// Ready once the store is open (the service only listens then) and while its data dir can be written: a
+/// durable probe write says so; 503 with the reason otherwise.
 async fn ready(control: web::Data<ControlPlane>) -> HttpResponse {
-    status(&control, "ready")
+    let Some(store) = &control.store else {
+        return HttpResponse::Ok().json(status(&control, "ready", None));
+    };
+    match store.check_writable().await {
+        Ok(()) => HttpResponse::Ok().json(status(&control, "ready", None)),
+        Err(e) => HttpResponse::ServiceUnavailable().json(status(
+            &control,
+            "not-ready",
+            Some(e.to_string()),
+        )),
+    }
+}
+
+async fn ca_pem(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiError> {
+    match &control.ca_pem {
+        Some(pem) => Ok(HttpResponse::Ok()
+            .content_type("application/x-pem-file")
+            .body(pem.clone())),
+        None => Err(ApiError::not_found(
+            "admin.ca.none",
+            "this service runs without a lab CA (plain HTTP)",
+        )),
+    }
 }
 
 async fn clock(control: web::Data<ControlPlane>) -> HttpResponse {
@@ -108,38 +218,20 @@ async fn clock(control: web::Data<ControlPlane>) -> HttpResponse {
 
 async fn change_clock(
     control: web::Data<ControlPlane>,
-    change: web::Json<ClockChange>,
-) -> HttpResponse {
-    match control.clock.apply(&change) {
-        Ok(view) => {
-            tracing::info!(service = control.service, now = %view.now, frozen = view.frozen, "clock changed");
-            HttpResponse::Ok().json(view)
-        }
-        Err(message) => error(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "admin.clock.invalid",
-            message,
-        ),
-    }
+    change: Json<ClockChange>,
+) -> Result<HttpResponse, ApiError> {
+    let view = control
+        .clock
+        .apply(&change)
+        .map_err(|message| ApiError::bad_request("admin.clock.invalid", message))?;
+    tracing::info!(service = control.service, now = %view.now, frozen = view.frozen, "clock changed");
+    Ok(HttpResponse::Ok().json(view))
 }
 
 async fn client_certs(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(ClientCertList {
         client_certs: control.certs.list(),
     })
-}
-
-async fn ca_pem(control: web::Data<ControlPlane>) -> HttpResponse {
-    match &control.ca_pem {
-        Some(pem) => HttpResponse::Ok()
-            .content_type("application/x-pem-file")
-            .body(pem.clone()),
-        None => error(
-            actix_web::http::StatusCode::NOT_FOUND,
-            "admin.ca.none",
-            "this service runs without a lab CA (plain HTTP)".into(),
-        ),
-    }
 }
 
 async fn catalogue() -> HttpResponse {
@@ -154,19 +246,13 @@ async fn scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
 
 async fn arm_scenario(
     control: web::Data<ControlPlane>,
-    spec: web::Json<ScenarioSpec>,
-) -> HttpResponse {
-    match control
+    spec: Json<ScenarioSpec>,
+) -> Result<HttpResponse, ApiError> {
+    let view = control
         .scenarios
         .arm(spec.into_inner(), control.clock.now())
-    {
-        Ok(view) => HttpResponse::Created().json(view),
-        Err(message) => error(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "admin.scenario.invalid",
-            message,
-        ),
-    }
+        .map_err(|message| ApiError::bad_request("admin.scenario.invalid", message))?;
+    Ok(HttpResponse::Created().json(view))
 }
 
 async fn clear_scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
@@ -175,22 +261,23 @@ async fn clear_scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
 
-async fn disarm_scenario(control: web::Data<ControlPlane>, id: web::Path<String>) -> HttpResponse {
+async fn disarm_scenario(
+    control: web::Data<ControlPlane>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     if control.scenarios.disarm(&id) {
         tracing::info!(service = control.service, scenario = %id, "scenario disarmed");
-        HttpResponse::NoContent().finish()
+        Ok(HttpResponse::NoContent().finish())
     } else {
-        error(
-            actix_web::http::StatusCode::NOT_FOUND,
+        Err(ApiError::not_found(
             "admin.scenario.not-found",
             format!("no scenario {id} here; GET /__admin/scenarios lists them"),
-        )
+        ))
     }
 }
 
-fn no_journal(control: &ControlPlane) -> HttpResponse {
-    error(
-        actix_web::http::StatusCode::NOT_FOUND,
+fn no_journal(control: &ControlPlane) -> ApiError {
+    ApiError::not_found(
         "admin.journal.none",
         format!(
             "the {} service keeps no journal: it is a simulator; what it sends shows in the journals of \
@@ -202,136 +289,104 @@ fn no_journal(control: &ControlPlane) -> HttpResponse {
 
 async fn journal(
     control: web::Data<ControlPlane>,
-    query: web::Query<JournalQuery>,
-) -> HttpResponse {
-    match &control.journal {
-        Some(journal) => HttpResponse::Ok().json(journal.page(&query)),
-        None => no_journal(&control),
-    }
+    query: Query<JournalQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let journal = control
+        .journal
+        .as_ref()
+        .ok_or_else(|| no_journal(&control))?;
+    Ok(HttpResponse::Ok().json(journal.page(&query)))
 }
 
-async fn clear_journal(control: web::Data<ControlPlane>) -> HttpResponse {
-    match &control.journal {
-        Some(journal) => {
-            let cleared = journal.clear();
-            tracing::info!(service = control.service, cleared, "journal cleared");
-            HttpResponse::NoContent().finish()
-        }
-        None => no_journal(&control),
-    }
+async fn clear_journal(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiError> {
+    let journal = control
+        .journal
+        .as_ref()
+        .ok_or_else(|| no_journal(&control))?;
+    let cleared = journal.clear();
+    tracing::info!(service = control.service, cleared, "journal cleared");
+    Ok(HttpResponse::NoContent().finish())
 }
 
-/// The answer to a service's `POST /__admin/reset` once its store is empty (and its fixtures back): clears
-/// the service's scenarios and journal too, and logs the reset.
-pub fn reset_done(request: &HttpRequest, removed: u64, fixtures: u64) -> HttpResponse {
-    let Some(control) = request.app_data::<web::Data<ControlPlane>>() else {
-        return internal(&anyhow::anyhow!("reset outside a lab service"));
-    };
+/// `POST /__admin/reset`: the service's store emptied (its fixtures back), its scenarios and journal
+/// cleared.
+async fn reset<S: Service>(
+    service: web::Data<S>,
+    control: web::Data<ControlPlane>,
+) -> Result<HttpResponse, ApiError> {
+    let done = service.reset().await?;
     let scenarios = control.scenarios.clear() as u64;
     let journal = control.journal.as_ref().map_or(0, Journal::clear) as u64;
     tracing::info!(
         service = control.service,
-        removed,
-        fixtures,
+        removed = done.removed,
+        fixtures = done.fixtures,
         scenarios,
         journal,
         "reset"
     );
-    HttpResponse::Ok().json(ResetView {
+    Ok(HttpResponse::Ok().json(ResetView {
         service: control.service.to_owned(),
-        removed,
-        fixtures,
+        removed: done.removed,
+        fixtures: done.fixtures,
         scenarios,
         journal,
-    })
+    }))
 }
 
-/// An admin API error response.
-pub fn error(status: actix_web::http::StatusCode, error_id: &str, message: String) -> HttpResponse {
-    HttpResponse::build(status).json(ErrorBody {
-        error_id: error_id.to_owned(),
-        message,
-    })
+/// `GET /__admin/state`.
+async fn export_state<S: Service>(
+    service: web::Data<S>,
+    control: web::Data<ControlPlane>,
+) -> Result<HttpResponse, ApiError> {
+    let state = crate::state::export(&control, service.store(), service.key_id())?;
+    Ok(HttpResponse::Ok().json(state))
 }
 
-/// A failure inside the service: logged in full, answered with an opaque 500.
-pub fn internal(error_detail: &anyhow::Error) -> HttpResponse {
-    tracing::error!(error = format!("{error_detail:#}"), "internal error");
-    error(
-        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "internal error; see the fortimock log".into(),
-    )
+/// `PUT /__admin/state?dry_run=true`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportQuery {
+    #[serde(default)]
+    dry_run: bool,
 }
 
-pub(crate) async fn no_such_endpoint(request: HttpRequest) -> HttpResponse {
-    error(
-        actix_web::http::StatusCode::NOT_FOUND,
+/// `PUT /__admin/state`: checked whole, then the store's records replaced in one transaction (with
+/// `?dry_run=true`, only checked).
+async fn import_state<S: Service>(
+    service: web::Data<S>,
+    control: web::Data<ControlPlane>,
+    query: Query<ImportQuery>,
+    state: Json<ServiceState>,
+) -> Result<HttpResponse, ApiError> {
+    let prepared = crate::state::prepare(&control, &**service, state.into_inner())?;
+    if query.dry_run {
+        return Ok(HttpResponse::Ok().json(prepared.checked(control.service)));
+    }
+    let imported = service.import(&control, prepared).await?;
+    Ok(HttpResponse::Ok().json(imported))
+}
+
+/// The answer to a request no route takes.
+pub(crate) async fn no_such_endpoint(request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found(
         "http.no-such-endpoint",
         format!(
-            "no endpoint {} {} here: appliances post SoftToken messages to /SoftToken/Provisioning.asmx/Process, \
-             phones to /SoftToken/Provisioning.asmx/Mobile; the control plane is under /__admin/",
+            "no endpoint {} {} here: appliances post SoftToken messages to {}, phones to {}; the \
+             control plane is under {}/",
             request.method(),
-            request.path()
+            request.path(),
+            paths::PROCESS,
+            paths::MOBILE,
+            paths::ADMIN
         ),
-    )
+    ))
 }
 
-pub(crate) fn json_config() -> web::JsonConfig {
-    json_config_with_limit(ADMIN_JSON_LIMIT)
-}
-
-/// The JSON extractor config of the admin API with another body limit, for endpoints that take large bodies.
-pub fn json_config_with_limit(limit: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(limit)
-        .error_handler(|err, _| {
-            let (status, id) = match &err {
-                JsonPayloadError::OverflowKnownLength { .. }
-                | JsonPayloadError::Overflow { .. } => (
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "admin.body.too-large",
-                ),
-                JsonPayloadError::ContentType => (
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "admin.body.not-json",
-                ),
-                _ => (
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "admin.body.invalid",
-                ),
-            };
-            let message = format!("the request body was refused: {err}");
-            InternalError::from_response(err, error(status, id, message)).into()
-        })
-}
-
-pub(crate) fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _| {
-        let message = format!("bad query string: {err}");
-        InternalError::from_response(
-            err,
-            error(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                "admin.query.invalid",
-                message,
-            ),
-        )
-        .into()
-    })
-}
-
+/// Path parameters that do not parse answer in fortimock's error shape.
 pub(crate) fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _| {
-        let message = format!("bad path: {err}");
-        InternalError::from_response(
-            err,
-            error(
-                actix_web::http::StatusCode::BAD_REQUEST,
-                "admin.path.invalid",
-                message,
-            ),
-        )
-        .into()
+        let refusal = ApiError::bad_request("admin.path.invalid", format!("bad path: {err}"));
+        InternalError::from_response(err, refusal.response()).into()
     })
 }

@@ -1,10 +1,16 @@
 //! The options every fortimock binary shares (data dir, bind address, TLS, client certificates, workers,
-//! journal size, admin token), each a flag and a `FORTIMOCK_*` environment variable, and the lab they prepare: the
-//! clock, the TLS material and where each service keeps its database.
+//! journal size, admin token, connection limits), each a flag and a `FORTIMOCK_*` environment variable,
+//! and the lab they prepare: the clock, the TLS material, the admin token, the connection limits and
+//! where each service keeps its database.
+//!
+//! Secure by default: bound to loopback, the control plane is open; bound to anything else and given no
+//! token, the lab generates one, keeps it in `<data-dir>/admin-token` (mode 0600) for the CLI and other
+//! containers to read, and every guarded route needs it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::builder::BoolishValueParser;
@@ -12,7 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::clock::Clock;
-use crate::server::{Listen, Transport};
+use crate::server::{Limits, Listen, Transport};
 use crate::tls::{ClientAuth, ClientIdentity, LabTls};
 
 /// Flags shared by `fortimock up` and the standalone service binaries.
@@ -54,9 +60,50 @@ pub struct LabOptions {
     /// How many requests the request journal of forticare, ftm and the push relay keeps each (0: none).
     #[arg(long, env = "FORTIMOCK_JOURNAL_SIZE", default_value_t = crate::journal::DEFAULT_CAPACITY)]
     pub journal_size: usize,
-    /// Protect `/__admin/*` (except health, ready, ca.pem) with `Authorization: Bearer <token>`.
+    /// Protect the control plane (all of `/__admin/*` but health, ready and ca.pem) and the simulators'
+    /// APIs with `Authorization: Bearer <token>`. Bound to anything but loopback without one, fortimock
+    /// generates one into `<data-dir>/admin-token`.
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Open connections each service serves; past them a request is answered 503.
+    #[arg(long, env = "FORTIMOCK_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+    /// Seconds a client has to send a request's head and body (a trickling body is cut off with 408).
+    #[arg(long, env = "FORTIMOCK_REQUEST_TIMEOUT_SECS", default_value_t = 10)]
+    pub request_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection stays open.
+    #[arg(long, env = "FORTIMOCK_KEEP_ALIVE_SECS", default_value_t = 5)]
+    pub keep_alive_secs: u64,
+}
+
+/// The file in the data dir that holds the generated admin token.
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+
+/// Where the admin token came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `--admin-token` or `FORTIMOCK_ADMIN_TOKEN`.
+    Given,
+    /// Read from, or generated into, this file.
+    File(PathBuf),
+    /// Generated for this run only (`--ephemeral`): shown in the banner, never written.
+    Generated,
+}
+
+/// The admin token a lab guards its control plane with.
+#[derive(Clone)]
+pub struct AdminToken {
+    pub value: String,
+    pub source: TokenSource,
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminToken")
+            .field("value", &"<redacted>")
+            .field("source", &self.source)
+            .finish()
+    }
 }
 
 /// A prepared lab: what the services of one process share.
@@ -68,6 +115,8 @@ pub struct Lab {
     /// The certificate fortimock's own calls between services present when some service requires one.
     internal_identity: Option<ClientIdentity>,
     clock: Clock,
+    admin_token: Option<AdminToken>,
+    limits: Limits,
 }
 
 impl LabOptions {
@@ -108,6 +157,8 @@ impl LabOptions {
             ),
             _ => None,
         };
+        let admin_token = self.admin_token(data_dir.as_deref())?;
+        let limits = self.limits();
         Ok(Lab {
             options: self.clone(),
             data_dir,
@@ -115,7 +166,100 @@ impl LabOptions {
             client_cas,
             internal_identity,
             clock: Clock::default(),
+            admin_token,
+            limits,
         })
+    }
+
+    /// The token guarding the control plane: the one given; else, when the lab is reachable from
+    /// anything but loopback, the data dir's (created on first use; generated in memory when ephemeral).
+    fn admin_token(&self, data_dir: Option<&Path>) -> anyhow::Result<Option<AdminToken>> {
+        if let Some(value) = &self.admin_token {
+            let value = value.trim();
+            anyhow::ensure!(
+                !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic()),
+                "--admin-token must be printable ASCII without spaces"
+            );
+            return Ok(Some(AdminToken {
+                value: value.to_owned(),
+                source: TokenSource::Given,
+            }));
+        }
+        if self.bind.is_loopback() {
+            return Ok(None);
+        }
+        let Some(dir) = data_dir else {
+            return Ok(Some(AdminToken {
+                value: new_token(),
+                source: TokenSource::Generated,
+            }));
+        };
+        let path = dir.join(ADMIN_TOKEN_FILE);
+        let value = match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
+            Ok(_) => anyhow::bail!(
+                "{} is empty: delete it to have a new token generated",
+                path.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let value = new_token();
+                crate::store::write_private(&path, value.as_bytes())?;
+                value
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
+            }
+        };
+        Ok(Some(AdminToken {
+            value,
+            source: TokenSource::File(path),
+        }))
+    }
+
+    /// The connection limits, with the process's file-descriptor limit raised to what they need (every
+    /// listener of the process shares it).
+    fn limits(&self) -> Limits {
+        let wanted = self.max_connections.max(1);
+        let available = raise_fd_limit();
+        // Five services, each capped, plus files, the listeners' own sockets and outgoing calls.
+        let reserve = 256u64;
+        let fit = available.saturating_sub(reserve) / 6;
+        let max_connections = match usize::try_from(fit) {
+            Ok(fit) if fit < wanted => {
+                tracing::warn!(
+                    wanted,
+                    fit,
+                    fd_limit = available,
+                    "the file-descriptor limit is too low for --max-connections; serving fewer per service"
+                );
+                fit.max(16)
+            }
+            _ => wanted,
+        };
+        Limits {
+            max_connections,
+            request_timeout: Duration::from_secs(self.request_timeout_secs.clamp(1, 3600)),
+            keep_alive: Duration::from_secs(self.keep_alive_secs.min(3600)),
+        }
+    }
+}
+
+/// A fresh admin token: 32 random bytes, hex.
+fn new_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Raises the soft limit on open files to the hard limit; returns the limit now in force.
+fn raise_fd_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
     }
 }
 
@@ -141,14 +285,25 @@ impl Lab {
             transport,
             clock: self.clock.clone(),
             workers: self.options.workers,
-            admin_token: self.options.admin_token.clone(),
+            admin_token: self.admin_token.as_ref().map(|t| t.value.clone()),
             ca_pem: self.ca_pem().map(str::to_owned),
             journal_size: self.options.journal_size,
+            limits: self.limits,
         })
     }
 
+    /// The token guarding the control plane, if any.
+    pub fn admin_token(&self) -> Option<&AdminToken> {
+        self.admin_token.as_ref()
+    }
+
+    /// The connection limits every listener of the lab lives within.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
     /// The root data dir; `None` when ephemeral.
-    pub fn data_dir(&self) -> Option<&std::path::Path> {
+    pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
     }
 

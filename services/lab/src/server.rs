@@ -1,26 +1,43 @@
-//! Starting one service: bind the listener (port 0 picks a free port), serve HTTPS or plain HTTP, and wrap
-//! the service's routes with what every fortimock service shares: the `/__admin` control plane, client
-//! certificate recording, the optional admin token, JSON error bodies, and one log line per request.
+//! Starting a listener: bind (port 0 picks a free port), serve HTTPS or plain HTTP, and wrap the routes
+//! with what every fortimock listener shares.
+//!
+//! [`start`] serves a [`Service`] with its control plane (the public probes and the guarded `/__admin`
+//! scope), client-certificate recording, the request journal and one log line per request (handlers
+//! attach an [`Outcome`]); [`start_endpoint`] serves bare routes (an appliance's ftm-push listener, which
+//! serves only the callback phones call).
+//!
+//! Every listener is bounded, so one service's load cannot starve the others of the process: the request
+//! head and body must arrive within [`Limits::request_timeout`] (a trickling body is cut off and answered
+//! 408), idle keep-alive connections close after [`Limits::keep_alive`], and past
+//! [`Limits::max_connections`] open connections a request is answered 503 and its connection closed.
 
 use std::any::Any;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Extensions, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::dev::{Extensions, Payload, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
 use actix_web::middleware::{Next, from_fn};
 use actix_web::rt::net::TcpStream;
+use actix_web::web::Bytes;
 use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
-use anyhow::Context;
-use protocol::admin::ErrorBody;
-use subtle::ConstantTimeEq;
+use anyhow::Context as _;
+use futures_util::Stream;
 
 use crate::admin::{self, ClientCertLog, ControlPlane};
 use crate::clock::Clock;
+use crate::http::ApiError;
 use crate::journal::{Exchange, Journal, RecordedBody};
 use crate::scenario::Scenarios;
+use crate::service::Service;
 
 /// How a service listens.
 #[derive(Clone)]
@@ -31,6 +48,27 @@ pub enum Transport {
     Plain,
 }
 
+/// The bounds every connection lives within.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections a listener serves; past them a request is answered 503 and its connection closed.
+    pub max_connections: usize,
+    /// Time a client has to send a request's head and its body.
+    pub request_timeout: Duration,
+    /// Time an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_connections: 512,
+            request_timeout: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(5),
+        }
+    }
+}
+
 /// How a service listens, besides its routes: everything `start` needs.
 #[derive(Clone)]
 pub struct Listen {
@@ -39,16 +77,18 @@ pub struct Listen {
     pub clock: Clock,
     /// actix worker threads.
     pub workers: usize,
-    /// When set, `/__admin/*` (except health, ready and the CA certificate) needs `Authorization: Bearer <token>`.
+    /// When set, the control plane (but its public probes) and the simulators' APIs need
+    /// `Authorization: Bearer <token>`.
     pub admin_token: Option<String>,
     /// The lab CA certificate, served at `/__admin/ca.pem`.
     pub ca_pem: Option<String>,
     /// How many exchanges the request journal keeps (0: none). Only the emulated Fortinet services
     /// (forticare, ftm, push) keep a journal.
     pub journal_size: usize,
+    pub limits: Limits,
 }
 
-/// A service that is accepting connections.
+/// A listener that is accepting connections.
 pub struct RunningService {
     name: &'static str,
     addr: SocketAddr,
@@ -58,7 +98,7 @@ pub struct RunningService {
     certs: ClientCertLog,
     /// The service's state, held so that `stop` drops it last: its database is closed when `stop` returns.
     state: Option<Arc<dyn Any + Send + Sync>>,
-    /// Run first by `stop`: services that belong to this one (an appliance's ftm-push listeners).
+    /// Run first by `stop`: listeners that belong to this one (an appliance's ftm-push listeners).
     before_stop: Option<StopHook>,
 }
 
@@ -90,12 +130,73 @@ pub fn with_outcome(
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Arc<[u8]>);
 
-/// Binds `options.bind` and starts serving `configure`'s routes next to the control plane, as service
-/// `name` (`forticare`, `ftm`, …: the `--ready-file` key). Must be called inside a tokio runtime; the
-/// server runs on its own worker threads.
-pub fn start<F>(
+/// The open connections of one listener, counted by [`on_connect`].
+#[derive(Clone, Default)]
+struct Connections {
+    open: Arc<AtomicUsize>,
+}
+
+/// Held by a connection while it is open.
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What the shared middleware needs of its listener.
+#[derive(Clone)]
+struct Bounds {
+    connections: Connections,
+    limits: Limits,
+}
+
+/// Binds `options.bind` and serves service `service` with its control plane. Must be called inside a
+/// tokio runtime; the server runs on its own worker threads.
+pub fn start<S: Service>(
+    options: &Listen,
+    service: web::Data<S>,
+) -> anyhow::Result<RunningService> {
+    let certs = ClientCertLog::default();
+    let control = web::Data::new(ControlPlane {
+        service: S::NAME,
+        clock: options.clock.clone(),
+        certs: certs.clone(),
+        admin_token: options.admin_token.clone(),
+        ca_pem: options.ca_pem.clone(),
+        scenarios: Scenarios::new(S::NAME),
+        journal: protocol::scenario::service_messages(S::NAME)
+            .map(|_| Journal::new(options.journal_size)),
+        store: Some(service.store().clone()),
+    });
+    let served = service.clone();
+    let running = serve(S::NAME, options, certs, move |cfg| {
+        cfg.app_data(control.clone())
+            .app_data(served.clone())
+            .configure(admin::configure::<S>)
+            .configure(S::routes);
+    })?;
+    Ok(running.releases(service))
+}
+
+/// Binds `options.bind` and serves only `configure`'s routes, with the shared bounds and logging but no
+/// control plane (an appliance's ftm-push listener).
+pub fn start_endpoint<F>(
     name: &'static str,
     options: &Listen,
+    configure: F,
+) -> anyhow::Result<RunningService>
+where
+    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+{
+    serve(name, options, ClientCertLog::default(), configure)
+}
+
+fn serve<F>(
+    name: &'static str,
+    options: &Listen,
+    certs: ClientCertLog,
     configure: F,
 ) -> anyhow::Result<RunningService>
 where
@@ -109,34 +210,32 @@ where
         Transport::Plain => "http",
     };
     let url = format!("{scheme}://{}", advertised(addr));
-    let certs = ClientCertLog::default();
-    let control = web::Data::new(ControlPlane {
-        service: name,
-        clock: options.clock.clone(),
-        certs: certs.clone(),
-        admin_token: options.admin_token.clone(),
-        ca_pem: options.ca_pem.clone(),
-        scenarios: Scenarios::new(name),
-        journal: protocol::scenario::service_messages(name)
-            .map(|_| Journal::new(options.journal_size)),
-    });
+    let bounds = Bounds {
+        connections: Connections::default(),
+        limits: options.limits,
+    };
+    let counted = bounds.connections.clone();
+    let workers = options.workers.max(1);
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(control.clone())
-            .app_data(admin::json_config())
-            .app_data(admin::query_config())
+            .app_data(web::Data::new(bounds.clone()))
             .app_data(admin::path_config())
             .wrap(from_fn(around_request))
-            .configure(admin::configure)
             .configure(configure.clone())
             .default_service(web::to(admin::no_such_endpoint))
     })
-    .on_connect(on_connect)
-    .workers(options.workers.max(1))
+    .on_connect(move |connection, extensions| on_connect(&counted, connection, extensions))
+    .workers(workers)
+    .max_connections(options.limits.max_connections.saturating_add(64))
+    .client_request_timeout(options.limits.request_timeout)
+    .keep_alive(options.limits.keep_alive)
+    .client_disconnect_timeout(Duration::from_secs(1))
     .disable_signals()
     .shutdown_timeout(2);
     let server = match &options.transport {
-        Transport::Https(config) => server.listen_rustls_0_23(listener, (**config).clone()),
+        Transport::Https(config) => server
+            .tls_handshake_timeout(options.limits.request_timeout)
+            .listen_rustls_0_23(listener, (**config).clone()),
         Transport::Plain => server.listen(listener),
     }
     .with_context(|| format!("{name}: listening on {addr}"))?
@@ -176,8 +275,8 @@ impl RunningService {
 
     /// Makes [`RunningService::stop`] wait until every worker has dropped `state`, then drop it itself, so a
     /// store inside it is closed (and its file lock released) when `stop` returns.
-    pub fn releases<T: Send + Sync + 'static>(mut self, state: &web::Data<T>) -> RunningService {
-        self.state = Some(state.clone().into_inner());
+    pub fn releases<T: Send + Sync + 'static>(mut self, state: web::Data<T>) -> RunningService {
+        self.state = Some(state.into_inner());
         self
     }
 
@@ -199,14 +298,14 @@ impl RunningService {
             return;
         };
         // Worker threads drop their copies of the app state shortly after the server future ends. Dropping
-        // the last copy here, rather than on a worker, means the drop (a sled database joins its flusher
-        // thread and closes its files) has finished when this returns.
+        // the last copy here, rather than on a worker, means the drop (the store's writer thread finishing
+        // and the database file closing) has finished when this returns.
         for _ in 0..1000 {
             if Arc::strong_count(&state) == 1 {
                 let _ = tokio::task::spawn_blocking(move || drop(state)).await;
                 return;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         tracing::warn!(
             service = self.name,
@@ -228,9 +327,12 @@ fn advertised(addr: SocketAddr) -> String {
     }
 }
 
-/// Per connection: turn off Nagle's algorithm (a response written in two TLS records would otherwise wait
-/// for the client's delayed ACK, about 40 ms) and keep the client certificate for the request handlers.
-fn on_connect(connection: &dyn Any, extensions: &mut Extensions) {
+/// Per connection: count it, turn off Nagle's algorithm (a response written in two TLS records would
+/// otherwise wait for the client's delayed ACK, about 40 ms) and keep the client certificate for the
+/// request handlers.
+fn on_connect(connections: &Connections, connection: &dyn Any, extensions: &mut Extensions) {
+    connections.open.fetch_add(1, Ordering::Relaxed);
+    extensions.insert(ConnectionSlot(connections.open.clone()));
     if let Some(tls) = connection.downcast_ref::<TlsStream<TcpStream>>() {
         let (tcp, session) = tls.get_ref();
         let _ = tcp.set_nodelay(true);
@@ -242,32 +344,45 @@ fn on_connect(connection: &dyn Any, extensions: &mut Extensions) {
     }
 }
 
-/// Records the client certificate, enforces the admin token, logs one line per request, and journals the
-/// exchange on services that keep a journal.
+/// What every request goes through: the connection cap, the body's deadline, client-certificate recording,
+/// one log line, and the journal on services that keep one.
 async fn around_request(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
+    if let Some(bounds) = request.app_data::<web::Data<Bounds>>().cloned() {
+        let open = bounds.connections.open.load(Ordering::Relaxed);
+        if open > bounds.limits.max_connections {
+            let refusal = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "http.busy",
+                format!(
+                    "this service has {open} connections open, more than the {} it serves \
+                     (--max-connections): try again later",
+                    bounds.limits.max_connections
+                ),
+            );
+            let mut response = refusal.response();
+            response
+                .head_mut()
+                .set_connection_type(actix_web::http::ConnectionType::Close);
+            return Ok(request.into_response(response));
+        }
+        let deadline = started + bounds.limits.request_timeout;
+        let payload = request.take_payload();
+        let bounded: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+            Box::pin(Deadline::new(payload, deadline));
+        request.set_payload(Payload::from(bounded));
+    }
     let control = request.app_data::<web::Data<ControlPlane>>().cloned();
     let client_cert = request.conn_data::<PeerCertificate>().cloned();
     if let (Some(control), Some(cert)) = (&control, &client_cert) {
         control.certs.record(&cert.0, control.clock.now());
     }
-    let expected_token = control.as_ref().and_then(|c| c.admin_token.as_deref());
-    if let Some(expected) = expected_token
-        && needs_admin_token(request.path())
-        && !bearer_matches(&request, expected)
-    {
-        let body = ErrorBody {
-            error_id: "admin.unauthorized".into(),
-            message: "this admin endpoint needs `Authorization: Bearer <admin token>`".into(),
-        };
-        let response = HttpResponse::Unauthorized().json(body);
-        return Ok(request.into_response(response));
-    }
     let method = request.method().clone();
-    let path = request.path().to_owned();
+    // The path as the router matches it (percent-decoded), for the log line and the journal.
+    let path = request.match_info().as_str().to_owned();
     let response = next.call(request).await?;
     let service = control.as_ref().map_or("fortimock", |c| c.service);
     let status = response.status().as_u16();
@@ -322,22 +437,37 @@ async fn around_request(
 
 /// Liveness and readiness probes.
 fn is_probe(path: &str) -> bool {
-    matches!(path, "/__admin/health" | "/__admin/ready")
+    path == protocol::paths::ADMIN_HEALTH || path == protocol::paths::ADMIN_READY
 }
 
-fn needs_admin_token(path: &str) -> bool {
-    path.starts_with("/__admin/")
-        && !matches!(
-            path,
-            "/__admin/health" | "/__admin/ready" | "/__admin/ca.pem"
-        )
+/// A request body that must have arrived by a deadline: past it, reading fails with `TimedOut`.
+struct Deadline {
+    inner: Pin<Box<Payload>>,
+    timer: Pin<Box<tokio::time::Sleep>>,
 }
 
-fn bearer_matches(request: &ServiceRequest, expected: &str) -> bool {
-    request
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|token| bool::from(token.trim().as_bytes().ct_eq(expected.as_bytes())))
+impl Deadline {
+    fn new(inner: Payload, deadline: Instant) -> Deadline {
+        Deadline {
+            inner: Box::pin(inner),
+            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
+        }
+    }
+}
+
+impl Stream for Deadline {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Poll::Ready(item) = self.inner.as_mut().poll_next(cx) {
+            return Poll::Ready(item);
+        }
+        match self.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the request body did not arrive in time",
+            ))))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }

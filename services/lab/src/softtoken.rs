@@ -1,27 +1,27 @@
-//! The plumbing of a SoftToken `.asmx` endpoint, shared by forticare and ftm: read the body under a size
-//! limit, check the envelope, answer protocol faults in the modeled ASP.NET shape, and send replies as the
-//! real service does (`application/json; charset=utf-8`).
+//! The plumbing of a SoftToken `.asmx` endpoint, shared by forticare and ftm: read the body with the one
+//! body reader (1 MiB limit), check the envelope, answer replies as the real service does
+//! (`application/json; charset=utf-8`, protocol errors as HTTP 200 with `d.error`), and answer what
+//! cannot be served as a [`Fault`] in the modeled ASP.NET shape.
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_LENGTH;
-use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
 use protocol::modeled::{PROTOCOL_FAULT_HEADER, ProtocolFault};
 
+use crate::http::{BodyError, read_body};
 use crate::journal::keep_request_body;
 use crate::scenario::Fired;
 use crate::server::with_outcome;
+use crate::store::StoreError;
 
 /// Largest SoftToken body accepted: a PollingRequest for every token of a 10,000-seat license fits easily.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// Reads and checks a SoftToken request body.
-pub async fn read_inbound(
-    request: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Inbound, EnvelopeError> {
-    Inbound::parse(&read_body(request, payload).await?)
+/// Reads and checks a SoftToken request body (kept for the journal).
+pub async fn read_inbound(request: &HttpRequest, payload: web::Payload) -> Result<Inbound, Fault> {
+    let body = read_softtoken_body(request, payload.into_inner()).await?;
+    Inbound::parse(&body).map_err(Fault::Refused)
 }
 
 /// Reads the one message type an endpoint serves: the body read and checked, its `__type` `M`'s (any other
@@ -29,53 +29,33 @@ pub async fn read_inbound(
 pub async fn read_message<M: Message>(
     request: &HttpRequest,
     payload: web::Payload,
-) -> Result<M, EnvelopeError> {
+) -> Result<M, Fault> {
     let inbound = read_inbound(request, payload).await?;
     if inbound.type_name() != M::TYPE {
-        return Err(EnvelopeError::unknown_type(inbound.type_name(), &[M::TYPE]));
+        return Err(Fault::Refused(EnvelopeError::unknown_type(
+            inbound.type_name(),
+            &[M::TYPE],
+        )));
     }
-    inbound.decode::<M>()
+    inbound.decode::<M>().map_err(Fault::Refused)
 }
 
-/// Reads a SoftToken request body, refusing it past [`MAX_BODY`] (checked against `Content-Length` first).
-pub async fn read_body(
+/// Reads a SoftToken body under [`MAX_BODY`] and keeps it for the journal.
+pub async fn read_softtoken_body(
     request: &HttpRequest,
-    mut payload: web::Payload,
-) -> Result<web::Bytes, EnvelopeError> {
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY) {
-        return Err(EnvelopeError::TooLarge { limit: MAX_BODY });
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| EnvelopeError::NotJson(format!("the body could not be read: {e}")))?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(EnvelopeError::TooLarge { limit: MAX_BODY });
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body = body.freeze();
+    payload: Payload,
+) -> Result<web::Bytes, Fault> {
+    let body = read_body(request, payload, MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { limit } => Fault::Refused(EnvelopeError::TooLarge { limit }),
+            BodyError::TimedOut => Fault::TimedOut,
+            BodyError::Broken(detail) => Fault::Refused(EnvelopeError::NotJson(format!(
+                "the body could not be read: {detail}"
+            ))),
+        })?;
     keep_request_body(request, &body);
     Ok(body)
-}
-
-/// The answer to a body that is not a usable SoftToken message: 400 (413 when too large) with the modeled
-/// ASP.NET exception object.
-pub fn fault(error: &EnvelopeError) -> HttpResponse {
-    let status = match error {
-        EnvelopeError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let response = HttpResponse::build(status)
-        .insert_header(PROTOCOL_FAULT_HEADER)
-        .content_type("application/json; charset=utf-8")
-        .json(ProtocolFault::new(error.id(), error.to_string()));
-    with_outcome(response, "SoftToken", error.id())
 }
 
 /// A SoftToken reply: HTTP 200 with the enveloped message, as the real service answers errors too.
@@ -90,56 +70,176 @@ pub fn reply<T: Message>(
     with_outcome(response, request_type, result)
 }
 
-/// A scenario's bare HTTP status, in the fault shape.
-pub fn scenario_status(fired: &Fired, request_type: &str, status: u16) -> HttpResponse {
-    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let response = HttpResponse::build(status)
-        .insert_header(PROTOCOL_FAULT_HEADER)
-        .content_type("application/json; charset=utf-8")
-        .json(ProtocolFault::new(
-            "scenario.status",
-            format!(
-                "{} {}: answered by scenario {}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or("error"),
-                fired.id
+/// A SoftToken request that is not served: answered in the modeled ASP.NET exception shape (`Message`,
+/// `StackTrace`, `ExceptionType`, fortimock's `error_id`) with the `jsonerror: true` header.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// Not a usable SoftToken message: 400 (413 when too large).
+    #[error("{0}")]
+    Refused(EnvelopeError),
+    /// The body trickled past the request's time limit: 408.
+    #[error("the request body did not arrive in time")]
+    TimedOut,
+    /// A scenario's bare HTTP status.
+    #[error("{status} answered by scenario {scenario}")]
+    Scenario {
+        status: StatusCode,
+        scenario: String,
+        request_type: String,
+        outcome: String,
+    },
+    /// The service failed (its storage): logged in full, answered opaquely (503 when the data dir cannot
+    /// be written now).
+    #[error("{request_type}: {error}")]
+    Storage {
+        request_type: &'static str,
+        error: StoreError,
+    },
+    /// The service failed otherwise: logged in full, answered with an opaque 500.
+    #[error("{request_type}: {error:#}")]
+    Internal {
+        request_type: &'static str,
+        error: anyhow::Error,
+    },
+    /// A peer service (forticare, for ftm) did not answer: 502, naming the peer.
+    #[error("{peer} did not answer: {error:#}")]
+    Upstream {
+        request_type: &'static str,
+        peer: &'static str,
+        error: anyhow::Error,
+    },
+}
+
+impl Fault {
+    /// A scenario's bare HTTP status, in the fault shape.
+    pub fn scenario(fired: &Fired, request_type: &str, status: u16) -> Fault {
+        Fault::Scenario {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            scenario: fired.id.clone(),
+            request_type: request_type.to_owned(),
+            outcome: fired.outcome(),
+        }
+    }
+
+    /// A storage failure while serving `request_type`.
+    pub fn storage(request_type: &'static str) -> impl FnOnce(StoreError) -> Fault {
+        move |error| Fault::Storage {
+            request_type,
+            error,
+        }
+    }
+
+    /// A request whose fields do not hold up: 400 naming the field.
+    pub fn invalid(type_name: &'static str, detail: String) -> Fault {
+        Fault::Refused(EnvelopeError::Invalid { type_name, detail })
+    }
+}
+
+impl ResponseError for Fault {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Fault::Refused(EnvelopeError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
+            Fault::Refused(_) => StatusCode::BAD_REQUEST,
+            Fault::TimedOut => StatusCode::REQUEST_TIMEOUT,
+            Fault::Scenario { status, .. } => *status,
+            Fault::Storage { error, .. } if error.is_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Fault::Storage { .. } | Fault::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::Upstream { .. } => StatusCode::BAD_GATEWAY,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let (id, message, request_type, result) = match self {
+            Fault::Refused(error) => (
+                error.id().to_owned(),
+                error.to_string(),
+                "SoftToken".to_owned(),
+                error.id().to_owned(),
             ),
-        ));
-    with_outcome(response, request_type, fired.outcome())
-}
-
-/// A failure inside the service (storage, a peer service): logged in full, answered with an opaque 500
-/// in the same fault shape.
-pub fn internal_error(request_type: &str, error: &anyhow::Error) -> HttpResponse {
-    tracing::error!(
-        message_type = request_type,
-        error = format!("{error:#}"),
-        "internal error"
-    );
-    let response = HttpResponse::InternalServerError()
-        .insert_header(PROTOCOL_FAULT_HEADER)
-        .content_type("application/json; charset=utf-8")
-        .json(ProtocolFault::new(
-            "internal",
-            "internal error; see the fortimock log".to_owned(),
-        ));
-    with_outcome(response, request_type, "internal error")
-}
-
-/// A peer service (forticare, for ftm) did not answer: 502 in the fault shape, naming the peer.
-pub fn upstream_error(request_type: &str, peer: &str, error: &anyhow::Error) -> HttpResponse {
-    tracing::error!(
-        message_type = request_type,
-        peer,
-        error = format!("{error:#}"),
-        "peer service failed"
-    );
-    let response = HttpResponse::BadGateway()
-        .insert_header(PROTOCOL_FAULT_HEADER)
-        .content_type("application/json; charset=utf-8")
-        .json(ProtocolFault::new(
-            "upstream.unavailable",
-            format!("{peer} did not answer: {error:#}"),
-        ));
-    with_outcome(response, request_type, format!("{peer} unavailable"))
+            Fault::TimedOut => (
+                "http.body.timeout".to_owned(),
+                self.to_string(),
+                "SoftToken".to_owned(),
+                "body timed out".to_owned(),
+            ),
+            Fault::Scenario {
+                status,
+                scenario,
+                request_type,
+                outcome,
+            } => (
+                "scenario.status".to_owned(),
+                format!(
+                    "{} {}: answered by scenario {scenario}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("error")
+                ),
+                request_type.clone(),
+                outcome.clone(),
+            ),
+            Fault::Storage {
+                request_type,
+                error,
+            } => {
+                tracing::error!(message_type = request_type, error = %error, "storage failed");
+                let message = if error.is_unavailable() {
+                    error.to_string()
+                } else {
+                    "internal error; see the fortimock log".to_owned()
+                };
+                let id = if error.is_unavailable() {
+                    "storage.unavailable"
+                } else {
+                    "internal"
+                };
+                (
+                    id.to_owned(),
+                    message,
+                    (*request_type).to_owned(),
+                    "storage failed".to_owned(),
+                )
+            }
+            Fault::Internal {
+                request_type,
+                error,
+            } => {
+                tracing::error!(
+                    message_type = request_type,
+                    error = format!("{error:#}"),
+                    "internal error"
+                );
+                (
+                    "internal".to_owned(),
+                    "internal error; see the fortimock log".to_owned(),
+                    (*request_type).to_owned(),
+                    "internal error".to_owned(),
+                )
+            }
+            Fault::Upstream {
+                request_type,
+                peer,
+                error,
+            } => {
+                tracing::error!(
+                    message_type = request_type,
+                    peer,
+                    error = format!("{error:#}"),
+                    "peer service failed"
+                );
+                (
+                    "upstream.unavailable".to_owned(),
+                    self.to_string(),
+                    (*request_type).to_owned(),
+                    format!("{peer} unavailable"),
+                )
+            }
+        };
+        let response = HttpResponse::build(self.status_code())
+            .insert_header(PROTOCOL_FAULT_HEADER)
+            .content_type("application/json; charset=utf-8")
+            .json(ProtocolFault::new(&id, message));
+        with_outcome(response, &request_type, result)
+    }
 }

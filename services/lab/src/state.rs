@@ -1,99 +1,48 @@
-//! State snapshots of one service (`GET` and `PUT /__admin/state`): every tree of its database as readable
-//! JSON records (`protocol::state`), with the scenarios armed. A service's store implements [`Snapshot`];
-//! its routes call [`export`] and [`import`] (and do what the service needs after an import, such as
-//! starting listeners).
+//! State snapshots of one service (`GET` and `PUT /__admin/state`): every table of its store as readable
+//! JSON records (`protocol::state`), with the scenarios armed. The tables come from the store's schema;
+//! what a record must look like is the service's business ([`Service::check_record`],
+//! [`Service::check_state`]).
 //!
-//! An import checks everything first (the format, the service, the sealing key, every record decoded by
-//! the store, every scenario) and changes nothing when something is wrong; then it replaces the store's
-//! records (emptied as in a reset, then written in one transaction), flushes, and arms the scenarios.
-//! Requests that arrive during an import may see the store half-replaced: import while the lab is quiet.
+//! An import is checked whole first (the format, the service, the sealing key, every record decoded the
+//! way the store reads it, the references between records, every scenario) and changes nothing when
+//! something is wrong. Then the store's records are replaced in one transaction (emptied and written,
+//! durable before the answer, all or nothing even across a crash), and the scenarios armed.
+//!
+//! [`Service::check_record`]: crate::service::Service::check_record
+//! [`Service::check_state`]: crate::service::Service::check_state
 
-use std::ops::ControlFlow;
+use std::collections::{BTreeMap, HashSet};
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
-use anyhow::Context;
 use protocol::crypto::{SealKey, seal};
+use protocol::scenario::ScenarioSpec;
 use protocol::state::{STATE_FORMAT, ServiceState, StateImported, StateRecord};
 
-use crate::admin::{ControlPlane, error, internal};
-use crate::store::{Abort, clear_trees, committed, flush};
+use crate::admin::ControlPlane;
+use crate::http::ApiError;
+use crate::service::Service;
+use crate::store::{Entry, Reader, Store, StoreError, Table};
 
 /// Largest state `PUT /__admin/state` reads.
 pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
 
-/// A store whose records can be exported and imported.
-pub trait Snapshot {
-    fn db(&self) -> &sled::Db;
-    /// Every tree, by the name a snapshot shows.
-    fn trees(&self) -> Vec<(&'static str, sled::Tree)>;
-    /// The fingerprint of the key the store seals secrets with ([`key_id`]); `None` if it seals nothing.
-    fn key_id(&self) -> Option<String> {
-        None
-    }
-    /// Whether `value` under `key` is a record the store can read in tree `tree`.
-    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()>;
-    /// Whether the records, each readable, hold together (every reference points at a record that is there).
-    fn check_whole(&self, _incoming: &Incoming) -> anyhow::Result<()> {
-        Ok(())
-    }
-}
-
-/// One stored record: its key and value bytes.
-pub type Record = (Vec<u8>, Vec<u8>);
-
-/// The records of a state being imported, by tree, once each is known to be readable.
+/// The records of a state being imported, by table, once each is known to be readable.
 pub struct Incoming {
-    trees: Vec<(&'static str, Vec<Record>)>,
-}
-
-/// Why a state was not imported.
-#[derive(Debug)]
-pub enum StateError {
-    /// The state is refused: the status, a stable id and a sentence naming the problem.
-    Refused {
-        status: StatusCode,
-        id: &'static str,
-        message: String,
-    },
-    /// The service failed (its storage).
-    Internal(anyhow::Error),
-}
-
-impl StateError {
-    fn bad(id: &'static str, message: String) -> StateError {
-        StateError::Refused {
-            status: StatusCode::BAD_REQUEST,
-            id,
-            message,
-        }
-    }
-
-    /// The answer to send.
-    pub fn response(&self) -> HttpResponse {
-        match self {
-            StateError::Refused {
-                status,
-                id,
-                message,
-            } => error(*status, id, message.clone()),
-            StateError::Internal(e) => internal(e),
-        }
-    }
+    tables: Vec<(Table, Vec<Entry>)>,
 }
 
 impl Incoming {
-    /// The records of `tree`, in the state's order.
-    pub fn records(&self, tree: &str) -> &[Record] {
-        self.trees
+    /// The records of the table named `table`, in the state's order.
+    pub fn records(&self, table: Table) -> &[Entry] {
+        self.tables
             .iter()
-            .find(|(name, _)| *name == tree)
+            .find(|(t, _)| *t == table)
             .map_or(&[], |(_, records)| records.as_slice())
     }
 
-    /// The keys of `tree`.
-    pub fn keys(&self, tree: &str) -> std::collections::HashSet<&[u8]> {
-        self.records(tree)
+    /// The keys of `table`.
+    pub fn keys(&self, table: Table) -> HashSet<&[u8]> {
+        self.records(table)
             .iter()
             .map(|(k, _)| k.as_slice())
             .collect()
@@ -106,122 +55,58 @@ pub fn key_id(key: &SealKey) -> String {
     hex::encode(&sealed.mac[..8])
 }
 
-fn control(request: &HttpRequest) -> Option<&web::Data<ControlPlane>> {
-    request.app_data::<web::Data<ControlPlane>>()
-}
-
-/// `GET /__admin/state`.
-pub fn export(request: &HttpRequest, store: &impl Snapshot) -> HttpResponse {
-    let Some(control) = control(request) else {
-        return internal(&anyhow::anyhow!("state outside a lab service"));
-    };
-    let mut trees = std::collections::BTreeMap::new();
-    for (name, tree) in store.trees() {
-        let records: Result<Vec<StateRecord>, sled::Error> = tree
-            .iter()
-            .map(|item| item.map(|(key, value)| StateRecord::from_bytes(&key, &value)))
-            .collect();
-        match records {
-            Ok(records) => {
-                trees.insert(name.to_owned(), records);
-            }
-            Err(e) => return internal(&anyhow::Error::new(e).context("reading the store")),
+/// `GET /__admin/state`: every table, in one read transaction.
+pub fn export(
+    control: &ControlPlane,
+    store: &Store,
+    key_id: Option<String>,
+) -> Result<ServiceState, StoreError> {
+    let schema = store.schema();
+    let trees = store.read(|r| {
+        let mut trees = BTreeMap::new();
+        for table in schema.tables {
+            let records = r
+                .all(*table)?
+                .iter()
+                .map(|(key, value)| StateRecord::from_bytes(key, value))
+                .collect();
+            trees.insert(table.name().to_owned(), records);
         }
-    }
-    HttpResponse::Ok().json(ServiceState {
+        Ok(trees)
+    })?;
+    Ok(ServiceState {
         format: STATE_FORMAT.to_owned(),
         service: control.service.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         exported: control.clock.now(),
-        key_id: store.key_id(),
+        key_id,
         trees,
         scenarios: control.scenarios.armed_specs(),
     })
 }
 
-/// `PUT /__admin/state`: checks `state` whole, then replaces the store's records and the scenarios with it
-/// (with `?dry_run=true`, only checks it). The error is the response to send.
-pub async fn import(
-    request: &HttpRequest,
-    store: &impl Snapshot,
-    state: ServiceState,
-) -> Result<StateImported, StateError> {
-    let prepared = prepare(request, store, state)?;
-    if dry_run(request) {
-        return Ok(prepared.checked());
-    }
-    prepared.apply(store).await
-}
-
-/// The `/__admin/state` resource of a service: `GET` answered by `export_handler`, `PUT` by
-/// `import_handler`, whose JSON body may be up to [`MAX_STATE_BYTES`].
-pub fn resource<E, EArgs, I, IArgs>(export_handler: E, import_handler: I) -> actix_web::Resource
-where
-    E: actix_web::Handler<EArgs>,
-    EArgs: actix_web::FromRequest + 'static,
-    E::Output: actix_web::Responder + 'static,
-    I: actix_web::Handler<IArgs>,
-    IArgs: actix_web::FromRequest + 'static,
-    I::Output: actix_web::Responder + 'static,
-{
-    web::resource("/__admin/state")
-        .app_data(crate::admin::json_config_with_limit(MAX_STATE_BYTES))
-        .route(web::get().to(export_handler))
-        .route(web::put().to(import_handler))
-}
-
-/// The start of a `PUT /__admin/state` handler that does more than [`import`]: the state checked and ready
-/// to apply, or the answer already (a refusal, or a dry run's verdict).
-pub fn begin_import(
-    request: &HttpRequest,
-    store: &impl Snapshot,
-    state: ServiceState,
-) -> ControlFlow<HttpResponse, Prepared> {
-    match prepare(request, store, state) {
-        Err(refusal) => ControlFlow::Break(refusal.response()),
-        Ok(prepared) if dry_run(request) => {
-            ControlFlow::Break(HttpResponse::Ok().json(prepared.checked()))
-        }
-        Ok(prepared) => ControlFlow::Continue(prepared),
-    }
-}
-
-/// Whether `PUT /__admin/state` was asked only to check the state (`?dry_run=true`).
-pub fn dry_run(request: &HttpRequest) -> bool {
-    request
-        .query_string()
-        .split('&')
-        .any(|pair| pair == "dry_run=true" || pair == "dry_run=1")
-}
-
 /// A state checked whole and ready to replace the store's ([`prepare`]); nothing has changed yet.
 pub struct Prepared {
-    control: web::Data<ControlPlane>,
     incoming: Incoming,
-    scenarios: Vec<protocol::scenario::ScenarioSpec>,
+    scenarios: Vec<ScenarioSpec>,
     records: u64,
 }
 
-/// Checks `state` whole against the service serving `request` and its `store`, changing nothing. The
-/// error is the response to send.
-pub fn prepare(
-    request: &HttpRequest,
-    store: &impl Snapshot,
+/// Checks `state` whole against `service`, changing nothing.
+pub fn prepare<S: Service>(
+    control: &ControlPlane,
+    service: &S,
     state: ServiceState,
-) -> Result<Prepared, StateError> {
-    let Some(control) = control(request).cloned() else {
-        return Err(StateError::Internal(anyhow::anyhow!(
-            "state outside a lab service"
-        )));
-    };
+) -> Result<Prepared, ApiError> {
+    let bad = |id: &'static str, message: String| ApiError::bad_request(id, message);
     if state.format != STATE_FORMAT {
-        return Err(StateError::bad(
+        return Err(bad(
             "admin.state.format",
             format!("`format` is `{}`, not `{STATE_FORMAT}`", state.format),
         ));
     }
     if state.service != control.service {
-        return Err(StateError::bad(
+        return Err(bad(
             "admin.state.service",
             format!(
                 "this is the {} service's state; the {} service takes its own",
@@ -230,24 +115,26 @@ pub fn prepare(
         ));
     }
     let has_records = state.trees.values().any(|records| !records.is_empty());
-    if has_records && state.key_id != store.key_id() {
-        return Err(StateError::Refused {
-            status: StatusCode::CONFLICT,
-            id: "admin.state.key",
-            message: format!(
+    let key_id = service.key_id();
+    if has_records && state.key_id != key_id {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "admin.state.key",
+            format!(
                 "this state's secrets are sealed with another data dir's key ({}; this service's is {}): \
                  import it into the data dir it came from, or start this one with that data dir's key file",
                 state.key_id.as_deref().unwrap_or("none"),
-                store.key_id().as_deref().unwrap_or("none")
+                key_id.as_deref().unwrap_or("none")
             ),
-        });
+        ));
     }
-    let trees = store.trees();
-    let mut writes: Vec<Vec<Record>> = vec![Vec::new(); trees.len()];
+    let schema = service.store().schema();
+    let mut tables: Vec<(Table, Vec<Entry>)> =
+        schema.tables.iter().map(|t| (*t, Vec::new())).collect();
     for (name, records) in &state.trees {
-        let Some(at) = trees.iter().position(|(tree, _)| tree == name) else {
-            let known: Vec<&str> = trees.iter().map(|(tree, _)| *tree).collect();
-            return Err(StateError::bad(
+        let Some(at) = tables.iter().position(|(table, _)| table.name() == name) else {
+            let known: Vec<&str> = schema.tables.iter().map(|t| t.name()).collect();
+            return Err(bad(
                 "admin.state.tree",
                 format!(
                     "the {} service has no tree `{name}`; it has {}",
@@ -256,35 +143,33 @@ pub fn prepare(
                 ),
             ));
         };
+        let table = tables[at].0;
         for (i, record) in records.iter().enumerate() {
-            let (key, value) = record.to_bytes().map_err(|e| {
-                StateError::bad("admin.state.record", format!("trees.{name}[{i}]: {e}"))
-            })?;
-            store.check(name, &key, &value).map_err(|e| {
-                StateError::bad("admin.state.record", format!("trees.{name}[{i}]: {e:#}"))
-            })?;
-            writes[at].push((key, value));
+            let (key, value) = record
+                .to_bytes()
+                .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e}")))?;
+            service
+                .check_record(table, &key, &value)
+                .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e:#}")))?;
+            tables[at].1.push((key, value));
         }
     }
-    let incoming = Incoming {
-        trees: trees.iter().map(|(name, _)| *name).zip(writes).collect(),
-    };
-    store
-        .check_whole(&incoming)
-        .map_err(|e| StateError::bad("admin.state.record", format!("{e:#}")))?;
+    let incoming = Incoming { tables };
+    service
+        .check_state(&incoming)
+        .map_err(|e| bad("admin.state.record", format!("{e:#}")))?;
     if state.scenarios.len() > protocol::scenario::MAX_SCENARIOS {
-        return Err(StateError::bad(
+        return Err(bad(
             "admin.state.scenario",
             format!("more than {} scenarios", protocol::scenario::MAX_SCENARIOS),
         ));
     }
     for (i, spec) in state.scenarios.iter().enumerate() {
         spec.validate(control.service)
-            .map_err(|e| StateError::bad("admin.state.scenario", format!("scenarios[{i}]: {e}")))?;
+            .map_err(|e| bad("admin.state.scenario", format!("scenarios[{i}]: {e}")))?;
     }
-    let records = state.trees.values().map(Vec::len).sum::<usize>() as u64;
+    let records = incoming.tables.iter().map(|(_, r)| r.len() as u64).sum();
     Ok(Prepared {
-        control,
         incoming,
         scenarios: state.scenarios,
         records,
@@ -293,25 +178,38 @@ pub fn prepare(
 
 impl Prepared {
     /// What an import would do, for a dry run: nothing replaced yet.
-    pub fn checked(&self) -> StateImported {
+    pub fn checked(&self, service: &str) -> StateImported {
         StateImported {
-            service: self.control.service.to_owned(),
+            service: service.to_owned(),
             records: self.records,
             replaced: 0,
             scenarios: self.scenarios.len() as u64,
         }
     }
 
-    /// Replaces the store's records (flushed) and the service's scenarios.
-    pub async fn apply(self, store: &impl Snapshot) -> Result<StateImported, StateError> {
-        let control = self.control;
-        let replaced = replace(store, self.incoming)
-            .await
-            .map_err(StateError::Internal)?;
+    /// Replaces the store's records in one durable transaction, then the service's scenarios.
+    pub async fn apply(
+        self,
+        control: &ControlPlane,
+        store: &Store,
+    ) -> Result<StateImported, ApiError> {
+        let schema = store.schema();
+        let incoming = self.incoming;
+        let replaced = store
+            .write(move |tx| {
+                let replaced = tx.clear_all(schema)?;
+                for (table, records) in &incoming.tables {
+                    for (key, value) in records {
+                        tx.insert(*table, key, value)?;
+                    }
+                }
+                Ok::<u64, StoreError>(replaced)
+            })
+            .await?;
         let scenarios = control
             .scenarios
             .replace(&self.scenarios, control.clock.now())
-            .map_err(|e| StateError::bad("admin.state.scenario", e))?;
+            .map_err(|e| ApiError::bad_request("admin.state.scenario", e))?;
         tracing::info!(
             service = control.service,
             records = self.records,
@@ -326,32 +224,4 @@ impl Prepared {
             scenarios: scenarios as u64,
         })
     }
-}
-
-/// Empties the trees, writes the new records in one transaction, and flushes.
-async fn replace(store: &impl Snapshot, incoming: Incoming) -> anyhow::Result<u64> {
-    let trees: Vec<sled::Tree> = store.trees().into_iter().map(|(_, tree)| tree).collect();
-    let writes: Vec<Vec<Record>> = incoming
-        .trees
-        .into_iter()
-        .map(|(_, records)| records)
-        .collect();
-    let replaced = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-        use sled::Transactional;
-        let replaced = clear_trees(&trees)?;
-        let result = trees.transaction(|views| {
-            for (view, records) in views.iter().zip(&writes) {
-                for (key, value) in records {
-                    view.insert(key.as_slice(), value.as_slice())?;
-                }
-            }
-            Ok::<(), Abort>(())
-        });
-        committed(result, "writing the imported state")?;
-        Ok(replaced)
-    })
-    .await
-    .context("the import task failed")??;
-    flush(store.db()).await?;
-    Ok(replaced)
 }

@@ -1,35 +1,1135 @@
-//! Opening a service's sled database (the one place fortimock configures sled), the per-data-dir secret
-//! services derive their at-rest keys from, flushing, transactions' plumbing, and emptying trees for a reset. Each service's own
-//! `store` module owns its trees and record formats and flushes before it acknowledges a change.
+//! The storage toolkit every service stands on, and the only code that touches the database (redb).
+//!
+//! A service declares its tables once, in a [`Schema`]; opening, reset, state export and state import all
+//! derive from that one list. Records are versioned JSON ([`Record`], [`Version`]): an unknown version is a
+//! clear error, never a silent default. Reads run in read transactions ([`Store::read`]); every change is
+//! one write transaction ([`Store::write`]) that is durable (committed with an fsync) before `write`
+//! returns, so a service that answers after `write` only acknowledges what a crash or a power loss keeps.
+//!
+//! Writes go through one writer thread per store, which commits concurrent changes together (group
+//! commit): each change runs in its own transaction, committed without an fsync and visible to later
+//! changes, and the batch is then made durable by one fsync before any of them is answered. A change that
+//! fails or refuses rolls back alone. Reads may see a change of the batch being made durable; nothing is
+//! acknowledged before it is.
+//!
+//! Opening refuses, with a sentence saying what happened and what to do: a database another process holds,
+//! a corrupt file (redb checks every page's checksum at open, and the file is named), a full disk, missing
+//! permissions, a data dir written by fortimock's sled-based versions, and another service's or a newer
+//! fortimock's database. After an I/O error the database is reopened before the next write, and
+//! [`Store::check_writable`] (behind `/__admin/ready`) says whether the data dir can be written.
 
-use std::path::Path;
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use anyhow::Context;
+use redb::{
+    Database, DatabaseError, Durability, ReadOnlyTable, ReadableDatabase, ReadableTable,
+    ReadableTableMetadata, StorageError, TableDefinition,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-/// sled's page cache; its default (1 GiB) is far more than a lab needs.
-const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+/// The file of a service's database, inside its service dir.
+pub const DATABASE_FILE: &str = "store.redb";
 
-/// Opens (creating if needed) the database in `dir`, or a temporary one that lives in memory-backed
-/// storage and vanishes when dropped (`--ephemeral`, tests).
-pub fn open_db(dir: Option<&Path>) -> anyhow::Result<sled::Db> {
-    let config = sled::Config::new()
-        .cache_capacity(CACHE_BYTES)
-        .flush_every_ms(Some(500));
-    let config = match dir {
-        Some(dir) => config.path(dir),
-        None => config.temporary(true),
-    };
-    config.open().with_context(|| match dir {
-        Some(dir) => format!(
-            "opening the database in {} (is another fortimock using this data dir?)",
-            dir.display()
-        ),
-        None => "opening a temporary database".to_owned(),
-    })
+/// What the marker table says about the database's layout; a later layout gets a new number.
+const STORE_FORMAT: &str = "fortimock-store/1";
+
+/// The table every database carries besides its schema's: `format` and `service`.
+const MARKER: TableDefinition<'static, &'static str, &'static str> =
+    TableDefinition::new("fortimock");
+
+/// redb's page cache per database; its default (1 GiB) is far more than a lab needs.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Most changes one group commit makes durable together.
+const MAX_BATCH: usize = 256;
+
+/// One table of a service's database: byte keys to byte values (records are [`Record`]s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Table(&'static str);
+
+impl Table {
+    pub const fn new(name: &'static str) -> Table {
+        Table(name)
+    }
+
+    /// The table's name, as state snapshots show it.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+
+    fn definition(self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
+        TableDefinition::new(self.0)
+    }
 }
 
-/// A 32-byte secret kept in `<service_dir>/<file>` (hex, mode 0600), created on first use; a fresh random one
-/// each time when ephemeral. Services derive their at-rest encryption keys from it.
+/// A service's tables, declared once.
+#[derive(Debug)]
+pub struct Schema {
+    /// The service the database belongs to (checked at open).
+    pub service: &'static str,
+    /// Every table, in the order snapshots list them.
+    pub tables: &'static [Table],
+}
+
+impl Schema {
+    /// The table named `name`.
+    pub fn table(&self, name: &str) -> Option<Table> {
+        self.tables.iter().copied().find(|t| t.name() == name)
+    }
+}
+
+/// A stored record: versioned JSON, readable in a state snapshot. Each record type carries a
+/// [`Version`] field named `v`; a record of another version does not decode.
+pub trait Record: Serialize + DeserializeOwned {
+    /// What the record is, for errors: `a license record`.
+    const KIND: &'static str;
+}
+
+/// The `v` field of a record: serializes as `N`, and refuses to deserialize any other number, so a
+/// record written by another version of fortimock is an error rather than a silent default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Version<const N: u32>;
+
+impl<const N: u32> Serialize for Version<N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(N)
+    }
+}
+
+impl<'de, const N: u32> Deserialize<'de> for Version<N> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let found = u32::deserialize(deserializer)?;
+        if found == N {
+            Ok(Version)
+        } else {
+            Err(serde::de::Error::custom(format_args!(
+                "record version {found}, but this fortimock reads version {N} (was the data dir \
+                 written by another fortimock version?)"
+            )))
+        }
+    }
+}
+
+/// A record as bytes.
+pub fn encode<R: Record>(record: &R) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(record)
+        .map_err(|e| StoreError::internal(format!("encoding {}: {e}", R::KIND)))
+}
+
+/// A record from its bytes; the error names the record kind and what is wrong.
+pub fn decode<R: Record>(bytes: &[u8]) -> Result<R, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::corrupt(format!("{}: {e}", R::KIND)))
+}
+
+/// What kind of storage failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The disk (or quota) is full.
+    Full,
+    /// The data dir cannot be written (permissions, a read-only file system, an I/O error).
+    Unwritable,
+    /// A record or the file is not what fortimock wrote.
+    Corrupt,
+    /// Anything else.
+    Internal,
+}
+
+/// A storage failure: its kind and a sentence saying what happened.
+#[derive(Debug, Clone)]
+pub struct StoreError {
+    failure: Failure,
+    message: String,
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl StoreError {
+    pub fn failure(&self) -> Failure {
+        self.failure
+    }
+
+    /// Whether the service cannot write now but may later (a full disk, permissions): worth a 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.failure, Failure::Full | Failure::Unwritable)
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> StoreError {
+        StoreError {
+            failure: Failure::Corrupt,
+            message: message.into(),
+        }
+    }
+
+    pub fn internal(message: impl Into<String>) -> StoreError {
+        StoreError {
+            failure: Failure::Internal,
+            message: message.into(),
+        }
+    }
+
+    fn from_storage(error: &StorageError, what: &str) -> StoreError {
+        match error {
+            StorageError::Io(io) => StoreError::from_io(io, what),
+            StorageError::Corrupted(detail) => {
+                StoreError::corrupt(format!("{what}: the database is corrupt: {detail}"))
+            }
+            StorageError::PreviousIo => StoreError {
+                failure: Failure::Unwritable,
+                message: format!(
+                    "{what}: an earlier I/O error stopped the database; it is reopened before the next write"
+                ),
+            },
+            other => StoreError::internal(format!("{what}: {other}")),
+        }
+    }
+
+    fn from_io(error: &io::Error, what: &str) -> StoreError {
+        let failure = match error.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Failure::Full,
+            _ => Failure::Unwritable,
+        };
+        let message = match failure {
+            Failure::Full => format!("{what}: the disk is full ({error})"),
+            _ => format!("{what}: the data dir cannot be written ({error})"),
+        };
+        StoreError { failure, message }
+    }
+
+    fn any(error: impl Into<redb::Error>, what: &str) -> StoreError {
+        match error.into() {
+            redb::Error::Io(io) => StoreError::from_io(&io, what),
+            redb::Error::Corrupted(detail) => {
+                StoreError::corrupt(format!("{what}: the database is corrupt: {detail}"))
+            }
+            redb::Error::PreviousIo => StoreError::from_storage(&StorageError::PreviousIo, what),
+            other => StoreError::internal(format!("{what}: {other}")),
+        }
+    }
+}
+
+/// Why a store did not open: each says what happened and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(
+        "{} is in use by another process (another fortimock on this data dir?): stop it, or give this one another --data-dir",
+        .0.display()
+    )]
+    Locked(PathBuf),
+    #[error(
+        "{} is corrupt ({detail}): fortimock will not start on it; restore it from a backup or a state export (fortimock state import), or move it aside to start this service empty",
+        path.display()
+    )]
+    Corrupt { path: PathBuf, detail: String },
+    #[error(
+        "the disk holding {} is full ({detail}): free some space and start again",
+        path.display()
+    )]
+    DiskFull { path: PathBuf, detail: String },
+    #[error("{} cannot be read or written ({detail}): check its owner and permissions", path.display())]
+    Permission { path: PathBuf, detail: String },
+    #[error(
+        "{} was written by an earlier fortimock (its sled database): this version keeps its data in {DATABASE_FILE}. Export the lab with the earlier version (fortimock state export) and import it here, or start with a new --data-dir",
+        .0.display()
+    )]
+    Legacy(PathBuf),
+    #[error("{} belongs to the {found} service, not {expected}", path.display())]
+    WrongService {
+        path: PathBuf,
+        found: String,
+        expected: &'static str,
+    },
+    #[error(
+        "{} has the layout `{found}`, which this fortimock does not read (written by a newer version?)",
+        path.display()
+    )]
+    UnknownFormat { path: PathBuf, found: String },
+    #[error("opening {}: {detail}", path.display())]
+    Other { path: PathBuf, detail: String },
+}
+
+impl OpenError {
+    fn from_database(path: &Path, error: DatabaseError) -> OpenError {
+        let path = path.to_path_buf();
+        match error {
+            DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(path),
+            DatabaseError::Storage(storage) => OpenError::from_storage(path, storage),
+            other => OpenError::Other {
+                path,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    fn from_storage(path: PathBuf, error: StorageError) -> OpenError {
+        match error {
+            StorageError::Corrupted(detail) => OpenError::Corrupt { path, detail },
+            StorageError::Io(io) => OpenError::from_io(path, &io),
+            other => OpenError::Other {
+                path,
+                detail: other.to_string(),
+            },
+        }
+    }
+
+    fn from_io(path: PathBuf, error: &io::Error) -> OpenError {
+        let detail = error.to_string();
+        match error.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+                OpenError::DiskFull { path, detail }
+            }
+            io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => {
+                OpenError::Permission { path, detail }
+            }
+            io::ErrorKind::WouldBlock => OpenError::Locked(path),
+            io::ErrorKind::UnexpectedEof | io::ErrorKind::InvalidData => {
+                OpenError::Corrupt { path, detail }
+            }
+            _ => OpenError::Other { path, detail },
+        }
+    }
+}
+
+/// Where a store keeps its data.
+#[derive(Debug, Clone)]
+enum Location {
+    File(PathBuf),
+    Memory,
+}
+
+/// A service's database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    schema: &'static Schema,
+    location: Location,
+    /// The open database; `None` while it is reopened after an I/O error made redb refuse further writes.
+    database: RwLock<Option<Arc<Database>>>,
+    /// Why the last commit failed, until one succeeds.
+    failing: Mutex<Option<StoreError>>,
+    writer: Mutex<Option<Writer>>,
+}
+
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// A change queued for the writer: `run` makes it inside a transaction and says whether to keep what it
+/// wrote and how to answer once the batch's commit is known; `abandon` answers it when it cannot run.
+struct Job {
+    run: Box<dyn FnOnce(&mut Tx<'_>) -> Settle + Send>,
+    abandon: Box<dyn FnOnce(StoreError) + Send>,
+}
+
+/// How a change's caller is answered once its batch's commit is known.
+type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// What a change asks of the commit, and how to answer its caller once the batch is durable.
+struct Settle {
+    keep: bool,
+    answer: Answer,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database of `schema` in `service_dir`, or in memory when `None`.
+    /// Fails with a sentence naming the file and what to do (see [`OpenError`]).
+    pub fn open(service_dir: Option<&Path>, schema: &'static Schema) -> Result<Store, OpenError> {
+        let location = match service_dir {
+            Some(dir) => {
+                let legacy = dir.join("db");
+                if legacy.join("conf").exists() || legacy.join("db").exists() {
+                    return Err(OpenError::Legacy(dir.to_path_buf()));
+                }
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| OpenError::from_io(dir.to_path_buf(), &e))?;
+                Location::File(dir.join(DATABASE_FILE))
+            }
+            None => Location::Memory,
+        };
+        let database = open_database(&location, schema)?;
+        let shared = Arc::new(Shared {
+            schema,
+            location,
+            database: RwLock::new(Some(Arc::new(database))),
+            failing: Mutex::new(None),
+            writer: Mutex::new(None),
+        });
+        let writer = Writer::start(Arc::downgrade(&shared)).map_err(|e| OpenError::Other {
+            path: shared.path(),
+            detail: format!("starting the writer thread: {e}"),
+        })?;
+        *shared.writer.lock().unwrap_or_else(PoisonError::into_inner) = Some(writer);
+        Ok(Store { shared })
+    }
+
+    /// The tables this store holds.
+    pub fn schema(&self) -> &'static Schema {
+        self.shared.schema
+    }
+
+    /// The database file; `None` in memory.
+    pub fn file(&self) -> Option<&Path> {
+        match &self.shared.location {
+            Location::File(path) => Some(path),
+            Location::Memory => None,
+        }
+    }
+
+    /// Reads in one read transaction (a consistent view).
+    pub fn read<T>(
+        &self,
+        read: impl FnOnce(&mut ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let database = self.shared.database()?;
+        let txn = database
+            .begin_read()
+            .map_err(|e| StoreError::any(e, "starting a read"))?;
+        let mut tx = ReadTx {
+            txn,
+            tables: Vec::new(),
+        };
+        read(&mut tx)
+    }
+
+    /// Makes one change: `change` runs in a write transaction; when it returns `Ok` what it wrote is
+    /// committed durably (fsync) before this returns, when it returns `Err` nothing it wrote is kept. A
+    /// change that wrote nothing commits nothing. Changes run one at a time, in arrival order.
+    pub async fn write<T, E>(
+        &self,
+        change: impl FnOnce(&mut Tx<'_>) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (answer, answered) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        // Exactly one of `run` and `abandon` answers: whichever takes the sender.
+        let sender = Arc::new(Mutex::new(Some(answer)));
+        let abandoned = sender.clone();
+        let job = Job {
+            run: Box::new(move |tx: &mut Tx<'_>| {
+                let result = change(tx);
+                let keep = result.is_ok() && tx.dirty;
+                Settle {
+                    keep,
+                    answer: Box::new(move |committed: Result<(), StoreError>| {
+                        let result = match (result, committed) {
+                            (Ok(value), Ok(())) => Ok(value),
+                            (Ok(_), Err(e)) => Err(E::from(e)),
+                            (Err(refused), _) => Err(refused),
+                        };
+                        if let Some(sender) = take(&sender) {
+                            let _ = sender.send(result);
+                        }
+                    }),
+                }
+            }),
+            abandon: Box::new(move |error: StoreError| {
+                if let Some(sender) = take(&abandoned) {
+                    let _ = sender.send(Err(E::from(error)));
+                }
+            }),
+        };
+        self.shared.submit(job)?;
+        answered.await.unwrap_or_else(|_| {
+            Err(E::from(StoreError::internal(
+                "the change failed inside the store (a fortimock bug): see the log",
+            )))
+        })
+    }
+
+    /// Whether the data dir can be written now: a durable probe write. `Err` says why not.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.write(|tx| {
+            tx.mark_dirty();
+            Ok::<(), StoreError>(())
+        })
+        .await
+    }
+
+    /// Empties every table in one change; how many records went.
+    pub async fn clear(&self) -> Result<u64, StoreError> {
+        let schema = self.schema();
+        self.write(move |tx| tx.clear_all(schema)).await
+    }
+}
+
+/// Takes the sender out of a shared slot, once.
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner).take()
+}
+
+impl Shared {
+    fn database(&self) -> Result<Arc<Database>, StoreError> {
+        self.database
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| StoreError {
+                failure: Failure::Unwritable,
+                message: "the database is being reopened after an I/O error".to_owned(),
+            })
+    }
+
+    fn path(&self) -> PathBuf {
+        match &self.location {
+            Location::File(path) => path.clone(),
+            Location::Memory => PathBuf::from("(in memory)"),
+        }
+    }
+
+    fn submit(&self, job: Job) -> Result<(), StoreError> {
+        let writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let sender = writer
+            .as_ref()
+            .map(|w| w.jobs.clone())
+            .ok_or_else(|| StoreError::internal("the store is closed"))?;
+        drop(writer);
+        sender
+            .send(job)
+            .map_err(|_| StoreError::internal("the writer thread stopped"))
+    }
+
+    /// Runs `batch` and makes it durable with one fsync; answers every change.
+    fn commit_batch(&self, batch: Vec<Job>) {
+        let database = match self.reopen_if_failed().and_then(|()| self.database()) {
+            Ok(database) => database,
+            Err(reason) => {
+                for job in batch {
+                    (job.abandon)(reason.clone());
+                }
+                return;
+            }
+        };
+        let mut settled: Vec<(bool, Answer)> = Vec::with_capacity(batch.len());
+        let mut failure: Option<StoreError> = None;
+        for job in batch {
+            if let Some(reason) = &failure {
+                (job.abandon)(reason.clone());
+                continue;
+            }
+            match run_job(&database, job) {
+                Ok(done) => settled.push(done),
+                Err(error) => failure = Some(error),
+            }
+        }
+        let pending = settled.iter().any(|(kept, _)| *kept);
+        let durable = match failure {
+            Some(error) => Err(error),
+            None if pending => make_durable(&database),
+            None => Ok(()),
+        };
+        drop(database);
+        let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
+        match &durable {
+            Ok(()) => *failing = None,
+            Err(e) => {
+                tracing::error!(service = self.schema.service, error = %e, "a commit failed");
+                *failing = Some(e.clone());
+            }
+        }
+        drop(failing);
+        for (kept, answer) in settled {
+            // A change that kept nothing is answered as it was; one that kept something only once it is
+            // durable (or with why it is not).
+            answer(if kept { durable.clone() } else { Ok(()) });
+        }
+    }
+
+    /// After a failed commit redb refuses every later write until the database is reopened: reopen it.
+    fn reopen_if_failed(&self) -> Result<(), StoreError> {
+        let Some(failing) = self
+            .failing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+        else {
+            return Ok(());
+        };
+        if matches!(self.location, Location::Memory) {
+            return Err(failing);
+        }
+        let taken = self
+            .database
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(old) = taken {
+            // Readers hold clones for the length of a read; the file lock goes with the last one.
+            if let Err(still_shared) = release(old) {
+                *self
+                    .database
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(still_shared);
+                return Err(failing);
+            }
+        }
+        match open_database(&self.location, self.schema) {
+            Ok(database) => {
+                *self
+                    .database
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(database));
+                *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                tracing::info!(
+                    service = self.schema.service,
+                    "database reopened after a failed commit"
+                );
+                Ok(())
+            }
+            Err(e) => {
+                let error = StoreError {
+                    failure: match e {
+                        OpenError::DiskFull { .. } => Failure::Full,
+                        _ => Failure::Unwritable,
+                    },
+                    message: e.to_string(),
+                };
+                *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = Some(error.clone());
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Drops `database` once nobody else holds it (waiting up to two seconds for reads to end).
+fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
+    for _ in 0..2000 {
+        match Arc::try_unwrap(database) {
+            Ok(owned) => {
+                drop(owned);
+                return Ok(());
+            }
+            Err(shared) => {
+                database = shared;
+                std::thread::park_timeout(std::time::Duration::from_millis(1));
+            }
+        }
+    }
+    Err(database)
+}
+
+/// Runs one change in its own transaction, committed without an fsync when it keeps what it wrote.
+/// `Err` when the database failed: the change was answered with why.
+fn run_job(database: &Database, job: Job) -> Result<(bool, Answer), StoreError> {
+    let mut txn = match database.begin_write() {
+        Ok(txn) => txn,
+        Err(e) => {
+            let error = StoreError::any(e, "starting a write");
+            (job.abandon)(error.clone());
+            return Err(error);
+        }
+    };
+    if let Err(e) = txn.set_durability(Durability::None) {
+        tracing::warn!(error = %e, "non-durable commits refused; committing each change durably");
+    }
+    let Job { run, abandon } = job;
+    let mut tx = Tx::new(&txn);
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut tx)));
+    let write_error = tx.error.take();
+    drop(tx);
+    let settle = match ran {
+        Ok(settle) => settle,
+        Err(_) => {
+            let _ = txn.abort();
+            tracing::error!("a change panicked inside the store; it was rolled back");
+            abandon(StoreError::internal(
+                "the change failed inside the store (a fortimock bug): see the log",
+            ));
+            return Ok((false, Box::new(|_| {})));
+        }
+    };
+    if let Some(error) = write_error {
+        let _ = txn.abort();
+        (settle.answer)(Err(error));
+        return Ok((false, Box::new(|_| {})));
+    }
+    if !settle.keep {
+        let _ = txn.abort();
+        return Ok((false, settle.answer));
+    }
+    match txn.commit() {
+        Ok(()) => Ok((true, settle.answer)),
+        Err(e) => {
+            let error = StoreError::any(e, "committing a change");
+            (settle.answer)(Err(error.clone()));
+            Err(error)
+        }
+    }
+}
+
+/// Makes every change committed so far durable: an empty transaction committed with an fsync.
+fn make_durable(database: &Database) -> Result<(), StoreError> {
+    let mut txn = database
+        .begin_write()
+        .map_err(|e| StoreError::any(e, "starting the durable commit"))?;
+    txn.set_durability(Durability::Immediate)
+        .map_err(|e| StoreError::internal(format!("asking for a durable commit: {e}")))?;
+    // An empty transaction may be skipped by the database; touching the marker makes it a real commit.
+    {
+        let mut marker = txn
+            .open_table(MARKER)
+            .map_err(|e| StoreError::any(e, "opening the marker table"))?;
+        marker
+            .insert("format", STORE_FORMAT)
+            .map_err(|e| StoreError::from_storage(&e, "writing the marker"))?;
+    }
+    txn.commit()
+        .map_err(|e| StoreError::any(e, "committing durably"))
+}
+
+impl Writer {
+    fn start(shared: std::sync::Weak<Shared>) -> io::Result<Writer> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let service = shared.upgrade().map_or("store", |s| s.schema.service);
+        let thread = std::thread::Builder::new()
+            .name(format!("{service}-writer"))
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    let Some(shared) = shared.upgrade() else {
+                        return;
+                    };
+                    shared.commit_batch(batch);
+                }
+            })?;
+        Ok(Writer { jobs, thread })
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer thread once it has finished what was queued.
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(Writer { jobs, thread }) = writer {
+            drop(jobs);
+            if thread.thread().id() != std::thread::current().id() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Opens or creates the database at `location`, checks every page, creates the schema's tables and
+/// checks (or writes) the marker.
+fn open_database(location: &Location, schema: &'static Schema) -> Result<Database, OpenError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(CACHE_BYTES);
+    let (database, path) = match location {
+        Location::File(path) => {
+            builder.set_check_integrity_on_open(true);
+            let database = builder
+                .create(path)
+                .map_err(|e| OpenError::from_database(path, e))?;
+            (database, path.clone())
+        }
+        Location::Memory => {
+            let database = builder
+                .create_with_backend(redb::backends::InMemoryBackend::new())
+                .map_err(|e| OpenError::from_database(Path::new("(in memory)"), e))?;
+            (database, PathBuf::from("(in memory)"))
+        }
+    };
+    let storage = |e: StorageError| OpenError::from_storage(path.clone(), e);
+    let txn = database.begin_write().map_err(|e| OpenError::Other {
+        path: path.clone(),
+        detail: e.to_string(),
+    })?;
+    {
+        let mut marker = txn.open_table(MARKER).map_err(|e| OpenError::Other {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        let format = marker
+            .get("format")
+            .map_err(storage)?
+            .map(|v| v.value().to_owned());
+        let service = marker
+            .get("service")
+            .map_err(storage)?
+            .map(|v| v.value().to_owned());
+        match (format, service) {
+            (Some(format), _) if format != STORE_FORMAT => {
+                return Err(OpenError::UnknownFormat {
+                    path: path.clone(),
+                    found: format,
+                });
+            }
+            (_, Some(found)) if found != schema.service => {
+                return Err(OpenError::WrongService {
+                    path: path.clone(),
+                    found,
+                    expected: schema.service,
+                });
+            }
+            (Some(_), Some(_)) => {}
+            _ => {
+                marker.insert("format", STORE_FORMAT).map_err(storage)?;
+                marker.insert("service", schema.service).map_err(storage)?;
+            }
+        }
+        for table in schema.tables {
+            txn.open_table(table.definition())
+                .map_err(|e| OpenError::Other {
+                    path: path.clone(),
+                    detail: format!("opening table {}: {e}", table.name()),
+                })?;
+        }
+    }
+    txn.commit().map_err(|e| match e {
+        redb::CommitError::Storage(s) => storage(s),
+        other => OpenError::Other {
+            path: path.clone(),
+            detail: other.to_string(),
+        },
+    })?;
+    Ok(database)
+}
+
+/// Whether to walk a table from its first key or its last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+/// One stored entry: key and value bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Reading: what read and write transactions share.
+pub trait Reader {
+    /// The value stored under `key`.
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The entries whose keys start with `prefix` (all of them for an empty prefix), in `order`, at
+    /// most `limit`.
+    fn scan(
+        &mut self,
+        table: Table,
+        prefix: &[u8],
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError>;
+
+    /// How many entries `table` holds.
+    fn count(&mut self, table: Table) -> Result<u64, StoreError>;
+
+    /// Whether `key` is stored.
+    fn contains(&mut self, table: Table, key: &[u8]) -> Result<bool, StoreError> {
+        Ok(self.get(table, key)?.is_some())
+    }
+
+    /// Every entry of `table`, in key order.
+    fn all(&mut self, table: Table) -> Result<Vec<Entry>, StoreError> {
+        self.scan(table, &[], Order::Ascending, None)
+    }
+
+    /// The record stored under `key`.
+    fn record<R: Record>(&mut self, table: Table, key: &[u8]) -> Result<Option<R>, StoreError>
+    where
+        Self: Sized,
+    {
+        self.get(table, key)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+}
+
+/// The first key after every key starting with `prefix`; `None` when there is none (all 0xFF).
+fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// Collects a redb range into owned entries.
+fn collect_range(
+    range: redb::Range<'_, &'static [u8], &'static [u8]>,
+    order: Order,
+    limit: Option<usize>,
+    what: &str,
+) -> Result<Vec<Entry>, StoreError> {
+    let limit = limit.unwrap_or(usize::MAX);
+    let items: Box<dyn Iterator<Item = _>> = match order {
+        Order::Ascending => Box::new(range.take(limit)),
+        Order::Descending => Box::new(range.rev().take(limit)),
+    };
+    items
+        .map(|item| {
+            let (key, value) = item.map_err(|e| StoreError::from_storage(&e, what))?;
+            Ok((key.value().to_vec(), value.value().to_vec()))
+        })
+        .collect()
+}
+
+fn scan_table<T>(
+    table: &T,
+    prefix: &[u8],
+    order: Order,
+    limit: Option<usize>,
+    what: &str,
+) -> Result<Vec<Entry>, StoreError>
+where
+    T: ReadableTable<&'static [u8], &'static [u8]>,
+{
+    let range = match prefix_end(prefix) {
+        _ if prefix.is_empty() => table.range::<&[u8]>(..),
+        Some(end) => table.range::<&[u8]>(prefix..end.as_slice()),
+        None => table.range::<&[u8]>(prefix..),
+    }
+    .map_err(|e| StoreError::from_storage(&e, what))?;
+    collect_range(range, order, limit, what)
+}
+
+/// A table opened in a read transaction.
+type ReadTable = ReadOnlyTable<&'static [u8], &'static [u8]>;
+
+/// A table opened in a write transaction.
+type WriteTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// A read transaction: a consistent view of the store.
+pub struct ReadTx {
+    txn: redb::ReadTransaction,
+    tables: Vec<(Table, ReadTable)>,
+}
+
+impl ReadTx {
+    fn table(&mut self, table: Table) -> Result<&ReadTable, StoreError> {
+        if let Some(at) = self.tables.iter().position(|(t, _)| *t == table) {
+            return Ok(&self.tables[at].1);
+        }
+        let opened = self
+            .txn
+            .open_table(table.definition())
+            .map_err(|e| StoreError::any(e, &format!("opening table {}", table.name())))?;
+        self.tables.push((table, opened));
+        Ok(&self.tables[self.tables.len() - 1].1)
+    }
+}
+
+impl Reader for ReadTx {
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let opened = self.table(table)?;
+        let value = opened
+            .get(key)
+            .map_err(|e| StoreError::from_storage(&e, &format!("reading {}", table.name())))?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn scan(
+        &mut self,
+        table: Table,
+        prefix: &[u8],
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let what = format!("reading {}", table.name());
+        let opened = self.table(table)?;
+        scan_table(opened, prefix, order, limit, &what)
+    }
+
+    fn count(&mut self, table: Table) -> Result<u64, StoreError> {
+        let opened = self.table(table)?;
+        opened
+            .len()
+            .map_err(|e| StoreError::from_storage(&e, &format!("counting {}", table.name())))
+    }
+}
+
+/// A write transaction: reads see the transaction's own writes.
+pub struct Tx<'t> {
+    txn: &'t redb::WriteTransaction,
+    tables: Vec<(Table, WriteTable<'t>)>,
+    dirty: bool,
+    /// The first storage error a write hit: the change is rolled back whatever it returns.
+    error: Option<StoreError>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'t> Tx<'t> {
+    fn new(txn: &'t redb::WriteTransaction) -> Tx<'t> {
+        Tx {
+            txn,
+            tables: Vec::new(),
+            dirty: false,
+            error: None,
+            _not_send: PhantomData,
+        }
+    }
+
+    fn table(&mut self, table: Table) -> Result<&mut WriteTable<'t>, StoreError> {
+        if let Some(at) = self.tables.iter().position(|(t, _)| *t == table) {
+            return Ok(&mut self.tables[at].1);
+        }
+        let opened = self
+            .txn
+            .open_table(table.definition())
+            .map_err(|e| StoreError::any(e, &format!("opening table {}", table.name())))?;
+        self.tables.push((table, opened));
+        let last = self.tables.len() - 1;
+        Ok(&mut self.tables[last].1)
+    }
+
+    /// Remembers a storage error so the change is rolled back even if the caller ignores it.
+    fn failed(&mut self, error: StoreError) -> StoreError {
+        if self.error.is_none() {
+            self.error = Some(error.clone());
+        }
+        error
+    }
+
+    /// Counts the change as a write even if it wrote nothing (a probe).
+    fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Stores `value` under `key`; returns the value it replaced.
+    pub fn insert(
+        &mut self,
+        table: Table,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        self.dirty = true;
+        let result = self.table(table).and_then(|opened| {
+            opened
+                .insert(key, value)
+                .map(|old| old.map(|v| v.value().to_vec()))
+                .map_err(|e| StoreError::from_storage(&e, &format!("writing {}", table.name())))
+        });
+        result.map_err(|e| self.failed(e))
+    }
+
+    /// Stores `record` under `key`.
+    pub fn put<R: Record>(
+        &mut self,
+        table: Table,
+        key: &[u8],
+        record: &R,
+    ) -> Result<(), StoreError> {
+        let bytes = encode(record).map_err(|e| self.failed(e))?;
+        self.insert(table, key, &bytes).map(drop)
+    }
+
+    /// Removes `key`; returns the value it held.
+    pub fn remove(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self.table(table).and_then(|opened| {
+            opened
+                .remove(key)
+                .map(|old| old.map(|v| v.value().to_vec()))
+                .map_err(|e| {
+                    StoreError::from_storage(&e, &format!("removing from {}", table.name()))
+                })
+        });
+        match result {
+            Ok(old) => {
+                self.dirty |= old.is_some();
+                Ok(old)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// Empties `table`; how many records went.
+    pub fn clear(&mut self, table: Table) -> Result<u64, StoreError> {
+        let result = self.table(table).and_then(|opened| {
+            let count = opened
+                .len()
+                .map_err(|e| StoreError::from_storage(&e, &format!("counting {}", table.name())))?;
+            if count > 0 {
+                opened.retain(|_, _| false).map_err(|e| {
+                    StoreError::from_storage(&e, &format!("clearing {}", table.name()))
+                })?;
+            }
+            Ok(count)
+        });
+        match result {
+            Ok(count) => {
+                self.dirty |= count > 0;
+                Ok(count)
+            }
+            Err(e) => Err(self.failed(e)),
+        }
+    }
+
+    /// Empties every table of the schema; how many records went.
+    pub fn clear_all(&mut self, schema: &Schema) -> Result<u64, StoreError> {
+        let mut removed = 0;
+        for table in schema.tables {
+            removed += self.clear(*table)?;
+        }
+        Ok(removed)
+    }
+}
+
+impl Reader for Tx<'_> {
+    fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self.table(table).and_then(|opened| {
+            opened
+                .get(key)
+                .map(|v| v.map(|v| v.value().to_vec()))
+                .map_err(|e| StoreError::from_storage(&e, &format!("reading {}", table.name())))
+        });
+        result.map_err(|e| self.failed(e))
+    }
+
+    fn scan(
+        &mut self,
+        table: Table,
+        prefix: &[u8],
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let what = format!("reading {}", table.name());
+        let result = self
+            .table(table)
+            .and_then(|opened| scan_table(&*opened, prefix, order, limit, &what));
+        result.map_err(|e| self.failed(e))
+    }
+
+    fn count(&mut self, table: Table) -> Result<u64, StoreError> {
+        let result = self.table(table).and_then(|opened| {
+            opened
+                .len()
+                .map_err(|e| StoreError::from_storage(&e, &format!("counting {}", table.name())))
+        });
+        result.map_err(|e| self.failed(e))
+    }
+}
+
+/// A 32-byte secret kept in `<service_dir>/<file>` (hex, mode 0600), created on first use (written and
+/// synced before it is used); a fresh random one each time when `service_dir` is `None`. Services derive
+/// their at-rest keys from it. A file that does not hold exactly 32 bytes of hex refuses the start.
 pub fn data_secret(service_dir: Option<&Path>, file: &str) -> anyhow::Result<Vec<u8>> {
     use rand::RngCore;
     let fresh = || {
@@ -43,130 +1143,271 @@ pub fn data_secret(service_dir: Option<&Path>, file: &str) -> anyhow::Result<Vec
     let path = dir.join(file);
     if path.exists() {
         let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return hex::decode(text.trim()).with_context(|| format!("{} is not hex", path.display()));
+            .with_context(|| format!("reading the key file {}", path.display()))?;
+        let secret = hex::decode(text.trim()).ok().filter(|s| s.len() == 32);
+        return secret.with_context(|| {
+            format!(
+                "the key file {} does not hold a 32-byte key in hex ({} characters): restore it from a \
+                 backup; without it the secrets sealed in this data dir cannot be opened",
+                path.display(),
+                text.trim().len()
+            )
+        });
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let secret = fresh();
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, hex::encode(&secret))
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-            .with_context(|| format!("restricting {}", tmp.display()))?;
-    }
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    write_private(&path, hex::encode(&secret).as_bytes())?;
     Ok(secret)
 }
 
-/// Flushes `db` to disk before a change is acknowledged. sled 0.34's `flush_async` can deadlock when several
-/// run at once: each waits, on sled's small shared thread pool, for log writes queued behind it
-/// (spacejam/sled#1308, fixed only in unreleased sled). This flushes synchronously on tokio's blocking pool
-/// instead.
-pub async fn flush(db: &sled::Db) -> anyhow::Result<()> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || db.flush())
-        .await
-        .context("the flush task failed")?
-        .context("flushing the database")?;
-    Ok(())
-}
-
-/// Empties `trees` for a reset, as one change: returns how many records it removed.
-///
-/// sled runs transactions one at a time, but cannot iterate inside one; so this lists the keys, removes them
-/// in one transaction over every tree, and repeats until a pass finds every tree empty. A change that
-/// commits meanwhile is removed whole by a later pass, or (committing after the last pass looked at the
-/// trees it wrote) kept whole: never half of it.
-pub fn clear_trees(trees: &[sled::Tree]) -> anyhow::Result<u64> {
-    use sled::Transactional;
-    let mut removed = 0;
-    loop {
-        let keys = trees
-            .iter()
-            .map(|tree| tree.iter().keys().collect::<Result<Vec<_>, _>>())
-            .collect::<Result<Vec<_>, _>>()
-            .context("listing the store's records")?;
-        if keys.iter().all(Vec::is_empty) {
-            return Ok(removed);
+/// Writes `contents` to `path` with mode 0600, atomically and durably: a temporary file, synced, renamed,
+/// and the directory synced.
+pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
-        let result = trees.transaction(|views| {
-            let mut count = 0;
-            for (view, keys) in views.iter().zip(&keys) {
-                for key in keys {
-                    if view.remove(key)?.is_some() {
-                        count += 1;
-                    }
-                }
-            }
-            Ok::<u64, Abort>(count)
-        });
-        removed += committed(result, "clearing the store")?;
+        let mut file = options
+            .open(&tmp)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        file.write_all(contents)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing {}", tmp.display()))?;
     }
-}
-
-/// A store's reset: empties `trees` (on the blocking pool, see [`clear_trees`]) and flushes `db`; returns
-/// how many records went.
-pub async fn reset(db: &sled::Db, trees: Vec<sled::Tree>) -> anyhow::Result<u64> {
-    let removed = tokio::task::spawn_blocking(move || clear_trees(&trees))
-        .await
-        .context("the reset task failed")??;
-    flush(db).await?;
-    Ok(removed)
-}
-
-/// How a store's transaction closure stops early: with the error that says why (sled then rolls back).
-pub type Abort = sled::transaction::ConflictableTransactionError<anyhow::Error>;
-
-/// Stops a transaction with `error`; nothing it wrote is kept.
-pub fn abort(error: impl Into<anyhow::Error>) -> Abort {
-    sled::transaction::ConflictableTransactionError::Abort(error.into())
-}
-
-/// A transaction's result as `anyhow`: the abort's own error, or the storage failure in context `what`.
-pub fn committed<T>(
-    result: Result<T, sled::transaction::TransactionError<anyhow::Error>>,
-    what: &str,
-) -> anyhow::Result<T> {
-    result.map_err(|e| match e {
-        sled::transaction::TransactionError::Abort(e) => e,
-        sled::transaction::TransactionError::Storage(e) => {
-            anyhow::Error::new(e).context(what.to_owned())
-        }
-    })
-}
-
-/// A storage record as bytes (JSON: readable in a dump, and records only ever gain fields).
-pub fn encode_record<T: serde::Serialize>(record: &T) -> Vec<u8> {
-    // Records are plain structs of strings and numbers: serializing them cannot fail.
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
-/// A storage record from its bytes.
-pub fn decode_record<T: serde::de::DeserializeOwned>(
-    bytes: &[u8],
-    what: &str,
-) -> anyhow::Result<T> {
-    serde_json::from_slice(bytes).with_context(|| format!("decoding {what}"))
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(|| format!("syncing {}", dir.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn clear_trees_empties_every_tree_and_counts() {
-        let db = open_db(None).unwrap();
-        let a = db.open_tree("a").unwrap();
-        let b = db.open_tree("b").unwrap();
-        for i in 0u32..300 {
-            a.insert(i.to_be_bytes(), &b"x"[..]).unwrap();
+    const A: Table = Table::new("a");
+    const B: Table = Table::new("b");
+    const SCHEMA: Schema = Schema {
+        service: "test",
+        tables: &[A, B],
+    };
+    static SCHEMA_REF: Schema = SCHEMA;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Thing {
+        v: Version<2>,
+        name: String,
+    }
+
+    impl Record for Thing {
+        const KIND: &'static str = "a thing record";
+    }
+
+    fn thing(name: &str) -> Thing {
+        Thing {
+            v: Version,
+            name: name.to_owned(),
         }
-        b.insert("k", &b"y"[..]).unwrap();
-        assert_eq!(clear_trees(&[a.clone(), b.clone()]).unwrap(), 301);
-        assert!(a.is_empty() && b.is_empty());
-        assert_eq!(clear_trees(&[a, b]).unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn writes_are_read_back_and_refusals_keep_nothing() {
+        let store = Store::open(None, &SCHEMA_REF).unwrap();
+        store
+            .write(|tx| {
+                tx.put(A, b"k1", &thing("one"))?;
+                tx.insert(B, b"x", b"y")?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let refused = store
+            .write(|tx| {
+                tx.put(A, b"k2", &thing("two"))?;
+                Err::<(), _>(StoreError::internal("refused"))
+            })
+            .await;
+        assert!(refused.is_err());
+        let (one, two, count) = store
+            .read(|r| {
+                Ok((
+                    r.record::<Thing>(A, b"k1")?,
+                    r.record::<Thing>(A, b"k2")?,
+                    r.count(A)?,
+                ))
+            })
+            .unwrap();
+        assert_eq!(one, Some(thing("one")));
+        assert_eq!(two, None);
+        assert_eq!(count, 1);
+        assert_eq!(store.clear().await.unwrap(), 2);
+        assert_eq!(store.read(|r| r.count(B)).unwrap(), 0);
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        let bytes = encode(&thing("x")).unwrap();
+        assert_eq!(bytes, br#"{"v":2,"name":"x"}"#);
+        let error = decode::<Thing>(br#"{"v":3,"name":"x"}"#).unwrap_err();
+        assert!(error.to_string().contains("record version 3"), "{error}");
+        assert!(decode::<Thing>(br#"{"name":"x"}"#).is_err());
+    }
+
+    #[tokio::test]
+    async fn scans_follow_prefixes_and_order() {
+        let store = Store::open(None, &SCHEMA_REF).unwrap();
+        store
+            .write(|tx| {
+                for key in ["a\0x", "a\0y", "ab", "b\0z", "a\u{ff}"] {
+                    tx.insert(A, key.as_bytes(), b"")?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let keys = |entries: Vec<Entry>| -> Vec<String> {
+            entries
+                .into_iter()
+                .map(|(k, _)| String::from_utf8(k).unwrap())
+                .collect()
+        };
+        let scanned = store
+            .read(|r| r.scan(A, b"a\0", Order::Descending, None))
+            .unwrap();
+        assert_eq!(keys(scanned), ["a\0y", "a\0x"]);
+        let first = store
+            .read(|r| r.scan(A, b"", Order::Ascending, Some(2)))
+            .unwrap();
+        assert_eq!(keys(first), ["a\0x", "a\0y"]);
+        assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
+        assert_eq!(prefix_end(&[0xff]), None);
+    }
+
+    #[tokio::test]
+    async fn concurrent_changes_are_serialized_and_all_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(|tx| {
+                        let n = tx
+                            .get(A, b"counter")?
+                            .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
+                        tx.insert(A, b"counter", &(n + 1).to_be_bytes())?;
+                        Ok::<_, StoreError>(n + 1)
+                    })
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.unwrap());
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=64).collect::<Vec<u64>>());
+        drop(store);
+        let again = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let counter = again.read(|r| r.get(A, b"counter")).unwrap().unwrap();
+        assert_eq!(u64::from_be_bytes(counter.try_into().unwrap()), 64);
+    }
+
+    #[test]
+    fn a_second_open_is_refused_as_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let second = Store::open(Some(dir.path()), &SCHEMA_REF).err().unwrap();
+        assert!(matches!(second, OpenError::Locked(_)), "{second}");
+        assert!(second.to_string().contains("in use by another process"));
+    }
+
+    #[test]
+    fn a_sled_data_dir_is_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("db")).unwrap();
+        std::fs::write(dir.path().join("db/conf"), b"segment_size: 524288").unwrap();
+        let error = Store::open(Some(dir.path()), &SCHEMA_REF).err().unwrap();
+        assert!(matches!(error, OpenError::Legacy(_)), "{error}");
+        assert!(error.to_string().contains("state export"), "{error}");
+    }
+
+    #[test]
+    fn another_services_database_is_refused() {
+        static OTHER: Schema = Schema {
+            service: "other",
+            tables: &[A],
+        };
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(Some(dir.path()), &SCHEMA_REF).unwrap());
+        let error = Store::open(Some(dir.path()), &OTHER).err().unwrap();
+        assert!(matches!(error, OpenError::WrongService { .. }), "{error}");
+    }
+
+    #[tokio::test]
+    async fn damaged_files_refuse_to_open_naming_the_file() {
+        for damage in ["truncate", "flip-start", "flip-middle"] {
+            let dir = tempfile::tempdir().unwrap();
+            {
+                let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+                for i in 0u32..200 {
+                    store
+                        .write(move |tx| {
+                            tx.insert(A, &i.to_be_bytes(), &[7u8; 300])?;
+                            Ok::<_, StoreError>(())
+                        })
+                        .await
+                        .unwrap();
+                }
+            }
+            let file = dir.path().join(DATABASE_FILE);
+            let mut bytes = std::fs::read(&file).unwrap();
+            match damage {
+                "truncate" => bytes.truncate(bytes.len() / 2),
+                "flip-start" => bytes[..64].iter_mut().for_each(|b| *b ^= 0x5a),
+                _ => {
+                    let middle = bytes.len() / 2;
+                    bytes[middle..middle + 64]
+                        .iter_mut()
+                        .for_each(|b| *b ^= 0x5a);
+                }
+            }
+            std::fs::write(&file, &bytes).unwrap();
+            match Store::open(Some(dir.path()), &SCHEMA_REF) {
+                Err(error) => assert!(
+                    error.to_string().contains(&file.display().to_string()),
+                    "{damage}: {error}"
+                ),
+                Ok(store) => {
+                    // A damaged page nothing points at any more is no loss: every record must read.
+                    let all = store.read(|r| r.all(A)).unwrap();
+                    assert_eq!(all.len(), 200, "{damage}: records went missing silently");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn key_files_of_the_wrong_shape_refuse_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = data_secret(Some(dir.path()), "seal.key").unwrap();
+        assert_eq!(key.len(), 32);
+        assert_eq!(data_secret(Some(dir.path()), "seal.key").unwrap(), key);
+        std::fs::write(dir.path().join("seal.key"), "abcd").unwrap();
+        let error = data_secret(Some(dir.path()), "seal.key").unwrap_err();
+        assert!(
+            error.to_string().contains("does not hold a 32-byte key"),
+            "{error}"
+        );
     }
 }

@@ -13,8 +13,8 @@
 //!
 //! Modules: `device` (identity, defaults and checks, pure), `app_data` (the app's storage scheme, codes and
 //! the export, pure), `push_inbox` (reading pushes, the inbox, pure), `provisioning` (the activation
-//! request to ftm and its answer), `relay` (push token registration), `store` (the only module that
-//! touches sled), `routes` (HTTP).
+//! request to ftm and its answer), `relay` (push token registration), `store` (its tables on the lab's
+//! storage toolkit), `error` (the service's one error type), `routes` (HTTP).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -23,12 +23,12 @@
 use std::path::PathBuf;
 
 use actix_web::web;
-use anyhow::Context;
 use lab::server::{Listen, RunningService};
 use lab::tls::{ClientIdentity, LabTls};
 
 pub mod app_data;
 pub mod device;
+pub mod error;
 pub mod provisioning;
 pub mod push_inbox;
 pub mod relay;
@@ -47,7 +47,7 @@ pub const CLIENT_CERT_NAME: &str = "FortiToken Mobile (fortimock virtual phone)"
 /// How to run the phone service.
 pub struct Config {
     pub listen: Listen,
-    /// Where the phones live; `None` keeps them in temporary storage.
+    /// Where the phones live; `None` keeps them in memory.
     pub service_dir: Option<PathBuf>,
     /// ftm's base URL, e.g. `https://127.0.0.1:8443`: the phones' provisioning server.
     pub ftm_url: String,
@@ -81,11 +81,10 @@ pub fn client_identity(tls: Option<&LabTls>) -> Option<ClientIdentity> {
 /// Opens the phone database, starts serving, and registers every phone's push token with the relay (its
 /// webhook address changes when the service's port does).
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let store = store::Store::open(config.service_dir.as_deref())
-        .context("opening the virtual phones' database")?;
+    let phones = store::Phones::open(config.service_dir.as_deref())?;
     let relay = relay::RelayClient::new(config.http.clone(), config.push_url.as_deref());
     let state = web::Data::new(routes::Phones {
-        store,
+        phones,
         clock: config.listen.clock.clone(),
         ftm: provisioning::FtmClient::new(config.http, &config.ftm_url),
         relay,
@@ -93,13 +92,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         secure_callbacks: config.secure_callbacks,
         self_url: std::sync::OnceLock::new(),
     });
-    let served = state.clone();
-    let service = lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, served.clone())
-    })?;
+    let service = lab::server::start(&config.listen, state.clone())?;
     let _ = state.self_url.set(service.url().to_owned());
-    for phone in state.store.phones()? {
+    for phone in state.phones.phones()? {
         state.register(&phone).await;
     }
-    Ok(service.releases(&state))
+    Ok(service)
 }

@@ -1,38 +1,43 @@
 //! The virtual phones' HTTP API (`/phones`, types in `protocol::phone`): create and delete phones, change
-//! their clock skew or push id, activate tokens on them against ftm, read and step their codes, and export
-//! their app data. Errors are `ErrorBody` with a stable `phone.*` id (or the catalogue id of the
-//! provisioning server's refusal).
+//! their clock skew or push id, activate tokens on them against ftm, read and step their codes, answer
+//! pushes, and export their app data. Errors are [`PhoneError`]s.
+//!
+//! The phones act for their users (they hold seeds, show codes, approve logins): with an admin token set,
+//! their whole API needs it, but the webhook the relay delivers pushes to, which only carries pushes that
+//! the phone's own seeds authenticate.
 
-use std::ops::ControlFlow;
 use std::sync::OnceLock;
 
-use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
-use anyhow::anyhow;
-use lab::admin::{error, internal};
 use lab::clock::Clock;
+use lab::http::{ADMIN_JSON_LIMIT, ApiError, Query, read_body};
 use lab::server::with_outcome;
-use protocol::device_storage::DeviceStorageError;
-use protocol::id::{IdError, TokenSerial};
+use lab::service::{Reset, Service};
+use lab::state::Prepared;
+use lab::store::{Store, Table};
+use protocol::id::TokenSerial;
 use protocol::otp::OtpKind;
+use protocol::paths;
 use protocol::phone::{
     Activate, Inbox, InboxEntry, NewPhone, PhoneChange, PhoneList, PushPolicy, PushStatus,
 };
 use protocol::push::{DeliveredPush, PushCallback};
+use protocol::state::StateImported;
 use protocol::time::UnixTime;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
-use crate::app_data::{AppData, PickError};
+use crate::app_data::AppData;
 use crate::device::{self, IdentityError, Phone};
+use crate::error::PhoneError;
 use crate::provisioning::{ActivationError, FtmClient, code_from_input};
 use crate::push_inbox::{self, InboxItem, PushInbox, PushSettings};
 use crate::relay::RelayClient;
-use crate::store::{CreateError, Store};
+use crate::store::{CreateError, Phones as PhoneStore};
 
 /// What every phone handler shares.
 pub(crate) struct Phones {
-    pub(crate) store: Store,
+    pub(crate) phones: PhoneStore,
     pub(crate) clock: Clock,
     pub(crate) ftm: FtmClient,
     /// The push relay phones register their push tokens with.
@@ -50,8 +55,9 @@ impl Phones {
     /// Where the relay delivers the pushes of phone `id`.
     pub(crate) fn webhook(&self, id: &str) -> String {
         format!(
-            "{}/phones/{id}/push-webhook",
-            self.self_url.get().map_or("", String::as_str)
+            "{}{}",
+            self.self_url.get().map_or("", String::as_str),
+            paths::fill(paths::PHONE_PUSH_WEBHOOK, &[id])
         )
     }
 
@@ -75,232 +81,193 @@ impl Phones {
             );
         }
     }
-}
 
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Phones>) {
-    cfg.app_data(state)
-        .route("/__admin/reset", web::post().to(reset))
-        .service(lab::state::resource(export_state, import_state))
-        .route("/phones", web::post().to(create))
-        .route("/phones", web::get().to(list))
-        .route("/phones/{id}", web::get().to(show))
-        .route("/phones/{id}", web::patch().to(change))
-        .route("/phones/{id}", web::delete().to(uninstall))
-        .route("/phones/{id}/activate", web::post().to(activate))
-        .route("/phones/{id}/otp", web::get().to(otp))
-        .route("/phones/{id}/export", web::get().to(export))
-        .route(
-            "/phones/{id}/tokens/{serial}",
-            web::delete().to(delete_token),
-        )
-        .route("/phones/{id}/tokens/{serial}/next", web::post().to(next))
-        .route("/phones/{id}/inbox", web::get().to(inbox))
-        .route("/phones/{id}/inbox/{push}/approve", web::post().to(approve))
-        .route("/phones/{id}/inbox/{push}/deny", web::post().to(deny))
-        .route("/phones/{id}/push-webhook", web::post().to(push_webhook));
-}
-
-fn not_found(id: &str) -> HttpResponse {
-    error(
-        StatusCode::NOT_FOUND,
-        "phone.not-found",
-        format!("no phone `{id}`: GET /phones lists them, POST /phones creates one"),
-    )
-}
-
-fn refused(e: &IdentityError) -> HttpResponse {
-    error(StatusCode::BAD_REQUEST, e.id(), e.to_string())
-}
-
-fn token_not_found(phone: &str, serial: &TokenSerial) -> HttpResponse {
-    error(
-        StatusCode::NOT_FOUND,
-        "phone.token-not-found",
-        format!("phone {phone} has no token {serial}"),
-    )
-}
-
-fn pick_refused(phone: &str, e: &PickError) -> HttpResponse {
-    match e {
-        PickError::NotFound(serial) => token_not_found(phone, serial),
-        PickError::NoTokens => error(
-            StatusCode::NOT_FOUND,
-            "phone.token-not-found",
-            format!("phone {phone} has no tokens: activate one with POST /phones/{phone}/activate"),
-        ),
-        PickError::Ambiguous(_) => error(
-            StatusCode::BAD_REQUEST,
-            "phone.token-ambiguous",
-            format!("phone {phone}: {e}"),
-        ),
+    /// Unregisters a phone's push token from the relay (the app is uninstalled); a failure is logged.
+    async fn unregister(&self, phone: &str, registration_id: &str) {
+        if let Err(e) = self.relay.unregister(registration_id).await {
+            tracing::warn!(
+                phone,
+                error = format!("{e:#}"),
+                "push unregistration failed"
+            );
+        }
     }
 }
 
-/// A JSON request body, whatever its `Content-Type` says (so `curl -d` works).
-fn json_body<T: DeserializeOwned>(body: &web::Bytes) -> Result<T, IdentityError> {
-    serde_json::from_slice(body)
-        .map_err(|e| IdentityError::BadRequest(format!("the request body was refused: {e}")))
+impl Service for Phones {
+    const NAME: &'static str = crate::NAME;
+
+    fn store(&self) -> &Store {
+        self.phones.store()
+    }
+
+    fn routes(cfg: &mut web::ServiceConfig) {
+        // Registered before the guarded scope, so the relay reaches it without the admin token.
+        cfg.route(paths::PHONE_PUSH_WEBHOOK, web::post().to(push_webhook))
+            .service(
+                web::scope(paths::PHONES)
+                    .wrap(from_fn(lab::admin::require_admin_token))
+                    .route("", web::post().to(create))
+                    .route("", web::get().to(list))
+                    .route(suffix(paths::PHONE), web::get().to(show))
+                    .route(suffix(paths::PHONE), web::patch().to(change))
+                    .route(suffix(paths::PHONE), web::delete().to(uninstall))
+                    .route(suffix(paths::PHONE_ACTIVATE), web::post().to(activate))
+                    .route(suffix(paths::PHONE_OTP), web::get().to(otp))
+                    .route(suffix(paths::PHONE_EXPORT), web::get().to(export))
+                    .route(suffix(paths::PHONE_TOKEN), web::delete().to(delete_token))
+                    .route(suffix(paths::PHONE_TOKEN_NEXT), web::post().to(next))
+                    .route(suffix(paths::PHONE_INBOX), web::get().to(inbox))
+                    .route(suffix(paths::PHONE_APPROVE), web::post().to(approve))
+                    .route(suffix(paths::PHONE_DENY), web::post().to(deny)),
+            );
+    }
+
+    fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        crate::store::check_record(table, key, value)
+    }
+
+    /// Every phone uninstalled (its push token unregistered from the relay, as `DELETE /phones/{id}`
+    /// does) and the store emptied, so default names start at `phone-1` again.
+    async fn reset(&self) -> Result<Reset, ApiError> {
+        let (removed, phones) = self.phones.clear().await?;
+        for phone in &phones {
+            self.unregister(&phone.id, &phone.identity.registration_id)
+                .await;
+        }
+        Ok(Reset {
+            removed,
+            fixtures: 0,
+        })
+    }
+
+    /// The phones replaced; those gone are uninstalled (unregistered from the relay), the imported ones
+    /// register their push tokens, with this service's webhook.
+    async fn import(
+        &self,
+        control: &lab::admin::ControlPlane,
+        prepared: Prepared,
+    ) -> Result<StateImported, ApiError> {
+        let before = self.phones.phones()?;
+        let imported = prepared.apply(control, self.phones.store()).await?;
+        let after = self.phones.phones()?;
+        for gone in before.iter().filter(|old| {
+            !after
+                .iter()
+                .any(|new| new.identity.registration_id == old.identity.registration_id)
+        }) {
+            self.unregister(&gone.id, &gone.identity.registration_id)
+                .await;
+        }
+        for phone in &after {
+            self.register(phone).await;
+        }
+        Ok(imported)
+    }
 }
 
-fn bad_token(e: &IdError) -> HttpResponse {
-    error(StatusCode::BAD_REQUEST, "phone.bad-token", e.to_string())
+/// A phone path inside the `/phones` scope.
+fn suffix(path: &'static str) -> &'static str {
+    path.strip_prefix(paths::PHONES).unwrap_or(path)
 }
 
-fn storage_failure(phone: &str, e: DeviceStorageError) -> HttpResponse {
-    internal(&anyhow!(e).context(format!("reading the app data of phone {phone}")))
+/// A JSON request body, whatever its `Content-Type` says (so `curl -d` works), read with the one body
+/// reader.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    request: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, PhoneError> {
+    let body = read_body(request, payload.into_inner(), ADMIN_JSON_LIMIT)
+        .await
+        .map_err(ApiError::from)?;
+    serde_json::from_slice(&body)
+        .map_err(|e| IdentityError::BadRequest(format!("the request body was refused: {e}")).into())
 }
 
 /// `POST /phones`: an empty body or `{}` gives an Android phone with every value made up.
-async fn create(state: web::Data<Phones>, body: web::Bytes) -> HttpResponse {
+async fn create(
+    state: web::Data<Phones>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    let body = read_body(&request, payload.into_inner(), ADMIN_JSON_LIMIT)
+        .await
+        .map_err(ApiError::from)?;
     let request = if body.iter().all(u8::is_ascii_whitespace) {
         NewPhone::default()
     } else {
-        let parsed = json_body(&body).and_then(device::new_phone_from_json);
-        match parsed {
-            Ok(request) => request,
-            Err(e) => return refused(&e),
-        }
+        let value = serde_json::from_slice(&body)
+            .map_err(|e| IdentityError::BadRequest(format!("the request body was refused: {e}")))?;
+        device::new_phone_from_json(value)?
     };
-    if let Some(name) = &request.name
-        && let Err(e) = device::check_name(name)
-    {
-        return refused(&e);
+    if let Some(name) = &request.name {
+        device::check_name(name)?;
     }
-    let made = {
+    let (identity, app) = {
         let mut rng = rand::thread_rng();
-        device::identity(&request, &mut rng).map(|identity| {
-            let app = AppData::install(&identity.mobile_id, &mut rng);
-            (identity, app)
-        })
-    };
-    let (identity, app) = match made {
-        Ok(made) => made,
-        Err(e) => return refused(&e),
+        let identity = device::identity(&request, &mut rng)?;
+        let app = AppData::install(&identity.mobile_id, &mut rng);
+        (identity, app)
     };
     let created = state.clock.now();
-    let make = |id: String| Phone {
+    let make = move |id: String| Phone {
         id,
-        identity: identity.clone(),
+        identity,
         created,
-        app: app.clone(),
+        app,
         push: PushSettings::default(),
         inbox: PushInbox::default(),
     };
-    match state.store.create(request.name.as_deref(), make).await {
-        Ok(phone) => {
-            state.register(&phone).await;
-            let result = format!("{} created ({})", phone.id, phone.identity.os_ver());
-            with_outcome(HttpResponse::Created().json(phone.view()), "phone", result)
+    let phone = match state.phones.create(request.name.clone(), make).await {
+        Ok(phone) => phone,
+        Err(CreateError::NameTaken(name)) => {
+            return Err(ApiError::conflict(
+                "phone.name-taken",
+                format!("there is already a phone named {name}"),
+            )
+            .into());
         }
-        Err(CreateError::NameTaken(name)) => error(
-            StatusCode::CONFLICT,
-            "phone.name-taken",
-            format!("there is already a phone named {name}"),
-        ),
-        Err(CreateError::Internal(e)) => internal(&e),
-    }
+        Err(CreateError::Storage(e)) => return Err(e.into()),
+    };
+    state.register(&phone).await;
+    let result = format!("{} created ({})", phone.id, phone.identity.os_ver());
+    Ok(with_outcome(
+        HttpResponse::Created().json(phone.view()),
+        "phone",
+        result,
+    ))
 }
 
-async fn list(state: web::Data<Phones>) -> HttpResponse {
-    match state.store.phones() {
-        Ok(phones) => HttpResponse::Ok().json(PhoneList {
-            phones: phones.iter().map(Phone::view).collect(),
-        }),
-        Err(e) => internal(&e),
-    }
+async fn list(state: web::Data<Phones>) -> Result<HttpResponse, PhoneError> {
+    let phones = state.phones.phones()?;
+    Ok(HttpResponse::Ok().json(PhoneList {
+        phones: phones.iter().map(Phone::view).collect(),
+    }))
 }
 
-/// `GET /__admin/state`.
-async fn export_state(state: web::Data<Phones>, request: HttpRequest) -> HttpResponse {
-    lab::state::export(&request, &state.store)
+/// The phone named `id`, or the error that says there is none.
+fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
+    state
+        .phones
+        .phone(id)?
+        .ok_or_else(|| PhoneError::NotFound(id.to_owned()))
 }
 
-/// `PUT /__admin/state`: the phones replaced; those gone are uninstalled (unregistered from the relay),
-/// the imported ones register their push tokens, with this service's webhook.
-async fn import_state(
-    state: web::Data<Phones>,
-    request: HttpRequest,
-    body: web::Json<protocol::state::ServiceState>,
-) -> HttpResponse {
-    let prepared = match lab::state::begin_import(&request, &state.store, body.into_inner()) {
-        ControlFlow::Continue(prepared) => prepared,
-        ControlFlow::Break(answer) => return answer,
-    };
-    let before = match state.store.phones() {
-        Ok(phones) => phones,
-        Err(e) => return internal(&e),
-    };
-    let imported = match prepared.apply(&state.store).await {
-        Ok(imported) => imported,
-        Err(refusal) => return refusal.response(),
-    };
-    let after = match state.store.phones() {
-        Ok(phones) => phones,
-        Err(e) => return internal(&e),
-    };
-    for gone in before.iter().filter(|old| {
-        !after
-            .iter()
-            .any(|new| new.identity.registration_id == old.identity.registration_id)
-    }) {
-        if let Err(e) = state.relay.unregister(&gone.identity.registration_id).await {
-            tracing::warn!(
-                phone = gone.id.as_str(),
-                error = format!("{e:#}"),
-                "push unregistration failed"
-            );
-        }
-    }
-    for phone in &after {
-        state.register(phone).await;
-    }
-    HttpResponse::Ok().json(imported)
-}
-
-/// `POST /__admin/reset`: every phone uninstalled (its push token unregistered from the relay, as
-/// `DELETE /phones/{id}` does) and the store emptied, so default names start at `phone-1` again.
-async fn reset(state: web::Data<Phones>, request: HttpRequest) -> HttpResponse {
-    let phones = match state.store.phones() {
-        Ok(phones) => phones,
-        Err(e) => return internal(&e),
-    };
-    let removed = match state.store.reset().await {
-        Ok(removed) => removed,
-        Err(e) => return internal(&e),
-    };
-    for phone in &phones {
-        if let Err(e) = state
-            .relay
-            .unregister(&phone.identity.registration_id)
-            .await
-        {
-            tracing::warn!(
-                phone = phone.id.as_str(),
-                error = format!("{e:#}"),
-                "push unregistration failed"
-            );
-        }
-    }
-    lab::admin::reset_done(&request, removed, 0)
-}
-
-async fn show(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
-    match state.store.phone(&id) {
-        Ok(Some(phone)) => HttpResponse::Ok().json(phone.view()),
-        Ok(None) => not_found(&id),
-        Err(e) => internal(&e),
-    }
+async fn show(state: web::Data<Phones>, id: web::Path<String>) -> Result<HttpResponse, PhoneError> {
+    Ok(HttpResponse::Ok().json(find(&state, &id)?.view()))
 }
 
 /// `PATCH /phones/{id}`: the clock skew and the push registration id.
-async fn change(state: web::Data<Phones>, id: web::Path<String>, body: web::Bytes) -> HttpResponse {
-    let change: PhoneChange = match json_body(&body) {
-        Ok(change) => change,
-        Err(e) => return refused(&e),
-    };
+async fn change(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    let change: PhoneChange = json_body(&request, payload).await?;
     let outcome = state
-        .store
-        .update(&id, |phone| {
+        .phones
+        .update(&id, move |phone| {
             let old_registration = phone.identity.registration_id.clone();
             phone.identity.apply(&change)?;
             phone
@@ -309,117 +276,106 @@ async fn change(state: web::Data<Phones>, id: web::Path<String>, body: web::Byte
                 .map_err(IdentityError::BadRequest)?;
             Ok::<_, IdentityError>((old_registration, phone.clone()))
         })
-        .await;
-    match outcome {
-        Ok(Some(Ok((old_registration, phone)))) => {
-            if old_registration != phone.identity.registration_id {
-                if let Err(e) = state.relay.unregister(&old_registration).await {
-                    tracing::warn!(
-                        phone = phone.id.as_str(),
-                        error = format!("{e:#}"),
-                        "push unregistration failed"
-                    );
-                }
-                state.register(&phone).await;
-            }
-            with_outcome(HttpResponse::Ok().json(phone.view()), "phone", "changed")
-        }
-        Ok(Some(Err(e))) => refused(&e),
-        Ok(None) => not_found(&id),
-        Err(e) => internal(&e),
+        .await?;
+    let (old_registration, phone) =
+        outcome.ok_or_else(|| PhoneError::NotFound(id.to_string()))??;
+    if old_registration != phone.identity.registration_id {
+        state.unregister(&phone.id, &old_registration).await;
+        state.register(&phone).await;
     }
+    Ok(with_outcome(
+        HttpResponse::Ok().json(phone.view()),
+        "phone",
+        "changed",
+    ))
 }
 
 /// `DELETE /phones/{id}`: the app is uninstalled and its tokens are gone.
-async fn uninstall(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
-    let registration = match state.store.phone(&id) {
-        Ok(phone) => phone.map(|p| p.identity.registration_id),
-        Err(e) => return internal(&e),
-    };
-    match state.store.delete(&id).await {
-        Ok(true) => {
-            // The app is gone: the relay answers Unregistered for its push token from now on.
-            if let Some(registration) = registration
-                && let Err(e) = state.relay.unregister(&registration).await
-            {
-                tracing::warn!(
-                    phone = id.as_str(),
-                    error = format!("{e:#}"),
-                    "push unregistration failed"
-                );
-            }
-            with_outcome(HttpResponse::NoContent().finish(), "phone", "deleted")
-        }
-        Ok(false) => not_found(&id),
-        Err(e) => internal(&e),
-    }
+async fn uninstall(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PhoneError> {
+    let phone = state
+        .phones
+        .delete(&id)
+        .await?
+        .ok_or_else(|| PhoneError::NotFound(id.to_string()))?;
+    // The app is gone: the relay answers Unregistered for its push token from now on.
+    state
+        .unregister(&phone.id, &phone.identity.registration_id)
+        .await;
+    Ok(with_outcome(
+        HttpResponse::NoContent().finish(),
+        "phone",
+        "deleted",
+    ))
 }
 
 /// Why an activated token could not be stored.
 enum StoreRefusal {
     /// The phone was deleted (or deleted and created again) while the server answered.
     Gone,
-    Storage(DeviceStorageError),
+    Storage(protocol::device_storage::DeviceStorageError),
 }
 
 /// `POST /phones/{id}/activate`: redeem a code at ftm as the app does and store the token.
 async fn activate(
     state: web::Data<Phones>,
     id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let body: Activate = match json_body(&body) {
-        Ok(body) => body,
-        Err(e) => return refused(&e),
-    };
-    let code = match code_from_input(&body.code) {
-        Ok(code) => code,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "phone.bad-code",
-                format!(
-                    "{e}, or the QR string fortitokenmobile://activate?code=…; the provisioning server was not asked"
-                ),
-            );
-        }
-    };
-    let phone = match state.store.phone(&id) {
-        Ok(Some(phone)) => phone,
-        Ok(None) => return not_found(&id),
-        Err(e) => return internal(&e),
-    };
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    let body: Activate = json_body(&request, payload).await?;
+    let code = code_from_input(&body.code).map_err(|e| {
+        ApiError::bad_request(
+            "phone.bad-code",
+            format!(
+                "{e}, or the QR string fortitokenmobile://activate?code=…; the provisioning server was not asked"
+            ),
+        )
+    })?;
+    let phone = find(&state, &id)?;
     let delivered = match state.ftm.activate(&phone.identity, code).await {
         Ok(delivered) => delivered,
         Err(ActivationError::Refused { error_id, message }) => {
             let result = format!("refused: {error_id}");
-            let response = error(StatusCode::UNPROCESSABLE_ENTITY, &error_id, message);
-            return with_outcome(response, "phone activate", result);
+            let response = ApiError::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                error_id,
+                message,
+            )
+            .response();
+            return Ok(with_outcome(response, "phone activate", result));
         }
         Err(e @ ActivationError::Unreachable(_)) => {
             tracing::warn!(phone = %phone.id, error = %e, "activation failed");
-            return error(
-                StatusCode::BAD_GATEWAY,
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
                 "phone.ftm-unreachable",
                 e.to_string(),
-            );
+            )
+            .into());
         }
         Err(e @ ActivationError::BadAnswer(_)) => {
             tracing::warn!(phone = %phone.id, error = %e, "activation failed");
-            return error(
-                StatusCode::BAD_GATEWAY,
+            return Err(ApiError::new(
+                actix_web::http::StatusCode::BAD_GATEWAY,
                 "phone.ftm-bad-answer",
                 e.to_string(),
-            );
+            )
+            .into());
         }
     };
     let lab_ms = state.clock.now_ms();
+    let serial = delivered.serial.clone();
+    let (mobile_id, uuid_pref) = (
+        phone.identity.mobile_id.clone(),
+        phone.app.uuid_pref.clone(),
+    );
     let stored = state
-        .store
-        .update(&id, |current| {
-            if current.identity.mobile_id != phone.identity.mobile_id
-                || current.app.uuid_pref != phone.app.uuid_pref
-            {
+        .phones
+        .update(&id, move |current| {
+            if current.identity.mobile_id != mobile_id || current.app.uuid_pref != uuid_pref {
                 return Err(StoreRefusal::Gone);
             }
             let activated_ms =
@@ -429,29 +385,27 @@ async fn activate(
                 .store(&current.identity.mobile_id, &delivered, activated_ms)
                 .map_err(StoreRefusal::Storage)
         })
-        .await;
-    let gone = || {
-        error(
-            StatusCode::NOT_FOUND,
-            "phone.not-found",
-            format!(
-                "phone {id} was deleted while ftm delivered token {}; that code is used up",
-                delivered.serial
-            ),
-        )
-    };
+        .await?;
     match stored {
-        Ok(Some(Ok(account))) => {
+        Some(Ok(account)) => {
             let result = format!("{} activated on {}", account.serial, phone.id);
-            with_outcome(
+            Ok(with_outcome(
                 HttpResponse::Created().json(account.view()),
                 "phone activate",
                 result,
-            )
+            ))
         }
-        Ok(Some(Err(StoreRefusal::Gone))) | Ok(None) => gone(),
-        Ok(Some(Err(StoreRefusal::Storage(e)))) => storage_failure(&id, e),
-        Err(e) => internal(&e),
+        Some(Err(StoreRefusal::Gone)) | None => Err(ApiError::not_found(
+            "phone.not-found",
+            format!(
+                "phone {id} was deleted while ftm delivered token {serial}; that code is used up"
+            ),
+        )
+        .into()),
+        Some(Err(StoreRefusal::Storage(error))) => Err(PhoneError::AppData {
+            phone: id.to_string(),
+            error,
+        }),
     }
 }
 
@@ -469,42 +423,33 @@ struct OtpQuery {
 async fn otp(
     state: web::Data<Phones>,
     id: web::Path<String>,
-    query: web::Query<OtpQuery>,
-) -> HttpResponse {
-    let serial = match query
+    query: Query<OtpQuery>,
+) -> Result<HttpResponse, PhoneError> {
+    let serial = query
         .token
         .as_deref()
         .map(str::parse::<TokenSerial>)
-        .transpose()
-    {
-        Ok(serial) => serial,
-        Err(e) => return bad_token(&e),
-    };
+        .transpose()?;
     let lab_time = match query.at.as_deref().map(UnixTime::parse).transpose() {
         Ok(at) => at.unwrap_or_else(|| state.clock.now()),
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "phone.bad-time",
-                format!("at: {e}"),
-            );
-        }
+        Err(e) => return Err(ApiError::bad_request("phone.bad-time", format!("at: {e}")).into()),
     };
-    let phone = match state.store.phone(&id) {
-        Ok(Some(phone)) => phone,
-        Ok(None) => return not_found(&id),
-        Err(e) => return internal(&e),
-    };
-    let account = match phone.app.pick(serial.as_ref()) {
-        Ok(account) => account,
-        Err(e) => return pick_refused(&phone.id, &e),
-    };
-    match phone.app.seed_of(&phone.identity.mobile_id, account) {
-        Ok(seed) => {
-            HttpResponse::Ok().json(account.otp(&seed, phone.identity.phone_time(lab_time)))
-        }
-        Err(e) => storage_failure(&phone.id, e),
-    }
+    let phone = find(&state, &id)?;
+    let account = phone
+        .app
+        .pick(serial.as_ref())
+        .map_err(|error| PhoneError::Pick {
+            phone: phone.id.clone(),
+            error,
+        })?;
+    let seed = phone
+        .app
+        .seed_of(&phone.identity.mobile_id, account)
+        .map_err(|error| PhoneError::AppData {
+            phone: phone.id.clone(),
+            error,
+        })?;
+    Ok(HttpResponse::Ok().json(account.otp(&seed, phone.identity.phone_time(lab_time))))
 }
 
 /// Why a HOTP counter could not step.
@@ -514,100 +459,108 @@ enum StepRefusal {
 }
 
 /// `POST /phones/{id}/tokens/{serial}/next`: the user asks a HOTP token for its next code.
-async fn next(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn next(
+    state: web::Data<Phones>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PhoneError> {
     let (id, serial) = path.into_inner();
-    let serial = match serial.parse::<TokenSerial>() {
-        Ok(serial) => serial,
-        Err(e) => return bad_token(&e),
-    };
+    let serial = serial.parse::<TokenSerial>()?;
+    let step = serial.clone();
     let stepped = state
-        .store
-        .update(&id, |phone| {
-            let account = phone
-                .app
-                .account_mut(&serial)
-                .ok_or(StepRefusal::NotFound)?;
+        .phones
+        .update(&id, move |phone| {
+            let account = phone.app.account_mut(&step).ok_or(StepRefusal::NotFound)?;
             if account.kind != OtpKind::Hotp {
                 return Err(StepRefusal::NotHotp);
             }
             account.counter = account.counter.saturating_add(1);
             Ok(phone.clone())
         })
-        .await;
+        .await?;
     let phone = match stepped {
-        Ok(Some(Ok(phone))) => phone,
-        Ok(Some(Err(StepRefusal::NotFound))) => return token_not_found(&id, &serial),
-        Ok(Some(Err(StepRefusal::NotHotp))) => {
-            return error(
-                StatusCode::CONFLICT,
+        Some(Ok(phone)) => phone,
+        Some(Err(StepRefusal::NotFound)) => {
+            return Err(PhoneError::TokenNotFound { phone: id, serial });
+        }
+        Some(Err(StepRefusal::NotHotp)) => {
+            return Err(ApiError::conflict(
                 "phone.not-hotp",
                 format!("{serial} is a TOTP token: its code changes with time, not on demand"),
-            );
+            )
+            .into());
         }
-        Ok(None) => return not_found(&id),
-        Err(e) => return internal(&e),
+        None => return Err(PhoneError::NotFound(id)),
     };
-    let account = match phone.app.pick(Some(&serial)) {
-        Ok(account) => account,
-        Err(e) => return pick_refused(&phone.id, &e),
-    };
-    match phone.app.seed_of(&phone.identity.mobile_id, account) {
-        Ok(seed) => {
-            let view = account.otp(&seed, phone.identity.phone_time(state.clock.now()));
-            let result = format!("{serial} at counter {}", account.counter);
-            with_outcome(HttpResponse::Ok().json(view), "phone next", result)
-        }
-        Err(e) => storage_failure(&phone.id, e),
-    }
+    let account = phone
+        .app
+        .pick(Some(&serial))
+        .map_err(|error| PhoneError::Pick {
+            phone: phone.id.clone(),
+            error,
+        })?;
+    let seed = phone
+        .app
+        .seed_of(&phone.identity.mobile_id, account)
+        .map_err(|error| PhoneError::AppData {
+            phone: phone.id.clone(),
+            error,
+        })?;
+    let view = account.otp(&seed, phone.identity.phone_time(state.clock.now()));
+    let result = format!("{serial} at counter {}", account.counter);
+    Ok(with_outcome(
+        HttpResponse::Ok().json(view),
+        "phone next",
+        result,
+    ))
 }
 
 /// `DELETE /phones/{id}/tokens/{serial}`: the user deletes the account from the app.
-async fn delete_token(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn delete_token(
+    state: web::Data<Phones>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PhoneError> {
     let (id, serial) = path.into_inner();
-    let serial = match serial.parse::<TokenSerial>() {
-        Ok(serial) => serial,
-        Err(e) => return bad_token(&e),
-    };
+    let serial = serial.parse::<TokenSerial>()?;
+    let removing = serial.clone();
     let removed = state
-        .store
-        .update(&id, |phone| {
-            if phone.app.remove(&serial) {
+        .phones
+        .update(&id, move |phone| {
+            if phone.app.remove(&removing) {
                 Ok(())
             } else {
                 Err(())
             }
         })
-        .await;
+        .await?;
     match removed {
-        Ok(Some(Ok(()))) => with_outcome(
+        Some(Ok(())) => Ok(with_outcome(
             HttpResponse::NoContent().finish(),
             "phone",
             format!("{serial} deleted from {id}"),
-        ),
-        Ok(Some(Err(()))) => token_not_found(&id, &serial),
-        Ok(None) => not_found(&id),
-        Err(e) => internal(&e),
+        )),
+        Some(Err(())) => Err(PhoneError::TokenNotFound { phone: id, serial }),
+        None => Err(PhoneError::NotFound(id)),
     }
 }
 
 /// `GET /phones/{id}/export`: the app's preferences and accounts as the Android app stores them.
-async fn export(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
-    match state.store.phone(&id) {
-        Ok(Some(phone)) => HttpResponse::Ok().json(phone.app.export(&phone.identity, phone.view())),
-        Ok(None) => not_found(&id),
-        Err(e) => internal(&e),
-    }
+async fn export(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PhoneError> {
+    let phone = find(&state, &id)?;
+    Ok(HttpResponse::Ok().json(phone.app.export(&phone.identity, phone.view())))
 }
 
 /// `GET /phones/{id}/inbox`: the pushes the phone received, oldest first.
-async fn inbox(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse {
-    match state.store.phone(&id) {
-        Ok(Some(phone)) => HttpResponse::Ok().json(Inbox {
-            pushes: phone.inbox.items.iter().map(InboxItem::entry).collect(),
-        }),
-        Ok(None) => not_found(&id),
-        Err(e) => internal(&e),
-    }
+async fn inbox(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, PhoneError> {
+    let phone = find(&state, &id)?;
+    Ok(HttpResponse::Ok().json(Inbox {
+        pushes: phone.inbox.items.iter().map(InboxItem::entry).collect(),
+    }))
 }
 
 /// `POST /phones/{id}/push-webhook`: the relay delivering a push. The phone checks and stores it, answers the
@@ -615,18 +568,17 @@ async fn inbox(state: web::Data<Phones>, id: web::Path<String>) -> HttpResponse 
 async fn push_webhook(
     state: web::Data<Phones>,
     id: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let Ok(delivered) = serde_json::from_slice::<DeliveredPush>(&body) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "phone.bad-push",
-            "the body is not a delivered push".into(),
-        );
-    };
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    let body = read_body(&request, payload.into_inner(), ADMIN_JSON_LIMIT)
+        .await
+        .map_err(ApiError::from)?;
+    let delivered = serde_json::from_slice::<DeliveredPush>(&body)
+        .map_err(|_| ApiError::bad_request("phone.bad-push", "the body is not a delivered push"))?;
     let stored = state
-        .store
-        .update(&id, |phone| {
+        .phones
+        .update(&id, move |phone| {
             let item = push_inbox::read(&phone.app, &phone.identity, &delivered);
             let pending = item.status == PushStatus::Pending;
             let push_id = phone.inbox.add(item);
@@ -638,13 +590,9 @@ async fn push_webhook(
             }
             Ok::<_, IdentityError>((push_id, pending, phone.push))
         })
-        .await;
-    let (push_id, pending, settings) = match stored {
-        Ok(Some(Ok(stored))) => stored,
-        Ok(Some(Err(e))) => return refused(&e),
-        Ok(None) => return not_found(&id),
-        Err(e) => return internal(&e),
-    };
+        .await?;
+    let (push_id, pending, settings) =
+        stored.ok_or_else(|| PhoneError::NotFound(id.to_string()))??;
     let id = id.into_inner();
     if pending {
         let answer = match settings.policy {
@@ -660,58 +608,41 @@ async fn push_webhook(
                     tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
                 }
                 if let Err(e) = answer_push(&state, &id, &push_id.to_string(), approving).await {
-                    tracing::warn!(phone = id.as_str(), push = push_id, error = ?e, "automatic answer failed");
+                    tracing::warn!(phone = id.as_str(), push = push_id, error = %e, "automatic answer failed");
                 }
             });
         }
     }
-    with_outcome(
+    Ok(with_outcome(
         HttpResponse::Ok().json(serde_json::json!({"status": "ok"})),
         "phone push",
         format!("push {push_id} received"),
-    )
+    ))
 }
 
-async fn approve(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn approve(
+    state: web::Data<Phones>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PhoneError> {
     let (id, push) = path.into_inner();
-    answer_response(answer_push(&state, &id, &push, true).await, &id)
+    answered(answer_push(&state, &id, &push, true).await?)
 }
 
-async fn deny(state: web::Data<Phones>, path: web::Path<(String, String)>) -> HttpResponse {
+async fn deny(
+    state: web::Data<Phones>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, PhoneError> {
     let (id, push) = path.into_inner();
-    answer_response(answer_push(&state, &id, &push, false).await, &id)
+    answered(answer_push(&state, &id, &push, false).await?)
 }
 
-/// Why a push could not be answered.
-#[derive(Debug)]
-enum AnswerError {
-    NoPhone,
-    NoPush(String),
-    NotPending(PushStatus),
-    Internal(anyhow::Error),
-}
-
-fn answer_response(result: Result<InboxEntry, AnswerError>, id: &str) -> HttpResponse {
-    match result {
-        Ok(entry) => {
-            let outcome = format!("push {} {:?}", entry.id, entry.status);
-            with_outcome(HttpResponse::Ok().json(entry), "phone push", outcome)
-        }
-        Err(AnswerError::NoPhone) => not_found(id),
-        Err(AnswerError::NoPush(push)) => error(
-            StatusCode::NOT_FOUND,
-            "phone.push-not-found",
-            format!(
-                "no push `{push}` waiting on {id}: GET /phones/{id}/inbox lists them (`latest` is the newest pending one)"
-            ),
-        ),
-        Err(AnswerError::NotPending(status)) => error(
-            StatusCode::CONFLICT,
-            "phone.push-answered",
-            format!("that push is {status:?}, not pending"),
-        ),
-        Err(AnswerError::Internal(e)) => internal(&e),
-    }
+fn answered(entry: InboxEntry) -> Result<HttpResponse, PhoneError> {
+    let outcome = format!("push {} {:?}", entry.id, entry.status);
+    Ok(with_outcome(
+        HttpResponse::Ok().json(entry),
+        "phone push",
+        outcome,
+    ))
 }
 
 /// Answers push `push` (an id or `latest`) on phone `id`: approve with the OTP the phone shows now, or deny,
@@ -721,32 +652,37 @@ async fn answer_push(
     id: &str,
     push: &str,
     approving: bool,
-) -> Result<InboxEntry, AnswerError> {
-    let phone = state
-        .store
-        .phone(id)
-        .map_err(AnswerError::Internal)?
-        .ok_or(AnswerError::NoPhone)?;
+) -> Result<InboxEntry, PhoneError> {
+    let phone = find(state, id)?;
     let item = phone
         .inbox
         .find(push)
-        .ok_or_else(|| AnswerError::NoPush(push.to_owned()))?
+        .ok_or_else(|| PhoneError::NoPush {
+            phone: id.to_owned(),
+            push: push.to_owned(),
+        })?
         .clone();
     if item.status != PushStatus::Pending {
-        return Err(AnswerError::NotPending(item.status));
+        return Err(PhoneError::NotPending(item.status));
     }
     let payload = item
         .payload
         .clone()
-        .ok_or(AnswerError::NotPending(item.status))?;
+        .ok_or(PhoneError::NotPending(item.status))?;
     let account = phone
         .app
         .pick(Some(&payload.token))
-        .map_err(|e| AnswerError::Internal(anyhow!(e.to_string())))?;
+        .map_err(|error| PhoneError::Pick {
+            phone: phone.id.clone(),
+            error,
+        })?;
     let seed = phone
         .app
         .seed_of(&phone.identity.mobile_id, account)
-        .map_err(|e| AnswerError::Internal(anyhow!(e)))?;
+        .map_err(|error| PhoneError::AppData {
+            phone: phone.id.clone(),
+            error,
+        })?;
     let callback = if approving {
         let otp = account.otp(&seed, phone.identity.phone_time(state.clock.now()));
         PushCallback::approve(seed.as_bytes(), &payload.session_id, &otp.otp)
@@ -777,24 +713,20 @@ async fn answer_push(
             Some(push_inbox::delivery_failure(&e, &address)),
         ),
     };
+    let item_id = item.id;
     let recorded = state
-        .store
-        .update(id, |phone| {
+        .phones
+        .update(id, move |phone| {
             let item = phone
                 .inbox
-                .item_mut(item.id)
+                .item_mut(item_id)
                 .ok_or(IdentityError::BadRequest("the push is gone".into()))?;
             if item.status == PushStatus::Pending {
                 item.status = status;
-                item.detail = detail.clone();
+                item.detail = detail;
             }
             Ok::<_, IdentityError>(item.entry())
         })
-        .await
-        .map_err(AnswerError::Internal)?;
-    match recorded {
-        Some(Ok(entry)) => Ok(entry),
-        Some(Err(e)) => Err(AnswerError::Internal(anyhow!(e.to_string()))),
-        None => Err(AnswerError::NoPhone),
-    }
+        .await?;
+    Ok(recorded.ok_or_else(|| PhoneError::NotFound(id.to_owned()))??)
 }

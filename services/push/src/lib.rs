@@ -5,8 +5,8 @@
 //! webhook). A push for an id no device holds is `Unregistered`, as APNs and FCM answer once an app is
 //! uninstalled. The relay never reads a push's payload: it has no seed.
 //!
-//! Modules: `relay` (the checks and refusals, pure), `store` (the only module that touches sled),
-//! `webhook` (posting delivered pushes), `routes` (HTTP).
+//! Modules: `relay` (the checks and refusals, pure), `store` (its tables on the lab's storage toolkit),
+//! `webhook` (posting delivered pushes), `error` (the service's one error type), `routes` (HTTP).
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -18,6 +18,7 @@ use actix_web::web;
 use anyhow::Context;
 use lab::server::{Listen, RunningService};
 
+pub mod error;
 pub mod relay;
 mod routes;
 pub mod store;
@@ -38,7 +39,7 @@ pub const QUEUE_CAP: usize = 1_000;
 /// How to run the relay.
 pub struct Config {
     pub listen: Listen,
-    /// Where the devices, their queues and the journal live; `None` keeps them in temporary storage.
+    /// Where the devices, their queues and the journal live; `None` keeps them in memory.
     pub service_dir: Option<PathBuf>,
     /// The client the relay posts to devices' webhooks with (trusting the lab CA).
     pub http: reqwest::Client,
@@ -52,17 +53,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         journal: config.journal_cap,
         queue: QUEUE_CAP,
     };
-    let store = store::Store::open(config.service_dir.as_deref(), caps)
+    let relays = store::Relays::open(config.service_dir.as_deref(), caps)
         .await
         .context("opening the push relay's database")?;
     let state = web::Data::new(routes::Relay::new(
-        store,
+        relays,
         config.listen.clock.clone(),
         config.http,
     ));
-    let served = state.clone();
-    let service = lab::server::start(NAME, &config.listen, move |cfg| {
-        routes::configure(cfg, served.clone())
-    })?;
-    Ok(service.releases(&state))
+    lab::server::start(&config.listen, state)
 }

@@ -1,54 +1,115 @@
 //! The relay's HTTP surface: appliances' pushes (`POST /api/v1/push`, and `POST /`), the device API phones
 //! use (`PUT`, `GET`, `DELETE /api/v1/devices/{registration_id}` and the long-poll
 //! `GET /api/v1/devices/{registration_id}/pushes`), and the admin views (`/__admin/pushes`, the journal,
-//! and `/__admin/devices`). Every error is a `PushRefused`, except the admin API's own.
+//! and `/__admin/devices`). Every error is a [`PushError`]. `lab` serves the rest of the control plane
+//! from [`Service`].
 
 use std::time::Duration;
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{HttpRequest, HttpResponse, web};
-use futures_util::StreamExt;
 use lab::clock::Clock;
+use lab::http::{ApiError, BodyError, Query, read_body};
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
+use lab::service::{Reset, Service};
+use lab::state::Prepared;
+use lab::store::{Store, Table};
 use protocol::modeled;
-use protocol::push::{DeviceList, PUSH_PATH, PushAccepted, PushBatch, PushJournal, PushRefused};
+use protocol::paths::{self, admin_suffix};
+use protocol::push::{DeviceList, PushAccepted, PushBatch, PushJournal, PushRefused};
 use protocol::scenario::{PUSH_MESSAGE, ScenarioAction, Trigger};
+use protocol::state::StateImported;
 use protocol::time::UnixTime;
 use serde::Deserialize;
 use tokio::sync::watch;
 
+use crate::error::{PushError, refused};
 use crate::relay::{self, MAX_BODY, Push, Reason, Refusal, RefusedPush, platform_name, quoted};
-use crate::store::{Delivery, JournalFilter, Store};
+use crate::store::{Delivery, JournalFilter, Relays};
 use crate::webhook;
 
 /// What every relay handler shares.
 pub(crate) struct Relay {
-    store: Store,
+    relays: Relays,
     clock: Clock,
     /// The client webhooks are posted with.
     http: reqwest::Client,
-    /// Bumped after each delivered push is flushed, and after each unregistration, to wake long-polls
+    /// Bumped after each delivered push is durable, and after each unregistration, to wake long-polls
     /// (handlers run on several worker threads; a `watch` sender is shared between them).
     arrivals: watch::Sender<u64>,
 }
 
+impl Service for Relay {
+    const NAME: &'static str = crate::NAME;
+
+    fn store(&self) -> &Store {
+        self.relays.store()
+    }
+
+    fn routes(cfg: &mut web::ServiceConfig) {
+        cfg.route(paths::RELAY_PUSH, web::post().to(push))
+            .route("/", web::post().to(push))
+            .route(paths::RELAY_DEVICE, web::put().to(register))
+            .route(paths::RELAY_DEVICE, web::get().to(device))
+            .route(paths::RELAY_DEVICE, web::delete().to(unregister))
+            .route(paths::RELAY_DEVICE_PUSHES, web::get().to(pushes));
+    }
+
+    fn admin_routes(cfg: &mut web::ServiceConfig) {
+        cfg.route(admin_suffix(paths::ADMIN_PUSHES), web::get().to(journal))
+            .route(
+                admin_suffix(paths::ADMIN_PUSHES),
+                web::delete().to(clear_journal),
+            )
+            .route(admin_suffix(paths::ADMIN_DEVICES), web::get().to(devices));
+    }
+
+    fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        crate::store::check_record(table, key, value)
+    }
+
+    fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        crate::store::check_state(incoming)
+    }
+
+    /// Devices, queues and the journal emptied; waiting long-polls find their device gone.
+    async fn reset(&self) -> Result<Reset, ApiError> {
+        let removed = self.relays.store().clear().await?;
+        self.arrivals.send_modify(|_| {});
+        Ok(Reset {
+            removed,
+            fixtures: 0,
+        })
+    }
+
+    /// The records replaced; long-polls read again (their device may be gone, or have pushes now).
+    async fn import(
+        &self,
+        control: &lab::admin::ControlPlane,
+        prepared: Prepared,
+    ) -> Result<StateImported, ApiError> {
+        let imported = prepared.apply(control, self.relays.store()).await?;
+        self.arrivals.send_modify(|_| {});
+        Ok(imported)
+    }
+}
+
 impl Relay {
-    pub(crate) fn new(store: Store, clock: Clock, http: reqwest::Client) -> Relay {
+    pub(crate) fn new(relays: Relays, clock: Clock, http: reqwest::Client) -> Relay {
         Relay {
-            store,
+            relays,
             clock,
             http,
             arrivals: watch::Sender::new(0),
         }
     }
 
-    /// Delivers a well-formed push under a fresh random message id (32 lowercase hex digits): stored and
-    /// flushed, then long-polls are woken and the device's webhook, if any, is posted to.
-    async fn deliver(&self, push: &Push, now: UnixTime) -> anyhow::Result<Delivery> {
+    /// Delivers a well-formed push under a fresh random message id (32 lowercase hex digits): stored
+    /// durably, then long-polls are woken and the device's webhook, if any, is posted to.
+    async fn deliver(&self, push: &Push, now: UnixTime) -> Result<Delivery, PushError> {
         let message_id = hex::encode(rand::random::<[u8; 16]>());
-        let delivery = self.store.deliver(push, &message_id, now).await?;
+        let delivery = self.relays.deliver(push, &message_id, now).await?;
         if let Delivery::Delivered {
             push: delivered,
             webhook,
@@ -70,13 +131,16 @@ impl Relay {
         registration_id: &str,
         after: u64,
         wait: Duration,
-    ) -> anyhow::Result<Option<PushBatch>> {
+    ) -> Result<Option<PushBatch>, PushError> {
         let deadline = tokio::time::Instant::now() + wait;
         // Subscribed before the first read, so a push that lands between the read and the wait still wakes
         // it.
         let mut arrivals = self.arrivals.subscribe();
         loop {
-            let Some(batch) = self.store.pushes_after(registration_id, after, BATCH_MAX)? else {
+            let Some(batch) = self
+                .relays
+                .pushes_after(registration_id, after, BATCH_MAX)?
+            else {
                 return Ok(None);
             };
             if !batch.pushes.is_empty() || tokio::time::Instant::now() >= deadline {
@@ -103,71 +167,19 @@ const MAX_WAIT_SECS: u64 = 60;
 /// The `message_type` of the relay's log lines for pushes.
 const PUSH_LOG: &str = "push";
 
-const DEVICE_PATH: &str = "/api/v1/devices/{registration_id}";
-const PUSHES_PATH: &str = "/api/v1/devices/{registration_id}/pushes";
-
-pub(crate) fn configure(cfg: &mut web::ServiceConfig, state: web::Data<Relay>) {
-    cfg.app_data(state)
-        .route(PUSH_PATH, web::post().to(push))
-        .route("/", web::post().to(push))
-        .route(DEVICE_PATH, web::put().to(register))
-        .route(DEVICE_PATH, web::get().to(device))
-        .route(DEVICE_PATH, web::delete().to(unregister))
-        .route(PUSHES_PATH, web::get().to(pushes))
-        .route("/__admin/reset", web::post().to(reset))
-        .service(lab::state::resource(export_state, import_state))
-        .route("/__admin/pushes", web::get().to(journal))
-        .route("/__admin/pushes", web::delete().to(clear_journal))
-        .route("/__admin/devices", web::get().to(devices));
-}
-
-/// A refusal in the relay's JSON.
-fn refused(refusal: &Refusal) -> HttpResponse {
-    let status =
-        StatusCode::from_u16(refusal.reason.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    HttpResponse::build(status).json(PushRefused {
-        status: "error".to_owned(),
-        reason: refusal.reason.as_str().to_owned(),
-        message: refusal.message.clone(),
-    })
-}
-
-/// A failure inside the relay: logged in full, answered with an opaque 500 in the relay's JSON.
-fn internal(error: &anyhow::Error) -> HttpResponse {
-    tracing::error!(error = format!("{error:#}"), "internal error");
-    refused(&Refusal::new(
-        Reason::InternalServerError,
-        "internal error; see the fortimock log",
-    ))
-}
-
-/// Reads a request body, refusing it past [`MAX_BODY`] (checked against `Content-Length` first).
-async fn read_body(
+/// Reads a request body with the one body reader, under the relay's [`MAX_BODY`], and keeps it for the
+/// journal.
+async fn read_relay_body(
     request: &HttpRequest,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<web::Bytes, Refusal> {
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|len| len > MAX_BODY) {
-        return Err(Refusal::too_large());
-    }
-    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(MAX_BODY));
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| {
-            Refusal::new(
-                Reason::BadRequest,
-                format!("the body could not be read: {e}"),
-            )
+    let body = read_body(request, payload.into_inner(), MAX_BODY)
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge { .. } => Refusal::too_large(),
+            BodyError::TimedOut => Refusal::new(Reason::BadRequest, e.to_string()),
+            BodyError::Broken(_) => Refusal::new(Reason::BadRequest, e.to_string()),
         })?;
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(Refusal::too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let body = body.freeze();
     lab::journal::keep_request_body(request, &body);
     Ok(body)
 }
@@ -200,11 +212,17 @@ async fn push(
     state: web::Data<Relay>,
     request: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let body = match read_body(&request, payload).await {
+) -> Result<HttpResponse, PushError> {
+    let body = match read_relay_body(&request, payload).await {
         Ok(body) => body,
         Err(refusal) => {
-            return logged(refused(&refusal), "", "", refusal.reason.as_str(), None);
+            return Ok(logged(
+                refused(&refusal),
+                "",
+                "",
+                refusal.reason.as_str(),
+                None,
+            ));
         }
     };
     let now = state.clock.now();
@@ -214,24 +232,21 @@ async fn push(
             let reason = rejected.refusal.reason;
             let (sender, platform) = match &rejected.journal {
                 Some(journal) => {
-                    if let Err(e) = state
-                        .store
+                    state
+                        .relays
                         .journal_refusal(journal, reason.as_str(), now)
-                        .await
-                    {
-                        return internal(&e);
-                    }
+                        .await?;
                     (journal.sender.as_str(), journal.platform.as_str())
                 }
                 None => ("", ""),
             };
-            return logged(
+            return Ok(logged(
                 refused(&rejected.refusal),
                 sender,
                 platform,
                 reason.as_str(),
                 None,
-            );
+            ));
         }
     };
     let serial = protocol::push::parse_sender(&push.sender)
@@ -288,41 +303,35 @@ async fn scenario_refusal(
     fired: &Fired,
     (status, reason, message): (u16, String, String),
     now: UnixTime,
-) -> HttpResponse {
+) -> Result<HttpResponse, PushError> {
     let refused_push = RefusedPush {
         registration_id: push.registration_id.clone(),
         sender: push.sender.clone(),
         platform: platform_name(push.platform).to_owned(),
         sn: Some(push.sn.clone()),
     };
-    if let Err(e) = state
-        .store
+    state
+        .relays
         .journal_refusal(&refused_push, &reason, now)
-        .await
-    {
-        return internal(&e);
-    }
+        .await?;
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let response = HttpResponse::build(status).json(PushRefused {
         status: "error".to_owned(),
         reason,
         message: format!("{message} (scenario {})", fired.id),
     });
-    logged(
+    Ok(logged(
         response,
         &push.sender,
         platform_name(push.platform),
         &fired.outcome(),
         None,
-    )
+    ))
 }
 
-async fn deliver(state: &Relay, push: &Push, now: UnixTime) -> HttpResponse {
+async fn deliver(state: &Relay, push: &Push, now: UnixTime) -> Result<HttpResponse, PushError> {
     let platform = platform_name(push.platform);
-    let delivery = match state.deliver(push, now).await {
-        Ok(delivery) => delivery,
-        Err(e) => return internal(&e),
-    };
+    let delivery = state.deliver(push, now).await?;
     let refusal = match delivery {
         Delivery::Delivered {
             push: delivered, ..
@@ -331,26 +340,26 @@ async fn deliver(state: &Relay, push: &Push, now: UnixTime) -> HttpResponse {
                 status: "ok".to_owned(),
                 message_id: delivered.message_id.clone(),
             };
-            return logged(
+            return Ok(logged(
                 HttpResponse::Ok().json(accepted),
                 &push.sender,
                 platform,
                 relay::DELIVERED,
                 Some(&delivered.message_id),
-            );
+            ));
         }
         Delivery::Unregistered => Refusal::unregistered(&push.registration_id),
         Delivery::WrongPlatform(registered) => {
             Refusal::wrong_platform(&push.registration_id, push.platform, registered)
         }
     };
-    logged(
+    Ok(logged(
         refused(&refusal),
         &push.sender,
         platform,
         refusal.reason.as_str(),
         None,
-    )
+    ))
 }
 
 /// `PUT /api/v1/devices/{registration_id}`: the app installed (201) or its registration changed (200).
@@ -359,47 +368,44 @@ async fn register(
     registration_id: web::Path<String>,
     request: HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
-    let body = match read_body(&request, payload).await {
-        Ok(body) => body,
-        Err(refusal) => return refused(&refusal),
-    };
-    let registration = match relay::decode_registration(&registration_id, &body) {
-        Ok(registration) => registration,
-        Err(refusal) => return refused(&refusal),
-    };
+) -> Result<HttpResponse, PushError> {
+    let body = read_relay_body(&request, payload).await?;
+    let registration = relay::decode_registration(&registration_id, &body)?;
     let now = state.clock.now();
-    match state
-        .store
-        .register(&registration_id, &registration, now)
-        .await
-    {
-        Ok((true, view)) => HttpResponse::Created().json(view),
-        Ok((false, view)) => HttpResponse::Ok().json(view),
-        Err(e) => internal(&e),
-    }
+    Ok(
+        match state
+            .relays
+            .register(&registration_id, &registration, now)
+            .await?
+        {
+            (true, view) => HttpResponse::Created().json(view),
+            (false, view) => HttpResponse::Ok().json(view),
+        },
+    )
 }
 
 /// `GET /api/v1/devices/{registration_id}`.
-async fn device(state: web::Data<Relay>, registration_id: web::Path<String>) -> HttpResponse {
-    match state.store.device(&registration_id) {
-        Ok(Some(view)) => HttpResponse::Ok().json(view),
-        Ok(None) => refused(&Refusal::not_found(&registration_id)),
-        Err(e) => internal(&e),
+async fn device(
+    state: web::Data<Relay>,
+    registration_id: web::Path<String>,
+) -> Result<HttpResponse, PushError> {
+    match state.relays.device(&registration_id)? {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(Refusal::not_found(&registration_id).into()),
     }
 }
 
 /// `DELETE /api/v1/devices/{registration_id}`: the app uninstalled; later pushes are `Unregistered`.
-async fn unregister(state: web::Data<Relay>, registration_id: web::Path<String>) -> HttpResponse {
-    match state.store.unregister(&registration_id).await {
-        Ok(true) => {
-            // Long-polls on the device wake up and find it gone.
-            state.arrivals.send_modify(|_| {});
-            HttpResponse::NoContent().finish()
-        }
-        Ok(false) => refused(&Refusal::not_found(&registration_id)),
-        Err(e) => internal(&e),
+async fn unregister(
+    state: web::Data<Relay>,
+    registration_id: web::Path<String>,
+) -> Result<HttpResponse, PushError> {
+    if !state.relays.unregister(&registration_id).await? {
+        return Err(Refusal::not_found(&registration_id).into());
     }
+    // Long-polls on the device wake up and find it gone.
+    state.arrivals.send_modify(|_| {});
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Deserialize)]
@@ -414,26 +420,23 @@ async fn pushes(
     state: web::Data<Relay>,
     registration_id: web::Path<String>,
     request: HttpRequest,
-) -> HttpResponse {
-    let query = match web::Query::<PollQuery>::from_query(request.query_string()) {
-        Ok(query) => query.into_inner(),
-        Err(e) => {
-            return refused(&Refusal::new(
-                Reason::BadRequest,
-                format!("the query string is not after=<seq>&wait=<seconds> (whole numbers): {e}"),
-            ));
-        }
-    };
+) -> Result<HttpResponse, PushError> {
+    let query: PollQuery = serde_urlencoded::from_str(request.query_string()).map_err(|e| {
+        Refusal::new(
+            Reason::BadRequest,
+            format!("the query string is not after=<seq>&wait=<seconds> (whole numbers): {e}"),
+        )
+    })?;
     let after = query.after.unwrap_or(0);
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_SECS));
-    match state.next_batch(&registration_id, after, wait).await {
-        Ok(Some(batch)) => HttpResponse::Ok().json(batch),
-        Ok(None) => refused(&Refusal::not_found(&registration_id)),
-        Err(e) => internal(&e),
+    match state.next_batch(&registration_id, after, wait).await? {
+        Some(batch) => Ok(HttpResponse::Ok().json(batch)),
+        None => Err(Refusal::not_found(&registration_id).into()),
     }
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JournalQuery {
     registration_id: Option<String>,
     sender: Option<String>,
@@ -441,76 +444,38 @@ struct JournalQuery {
 }
 
 /// `GET /__admin/pushes?registration_id=&sender=&limit=`: the journal, oldest first.
-async fn journal(state: web::Data<Relay>, query: web::Query<JournalQuery>) -> HttpResponse {
-    let query = query.into_inner();
+async fn journal(
+    state: web::Data<Relay>,
+    query: Query<JournalQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let Query(query) = query;
     let filter = JournalFilter {
         registration_id: query.registration_id.filter(|id| !id.is_empty()),
         sender: query.sender.filter(|sender| !sender.is_empty()),
         limit: query.limit,
     };
-    match state.store.journal(&filter) {
-        Ok(pushes) => HttpResponse::Ok().json(PushJournal { pushes }),
-        Err(e) => lab::admin::internal(&e),
-    }
+    let pushes = state.relays.journal(&filter)?;
+    Ok(HttpResponse::Ok().json(PushJournal { pushes }))
 }
 
 /// `DELETE /__admin/pushes`: empties the journal.
-async fn clear_journal(state: web::Data<Relay>) -> HttpResponse {
-    match state.store.clear_journal().await {
-        Ok(cleared) => {
-            tracing::info!(cleared, "push journal cleared");
-            HttpResponse::NoContent().finish()
-        }
-        Err(e) => lab::admin::internal(&e),
-    }
-}
-
-/// `GET /__admin/state`.
-async fn export_state(state: web::Data<Relay>, request: HttpRequest) -> HttpResponse {
-    lab::state::export(&request, &state.store)
-}
-
-/// `PUT /__admin/state`.
-async fn import_state(
-    state: web::Data<Relay>,
-    request: HttpRequest,
-    body: web::Json<protocol::state::ServiceState>,
-) -> HttpResponse {
-    match lab::state::import(&request, &state.store, body.into_inner()).await {
-        Ok(imported) => {
-            // Long-polls read again: their device may be gone, or have pushes now.
-            state.arrivals.send_modify(|_| {});
-            HttpResponse::Ok().json(imported)
-        }
-        Err(refusal) => refusal.response(),
-    }
-}
-
-/// `POST /__admin/reset`: devices, queues and the journal emptied; waiting long-polls find their device
-/// gone.
-async fn reset(state: web::Data<Relay>, request: HttpRequest) -> HttpResponse {
-    match state.store.reset().await {
-        Ok(removed) => {
-            state.arrivals.send_modify(|_| {});
-            lab::admin::reset_done(&request, removed, 0)
-        }
-        Err(e) => lab::admin::internal(&e),
-    }
+async fn clear_journal(state: web::Data<Relay>) -> Result<HttpResponse, ApiError> {
+    let cleared = state.relays.clear_journal().await?;
+    tracing::info!(cleared, "push journal cleared");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// `GET /__admin/devices`: every registered device.
-async fn devices(state: web::Data<Relay>) -> HttpResponse {
-    match state.store.devices() {
-        Ok(devices) => HttpResponse::Ok().json(DeviceList { devices }),
-        Err(e) => lab::admin::internal(&e),
-    }
+async fn devices(state: web::Data<Relay>) -> Result<HttpResponse, ApiError> {
+    let devices = state.relays.devices()?;
+    Ok(HttpResponse::Ok().json(DeviceList { devices }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::relay::Registration;
-    use crate::store::Caps;
+    use crate::store::{Caps, Relays};
     use protocol::phone::Platform;
 
     const ANDROID: &str = "f6t6cMVZI5c:APA91bFzxAbCdEfGhIjKlMnOpQrStUv";
@@ -521,7 +486,7 @@ mod tests {
             journal: 100,
             queue: 1000,
         };
-        let store = Store::open(None, caps).await.unwrap();
+        let store = Relays::open(None, caps).await.unwrap();
         let registration = Registration {
             platform: Platform::Android,
             webhook: None,
@@ -572,7 +537,7 @@ mod tests {
     async fn a_long_poll_on_a_device_that_goes_away_ends() {
         let relay = relay().await;
         let unregister = async {
-            relay.store.unregister(ANDROID).await.unwrap();
+            relay.relays.unregister(ANDROID).await.unwrap();
             relay.arrivals.send_modify(|_| {});
         };
         let (batch, ()) = tokio::join!(

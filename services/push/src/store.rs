@@ -1,28 +1,37 @@
-//! The relay's storage: the only module that touches the push service's sled trees.
+//! The relay's storage: the push service's tables and record formats, on the lab's storage toolkit.
 //!
-//! Trees: `devices` (registration id → `DeviceRecordV1`: platform, webhook, and the bounds of its
-//! queue), `queues` (registration id, NUL, queue position as a big-endian u64 → `QueuedPushRecordV1`,
-//! so a prefix scan returns a device's pushes in arrival order), `journal` (journal number, big-endian
-//! u64 → `JournalRecordV1`, every push request answered, in arrival order) and `meta` (`seq`: the last
-//! delivery sequence number given; `journal_first` and `journal_next`: the journal's bounds; big-endian
-//! u64 each).
+//! Tables: `devices` (registration id → `DeviceRecord`: platform, webhook, and the bounds of its queue),
+//! `queues` (registration id, NUL, queue position as a big-endian u64 → `QueuedPushRecord`, so a prefix
+//! scan returns a device's pushes in arrival order), `journal` (journal number, big-endian u64 →
+//! `JournalRecord`, every push request answered, in arrival order) and `meta` (`seq`: the last delivery
+//! sequence number given; `journal_first` and `journal_next`: the journal's bounds; big-endian u64 each).
 //!
-//! A push is one transaction over all four trees: the device is looked up, the push gets the next `seq`,
+//! A push is one transaction over all four tables: the device is looked up, the push gets the next `seq`,
 //! joins the device's queue (the oldest dropped past the cap) and the journal (likewise), or the refusal
-//! joins the journal. Every change is flushed to disk before the caller answers. Registration ids hold no
-//! NUL (they are push tokens), so one device's queue prefix never covers another's.
+//! joins the journal. Every change is durable before the caller answers. Registration ids hold no NUL
+//! (they are push tokens), so one device's queue prefix never covers another's.
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
+use lab::store::{OpenError, Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::phone::Platform;
 use protocol::push::{DeliveredPush, DeviceView, JournalEntry, PushBatch};
 use protocol::time::UnixTime;
 use serde::{Deserialize, Serialize};
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use crate::relay::{self, Push, Reason, RefusedPush, Registration, platform_name, quoted};
+
+pub const DEVICES: Table = Table::new("devices");
+pub const QUEUES: Table = Table::new("queues");
+pub const JOURNAL: Table = Table::new("journal");
+pub const META: Table = Table::new("meta");
+
+/// The relay's tables.
+pub static SCHEMA: Schema = Schema {
+    service: crate::NAME,
+    tables: &[DEVICES, QUEUES, JOURNAL, META],
+};
 
 /// The `meta` key of the last delivery sequence number given.
 const SEQ: &[u8] = b"seq";
@@ -40,20 +49,26 @@ pub struct Caps {
     pub queue: usize,
 }
 
-/// Handle to the relay database; cheap to clone.
+impl Caps {
+    fn journal(self) -> u64 {
+        u64::try_from(self.journal).unwrap_or(u64::MAX)
+    }
+
+    fn queue(self) -> u64 {
+        u64::try_from(self.queue).unwrap_or(u64::MAX)
+    }
+}
+
+/// The relay's database; cheap to clone.
 #[derive(Clone)]
-pub struct Store {
-    db: sled::Db,
-    devices: sled::Tree,
-    queues: sled::Tree,
-    journal: sled::Tree,
-    meta: sled::Tree,
+pub struct Relays {
+    store: Store,
     caps: Caps,
 }
 
 #[derive(Serialize, Deserialize)]
-struct DeviceRecordV1 {
-    v: u32,
+struct DeviceRecord {
+    v: Version<1>,
     platform: Platform,
     webhook: Option<String>,
     registered: i64,
@@ -63,9 +78,13 @@ struct DeviceRecordV1 {
     next: u64,
 }
 
+impl Record for DeviceRecord {
+    const KIND: &'static str = "a device record";
+}
+
 #[derive(Serialize, Deserialize)]
-struct QueuedPushRecordV1 {
-    v: u32,
+struct QueuedPushRecord {
+    v: Version<1>,
     seq: u64,
     message_id: String,
     received: i64,
@@ -75,9 +94,13 @@ struct QueuedPushRecordV1 {
     message: String,
 }
 
+impl Record for QueuedPushRecord {
+    const KIND: &'static str = "a queued push record";
+}
+
 #[derive(Serialize, Deserialize)]
-struct JournalRecordV1 {
-    v: u32,
+struct JournalRecord {
+    v: Version<1>,
     seq: u64,
     received: i64,
     message_id: Option<String>,
@@ -86,6 +109,10 @@ struct JournalRecordV1 {
     platform: String,
     sn: Option<String>,
     outcome: String,
+}
+
+impl Record for JournalRecord {
+    const KIND: &'static str = "a push journal record";
 }
 
 /// What became of a well-formed push.
@@ -111,32 +138,8 @@ pub struct JournalFilter {
     pub limit: Option<usize>,
 }
 
-fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> anyhow::Result<T> {
-    serde_json::from_slice(bytes).context("decoding a relay record")
-}
-
-fn encode<T: Serialize>(record: &T) -> Vec<u8> {
-    serde_json::to_vec(record).unwrap_or_default()
-}
-
-fn checked_version(v: u32, what: &str) -> anyhow::Result<()> {
-    if v == 1 {
-        Ok(())
-    } else {
-        Err(anyhow!("{what} record version {v} is not 1"))
-    }
-}
-
-fn decode_device(bytes: &[u8]) -> anyhow::Result<DeviceRecordV1> {
-    let record: DeviceRecordV1 = decode(bytes)?;
-    checked_version(record.v, "device")?;
-    Ok(record)
-}
-
-fn decode_queued(bytes: &[u8]) -> anyhow::Result<DeliveredPush> {
-    let record: QueuedPushRecordV1 = decode(bytes)?;
-    checked_version(record.v, "queued push")?;
-    Ok(DeliveredPush {
+fn queued_push(record: QueuedPushRecord) -> DeliveredPush {
+    DeliveredPush {
         message_id: record.message_id,
         seq: record.seq,
         received: UnixTime::from_secs(record.received),
@@ -144,13 +147,11 @@ fn decode_queued(bytes: &[u8]) -> anyhow::Result<DeliveredPush> {
         registration_id: record.registration_id,
         platform: platform_name(record.platform).to_owned(),
         message: record.message,
-    })
+    }
 }
 
-fn decode_journal(bytes: &[u8]) -> anyhow::Result<JournalEntry> {
-    let record: JournalRecordV1 = decode(bytes)?;
-    checked_version(record.v, "journal")?;
-    Ok(JournalEntry {
+fn journal_entry(record: JournalRecord) -> JournalEntry {
+    JournalEntry {
         seq: record.seq,
         received: UnixTime::from_secs(record.received),
         message_id: record.message_id,
@@ -159,10 +160,10 @@ fn decode_journal(bytes: &[u8]) -> anyhow::Result<JournalEntry> {
         platform: record.platform,
         sn: record.sn,
         outcome: record.outcome,
-    })
+    }
 }
 
-fn view(registration_id: &str, record: &DeviceRecordV1) -> DeviceView {
+fn view(registration_id: &str, record: &DeviceRecord) -> DeviceView {
     DeviceView {
         registration_id: registration_id.to_owned(),
         platform: platform_name(record.platform).to_owned(),
@@ -172,7 +173,7 @@ fn view(registration_id: &str, record: &DeviceRecordV1) -> DeviceView {
     }
 }
 
-/// Where a device's queue starts in the `queues` tree.
+/// Where a device's queue starts in the `queues` table.
 fn queue_prefix(registration_id: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(registration_id.len() + 9);
     key.extend_from_slice(registration_id.as_bytes());
@@ -186,280 +187,222 @@ fn queue_key(registration_id: &str, position: u64) -> Vec<u8> {
     key
 }
 
-type Abort = ConflictableTransactionError<anyhow::Error>;
-
-fn abort(error: anyhow::Error) -> Abort {
-    ConflictableTransactionError::Abort(error)
-}
-
-fn flatten<T>(result: Result<T, TransactionError<anyhow::Error>>) -> anyhow::Result<T> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(e) => e,
-        TransactionError::Storage(e) => anyhow::Error::new(e).context("relay storage"),
-    })
-}
-
-fn read_counter(meta: &TransactionalTree, key: &[u8]) -> Result<u64, Abort> {
-    match meta.get(key)? {
+fn read_counter(r: &mut impl Reader, key: &[u8]) -> Result<u64, StoreError> {
+    match r.get(META, key)? {
         None => Ok(0),
         Some(bytes) => {
-            let bytes: [u8; 8] = bytes
-                .as_ref()
-                .try_into()
-                .map_err(|_| abort(anyhow!("a relay counter is not 8 bytes")))?;
+            let bytes: [u8; 8] = bytes.as_slice().try_into().map_err(|_| {
+                StoreError::corrupt(format!(
+                    "the relay counter `{}` is not 8 bytes",
+                    String::from_utf8_lossy(key)
+                ))
+            })?;
             Ok(u64::from_be_bytes(bytes))
         }
     }
 }
 
-fn write_counter(meta: &TransactionalTree, key: &[u8], value: u64) -> Result<(), Abort> {
-    meta.insert(key, &value.to_be_bytes()[..])?;
-    Ok(())
+fn write_counter(tx: &mut Tx<'_>, key: &[u8], value: u64) -> Result<(), StoreError> {
+    tx.insert(META, key, &value.to_be_bytes()).map(drop)
 }
 
 /// Drops the oldest journal entries until at most `cap` remain.
-fn trim_journal(
-    meta: &TransactionalTree,
-    journal: &TransactionalTree,
-    cap: u64,
-) -> Result<(), Abort> {
-    let next = read_counter(meta, JOURNAL_NEXT)?;
-    let mut first = read_counter(meta, JOURNAL_FIRST)?;
+fn trim_journal(tx: &mut Tx<'_>, cap: u64) -> Result<(), StoreError> {
+    let next = read_counter(tx, JOURNAL_NEXT)?;
+    let mut first = read_counter(tx, JOURNAL_FIRST)?;
+    if next.saturating_sub(first) <= cap {
+        return Ok(());
+    }
     while next.saturating_sub(first) > cap {
-        journal.remove(&first.to_be_bytes()[..])?;
+        tx.remove(JOURNAL, &first.to_be_bytes())?;
         first += 1;
     }
-    write_counter(meta, JOURNAL_FIRST, first)
+    write_counter(tx, JOURNAL_FIRST, first)
 }
 
 /// Appends `record` to the journal, dropping the oldest entries past `cap`.
-fn append_journal(
-    meta: &TransactionalTree,
-    journal: &TransactionalTree,
-    record: &JournalRecordV1,
-    cap: u64,
-) -> Result<(), Abort> {
-    let number = read_counter(meta, JOURNAL_NEXT)?;
-    journal.insert(&number.to_be_bytes()[..], encode(record))?;
-    write_counter(meta, JOURNAL_NEXT, number + 1)?;
-    trim_journal(meta, journal, cap)
+fn append_journal(tx: &mut Tx<'_>, record: &JournalRecord, cap: u64) -> Result<(), StoreError> {
+    let number = read_counter(tx, JOURNAL_NEXT)?;
+    tx.put(JOURNAL, &number.to_be_bytes(), record)?;
+    write_counter(tx, JOURNAL_NEXT, number + 1)?;
+    trim_journal(tx, cap)
 }
 
-impl Store {
-    /// Opens the relay database in `service_dir` (temporary when `None`), dropping journal entries
-    /// past `caps.journal` (the cap may be lower than on the last run).
-    pub async fn open(service_dir: Option<&Path>, caps: Caps) -> anyhow::Result<Store> {
-        let db = lab::store::open_db(service_dir)?;
-        let store = Store {
-            devices: db.open_tree("devices")?,
-            queues: db.open_tree("queues")?,
-            journal: db.open_tree("journal")?,
-            meta: db.open_tree("meta")?,
-            db,
-            caps,
-        };
-        let cap = store.journal_cap();
-        flatten(
-            (&store.meta, &store.journal)
-                .transaction(|(meta, journal)| trim_journal(meta, journal, cap)),
-        )?;
-        store.flush().await?;
-        Ok(store)
-    }
-
-    fn journal_cap(&self) -> u64 {
-        u64::try_from(self.caps.journal).unwrap_or(u64::MAX)
-    }
-
-    fn queue_cap(&self) -> u64 {
-        u64::try_from(self.caps.queue).unwrap_or(u64::MAX)
-    }
-
-    async fn flush(&self) -> anyhow::Result<()> {
-        lab::store::flush(&self.db)
+impl Relays {
+    /// Opens the relay database in `service_dir` (in memory when `None`), dropping journal entries past
+    /// `caps.journal` (the cap may be lower than on the last run).
+    pub async fn open(service_dir: Option<&Path>, caps: Caps) -> anyhow::Result<Relays> {
+        let store =
+            Store::open(service_dir, &SCHEMA).map_err(|e: OpenError| anyhow::Error::new(e))?;
+        let relays = Relays { store, caps };
+        let cap = caps.journal();
+        relays
+            .store
+            .write(move |tx| trim_journal(tx, cap))
             .await
-            .context("flushing the relay database")
+            .context("trimming the push journal")?;
+        Ok(relays)
     }
 
-    /// Empties every tree for `POST /__admin/reset`, flushed before it returns; how many records went.
-    pub async fn reset(&self) -> anyhow::Result<u64> {
-        lab::store::reset(
-            &self.db,
-            vec![
-                self.devices.clone(),
-                self.queues.clone(),
-                self.journal.clone(),
-                self.meta.clone(),
-            ],
-        )
-        .await
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Registers a device, or changes a registered one's platform and webhook (its queue stays). Returns
-    /// whether it is new, and the device. Flushed before it returns.
+    /// whether it is new, and the device. Durable before it returns.
     pub async fn register(
         &self,
         registration_id: &str,
         registration: &Registration,
         now: UnixTime,
-    ) -> anyhow::Result<(bool, DeviceView)> {
-        let result = self.devices.transaction(|devices| {
-            let existing = devices
-                .get(registration_id)?
-                .map(|bytes| decode_device(&bytes))
-                .transpose()
-                .map_err(abort)?;
-            let created = existing.is_none();
-            let record = match existing {
-                Some(record) => DeviceRecordV1 {
-                    platform: registration.platform,
-                    webhook: registration.webhook.clone(),
-                    ..record
-                },
-                None => DeviceRecordV1 {
-                    v: 1,
-                    platform: registration.platform,
-                    webhook: registration.webhook.clone(),
-                    registered: now.secs(),
-                    first: 0,
-                    next: 0,
-                },
-            };
-            devices.insert(registration_id, encode(&record))?;
-            Ok((created, view(registration_id, &record)))
-        });
-        let registered = flatten(result)?;
-        self.flush().await?;
-        Ok(registered)
+    ) -> Result<(bool, DeviceView), StoreError> {
+        let registration_id = registration_id.to_owned();
+        let registration = registration.clone();
+        self.store
+            .write(move |tx| {
+                let existing = tx.record::<DeviceRecord>(DEVICES, registration_id.as_bytes())?;
+                let created = existing.is_none();
+                let record = match existing {
+                    Some(record) => DeviceRecord {
+                        platform: registration.platform,
+                        webhook: registration.webhook.clone(),
+                        ..record
+                    },
+                    None => DeviceRecord {
+                        v: Version,
+                        platform: registration.platform,
+                        webhook: registration.webhook.clone(),
+                        registered: now.secs(),
+                        first: 0,
+                        next: 0,
+                    },
+                };
+                tx.put(DEVICES, registration_id.as_bytes(), &record)?;
+                Ok((created, view(&registration_id, &record)))
+            })
+            .await
     }
 
     /// The device registered under `registration_id`.
-    pub fn device(&self, registration_id: &str) -> anyhow::Result<Option<DeviceView>> {
-        Ok(self
-            .devices
-            .get(registration_id)?
-            .map(|bytes| decode_device(&bytes))
-            .transpose()?
-            .map(|record| view(registration_id, &record)))
+    pub fn device(&self, registration_id: &str) -> Result<Option<DeviceView>, StoreError> {
+        self.store.read(|r| {
+            Ok(
+                r.record::<DeviceRecord>(DEVICES, registration_id.as_bytes())?
+                    .map(|record| view(registration_id, &record)),
+            )
+        })
     }
 
     /// Every registered device, by registration id.
-    pub fn devices(&self) -> anyhow::Result<Vec<DeviceView>> {
-        let mut views = Vec::new();
-        for item in self.devices.iter() {
-            let (key, bytes) = item?;
-            let registration_id = String::from_utf8_lossy(&key);
-            views.push(view(&registration_id, &decode_device(&bytes)?));
-        }
-        Ok(views)
+    pub fn devices(&self) -> Result<Vec<DeviceView>, StoreError> {
+        self.store.read(|r| {
+            r.all(DEVICES)?
+                .iter()
+                .map(|(key, bytes)| {
+                    let registration_id = String::from_utf8_lossy(key);
+                    Ok(view(
+                        &registration_id,
+                        &lab::store::decode::<DeviceRecord>(bytes)?,
+                    ))
+                })
+                .collect()
+        })
     }
 
     /// Forgets a device and its queue, as when the app is uninstalled; `false` if none was registered.
-    /// Flushed before it returns.
-    pub async fn unregister(&self, registration_id: &str) -> anyhow::Result<bool> {
-        let result = (&self.devices, &self.queues).transaction(|(devices, queues)| {
-            let Some(bytes) = devices.remove(registration_id)? else {
-                return Ok(false);
-            };
-            let record = decode_device(&bytes).map_err(abort)?;
-            for position in record.first..record.next {
-                queues.remove(queue_key(registration_id, position))?;
-            }
-            Ok(true)
-        });
-        let removed = flatten(result)?;
-        if removed {
-            self.flush().await?;
-        }
-        Ok(removed)
+    /// Durable before it returns.
+    pub async fn unregister(&self, registration_id: &str) -> Result<bool, StoreError> {
+        let registration_id = registration_id.to_owned();
+        self.store
+            .write(move |tx| {
+                let Some(bytes) = tx.remove(DEVICES, registration_id.as_bytes())? else {
+                    return Ok(false);
+                };
+                let record: DeviceRecord = lab::store::decode(&bytes)?;
+                for position in record.first..record.next {
+                    tx.remove(QUEUES, &queue_key(&registration_id, position))?;
+                }
+                Ok(true)
+            })
+            .await
     }
 
     /// Delivers a well-formed push: to the device's queue and the journal, with the next `seq`, when a
     /// device of the push's platform is registered under its id; otherwise only the refusal goes to the
-    /// journal. One transaction, flushed before it returns.
+    /// journal. One transaction, durable before it returns.
     pub async fn deliver(
         &self,
         push: &Push,
         message_id: &str,
         now: UnixTime,
-    ) -> anyhow::Result<Delivery> {
-        let journal_cap = self.journal_cap();
-        let queue_cap = self.queue_cap();
-        let id = push.registration_id.as_str();
-        let journal_record = |seq: u64, message_id: Option<&str>, outcome: &str| JournalRecordV1 {
-            v: 1,
-            seq,
-            received: now.secs(),
-            message_id: message_id.map(str::to_owned),
-            sender: quoted(&push.sender),
-            registration_id: push.registration_id.clone(),
-            platform: platform_name(push.platform).to_owned(),
-            sn: Some(quoted(&push.sn)),
-            outcome: outcome.to_owned(),
-        };
-        let result = (&self.devices, &self.queues, &self.journal, &self.meta).transaction(
-            |(devices, queues, journal, meta)| {
-                let Some(bytes) = devices.get(id)? else {
+    ) -> Result<Delivery, StoreError> {
+        let caps = self.caps;
+        let push = push.clone();
+        let message_id = message_id.to_owned();
+        self.store
+            .write(move |tx| {
+                let id = push.registration_id.as_str();
+                let journal_record =
+                    |seq: u64, message_id: Option<&str>, outcome: &str| JournalRecord {
+                        v: Version,
+                        seq,
+                        received: now.secs(),
+                        message_id: message_id.map(str::to_owned),
+                        sender: quoted(&push.sender),
+                        registration_id: push.registration_id.clone(),
+                        platform: platform_name(push.platform).to_owned(),
+                        sn: Some(quoted(&push.sn)),
+                        outcome: outcome.to_owned(),
+                    };
+                let Some(mut device) = tx.record::<DeviceRecord>(DEVICES, id.as_bytes())? else {
                     let record = journal_record(0, None, Reason::Unregistered.as_str());
-                    append_journal(meta, journal, &record, journal_cap)?;
+                    append_journal(tx, &record, caps.journal())?;
                     return Ok(Delivery::Unregistered);
                 };
-                let mut device = decode_device(&bytes).map_err(abort)?;
                 if device.platform != push.platform {
                     let record = journal_record(0, None, Reason::BadDeviceToken.as_str());
-                    append_journal(meta, journal, &record, journal_cap)?;
+                    append_journal(tx, &record, caps.journal())?;
                     return Ok(Delivery::WrongPlatform(device.platform));
                 }
-                let seq = read_counter(meta, SEQ)? + 1;
-                write_counter(meta, SEQ, seq)?;
-                let queued = QueuedPushRecordV1 {
-                    v: 1,
+                let seq = read_counter(tx, SEQ)? + 1;
+                write_counter(tx, SEQ, seq)?;
+                let queued = QueuedPushRecord {
+                    v: Version,
                     seq,
-                    message_id: message_id.to_owned(),
+                    message_id: message_id.clone(),
                     received: now.secs(),
                     sender: push.sender.clone(),
                     registration_id: push.registration_id.clone(),
                     platform: push.platform,
                     message: push.message.clone(),
                 };
-                queues.insert(queue_key(id, device.next), encode(&queued))?;
+                tx.put(QUEUES, &queue_key(id, device.next), &queued)?;
                 device.next += 1;
-                while device.next - device.first > queue_cap {
-                    queues.remove(queue_key(id, device.first))?;
+                while device.next - device.first > caps.queue() {
+                    tx.remove(QUEUES, &queue_key(id, device.first))?;
                     device.first += 1;
                 }
-                devices.insert(id, encode(&device))?;
-                let record = journal_record(seq, Some(message_id), relay::DELIVERED);
-                append_journal(meta, journal, &record, journal_cap)?;
+                tx.put(DEVICES, id.as_bytes(), &device)?;
+                let record = journal_record(seq, Some(&message_id), relay::DELIVERED);
+                append_journal(tx, &record, caps.journal())?;
                 Ok(Delivery::Delivered {
-                    push: DeliveredPush {
-                        message_id: message_id.to_owned(),
-                        seq,
-                        received: now,
-                        sender: push.sender.clone(),
-                        registration_id: push.registration_id.clone(),
-                        platform: platform_name(push.platform).to_owned(),
-                        message: push.message.clone(),
-                    },
+                    push: queued_push(queued),
                     webhook: device.webhook.clone(),
                 })
-            },
-        );
-        let delivery = flatten(result)?;
-        self.flush().await?;
-        Ok(delivery)
+            })
+            .await
     }
 
-    /// Journals a push refused before its device was looked up. Flushed before it returns.
+    /// Journals a push refused before its device was looked up. Durable before it returns.
     pub async fn journal_refusal(
         &self,
         refused: &RefusedPush,
         outcome: &str,
         now: UnixTime,
-    ) -> anyhow::Result<()> {
-        let cap = self.journal_cap();
-        let record = JournalRecordV1 {
-            v: 1,
+    ) -> Result<(), StoreError> {
+        let cap = self.caps.journal();
+        let record = JournalRecord {
+            v: Version,
             seq: 0,
             received: now.secs(),
             message_id: None,
@@ -469,11 +412,9 @@ impl Store {
             sn: refused.sn.clone(),
             outcome: outcome.to_owned(),
         };
-        flatten(
-            (&self.meta, &self.journal)
-                .transaction(|(meta, journal)| append_journal(meta, journal, &record, cap)),
-        )?;
-        self.flush().await
+        self.store
+            .write(move |tx| append_journal(tx, &record, cap))
+            .await
     }
 
     /// The pushes queued for a device with a `seq` above `after`, oldest first, at most `limit`; `None`
@@ -483,132 +424,124 @@ impl Store {
         registration_id: &str,
         after: u64,
         limit: usize,
-    ) -> anyhow::Result<Option<PushBatch>> {
-        if self.devices.get(registration_id)?.is_none() {
-            return Ok(None);
-        }
-        // Newest first, back to the first one the caller has seen.
-        let mut newer = Vec::new();
-        for item in self.queues.scan_prefix(queue_prefix(registration_id)).rev() {
-            let (_, bytes) = item?;
-            let push = decode_queued(&bytes)?;
-            if push.seq <= after {
-                break;
+    ) -> Result<Option<PushBatch>, StoreError> {
+        self.store.read(|r| {
+            if !r.contains(DEVICES, registration_id.as_bytes())? {
+                return Ok(None);
             }
-            newer.push(push);
-        }
-        newer.reverse();
-        newer.truncate(limit);
-        let last_seq = newer.last().map_or(after, |push| push.seq);
-        Ok(Some(PushBatch {
-            pushes: newer,
-            last_seq,
-        }))
+            // Newest first, back to the first one the caller has seen.
+            let mut newer = Vec::new();
+            for (_, bytes) in r.scan(
+                QUEUES,
+                &queue_prefix(registration_id),
+                Order::Descending,
+                None,
+            )? {
+                let push = queued_push(lab::store::decode(&bytes)?);
+                if push.seq <= after {
+                    break;
+                }
+                newer.push(push);
+            }
+            newer.reverse();
+            newer.truncate(limit);
+            let last_seq = newer.last().map_or(after, |push| push.seq);
+            Ok(Some(PushBatch {
+                pushes: newer,
+                last_seq,
+            }))
+        })
     }
 
     /// Journal entries matching `filter`, oldest first (the newest `limit` of them).
-    pub fn journal(&self, filter: &JournalFilter) -> anyhow::Result<Vec<JournalEntry>> {
+    pub fn journal(&self, filter: &JournalFilter) -> Result<Vec<JournalEntry>, StoreError> {
         let limit = filter.limit.unwrap_or(usize::MAX);
-        let mut entries = Vec::new();
-        for item in self.journal.iter().rev() {
-            if entries.len() >= limit {
-                break;
+        self.store.read(|r| {
+            let mut entries = Vec::new();
+            for (_, bytes) in r.scan(JOURNAL, &[], Order::Descending, None)? {
+                if entries.len() >= limit {
+                    break;
+                }
+                let entry = journal_entry(lab::store::decode(&bytes)?);
+                let wanted =
+                    |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+                if wanted(&filter.registration_id, &entry.registration_id)
+                    && wanted(&filter.sender, &entry.sender)
+                {
+                    entries.push(entry);
+                }
             }
-            let (_, bytes) = item?;
-            let entry = decode_journal(&bytes)?;
-            let wanted =
-                |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-            if wanted(&filter.registration_id, &entry.registration_id)
-                && wanted(&filter.sender, &entry.sender)
-            {
-                entries.push(entry);
-            }
-        }
-        entries.reverse();
-        Ok(entries)
+            entries.reverse();
+            Ok(entries)
+        })
     }
 
-    /// Empties the journal (journal numbers keep counting); returns how many entries went. Flushed before
+    /// Empties the journal (journal numbers keep counting); returns how many entries went. Durable before
     /// it returns.
-    pub async fn clear_journal(&self) -> anyhow::Result<u64> {
-        let result = (&self.meta, &self.journal).transaction(|(meta, journal)| {
-            let next = read_counter(meta, JOURNAL_NEXT)?;
-            let first = read_counter(meta, JOURNAL_FIRST)?;
-            for number in first..next {
-                journal.remove(&number.to_be_bytes()[..])?;
-            }
-            write_counter(meta, JOURNAL_FIRST, next)?;
-            Ok(next - first)
-        });
-        let cleared = flatten(result)?;
-        self.flush().await?;
-        Ok(cleared)
+    pub async fn clear_journal(&self) -> Result<u64, StoreError> {
+        self.store
+            .write(|tx| {
+                let next = read_counter(tx, JOURNAL_NEXT)?;
+                let first = read_counter(tx, JOURNAL_FIRST)?;
+                for number in first..next {
+                    tx.remove(JOURNAL, &number.to_be_bytes())?;
+                }
+                write_counter(tx, JOURNAL_FIRST, next)?;
+                Ok(next - first)
+            })
+            .await
     }
 }
 
-/// The relay's records for `/__admin/state`.
-impl lab::state::Snapshot for Store {
-    fn db(&self) -> &sled::Db {
-        &self.db
-    }
-
-    fn trees(&self) -> Vec<(&'static str, sled::Tree)> {
-        vec![
-            ("devices", self.devices.clone()),
-            ("queues", self.queues.clone()),
-            ("journal", self.journal.clone()),
-            ("meta", self.meta.clone()),
-        ]
-    }
-
-    fn check(&self, tree: &str, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
-        let counter = |bytes: &[u8], what: &str| -> anyhow::Result<()> {
-            anyhow::ensure!(bytes.len() == 8, "{what} is not a big-endian u64 (8 bytes)");
-            Ok(())
-        };
-        match tree {
-            "devices" => {
-                std::str::from_utf8(key).context("a registration id is text")?;
-                decode_device(value)?;
-            }
-            "queues" => {
-                let split = key.len().checked_sub(9).filter(|at| key[*at] == 0);
-                let at = split.context("a queue key is <registration id>\\0<u64>")?;
-                let push = decode_queued(value)?;
-                anyhow::ensure!(
-                    push.registration_id.as_bytes() == &key[..at],
-                    "a push for {} is queued under another device",
-                    push.registration_id
-                );
-            }
-            "journal" => {
-                counter(key, "a journal key")?;
-                decode_journal(value)?;
-            }
-            _ => {
-                anyhow::ensure!(
-                    [SEQ, JOURNAL_FIRST, JOURNAL_NEXT].contains(&key),
-                    "unknown counter `{}`",
-                    String::from_utf8_lossy(key)
-                );
-                counter(value, "a counter")?;
-            }
-        }
+/// Checks one record of a state being imported.
+pub fn check_record(table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+    let counter = |bytes: &[u8], what: &str| -> anyhow::Result<()> {
+        anyhow::ensure!(bytes.len() == 8, "{what} is not a big-endian u64 (8 bytes)");
         Ok(())
-    }
-
-    fn check_whole(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
-        let devices = incoming.keys("devices");
-        for (key, _) in incoming.records("queues") {
-            let device = &key[..key.len() - 9];
+    };
+    match table {
+        DEVICES => {
+            std::str::from_utf8(key).context("a registration id is text")?;
+            lab::store::decode::<DeviceRecord>(value)?;
+        }
+        QUEUES => {
+            let split = key.len().checked_sub(9).filter(|at| key[*at] == 0);
+            let at = split.context("a queue key is <registration id>\\0<u64>")?;
+            let push: QueuedPushRecord = lab::store::decode(value)?;
             anyhow::ensure!(
-                devices.contains(device),
-                "a push is queued for `{}`, which is not in `devices`",
-                String::from_utf8_lossy(device)
+                push.registration_id.as_bytes() == &key[..at],
+                "a push for {} is queued under another device",
+                push.registration_id
             );
         }
-        Ok(())
+        JOURNAL => {
+            counter(key, "a journal key")?;
+            lab::store::decode::<JournalRecord>(value)?;
+        }
+        _ => {
+            anyhow::ensure!(
+                [SEQ, JOURNAL_FIRST, JOURNAL_NEXT].contains(&key),
+                "unknown counter `{}`",
+                String::from_utf8_lossy(key)
+            );
+            counter(value, "a counter")?;
+        }
     }
+    Ok(())
+}
+
+/// Checks that every queued push of a state belongs to a device in it.
+pub fn check_state(incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+    let devices = incoming.keys(DEVICES);
+    for (key, _) in incoming.records(QUEUES) {
+        let device = &key[..key.len() - 9];
+        anyhow::ensure!(
+            devices.contains(device),
+            "a push is queued for `{}`, which is not in `devices`",
+            String::from_utf8_lossy(device)
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -619,8 +552,8 @@ mod tests {
     const IOS: &str = "fa0678e8f9e35f6a251cea691e4d56ed6fe9169ad03d2d26fe6dede6c8985a90";
     const NOW: UnixTime = UnixTime::from_secs(1_700_000_000);
 
-    async fn store(journal: usize, queue: usize) -> Store {
-        Store::open(None, Caps { journal, queue }).await.unwrap()
+    async fn store(journal: usize, queue: usize) -> Relays {
+        Relays::open(None, Caps { journal, queue }).await.unwrap()
     }
 
     fn push(registration_id: &str, platform: Platform, sn: &str) -> Push {
@@ -640,7 +573,7 @@ mod tests {
         }
     }
 
-    async fn delivered(store: &Store, push: &Push, message_id: &str) -> DeliveredPush {
+    async fn delivered(store: &Relays, push: &Push, message_id: &str) -> DeliveredPush {
         match store.deliver(push, message_id, NOW).await.unwrap() {
             Delivery::Delivered { push, .. } => push,
             other => panic!("not delivered: {other:?}"),
@@ -735,7 +668,7 @@ mod tests {
         delivered(&store, &push(ANDROID, Platform::Android, "A"), "m1").await;
         assert!(store.unregister(ANDROID).await.unwrap());
         assert!(!store.unregister(ANDROID).await.unwrap());
-        assert_eq!(store.queues.len(), 0);
+        assert_eq!(store.store().read(|r| r.count(QUEUES)).unwrap(), 0);
         assert!(store.device(ANDROID).unwrap().is_none());
         store.register(ANDROID, &android(), NOW).await.unwrap();
         let batch = store.pushes_after(ANDROID, 0, 100).unwrap().unwrap();

@@ -1,0 +1,75 @@
+//! What a fortimock service is to the lab: the one trait a service implements so that `lab::server`
+//! serves it with the whole control plane. The service gives its store, its routes and its admin routes,
+//! how to check a record of a state being imported, and what a reset and an import do besides replacing
+//! records; `lab` serves `/__admin/state` and `/__admin/reset` for every service from that.
+
+use actix_web::web;
+use protocol::state::StateImported;
+
+use crate::admin::ControlPlane;
+use crate::http::ApiError;
+use crate::state::{Incoming, Prepared};
+use crate::store::{Store, Table};
+
+/// What a reset did to a service's store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reset {
+    /// Records removed.
+    pub removed: u64,
+    /// Fixture records created again.
+    pub fixtures: u64,
+}
+
+/// A fortimock service, as `lab::server::start` serves it.
+///
+/// Handlers get the service with `web::Data<Self>`; the lab registers it.
+#[allow(async_fn_in_trait)]
+pub trait Service: Sized + Send + Sync + 'static {
+    /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
+    const NAME: &'static str;
+
+    /// The service's store.
+    fn store(&self) -> &Store;
+
+    /// The service's own routes (appliances' and phones' endpoints, the simulators' APIs).
+    fn routes(cfg: &mut web::ServiceConfig);
+
+    /// The service's admin routes, mounted in the guarded `/__admin` scope: register them with
+    /// `protocol::paths::admin_suffix(path)`.
+    fn admin_routes(_cfg: &mut web::ServiceConfig) {}
+
+    /// The fingerprint of the key the store seals secrets with (`lab::state::key_id`); `None` if it
+    /// seals nothing.
+    fn key_id(&self) -> Option<String> {
+        None
+    }
+
+    /// Whether `value` under `key` is a record the store can read in `table` (a state import).
+    fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()>;
+
+    /// Whether the records of a state, each readable, hold together (every reference points at a record
+    /// that is there).
+    fn check_state(&self, _incoming: &Incoming) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// Empties the service's store and brings back its fixtures, as one change where it can: what
+    /// `POST /__admin/reset` does besides clearing scenarios and the journal.
+    async fn reset(&self) -> Result<Reset, ApiError> {
+        let removed = self.store().clear().await?;
+        Ok(Reset {
+            removed,
+            fixtures: 0,
+        })
+    }
+
+    /// Replaces the service's records with a checked state (`PUT /__admin/state`). Services with side
+    /// effects (listeners, registrations) wrap [`Prepared::apply`].
+    async fn import(
+        &self,
+        control: &ControlPlane,
+        prepared: Prepared,
+    ) -> Result<StateImported, ApiError> {
+        prepared.apply(control, self.store()).await
+    }
+}
