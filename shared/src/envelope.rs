@@ -11,12 +11,6 @@ use serde_json::{Map, Value};
 
 use crate::header::RequestHeader;
 
-/// Where appliances post every SoftToken message (license import, provisioning, polling) \[WIRE\].
-pub const PROCESS_PATH: &str = "/SoftToken/Provisioning.asmx/Process";
-
-/// Where the FortiToken Mobile app posts `SoftToken.MobileProvisionRequest` \[CLIENT\].
-pub const MOBILE_PATH: &str = "/SoftToken/Provisioning.asmx/Mobile";
-
 /// A SoftToken message type: its wire name and its fields.
 pub trait Message: Serialize + DeserializeOwned {
     /// The `__type` value, e.g. `SoftToken.ActivationLicenseRequest`.

@@ -7,9 +7,6 @@ use serde::{Deserialize, Serialize};
 use crate::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
 use crate::time::{CivilDate, UnixTime};
 
-/// Where forticare answers ownership questions (fortimock's own API, called by ftm).
-pub const OWNERSHIP_PATH: &str = "/__ledger/v1/ownership";
-
 /// The largest license FortiToken Mobile is sold in (FTM-ELIC-10000).
 pub const MAX_SEATS: u32 = 10_000;
 

@@ -13,8 +13,8 @@
 //!   [`TokenStatus`], `reg_id`, `os_ver`, `activated`).
 //! - `mobile::MobileProvisionResponse`: `mobile_id_hash` ([`mobile_id_hash`]), `type`, `period`, `digits`.
 //! - `push::PushPayload` (everything inside the ciphertext), `push::PushCallback`, `push::PushAccepted`,
-//!   `push::PushRefused` and the relay's paths (`push::PUSH_PATH`, after FortiAuthenticator's
-//!   `push::CALLBACK_PATH`).
+//!   `push::PushRefused` and the relay's paths (`paths::RELAY_PUSH`, after FortiAuthenticator's
+//!   `paths::PUSH_CALLBACK`).
 //! - `appliance::FtmPushSettings::reachable`.
 
 use serde::{Deserialize, Serialize};

@@ -20,12 +20,6 @@ use crate::time::UnixTime;
 /// `app` in every FortiToken Mobile push.
 pub const APP: &str = "FTM";
 
-/// Where fortimock's relay takes pushes (the capture does not show FortiOS's request line; `POST /` works too).
-pub const PUSH_PATH: &str = "/api/v1/push";
-
-/// Where a virtual appliance takes phones' answers: FortiAuthenticator's documented `/api/v1/pushauthresp/`.
-pub const CALLBACK_PATH: &str = "/api/v1/pushauthresp/";
-
 /// The appliance's request to the push relay, field for field as FortiOS sends it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushRequest {
@@ -105,7 +99,7 @@ pub struct PushPayload {
     pub serial: ApplianceSerial,
     pub vdom: String,
     pub token: TokenSerial,
-    /// Where the phone answers: `https://<host>:<port>` + [`CALLBACK_PATH`].
+    /// Where the phone answers: `https://<host>:<port>` + [`crate::paths::PUSH_CALLBACK`].
     pub callback_host: String,
     pub callback_port: u16,
     /// The address the user is logging in from.

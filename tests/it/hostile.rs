@@ -4,8 +4,7 @@
 //! The mutations come from a fixed seed, so a failure reproduces.
 
 use e2e::{TestSuite, capture};
-use protocol::envelope::{MOBILE_PATH, PROCESS_PATH};
-use protocol::push::PUSH_PATH;
+use protocol::paths::{MOBILE, PROCESS, RELAY_PUSH};
 use serde_json::Value;
 
 /// xorshift64*: a small, fixed-seed generator, so every run throws the same inputs.
@@ -170,7 +169,7 @@ async fn mutated_requests_never_break_a_service() {
 
     storm(
         &suite,
-        &format!("{}{PROCESS_PATH}", suite.url("forticare")),
+        &format!("{}{PROCESS}", suite.url("forticare")),
         &appliance_requests,
         60,
         &mut mutator,
@@ -178,7 +177,7 @@ async fn mutated_requests_never_break_a_service() {
     .await;
     storm(
         &suite,
-        &format!("{}{PROCESS_PATH}", suite.url("ftm")),
+        &format!("{}{PROCESS}", suite.url("ftm")),
         &appliance_requests,
         60,
         &mut mutator,
@@ -186,7 +185,7 @@ async fn mutated_requests_never_break_a_service() {
     .await;
     storm(
         &suite,
-        &format!("{}{MOBILE_PATH}", suite.url("ftm")),
+        &format!("{}{MOBILE}", suite.url("ftm")),
         &mobile,
         80,
         &mut mutator,
@@ -194,7 +193,7 @@ async fn mutated_requests_never_break_a_service() {
     .await;
     storm(
         &suite,
-        &format!("{}{PUSH_PATH}", suite.url("push")),
+        &format!("{}{RELAY_PUSH}", suite.url("push")),
         &push,
         150,
         &mut mutator,

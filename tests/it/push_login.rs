@@ -138,7 +138,7 @@ async fn the_appliance_refuses_a_replayed_or_unknown_answer() {
         .ftm_push
         .listening_port
         .unwrap();
-    let listener = format!("https://127.0.0.1:{port}{}", push::CALLBACK_PATH);
+    let listener = format!("https://127.0.0.1:{port}{}", protocol::paths::PUSH_CALLBACK);
     let replay = json!({"session_id": outcome.session_id.unwrap(), "action": "validate", "token_code": "123456", "hmac": "00"});
     let response = suite
         .client
@@ -201,7 +201,9 @@ async fn the_phone_rejects_a_tampered_push() {
         platform: original.platform.clone(),
         message: message.to_wire(),
     };
-    let (status, _) = suite.admin_post("push", push::PUSH_PATH, &tampered).await;
+    let (status, _) = suite
+        .admin_post("push", protocol::paths::RELAY_PUSH, &tampered)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let rejected = newest(&suite, &phone, PushStatus::Rejected).await;
     assert!(

@@ -10,9 +10,10 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use e2e::{capture, test_options};
 use lab::options::Lab;
 use lab::server::RunningService;
+use protocol::paths::RELAY_PUSH;
 use protocol::push::{
-    DeliveredPush, DeviceList, DeviceView, PUSH_PATH, PushAccepted, PushBatch, PushJournal,
-    PushMessage, PushRequest,
+    DeliveredPush, DeviceList, DeviceView, PushAccepted, PushBatch, PushJournal, PushMessage,
+    PushRequest,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -79,7 +80,7 @@ impl Relay {
     }
 
     async fn send(&self, body: impl Into<Vec<u8>>) -> (StatusCode, Value) {
-        self.call(Method::POST, PUSH_PATH, Some(body.into())).await
+        self.call(Method::POST, RELAY_PUSH, Some(body.into())).await
     }
 
     async fn accepted(&self, body: impl Into<Vec<u8>>) -> PushAccepted {

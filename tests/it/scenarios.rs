@@ -12,7 +12,8 @@ use protocol::catalogue::{
 };
 use protocol::ledger::LicenseView;
 use protocol::modeled::LICENSE_REGISTERED_ELSEWHERE;
-use protocol::push::{PUSH_PATH, PushJournal, PushRequest};
+use protocol::paths::RELAY_PUSH;
+use protocol::push::{PushJournal, PushRequest};
 use protocol::scenario::{ScenarioList, ScenarioView};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -226,11 +227,7 @@ async fn statuses_and_delays_apply_to_the_selected_message_type() {
     }});
     let response = suite
         .client
-        .post(format!(
-            "{}{}",
-            suite.url("ftm"),
-            protocol::envelope::PROCESS_PATH
-        ))
+        .post(format!("{}{}", suite.url("ftm"), protocol::paths::PROCESS))
         .json(&body)
         .send()
         .await
@@ -275,7 +272,7 @@ async fn relay_scenarios_refuse_pushes_like_apns_and_journal_them() {
     let send = || async {
         let response = suite
             .client
-            .post(format!("{relay}{PUSH_PATH}"))
+            .post(format!("{relay}{RELAY_PUSH}"))
             .json(&request)
             .send()
             .await

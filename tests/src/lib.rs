@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 
 use fortimock::suite::{PortOptions, Suite};
 use lab::options::{Lab, LabOptions};
-use protocol::envelope::{Envelope, MOBILE_PATH, PROCESS_PATH};
+use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
 use protocol::id::ApplianceSerial;
 use protocol::ledger::{LabFixtures, LicenseSpec};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
+use protocol::paths::{self, MOBILE, PROCESS};
 use protocol::provision::{
     PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionToken,
@@ -107,7 +108,7 @@ impl TestSuite {
     ) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}{PROCESS_PATH}", self.url(service)))
+            .post(format!("{}{PROCESS}", self.url(service)))
             .body(body)
             .send()
             .await
@@ -143,7 +144,7 @@ impl TestSuite {
     pub async fn post_mobile(&self, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
         let response = self
             .client
-            .post(format!("{}{MOBILE_PATH}", self.url("ftm")))
+            .post(format!("{}{MOBILE}", self.url("ftm")))
             .body(body)
             .send()
             .await
@@ -219,7 +220,7 @@ impl TestSuite {
         let (status, body) = self
             .admin_post(
                 "ftm",
-                "/__admin/clock",
+                paths::ADMIN_CLOCK,
                 &serde_json::json!({"advance_secs": secs}),
             )
             .await;

@@ -2,6 +2,7 @@
 //! method per endpoint, returning what came back.
 
 use protocol::appliance::{ApplianceView, LoginOutcome, LoginRequest, OperationFailure};
+use protocol::paths;
 use protocol::phone::{OtpView, PhoneView};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
@@ -47,14 +48,14 @@ impl TestSuite {
 
     /// `POST /appliances`.
     pub async fn new_appliance(&self, body: Value) -> ApplianceView {
-        let (status, answer) = self.admin_post("appliance", "/appliances", &body).await;
+        let (status, answer) = self.admin_post("appliance", paths::APPLIANCES, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         serde_json::from_value(answer).unwrap()
     }
 
     /// `GET /appliances/{serial}`.
     pub async fn appliance(&self, serial: &str) -> ApplianceView {
-        self.admin_get("appliance", &format!("/appliances/{serial}"))
+        self.admin_get("appliance", &paths::fill(paths::APPLIANCE, &[serial]))
             .await
     }
 
@@ -65,7 +66,10 @@ impl TestSuite {
         operation: &str,
         body: Value,
     ) -> Result<T, OperationFailure> {
-        let path = format!("/appliances/{serial}/{operation}?debug=true");
+        let path = format!(
+            "{}/{operation}?debug=true",
+            paths::fill(paths::APPLIANCE, &[serial])
+        );
         let (status, answer) = self.admin_post("appliance", &path, &body).await;
         if status == StatusCode::OK {
             Ok(serde_json::from_value(answer).unwrap())
@@ -109,7 +113,11 @@ impl TestSuite {
             ..LoginRequest::default()
         };
         let (status, answer) = self
-            .admin_post("appliance", &format!("/appliances/{serial}/login"), &body)
+            .admin_post(
+                "appliance",
+                &paths::fill(paths::APPLIANCE_LOGIN, &[serial]),
+                &body,
+            )
             .await;
         (
             status,
@@ -124,7 +132,10 @@ impl TestSuite {
             push: true,
             ..LoginRequest::default()
         };
-        let path = format!("/appliances/{serial}/login?debug=true");
+        let path = format!(
+            "{}?debug=true",
+            paths::fill(paths::APPLIANCE_LOGIN, &[serial])
+        );
         let (status, answer) = self.admin_post("appliance", &path, &body).await;
         (
             status,
@@ -152,24 +163,24 @@ impl TestSuite {
 
     /// `GET /phones/{id}/inbox`.
     pub async fn inbox(&self, phone: &str) -> protocol::phone::Inbox {
-        self.admin_get("phone", &format!("/phones/{phone}/inbox"))
+        self.admin_get("phone", &paths::fill(paths::PHONE_INBOX, &[phone]))
             .await
     }
 
     /// `POST /phones/{id}/inbox/{push}/approve` or `…/deny`: the status and the answer.
     pub async fn answer_push(&self, phone: &str, push: &str, approve: bool) -> (StatusCode, Value) {
-        let verb = if approve { "approve" } else { "deny" };
-        self.admin_post(
-            "phone",
-            &format!("/phones/{phone}/inbox/{push}/{verb}"),
-            &json!({}),
-        )
-        .await
+        let path = if approve {
+            paths::PHONE_APPROVE
+        } else {
+            paths::PHONE_DENY
+        };
+        self.admin_post("phone", &paths::fill(path, &[phone, push]), &json!({}))
+            .await
     }
 
     /// `POST /phones`.
     pub async fn new_phone(&self, body: Value) -> PhoneView {
-        let (status, answer) = self.admin_post("phone", "/phones", &body).await;
+        let (status, answer) = self.admin_post("phone", paths::PHONES, &body).await;
         assert_eq!(status, StatusCode::CREATED, "{answer}");
         serde_json::from_value(answer).unwrap()
     }
@@ -178,7 +189,7 @@ impl TestSuite {
     pub async fn activate(&self, phone: &str, code: &str) -> (StatusCode, Value) {
         self.admin_post(
             "phone",
-            &format!("/phones/{phone}/activate"),
+            &paths::fill(paths::PHONE_ACTIVATE, &[phone]),
             &json!({"code": code}),
         )
         .await
@@ -186,14 +197,17 @@ impl TestSuite {
 
     /// `GET /phones/{id}/otp?token=…`.
     pub async fn phone_otp(&self, phone: &str, token: &str) -> OtpView {
-        self.admin_get("phone", &format!("/phones/{phone}/otp?token={token}"))
-            .await
+        self.admin_get(
+            "phone",
+            &format!("{}?token={token}", paths::fill(paths::PHONE_OTP, &[phone])),
+        )
+        .await
     }
 
     /// Stops the suite's shared clock where it is.
     pub async fn freeze_clock(&self) {
         let (status, answer) = self
-            .admin_post("ftm", "/__admin/clock", &json!({"freeze": true}))
+            .admin_post("ftm", paths::ADMIN_CLOCK, &json!({"freeze": true}))
             .await;
         assert_eq!(status, StatusCode::OK, "{answer}");
     }

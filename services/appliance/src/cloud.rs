@@ -3,8 +3,9 @@
 //! lines (`diagnose fortitoken debug enable`) for every step, so a support engineer can lay them next to a
 //! customer's log. Seeds are masked in the debug output.
 
-use protocol::envelope::{Envelope, Message, PROCESS_PATH};
+use protocol::envelope::{Envelope, Message};
 use protocol::jsonc;
+use protocol::paths::PROCESS;
 use serde_json::Value;
 
 /// FortiOS's request headers, from the license-import capture (the `q=0.01` after a comma is FortiOS's).
@@ -71,7 +72,7 @@ pub async fn exchange<Req: Message, Resp: Message>(
     debug: &mut Vec<String>,
 ) -> Result<Resp, CloudError> {
     let body = fortios_json(request);
-    let url = format!("{}{PROCESS_PATH}", ftm_url.trim_end_matches('/'));
+    let url = format!("{}{PROCESS}", ftm_url.trim_end_matches('/'));
     let host = url
         .split("://")
         .nth(1)
@@ -101,7 +102,7 @@ pub async fn exchange<Req: Message, Resp: Message>(
         "ftm_fc_comm_send_request[{}]:send packet success.",
         sites.send
     ));
-    debug.push(format!("POST {PROCESS_PATH} HTTP/1.1"));
+    debug.push(format!("POST {PROCESS} HTTP/1.1"));
     for (name, value) in FORTIOS_HEADERS {
         debug.push(format!("{name}: {value}"));
     }

@@ -22,9 +22,9 @@ use lab::http::{ADMIN_JSON_LIMIT, read_body};
 use lab::server::{Limits, Listen, RunningService, Transport};
 use protocol::appliance::{LoginOutcome, LoginResult, ServerCert};
 use protocol::id::{ApplianceSerial, TokenSerial};
+use protocol::paths::RELAY_PUSH;
 use protocol::push::{
-    self, ACTION_APPROVE, ACTION_DENY, APP, PUSH_PATH, PushCallback, PushPayload, PushRefused,
-    PushRequest,
+    self, ACTION_APPROVE, ACTION_DENY, APP, PushCallback, PushPayload, PushRefused, PushRequest,
 };
 use rand::Rng;
 use serde_json::json;
@@ -581,7 +581,7 @@ pub async fn login(
         .sessions
         .open(&session_id, &appliance.serial, user, &token, timeout);
     let url = format!(
-        "{}{PUSH_PATH}",
+        "{}{RELAY_PUSH}",
         appliance.push.relay_url.trim_end_matches('/')
     );
     let mut call = context.http.post(&url);

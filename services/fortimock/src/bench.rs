@@ -17,9 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use protocol::envelope::{Envelope, MOBILE_PATH, PROCESS_PATH};
+use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
 use protocol::license::ActivationLicenseRequest;
+use protocol::paths::{MOBILE, PROCESS};
 use protocol::provision::{
     PolledTokenRef, PollingRequest, ProvisionRequest, ProvisionResponse, ProvisionToken,
 };
@@ -366,7 +367,7 @@ async fn load(
         header: header.clone(),
         license_activation_code: code,
     });
-    http.post(format!("{ftm}{PROCESS_PATH}"))
+    http.post(format!("{ftm}{PROCESS}"))
         .body(big_import)
         .send()
         .await?
@@ -387,7 +388,7 @@ async fn load(
         header: header.clone(),
         license_activation_code: pack_code,
     });
-    http.post(format!("{ftm}{PROCESS_PATH}"))
+    http.post(format!("{ftm}{PROCESS}"))
         .body(import.clone())
         .send()
         .await?
@@ -413,7 +414,7 @@ async fn load(
     let mut codes = Vec::with_capacity(seats);
     for batch in tokens[100..].chunks(500) {
         let answer: Envelope<ProvisionResponse> = http
-            .post(format!("{ftm}{PROCESS_PATH}"))
+            .post(format!("{ftm}{PROCESS}"))
             .body(provision_body(batch))
             .send()
             .await?
@@ -463,7 +464,7 @@ async fn load(
         )
         .await,
     );
-    let (h, u, body) = (http.clone(), format!("{ftm}{PROCESS_PATH}"), import.clone());
+    let (h, u, body) = (http.clone(), format!("{ftm}{PROCESS}"), import.clone());
     results.push(
         measure(
             "50-seat license import via ftm",
@@ -479,7 +480,7 @@ async fn load(
             token: tokens[0].clone(),
         }],
     });
-    let (h, u) = (http.clone(), format!("{ftm}{PROCESS_PATH}"));
+    let (h, u) = (http.clone(), format!("{ftm}{PROCESS}"));
     results.push(
         measure(
             "poll one token",
@@ -493,7 +494,7 @@ async fn load(
         .iter()
         .map(|t| provision_body(std::slice::from_ref(t)))
         .collect();
-    let (h, u) = (http.clone(), format!("{ftm}{PROCESS_PATH}"));
+    let (h, u) = (http.clone(), format!("{ftm}{PROCESS}"));
     results.push(
         measure(
             "provision one token (escrow, flush)",
@@ -503,7 +504,7 @@ async fn load(
         )
         .await,
     );
-    let (h, u, codes2) = (http.clone(), format!("{ftm}{MOBILE_PATH}"), codes.clone());
+    let (h, u, codes2) = (http.clone(), format!("{ftm}{MOBILE}"), codes.clone());
     results.push(
         measure(
             "phone download (take seed, flush)",

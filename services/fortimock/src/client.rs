@@ -41,7 +41,8 @@ pub struct Target {
     /// The key of `--client-cert` (PEM).
     #[arg(long, env = "FORTIMOCK_CLIENT_KEY", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
-    /// Bearer token for the admin API, if the suite was started with one.
+    /// Bearer token for the control plane and the simulators (default: the token `fortimock up` keeps in
+    /// `<data-dir>/admin-token`, if there is one).
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
 }
@@ -97,10 +98,17 @@ impl SuiteClient {
             _ => None,
         };
         let http = lab::client::http_client(ca_pem.as_deref(), identity.as_ref())?;
+        let admin_token = match &target.admin_token {
+            Some(token) => Some(token.trim().to_owned()),
+            None => std::fs::read_to_string(target.data_dir.join(lab::options::ADMIN_TOKEN_FILE))
+                .ok()
+                .map(|token| token.trim().to_owned())
+                .filter(|token| !token.is_empty()),
+        };
         Ok(SuiteClient {
             http,
             urls,
-            admin_token: target.admin_token.clone(),
+            admin_token,
         })
     }
 
@@ -111,6 +119,12 @@ impl SuiteClient {
             urls,
             admin_token: None,
         })
+    }
+
+    /// This client with `token` as its admin token.
+    pub fn with_admin_token(mut self, token: Option<&str>) -> SuiteClient {
+        self.admin_token = token.map(str::to_owned);
+        self
     }
 
     /// The services this client knows, by name.

@@ -10,6 +10,7 @@ use protocol::appliance::{
     NewAppliance, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
 };
 use protocol::ledger::{LicenseSpec, LicenseView};
+use protocol::paths;
 use protocol::phone::{
     Activate, Inbox, NewPhone, OtpView, PhoneChange, PhoneTokenView, PhoneView, PushPolicy,
 };
@@ -46,7 +47,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         owner_peers: Vec::new(),
     };
     let license: LicenseView = client
-        .post("forticare", "/__admin/licenses", &spec)
+        .post("forticare", paths::ADMIN_LICENSES, &spec)
         .await
         .context("creating the license")?;
     let code = license
@@ -65,7 +66,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "A FortiGate imports it (execute fortitoken-mobile import)",
     );
     let fgt: ApplianceView = client
-        .post("appliance", "/appliances", &NewAppliance::default())
+        .post("appliance", paths::APPLIANCES, &NewAppliance::default())
         .await
         .context("creating the FortiGate")?;
     let serial = fgt.serial.to_string();
@@ -76,7 +77,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let imported: ImportOutcome = client
         .post_outcome(
             "appliance",
-            &format!("/appliances/{serial}/import"),
+            &paths::fill(paths::APPLIANCE_IMPORT, &[&serial.to_string()]),
             &ImportRequest { code: code.clone() },
         )
         .await?
@@ -104,7 +105,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let provisioned: ProvisionOutcome = client
         .post_outcome(
             "appliance",
-            &format!("/appliances/{serial}/provision"),
+            &paths::fill(paths::APPLIANCE_PROVISION, &[&serial.to_string()]),
             &request,
         )
         .await?
@@ -125,7 +126,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "alice types the code into FortiToken Mobile on her phone",
     );
     let phone: PhoneView = client
-        .post("phone", "/phones", &NewPhone::default())
+        .post("phone", paths::PHONES, &NewPhone::default())
         .await
         .context("creating the phone")?;
     println!(
@@ -135,7 +136,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let activated: PhoneTokenView = client
         .post(
             "phone",
-            &format!("/phones/{}/activate", phone.id),
+            &paths::fill(paths::PHONE_ACTIVATE, &[&phone.id]),
             &Activate {
                 code: activation.clone(),
             },
@@ -152,7 +153,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let polled: PollOutcome = client
         .post_outcome(
             "appliance",
-            &format!("/appliances/{serial}/poll"),
+            &paths::fill(paths::APPLIANCE_POLL, &[&serial.to_string()]),
             &serde_json::json!({}),
         )
         .await?
@@ -171,7 +172,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
     step(6, "alice logs in with the code her phone shows");
     let otp: OtpView = client
-        .get("phone", &format!("/phones/{}/otp?token={token}", phone.id))
+        .get(
+            "phone",
+            &format!(
+                "{}?token={token}",
+                paths::fill(paths::PHONE_OTP, &[&phone.id])
+            ),
+        )
         .await
         .context("reading the OTP")?;
     let first = login(&client, &serial, "alice", &otp.otp).await?;
@@ -211,7 +218,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let push: FtmPushSettings = client
         .patch(
             "appliance",
-            &format!("/appliances/{serial}/ftm-push"),
+            &paths::fill(paths::APPLIANCE_FTM_PUSH, &[&serial.to_string()]),
             &settings,
         )
         .await
@@ -228,11 +235,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..PhoneChange::default()
     };
     let _: PhoneView = client
-        .patch("phone", &format!("/phones/{}", phone.id), &approve)
+        .patch("phone", &paths::fill(paths::PHONE, &[&phone.id]), &approve)
         .await?;
     let approved = push_login(&client, &serial, "alice", false).await?;
     let inbox: Inbox = client
-        .get("phone", &format!("/phones/{}/inbox", phone.id))
+        .get("phone", &paths::fill(paths::PHONE_INBOX, &[&phone.id]))
         .await?;
     if let Some(entry) = inbox.pushes.last() {
         println!(
@@ -257,7 +264,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         ..PhoneChange::default()
     };
     let _: PhoneView = client
-        .patch("phone", &format!("/phones/{}", phone.id), &deny)
+        .patch("phone", &paths::fill(paths::PHONE, &[&phone.id]), &deny)
         .await?;
     let denied = push_login(&client, &serial, "alice", false).await?;
     println!("   alice taps Deny → {}", denied.message);

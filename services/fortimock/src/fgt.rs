@@ -8,6 +8,7 @@ use protocol::appliance::{
     LoginResult, NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome,
     ProvisionTokenRequest, ServerCert,
 };
+use protocol::paths;
 use protocol::time::UnixTime;
 
 use crate::cli::{FgtCommand, FgtNewArgs};
@@ -20,7 +21,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         FgtCommand::New(args) => new(args).await,
         FgtCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: ApplianceList = client.get(APPLIANCE, "/appliances").await?;
+            let list: ApplianceList = client.get(APPLIANCE, paths::APPLIANCES).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -49,7 +50,10 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             debug,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let path = format!("/appliances/{fgt}/import?debug={debug}");
+            let path = format!(
+                "{}?debug={debug}",
+                paths::fill(paths::APPLIANCE_IMPORT, &[&fgt.to_string()])
+            );
             match client
                 .post_outcome::<_, ImportOutcome>(APPLIANCE, &path, &ImportRequest { code })
                 .await?
@@ -82,7 +86,10 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             };
             provision(
                 &SuiteClient::connect(&target)?,
-                &format!("/appliances/{fgt}/provision?debug={debug}"),
+                &format!(
+                    "{}?debug={debug}",
+                    paths::fill(paths::APPLIANCE_PROVISION, &[&fgt.to_string()])
+                ),
                 &request,
             )
             .await
@@ -100,14 +107,20 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             };
             provision(
                 &SuiteClient::connect(&target)?,
-                &format!("/appliances/{fgt}/renew?debug={debug}"),
+                &format!(
+                    "{}?debug={debug}",
+                    paths::fill(paths::APPLIANCE_RENEW, &[&fgt.to_string()])
+                ),
                 &request,
             )
             .await
         }
         FgtCommand::Poll { target, fgt, debug } => {
             let client = SuiteClient::connect(&target)?;
-            let path = format!("/appliances/{fgt}/poll?debug={debug}");
+            let path = format!(
+                "{}?debug={debug}",
+                paths::fill(paths::APPLIANCE_POLL, &[&fgt.to_string()])
+            );
             match client
                 .post_outcome::<_, PollOutcome>(APPLIANCE, &path, &serde_json::json!({}))
                 .await?
@@ -127,8 +140,12 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         }
         FgtCommand::Show { target, fgt, json } => {
             let client = SuiteClient::connect(&target)?;
-            let appliance: ApplianceView =
-                client.get(APPLIANCE, &format!("/appliances/{fgt}")).await?;
+            let appliance: ApplianceView = client
+                .get(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE, &[&fgt.to_string()]),
+                )
+                .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&appliance)?);
             } else {
@@ -186,7 +203,11 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 timeout_secs,
             };
             let settings: FtmPushSettings = client
-                .patch(APPLIANCE, &format!("/appliances/{fgt}/ftm-push"), &change)
+                .patch(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_FTM_PUSH, &[&fgt.to_string()]),
+                    &change,
+                )
                 .await?;
             println!("config system ftm-push");
             println!(
@@ -216,7 +237,10 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             let _: serde_json::Value = client
                 .post(
                     APPLIANCE,
-                    &format!("/appliances/{fgt}/users/{user}/unlock"),
+                    &paths::fill(
+                        paths::APPLIANCE_UNLOCK,
+                        &[&fgt.to_string(), &user.to_string()],
+                    ),
                     &serde_json::json!({}),
                 )
                 .await?;
@@ -226,7 +250,10 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         FgtCommand::Debug { target, fgt } => {
             let client = SuiteClient::connect(&target)?;
             let log: DebugLog = client
-                .get(APPLIANCE, &format!("/appliances/{fgt}/debug"))
+                .get(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_DEBUG, &[&fgt.to_string()]),
+                )
                 .await?;
             print_debug(&log.lines);
             Ok(())
@@ -255,7 +282,7 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         settings: None,
         ftm_push: None,
     };
-    let appliance: ApplianceView = client.post(APPLIANCE, "/appliances", &request).await?;
+    let appliance: ApplianceView = client.post(APPLIANCE, paths::APPLIANCES, &request).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&appliance)?);
     } else {
@@ -338,7 +365,10 @@ async fn send_login(
     let (status, body) = client
         .post_raw(
             APPLIANCE,
-            &format!("/appliances/{fgt}/login?debug={debug}"),
+            &format!(
+                "{}?debug={debug}",
+                paths::fill(paths::APPLIANCE_LOGIN, &[&fgt.to_string()])
+            ),
             request,
         )
         .await?;

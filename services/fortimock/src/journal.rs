@@ -1,6 +1,7 @@
 //! `fortimock journal`: what forticare, ftm and the push relay were asked and answered, for people.
 
 use protocol::journal::{JournalEntry, JournalPage};
+use protocol::paths;
 
 use crate::cli::{JournalArgs, SCENARIO_SERVICES};
 use crate::client::SuiteClient;
@@ -13,7 +14,7 @@ pub async fn run(args: JournalArgs) -> anyhow::Result<()> {
     };
     if args.clear {
         for service in services {
-            client.delete(service, "/__admin/journal").await?;
+            client.delete(service, paths::ADMIN_JOURNAL).await?;
             println!("cleared the journal of {service}");
         }
         return Ok(());
@@ -25,7 +26,7 @@ pub async fn run(args: JournalArgs) -> anyhow::Result<()> {
     let mut entries: Vec<(&str, JournalEntry)> = Vec::new();
     for service in services {
         let page: JournalPage = client
-            .get(service, &format!("/__admin/journal{query}"))
+            .get(service, &format!("{}{query}", paths::ADMIN_JOURNAL))
             .await?;
         entries.extend(page.entries.into_iter().map(|e| (service, e)));
     }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use protocol::ledger::{LicenseList, LicenseSpec, LicenseSummary, LicenseView};
+use protocol::paths;
 
 use crate::cli::{LicenseCommand, LicenseCreateArgs};
 use crate::client::SuiteClient;
@@ -11,7 +12,7 @@ pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {
         LicenseCommand::Create(args) => create(args).await,
         LicenseCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: LicenseList = client.get(forticare::NAME, "/__admin/licenses").await?;
+            let list: LicenseList = client.get(forticare::NAME, paths::ADMIN_LICENSES).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -24,7 +25,7 @@ pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {
             let license: LicenseView = client
                 .get(
                     forticare::NAME,
-                    &format!("/__admin/licenses/{}", args.id.trim()),
+                    &paths::fill(paths::ADMIN_LICENSE, &[args.id.trim()]),
                 )
                 .await?;
             if args.json {
@@ -64,7 +65,7 @@ async fn create(args: LicenseCreateArgs) -> anyhow::Result<()> {
     };
     let client = SuiteClient::connect(&args.target)?;
     let license: LicenseView = client
-        .post(forticare::NAME, "/__admin/licenses", &spec)
+        .post(forticare::NAME, paths::ADMIN_LICENSES, &spec)
         .await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&license)?);

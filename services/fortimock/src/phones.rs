@@ -1,6 +1,7 @@
 //! `fortimock phone …`: drive the virtual FortiToken Mobile phones of a running suite.
 
 use anyhow::{Context, bail};
+use protocol::paths;
 use protocol::phone::{
     Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList, PhoneTokenView,
     PhoneView, Platform, PushPolicy, PushStatus,
@@ -32,7 +33,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                 ..NewPhone::default()
             };
             let client = SuiteClient::connect(&target)?;
-            let phone: PhoneView = client.post(PHONE, "/phones", &request).await?;
+            let phone: PhoneView = client.post(PHONE, paths::PHONES, &request).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&phone)?);
             } else {
@@ -45,7 +46,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         }
         PhoneCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: PhoneList = client.get(PHONE, "/phones").await?;
+            let list: PhoneList = client.get(PHONE, paths::PHONES).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -76,7 +77,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             let token: PhoneTokenView = client
                 .post(
                     PHONE,
-                    &format!("/phones/{device}/activate"),
+                    &paths::fill(paths::PHONE_ACTIVATE, &[&device.to_string()]),
                     &Activate { code },
                 )
                 .await?;
@@ -99,18 +100,18 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             json,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let mut query: Vec<String> = Vec::new();
+            let mut query: Vec<(&str, &str)> = Vec::new();
             if let Some(token) = &token {
-                query.push(format!("token={}", token.trim()));
+                query.push(("token", token.trim()));
             }
             if let Some(at) = &at {
-                query.push(format!("at={}", url_encode(at)));
+                query.push(("at", at.as_str()));
             }
-            let path = format!(
-                "/phones/{device}/otp{}{}",
-                if query.is_empty() { "" } else { "?" },
-                query.join("&")
-            );
+            let mut path = paths::fill(paths::PHONE_OTP, &[&device]);
+            if !query.is_empty() {
+                path.push('?');
+                path.push_str(&serde_urlencoded::to_string(&query)?);
+            }
             let otp: OtpView = client.get(PHONE, &path).await.context("reading the OTP")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&otp)?);
@@ -126,7 +127,10 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         } => {
             let client = SuiteClient::connect(&target)?;
             let inbox: Inbox = client
-                .get(PHONE, &format!("/phones/{device}/inbox"))
+                .get(
+                    PHONE,
+                    &paths::fill(paths::PHONE_INBOX, &[&device.to_string()]),
+                )
                 .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inbox)?);
@@ -144,12 +148,12 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             target,
             device,
             push,
-        } => answer(&target, &device, &push, "approve").await,
+        } => answer(&target, &device, &push, paths::PHONE_APPROVE).await,
         PhoneCommand::Deny {
             target,
             device,
             push,
-        } => answer(&target, &device, &push, "deny").await,
+        } => answer(&target, &device, &push, paths::PHONE_DENY).await,
         PhoneCommand::Policy {
             target,
             device,
@@ -164,7 +168,11 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                 ..PhoneChange::default()
             };
             let phone: PhoneView = client
-                .patch(PHONE, &format!("/phones/{device}"), &change)
+                .patch(
+                    PHONE,
+                    &paths::fill(paths::PHONE, &[&device.to_string()]),
+                    &change,
+                )
                 .await?;
             println!(
                 "{} now answers pushes: {:?} (delay {} ms)",
@@ -175,7 +183,10 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         PhoneCommand::Export { target, device } => {
             let client = SuiteClient::connect(&target)?;
             let export: serde_json::Value = client
-                .get(PHONE, &format!("/phones/{device}/export"))
+                .get(
+                    PHONE,
+                    &paths::fill(paths::PHONE_EXPORT, &[&device.to_string()]),
+                )
                 .await?;
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())
@@ -209,12 +220,13 @@ pub fn describe(push: &InboxEntry) -> String {
     line
 }
 
-async fn answer(target: &Target, device: &str, push: &str, verb: &str) -> anyhow::Result<()> {
+/// Approves or denies (`path`: [`paths::PHONE_APPROVE`] or [`paths::PHONE_DENY`]) push `push` on `device`.
+async fn answer(target: &Target, device: &str, push: &str, path: &str) -> anyhow::Result<()> {
     let client = SuiteClient::connect(target)?;
     let entry: InboxEntry = client
         .post(
             PHONE,
-            &format!("/phones/{device}/inbox/{push}/{verb}"),
+            &paths::fill(path, &[device, push]),
             &serde_json::json!({}),
         )
         .await?;
@@ -223,17 +235,4 @@ async fn answer(target: &Target, device: &str, push: &str, verb: &str) -> anyhow
         bail!("the answer did not reach the appliance");
     }
     Ok(())
-}
-
-/// Percent-encodes everything but unreserved characters (a time's `+` and `:` among them).
-fn url_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -1,6 +1,7 @@
 //! `fortimock reset`: a running suite back to its start without restarting it.
 
 use protocol::admin::{ClockChange, ClockView, ResetView};
+use protocol::paths;
 use serde_json::json;
 
 use crate::cli::{ResetArgs, SERVICES};
@@ -13,7 +14,7 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<()> {
         None => SERVICES.to_vec(),
     };
     for service in &services {
-        let view: ResetView = client.post(service, "/__admin/reset", &json!({})).await?;
+        let view: ResetView = client.post(service, paths::ADMIN_RESET, &json!({})).await?;
         let mut line = format!(
             "{:<10} {} removed",
             view.service,
@@ -35,7 +36,7 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<()> {
             real: Some(true),
             ..ClockChange::default()
         };
-        let clock: ClockView = client.post(ftm::NAME, "/__admin/clock", &change).await?;
+        let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
         println!("{:<10} back on real time ({})", "clock", clock.now_rfc3339);
     }
     Ok(())

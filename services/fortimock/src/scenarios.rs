@@ -1,6 +1,7 @@
 //! `fortimock scenario arm|list|clear|errors`: the scenarios of a running suite, for people.
 
 use anyhow::{Context, bail};
+use protocol::paths;
 use protocol::scenario::{
     ARMABLE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView, armable,
 };
@@ -15,7 +16,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
             let client = SuiteClient::connect(&target)?;
             let mut all = Vec::new();
             for service in SCENARIO_SERVICES {
-                let list: ScenarioList = client.get(service, "/__admin/scenarios").await?;
+                let list: ScenarioList = client.get(service, paths::ADMIN_SCENARIOS).await?;
                 all.extend(list.scenarios.into_iter().map(|s| (service, s)));
             }
             if json {
@@ -42,7 +43,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
             match (id, service) {
                 (Some(id), Some(service)) => {
                     client
-                        .delete(&service, &format!("/__admin/scenarios/{}", id.trim()))
+                        .delete(&service, &paths::fill(paths::ADMIN_SCENARIO, &[id.trim()]))
                         .await?;
                     println!("cleared {id} on {service}");
                 }
@@ -55,7 +56,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
                         None => SCENARIO_SERVICES.to_vec(),
                     };
                     for service in services {
-                        client.delete(service, "/__admin/scenarios").await?;
+                        client.delete(service, paths::ADMIN_SCENARIOS).await?;
                         println!("cleared every scenario on {service}");
                     }
                 }
@@ -111,7 +112,7 @@ async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
         rng_seed: args.rng_seed,
     };
     let client = SuiteClient::connect(&args.target)?;
-    let armed: ScenarioView = client.post(&service, "/__admin/scenarios", &spec).await?;
+    let armed: ScenarioView = client.post(&service, paths::ADMIN_SCENARIOS, &spec).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&armed)?);
     } else {

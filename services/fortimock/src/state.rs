@@ -3,6 +3,7 @@
 
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView};
+use protocol::paths;
 use protocol::state::{BUNDLE_FORMAT, Bundle, ServiceState, StateImported};
 
 use crate::cli::StateCommand;
@@ -16,10 +17,10 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
     match command {
         StateCommand::Export { target, output } => {
             let client = SuiteClient::connect(&target)?;
-            let clock: ClockView = client.get(ftm::NAME, "/__admin/clock").await?;
+            let clock: ClockView = client.get(ftm::NAME, paths::ADMIN_CLOCK).await?;
             let mut services = Vec::new();
             for service in IMPORT_ORDER {
-                let state: ServiceState = client.get(service, "/__admin/state").await?;
+                let state: ServiceState = client.get(service, paths::ADMIN_STATE).await?;
                 services.push(state);
             }
             let bundle = Bundle {
@@ -72,13 +73,18 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
             // Every service checks its part first: one refusal and nothing changes anywhere.
             for state in &ordered {
                 let _: StateImported = client
-                    .put(&state.service, "/__admin/state?dry_run=true", state)
+                    .put(
+                        &state.service,
+                        &format!("{}?dry_run=true", paths::ADMIN_STATE),
+                        state,
+                    )
                     .await
                     .with_context(|| format!("the {} service refused its state", state.service))?;
             }
             for state in &ordered {
-                let imported: StateImported =
-                    client.put(&state.service, "/__admin/state", state).await?;
+                let imported: StateImported = client
+                    .put(&state.service, paths::ADMIN_STATE, state)
+                    .await?;
                 println!(
                     "{:<10} {} records (replacing {}), {} scenarios",
                     imported.service, imported.records, imported.replaced, imported.scenarios
@@ -89,7 +95,7 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
                 set: Some(bundle.clock.now.secs().to_string()),
                 ..ClockChange::default()
             };
-            let clock: ClockView = client.post(ftm::NAME, "/__admin/clock", &change).await?;
+            let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
             println!(
                 "{:<10} {}{}",
                 "clock",

@@ -97,6 +97,22 @@ fn banner(
     if let Some(path) = ready_file {
         let _ = writeln!(out, "ready    {}", path.display());
     }
+    if let Some(token) = lab.admin_token() {
+        use lab::options::TokenSource;
+        let _ = match &token.source {
+            TokenSource::File(path) => writeln!(
+                out,
+                "admin    token in {} (the CLI reads it; scripts send `Authorization: Bearer <token>`)",
+                path.display()
+            ),
+            TokenSource::Generated => writeln!(
+                out,
+                "admin    token {} (generated for this run: send `Authorization: Bearer <token>`)",
+                token.value
+            ),
+            TokenSource::Given => writeln!(out, "admin    token from --admin-token"),
+        };
+    }
     let _ = writeln!(out, "Ctrl-C stops the suite.");
     out
 }

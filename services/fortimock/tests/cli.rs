@@ -7,9 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use fortimock::suite::FREE_PORT_ARGS;
-use protocol::envelope::{Envelope, PROCESS_PATH};
+use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
+use protocol::paths::PROCESS;
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
@@ -68,7 +69,7 @@ async fn import(
         license_activation_code: code.into(),
     };
     let response = client
-        .post(format!("{url}{PROCESS_PATH}"))
+        .post(format!("{url}{PROCESS}"))
         .body(Envelope::to_vec(&request))
         .send()
         .await

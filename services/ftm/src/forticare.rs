@@ -3,8 +3,8 @@
 //! never links the forticare crate.
 
 use anyhow::Context;
-use protocol::envelope::PROCESS_PATH;
-use protocol::ledger::{OWNERSHIP_PATH, OwnershipAnswer, OwnershipQuery};
+use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
+use protocol::paths::{LEDGER_OWNERSHIP, PROCESS};
 
 /// An HTTP client for one forticare service.
 #[derive(Clone)]
@@ -34,7 +34,7 @@ impl ForticareClient {
 
     /// Which of `query.tokens` the querying cluster may use.
     pub async fn ownership(&self, query: &OwnershipQuery) -> anyhow::Result<OwnershipAnswer> {
-        let url = format!("{}{OWNERSHIP_PATH}", self.base_url);
+        let url = format!("{}{LEDGER_OWNERSHIP}", self.base_url);
         let response = self
             .http
             .post(&url)
@@ -55,7 +55,7 @@ impl ForticareClient {
 
     /// Posts a SoftToken body to forticare's front door as it came.
     pub async fn forward(&self, body: Vec<u8>) -> anyhow::Result<Forwarded> {
-        let url = format!("{}{PROCESS_PATH}", self.base_url);
+        let url = format!("{}{PROCESS}", self.base_url);
         let response = self
             .http
             .post(&url)

@@ -6,11 +6,12 @@
 use anyhow::Context;
 use protocol::activation::TokenActivationCode;
 use protocol::catalogue::CATALOGUE;
-use protocol::envelope::{Envelope, MOBILE_PATH};
+use protocol::envelope::Envelope;
 use protocol::id::{IdError, MobileId, TokenSerial};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
 use protocol::modeled::{ProtocolFault, code_from_qr};
 use protocol::otp::OtpKind;
+use protocol::paths::MOBILE;
 use protocol::seed::decrypt_from_server;
 
 use crate::app_data::Delivered;
@@ -137,7 +138,7 @@ impl FtmClient {
         identity: &Identity,
         code: [u8; 8],
     ) -> Result<Delivered, ActivationError> {
-        let url = format!("{}{MOBILE_PATH}", self.base_url);
+        let url = format!("{}{MOBILE}", self.base_url);
         let response = self
             .http
             .post(&url)

@@ -4,8 +4,9 @@
 
 use protocol::catalogue::INVALID_SERVER_CERTIFICATE;
 use protocol::id::TokenSerial;
+use protocol::paths::PUSH_CALLBACK;
 use protocol::phone::{InboxEntry, PhoneChange, PushPolicy, PushStatus};
-use protocol::push::{self, CALLBACK_PATH, DeliveredPush, PushMessage, PushPayload};
+use protocol::push::{self, DeliveredPush, PushMessage, PushPayload};
 use protocol::time::UnixTime;
 
 use crate::app_data::AppData;
@@ -179,7 +180,7 @@ pub fn callback_url(payload: &PushPayload, secure: bool) -> String {
     } else {
         payload.callback_host.clone()
     };
-    format!("{scheme}://{host}:{}{CALLBACK_PATH}", payload.callback_port)
+    format!("{scheme}://{host}:{}{PUSH_CALLBACK}", payload.callback_port)
 }
 
 /// What the user sees when the answer cannot be delivered: the app's certificate error when TLS to the
