@@ -390,3 +390,71 @@ pub(crate) fn path_config() -> web::PathConfig {
         InternalError::from_response(err, refusal.response()).into()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    use super::*;
+    use crate::server::{Limits, Listen, Transport};
+    use crate::store::{Schema, SimulatedDisk, Table};
+
+    static SCHEMA: Schema = Schema {
+        service: "probe",
+        tables: &[Table::new("things")],
+    };
+
+    /// A service with nothing but a store, on a simulated disk.
+    struct Probe {
+        store: Store,
+    }
+
+    impl Service for Probe {
+        const NAME: &'static str = "probe";
+
+        fn store(&self) -> &Store {
+            &self.store
+        }
+
+        fn routes(_: &mut web::ServiceConfig) {}
+
+        fn check_record(&self, _: Table, _: &[u8], _: &[u8]) -> anyhow::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn listen(admin_token: Option<&str>) -> Listen {
+        Listen {
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            transport: Transport::Plain,
+            clock: Clock::default(),
+            workers: 1,
+            admin_token: admin_token.map(str::to_owned),
+            ca_pem: None,
+            journal_size: 0,
+            limits: Limits::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn ready_says_not_ready_with_the_reason_while_the_disk_is_full() {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA).unwrap();
+        let running = crate::server::start(&listen(None), web::Data::new(Probe { store })).unwrap();
+        let http = crate::client::http_client(None, None).unwrap();
+        let ready = format!("{}{}", running.url(), paths::ADMIN_READY);
+        let answer = http.get(&ready).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        disk.fail_writes(Some(std::io::ErrorKind::StorageFull));
+        let answer = http.get(&ready).send().await.unwrap();
+        assert_eq!(answer.status(), 503);
+        let status: ServiceStatus = answer.json().await.unwrap();
+        assert_eq!(status.status, "not-ready");
+        assert!(status.reason.unwrap().contains("is full"));
+        let health = format!("{}{}", running.url(), paths::ADMIN_HEALTH);
+        assert_eq!(http.get(&health).send().await.unwrap().status(), 200);
+        disk.fail_writes(None);
+        assert_eq!(http.get(&ready).send().await.unwrap().status(), 200);
+        running.stop().await;
+    }
+}

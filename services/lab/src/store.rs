@@ -302,10 +302,11 @@ impl OpenError {
 }
 
 /// Where a store keeps its data.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum Location {
     File(PathBuf),
     Memory,
+    Simulated(SimulatedDisk),
 }
 
 /// A service's database; cheap to clone.
@@ -361,7 +362,20 @@ impl Store {
             }
             None => Location::Memory,
         };
-        let database = open_database(&location, schema)?;
+        Store::start(location, schema)
+    }
+
+    /// Opens (creating if needed) the database of `schema` on a [`SimulatedDisk`]: for tests of what a
+    /// full disk, a killed process or a power cut does to a store.
+    pub fn open_simulated(
+        disk: &SimulatedDisk,
+        schema: &'static Schema,
+    ) -> Result<Store, OpenError> {
+        Store::start(Location::Simulated(disk.clone()), schema)
+    }
+
+    fn start(location: Location, schema: &'static Schema) -> Result<Store, OpenError> {
+        let database = open_database(&location, schema, true)?;
         let shared = Arc::new(Shared {
             schema,
             location,
@@ -386,7 +400,7 @@ impl Store {
     pub fn file(&self) -> Option<&Path> {
         match &self.shared.location {
             Location::File(path) => Some(path),
-            Location::Memory => None,
+            Location::Memory | Location::Simulated(_) => None,
         }
     }
 
@@ -487,10 +501,7 @@ impl Shared {
     }
 
     fn path(&self) -> PathBuf {
-        match &self.location {
-            Location::File(path) => path.clone(),
-            Location::Memory => PathBuf::from("(in memory)"),
-        }
+        location_path(&self.location)
     }
 
     fn submit(&self, job: Job) -> Result<(), StoreError> {
@@ -579,7 +590,7 @@ impl Shared {
                 return Err(failing);
             }
         }
-        match open_database(&self.location, self.schema) {
+        match open_database(&self.location, self.schema, false) {
             Ok(database) => {
                 *self
                     .database
@@ -735,80 +746,403 @@ impl Drop for Shared {
     }
 }
 
-/// Opens or creates the database at `location`, checks every page, creates the schema's tables and
-/// checks (or writes) the marker.
-fn open_database(location: &Location, schema: &'static Schema) -> Result<Database, OpenError> {
+/// The file a location names, for messages.
+fn location_path(location: &Location) -> PathBuf {
+    match location {
+        Location::File(path) => path.clone(),
+        Location::Memory => PathBuf::from("(in memory)"),
+        Location::Simulated(_) => PathBuf::from("(simulated disk)"),
+    }
+}
+
+/// Opens the database at `location`, creating it first if there is none. A new database is built whole
+/// elsewhere (a temporary file, renamed into place once its layout is committed and synced), so a kill
+/// during the first start never leaves a half-made file that would not open again. An existing one has
+/// every page checked when `check` (the first open of a run; a reopen after an I/O error skips it), and
+/// its marker checked.
+fn open_database(
+    location: &Location,
+    schema: &'static Schema,
+    check: bool,
+) -> Result<Database, OpenError> {
     let mut builder = Database::builder();
     builder.set_cache_size(CACHE_BYTES);
-    let (database, path) = match location {
-        Location::File(path) => {
-            builder.set_check_integrity_on_open(true);
-            let database = builder
-                .create(path)
-                .map_err(|e| OpenError::from_database(path, e))?;
-            (database, path.clone())
-        }
+    builder.set_check_integrity_on_open(check);
+    let path = location_path(location);
+    let database = match location {
         Location::Memory => {
             let database = builder
                 .create_with_backend(redb::backends::InMemoryBackend::new())
-                .map_err(|e| OpenError::from_database(Path::new("(in memory)"), e))?;
-            (database, PathBuf::from("(in memory)"))
+                .map_err(|e| OpenError::from_database(&path, e))?;
+            write_layout(&database, schema, &path)?;
+            return Ok(database);
         }
-    };
-    let storage = |e: StorageError| OpenError::from_storage(path.clone(), e);
-    let txn = database.begin_write().map_err(|e| OpenError::Other {
-        path: path.clone(),
-        detail: e.to_string(),
-    })?;
+        Location::File(file) => {
+            if file.metadata().map_or(true, |m| m.len() == 0) {
+                create_file(file, schema)?;
+            }
+            builder.open(file)
+        }
+        Location::Simulated(disk) => {
+            if disk.is_empty() {
+                let scratch = disk.scratch();
+                let built = Database::builder()
+                    .create_with_backend(SimulatedBackend(scratch.clone()))
+                    .map_err(|e| OpenError::from_database(&path, e))
+                    .and_then(|database| write_layout(&database, schema, &path));
+                disk.install(&scratch, built.is_ok())
+                    .map_err(|e| OpenError::from_io(path.clone(), &e))?;
+                built?;
+            }
+            builder.create_with_backend(SimulatedBackend(disk.clone()))
+        }
+    }
+    .map_err(|e| OpenError::from_database(&path, e))?;
+    check_layout(&database, schema, &path)?;
+    Ok(database)
+}
+
+/// Builds a new database for `schema` at `file`: in `<file>.new` (a leftover from a killed start is
+/// discarded), its layout committed, synced, renamed into place, and the directory synced.
+fn create_file(file: &Path, schema: &'static Schema) -> Result<(), OpenError> {
+    let io = |e: io::Error| OpenError::from_io(file.to_path_buf(), &e);
+    let building = file.with_extension("redb.new");
+    match std::fs::remove_file(&building) {
+        Ok(()) => {
+            tracing::info!(file = %building.display(), "discarded a database a killed start left half-built")
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
     {
-        let mut marker = txn.open_table(MARKER).map_err(|e| OpenError::Other {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
-        let format = marker
-            .get("format")
-            .map_err(storage)?
-            .map(|v| v.value().to_owned());
-        let service = marker
-            .get("service")
-            .map_err(storage)?
-            .map(|v| v.value().to_owned());
-        match (format, service) {
-            (Some(format), _) if format != STORE_FORMAT => {
-                return Err(OpenError::UnknownFormat {
-                    path: path.clone(),
-                    found: format,
-                });
-            }
-            (_, Some(found)) if found != schema.service => {
-                return Err(OpenError::WrongService {
-                    path: path.clone(),
-                    found,
-                    expected: schema.service,
-                });
-            }
-            (Some(_), Some(_)) => {}
-            _ => {
-                marker.insert("format", STORE_FORMAT).map_err(storage)?;
-                marker.insert("service", schema.service).map_err(storage)?;
-            }
-        }
+        let mut builder = Database::builder();
+        builder.set_cache_size(CACHE_BYTES);
+        let database = builder
+            .create(&building)
+            .map_err(|e| OpenError::from_database(&building, e))?;
+        write_layout(&database, schema, &building)?;
+    }
+    std::fs::File::open(&building)
+        .and_then(|f| f.sync_all())
+        .map_err(io)?;
+    std::fs::rename(&building, file).map_err(io)?;
+    if let Some(dir) = file.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Writes the marker and creates every table of `schema`, in one durable commit.
+fn write_layout(
+    database: &Database,
+    schema: &'static Schema,
+    path: &Path,
+) -> Result<(), OpenError> {
+    let other = |detail: String| OpenError::Other {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let storage = |e: StorageError| OpenError::from_storage(path.to_path_buf(), e);
+    let txn = database.begin_write().map_err(|e| other(e.to_string()))?;
+    {
+        let mut marker = txn.open_table(MARKER).map_err(|e| other(e.to_string()))?;
+        marker.insert("format", STORE_FORMAT).map_err(storage)?;
+        marker.insert("service", schema.service).map_err(storage)?;
         for table in schema.tables {
             txn.open_table(table.definition())
-                .map_err(|e| OpenError::Other {
-                    path: path.clone(),
-                    detail: format!("opening table {}: {e}", table.name()),
-                })?;
+                .map_err(|e| other(format!("opening table {}: {e}", table.name())))?;
         }
     }
     txn.commit().map_err(|e| match e {
         redb::CommitError::Storage(s) => storage(s),
-        other => OpenError::Other {
-            path: path.clone(),
-            detail: other.to_string(),
-        },
-    })?;
-    Ok(database)
+        other_error => other(other_error.to_string()),
+    })
+}
+
+/// Checks an existing database's marker: fortimock's layout, this service's. Tables a newer schema added
+/// are created (one commit); an up-to-date database is not written to.
+fn check_layout(
+    database: &Database,
+    schema: &'static Schema,
+    path: &Path,
+) -> Result<(), OpenError> {
+    let other = |detail: String| OpenError::Other {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let storage = |e: StorageError| OpenError::from_storage(path.to_path_buf(), e);
+    let txn = database.begin_read().map_err(|e| other(e.to_string()))?;
+    let marker = match txn.open_table(MARKER) {
+        Ok(marker) => marker,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            return Err(OpenError::UnknownFormat {
+                path: path.to_path_buf(),
+                found: "no fortimock marker".to_owned(),
+            });
+        }
+        Err(e) => return Err(other(e.to_string())),
+    };
+    let format = marker
+        .get("format")
+        .map_err(storage)?
+        .map(|v| v.value().to_owned())
+        .unwrap_or_default();
+    if format != STORE_FORMAT {
+        return Err(OpenError::UnknownFormat {
+            path: path.to_path_buf(),
+            found: format,
+        });
+    }
+    let service = marker
+        .get("service")
+        .map_err(storage)?
+        .map(|v| v.value().to_owned())
+        .unwrap_or_default();
+    if service != schema.service {
+        return Err(OpenError::WrongService {
+            path: path.to_path_buf(),
+            found: service,
+            expected: schema.service,
+        });
+    }
+    let missing = schema.tables.iter().any(|table| {
+        matches!(
+            txn.open_table(table.definition()),
+            Err(redb::TableError::TableDoesNotExist(_))
+        )
+    });
+    drop(marker);
+    drop(txn);
+    if missing {
+        write_layout(database, schema, path)?;
+    }
+    Ok(())
+}
+
+/// A disk in memory, for tests of what storage failures do to a store: it can fail writes as a full disk
+/// does ([`SimulatedDisk::fail_writes`]), stop for good after a number of writes as a killed process does
+/// ([`SimulatedDisk::crash_after`]), and give the image a power cut would leave: what was synced, plus any
+/// part of what was not ([`SimulatedDisk::power_loss_image`]). Cheap to clone: clones are the same disk.
+#[derive(Clone, Default)]
+pub struct SimulatedDisk {
+    state: Arc<Mutex<DiskState>>,
+}
+
+#[derive(Default)]
+struct DiskState {
+    /// What reads see (the page cache, for a real disk).
+    live: Vec<u8>,
+    /// What the last sync made durable.
+    synced: Vec<u8>,
+    /// Writes and length changes since the last sync, in order.
+    unsynced: Vec<DiskChange>,
+    failing: Option<io::ErrorKind>,
+    /// Mutating operations left before the disk stops answering at all.
+    ops_left: Option<usize>,
+    syncs: u64,
+}
+
+#[derive(Clone)]
+enum DiskChange {
+    Write { offset: usize, data: Vec<u8> },
+    Len(usize),
+}
+
+impl DiskChange {
+    fn apply(&self, image: &mut Vec<u8>) {
+        match self {
+            DiskChange::Write { offset, data } => {
+                let end = offset + data.len();
+                if image.len() < end {
+                    image.resize(end, 0);
+                }
+                image[*offset..end].copy_from_slice(data);
+            }
+            DiskChange::Len(len) => image.resize(*len, 0),
+        }
+    }
+}
+
+impl SimulatedDisk {
+    /// An empty disk.
+    pub fn new() -> SimulatedDisk {
+        SimulatedDisk::default()
+    }
+
+    /// A disk holding `image`, all of it durable (as after a restart).
+    pub fn from_image(image: Vec<u8>) -> SimulatedDisk {
+        let disk = SimulatedDisk::new();
+        {
+            let mut state = disk.state();
+            state.synced = image.clone();
+            state.live = image;
+        }
+        disk
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, DiskState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// From now on every write, length change and sync fails with `kind` (`None`: they work again).
+    pub fn fail_writes(&self, kind: Option<io::ErrorKind>) {
+        self.state().failing = kind;
+    }
+
+    /// After `ops` more writes, length changes and syncs, the disk stops: every operation fails, as if the
+    /// process had been killed there.
+    pub fn crash_after(&self, ops: usize) {
+        self.state().ops_left = Some(ops);
+    }
+
+    /// What a restart after the process was killed sees: everything written (the page cache survives).
+    pub fn process_crash_image(&self) -> Vec<u8> {
+        self.state().live.clone()
+    }
+
+    /// What a restart after a power cut sees: what was synced, plus the first `kept` of the writes made
+    /// since (a disk persists some of what it was not asked to, in order, the last one perhaps torn in
+    /// half when `torn`).
+    pub fn power_loss_image(&self, kept: usize, torn: bool) -> Vec<u8> {
+        let state = self.state();
+        let mut image = state.synced.clone();
+        for (i, change) in state.unsynced.iter().enumerate().take(kept) {
+            match change {
+                DiskChange::Write { offset, data } if torn && i + 1 == kept => {
+                    let half = DiskChange::Write {
+                        offset: *offset,
+                        data: data[..data.len() / 2].to_vec(),
+                    };
+                    half.apply(&mut image);
+                }
+                other => other.apply(&mut image),
+            }
+        }
+        image
+    }
+
+    fn is_empty(&self) -> bool {
+        self.state().live.is_empty()
+    }
+
+    /// A second disk that shares this one's countdown to a kill ([`SimulatedDisk::crash_after`]): where a
+    /// new database is built before it is moved into place.
+    fn scratch(&self) -> SimulatedDisk {
+        let scratch = SimulatedDisk::new();
+        scratch.state().ops_left = self.state().ops_left;
+        scratch
+    }
+
+    /// Moves what `scratch` synced into place, as renaming a finished file does (one operation, durable);
+    /// with `finished` false (the build failed) only the countdown comes back.
+    fn install(&self, scratch: &SimulatedDisk, finished: bool) -> io::Result<()> {
+        let built = scratch.state();
+        let mut state = self.state();
+        state.ops_left = built.ops_left;
+        if !finished {
+            return Ok(());
+        }
+        SimulatedBackend::mutate(&mut state)?;
+        state.live = built.synced.clone();
+        state.synced = built.synced.clone();
+        state.unsynced.clear();
+        Ok(())
+    }
+
+    /// How many changes are written but not synced.
+    pub fn unsynced(&self) -> usize {
+        self.state().unsynced.len()
+    }
+
+    /// How many syncs the disk has done.
+    pub fn syncs(&self) -> u64 {
+        self.state().syncs
+    }
+}
+
+/// A [`SimulatedDisk`] as redb's storage.
+struct SimulatedBackend(SimulatedDisk);
+
+impl fmt::Debug for SimulatedBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SimulatedBackend")
+    }
+}
+
+impl SimulatedBackend {
+    /// Counts one mutating operation, failing it if the disk fails or has stopped.
+    fn mutate(state: &mut DiskState) -> io::Result<()> {
+        match state.ops_left {
+            Some(0) => return Err(io::Error::other("the simulated process was killed")),
+            Some(left) => state.ops_left = Some(left - 1),
+            None => {}
+        }
+        if let Some(kind) = state.failing {
+            return Err(io::Error::new(kind, "simulated failure"));
+        }
+        Ok(())
+    }
+
+    fn stopped(state: &DiskState) -> io::Result<()> {
+        if state.ops_left == Some(0) {
+            return Err(io::Error::other("the simulated process was killed"));
+        }
+        Ok(())
+    }
+}
+
+impl redb::StorageBackend for SimulatedBackend {
+    fn len(&self) -> Result<u64, io::Error> {
+        let state = self.0.state();
+        SimulatedBackend::stopped(&state)?;
+        Ok(state.live.len() as u64)
+    }
+
+    fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), io::Error> {
+        let state = self.0.state();
+        SimulatedBackend::stopped(&state)?;
+        let offset = usize::try_from(offset).map_err(io::Error::other)?;
+        let source = state
+            .live
+            .get(offset..offset + out.len())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::UnexpectedEof, "read past the end"))?;
+        out.copy_from_slice(source);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<(), io::Error> {
+        let mut state = self.0.state();
+        SimulatedBackend::mutate(&mut state)?;
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        let change = DiskChange::Len(len);
+        change.apply(&mut state.live);
+        state.unsynced.push(change);
+        Ok(())
+    }
+
+    fn sync_data(&self) -> Result<(), io::Error> {
+        let mut state = self.0.state();
+        SimulatedBackend::mutate(&mut state)?;
+        state.synced = state.live.clone();
+        state.unsynced.clear();
+        state.syncs += 1;
+        Ok(())
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> Result<(), io::Error> {
+        let mut state = self.0.state();
+        SimulatedBackend::mutate(&mut state)?;
+        let offset = usize::try_from(offset).map_err(io::Error::other)?;
+        let change = DiskChange::Write {
+            offset,
+            data: data.to_vec(),
+        };
+        change.apply(&mut state.live);
+        state.unsynced.push(change);
+        Ok(())
+    }
 }
 
 /// Whether to walk a table from its first key or its last.
@@ -1409,5 +1743,187 @@ mod tests {
             error.to_string().contains("does not hold a 32-byte key"),
             "{error}"
         );
+    }
+
+    /// Writes keys `0..n` one change each on `disk`; returns the keys acknowledged.
+    async fn write_until_failure(store: &Store, n: u32) -> Vec<u32> {
+        let mut acked = Vec::new();
+        for i in 0..n {
+            let written = store
+                .write(move |tx| {
+                    tx.put(A, &i.to_be_bytes(), &thing(&format!("record {i}")))?;
+                    tx.insert(B, b"last", &i.to_be_bytes())?;
+                    Ok::<_, StoreError>(())
+                })
+                .await;
+            match written {
+                Ok(()) => acked.push(i),
+                Err(_) => break,
+            }
+        }
+        acked
+    }
+
+    /// Reopens `image` (it must open) and checks every acknowledged key is there, whole.
+    fn check_image(image: Vec<u8>, acked: &[u32], what: &str) {
+        let store = Store::open_simulated(&SimulatedDisk::from_image(image), &SCHEMA_REF)
+            .unwrap_or_else(|e| panic!("{what}: the database did not open again: {e}"));
+        let records = store.read(|r| r.all(A)).unwrap();
+        for i in acked {
+            let bytes = store
+                .read(|r| r.get(A, &i.to_be_bytes()))
+                .unwrap()
+                .unwrap_or_else(|| panic!("{what}: acknowledged write {i} was lost"));
+            assert_eq!(
+                decode::<Thing>(&bytes).unwrap(),
+                thing(&format!("record {i}"))
+            );
+        }
+        for (key, value) in &records {
+            assert!(
+                decode::<Thing>(value).is_ok(),
+                "{what}: a torn record under {key:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_kill_or_power_cut_at_any_write_loses_nothing_acknowledged_and_always_reopens() {
+        // Every mutating disk operation of opening a new database and making ten changes, in turn, is
+        // the one the process dies at; the power cut keeps none, some, or all of what was not synced, the
+        // last write torn in half.
+        let total = {
+            let disk = SimulatedDisk::new();
+            let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+            assert_eq!(write_until_failure(&store, 10).await.len(), 10);
+            drop(store);
+            let probe = SimulatedDisk::new();
+            probe.crash_after(usize::MAX);
+            let store = Store::open_simulated(&probe, &SCHEMA_REF).unwrap();
+            write_until_failure(&store, 10).await;
+            drop(store);
+            usize::MAX - probe.state().ops_left.unwrap_or(usize::MAX)
+        };
+        assert!(total > 20, "only {total} disk operations");
+        for crash_at in 0..=total {
+            let disk = SimulatedDisk::new();
+            disk.crash_after(crash_at);
+            let acked = match Store::open_simulated(&disk, &SCHEMA_REF) {
+                Ok(store) => write_until_failure(&store, 10).await,
+                Err(_) => Vec::new(),
+            };
+            check_image(
+                disk.process_crash_image(),
+                &acked,
+                &format!("kill at {crash_at}"),
+            );
+            let unsynced = disk.unsynced();
+            for kept in [0, unsynced / 2, unsynced] {
+                for torn in [false, true] {
+                    let what =
+                        format!("power cut at {crash_at} keeping {kept}/{unsynced} (torn: {torn})");
+                    check_image(disk.power_loss_image(kept, torn), &acked, &what);
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_acknowledged_change_was_synced_before_it_was_answered() {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+        for i in 0u32..20 {
+            store
+                .write(move |tx| tx.insert(A, &i.to_be_bytes(), b"x").map(drop))
+                .await
+                .unwrap();
+            // Answered: a power cut now keeps it even if nothing unsynced survives.
+            assert_eq!(
+                disk.unsynced(),
+                0,
+                "change {i} was answered before its sync"
+            );
+            let image = disk.power_loss_image(0, false);
+            let reopened =
+                Store::open_simulated(&SimulatedDisk::from_image(image), &SCHEMA_REF).unwrap();
+            assert_eq!(reopened.read(|r| r.count(A)).unwrap(), u64::from(i) + 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_fails_writes_clearly_and_the_store_recovers_when_space_returns() {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+        assert_eq!(write_until_failure(&store, 3).await, [0, 1, 2]);
+        disk.fail_writes(Some(io::ErrorKind::StorageFull));
+        let error = store
+            .write(|tx| tx.insert(A, b"k", b"v").map(drop))
+            .await
+            .unwrap_err();
+        assert_eq!(error.failure(), Failure::Full);
+        assert!(error.is_unavailable());
+        assert!(error.to_string().contains("disk is full"), "{error}");
+        let not_ready = store.check_writable().await.unwrap_err();
+        assert!(not_ready.to_string().contains("is full"), "{not_ready}");
+        assert!(not_ready.is_unavailable());
+        disk.fail_writes(None);
+        store.check_writable().await.unwrap();
+        // Nothing half-written shows, and nothing acknowledged went.
+        assert_eq!(store.read(|r| r.count(A)).unwrap(), 3);
+        store
+            .write(|tx| tx.insert(A, b"k", b"v").map(drop))
+            .await
+            .unwrap();
+        assert_eq!(store.read(|r| r.count(A)).unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_record_that_cannot_be_encoded_is_an_error_and_writes_nothing() {
+        struct Unwritable;
+        impl Serialize for Unwritable {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("this record cannot be written"))
+            }
+        }
+        impl<'de> Deserialize<'de> for Unwritable {
+            fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+                Ok(Unwritable)
+            }
+        }
+        impl Record for Unwritable {
+            const KIND: &'static str = "an unwritable record";
+        }
+        let store = Store::open(None, &SCHEMA_REF).unwrap();
+        let error = store
+            .write(|tx| {
+                tx.insert(B, b"first", b"kept only if the whole change is")?;
+                tx.put(A, b"k", &Unwritable)?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("cannot be written"), "{error}");
+        assert_eq!(store.read(|r| r.count(B)).unwrap(), 0);
+        assert_eq!(store.read(|r| r.count(A)).unwrap(), 0);
+    }
+
+    #[test]
+    fn open_errors_name_what_happened() {
+        let path = PathBuf::from("/data/ftm");
+        let full = OpenError::from_io(path.clone(), &io::Error::from(io::ErrorKind::StorageFull));
+        assert!(full.to_string().contains("is full"), "{full}");
+        let denied = OpenError::from_io(
+            path.clone(),
+            &io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert!(denied.to_string().contains("permissions"), "{denied}");
+        let corrupt = OpenError::from_storage(path, StorageError::Corrupted("bad checksum".into()));
+        assert!(
+            corrupt.to_string().contains("/data/ftm is corrupt"),
+            "{corrupt}"
+        );
+        for error in [full, denied, corrupt] {
+            assert!(!error.to_string().contains("another fortimock"), "{error}");
+        }
     }
 }
