@@ -365,53 +365,12 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
-/// The subject common name of a DER certificate, read with a minimal DER walk (no X.509 library needed).
+/// The subject common name of a DER certificate (its first, when there are several); `None` when there is
+/// none or `der` is not a certificate.
 pub fn subject_common_name(der: &[u8]) -> Option<String> {
-    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serial, signature, issuer,
-    // validity, subject, … }, … }
-    let (_, cert, _) = der_read(der)?;
-    let (_, tbs, _) = der_read(cert)?;
-    let mut rest = tbs;
-    let (tag, _, after) = der_read(rest)?;
-    if tag == 0xA0 {
-        rest = after;
-    }
-    for _ in 0..4 {
-        let (_, _, after) = der_read(rest)?; // serial, signature, issuer, validity
-        rest = after;
-    }
-    let (_, mut subject, _) = der_read(rest)?;
-    while !subject.is_empty() {
-        let (_, rdn, after_rdn) = der_read(subject)?;
-        subject = after_rdn;
-        let (_, attribute, _) = der_read(rdn)?;
-        let (oid_tag, oid, value) = der_read(attribute)?;
-        if oid_tag == 0x06 && oid == [0x55, 0x04, 0x03] {
-            let (_, text, _) = der_read(value)?;
-            return String::from_utf8(text.to_vec()).ok();
-        }
-    }
-    None
-}
-
-/// Reads one DER TLV: (tag, contents, the bytes after it).
-fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let count = usize::from(first & 0x7F);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let len = rest[..count]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        rest = &rest[count..];
-        len
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let name = cert.subject().iter_common_name().next()?;
+    name.as_str().ok().map(str::to_owned)
 }
 
 fn ca_params() -> CertificateParams {
@@ -435,16 +394,10 @@ fn common_name(name: &str) -> DistinguishedName {
     dn
 }
 
+/// PEM with Unix line endings, as fortimock writes its files.
 fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -597,7 +550,42 @@ mod tests {
     }
 
     #[test]
-    fn der_walk_rejects_garbage() {
+    fn pem_is_written_with_unix_line_endings_and_reads_back() {
+        assert_eq!(
+            pem_encode("CERTIFICATE", b"fortimock"),
+            "-----BEGIN CERTIFICATE-----\nZm9ydGltb2Nr\n-----END CERTIFICATE-----\n"
+        );
+        let der: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let pem = pem_encode("CERTIFICATE", &der);
+        assert!(!pem.contains('\r'));
+        assert!(pem.lines().all(|line| line.len() <= 64), "{pem}");
+        let read = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert_eq!(read.as_ref(), der.as_slice());
+    }
+
+    #[test]
+    fn a_certificate_without_a_common_name_has_none() {
+        let key = KeyPair::generate().unwrap();
+        let der = |common: Option<&str>| {
+            let mut params = CertificateParams::default();
+            params.distinguished_name = DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, "fortimock");
+            if let Some(common) = common {
+                params.distinguished_name.push(DnType::CommonName, common);
+            }
+            params.self_signed(&key).unwrap().der().clone()
+        };
+        assert_eq!(subject_common_name(&der(None)), None);
+        assert_eq!(
+            subject_common_name(&der(Some("named"))).as_deref(),
+            Some("named")
+        );
+    }
+
+    #[test]
+    fn certificates_that_cannot_be_read_have_no_common_name() {
         assert_eq!(subject_common_name(b""), None);
         assert_eq!(
             subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
