@@ -4,7 +4,9 @@
 //! On first start the lab CA and the leaf are generated into `<data-dir>/tls/` (in memory when ephemeral)
 //! and reused afterwards, so a CA that users trusted once stays trusted. Users may bring their own
 //! certificate and key instead. Clients that present a certificate are accepted and recorded; a
-//! certificate is required only when configured, and checked against a CA only when one is given.
+//! certificate is required only when configured, and checked against a CA only when one is given. A
+//! configured client CA never shuts fortimock out of its own lab: the certificates fortimock issues (its
+//! services' calls to each other, the virtual phones) chain to the lab CA, which is trusted alongside.
 
 use std::fs;
 use std::net::IpAddr;
@@ -59,7 +61,8 @@ pub struct ClientIdentity {
 pub struct ClientAuth {
     /// Refuse handshakes without a client certificate.
     pub required: bool,
-    /// When set, presented certificates must chain to one of these; otherwise any certificate is accepted.
+    /// When set, presented certificates must chain to one of these or to the lab CA (see
+    /// [`LabTls::server_config`]); otherwise any certificate is accepted.
     pub trusted_cas: Vec<CertificateDer<'static>>,
 }
 
@@ -250,13 +253,21 @@ impl LabTls {
         pem_encode(label, self.server_key.secret_der())
     }
 
-    /// The rustls server config every service listens with.
+    /// The rustls server config every service listens with. When `client_auth` names client CAs, the lab CA
+    /// is trusted too if fortimock issues client certificates from it (it has its key, so not with a
+    /// brought-in certificate): its services' calls to each other and the virtual phones present those.
     pub fn server_config(
         &self,
         client_auth: &ClientAuth,
     ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
         let provider = provider();
-        let verifier = RecordingVerifier::new(client_auth, provider.clone())?;
+        let issuing_ca = match self.ca_key_pem {
+            Some(_) => CertificateDer::pem_slice_iter(self.ca_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading the lab CA certificate")?,
+            None => Vec::new(),
+        };
+        let verifier = RecordingVerifier::new(client_auth, &issuing_ca, provider.clone())?;
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .context("choosing TLS versions")?
@@ -423,7 +434,8 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// Accepts any client certificate (so it can be recorded) unless CAs are configured, in which case it
-/// must chain to one; asks every client for one, requires it only when configured.
+/// must chain to one of them or to the lab CA that issues fortimock's own; asks every client for one,
+/// requires it only when configured.
 #[derive(Debug)]
 struct RecordingVerifier {
     required: bool,
@@ -432,7 +444,13 @@ struct RecordingVerifier {
 }
 
 impl RecordingVerifier {
-    fn new(auth: &ClientAuth, provider: Arc<CryptoProvider>) -> anyhow::Result<RecordingVerifier> {
+    /// `issuing_ca` is the lab CA when fortimock issues client certificates from it, trusted alongside
+    /// `auth`'s CAs when there are any.
+    fn new(
+        auth: &ClientAuth,
+        issuing_ca: &[CertificateDer<'static>],
+        provider: Arc<CryptoProvider>,
+    ) -> anyhow::Result<RecordingVerifier> {
         let algorithms = provider.signature_verification_algorithms;
         let chained = if auth.trusted_cas.is_empty() {
             None
@@ -440,6 +458,11 @@ impl RecordingVerifier {
             let mut roots = RootCertStore::empty();
             for ca in &auth.trusted_cas {
                 roots.add(ca.clone()).context("trusting the client CA")?;
+            }
+            for ca in issuing_ca {
+                roots
+                    .add(ca.clone())
+                    .context("trusting the lab CA for client certificates")?;
             }
             let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let builder = if auth.required {
