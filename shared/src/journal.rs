@@ -2,9 +2,23 @@
 //! answered, for tests to assert on and for support engineers to read. fortimock's own API: fields may be
 //! added, never renamed.
 //!
-//! Bodies are kept as sent, except secrets: every non-empty `seed` value, at any depth, is replaced by
-//! [`REDACTED`] before the entry is stored (the seed an appliance provisions, the encrypted seed a phone
-//! downloads).
+//! Bodies are kept as sent, except secrets. Every body is parsed as JSON and every non-empty value of a
+//! [`SECRET_FIELDS`] key, at any depth (in objects and arrays), is replaced by [`REDACTED`] before the entry
+//! is stored: the seed an appliance provisions, the encrypted seed a phone downloads, and any other secret a
+//! client sends. Keys are compared as the services read them, after JSON escapes are decoded (`"se\u0065d"`
+//! is `seed`), and in any ASCII letter case (`Seed`, `SEED`). An empty secret (`""` or `null`, a refused
+//! phone's `seed`) is no secret and is shown as sent.
+//!
+//! - A JSON body with no secret field anywhere is kept byte for byte.
+//! - A JSON body with one is kept as its redacted document, serialized again (so a duplicate key cannot keep
+//!   an earlier value that the parsed document dropped).
+//! - A body that is not JSON is kept as text only when it cannot spell a secret field: it is UTF-8 without
+//!   control characters (other than tabs and line breaks; so not UTF-16 or binary), names no secret field
+//!   in any letter case, and holds no backslash or percent sign (with which a JSON or URL escape could
+//!   spell one). Otherwise it is replaced by a note of its length.
+//! - A body over [`MAX_BODY_KEPT`] bytes is replaced by a note of its length.
+//!
+//! A note is a JSON object `{"fortimock_note": "<what happened>"}`.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,8 +28,18 @@ use crate::time::UnixTime;
 /// What a secret value reads as in the journal.
 pub const REDACTED: &str = "<redacted>";
 
-/// The JSON fields whose values never reach the journal.
-pub const SECRET_FIELDS: &[&str] = &["seed"];
+/// The JSON fields whose values never reach the journal, compared in any ASCII letter case: the seed
+/// (provisioned and downloaded), the app's `encryption_key`, and the names secrets usually go by.
+pub const SECRET_FIELDS: &[&str] = &[
+    "seed",
+    "encryption_key",
+    "password",
+    "passwd",
+    "secret",
+    "client_secret",
+    "api_key",
+    "private_key",
+];
 
 /// The most bytes of one body the journal keeps; a longer body is kept as a note of its length.
 pub const MAX_BODY_KEPT: usize = 16 * 1024;
@@ -61,56 +85,98 @@ pub struct JournalPage {
     pub dropped: u64,
 }
 
-/// Replaces the value of every [`SECRET_FIELDS`] key in `value`, at any depth; returns whether it did.
+/// Whether a JSON key (as decoded) names a secret field: one of [`SECRET_FIELDS`] in any ASCII letter case.
+pub fn is_secret_field(key: &str) -> bool {
+    SECRET_FIELDS
+        .iter()
+        .any(|field| key.eq_ignore_ascii_case(field))
+}
+
+/// Replaces the non-empty value of every secret field (see [`is_secret_field`]) in `value`, at any depth;
+/// returns whether it did.
 pub fn redact(value: &mut Value) -> bool {
-    match value {
-        Value::Object(map) => {
-            let mut changed = false;
-            for (key, inner) in map.iter_mut() {
-                let empty = inner.is_null() || inner.as_str() == Some("");
-                if SECRET_FIELDS.contains(&key.as_str()) && !empty {
-                    *inner = Value::String(REDACTED.to_owned());
-                    changed = true;
-                } else {
-                    changed |= redact(inner);
-                }
-            }
-            changed
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .fold(false, |changed, v| redact(v) | changed),
-        _ => false,
+    redact_document(value).redacted
+}
+
+/// What [`redact_document`] found.
+#[derive(Clone, Copy, Default)]
+struct Found {
+    /// A secret field, empty or not, is somewhere in the document.
+    named: bool,
+    /// A non-empty secret was replaced.
+    redacted: bool,
+}
+
+impl std::ops::BitOrAssign for Found {
+    fn bitor_assign(&mut self, other: Found) {
+        self.named |= other.named;
+        self.redacted |= other.redacted;
     }
 }
 
-/// Whether `body` may hold a secret field, so that it must be parsed and redacted before it is kept (a
-/// quick byte search: most bodies do not mention one).
-pub fn may_hold_secret(body: &[u8]) -> bool {
-    SECRET_FIELDS.iter().any(|field| {
-        let quoted = format!("\"{field}\"");
-        body.windows(quoted.len()).any(|w| w == quoted.as_bytes())
-    })
+fn redact_document(value: &mut Value) -> Found {
+    let mut found = Found::default();
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                if is_secret_field(key) {
+                    found.named = true;
+                    let empty = inner.is_null() || inner.as_str() == Some("");
+                    if !empty {
+                        *inner = Value::String(REDACTED.to_owned());
+                        found.redacted = true;
+                    }
+                } else {
+                    found |= redact_document(inner);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                found |= redact_document(item);
+            }
+        }
+        _ => {}
+    }
+    found
 }
 
-/// A body as the journal keeps it: redacted when it may hold a secret, a note when it is too long. A body
-/// that may hold a secret but is not JSON is not kept at all.
+/// Whether a body that is not JSON could still spell a secret field: it is not UTF-8 or holds control
+/// characters (UTF-16, binary), names one in any ASCII letter case, or holds a backslash or a percent sign
+/// (a JSON or URL escape can spell any name).
+fn text_may_hold_secret(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
+        return true;
+    };
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        || text.contains(['\\', '%'])
+        || SECRET_FIELDS.iter().any(|field| {
+            body.windows(field.len())
+                .any(|window| window.eq_ignore_ascii_case(field.as_bytes()))
+        })
+}
+
+/// A body as the journal keeps it (see the module documentation): byte for byte when it holds no secret
+/// field, its redacted document when it is JSON that does, a note when it is too long or is not JSON and
+/// could spell one.
 pub fn kept_body(body: &[u8]) -> Vec<u8> {
     if body.len() > MAX_BODY_KEPT {
         return note(&format!("{} bytes, not kept", body.len()));
     }
-    if !may_hold_secret(body) {
-        return body.to_vec();
-    }
     match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
-            redact(&mut value);
-            serde_json::to_vec(&value).unwrap_or_default()
+            if redact_document(&mut value).named {
+                serde_json::to_vec(&value).unwrap_or_default()
+            } else {
+                body.to_vec()
+            }
         }
-        Err(_) => note(&format!(
-            "{} bytes naming a secret field, not JSON: not kept",
+        Err(_) if text_may_hold_secret(body) => note(&format!(
+            "{} bytes of something other than JSON that could name a secret field: not kept",
             body.len()
         )),
+        Err(_) => body.to_vec(),
     }
 }
 
@@ -160,5 +226,98 @@ mod tests {
             shown_body(&kept_body(&big))["fortimock_note"],
             format!("{} bytes, not kept", MAX_BODY_KEPT + 1)
         );
+    }
+
+    /// The secret as the provisioning request carried it, for checking that it is nowhere in what is kept.
+    const SEED: &str = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
+
+    #[track_caller]
+    fn assert_no_seed(kept: &[u8]) {
+        let text = String::from_utf8_lossy(kept);
+        assert!(!text.contains(SEED), "the seed was kept: {text}");
+    }
+
+    #[test]
+    fn secret_keys_are_matched_as_decoded_in_any_case() {
+        // serde decodes the escapes, so ftm reads these keys as `seed` and stores the seed they carry.
+        for key in [
+            r"se\u0065d",
+            r"\u0073eed",
+            r"\u0053\u0045\u0045\u0044",
+            "Seed",
+            "SEED",
+        ] {
+            let body = format!(
+                r#"{{"d":{{"__type":"SoftToken.ProvisionRequest","tokens":[{{"token":"FTKMOB0000000001","{key}":"{SEED}","code_expire":4320}}]}}}}"#
+            );
+            let kept = kept_body(body.as_bytes());
+            assert_no_seed(&kept);
+            let shown = shown_body(&kept);
+            let token = shown["d"]["tokens"][0].as_object().unwrap();
+            assert_eq!(token.len(), 3, "{key}: {shown}");
+            assert!(
+                token
+                    .iter()
+                    .any(|(k, v)| k.eq_ignore_ascii_case("seed") && v == REDACTED),
+                "{key}: {shown}"
+            );
+            assert_eq!(token["token"], "FTKMOB0000000001");
+        }
+    }
+
+    #[test]
+    fn secrets_in_nested_arrays_and_every_secret_field_are_redacted() {
+        let body = br#"[[{"seed":"s1"}],{"a":[[{"b":{"Encryption_Key":"k1","password":{"x":1}}}]]},[{"client_secret":"c1","api_key":7,"rng_seed":3}]]"#;
+        let shown = shown_body(&kept_body(body));
+        assert_eq!(shown[0][0]["seed"], REDACTED);
+        assert_eq!(shown[1]["a"][0][0]["b"]["Encryption_Key"], REDACTED);
+        assert_eq!(shown[1]["a"][0][0]["b"]["password"], REDACTED);
+        assert_eq!(shown[2][0]["client_secret"], REDACTED);
+        assert_eq!(shown[2][0]["api_key"], REDACTED);
+        // A field whose name only contains a secret's name is not one.
+        assert_eq!(shown[2][0]["rng_seed"], 3);
+        // The app's empty `encryption_key` is shown as sent.
+        let mobile = br#"{"d":{"seed":"wqU4","encryption_key":"","token":"FTKMOB0000000001"}}"#;
+        let shown = shown_body(&kept_body(mobile));
+        assert_eq!(shown["d"]["seed"], REDACTED);
+        assert_eq!(shown["d"]["encryption_key"], "");
+    }
+
+    #[test]
+    fn a_duplicate_key_cannot_keep_an_earlier_secret() {
+        // The parsed document keeps the last value, an empty seed; the bytes also hold the first one.
+        let body = format!(r#"{{"d":{{"seed":"{SEED}","se\u0065d":""}}}}"#);
+        let kept = kept_body(body.as_bytes());
+        assert_no_seed(&kept);
+        assert_eq!(shown_body(&kept)["d"]["seed"], "");
+    }
+
+    #[test]
+    fn bodies_that_are_not_json_are_kept_only_when_they_cannot_spell_a_secret() {
+        for text in ["not json", "{\"token\": truncated", "a=1&b=2 (a form)"] {
+            assert_eq!(kept_body(text.as_bytes()), text.as_bytes(), "{text}");
+        }
+        let spelled = [
+            format!("seed={SEED}"),
+            format!("PassWord: {SEED}"),
+            // An escape spells the key, and a number serde_json's documents cannot hold makes it "not JSON".
+            format!(r#"{{"d":{{"x":1e400,"se\u0065d":"{SEED}"}}}}"#),
+            format!(r#"{{"\u0073eed":"{SEED}""#),
+            format!("se%65d={SEED}"),
+        ];
+        for text in &spelled {
+            let kept = kept_body(text.as_bytes());
+            assert_no_seed(&kept);
+            let note = shown_body(&kept)["fortimock_note"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(note.starts_with(&format!("{} bytes", text.len())), "{note}");
+        }
+        let utf16: Vec<u8> = "{\"seed\":\"1\"}"
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect();
+        assert!(shown_body(&kept_body(&utf16))["fortimock_note"].is_string());
     }
 }

@@ -1,10 +1,17 @@
-//! Points in time on the wire and in the ledger: Unix seconds, plus the civil-date arithmetic the admin API needs.
+//! Points in time on the wire and in the ledger: Unix seconds, plus the civil dates and RFC 3339 the admin API
+//! needs, with the calendar done by the `time` crate.
 //!
 //! The protocol crate never reads the system clock. Callers pass `now` in; the services read it from the
 //! lab clock, which tests can freeze and advance.
+//!
+//! Dates run from year -9999 to 9999 (what `time` represents); an instant outside that range, which nothing
+//! in fortimock produces, reads as the nearest end of it.
 
 use std::fmt;
 
+use ::time::format_description::well_known::Rfc3339;
+use ::time::macros::format_description;
+use ::time::{Date, Month, OffsetDateTime, UtcDateTime, UtcOffset};
 use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch, UTC. The FortiOS wire and config use this unit (`activation-expire`, `code_expire`).
@@ -25,67 +32,65 @@ impl UnixTime {
         UnixTime(self.0.saturating_add(secs))
     }
 
-    /// Midnight UTC at the start of `date`.
+    /// Midnight UTC at the start of `date`. A day past the end of its month counts on into the next months
+    /// (`2021-02-31` is `2021-03-03`).
     pub fn at_start_of(date: CivilDate) -> UnixTime {
-        UnixTime(days_from_civil(date.year, date.month, date.day) * 86_400)
+        let year = i32::try_from(date.year.clamp(-9999, 9999)).unwrap_or_default();
+        let month = Month::try_from(u8::try_from(date.month.clamp(1, 12)).unwrap_or(1))
+            .unwrap_or(Month::January);
+        let first = Date::from_calendar_date(year, month, 1).unwrap_or(Date::MIN);
+        let first = UtcDateTime::new(first, ::time::Time::MIDNIGHT).unix_timestamp();
+        UnixTime(first.saturating_add((i64::from(date.day) - 1).saturating_mul(86_400)))
     }
 
     /// The UTC calendar date this instant falls on.
     pub fn date(self) -> CivilDate {
-        let (year, month, day) = civil_from_days(self.0.div_euclid(86_400));
-        CivilDate { year, month, day }
+        civil(self.utc().date())
     }
 
     /// RFC 3339 in UTC with second precision, e.g. `2024-07-15T20:10:19Z`.
     pub fn rfc3339(self) -> String {
-        let date = self.date();
-        let rem = self.0.rem_euclid(86_400);
+        let at = self.utc();
         format!(
-            "{date}T{:02}:{:02}:{:02}Z",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
+            "{}T{:02}:{:02}:{:02}Z",
+            civil(at.date()),
+            at.hour(),
+            at.minute(),
+            at.second()
         )
     }
 
-    /// Parses `2024-07-15T20:10:19Z`, `2024-07-15T20:10:19+00:00`, a bare date (midnight UTC) or plain epoch seconds.
+    /// Parses RFC 3339 in UTC (`2024-07-15T20:10:19Z`, `2024-07-15T20:10:19+00:00`, fractions of a second
+    /// dropped), a bare date (midnight UTC) or plain epoch seconds.
     pub fn parse(text: &str) -> Result<UnixTime, TimeParseError> {
         let text = text.trim();
         if let Ok(secs) = text.parse::<i64>() {
             return Ok(UnixTime(secs));
         }
-        let (date_part, time_part) = match text.split_once(['T', ' ']) {
-            Some((d, t)) => (d, Some(t)),
-            None => (text, None),
-        };
-        let date: CivilDate = date_part.parse()?;
-        let mut secs = UnixTime::at_start_of(date).0;
-        if let Some(time) = time_part {
-            let time = time
-                .strip_suffix('Z')
-                .or_else(|| time.strip_suffix("+00:00"))
-                .ok_or_else(|| {
-                    TimeParseError(format!(
-                        "`{text}`: only UTC times (`Z` or `+00:00`) are accepted"
-                    ))
-                })?;
-            let mut fields = time.split(':');
-            let mut next = |name: &str, max: i64| -> Result<i64, TimeParseError> {
-                let field = fields.next().unwrap_or("0");
-                let value: i64 = field
-                    .split('.')
-                    .next()
-                    .unwrap_or_default()
-                    .parse()
-                    .map_err(|_| TimeParseError(format!("`{text}`: bad {name} `{field}`")))?;
-                if !(0..=max).contains(&value) {
-                    return Err(TimeParseError(format!("`{text}`: {name} out of range")));
-                }
-                Ok(value)
-            };
-            secs += next("hour", 23)? * 3600 + next("minute", 59)? * 60 + next("second", 60)?;
+        if text.len() <= 10 {
+            let date: CivilDate = text.parse()?;
+            return Ok(UnixTime::at_start_of(date));
         }
-        Ok(UnixTime(secs))
+        let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|e| {
+            TimeParseError(format!(
+                "`{text}` is not an RFC 3339 time such as 2024-07-15T20:10:19Z, a date or epoch seconds ({e})"
+            ))
+        })?;
+        if at.offset() != UtcOffset::UTC {
+            return Err(TimeParseError(format!(
+                "`{text}`: only UTC times (`Z` or `+00:00`) are accepted"
+            )));
+        }
+        Ok(UnixTime(at.unix_timestamp()))
+    }
+
+    /// This instant as `time` represents it, at the nearest end of its range when outside.
+    fn utc(self) -> UtcDateTime {
+        UtcDateTime::from_unix_timestamp(self.0).unwrap_or(if self.0 < 0 {
+            UtcDateTime::MIN
+        } else {
+            UtcDateTime::MAX
+        })
     }
 }
 
@@ -113,15 +118,9 @@ impl std::str::FromStr for CivilDate {
     type Err = TimeParseError;
 
     fn from_str(text: &str) -> Result<CivilDate, TimeParseError> {
-        let bad = || TimeParseError(format!("`{text}` is not a date of the form YYYY-MM-DD"));
-        let mut parts = text.trim().splitn(3, '-');
-        let year: i64 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let month: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        let day: u32 = parts.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?;
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return Err(bad());
-        }
-        Ok(CivilDate { year, month, day })
+        Date::parse(text.trim(), format_description!("[year]-[month]-[day]"))
+            .map(civil)
+            .map_err(|_| TimeParseError(format!("`{text}` is not a date of the form YYYY-MM-DD")))
     }
 }
 
@@ -142,38 +141,12 @@ impl<'de> Deserialize<'de> for CivilDate {
 #[error("{0}")]
 pub struct TimeParseError(String);
 
-fn days_in_month(year: i64, month: u32) -> u32 {
-    match month {
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
+fn civil(date: Date) -> CivilDate {
+    CivilDate {
+        year: i64::from(date.year()),
+        month: u32::from(u8::from(date.month())),
+        day: u32::from(date.day()),
     }
-}
-
-/// Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year - era * 400;
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The inverse of [`days_from_civil`].
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -224,8 +197,47 @@ mod tests {
     #[test]
     fn day_arithmetic_round_trips() {
         for days in (-800_000..800_000).step_by(997) {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let midnight = UnixTime::from_secs(days * 86_400);
+            let date = midnight.date();
+            assert_eq!(UnixTime::at_start_of(date), midnight);
+            if date.year >= 0 {
+                assert_eq!(date.to_string().parse::<CivilDate>(), Ok(date), "{date}");
+            }
         }
+    }
+
+    #[test]
+    fn far_instants_read_as_the_ends_of_the_range() {
+        check(
+            "9999-12-31T23:59:59Z",
+            253_402_300_799,
+            "9999-12-31T23:59:59Z",
+        );
+        assert_eq!(
+            UnixTime::from_secs(i64::MAX).rfc3339(),
+            "9999-12-31T23:59:59Z"
+        );
+        assert_eq!(
+            UnixTime::from_secs(i64::MIN).date(),
+            CivilDate {
+                year: -9999,
+                month: 1,
+                day: 1
+            }
+        );
+        // A day past the end of its month counts on into the next.
+        let overflowing = CivilDate {
+            year: 2021,
+            month: 2,
+            day: 31,
+        };
+        assert_eq!(
+            UnixTime::at_start_of(overflowing),
+            UnixTime::parse("2021-03-03").unwrap()
+        );
+        assert_eq!(
+            UnixTime::parse("2022-10-16 19:58:04.75z").unwrap().secs(),
+            1_665_950_284
+        );
     }
 }

@@ -616,3 +616,25 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
         .await;
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn the_clock_refuses_to_leave_its_range() {
+    let suite = TestSuite::start().await;
+    let (status, before) = suite
+        .admin_post(FTM, "/__admin/clock", &json!({"freeze": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{before}");
+    // The finding: this saturated, then wrapped the year negative.
+    let (status, answer) = suite
+        .admin_post(
+            FTM,
+            "/__admin/clock",
+            &json!({"advance_secs": 9_223_372_036_854_775_807_i64}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error_id"], "admin.clock.invalid");
+    let after: protocol::admin::ClockView = suite.admin_get(FTM, "/__admin/clock").await;
+    assert_eq!(after.now.secs(), before["now"].as_i64().unwrap());
+    suite.stop().await;
+}

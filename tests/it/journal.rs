@@ -115,6 +115,32 @@ async fn the_journal_shows_each_exchange_with_seeds_redacted() {
 }
 
 #[tokio::test]
+async fn a_seed_under_an_escaped_key_is_provisioned_and_still_redacted() {
+    let suite = TestSuite::start().await;
+    let tokens = suite.import("ftm", FGT, &[], PAID).await.tokens.unwrap();
+    // `se\u0065d` is `seed` once the JSON is decoded: ftm takes the seed, and the journal must not keep it.
+    let body = format!(
+        r#"{{"d": {{"__type": "SoftToken.ProvisionRequest", "__version": "4", "serial_number": "{FGT}",
+            "__device_version": "7.4", "__device_build": "2829", "__clustered_sns": [{{"sn": "{FGT}"}}],
+            "tokens": [{{"token": "{}", "se\u0065d": "{SEED}", "code_expire": 4320, "type": "totp",
+                        "period": 60, "digits": 6}}]}}}}"#,
+        tokens[0].token
+    );
+    let (status, answer) = suite.post_process("ftm", body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer["d"]["tokens"][0]["token_activation_code"].is_string(),
+        "{answer}"
+    );
+    let ftm = page(&suite, "ftm", "?message_type=SoftToken.ProvisionRequest").await;
+    assert_eq!(ftm.entries.len(), 1);
+    assert_eq!(ftm.entries[0].request["d"]["tokens"][0]["seed"], REDACTED);
+    let text = serde_json::to_string(&ftm).unwrap();
+    assert!(!text.contains(SEED), "{text}");
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn the_journal_names_phones_certificates_and_scenarios_and_skips_simulators() {
     let suite = TestSuite::start().await;
     let serial = suite.new_appliance(json!({})).await.serial.to_string();

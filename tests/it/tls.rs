@@ -1,9 +1,12 @@
 //! HTTPS as the real services speak it: clients that trust only the generated lab CA get through, others
-//! do not; client certificates are recorded when presented and required only when configured.
+//! do not; client certificates are recorded when presented, required only when configured, and checked
+//! against the configured client CAs plus the lab CA that issues fortimock's own.
 
-use e2e::{TestSuite, default_fixtures, test_options};
+use e2e::{TestSuite, default_fixtures, test_options, token};
+use lab::tls::ClientIdentity;
 use protocol::admin::ClientCertList;
 use reqwest::StatusCode;
+use serde_json::json;
 
 const FORTICARE: &str = "forticare";
 
@@ -84,6 +87,96 @@ fn rustls_der(pem: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(body)
         .unwrap()
+}
+
+/// A CA of the test's own, unrelated to any lab's, that issues client certificates.
+struct TestCa {
+    key: rcgen::KeyPair,
+    cert: rcgen::Certificate,
+}
+
+impl TestCa {
+    fn new(name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa { key, cert }
+    }
+
+    fn issue(&self, name: &str) -> ClientIdentity {
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        ClientIdentity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_client_ca_without_the_lab_ca_still_lets_fortimock_and_its_phones_through() {
+    // The --client-ca file holds only an unrelated CA; ftm requires client certificates.
+    let theirs = TestCa::new("appliance fleet CA");
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("client-ca.pem");
+    std::fs::write(&ca_file, theirs.cert.pem()).unwrap();
+    let mut options = test_options(None);
+    options.client_ca = Some(ca_file);
+    options.require_client_cert = vec!["ftm".to_owned()];
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+
+    // An import through ftm: the harness presents the lab's internal certificate to ftm, and ftm presents it
+    // to forticare.
+    let serial = "FGVM01TM00000001";
+    let granted = suite
+        .import("ftm", serial, &[], "1111-2222-3333-4444-5555")
+        .await;
+    assert_eq!(granted.error, None);
+    let tokens = granted.tokens.unwrap();
+    let provisioned = suite
+        .provision(
+            serial,
+            &[],
+            vec![token(
+                &tokens[0].token,
+                "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A",
+            )],
+        )
+        .await;
+    let code = provisioned.tokens[0].token_activation_code.clone().unwrap();
+    // A virtual phone activates it, presenting its lab-issued certificate to ftm.
+    let phone = suite.new_phone(json!({})).await.id;
+    let (status, answer) = suite.activate(&phone, &code).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+
+    let url = format!("{}/__admin/health", suite.url("ftm"));
+    let client = |identity: &ClientIdentity| {
+        lab::client::http_client(suite.lab().ca_pem(), Some(identity)).unwrap()
+    };
+    // A certificate from the configured CA gets through.
+    let fleet = client(&theirs.issue("FGVM01TM00000002"));
+    assert_eq!(
+        fleet.get(&url).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    // One from neither CA is refused at the handshake.
+    let stranger = client(&TestCa::new("stranger CA").issue("stranger"));
+    assert!(stranger.get(&url).send().await.is_err());
+    suite.stop().await;
 }
 
 #[tokio::test]

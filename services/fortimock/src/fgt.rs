@@ -367,7 +367,7 @@ async fn send_login(
             APPLIANCE,
             &format!(
                 "{}?debug={debug}",
-                paths::fill(paths::APPLIANCE_LOGIN, &[&fgt.to_string()])
+                paths::fill(paths::APPLIANCE_LOGIN, &[fgt])
             ),
             request,
         )

@@ -4,7 +4,9 @@
 //! On first start the lab CA and the leaf are generated into `<data-dir>/tls/` (in memory when ephemeral)
 //! and reused afterwards, so a CA that users trusted once stays trusted. Users may bring their own
 //! certificate and key instead. Clients that present a certificate are accepted and recorded; a
-//! certificate is required only when configured, and checked against a CA only when one is given.
+//! certificate is required only when configured, and checked against a CA only when one is given. A
+//! configured client CA never shuts fortimock out of its own lab: the certificates fortimock issues (its
+//! services' calls to each other, the virtual phones) chain to the lab CA, which is trusted alongside.
 
 use std::fs;
 use std::net::IpAddr;
@@ -59,7 +61,8 @@ pub struct ClientIdentity {
 pub struct ClientAuth {
     /// Refuse handshakes without a client certificate.
     pub required: bool,
-    /// When set, presented certificates must chain to one of these; otherwise any certificate is accepted.
+    /// When set, presented certificates must chain to one of these or to the lab CA (see
+    /// [`LabTls::server_config`]); otherwise any certificate is accepted.
     pub trusted_cas: Vec<CertificateDer<'static>>,
 }
 
@@ -250,13 +253,21 @@ impl LabTls {
         pem_encode(label, self.server_key.secret_der())
     }
 
-    /// The rustls server config every service listens with.
+    /// The rustls server config every service listens with. When `client_auth` names client CAs, the lab CA
+    /// is trusted too if fortimock issues client certificates from it (it has its key, so not with a
+    /// brought-in certificate): its services' calls to each other and the virtual phones present those.
     pub fn server_config(
         &self,
         client_auth: &ClientAuth,
     ) -> anyhow::Result<Arc<rustls::ServerConfig>> {
         let provider = provider();
-        let verifier = RecordingVerifier::new(client_auth, provider.clone())?;
+        let issuing_ca = match self.ca_key_pem {
+            Some(_) => CertificateDer::pem_slice_iter(self.ca_pem.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .context("reading the lab CA certificate")?,
+            None => Vec::new(),
+        };
+        let verifier = RecordingVerifier::new(client_auth, &issuing_ca, provider.clone())?;
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .context("choosing TLS versions")?
@@ -365,53 +376,12 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
 }
 
-/// The subject common name of a DER certificate, read with a minimal DER walk (no X.509 library needed).
+/// The subject common name of a DER certificate (its first, when there are several); `None` when there is
+/// none or `der` is not a certificate.
 pub fn subject_common_name(der: &[u8]) -> Option<String> {
-    // Certificate ::= SEQUENCE { tbsCertificate SEQUENCE { [0] version?, serial, signature, issuer,
-    // validity, subject, … }, … }
-    let (_, cert, _) = der_read(der)?;
-    let (_, tbs, _) = der_read(cert)?;
-    let mut rest = tbs;
-    let (tag, _, after) = der_read(rest)?;
-    if tag == 0xA0 {
-        rest = after;
-    }
-    for _ in 0..4 {
-        let (_, _, after) = der_read(rest)?; // serial, signature, issuer, validity
-        rest = after;
-    }
-    let (_, mut subject, _) = der_read(rest)?;
-    while !subject.is_empty() {
-        let (_, rdn, after_rdn) = der_read(subject)?;
-        subject = after_rdn;
-        let (_, attribute, _) = der_read(rdn)?;
-        let (oid_tag, oid, value) = der_read(attribute)?;
-        if oid_tag == 0x06 && oid == [0x55, 0x04, 0x03] {
-            let (_, text, _) = der_read(value)?;
-            return String::from_utf8(text.to_vec()).ok();
-        }
-    }
-    None
-}
-
-/// Reads one DER TLV: (tag, contents, the bytes after it).
-fn der_read(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, mut rest) = rest.split_first()?;
-    let len = if first < 0x80 {
-        usize::from(first)
-    } else {
-        let count = usize::from(first & 0x7F);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let len = rest[..count]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        rest = &rest[count..];
-        len
-    };
-    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let name = cert.subject().iter_common_name().next()?;
+    name.as_str().ok().map(str::to_owned)
 }
 
 fn ca_params() -> CertificateParams {
@@ -435,16 +405,10 @@ fn common_name(name: &str) -> DistinguishedName {
     dn
 }
 
+/// PEM with Unix line endings, as fortimock writes its files.
 fn pem_encode(label: &str, der: &[u8]) -> String {
-    use base64::Engine;
-    let body = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut pem = format!("-----BEGIN {label}-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str(&format!("-----END {label}-----\n"));
-    pem
+    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
+    pem::encode_config(&pem::Pem::new(label, der), config)
 }
 
 fn read(path: &Path) -> anyhow::Result<String> {
@@ -470,7 +434,8 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 }
 
 /// Accepts any client certificate (so it can be recorded) unless CAs are configured, in which case it
-/// must chain to one; asks every client for one, requires it only when configured.
+/// must chain to one of them or to the lab CA that issues fortimock's own; asks every client for one,
+/// requires it only when configured.
 #[derive(Debug)]
 struct RecordingVerifier {
     required: bool,
@@ -479,7 +444,13 @@ struct RecordingVerifier {
 }
 
 impl RecordingVerifier {
-    fn new(auth: &ClientAuth, provider: Arc<CryptoProvider>) -> anyhow::Result<RecordingVerifier> {
+    /// `issuing_ca` is the lab CA when fortimock issues client certificates from it, trusted alongside
+    /// `auth`'s CAs when there are any.
+    fn new(
+        auth: &ClientAuth,
+        issuing_ca: &[CertificateDer<'static>],
+        provider: Arc<CryptoProvider>,
+    ) -> anyhow::Result<RecordingVerifier> {
         let algorithms = provider.signature_verification_algorithms;
         let chained = if auth.trusted_cas.is_empty() {
             None
@@ -487,6 +458,11 @@ impl RecordingVerifier {
             let mut roots = RootCertStore::empty();
             for ca in &auth.trusted_cas {
                 roots.add(ca.clone()).context("trusting the client CA")?;
+            }
+            for ca in issuing_ca {
+                roots
+                    .add(ca.clone())
+                    .context("trusting the lab CA for client certificates")?;
             }
             let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             let builder = if auth.required {
@@ -597,7 +573,42 @@ mod tests {
     }
 
     #[test]
-    fn der_walk_rejects_garbage() {
+    fn pem_is_written_with_unix_line_endings_and_reads_back() {
+        assert_eq!(
+            pem_encode("CERTIFICATE", b"fortimock"),
+            "-----BEGIN CERTIFICATE-----\nZm9ydGltb2Nr\n-----END CERTIFICATE-----\n"
+        );
+        let der: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let pem = pem_encode("CERTIFICATE", &der);
+        assert!(!pem.contains('\r'));
+        assert!(pem.lines().all(|line| line.len() <= 64), "{pem}");
+        let read = CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        assert_eq!(read.as_ref(), der.as_slice());
+    }
+
+    #[test]
+    fn a_certificate_without_a_common_name_has_none() {
+        let key = KeyPair::generate().unwrap();
+        let der = |common: Option<&str>| {
+            let mut params = CertificateParams::default();
+            params.distinguished_name = DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(DnType::OrganizationName, "fortimock");
+            if let Some(common) = common {
+                params.distinguished_name.push(DnType::CommonName, common);
+            }
+            params.self_signed(&key).unwrap().der().clone()
+        };
+        assert_eq!(subject_common_name(&der(None)), None);
+        assert_eq!(
+            subject_common_name(&der(Some("named"))).as_deref(),
+            Some("named")
+        );
+    }
+
+    #[test]
+    fn certificates_that_cannot_be_read_have_no_common_name() {
         assert_eq!(subject_common_name(b""), None);
         assert_eq!(
             subject_common_name(&[0x30, 0x84, 0xff, 0xff, 0xff, 0xff]),
