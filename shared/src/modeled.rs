@@ -159,8 +159,16 @@ pub fn may_use_token(
 /// seen in public has (portal and cloud codes have `0x00`).
 pub const MINTED_CODE_FLAG: u8 = 0x10;
 
+/// The longest `mobile_id` ftm accepts, in bytes. The live server judges the activation code first and
+/// answered a public client's 15-character non-hex id with error 40 like any other, so fortimock accepts
+/// any id that is not blank ([`crate::id::MobileId`]); how long an id the real server takes is not public.
+/// 128 bytes holds the app's longest (a 36-character iOS UUID) several times over and keeps hostile input
+/// out of the journal and the scenario matcher.
+pub const MOBILE_ID_MAX_LEN: usize = 128;
+
 /// The AES-128 key for a phone's seed: the `mobile_id`'s bytes, zero-padded or truncated to 16. Android IDs
-/// are exactly 16 bytes (\[CLIENT\]); how the real server keys a 36-character iOS UUID is not public.
+/// are exactly 16 bytes (\[CLIENT\]); how the real server keys a 36-character iOS UUID, or any other id a
+/// client sends, is not public. Public clients pad and truncate the same way.
 pub fn mobile_key(mobile_id: &MobileId) -> [u8; 16] {
     let mut key = [0u8; 16];
     let bytes = mobile_id.as_str().as_bytes();
@@ -169,7 +177,8 @@ pub fn mobile_key(mobile_id: &MobileId) -> [u8; 16] {
     key
 }
 
-/// `mobile_id_hash` in a MobileProvisionResponse: lowercase hex SHA-256 of the `mobile_id` as sent.
+/// `mobile_id_hash` in a MobileProvisionResponse: lowercase hex SHA-256 of the `mobile_id` as sent (its UTF-8
+/// bytes, whatever its shape).
 pub fn mobile_id_hash(mobile_id: &MobileId) -> String {
     hex::encode(Sha256::digest(mobile_id.as_str().as_bytes()))
 }
@@ -275,7 +284,43 @@ mod tests {
         assert_eq!(&mobile_key(&android), b"e248e1e9527f20ff");
         let ios: MobileId = "00DAB39B-B920-463A-A099-44B6138A3C95".parse().unwrap();
         assert_eq!(&mobile_key(&ios), b"00DAB39B-B920-46");
-        assert_eq!(mobile_id_hash(&android).len(), 64);
+        // A public client's odd ids: shorter (zero-padded), non-hex, multi-byte characters cut mid-way.
+        let short: MobileId = "public-client-1".parse().unwrap();
+        assert_eq!(&mobile_key(&short), b"public-client-1\0");
+        let one: MobileId = "x".parse().unwrap();
+        assert_eq!(&mobile_key(&one), b"x\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        let accented: MobileId = "aéééééééé".parse().unwrap();
+        assert_eq!(accented.as_str().len(), 17);
+        assert_eq!(&mobile_key(&accented), &"aéééééééé".as_bytes()[..16]);
+    }
+
+    #[test]
+    fn mobile_id_hashes_cover_any_id() {
+        // SHA-256 of the id's bytes, for the app's shapes and for anything else a client sends.
+        let android: MobileId = "e248e1e9527f20ff".parse().unwrap();
+        assert_eq!(
+            mobile_id_hash(&android),
+            hex::encode(Sha256::digest(b"e248e1e9527f20ff"))
+        );
+        let mut seen = Vec::new();
+        for text in [
+            "e248e1e9527f20ff",
+            "E248E1E9527F20FF",
+            "00DAB39B-B920-463A-A099-44B6138A3C95",
+            "public-client-1",
+            "x",
+            "téléphone",
+            &"z".repeat(MOBILE_ID_MAX_LEN),
+        ] {
+            let id: MobileId = text.parse().unwrap();
+            let hash = mobile_id_hash(&id);
+            assert_eq!(hash, hex::encode(Sha256::digest(text.as_bytes())), "{text}");
+            assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+            seen.push(hash);
+        }
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 7);
     }
 
     #[test]

@@ -28,6 +28,7 @@ use protocol::provision::{
 };
 use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::seed::encrypt_for_phone;
+use protocol::time::UnixTime;
 
 use crate::escrow::{self, Activation};
 use crate::forticare::ForticareClient;
@@ -406,6 +407,12 @@ async fn mobile(
 }
 
 /// A phone redeeming an activation code: the seed leaves escrow exactly once.
+///
+/// The code is judged before the phone's `mobile_id`, as the live server does: an unknown, used, expired
+/// or malformed code gets error 40 whatever the `mobile_id` (it answered 40 to a public client's
+/// 15-character non-hex id). A redeemable code is delivered to any `mobile_id` [`MobileId`] accepts (not
+/// blank, not too long); for one it does not, the answer is a fault naming `mobile_id`, and the code stays
+/// redeemable: a request ftm cannot serve never burns a code.
 async fn activate(
     state: &Ftm,
     http: &HttpRequest,
@@ -417,11 +424,6 @@ async fn activate(
             type_name: TYPE,
             detail,
         })
-    };
-    // The phone's fields are checked before the code is looked at, so a bad request never burns a code.
-    let mobile_id: MobileId = match request.mobile_id.parse() {
-        Ok(id) => id,
-        Err(e) => return invalid(format!("mobile_id: {e}")),
     };
     if request.registration_id.len() > MAX_REG_ID {
         return invalid(format!(
@@ -440,6 +442,22 @@ async fn activate(
             why.to_owned(),
         )
     };
+    let code = TokenActivationCode::payload_from_input(&request.token_activation_code).ok();
+    let mobile_id: MobileId = match request.mobile_id.parse() {
+        Ok(id) => id,
+        Err(e) => {
+            // Nothing can be delivered to this phone; whether that is error 40 or a fault depends on the code.
+            let redeemable = match code {
+                Some(code) => code_redeemable(state, code, state.clock.now()),
+                None => Ok(false),
+            };
+            return match redeemable {
+                Ok(true) => invalid(format!("mobile_id: {e}")),
+                Ok(false) => refused("refused: unknown, used, expired or malformed code (40)"),
+                Err(e) => internal_error(TYPE, &e),
+            };
+        }
+    };
     let trigger = Trigger {
         activation_code: Some(&request.token_activation_code),
         mobile_id: Some(mobile_id.as_str()),
@@ -454,7 +472,7 @@ async fn activate(
             ScenarioAction::Delay => {}
         }
     }
-    let Ok(code) = TokenActivationCode::payload_from_input(&request.token_activation_code) else {
+    let Some(code) = code else {
         return refused("refused: malformed code (40)");
     };
     let now = state.clock.now();
@@ -494,6 +512,18 @@ async fn activate(
         TYPE,
         format!("seed of {} delivered", token.token),
     )
+}
+
+/// Whether `code` waits in escrow and may still be redeemed, without taking it. Only a request that
+/// cannot be served anyway asks (one whose `mobile_id` is unusable, which the app never sends), so this
+/// reads the escrow listing rather than adding a lookup to the store.
+fn code_redeemable(state: &Ftm, code: [u8; 8], now: UnixTime) -> anyhow::Result<bool> {
+    let wire = hex::encode(code);
+    Ok(state
+        .store
+        .escrow_entries(now)?
+        .iter()
+        .any(|entry| entry.wire_code == wire && entry.redeemable))
 }
 
 /// `GET /__admin/state`.
