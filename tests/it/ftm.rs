@@ -567,6 +567,11 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
             "tokens[0].period",
         ),
         (
+            one("period", json!(45)),
+            "protocol.invalid-message",
+            "tokens[0].period",
+        ),
+        (
             one("digits", json!(7)),
             "protocol.invalid-message",
             "tokens[0].digits",

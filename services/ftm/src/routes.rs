@@ -498,7 +498,7 @@ async fn activate(
         pin_required: modeled::MOBILE_PIN_REQUIRED.to_owned(),
         pin_require_type: modeled::MOBILE_PIN_REQUIRE_TYPE.to_owned(),
         pin_length: modeled::MOBILE_PIN_LENGTH,
-        counter: modeled::MOBILE_COUNTER,
+        counter: modeled::otp_to_wire(&token.params).counter,
         encryption_key: String::new(),
         issuer: token.appliance.to_string(),
         result: 0,
