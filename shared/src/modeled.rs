@@ -11,7 +11,8 @@
 //! - `provision::ProvisionedToken` success values (`license`, `token_activation_code`, `qr_code` from
 //!   [`qr_payload`], `code_expire`) and every `provision::PolledToken` field after `license` (`status`, see
 //!   [`TokenStatus`], `reg_id`, `os_ver`, `activated`).
-//! - `mobile::MobileProvisionResponse`: `mobile_id_hash` ([`mobile_id_hash`]), `type`, `period`, `digits`.
+//! - `mobile::MobileProvisionResponse` success values: `mobile_id_hash` ([`mobile_id_hash`]), the PIN fields
+//!   ([`MOBILE_PIN_REQUIRED`] and after it) and `counter` ([`otp_to_wire`]). The field set is \[WIRE\].
 //! - The activation code's flag byte (`activation::TokenActivationCode::flag`) and the MobileProvisionResponse's
 //!   `counter`: how a token's period, algorithm and length reach the phone ([`otp_to_wire`], read back by
 //!   [`otp_from_wire`]; the bits are [`CODE_FLAG_60_SECONDS`], [`CODE_FLAG_HOTP`], [`CODE_FLAG_EIGHT_DIGITS`]).

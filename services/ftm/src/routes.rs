@@ -503,9 +503,6 @@ async fn activate(
         issuer: token.appliance.to_string(),
         result: 0,
         error: None,
-        kind: Some(token.params.kind.as_str().to_owned()),
-        period: Some(token.params.period),
-        digits: Some(token.params.digits),
     };
     reply(
         &response,
