@@ -293,6 +293,13 @@ pub fn otp_wire_refusal(params: &OtpParams) -> Option<String> {
 /// any id that is not blank ([`crate::id::MobileId`]); how long an id the real server takes is not public.
 /// 128 bytes holds the app's longest (a 36-character iOS UUID) several times over and keeps hostile input
 /// out of the journal and the scenario matcher.
+///
+/// What a blank or longer id gets is modeled too. With an unknown, used, expired or malformed code: error
+/// 40, as any id does (that much the live server showed). With a code that could be redeemed: a
+/// [`ProtocolFault`] naming `mobile_id`, and the code stays redeemable. Not error 40, because that says the
+/// code is invalid when it is not, and would send the user or the client's author after the wrong problem;
+/// a fault names what is wrong, is what fortimock answers every other unusable request with, and a public
+/// client reports a non-200 answer as an error too.
 pub const MOBILE_ID_MAX_LEN: usize = 128;
 
 /// The AES-128 key for a phone's seed: the `mobile_id`'s bytes, zero-padded or truncated to 16. Android IDs
