@@ -3,6 +3,8 @@
 //! A code is 10 bytes: `0x21`, a flag (`0x10` on codes an appliance issued, `0x00` on portal and cloud
 //! codes) and 8 random payload bytes. Users see it as 16 characters of RFC 4648 base32 (uppercase, no
 //! padding), such as `EEIOHIDHBXN5QLXV`; the app sends only the payload, as 16 lowercase hex digits.
+//! What the flag says about the token (its period, and in fortimock its algorithm and length) is modeled:
+//! `modeled::otp_to_wire` and `modeled::otp_from_wire`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,6 +13,7 @@ use data_encoding::BASE32_NOPAD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::id::IdError;
+use crate::modeled::is_code_flag;
 
 /// The first byte of every token activation code.
 pub const CODE_PREFIX: u8 = 0x21;
@@ -31,12 +34,12 @@ pub struct TokenActivationCode {
 }
 
 impl TokenActivationCode {
-    const EXPECTED: &'static str =
-        "16 base32 characters encoding 0x21, a flag of 0x00 or 0x10 and 8 payload bytes";
+    const EXPECTED: &'static str = "16 base32 characters encoding 0x21, a flag byte (0x00 or 0x10, with fortimock's HOTP and 8-digit bits) and 8 payload bytes";
     const EXPECTED_INPUT: &'static str =
         "a 16-character base32 activation code or its 16-hex-digit payload";
 
-    /// A code from its flag (normally [`FLAG_APPLIANCE`] or [`FLAG_CLOUD`]) and 8 random payload bytes.
+    /// A code from its flag ([`FLAG_APPLIANCE`] or [`FLAG_CLOUD`], or what `modeled::otp_to_wire` mints) and 8
+    /// random payload bytes.
     pub fn new(flag: u8, payload: [u8; 8]) -> TokenActivationCode {
         TokenActivationCode { flag, payload }
     }
@@ -63,8 +66,9 @@ impl TokenActivationCode {
     /// payload the app sends. Letter case and surrounding whitespace do not matter.
     ///
     /// Sixteen hex digits are read as the hex payload. A base32 code is never all hex digits when its
-    /// flag is [`FLAG_APPLIANCE`] (its third character is `I`); for a [`FLAG_CLOUD`] code that happens
-    /// with a chance of about 3 in a million, and such input is read as hex.
+    /// flag has the 60-second bit of [`FLAG_APPLIANCE`] (its third character is `I` to `P`); for a code
+    /// without it, such as a [`FLAG_CLOUD`] code, that happens with a chance of about 3 in a million, and
+    /// such input is read as hex.
     pub fn payload_from_input(text: &str) -> Result<[u8; 8], IdError> {
         let trimmed = text.trim();
         if trimmed.len() == 16 && trimmed.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -105,11 +109,7 @@ impl FromStr for TokenActivationCode {
             .decode(compact.as_bytes())
             .map_err(|_| error())?;
         match bytes.as_slice() {
-            [
-                CODE_PREFIX,
-                flag @ (FLAG_APPLIANCE | FLAG_CLOUD),
-                payload @ ..,
-            ] => {
+            [CODE_PREFIX, flag, payload @ ..] if is_code_flag(*flag) => {
                 let payload = <[u8; 8]>::try_from(payload).map_err(|_| error())?;
                 Ok(TokenActivationCode::new(*flag, payload))
             }
@@ -198,7 +198,8 @@ mod tests {
     #[test]
     fn parsing_rejects_bad_codes() {
         let wrong_prefix = BASE32_NOPAD.encode(&[0x22, 0x10, 1, 2, 3, 4, 5, 6, 7, 8]);
-        let wrong_flag = BASE32_NOPAD.encode(&[0x21, 0x11, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let wrong_flag = BASE32_NOPAD.encode(&[0x21, 0x20, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let unknown_bit = BASE32_NOPAD.encode(&[0x21, 0x14, 1, 2, 3, 4, 5, 6, 7, 8]);
         for bad in [
             "",
             "EEIOHIDHBXN5QLX",
@@ -207,6 +208,7 @@ mod tests {
             "e3a0670ddbd82ef5",
             &wrong_prefix,
             &wrong_flag,
+            &unknown_bit,
         ] {
             assert!(bad.parse::<TokenActivationCode>().is_err(), "{bad:?}");
         }
@@ -251,18 +253,33 @@ mod tests {
     }
 
     #[test]
-    fn appliance_codes_are_never_hex() {
-        // The third base32 character of an appliance code is always `I`, so `payload_from_input` cannot
-        // mistake one for a hex payload.
-        for payload in [
-            [0u8; 8],
-            [0xff; 8],
-            [0xee; 8],
-            [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0],
-        ] {
-            let code = TokenActivationCode::new(FLAG_APPLIANCE, payload).to_base32();
-            assert_eq!(&code[..3], "EEI");
-            assert_eq!(TokenActivationCode::payload_from_input(&code), Ok(payload));
+    fn sixty_second_codes_are_never_hex() {
+        // The third base32 character of a code whose flag has the 60-second bit is `I` to `P`, so
+        // `payload_from_input` cannot mistake one for a hex payload.
+        for flag in [0x10, 0x11, 0x18, 0x19] {
+            for payload in [
+                [0u8; 8],
+                [0xff; 8],
+                [0xee; 8],
+                [0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0],
+            ] {
+                let code = TokenActivationCode::new(flag, payload).to_base32();
+                assert!(("I"..="P").contains(&&code[2..3]), "{code}");
+                assert_eq!(TokenActivationCode::payload_from_input(&code), Ok(payload));
+            }
+        }
+        assert_eq!(
+            &TokenActivationCode::new(FLAG_APPLIANCE, [0; 8]).to_base32()[..3],
+            "EEI"
+        );
+    }
+
+    #[test]
+    fn codes_with_fortimocks_flag_bits_parse() {
+        for flag in [0x00, 0x01, 0x08, 0x09, 0x10, 0x11, 0x18, 0x19] {
+            let code = TokenActivationCode::new(flag, payload("e3a0670ddbd82ef5"));
+            let back: TokenActivationCode = code.to_base32().parse().unwrap();
+            assert_eq!((back.flag(), back.payload()), (flag, code.payload()));
         }
     }
 

@@ -1,5 +1,6 @@
 //! Golden tests: every public wire capture in `fixtures/wire/` parses into the protocol types and
-//! serializes back to the same JSON, field for field.
+//! serializes back to the same JSON, field for field; so does fortimock's own success answer to a phone,
+//! whose fields are exactly the captured error answer's, in its order.
 
 use std::path::PathBuf;
 
@@ -92,4 +93,38 @@ fn mobile_exchange_round_trips() {
         response,
         MobileProvisionResponse::refused(crate::catalogue::ACTIVATION_CODE_INVALID.wire_error())
     );
+}
+
+/// The keys of `d` in a capture, in the order they appear.
+fn keys_of_d(name: &str) -> Vec<String> {
+    let value: Value = serde_json::from_str(&capture(name)).unwrap();
+    value["d"].as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn mobile_success_answer_has_exactly_the_captured_fields_in_order() {
+    // No public source shows a success, but the live error answer lists every field of the class
+    // `SoftToken.MobileProvisionResponse`: a success has those, in that order, and nothing else.
+    let success: MobileProvisionResponse = check_round_trip("mobile-success.response.json");
+    assert_eq!(
+        keys_of_d("mobile-success.response.json"),
+        keys_of_d("mobile-error40.response.json")
+    );
+    assert_eq!(success.error, None);
+    assert_eq!(success.counter, 1);
+    // Serialized, it is the golden file byte for byte (ftm's end-to-end test checks ftm sends it).
+    assert_eq!(
+        String::from_utf8(Envelope::to_vec(&success)).unwrap(),
+        capture("mobile-success.response.json").trim_end()
+    );
+    // Fields the real class does not have are not kept: fortimock once added `type`, `period`, `digits`.
+    let mut extended: Value =
+        serde_json::from_str(&capture("mobile-success.response.json")).unwrap();
+    extended["d"]["type"] = "totp".into();
+    extended["d"]["period"] = 60.into();
+    extended["d"]["digits"] = 6.into();
+    let parsed: Envelope<MobileProvisionResponse> = serde_json::from_value(extended).unwrap();
+    let again: Value = serde_json::from_slice(&Envelope::to_vec(&parsed.0)).unwrap();
+    let original: Value = serde_json::from_str(&capture("mobile-success.response.json")).unwrap();
+    assert_eq!(again, original);
 }

@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::modeled::MOBILE_ID_MAX_LEN;
+
 /// Why a string is not a valid identifier. The message names the identifier kind and the expected format.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{input}` is not a valid {kind}: expected {expected}")]
@@ -271,21 +273,31 @@ impl fmt::Debug for ApplianceSerial {
 
 string_serde!(ApplianceSerial);
 
-/// A phone's identity as the FortiToken Mobile app sends it: Android's 16-hex-digit SSAID
-/// (`e248e1e9527f20ff`) or an iOS UUID (`00DAB39B-B920-463A-A099-44B6138A3C95`). The seed is encrypted with
-/// its exact bytes, so the text is kept as sent (only trimmed), letter case included.
+/// A phone's identity as a client sends it in `mobile_id`. The FortiToken Mobile app sends Android's
+/// 16-hex-digit SSAID (`e248e1e9527f20ff`) or an iOS UUID (`00DAB39B-B920-463A-A099-44B6138A3C95`), but the
+/// live server judges the activation code first and answered a public client's 15-character non-hex id
+/// like any other, so any text that is not blank and at most [`MOBILE_ID_MAX_LEN`] bytes long is a
+/// `mobile_id` here (the bound is fortimock's). [`MobileId::is_android_id`] and [`MobileId::is_ios_uuid`]
+/// tell the app's own shapes apart. The seed is encrypted with its exact bytes
+/// (`modeled::mobile_key`), so the text is kept as sent (only trimmed), letter case included.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MobileId(String);
 
 impl MobileId {
-    const EXPECTED: &'static str = "16 hex digits (an Android ID) or a UUID (iOS)";
+    const EXPECTED: &'static str = "a non-empty id of at most 128 bytes, such as 16 hex digits (an Android ID) or a UUID (iOS)";
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    fn is_uuid(text: &str) -> bool {
-        let groups: Vec<&str> = text.split('-').collect();
+    /// Whether this is an Android ID as the app sends it: 16 hex digits (the SSAID).
+    pub fn is_android_id(&self) -> bool {
+        self.0.len() == 16 && self.0.bytes().all(|b| b.is_ascii_hexdigit())
+    }
+
+    /// Whether this is an iOS id as the app sends it: a UUID (`8-4-4-4-12` hex digits).
+    pub fn is_ios_uuid(&self) -> bool {
+        let groups: Vec<&str> = self.0.split('-').collect();
         groups.len() == 5
             && groups
                 .iter()
@@ -299,8 +311,7 @@ impl FromStr for MobileId {
 
     fn from_str(input: &str) -> Result<MobileId, IdError> {
         let text = input.trim();
-        let android = text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit());
-        if !android && !MobileId::is_uuid(text) {
+        if text.is_empty() || text.len() > MOBILE_ID_MAX_LEN {
             return Err(IdError::new("mobile_id", Self::EXPECTED, input));
         }
         Ok(MobileId(text.to_owned()))
@@ -417,15 +428,44 @@ mod tests {
             "00DAB39B-B920-463A-A099-44B6138A3C95",
             Some("00DAB39B-B920-463A-A099-44B6138A3C95"),
         );
-        for bad in [
-            "",
+        // What public clients send is a mobile_id too: other lengths, non-hex, any text.
+        for odd in [
             "e248e1e9527f20f",
             "e248e1e9527f20ff0",
             "e248e1e9527f20fg",
-            "00DAB39B-B920-463A-A099-44B6138A3C9",
             "not a phone",
+            "x",
+            "téléphone-ß",
+            &"a".repeat(MOBILE_ID_MAX_LEN),
+        ] {
+            check::<MobileId>(odd, Some(odd));
+        }
+        let longest_multibyte = "é".repeat(MOBILE_ID_MAX_LEN / 2);
+        check::<MobileId>(&longest_multibyte, Some(&longest_multibyte));
+        for bad in [
+            "",
+            "   ",
+            "\n\t",
+            &"a".repeat(MOBILE_ID_MAX_LEN + 1),
+            &"é".repeat(MOBILE_ID_MAX_LEN / 2 + 1),
         ] {
             check::<MobileId>(bad, None);
+        }
+        assert!(MobileId::EXPECTED.contains(&format!("at most {MOBILE_ID_MAX_LEN} bytes")));
+        let shape = |text: &str| {
+            let id: MobileId = text.parse().unwrap();
+            (id.is_android_id(), id.is_ios_uuid())
+        };
+        assert_eq!(shape("e248e1e9527f20ff"), (true, false));
+        assert_eq!(shape("00DAB39B-B920-463A-A099-44B6138A3C95"), (false, true));
+        for neither in [
+            "e248e1e9527f20f",
+            "e248e1e9527f20fg",
+            "00DAB39B-B920-463A-A099-44B6138A3C9",
+            "00DAB39B-B920-463A-A099-44B6138A3C9Z",
+            "not a phone",
+        ] {
+            assert_eq!(shape(neither), (false, false), "{neither}");
         }
     }
 

@@ -3,8 +3,10 @@
 //!
 //! The phone sends the activation code (as 16 lowercase hex digits of its 8 payload bytes) and its
 //! `mobile_id`; the server answers with the seed encrypted for that `mobile_id`, once. The response's field
-//! list is the one a public client pasted from the live server; on error every value is empty, as captured.
-//! Wire-compatible: fields may be added, never renamed.
+//! list is the one a public client pasted from the live server, and it is the whole list: a success has
+//! the same fields, in the same order (no field says the token's period, algorithm or length; the phone
+//! reads them from the code, see `modeled::otp_from_wire`). On error every value is empty, as captured.
+//! Wire-compatible: fields follow the live server's class, never renamed.
 
 use serde::{Deserialize, Serialize};
 
@@ -36,7 +38,9 @@ impl Message for MobileProvisionRequest {
     const TYPE: &'static str = "SoftToken.MobileProvisionRequest";
 }
 
-/// The answer to a [`MobileProvisionRequest`], field for field as the live server sends it.
+/// The answer to a [`MobileProvisionRequest`], field for field and in order as the live server sends it
+/// (`fixtures/wire/mobile-error40.response.json`); fortimock's success answer has no other field
+/// (`fixtures/wire/mobile-success.response.json`).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MobileProvisionResponse {
     #[serde(rename = "__version")]
@@ -52,24 +56,17 @@ pub struct MobileProvisionResponse {
     /// The token serial, `FTKMOB…`.
     pub token: String,
     pub image_file: String,
+    /// On success, modeled: no PIN (`modeled::MOBILE_PIN_REQUIRED`, and the two fields after it).
     pub pin_required: String,
     pub pin_require_type: String,
     pub pin_length: i32,
+    /// The HOTP counter of the token's first code; on success, modeled: 1 (`modeled::otp_to_wire`).
     pub counter: i64,
     pub encryption_key: String,
     /// The provisioning appliance's serial; the app shows it as the account's issuer.
     pub issuer: String,
     pub result: i32,
     pub error: Option<WireError>,
-    /// Success only, modeled: how the phone computes OTPs (`totp`/`hotp`). Absent on error.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    /// Success only, modeled: the TOTP time step in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub period: Option<u32>,
-    /// Success only, modeled: the OTP length.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub digits: Option<u32>,
 }
 
 impl Message for MobileProvisionResponse {
@@ -95,9 +92,6 @@ impl MobileProvisionResponse {
             issuer: String::new(),
             result: 0,
             error: Some(error),
-            kind: None,
-            period: None,
-            digits: None,
         }
     }
 }

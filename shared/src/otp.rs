@@ -34,6 +34,16 @@ impl OtpKind {
     }
 }
 
+/// How a token's codes are computed (always with HMAC-SHA1): the algorithm, the TOTP time step in seconds
+/// and the code length. The appliance sends them in its ProvisionRequest; how they reach the phone is
+/// `modeled::otp_to_wire` and `modeled::otp_from_wire`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OtpParams {
+    pub kind: OtpKind,
+    pub period: u32,
+    pub digits: u32,
+}
+
 /// The most digits a code can have: dynamic truncation yields a 31-bit number, which has at most 10.
 const MAX_DIGITS: u32 = 10;
 

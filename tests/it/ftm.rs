@@ -9,6 +9,7 @@ use protocol::catalogue::{ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, TOKEN_NOT_OWN
 use protocol::envelope::Envelope;
 use protocol::id::MobileId;
 use protocol::mobile::MobileProvisionResponse;
+use protocol::paths::MOBILE;
 use protocol::provision::ProvisionResponse;
 use protocol::seed::{Seed, decrypt_from_server};
 use reqwest::StatusCode;
@@ -116,14 +117,6 @@ async fn provision_download_and_poll() {
         downloaded.mobile_id_hash,
         protocol::modeled::mobile_id_hash(&mobile_id)
     );
-    assert_eq!(
-        (
-            downloaded.kind.as_deref(),
-            downloaded.period,
-            downloaded.digits
-        ),
-        (Some("totp"), Some(60), Some(6))
-    );
     assert_eq!(downloaded.version, "5");
 
     let polled = suite.poll(FGT, &[], &[&tokens[0]]).await;
@@ -160,6 +153,37 @@ async fn provision_download_and_poll() {
 }
 
 #[tokio::test]
+async fn the_success_answer_is_the_golden_one() {
+    // The captured request, with a code ftm minted for the dossier's seed on the first token of the
+    // default lab's 5-seat license.
+    let suite = TestSuite::start().await;
+    let tokens = import_paid(&suite, FGT, &[]).await;
+    assert_eq!(tokens[0], "FTKMOB00C82980A7");
+    let code = provision_one(&suite, FGT, &tokens[0], SEED).await;
+    let mut request: Value = serde_json::from_str(&capture("mobile.request.json")).unwrap();
+    request["d"]["token_activation_code"] = wire(&code).into();
+    let response = suite
+        .client
+        .post(format!("{}{MOBILE}", suite.url(FTM)))
+        .body(request.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.text().await.unwrap();
+
+    // Exactly the fields of the real class, in the captured error answer's order, and nothing else.
+    let keys = |text: &str| -> Vec<String> {
+        let value: Value = serde_json::from_str(text).unwrap();
+        value["d"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(keys(&body), keys(&capture("mobile-error40.response.json")));
+    // And byte for byte the golden answer.
+    assert_eq!(body, capture("mobile-success.response.json").trim_end());
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn ios_uuid_phones_and_base32_codes_work_too() {
     let suite = TestSuite::start().await;
     let tokens = import_paid(&suite, FGT, &[]).await;
@@ -168,6 +192,112 @@ async fn ios_uuid_phones_and_base32_codes_work_too() {
     let downloaded = suite.download(uuid, APNS_ID, &code.to_lowercase()).await;
     let seed = decrypt_from_server(&downloaded.seed, &uuid.parse().unwrap()).unwrap();
     assert_eq!(seed.to_hex_upper(), SEED);
+    suite.stop().await;
+}
+
+/// A public client's `mobile_id`: 15 characters, not hex. The live server answered 40 to one like it.
+const ODD_ID: &str = "pyftm-client-01";
+
+#[tokio::test]
+async fn the_code_is_judged_before_the_mobile_id() {
+    let suite = TestSuite::start().await;
+    let tokens = import_paid(&suite, FGT, &[]).await;
+    let used = provision_one(&suite, FGT, &tokens[0], SEED).await;
+    assert_eq!(suite.download(ANDROID_ID, APNS_ID, &used).await.error, None);
+    let mut short = token(&tokens[1], SEED);
+    short.code_expire = 1;
+    let expired = suite.provision(FGT, &[], vec![short]).await.tokens[0]
+        .token_activation_code
+        .clone()
+        .unwrap();
+    suite.advance_clock(60).await;
+    let waiting = provision_one(&suite, FGT, &tokens[2], SEED).await;
+    let escrow_before: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+
+    // Unknown, used, expired and malformed codes get the captured error 40, whatever the mobile_id:
+    // the app's shapes, a public client's, blank, far too long.
+    let captured: Value = serde_json::from_str(&capture("mobile-error40.response.json")).unwrap();
+    let too_long = "x".repeat(129);
+    for code in [
+        "4ad498cc89189c8c".to_owned(),
+        wire(&used),
+        used.clone(),
+        wire(&expired),
+        "not-a-code".to_owned(),
+        String::new(),
+    ] {
+        for mobile_id in [
+            ODD_ID,
+            ANDROID_ID,
+            "00DAB39B-B920-463A-A099-44B6138A3C95",
+            "",
+            "   ",
+            &too_long,
+        ] {
+            let (status, answer) = suite
+                .post_mobile(Envelope::to_vec(&mobile_request(mobile_id, APNS_ID, &code)))
+                .await;
+            assert_eq!(
+                (status, &answer),
+                (StatusCode::OK, &captured),
+                "code {code:?}, mobile_id {mobile_id:?}"
+            );
+        }
+    }
+
+    // A redeemable code and a mobile_id nothing can be encrypted for: a fault naming it, the code kept.
+    for mobile_id in ["", "   ", &too_long] {
+        for code in [wire(&waiting), waiting.clone()] {
+            let (status, answer) = suite
+                .post_mobile(Envelope::to_vec(&mobile_request(mobile_id, APNS_ID, &code)))
+                .await;
+            assert_eq!(
+                (status, answer["error_id"].as_str()),
+                (StatusCode::BAD_REQUEST, Some("protocol.invalid-message")),
+                "{answer}"
+            );
+            assert!(
+                answer["Message"].as_str().unwrap().contains("mobile_id"),
+                "{answer}"
+            );
+        }
+    }
+    let escrow_after: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    assert_eq!(escrow_before, escrow_after);
+    assert_eq!(
+        suite.poll(FGT, &[], &[&tokens[2]]).await.tokens[0].status,
+        "pending"
+    );
+
+    // Any other mobile_id gets the seed, encrypted under its bytes zero-padded (or cut) to 16, once.
+    let downloaded = suite.download(ODD_ID, APNS_ID, &wire(&waiting)).await;
+    assert_eq!(downloaded.error, None, "{downloaded:?}");
+    let odd: MobileId = ODD_ID.parse().unwrap();
+    assert_eq!(
+        decrypt_from_server(&downloaded.seed, &odd)
+            .unwrap()
+            .to_hex_upper(),
+        SEED
+    );
+    assert_eq!(
+        downloaded.mobile_id_hash,
+        protocol::modeled::mobile_id_hash(&odd)
+    );
+    check_refused_40(&suite.download(ODD_ID, APNS_ID, &wire(&waiting)).await);
+    let long_id = "a-public-client-may-send-a-40-char-id-xx";
+    let code = provision_one(&suite, FGT, &tokens[3], SEED).await;
+    let downloaded = suite.download(long_id, APNS_ID, &code).await;
+    assert_eq!(
+        decrypt_from_server(&downloaded.seed, &long_id.parse().unwrap())
+            .unwrap()
+            .to_hex_upper(),
+        SEED
+    );
+    let polled = suite.poll(FGT, &[], &[&tokens[2], &tokens[3]]).await;
+    assert!(
+        polled.tokens.iter().all(|t| t.status == "activated"),
+        "{polled:?}"
+    );
     suite.stop().await;
 }
 
@@ -461,6 +591,11 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
             "tokens[0].period",
         ),
         (
+            one("period", json!(45)),
+            "protocol.invalid-message",
+            "tokens[0].period",
+        ),
+        (
             one("digits", json!(7)),
             "protocol.invalid-message",
             "tokens[0].digits",
@@ -521,14 +656,11 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
         }
         json!({"d": d}).to_string()
     };
+    // The code is redeemable, so a mobile_id nothing can be encrypted for is a fault (any other id would
+    // take the seed; see the_code_is_judged_before_the_mobile_id).
     for (body, error_id, mentions) in [
         (
-            mobile(json!({"mobile_id": "e248e1e9527f20f"})),
-            "protocol.invalid-message",
-            "mobile_id",
-        ),
-        (
-            mobile(json!({"mobile_id": "e248e1e9527f20ff00"})),
+            mobile(json!({"mobile_id": "x".repeat(129)})),
             "protocol.invalid-message",
             "mobile_id",
         ),

@@ -1,10 +1,12 @@
 //! The virtual FortiToken Mobile phones end to end: phones in each platform's real shape, a token from
 //! license import through provisioning to a phone's codes (typed code and QR string), one activation per
-//! code, the appliance's poll seeing the phone, clock skew and `at=`, 30-second 8-digit and HOTP tokens,
+//! code, the appliance's poll seeing the phone, clock skew and `at=`, 30- and 60-second tokens whose period
+//! the phone reads from the code it was given, 30-second 8-digit and HOTP tokens,
 //! deleting tokens and phones, the app-data export with encrypted seeds only, bad input that changes
 //! nothing, concurrent changes to one phone, and a restart.
 
 use e2e::{TestSuite, default_fixtures, test_options, token};
+use protocol::activation::TokenActivationCode;
 use protocol::admin::{ClientCertList, ClockView, EscrowList};
 use protocol::device_storage::{self, SERIAL_PRE_ANDROID9};
 use protocol::otp::{hotp, totp};
@@ -415,6 +417,54 @@ async fn clock_skew_and_at_move_the_phones_time() {
     suite.stop().await;
 }
 
+/// The flag byte of an activation code (its second byte).
+fn flag(code: &str) -> u8 {
+    code.parse::<TokenActivationCode>().unwrap().flag()
+}
+
+#[tokio::test]
+async fn the_period_comes_from_the_code_the_phone_was_given() {
+    let suite = TestSuite::start().await;
+    let now = freeze(&suite).await;
+    let tokens = import(&suite).await;
+    let mut short = token(&tokens[0], SEED);
+    short.period = 30;
+    let (thirty, thirty_qr) = provision(&suite, short).await;
+    let (sixty, _) = provision(&suite, token(&tokens[1], OTHER_SEED)).await;
+    // ftm says the period in the code's flag byte, as public clients read it: 0x00 30 s, 0x10 60 s.
+    assert_eq!((flag(&thirty), flag(&sixty)), (0x00, 0x10));
+    assert!(thirty.starts_with("EEA") && sixty.starts_with("EEI"));
+
+    // One token scanned, one typed; the answer does not say the period, the code does.
+    let phone_id = create(&suite, json!({})).await.id;
+    assert_eq!(activated(&suite, &phone_id, &thirty_qr).await.period, 30);
+    let typed = activated(&suite, &phone_id, &sixty.to_lowercase()).await;
+    assert_eq!(
+        (typed.kind.as_str(), typed.period, typed.digits),
+        ("totp", 60, 6)
+    );
+
+    // Two minutes from a minute boundary, ten seconds at a time: the codes follow each token's step.
+    let start = now + 60 - now.rem_euclid(60);
+    suite.advance_clock(start - now).await;
+    for step in 0..12 {
+        let at = start + step * 10;
+        for (serial, seed, period) in [(&tokens[0], SEED, 30), (&tokens[1], OTHER_SEED, 60)] {
+            let view = otp(&suite, &phone_id, &format!("?token={serial}")).await;
+            assert_eq!(view.at.secs(), at);
+            assert_eq!(
+                view.otp,
+                totp(&seed_bytes(seed), at, period, 6),
+                "{period} s at {at}"
+            );
+            let left = u32::try_from(i64::from(period) - at.rem_euclid(i64::from(period))).unwrap();
+            assert_eq!((view.period, view.valid_for_secs), (period, Some(left)));
+        }
+        suite.advance_clock(10).await;
+    }
+    suite.stop().await;
+}
+
 #[tokio::test]
 async fn thirty_second_eight_digit_tokens() {
     let suite = TestSuite::start().await;
@@ -424,6 +474,8 @@ async fn thirty_second_eight_digit_tokens() {
     short.period = 30;
     short.digits = 8;
     let (code, _) = provision(&suite, short).await;
+    // The code's flag byte carries the length too (fortimock's 0x08 bit) and no 60-second bit.
+    assert_eq!(flag(&code), 0x08);
     let phone_id = create(&suite, json!({})).await.id;
     let view = activated(&suite, &phone_id, &code).await;
     assert_eq!((view.period, view.digits), (30, 8));
@@ -460,6 +512,8 @@ async fn hotp_tokens_step_only_when_asked() {
     let mut counter_based = token(&tokens[0], SEED);
     counter_based.kind = "hotp".into();
     let (hotp_code, _) = provision(&suite, counter_based).await;
+    // The code's flag byte says HOTP (fortimock's 0x01 bit) next to the 60-second bit.
+    assert_eq!(flag(&hotp_code), 0x11);
     let (totp_code, _) = provision(&suite, token(&tokens[1], OTHER_SEED)).await;
     let phone_id = create(&suite, json!({})).await.id;
     assert_eq!(activated(&suite, &phone_id, &hotp_code).await.kind, "hotp");

@@ -210,6 +210,52 @@ async fn an_armed_error_40_leaves_the_code_redeemable() {
 }
 
 #[tokio::test]
+async fn a_scenario_selects_a_public_clients_mobile_id() {
+    // Public clients send ids that are neither an Android ID nor a UUID; `match.mobile_id` selects them.
+    let odd_id = "pyftm-client-01";
+    let suite = TestSuite::start().await;
+    let tokens = suite.import("ftm", FGT, &[], PAID).await.tokens.unwrap();
+    let provisioned = suite
+        .provision(FGT, &[], vec![token(&tokens[0].token, SEED)])
+        .await;
+    let code = provisioned.tokens[0].token_activation_code.clone().unwrap();
+    let elsewhere = armed(
+        &suite,
+        "ftm",
+        json!({"error": "ftm.mobile.code-invalid", "match": {"mobile_id": "someone-else-99"}}),
+    )
+    .await;
+    let selected = armed(
+        &suite,
+        "ftm",
+        json!({"error": "ftm.mobile.code-invalid", "match": {"mobile_id": odd_id}, "times": 1}),
+    )
+    .await;
+    let refused = suite.download(odd_id, "", &code).await;
+    assert_eq!(
+        refused,
+        protocol::mobile::MobileProvisionResponse::refused(ACTIVATION_CODE_INVALID.wire_error())
+    );
+    let after = scenarios(&suite, "ftm").await;
+    let state = |id: &str| {
+        let view = after.iter().find(|s| s.id == id).unwrap();
+        (view.fired, view.state.clone())
+    };
+    assert_eq!(state(&elsewhere.id), (0, "armed".to_owned()));
+    assert_eq!(state(&selected.id), (1, "spent".to_owned()));
+    // The scenario's answer changed nothing: the same phone now gets the seed.
+    let downloaded = suite.download(odd_id, "", &code).await;
+    assert_eq!(downloaded.error, None, "{downloaded:?}");
+    assert_eq!(
+        protocol::seed::decrypt_from_server(&downloaded.seed, &odd_id.parse().unwrap())
+            .unwrap()
+            .to_hex_upper(),
+        SEED
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn statuses_and_delays_apply_to_the_selected_message_type() {
     let suite = TestSuite::start().await;
     armed(

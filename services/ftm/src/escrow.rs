@@ -6,7 +6,7 @@
 
 use protocol::activation::TokenActivationCode;
 use protocol::id::{ApplianceSerial, LicenseId, TokenSerial};
-use protocol::modeled::TokenStatus;
+use protocol::modeled::{self, TokenStatus};
 use protocol::otp::OtpKind;
 use protocol::provision::ProvisionToken;
 use protocol::seed::Seed;
@@ -26,12 +26,7 @@ pub struct ProvisionSpec {
 }
 
 /// How the phone computes OTPs for a token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OtpParams {
-    pub kind: OtpKind,
-    pub period: u32,
-    pub digits: u32,
-}
+pub use protocol::otp::OtpParams;
 
 /// What ftm knows about a provisioned token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,14 +61,14 @@ pub fn validate(token: &TokenSerial, wire: &ProvisionToken) -> Result<ProvisionS
     let seed = Seed::from_hex(&wire.seed).map_err(|e| format!("seed: {e}"))?;
     let kind = OtpKind::parse(&wire.kind)
         .ok_or_else(|| format!("type: `{}` is neither totp nor hotp", short(&wire.kind)))?;
-    if !(1..=3600).contains(&wire.period) {
-        return Err(format!(
-            "period: {} is not between 1 and 3600 seconds",
-            wire.period
-        ));
-    }
-    if !matches!(wire.digits, 6 | 8) {
-        return Err(format!("digits: {} is neither 6 nor 8", wire.digits));
+    let params = OtpParams {
+        kind,
+        period: wire.period,
+        digits: wire.digits,
+    };
+    // The phone learns these from the activation code's flag byte, which carries only some.
+    if let Some(refusal) = modeled::otp_wire_refusal(&params) {
+        return Err(refusal);
     }
     if !(1..=MAX_CODE_MINUTES).contains(&wire.code_expire) {
         return Err(format!(
@@ -84,11 +79,7 @@ pub fn validate(token: &TokenSerial, wire: &ProvisionToken) -> Result<ProvisionS
     Ok(ProvisionSpec {
         token: token.clone(),
         seed,
-        params: OtpParams {
-            kind,
-            period: wire.period,
-            digits: wire.digits,
-        },
+        params,
         valid_minutes: wire.code_expire,
     })
 }
@@ -139,6 +130,8 @@ mod tests {
             (wire("", "totp", 60, 6, 4320), "seed"),
             (wire(SEED, "sms", 60, 6, 4320), "type"),
             (wire(SEED, "totp", 0, 6, 4320), "period"),
+            (wire(SEED, "totp", 45, 6, 4320), "period"),
+            (wire(SEED, "hotp", 120, 6, 4320), "period"),
             (wire(SEED, "totp", 60, 7, 4320), "digits"),
             (wire(SEED, "totp", 60, 6, 0), "code_expire"),
             (

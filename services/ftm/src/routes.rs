@@ -439,6 +439,12 @@ async fn mobile(
 }
 
 /// A phone redeeming an activation code: the seed leaves escrow exactly once.
+///
+/// The code is judged before the phone's `mobile_id`, as the live server does: an unknown, used, expired
+/// or malformed code gets error 40 whatever the `mobile_id` (it answered 40 to a public client's
+/// 15-character non-hex id). A redeemable code is delivered to any `mobile_id` [`MobileId`] accepts (not
+/// blank, not too long); for one it does not, the answer is a fault naming `mobile_id`, and the code stays
+/// redeemable (a point lookup in the escrow): a request ftm cannot serve never burns a code.
 async fn activate(
     state: &Ftm,
     http: &HttpRequest,
@@ -446,11 +452,6 @@ async fn activate(
 ) -> Result<HttpResponse, FtmError> {
     const TYPE: &str = MobileProvisionRequest::TYPE;
     let invalid = |detail: String| -> FtmError { Fault::invalid(TYPE, detail).into() };
-    // The phone's fields are checked before the code is looked at, so a bad request never burns a code.
-    let mobile_id: MobileId = request
-        .mobile_id
-        .parse()
-        .map_err(|e| invalid(format!("mobile_id: {e}")))?;
     if request.registration_id.len() > MAX_REG_ID {
         return Err(invalid(format!(
             "registration_id: longer than {MAX_REG_ID} characters"
@@ -468,6 +469,27 @@ async fn activate(
             why.to_owned(),
         )
     };
+    let code = TokenActivationCode::payload_from_input(&request.token_activation_code).ok();
+    let mobile_id: MobileId = match request.mobile_id.parse() {
+        Ok(id) => id,
+        Err(e) => {
+            // Nothing can be delivered to this phone; whether that is error 40 or a fault depends on the code.
+            let redeemable = match code {
+                Some(code) => state
+                    .escrow
+                    .is_redeemable(code, state.clock.now())
+                    .map_err(Fault::storage(TYPE))?,
+                None => false,
+            };
+            return if redeemable {
+                Err(invalid(format!("mobile_id: {e}")))
+            } else {
+                Ok(refused(
+                    "refused: unknown, used, expired or malformed code (40)",
+                ))
+            };
+        }
+    };
     let trigger = Trigger {
         activation_code: Some(&request.token_activation_code),
         mobile_id: Some(mobile_id.as_str()),
@@ -484,7 +506,7 @@ async fn activate(
             ScenarioAction::Delay => {}
         }
     }
-    let Ok(code) = TokenActivationCode::payload_from_input(&request.token_activation_code) else {
+    let Some(code) = code else {
         return Ok(refused("refused: malformed code (40)"));
     };
     let now = state.clock.now();
@@ -513,14 +535,11 @@ async fn activate(
         pin_required: modeled::MOBILE_PIN_REQUIRED.to_owned(),
         pin_require_type: modeled::MOBILE_PIN_REQUIRE_TYPE.to_owned(),
         pin_length: modeled::MOBILE_PIN_LENGTH,
-        counter: modeled::MOBILE_COUNTER,
+        counter: modeled::otp_to_wire(&token.params).counter,
         encryption_key: String::new(),
         issuer: token.appliance.to_string(),
         result: 0,
         error: None,
-        kind: Some(token.params.kind.as_str().to_owned()),
-        period: Some(token.params.period),
-        digits: Some(token.params.digits),
     };
     Ok(reply(
         &response,

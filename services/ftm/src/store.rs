@@ -19,7 +19,7 @@ use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, LicenseId, TokenSerial};
-use protocol::modeled::MINTED_CODE_FLAG;
+use protocol::modeled::otp_to_wire;
 use protocol::otp::OtpKind;
 use protocol::seed::Seed;
 use protocol::time::UnixTime;
@@ -202,7 +202,8 @@ impl Escrow {
                 let mut minted: Vec<TokenState> = Vec::with_capacity(items.len());
                 for (spec, license) in &items {
                     let code = loop {
-                        let code = TokenActivationCode::new(MINTED_CODE_FLAG, rng.r#gen());
+                        let flag = otp_to_wire(&spec.params).code_flag;
+                        let code = TokenActivationCode::new(flag, rng.r#gen());
                         let taken = tx.contains(ESCROW, code.wire_hex().as_bytes())?
                             || minted.iter().any(|s| s.code == Some(code));
                         if !taken {

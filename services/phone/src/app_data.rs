@@ -26,10 +26,13 @@ const ALLOW_INVALID_CERT: &str = "allow";
 pub struct Delivered {
     pub serial: TokenSerial,
     pub seed: Seed,
+    /// How to compute the token's codes: `kind`, `period` and `digits` come from the flag byte of the code
+    /// the user typed or scanned, not from the answer, which has no field for them
+    /// (`modeled::otp_from_wire`).
     pub kind: OtpKind,
     pub period: u32,
     pub digits: u32,
-    /// The HOTP counter the server sent (`counter`).
+    /// The HOTP counter of the first code: the answer's `counter`.
     pub counter: u64,
     /// The provisioning appliance's serial.
     pub issuer: String,

@@ -165,8 +165,10 @@ pub fn new_phone_from_json(body: Value) -> Result<NewPhone, IdentityError> {
     match fields.get("mobile_id") {
         None | Some(Value::Null) => {}
         Some(Value::String(text)) => {
-            text.parse::<MobileId>()
+            let mobile_id = text
+                .parse::<MobileId>()
                 .map_err(|e| IdentityError::BadMobileId(e.to_string()))?;
+            platform_of(&mobile_id)?;
         }
         Some(other) => {
             return Err(IdentityError::BadMobileId(format!(
@@ -180,13 +182,13 @@ pub fn new_phone_from_json(body: Value) -> Result<NewPhone, IdentityError> {
 /// The identity a `POST /phones` asks for, with defaults filled in. The name is checked separately, as the
 /// store assigns default names.
 pub fn identity(request: &NewPhone, rng: &mut impl Rng) -> Result<Identity, IdentityError> {
-    let platform = match (request.platform, &request.mobile_id) {
-        (Some(platform), _) => platform,
-        (None, Some(mobile_id)) => platform_of(mobile_id),
+    let given_platform = request.mobile_id.as_ref().map(platform_of).transpose()?;
+    let platform = match (request.platform, given_platform) {
+        (Some(platform), _) | (None, Some(platform)) => platform,
         (None, None) => Platform::Android,
     };
     let mobile_id = match &request.mobile_id {
-        Some(mobile_id) if platform_of(mobile_id) != platform => {
+        Some(mobile_id) if given_platform != Some(platform) => {
             return Err(IdentityError::BadMobileId(format!(
                 "`{mobile_id}` is not the mobile_id of an {} phone: expected {}",
                 platform_name(platform),
@@ -286,12 +288,19 @@ fn check_clock_skew(skew: i64) -> Result<(), IdentityError> {
     Ok(())
 }
 
-/// The platform whose `mobile_id` has this shape: a UUID is an iPhone's, 16 hex digits an Android ID.
-fn platform_of(mobile_id: &MobileId) -> Platform {
-    if mobile_id.as_str().contains('-') {
-        Platform::Ios
+/// The platform whose `mobile_id` has this shape: a UUID is an iPhone's, 16 hex digits an Android ID. The
+/// provisioning server takes any id a client sends, but a virtual phone is the app, so it has one of the
+/// app's.
+fn platform_of(mobile_id: &MobileId) -> Result<Platform, IdentityError> {
+    if mobile_id.is_android_id() {
+        Ok(Platform::Android)
+    } else if mobile_id.is_ios_uuid() {
+        Ok(Platform::Ios)
     } else {
-        Platform::Android
+        Err(IdentityError::BadMobileId(format!(
+            "`{mobile_id}` is not the mobile_id of a FortiToken Mobile phone: expected 16 hex digits (an \
+             Android ID) or a UUID (iOS)"
+        )))
     }
 }
 
@@ -546,6 +555,28 @@ mod tests {
             read(serde_json::json!({"mobile_id": 7})),
             Err("phone.bad-mobile-id")
         );
+        // ftm takes any id a client sends; a virtual phone is the app and has one of the app's shapes.
+        for odd in [
+            "",
+            "public-client-1",
+            "00DAB39B-B920-463A-A099-44B6138A3C9Z",
+        ] {
+            assert_eq!(
+                read(serde_json::json!({"mobile_id": odd})),
+                Err("phone.bad-mobile-id"),
+                "{odd}"
+            );
+            if let Ok(mobile_id) = odd.parse::<MobileId>() {
+                let request = NewPhone {
+                    mobile_id: Some(mobile_id),
+                    ..NewPhone::default()
+                };
+                assert_eq!(
+                    identity(&request, &mut rng()).map_err(|e| e.id()),
+                    Err("phone.bad-mobile-id")
+                );
+            }
+        }
         assert_eq!(
             read(serde_json::json!({"platform": "windows"})),
             Err("phone.bad-request")

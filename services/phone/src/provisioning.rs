@@ -1,7 +1,9 @@
 //! The app's side of token activation (dossier 3.2 to 3.5): read the code the user typed or scanned, send
 //! `SoftToken.MobileProvisionRequest` to the provisioning server's `/SoftToken/Provisioning.asmx/Mobile`
-//! exactly as FortiToken Mobile 4.9.9 does, and turn the answer into a token to store or a refusal. HTTP
-//! only: the phone never links the ftm crate.
+//! exactly as FortiToken Mobile 4.9.9 does, and turn the answer into a token to store or a refusal. How to
+//! compute the token's codes comes from the code's flag byte and the answer's `counter`
+//! (`modeled::otp_from_wire`), as public clients read them: the answer has no field for it. HTTP only: the
+//! phone never links the ftm crate.
 
 use anyhow::Context;
 use protocol::activation::TokenActivationCode;
@@ -9,8 +11,7 @@ use protocol::catalogue::CATALOGUE;
 use protocol::envelope::Envelope;
 use protocol::id::{IdError, MobileId, TokenSerial};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
-use protocol::modeled::{ProtocolFault, code_from_qr};
-use protocol::otp::OtpKind;
+use protocol::modeled::{ProtocolFault, code_from_qr, otp_from_wire};
 use protocol::paths::MOBILE;
 use protocol::seed::decrypt_from_server;
 
@@ -19,14 +20,6 @@ use crate::device::Identity;
 
 /// The `__version` FortiToken Mobile 4.9.9 sends.
 const MESSAGE_VERSION: &str = "5";
-
-/// What the app assumes when the server does not say how to compute codes: FortiGate's TOTP, 60 s, 6 digits.
-const DEFAULT_KIND: OtpKind = OtpKind::Totp;
-const DEFAULT_PERIOD: u32 = 60;
-const DEFAULT_DIGITS: u32 = 6;
-
-/// The longest TOTP step the phone accepts from a server: a day.
-const MAX_PERIOD: u32 = 86_400;
 
 /// The error id of a refusal the catalogue does not know.
 const UNKNOWN_REFUSAL: &str = "phone.activation-refused";
@@ -45,11 +38,27 @@ pub enum ActivationError {
     BadAnswer(String),
 }
 
-/// The 8 payload bytes of an activation code as the user enters it: the 16-character base32 code (any
-/// letter case, spaces and dashes ignored), its 16-hex-digit wire form, or the QR string that carries it.
-pub fn code_from_input(text: &str) -> Result<[u8; 8], IdError> {
+/// An activation code as the user entered it: the payload the app sends, and the flag byte that says how
+/// to compute the token's codes, which only the 16-character code has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnteredCode {
+    pub payload: [u8; 8],
+    /// `None` when the user gave the 16-hex-digit wire form.
+    pub flag: Option<u8>,
+}
+
+/// An activation code as the user enters it: the 16-character base32 code (any letter case, spaces and
+/// dashes ignored), its 16-hex-digit wire form, or the QR string that carries it.
+pub fn code_from_input(text: &str) -> Result<EnteredCode, IdError> {
     let code = code_from_qr(text).unwrap_or(text);
-    TokenActivationCode::payload_from_input(code)
+    let payload = TokenActivationCode::payload_from_input(code)?;
+    // Input read as the hex payload has no flag, even when it also parses as a code.
+    let flag = code
+        .parse::<TokenActivationCode>()
+        .ok()
+        .filter(|typed| typed.payload() == payload)
+        .map(|typed| typed.flag());
+    Ok(EnteredCode { payload, flag })
 }
 
 /// The request the app sends for `code` (the payload as 16 lowercase hex digits, as the app sends it).
@@ -64,10 +73,11 @@ pub fn request(identity: &Identity, code: [u8; 8]) -> MobileProvisionRequest {
     }
 }
 
-/// What the server's answer gives the phone `mobile_id`: the token to store, or why not.
+/// What the server's answer to `code` gives the phone `mobile_id`: the token to store, or why not.
 pub fn delivered(
     response: MobileProvisionResponse,
     mobile_id: &MobileId,
+    code: &EnteredCode,
 ) -> Result<Delivered, ActivationError> {
     if let Some(error) = &response.error {
         let error_id = CATALOGUE
@@ -86,28 +96,14 @@ pub fn delivered(
         .map_err(|e| bad(format!("token: {e}")))?;
     let seed =
         decrypt_from_server(&response.seed, mobile_id).map_err(|e| bad(format!("seed: {e}")))?;
-    let kind = match response.kind.as_deref() {
-        None => DEFAULT_KIND,
-        Some(text) => OtpKind::parse(text)
-            .ok_or_else(|| bad(format!("type: `{text}` is neither totp nor hotp")))?,
-    };
-    let period = response.period.unwrap_or(DEFAULT_PERIOD);
-    if !(1..=MAX_PERIOD).contains(&period) {
-        return Err(bad(format!(
-            "period: {period} is not between 1 and {MAX_PERIOD} seconds"
-        )));
-    }
-    let digits = response.digits.unwrap_or(DEFAULT_DIGITS);
-    if !(1..=10).contains(&digits) {
-        return Err(bad(format!("digits: {digits} is not between 1 and 10")));
-    }
+    let otp = otp_from_wire(code.flag, response.counter).map_err(bad)?;
     Ok(Delivered {
         serial,
         seed,
-        kind,
-        period,
-        digits,
-        counter: u64::try_from(response.counter).unwrap_or(0),
+        kind: otp.params.kind,
+        period: otp.params.period,
+        digits: otp.params.digits,
+        counter: otp.counter,
         issuer: response.issuer,
         image_file: response.image_file,
         pin_required: response.pin_required,
@@ -136,7 +132,7 @@ impl FtmClient {
     pub async fn activate(
         &self,
         identity: &Identity,
-        code: [u8; 8],
+        code: EnteredCode,
     ) -> Result<Delivered, ActivationError> {
         let url = format!("{}{MOBILE}", self.base_url);
         let response = self
@@ -144,7 +140,7 @@ impl FtmClient {
             .post(&url)
             .header("content-type", "application/json;charset=utf-8")
             .header("accept", "application/json")
-            .body(Envelope::to_vec(&request(identity, code)))
+            .body(Envelope::to_vec(&request(identity, code.payload)))
             .send()
             .await
             .with_context(|| format!("POST {url}"))
@@ -168,7 +164,7 @@ impl FtmClient {
             .map_err(|e| {
             ActivationError::BadAnswer(format!("not a MobileProvisionResponse: {e}"))
         })?;
-        delivered(answer, &identity.mobile_id)
+        delivered(answer, &identity.mobile_id, &code)
     }
 }
 
@@ -176,6 +172,7 @@ impl FtmClient {
 mod tests {
     use super::*;
     use protocol::catalogue::ACTIVATION_CODE_INVALID;
+    use protocol::otp::OtpKind;
     use protocol::phone::NewPhone;
     use protocol::seed::{Seed, encrypt_for_phone};
     use rand::SeedableRng;
@@ -207,6 +204,12 @@ mod tests {
         response
     }
 
+    /// A 60-second code as an appliance mints it (flag `0x10`).
+    const SIXTY: EnteredCode = EnteredCode {
+        payload: [0xe3, 0xa0, 0x67, 0x0d, 0xdb, 0xd8, 0x2e, 0xf5],
+        flag: Some(0x10),
+    };
+
     #[test]
     fn codes_as_typed_as_sent_or_scanned() {
         let payload = [0xe3, 0xa0, 0x67, 0x0d, 0xdb, 0xd8, 0x2e, 0xf5];
@@ -214,11 +217,31 @@ mod tests {
             "EEIOHIDHBXN5QLXV",
             "eeio-hidh-bxn5-qlxv",
             " EEIO HIDH BXN5 QLXV ",
-            "e3a0670ddbd82ef5",
             "fortitokenmobile://activate?code=EEIOHIDHBXN5QLXV&server=globalftm.fortinet.net",
         ] {
-            assert_eq!(code_from_input(input), Ok(payload), "{input:?}");
+            assert_eq!(code_from_input(input), Ok(SIXTY), "{input:?}");
         }
+        // The wire form is the payload alone: no flag.
+        assert_eq!(
+            code_from_input("e3a0670ddbd82ef5"),
+            Ok(EnteredCode {
+                payload,
+                flag: None
+            })
+        );
+        // A portal code (`0x00`), and a 30-second HOTP 8-digit code fortimock mints (`0x09`).
+        assert_eq!(
+            code_from_input("EEAEVVEYZSERRHEM").map(|c| c.flag),
+            Ok(Some(0x00))
+        );
+        let hotp = TokenActivationCode::new(0x09, payload).to_base32();
+        assert_eq!(
+            code_from_input(&hotp),
+            Ok(EnteredCode {
+                payload,
+                flag: Some(0x09)
+            })
+        );
         for bad in [
             "",
             "EEIOHIDHBXN5QLX",
@@ -232,10 +255,7 @@ mod tests {
 
     #[test]
     fn the_request_is_what_the_app_sends() {
-        let request = request(
-            &identity(),
-            [0xe3, 0xa0, 0x67, 0x0d, 0xdb, 0xd8, 0x2e, 0xf5],
-        );
+        let request = request(&identity(), SIXTY.payload);
         let json = serde_json::to_value(Envelope(request)).unwrap();
         assert_eq!(
             json,
@@ -252,33 +272,64 @@ mod tests {
     }
 
     #[test]
-    fn a_success_gives_the_seed_and_defaults() {
-        let delivered = delivered(success(), &identity().mobile_id).unwrap();
+    fn a_success_gives_the_seed_and_the_token() {
+        let delivered = delivered(success(), &identity().mobile_id, &SIXTY).unwrap();
         assert_eq!(delivered.seed, Seed::from_hex(SEED).unwrap());
         assert_eq!(delivered.serial.as_str(), "FTKMOB00C82980A7");
-        assert_eq!(
-            (delivered.kind, delivered.period, delivered.digits),
-            (OtpKind::Totp, 60, 6)
-        );
         assert_eq!(
             (delivered.counter, delivered.issuer.as_str()),
             (1, "FGVM01TM00000001")
         );
-        let mut hotp = success();
-        hotp.kind = Some("HOTP".into());
-        hotp.period = Some(30);
-        hotp.digits = Some(8);
-        let delivered = super::delivered(hotp, &identity().mobile_id).unwrap();
+    }
+
+    #[test]
+    fn the_code_it_was_given_says_how_to_compute_codes() {
+        let with = |flag: Option<u8>| {
+            let code = EnteredCode { flag, ..SIXTY };
+            let delivered = delivered(success(), &identity().mobile_id, &code).unwrap();
+            (delivered.kind, delivered.period, delivered.digits)
+        };
+        assert_eq!(with(Some(0x10)), (OtpKind::Totp, 60, 6));
+        assert_eq!(with(Some(0x00)), (OtpKind::Totp, 30, 6));
+        assert_eq!(with(Some(0x18)), (OtpKind::Totp, 60, 8));
+        assert_eq!(with(Some(0x09)), (OtpKind::Hotp, 30, 8));
+        // Given only the payload, the phone assumes a FortiGate token.
+        assert_eq!(with(None), (OtpKind::Totp, 60, 6));
+
+        // An answer that names a period, as fortimock's used to, does not override the code's.
+        let mut answer = serde_json::to_value(Envelope(success())).unwrap();
+        answer["d"]["type"] = "hotp".into();
+        answer["d"]["period"] = 60.into();
+        answer["d"]["digits"] = 8.into();
+        let Envelope(answer) =
+            serde_json::from_value::<Envelope<MobileProvisionResponse>>(answer).unwrap();
+        let thirty = EnteredCode {
+            flag: Some(0x00),
+            ..SIXTY
+        };
+        let delivered = delivered(answer, &identity().mobile_id, &thirty).unwrap();
         assert_eq!(
             (delivered.kind, delivered.period, delivered.digits),
-            (OtpKind::Hotp, 30, 8)
+            (OtpKind::Totp, 30, 6)
         );
+    }
+
+    #[test]
+    fn a_hotp_token_starts_at_the_answers_counter() {
+        let hotp = EnteredCode {
+            flag: Some(0x11),
+            ..SIXTY
+        };
+        let mut answer = success();
+        answer.counter = 5;
+        let delivered = delivered(answer, &identity().mobile_id, &hotp).unwrap();
+        assert_eq!((delivered.kind, delivered.counter), (OtpKind::Hotp, 5));
     }
 
     #[test]
     fn refusals_carry_the_catalogue_id() {
         let refused = MobileProvisionResponse::refused(ACTIVATION_CODE_INVALID.wire_error());
-        match delivered(refused, &identity().mobile_id) {
+        match delivered(refused, &identity().mobile_id, &SIXTY) {
             Err(ActivationError::Refused { error_id, message }) => {
                 assert_eq!(error_id, "ftm.mobile.code-invalid");
                 assert_eq!(message, "FTM token Activation Code is invalid (40)");
@@ -290,7 +341,7 @@ mod tests {
             error.error_code = 99;
         }
         assert!(matches!(
-            delivered(unknown, &identity().mobile_id),
+            delivered(unknown, &identity().mobile_id, &SIXTY),
             Err(ActivationError::Refused { error_id, .. }) if error_id == UNKNOWN_REFUSAL
         ));
     }
@@ -299,19 +350,17 @@ mod tests {
     fn unusable_answers_are_errors() {
         let other_phone: MobileId = "0123456789abcdef".parse().unwrap();
         assert!(matches!(
-            delivered(success(), &other_phone),
+            delivered(success(), &other_phone, &SIXTY),
             Err(ActivationError::BadAnswer(_))
         ));
         for change in [
             |r: &mut MobileProvisionResponse| r.token = "nope".into(),
-            |r: &mut MobileProvisionResponse| r.kind = Some("sms".into()),
-            |r: &mut MobileProvisionResponse| r.period = Some(0),
-            |r: &mut MobileProvisionResponse| r.digits = Some(11),
+            |r: &mut MobileProvisionResponse| r.counter = -1,
         ] {
             let mut response = success();
             change(&mut response);
             assert!(matches!(
-                delivered(response, &identity().mobile_id),
+                delivered(response, &identity().mobile_id, &SIXTY),
                 Err(ActivationError::BadAnswer(_))
             ));
         }
