@@ -374,3 +374,74 @@ async fn an_unreachable_fortitoken_server_is_a_clear_502() {
     );
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn concurrent_changes_to_one_appliance_lose_nothing() {
+    let suite = TestSuite::start().await;
+    let serial = "FGVM01TM00000301";
+    suite.new_appliance(json!({"serial": serial})).await;
+    let url = format!(
+        "{}{}",
+        suite.url("appliance"),
+        protocol::paths::fill(protocol::paths::APPLIANCE_SETTINGS, &[serial])
+    );
+    // Pairs of PATCHes, each to another setting, at once: both must stay, every time.
+    for round in 0..20u32 {
+        let threshold = 1 + round;
+        let expiry = 100 + round;
+        let patch = |body: serde_json::Value| suite.client.patch(&url).json(&body).send();
+        let (a, b) = tokio::join!(
+            patch(json!({"lockout_threshold": threshold})),
+            patch(json!({"activation_expiry_minutes": expiry}))
+        );
+        assert_eq!(
+            (a.unwrap().status(), b.unwrap().status()),
+            (StatusCode::OK, StatusCode::OK)
+        );
+        let settings = suite.appliance(serial).await.settings;
+        assert_eq!(
+            (
+                settings.lockout_threshold,
+                settings.activation_expiry_minutes
+            ),
+            (threshold, expiry),
+            "round {round}"
+        );
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn an_appliance_whose_listener_cannot_start_is_not_created() {
+    let suite = TestSuite::start().await;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let serial = "FGVM01TM00000302";
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            "/appliances",
+            &json!({"serial": serial, "ftm_push": {"status": true, "server_port": port}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error_id"], "appliance.ftm-push");
+    let missing = suite
+        .client
+        .get(format!("{}/appliances/{serial}", suite.url("appliance")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // Once the port is free, the same request creates it.
+    drop(taken);
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            "/appliances",
+            &json!({"serial": serial, "ftm_push": {"status": true, "server_port": port}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    suite.stop().await;
+}

@@ -2,8 +2,10 @@
 //! starts real servers on port 0 and talks HTTPS to them through `e2e::TestSuite`.
 
 mod appliance;
+mod bounds;
 mod forticare;
 mod ftm;
+mod guard;
 mod hostile;
 mod journal;
 mod malformed;

@@ -361,3 +361,30 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+#[tokio::test]
+async fn a_push_session_expires_on_the_lab_clock() {
+    let suite = TestSuite::start().await;
+    suite.freeze_clock().await;
+    // A long timeout in real time: the login ends because the lab clock passes it, not because it waited.
+    let (serial, phone) = ready(&suite, 300, json!({})).await;
+    let login = suite.push_login(&serial, "alice");
+    let expire = async {
+        newest(&suite, &phone, PushStatus::Pending).await;
+        suite.advance_clock(301).await;
+        suite.answer_push(&phone, "latest", true).await
+    };
+    let ((status, outcome), (answered, entry)) = tokio::join!(login, expire);
+    assert_eq!(answered, StatusCode::OK, "{entry}");
+    assert_eq!(entry["status"], "failed", "{entry}");
+    assert!(
+        entry["detail"].as_str().unwrap().contains("expired"),
+        "{entry}"
+    );
+    assert_eq!(
+        (status, outcome.result),
+        (StatusCode::UNAUTHORIZED, LoginResult::Timeout),
+        "{outcome:?}"
+    );
+    suite.stop().await;
+}

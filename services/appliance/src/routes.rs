@@ -256,7 +256,12 @@ fn apply_settings(
     )? {
         settings.activation_expiry_minutes = v;
     }
-    if let Some(v) = within("period", change.period, 1..=3600)? {
+    if let Some(v) = change.period {
+        // The activation code carries only these two (protocol::modeled::otp_to_wire), as FortiOS and
+        // FortiAuthenticator offer them.
+        if !matches!(v, 30 | 60) {
+            return Err(format!("period {v} is neither 30 nor 60 seconds"));
+        }
         settings.period = v;
     }
     if let Some(v) = change.digits {
