@@ -1,7 +1,7 @@
 //! fortimock's wire contract: the SoftToken messages FortiGate, FortiAuthenticator and the FortiToken Mobile
 //! app exchange with Fortinet's cloud, their identifiers, the error catalogue, and fortimock's own admin API types.
 //!
-//! This crate does no I/O (no actix, no tokio, no sled, no clock reads): services and simulators depend on it,
+//! This crate does no I/O (no actix, no tokio, no database, no clock reads): services and simulators depend on it,
 //! never on each other.
 //!
 //! Stability: the SoftToken types (`envelope`, `header`, `license`) follow the captured wire exactly and only

@@ -5,8 +5,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the process-wide subscriber; later calls are no-ops.
 pub fn init() {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sled=warn"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // A closed stderr must not take a worker down: tracing-subscriber reports its own write errors with
     // `eprintln!`, which panics when stderr is gone.
     let _ = tracing_subscriber::fmt()
