@@ -297,12 +297,8 @@ impl MobileId {
 
     /// Whether this is an iOS id as the app sends it: a UUID (`8-4-4-4-12` hex digits).
     pub fn is_ios_uuid(&self) -> bool {
-        let groups: Vec<&str> = self.0.split('-').collect();
-        groups.len() == 5
-            && groups
-                .iter()
-                .zip([8, 4, 4, 4, 12])
-                .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+        // The hyphenated form only (`identifierForVendor`), not the other spellings `uuid` reads.
+        self.0.len() == 36 && uuid::Uuid::try_parse(&self.0).is_ok()
     }
 }
 
