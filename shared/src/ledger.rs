@@ -2,6 +2,9 @@
 //! `/__admin/licenses` and the lab fixtures format. These types are fortimock's contract with its users'
 //! scripts: fields may be added, never renamed.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::{Deserialize, Serialize};
 
 use crate::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
@@ -103,6 +106,17 @@ pub struct OwnershipAnswer {
     /// The queried appliances the ledger has registered a license to.
     pub registered: Vec<ApplianceSerial>,
 }
+
+/// What answers ftm's ownership questions: forticare over HTTP (`POST /__ledger/v1/ownership`), or forticare's
+/// ledger itself when both run in one process. ftm asks through this one interface either way.
+pub trait OwnershipLedger: Send + Sync {
+    /// Which of `query.tokens` the querying cluster may use; the error says why the ledger could not answer.
+    fn ownership<'a>(&'a self, query: &'a OwnershipQuery) -> OwnershipFuture<'a>;
+}
+
+/// The answer an [`OwnershipLedger`] gives, when it has it.
+pub type OwnershipFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<OwnershipAnswer, String>> + Send + 'a>>;
 
 /// Whether the querying cluster may use one token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -342,6 +342,7 @@ async fn start_listener(
     };
     let listen = Listen {
         bind: SocketAddr::new(context.bind, appliance.push.server_port),
+        socket: None,
         transport,
         clock: context.clock.clone(),
         workers: 1,

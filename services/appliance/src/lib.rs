@@ -46,7 +46,8 @@ pub struct Config {
 
 /// Opens the store, starts serving, and starts the ftm-push listener of every appliance that has push on.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let store = store::Fleet::open(config.service_dir.as_deref())?;
+    let dir = config.service_dir.clone();
+    let store = lab::store::open_blocking(move || store::Fleet::open(dir.as_deref())).await?;
     let push = Arc::new(ftm_push::PushContext {
         store,
         clock: config.listen.clock.clone(),

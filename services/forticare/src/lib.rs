@@ -33,9 +33,16 @@ pub struct Config {
     pub fixtures: Vec<LicenseSpec>,
 }
 
+/// A running forticare: the service, and its ledger (which ftm may ask in-process).
+pub struct Started {
+    pub service: RunningService,
+    pub ledger: store::Ledger,
+}
+
 /// Opens the ledger, loads the fixtures and starts serving.
-pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let ledger = store::Ledger::open(config.service_dir.as_deref())?;
+pub async fn start(config: Config) -> anyhow::Result<Started> {
+    let dir = config.service_dir.clone();
+    let ledger = lab::store::open_blocking(move || store::Ledger::open(dir.as_deref())).await?;
     let clock = config.listen.clock.clone();
     let created = ledger
         .load_fixtures(config.fixtures.clone(), clock.now())
@@ -45,9 +52,10 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         tracing::info!(service = NAME, created, "fixture licenses created");
     }
     let state = web::Data::new(routes::Forticare {
-        ledger,
+        ledger: ledger.clone(),
         clock,
         fixtures: config.fixtures,
     });
-    lab::server::start(&config.listen, state)
+    let service = lab::server::start(&config.listen, state)?;
+    Ok(Started { service, ledger })
 }

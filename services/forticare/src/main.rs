@@ -36,7 +36,8 @@ async fn main() -> anyhow::Result<()> {
         service_dir: lab.service_dir(forticare::NAME),
         fixtures,
     })
-    .await?;
+    .await?
+    .service;
     tracing::info!(url = service.url(), "forticare listening");
     tokio::signal::ctrl_c().await?;
     service.stop().await;

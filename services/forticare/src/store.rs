@@ -478,6 +478,14 @@ impl Ledger {
     }
 }
 
+/// The ledger answers ftm in-process when both run in one process (`fortimock up`).
+impl protocol::ledger::OwnershipLedger for Ledger {
+    fn ownership<'a>(&'a self, query: &'a OwnershipQuery) -> protocol::ledger::OwnershipFuture<'a> {
+        let answer = Ledger::ownership(self, query).map_err(|e| e.to_string());
+        Box::pin(std::future::ready(answer))
+    }
+}
+
 /// Checks one record of a state being imported (`lab::service::Service::check_record`).
 pub fn check_record(table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
     use anyhow::Context;

@@ -3,12 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 use lab::options::Lab;
 use lab::server::RunningService;
 use protocol::admin::ServiceStatus;
-use protocol::ledger::LicenseSpec;
+use protocol::ledger::{LicenseSpec, OwnershipLedger};
 
 /// Per-service ports (0 picks a free one), each also an environment variable.
 #[derive(clap::Args, Debug, Clone)]
@@ -90,56 +91,99 @@ impl Suite {
         ports: &PortOptions,
         fixtures: Vec<LicenseSpec>,
     ) -> anyhow::Result<()> {
-        let forticare = forticare::start(forticare::Config {
-            listen: lab.listen(forticare::NAME, ports.forticare_port)?,
-            service_dir: lab.service_dir(forticare::NAME),
-            fixtures,
-        })
-        .await?;
-        let forticare_url = forticare.url().to_owned();
-        self.services.push(forticare);
-        let ftm = ftm::start(ftm::Config {
-            listen: lab.listen(ftm::NAME, ports.ftm_port)?,
-            service_dir: lab.service_dir(ftm::NAME),
-            forticare_url,
-            http: lab.http_client()?,
-        })
-        .await?;
-        let ftm_url = ftm.url().to_owned();
-        self.services.push(ftm);
-        let relay = push::start(push::Config {
-            listen: lab.listen(push::NAME, ports.push_port)?,
-            service_dir: lab.service_dir(push::NAME),
-            http: lab.http_client()?,
-            journal_cap: push::DEFAULT_JOURNAL_CAP,
-        })
-        .await?;
-        let push_url = relay.url().to_owned();
-        self.services.push(relay);
+        // Every socket is bound first, so every service's address is known before any starts; then the
+        // services start side by side (their stores open on blocking threads), ftm once forticare's ledger
+        // is open, since ftm asks it in-process.
+        let forticare_listen = lab.listen(forticare::NAME, ports.forticare_port)?;
+        let ftm_listen = lab.listen(ftm::NAME, ports.ftm_port)?;
+        let push_listen = lab.listen(push::NAME, ports.push_port)?;
+        let phone_listen = lab.listen(phone::NAME, ports.phone_port)?;
+        let appliance_listen = lab.listen(appliance::NAME, ports.appliance_port)?;
+        let (forticare_url, ftm_url, push_url) = (
+            forticare_listen.url(),
+            ftm_listen.url(),
+            push_listen.url(),
+        );
+        let cloud = async {
+            let forticare = forticare::start(forticare::Config {
+                listen: forticare_listen,
+                service_dir: lab.service_dir(forticare::NAME),
+                fixtures,
+            })
+            .await?;
+            let ledger: Arc<dyn OwnershipLedger> = Arc::new(forticare.ledger);
+            let ftm = ftm::start(ftm::Config {
+                listen: ftm_listen,
+                service_dir: lab.service_dir(ftm::NAME),
+                forticare_url,
+                http: lab.http_client()?,
+                ledger: Some(ledger),
+            })
+            .await;
+            match ftm {
+                Ok(ftm) => Ok((forticare.service, ftm)),
+                Err(e) => {
+                    forticare.service.stop().await;
+                    Err(e)
+                }
+            }
+        };
+        let relay = async {
+            push::start(push::Config {
+                listen: push_listen,
+                service_dir: lab.service_dir(push::NAME),
+                http: lab.http_client()?,
+                journal_cap: push::DEFAULT_JOURNAL_CAP,
+            })
+            .await
+        };
         // Like the real app, the virtual phones present a client certificate to the provisioning server.
         let identity = phone::client_identity(lab.tls());
-        let phone = phone::start(phone::Config {
-            listen: lab.listen(phone::NAME, ports.phone_port)?,
-            service_dir: lab.service_dir(phone::NAME),
-            ftm_url: ftm_url.clone(),
-            http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
-            push_url: Some(push_url.clone()),
-            callbacks: lab::client::http_client(lab.ca_pem(), None)?,
-            secure_callbacks: lab.tls().is_some(),
-        })
-        .await?;
-        self.services.push(phone);
-        let appliance = appliance::start(appliance::Config {
-            listen: lab.listen(appliance::NAME, ports.appliance_port)?,
-            service_dir: lab.service_dir(appliance::NAME),
-            default_ftm_url: ftm_url,
-            http: lab.http_client()?,
-            default_push_url: push_url,
-            listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
-        })
-        .await?;
-        self.services.push(appliance);
-        Ok(())
+        let phones = async {
+            phone::start(phone::Config {
+                listen: phone_listen,
+                service_dir: lab.service_dir(phone::NAME),
+                ftm_url: ftm_url.clone(),
+                http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+                push_url: Some(push_url.clone()),
+                callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+                secure_callbacks: lab.tls().is_some(),
+            })
+            .await
+        };
+        let appliances = async {
+            appliance::start(appliance::Config {
+                listen: appliance_listen,
+                service_dir: lab.service_dir(appliance::NAME),
+                default_ftm_url: ftm_url.clone(),
+                http: lab.http_client()?,
+                default_push_url: push_url.clone(),
+                listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
+            })
+            .await
+        };
+        let (cloud, relay, phones, appliances) = tokio::join!(cloud, relay, phones, appliances);
+        // Whatever started is kept for `stop`, in start order, so a failure stops it again.
+        let mut failure = None;
+        match cloud {
+            Ok((forticare, ftm)) => {
+                self.services.push(forticare);
+                self.services.push(ftm);
+            }
+            Err(e) => failure = Some(e),
+        }
+        for started in [relay, phones, appliances] {
+            match started {
+                Ok(service) => self.services.push(service),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     pub fn services(&self) -> &[RunningService] {

@@ -30,8 +30,8 @@ fn describe(service: &str) -> &'static str {
 pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     let lab = args.lab.prepare()?;
     let fixtures = fixtures(&args)?;
+    // Every service is ready when `start` returns: its store is open and checked, its socket bound.
     let suite = Suite::start(&lab, &args.ports, fixtures).await?;
-    suite.wait_ready(&lab.http_client()?).await?;
     let ready_in = started.elapsed();
     let urls = suite.urls();
     if let Some(path) = &args.ready_file {

@@ -1,9 +1,10 @@
-//! forticare as ftm sees it: the ledger it asks who owns which token, and the service it forwards the
-//! appliance messages it does not handle itself to (so an appliance needs one address). HTTP only: ftm
-//! never links the forticare crate.
+//! forticare as ftm sees it over HTTP: the ledger it asks who owns which token (when forticare runs in
+//! another process; in one process ftm asks the ledger itself through the same `OwnershipLedger`), and the
+//! service it forwards the appliance messages it does not handle itself to (so an appliance needs one
+//! address). ftm never links the forticare crate.
 
 use anyhow::Context;
-use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
+use protocol::ledger::{OwnershipAnswer, OwnershipLedger, OwnershipQuery};
 use protocol::paths::{LEDGER_OWNERSHIP, PROCESS};
 
 /// An HTTP client for one forticare service.
@@ -33,7 +34,7 @@ impl ForticareClient {
     }
 
     /// Which of `query.tokens` the querying cluster may use.
-    pub async fn ownership(&self, query: &OwnershipQuery) -> anyhow::Result<OwnershipAnswer> {
+    pub async fn ask_ownership(&self, query: &OwnershipQuery) -> anyhow::Result<OwnershipAnswer> {
         let url = format!("{}{LEDGER_OWNERSHIP}", self.base_url);
         let response = self
             .http
@@ -82,6 +83,17 @@ impl ForticareClient {
             status,
             headers,
             body,
+        })
+    }
+}
+
+/// forticare's ledger over HTTP, for an ftm that runs on its own (`ftm-mock`).
+impl OwnershipLedger for ForticareClient {
+    fn ownership<'a>(&'a self, query: &'a OwnershipQuery) -> protocol::ledger::OwnershipFuture<'a> {
+        Box::pin(async move {
+            self.ask_ownership(query)
+                .await
+                .map_err(|e| format!("{e:#}"))
         })
     }
 }

@@ -10,9 +10,11 @@
 //! HTTP client to forticare), `error` (the service's one error type), `routes` (HTTP).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use actix_web::web;
 use lab::server::{Listen, RunningService};
+use protocol::ledger::OwnershipLedger;
 
 pub mod error;
 pub mod escrow;
@@ -35,15 +37,24 @@ pub struct Config {
     pub forticare_url: String,
     /// The client ftm calls forticare with (trusting the lab CA).
     pub http: reqwest::Client,
+    /// forticare's ledger in this process, if it runs here (`fortimock up`): ownership questions go to it
+    /// directly; `None` asks forticare over HTTP.
+    pub ledger: Option<Arc<dyn OwnershipLedger>>,
 }
 
 /// Opens the escrow and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let escrow = store::Escrow::open(config.service_dir.as_deref())?;
+    let dir = config.service_dir.clone();
+    let escrow = lab::store::open_blocking(move || store::Escrow::open(dir.as_deref())).await?;
+    let forticare = forticare::ForticareClient::new(config.http, &config.forticare_url);
+    let ledger = config
+        .ledger
+        .unwrap_or_else(|| Arc::new(forticare.clone()) as Arc<dyn OwnershipLedger>);
     let state = web::Data::new(routes::Ftm {
         escrow,
         clock: config.listen.clock.clone(),
-        forticare: forticare::ForticareClient::new(config.http, &config.forticare_url),
+        forticare,
+        ledger,
     });
     lab::server::start(&config.listen, state)
 }

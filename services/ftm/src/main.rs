@@ -31,6 +31,7 @@ async fn main() -> anyhow::Result<()> {
         service_dir: lab.service_dir(ftm::NAME),
         forticare_url: args.forticare_url,
         http: lab.http_client()?,
+        ledger: None,
     })
     .await?;
     tracing::info!(url = service.url(), "ftm listening");

@@ -40,7 +40,10 @@ use crate::store::Escrow;
 pub(crate) struct Ftm {
     pub(crate) escrow: Escrow,
     pub(crate) clock: Clock,
+    /// Where license imports are forwarded (forticare's front door, over HTTP).
     pub(crate) forticare: ForticareClient,
+    /// Who answers ownership questions: forticare's ledger in-process, or the same client over HTTP.
+    pub(crate) ledger: std::sync::Arc<dyn protocol::ledger::OwnershipLedger>,
 }
 
 impl Service for Ftm {
@@ -178,20 +181,20 @@ fn at_most_max_tokens(count: usize, type_name: &'static str) -> Result<(), Fault
     Ok(())
 }
 
-/// Asks forticare which tokens the cluster may use.
+/// Asks forticare's ledger (in-process or over HTTP) which tokens the cluster may use.
 async fn ownership(
     state: &Ftm,
     query: &OwnershipQuery,
     type_name: &'static str,
 ) -> Result<OwnershipAnswer, Fault> {
     state
-        .forticare
+        .ledger
         .ownership(query)
         .await
         .map_err(|error| Fault::Upstream {
             request_type: type_name,
             peer: "forticare",
-            error,
+            error: anyhow::anyhow!(error),
         })
 }
 

@@ -426,6 +426,7 @@ mod tests {
     fn listen(admin_token: Option<&str>) -> Listen {
         Listen {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            socket: None,
             transport: Transport::Plain,
             clock: Clock::default(),
             workers: 1,

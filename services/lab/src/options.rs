@@ -18,7 +18,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::clock::Clock;
-use crate::server::{Limits, Listen, Transport};
+use crate::server::{BoundSocket, Limits, Listen, Transport};
 use crate::tls::{ClientAuth, ClientIdentity, LabTls};
 
 /// Flags shared by `fortimock up` and the standalone service binaries.
@@ -264,7 +264,8 @@ fn raise_fd_limit() -> u64 {
 }
 
 impl Lab {
-    /// How service `name` listens on `port` (0 picks a free one).
+    /// How service `name` listens on `port` (0 picks a free one); the socket is bound now, so its address
+    /// (`Listen::url`) is known before the service starts.
     pub fn listen(&self, name: &str, port: u16) -> anyhow::Result<Listen> {
         let transport = match &self.tls {
             None => Transport::Plain,
@@ -280,8 +281,12 @@ impl Lab {
                 Transport::Https(tls.server_config(&auth)?)
             }
         };
+        let wanted = SocketAddr::new(self.options.bind, port);
+        let socket = BoundSocket::bind(wanted).with_context(|| format!("{name}: binding {wanted}"))?;
+        let bind = socket_address(&socket, wanted);
         Ok(Listen {
-            bind: SocketAddr::new(self.options.bind, port),
+            bind,
+            socket: Some(socket),
             transport,
             clock: self.clock.clone(),
             workers: self.options.workers,
@@ -330,4 +335,9 @@ impl Lab {
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
         crate::client::http_client(self.ca_pem(), self.internal_identity.as_ref())
     }
+}
+
+/// The address a socket bound ahead ended up on (`wanted` with the port the system picked).
+fn socket_address(socket: &BoundSocket, wanted: SocketAddr) -> SocketAddr {
+    socket.local_addr().unwrap_or(wanted)
 }

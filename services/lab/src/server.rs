@@ -69,10 +69,41 @@ impl Default for Limits {
     }
 }
 
+/// A socket bound ahead of the server that will serve it (so its address is known first), taken once.
+#[derive(Clone, Default)]
+pub struct BoundSocket(Arc<std::sync::Mutex<Option<TcpListener>>>);
+
+impl BoundSocket {
+    /// Binds `address` now.
+    pub fn bind(address: SocketAddr) -> std::io::Result<BoundSocket> {
+        let listener = TcpListener::bind(address)?;
+        Ok(BoundSocket(Arc::new(std::sync::Mutex::new(Some(listener)))))
+    }
+
+    /// Where it is bound.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    fn take(&self) -> Option<TcpListener> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+}
+
 /// How a service listens, besides its routes: everything `start` needs.
 #[derive(Clone)]
 pub struct Listen {
+    /// The address to serve on (the bound address when `socket` is set).
     pub bind: SocketAddr,
+    /// The socket already bound to `bind`, if it was bound ahead (`Lab::listen` does).
+    pub socket: Option<BoundSocket>,
     pub transport: Transport,
     pub clock: Clock,
     /// actix worker threads.
@@ -202,14 +233,13 @@ fn serve<F>(
 where
     F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
 {
-    let listener = TcpListener::bind(options.bind)
-        .with_context(|| format!("{name}: binding {}", options.bind))?;
-    let addr = listener.local_addr().context("reading the bound address")?;
-    let scheme = match options.transport {
-        Transport::Https(_) => "https",
-        Transport::Plain => "http",
+    let listener = match options.socket.as_ref().and_then(BoundSocket::take) {
+        Some(listener) => listener,
+        None => TcpListener::bind(options.bind)
+            .with_context(|| format!("{name}: binding {}", options.bind))?,
     };
-    let url = format!("{scheme}://{}", advertised(addr));
+    let addr = listener.local_addr().context("reading the bound address")?;
+    let url = url_of(&options.transport, addr);
     let bounds = Bounds {
         connections: Connections::default(),
         limits: options.limits,
@@ -314,6 +344,22 @@ impl RunningService {
     }
 }
 
+impl Listen {
+    /// The base URL clients will use, e.g. `https://127.0.0.1:8440` (known before the server starts when
+    /// the socket was bound ahead).
+    pub fn url(&self) -> String {
+        url_of(&self.transport, self.bind)
+    }
+}
+
+fn url_of(transport: &Transport, addr: SocketAddr) -> String {
+    let scheme = match transport {
+        Transport::Https(_) => "https",
+        Transport::Plain => "http",
+    };
+    format!("{scheme}://{}", advertised(addr))
+}
+
 /// The address to print for a bound socket: loopback instead of the unspecified address.
 fn advertised(addr: SocketAddr) -> String {
     match addr.ip() {
@@ -388,15 +434,12 @@ async fn around_request(
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros();
     let outcome = response.response().extensions().get::<Outcome>().cloned();
+    // One line per request, at debug level (`RUST_LOG=debug`): the journal is where exchanges are read.
     match &outcome {
-        Some(outcome) => tracing::info!(
+        Some(outcome) => tracing::debug!(
             service, %method, path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
         ),
-        // Health checks (a container's, every few seconds) would drown the log: they show at debug level.
-        None if is_probe(&path) => {
-            tracing::debug!(service, %method, path, status, micros, "request");
-        }
-        None => tracing::info!(service, %method, path, status, micros, "request"),
+        None => tracing::debug!(service, %method, path, status, micros, "request"),
     }
     let journal = control
         .as_ref()
@@ -433,11 +476,6 @@ async fn around_request(
     });
     let response = response.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(request, response))
-}
-
-/// Liveness and readiness probes.
-fn is_probe(path: &str) -> bool {
-    path == protocol::paths::ADMIN_HEALTH || path == protocol::paths::ADMIN_READY
 }
 
 /// A request body that must have arrived by a deadline: past it, reading fails with `TimedOut`.

@@ -1461,6 +1461,19 @@ impl Reader for Tx<'_> {
     }
 }
 
+/// Runs a store's opening (its integrity check reads the whole file and commits) on a blocking thread, so
+/// services of one process open their stores side by side without holding up the async workers.
+pub async fn open_blocking<T, E>(open: impl FnOnce() -> Result<T, E> + Send + 'static) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    E: Into<anyhow::Error> + Send + 'static,
+{
+    tokio::task::spawn_blocking(open)
+        .await
+        .map_err(|e| anyhow::anyhow!("opening a store: {e}"))?
+        .map_err(Into::into)
+}
+
 /// A 32-byte secret kept in `<service_dir>/<file>` (hex, mode 0600), created on first use (written and
 /// synced before it is used); a fresh random one each time when `service_dir` is `None`. Services derive
 /// their at-rest keys from it. A file that does not hold exactly 32 bytes of hex refuses the start.

@@ -81,7 +81,8 @@ pub fn client_identity(tls: Option<&LabTls>) -> Option<ClientIdentity> {
 /// Opens the phone database, starts serving, and registers every phone's push token with the relay (its
 /// webhook address changes when the service's port does).
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let phones = store::Phones::open(config.service_dir.as_deref())?;
+    let dir = config.service_dir.clone();
+    let phones = lab::store::open_blocking(move || store::Phones::open(dir.as_deref())).await?;
     let relay = relay::RelayClient::new(config.http.clone(), config.push_url.as_deref());
     let state = web::Data::new(routes::Phones {
         phones,

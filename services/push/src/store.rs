@@ -14,7 +14,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use lab::store::{OpenError, Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
+use lab::store::{Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::phone::Platform;
 use protocol::push::{DeliveredPush, DeviceView, JournalEntry, PushBatch};
 use protocol::time::UnixTime;
@@ -232,8 +232,8 @@ impl Relays {
     /// Opens the relay database in `service_dir` (in memory when `None`), dropping journal entries past
     /// `caps.journal` (the cap may be lower than on the last run).
     pub async fn open(service_dir: Option<&Path>, caps: Caps) -> anyhow::Result<Relays> {
-        let store =
-            Store::open(service_dir, &SCHEMA).map_err(|e: OpenError| anyhow::Error::new(e))?;
+        let dir = service_dir.map(Path::to_path_buf);
+        let store = lab::store::open_blocking(move || Store::open(dir.as_deref(), &SCHEMA)).await?;
         let relays = Relays { store, caps };
         let cap = caps.journal();
         relays
