@@ -8,7 +8,8 @@
 //!
 //! Writes go through one writer thread per store, which commits concurrent changes together (group
 //! commit): each change runs in its own transaction, committed without an fsync and visible to later
-//! changes, and the batch is then made durable by one fsync before any of them is answered. A change that
+//! changes, the last one of the batch durably, which makes the whole batch durable with one fsync before
+//! any of them is answered. A change that
 //! fails or refuses rolls back alone. Reads may see a change of the batch being made durable; nothing is
 //! acknowledged before it is.
 //!
@@ -323,6 +324,8 @@ struct Shared {
     /// Why the last commit failed, until one succeeds.
     failing: Mutex<Option<StoreError>>,
     writer: Mutex<Option<Writer>>,
+    /// Changes submitted and not yet taken by the writer.
+    queued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 struct Writer {
@@ -382,11 +385,15 @@ impl Store {
             database: RwLock::new(Some(Arc::new(database))),
             failing: Mutex::new(None),
             writer: Mutex::new(None),
+            queued: Arc::default(),
         });
-        let writer = Writer::start(Arc::downgrade(&shared)).map_err(|e| OpenError::Other {
-            path: shared.path(),
-            detail: format!("starting the writer thread: {e}"),
-        })?;
+        let writer =
+            Writer::start(Arc::downgrade(&shared), shared.queued.clone()).map_err(|e| {
+                OpenError::Other {
+                    path: shared.path(),
+                    detail: format!("starting the writer thread: {e}"),
+                }
+            })?;
         *shared.writer.lock().unwrap_or_else(PoisonError::into_inner) = Some(writer);
         Ok(Store { shared })
     }
@@ -511,9 +518,19 @@ impl Shared {
             .map(|w| w.jobs.clone())
             .ok_or_else(|| StoreError::internal("the store is closed"))?;
         drop(writer);
-        sender
-            .send(job)
-            .map_err(|_| StoreError::internal("the writer thread stopped"))
+        self.queued
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        sender.send(job).map_err(|_| {
+            self.queued
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            StoreError::internal("the writer thread stopped")
+        })
+    }
+
+    /// How many changes wait for the writer.
+    #[cfg(test)]
+    fn queued(&self) -> usize {
+        self.queued.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `batch` and makes it durable with one fsync; answers every change.
@@ -529,20 +546,33 @@ impl Shared {
         };
         let mut settled: Vec<(bool, Answer)> = Vec::with_capacity(batch.len());
         let mut failure: Option<StoreError> = None;
-        for job in batch {
+        // Every change but the last commits without an fsync; the last commits durably, which makes the
+        // whole batch durable with one fsync (a lone change costs exactly one durable commit).
+        let last = batch.len().saturating_sub(1);
+        let mut durable_last = false;
+        for (i, job) in batch.into_iter().enumerate() {
             if let Some(reason) = &failure {
                 (job.abandon)(reason.clone());
                 continue;
             }
-            match run_job(&database, job) {
-                Ok(done) => settled.push(done),
+            let durability = if i == last {
+                Durability::Immediate
+            } else {
+                Durability::None
+            };
+            match run_job(&database, job, durability) {
+                Ok((kept, answer)) => {
+                    durable_last = i == last && kept;
+                    settled.push((kept, answer));
+                }
                 Err(error) => failure = Some(error),
             }
         }
         let pending = settled.iter().any(|(kept, _)| *kept);
         let durable = match failure {
             Some(error) => Err(error),
-            None if pending => make_durable(&database),
+            // The last change kept nothing (or failed): the ones before it still need their fsync.
+            None if pending && !durable_last => make_durable(&database),
             None => Ok(()),
         };
         drop(database);
@@ -635,9 +665,13 @@ fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
     Err(database)
 }
 
-/// Runs one change in its own transaction, committed without an fsync when it keeps what it wrote.
+/// Runs one change in its own transaction, committed with `durability` when it keeps what it wrote.
 /// `Err` when the database failed: the change was answered with why.
-fn run_job(database: &Database, job: Job) -> Result<(bool, Answer), StoreError> {
+fn run_job(
+    database: &Database,
+    job: Job,
+    durability: Durability,
+) -> Result<(bool, Answer), StoreError> {
     let mut txn = match database.begin_write() {
         Ok(txn) => txn,
         Err(e) => {
@@ -646,7 +680,7 @@ fn run_job(database: &Database, job: Job) -> Result<(bool, Answer), StoreError> 
             return Err(error);
         }
     };
-    if let Err(e) = txn.set_durability(Durability::None) {
+    if let Err(e) = txn.set_durability(durability) {
         tracing::warn!(error = %e, "non-durable commits refused; committing each change durably");
     }
     let Job { run, abandon } = job;
@@ -705,7 +739,10 @@ fn make_durable(database: &Database) -> Result<(), StoreError> {
 }
 
 impl Writer {
-    fn start(shared: std::sync::Weak<Shared>) -> io::Result<Writer> {
+    fn start(
+        shared: std::sync::Weak<Shared>,
+        queued: Arc<std::sync::atomic::AtomicUsize>,
+    ) -> io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let service = shared.upgrade().map_or("store", |s| s.schema.service);
         let thread = std::thread::Builder::new()
@@ -719,6 +756,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
+                    queued.fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
                     let Some(shared) = shared.upgrade() else {
                         return;
                     };
@@ -1463,7 +1501,9 @@ impl Reader for Tx<'_> {
 
 /// Runs a store's opening (its integrity check reads the whole file and commits) on a blocking thread, so
 /// services of one process open their stores side by side without holding up the async workers.
-pub async fn open_blocking<T, E>(open: impl FnOnce() -> Result<T, E> + Send + 'static) -> anyhow::Result<T>
+pub async fn open_blocking<T, E>(
+    open: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> anyhow::Result<T>
 where
     T: Send + 'static,
     E: Into<anyhow::Error> + Send + 'static,
@@ -1938,5 +1978,58 @@ mod tests {
         for error in [full, denied, corrupt] {
             assert!(!error.to_string().contains("another fortimock"), "{error}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_lone_change_costs_one_fsync_and_queued_changes_share_one() {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+        let before = disk.syncs();
+        store
+            .write(|tx| tx.insert(A, b"alone", b"x").map(drop))
+            .await
+            .unwrap();
+        assert_eq!(disk.syncs() - before, 1);
+        // The first change holds the writer until 63 more are queued behind it: they are one batch.
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (running, started) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        let _ = running.send(());
+                        let _ = held.recv();
+                        tx.insert(A, b"first", b"x").map(drop)
+                    })
+                    .await
+            })
+        };
+        started.await.unwrap();
+        let before = disk.syncs();
+        let queued: Vec<_> = (0u32..63)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .write(move |tx| tx.insert(A, &i.to_be_bytes(), b"x").map(drop))
+                        .await
+                })
+            })
+            .collect();
+        // Every change is queued once the writer has picked up the first: wait until they are.
+        while store.shared.queued() < 63 {
+            tokio::task::yield_now().await;
+        }
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        for change in queued {
+            change.await.unwrap().unwrap();
+        }
+        // One for the first change; the batch's durable commit syncs the pages the changes before it left
+        // buffered, then the header: two.
+        let syncs = disk.syncs() - before;
+        assert!(syncs <= 3, "64 changes took {syncs} fsyncs");
+        assert_eq!(store.read(|r| r.count(A)).unwrap(), 65);
     }
 }
