@@ -45,6 +45,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         note: Some("fortimock demo".into()),
         owner: None,
         owner_peers: Vec::new(),
+        shipped: None,
     };
     let license: LicenseView = client
         .post("forticare", paths::ADMIN_LICENSES, &spec)

@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `health`, `license`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
@@ -21,4 +21,5 @@ pub mod reset;
 pub mod scenarios;
 pub mod state;
 pub mod suite;
+pub mod transfer;
 pub mod up;

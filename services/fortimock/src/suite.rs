@@ -8,7 +8,7 @@ use anyhow::Context;
 use lab::options::Lab;
 use lab::server::RunningService;
 use protocol::admin::ServiceStatus;
-use protocol::ledger::LicenseSpec;
+use protocol::ledger::LabFixtures;
 
 /// Per-service ports (0 picks a free one), each also an environment variable.
 #[derive(clap::Args, Debug, Clone)]
@@ -57,6 +57,18 @@ impl PortOptions {
     }
 }
 
+/// forticare's options in `fortimock up`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ForticareOptions {
+    /// Enforce the FortiCare asset-management API's documented limits: per API user 100 calls a minute,
+    /// 1,000 an hour and 10 errors an hour (HTTP 429 past them).
+    #[arg(
+        long = "forticare-rate-limits",
+        env = "FORTIMOCK_FORTICARE_RATE_LIMITS"
+    )]
+    pub rate_limits: bool,
+}
+
 /// Base URL of each running service, by name: the `--ready-file` content.
 pub type SuiteUrls = BTreeMap<String, String>;
 
@@ -70,12 +82,22 @@ impl Suite {
     pub async fn start(
         lab: &Lab,
         ports: &PortOptions,
-        fixtures: Vec<LicenseSpec>,
+        fixtures: impl Into<LabFixtures>,
+    ) -> anyhow::Result<Suite> {
+        Suite::start_with(lab, ports, fixtures.into(), &ForticareOptions::default()).await
+    }
+
+    /// [`Suite::start`] with forticare's options.
+    pub async fn start_with(
+        lab: &Lab,
+        ports: &PortOptions,
+        fixtures: LabFixtures,
+        forticare: &ForticareOptions,
     ) -> anyhow::Result<Suite> {
         let mut suite = Suite {
             services: Vec::new(),
         };
-        match suite.start_services(lab, ports, fixtures).await {
+        match suite.start_services(lab, ports, fixtures, forticare).await {
             Ok(()) => Ok(suite),
             Err(e) => {
                 suite.stop().await;
@@ -88,12 +110,14 @@ impl Suite {
         &mut self,
         lab: &Lab,
         ports: &PortOptions,
-        fixtures: Vec<LicenseSpec>,
+        fixtures: LabFixtures,
+        options: &ForticareOptions,
     ) -> anyhow::Result<()> {
         let forticare = forticare::start(forticare::Config {
             listen: lab.listen(forticare::NAME, ports.forticare_port)?,
             service_dir: lab.service_dir(forticare::NAME),
             fixtures,
+            rate_limits: options.rate_limits,
         })
         .await?;
         let forticare_url = forticare.url().to_owned();
