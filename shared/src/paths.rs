@@ -97,6 +97,8 @@ pub const APPLIANCE_POLL: &str = "/appliances/{serial}/poll";
 pub const APPLIANCE_LOGIN: &str = "/appliances/{serial}/login";
 pub const APPLIANCE_UNLOCK: &str = "/appliances/{serial}/users/{user}/unlock";
 pub const APPLIANCE_DEBUG: &str = "/appliances/{serial}/debug";
+/// A token in the appliance's table (`DELETE`: `config user fortitoken`, `delete <serial>`).
+pub const APPLIANCE_TOKEN: &str = "/appliances/{serial}/tokens/{token}";
 
 /// The part of a control-plane path after [`ADMIN`], as the guarded scope registers it
 /// (`/__admin/licenses/{id}` → `/licenses/{id}`). A path outside the control plane is returned whole.

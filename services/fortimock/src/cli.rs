@@ -315,6 +315,13 @@ pub enum FgtCommand {
         target: Target,
         fgt: String,
     },
+    /// `config user fortitoken`, `delete <token>`: remove a token from the appliance (not one a user has).
+    DeleteToken {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        token: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]

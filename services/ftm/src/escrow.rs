@@ -94,6 +94,20 @@ pub fn status(state: Option<&TokenState>, now: UnixTime) -> TokenStatus {
     }
 }
 
+/// A token's state as PollingResponse reports it to an appliance whose cluster owns the token only since
+/// `since` (an RMA transfer): what was provisioned before is not carried over, so such a token reads as
+/// never provisioned until the new owner provisions it.
+pub fn status_since(
+    state: Option<&TokenState>,
+    since: Option<UnixTime>,
+    now: UnixTime,
+) -> (TokenStatus, bool) {
+    match (state, since) {
+        (Some(state), Some(since)) if state.provisioned < since => (TokenStatus::Unknown, false),
+        (state, _) => (status(state, now), true),
+    }
+}
+
 /// Whether a code minted at provisioning may still be redeemed.
 pub fn redeemable(expires: UnixTime, now: UnixTime) -> bool {
     now < expires
@@ -178,5 +192,14 @@ mod tests {
             TokenStatus::Activated
         );
         assert!(redeemable(now.plus_secs(60), now) && !redeemable(now, now));
+        // After an RMA transfer at `now + 1`, what was provisioned before is not the new owner's.
+        assert_eq!(
+            status_since(Some(&state), Some(now.plus_secs(1)), now.plus_secs(5)),
+            (TokenStatus::Unknown, false)
+        );
+        assert_eq!(
+            status_since(Some(&state), Some(now), now.plus_secs(5)),
+            (TokenStatus::Activated, true)
+        );
     }
 }
