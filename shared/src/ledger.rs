@@ -152,8 +152,8 @@ pub struct TokenOwnership {
     /// With `moved`: when the grace period of the transfer ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_until: Option<UnixTime>,
-    /// The querying cluster owns the license since an RMA transfer at this instant: what was provisioned
-    /// or activated before it is not carried over (every token must be provisioned again).
+    /// The querying cluster owns the license since an RMA transfer at this instant: nothing another
+    /// appliance provisioned or activated is carried over (every token must be provisioned again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<UnixTime>,
 }

@@ -19,3 +19,4 @@ mod state;
 mod story;
 mod tidy;
 mod tls;
+mod transfer;

@@ -94,16 +94,19 @@ pub fn status(state: Option<&TokenState>, now: UnixTime) -> TokenStatus {
     }
 }
 
-/// A token's state as PollingResponse reports it to an appliance whose cluster owns the token only since
-/// `since` (an RMA transfer): what was provisioned before is not carried over, so such a token reads as
-/// never provisioned until the new owner provisions it.
+/// A token's state as PollingResponse reports it to `cluster`, which owns the token since an RMA transfer
+/// at `since` (if any): nothing provisioned by another appliance is carried over, so such a token reads as
+/// never provisioned until the new owner provisions it. With the status: whether the state is carried.
 pub fn status_since(
     state: Option<&TokenState>,
     since: Option<UnixTime>,
+    cluster: &[ApplianceSerial],
     now: UnixTime,
 ) -> (TokenStatus, bool) {
     match (state, since) {
-        (Some(state), Some(since)) if state.provisioned < since => (TokenStatus::Unknown, false),
+        (Some(state), Some(_)) if !cluster.contains(&state.appliance) => {
+            (TokenStatus::Unknown, false)
+        }
         (state, _) => (status(state, now), true),
     }
 }
@@ -192,13 +195,23 @@ mod tests {
             TokenStatus::Activated
         );
         assert!(redeemable(now.plus_secs(60), now) && !redeemable(now, now));
-        // After an RMA transfer at `now + 1`, what was provisioned before is not the new owner's.
+        // After an RMA transfer, what another appliance provisioned is not the new owner's.
+        let other: ApplianceSerial = "FGVM01TM00000002".parse().unwrap();
         assert_eq!(
-            status_since(Some(&state), Some(now.plus_secs(1)), now.plus_secs(5)),
+            status_since(Some(&state), Some(now), &[other.clone()], now.plus_secs(5)),
             (TokenStatus::Unknown, false)
         );
         assert_eq!(
-            status_since(Some(&state), Some(now), now.plus_secs(5)),
+            status_since(
+                Some(&state),
+                Some(now),
+                &[other, state.appliance.clone()],
+                now
+            ),
+            (TokenStatus::Activated, true)
+        );
+        assert_eq!(
+            status_since(Some(&state), None, &[], now),
             (TokenStatus::Activated, true)
         );
     }

@@ -416,7 +416,8 @@ async fn poll(
             });
             continue;
         };
-        let (status, carried) = escrow::status_since(token_state.as_ref(), ownership.since, now);
+        let (status, carried) =
+            escrow::status_since(token_state.as_ref(), ownership.since, &cluster, now);
         let activation = token_state
             .as_ref()
             .filter(|_| carried)
