@@ -590,6 +590,10 @@ pub struct ScenarioArmArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub target: Target,
+    /// Tell the license transfer story instead: an RMA from one FortiGate to its replacement, through
+    /// the grace period and after (moves the lab clock forward).
+    #[arg(long)]
+    pub transfer: bool,
 }
 
 #[derive(clap::Args, Debug)]
