@@ -17,7 +17,7 @@ pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/lab.json");
 fn describe(service: &str) -> &'static str {
     match service {
         "forticare" => {
-            "FortiCare license service: license import (SoftToken.ActivationLicenseRequest)"
+            "FortiCare license service: license import, transfer tickets, the v3 asset-management API"
         }
         "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
         "push" => "FortiGuard push relay (push.fortinet.com + APNs/FCM): /api/v1/push",
