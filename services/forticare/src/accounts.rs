@@ -455,22 +455,23 @@ impl Ledger {
                         format!("{serial} is registered in account {}", product.account),
                     )));
                 }
-                let mut license = match ledger::redeem(Some(license), &[serial.clone()], now) {
-                    Redemption::Granted { license, .. } => license,
-                    Redemption::Refused(entry) => {
-                        let mapped = if entry == &modeled::LICENSE_EXPIRED {
-                            &V3_LICENSE_EXPIRED
-                        } else if entry == &modeled::LICENSE_REGISTERED_ELSEWHERE {
-                            &V3_LICENSE_REGISTERED_ELSEWHERE
-                        } else {
-                            &V3_LICENSE_CODE_INVALID
-                        };
-                        return Ok(Err(V3Refusal::new(
-                            mapped,
-                            format!("{code}: {}", entry.text),
-                        )));
-                    }
-                };
+                let mut license =
+                    match ledger::redeem(Some(license), std::slice::from_ref(&serial), now) {
+                        Redemption::Granted { license, .. } => *license,
+                        Redemption::Refused(entry) => {
+                            let mapped = if entry == &modeled::LICENSE_EXPIRED {
+                                &V3_LICENSE_EXPIRED
+                            } else if entry == &modeled::LICENSE_REGISTERED_ELSEWHERE {
+                                &V3_LICENSE_REGISTERED_ELSEWHERE
+                            } else {
+                                &V3_LICENSE_CODE_INVALID
+                            };
+                            return Ok(Err(V3Refusal::new(
+                                mapped,
+                                format!("{code}: {}", entry.text),
+                            )));
+                        }
+                    };
                 let product = match existing {
                     Some(product) => product,
                     None => {

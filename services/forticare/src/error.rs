@@ -35,10 +35,10 @@ pub enum ForticareError {
     Transfer(Refusal),
     /// The asset-management API (v3) refusing a call: its envelope.
     #[error("{0}")]
-    V3(V3Failure),
+    V3(Box<V3Failure>),
     /// The token endpoint refusing a request.
     #[error("{}", .1.error_description)]
-    OAuth(StatusCode, TokenRefusal),
+    OAuth(StatusCode, Box<TokenRefusal>),
     /// The ledger's storage failed.
     #[error(transparent)]
     Storage(#[from] StoreError),

@@ -59,7 +59,7 @@ pub struct Owner {
 pub enum Redemption {
     /// The requester gets the license's tokens. `changed` says whether the ledger must be written.
     Granted {
-        license: License,
+        license: Box<License>,
         changed: bool,
     },
     Refused(&'static CatalogueEntry),
@@ -192,13 +192,16 @@ pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTi
                 registered: now,
             });
             Redemption::Granted {
-                license,
+                license: Box::new(license),
                 changed: true,
             }
         }
         Some(owner) if usable => {
             let changed = join_cluster(owner, cluster);
-            Redemption::Granted { license, changed }
+            Redemption::Granted {
+                license: Box::new(license),
+                changed,
+            }
         }
         Some(_) => Redemption::Refused(&LICENSE_REGISTERED_ELSEWHERE),
     }
@@ -221,7 +224,10 @@ pub fn redeem_trial(
                 .owner
                 .as_mut()
                 .is_some_and(|owner| join_cluster(owner, cluster));
-            Redemption::Granted { license, changed }
+            Redemption::Granted {
+                license: Box::new(license),
+                changed,
+            }
         }
         None => {
             let license = License {
@@ -242,7 +248,7 @@ pub fn redeem_trial(
                 since: None,
             };
             Redemption::Granted {
-                license,
+                license: Box::new(license),
                 changed: true,
             }
         }
@@ -292,7 +298,7 @@ mod tests {
     #[track_caller]
     fn granted(outcome: Redemption) -> (License, bool) {
         match outcome {
-            Redemption::Granted { license, changed } => (license, changed),
+            Redemption::Granted { license, changed } => (*license, changed),
             Redemption::Refused(entry) => panic!("refused with {}", entry.id),
         }
     }

@@ -99,7 +99,7 @@ fn refused(
     } else {
         format!("{} {detail}", entry.text)
     };
-    ForticareError::V3(V3Failure {
+    ForticareError::V3(Box::new(V3Failure {
         http,
         status,
         message,
@@ -109,7 +109,7 @@ fn refused(
         },
         token: token.to_owned(),
         payload: serde_json::Map::new(),
-    })
+    }))
 }
 
 fn invalid(detail: impl Into<String>, token: &str) -> ForticareError {
@@ -184,7 +184,7 @@ impl Call {
                 ScenarioAction::Status(status) => {
                     let http =
                         StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-                    return Err(ForticareError::V3(V3Failure {
+                    return Err(ForticareError::V3(Box::new(V3Failure {
                         http,
                         status: v3::STATUS_REJECTED,
                         message: v3::MESSAGE_FAILED,
@@ -194,7 +194,7 @@ impl Call {
                         },
                         token,
                         payload: serde_json::Map::new(),
-                    }));
+                    })));
                 }
                 ScenarioAction::Delay => {}
             }
@@ -353,7 +353,7 @@ fn oauth_refusal(entry: &'static CatalogueEntry, detail: &str) -> ForticareError
     };
     ForticareError::OAuth(
         status,
-        TokenRefusal {
+        Box::new(TokenRefusal {
             error: error.to_owned(),
             error_description: if detail.is_empty() {
                 entry.text.to_owned()
@@ -362,7 +362,7 @@ fn oauth_refusal(entry: &'static CatalogueEntry, detail: &str) -> ForticareError
             },
             status: "error".to_owned(),
             message: "authentication failed".to_owned(),
-        },
+        }),
     )
 }
 
@@ -405,12 +405,12 @@ async fn issue(
                 let http = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
                 return Err(ForticareError::OAuth(
                     http,
-                    TokenRefusal {
+                    Box::new(TokenRefusal {
                         error: "server_error".to_owned(),
                         error_description: fired.outcome(),
                         status: "error".to_owned(),
                         message: "authentication failed".to_owned(),
-                    },
+                    }),
                 ));
             }
             ScenarioAction::Delay => {}

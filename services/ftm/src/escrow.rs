@@ -198,7 +198,12 @@ mod tests {
         // After an RMA transfer, what another appliance provisioned is not the new owner's.
         let other: ApplianceSerial = "FGVM01TM00000002".parse().unwrap();
         assert_eq!(
-            status_since(Some(&state), Some(now), &[other.clone()], now.plus_secs(5)),
+            status_since(
+                Some(&state),
+                Some(now),
+                std::slice::from_ref(&other),
+                now.plus_secs(5)
+            ),
             (TokenStatus::Unknown, false)
         );
         assert_eq!(
