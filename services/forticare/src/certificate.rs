@@ -1,6 +1,6 @@
 //! The FortiToken Mobile redemption certificate: the one-page PDF FortiCare mails with a license (and
 //! Customer Service attaches to a transfer ticket), named `<EFTM id>.pdf` (dossier 2.8, §8: "FortiToken
-//! Mobile Redemption Certificate", "Certificate Valid Until <date>", "Serial Number <EFTM…>").
+//! Mobile Redemption Certificate", `Certificate Valid Until <date>`, `Serial Number <EFTM…>`).
 //!
 //! Written with `pdf-writer` (the text is real text, in the standard Helvetica font, so it can be selected,
 //! searched and extracted) and a QR code of the activation code from `qrcode`, drawn as vector squares.
