@@ -63,7 +63,7 @@ pub struct ResetView {
     pub service: String,
     /// Stored records removed.
     pub removed: u64,
-    /// Fixture records created again (forticare's licenses).
+    /// Fixture records created again (forticare's licenses and API users).
     pub fixtures: u64,
     /// Scenarios cleared.
     pub scenarios: u64,

@@ -194,6 +194,10 @@ pub enum FortiTokenStatus {
     Assigned,
     /// Not activated before the activation code expired ("Provision Timed Out").
     ProvisionTimeout,
+    /// The token's license moved to another appliance: the FortiToken server answered `31 token does not
+    /// belong to product` (FortiOS's `Error` status; see `modeled::MOVED_TOKEN_STATUS`). Logins with it fail;
+    /// importing the license's code again on this unit makes it Available.
+    Error,
 }
 
 /// One token as `show user fortitoken` shows it.

@@ -131,6 +131,68 @@ pub const INVALID_SERVER_CERTIFICATE: CatalogueEntry = CatalogueEntry {
     source: "Fortinet KB 277343, FortiGate admin guide \"FortiToken Mobile Push\"",
 };
 
+/// A transfer ticket for a trial license: trial tokens are tied to the unit through FortiGuard and cannot
+/// move to another one (KB 190171, 193793).
+pub const TRANSFER_TRIAL: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.trial",
+    code: None,
+    text: "trial FortiToken Mobile tokens are tied to the unit and cannot be transferred",
+    provenance: Provenance::Doc,
+    symptom: "Customer Service declines the ticket; the replacement unit imports its own trial (0000-0000-0000-0000-0000)",
+    source: "KB 190171 and 193793 (dossier 2.4)",
+};
+
+/// A transfer ticket for a license shipped on or after 2025-08-04 that is not an RMA (KB 205363).
+pub const TRANSFER_NOT_ALLOWED_SINCE_2025: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.shipped-since-2025-08-04",
+    code: None,
+    text: "FortiToken Mobile licenses shipped on or after 2025-08-04 can be transferred between devices only on an RMA",
+    provenance: Provenance::Doc,
+    symptom: "Customer Service declines the ticket unless it is an RMA; an RMA transfer requires every token to be provisioned again on the new unit",
+    source: "KB 205363 and the FortiToken 8.0 guide (dossier 2.8)",
+};
+
+/// `products/register` for a unit whose cloud key is not valid (errorCode 102, `status` -1, message
+/// `Invalid incoming request.`; the unit's index is the failing one's, the trailing space is captured).
+pub const V3_INVALID_CLOUD_KEY: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.invalid-cloud-key",
+    code: Some(102),
+    text: "Invalid cloud key provided for registration units[0]. ",
+    provenance: Provenance::Client,
+    symptom: "the script gets HTTP 400 with `errorCode` 102; nothing is registered",
+    source: "public FortiCare v3 clients (shared/reference/forticare-v3.md)",
+};
+
+/// A v3 batch operation that failed (errorCode 301, `status` 2); each unit says why in its own `message`.
+pub const V3_OPERATION_FAILED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.operation-failed",
+    code: Some(301),
+    text: "Failed",
+    provenance: Provenance::Client,
+    symptom: "the script gets HTTP 400 with `errorCode` 301 and a per-asset `message`",
+    source: "public FortiCare v3 clients (shared/reference/forticare-v3.md)",
+};
+
+/// The per-asset message of `products/register` for a product already registered, sent without a contract.
+pub const V3_PRODUCT_ALREADY_REGISTERED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.product-registered",
+    code: None,
+    text: "Product-> Product already registered, but no contract associated with request. Please check again.",
+    provenance: Provenance::Client,
+    symptom: "the unit's `message` in an errorCode 301 answer",
+    source: "public FortiCare v3 clients (shared/reference/forticare-v3.md)",
+};
+
+/// The per-asset message of `products/register` for a unit sent without a cloud key.
+pub const V3_CLOUD_KEY_REQUIRED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.cloud-key-required",
+    code: None,
+    text: "Product-> FortiCloud Key is Required.",
+    provenance: Provenance::Client,
+    symptom: "the unit's `message` in an errorCode 301 answer",
+    source: "public FortiCare v3 clients (shared/reference/forticare-v3.md)",
+};
+
 /// Every entry, in the order a reader meets them in the flows.
 pub const CATALOGUE: &[&CatalogueEntry] = &[
     &LICENSE_CODE_INVALID,
@@ -144,6 +206,31 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &modeled::PUSH_UNREGISTERED,
     &modeled::PUSH_BAD_DEVICE_TOKEN,
     &INVALID_SERVER_CERTIFICATE,
+    &modeled::TRANSFER_UNKNOWN_LICENSE,
+    &modeled::TRANSFER_NOT_OWNER,
+    &modeled::TRANSFER_SAME_APPLIANCE,
+    &TRANSFER_TRIAL,
+    &TRANSFER_NOT_ALLOWED_SINCE_2025,
+    &modeled::TRANSFER_OPEN_TICKET,
+    &modeled::OAUTH_INVALID_GRANT,
+    &modeled::OAUTH_INVALID_REQUEST,
+    &modeled::V3_UNAUTHORIZED,
+    &modeled::V3_INVALID_REQUEST,
+    &V3_INVALID_CLOUD_KEY,
+    &V3_OPERATION_FAILED,
+    &V3_PRODUCT_ALREADY_REGISTERED,
+    &V3_CLOUD_KEY_REQUIRED,
+    &modeled::V3_BATCH_TOO_LARGE,
+    &modeled::V3_BATCH_STOPPED,
+    &modeled::V3_LICENSE_CODE_INVALID,
+    &modeled::V3_LICENSE_REGISTERED_ELSEWHERE,
+    &modeled::V3_LICENSE_EXPIRED,
+    &modeled::V3_PRODUCT_OTHER_ACCOUNT,
+    &modeled::V3_PRODUCT_NOT_FOUND,
+    &modeled::V3_ACCOUNT_NOT_ALLOWED,
+    &modeled::V3_RATE_LIMIT_MINUTE,
+    &modeled::V3_RATE_LIMIT_HOUR,
+    &modeled::V3_ERROR_LIMIT,
 ];
 
 /// The entry with this id.

@@ -39,7 +39,25 @@ pub const SECRET_FIELDS: &[&str] = &[
     "client_secret",
     "api_key",
     "private_key",
+    "access_token",
+    "refresh_token",
 ];
+
+/// Where, besides [`SECRET_FIELDS`], a field is secret: on FortiCare's v3 API every answer echoes the
+/// caller's bearer token in `token` (elsewhere `token` is a token serial, no secret).
+pub const PATH_SECRET_FIELDS: &[(&str, &str)] = &[(crate::paths::V3_BASE, "token")];
+
+/// The secret fields of a body exchanged on `path`: [`SECRET_FIELDS`] plus those [`PATH_SECRET_FIELDS`]
+/// names for paths under it.
+pub fn secret_fields_at(path: &str) -> Vec<&'static str> {
+    let mut fields = SECRET_FIELDS.to_vec();
+    for (prefix, field) in PATH_SECRET_FIELDS {
+        if path.starts_with(prefix) {
+            fields.push(field);
+        }
+    }
+    fields
+}
 
 /// The most bytes of one body the journal keeps; a longer body is kept as a note of its length.
 pub const MAX_BODY_KEPT: usize = 16 * 1024;
@@ -95,7 +113,7 @@ pub fn is_secret_field(key: &str) -> bool {
 /// Replaces the non-empty value of every secret field (see [`is_secret_field`]) in `value`, at any depth;
 /// returns whether it did.
 pub fn redact(value: &mut Value) -> bool {
-    redact_document(value).redacted
+    redact_document(value, SECRET_FIELDS).redacted
 }
 
 /// What [`redact_document`] found.
@@ -114,12 +132,12 @@ impl std::ops::BitOrAssign for Found {
     }
 }
 
-fn redact_document(value: &mut Value) -> Found {
+fn redact_document(value: &mut Value, fields: &[&str]) -> Found {
     let mut found = Found::default();
     match value {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
-                if is_secret_field(key) {
+                if fields.iter().any(|field| key.eq_ignore_ascii_case(field)) {
                     found.named = true;
                     let empty = inner.is_null() || inner.as_str() == Some("");
                     if !empty {
@@ -127,13 +145,13 @@ fn redact_document(value: &mut Value) -> Found {
                         found.redacted = true;
                     }
                 } else {
-                    found |= redact_document(inner);
+                    found |= redact_document(inner, fields);
                 }
             }
         }
         Value::Array(items) => {
             for item in items {
-                found |= redact_document(item);
+                found |= redact_document(item, fields);
             }
         }
         _ => {}
@@ -144,14 +162,14 @@ fn redact_document(value: &mut Value) -> Found {
 /// Whether a body that is not JSON could still spell a secret field: it is not UTF-8 or holds control
 /// characters (UTF-16, binary), names one in any ASCII letter case, or holds a backslash or a percent sign
 /// (a JSON or URL escape can spell any name).
-fn text_may_hold_secret(body: &[u8]) -> bool {
+fn text_may_hold_secret(body: &[u8], fields: &[&str]) -> bool {
     let Ok(text) = std::str::from_utf8(body) else {
         return true;
     };
     text.chars()
         .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
         || text.contains(['\\', '%'])
-        || SECRET_FIELDS.iter().any(|field| {
+        || fields.iter().any(|field| {
             body.windows(field.len())
                 .any(|window| window.eq_ignore_ascii_case(field.as_bytes()))
         })
@@ -161,18 +179,27 @@ fn text_may_hold_secret(body: &[u8]) -> bool {
 /// field, its redacted document when it is JSON that does, a note when it is too long or is not JSON and
 /// could spell one.
 pub fn kept_body(body: &[u8]) -> Vec<u8> {
+    kept_body_with(body, SECRET_FIELDS)
+}
+
+/// [`kept_body`] for a body exchanged on `path`, whose secret fields are [`secret_fields_at`] `path`.
+pub fn kept_body_at(path: &str, body: &[u8]) -> Vec<u8> {
+    kept_body_with(body, &secret_fields_at(path))
+}
+
+fn kept_body_with(body: &[u8], fields: &[&str]) -> Vec<u8> {
     if body.len() > MAX_BODY_KEPT {
         return note(&format!("{} bytes, not kept", body.len()));
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
-            if redact_document(&mut value).named {
+            if redact_document(&mut value, fields).named {
                 serde_json::to_vec(&value).unwrap_or_default()
             } else {
                 body.to_vec()
             }
         }
-        Err(_) if text_may_hold_secret(body) => note(&format!(
+        Err(_) if text_may_hold_secret(body, fields) => note(&format!(
             "{} bytes of something other than JSON that could name a secret field: not kept",
             body.len()
         )),
@@ -319,5 +346,20 @@ mod tests {
             .flat_map(u16::to_le_bytes)
             .collect();
         assert!(shown_body(&kept_body(&utf16))["fortimock_note"].is_string());
+    }
+
+    #[test]
+    fn bearer_tokens_are_redacted_and_the_v3_echo_only_on_v3_paths() {
+        let answer = br#"{"access_token":"abc","expires_in":14400,"refresh_token":"def","token_type":"Bearer"}"#;
+        let kept = shown_body(&kept_body_at(crate::paths::V3_OAUTH_TOKEN, answer));
+        assert_eq!(kept["access_token"], REDACTED);
+        assert_eq!(kept["refresh_token"], REDACTED);
+        assert_eq!(kept["expires_in"], 14400);
+        let echo = br#"{"build":"1.0.0","token":"abc","version":"3.0"}"#;
+        let kept = shown_body(&kept_body_at(crate::paths::V3_LICENSES_LIST, echo));
+        assert_eq!(kept["token"], REDACTED);
+        // Elsewhere `token` is a token serial.
+        let poll = br#"{"d":{"tokens":[{"token":"FTKMOB83F91CD33B"}]}}"#;
+        assert_eq!(kept_body_at(crate::paths::PROCESS, poll), poll.to_vec());
     }
 }

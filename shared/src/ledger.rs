@@ -36,12 +36,36 @@ pub struct LicenseSpec {
     /// With `owner`: its HA peers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owner_peers: Vec<ApplianceSerial>,
+    /// The day the license shipped (default: the day it is created, on the lab clock). Licenses shipped on
+    /// or after [`NO_TRANSFER_SINCE`] move only on an RMA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped: Option<CivilDate>,
 }
 
-/// A fixtures file: the licenses a lab starts with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The first shipping day of FortiToken Mobile licenses that cannot be transferred between appliances
+/// except on an RMA, which requires provisioning every token again (dossier 2.8, KB 205363, \[DOC\]).
+pub const NO_TRANSFER_SINCE: CivilDate = CivilDate {
+    year: 2025,
+    month: 8,
+    day: 4,
+};
+
+/// A fixtures file: the licenses and the FortiCare API users a lab starts with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabFixtures {
     pub licenses: Vec<LicenseSpec>,
+    /// Users of the asset-management API (v3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub api_users: Vec<ApiUserSpec>,
+}
+
+impl From<Vec<LicenseSpec>> for LabFixtures {
+    fn from(licenses: Vec<LicenseSpec>) -> LabFixtures {
+        LabFixtures {
+            licenses,
+            api_users: Vec::new(),
+        }
+    }
 }
 
 /// Whether a license was bought or is an appliance's free trial.
@@ -74,6 +98,13 @@ pub struct LicenseSummary {
     pub note: Option<String>,
     pub created: UnixTime,
     pub owner: Option<OwnerView>,
+    /// The day it shipped (see [`NO_TRANSFER_SINCE`]).
+    pub shipped: CivilDate,
+    /// The SKU, `FTM-ELIC-<seats>` (`FTM-TRIAL` for a trial).
+    pub sku: String,
+    /// The Customer Service tickets that moved it, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<String>,
 }
 
 /// One license with its tokens.
@@ -124,6 +155,123 @@ pub struct TokenOwnership {
     pub token: TokenSerial,
     /// The token's license, if the token exists.
     pub license: Option<LicenseId>,
-    /// The license is registered to the requester or one of its HA peers.
+    /// The license is registered to the requester or one of its HA peers, or was moved away from them by a
+    /// transfer whose grace period runs until `grace_until`.
     pub owned: bool,
+    /// A transfer ticket moved the license away from the querying cluster: its tokens are owned until
+    /// `grace_until`, then not (provisioning gets 31/17, polling reports them as not its own, the codes it
+    /// left in escrow get error 40).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub moved: bool,
+    /// With `moved`: when the grace period of the transfer ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_until: Option<UnixTime>,
+    /// The querying cluster owns the license since an RMA transfer at this instant: nothing another
+    /// appliance provisioned or activated is carried over (every token must be provisioned again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<UnixTime>,
+}
+
+/// `POST /__admin/transfers`: a Customer Service "License Transfer" ticket, opened and completed at once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The license (`EFTM…`): the whole license moves, never part of it.
+    pub license: LicenseId,
+    /// The appliance (or a member of the HA cluster) the license is registered to now.
+    pub from: ApplianceSerial,
+    /// The appliance that gets it.
+    pub to: ApplianceSerial,
+    /// A return-merchandise replacement: the only way a license shipped on or after
+    /// [`NO_TRANSFER_SINCE`] moves; every token must then be provisioned again on `to`.
+    #[serde(default)]
+    pub rma: bool,
+    /// How long the old appliance keeps working, in seconds (default [`DEFAULT_GRACE_SECS`], at most
+    /// [`MAX_GRACE_SECS`]; 0 stops it at once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace_secs: Option<i64>,
+    /// What the customer wrote in the ticket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// The grace period of a transfer when the ticket names none: a day, what practitioners saw (dossier 2.8).
+pub const DEFAULT_GRACE_SECS: i64 = 86_400;
+/// The longest grace period a ticket may give: 90 days.
+pub const MAX_GRACE_SECS: i64 = 90 * 86_400;
+/// The longest `note` a ticket takes, in bytes.
+pub const MAX_NOTE_LEN: usize = 1_024;
+
+/// A completed transfer ticket (`POST`/`GET /__admin/transfers`): what the customer reads in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferTicket {
+    /// The ticket number.
+    pub ticket: String,
+    pub license: LicenseId,
+    pub from: ApplianceSerial,
+    pub to: ApplianceSerial,
+    /// The new code, on the new redemption certificate (`XXXX-XXXX-XXXX-XXXX-XXXX`); the old one is void.
+    pub activation_code: LicenseActivationCode,
+    /// Until when (epoch seconds, lab clock) the old appliance's tokens keep working.
+    pub grace_until: UnixTime,
+    /// The path of the new redemption certificate, `<EFTM id>.pdf`, on forticare.
+    pub certificate: String,
+    pub rma: bool,
+    /// `grace` while the old appliance still works, `closed` after.
+    pub status: String,
+    /// When the ticket was completed.
+    pub completed: UnixTime,
+    /// The whole HA cluster that lost the license.
+    pub from_cluster: Vec<ApplianceSerial>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `GET /__admin/transfers`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferList {
+    pub transfers: Vec<TransferTicket>,
+}
+
+/// A user of FortiCare's asset-management API (`POST /__admin/api-users`, or `api_users` in fixtures).
+/// The password is a secret: `Debug` hides it, and forticare keeps only a salted PBKDF2 hash of it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiUserSpec {
+    /// The API user id (`username` of the token request).
+    pub username: String,
+    /// The API password.
+    pub password: String,
+    /// The FortiCare account the user acts in (default [`crate::modeled::V3_LAB_ACCOUNT`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<u64>,
+    /// Other accounts of the user's organization it may act on (`accountId`, `products/transfer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organization_accounts: Vec<u64>,
+}
+
+impl std::fmt::Debug for ApiUserSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiUserSpec")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("account_id", &self.account_id)
+            .field("organization_accounts", &self.organization_accounts)
+            .finish()
+    }
+}
+
+/// An API user as listed: never its password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUserView {
+    pub username: String,
+    pub account_id: u64,
+    pub organization_accounts: Vec<u64>,
+    pub created: UnixTime,
+}
+
+/// `GET /__admin/api-users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUserList {
+    pub api_users: Vec<ApiUserView>,
 }

@@ -18,6 +18,7 @@
 //! - `id`: identifier newtypes; `time`: Unix seconds and dates; `jsonc`: JSON as FortiOS writes it;
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
+//! - `forticare_v3`: FortiCare's asset-management REST API (v3), the one customers' scripts use;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
 //!   `paths`: every path fortimock serves.
 #![cfg_attr(
@@ -32,6 +33,7 @@ pub mod catalogue;
 pub mod crypto;
 pub mod device_storage;
 pub mod envelope;
+pub mod forticare_v3;
 pub mod header;
 pub mod id;
 pub mod journal;

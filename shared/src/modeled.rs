@@ -20,6 +20,13 @@
 //!   `push::PushRefused` and the relay's paths (`paths::RELAY_PUSH`, after FortiAuthenticator's
 //!   `paths::PUSH_CALLBACK`).
 //! - `appliance::FtmPushSettings::reachable`.
+//! - License transfer: what the old appliance gets after the grace period ([`MOVED_PROVISION_ERROR`],
+//!   [`MOVED_POLL_ERROR`], [`MOVED_ESCROW_ERROR`]), the voided code ([`VOID_CODE_ERROR`]), the new unit's
+//!   tokens ([`TRANSFER_KEEPS_TOKEN_SERIALS`]), `ledger::TokenOwnership::moved`, `grace_until` and `since`.
+//! - FortiCare's v3 API: the token endpoint's refusals, the 401 body, the error codes the catalogue's
+//!   `forticare.v3.*` entries tagged modeled carry, and the values of `forticare_v3::Asset`,
+//!   `LicenseAsset` and `LicenseFile` for FortiToken Mobile ([`v3_license_sku`], [`v3_product_model`],
+//!   the `V3_FTM_ENTITLEMENT_*` values, [`v3_license_file`]).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -392,6 +399,327 @@ pub const PUSH_CALLBACK_KEY_LABEL: &str = "fortimock ftm push callback v1";
 /// What the virtual appliance tells a user whose code started a resynchronization (FortiAuthenticator's
 /// wording is not public).
 pub const RESYNC_MESSAGE: &str = "token clock drift detected: enter the next code to resynchronize";
+
+// ---------------------------------------------------------------------------------------------------------
+// License transfer (DESIGN.md flow 7, dossier 2.8): what the old and the new appliance see.
+// ---------------------------------------------------------------------------------------------------------
+
+/// What an import of a license's old code gets once a transfer ticket has voided it, whoever imports it:
+/// error 16, `forticare license activation code invalid`. FortiCare issues a new code on a new certificate
+/// and the old one is no longer a code it knows, which is exactly what error 16 says; a distinct error
+/// would be an invention no appliance has ever printed. The journal's result line says the code is void
+/// and names the ticket, so a support engineer still sees why.
+pub const VOID_CODE_ERROR: &CatalogueEntry = &crate::catalogue::LICENSE_CODE_INVALID;
+
+/// What the old appliance's provisioning gets for the license's tokens after the grace period: per token
+/// `31 token does not belong to product`, top level `17 no valid token found`, exactly the captured
+/// exchange of an appliance provisioning tokens it does not own (KB 308115).
+pub const MOVED_PROVISION_ERROR: &CatalogueEntry = &crate::catalogue::TOKEN_NOT_OWNED;
+
+/// What the old appliance's polling gets for the license's tokens after the grace period: the token is
+/// reported as not its own, the way every token it does not own is: per-token `error` 31, `license` null,
+/// `status` `unknown`, and top-level 17 when no polled token is left. The real answer is not public (the
+/// polling captures are truncated before these fields); answering as for provisioning keeps one meaning per
+/// error code.
+pub const MOVED_POLL_ERROR: &CatalogueEntry = &crate::catalogue::TOKEN_NOT_OWNED;
+
+/// What a phone gets for an activation code the old appliance left in escrow, once the grace period is
+/// over: `40 FTM token Activation Code is invalid`, the one refusal the live server is known to give a
+/// phone. The code stays in escrow (nothing is deleted by a refusal) but is never delivered again.
+pub const MOVED_ESCROW_ERROR: &CatalogueEntry = &crate::catalogue::ACTIVATION_CODE_INVALID;
+
+/// Whether a transferred license keeps its token serials: yes. The tokens are the license's (their serials
+/// derive from the license id, [`token_serials`], and "the FTKMOB serial numbers match by count into the
+/// license number", KB 194050), the license keeps its `EFTM` id (the certificate is named after it), and
+/// practitioners delete the tokens on the old unit before the new one imports, which only matters if the
+/// serials are the same. The new unit gets them as fresh, Available tokens.
+pub const TRANSFER_KEEPS_TOKEN_SERIALS: bool = true;
+
+/// How long a redemption certificate is valid: 365 days from the day it is issued ("usually within 365
+/// days", KB 197790). A license created without `valid_until` prints this on its certificate but is never
+/// refused as expired (the ledger enforces only a `valid_until` given explicitly, so fixtures stay
+/// redeemable however far the lab clock moves); a transfer's new certificate gets this date.
+pub const CERTIFICATE_VALIDITY_DAYS: i64 = 365;
+
+/// The first Customer Service ticket number a lab gives; later tickets count up from it.
+pub const FIRST_TRANSFER_TICKET: u64 = 7_000_001;
+
+/// The FortiOS GUI status the virtual appliance shows for a token whose license moved away (its poll or
+/// provisioning got error 31): FortiOS's `Error` status, with the server's words, `token does not belong
+/// to product`, as the reason (the GUI's `Error` status is documented, KB 194364; what FortiOS prints for a
+/// moved license is not public).
+pub const MOVED_TOKEN_STATUS: &str = "Error";
+
+/// A transfer ticket for a license fortimock does not have.
+pub const TRANSFER_UNKNOWN_LICENSE: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.unknown-license",
+    code: None,
+    text: "no such FortiToken Mobile license",
+    provenance: Provenance::Modeled,
+    symptom: "Customer Service cannot find the SKU id named in the ticket",
+    source: "fortimock model: Customer Service's ticket answers are not public",
+};
+
+/// A transfer ticket whose `from` is not the appliance (or HA cluster) the license is registered to.
+pub const TRANSFER_NOT_OWNER: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.not-owner",
+    code: None,
+    text: "the license is not registered to the appliance the transfer is from",
+    provenance: Provenance::Modeled,
+    symptom: "Customer Service declines the ticket: the serial number given is not the license's owner",
+    source: "fortimock model: Customer Service's ticket answers are not public",
+};
+
+/// A transfer ticket to the appliance, or a member of the HA cluster, that already holds the license.
+pub const TRANSFER_SAME_APPLIANCE: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.same-appliance",
+    code: None,
+    text: "the license cannot be transferred to the appliance or HA cluster that already holds it",
+    provenance: Provenance::Modeled,
+    symptom: "Customer Service declines the ticket",
+    source: "fortimock model: Customer Service's ticket answers are not public",
+};
+
+/// A transfer ticket for a license whose previous transfer is still in its grace period: Customer Service
+/// moves a license once the old unit has stopped using it.
+pub const TRANSFER_OPEN_TICKET: CatalogueEntry = CatalogueEntry {
+    id: "forticare.transfer.open-ticket",
+    code: None,
+    text: "the license has an open transfer ticket whose grace period has not ended",
+    provenance: Provenance::Modeled,
+    symptom: "Customer Service asks to wait until the previous transfer is closed",
+    source: "fortimock model: Customer Service's ticket answers are not public",
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// FortiCare's asset-management API (v3): what no public client shows (shared/reference/forticare-v3.md).
+// ---------------------------------------------------------------------------------------------------------
+
+/// The FortiCare account of everything registered outside the v3 API (SoftToken imports, the admin API,
+/// fixtures), and of API users created without one. Account ids are not public; any number works.
+pub const V3_LAB_ACCOUNT: u64 = 1_000_000;
+
+/// How many assets one `products/list` page holds.
+pub const V3_PAGE_SIZE: usize = 25;
+
+/// A `products/list` `serialNumber` without wildcards: one public client documents SQL-LIKE `%`, another
+/// sends a bare prefix such as `F` and expects matches, so a bare value is a prefix
+/// (`forticare_v3::serial_matches`).
+pub const V3_BARE_SERIAL_FILTER: &str = "prefix";
+
+/// An EFTM license in `licenses/list` and among a product's licenses: SKU `FTM-ELIC-<seats>`, status
+/// `Registered` once registered to a product (by `licenses/register` or a first SoftToken import), `Pending`
+/// while registered to the account only (`licenses/register` without `serialNumber`). Trial licenses
+/// (`FTMTRIAL…`) are FortiGuard's, never the account's, and are not listed. Whether the real
+/// `licenses/list` lists EFTM licenses is not public.
+pub fn v3_license_sku(seats: u32) -> String {
+    format!("FTM-ELIC-{seats}")
+}
+
+/// How a FortiToken Mobile license shows among a product's `entitlements`: the license's tokens never
+/// expire, so the entitlement ends on the last day the v3 date format writes in four digits.
+pub const V3_FTM_ENTITLEMENT_TYPE: i32 = 70;
+pub const V3_FTM_ENTITLEMENT_DESC: &str = "FortiToken Mobile";
+pub const V3_FTM_ENTITLEMENT_LEVEL: i32 = 20;
+pub const V3_FTM_ENTITLEMENT_LEVEL_DESC: &str = "Registered";
+pub const V3_FTM_ENTITLEMENT_END: &str = "9999-12-31T00:00:00";
+
+/// A product's model in the v3 answers, from its serial's prefix (the real catalogue of models is
+/// FortiCare's).
+pub fn v3_product_model(serial: &ApplianceSerial) -> &'static str {
+    let serial = serial.as_str();
+    if serial.starts_with("FGVM") {
+        "FortiGate-VM64"
+    } else if serial.starts_with("FAC") {
+        "FortiAuthenticator"
+    } else if serial.starts_with("FG") {
+        "FortiGate"
+    } else {
+        "Fortinet Product"
+    }
+}
+
+/// Whether a `cloudKey` is one fortimock takes: 6 to 32 ASCII letters and digits. The real key is checked
+/// against the device's label, which a lab does not have; any other value gets errorCode 102.
+pub fn v3_cloud_key_is_valid(key: &str) -> bool {
+    (6..=32).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// `licenses/download`'s `licenseFile` for a product: FortiToken Mobile licenses have no license file, so
+/// fortimock lists the product's EFTM licenses and their tokens, one line each, as text.
+pub fn v3_license_file(serial: &ApplianceSerial, licenses: &[(LicenseId, u32)]) -> String {
+    let mut file = format!("# FortiToken Mobile licenses of {serial}\n");
+    for (id, seats) in licenses {
+        let tokens: Vec<String> = token_serials(id, *seats)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        file.push_str(&format!(
+            "{id} {} {}\n",
+            v3_license_sku(*seats),
+            tokens.join(",")
+        ));
+    }
+    file
+}
+
+/// The token endpoint refusing a username and password: HTTP 401 with OAuth 2.0's `invalid_grant` (RFC 6749
+/// §5.2) and the text of Django OAuth Toolkit, which the endpoint's URL shape suggests.
+pub const OAUTH_INVALID_GRANT: CatalogueEntry = CatalogueEntry {
+    id: "forticare.oauth.invalid-grant",
+    code: None,
+    text: "Invalid credentials given.",
+    provenance: Provenance::Modeled,
+    symptom: "the script cannot get a token (HTTP 401): wrong API user id or password, or an expired refresh token",
+    source: "fortimock model, after RFC 6749 and Django OAuth Toolkit",
+};
+
+/// The token endpoint refusing a request that is not the documented password grant (a `client_id` other
+/// than `assetmanagement`, an unknown `grant_type`, a missing field, a body that is not JSON or a form):
+/// HTTP 400 with OAuth 2.0's `invalid_request`.
+pub const OAUTH_INVALID_REQUEST: CatalogueEntry = CatalogueEntry {
+    id: "forticare.oauth.invalid-request",
+    code: None,
+    text: "The request is not the documented password grant.",
+    provenance: Provenance::Modeled,
+    symptom: "the script cannot get a token (HTTP 400)",
+    source: "fortimock model, after RFC 6749",
+};
+
+/// A v3 call without a bearer token, or with an unknown or expired one: HTTP 401, the envelope with
+/// `status` -1.
+pub const V3_UNAUTHORIZED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.unauthorized",
+    code: Some(401),
+    text: "Invalid or expired access token.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 401: the script must get a new token (they last 14400 s)",
+    source: "fortimock model: the real 401 body is not public",
+};
+
+/// A v3 request the API cannot read: not JSON, a field of the wrong type, a required field missing or
+/// malformed. HTTP 400, `status` -1, `message` `Invalid incoming request.` (\[CLIENT\]); the `error`'s
+/// message names the field.
+pub const V3_INVALID_REQUEST: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.invalid-request",
+    code: Some(100),
+    text: "Invalid incoming request.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400 naming the field; nothing changes",
+    source: "message: public FortiCare v3 clients [CLIENT]; code: fortimock model",
+};
+
+/// A batch of more than `forticare_v3::MAX_BATCH_UNITS` units.
+pub const V3_BATCH_TOO_LARGE: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.batch-too-large",
+    code: Some(104),
+    text: "Too many units in one request: at most 10.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; nothing is registered or moved",
+    source: "limit: a public client's docstrings [CLIENT]; code and text: fortimock model",
+};
+
+/// The per-asset message of the units a batch did not process after `forticare_v3::MAX_BATCH_ERRORS`
+/// failures.
+pub const V3_BATCH_STOPPED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.batch-stopped",
+    code: None,
+    text: "Product-> Not processed: the batch stopped after 5 errors.",
+    provenance: Provenance::Modeled,
+    symptom: "the unit's `message` in an errorCode 301 answer",
+    source: "limit: a public client's docstrings [CLIENT]; text: fortimock model",
+};
+
+/// `licenses/register` with a code FortiCare does not know (or one a transfer voided).
+pub const V3_LICENSE_CODE_INVALID: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.license-code-invalid",
+    code: Some(201),
+    text: "License-> Invalid license registration code.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; nothing is registered",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// `licenses/register` with a code registered to a product outside the requested one's HA cluster.
+pub const V3_LICENSE_REGISTERED_ELSEWHERE: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.license-registered-elsewhere",
+    code: Some(202),
+    text: "License-> License registration code is already registered to another product.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; a transfer ticket is the fix",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// `licenses/register` with a code whose certificate expired before it was ever registered.
+pub const V3_LICENSE_EXPIRED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.license-expired",
+    code: Some(203),
+    text: "License-> License registration code has expired.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; nothing is registered",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// Registering to, or moving, a product registered in an account the API user may not act on.
+pub const V3_PRODUCT_OTHER_ACCOUNT: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.product-other-account",
+    code: Some(204),
+    text: "Product-> Product is registered to another account.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; nothing changes",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// `products/details` or `licenses/download` for a serial not registered in the API user's accounts.
+pub const V3_PRODUCT_NOT_FOUND: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.product-not-found",
+    code: Some(205),
+    text: "Product-> Product is not registered to your account.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// An `accountId`, `sourceAccountId` or `targetAccountId` outside the API user's organization.
+pub const V3_ACCOUNT_NOT_ALLOWED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.account-not-allowed",
+    code: Some(206),
+    text: "Account-> The account is not in your organization.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 400; nothing changes",
+    source: "fortimock model: no public client shows this answer",
+};
+
+/// More than `forticare_v3::CALLS_PER_MINUTE` calls by one API user within a minute (with
+/// `--forticare-rate-limits`): HTTP 429, the envelope with `status` -1.
+pub const V3_RATE_LIMIT_MINUTE: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.rate-limit-minute",
+    code: Some(601),
+    text: "Rate limit exceeded: at most 100 calls per minute.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 429 until the oldest call of the last minute ages out",
+    source: "limit: a public client's docstrings [CLIENT]; status, code and text: fortimock model",
+};
+
+/// More than `forticare_v3::CALLS_PER_HOUR` calls by one API user within an hour.
+pub const V3_RATE_LIMIT_HOUR: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.rate-limit-hour",
+    code: Some(602),
+    text: "Rate limit exceeded: at most 1000 calls per hour.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 429 until the oldest call of the last hour ages out",
+    source: "limit: a public client's docstrings [CLIENT]; status, code and text: fortimock model",
+};
+
+/// More than `forticare_v3::ERRORS_PER_HOUR` refused calls by one API user within an hour.
+pub const V3_ERROR_LIMIT: CatalogueEntry = CatalogueEntry {
+    id: "forticare.v3.error-limit",
+    code: Some(603),
+    text: "Rate limit exceeded: at most 10 errors per hour.",
+    provenance: Provenance::Modeled,
+    symptom: "HTTP 429 for every call until the oldest error of the last hour ages out",
+    source: "limit: a public client's docstrings [CLIENT]; status, code and text: fortimock model",
+};
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,19 @@ pub const MOBILE: &str = "/SoftToken/Provisioning.asmx/Mobile";
 /// forticare's ledger API, which ftm asks which tokens an appliance's cluster may use.
 pub const LEDGER_OWNERSHIP: &str = "/__ledger/v1/ownership";
 
+/// FortiCare's asset-management API (v3): the OAuth token endpoint (customerapiauth.fortinet.com; the
+/// trailing slash is part of the path) ...
+pub const V3_OAUTH_TOKEN: &str = "/api/v1/oauth/token/";
+/// ... and the API base (support.fortinet.com), with its endpoints.
+pub const V3_BASE: &str = "/ES/api/registration/v3";
+pub const V3_LICENSES_REGISTER: &str = "/ES/api/registration/v3/licenses/register";
+pub const V3_LICENSES_LIST: &str = "/ES/api/registration/v3/licenses/list";
+pub const V3_LICENSES_DOWNLOAD: &str = "/ES/api/registration/v3/licenses/download";
+pub const V3_PRODUCTS_LIST: &str = "/ES/api/registration/v3/products/list";
+pub const V3_PRODUCTS_DETAILS: &str = "/ES/api/registration/v3/products/details";
+pub const V3_PRODUCTS_REGISTER: &str = "/ES/api/registration/v3/products/register";
+pub const V3_PRODUCTS_TRANSFER: &str = "/ES/api/registration/v3/products/transfer";
+
 /// The push relay's endpoint for an appliance's push (the capture does not show the request line; the
 /// relay also accepts `POST /`).
 pub const RELAY_PUSH: &str = "/api/v1/push";
@@ -44,6 +57,13 @@ pub const ADMIN_STATE: &str = "/__admin/state";
 /// forticare's licenses.
 pub const ADMIN_LICENSES: &str = "/__admin/licenses";
 pub const ADMIN_LICENSE: &str = "/__admin/licenses/{id}";
+/// A license's redemption certificate, `<EFTM id>.pdf` (the code on it is the license's current one).
+pub const ADMIN_LICENSE_CERTIFICATE: &str = "/__admin/licenses/{id}/certificate.pdf";
+/// forticare's Customer Service "License Transfer" tickets.
+pub const ADMIN_TRANSFERS: &str = "/__admin/transfers";
+pub const ADMIN_TRANSFER: &str = "/__admin/transfers/{ticket}";
+/// forticare's asset-management API users.
+pub const ADMIN_API_USERS: &str = "/__admin/api-users";
 /// ftm's escrow (activation codes, never seeds) and its seed downloads.
 pub const ADMIN_ESCROW: &str = "/__admin/escrow";
 pub const ADMIN_ACTIVATIONS: &str = "/__admin/activations";
@@ -77,6 +97,8 @@ pub const APPLIANCE_POLL: &str = "/appliances/{serial}/poll";
 pub const APPLIANCE_LOGIN: &str = "/appliances/{serial}/login";
 pub const APPLIANCE_UNLOCK: &str = "/appliances/{serial}/users/{user}/unlock";
 pub const APPLIANCE_DEBUG: &str = "/appliances/{serial}/debug";
+/// A token in the appliance's table (`DELETE`: `config user fortitoken`, `delete <serial>`).
+pub const APPLIANCE_TOKEN: &str = "/appliances/{serial}/tokens/{token}";
 
 /// The part of a control-plane path after [`ADMIN`], as the guarded scope registers it
 /// (`/__admin/licenses/{id}` → `/licenses/{id}`). A path outside the control plane is returned whole.

@@ -130,6 +130,20 @@ const IMPORT: &[&str] = &[ActivationLicenseRequest::TYPE];
 const PROVISION_AND_POLL: &[&str] = &[ProvisionRequest::TYPE, PollingRequest::TYPE];
 const MOBILE: &[&str] = &[MobileProvisionRequest::TYPE];
 const PUSH: &[&str] = &[PUSH_MESSAGE];
+const V3_CALLS: &[&str] = crate::forticare_v3::API_CALLS;
+const V3_TOKEN: &[&str] = &[crate::forticare_v3::OAUTH_TOKEN];
+/// forticare's requests: license import, and the asset-management API (v3).
+const FORTICARE: &[&str] = &[
+    ActivationLicenseRequest::TYPE,
+    crate::forticare_v3::OAUTH_TOKEN,
+    crate::forticare_v3::LICENSES_REGISTER,
+    crate::forticare_v3::LICENSES_LIST,
+    crate::forticare_v3::LICENSES_DOWNLOAD,
+    crate::forticare_v3::PRODUCTS_LIST,
+    crate::forticare_v3::PRODUCTS_DETAILS,
+    crate::forticare_v3::PRODUCTS_REGISTER,
+    crate::forticare_v3::PRODUCTS_TRANSFER,
+];
 
 /// Every catalogue error a scenario can answer with. The others are the appliance's or the phone's own
 /// (`appliance.import.forticare-error` follows from error 16; `phone.push.invalid-server-certificate` comes
@@ -152,6 +166,36 @@ pub const ARMABLE: &[Armable] = &[
         service: "forticare",
         message_types: IMPORT,
         effect: "the import is refused with error 19, as if the redemption certificate had expired",
+    },
+    Armable {
+        error: &modeled::OAUTH_INVALID_GRANT,
+        service: "forticare",
+        message_types: V3_TOKEN,
+        effect: "the token request is refused with HTTP 401 `invalid_grant`, whatever the password",
+    },
+    Armable {
+        error: &modeled::V3_UNAUTHORIZED,
+        service: "forticare",
+        message_types: V3_CALLS,
+        effect: "the v3 call is refused with HTTP 401, as if its bearer token had expired",
+    },
+    Armable {
+        error: &modeled::V3_RATE_LIMIT_MINUTE,
+        service: "forticare",
+        message_types: V3_CALLS,
+        effect: "the v3 call is refused with HTTP 429, as past 100 calls in a minute",
+    },
+    Armable {
+        error: &modeled::V3_RATE_LIMIT_HOUR,
+        service: "forticare",
+        message_types: V3_CALLS,
+        effect: "the v3 call is refused with HTTP 429, as past 1,000 calls in an hour",
+    },
+    Armable {
+        error: &modeled::V3_ERROR_LIMIT,
+        service: "forticare",
+        message_types: V3_CALLS,
+        effect: "the v3 call is refused with HTTP 429, as past 10 errors in an hour",
     },
     Armable {
         error: &TOKEN_NOT_OWNED,
@@ -188,7 +232,7 @@ pub const ARMABLE: &[Armable] = &[
 
 /// The requests each service that takes scenarios answers, by service.
 pub const SERVICE_MESSAGES: &[(&str, &[&str])] = &[
-    ("forticare", IMPORT),
+    ("forticare", FORTICARE),
     (
         "ftm",
         &[

@@ -4,6 +4,7 @@
 mod appliance;
 mod bounds;
 mod forticare;
+mod forticare_v3;
 mod ftm;
 mod guard;
 mod hostile;
@@ -19,3 +20,4 @@ mod state;
 mod story;
 mod tidy;
 mod tls;
+mod transfer;

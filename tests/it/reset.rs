@@ -52,7 +52,7 @@ async fn reset_brings_every_service_back_to_its_start() {
         let view: ResetView = serde_json::from_value(body).unwrap();
         assert_eq!(view.service, service);
         assert!(view.removed > 0, "{service} removed nothing: {view:?}");
-        assert_eq!(view.fixtures, if service == "forticare" { 4 } else { 0 });
+        assert_eq!(view.fixtures, if service == "forticare" { 5 } else { 0 });
         assert_eq!(view.scenarios, u64::from(service == "ftm"), "{view:?}");
     }
 

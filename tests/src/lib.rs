@@ -3,10 +3,12 @@
 //! scripts do. One method per endpoint, returning what came back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod forticare_api;
+
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use fortimock::suite::{PortOptions, Suite};
+use fortimock::suite::{ForticareOptions, PortOptions, Suite};
 use lab::options::{Lab, LabOptions};
 use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
@@ -58,9 +60,12 @@ pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
 
 /// The built-in default lab's licenses.
 pub fn default_fixtures() -> Vec<LicenseSpec> {
-    serde_json::from_str::<LabFixtures>(fortimock::up::DEFAULT_FIXTURES)
-        .unwrap()
-        .licenses
+    default_lab().licenses
+}
+
+/// The built-in default lab: its licenses and its FortiCare API user.
+pub fn default_lab() -> LabFixtures {
+    serde_json::from_str::<LabFixtures>(fortimock::up::DEFAULT_FIXTURES).unwrap()
 }
 
 /// A running suite and a client that trusts only its lab CA (and presents the lab's internal client
@@ -74,13 +79,31 @@ pub struct TestSuite {
 impl TestSuite {
     /// The default lab, ephemeral.
     pub async fn start() -> TestSuite {
-        TestSuite::start_with(test_options(None), default_fixtures()).await
+        TestSuite::start_lab(
+            test_options(None),
+            default_lab(),
+            ForticareOptions::default(),
+        )
+        .await
     }
 
     pub async fn start_with(options: LabOptions, fixtures: Vec<LicenseSpec>) -> TestSuite {
+        let fixtures = LabFixtures {
+            licenses: fixtures,
+            api_users: default_lab().api_users,
+        };
+        TestSuite::start_lab(options, fixtures, ForticareOptions::default()).await
+    }
+
+    /// A suite on `fixtures`, with forticare's `options` (the v3 API's rate limits).
+    pub async fn start_lab(
+        options: LabOptions,
+        fixtures: LabFixtures,
+        forticare: ForticareOptions,
+    ) -> TestSuite {
         lab::telemetry::init_for_tests();
         let lab = options.prepare().unwrap();
-        let suite = Suite::start(&lab, &PortOptions::any_free(), fixtures)
+        let suite = Suite::start_with(&lab, &PortOptions::any_free(), fixtures, &forticare)
             .await
             .unwrap();
         let client = lab.http_client().unwrap();

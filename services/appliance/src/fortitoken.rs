@@ -50,6 +50,10 @@ pub struct Token {
     pub memory: OtpMemory,
 }
 
+/// What the poll reports, as a [`Token::polled`] status, for a token the server answered `31 token does
+/// not belong to product`: its license moved away.
+pub const MOVED: &str = "moved";
+
 /// A local user with a FortiToken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -109,6 +113,11 @@ impl Token {
             }
             "expired" if token.status == FortiTokenStatus::Pending => {
                 token.status = FortiTokenStatus::ProvisionTimeout
+            }
+            MOVED => {
+                token.status = FortiTokenStatus::Error;
+                token.activation_code = None;
+                token.activation_expire = None;
             }
             _ => {}
         }
@@ -251,6 +260,13 @@ mod tests {
         assert_eq!(
             assigned.polled("expired", None, None).status,
             FortiTokenStatus::Assigned
+        );
+        let moved = assigned.polled(MOVED, None, None);
+        assert_eq!(moved.status, FortiTokenStatus::Error);
+        assert_eq!(
+            moved.user.as_deref(),
+            Some("alice"),
+            "the configuration stays"
         );
         assert!(valid_user_name("alice") && !valid_user_name("") && !valid_user_name("a b"));
         assert_eq!(platform_of("5.4.2_IOS"), Some("ios"));

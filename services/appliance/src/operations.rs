@@ -276,7 +276,8 @@ impl Ops<'_> {
         })
     }
 
-    /// `execute fortitoken-mobile poll`: asks about every assigned token not yet activated.
+    /// `execute fortitoken-mobile poll`: asks about every token assigned to a user (those not yet
+    /// activated, and the activated ones, whose license may have moved away).
     pub async fn poll(&self, appliance: &Appliance) -> Result<PollOutcome, ApplianceError> {
         let mut debug = vec!["ftm_cfg_poll_token_states[405]:Poll token status!".to_owned()];
         let waiting: Vec<Token> = self
@@ -286,7 +287,9 @@ impl Ops<'_> {
             .filter(|t| {
                 matches!(
                     t.status,
-                    FortiTokenStatus::Pending | FortiTokenStatus::ProvisionTimeout
+                    FortiTokenStatus::Pending
+                        | FortiTokenStatus::ProvisionTimeout
+                        | FortiTokenStatus::Assigned
                 )
             })
             .collect();
@@ -324,11 +327,22 @@ impl Ops<'_> {
                 let answer = response
                     .tokens
                     .iter()
-                    .find(|p| p.token.trim() == token.serial.as_str() && p.error.is_none())?;
+                    .find(|p| p.token.trim() == token.serial.as_str())?;
+                let status = match &answer.error {
+                    None => answer.status.clone(),
+                    Some(error) if protocol::catalogue::TOKEN_NOT_OWNED.matches(error) => {
+                        debug.push(format!(
+                            "ftm_cfg_poll_token_states[431]:token {} error {}: {}",
+                            token.serial, error.error_code, error.error_message
+                        ));
+                        fortitoken::MOVED.to_owned()
+                    }
+                    Some(_) => return None,
+                };
                 Some(Polled {
                     serial: token.serial.clone(),
                     activation_code: token.activation_code.clone(),
-                    status: answer.status.clone(),
+                    status,
                     reg_id: answer.reg_id.clone(),
                     os_ver: answer.os_ver.clone(),
                 })
@@ -349,7 +363,8 @@ impl Ops<'_> {
         })
     }
 
-    /// A user logging in with an OTP.
+    /// A user logging in with an OTP. A user whose token is in Error status (its license moved away) is
+    /// refused before the code is checked, and the refusal does not count towards the lockout.
     pub async fn login(
         &self,
         appliance: &Appliance,
@@ -357,6 +372,28 @@ impl Ops<'_> {
         otp: &str,
     ) -> Result<LoginOutcome, ApplianceError> {
         let now = self.clock.now();
+        if let Some(holder) = self.store.user(&appliance.serial, user.trim())?
+            && let Some(token) = self
+                .store
+                .tokens(&appliance.serial)?
+                .into_iter()
+                .find(|t| t.serial == holder.token && t.status == FortiTokenStatus::Error)
+        {
+            return Ok(LoginOutcome {
+                result: LoginResult::Denied,
+                message: format!(
+                    "authentication failed: FortiToken {} is in {} status ({})",
+                    token.serial,
+                    modeled::MOVED_TOKEN_STATUS,
+                    protocol::catalogue::TOKEN_NOT_OWNED.text
+                ),
+                wait_secs: None,
+                failures: 0,
+                locked: false,
+                session_id: None,
+                debug: Vec::new(),
+            });
+        }
         let outcome = match self
             .store
             .login(appliance, user.trim(), otp.trim(), now)

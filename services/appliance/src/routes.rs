@@ -162,7 +162,11 @@ impl Service for Appliances {
                 .route(suffix(paths::APPLIANCE_POLL), web::post().to(poll))
                 .route(suffix(paths::APPLIANCE_LOGIN), web::post().to(login))
                 .route(suffix(paths::APPLIANCE_UNLOCK), web::post().to(unlock))
-                .route(suffix(paths::APPLIANCE_DEBUG), web::get().to(debug_log)),
+                .route(suffix(paths::APPLIANCE_DEBUG), web::get().to(debug_log))
+                .route(
+                    suffix(paths::APPLIANCE_TOKEN),
+                    web::delete().to(delete_token),
+                ),
         );
     }
 
@@ -647,6 +651,35 @@ async fn unlock(
         .await?
         .ok_or_else(|| ApplianceError::NoUser(format!("no user {user} on {}", appliance.serial)))?;
     Ok(HttpResponse::Ok().json(unlocked.view(state.clock.now())))
+}
+
+/// `config user fortitoken`, `delete <serial>`: a token leaves the appliance's table (204); a token a user
+/// still has is refused (409), as FortiOS refuses to delete an entry in use.
+async fn delete_token(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, token) = path.into_inner();
+    let appliance = find(&state, &serial)?;
+    let token: protocol::id::TokenSerial = token
+        .parse()
+        .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;
+    match state.store.delete_token(&appliance.serial, &token).await? {
+        Ok(true) => {
+            state.record_debug(
+                &appliance.serial,
+                &[format!("ftm_cfg_delete_token:delete token {token}")],
+            );
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Ok(false) => Err(ApplianceError::NotFound(format!(
+            "no token {token} on {}",
+            appliance.serial
+        ))),
+        Err(user) => Err(ApplianceError::Conflict(format!(
+            "{token} is used by user {user}: remove the user's two-factor authentication first"
+        ))),
+    }
 }
 
 async fn debug_log(

@@ -130,6 +130,7 @@ fn status_name(status: FortiTokenStatus) -> &'static str {
         FortiTokenStatus::Pending => "pending",
         FortiTokenStatus::Assigned => "assigned",
         FortiTokenStatus::ProvisionTimeout => "provision-timeout",
+        FortiTokenStatus::Error => "error",
     }
 }
 
@@ -139,6 +140,7 @@ fn parse_status(text: &str) -> anyhow::Result<FortiTokenStatus> {
         FortiTokenStatus::Pending,
         FortiTokenStatus::Assigned,
         FortiTokenStatus::ProvisionTimeout,
+        FortiTokenStatus::Error,
     ]
     .into_iter()
     .find(|s| status_name(*s) == text)
@@ -485,8 +487,8 @@ impl Fleet {
         })
     }
 
-    /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens only), in
-    /// one transaction.
+    /// Adds imported tokens that are not in the table yet (re-importing restores deleted tokens and makes
+    /// tokens in Error status Available again, never touching the others), in one transaction.
     pub async fn add_imported(
         &self,
         appliance: &ApplianceSerial,
@@ -497,7 +499,11 @@ impl Fleet {
             .write(move |tx| {
                 for token in &imported {
                     let key = key(&appliance, token.serial.as_str());
-                    if !tx.contains(TOKENS, &key)? {
+                    let errored = match tx.record::<TokenRecord>(TOKENS, &key)? {
+                        Some(record) => record.status == status_name(FortiTokenStatus::Error),
+                        None => true,
+                    };
+                    if errored {
                         tx.put(TOKENS, &key, &TokenRecord::new(token, None))?;
                     }
                 }
@@ -566,6 +572,33 @@ impl Fleet {
                     tokens.push(token);
                 }
                 Ok(tokens)
+            })
+            .await
+    }
+
+    /// Deletes `token` from the appliance's table (`config user fortitoken`, `delete`), in one transaction:
+    /// `Ok(false)` when there is no such token, the holder's name when a user still has it (FortiOS refuses
+    /// to delete a token in use).
+    pub async fn delete_token(
+        &self,
+        appliance: &ApplianceSerial,
+        token: &TokenSerial,
+    ) -> Result<Result<bool, String>, StoreError> {
+        let appliance = appliance.clone();
+        let token = token.clone();
+        self.store
+            .write(move |tx| {
+                for (_, bytes) in tx.scan(USERS, &prefix(&appliance), Order::Ascending, None)? {
+                    let user = lab::store::decode::<UserRecord>(&bytes)?
+                        .user()
+                        .map_err(corrupt("an appliance user record"))?;
+                    if user.token == token {
+                        return Ok(Err(user.name));
+                    }
+                }
+                Ok(Ok(tx
+                    .remove(TOKENS, &key(&appliance, token.as_str()))?
+                    .is_some()))
             })
             .await
     }

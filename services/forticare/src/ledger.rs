@@ -12,7 +12,7 @@
 
 use protocol::catalogue::{CatalogueEntry, LICENSE_CODE_INVALID};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
-use protocol::ledger::{LicenseKind, LicenseSummary, LicenseView, OwnerView};
+use protocol::ledger::{LicenseKind, LicenseSummary, LicenseView, OwnerView, TokenOwnership};
 use protocol::modeled::{self, LICENSE_EXPIRED, LICENSE_REGISTERED_ELSEWHERE};
 use protocol::time::{CivilDate, UnixTime};
 
@@ -28,9 +28,24 @@ pub struct License {
     pub note: Option<String>,
     pub created: UnixTime,
     pub owner: Option<Owner>,
+    /// The day it shipped (the 2025-08-04 rule, `protocol::ledger::NO_TRANSFER_SINCE`).
+    pub shipped: CivilDate,
+    /// The FortiCare account it is registered in; `None` until someone registers it.
+    pub account: Option<u64>,
+    /// The clusters transfer tickets moved it away from, oldest first.
+    pub former: Vec<FormerOwner>,
+    /// When the current owner got it by an RMA transfer: nothing provisioned before counts for it.
+    pub since: Option<UnixTime>,
 }
 
-/// The appliance a license is registered to, and its HA cluster.
+/// A cluster a transfer ticket moved a license away from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormerOwner {
+    pub cluster: Vec<ApplianceSerial>,
+    /// Its tokens keep working there until then.
+    pub grace_until: UnixTime,
+    pub ticket: String,
+}
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub appliance: ApplianceSerial,
@@ -44,7 +59,7 @@ pub struct Owner {
 pub enum Redemption {
     /// The requester gets the license's tokens. `changed` says whether the ledger must be written.
     Granted {
-        license: License,
+        license: Box<License>,
         changed: bool,
     },
     Refused(&'static CatalogueEntry),
@@ -67,6 +82,62 @@ impl License {
             .is_some_and(|owner| modeled::may_use_token(&owner.cluster, cluster))
     }
 
+    /// Whether the querying `cluster` may use the license's tokens at `now`, and why (see
+    /// `protocol::ledger::TokenOwnership`): as the owner, or as a former owner during a transfer's grace
+    /// period.
+    pub fn ownership_of(
+        &self,
+        token: TokenSerial,
+        cluster: &[ApplianceSerial],
+        now: UnixTime,
+    ) -> TokenOwnership {
+        let mut answer = TokenOwnership {
+            token,
+            license: Some(self.id.clone()),
+            owned: false,
+            moved: false,
+            grace_until: None,
+            since: None,
+        };
+        if self.usable_by(cluster) {
+            answer.owned = true;
+            answer.since = self.since;
+        } else if let Some(former) = self
+            .former
+            .iter()
+            .rev()
+            .find(|f| modeled::may_use_token(&f.cluster, cluster))
+        {
+            answer.moved = true;
+            answer.grace_until = Some(former.grace_until);
+            answer.owned = now < former.grace_until;
+        }
+        answer
+    }
+
+    /// Whether the code can no longer be redeemed for the first time: never registered, and its
+    /// certificate's "Certificate Valid Until" day is over.
+    pub fn is_expired(&self, now: UnixTime) -> bool {
+        self.owner.is_none() && self.valid_until.is_some_and(|until| now >= end_of(until))
+    }
+
+    /// The SKU: `FTM-ELIC-<seats>`, or `FTM-TRIAL` for a trial.
+    pub fn sku(&self) -> String {
+        match self.kind() {
+            LicenseKind::Paid => modeled::v3_license_sku(self.seats),
+            LicenseKind::Trial => "FTM-TRIAL".to_owned(),
+        }
+    }
+
+    /// The "Certificate Valid Until" day printed on its redemption certificate.
+    pub fn certificate_valid_until(&self) -> CivilDate {
+        self.valid_until.unwrap_or_else(|| {
+            self.created
+                .plus_secs(modeled::CERTIFICATE_VALIDITY_DAYS * 86_400)
+                .date()
+        })
+    }
+
     /// The tokens a license of this id and size has.
     pub fn token_serials(&self) -> Vec<TokenSerial> {
         modeled::token_serials(&self.id, self.seats)
@@ -86,6 +157,9 @@ impl License {
                 cluster: o.cluster.clone(),
                 registered: o.registered,
             }),
+            shipped: self.shipped,
+            sku: self.sku(),
+            transfers: self.former.iter().map(|f| f.ticket.clone()).collect(),
         }
     }
 
@@ -118,13 +192,16 @@ pub fn redeem(license: Option<License>, cluster: &[ApplianceSerial], now: UnixTi
                 registered: now,
             });
             Redemption::Granted {
-                license,
+                license: Box::new(license),
                 changed: true,
             }
         }
         Some(owner) if usable => {
             let changed = join_cluster(owner, cluster);
-            Redemption::Granted { license, changed }
+            Redemption::Granted {
+                license: Box::new(license),
+                changed,
+            }
         }
         Some(_) => Redemption::Refused(&LICENSE_REGISTERED_ELSEWHERE),
     }
@@ -147,7 +224,10 @@ pub fn redeem_trial(
                 .owner
                 .as_mut()
                 .is_some_and(|owner| join_cluster(owner, cluster));
-            Redemption::Granted { license, changed }
+            Redemption::Granted {
+                license: Box::new(license),
+                changed,
+            }
         }
         None => {
             let license = License {
@@ -162,9 +242,13 @@ pub fn redeem_trial(
                     cluster: cluster.to_vec(),
                     registered: now,
                 }),
+                shipped: now.date(),
+                account: None,
+                former: Vec::new(),
+                since: None,
             };
             Redemption::Granted {
-                license,
+                license: Box::new(license),
                 changed: true,
             }
         }
@@ -204,13 +288,17 @@ mod tests {
             note: None,
             created: UnixTime::from_secs(0),
             owner: None,
+            shipped: UnixTime::from_secs(0).date(),
+            account: None,
+            former: Vec::new(),
+            since: None,
         }
     }
 
     #[track_caller]
     fn granted(outcome: Redemption) -> (License, bool) {
         match outcome {
-            Redemption::Granted { license, changed } => (license, changed),
+            Redemption::Granted { license, changed } => (*license, changed),
             Redemption::Refused(entry) => panic!("refused with {}", entry.id),
         }
     }

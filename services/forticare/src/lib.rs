@@ -2,21 +2,32 @@
 //! activation codes and tokens, and the appliance and HA cluster each is registered to) and answers
 //! `SoftToken.ActivationLicenseRequest`, the message FortiOS sends for `execute fortitoken-mobile import`.
 //!
-//! Modules: `ledger` (the rules, pure), `store` (its tables on the lab's storage toolkit), `error` (the
-//! service's one error type), `routes` (HTTP). `start` opens the ledger, loads fixtures and starts
-//! serving; the `forticare-mock` binary and `fortimock up` both call it.
+//! It also plays FortiCare's Customer Service (license transfer tickets and the redemption certificate PDF)
+//! and serves FortiCare's asset-management API (v3) customers' scripts use, on the same ledger.
+//!
+//! Modules: `ledger` (the rules, pure), `transfer` (transfer tickets' rules, pure), `v3` (the v3 API's
+//! rules, pure), `store` (the tables on the lab's storage toolkit, the licenses and tickets), `accounts`
+//! (API users, tokens and products), `certificate` (the PDF), `rate_limits` (the v3 API's limits), `error`
+//! (the service's one error type), `routes` and `v3_routes` (HTTP). `start` opens the ledger, loads
+//! fixtures and starts serving; the `forticare-mock` binary and `fortimock up` both call it.
 
 use std::path::PathBuf;
 
 use actix_web::web;
 use anyhow::Context;
 use lab::server::{Listen, RunningService};
-use protocol::ledger::LicenseSpec;
+use protocol::ledger::LabFixtures;
 
+pub mod accounts;
+pub mod certificate;
 pub mod error;
 pub mod ledger;
+pub mod rate_limits;
 mod routes;
 pub mod store;
+pub mod transfer;
+pub mod v3;
+mod v3_routes;
 
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "forticare";
@@ -29,14 +40,16 @@ pub struct Config {
     pub listen: Listen,
     /// Where the ledger lives; `None` keeps it in memory.
     pub service_dir: Option<PathBuf>,
-    /// Licenses to create at start if they do not exist yet.
-    pub fixtures: Vec<LicenseSpec>,
+    /// Licenses and API users to create at start if they do not exist yet.
+    pub fixtures: LabFixtures,
+    /// Enforce the v3 API's documented rate limits (`--forticare-rate-limits`).
+    pub rate_limits: bool,
 }
 
-/// A running forticare: the service, and its ledger (which ftm may ask in-process).
+/// A running forticare: the service, and its ledger on the lab clock (which ftm may ask in-process).
 pub struct Started {
     pub service: RunningService,
-    pub ledger: store::Ledger,
+    pub ledger: store::LedgerOnClock,
 }
 
 /// Opens the ledger, loads the fixtures and starts serving.
@@ -49,13 +62,25 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         .await
         .context("loading fixtures")?;
     if created > 0 {
-        tracing::info!(service = NAME, created, "fixture licenses created");
+        tracing::info!(
+            service = NAME,
+            created,
+            "fixture licenses and API users created"
+        );
     }
-    let state = web::Data::new(routes::Forticare {
+    let on_clock = store::LedgerOnClock {
         ledger: ledger.clone(),
+        clock: clock.clone(),
+    };
+    let state = web::Data::new(routes::Forticare {
+        ledger,
         clock,
         fixtures: config.fixtures,
+        limits: rate_limits::RateLimits::new(config.rate_limits),
     });
     let service = lab::server::start(&config.listen, state)?;
-    Ok(Started { service, ledger })
+    Ok(Started {
+        service,
+        ledger: on_clock,
+    })
 }

@@ -14,9 +14,13 @@ struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, env = "FORTIMOCK_FORTICARE_PORT", default_value_t = forticare::DEFAULT_PORT)]
     port: u16,
-    /// A fixtures file (JSON, `{"licenses": [...]}`) to load at start.
+    /// A fixtures file (JSON, `{"licenses": [...], "api_users": [...]}`) to load at start.
     #[arg(long, env = "FORTIMOCK_FIXTURES")]
     fixtures: Option<std::path::PathBuf>,
+    /// Enforce the asset-management API's documented limits: per API user 100 calls a minute, 1,000 an
+    /// hour and 10 errors an hour (HTTP 429 past them).
+    #[arg(long, env = "FORTIMOCK_FORTICARE_RATE_LIMITS")]
+    rate_limits: bool,
 }
 
 #[tokio::main]
@@ -27,14 +31,15 @@ async fn main() -> anyhow::Result<()> {
     let fixtures = match &args.fixtures {
         Some(path) => {
             let text = std::fs::read_to_string(path)?;
-            serde_json::from_str::<LabFixtures>(&text)?.licenses
+            serde_json::from_str::<LabFixtures>(&text)?
         }
-        None => Vec::new(),
+        None => LabFixtures::default(),
     };
     let service = forticare::start(forticare::Config {
         listen: lab.listen(forticare::NAME, args.port)?,
         service_dir: lab.service_dir(forticare::NAME),
         fixtures,
+        rate_limits: args.rate_limits,
     })
     .await?
     .service;

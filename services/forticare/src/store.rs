@@ -6,30 +6,45 @@
 //! id), `tokens` (token serial → license id), `trials` (appliance serial → trial license id) and
 //! `appliances` (serial → empty: every serial a license is registered to, the "registered products").
 //! Index entries hold a key of another table; the store's layout marker versions them.
+//!
+//! License transfer adds `transfers` (ticket number → `TransferRecord`) and `void_codes` (a code a ticket
+//! voided → the ticket number). The asset-management API adds `api_users`, `api_tokens` and `products`
+//! (their records and changes are in `accounts`).
 
 use std::path::Path;
 
 use lab::store::{OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
-use protocol::ledger::{LicenseSpec, OwnershipAnswer, OwnershipQuery, TokenOwnership};
+use protocol::ledger::{
+    LabFixtures, LicenseSpec, OwnershipAnswer, OwnershipQuery, TokenOwnership, TransferRequest,
+};
 use protocol::modeled;
 use protocol::time::{CivilDate, UnixTime};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ForticareError;
-use crate::ledger::{self, License, Owner, Redemption};
+use crate::ledger::{self, FormerOwner, License, Owner, Redemption};
+use crate::transfer::{self, Refusal, Ticket};
 
 pub const LICENSES: Table = Table::new("licenses");
 pub const CODES: Table = Table::new("codes");
 pub const TOKENS: Table = Table::new("tokens");
 pub const TRIALS: Table = Table::new("trials");
 pub const APPLIANCES: Table = Table::new("appliances");
+pub const TRANSFERS: Table = Table::new("transfers");
+pub const VOID_CODES: Table = Table::new("void_codes");
+pub const API_USERS: Table = Table::new("api_users");
+pub const API_TOKENS: Table = Table::new("api_tokens");
+pub const PRODUCTS: Table = Table::new("products");
 
 /// forticare's tables.
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
-    tables: &[LICENSES, CODES, TOKENS, TRIALS, APPLIANCES],
+    tables: &[
+        LICENSES, CODES, TOKENS, TRIALS, APPLIANCES, TRANSFERS, VOID_CODES, API_USERS, API_TOKENS,
+        PRODUCTS,
+    ],
 };
 
 /// The license ledger; cheap to clone.
@@ -39,7 +54,9 @@ pub struct Ledger {
 }
 
 /// A license as stored. Version 2 (version 1 held the token list; tokens are derived from the id and
-/// seat count, `modeled::token_serials`, and indexed in `tokens`).
+/// seat count, `modeled::token_serials`, and indexed in `tokens`). The fields after `owner` came with
+/// license transfer and the v3 API; a record without them reads with their defaults (shipped on the day
+/// it was created, in no account, never transferred).
 #[derive(Serialize, Deserialize)]
 struct LicenseRecord {
     v: Version<2>,
@@ -50,6 +67,42 @@ struct LicenseRecord {
     note: Option<String>,
     created: i64,
     owner: Option<OwnerRecord>,
+    #[serde(default)]
+    shipped: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    account: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    former: Vec<FormerRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FormerRecord {
+    cluster: Vec<String>,
+    grace_until: i64,
+    ticket: String,
+}
+
+/// A completed transfer ticket.
+#[derive(Serialize, Deserialize)]
+struct TransferRecord {
+    v: Version<1>,
+    ticket: String,
+    license: String,
+    from: String,
+    to: String,
+    from_cluster: Vec<String>,
+    rma: bool,
+    grace_until: i64,
+    completed: i64,
+    old_code: String,
+    new_code: String,
+    note: Option<String>,
+}
+
+impl Record for TransferRecord {
+    const KIND: &'static str = "a transfer ticket record";
 }
 
 impl Record for LicenseRecord {
@@ -78,6 +131,18 @@ impl From<&License> for LicenseRecord {
                 cluster: o.cluster.iter().map(ToString::to_string).collect(),
                 registered: o.registered.secs(),
             }),
+            shipped: Some(license.shipped.to_string()),
+            account: license.account,
+            former: license
+                .former
+                .iter()
+                .map(|f| FormerRecord {
+                    cluster: f.cluster.iter().map(ToString::to_string).collect(),
+                    grace_until: f.grace_until.secs(),
+                    ticket: f.ticket.clone(),
+                })
+                .collect(),
+            since: license.since.map(UnixTime::secs),
         }
     }
 }
@@ -117,21 +182,98 @@ impl TryFrom<LicenseRecord> for License {
                     })
                 })
                 .transpose()?,
+            shipped: match record.shipped {
+                Some(day) => day.parse::<CivilDate>().map_err(|e| bad(&e))?,
+                None => UnixTime::from_secs(record.created).date(),
+            },
+            account: record.account,
+            former: record
+                .former
+                .into_iter()
+                .map(|f| -> Result<FormerOwner, StoreError> {
+                    Ok(FormerOwner {
+                        cluster: f
+                            .cluster
+                            .iter()
+                            .map(|s| s.parse())
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| bad(&e))?,
+                        grace_until: UnixTime::from_secs(f.grace_until),
+                        ticket: f.ticket,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            since: record.since.map(UnixTime::from_secs),
         })
     }
 }
 
-fn decode(bytes: &[u8]) -> Result<License, StoreError> {
+impl From<&Ticket> for TransferRecord {
+    fn from(ticket: &Ticket) -> TransferRecord {
+        TransferRecord {
+            v: Version,
+            ticket: ticket.ticket.clone(),
+            license: ticket.license.to_string(),
+            from: ticket.from.to_string(),
+            to: ticket.to.to_string(),
+            from_cluster: ticket
+                .from_cluster
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            rma: ticket.rma,
+            grace_until: ticket.grace_until.secs(),
+            completed: ticket.completed.secs(),
+            old_code: ticket.old_code.compact().to_owned(),
+            new_code: ticket.new_code.compact().to_owned(),
+            note: ticket.note.clone(),
+        }
+    }
+}
+
+impl TryFrom<TransferRecord> for Ticket {
+    type Error = StoreError;
+
+    fn try_from(record: TransferRecord) -> Result<Ticket, StoreError> {
+        let bad = |e: &dyn std::fmt::Display| {
+            StoreError::corrupt(format!("a transfer ticket record: {e}"))
+        };
+        Ok(Ticket {
+            ticket: record.ticket,
+            license: record.license.parse().map_err(|e| bad(&e))?,
+            from: record.from.parse().map_err(|e| bad(&e))?,
+            to: record.to.parse().map_err(|e| bad(&e))?,
+            from_cluster: record
+                .from_cluster
+                .iter()
+                .map(|s| s.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
+            rma: record.rma,
+            grace_until: UnixTime::from_secs(record.grace_until),
+            completed: UnixTime::from_secs(record.completed),
+            old_code: record.old_code.parse().map_err(|e| bad(&e))?,
+            new_code: record.new_code.parse().map_err(|e| bad(&e))?,
+            note: record.note,
+        })
+    }
+}
+
+fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StoreError> {
+    lab::store::decode::<TransferRecord>(bytes)?.try_into()
+}
+
+pub(crate) fn decode(bytes: &[u8]) -> Result<License, StoreError> {
     lab::store::decode::<LicenseRecord>(bytes)?.try_into()
 }
 
 /// The license stored under `id`.
-fn read_license(r: &mut impl Reader, id: &[u8]) -> Result<Option<License>, StoreError> {
+pub(crate) fn read_license(r: &mut impl Reader, id: &[u8]) -> Result<Option<License>, StoreError> {
     r.get(LICENSES, id)?.map(|bytes| decode(&bytes)).transpose()
 }
 
 /// The license the index entry under `key` in `index` names.
-fn indexed_license(
+pub(crate) fn indexed_license(
     r: &mut impl Reader,
     index: Table,
     key: &[u8],
@@ -142,7 +284,7 @@ fn indexed_license(
     }
 }
 
-fn write_license(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
+pub(crate) fn write_license(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
     tx.put(
         LICENSES,
         license.id.as_str().as_bytes(),
@@ -151,7 +293,7 @@ fn write_license(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
 }
 
 /// Records every serial of the license's cluster as a registered appliance.
-fn register(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
+pub(crate) fn register(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreError> {
     if let Some(owner) = &license.owner {
         for member in &owner.cluster {
             tx.insert(APPLIANCES, member.as_str().as_bytes(), &[])?;
@@ -203,7 +345,7 @@ fn create_in(
             }
         },
     };
-    let license = License {
+    let mut license = License {
         seats: spec.seats,
         id,
         code: Some(code),
@@ -218,6 +360,10 @@ fn create_in(
                 .collect(),
             registered: now,
         }),
+        shipped: spec.shipped.unwrap_or_else(|| now.date()),
+        account: None,
+        former: Vec::new(),
+        since: None,
     };
     let serials = license.token_serials();
     for token in &serials {
@@ -228,6 +374,7 @@ fn create_in(
             )));
         }
     }
+    crate::accounts::settle_account(tx, &mut license, now)?;
     write_license(tx, &license)?;
     let code = license.code.as_ref().map_or("", |c| c.compact());
     tx.insert(CODES, code.as_bytes(), license.id.as_str().as_bytes())?;
@@ -242,14 +389,15 @@ fn create_in(
     Ok(license)
 }
 
-/// Creates each fixture license that does not exist yet (by id) inside a transaction; how many it created.
+/// Creates each fixture license and API user that does not exist yet (by id, by name) inside a
+/// transaction; how many it created.
 fn load_fixtures_in(
     tx: &mut Tx<'_>,
-    specs: &[LicenseSpec],
+    fixtures: &LabFixtures,
     now: UnixTime,
 ) -> Result<u64, ForticareError> {
-    let mut created = 0;
-    for spec in specs {
+    let mut created = crate::accounts::load_api_users(tx, &fixtures.api_users, now)?;
+    for spec in &fixtures.licenses {
         let exists = match &spec.id {
             Some(id) => tx.contains(LICENSES, id.as_str().as_bytes())?,
             None => false,
@@ -288,54 +436,148 @@ impl Ledger {
         self.store.write(move |tx| create_in(tx, &spec, now)).await
     }
 
-    /// Creates each fixture license that does not exist yet (by id), in one change; how many it created.
+    /// Creates each fixture license and API user that does not exist yet (by id, by name), in one change;
+    /// how many it created.
     pub async fn load_fixtures(
         &self,
-        specs: Vec<LicenseSpec>,
+        fixtures: LabFixtures,
         now: UnixTime,
     ) -> Result<u64, ForticareError> {
         self.store
-            .write(move |tx| load_fixtures_in(tx, &specs, now))
+            .write(move |tx| load_fixtures_in(tx, &fixtures, now))
             .await
     }
 
-    /// Empties the ledger and creates the fixture licenses again, as one change: (removed, created).
+    /// Empties the ledger and creates the fixture licenses and API users again, as one change:
+    /// (removed, created).
     pub async fn reset(
         &self,
-        specs: Vec<LicenseSpec>,
+        fixtures: LabFixtures,
         now: UnixTime,
     ) -> Result<(u64, u64), ForticareError> {
         self.store
             .write(move |tx| {
                 let removed = tx.clear_all(&SCHEMA)?;
-                let created = load_fixtures_in(tx, &specs, now)?;
+                let created = load_fixtures_in(tx, &fixtures, now)?;
                 Ok((removed, created))
             })
             .await
     }
 
-    /// Imports a purchased license's code for `cluster` (requester first).
+    /// Imports a purchased license's code for `cluster` (requester first). With the outcome: the ticket
+    /// that voided the code, if one did.
     pub async fn redeem(
         &self,
         code: LicenseActivationCode,
         cluster: Vec<ApplianceSerial>,
         now: UnixTime,
-    ) -> Result<Redemption, StoreError> {
+    ) -> Result<(Redemption, Option<String>), StoreError> {
         self.store
             .write(move |tx| {
+                if let Some(ticket) = tx.get(VOID_CODES, code.compact().as_bytes())? {
+                    let ticket = String::from_utf8_lossy(&ticket).into_owned();
+                    return Ok((Redemption::Refused(modeled::VOID_CODE_ERROR), Some(ticket)));
+                }
                 let license = indexed_license(tx, CODES, code.compact().as_bytes())?;
-                let outcome = ledger::redeem(license, &cluster, now);
+                let mut outcome = ledger::redeem(license, &cluster, now);
                 if let Redemption::Granted {
                     license,
                     changed: true,
-                } = &outcome
+                } = &mut outcome
                 {
+                    crate::accounts::settle_account(tx, license, now)?;
                     write_license(tx, license)?;
                     register(tx, license)?;
                 }
-                Ok(outcome)
+                Ok((outcome, None))
             })
             .await
+    }
+
+    /// Opens and completes a Customer Service transfer ticket, in one change: the license moves to
+    /// `request.to` under a new code, the old code is void. `grace_secs` is checked already.
+    pub async fn transfer(
+        &self,
+        request: TransferRequest,
+        grace_secs: i64,
+        now: UnixTime,
+    ) -> Result<Result<Ticket, Refusal>, StoreError> {
+        self.store
+            .write(move |tx| {
+                let license = read_license(tx, request.license.as_str().as_bytes())?;
+                let number = match tx
+                    .scan(TRANSFERS, b"", lab::store::Order::Descending, Some(1))?
+                    .first()
+                {
+                    Some((last, _)) => String::from_utf8_lossy(last)
+                        .parse::<u64>()
+                        .map_err(|e| StoreError::corrupt(format!("a ticket number: {e}")))?
+                        .saturating_add(1),
+                    None => modeled::FIRST_TRANSFER_TICKET,
+                };
+                let mut rng = rand::thread_rng();
+                let new_code = loop {
+                    let code = LicenseActivationCode::from_bytes(rng.r#gen());
+                    let taken = code.is_trial()
+                        || tx.contains(CODES, code.compact().as_bytes())?
+                        || tx.contains(VOID_CODES, code.compact().as_bytes())?;
+                    if !taken {
+                        break code;
+                    }
+                };
+                let decided = transfer::transfer(
+                    license,
+                    &request,
+                    grace_secs,
+                    number.to_string(),
+                    new_code,
+                    now,
+                );
+                let (mut license, ticket) = match decided {
+                    Ok(done) => done,
+                    Err(refusal) => return Ok(Err(refusal)),
+                };
+                tx.remove(CODES, ticket.old_code.compact().as_bytes())?;
+                tx.insert(
+                    VOID_CODES,
+                    ticket.old_code.compact().as_bytes(),
+                    ticket.ticket.as_bytes(),
+                )?;
+                tx.insert(
+                    CODES,
+                    ticket.new_code.compact().as_bytes(),
+                    license.id.as_str().as_bytes(),
+                )?;
+                crate::accounts::settle_account(tx, &mut license, now)?;
+                write_license(tx, &license)?;
+                register(tx, &license)?;
+                tx.put(
+                    TRANSFERS,
+                    ticket.ticket.as_bytes(),
+                    &TransferRecord::from(&ticket),
+                )?;
+                Ok(Ok(ticket))
+            })
+            .await
+    }
+
+    /// Every transfer ticket, oldest first.
+    pub fn transfers(&self) -> Result<Vec<Ticket>, StoreError> {
+        self.store.read(|r| {
+            r.all(TRANSFERS)?
+                .iter()
+                .map(|(_, bytes)| decode_ticket(bytes))
+                .collect()
+        })
+    }
+
+    /// The ticket numbered `ticket`.
+    pub fn ticket(&self, ticket: &str) -> Result<Option<Ticket>, StoreError> {
+        self.store.read(|r| {
+            r.get(TRANSFERS, ticket.as_bytes())?
+                .map(|bytes| decode_ticket(&bytes))
+                .transpose()
+        })
     }
 
     /// Imports the trial code for `cluster` (requester first).
@@ -435,8 +677,12 @@ impl Ledger {
         })
     }
 
-    /// Which of the queried tokens the querying cluster may use, in one read.
-    pub fn ownership(&self, query: &OwnershipQuery) -> Result<OwnershipAnswer, StoreError> {
+    /// Which of the queried tokens the querying cluster may use at `now`, in one read.
+    pub fn ownership(
+        &self,
+        query: &OwnershipQuery,
+        now: UnixTime,
+    ) -> Result<OwnershipAnswer, StoreError> {
         self.store.read(|r| {
             let mut tokens = Vec::with_capacity(query.tokens.len());
             // A poll names many tokens of one license: read each license once.
@@ -458,13 +704,16 @@ impl Ledger {
                     },
                     None => None,
                 };
-                let owned = license
-                    .as_ref()
-                    .is_some_and(|l| l.usable_by(&query.appliances));
-                tokens.push(TokenOwnership {
-                    token: token.clone(),
-                    license: license.map(|l| l.id),
-                    owned,
+                tokens.push(match license {
+                    Some(license) => license.ownership_of(token.clone(), &query.appliances, now),
+                    None => TokenOwnership {
+                        token: token.clone(),
+                        license: None,
+                        owned: false,
+                        moved: false,
+                        grace_until: None,
+                        since: None,
+                    },
                 });
             }
             let mut registered = Vec::new();
@@ -478,10 +727,19 @@ impl Ledger {
     }
 }
 
-/// The ledger answers ftm in-process when both run in one process (`fortimock up`).
-impl protocol::ledger::OwnershipLedger for Ledger {
+/// The ledger on the lab clock: what answers ftm in-process when both run in one process (`fortimock up`).
+#[derive(Clone)]
+pub struct LedgerOnClock {
+    pub ledger: Ledger,
+    pub clock: lab::clock::Clock,
+}
+
+impl protocol::ledger::OwnershipLedger for LedgerOnClock {
     fn ownership<'a>(&'a self, query: &'a OwnershipQuery) -> protocol::ledger::OwnershipFuture<'a> {
-        let answer = Ledger::ownership(self, query).map_err(|e| e.to_string());
+        let answer = self
+            .ledger
+            .ownership(query, self.clock.now())
+            .map_err(|e| e.to_string());
         Box::pin(std::future::ready(answer))
     }
 }
@@ -516,10 +774,26 @@ pub fn check_record(table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()
             key.parse::<ApplianceSerial>()?;
             license_id()?;
         }
-        _ => {
+        APPLIANCES => {
             key.parse::<ApplianceSerial>()?;
             anyhow::ensure!(value.is_empty(), "a registered appliance has no value");
         }
+        TRANSFERS => {
+            let ticket = decode_ticket(value)?;
+            anyhow::ensure!(
+                ticket.ticket == key && key.parse::<u64>().is_ok(),
+                "ticket {} is stored under {key}",
+                ticket.ticket
+            );
+        }
+        VOID_CODES => {
+            key.parse::<LicenseActivationCode>()?;
+            std::str::from_utf8(value)
+                .context("the value is not text")?
+                .parse::<u64>()
+                .context("the value is not a ticket number")?;
+        }
+        _ => crate::accounts::check_record(table, key, value)?,
     }
     Ok(())
 }
@@ -538,5 +812,23 @@ pub fn check_state(incoming: &lab::state::Incoming) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
+    let tickets = incoming.keys(TRANSFERS);
+    for (key, value) in incoming.records(VOID_CODES) {
+        anyhow::ensure!(
+            tickets.contains(value.as_slice()),
+            "void code `{}` names ticket `{}`, which is not in the state",
+            String::from_utf8_lossy(key),
+            String::from_utf8_lossy(value)
+        );
+    }
+    for (key, value) in incoming.records(TRANSFERS) {
+        let ticket = decode_ticket(value)?;
+        anyhow::ensure!(
+            licenses.contains(ticket.license.as_str().as_bytes()),
+            "ticket `{}` names license `{}`, which is not in the state",
+            String::from_utf8_lossy(key),
+            ticket.license
+        );
+    }
+    crate::accounts::check_state(incoming)
 }

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 use lab::options::LabOptions;
 
 use crate::client::Target;
-use crate::suite::PortOptions;
+use crate::suite::{ForticareOptions, PortOptions};
 
 /// fortimock emulates Fortinet's FortiToken Mobile cloud (FortiCare licensing, FTM provisioning,
 /// the push relay) for appliance test suites, labs and support engineers.
@@ -27,6 +27,9 @@ pub enum Command {
     /// Create and list licenses in a running suite.
     #[command(subcommand)]
     License(LicenseCommand),
+    /// Open and complete a Customer Service "License Transfer" ticket: move a whole FortiToken Mobile
+    /// license from one appliance to another, under a new activation code (or list the tickets).
+    Transfer(TransferArgs),
     /// Show where the lab CA is, so appliances and curl can trust it.
     Certs(CertsArgs),
     /// Drive a virtual FortiGate / FortiAuthenticator: import, provision, poll, show, login.
@@ -61,6 +64,8 @@ pub struct UpArgs {
     pub lab: LabOptions,
     #[command(flatten)]
     pub ports: PortOptions,
+    #[command(flatten)]
+    pub forticare: ForticareOptions,
     /// Once every service is ready, write `{"forticare": "<base url>", ...}` to this file.
     #[arg(long, env = "FORTIMOCK_READY_FILE")]
     pub ready_file: Option<PathBuf>,
@@ -92,6 +97,54 @@ pub enum LicenseCommand {
     List(LicenseListArgs),
     /// Show one license with its tokens.
     Show(LicenseShowArgs),
+    /// Save a license's redemption certificate, the PDF named `<EFTM id>.pdf`.
+    Certificate(LicenseCertificateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct LicenseCertificateArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The license id (EFTM…).
+    pub id: String,
+    /// Where to write it (default `<EFTM id>.pdf` in the current directory; `-` for standard output).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TransferArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// The license (EFTM…) to move: the whole license, never part of it.
+    #[arg(required_unless_present_any = ["list", "show"])]
+    pub license: Option<String>,
+    /// The appliance (serial) the license is registered to now.
+    #[arg(long, required_unless_present_any = ["list", "show"])]
+    pub from: Option<String>,
+    /// The appliance (serial) that gets it.
+    #[arg(long, required_unless_present_any = ["list", "show"])]
+    pub to: Option<String>,
+    /// A return-merchandise replacement: the only way a license shipped on or after 2025-08-04 moves;
+    /// every token must then be provisioned again on the new unit.
+    #[arg(long)]
+    pub rma: bool,
+    /// How long the old appliance keeps working: seconds, or with a unit (`90s`, `30m`, `24h`, `2d`);
+    /// default 24h.
+    #[arg(long)]
+    pub grace: Option<String>,
+    /// What the customer writes in the ticket.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// List every ticket instead.
+    #[arg(long, conflicts_with_all = ["license", "from", "to", "rma", "grace", "note", "show"])]
+    pub list: bool,
+    /// Show one ticket instead.
+    #[arg(long, value_name = "TICKET", conflicts_with_all = ["license", "from", "to", "rma", "grace", "note"])]
+    pub show: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -110,6 +163,10 @@ pub struct LicenseCreateArgs {
     /// Last day the code may be redeemed for the first time (YYYY-MM-DD).
     #[arg(long)]
     pub valid_until: Option<String>,
+    /// The day it shipped (YYYY-MM-DD; default today on the lab clock): from 2025-08-04 on, it moves to
+    /// another appliance only on an RMA.
+    #[arg(long)]
+    pub shipped: Option<String>,
     /// Free text shown in listings.
     #[arg(long)]
     pub note: Option<String>,
@@ -257,6 +314,13 @@ pub enum FgtCommand {
         #[command(flatten)]
         target: Target,
         fgt: String,
+    },
+    /// `config user fortitoken`, `delete <token>`: remove a token from the appliance (not one a user has).
+    DeleteToken {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        token: String,
     },
 }
 
@@ -526,6 +590,10 @@ pub struct ScenarioArmArgs {
 pub struct DemoArgs {
     #[command(flatten)]
     pub target: Target,
+    /// Tell the license transfer story instead: an RMA from one FortiGate to its replacement, through
+    /// the grace period and after (moves the lab clock forward).
+    #[arg(long)]
+    pub transfer: bool,
 }
 
 #[derive(clap::Args, Debug)]

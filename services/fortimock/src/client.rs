@@ -145,6 +145,28 @@ impl SuiteClient {
         self.send(self.http.get(&url), &url).await
     }
 
+    /// GETs a file (a redemption certificate): its bytes, or the admin API's refusal.
+    pub async fn get_bytes(&self, service: &str, path: &str) -> anyhow::Result<Vec<u8>> {
+        let url = format!("{}{path}", self.url(service)?);
+        let request = self.http.get(&url);
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
+        })?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer from {url}"))?;
+        if !status.is_success() {
+            return Err(refused(&url, status, &bytes));
+        }
+        Ok(bytes.to_vec())
+    }
+
     pub async fn post<B: Serialize, T: DeserializeOwned>(
         &self,
         service: &str,

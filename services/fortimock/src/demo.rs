@@ -26,6 +26,9 @@ fn step(number: u32, title: &str) {
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
+    if args.transfer {
+        return crate::rma_story::run(&client).await;
+    }
     println!("fortimock demo: one FortiToken Mobile token from license to login");
     println!(
         "   FortiCare {}, FTM {}, push relay {}, phones {}, appliances {}",
@@ -45,6 +48,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         note: Some("fortimock demo".into()),
         owner: None,
         owner_peers: Vec::new(),
+        shipped: None,
     };
     let license: LicenseView = client
         .post("forticare", paths::ADMIN_LICENSES, &spec)

@@ -247,6 +247,20 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             println!("{user} unlocked");
             Ok(())
         }
+        FgtCommand::DeleteToken { target, fgt, token } => {
+            let client = SuiteClient::connect(&target)?;
+            client
+                .delete(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_TOKEN, &[&fgt, token.trim()]),
+                )
+                .await?;
+            println!(
+                "config user fortitoken\n    delete \"{}\"\nend",
+                token.trim()
+            );
+            Ok(())
+        }
         FgtCommand::Debug { target, fgt } => {
             let client = SuiteClient::connect(&target)?;
             let log: DebugLog = client
@@ -418,11 +432,15 @@ pub fn status_name(status: FortiTokenStatus) -> &'static str {
         FortiTokenStatus::Pending => "Pending",
         FortiTokenStatus::Assigned => "Assigned",
         FortiTokenStatus::ProvisionTimeout => "Provision Timed Out",
+        FortiTokenStatus::Error => protocol::modeled::MOVED_TOKEN_STATUS,
     }
 }
 
 fn token_line(token: &FortiTokenView) -> String {
     let mut line = format!("{}  {}", token.serial, status_name(token.status));
+    if token.status == FortiTokenStatus::Error {
+        line.push_str(&format!(" ({})", protocol::catalogue::TOKEN_NOT_OWNED.text));
+    }
     if let Some(user) = &token.user {
         line.push_str(&format!("  user {user}"));
     }

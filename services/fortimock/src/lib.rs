@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `health`, `license`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
@@ -18,7 +18,9 @@ pub mod journal;
 pub mod license;
 pub mod phones;
 pub mod reset;
+pub mod rma_story;
 pub mod scenarios;
 pub mod state;
 pub mod suite;
+pub mod transfer;
 pub mod up;

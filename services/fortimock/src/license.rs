@@ -1,15 +1,16 @@
-//! `fortimock license create|list|show`: the license admin API of a running suite, for people.
+//! `fortimock license create|list|show|certificate`: the license admin API of a running suite, for people.
 
 use anyhow::Context;
 use protocol::ledger::{LicenseList, LicenseSpec, LicenseSummary, LicenseView};
 use protocol::paths;
 
-use crate::cli::{LicenseCommand, LicenseCreateArgs};
+use crate::cli::{LicenseCertificateArgs, LicenseCommand, LicenseCreateArgs};
 use crate::client::SuiteClient;
 
 pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {
     match command {
         LicenseCommand::Create(args) => create(args).await,
+        LicenseCommand::Certificate(args) => certificate(args).await,
         LicenseCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
             let list: LicenseList = client.get(forticare::NAME, paths::ADMIN_LICENSES).await?;
@@ -62,6 +63,12 @@ async fn create(args: LicenseCreateArgs) -> anyhow::Result<()> {
         note: args.note,
         owner: None,
         owner_peers: Vec::new(),
+        shipped: args
+            .shipped
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .context("--shipped")?,
     };
     let client = SuiteClient::connect(&args.target)?;
     let license: LicenseView = client
@@ -75,6 +82,33 @@ async fn create(args: LicenseCreateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Saves a license's redemption certificate.
+async fn certificate(args: LicenseCertificateArgs) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(&args.target)?;
+    let id: protocol::id::LicenseId = args.id.trim().parse().context("the license id")?;
+    let pdf = client
+        .get_bytes(
+            forticare::NAME,
+            &paths::fill(paths::ADMIN_LICENSE_CERTIFICATE, &[id.as_str()]),
+        )
+        .await?;
+    match args.output.as_deref() {
+        Some(path) if path.as_os_str() == "-" => {
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &pdf)?;
+        }
+        output => {
+            let path = output.map_or_else(|| format!("{id}.pdf").into(), ToOwned::to_owned);
+            std::fs::write(&path, &pdf).with_context(|| format!("writing {}", path.display()))?;
+            println!(
+                "redemption certificate of {id} saved to {} ({} bytes)",
+                path.display(),
+                pdf.len()
+            );
+        }
+    }
+    Ok(())
+}
+
 fn print_license(license: &LicenseView) {
     let summary = &license.summary;
     println!("license      {}", summary.id);
@@ -82,7 +116,8 @@ fn print_license(license: &LicenseView) {
         Some(code) => println!("code         {code}"),
         None => println!("code         0000-0000-0000-0000-0000 (trial)"),
     }
-    println!("seats        {}", summary.seats);
+    println!("seats        {} ({})", summary.seats, summary.sku);
+    println!("shipped      {}", summary.shipped);
     if let Some(until) = summary.valid_until {
         println!("valid until  {until}");
     }
@@ -96,6 +131,9 @@ fn print_license(license: &LicenseView) {
     }
     if let Some(note) = &summary.note {
         println!("note         {note}");
+    }
+    if !summary.transfers.is_empty() {
+        println!("transfers    tickets {}", summary.transfers.join(", "));
     }
     println!("tokens       {}", join(&license.tokens));
 }

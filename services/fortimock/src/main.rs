@@ -18,6 +18,7 @@ async fn main() -> ExitCode {
         }
         Command::Health(args) => fortimock::health::run(args).await,
         Command::License(command) => fortimock::license::run(command).await,
+        Command::Transfer(args) => fortimock::transfer::run(args).await,
         Command::Certs(args) => fortimock::certs::run(args),
         Command::Fgt(command) => fortimock::fgt::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,

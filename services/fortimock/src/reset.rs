@@ -22,8 +22,8 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<()> {
         );
         if view.fixtures > 0 {
             line.push_str(&format!(
-                ", {} back",
-                count(view.fixtures, "fixture license")
+                ", {} back (licenses and API users)",
+                count(view.fixtures, "fixture")
             ));
         }
         if view.scenarios > 0 {

@@ -79,6 +79,24 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
                 );
                 println!("{:<40} {}", "", entry.effect);
             }
+            println!();
+            println!(
+                "Not armable: these follow from the ledger's state, or the appliance's and the phone's own."
+            );
+            for entry in protocol::catalogue::CATALOGUE
+                .iter()
+                .filter(|e| !ARMABLE.iter().any(|a| a.error.id == e.id))
+            {
+                let code = entry.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+                println!(
+                    "{:<40} {:<9} {:>3}  {}",
+                    entry.id,
+                    entry.id.split('.').next().unwrap_or_default(),
+                    code,
+                    entry.text
+                );
+                println!("{:<40} {}", "", entry.symptom);
+            }
             Ok(())
         }
     }

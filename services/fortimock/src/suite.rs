@@ -9,7 +9,7 @@ use anyhow::Context;
 use lab::options::Lab;
 use lab::server::RunningService;
 use protocol::admin::ServiceStatus;
-use protocol::ledger::{LicenseSpec, OwnershipLedger};
+use protocol::ledger::{LabFixtures, OwnershipLedger};
 
 /// Per-service ports (0 picks a free one), each also an environment variable.
 #[derive(clap::Args, Debug, Clone)]
@@ -58,6 +58,18 @@ impl PortOptions {
     }
 }
 
+/// forticare's options in `fortimock up`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ForticareOptions {
+    /// Enforce the FortiCare asset-management API's documented limits: per API user 100 calls a minute,
+    /// 1,000 an hour and 10 errors an hour (HTTP 429 past them).
+    #[arg(
+        long = "forticare-rate-limits",
+        env = "FORTIMOCK_FORTICARE_RATE_LIMITS"
+    )]
+    pub rate_limits: bool,
+}
+
 /// Base URL of each running service, by name: the `--ready-file` content.
 pub type SuiteUrls = BTreeMap<String, String>;
 
@@ -71,12 +83,22 @@ impl Suite {
     pub async fn start(
         lab: &Lab,
         ports: &PortOptions,
-        fixtures: Vec<LicenseSpec>,
+        fixtures: impl Into<LabFixtures>,
+    ) -> anyhow::Result<Suite> {
+        Suite::start_with(lab, ports, fixtures.into(), &ForticareOptions::default()).await
+    }
+
+    /// [`Suite::start`] with forticare's options.
+    pub async fn start_with(
+        lab: &Lab,
+        ports: &PortOptions,
+        fixtures: LabFixtures,
+        forticare: &ForticareOptions,
     ) -> anyhow::Result<Suite> {
         let mut suite = Suite {
             services: Vec::new(),
         };
-        match suite.start_services(lab, ports, fixtures).await {
+        match suite.start_services(lab, ports, fixtures, forticare).await {
             Ok(()) => Ok(suite),
             Err(e) => {
                 suite.stop().await;
@@ -89,7 +111,8 @@ impl Suite {
         &mut self,
         lab: &Lab,
         ports: &PortOptions,
-        fixtures: Vec<LicenseSpec>,
+        fixtures: LabFixtures,
+        options: &ForticareOptions,
     ) -> anyhow::Result<()> {
         // Every socket is bound first, so every service's address is known before any starts; then the
         // services start side by side (their stores open on blocking threads), ftm once forticare's ledger
@@ -106,6 +129,7 @@ impl Suite {
                 listen: forticare_listen,
                 service_dir: lab.service_dir(forticare::NAME),
                 fixtures,
+                rate_limits: options.rate_limits,
             })
             .await?;
             let ledger: Arc<dyn OwnershipLedger> = Arc::new(forticare.ledger);

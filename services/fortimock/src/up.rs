@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use protocol::ledger::{LabFixtures, LicenseSpec};
+use protocol::ledger::LabFixtures;
 
 use crate::cli::UpArgs;
 use crate::client::SUITE_FILE;
@@ -17,7 +17,7 @@ pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/lab.json");
 fn describe(service: &str) -> &'static str {
     match service {
         "forticare" => {
-            "FortiCare license service: license import (SoftToken.ActivationLicenseRequest)"
+            "FortiCare license service: license import, transfer tickets, the v3 asset-management API"
         }
         "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
         "push" => "FortiGuard push relay (push.fortinet.com + APNs/FCM): /api/v1/push",
@@ -30,8 +30,13 @@ fn describe(service: &str) -> &'static str {
 pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     let lab = args.lab.prepare()?;
     let fixtures = fixtures(&args)?;
+    let api_users: Vec<(String, String)> = fixtures
+        .api_users
+        .iter()
+        .map(|u| (u.username.clone(), u.password.clone()))
+        .collect();
     // Every service is ready when `start` returns: its store is open and checked, its socket bound.
-    let suite = Suite::start(&lab, &args.ports, fixtures).await?;
+    let suite = Suite::start_with(&lab, &args.ports, fixtures, &args.forticare).await?;
     let ready_in = started.elapsed();
     let urls = suite.urls();
     if let Some(path) = &args.ready_file {
@@ -41,7 +46,8 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         write_urls(&dir.join(SUITE_FILE), &urls)?;
     }
     tracing::info!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
-    let banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
+    let mut banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
+    banner = with_api_users(banner, &suite, &api_users, args.forticare.rate_limits);
     // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
 
@@ -117,9 +123,45 @@ fn banner(
     out
 }
 
-fn fixtures(args: &UpArgs) -> anyhow::Result<Vec<LicenseSpec>> {
+/// The banner with the lab's FortiCare API users inserted before its last line: where scripts get a token,
+/// and with which user and password (lab fixtures, printed so scripts can be pointed at the lab at once).
+fn with_api_users(
+    banner: String,
+    suite: &Suite,
+    users: &[(String, String)],
+    rate_limits: bool,
+) -> String {
+    use std::fmt::Write;
+    let Some(url) = suite.url("forticare") else {
+        return banner;
+    };
+    let mut out = String::new();
+    let mut lines: Vec<&str> = banner.lines().collect();
+    let last = lines.pop().unwrap_or_default();
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    for (user, password) in users {
+        let _ = writeln!(
+            out,
+            "v3 API   user {user} password {password}   (token: POST {url}{}, API: {url}{})",
+            protocol::paths::V3_OAUTH_TOKEN,
+            protocol::paths::V3_BASE
+        );
+    }
+    if rate_limits {
+        let _ = writeln!(
+            out,
+            "v3 API   rate limits on: 100 calls a minute, 1,000 an hour, 10 errors an hour per API user"
+        );
+    }
+    let _ = writeln!(out, "{last}");
+    out
+}
+
+fn fixtures(args: &UpArgs) -> anyhow::Result<LabFixtures> {
     if args.no_fixtures {
-        return Ok(Vec::new());
+        return Ok(LabFixtures::default());
     }
     let (text, origin) = match &args.fixtures {
         Some(path) => (
@@ -133,7 +175,7 @@ fn fixtures(args: &UpArgs) -> anyhow::Result<Vec<LicenseSpec>> {
     };
     let fixtures: LabFixtures =
         serde_json::from_str(&text).with_context(|| format!("parsing fixtures from {origin}"))?;
-    Ok(fixtures.licenses)
+    Ok(fixtures)
 }
 
 async fn wait_for_shutdown() -> anyhow::Result<()> {

@@ -325,7 +325,7 @@ async fn scenarios_journal_and_reset_from_the_command_line() {
         "push       ",
         "removed, 1 scenario cleared",
         "forticare  ",
-        "4 fixture licenses back",
+        "5 fixtures back (licenses and API users)",
         "clock      back on real time",
     ] {
         assert!(reset.contains(line), "{line:?} not in {reset}");
@@ -448,6 +448,118 @@ fn health_waits_for_the_suite_and_fails_without_one() {
     for service in ["forticare", "ftm", "push", "phone", "appliance"] {
         assert!(stdout.contains(&format!("{service:<10} ready")), "{stdout}");
     }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn transfer_demo_tickets_and_certificates_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, banner) = up(&data_dir, &ready_file);
+    assert!(
+        banner
+            .iter()
+            .any(|l| l
+                .starts_with("v3 API   user fortimock-api password fortimock-lab-api-password")),
+        "{banner:?}"
+    );
+    let story = cli(&data_dir, &["demo", "--transfer"]);
+    for wanted in [
+        "A fails; Customer Service moves the license",
+        "token does not belong to product",
+        "is Error",
+        "alice on",
+        "Done.",
+    ] {
+        assert!(story.contains(wanted), "{wanted:?} missing from:\n{story}");
+    }
+    let listed = cli(&data_dir, &["transfer", "--list"]);
+    assert!(
+        listed.contains("7000001") && listed.contains("yes"),
+        "{listed}"
+    );
+    let shown = cli(&data_dir, &["transfer", "--show", "7000001"]);
+    assert!(shown.contains("has been transferred from"), "{shown}");
+
+    // A ticket by hand: A imports, then the license moves to B.
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = ready["forticare"].as_str().unwrap().to_owned();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    let ticket = cli(
+        &data_dir,
+        &[
+            "transfer",
+            "EFTM000000000005",
+            "--from",
+            "FGVM01TM00000001",
+            "--to",
+            "FGVM01TM00000002",
+            "--grace",
+            "2h",
+        ],
+    );
+    assert!(
+        ticket.contains("License EFTM000000000005 has been transferred from FGVM01TM00000001 to FGVM01TM00000002"),
+        "{ticket}"
+    );
+    assert!(
+        ticket.contains("The previous activation code is no longer valid."),
+        "{ticket}"
+    );
+    let refused = Command::new(BIN)
+        .args([
+            "transfer",
+            "EFTM000000000005",
+            "--from",
+            "FGVM01TM00000001",
+            "--to",
+            "FGVM01TM00000003",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("forticare.transfer.not-owner"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let pdf = dir.path().join("cert.pdf");
+    let saved = cli(
+        &data_dir,
+        &[
+            "license",
+            "certificate",
+            "EFTM000000000005",
+            "-o",
+            pdf.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        saved.contains("redemption certificate of EFTM000000000005 saved"),
+        "{saved}"
+    );
+    assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+    let errors = Command::new(BIN)
+        .args(["scenario", "errors"])
+        .output()
+        .unwrap();
+    let errors = String::from_utf8(errors.stdout).unwrap();
+    assert!(
+        errors.contains("forticare.v3.rate-limit-minute"),
+        "{errors}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -94,6 +94,23 @@ pub fn status(state: Option<&TokenState>, now: UnixTime) -> TokenStatus {
     }
 }
 
+/// A token's state as PollingResponse reports it to `cluster`, which owns the token since an RMA transfer
+/// at `since` (if any): nothing provisioned by another appliance is carried over, so such a token reads as
+/// never provisioned until the new owner provisions it. With the status: whether the state is carried.
+pub fn status_since(
+    state: Option<&TokenState>,
+    since: Option<UnixTime>,
+    cluster: &[ApplianceSerial],
+    now: UnixTime,
+) -> (TokenStatus, bool) {
+    match (state, since) {
+        (Some(state), Some(_)) if !cluster.contains(&state.appliance) => {
+            (TokenStatus::Unknown, false)
+        }
+        (state, _) => (status(state, now), true),
+    }
+}
+
 /// Whether a code minted at provisioning may still be redeemed.
 pub fn redeemable(expires: UnixTime, now: UnixTime) -> bool {
     now < expires
@@ -178,5 +195,29 @@ mod tests {
             TokenStatus::Activated
         );
         assert!(redeemable(now.plus_secs(60), now) && !redeemable(now, now));
+        // After an RMA transfer, what another appliance provisioned is not the new owner's.
+        let other: ApplianceSerial = "FGVM01TM00000002".parse().unwrap();
+        assert_eq!(
+            status_since(
+                Some(&state),
+                Some(now),
+                std::slice::from_ref(&other),
+                now.plus_secs(5)
+            ),
+            (TokenStatus::Unknown, false)
+        );
+        assert_eq!(
+            status_since(
+                Some(&state),
+                Some(now),
+                &[other, state.appliance.clone()],
+                now
+            ),
+            (TokenStatus::Activated, true)
+        );
+        assert_eq!(
+            status_since(Some(&state), None, &[], now),
+            (TokenStatus::Activated, true)
+        );
     }
 }

@@ -281,7 +281,20 @@ async fn provision(
                     code_expire: Some(state.expires.secs()),
                     error: None,
                 },
-                None => ProvisionedToken::refused(&wire.token, TOKEN_NOT_OWNED.wire_error()),
+                None => {
+                    let moved = spec.as_ref().is_some_and(|spec| {
+                        answer
+                            .tokens
+                            .iter()
+                            .any(|t| t.token == spec.token && t.moved && !t.owned)
+                    });
+                    let error = if moved {
+                        modeled::MOVED_PROVISION_ERROR
+                    } else {
+                        &TOKEN_NOT_OWNED
+                    };
+                    ProvisionedToken::refused(&wire.token, error.wire_error())
+                }
             }
         })
         .collect();
@@ -384,11 +397,17 @@ async fn poll(
     for ((wire, serial), token_state) in request.tokens.iter().zip(&serials).zip(&token_states) {
         let refused =
             matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, &wire.token));
-        let ownership = serial
+        let found = serial
             .as_ref()
             .filter(|_| !refused)
-            .and_then(|s| answer.tokens.iter().find(|t| &t.token == s && t.owned));
-        let Some(ownership) = ownership else {
+            .and_then(|s| answer.tokens.iter().find(|t| &t.token == s));
+        let Some(ownership) = found.filter(|t| t.owned) else {
+            // A token whose license moved away after the grace period is reported as not this appliance's.
+            let error = if found.is_some_and(|t| t.moved) {
+                modeled::MOVED_POLL_ERROR
+            } else {
+                &TOKEN_NOT_OWNED
+            };
             tokens.push(PolledToken {
                 token: wire.token.clone(),
                 license: None,
@@ -396,17 +415,20 @@ async fn poll(
                 reg_id: None,
                 os_ver: None,
                 activated: None,
-                error: Some(TOKEN_NOT_OWNED.wire_error()),
+                error: Some(error.wire_error()),
             });
             continue;
         };
-        let activation = token_state.as_ref().and_then(|s| s.activation.as_ref());
+        let (status, carried) =
+            escrow::status_since(token_state.as_ref(), ownership.since, &cluster, now);
+        let activation = token_state
+            .as_ref()
+            .filter(|_| carried)
+            .and_then(|s| s.activation.as_ref());
         tokens.push(PolledToken {
             token: wire.token.clone(),
             license: ownership.license.as_ref().map(ToString::to_string),
-            status: escrow::status(token_state.as_ref(), now)
-                .as_str()
-                .to_owned(),
+            status: status.as_str().to_owned(),
             reg_id: activation.map(|a| a.reg_id.clone()),
             os_ver: activation.map(|a| a.os_ver.clone()),
             activated: activation.map(|a| a.at.secs()),
@@ -513,6 +535,32 @@ async fn activate(
         return Ok(refused("refused: malformed code (40)"));
     };
     let now = state.clock.now();
+    // A code the old appliance left in escrow is refused once its license moved away and the grace
+    // period is over (forticare decides; the code stays in escrow).
+    if let Some(token) = state
+        .escrow
+        .escrowed_token(code, now)
+        .map_err(Fault::storage(TYPE))?
+    {
+        let query = OwnershipQuery {
+            appliances: vec![token.appliance.clone()],
+            tokens: vec![token.token.clone()],
+        };
+        let answer = ownership(state, &query, TYPE).await?;
+        if answer.tokens.iter().any(|t| t.moved && !t.owned) {
+            let entry = modeled::MOVED_ESCROW_ERROR;
+            return Ok(reply(
+                &MobileProvisionResponse::refused(entry.wire_error()),
+                TYPE,
+                format!(
+                    "refused: {} moved away from {} and its grace period is over ({})",
+                    token.token,
+                    token.appliance,
+                    entry.code.unwrap_or_default()
+                ),
+            ));
+        }
+    }
     let activation = Activation {
         mobile_id_hash: modeled::mobile_id_hash(&mobile_id),
         reg_id: request.registration_id.trim().to_owned(),

@@ -315,6 +315,25 @@ impl Escrow {
         })
     }
 
+    /// The token whose seed waits in escrow under `code`, if the code is there and still redeemable
+    /// (nothing changes).
+    pub fn escrowed_token(
+        &self,
+        code: [u8; 8],
+        now: UnixTime,
+    ) -> Result<Option<TokenState>, StoreError> {
+        let entry = hex::encode(code);
+        self.store.read(|r| {
+            let Some(record) = r.record::<EscrowRecord>(ESCROW, entry.as_bytes())? else {
+                return Ok(None);
+            };
+            if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
+                return Ok(None);
+            }
+            read_state(r, &record.token)
+        })
+    }
+
     /// What ftm knows about `token`.
     pub fn token_state(&self, token: &TokenSerial) -> Result<Option<TokenState>, StoreError> {
         self.store.read(|r| read_state(r, token.as_str()))

@@ -11,7 +11,7 @@ use std::sync::{Mutex, PoisonError};
 
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
-use protocol::journal::{JournalEntry, JournalPage, kept_body, shown_body};
+use protocol::journal::{JournalEntry, JournalPage, kept_body_at, shown_body};
 use protocol::time::UnixTime;
 use serde::Deserialize;
 
@@ -106,8 +106,11 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        let request = exchange.request.map(kept_body).unwrap_or_default();
-        let response = kept_body(exchange.response);
+        let request = exchange
+            .request
+            .map(|body| kept_body_at(exchange.path, body))
+            .unwrap_or_default();
+        let response = kept_body_at(exchange.path, exchange.response);
         let mut ring = self.ring();
         ring.last_seq += 1;
         let kept = Kept {

@@ -1991,7 +1991,7 @@ mod tests {
             .unwrap();
         assert_eq!(disk.syncs() - before, 1);
         // The first change holds the writer until 63 more are queued behind it: they are one batch.
-        let (release, held) = std::sync::mpsc::channel::<()>();
+        let (release, held) = mpsc::channel::<()>();
         let (running, started) = tokio::sync::oneshot::channel::<()>();
         let first = {
             let store = store.clone();

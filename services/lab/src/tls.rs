@@ -32,6 +32,8 @@ pub const LAB_HOST_NAMES: &[&str] = &[
     "globalftm.fortinet.net",
     "directregistration.fortinet.com",
     "push.fortinet.com",
+    "support.fortinet.com",
+    "customerapiauth.fortinet.com",
     "localhost",
     "127.0.0.1",
     "::1",
