@@ -19,7 +19,7 @@
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
-//!   `paths`: every path fortimock serves.
+//!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -33,6 +33,7 @@ pub mod crypto;
 pub mod device_storage;
 pub mod envelope;
 pub mod header;
+pub mod hosts;
 pub mod id;
 pub mod journal;
 pub mod jsonc;
