@@ -122,9 +122,9 @@ impl Suite {
             listen: lab.listen(phone::NAME, ports.phone_port)?,
             service_dir: lab.service_dir(phone::NAME),
             ftm_url: ftm_url.clone(),
-            http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+            http: lab.http_client_presenting(identity.as_ref())?,
             push_url: Some(push_url.clone()),
-            callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+            callbacks: lab.http_client_presenting(None)?,
             secure_callbacks: lab.tls().is_some(),
         })
         .await?;
@@ -136,6 +136,7 @@ impl Suite {
             http: lab.http_client()?,
             default_push_url: push_url,
             listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
+            default_push_server: None,
         })
         .await?;
         self.services.push(appliance);

@@ -45,7 +45,7 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
 
-    wait_for_shutdown().await?;
+    lab::server::shutdown_signal().await?;
     tracing::info!("stopping");
     suite.stop().await;
     if let Some(dir) = lab.data_dir() {
@@ -134,19 +134,4 @@ fn fixtures(args: &UpArgs) -> anyhow::Result<Vec<LicenseSpec>> {
     let fixtures: LabFixtures =
         serde_json::from_str(&text).with_context(|| format!("parsing fixtures from {origin}"))?;
     Ok(fixtures.licenses)
-}
-
-async fn wait_for_shutdown() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }
