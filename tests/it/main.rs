@@ -3,6 +3,7 @@
 
 mod appliance;
 mod bounds;
+mod dns;
 mod forticare;
 mod ftm;
 mod guard;

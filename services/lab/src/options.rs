@@ -82,7 +82,11 @@ pub struct LabOptions {
     /// Read the admin token from this file, generating it there (mode 0600) when it does not exist; the
     /// control plane is then guarded whatever the bind address. Services with separate data dirs share one
     /// token this way (the compose lab's `/lab/admin-token`).
-    #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN_FILE", conflicts_with = "admin_token")]
+    #[arg(
+        long,
+        env = "FORTIMOCK_ADMIN_TOKEN_FILE",
+        conflicts_with = "admin_token"
+    )]
     pub admin_token_file: Option<PathBuf>,
     /// Resolve the host names this service calls through this DNS server (`IP` or `IP:PORT`, port 53 by
     /// default) instead of the system's resolver, as an appliance's `config system dns` does.
@@ -97,7 +101,9 @@ pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         return Ok(SocketAddr::new(ip, 53));
     }
     text.parse::<SocketAddr>().map_err(|_| {
-        format!("`{text}` is not a DNS server address: give an IP address, or IP:PORT ([IPv6]:PORT)")
+        format!(
+            "`{text}` is not a DNS server address: give an IP address, or IP:PORT ([IPv6]:PORT)"
+        )
     })
 }
 
@@ -236,7 +242,6 @@ impl LabOptions {
             source: TokenSource::File(path),
         }))
     }
-
 
     /// The connection limits, with the process's file-descriptor limit raised to what they need (every
     /// listener of the process shares it).
