@@ -22,6 +22,7 @@ RUN RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked \
     && mkdir -p /out/bin /out/data \
     && for binary in fortimock forticare-mock ftm-mock push-mock phone-mock appliance-mock; do \
         install -m 0755 "target/x86_64-unknown-linux-gnu/release/$binary" /out/bin/; \
+        strip --strip-all "/out/bin/$binary"; \
     done
 
 FROM scratch AS base

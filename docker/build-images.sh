@@ -44,6 +44,8 @@ else
             exit 1
         fi
         cp "$path" "$context/bin/"
+        # Symbols only make the image bigger: panics and errors print messages, not backtraces.
+        strip --strip-all "$context/bin/$binary"
     done
     for binary in "${binaries[@]}"; do
         docker build -q -f docker/scratch.Dockerfile --target "$binary" -t "$(image_of "$binary")" "$context" >/dev/null

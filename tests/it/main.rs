@@ -3,6 +3,7 @@
 
 mod appliance;
 mod bounds;
+mod compose;
 mod dns;
 mod forticare;
 mod ftm;

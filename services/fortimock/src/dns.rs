@@ -291,14 +291,16 @@ impl Responder {
             // The name exists, with no record of this type (NODATA).
             _ => None,
         };
-        tracing::info!(
-            name = text.trim_end_matches('.'),
-            kind = %kind,
-            answer = %record.as_ref().map_or_else(|| "no record of this type".to_owned(), |_| address.to_string()),
-            service = service.unwrap_or("-"),
-            from = %request.src(),
-            "dns answered"
+        let answer = record.as_ref().map_or_else(
+            || "no record of this type".to_owned(),
+            |_| address.to_string(),
         );
+        // Questions from loopback (the health check, every two seconds in a container) log at debug.
+        if request.src().ip().is_loopback() {
+            tracing::debug!(name = text.trim_end_matches('.'), kind = %kind, answer, service = service.unwrap_or("-"), from = %request.src(), "dns answered");
+        } else {
+            tracing::info!(name = text.trim_end_matches('.'), kind = %kind, answer, service = service.unwrap_or("-"), from = %request.src(), "dns answered");
+        }
         (header, record.into_iter().collect())
     }
 

@@ -126,6 +126,7 @@ impl Suite {
             push_url: Some(push_url.clone()),
             callbacks: lab.http_client_presenting(None)?,
             secure_callbacks: lab.tls().is_some(),
+            public_url: None,
         })
         .await?;
         self.services.push(phone);

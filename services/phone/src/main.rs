@@ -25,6 +25,10 @@ struct Args {
     /// The push relay phones register their push tokens with.
     #[arg(long, env = "FORTIMOCK_PUSH_URL")]
     push_url: Option<String>,
+    /// The base URL the push relay reaches this service at, for the phones' push webhooks (default: the
+    /// URL it listens on). In a container, the name other containers reach it by: `https://phone:8445`.
+    #[arg(long, env = "FORTIMOCK_PHONE_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[tokio::main]
@@ -44,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
         push_url: args.push_url,
         callbacks: lab.http_client_presenting(None)?,
         secure_callbacks: lab.tls().is_some(),
+        public_url: args.public_url,
     })
     .await?;
     tracing::info!(url = service.url(), "phone listening");
