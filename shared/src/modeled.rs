@@ -20,6 +20,11 @@
 //!   `push::PushRefused` and the relay's paths (`paths::RELAY_PUSH`, after FortiAuthenticator's
 //!   `paths::PUSH_CALLBACK`).
 //! - `appliance::FtmPushSettings::reachable`.
+//! - Which service answers which real host name (`hosts::EMULATED_HOSTS`): the FortiGate's host for
+//!   `/Process` is not public, so every FTM name a KB mentions (fortitokenmobile, globalftm,
+//!   directregistration) goes to ftm, the appliances' one front door; `update.fortiguard.net` (FortiAuthenticator's
+//!   hardware token activation) goes to forticare; `notification.fortinet.net` (FortiGate's mail server) to
+//!   no service yet, resolving into the lab only so mail never leaves it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
