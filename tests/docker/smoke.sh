@@ -65,7 +65,10 @@ docker_engine() {
         fi
     fi
     step "start dockerd"
-    (dockerd >"$work/dockerd.log" 2>&1 &)
+    dockerd >"$work/dockerd.log" 2>&1 &
+    local dockerd_pid=$!
+    # Stopped again at the end (after the lab is torn down: cleanups run last first).
+    cleanups+=("kill $dockerd_pid 2>/dev/null; wait $dockerd_pid 2>/dev/null")
     for _ in $(seq 1 60); do
         if docker info >/dev/null 2>&1; then
             return 0
@@ -143,7 +146,7 @@ docker_story() {
     echo "   guarded: 401 without the token, 200 with it"
 
     step "the story from a container on the lab network, by the real host names (the demo)"
-    "${compose[@]}" --profile demo run --rm demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; fail "the demo"; }
+    "${compose[@]}" --profile demo run --rm -T demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; fail "the demo"; }
     cat "$work/demo.log"
     check_story "$work/demo.log"
     grep -q 'talks to https://fortitokenmobile.fortinet.com' "$work/demo.log" \
