@@ -20,7 +20,7 @@
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `forticare_v3`: FortiCare's asset-management REST API (v3), the one customers' scripts use;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
-//!   `paths`: every path fortimock serves.
+//!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -35,6 +35,7 @@ pub mod device_storage;
 pub mod envelope;
 pub mod forticare_v3;
 pub mod header;
+pub mod hosts;
 pub mod id;
 pub mod journal;
 pub mod jsonc;

@@ -27,6 +27,11 @@
 //!   `forticare.v3.*` entries tagged modeled carry, and the values of `forticare_v3::Asset`,
 //!   `LicenseAsset` and `LicenseFile` for FortiToken Mobile ([`v3_license_sku`], [`v3_product_model`],
 //!   the `V3_FTM_ENTITLEMENT_*` values, [`v3_license_file`]).
+//! - Which service answers which real host name (`hosts::EMULATED_HOSTS`): the FortiGate's host for
+//!   `/Process` is not public, so every FTM name a KB mentions (fortitokenmobile, globalftm,
+//!   directregistration) goes to ftm, the appliances' one front door; `update.fortiguard.net` (FortiAuthenticator's
+//!   hardware token activation) goes to forticare; `notification.fortinet.net` (FortiGate's mail server) to
+//!   no service yet, resolving into the lab only so mail never leaves it.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -3,6 +3,8 @@
 
 mod appliance;
 mod bounds;
+mod compose;
+mod dns;
 mod forticare;
 mod forticare_v3;
 mod ftm;

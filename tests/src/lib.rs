@@ -55,6 +55,9 @@ pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
         max_connections: 512,
         request_timeout_secs: 10,
         keep_alive_secs: 5,
+        tls_dir: None,
+        admin_token_file: None,
+        resolver: None,
     }
 }
 

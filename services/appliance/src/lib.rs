@@ -42,6 +42,9 @@ pub struct Config {
     pub default_push_url: String,
     /// The certificates ftm-push listeners present; `None` with plain HTTP.
     pub listener_tls: Option<ftm_push::ListenerTls>,
+    /// The address pushes tell phones to answer at unless set per appliance (`config system ftm-push`
+    /// `server`); `None`: the service's bind address, or loopback when it binds every address.
+    pub default_push_server: Option<String>,
 }
 
 /// Opens the store, starts serving, and starts the ftm-push listener of every appliance that has push on.
@@ -62,6 +65,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         push.clone(),
         config.default_ftm_url,
         config.default_push_url,
+        config.default_push_server,
     ));
     let service = lab::server::start(&config.listen, state)?;
     for appliance in push.store.appliances()?.iter().filter(|a| a.push.status) {

@@ -1,12 +1,15 @@
 //! `appliance-mock`: the virtual FortiGate / FortiAuthenticator service on its own, pointed at a FortiToken server.
 
 use clap::Parser;
+use lab::health::ServiceCommand;
 use lab::options::LabOptions;
 
 /// fortimock's virtual FortiGate / FortiAuthenticator.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     lab: LabOptions,
     /// Port to listen on (0 picks a free one).
@@ -26,12 +29,20 @@ struct Args {
         default_value = "https://127.0.0.1:8444"
     )]
     push_url: String,
+    /// The address pushes tell phones to answer at (`config system ftm-push` `server`) unless set per
+    /// appliance; default: the bind address, or 127.0.0.1 when binding every address. In a container,
+    /// the name other containers reach it by.
+    #[arg(long, env = "FORTIMOCK_FTM_PUSH_SERVER")]
+    ftm_push_server: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lab::telemetry::init();
     let args = Args::parse();
+    if let Some(ServiceCommand::Health(health)) = &args.command {
+        return lab::health::run(&args.lab, appliance::NAME, args.port, health).await;
+    }
+    lab::telemetry::init();
     let lab = args.lab.prepare()?;
     let service = appliance::start(appliance::Config {
         listen: lab.listen(appliance::NAME, args.port)?,
@@ -40,10 +51,11 @@ async fn main() -> anyhow::Result<()> {
         http: lab.http_client()?,
         default_push_url: args.push_url,
         listener_tls: appliance::ftm_push::ListenerTls::for_lab(&lab)?,
+        default_push_server: args.ftm_push_server,
     })
     .await?;
     tracing::info!(url = service.url(), "appliance listening");
-    tokio::signal::ctrl_c().await?;
+    lab::server::shutdown_signal().await?;
     service.stop().await;
     Ok(())
 }

@@ -57,12 +57,13 @@ impl Appliances {
         push: Arc<PushContext>,
         default_ftm_url: String,
         default_push_url: String,
+        default_push_server: Option<String>,
     ) -> Appliances {
-        let default_push_server = match push.bind {
+        let default_push_server = default_push_server.unwrap_or_else(|| match push.bind {
             IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
             IpAddr::V6(ip) if ip.is_unspecified() => "::1".to_owned(),
             ip => ip.to_string(),
-        };
+        });
         Appliances {
             store: push.store.clone(),
             clock: push.clock.clone(),

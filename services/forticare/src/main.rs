@@ -2,6 +2,7 @@
 //! rest of the suite; this binary is for labs that want one container per service.
 
 use clap::Parser;
+use lab::health::ServiceCommand;
 use lab::options::LabOptions;
 use protocol::ledger::LabFixtures;
 
@@ -9,6 +10,8 @@ use protocol::ledger::LabFixtures;
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     lab: LabOptions,
     /// Port to listen on (0 picks a free one).
@@ -21,18 +24,28 @@ struct Args {
     /// hour and 10 errors an hour (HTTP 429 past them).
     #[arg(long, env = "FORTIMOCK_FORTICARE_RATE_LIMITS")]
     rate_limits: bool,
+    /// Load `fortimock up`'s built-in default lab (fixtures/lab.json) when no --fixtures is given.
+    #[arg(long, env = "FORTIMOCK_DEFAULT_LAB", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false", conflicts_with = "fixtures")]
+    default_lab: bool,
 }
+
+/// The default lab's licenses, as `fortimock up` loads them.
+const DEFAULT_LAB: &str = include_str!("../../../fixtures/lab.json");
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lab::telemetry::init();
     let args = Args::parse();
+    if let Some(ServiceCommand::Health(health)) = &args.command {
+        return lab::health::run(&args.lab, forticare::NAME, args.port, health).await;
+    }
+    lab::telemetry::init();
     let lab = args.lab.prepare()?;
     let fixtures = match &args.fixtures {
         Some(path) => {
             let text = std::fs::read_to_string(path)?;
             serde_json::from_str::<LabFixtures>(&text)?
         }
+        None if args.default_lab => serde_json::from_str::<LabFixtures>(DEFAULT_LAB)?,
         None => LabFixtures::default(),
     };
     let service = forticare::start(forticare::Config {
@@ -44,7 +57,7 @@ async fn main() -> anyhow::Result<()> {
     .await?
     .service;
     tracing::info!(url = service.url(), "forticare listening");
-    tokio::signal::ctrl_c().await?;
+    lab::server::shutdown_signal().await?;
     service.stop().await;
     Ok(())
 }

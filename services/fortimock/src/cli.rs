@@ -56,6 +56,20 @@ pub enum Command {
     /// Measure cold start, durable writes, throughput, latency and memory, each against a baseline taken
     /// in the same run (build with --release first).
     Bench(BenchArgs),
+    /// Answer the Fortinet host names fortimock emulates over DNS on their own (what `up --dns-port`
+    /// runs with the suite): the compose lab's `dns` container. `fortimock dns health` checks it.
+    Dns(DnsArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct DnsArgs {
+    #[command(subcommand)]
+    pub command: Option<lab::health::ServiceCommand>,
+    /// Address to answer on.
+    #[arg(long, env = "FORTIMOCK_BIND", default_value_t = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))]
+    pub bind: std::net::IpAddr,
+    #[command(flatten)]
+    pub dns: crate::dns::DnsOptions,
 }
 
 #[derive(clap::Args, Debug)]
@@ -75,6 +89,8 @@ pub struct UpArgs {
     /// Start with no licenses at all.
     #[arg(long)]
     pub no_fixtures: bool,
+    #[command(flatten)]
+    pub dns: crate::dns::DnsOptions,
 }
 
 #[derive(clap::Args, Debug)]

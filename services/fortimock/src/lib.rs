@@ -3,7 +3,7 @@
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
 //! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
-//! calling a running suite).
+//! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
 
@@ -12,6 +12,7 @@ pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod demo;
+pub mod dns;
 pub mod fgt;
 pub mod health;
 pub mod journal;

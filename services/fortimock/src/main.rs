@@ -28,6 +28,7 @@ async fn main() -> ExitCode {
         Command::Scenario(command) => fortimock::scenarios::run(command).await,
         Command::Demo(args) => fortimock::demo::run(args).await,
         Command::Bench(args) => fortimock::bench::run(args).await,
+        Command::Dns(args) => fortimock::dns::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

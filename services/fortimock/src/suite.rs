@@ -165,10 +165,11 @@ impl Suite {
                 listen: phone_listen,
                 service_dir: lab.service_dir(phone::NAME),
                 ftm_url: ftm_url.clone(),
-                http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+                http: lab.http_client_presenting(identity.as_ref())?,
                 push_url: Some(push_url.clone()),
-                callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+                callbacks: lab.http_client_presenting(None)?,
                 secure_callbacks: lab.tls().is_some(),
+                public_url: None,
             })
             .await
         };
@@ -180,6 +181,7 @@ impl Suite {
                 http: lab.http_client()?,
                 default_push_url: push_url.clone(),
                 listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
+                default_push_server: None,
             })
             .await
         };

@@ -1,5 +1,6 @@
 //! `fortimock up`: start the suite on its embedded default lab, wait until every service is ready, print
-//! where each listens, write the ready file, and run until Ctrl-C or SIGTERM.
+//! where each listens (and, with `--dns-port`, the DNS responder), write the ready file, and run until
+//! Ctrl-C or SIGTERM.
 
 use std::time::Instant;
 
@@ -37,6 +38,25 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         .collect();
     // Every service is ready when `start` returns: its store is open and checked, its socket bound.
     let suite = Suite::start_with(&lab, &args.ports, fixtures, &args.forticare).await?;
+    let dns = match args.dns.dns_port {
+        Some(port) => {
+            let answers = match crate::dns::Answers::from_options(&args.dns, args.lab.bind) {
+                Ok(answers) => answers,
+                Err(e) => {
+                    suite.stop().await;
+                    return Err(e);
+                }
+            };
+            match crate::dns::start(args.lab.bind, port, answers.clone()).await {
+                Ok(dns) => Some((dns, answers)),
+                Err(e) => {
+                    suite.stop().await;
+                    return Err(e);
+                }
+            }
+        }
+        None => None,
+    };
     let ready_in = started.elapsed();
     let urls = suite.urls();
     if let Some(path) = &args.ready_file {
@@ -48,11 +68,26 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     tracing::info!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
     let mut banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
     banner = with_api_users(banner, &suite, &api_users, args.forticare.rate_limits);
+    if let Some((dns, answers)) = &dns {
+        let mut lines = format!("dns      udp+tcp {} answers\n", dns.address());
+        for line in answers.describe() {
+            lines.push_str(&format!("           {line}\n"));
+        }
+        lines.push_str(match answers.forward() {
+            Some(_) => "           and forwards every other name\n",
+            None => "           and refuses every other name\n",
+        });
+        let at = banner.rfind("Ctrl-C").unwrap_or(banner.len());
+        banner.insert_str(at, &lines);
+    }
     // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
 
-    wait_for_shutdown().await?;
+    lab::server::shutdown_signal().await?;
     tracing::info!("stopping");
+    if let Some((dns, _)) = dns {
+        dns.stop().await;
+    }
     suite.stop().await;
     if let Some(dir) = lab.data_dir() {
         let _ = std::fs::remove_file(dir.join(SUITE_FILE));
@@ -176,19 +211,4 @@ fn fixtures(args: &UpArgs) -> anyhow::Result<LabFixtures> {
     let fixtures: LabFixtures =
         serde_json::from_str(&text).with_context(|| format!("parsing fixtures from {origin}"))?;
     Ok(fixtures)
-}
-
-async fn wait_for_shutdown() -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            result = tokio::signal::ctrl_c() => result?,
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await?;
-    Ok(())
 }

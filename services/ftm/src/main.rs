@@ -1,12 +1,15 @@
 //! `ftm-mock`: the FortiToken Mobile provisioning server on its own, pointed at a forticare service.
 
 use clap::Parser;
+use lab::health::ServiceCommand;
 use lab::options::LabOptions;
 
 /// fortimock's FortiToken Mobile provisioning server.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     lab: LabOptions,
     /// Port to listen on (0 picks a free one).
@@ -23,8 +26,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lab::telemetry::init();
     let args = Args::parse();
+    if let Some(ServiceCommand::Health(health)) = &args.command {
+        return lab::health::run(&args.lab, ftm::NAME, args.port, health).await;
+    }
+    lab::telemetry::init();
     let lab = args.lab.prepare()?;
     let service = ftm::start(ftm::Config {
         listen: lab.listen(ftm::NAME, args.port)?,
@@ -35,7 +41,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     tracing::info!(url = service.url(), "ftm listening");
-    tokio::signal::ctrl_c().await?;
+    lab::server::shutdown_signal().await?;
     service.stop().await;
     Ok(())
 }

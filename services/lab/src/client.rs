@@ -1,17 +1,37 @@
 //! How fortimock's parts call each other and how its CLI and tests call fortimock: an HTTP client that
 //! trusts the lab CA (and may present a client certificate), with timeouts so a dead peer is an error,
-//! not a hang.
+//! not a hang. Names resolve in pure Rust, through the system's resolver configuration or one DNS server.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::{
+    LookupIpStrategy, NameServerConfigGroup, ResolveHosts, ResolverConfig,
+};
+use hickory_resolver::name_server::TokioConnectionProvider;
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::tls::{ClientIdentity, client_config_trusting};
 
 /// A client trusting the CA certificates in `ca_pem` (none: plain HTTP only), presenting `identity` if given.
+/// Host names resolve in pure Rust (hickory, from `/etc/hosts` and `/etc/resolv.conf`), never through
+/// glibc's name-service modules, which a static binary cannot load.
 pub fn http_client(
     ca_pem: Option<&str>,
     identity: Option<&ClientIdentity>,
+) -> anyhow::Result<reqwest::Client> {
+    http_client_resolving(ca_pem, identity, None)
+}
+
+/// [`http_client`], resolving host names through the DNS server at `resolver` when given (`--resolver`)
+/// instead of the system's.
+pub fn http_client_resolving(
+    ca_pem: Option<&str>,
+    identity: Option<&ClientIdentity>,
+    resolver: Option<SocketAddr>,
 ) -> anyhow::Result<reqwest::Client> {
     // Without a CA, reqwest builds its own TLS config from the process default provider (and trusts nothing).
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -24,5 +44,48 @@ pub fn http_client(
         Some(pem) => builder.use_preconfigured_tls(client_config_trusting(pem, identity)?),
         None => builder,
     };
+    let builder = match resolver {
+        Some(server) => builder.dns_resolver(Arc::new(DnsServer::new(server))),
+        None => builder,
+    };
     builder.build().context("building the HTTP client")
+}
+
+/// Name resolution through one DNS server (UDP, then TCP for truncated answers), as an appliance whose
+/// `config system dns` names that server resolves.
+struct DnsServer {
+    resolver: TokioResolver,
+}
+
+impl DnsServer {
+    fn new(server: SocketAddr) -> DnsServer {
+        let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+        let mut builder = TokioResolver::builder_with_config(
+            ResolverConfig::from_parts(None, Vec::new(), servers),
+            TokioConnectionProvider::default(),
+        );
+        // Only that server answers: the hosts file would answer names the appliance's DNS does not.
+        builder.options_mut().use_hosts_file = ResolveHosts::Never;
+        builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+        DnsServer {
+            resolver: builder.build(),
+        }
+    }
+}
+
+impl Resolve for DnsServer {
+    fn resolve(&self, name: Name) -> Resolving {
+        let resolver = self.resolver.clone();
+        Box::pin(async move {
+            let lookup = resolver.lookup_ip(name.as_str()).await?;
+            let addrs: Addrs = Box::new(
+                lookup
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, 0))
+                    .collect::<Vec<_>>()
+                    .into_iter(),
+            );
+            Ok(addrs)
+        })
+    }
 }

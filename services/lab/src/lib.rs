@@ -11,11 +11,13 @@
 //! - `tls`: the lab CA, the leaf for every emulated host name, client-certificate checking;
 //! - `clock`: the injected process clock; nothing else reads the system time;
 //! - `options`: the flags and env vars every binary shares, and the lab they prepare;
-//! - `client`: HTTP clients that trust the lab CA; `telemetry`: logging.
+//! - `client`: HTTP clients that trust the lab CA; `telemetry`: logging; `health`: the `health`
+//!   subcommand of every standalone service binary (its container health check).
 
 pub mod admin;
 pub mod client;
 pub mod clock;
+pub mod health;
 pub mod http;
 pub mod journal;
 pub mod options;

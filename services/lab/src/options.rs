@@ -5,7 +5,8 @@
 //!
 //! Secure by default: bound to loopback, the control plane is open; bound to anything else and given no
 //! token, the lab generates one, keeps it in `<data-dir>/admin-token` (mode 0600) for the CLI and other
-//! containers to read, and every guarded route needs it.
+//! containers to read, and every guarded route needs it. Services that keep their data apart (one container
+//! each) share one lab CA with `--tls-dir` and one token with `--admin-token-file`.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -74,6 +75,36 @@ pub struct LabOptions {
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "FORTIMOCK_KEEP_ALIVE_SECS", default_value_t = 5)]
     pub keep_alive_secs: u64,
+    /// Where the lab CA and the server certificate live (default `<data-dir>/tls`): services that keep
+    /// their data apart share one lab CA by pointing here (the compose lab's read-only `/lab/tls`).
+    #[arg(long, env = "FORTIMOCK_TLS_DIR")]
+    pub tls_dir: Option<PathBuf>,
+    /// Read the admin token from this file, generating it there (mode 0600) when it does not exist; the
+    /// control plane is then guarded whatever the bind address. Services with separate data dirs share one
+    /// token this way (the compose lab's `/lab/admin-token`).
+    #[arg(
+        long,
+        env = "FORTIMOCK_ADMIN_TOKEN_FILE",
+        conflicts_with = "admin_token"
+    )]
+    pub admin_token_file: Option<PathBuf>,
+    /// Resolve the host names this service calls through this DNS server (`IP` or `IP:PORT`, port 53 by
+    /// default) instead of the system's resolver, as an appliance's `config system dns` does.
+    #[arg(long, env = "FORTIMOCK_RESOLVER", value_parser = parse_resolver)]
+    pub resolver: Option<SocketAddr>,
+}
+
+/// `--resolver`: an IP address, or an IP address and a port.
+pub fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "`{text}` is not a DNS server address: give an IP address, or IP:PORT ([IPv6]:PORT)"
+        )
+    })
 }
 
 /// The file in the data dir that holds the generated admin token.
@@ -141,7 +172,12 @@ impl LabOptions {
                 if !self.bind.is_unspecified() && !self.bind.is_loopback() {
                     names.push(self.bind.to_string());
                 }
-                Some(LabTls::load_or_generate(data_dir.as_deref(), &names)?)
+                let tls_dir = match (&self.tls_dir, &data_dir) {
+                    (Some(dir), _) => Some(dir.clone()),
+                    (None, Some(dir)) => Some(dir.join("tls")),
+                    (None, None) => None,
+                };
+                Some(LabTls::load_or_generate_in(tls_dir.as_deref(), &names)?)
             }
         };
         let client_cas = match &self.client_ca {
@@ -185,6 +221,12 @@ impl LabOptions {
                 source: TokenSource::Given,
             }));
         }
+        if let Some(path) = &self.admin_token_file {
+            return Ok(Some(AdminToken {
+                value: token_from_file(path)?,
+                source: TokenSource::File(path.clone()),
+            }));
+        }
         if self.bind.is_loopback() {
             return Ok(None);
         }
@@ -195,23 +237,8 @@ impl LabOptions {
             }));
         };
         let path = dir.join(ADMIN_TOKEN_FILE);
-        let value = match std::fs::read_to_string(&path) {
-            Ok(text) if !text.trim().is_empty() => text.trim().to_owned(),
-            Ok(_) => anyhow::bail!(
-                "{} is empty: delete it to have a new token generated",
-                path.display()
-            ),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let value = new_token();
-                crate::store::write_private(&path, value.as_bytes())?;
-                value
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e).context(format!("reading {}", path.display())));
-            }
-        };
         Ok(Some(AdminToken {
-            value,
+            value: token_from_file(&path)?,
             source: TokenSource::File(path),
         }))
     }
@@ -241,6 +268,23 @@ impl LabOptions {
             request_timeout: Duration::from_secs(self.request_timeout_secs.clamp(1, 3600)),
             keep_alive: Duration::from_secs(self.keep_alive_secs.min(3600)),
         }
+    }
+}
+
+/// The token in `path`; when there is no such file, a new one written there (mode 0600).
+fn token_from_file(path: &Path) -> anyhow::Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Ok(_) => anyhow::bail!(
+            "{} is empty: delete it to have a new token generated",
+            path.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let value = new_token();
+            crate::store::write_private(path, value.as_bytes())?;
+            Ok(value)
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("reading {}", path.display()))),
     }
 }
 
@@ -332,9 +376,18 @@ impl Lab {
     }
 
     /// An HTTP client for calls between services: it trusts the lab CA and, when some service requires
-    /// client certificates, presents the lab's internal client certificate.
+    /// client certificates, presents the lab's internal client certificate; names resolve through
+    /// `--resolver` when given.
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
-        crate::client::http_client(self.ca_pem(), self.internal_identity.as_ref())
+        self.http_client_presenting(self.internal_identity.as_ref())
+    }
+
+    /// An HTTP client like [`Lab::http_client`] that presents `identity` (a virtual phone's), or none.
+    pub fn http_client_presenting(
+        &self,
+        identity: Option<&ClientIdentity>,
+    ) -> anyhow::Result<reqwest::Client> {
+        crate::client::http_client_resolving(self.ca_pem(), identity, self.options.resolver)
     }
 }
 

@@ -509,3 +509,20 @@ impl Stream for Deadline {
         }
     }
 }
+
+/// Waits for Ctrl-C or SIGTERM, which `docker stop` sends (a container's first process ignores signals it
+/// does not handle, so every binary that may run as one waits for both).
+pub async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}

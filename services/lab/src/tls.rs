@@ -26,18 +26,17 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, RootCertStore, SignatureScheme};
 
-/// Every host name fortimock emulates, plus loopback; the leaf certificate covers them all.
-pub const LAB_HOST_NAMES: &[&str] = &[
-    "fortitokenmobile.fortinet.com",
-    "globalftm.fortinet.net",
-    "directregistration.fortinet.com",
-    "push.fortinet.com",
-    "support.fortinet.com",
-    "customerapiauth.fortinet.com",
-    "localhost",
-    "127.0.0.1",
-    "::1",
-];
+/// The loopback names the leaf certificate covers besides every emulated host name
+/// ([`protocol::hosts::EMULATED_HOSTS`]).
+pub const LOOPBACK_NAMES: &[&str] = &["localhost", "127.0.0.1", "::1"];
+
+/// Every host name fortimock emulates, plus loopback: what the leaf certificate covers at least.
+pub fn lab_host_names() -> impl Iterator<Item = &'static str> {
+    protocol::hosts::EMULATED_HOSTS
+        .iter()
+        .map(|host| host.name)
+        .chain(LOOPBACK_NAMES.iter().copied())
+}
 
 const CA_COMMON_NAME: &str = "fortimock lab CA";
 
@@ -71,19 +70,29 @@ pub struct ClientAuth {
 impl LabTls {
     /// Loads the lab CA and leaf from `<data_dir>/tls/`, generating what is missing. With `data_dir`
     /// `None` everything is generated in memory. The leaf is re-issued (by the same CA) when it does
-    /// not cover every name in [`LAB_HOST_NAMES`] and `extra_names`.
+    /// not cover every name in [`lab_host_names`] and `extra_names`.
     pub fn load_or_generate(
         data_dir: Option<&Path>,
         extra_names: &[String],
     ) -> anyhow::Result<LabTls> {
-        let mut names: Vec<String> = LAB_HOST_NAMES.iter().map(|n| n.to_string()).collect();
+        LabTls::load_or_generate_in(data_dir.map(|dir| dir.join("tls")).as_deref(), extra_names)
+    }
+
+    /// [`LabTls::load_or_generate`] with the CA and leaf in `tls_dir` itself (`--tls-dir`: one lab CA
+    /// shared by services that keep their data apart). A directory that already holds a leaf covering
+    /// every name is only read, so it may be mounted read-only.
+    pub fn load_or_generate_in(
+        tls_dir: Option<&Path>,
+        extra_names: &[String],
+    ) -> anyhow::Result<LabTls> {
+        let mut names: Vec<String> = lab_host_names().map(str::to_owned).collect();
         for name in extra_names {
             let name = name.trim().to_ascii_lowercase();
             if !name.is_empty() && !names.contains(&name) {
                 names.push(name);
             }
         }
-        let Some(data_dir) = data_dir else {
+        let Some(dir) = tls_dir else {
             let ca_key = KeyPair::generate().context("generating the lab CA key")?;
             let ca_pem = ca_params()
                 .self_signed(&ca_key)
@@ -91,8 +100,7 @@ impl LabTls {
                 .pem();
             return LabTls::issue_server(ca_pem, None, ca_key.serialize_pem(), names);
         };
-        let dir = data_dir.join("tls");
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let (ca_path, ca_key_path) = (dir.join("ca.pem"), dir.join("ca-key.pem"));
         let (ca_pem, ca_key_pem) = if ca_path.exists() && ca_key_path.exists() {
             (read(&ca_path)?, read(&ca_key_path)?)

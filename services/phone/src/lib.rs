@@ -61,6 +61,9 @@ pub struct Config {
     pub callbacks: reqwest::Client,
     /// Whether ftm-push listeners speak TLS (they do unless the suite is plain HTTP).
     pub secure_callbacks: bool,
+    /// The base URL the push relay reaches this service at, for the phones' webhooks; `None`: the URL it
+    /// listens on (which another container cannot reach when it binds every address).
+    pub public_url: Option<String>,
 }
 
 /// The client certificate virtual phones present to ftm, issued by the lab CA. `None` with plain HTTP, and
@@ -94,7 +97,11 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         self_url: std::sync::OnceLock::new(),
     });
     let service = lab::server::start(&config.listen, state.clone())?;
-    let _ = state.self_url.set(service.url().to_owned());
+    let self_url = config.public_url.map_or_else(
+        || service.url().to_owned(),
+        |url| url.trim_end_matches('/').to_owned(),
+    );
+    let _ = state.self_url.set(self_url);
     for phone in state.phones.phones()? {
         state.register(&phone).await;
     }

@@ -1,12 +1,15 @@
 //! `phone-mock`: the virtual FortiToken Mobile phones on their own, pointed at an ftm service.
 
 use clap::Parser;
+use lab::health::ServiceCommand;
 use lab::options::LabOptions;
 
 /// fortimock's virtual FortiToken Mobile phones.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     lab: LabOptions,
     /// Port to listen on (0 picks a free one).
@@ -22,26 +25,34 @@ struct Args {
     /// The push relay phones register their push tokens with.
     #[arg(long, env = "FORTIMOCK_PUSH_URL")]
     push_url: Option<String>,
+    /// The base URL the push relay reaches this service at, for the phones' push webhooks (default: the
+    /// URL it listens on). In a container, the name other containers reach it by: `https://phone:8445`.
+    #[arg(long, env = "FORTIMOCK_PHONE_PUBLIC_URL")]
+    public_url: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lab::telemetry::init();
     let args = Args::parse();
+    if let Some(ServiceCommand::Health(health)) = &args.command {
+        return lab::health::run(&args.lab, phone::NAME, args.port, health).await;
+    }
+    lab::telemetry::init();
     let lab = args.lab.prepare()?;
     let identity = phone::client_identity(lab.tls());
     let service = phone::start(phone::Config {
         listen: lab.listen(phone::NAME, args.port)?,
         service_dir: lab.service_dir(phone::NAME),
         ftm_url: args.ftm_url,
-        http: lab::client::http_client(lab.ca_pem(), identity.as_ref())?,
+        http: lab.http_client_presenting(identity.as_ref())?,
         push_url: args.push_url,
-        callbacks: lab::client::http_client(lab.ca_pem(), None)?,
+        callbacks: lab.http_client_presenting(None)?,
         secure_callbacks: lab.tls().is_some(),
+        public_url: args.public_url,
     })
     .await?;
     tracing::info!(url = service.url(), "phone listening");
-    tokio::signal::ctrl_c().await?;
+    lab::server::shutdown_signal().await?;
     service.stop().await;
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! `push-mock`: the FortiGuard push relay on its own.
 
 use clap::Parser;
+use lab::health::ServiceCommand;
 use lab::options::LabOptions;
 
 /// fortimock's FortiGuard push relay (push.fortinet.com + APNs/FCM).
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
+    #[command(subcommand)]
+    command: Option<ServiceCommand>,
     #[command(flatten)]
     lab: LabOptions,
     /// Port to listen on (0 picks a free one).
@@ -19,8 +22,11 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    lab::telemetry::init();
     let args = Args::parse();
+    if let Some(ServiceCommand::Health(health)) = &args.command {
+        return lab::health::run(&args.lab, push::NAME, args.port, health).await;
+    }
+    lab::telemetry::init();
     let lab = args.lab.prepare()?;
     let service = push::start(push::Config {
         listen: lab.listen(push::NAME, args.port)?,
@@ -30,7 +36,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     tracing::info!(url = service.url(), "push relay listening");
-    tokio::signal::ctrl_c().await?;
+    lab::server::shutdown_signal().await?;
     service.stop().await;
     Ok(())
 }
