@@ -121,6 +121,8 @@ pub struct Device {
     pub in_flight: u64,
     /// A delete is in flight.
     pub deleting: bool,
+    /// The device API was asked after the delete (and answered 404).
+    pub delete_probed: bool,
 }
 
 impl Device {
@@ -678,18 +680,17 @@ impl Ledger {
             }
         }
         // Tokens a phone activation left in doubt: the phone may hold them now.
-        for (serial, token) in &self.tokens {
-            if let TokenState::Activated { .. } = token.state {
-                for (name, phone) in &mut self.phones {
-                    if phone.alive()
-                        && !phone.tokens.contains(serial)
-                        && observed
-                            .phones
-                            .get(name)
-                            .is_some_and(|t| t.contains(serial))
-                    {
-                        phone.tokens.insert(serial.clone());
-                    }
+        for (name, tokens) in &observed.phones {
+            let Some(phone) = self.phones.get_mut(name).filter(|p| p.alive()) else {
+                continue;
+            };
+            for serial in tokens {
+                let activated = self
+                    .tokens
+                    .get(serial)
+                    .is_some_and(|t| matches!(t.state, TokenState::Activated { .. }));
+                if activated {
+                    phone.tokens.insert(serial.clone());
                 }
             }
         }
@@ -761,7 +762,13 @@ impl Ledger {
                     if fact == Fact::Acked {
                         tally.checks += 1;
                     }
-                    let answered = api.device(&id).await?;
+                    // Listed again is a resurrection; the device API is asked too, once per delete.
+                    let answered = if device.delete_probed {
+                        None
+                    } else {
+                        device.delete_probed = true;
+                        api.device(&id).await?
+                    };
                     if listed || answered.is_some() {
                         tally.find(
                             Finding::Resurrected,

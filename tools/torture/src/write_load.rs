@@ -428,6 +428,7 @@ fn plan(ledger: &mut Ledger, rng: &mut impl Rng) -> Option<Write> {
                     pushes_in_doubt: 0,
                     in_flight: 0,
                     deleting: false,
+                    delete_probed: false,
                 },
             );
             Some(Write::RegisterDevice { id })
