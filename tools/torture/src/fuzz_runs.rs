@@ -1,8 +1,9 @@
-//! Long mode's fuzzing: every cargo-fuzz target of the repository's `fuzz/` workspace run for a bounded time
-//! (`cargo +nightly fuzz run <target> -- -max_total_time=N`), its output kept in a log, a crash reported with
-//! the input libFuzzer saved.
+//! Long mode's fuzzing: every cargo-fuzz target of the repository's `fuzz/` workspace, built once with
+//! `cargo +nightly fuzz build` and run for a bounded time (libFuzzer's `-max_total_time=N`, as
+//! `cargo +nightly fuzz run <target> -- -max_total_time=N` would), its output kept in a log, a crash reported
+//! with the input libFuzzer saved.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::Context;
@@ -36,37 +37,87 @@ fn runs_done(log: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix("Done ").map(|rest| rest.trim().to_owned()))
 }
 
-/// Runs each target for `secs` seconds, logging into `log_dir`.
+/// Where `cargo fuzz build` puts the targets' binaries: `<target dir>/<host triple>/release/`.
+fn binaries_dir(repo: &Path) -> anyhow::Result<PathBuf> {
+    let metadata = Command::new("cargo")
+        .args(["+nightly", "metadata", "--format-version", "1", "--no-deps"])
+        .arg("--manifest-path")
+        .arg(repo.join("fuzz/Cargo.toml"))
+        .output()
+        .context("running cargo metadata on fuzz/")?;
+    anyhow::ensure!(
+        metadata.status.success(),
+        "cargo metadata on fuzz/ failed: {}",
+        String::from_utf8_lossy(&metadata.stderr).trim()
+    );
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout)?;
+    let target_dir = metadata["target_directory"]
+        .as_str()
+        .context("cargo metadata gave no target_directory")?;
+    let rustc = Command::new("rustc")
+        .args(["+nightly", "-vV"])
+        .output()
+        .context("running rustc -vV")?;
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .context("rustc -vV names no host")?;
+    Ok(Path::new(target_dir).join(host).join("release"))
+}
+
+/// Builds every target once (`cargo +nightly fuzz build`), then runs each binary for `secs` seconds on its
+/// corpus and seeds, logging into `log_dir`. Running the binaries directly, rather than through
+/// `cargo fuzz run`, builds once and leaves the target dir's lock alone while fuzzing.
 pub async fn run(repo: &Path, secs: u64, log_dir: &Path, tally: &mut Tally) -> anyhow::Result<()> {
     let repo = repo.to_path_buf();
-    let log_dir = log_dir.to_path_buf();
-    let targets = {
+    let build_log = log_dir.join("fuzz-build.log");
+    let (targets, binaries) = {
         let repo = repo.clone();
-        tokio::task::spawn_blocking(move || targets(&repo)).await??
+        let build_log = build_log.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<String>, PathBuf)> {
+            let targets = targets(&repo)?;
+            let log = std::fs::File::create(&build_log)?;
+            let built = Command::new("cargo")
+                .args(["+nightly", "fuzz", "build"])
+                .current_dir(&repo)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .status()
+                .context("running cargo +nightly fuzz build")?;
+            anyhow::ensure!(
+                built.success(),
+                "cargo +nightly fuzz build failed; see {}",
+                build_log.display()
+            );
+            Ok((targets, binaries_dir(&repo)?))
+        })
+        .await??
     };
     for target in targets {
         let log_path = log_dir.join(format!("fuzz-{target}.log"));
         let corpus = repo.join("fuzz/corpus").join(&target);
         let seeds = repo.join("fuzz/seeds").join(&target);
-        std::fs::create_dir_all(&corpus)
-            .with_context(|| format!("creating {}", corpus.display()))?;
+        let artifacts = repo.join("fuzz/artifacts").join(&target);
+        for dir in [&corpus, &artifacts] {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
-        let mut command = Command::new("cargo");
+        let mut command = Command::new(binaries.join(&target));
         command
-            .args(["+nightly", "fuzz", "run", &target])
+            .arg(format!("-max_total_time={secs}"))
+            .arg(format!("-artifact_prefix={}/", artifacts.display()))
             .arg(&corpus)
-            .current_dir(&repo)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
         if seeds.is_dir() {
             command.arg(&seeds);
         }
-        command.args(["--", &format!("-max_total_time={secs}")]);
         let status = tokio::task::spawn_blocking(move || command.status())
             .await?
-            .with_context(|| format!("running cargo fuzz run {target}"))?;
+            .with_context(|| format!("running the fuzz target {target}"))?;
         let text = std::fs::read_to_string(&log_path).unwrap_or_default();
         let line = if status.success() {
             format!(
