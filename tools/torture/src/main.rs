@@ -35,7 +35,7 @@ struct Args {
     seed: Option<u64>,
     /// Short mode: this many kill-and-reopen cycles; every fourth one, the first included, kills during
     /// startup (1 to 3 times, 0 to 80 ms after the spawn).
-    #[arg(long, default_value_t = 24)]
+    #[arg(long, default_value_t = 40)]
     cycles: u64,
     /// Long mode: cycles until this many minutes have passed, then the exactly-once race and every fuzz
     /// target for --fuzz-secs.
@@ -44,7 +44,7 @@ struct Args {
     /// Concurrent writers during the load.
     #[arg(long, default_value_t = 8)]
     workers: usize,
-    /// Longest load before a mid-load kill, in milliseconds (default 800 in short mode, 2000 in long mode).
+    /// Longest load before a mid-load kill, in milliseconds (default 1000 in short mode, 2000 in long mode).
     #[arg(long)]
     max_load_ms: Option<u64>,
     /// Run the exactly-once race in short mode too.
@@ -137,7 +137,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         workers: args.workers.max(1),
         max_load_ms: args
             .max_load_ms
-            .unwrap_or(if long { 2000 } else { 800 })
+            .unwrap_or(if long { 2000 } else { 1000 })
             .max(10),
     };
     let deadline = args.minutes.map(|m| Duration::from_secs_f64(m * 60.0));
