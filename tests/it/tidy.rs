@@ -18,7 +18,7 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 fn workspace_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["shared", "services", "tests", "bench"] {
+    for dir in ["shared", "services", "tests", "bench", "tools", "fuzz"] {
         if root.join(dir).exists() {
             rust_files(&root.join(dir), &mut files);
         }
