@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         Command::Scenario(command) => fortimock::scenarios::run(command).await,
         Command::Demo(args) => fortimock::demo::run(args).await,
         Command::Bench(args) => fortimock::bench::run(args).await,
+        Command::BenchReference(args) => fortimock::bench::reference::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
