@@ -99,11 +99,8 @@ impl Suite {
         let push_listen = lab.listen(push::NAME, ports.push_port)?;
         let phone_listen = lab.listen(phone::NAME, ports.phone_port)?;
         let appliance_listen = lab.listen(appliance::NAME, ports.appliance_port)?;
-        let (forticare_url, ftm_url, push_url) = (
-            forticare_listen.url(),
-            ftm_listen.url(),
-            push_listen.url(),
-        );
+        let (forticare_url, ftm_url, push_url) =
+            (forticare_listen.url(), ftm_listen.url(), push_listen.url());
         let cloud = async {
             let forticare = forticare::start(forticare::Config {
                 listen: forticare_listen,

@@ -282,7 +282,8 @@ impl Lab {
             }
         };
         let wanted = SocketAddr::new(self.options.bind, port);
-        let socket = BoundSocket::bind(wanted).with_context(|| format!("{name}: binding {wanted}"))?;
+        let socket =
+            BoundSocket::bind(wanted).with_context(|| format!("{name}: binding {wanted}"))?;
         let bind = socket_address(&socket, wanted);
         Ok(Listen {
             bind,

@@ -1463,7 +1463,9 @@ impl Reader for Tx<'_> {
 
 /// Runs a store's opening (its integrity check reads the whole file and commits) on a blocking thread, so
 /// services of one process open their stores side by side without holding up the async workers.
-pub async fn open_blocking<T, E>(open: impl FnOnce() -> Result<T, E> + Send + 'static) -> anyhow::Result<T>
+pub async fn open_blocking<T, E>(
+    open: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> anyhow::Result<T>
 where
     T: Send + 'static,
     E: Into<anyhow::Error> + Send + 'static,

@@ -50,9 +50,7 @@ impl Server {
     pub(crate) fn new(base_url: &str, trust: &Trust) -> anyhow::Result<Server> {
         let url = reqwest::Url::parse(base_url).with_context(|| format!("reading {base_url}"))?;
         let host = url.host_str().context("the URL has a host")?.to_owned();
-        let port = url
-            .port_or_known_default()
-            .context("the URL has a port")?;
+        let port = url.port_or_known_default().context("the URL has a port")?;
         let addr = (host.as_str(), port)
             .to_socket_addrs()?
             .next()
@@ -318,7 +316,8 @@ async fn connection(server: &Server, calls: &Calls, counter: &AtomicU64, window:
                 }
                 Ok(status) => {
                     tally.errors += 1;
-                    tally.last_error = Some(format!("{} {} answered {status}", call.method, call.uri));
+                    tally.last_error =
+                        Some(format!("{} {} answered {status}", call.method, call.uri));
                 }
                 Err(e) => {
                     tally.errors += 1;

@@ -141,7 +141,13 @@ impl Pinning {
             return Ok(());
         };
         let status = Command::new("taskset")
-            .args(["-a", "-p", "-c", &cpu.to_string(), &std::process::id().to_string()])
+            .args([
+                "-a",
+                "-p",
+                "-c",
+                &cpu.to_string(),
+                &std::process::id().to_string(),
+            ])
             .stdout(Stdio::null())
             .status()
             .context("running taskset")?;
@@ -153,7 +159,11 @@ impl Pinning {
 
     /// One line for the report.
     pub(crate) fn describe(&self) -> String {
-        match (self.server_cpu, self.generator_cpu, &self.not_pinned_because) {
+        match (
+            self.server_cpu,
+            self.generator_cpu,
+            &self.not_pinned_because,
+        ) {
             (Some(server), Some(generator), _) => format!(
                 "servers pinned to CPU {server} (taskset -c {server}), the load generator to CPU {generator}"
             ),

@@ -243,19 +243,6 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!("\nstart (median of {} each, unpinned)", bench.args.starts);
     let start = keep(&mut failures, "start", start::measure(&bench));
 
-    println!("\ndisk");
-    let fsync = keep(
-        &mut failures,
-        "raw fsync",
-        disk::probe(&bench.work.join("fsync-probe"), 1000),
-    );
-    if let Some(f) = &fsync {
-        println!(
-            "  raw write+fdatasync: p50 {:.3} ms, p99 {:.3} ms",
-            f.p50_ms, f.p99_ms
-        );
-    }
-
     // From here on the bench is the load generator, on its own CPU.
     keep(&mut failures, "pinning", bench.pinning.pin_self());
 
@@ -263,19 +250,44 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let reference = keep(&mut failures, "reference", polling::reference(&bench));
 
     println!("\nfortimock, plain HTTP");
-    let (mut polling, mut writes, mut endpoints) = (None, None, None);
+    let (mut polling, mut fsync, mut writes, mut endpoints) = (None, None, None, None);
     match polling::SmallLab::start(&bench) {
         Ok(small) => {
             polling = keep(&mut failures, "polling", polling::measure(&bench, &small));
-            writes = keep(&mut failures, "durable writes", writes::measure(&bench, &small));
-            endpoints = keep(&mut failures, "endpoints", endpoints::measure(&bench, &small));
+            // The disk's floor, measured right before the durable writes: other work on a shared machine
+            // changes it from one minute to the next.
+            fsync = keep(
+                &mut failures,
+                "raw fsync",
+                disk::probe(&bench.work.join("small-lab").join("fsync-probe"), 1000),
+            );
+            if let Some(f) = &fsync {
+                println!(
+                    "  raw write+fdatasync on the same disk: p50 {:.3} ms, p99 {:.3} ms",
+                    f.p50_ms, f.p99_ms
+                );
+            }
+            writes = keep(
+                &mut failures,
+                "durable writes",
+                writes::measure(&bench, &small),
+            );
+            endpoints = keep(
+                &mut failures,
+                "endpoints",
+                endpoints::measure(&bench, &small),
+            );
             small.stop();
         }
         Err(e) => failures.push(format!("the plain-HTTP suite: {e:#}")),
     }
 
     println!("\nfortimock, HTTPS");
-    let https = keep(&mut failures, "polling over HTTPS", polling::measure_tls(&bench));
+    let https = keep(
+        &mut failures,
+        "polling over HTTPS",
+        polling::measure_tls(&bench),
+    );
 
     println!("\nmemory with {} tokens", bench.args.memory_tokens);
     let memory = keep(&mut failures, "memory", memory::measure(&bench));
@@ -294,11 +306,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
             "\nscale: {appliances} appliances, {} tokens",
             bench.args.tokens
         );
-        scale = keep(
-            &mut failures,
-            "scale",
-            scale::measure(&bench, appliances),
-        );
+        scale = keep(&mut failures, "scale", scale::measure(&bench, appliances));
     }
 
     let targets = targets::judge(&targets::Figures {
@@ -377,7 +385,10 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     if report.failures.is_empty() {
         let _ = std::fs::remove_dir_all(&bench.work);
     } else {
-        println!("servers' data dirs and logs kept in {}", bench.work.display());
+        println!(
+            "servers' data dirs and logs kept in {}",
+            bench.work.display()
+        );
     }
     Ok(())
 }

@@ -58,7 +58,11 @@ pub(crate) fn measure(bench: &Bench) -> Vec<PeerFigures> {
                         peer.package()
                     )),
                 };
-                println!("  {}: {}", peer.name(), figures.note.as_deref().unwrap_or(""));
+                println!(
+                    "  {}: {}",
+                    peer.name(),
+                    figures.note.as_deref().unwrap_or("")
+                );
                 return figures;
             };
             match measure_peer(bench, peer, &program) {
@@ -185,7 +189,10 @@ fn configure(peer: Peer, command: &mut Command, dir: &Path, port: u16) -> anyhow
                     "headers": {"Content-Type": "application/json; charset=utf-8"}
                 }
             });
-            std::fs::write(mappings.join("poll.json"), serde_json::to_vec_pretty(&stub)?)?;
+            std::fs::write(
+                mappings.join("poll.json"),
+                serde_json::to_vec_pretty(&stub)?,
+            )?;
             // Its fastest configuration: no request journal, no request logging.
             command
                 .arg("--port")

@@ -29,6 +29,10 @@ pub(crate) struct ReferenceFigures {
     pub(crate) poll: Measurement,
     /// Its resident memory after the load.
     pub(crate) rss_kib: u64,
+    /// The generator's CPU time per request against `/health`, and the rate one core of it would drive at
+    /// that cost (what it can measure at most).
+    pub(crate) generator_us_per_request: f64,
+    pub(crate) generator_ceiling_rps: f64,
 }
 
 /// fortimock's plain-HTTP polling figures.
@@ -84,10 +88,19 @@ pub(crate) fn reference(bench: &Bench) -> anyhow::Result<ReferenceFigures> {
     );
     let rss_kib = server.process.rss_kib();
     server.stop();
+    let generator_us_per_request =
+        generator_ceiling.generator_busy * 1e6 / generator_ceiling.rps.max(1.0);
+    let generator_ceiling_rps = 1e6 / generator_us_per_request.max(0.001);
+    println!(
+        "  the generator spends {generator_us_per_request:.1} µs of CPU per request: one core drives up to {} req/s",
+        super::report::thousands(generator_ceiling_rps)
+    );
     Ok(ReferenceFigures {
         generator_ceiling,
         poll,
         rss_kib,
+        generator_us_per_request,
+        generator_ceiling_rps,
     })
 }
 
@@ -245,10 +258,7 @@ pub(crate) fn measure_tls(bench: &Bench) -> anyhow::Result<TlsPollingFigures> {
         &ftm,
         Some(&suite.process),
         clients,
-        repeat(Call::post(
-            PROCESS,
-            populate::poll_body(&serial, &[token]),
-        )),
+        repeat(Call::post(PROCESS, populate::poll_body(&serial, &[token]))),
     );
     suite.stop();
     Ok(TlsPollingFigures { health, poll_one })

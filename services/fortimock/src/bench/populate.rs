@@ -155,8 +155,9 @@ impl Cloud {
         serial: &ApplianceSerial,
         code: &str,
     ) -> anyhow::Result<Vec<String>> {
-        let answer: Envelope<ActivationLicenseResponse> =
-            self.softtoken(&self.ftm, PROCESS, import_body(serial, code)).await?;
+        let answer: Envelope<ActivationLicenseResponse> = self
+            .softtoken(&self.ftm, PROCESS, import_body(serial, code))
+            .await?;
         if let Some(error) = answer.0.error {
             bail!("importing {code}: {}", error.error_message);
         }
@@ -217,8 +218,9 @@ impl Cloud {
         serial: &ApplianceSerial,
         tokens: &[String],
     ) -> anyhow::Result<PollingResponse> {
-        let answer: Envelope<PollingResponse> =
-            self.softtoken(&self.ftm, PROCESS, poll_body(serial, tokens)).await?;
+        let answer: Envelope<PollingResponse> = self
+            .softtoken(&self.ftm, PROCESS, poll_body(serial, tokens))
+            .await?;
         if let Some(error) = &answer.0.error {
             bail!("polling: {}", error.error_message);
         }

@@ -63,7 +63,9 @@ impl Process {
     }
 
     /// Its stdout, read line by line by the caller (once).
-    pub(crate) fn stdout_lines(&mut self) -> anyhow::Result<std::io::Lines<BufReader<ChildStdout>>> {
+    pub(crate) fn stdout_lines(
+        &mut self,
+    ) -> anyhow::Result<std::io::Lines<BufReader<ChildStdout>>> {
         let stdout = self.child.stdout.take().context("the child's stdout")?;
         Ok(BufReader::new(stdout).lines())
     }
@@ -132,7 +134,11 @@ fn tree(pid: u32) -> Vec<u32> {
     let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            let Some(child) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
                 continue;
             };
             if let Some(parent) = stat_fields(child).and_then(|f| f.get(1)?.parse::<u32>().ok()) {
@@ -247,7 +253,10 @@ pub(crate) fn start_suite(
                     break;
                 }
             }
-            None => bail!("fortimock up exited before it was up; {}", process.log_hint()),
+            None => bail!(
+                "fortimock up exited before it was up; {}",
+                process.log_hint()
+            ),
         }
     }
     // Keep reading what the suite prints, so it never writes into a closed pipe.

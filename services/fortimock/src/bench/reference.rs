@@ -39,7 +39,9 @@ pub async fn run(args: BenchReferenceArgs) -> anyhow::Result<()> {
     .listen(listener)?
     .run();
     if let Some(path) = &args.ready_file {
-        let urls = [("reference".to_owned(), url.clone())].into_iter().collect();
+        let urls = [("reference".to_owned(), url.clone())]
+            .into_iter()
+            .collect();
         crate::suite::write_urls(path, &urls)?;
     }
     println!("{url}");

@@ -35,11 +35,11 @@ pub(crate) struct Measurement {
 #[serde(rename_all = "snake_case")]
 pub(crate) enum Goal {
     /// figure / baseline at least this.
-    AtLeastTimesBaseline(f64),
+    MinRatio(f64),
     /// figure / baseline at most this.
-    AtMostTimesBaseline(f64),
+    MaxRatio(f64),
     /// The figure itself at most this, in its unit.
-    AtMost(f64),
+    Max(f64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,21 +97,19 @@ impl TargetResult {
     ) -> TargetResult {
         let baseline = baseline.map(|(what, value)| Baseline { what, value });
         let ratio = match (figure, &baseline) {
-            (Some(figure), Some(baseline)) if baseline.value > 0.0 => {
-                Some(figure / baseline.value)
-            }
+            (Some(figure), Some(baseline)) if baseline.value > 0.0 => Some(figure / baseline.value),
             _ => None,
         };
         let verdict = match (goal, figure, ratio) {
-            (Goal::AtMost(limit), Some(figure), _) => met(figure <= limit),
-            (Goal::AtLeastTimesBaseline(times), _, Some(ratio)) => met(ratio >= times),
-            (Goal::AtMostTimesBaseline(times), _, Some(ratio)) => met(ratio <= times),
+            (Goal::Max(limit), Some(figure), _) => met(figure <= limit),
+            (Goal::MinRatio(times), _, Some(ratio)) => met(ratio >= times),
+            (Goal::MaxRatio(times), _, Some(ratio)) => met(ratio <= times),
             _ => Verdict::NotMeasured,
         };
         let goal_text = match goal {
-            Goal::AtLeastTimesBaseline(times) => format!(">= {times}x"),
-            Goal::AtMostTimesBaseline(times) => format!("<= {times}x"),
-            Goal::AtMost(limit) => format!("<= {}", value(limit, unit)),
+            Goal::MinRatio(times) => format!(">= {times}x"),
+            Goal::MaxRatio(times) => format!("<= {times}x"),
+            Goal::Max(limit) => format!("<= {}", value(limit, unit)),
         };
         TargetResult {
             target: target.into(),
@@ -200,7 +198,15 @@ pub(crate) fn measurements_table(rows: &[Measurement], against: Option<&Measurem
     let _ = writeln!(
         out,
         "{:<46} {:>5} {:>10} {:>9} {:>9} {:>11} {:>6} {:>6} {:>8}",
-        "measurement", "conns", "req/s", "p50 ms", "p99 ms", "cpu µs/req", "server", "load", "ratio"
+        "measurement",
+        "conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "cpu µs/req",
+        "server",
+        "load",
+        "ratio"
     );
     for m in rows {
         let cpu = m
@@ -245,7 +251,7 @@ mod tests {
             "req/s",
             Some(56_000.0),
             Some(("reference".into(), 80_000.0)),
-            Goal::AtLeastTimesBaseline(0.7),
+            Goal::MinRatio(0.7),
         );
         assert_eq!(poll.verdict, Verdict::Met);
         assert_eq!(poll.ratio, Some(0.7));
@@ -254,25 +260,19 @@ mod tests {
             "ms",
             Some(0.5),
             Some(("fsync".into(), 0.2)),
-            Goal::AtMostTimesBaseline(1.5),
+            Goal::MaxRatio(1.5),
         );
         assert_eq!(fsync.verdict, Verdict::Missed);
-        let p99 = TargetResult::new("p99", "ms", Some(5.0), None, Goal::AtMost(5.0));
+        let p99 = TargetResult::new("p99", "ms", Some(5.0), None, Goal::Max(5.0));
         assert_eq!(p99.verdict, Verdict::Met);
-        let unmeasured = TargetResult::new(
-            "peers",
-            "req/s",
-            Some(1.0),
-            None,
-            Goal::AtLeastTimesBaseline(1.0),
-        );
+        let unmeasured = TargetResult::new("peers", "req/s", Some(1.0), None, Goal::MinRatio(1.0));
         assert_eq!(unmeasured.verdict, Verdict::NotMeasured);
         let zero_baseline = TargetResult::new(
             "x",
             "ms",
             Some(1.0),
             Some(("nothing".into(), 0.0)),
-            Goal::AtMostTimesBaseline(1.0),
+            Goal::MaxRatio(1.0),
         );
         assert_eq!(zero_baseline.verdict, Verdict::NotMeasured);
     }
@@ -297,9 +297,9 @@ mod tests {
                 "req/s",
                 Some(20_000.0),
                 Some(("reference".into(), 80_000.0)),
-                Goal::AtLeastTimesBaseline(0.7),
+                Goal::MinRatio(0.7),
             ),
-            TargetResult::new("start", "ms", None, None, Goal::AtMost(8.0))
+            TargetResult::new("start", "ms", None, None, Goal::Max(8.0))
                 .with_note(Some("the suite did not start".into())),
         ]);
         let lines: Vec<&str> = table.lines().collect();

@@ -98,12 +98,18 @@ pub(crate) fn measure(bench: &Bench, appliances: usize) -> anyhow::Result<ScaleF
         .map(|b| {
             Call::post(
                 PROCESS,
-                Bytes::from(populate::poll_body(&b.serial, std::slice::from_ref(&b.first))),
+                Bytes::from(populate::poll_body(
+                    &b.serial,
+                    std::slice::from_ref(&b.first),
+                )),
             )
         })
         .collect();
     let poll_one = bench.measure(
-        &format!("scale: ftm PollingRequest, 1 token, {} appliances", polls.len()),
+        &format!(
+            "scale: ftm PollingRequest, 1 token, {} appliances",
+            polls.len()
+        ),
         &ftm,
         Some(&suite.process),
         bench.args.clients,
@@ -158,9 +164,10 @@ pub(crate) fn measure(bench: &Bench, appliances: usize) -> anyhow::Result<ScaleF
         println!(
             "  {service}: state export {} ({}), import {}, reset {}",
             seconds(figures.export_seconds, figures.export_note.as_deref()),
-            figures
-                .export_bytes
-                .map_or("-".to_owned(), |b| format!("{:.0} MiB", b as f64 / 1024.0 / 1024.0)),
+            figures.export_bytes.map_or("-".to_owned(), |b| format!(
+                "{:.0} MiB",
+                b as f64 / 1024.0 / 1024.0
+            )),
             seconds(figures.import_seconds, figures.import_note.as_deref()),
             seconds(figures.reset_seconds, figures.reset_note.as_deref()),
         );
@@ -211,7 +218,7 @@ async fn build(cloud: &Cloud, appliances: usize, seats: usize) -> anyhow::Result
                     cloud.provision(&serial, batch).await?;
                 }
                 let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                if finished % (appliances / 10).max(1) == 0 {
+                if finished.is_multiple_of((appliances / 10).max(1)) {
                     println!(
                         "    {finished} appliances built ({:.0} s)",
                         began.elapsed().as_secs_f64()
@@ -231,7 +238,11 @@ async fn build(cloud: &Cloud, appliances: usize, seats: usize) -> anyhow::Result
 }
 
 /// Exports a service's state, imports it back, then resets the service; each timed.
-async fn state_round_trip(http: &reqwest::Client, service: &'static str, base: &str) -> StateFigures {
+async fn state_round_trip(
+    http: &reqwest::Client,
+    service: &'static str,
+    base: &str,
+) -> StateFigures {
     let mut figures = StateFigures {
         service,
         export_bytes: None,

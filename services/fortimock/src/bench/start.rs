@@ -40,6 +40,7 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
     for _ in 0..starts {
         version.push(time_version(bench)?);
     }
+    println!("  `fortimock --version`: {:.1} ms", median(&version));
 
     let mut reference_ms = Vec::new();
     let mut reference_rss = Vec::new();
@@ -48,6 +49,10 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         reference_ms.push(ms);
         reference_rss.push(rss as f64);
     }
+    println!(
+        "  reference server, spawn to first answer: {:.1} ms",
+        median(&reference_ms)
+    );
 
     let https = SuiteOptions {
         plain_http: false,
@@ -63,10 +68,10 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         ..plain.clone()
     };
     let mut figures = Vec::new();
-    for (name, options) in [
-        ("start-https", &https),
-        ("start-plain", &plain),
-        ("start-memory", &in_memory),
+    for (name, options, what) in [
+        ("start-https", &https, "on a data dir, HTTPS"),
+        ("start-plain", &plain, "on a data dir, plain HTTP"),
+        ("start-memory", &in_memory, "in memory, plain HTTP"),
     ] {
         let dir = bench.work.join(name);
         // The first start makes the data dir (databases, lab CA) and is not counted.
@@ -81,6 +86,15 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
             times.push(ms);
             rss.push(kib as f64);
         }
+        println!(
+            "  fortimock up {what}, spawn to every service answering: {:.1} ms (of {})",
+            median(&times),
+            times
+                .iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         figures.push((median(&times), median(&rss) as u64));
     }
     Ok(StartFigures {

@@ -41,7 +41,10 @@ pub(crate) fn measure(bench: &Bench, lab: &SmallLab) -> anyhow::Result<WriteFigu
         cycle(&lab.serial, single_tokens),
     );
     let concurrent = bench.measure(
-        &format!("ftm ProvisionRequest, 1 token, {} writers", bench.args.clients),
+        &format!(
+            "ftm ProvisionRequest, 1 token, {} writers",
+            bench.args.clients
+        ),
         &lab.ftm,
         process,
         bench.args.clients,
@@ -57,7 +60,10 @@ fn cycle(serial: &protocol::id::ApplianceSerial, tokens: &[String]) -> super::lo
         .map(|token| {
             Call::post(
                 PROCESS,
-                Bytes::from(populate::provision_body(serial, std::slice::from_ref(token))),
+                Bytes::from(populate::provision_body(
+                    serial,
+                    std::slice::from_ref(token),
+                )),
             )
         })
         .collect();
