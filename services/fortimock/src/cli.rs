@@ -542,6 +542,10 @@ pub struct BenchArgs {
     /// Seconds of load before each measurement is recorded (connections open, caches warm).
     #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
+    /// Measurements compared with each other (fortimock's polls and the reference server's, one writer and
+    /// many) take turns in this many rounds, so a busy machine weighs on them alike.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
     /// Starts of each kind to take the median of.
     #[arg(long, default_value_t = 11)]
     pub starts: usize,

@@ -28,6 +28,11 @@ impl Latencies {
         )
     }
 
+    /// All the latencies of several measurements, as one.
+    pub(crate) fn merge(parts: impl IntoIterator<Item = Latencies>) -> Latencies {
+        Latencies::new(parts.into_iter().flat_map(|l| l.sorted_nanos).collect())
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.sorted_nanos.len()
     }
@@ -85,6 +90,16 @@ mod tests {
         // Three values: p50 is the second, p99 the third.
         let three = Latencies::from_durations([3, 1, 2].map(Duration::from_millis));
         assert_eq!((three.p50_ms(), three.p99_ms()), (2.0, 3.0));
+    }
+
+    #[test]
+    fn merged_latencies_are_read_as_one_measurement() {
+        let merged = Latencies::merge([
+            Latencies::from_durations([4, 1].map(Duration::from_millis)),
+            Latencies::from_durations([3, 2].map(Duration::from_millis)),
+        ]);
+        assert_eq!(merged.len(), 4);
+        assert_eq!((merged.p50_ms(), merged.p99_ms()), (2.0, 4.0));
     }
 
     #[test]

@@ -183,16 +183,6 @@ pub(crate) struct Run {
     pub(crate) cpu_in_window: Vec<Duration>,
 }
 
-impl Run {
-    pub(crate) fn rps(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.latencies.len() as f64 / self.seconds
-        } else {
-            0.0
-        }
-    }
-}
-
 /// What one connection counted.
 #[derive(Default)]
 struct Tally {

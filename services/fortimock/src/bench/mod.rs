@@ -118,44 +118,133 @@ impl Bench {
         shape: Shape,
         calls: Calls,
     ) -> Measurement {
-        let own = process::own_cpu_time;
-        let server_cpu = || process.map(Process::cpu_time).unwrap_or_default();
-        let run = self.block_on(load::run(server, shape, calls, &[&own, &server_cpu]));
-        let window = shape.recorded.as_secs_f64();
-        let answered = run.latencies.len();
-        let server_cpu = run.cpu_in_window.get(1).copied().unwrap_or_default();
-        let measurement = Measurement {
-            name: name.to_owned(),
-            connections: shape.connections,
-            requests: answered,
-            seconds: run.seconds,
-            rps: run.rps(),
-            p50_ms: run.latencies.p50_ms(),
-            p99_ms: run.latencies.p99_ms(),
-            server_cpu_us_per_request: process
-                .map(|_| server_cpu.as_secs_f64() * 1e6 / answered.max(1) as f64),
-            server_busy: process.map(|_| server_cpu.as_secs_f64() / window),
-            generator_busy: run
-                .cpu_in_window
-                .first()
-                .map_or(0.0, |d| d.as_secs_f64() / window),
-            errors: run.errors,
-            last_error: run.last_error,
-        };
-        println!(
-            "  {:<50} {:>9} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms{}",
-            measurement.name,
-            report::thousands(measurement.rps),
-            measurement.p50_ms,
-            measurement.p99_ms,
-            if measurement.errors > 0 {
-                format!("  ({} errors)", measurement.errors)
-            } else {
-                String::new()
-            }
-        );
+        let run = self.run_slice(server, process, shape, calls);
+        let measurement = summarize(name, shape, process.is_some(), vec![run]);
+        print_progress(&measurement);
         measurement
     }
+
+    /// Measures several servers or requests taking turns: `--rounds` rounds, in each one slice of every
+    /// contender (`--seconds` and `--warmup` shared out over the rounds), `between` run before each round.
+    /// Whatever else the machine does then weighs on all of them alike, so their ratios hold on a busy
+    /// machine.
+    pub(crate) fn measure_interleaved(
+        &self,
+        contenders: &[Contender<'_>],
+        between: &mut dyn FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Vec<Measurement>> {
+        let rounds = self.args.rounds.max(1);
+        let mut runs: Vec<Vec<load::Run>> = contenders.iter().map(|_| Vec::new()).collect();
+        for _ in 0..rounds {
+            between()?;
+            for (contender, runs) in contenders.iter().zip(&mut runs) {
+                let shape = self.slice(contender.connections, rounds);
+                runs.push(self.run_slice(
+                    contender.server,
+                    contender.process,
+                    shape,
+                    contender.calls.clone(),
+                ));
+            }
+        }
+        Ok(contenders
+            .iter()
+            .zip(runs)
+            .map(|(contender, runs)| {
+                let measurement = summarize(
+                    &contender.name,
+                    self.slice(contender.connections, rounds),
+                    contender.process.is_some(),
+                    runs,
+                );
+                print_progress(&measurement);
+                measurement
+            })
+            .collect())
+    }
+
+    /// One round's share of a measurement.
+    fn slice(&self, connections: usize, rounds: usize) -> Shape {
+        let whole = self.shape(connections);
+        Shape {
+            connections,
+            warmup: whole.warmup / rounds as u32,
+            recorded: whole.recorded / rounds as u32,
+        }
+    }
+
+    /// Runs the generator once, reading the bench's CPU time and the server's (when known) as the recorded
+    /// window opens and closes.
+    fn run_slice(
+        &self,
+        server: &load::Server,
+        process: Option<&Process>,
+        shape: Shape,
+        calls: Calls,
+    ) -> load::Run {
+        let own = process::own_cpu_time;
+        let server_cpu = || process.map(Process::cpu_time).unwrap_or_default();
+        self.block_on(load::run(server, shape, calls, &[&own, &server_cpu]))
+    }
+}
+
+/// A server and the requests it gets, in an interleaved measurement.
+pub(crate) struct Contender<'a> {
+    pub(crate) name: String,
+    pub(crate) server: &'a load::Server,
+    pub(crate) process: Option<&'a Process>,
+    pub(crate) connections: usize,
+    pub(crate) calls: Calls,
+}
+
+/// One measurement from its runs (one, or one per round of `slice`'s shape).
+fn summarize(name: &str, slice: Shape, server_known: bool, runs: Vec<load::Run>) -> Measurement {
+    let window = slice.recorded.as_secs_f64() * runs.len() as f64;
+    let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
+    let cpu = |probe: usize| -> f64 {
+        runs.iter()
+            .filter_map(|r| r.cpu_in_window.get(probe))
+            .map(Duration::as_secs_f64)
+            .sum()
+    };
+    let (generator_cpu, server_cpu) = (cpu(0), cpu(1));
+    let errors = runs.iter().map(|r| r.errors).sum();
+    let last_error = runs.iter().rev().find_map(|r| r.last_error.clone());
+    let latencies = latency::Latencies::merge(runs.into_iter().map(|r| r.latencies));
+    let answered = latencies.len();
+    Measurement {
+        name: name.to_owned(),
+        connections: slice.connections,
+        requests: answered,
+        seconds,
+        rps: if seconds > 0.0 {
+            answered as f64 / seconds
+        } else {
+            0.0
+        },
+        p50_ms: latencies.p50_ms(),
+        p99_ms: latencies.p99_ms(),
+        server_cpu_us_per_request: server_known.then(|| server_cpu * 1e6 / answered.max(1) as f64),
+        server_busy: server_known.then(|| server_cpu / window.max(1e-9)),
+        generator_busy: generator_cpu / window.max(1e-9),
+        errors,
+        last_error,
+    }
+}
+
+fn print_progress(measurement: &Measurement) {
+    println!(
+        "  {:<50} {:>9} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms{}",
+        measurement.name,
+        report::thousands(measurement.rps),
+        measurement.p50_ms,
+        measurement.p99_ms,
+        if measurement.errors > 0 {
+            format!("  ({} errors)", measurement.errors)
+        } else {
+            String::new()
+        }
+    );
 }
 
 /// Everything one run measured; `--json` writes it.
@@ -246,32 +335,35 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     // From here on the bench is the load generator, on its own CPU.
     keep(&mut failures, "pinning", bench.pinning.pin_self());
 
-    println!("\nreference server (bare actix-web, 1 worker)");
-    let reference = keep(&mut failures, "reference", polling::reference(&bench));
-
-    println!("\nfortimock, plain HTTP");
-    let (mut polling, mut fsync, mut writes, mut endpoints) = (None, None, None, None);
-    match polling::SmallLab::start(&bench) {
-        Ok(small) => {
-            polling = keep(&mut failures, "polling", polling::measure(&bench, &small));
-            // The disk's floor, measured right before the durable writes: other work on a shared machine
-            // changes it from one minute to the next.
-            fsync = keep(
+    println!(
+        "\npolling: the reference server (bare actix-web, 1 worker) and fortimock (plain HTTP) taking turns"
+    );
+    let (mut reference, mut polling, mut fsync, mut writes, mut endpoints) =
+        (None, None, None, None, None);
+    match polling::ReferenceServer::start(&bench).and_then(|server| {
+        let lab = polling::SmallLab::start(&bench);
+        Ok((server, lab?))
+    }) {
+        Ok((server, small)) => {
+            if let Some((r, p)) = keep(
                 &mut failures,
-                "raw fsync",
-                disk::probe(&bench.work.join("small-lab").join("fsync-probe"), 1000),
-            );
-            if let Some(f) = &fsync {
-                println!(
-                    "  raw write+fdatasync on the same disk: p50 {:.3} ms, p99 {:.3} ms",
-                    f.p50_ms, f.p99_ms
-                );
+                "polling",
+                polling::measure(&bench, &server, &small),
+            ) {
+                reference = Some(r);
+                polling = Some(p);
             }
-            writes = keep(
+            server.stop();
+            println!("\ndurable writes, taking turns with a raw fsync probe on the same disk");
+            if let Some((f, w)) = keep(
                 &mut failures,
                 "durable writes",
                 writes::measure(&bench, &small),
-            );
+            ) {
+                fsync = Some(f);
+                writes = Some(w);
+            }
+            println!("\nother endpoints");
             endpoints = keep(
                 &mut failures,
                 "endpoints",
@@ -279,7 +371,9 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
             );
             small.stop();
         }
-        Err(e) => failures.push(format!("the plain-HTTP suite: {e:#}")),
+        Err(e) => failures.push(format!(
+            "the reference server or the plain-HTTP suite: {e:#}"
+        )),
     }
 
     println!("\nfortimock, HTTPS");

@@ -13,12 +13,12 @@ use protocol::id::ApplianceSerial;
 use protocol::paths::{ADMIN_HEALTH, PROCESS};
 use serde::Serialize;
 
-use super::Bench;
 use super::load::{self, Call, Trust, repeat};
 use super::populate::{self, Cloud, PROVISION_BATCH};
 use super::process::Suite;
 use super::reference::{self, CANNED_SERIAL};
 use super::report::Measurement;
+use super::{Bench, Contender};
 
 /// The reference server's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -54,54 +54,41 @@ pub(crate) struct TlsPollingFigures {
     pub(crate) poll_one: Measurement,
 }
 
-pub(crate) fn reference(bench: &Bench) -> anyhow::Result<ReferenceFigures> {
-    let server = reference::start(bench.server_command(), &bench.work.join("reference.log"))?;
-    let target = load::Server::new(&server.url, &Trust::default())?;
-    let serial: ApplianceSerial = CANNED_SERIAL.parse()?;
-    let poll = Call::post(
-        PROCESS,
-        populate::poll_body(&serial, &["FTKMOB00C82980A7".to_owned()]),
-    );
-    let answer = bench.block_on(load::until_answered(
-        &target,
-        &poll,
-        Duration::from_secs(10),
-    ))?;
-    ensure!(
-        answer.as_ref() == reference::canned_poll_response().as_slice(),
-        "the reference server did not answer the canned PollingResponse"
-    );
-    let clients = bench.args.clients;
-    let generator_ceiling = bench.measure(
-        "reference GET /health (generator ceiling)",
-        &target,
-        Some(&server.process),
-        clients,
-        repeat(Call::get(reference::HEALTH)),
-    );
-    let poll = bench.measure(
-        "reference PollingRequest (canned answer)",
-        &target,
-        Some(&server.process),
-        clients,
-        repeat(poll),
-    );
-    let rss_kib = server.process.rss_kib();
-    server.stop();
-    let generator_us_per_request =
-        generator_ceiling.generator_busy * 1e6 / generator_ceiling.rps.max(1.0);
-    let generator_ceiling_rps = 1e6 / generator_us_per_request.max(0.001);
-    println!(
-        "  the generator spends {generator_us_per_request:.1} µs of CPU per request: one core drives up to {} req/s",
-        super::report::thousands(generator_ceiling_rps)
-    );
-    Ok(ReferenceFigures {
-        generator_ceiling,
-        poll,
-        rss_kib,
-        generator_us_per_request,
-        generator_ceiling_rps,
-    })
+/// The reference server, started and checked, left idle until the polls take turns with fortimock's.
+pub(crate) struct ReferenceServer {
+    server: reference::Reference,
+    target: load::Server,
+    poll: Call,
+}
+
+impl ReferenceServer {
+    pub(crate) fn start(bench: &Bench) -> anyhow::Result<ReferenceServer> {
+        let server = reference::start(bench.server_command(), &bench.work.join("reference.log"))?;
+        let target = load::Server::new(&server.url, &Trust::default())?;
+        let serial: ApplianceSerial = CANNED_SERIAL.parse()?;
+        let poll = Call::post(
+            PROCESS,
+            populate::poll_body(&serial, &["FTKMOB00C82980A7".to_owned()]),
+        );
+        let answer = bench.block_on(load::until_answered(
+            &target,
+            &poll,
+            Duration::from_secs(10),
+        ))?;
+        ensure!(
+            answer.as_ref() == reference::canned_poll_response().as_slice(),
+            "the reference server did not answer the canned PollingResponse"
+        );
+        Ok(ReferenceServer {
+            server,
+            target,
+            poll,
+        })
+    }
+
+    pub(crate) fn stop(self) {
+        self.server.stop();
+    }
 }
 
 /// The plain-HTTP suite every small-lab figure is measured on, and what was put in it.
@@ -191,44 +178,80 @@ impl SmallLab {
     }
 }
 
-pub(crate) fn measure(bench: &Bench, lab: &SmallLab) -> anyhow::Result<PollingFigures> {
+/// The reference server's and fortimock's polls, taking turns.
+pub(crate) fn measure(
+    bench: &Bench,
+    reference: &ReferenceServer,
+    lab: &SmallLab,
+) -> anyhow::Result<(ReferenceFigures, PollingFigures)> {
     let clients = bench.args.clients;
-    let process = Some(&lab.suite.process);
-    let health = bench.measure(
-        "ftm GET /__admin/health",
-        &lab.ftm,
-        process,
-        clients,
-        repeat(Call::get(ADMIN_HEALTH)),
+    let on_reference = |name: &str, calls| Contender {
+        name: name.to_owned(),
+        server: &reference.target,
+        process: Some(&reference.server.process),
+        connections: clients,
+        calls,
+    };
+    let on_ftm = |name: &str, calls| Contender {
+        name: name.to_owned(),
+        server: &lab.ftm,
+        process: Some(&lab.suite.process),
+        connections: clients,
+        calls,
+    };
+    let measured = bench.measure_interleaved(
+        &[
+            on_reference(
+                "reference GET /health (generator ceiling)",
+                repeat(Call::get(reference::HEALTH)),
+            ),
+            on_reference(
+                "reference PollingRequest (canned answer)",
+                repeat(reference.poll.clone()),
+            ),
+            on_ftm("ftm GET /__admin/health", repeat(Call::get(ADMIN_HEALTH))),
+            on_ftm(
+                "ftm PollingRequest, 1 token",
+                repeat(Call::post(
+                    PROCESS,
+                    populate::poll_body(&lab.serial, std::slice::from_ref(&lab.activated)),
+                )),
+            ),
+            on_ftm(
+                "ftm PollingRequest, 50 tokens",
+                repeat(Call::post(
+                    PROCESS,
+                    populate::poll_body(&lab.serial, &lab.fifty),
+                )),
+            ),
+        ],
+        &mut || Ok(()),
+    )?;
+    let [generator_ceiling, poll, health, poll_one, poll_fifty]: [Measurement; 5] = measured
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("five measurements were taken"))?;
+    let generator_us_per_request =
+        generator_ceiling.generator_busy * 1e6 / generator_ceiling.rps.max(1.0);
+    let generator_ceiling_rps = 1e6 / generator_us_per_request.max(0.001);
+    println!(
+        "  the generator spends {generator_us_per_request:.1} µs of CPU per request: one core drives up to {} req/s",
+        super::report::thousands(generator_ceiling_rps)
     );
-    let poll_one = bench.measure(
-        "ftm PollingRequest, 1 token",
-        &lab.ftm,
-        process,
-        clients,
-        repeat(Call::post(
-            PROCESS,
-            populate::poll_body(&lab.serial, std::slice::from_ref(&lab.activated)),
-        )),
-    );
-    let poll_fifty = bench.measure(
-        "ftm PollingRequest, 50 tokens",
-        &lab.ftm,
-        process,
-        clients,
-        repeat(Call::post(
-            PROCESS,
-            populate::poll_body(&lab.serial, &lab.fifty),
-        )),
-    );
-    let after_poll_rss_kib = lab.suite.process.rss_kib();
-    Ok(PollingFigures {
+    let reference_figures = ReferenceFigures {
+        generator_ceiling,
+        poll,
+        rss_kib: reference.server.process.rss_kib(),
+        generator_us_per_request,
+        generator_ceiling_rps,
+    };
+    let polling = PollingFigures {
         health,
         poll_one,
         poll_fifty,
         idle_rss_kib: lab.idle_rss_kib,
-        after_poll_rss_kib,
-    })
+        after_poll_rss_kib: lab.suite.process.rss_kib(),
+    };
+    Ok((reference_figures, polling))
 }
 
 pub(crate) fn measure_tls(bench: &Bench) -> anyhow::Result<TlsPollingFigures> {
