@@ -75,24 +75,27 @@ impl Server {
         })
     }
 
-    async fn connect(&self) -> anyhow::Result<http1::SendRequest<Full<Bytes>>> {
+    /// Opens a connection: the handle requests are sent through, and the connection's own future, which
+    /// must be polled alongside (the load polls it in the same task, saving a task switch per request).
+    async fn connect(&self) -> anyhow::Result<(http1::SendRequest<Full<Bytes>>, Connection)> {
         let tcp = TcpStream::connect(self.addr).await?;
         tcp.set_nodelay(true)?;
-        match &self.tls {
+        Ok(match &self.tls {
             None => {
                 let (sender, connection) = http1::handshake(TokioIo::new(tcp)).await?;
-                tokio::spawn(connection);
-                Ok(sender)
+                (sender, Box::pin(connection))
             }
             Some((connector, name)) => {
                 let tls = connector.connect(name.clone(), tcp).await?;
                 let (sender, connection) = http1::handshake(TokioIo::new(tls)).await?;
-                tokio::spawn(connection);
-                Ok(sender)
+                (sender, Box::pin(connection))
             }
-        }
+        })
     }
 }
+
+/// A connection's own future: it does the reading and writing, and ends when the connection closes.
+type Connection = std::pin::Pin<Box<dyn Future<Output = hyper::Result<()>> + Send>>;
 
 /// One request the generator sends.
 #[derive(Clone, Debug)]
@@ -271,8 +274,8 @@ async fn connection(server: &Server, calls: &Calls, counter: &AtomicU64, window:
     let mut tally = Tally::default();
     let mut connect_failures = 0;
     'connect: while Instant::now() < window.end {
-        let mut sender = match server.connect().await {
-            Ok(sender) => sender,
+        let (mut sender, mut connection) = match server.connect().await {
+            Ok(connected) => connected,
             Err(e) => {
                 tally.errors += 1;
                 tally.last_error = Some(format!("connecting: {e:#}"));
@@ -293,7 +296,14 @@ async fn connection(server: &Server, calls: &Calls, counter: &AtomicU64, window:
                 tally.ran_out = true;
                 break 'connect;
             };
-            let outcome = exchange(&mut sender, &call, &server.host).await;
+            let outcome = tokio::select! {
+                biased;
+                outcome = exchange(&mut sender, &call, &server.host) => outcome,
+                closed = &mut connection => Err(match closed {
+                    Ok(()) => anyhow::anyhow!("the server closed the connection"),
+                    Err(e) => anyhow::Error::from(e),
+                }),
+            };
             let answered = Instant::now();
             match outcome {
                 Ok(status) if call.accepts(status) => {
@@ -336,7 +346,8 @@ async fn exchange(
 
 /// Sends one request on a new connection and returns the status and the body.
 pub(crate) async fn once(server: &Server, call: &Call) -> anyhow::Result<(StatusCode, Bytes)> {
-    let mut sender = server.connect().await?;
+    let (mut sender, connection) = server.connect().await?;
+    tokio::spawn(connection);
     sender.ready().await?;
     let response = sender.send_request(call.request(&server.host)?).await?;
     let status = response.status();
