@@ -75,6 +75,21 @@ impl Process {
         tree(self.pid()).iter().map(|pid| rss_kib(*pid)).sum()
     }
 
+    /// Resident memory of the process itself split into anonymous (heap, stacks) and file-backed (mostly
+    /// its binary's pages), in KiB.
+    pub(crate) fn rss_split_kib(&self) -> (u64, u64) {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("RssAnon:"), field("RssFile:"))
+    }
+
     /// CPU time (user and system) of the process and its descendants so far.
     pub(crate) fn cpu_time(&self) -> Duration {
         tree(self.pid()).iter().map(|pid| cpu_time(*pid)).sum()

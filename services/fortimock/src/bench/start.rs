@@ -30,6 +30,9 @@ pub(crate) struct StartFigures {
     pub(crate) in_memory_plain_ms: f64,
     /// The default suite's resident memory once every service has answered (median).
     pub(crate) idle_rss_kib: u64,
+    /// Of which anonymous (heap, stacks) and file-backed (the binary's pages), in the last start.
+    pub(crate) idle_rss_anon_kib: u64,
+    pub(crate) idle_rss_file_kib: u64,
 }
 
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -68,6 +71,7 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         ..plain.clone()
     };
     let mut figures = Vec::new();
+    let mut idle_split = (0, 0);
     for (name, options, what) in [
         ("start-https", &https, "on a data dir, HTTPS"),
         ("start-plain", &plain, "on a data dir, plain HTTP"),
@@ -82,9 +86,12 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         let mut times = Vec::new();
         let mut rss = Vec::new();
         for _ in 0..starts {
-            let (ms, kib) = time_suite(bench, &dir, options, &trust)?;
+            let (ms, kib, split) = time_suite(bench, &dir, options, &trust)?;
             times.push(ms);
             rss.push(kib as f64);
+            if name == "start-https" {
+                idle_split = split;
+            }
         }
         println!(
             "  fortimock up {what}, spawn to every service answering: {:.1} ms (of {})",
@@ -104,6 +111,8 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         reference_rss_kib: median(&reference_rss) as u64,
         data_dir_https_ms: figures[0].0,
         idle_rss_kib: figures[0].1,
+        idle_rss_anon_kib: idle_split.0,
+        idle_rss_file_kib: idle_split.1,
         data_dir_plain_ms: figures[1].0,
         in_memory_plain_ms: figures[2].0,
     })
@@ -147,7 +156,7 @@ fn time_suite(
     dir: &std::path::Path,
     options: &SuiteOptions,
     trust: &Trust,
-) -> anyhow::Result<(f64, u64)> {
+) -> anyhow::Result<(f64, u64, (u64, u64))> {
     let started = Instant::now();
     let suite = start_suite(Command::new(&bench.exe), dir, options)?;
     let servers = suite
@@ -165,6 +174,7 @@ fn time_suite(
         .with_context(|| suite.process.log_hint())?;
     let elapsed = started.elapsed();
     let rss = suite.process.rss_kib();
+    let split = suite.process.rss_split_kib();
     suite.stop();
-    Ok((elapsed.as_secs_f64() * 1000.0, rss))
+    Ok((elapsed.as_secs_f64() * 1000.0, rss, split))
 }

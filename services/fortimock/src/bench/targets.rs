@@ -315,8 +315,10 @@ pub(crate) fn details(d: &Details<'_>) -> String {
     if let Some(s) = d.start {
         let _ = write!(
             out,
-            " `fortimock up` idle {:.1} MiB (reference server {:.1} MiB);",
+            " `fortimock up` idle {:.1} MiB ({:.1} MiB anonymous, {:.1} MiB file-backed: the binary's pages) (reference server {:.1} MiB);",
             mib(s.idle_rss_kib),
+            mib(s.idle_rss_anon_kib),
+            mib(s.idle_rss_file_kib),
             mib(s.reference_rss_kib)
         );
     }
