@@ -2,22 +2,22 @@
 //! on the same machine, with the ratio, the goal and whether it is met; `--json` writes the same for
 //! machines. The suite runs as a separate `fortimock up` process and is talked to over HTTP only.
 //!
-//! - [`start`]: spawn until every service answers, on a data dir and in memory, against the reference server
+//! - `start`: spawn until every service answers, on a data dir and in memory, against the reference server
 //!   and `fortimock --version`; the default suite's idle memory.
-//! - [`disk`]: raw `write` + `fdatasync` on the same disk, the floor of a durable write.
-//! - [`polling`]: ftm's PollingRequest (1 and 50 tokens, plain HTTP and HTTPS) at `--clients` keep-alive
-//!   connections, against the bare actix-web [`reference`] server on the same core; the generator's own
+//! - `disk`: raw `write` + `fdatasync` on the same disk, the floor of a durable write.
+//! - `polling`: ftm's PollingRequest (1 and 50 tokens, plain HTTP and HTTPS) at `--clients` keep-alive
+//!   connections, against the bare actix-web `reference` server on the same core; the generator's own
 //!   ceiling.
-//! - [`writes`]: a durable ProvisionRequest at one client and at `--clients` concurrent writers.
-//! - [`endpoints`]: license import, phone download and appliance login against `GET /__admin/health`.
-//! - [`memory`]: resident memory idle, after the poll load, and with `--memory-tokens` tokens imported and
+//! - `writes`: a durable ProvisionRequest at one client and at `--clients` concurrent writers.
+//! - `endpoints`: license import, phone download and appliance login against `GET /__admin/health`.
+//! - `memory`: resident memory idle, after the poll load, and with `--memory-tokens` tokens imported and
 //!   provisioned.
-//! - [`peers`]: WireMock and Mockoon CLI, when installed, polled the same way.
-//! - [`scale`] (`--lab-size`): a lab of that many appliances built through the public APIs, and its figures.
+//! - `peers`: WireMock and Mockoon CLI, when installed, polled the same way.
+//! - `scale` (`--lab-size`): a lab of that many appliances built through the public APIs, and its figures.
 //!
-//! The bench's own parts: [`load`] (the closed-loop generator on hyper), [`latency`] (percentiles),
-//! [`process`] (child servers and /proc), [`machine`] (the machine and CPU pinning), [`populate`] (licenses
-//! and tokens through the public APIs), [`targets`] and [`report`] (judging and printing).
+//! The bench's own parts: `load` (the closed-loop generator on hyper), `latency` (percentiles),
+//! `process` (child servers and /proc), `machine` (the machine and CPU pinning), `populate` (licenses
+//! and tokens through the public APIs), `targets` and `report` (judging and printing).
 //!
 //! Servers under load are pinned to one CPU (`taskset -c`), the bench to another, so the reference server,
 //! fortimock and the peers each get one core and the generator the other.
