@@ -53,9 +53,12 @@ pub enum Command {
     /// Run the whole story against the running suite and narrate it: license, provisioning, phone
     /// activation, polling, login, and a refused replay.
     Demo(DemoArgs),
-    /// Measure cold start, durable writes, throughput, latency and memory, each against a baseline taken
-    /// in the same run (build with --release first).
+    /// Measure polling, durable writes, start, memory (and, with --lab-size, a lab at scale), each against
+    /// a baseline taken in the same run, and say which targets are met (build with --release first).
     Bench(BenchArgs),
+    /// The bench's reference server: bare actix-web answering a canned PollingResponse.
+    #[command(hide = true)]
+    BenchReference(BenchReferenceArgs),
     /// Answer the Fortinet host names fortimock emulates over DNS on their own (what `up --dns-port`
     /// runs with the suite): the compose lab's `dns` container. `fortimock dns health` checks it.
     Dns(DnsArgs),
@@ -612,20 +615,56 @@ pub struct DemoArgs {
     pub transfer: bool,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Concurrent keep-alive clients per endpoint.
-    #[arg(long, default_value_t = 16)]
+    /// Concurrent keep-alive connections of each load measurement.
+    #[arg(long, default_value_t = 64)]
     pub clients: usize,
-    /// Seconds of load per endpoint.
+    /// Seconds each load measurement is recorded, after its warm-up.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Seconds of load before each measurement is recorded (connections open, caches warm).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Measurements compared with each other (fortimock's polls and the reference server's, one writer and
+    /// many) take turns in this many rounds, so a busy machine weighs on them alike.
     #[arg(long, default_value_t = 3)]
-    pub seconds: u64,
-    /// Cold starts to take the median of.
-    #[arg(long, default_value_t = 7)]
+    pub rounds: usize,
+    /// Starts of each kind to take the median of.
+    #[arg(long, default_value_t = 11)]
     pub starts: usize,
+    /// HTTP workers per service of the suites under load (the reference server has one).
+    #[arg(long, default_value_t = 1)]
+    pub server_workers: usize,
+    /// Tokens imported and provisioned for the memory figure (in licenses of up to 10,000 seats).
+    #[arg(long, default_value_t = 100_000)]
+    pub memory_tokens: usize,
+    /// Also build a lab of this many appliances through the public APIs and measure it at scale.
+    #[arg(long)]
+    pub lab_size: Option<usize>,
+    /// With --lab-size: tokens in that lab, shared evenly by its appliances.
+    #[arg(long, default_value_t = 1_000_000, requires = "lab_size")]
+    pub tokens: usize,
+    /// Leave out WireMock and Mockoon even when they are installed.
+    #[arg(long)]
+    pub skip_peers: bool,
+    /// Where the servers' data dirs and the disk probe go (default: the system's temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// `fortimock bench-reference`: the bench's reference server (not for users; the bench starts it).
+#[derive(clap::Args, Debug)]
+pub struct BenchReferenceArgs {
+    /// Port to listen on (0 picks a free one); the server prints its URL on the first line of stdout.
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Once listening, write `{"reference": "<base url>"}` to this file.
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }
 
 #[cfg(test)]

@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Command::Demo(args) => fortimock::demo::run(args).await,
         Command::Bench(args) => fortimock::bench::run(args).await,
         Command::Dns(args) => fortimock::dns::run(args).await,
+        Command::BenchReference(args) => fortimock::bench::reference::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,180 @@
+//! Start: how long from spawning a server until it answers, as the median of `--starts` starts of each kind:
+//! the whole suite (`fortimock up`) until every service has answered `GET /__admin/health`, on an existing
+//! data dir over HTTPS (the default, and the target), on a data dir over plain HTTP and in memory
+//! (`--ephemeral`, plain HTTP); against the reference server until it answers and `fortimock --version`
+//! until it exits. Also the default suite's resident memory once it has answered (the idle target).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use protocol::paths::ADMIN_HEALTH;
+use serde::Serialize;
+
+use super::Bench;
+use super::latency::median;
+use super::load::{self, Call, Trust};
+use super::process::{SuiteOptions, start_suite};
+use super::reference;
+
+/// The start figures (milliseconds are medians).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct StartFigures {
+    pub(crate) starts: usize,
+    pub(crate) version_spawn_ms: f64,
+    pub(crate) reference_ms: f64,
+    pub(crate) reference_rss_kib: u64,
+    /// `fortimock up` on an existing data dir, HTTPS (the default).
+    pub(crate) data_dir_https_ms: f64,
+    pub(crate) data_dir_plain_ms: f64,
+    pub(crate) in_memory_plain_ms: f64,
+    /// The default suite's resident memory once every service has answered (median).
+    pub(crate) idle_rss_kib: u64,
+    /// Of which anonymous (heap, stacks) and file-backed (the binary's pages), in the last start.
+    pub(crate) idle_rss_anon_kib: u64,
+    pub(crate) idle_rss_file_kib: u64,
+}
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
+    let starts = bench.args.starts.max(1);
+    let mut version = Vec::new();
+    for _ in 0..starts {
+        version.push(time_version(bench)?);
+    }
+    println!("  `fortimock --version`: {:.1} ms", median(&version));
+
+    let mut reference_ms = Vec::new();
+    let mut reference_rss = Vec::new();
+    for _ in 0..starts {
+        let (ms, rss) = time_reference(bench)?;
+        reference_ms.push(ms);
+        reference_rss.push(rss as f64);
+    }
+    println!(
+        "  reference server, spawn to first answer: {:.1} ms",
+        median(&reference_ms)
+    );
+
+    let https = SuiteOptions {
+        plain_http: false,
+        ephemeral: false,
+        workers: None,
+    };
+    let plain = SuiteOptions {
+        plain_http: true,
+        ..https.clone()
+    };
+    let in_memory = SuiteOptions {
+        ephemeral: true,
+        ..plain.clone()
+    };
+    let mut figures = Vec::new();
+    let mut idle_split = (0, 0);
+    for (name, options, what) in [
+        ("start-https", &https, "on a data dir, HTTPS"),
+        ("start-plain", &plain, "on a data dir, plain HTTP"),
+        ("start-memory", &in_memory, "in memory, plain HTTP"),
+    ] {
+        let dir = bench.work.join(name);
+        // The first start makes the data dir (databases, lab CA) and is not counted.
+        let first = start_suite(Command::new(&bench.exe), &dir, options)?;
+        let ca_pem = first.ca_pem.clone();
+        first.stop();
+        let trust = Trust::new(ca_pem.as_deref())?;
+        let mut times = Vec::new();
+        let mut rss = Vec::new();
+        for _ in 0..starts {
+            let (ms, kib, split) = time_suite(bench, &dir, options, &trust)?;
+            times.push(ms);
+            rss.push(kib as f64);
+            if name == "start-https" {
+                idle_split = split;
+            }
+        }
+        println!(
+            "  fortimock up {what}, spawn to every service answering: {:.1} ms (of {})",
+            median(&times),
+            times
+                .iter()
+                .map(|t| format!("{t:.1}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        figures.push((median(&times), median(&rss) as u64));
+    }
+    Ok(StartFigures {
+        starts,
+        version_spawn_ms: median(&version),
+        reference_ms: median(&reference_ms),
+        reference_rss_kib: median(&reference_rss) as u64,
+        data_dir_https_ms: figures[0].0,
+        idle_rss_kib: figures[0].1,
+        idle_rss_anon_kib: idle_split.0,
+        idle_rss_file_kib: idle_split.1,
+        data_dir_plain_ms: figures[1].0,
+        in_memory_plain_ms: figures[2].0,
+    })
+}
+
+fn time_version(bench: &Bench) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let status = Command::new(&bench.exe)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()?;
+    let elapsed = started.elapsed();
+    if !status.success() {
+        bail!("`fortimock --version` failed");
+    }
+    Ok(elapsed.as_secs_f64() * 1000.0)
+}
+
+/// Spawn to first answer of the reference server, and its memory then.
+fn time_reference(bench: &Bench) -> anyhow::Result<(f64, u64)> {
+    let started = Instant::now();
+    let server = reference::start(
+        Command::new(&bench.exe),
+        &bench.work.join("reference-start.log"),
+    )?;
+    let target = load::Server::new(&server.url, &Trust::default())?;
+    bench.block_on(load::until_answered(
+        &target,
+        &Call::get(reference::HEALTH),
+        PATIENCE,
+    ))?;
+    let elapsed = started.elapsed();
+    let rss = server.process.rss_kib();
+    server.stop();
+    Ok((elapsed.as_secs_f64() * 1000.0, rss))
+}
+
+/// Spawn until every service of the suite has answered `GET /__admin/health`, and its memory then.
+fn time_suite(
+    bench: &Bench,
+    dir: &std::path::Path,
+    options: &SuiteOptions,
+    trust: &Trust,
+) -> anyhow::Result<(f64, u64, (u64, u64))> {
+    let started = Instant::now();
+    let suite = start_suite(Command::new(&bench.exe), dir, options)?;
+    let servers = suite
+        .urls
+        .values()
+        .map(|url| load::Server::new(url, trust))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let health = Call::get(ADMIN_HEALTH);
+    bench
+        .block_on(futures_util::future::try_join_all(
+            servers
+                .iter()
+                .map(|server| load::until_answered(server, &health, PATIENCE)),
+        ))
+        .with_context(|| suite.process.log_hint())?;
+    let elapsed = started.elapsed();
+    let rss = suite.process.rss_kib();
+    let split = suite.process.rss_split_kib();
+    suite.stop();
+    Ok((elapsed.as_secs_f64() * 1000.0, rss, split))
+}

@@ -1,0 +1,359 @@
+//! Issue 10's targets, each judged from this run's figures against its baseline from the same run, and the
+//! detail tables printed above them.
+
+use std::fmt::Write;
+
+use super::disk::FsyncFigures;
+use super::endpoints::EndpointFigures;
+use super::memory::MemoryFigures;
+use super::peers::PeerFigures;
+use super::polling::{PollingFigures, ReferenceFigures, TlsPollingFigures};
+use super::report::{Goal, Measurement, TargetResult, measurements_table};
+use super::scale::ScaleFigures;
+use super::start::StartFigures;
+use super::writes::WriteFigures;
+
+/// The figures the targets are judged from; `None` where a phase could not measure.
+pub(crate) struct Figures<'a> {
+    pub(crate) start: Option<&'a StartFigures>,
+    pub(crate) fsync: Option<&'a FsyncFigures>,
+    pub(crate) reference: Option<&'a ReferenceFigures>,
+    pub(crate) polling: Option<&'a PollingFigures>,
+    pub(crate) writes: Option<&'a WriteFigures>,
+    pub(crate) memory: Option<&'a MemoryFigures>,
+    pub(crate) scale: Option<&'a ScaleFigures>,
+    pub(crate) lab_size: Option<usize>,
+}
+
+/// p99 a poll may take, in ms.
+const POLL_P99_MS: f64 = 5.0;
+/// p99 a durable write may take under concurrency, in ms.
+const WRITE_P99_MS: f64 = 10.0;
+/// How much slower than the small lab a poll or provision may be at scale (p50), as a ratio: "keep their
+/// latency", with room for run-to-run noise.
+const SCALE_LATENCY_RATIO: f64 = 1.5;
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// Every target, in the issue's order.
+pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
+    let reference_poll = f.reference.map(|r| &r.poll);
+    let poll_one = f.polling.map(|p| &p.poll_one);
+    let poll_fifty = f.polling.map(|p| &p.poll_fifty);
+    let clients = f
+        .writes
+        .map(|w| w.concurrent.connections)
+        .or(poll_one.map(|p| p.connections))
+        .unwrap_or_default();
+    let mut targets = vec![
+        TargetResult::new(
+            format!("poll 1 token: req/s at {clients} conns"),
+            "req/s",
+            poll_one.map(|m| m.rps),
+            reference_poll.map(|r| ("reference server".to_owned(), r.rps)),
+            Goal::MinRatio(0.7),
+        )
+        .with_note(errors(&[poll_one, reference_poll])),
+        TargetResult::new(
+            "poll 1 token: p99",
+            "ms",
+            poll_one.map(|m| m.p99_ms),
+            reference_poll.map(|r| ("reference server".to_owned(), r.p99_ms)),
+            Goal::Max(POLL_P99_MS),
+        ),
+        TargetResult::new(
+            "poll 50 tokens: req/s",
+            "req/s",
+            poll_fifty.map(|m| m.rps),
+            poll_one.map(|p| ("poll 1 token".to_owned(), p.rps)),
+            Goal::MinRatio(0.5),
+        )
+        .with_note(errors(&[poll_fifty])),
+        TargetResult::new(
+            "poll 50 tokens: p99",
+            "ms",
+            poll_fifty.map(|m| m.p99_ms),
+            poll_one.map(|p| ("poll 1 token".to_owned(), p.p99_ms)),
+            Goal::MaxRatio(2.0),
+        ),
+        TargetResult::new(
+            "durable provision, 1 client: p50",
+            "ms",
+            f.writes.map(|w| w.single.p50_ms),
+            f.fsync
+                .map(|d| ("raw write+fdatasync".to_owned(), d.p50_ms)),
+            Goal::MaxRatio(1.5),
+        )
+        .with_note(errors(&[f.writes.map(|w| &w.single)])),
+        TargetResult::new(
+            format!("durable provision, {clients} writers: rate"),
+            "changes/s",
+            f.writes.map(|w| w.concurrent.rps),
+            f.writes.map(|w| ("1 client".to_owned(), w.single.rps)),
+            Goal::MinRatio(5.0),
+        )
+        .with_note(errors(&[f.writes.map(|w| &w.concurrent)])),
+        TargetResult::new(
+            format!("durable provision, {clients} writers: p99"),
+            "ms",
+            f.writes.map(|w| w.concurrent.p99_ms),
+            f.fsync
+                .map(|d| ("raw write+fdatasync p99".to_owned(), d.p99_ms)),
+            Goal::Max(WRITE_P99_MS),
+        ),
+        TargetResult::new(
+            "start on a data dir, every service answering",
+            "ms",
+            f.start.map(|s| s.data_dir_https_ms),
+            f.start
+                .map(|s| ("reference server".to_owned(), s.reference_ms)),
+            Goal::Max(8.0),
+        ),
+        TargetResult::new(
+            "idle resident memory after start",
+            "MiB",
+            f.start.map(|s| mib(s.idle_rss_kib)),
+            f.start
+                .map(|s| ("reference server".to_owned(), mib(s.reference_rss_kib))),
+            Goal::Max(10.0),
+        ),
+        TargetResult::new(
+            "memory added per 100k tokens (ledger+escrow)",
+            "MiB",
+            f.memory.map(|m| m.added_per_100k_tokens_mib),
+            f.memory.map(|m| ("idle".to_owned(), mib(m.idle_rss_kib))),
+            Goal::Max(32.0),
+        ),
+    ];
+    if f.lab_size.is_some() {
+        targets.extend(scale_targets(f));
+    }
+    targets
+}
+
+fn scale_targets(f: &Figures<'_>) -> Vec<TargetResult> {
+    let s = f.scale;
+    let small_poll = f.polling.map(|p| &p.poll_one);
+    let small_write = f.writes.map(|w| &w.concurrent);
+    let mut targets = vec![
+        TargetResult::new(
+            "scale: poll 1 token p50",
+            "ms",
+            s.map(|s| s.poll_one.p50_ms),
+            small_poll.map(|m| ("small lab".to_owned(), m.p50_ms)),
+            Goal::MaxRatio(SCALE_LATENCY_RATIO),
+        )
+        .with_note(errors(&[s.map(|s| &s.poll_one)])),
+        TargetResult::new(
+            "scale: poll 1 token p99",
+            "ms",
+            s.map(|s| s.poll_one.p99_ms),
+            small_poll.map(|m| ("small lab".to_owned(), m.p99_ms)),
+            Goal::Max(POLL_P99_MS),
+        ),
+        TargetResult::new(
+            "scale: durable provision p50",
+            "ms",
+            s.map(|s| s.provision.p50_ms),
+            small_write.map(|m| ("small lab".to_owned(), m.p50_ms)),
+            Goal::MaxRatio(SCALE_LATENCY_RATIO),
+        )
+        .with_note(errors(&[s.map(|s| &s.provision)])),
+        TargetResult::new(
+            "scale: durable provision p99",
+            "ms",
+            s.map(|s| s.provision.p99_ms),
+            small_write.map(|m| ("small lab".to_owned(), m.p99_ms)),
+            Goal::Max(WRITE_P99_MS),
+        ),
+        TargetResult::new(
+            "scale: import a 10,000-seat license",
+            "ms",
+            s.map(|s| s.import_ms),
+            f.memory
+                .map(|m| ("small lab".to_owned(), m.import_median_ms)),
+            Goal::Max(200.0),
+        ),
+    ];
+    for service in ["forticare", "ftm"] {
+        let state = s.and_then(|s| s.state.iter().find(|st| st.service == service));
+        targets.push(
+            TargetResult::new(
+                format!("scale: {service} state export"),
+                "s",
+                state.and_then(|st| st.export_seconds),
+                None,
+                Goal::Max(10.0),
+            )
+            .with_note(state.and_then(|st| st.export_note.clone())),
+        );
+        targets.push(
+            TargetResult::new(
+                format!("scale: {service} state import"),
+                "s",
+                state.and_then(|st| st.import_seconds),
+                None,
+                Goal::Max(10.0),
+            )
+            .with_note(state.and_then(|st| st.import_note.clone())),
+        );
+        targets.push(
+            TargetResult::new(
+                format!("scale: {service} reset"),
+                "s",
+                state.and_then(|st| st.reset_seconds),
+                None,
+                Goal::Max(2.0),
+            )
+            .with_note(state.and_then(|st| st.reset_note.clone())),
+        );
+    }
+    targets
+}
+
+/// A note naming the measurements that had errors.
+fn errors(measurements: &[Option<&Measurement>]) -> Option<String> {
+    let with_errors: Vec<String> = measurements
+        .iter()
+        .flatten()
+        .filter(|m| m.errors > 0)
+        .map(|m| {
+            format!(
+                "{}: {} errors{}",
+                m.name,
+                m.errors,
+                m.last_error
+                    .as_ref()
+                    .map(|e| format!(" (last: {e})"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    (!with_errors.is_empty()).then(|| with_errors.join("; "))
+}
+
+/// What the detail tables show.
+pub(crate) struct Details<'a> {
+    pub(crate) start: Option<&'a StartFigures>,
+    pub(crate) reference: Option<&'a ReferenceFigures>,
+    pub(crate) polling: Option<&'a PollingFigures>,
+    pub(crate) https: Option<&'a TlsPollingFigures>,
+    pub(crate) writes: Option<&'a WriteFigures>,
+    pub(crate) endpoints: Option<&'a EndpointFigures>,
+    pub(crate) memory: Option<&'a MemoryFigures>,
+    pub(crate) peers: &'a [PeerFigures],
+}
+
+/// The detail tables: every measurement, grouped, with the ratio to its baseline.
+pub(crate) fn details(d: &Details<'_>) -> String {
+    let mut out = String::new();
+    let mut polls: Vec<Measurement> = Vec::new();
+    if let Some(r) = d.reference {
+        polls.push(r.generator_ceiling.clone());
+        polls.push(r.poll.clone());
+    }
+    if let Some(p) = d.polling {
+        polls.extend([p.health.clone(), p.poll_one.clone(), p.poll_fifty.clone()]);
+    }
+    if let Some(h) = d.https {
+        polls.extend([h.health.clone(), h.poll_one.clone()]);
+    }
+    polls.extend(d.peers.iter().filter_map(|p| p.poll.clone()));
+    let _ = writeln!(
+        out,
+        "polling (ratio: req/s over the reference server's canned poll; server/load: CPU busy of the server and of the generator)"
+    );
+    out.push_str(&measurements_table(&polls, d.reference.map(|r| &r.poll)));
+    if let Some(r) = d.reference {
+        let _ = writeln!(
+            out,
+            "the load generator: {:.1} µs of CPU per request, so one core of it drives up to {} req/s",
+            r.generator_us_per_request,
+            super::report::thousands(r.generator_ceiling_rps)
+        );
+    }
+    for peer in d.peers.iter().filter(|p| p.poll.is_none()) {
+        let _ = writeln!(
+            out,
+            "{}: {}",
+            peer.name,
+            peer.note.as_deref().unwrap_or("not measured")
+        );
+    }
+
+    let mut others: Vec<Measurement> = Vec::new();
+    if let Some(p) = d.polling {
+        others.push(p.health.clone());
+    }
+    if let Some(w) = d.writes {
+        others.extend([w.single.clone(), w.concurrent.clone()]);
+    }
+    if let Some(e) = d.endpoints {
+        others.extend([e.import.clone(), e.download.clone(), e.login.clone()]);
+    }
+    let _ = writeln!(
+        out,
+        "\ndurable writes and other endpoints (ratio: req/s over ftm's GET /__admin/health, same process)"
+    );
+    out.push_str(&measurements_table(&others, d.polling.map(|p| &p.health)));
+
+    if let Some(s) = d.start {
+        let _ = writeln!(
+            out,
+            "\nstart, spawn to every service answering (median of {}): data dir HTTPS {:.1} ms, data dir plain HTTP {:.1} ms, in memory plain HTTP {:.1} ms; reference server {:.1} ms; `fortimock --version` {:.1} ms",
+            s.starts,
+            s.data_dir_https_ms,
+            s.data_dir_plain_ms,
+            s.in_memory_plain_ms,
+            s.reference_ms,
+            s.version_spawn_ms
+        );
+    }
+    let _ = write!(out, "memory (resident):");
+    if let Some(s) = d.start {
+        let _ = write!(
+            out,
+            " `fortimock up` idle {:.1} MiB ({:.1} MiB anonymous, {:.1} MiB file-backed: the binary's pages) (reference server {:.1} MiB);",
+            mib(s.idle_rss_kib),
+            mib(s.idle_rss_anon_kib),
+            mib(s.idle_rss_file_kib),
+            mib(s.reference_rss_kib)
+        );
+    }
+    if let Some(p) = d.polling {
+        let _ = write!(
+            out,
+            " the plain-HTTP suite under load {:.1} MiB idle, {:.1} MiB after the polls;",
+            mib(p.idle_rss_kib),
+            mib(p.after_poll_rss_kib)
+        );
+    }
+    if let Some(m) = d.memory {
+        let _ = write!(
+            out,
+            " {} tokens: {:.1} MiB idle, {:.1} MiB with them",
+            m.tokens,
+            mib(m.idle_rss_kib),
+            mib(m.with_tokens_rss_kib)
+        );
+    }
+    for peer in d.peers {
+        if let Some(rss) = peer.rss_kib {
+            let _ = write!(out, "; {} {:.0} MiB", peer.name, mib(rss));
+        }
+    }
+    let _ = writeln!(out);
+    for peer in d.peers {
+        if let (Some(version), Some(start)) = (&peer.version, peer.start_ms) {
+            let _ = writeln!(
+                out,
+                "{} {version}: first answer {start:.0} ms after spawn",
+                peer.name
+            );
+        }
+    }
+    out.push('\n');
+    out
+}

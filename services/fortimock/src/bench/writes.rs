@@ -1,0 +1,96 @@
+//! Durable writes: a `SoftToken.ProvisionRequest` for one token (its seed sealed into escrow, committed with
+//! an fsync before the answer) from one client, then from `--clients` concurrent writers, where group commit
+//! lets concurrent changes share one fsync. Held against the raw fsync of [`super::disk`], probed between
+//! the rounds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use protocol::paths::PROCESS;
+use serde::Serialize;
+
+use super::disk::{FsyncFigures, Probe};
+use super::load::Call;
+use super::polling::SmallLab;
+use super::populate;
+use super::report::Measurement;
+use super::{Bench, Contender};
+
+/// The durable-write figures.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct WriteFigures {
+    /// One client, one request at a time.
+    pub(crate) single: Measurement,
+    /// `--clients` concurrent writers, each a different token.
+    pub(crate) concurrent: Measurement,
+}
+
+/// Tokens the single writer cycles through; the concurrent writers take the rest.
+const SINGLE_WRITER_TOKENS: usize = 100;
+
+/// Writes of the raw fsync probe between two rounds of the write measurements.
+const PROBE_WRITES_PER_ROUND: usize = 300;
+
+/// The raw fsync floor and the durable writes, taking turns (probe, one writer, many writers, again).
+pub(crate) fn measure(
+    bench: &Bench,
+    lab: &SmallLab,
+) -> anyhow::Result<(FsyncFigures, WriteFigures)> {
+    anyhow::ensure!(
+        lab.writer_tokens.len() > SINGLE_WRITER_TOKENS,
+        "the small lab has too few tokens for the write measurements"
+    );
+    let (single_tokens, many_tokens) = lab.writer_tokens.split_at(SINGLE_WRITER_TOKENS);
+    let mut probe = Probe::open(&bench.work.join("small-lab").join("fsync-probe"))?;
+    let contender = |name: String, connections, calls| Contender {
+        name,
+        server: &lab.ftm,
+        process: Some(&lab.suite.process),
+        connections,
+        calls,
+    };
+    let measured = bench.measure_interleaved(
+        &[
+            contender(
+                "ftm ProvisionRequest, 1 token, 1 client".to_owned(),
+                1,
+                cycle(&lab.serial, single_tokens),
+            ),
+            contender(
+                format!(
+                    "ftm ProvisionRequest, 1 token, {} writers",
+                    bench.args.clients
+                ),
+                bench.args.clients,
+                cycle(&lab.serial, many_tokens),
+            ),
+        ],
+        &mut || probe.run(PROBE_WRITES_PER_ROUND),
+    )?;
+    let fsync = probe.finish();
+    println!(
+        "  raw write+fdatasync on the same disk, between those: p50 {:.3} ms, p99 {:.3} ms",
+        fsync.p50_ms, fsync.p99_ms
+    );
+    let [single, concurrent]: [Measurement; 2] = measured
+        .try_into()
+        .map_err(|_| anyhow::anyhow!("two measurements were taken"))?;
+    Ok((fsync, WriteFigures { single, concurrent }))
+}
+
+/// One-token ProvisionRequests, the `n`-th for `tokens[n % len]`: each replaces that token's escrow entry.
+fn cycle(serial: &protocol::id::ApplianceSerial, tokens: &[String]) -> super::load::Calls {
+    let calls: Vec<Call> = tokens
+        .iter()
+        .map(|token| {
+            Call::post(
+                PROCESS,
+                Bytes::from(populate::provision_body(
+                    serial,
+                    std::slice::from_ref(token),
+                )),
+            )
+        })
+        .collect();
+    Arc::new(move |n| calls.get(n as usize % calls.len()).cloned())
+}
