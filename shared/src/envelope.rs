@@ -122,6 +122,11 @@ impl Inbound {
     /// Decodes `d` as `T`. A wrong or missing field is reported with its path (`tokens[0].seed`).
     pub fn decode<T: Message>(self) -> Result<T, EnvelopeError> {
         let body = Value::Object(self.body);
+        // The common case, a well-formed message, decodes in one pass without tracking paths; only a body
+        // that fails is decoded again to say where.
+        if let Ok(message) = T::deserialize(&body) {
+            return Ok(message);
+        }
         if T::APPLIANCE_HEADER {
             // serde loses the path of fields in a flattened struct; checking the header on its own keeps it.
             decode_located::<RequestHeader, T>(&body)?;

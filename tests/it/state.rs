@@ -64,7 +64,7 @@ async fn a_story_exported_reset_and_imported_goes_on() {
     assert!(
         licenses
             .iter()
-            .any(|r| r.value.as_ref().unwrap()["id"] == "EFTM000000000005")
+            .any(|r| r.json().unwrap()["id"] == "EFTM000000000005")
     );
     assert!(states[1].key_id.is_some() && states[0].key_id.is_none());
     assert_eq!(states[1].scenarios.len(), 1);

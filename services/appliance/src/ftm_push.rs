@@ -606,7 +606,7 @@ pub async fn login(
             .map_or_else(|_| format!("HTTP {status}"), |r| r.reason);
         return failed(format!("push notification failed: {reason}"), debug);
     }
-    tracing::info!(appliance = %appliance.serial, user, session = session_id.as_str(), "push sent, waiting for the phone");
+    tracing::debug!(appliance = %appliance.serial, user, session = session_id.as_str(), "push sent, waiting for the phone");
     let result = match tokio::time::timeout(timeout, answer).await {
         Ok(Ok(Answer::Approved)) => outcome(
             LoginResult::Success,

@@ -631,7 +631,7 @@ async fn login(
     } else {
         state.ops().login(&appliance, &body.user, &body.otp).await?
     };
-    tracing::info!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
+    tracing::debug!(appliance = %appliance.serial, user = body.user.as_str(), result = ?outcome.result, "login");
     let status = if outcome.result == LoginResult::Success {
         StatusCode::OK
     } else {

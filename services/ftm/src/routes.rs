@@ -3,6 +3,8 @@
 //! (`POST /SoftToken/Provisioning.asmx/Mobile`) and read-only admin views of the escrow. `lab` serves the
 //! rest of the control plane from [`Service`].
 
+use std::collections::HashMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::clock::Clock;
@@ -243,11 +245,11 @@ async fn provision(
         tokens: specs.iter().flatten().map(|s| s.token.clone()).collect(),
     };
     let answer = ownership(state, &query, TYPE).await?;
+    let by_token = answer.by_token();
     let owned = |serial: &TokenSerial| -> Option<LicenseId> {
-        answer
-            .tokens
-            .iter()
-            .find(|t| &t.token == serial && t.owned)
+        by_token
+            .get(serial)
+            .filter(|t| t.owned)
             .and_then(|t| t.license.clone())
     };
     let refused = |serial: &TokenSerial| matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, serial.as_str()));
@@ -264,6 +266,7 @@ async fn provision(
         .provision(requester.clone(), items, now)
         .await
         .map_err(Fault::storage(TYPE))?;
+    let minted: HashMap<&TokenSerial, _> = minted.iter().map(|s| (&s.token, s)).collect();
     let tokens: Vec<ProvisionedToken> = request
         .tokens
         .iter()
@@ -271,7 +274,7 @@ async fn provision(
         .map(|(wire, spec)| {
             let state = spec
                 .as_ref()
-                .and_then(|spec| minted.iter().find(|s| s.token == spec.token));
+                .and_then(|spec| minted.get(&spec.token).copied());
             match state.and_then(|s| Some((s, s.code?))) {
                 Some((state, code)) => ProvisionedToken {
                     token: wire.token.clone(),
@@ -283,10 +286,9 @@ async fn provision(
                 },
                 None => {
                     let moved = spec.as_ref().is_some_and(|spec| {
-                        answer
-                            .tokens
-                            .iter()
-                            .any(|t| t.token == spec.token && t.moved && !t.owned)
+                        by_token
+                            .get(&spec.token)
+                            .is_some_and(|t| t.moved && !t.owned)
                     });
                     let error = if moved {
                         modeled::MOVED_PROVISION_ERROR
@@ -388,6 +390,7 @@ async fn poll(
         tokens: serials.iter().flatten().cloned().collect(),
     };
     let answer = ownership(state, &query, TYPE).await?;
+    let by_token = answer.by_token();
     let token_states = state
         .escrow
         .token_states(&serials)
@@ -400,7 +403,7 @@ async fn poll(
         let found = serial
             .as_ref()
             .filter(|_| !refused)
-            .and_then(|s| answer.tokens.iter().find(|t| &t.token == s));
+            .and_then(|s| by_token.get(s).copied());
         let Some(ownership) = found.filter(|t| t.owned) else {
             // A token whose license moved away after the grace period is reported as not this appliance's.
             let error = if found.is_some_and(|t| t.moved) {

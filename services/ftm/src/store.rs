@@ -9,6 +9,7 @@
 //! transaction (remove the entry, record the activation), durable before the caller answers, so of any
 //! number of requests for one code exactly one ever gets the seed, even across a crash or a power loss.
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::{Context, anyhow};
@@ -200,28 +201,29 @@ impl Escrow {
             .write(move |tx| {
                 let mut rng = rand::thread_rng();
                 let mut minted: Vec<TokenState> = Vec::with_capacity(items.len());
+                // Where each token is in `minted`, and the codes minted so far: a request of thousands of
+                // tokens checks each in constant time.
+                let mut minted_at: HashMap<TokenSerial, usize> =
+                    HashMap::with_capacity(items.len());
+                let mut codes: HashSet<TokenActivationCode> = HashSet::with_capacity(items.len());
                 for (spec, license) in &items {
                     let code = loop {
                         let flag = otp_to_wire(&spec.params).code_flag;
                         let code = TokenActivationCode::new(flag, rng.r#gen());
-                        let taken = tx.contains(ESCROW, code.wire_hex().as_bytes())?
-                            || minted.iter().any(|s| s.code == Some(code));
+                        let taken = codes.contains(&code)
+                            || tx.contains(ESCROW, code.wire_hex().as_bytes())?;
                         if !taken {
                             break code;
                         }
                     };
+                    // The token's current code, whether stored before this request or minted earlier in it
+                    // (a token listed twice keeps only its last code), is void from now on.
                     if let Some(old) = read_state(tx, spec.token.as_str())?
                         && let Some(old_code) = old.code
                     {
                         tx.remove(ESCROW, old_code.wire_hex().as_bytes())?;
                     }
-                    // A token listed twice in one request keeps only its last code.
-                    if let Some(earlier) = minted.iter().position(|s| s.token == spec.token) {
-                        if let Some(earlier_code) = minted[earlier].code {
-                            tx.remove(ESCROW, earlier_code.wire_hex().as_bytes())?;
-                        }
-                        minted.remove(earlier);
-                    }
+                    codes.insert(code);
                     let sealed = seal(&key, rng.r#gen(), spec.seed.as_bytes());
                     let state = TokenState {
                         token: spec.token.clone(),
@@ -245,7 +247,13 @@ impl Escrow {
                         spec.token.as_str().as_bytes(),
                         &TokenRecord::from(&state),
                     )?;
-                    minted.push(state);
+                    match minted_at.get(&spec.token) {
+                        Some(&earlier) => minted[earlier] = state,
+                        None => {
+                            minted_at.insert(spec.token.clone(), minted.len());
+                            minted.push(state);
+                        }
+                    }
                 }
                 Ok(minted)
             })

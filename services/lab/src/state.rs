@@ -24,7 +24,7 @@ use crate::service::Service;
 use crate::store::{Entry, Reader, Store, StoreError, Table};
 
 /// Largest state `PUT /__admin/state` reads.
-pub const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+pub const MAX_STATE_BYTES: usize = 1024 * 1024 * 1024;
 
 /// The records of a state being imported, by table, once each is known to be readable.
 pub struct Incoming {
