@@ -7,11 +7,11 @@
 //! returns, so a service that answers after `write` only acknowledges what a crash or a power loss keeps.
 //!
 //! Writes go through one writer thread per store, which commits concurrent changes together (group
-//! commit): each change runs in its own transaction, committed without an fsync and visible to later
-//! changes, the last one of the batch durably, which makes the whole batch durable with one fsync before
-//! any of them is answered. A change that
-//! fails or refuses rolls back alone. Reads may see a change of the batch being made durable; nothing is
-//! acknowledged before it is.
+//! commit): the changes of a batch share one write transaction and one durable commit (one fsync), and
+//! none of them is answered before that commit. Each change's writes are staged aside while it runs (its
+//! own reads see them, and it sees the kept changes before it); a change that returns `Ok` has its
+//! staged writes applied to the batch's transaction, one that fails, refuses or panics has them dropped,
+//! so it rolls back alone. Reads never see a change before its batch is durable.
 //!
 //! Opening refuses, with a sentence saying what happened and what to do: a database another process holds,
 //! a corrupt file (redb checks every page's checksum at open, and the file is named), a full disk, missing
@@ -19,6 +19,7 @@
 //! fortimock's database. After an I/O error the database is reopened before the next write, and
 //! [`Store::check_writable`] (behind `/__admin/ready`) says whether the data dir can be written.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
@@ -343,6 +344,17 @@ struct Job {
 /// How a change's caller is answered once its batch's commit is known.
 type Answer = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
+/// An answer ready to be sent, once the writer has let go of the store.
+type Delivery = Box<dyn FnOnce() + Send>;
+
+impl Job {
+    /// The change's answer when it cannot run: `reason`.
+    fn abandoned(self, reason: &StoreError) -> Delivery {
+        let reason = reason.clone();
+        Box::new(move || (self.abandon)(reason))
+    }
+}
+
 /// What a change asks of the commit, and how to answer its caller once the batch is durable.
 struct Settle {
     keep: bool,
@@ -534,46 +546,54 @@ impl Shared {
     }
 
     /// Runs `batch` and makes it durable with one fsync; answers every change.
-    fn commit_batch(&self, batch: Vec<Job>) {
+    fn commit_batch(&self, batch: Vec<Job>) -> Vec<Delivery> {
         let database = match self.reopen_if_failed().and_then(|()| self.database()) {
             Ok(database) => database,
             Err(reason) => {
-                for job in batch {
-                    (job.abandon)(reason.clone());
-                }
-                return;
+                return batch
+                    .into_iter()
+                    .map(|job| job.abandoned(&reason))
+                    .collect();
             }
         };
+        let mut deliveries: Vec<Delivery> = Vec::with_capacity(batch.len());
         let mut settled: Vec<(bool, Answer)> = Vec::with_capacity(batch.len());
         let mut failure: Option<StoreError> = None;
-        // Every change but the last commits without an fsync; the last commits durably, which makes the
-        // whole batch durable with one fsync (a lone change costs exactly one durable commit).
-        let last = batch.len().saturating_sub(1);
-        let mut durable_last = false;
-        for (i, job) in batch.into_iter().enumerate() {
-            if let Some(reason) = &failure {
-                (job.abandon)(reason.clone());
-                continue;
+        // One transaction for the whole batch, committed once with an fsync.
+        let mut txn = match begin_durable(&database) {
+            Ok(txn) => Some(txn),
+            Err(error) => {
+                failure = Some(error);
+                None
             }
-            let durability = if i == last {
-                Durability::Immediate
-            } else {
-                Durability::None
-            };
-            match run_job(&database, job, durability) {
-                Ok((kept, answer)) => {
-                    durable_last = i == last && kept;
-                    settled.push((kept, answer));
-                }
-                Err(error) => failure = Some(error),
+        };
+        for job in batch {
+            match (&failure, &txn) {
+                (None, Some(open)) => match run_job(open, job) {
+                    Ok(ran) => settled.push(ran),
+                    Err((error, answer)) => {
+                        settled.push((true, answer));
+                        failure = Some(error);
+                    }
+                },
+                (Some(reason), _) => deliveries.push(job.abandoned(reason)),
+                (None, None) => deliveries
+                    .push(job.abandoned(&StoreError::internal("the batch's transaction is gone"))),
             }
         }
         let pending = settled.iter().any(|(kept, _)| *kept);
-        let durable = match failure {
-            Some(error) => Err(error),
-            // The last change kept nothing (or failed): the ones before it still need their fsync.
-            None if pending && !durable_last => make_durable(&database),
-            None => Ok(()),
+        let durable = match (failure, txn.take()) {
+            (Some(error), Some(txn)) => {
+                let _ = txn.abort();
+                Err(error)
+            }
+            (Some(error), None) => Err(error),
+            (None, Some(txn)) if pending => commit_durably(txn),
+            (None, Some(txn)) => {
+                let _ = txn.abort();
+                Ok(())
+            }
+            (None, None) => Ok(()),
         };
         drop(database);
         let mut failing = self.failing.lock().unwrap_or_else(PoisonError::into_inner);
@@ -588,8 +608,10 @@ impl Shared {
         for (kept, answer) in settled {
             // A change that kept nothing is answered as it was; one that kept something only once it is
             // durable (or with why it is not).
-            answer(if kept { durable.clone() } else { Ok(()) });
+            let outcome = if kept { durable.clone() } else { Ok(()) };
+            deliveries.push(Box::new(move || answer(outcome)));
         }
+        deliveries
     }
 
     /// After a failed commit redb refuses every later write until the database is reopened: reopen it.
@@ -665,67 +687,51 @@ fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
     Err(database)
 }
 
-/// Runs one change in its own transaction, committed with `durability` when it keeps what it wrote.
-/// `Err` when the database failed: the change was answered with why.
-fn run_job(
-    database: &Database,
-    job: Job,
-    durability: Durability,
-) -> Result<(bool, Answer), StoreError> {
-    let mut txn = match database.begin_write() {
-        Ok(txn) => txn,
-        Err(e) => {
-            let error = StoreError::any(e, "starting a write");
-            (job.abandon)(error.clone());
-            return Err(error);
-        }
-    };
-    if let Err(e) = txn.set_durability(durability) {
-        tracing::warn!(error = %e, "non-durable commits refused; committing each change durably");
-    }
+/// Runs one change of a batch in the batch's transaction: whether it kept something, and how to answer it.
+/// `Err` when applying its writes failed, which fails the whole batch.
+fn run_job(txn: &redb::WriteTransaction, job: Job) -> Result<(bool, Answer), (StoreError, Answer)> {
     let Job { run, abandon } = job;
-    let mut tx = Tx::new(&txn);
+    let mut tx = Tx::new(txn);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut tx)));
-    let write_error = tx.error.take();
-    drop(tx);
     let settle = match ran {
         Ok(settle) => settle,
         Err(_) => {
-            let _ = txn.abort();
             tracing::error!("a change panicked inside the store; it was rolled back");
-            abandon(StoreError::internal(
-                "the change failed inside the store (a fortimock bug): see the log",
-            ));
-            return Ok((false, Box::new(|_| {})));
+            let answer: Answer = Box::new(move |_| {
+                abandon(StoreError::internal(
+                    "the change failed inside the store (a fortimock bug): see the log",
+                ));
+            });
+            return Ok((false, answer));
         }
     };
-    if let Some(error) = write_error {
-        let _ = txn.abort();
-        (settle.answer)(Err(error));
-        return Ok((false, Box::new(|_| {})));
+    // A storage error the change hit (and perhaps ignored) rolls it back whatever it returned.
+    if let Some(error) = tx.error.take() {
+        let answer = settle.answer;
+        return Ok((false, Box::new(move |_| answer(Err(error)))));
     }
     if !settle.keep {
-        let _ = txn.abort();
         return Ok((false, settle.answer));
     }
-    match txn.commit() {
+    match tx.apply() {
         Ok(()) => Ok((true, settle.answer)),
-        Err(e) => {
-            let error = StoreError::any(e, "committing a change");
-            (settle.answer)(Err(error.clone()));
-            Err(error)
-        }
+        Err(error) => Err((error, settle.answer)),
     }
 }
 
-/// Makes every change committed so far durable: an empty transaction committed with an fsync.
-fn make_durable(database: &Database) -> Result<(), StoreError> {
+/// Starts a write transaction that commits with an fsync.
+fn begin_durable(database: &Database) -> Result<redb::WriteTransaction, StoreError> {
     let mut txn = database
         .begin_write()
-        .map_err(|e| StoreError::any(e, "starting the durable commit"))?;
+        .map_err(|e| StoreError::any(e, "starting a write"))?;
     txn.set_durability(Durability::Immediate)
         .map_err(|e| StoreError::internal(format!("asking for a durable commit: {e}")))?;
-    // An empty transaction may be skipped by the database; touching the marker makes it a real commit.
+    Ok(txn)
+}
+
+/// Commits `txn` with an fsync. The marker is touched first: a transaction whose changes wrote nothing
+/// (a writability probe) might otherwise be skipped by the database.
+fn commit_durably(txn: redb::WriteTransaction) -> Result<(), StoreError> {
     {
         let mut marker = txn
             .open_table(MARKER)
@@ -757,10 +763,16 @@ impl Writer {
                         }
                     }
                     queued.fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
-                    let Some(shared) = shared.upgrade() else {
+                    let Some(store) = shared.upgrade() else {
                         return;
                     };
-                    shared.commit_batch(batch);
+                    let deliveries = store.commit_batch(batch);
+                    // The store is let go before anyone is answered: a caller that drops the last handle
+                    // once answered closes the database there and then, not later on this thread.
+                    drop(store);
+                    for deliver in deliveries {
+                        deliver();
+                    }
                 }
             })?;
         Ok(Writer { jobs, thread })
@@ -1338,12 +1350,26 @@ impl Reader for ReadTx {
     }
 }
 
-/// A write transaction: reads see the transaction's own writes.
+/// A staged write: the key, and its new value (`None`: removed).
+type StagedEntry = (Vec<u8>, Option<Vec<u8>>);
+
+/// One change's writes to one table, staged until the change settles: `None` marks a removed key.
+#[derive(Default)]
+struct Staged {
+    /// The change emptied the table first: nothing of what the batch's transaction holds shows through.
+    cleared: bool,
+    entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+/// A change in progress: reads see what the batch's transaction holds (the changes kept before it) with
+/// this change's own staged writes over it. The writes reach the transaction only when the change is kept
+/// ([`Tx::apply`]).
 pub struct Tx<'t> {
     txn: &'t redb::WriteTransaction,
     tables: Vec<(Table, WriteTable<'t>)>,
+    staged: Vec<(Table, Staged)>,
     dirty: bool,
-    /// The first storage error a write hit: the change is rolled back whatever it returns.
+    /// The first storage error a read or write hit: the change is rolled back whatever it returns.
     error: Option<StoreError>,
     _not_send: PhantomData<*const ()>,
 }
@@ -1353,6 +1379,7 @@ impl<'t> Tx<'t> {
         Tx {
             txn,
             tables: Vec::new(),
+            staged: Vec::new(),
             dirty: false,
             error: None,
             _not_send: PhantomData,
@@ -1372,6 +1399,25 @@ impl<'t> Tx<'t> {
         Ok(&mut self.tables[last].1)
     }
 
+    /// This change's staged writes to `table`, if it made any.
+    fn staged(&self, table: Table) -> Option<&Staged> {
+        self.staged
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, staged)| staged)
+    }
+
+    fn staged_mut(&mut self, table: Table) -> &mut Staged {
+        let at = match self.staged.iter().position(|(t, _)| *t == table) {
+            Some(at) => at,
+            None => {
+                self.staged.push((table, Staged::default()));
+                self.staged.len() - 1
+            }
+        };
+        &mut self.staged[at].1
+    }
+
     /// Remembers a storage error so the change is rolled back even if the caller ignores it.
     fn failed(&mut self, error: StoreError) -> StoreError {
         if self.error.is_none() {
@@ -1385,6 +1431,17 @@ impl<'t> Tx<'t> {
         self.dirty = true;
     }
 
+    /// `key` as the batch's transaction holds it, without this change's staged writes.
+    fn committed_get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self.table(table).and_then(|opened| {
+            opened
+                .get(key)
+                .map(|v| v.map(|v| v.value().to_vec()))
+                .map_err(|e| StoreError::from_storage(&e, &format!("reading {}", table.name())))
+        });
+        result.map_err(|e| self.failed(e))
+    }
+
     /// Stores `value` under `key`; returns the value it replaced.
     pub fn insert(
         &mut self,
@@ -1392,14 +1449,12 @@ impl<'t> Tx<'t> {
         key: &[u8],
         value: &[u8],
     ) -> Result<Option<Vec<u8>>, StoreError> {
+        let old = self.get(table, key)?;
         self.dirty = true;
-        let result = self.table(table).and_then(|opened| {
-            opened
-                .insert(key, value)
-                .map(|old| old.map(|v| v.value().to_vec()))
-                .map_err(|e| StoreError::from_storage(&e, &format!("writing {}", table.name())))
-        });
-        result.map_err(|e| self.failed(e))
+        self.staged_mut(table)
+            .entries
+            .insert(key.to_vec(), Some(value.to_vec()));
+        Ok(old)
     }
 
     /// Stores `record` under `key`.
@@ -1415,43 +1470,22 @@ impl<'t> Tx<'t> {
 
     /// Removes `key`; returns the value it held.
     pub fn remove(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self.table(table).and_then(|opened| {
-            opened
-                .remove(key)
-                .map(|old| old.map(|v| v.value().to_vec()))
-                .map_err(|e| {
-                    StoreError::from_storage(&e, &format!("removing from {}", table.name()))
-                })
-        });
-        match result {
-            Ok(old) => {
-                self.dirty |= old.is_some();
-                Ok(old)
-            }
-            Err(e) => Err(self.failed(e)),
+        let old = self.get(table, key)?;
+        if old.is_some() {
+            self.dirty = true;
+            self.staged_mut(table).entries.insert(key.to_vec(), None);
         }
+        Ok(old)
     }
 
     /// Empties `table`; how many records went.
     pub fn clear(&mut self, table: Table) -> Result<u64, StoreError> {
-        let result = self.table(table).and_then(|opened| {
-            let count = opened
-                .len()
-                .map_err(|e| StoreError::from_storage(&e, &format!("counting {}", table.name())))?;
-            if count > 0 {
-                opened.retain(|_, _| false).map_err(|e| {
-                    StoreError::from_storage(&e, &format!("clearing {}", table.name()))
-                })?;
-            }
-            Ok(count)
-        });
-        match result {
-            Ok(count) => {
-                self.dirty |= count > 0;
-                Ok(count)
-            }
-            Err(e) => Err(self.failed(e)),
-        }
+        let count = self.count(table)?;
+        let staged = self.staged_mut(table);
+        staged.cleared = true;
+        staged.entries.clear();
+        self.dirty |= count > 0;
+        Ok(count)
     }
 
     /// Empties every table of the schema; how many records went.
@@ -1462,17 +1496,40 @@ impl<'t> Tx<'t> {
         }
         Ok(removed)
     }
+
+    /// Writes the change's staged writes into the batch's transaction: the change is kept.
+    fn apply(mut self) -> Result<(), StoreError> {
+        for (table, staged) in std::mem::take(&mut self.staged) {
+            let what = format!("writing {}", table.name());
+            let opened = self.table(table)?;
+            if staged.cleared {
+                opened
+                    .retain(|_, _| false)
+                    .map_err(|e| StoreError::from_storage(&e, &what))?;
+            }
+            for (key, value) in staged.entries {
+                match value {
+                    Some(value) => opened.insert(key.as_slice(), value.as_slice()).map(drop),
+                    None => opened.remove(key.as_slice()).map(drop),
+                }
+                .map_err(|e| StoreError::from_storage(&e, &what))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Reader for Tx<'_> {
     fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self.table(table).and_then(|opened| {
-            opened
-                .get(key)
-                .map(|v| v.map(|v| v.value().to_vec()))
-                .map_err(|e| StoreError::from_storage(&e, &format!("reading {}", table.name())))
-        });
-        result.map_err(|e| self.failed(e))
+        if let Some(staged) = self.staged(table) {
+            if let Some(value) = staged.entries.get(key) {
+                return Ok(value.clone());
+            }
+            if staged.cleared {
+                return Ok(None);
+            }
+        }
+        self.committed_get(table, key)
     }
 
     fn scan(
@@ -1482,20 +1539,78 @@ impl Reader for Tx<'_> {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<Entry>, StoreError> {
-        let what = format!("reading {}", table.name());
-        let result = self
-            .table(table)
-            .and_then(|opened| scan_table(&*opened, prefix, order, limit, &what));
-        result.map_err(|e| self.failed(e))
+        let in_prefix = |key: &Vec<u8>| key.starts_with(prefix);
+        let (cleared, staged): (bool, Vec<StagedEntry>) = match self.staged(table) {
+            Some(staged) => (
+                staged.cleared,
+                staged
+                    .entries
+                    .iter()
+                    .filter(|(key, _)| in_prefix(key))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect(),
+            ),
+            None => (false, Vec::new()),
+        };
+        let committed = if cleared {
+            Vec::new()
+        } else {
+            // Every staged removal may hide one committed entry: read that many more.
+            let wider = limit.map(|limit| limit.saturating_add(staged.len()));
+            let what = format!("reading {}", table.name());
+            let result = self
+                .table(table)
+                .and_then(|opened| scan_table(&*opened, prefix, order, wider, &what));
+            result.map_err(|e| self.failed(e))?
+        };
+        if staged.is_empty() {
+            return Ok(committed);
+        }
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = committed.into_iter().collect();
+        for (key, value) in staged {
+            match value {
+                Some(value) => merged.insert(key, value),
+                None => merged.remove(&key),
+            };
+        }
+        let limit = limit.unwrap_or(usize::MAX);
+        Ok(match order {
+            Order::Ascending => merged.into_iter().take(limit).collect(),
+            Order::Descending => merged.into_iter().rev().take(limit).collect(),
+        })
     }
 
     fn count(&mut self, table: Table) -> Result<u64, StoreError> {
-        let result = self.table(table).and_then(|opened| {
-            opened
-                .len()
-                .map_err(|e| StoreError::from_storage(&e, &format!("counting {}", table.name())))
-        });
-        result.map_err(|e| self.failed(e))
+        let (cleared, staged): (bool, Vec<(Vec<u8>, bool)>) = match self.staged(table) {
+            Some(staged) => (
+                staged.cleared,
+                staged
+                    .entries
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.is_some()))
+                    .collect(),
+            ),
+            None => (false, Vec::new()),
+        };
+        let mut count = if cleared {
+            0
+        } else {
+            let result = self.table(table).and_then(|opened| {
+                opened.len().map_err(|e| {
+                    StoreError::from_storage(&e, &format!("counting {}", table.name()))
+                })
+            });
+            result.map_err(|e| self.failed(e))?
+        };
+        for (key, present) in staged {
+            let was = !cleared && self.committed_get(table, &key)?.is_some();
+            match (was, present) {
+                (false, true) => count += 1,
+                (true, false) => count = count.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(count)
     }
 }
 
@@ -1676,6 +1791,130 @@ mod tests {
         assert_eq!(keys(first), ["a\0x", "a\0y"]);
         assert_eq!(prefix_end(&[1, 0xff]), Some(vec![2]));
         assert_eq!(prefix_end(&[0xff]), None);
+    }
+
+    #[tokio::test]
+    async fn a_change_reads_its_own_staged_writes() {
+        let store = Store::open(None, &SCHEMA_REF).unwrap();
+        store
+            .write(|tx| {
+                for key in ["k1", "k2", "k3", "k4"] {
+                    tx.insert(A, key.as_bytes(), b"old")?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let seen = store
+            .write(|tx| {
+                let replaced = tx.insert(A, b"k2", b"new")?;
+                let removed = tx.remove(A, b"k1")?;
+                let absent = tx.remove(A, b"nothing")?;
+                tx.insert(A, b"k0", b"new")?;
+                let first_two = tx.scan(A, b"k", Order::Ascending, Some(2))?;
+                let last_two = tx.scan(A, b"k", Order::Descending, Some(2))?;
+                let count = tx.count(A)?;
+                let cleared = tx.clear(B)?;
+                tx.insert(B, b"b", b"1")?;
+                let in_b = (tx.count(B)?, tx.get(B, b"b")?);
+                Ok::<_, StoreError>((
+                    replaced, removed, absent, first_two, last_two, count, cleared, in_b,
+                ))
+            })
+            .await
+            .unwrap();
+        let entry = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        assert_eq!(seen.0.as_deref(), Some(&b"old"[..]));
+        assert_eq!(seen.1.as_deref(), Some(&b"old"[..]));
+        assert_eq!(seen.2, None);
+        assert_eq!(seen.3, [entry("k0", "new"), entry("k2", "new")]);
+        assert_eq!(seen.4, [entry("k4", "old"), entry("k3", "old")]);
+        assert_eq!(seen.5, 4);
+        assert_eq!(seen.6, 0);
+        assert_eq!(seen.7, (1, Some(b"1".to_vec())));
+        let stored = store
+            .read(|r| r.scan(A, b"", Order::Ascending, None))
+            .unwrap();
+        assert_eq!(
+            stored,
+            [
+                entry("k0", "new"),
+                entry("k2", "new"),
+                entry("k3", "old"),
+                entry("k4", "old")
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn changes_of_one_batch_see_the_kept_ones_before_them_and_a_failed_one_rolls_back_alone()
+    {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+        // The first change holds the writer until the others are queued behind it: they are one batch.
+        let (release, held) = mpsc::channel::<()>();
+        let (running, started) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        let _ = running.send(());
+                        let _ = held.recv();
+                        tx.insert(A, b"first", b"x").map(drop)
+                    })
+                    .await
+            })
+        };
+        started.await.unwrap();
+        type Change = Box<dyn FnOnce(&mut Tx<'_>) -> Result<Vec<bool>, StoreError> + Send>;
+        let spawn_write = |change: Change| {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(change).await })
+        };
+        let kept = spawn_write(Box::new(|tx| {
+            tx.insert(A, b"kept", b"1")?;
+            Ok(Vec::new())
+        }));
+        while store.shared.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        let failed = spawn_write(Box::new(|tx| {
+            tx.insert(A, b"failed", b"1")?;
+            Err(StoreError::internal("refused"))
+        }));
+        while store.shared.queued() < 2 {
+            tokio::task::yield_now().await;
+        }
+        let panicked = spawn_write(Box::new(|tx| {
+            tx.insert(A, b"panicked", b"1")?;
+            panic!("a bug inside a change");
+        }));
+        while store.shared.queued() < 3 {
+            tokio::task::yield_now().await;
+        }
+        let reader = spawn_write(Box::new(|tx| {
+            ["first", "kept", "failed", "panicked"]
+                .iter()
+                .map(|key| tx.get(A, key.as_bytes()).map(|v| v.is_some()))
+                .collect::<Result<Vec<bool>, StoreError>>()
+        }));
+        while store.shared.queued() < 4 {
+            tokio::task::yield_now().await;
+        }
+        let syncs = disk.syncs();
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        kept.await.unwrap().unwrap();
+        assert!(failed.await.unwrap().is_err());
+        assert!(panicked.await.unwrap().is_err());
+        assert_eq!(reader.await.unwrap().unwrap(), [true, true, false, false]);
+        assert!(disk.syncs() - syncs <= 2, "one batch, one durable commit");
+        let stored = store
+            .read(|r| r.scan(A, b"", Order::Ascending, None))
+            .unwrap();
+        let keys: Vec<&[u8]> = stored.iter().map(|(k, _)| k.as_slice()).collect();
+        assert_eq!(keys, [&b"first"[..], b"kept"]);
     }
 
     #[tokio::test]
@@ -2026,8 +2265,8 @@ mod tests {
         for change in queued {
             change.await.unwrap().unwrap();
         }
-        // One for the first change; the batch's durable commit syncs the pages the changes before it left
-        // buffered, then the header: two.
+        // One for the first change's batch; one for the 63 queued behind it (a durable redb commit may sync
+        // its pages and then its header).
         let syncs = disk.syncs() - before;
         assert!(syncs <= 3, "64 changes took {syncs} fsyncs");
         assert_eq!(store.read(|r| r.count(A)).unwrap(), 65);

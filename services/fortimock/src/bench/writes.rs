@@ -1,6 +1,6 @@
 //! Durable writes: a `SoftToken.ProvisionRequest` for one token (its seed sealed into escrow, committed with
 //! an fsync before the answer) from one client, then from `--clients` concurrent writers, where group commit
-//! lets concurrent changes share one fsync. Held against the raw fsync of [`super::disk`], probed between
+//! lets concurrent changes share one durable commit. Held against the raw fsync of [`super::disk`], probed between
 //! the rounds.
 
 use std::sync::Arc;
