@@ -10,6 +10,8 @@
 //!   ceiling.
 //! - `writes`: a durable ProvisionRequest at one client and at `--clients` concurrent writers.
 //! - `endpoints`: license import, phone download and appliance login against `GET /__admin/health`.
+//! - `standalone`: the separate binaries (`forticare-mock` and `ftm-mock`, ownership over HTTP) polled on
+//!   the small lab's data dir, against the suite's in-process poll.
 //! - `memory`: resident memory idle, after the poll load, and with `--memory-tokens` tokens imported and
 //!   provisioned.
 //! - `peers`: WireMock and Mockoon CLI, when installed, polled the same way.
@@ -36,6 +38,7 @@ mod populate;
 mod process;
 mod report;
 mod scale;
+mod standalone;
 mod start;
 mod targets;
 mod writes;
@@ -268,6 +271,7 @@ struct Report {
     https: Option<polling::TlsPollingFigures>,
     writes: Option<writes::WriteFigures>,
     endpoints: Option<endpoints::EndpointFigures>,
+    standalone: Option<standalone::StandaloneFigures>,
     memory: Option<memory::MemoryFigures>,
     peers: Vec<peers::PeerFigures>,
     scale: Option<scale::ScaleFigures>,
@@ -338,8 +342,8 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
     println!(
         "\npolling: the reference server (bare actix-web, 1 worker) and fortimock (plain HTTP) taking turns"
     );
-    let (mut reference, mut polling, mut fsync, mut writes, mut endpoints) =
-        (None, None, None, None, None);
+    let (mut reference, mut polling, mut fsync, mut writes, mut endpoints, mut standalone) =
+        (None, None, None, None, None, None);
     match polling::ReferenceServer::start(&bench).and_then(|server| {
         let lab = polling::SmallLab::start(&bench);
         Ok((server, lab?))
@@ -369,7 +373,22 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 "endpoints",
                 endpoints::measure(&bench, &small),
             );
+            let (serial, activated) = (small.serial.clone(), small.activated.clone());
             small.stop();
+            println!("\nthe separate binaries (forticare-mock and ftm-mock, ownership over HTTP)");
+            standalone = keep(
+                &mut failures,
+                "separate binaries",
+                standalone::measure(&bench, &bench.work.join("small-lab"), &serial, &activated),
+            );
+            if let (Some(figures), Some(suite)) = (&standalone, &polling) {
+                println!(
+                    "  {:.2}x the suite's in-process poll; forticare-mock spent {:.0} µs of CPU per poll; {:.1} MiB resident for the two",
+                    figures.poll_one.rps / suite.poll_one.rps.max(1.0),
+                    figures.forticare_cpu_us_per_request,
+                    figures.rss_kib as f64 / 1024.0
+                );
+            }
         }
         Err(e) => failures.push(format!(
             "the reference server or the plain-HTTP suite: {e:#}"
@@ -466,6 +485,7 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
         https,
         writes,
         endpoints,
+        standalone,
         memory,
         peers: peer_figures,
         scale,
