@@ -102,6 +102,11 @@ impl SuiteHome {
             .arg(&self.data_dir)
             .arg("--ready-file")
             .arg(&self.ready_file)
+            // The exactly-once race opens up to 512 connections at once while the harness's earlier
+            // keep-alive connections are still open: room above the default cap of 512, which answers the
+            // excess 503 by design (tests/it/bounds.rs).
+            .arg("--max-connections")
+            .arg("1024")
             .args(
                 PORT_FLAGS
                     .iter()
