@@ -1793,6 +1793,32 @@ mod tests {
         assert_eq!(prefix_end(&[0xff]), None);
     }
 
+    /// Starts a change (writing `first`) that holds the writer thread until `release` is sent, and waits
+    /// until it runs: changes made meanwhile queue up into one batch.
+    async fn hold_the_writer(
+        store: &Store,
+    ) -> (
+        mpsc::Sender<()>,
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+    ) {
+        let (release, held) = mpsc::channel::<()>();
+        let (running, started) = tokio::sync::oneshot::channel::<()>();
+        let first = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        let _ = running.send(());
+                        let _ = held.recv();
+                        tx.insert(A, b"first", b"x").map(drop)
+                    })
+                    .await
+            })
+        };
+        started.await.unwrap();
+        (release, first)
+    }
+
     #[tokio::test]
     async fn a_change_reads_its_own_staged_writes() {
         let store = Store::open(None, &SCHEMA_REF).unwrap();
@@ -1852,21 +1878,7 @@ mod tests {
         let disk = SimulatedDisk::new();
         let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
         // The first change holds the writer until the others are queued behind it: they are one batch.
-        let (release, held) = mpsc::channel::<()>();
-        let (running, started) = tokio::sync::oneshot::channel::<()>();
-        let first = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(move |tx| {
-                        let _ = running.send(());
-                        let _ = held.recv();
-                        tx.insert(A, b"first", b"x").map(drop)
-                    })
-                    .await
-            })
-        };
-        started.await.unwrap();
+        let (release, first) = hold_the_writer(&store).await;
         type Change = Box<dyn FnOnce(&mut Tx<'_>) -> Result<Vec<bool>, StoreError> + Send>;
         let spawn_write = |change: Change| {
             let store = store.clone();
@@ -2230,21 +2242,7 @@ mod tests {
             .unwrap();
         assert_eq!(disk.syncs() - before, 1);
         // The first change holds the writer until 63 more are queued behind it: they are one batch.
-        let (release, held) = mpsc::channel::<()>();
-        let (running, started) = tokio::sync::oneshot::channel::<()>();
-        let first = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                store
-                    .write(move |tx| {
-                        let _ = running.send(());
-                        let _ = held.recv();
-                        tx.insert(A, b"first", b"x").map(drop)
-                    })
-                    .await
-            })
-        };
-        started.await.unwrap();
+        let (release, first) = hold_the_writer(&store).await;
         let before = disk.syncs();
         let queued: Vec<_> = (0u32..63)
             .map(|i| {
