@@ -159,29 +159,32 @@ fn redact_document(value: &mut Value, fields: &[&str]) -> Found {
     found
 }
 
-/// Whether a body that is not JSON could still spell a secret field: it is not UTF-8 or holds control
-/// characters (UTF-16, binary), names one in any ASCII letter case, or holds a backslash or a percent sign
-/// (a JSON or URL escape can spell any name).
+/// Whether a body could spell a secret field: it is not UTF-8 or holds control characters (UTF-16,
+/// binary), names one in any ASCII letter case, or holds a backslash or a percent sign (a JSON or URL escape
+/// can spell any name). One pass over the bytes; only a byte that can start a field's name is compared.
 fn text_may_hold_secret(body: &[u8], fields: &[&str]) -> bool {
-    let Ok(text) = std::str::from_utf8(body) else {
+    if std::str::from_utf8(body).is_err() {
         return true;
-    };
-    text.chars()
-        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
-        || text.contains(['\\', '%'])
-        || names_a_field(body, fields)
-}
-
-/// Whether `body` holds one of `fields` in any ASCII letter case, anywhere: one pass over the body, trying
-/// only the fields that start with the letter at hand.
-fn names_a_field(body: &[u8], fields: &[&str]) -> bool {
-    body.iter().enumerate().any(|(at, byte)| {
-        fields.iter().any(|field| {
-            field.as_bytes()[0] == byte.to_ascii_lowercase()
-                && body
-                    .get(at..at + field.len())
-                    .is_some_and(|window| window.eq_ignore_ascii_case(field.as_bytes()))
-        })
+    }
+    let mut starts = [false; 256];
+    for field in fields {
+        if let Some(&first) = field.as_bytes().first() {
+            starts[usize::from(first.to_ascii_lowercase())] = true;
+            starts[usize::from(first.to_ascii_uppercase())] = true;
+        }
+    }
+    body.iter().enumerate().any(|(at, &byte)| match byte {
+        b'\\' | b'%' => true,
+        // Control characters but tab, line feed and carriage return; C1 controls are 0xC2 0x80..=0x9F.
+        0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f => true,
+        0xc2 => matches!(body.get(at + 1), Some(0x80..=0x9f)),
+        _ => {
+            starts[usize::from(byte)]
+                && fields.iter().any(|field| {
+                    body.get(at..at + field.len())
+                        .is_some_and(|window| window.eq_ignore_ascii_case(field.as_bytes()))
+                })
+        }
     })
 }
 
@@ -361,6 +364,48 @@ mod tests {
             .flat_map(u16::to_le_bytes)
             .collect();
         assert!(shown_body(&kept_body(&utf16))["fortimock_note"].is_string());
+    }
+
+    #[test]
+    fn the_one_pass_check_agrees_with_its_definition() {
+        let definition = |body: &[u8], fields: &[&str]| match std::str::from_utf8(body) {
+            Err(_) => true,
+            Ok(text) => {
+                let lower = text.to_ascii_lowercase();
+                text.chars()
+                    .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+                    || text.contains(['\\', '%'])
+                    || fields
+                        .iter()
+                        .any(|f| lower.contains(&f.to_ascii_lowercase()))
+            }
+        };
+        let samples: [&[u8]; 14] = [
+            b"",
+            b"{\"d\":{\"token\":\"FTKMOB0000000001\"}}",
+            b"{\"d\":{\"SEED\":\"x\"}}",
+            b"se",
+            b"trailing see",
+            b"tab\tand\r\nlines",
+            b"vertical\x0btab",
+            b"del\x7f",
+            "c1 \u{85} control".as_bytes(),
+            "no control: \u{a0} \u{e9}".as_bytes(),
+            b"100%",
+            b"a\\b",
+            b"\xff\xfe",
+            b"passwd=1&PRIVATE_KEY=2",
+        ];
+        for body in samples {
+            for fields in [SECRET_FIELDS, &["seed"][..], &[][..]] {
+                assert_eq!(
+                    text_may_hold_secret(body, fields),
+                    definition(body, fields),
+                    "{:?} with {fields:?}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
     }
 
     #[test]
