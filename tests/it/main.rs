@@ -4,6 +4,7 @@
 mod appliance;
 mod bounds;
 mod compose;
+mod dashboard;
 mod dns;
 mod forticare;
 mod forticare_v3;
