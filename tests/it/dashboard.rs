@@ -343,7 +343,7 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let body: Value = refused.json().await.unwrap();
-    assert_eq!(body["error"], "admin.unauthorized", "{body}");
+    assert_eq!(body["error_id"], "admin.unauthorized", "{body}");
     let still: Value = suite
         .client
         .get(format!("{}{}", suite.url("forticare"), paths::ADMIN_LICENSES))

@@ -3,6 +3,7 @@
 
 mod appliance;
 mod bounds;
+mod browser;
 mod compose;
 mod dashboard;
 mod dns;

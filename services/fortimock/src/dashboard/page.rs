@@ -130,7 +130,7 @@ fn appliances(view: &LabView) -> Markup {
                         h3 { (text(appliance.get("serial"))) " " span class="muted" { (text(appliance.get("mode"))) " " (text(appliance.get("version"))) } }
                         @let peers = text(appliance.get("peers"));
                         @if !peers.is_empty() { p { "HA peers: " (peers) } }
-                        (rows(appliance.get("tokens"), &["serial", "status", "license", "user", "activation_code", "activation_expire", "reg_id", "os_ver", "drift_steps"], Some("token")))
+                        (rows(appliance.get("tokens"), &["serial", "status", "license", "user", "activation_code", "activation_expire", "reg_id", "os_ver", "drift_steps"], Some("serial")))
                         (rows(appliance.get("users"), &["name", "token", "failures", "locked", "locked_until"], None))
                     }
                 },
