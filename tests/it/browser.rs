@@ -140,8 +140,14 @@ async fn the_story_on_the_page_in_chromium() {
     // A phone activation turns the token Assigned.
     let (token, code) = suite.appliance_provision(&serial, "any", "alice").await;
     let phone = suite.new_phone(json!({})).await;
-    assert_eq!(suite.activate(&phone.id, &code).await.0, StatusCode::CREATED);
-    let _: PollOutcome = suite.appliance_op(&serial, "poll", json!({})).await.unwrap();
+    assert_eq!(
+        suite.activate(&phone.id, &code).await.0,
+        StatusCode::CREATED
+    );
+    let _: PollOutcome = suite
+        .appliance_op(&serial, "poll", json!({}))
+        .await
+        .unwrap();
     let assigned = serde_json::to_value(protocol::appliance::FortiTokenStatus::Assigned).unwrap();
     wait_for_text(
         &page,
@@ -149,7 +155,12 @@ async fn the_story_on_the_page_in_chromium() {
         assigned.as_str().unwrap(),
     )
     .await;
-    wait_for_text(&page, &format!("article[data-phone=\"{}\"]", phone.id), &token).await;
+    wait_for_text(
+        &page,
+        &format!("article[data-phone=\"{}\"]", phone.id),
+        &token,
+    )
+    .await;
     screenshot(&page, "2-token-assigned").await;
 
     // A scenario armed from the page makes the next import on that appliance fail with error 16.

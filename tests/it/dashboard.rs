@@ -8,7 +8,6 @@ use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const FGT: &str = "FGVM01TM00000001";
 const PAID: &str = "1111-2222-3333-4444-5555";
 const SEED: &str = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
 const TOKEN: &str = "s3cret";
@@ -37,11 +36,16 @@ async fn the_page_shows_the_lab_and_never_a_seed() {
     let phone = suite.new_phone(json!({"platform": "ios"})).await;
     let (status, activated) = suite.activate(&phone.id, &code).await;
     assert_eq!(status, StatusCode::CREATED, "{activated}");
-    let _ = suite.appliance_op::<Value>(&serial, "poll", json!({})).await.unwrap();
+    let _ = suite
+        .appliance_op::<Value>(&serial, "poll", json!({}))
+        .await
+        .unwrap();
 
     // A second appliance provisions through ftm directly with a seed the test knows, and a phone redeems it.
     let other = "FGVM01TM00000002";
-    let licensed = suite.import("ftm", other, &[], "5050-5050-5050-5050-5050").await;
+    let licensed = suite
+        .import("ftm", other, &[], "5050-5050-5050-5050-5050")
+        .await;
     let other_tokens = licensed.tokens.unwrap_or_default();
     let provisioned = suite
         .provision(other, &[], vec![token(&other_tokens[0].token, SEED)])
@@ -79,7 +83,10 @@ async fn the_page_shows_the_lab_and_never_a_seed() {
     // The phone with a live code for its token.
     let otp = suite.phone_otp(&phone.id, &assigned).await;
     assert!(html.contains(&phone.id));
-    assert!(html.contains(&format!("<td class=\"otp\">{}</td>", otp.otp)), "{html}");
+    assert!(
+        html.contains(&format!("<td class=\"otp\">{}</td>", otp.otp)),
+        "{html}"
+    );
     // The scenarios' arm form offers every armable error; the journal shows the exchanges.
     assert!(html.contains("value=\"forticare|forticare.import.code-invalid\""));
     assert!(html.contains(paths::PROCESS));
@@ -99,18 +106,40 @@ async fn the_page_loads_only_its_own_script_and_style() {
     let dashboard = suite.start_dashboard();
     let ui = dashboard.url().to_owned();
     let response = suite.client.get(&ui).send().await.unwrap();
-    let policy = response.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(policy.starts_with("default-src 'self'"), "{policy}");
     assert_eq!(response.headers()["cache-control"], "no-store");
     let html = response.text().await.unwrap();
-    assert!(!html.contains("http://") && !html.contains("https://"), "nothing from elsewhere");
-    for (path, kind) in [(paths::UI_SCRIPT, "text/javascript"), (paths::UI_STYLE, "text/css")] {
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "nothing from elsewhere"
+    );
+    for (path, kind) in [
+        (paths::UI_SCRIPT, "text/javascript"),
+        (paths::UI_STYLE, "text/css"),
+    ] {
         assert!(html.contains(path));
-        let asset = suite.client.get(format!("{ui}{path}")).send().await.unwrap();
+        let asset = suite
+            .client
+            .get(format!("{ui}{path}"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(asset.status(), StatusCode::OK);
-        assert!(asset.headers()["content-type"].to_str().unwrap().starts_with(kind));
+        assert!(
+            asset.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
         let text = asset.text().await.unwrap();
-        assert!(!text.contains("http://") && !text.contains("https://"), "{path}");
+        assert!(
+            !text.contains("http://") && !text.contains("https://"),
+            "{path}"
+        );
     }
     dashboard.stop().await;
     suite.stop().await;
@@ -127,7 +156,13 @@ async fn actions_reach_the_admin_api_and_arming_makes_the_next_import_fail() {
     // Without the page's header an action is refused and nothing is armed.
     let scenarios_url = format!("{ui}/api/forticare{}", paths::ADMIN_SCENARIOS);
     let spec = json!({"error": "forticare.import.code-invalid", "match": {"serial": serial}});
-    let refused = suite.client.post(&scenarios_url).json(&spec).send().await.unwrap();
+    let refused = suite
+        .client
+        .post(&scenarios_url)
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let armed: Value = suite.admin_get("forticare", paths::ADMIN_SCENARIOS).await;
     assert_eq!(armed["scenarios"], json!([]));
@@ -158,7 +193,10 @@ async fn actions_reach_the_admin_api_and_arming_makes_the_next_import_fail() {
     // Disarmed from the page, the import goes through.
     let disarmed = suite
         .client
-        .delete(format!("{ui}/api/forticare{}", paths::fill(paths::ADMIN_SCENARIO, &[&id])))
+        .delete(format!(
+            "{ui}/api/forticare{}",
+            paths::fill(paths::ADMIN_SCENARIO, &[&id])
+        ))
         .header(ACTION_HEADER, "1")
         .send()
         .await
@@ -191,7 +229,10 @@ async fn actions_reach_the_admin_api_and_arming_makes_the_next_import_fail() {
         .json()
         .await
         .unwrap();
-    assert_eq!(advanced["now"].as_i64().unwrap(), frozen["now"].as_i64().unwrap() + 3600);
+    assert_eq!(
+        advanced["now"].as_i64().unwrap(),
+        frozen["now"].as_i64().unwrap() + 3600
+    );
     let (_, html) = page(&suite, &ui).await;
     assert!(html.contains(advanced["now_rfc3339"].as_str().unwrap()));
     assert!(html.contains("frozen"));
@@ -225,7 +266,11 @@ async fn the_journal_streams_live() {
     suite.appliance_import(&fgt.serial.to_string(), PAID).await;
     let mut seen = String::new();
     while !seen.contains("SoftToken.ActivationLicenseRequest") {
-        let chunk = events.chunk().await.unwrap().expect("the stream stays open");
+        let chunk = events
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream stays open");
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     let line = seen
@@ -255,14 +300,27 @@ async fn state_exported_from_the_page_imports_back() {
         .await
         .unwrap();
     assert_eq!(exported.status(), StatusCode::OK);
-    assert!(exported.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert!(
+        exported.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment")
+    );
     let bundle = exported.bytes().await.unwrap();
 
-    let (status, _) = suite.admin_post("appliance", paths::ADMIN_RESET, &json!({})).await;
+    let (status, _) = suite
+        .admin_post("appliance", paths::ADMIN_RESET, &json!({}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let import_url = format!("{ui}{}", paths::UI_STATE_IMPORT);
     // Not from the page: refused, nothing imported.
-    let refused = suite.client.post(&import_url).body(bundle.clone()).send().await.unwrap();
+    let refused = suite
+        .client
+        .post(&import_url)
+        .body(bundle.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let none: Value = suite.admin_get("appliance", paths::APPLIANCES).await;
     assert_eq!(none["appliances"], json!([]));
@@ -287,7 +345,12 @@ async fn state_exported_from_the_page_imports_back() {
         .send()
         .await
         .unwrap();
-    assert_eq!(imported.status(), StatusCode::OK, "{}", imported.text().await.unwrap());
+    assert_eq!(
+        imported.status(),
+        StatusCode::OK,
+        "{}",
+        imported.text().await.unwrap()
+    );
     assert_eq!(suite.appliance(&serial).await.tokens.len(), 5);
     dashboard.stop().await;
     suite.stop().await;
@@ -302,7 +365,11 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
     let ui = dashboard.url().to_owned();
     let licenses: Value = suite
         .client
-        .get(format!("{}{}", suite.url("forticare"), paths::ADMIN_LICENSES))
+        .get(format!(
+            "{}{}",
+            suite.url("forticare"),
+            paths::ADMIN_LICENSES
+        ))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -323,7 +390,10 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
     for request in [
         no_redirects.get(&ui),
         no_redirects.get(&ui).bearer_auth("wrong"),
-        no_redirects.get(&ui).header("cookie", format!("fortimock_admin={}", hex::encode("wrong"))),
+        no_redirects.get(&ui).header(
+            "cookie",
+            format!("fortimock_admin={}", hex::encode("wrong")),
+        ),
         no_redirects.get(format!("{ui}{}", paths::UI_STATE_EXPORT)),
         no_redirects.get(format!("{ui}{}", paths::UI_EVENTS)),
     ] {
@@ -346,7 +416,11 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
     assert_eq!(body["error_id"], "admin.unauthorized", "{body}");
     let still: Value = suite
         .client
-        .get(format!("{}{}", suite.url("forticare"), paths::ADMIN_LICENSES))
+        .get(format!(
+            "{}{}",
+            suite.url("forticare"),
+            paths::ADMIN_LICENSES
+        ))
         .bearer_auth(TOKEN)
         .send()
         .await
@@ -377,10 +451,22 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
         .unwrap();
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
     let cookie = right.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && cookie.contains("Secure"));
-    assert!(!cookie.contains(TOKEN), "the cookie holds the token hex-encoded");
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict")
+            && cookie.contains("Secure")
+    );
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie holds the token hex-encoded"
+    );
     let pair = cookie.split(';').next().unwrap().to_owned();
-    let opened = no_redirects.get(&ui).header("cookie", &pair).send().await.unwrap();
+    let opened = no_redirects
+        .get(&ui)
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(opened.status(), StatusCode::OK);
     assert!(opened.text().await.unwrap().contains(&license));
     // And with it, actions pass.

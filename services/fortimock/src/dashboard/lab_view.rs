@@ -52,15 +52,18 @@ pub(super) async fn gather(client: &SuiteClient, clock: Value) -> LabView {
         list(client, "push", paths::ADMIN_PUSHES, "pushes"),
         list(client, "push", paths::ADMIN_DEVICES, "devices"),
     );
-    let scenarios = join_all(
-        CLOUD
-            .iter()
-            .map(|service| async move { (*service, list(client, service, paths::ADMIN_SCENARIOS, "scenarios").await) }),
-    )
+    let scenarios = join_all(CLOUD.iter().map(|service| async move {
+        (
+            *service,
+            list(client, service, paths::ADMIN_SCENARIOS, "scenarios").await,
+        )
+    }))
     .await;
     let journals = join_all(CLOUD.iter().map(|service| async move {
         let path = format!("{}?limit={JOURNAL_SHOWN}", paths::ADMIN_JOURNAL);
-        let entries = list(client, service, &path, "entries").await.unwrap_or_default();
+        let entries = list(client, service, &path, "entries")
+            .await
+            .unwrap_or_default();
         entries
             .into_iter()
             .map(|entry| with_service(entry, service))
@@ -68,7 +71,12 @@ pub(super) async fn gather(client: &SuiteClient, clock: Value) -> LabView {
     }))
     .await;
     let mut journal: Vec<Value> = journals.into_iter().flatten().collect();
-    journal.sort_by_key(|entry| entry.get("time").and_then(Value::as_i64).unwrap_or_default());
+    journal.sort_by_key(|entry| {
+        entry
+            .get("time")
+            .and_then(Value::as_i64)
+            .unwrap_or_default()
+    });
     let skip = journal.len().saturating_sub(JOURNAL_SHOWN);
     journal.drain(..skip);
     LabView {
@@ -107,7 +115,11 @@ pub(super) async fn list(client: &SuiteClient, service: &str, path: &str, key: &
 }
 
 /// `GET path` on `service`, redacted; a refusal or an unreachable service as its sentence.
-pub(super) async fn shown(client: &SuiteClient, service: &str, path: &str) -> Result<Value, String> {
+pub(super) async fn shown(
+    client: &SuiteClient,
+    service: &str,
+    path: &str,
+) -> Result<Value, String> {
     let mut value: Value = client
         .get(service, path)
         .await
@@ -120,7 +132,11 @@ pub(super) async fn shown(client: &SuiteClient, service: &str, path: &str) -> Re
 async fn phones(client: &SuiteClient) -> Result<Vec<PhoneShown>, String> {
     let phones = list(client, "phone", paths::PHONES, "phones").await?;
     Ok(join_all(phones.into_iter().map(|phone| async move {
-        let id = phone.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let id = phone
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         let serials: Vec<String> = phone
             .get("tokens")
             .and_then(Value::as_array)
@@ -132,15 +148,22 @@ async fn phones(client: &SuiteClient) -> Result<Vec<PhoneShown>, String> {
             })
             .unwrap_or_default();
         let codes = join_all(serials.into_iter().map(|serial| {
-            let path = format!(
-                "{}?token={serial}",
-                paths::fill(paths::PHONE_OTP, &[&id])
-            );
+            let path = format!("{}?token={serial}", paths::fill(paths::PHONE_OTP, &[&id]));
             async move { (serial, shown(client, "phone", &path).await) }
         }))
         .await;
-        let inbox = list(client, "phone", &paths::fill(paths::PHONE_INBOX, &[&id]), "pushes").await;
-        PhoneShown { phone, codes, inbox }
+        let inbox = list(
+            client,
+            "phone",
+            &paths::fill(paths::PHONE_INBOX, &[&id]),
+            "pushes",
+        )
+        .await;
+        PhoneShown {
+            phone,
+            codes,
+            inbox,
+        }
     }))
     .await)
 }

@@ -79,7 +79,10 @@ fn document(title: &str, body: Markup) -> Markup {
 }
 
 fn top_bar(clock: &Value) -> Markup {
-    let frozen = clock.get("frozen").and_then(Value::as_bool).unwrap_or(false);
+    let frozen = clock
+        .get("frozen")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     html! {
         header {
             h1 { "fortimock" }
@@ -306,7 +309,11 @@ fn rows_of(items: &[Value], columns: &[&str], row_key: Option<&str>) -> Markup {
     let shown: Vec<&str> = columns
         .iter()
         .copied()
-        .filter(|column| items.iter().any(|item| item.get(column).is_some_and(|v| !v.is_null())))
+        .filter(|column| {
+            items
+                .iter()
+                .any(|item| item.get(column).is_some_and(|v| !v.is_null()))
+        })
         .collect();
     html! {
         table {
@@ -361,7 +368,9 @@ mod tests {
     #[test]
     fn nested_values_read_as_one_line() {
         assert_eq!(
-            text(Some(&json!({"appliance": "FGVM1", "cluster": ["FGVM1", "FGVM2"], "x": null}))),
+            text(Some(
+                &json!({"appliance": "FGVM1", "cluster": ["FGVM1", "FGVM2"], "x": null})
+            )),
             "appliance FGVM1, cluster FGVM1, FGVM2"
         );
     }

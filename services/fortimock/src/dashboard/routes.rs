@@ -217,25 +217,21 @@ async fn import_state(
             format!("not a fortimock state bundle: {e}"),
         )
     })?;
-    let (client, _) = session(&dashboard, &request)
-        .await
-        .map_err(|e| match e {
-            DashboardError::NeedsToken => ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "admin.unauthorized",
-                "the admin token is missing or refused",
-            ),
-            other => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "dashboard.unavailable",
-                other.to_string(),
-            ),
-        })?;
+    let (client, _) = session(&dashboard, &request).await.map_err(|e| match e {
+        DashboardError::NeedsToken => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "admin.unauthorized",
+            "the admin token is missing or refused",
+        ),
+        other => ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            "dashboard.unavailable",
+            other.to_string(),
+        ),
+    })?;
     let (imported, clock) = crate::state::import_bundle(&client, &bundle)
         .await
-        .map_err(|e| {
-            ApiError::bad_request("dashboard.state.refused", format!("{e:#}"))
-        })?;
+        .map_err(|e| ApiError::bad_request("dashboard.state.refused", format!("{e:#}")))?;
     Ok(HttpResponse::Ok().json(json!({ "imported": imported, "clock": clock })))
 }
 
@@ -341,7 +337,12 @@ async fn events(
         let path = format!("{}?limit=1", paths::ADMIN_JOURNAL);
         if let Ok(Some(last)) = lab_view::list(&client, service, &path, "entries")
             .await
-            .map(|entries| entries.last().and_then(|e| e.get("seq")).and_then(Value::as_u64))
+            .map(|entries| {
+                entries
+                    .last()
+                    .and_then(|e| e.get("seq"))
+                    .and_then(Value::as_u64)
+            })
         {
             after[at] = last;
         }
