@@ -100,6 +100,20 @@ pub const APPLIANCE_DEBUG: &str = "/appliances/{serial}/debug";
 /// A token in the appliance's table (`DELETE`: `config user fortitoken`, `delete <serial>`).
 pub const APPLIANCE_TOKEN: &str = "/appliances/{serial}/tokens/{token}";
 
+/// The dashboard (`fortimock up --ui-port`): its page, the login form that keeps the admin token in a
+/// cookie, the live journal (server-sent events), its own script and style, state export and import, and
+/// the pass-through to the services' guarded APIs that the page's actions call
+/// (`/api/{service}/__admin/...`, forwarded with the browser's admin token).
+pub const UI_HOME: &str = "/";
+pub const UI_LOGIN: &str = "/login";
+pub const UI_LOGOUT: &str = "/logout";
+pub const UI_EVENTS: &str = "/events";
+pub const UI_SCRIPT: &str = "/assets/dashboard.js";
+pub const UI_STYLE: &str = "/assets/dashboard.css";
+pub const UI_STATE_EXPORT: &str = "/state/export";
+pub const UI_STATE_IMPORT: &str = "/state/import";
+pub const UI_API: &str = "/api/{service}/{tail:.*}";
+
 /// The part of a control-plane path after [`ADMIN`], as the guarded scope registers it
 /// (`/__admin/licenses/{id}` → `/licenses/{id}`). A path outside the control plane is returned whole.
 pub fn admin_suffix(path: &'static str) -> &'static str {

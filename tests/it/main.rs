@@ -3,7 +3,9 @@
 
 mod appliance;
 mod bounds;
+mod browser;
 mod compose;
+mod dashboard;
 mod dns;
 mod forticare;
 mod forticare_v3;

@@ -118,6 +118,12 @@ impl TestSuite {
         &self.lab
     }
 
+    /// Starts the dashboard for this suite on a free port, as `fortimock up` does on `--ui-port` (stop it
+    /// with `RunningService::stop`).
+    pub fn start_dashboard(&self) -> lab::server::RunningService {
+        fortimock::dashboard::start_for_suite(&self.lab, &self.suite, 0).unwrap()
+    }
+
     /// Base URL of service `name`.
     pub fn url(&self, name: &str) -> String {
         self.suite

@@ -94,6 +94,12 @@ pub struct UpArgs {
     pub no_fixtures: bool,
     #[command(flatten)]
     pub dns: crate::dns::DnsOptions,
+    /// Port of the dashboard, the lab in a browser (0 picks a free one).
+    #[arg(long, env = "FORTIMOCK_UI_PORT", default_value_t = crate::dashboard::DEFAULT_PORT)]
+    pub ui_port: u16,
+    /// Start no dashboard.
+    #[arg(long, env = "FORTIMOCK_NO_UI")]
+    pub no_ui: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -48,6 +48,7 @@ pub struct Target {
 }
 
 /// A client for the running suite's HTTP APIs.
+#[derive(Clone)]
 pub struct SuiteClient {
     http: reqwest::Client,
     urls: SuiteUrls,
@@ -119,6 +120,15 @@ impl SuiteClient {
             urls,
             admin_token: None,
         })
+    }
+
+    /// A client for a suite whose URLs are known, over `http` (the dashboard's, built by the lab).
+    pub fn with_http(http: reqwest::Client, urls: SuiteUrls) -> SuiteClient {
+        SuiteClient {
+            http,
+            urls,
+            admin_token: None,
+        }
     }
 
     /// This client with `token` as its admin token.

@@ -11,6 +11,7 @@ pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod dashboard;
 pub mod demo;
 pub mod dns;
 pub mod fgt;

@@ -17,18 +17,7 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
     match command {
         StateCommand::Export { target, output } => {
             let client = SuiteClient::connect(&target)?;
-            let clock: ClockView = client.get(ftm::NAME, paths::ADMIN_CLOCK).await?;
-            let mut services = Vec::new();
-            for service in IMPORT_ORDER {
-                let state: ServiceState = client.get(service, paths::ADMIN_STATE).await?;
-                services.push(state);
-            }
-            let bundle = Bundle {
-                format: BUNDLE_FORMAT.to_owned(),
-                version: env!("CARGO_PKG_VERSION").to_owned(),
-                clock,
-                services,
-            };
+            let bundle = export_bundle(&client).await?;
             let text = serde_json::to_string_pretty(&bundle)?;
             match output {
                 Some(path) => {
@@ -59,43 +48,14 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
                 .with_context(|| format!("reading {}", bundle.display()))?;
             let bundle: Bundle = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a fortimock bundle", bundle.display()))?;
-            if bundle.format != BUNDLE_FORMAT {
-                bail!(
-                    "the bundle's format is `{}`, not `{BUNDLE_FORMAT}`",
-                    bundle.format
-                );
-            }
             let client = SuiteClient::connect(&target)?;
-            let ordered: Vec<&ServiceState> = IMPORT_ORDER
-                .iter()
-                .filter_map(|name| bundle.services.iter().find(|s| s.service == *name))
-                .collect();
-            // Every service checks its part first: one refusal and nothing changes anywhere.
-            for state in &ordered {
-                let _: StateImported = client
-                    .put(
-                        &state.service,
-                        &format!("{}?dry_run=true", paths::ADMIN_STATE),
-                        state,
-                    )
-                    .await
-                    .with_context(|| format!("the {} service refused its state", state.service))?;
-            }
-            for state in &ordered {
-                let imported: StateImported = client
-                    .put(&state.service, paths::ADMIN_STATE, state)
-                    .await?;
+            let (imported, clock) = import_bundle(&client, &bundle).await?;
+            for imported in imported {
                 println!(
                     "{:<10} {} records (replacing {}), {} scenarios",
                     imported.service, imported.records, imported.replaced, imported.scenarios
                 );
             }
-            let change = ClockChange {
-                freeze: Some(bundle.clock.frozen),
-                set: Some(bundle.clock.now.secs().to_string()),
-                ..ClockChange::default()
-            };
-            let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
             println!(
                 "{:<10} {}{}",
                 "clock",
@@ -105,4 +65,65 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The running suite's state as one bundle: the clock, then every service's records and scenarios (what
+/// `fortimock state export` writes and the dashboard's export downloads).
+pub async fn export_bundle(client: &SuiteClient) -> anyhow::Result<Bundle> {
+    let clock: ClockView = client.get(ftm::NAME, paths::ADMIN_CLOCK).await?;
+    let mut services = Vec::new();
+    for service in IMPORT_ORDER {
+        let state: ServiceState = client.get(service, paths::ADMIN_STATE).await?;
+        services.push(state);
+    }
+    Ok(Bundle {
+        format: BUNDLE_FORMAT.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        clock,
+        services,
+    })
+}
+
+/// Imports `bundle` into the running suite: every service checks its part first (one refusal and nothing
+/// changes anywhere), then each replaces its records, then the clock is set back to the bundle's. What each
+/// service imported, and the clock after.
+pub async fn import_bundle(
+    client: &SuiteClient,
+    bundle: &Bundle,
+) -> anyhow::Result<(Vec<StateImported>, ClockView)> {
+    if bundle.format != BUNDLE_FORMAT {
+        bail!(
+            "the bundle's format is `{}`, not `{BUNDLE_FORMAT}`",
+            bundle.format
+        );
+    }
+    let ordered: Vec<&ServiceState> = IMPORT_ORDER
+        .iter()
+        .filter_map(|name| bundle.services.iter().find(|s| s.service == *name))
+        .collect();
+    for state in &ordered {
+        let _: StateImported = client
+            .put(
+                &state.service,
+                &format!("{}?dry_run=true", paths::ADMIN_STATE),
+                state,
+            )
+            .await
+            .with_context(|| format!("the {} service refused its state", state.service))?;
+    }
+    let mut imported = Vec::new();
+    for state in &ordered {
+        imported.push(
+            client
+                .put::<_, StateImported>(&state.service, paths::ADMIN_STATE, state)
+                .await?,
+        );
+    }
+    let change = ClockChange {
+        freeze: Some(bundle.clock.frozen),
+        set: Some(bundle.clock.now.secs().to_string()),
+        ..ClockChange::default()
+    };
+    let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
+    Ok((imported, clock))
 }

@@ -32,7 +32,7 @@ pub struct PortOptions {
 }
 
 /// The `fortimock up` flags that put every service on a port the system picks (for tests and the bench).
-pub const FREE_PORT_ARGS: [&str; 10] = [
+pub const FREE_PORT_ARGS: [&str; 12] = [
     "--forticare-port",
     "0",
     "--ftm-port",
@@ -42,6 +42,8 @@ pub const FREE_PORT_ARGS: [&str; 10] = [
     "--phone-port",
     "0",
     "--appliance-port",
+    "0",
+    "--ui-port",
     "0",
 ];
 

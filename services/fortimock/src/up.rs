@@ -57,6 +57,20 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let dashboard = if args.no_ui {
+        None
+    } else {
+        match crate::dashboard::start_for_suite(&lab, &suite, args.ui_port) {
+            Ok(dashboard) => Some(dashboard),
+            Err(e) => {
+                if let Some((dns, _)) = dns {
+                    dns.stop().await;
+                }
+                suite.stop().await;
+                return Err(e);
+            }
+        }
+    };
     let ready_in = started.elapsed();
     let urls = suite.urls();
     if let Some(path) = &args.ready_file {
@@ -80,11 +94,23 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         let at = banner.rfind("Ctrl-C").unwrap_or(banner.len());
         banner.insert_str(at, &lines);
     }
+    if let Some(dashboard) = &dashboard {
+        let line = format!(
+            "  {:<10} {:<26} the lab in a browser (log in with the admin token)\n",
+            crate::dashboard::NAME,
+            dashboard.url()
+        );
+        let at = banner.find("\ndata ").map_or(banner.len(), |at| at + 1);
+        banner.insert_str(at, &line);
+    }
     // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), banner.as_bytes());
 
     lab::server::shutdown_signal().await?;
     tracing::info!("stopping");
+    if let Some(dashboard) = dashboard {
+        dashboard.stop().await;
+    }
     if let Some((dns, _)) = dns {
         dns.stop().await;
     }

@@ -102,6 +102,17 @@ async fn up_serves_the_default_lab_and_survives_kill_9() {
 
     let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
     let client = lab::client::http_client(Some(&ca), None).unwrap();
+    // The dashboard is in the banner (on a free port here: `--ui-port 0`) and serves its page.
+    let dashboard = banner
+        .iter()
+        .find_map(|l| l.trim_start().strip_prefix("dashboard "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no dashboard in {banner:?}"))
+        .to_owned();
+    assert!(dashboard.starts_with("https://127.0.0.1:"), "{dashboard}");
+    let page = client.get(&dashboard).send().await.unwrap();
+    assert_eq!(page.status(), reqwest::StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("EFTM000000000005"));
     let granted = import(
         &client,
         &url,

@@ -113,6 +113,7 @@ impl SuiteHome {
                     .zip(self.ports)
                     .flat_map(|(flag, port)| [flag.to_string(), port.to_string()]),
             )
+            .args(["--no-ui"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
