@@ -17,11 +17,16 @@ use lab::server::{Listen, RunningService};
 pub mod auth;
 pub mod cloud;
 pub mod error;
+pub mod fac_api;
+pub mod fac_messages;
+pub mod fac_store;
 pub mod fortitoken;
 pub mod ftm_push;
+pub mod offline;
 pub mod operations;
 mod routes;
 pub mod store;
+pub mod token_policy;
 
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "appliance";
