@@ -812,6 +812,24 @@ pub const FAC_BAD_MOBILE_NUMBER: CatalogueEntry = CatalogueEntry {
     source: "behaviour: fortiauthenticator-rest.md [PRACTICE]; text: fortimock model",
 };
 
+/// The per-item status key of `POST localusers/`'s 207 answer, spelled as FAC spells it \[PRACTICE\]; its value
+/// is the item's HTTP status (201 for a created user: the value is not public).
+pub const FAC_STATUE_KEY: &str = "statue";
+
+/// How `fortitokens/` names a token's status (`new` | `available` | `pending` | `assigned` \[DOC\]): a token
+/// whose activation timed out stays with its user (`assigned`, the user's `reason` tells why), and one whose
+/// license moved away shows `assigned` too, as FAC has no other status for it (fortimock's mapping).
+pub fn fac_token_status(status: crate::appliance::FortiTokenStatus) -> &'static str {
+    use crate::appliance::FortiTokenStatus;
+    match status {
+        FortiTokenStatus::Available => "available",
+        FortiTokenStatus::Pending => "pending",
+        FortiTokenStatus::Assigned
+        | FortiTokenStatus::ProvisionTimeout
+        | FortiTokenStatus::Error => "assigned",
+    }
+}
+
 /// How many emergency codes `emergencytoken/` issues a user at once, and their length: the Windows agent takes
 /// each once (FAC's numbers are not public).
 pub const EMERGENCY_CODE_COUNT: usize = 5;
