@@ -5,6 +5,7 @@ mod appliance;
 mod bounds;
 mod compose;
 mod dns;
+mod fac;
 mod forticare;
 mod forticare_v3;
 mod ftm;

@@ -1,0 +1,659 @@
+//! The virtual FortiAuthenticator through its REST API, as an automation script uses it (`e2e::fac_client`):
+//! host-name dispatch over HTTPS, API-key auth, Tastypie paging and filters, token assignment with the
+//! activation message, automatic provisioning, the token policy's windows and resynchronisation for TOTP
+//! and HOTP, `?returnseed=`, LDAP users, offline activation's page, and bad input changing nothing.
+
+use e2e::TestSuite;
+use e2e::fac_client::{FAC_HOST, FacClient};
+use protocol::otp;
+use protocol::paths;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const FIFTY_SEATS: &str = "5050-5050-5050-5050-5050";
+
+/// A FAC named [`FAC_HOST`] that imported the 50-seat license over its REST API.
+async fn fac_with_tokens() -> (TestSuite, String, FacClient) {
+    let suite = TestSuite::with_fac_host().await;
+    let (serial, fac) = suite.new_fac(FAC_HOST).await;
+    let (status, imported) = fac
+        .post("fortitokenmobilelicenses/", json!({"license": FIFTY_SEATS}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{imported}");
+    assert_eq!(
+        imported["messages"]["success"],
+        "Successfully imported 50 FortiTokens"
+    );
+    (suite, serial, fac)
+}
+
+async fn outbox(suite: &TestSuite, serial: &str) -> Vec<Value> {
+    let outbox: Value = suite
+        .admin_get(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_OUTBOX, &[serial]),
+        )
+        .await;
+    outbox["messages"].as_array().unwrap().clone()
+}
+
+/// Creates local user `name` with an email address; answers its id.
+async fn local_user(fac: &FacClient, name: &str) -> u64 {
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": name, "email": format!("{name}@example.test"), "password": "Secret-123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    created[0]["id"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn rest_api_pages_filters_and_authenticates_like_tastypie() {
+    let (suite, _, fac) = fac_with_tokens().await;
+
+    // The license counts, and the token list in pages of 20 whose `next` is an absolute path.
+    let (status, counts) = fac.get("fortitokenmobilelicenses/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        counts,
+        json!({"available_ftm": 50, "total_ftm": 50, "used_ftm": 0})
+    );
+    let (status, first) = fac.get("fortitokens/").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["meta"]["limit"], 20);
+    assert_eq!(first["meta"]["offset"], 0);
+    assert_eq!(first["meta"]["total_count"], 50);
+    assert_eq!(first["meta"]["previous"], Value::Null);
+    assert_eq!(
+        first["meta"]["next"],
+        "/api/v1/fortitokens/?limit=20&offset=20"
+    );
+    let object = &first["objects"][0];
+    assert_eq!(object["resource_uri"], "/api/v1/fortitokens/1/");
+    assert_eq!(object["type"], "ftm");
+    assert_eq!(object["status"], "available");
+    assert_eq!(object["locked"], false);
+    assert_eq!(object["license"], "EFTM000000000050");
+    assert_eq!(object["last_used_at"], Value::Null);
+    let all = fac.all("fortitokens/").await;
+    assert_eq!(all.len(), 50);
+    let (_, everything) = fac.get("fortitokens/?limit=0&format=json").await;
+    assert_eq!(everything["meta"]["limit"], 1000);
+    assert_eq!(everything["objects"].as_array().unwrap().len(), 50);
+
+    // Django-style filters, on the serial in any case.
+    let serial = all[7]["serial"].as_str().unwrap().to_owned();
+    let (status, found) = fac
+        .get(&format!(
+            "fortitokens/?serial__iexact={}",
+            serial.to_lowercase()
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(found["meta"]["total_count"], 1);
+    assert_eq!(found["objects"][0]["serial"], serial.as_str());
+    let (_, one) = fac.get("fortitokens/8/").await;
+    assert_eq!(one["serial"], serial.as_str());
+
+    // Tastypie's refusals.
+    for (path, status) in [
+        ("fortitokens/?limit=x", StatusCode::BAD_REQUEST),
+        ("fortitokens/?offset=-1", StatusCode::BAD_REQUEST),
+        ("fortitokens/?format=xml", StatusCode::BAD_REQUEST),
+        ("fortitokens/?locked__gt=1", StatusCode::BAD_REQUEST),
+        ("fortitokens/999/", StatusCode::NOT_FOUND),
+        ("nosuchresource/", StatusCode::NOT_FOUND),
+    ] {
+        let (got, body) = fac.get(path).await;
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
+    let (status, _) = fac.post("fortitokens/", json!({})).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // The resource listing.
+    let (_, root) = fac.get("").await;
+    assert_eq!(root["fortitokens"]["list_endpoint"], "/api/v1/fortitokens/");
+
+    // Only an administrator's API key opens it: no credentials, the wrong key, a password, another admin.
+    for client in [
+        fac.with_credentials("admin", "not-the-key"),
+        fac.with_credentials("admin", "Secret-123"),
+        fac.with_credentials("someone", "x"),
+    ] {
+        let (status, body) = client.get("fortitokens/").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body, Value::Null);
+    }
+    let (status, _) = fac.send_raw(Method::GET, "fortitokens/", None, false).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Phone-facing resources refuse an admin key.
+    for path in ["pushpoll/", "transfertoken/"] {
+        let (status, body) = fac.post(path, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(body["error"].is_string());
+    }
+
+    // Deleting a token.
+    let (status, _) = fac.delete("fortitokens/50/").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(fac.all("fortitokens/").await.len(), 49);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn rest_api_picks_the_fac_by_host_name() {
+    let suite = TestSuite::with_fac_host().await;
+    let (_, first) = suite.new_fac(FAC_HOST).await;
+    // A second FAC answers on its own name; the lab certificate covers localhost.
+    let (_, second) = suite.new_fac("localhost").await;
+    let (status, _) = second
+        .post("fortitokenmobilelicenses/", json!({"license": FIFTY_SEATS}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, counts) = first.get("fortitokenmobilelicenses/").await;
+    assert_eq!(counts["total_ftm"], 0);
+    let (_, counts) = second.get("fortitokenmobilelicenses/").await;
+    assert_eq!(counts["total_ftm"], 50);
+    // One FAC's key does not open the other.
+    let (status, _) = first
+        .with_credentials("admin", "x")
+        .get("localusers/")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn assigning_a_token_provisions_it_and_sends_the_activation_message() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let id = local_user(&fac, "alice").await;
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "bob", "email": "bob@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS);
+    assert_eq!(created[0]["statue"], 201);
+    assert_eq!(created[0]["resource_uri"], "/api/v1/localusers/2/");
+    assert!(created[0].get("password").is_none());
+
+    // Bad input changes nothing.
+    let before = fac.all("localusers/").await;
+    for body in [
+        json!({"username": "carol", "mobile_number": "0701234567"}),
+        json!({"username": "alice"}),
+        json!({"username": "has space"}),
+        json!({"username": "dave", "ftm_act_method": "pigeon"}),
+    ] {
+        let (status, answer) = fac.post("localusers/", body.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(answer["error"].is_string());
+    }
+    let (status, answer) = fac
+        .send_raw(
+            Method::POST,
+            "localusers/",
+            Some("{not json".to_owned()),
+            true,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"], "Request is not valid JSON.");
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"mobile_number": "+46 70 123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["error"],
+        protocol::modeled::FAC_BAD_MOBILE_NUMBER.text
+    );
+    assert_eq!(fac.all("localusers/").await, before);
+
+    // Assign a token by serial: it is provisioned and the message goes out with the code and its QR code.
+    let token = fac.all("fortitokens/").await[3]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": token, "ftm_act_method": "email"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_eq!(user["token_serial"], token.as_str());
+    assert_eq!(user["token_auth"], true);
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 1);
+    let message = &messages[0];
+    assert_eq!(message["kind"], "activation");
+    assert_eq!(message["channel"], "email");
+    assert_eq!(message["to"], "alice@example.test");
+    assert_eq!(message["attachments"][0]["content_type"], "image/png");
+    let code = message["code"].as_str().unwrap().to_owned();
+    assert!(message["body"].as_str().unwrap().contains(&code));
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "pending");
+
+    // The same token for another user: not available.
+    let (status, answer) = fac
+        .patch(
+            "localusers/2/",
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": token}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+
+    // A user with no address for the activation method: the message cannot be sent.
+    let (_, created) = fac.post("localusers/", json!({"username": "erin"})).await;
+    let erin = created[0]["id"].as_u64().unwrap();
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{erin}/"),
+            json!({"token_auth": true, "token_type": "ftm", "ftm_act_method": "sms"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        answer["error"],
+        "Failed to send FortiToken Mobile activation message"
+    );
+
+    // The phone activates with the mailed code; auth/ takes its codes (password checked first).
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    let otp = suite.phone_otp(&phone, &token).await.otp;
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "alice", "password": "wrong", "token_code": otp}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "alice", "password": "Secret-123", "token_code": otp}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "authenticated");
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "assigned");
+    assert!(listed["objects"][0]["last_used_at"].is_string());
+    let (status, _) = fac
+        .post(
+            "auth/",
+            json!({"username": "nobody", "token_code": "123456"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_created_with_fortitoken_mobile_gets_the_next_available_token() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "frank", "email": "frank@example.test", "token_auth": "true", "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let token = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let first = fac.all("fortitokens/").await[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(token, first);
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0]["user"], "frank");
+    let (_, counts) = fac.get("fortitokenmobilelicenses/").await;
+    assert_eq!(counts["used_ftm"], 1);
+    // Group membership by resource_uri.
+    let (status, group) = fac.post("usergroups/", json!({"name": "vpn"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let (status, membership) = fac
+        .post(
+            "localgroup-memberships/",
+            json!({"user": created[0]["resource_uri"], "group": group["resource_uri"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{membership}");
+    let (status, _) = fac
+        .post(
+            "localgroup-memberships/",
+            json!({"user": "/api/v1/localusers/99/", "group": group["resource_uri"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(fac.all("localgroup-memberships/").await.len(), 1);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn token_policy_checks_ranges_and_bad_values_change_nothing() {
+    let suite = TestSuite::with_fac_host().await;
+    let (serial, fac) = suite.new_fac(FAC_HOST).await;
+    let (status, policy) = fac.get("userfortitokenpolicy/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            &policy["totp_window"],
+            &policy["hotp_window"],
+            &policy["totp_sync_window"],
+            &policy["hotp_sync_window"],
+            &policy["email_sms_token_timeout"],
+            &policy["ftm_transfer_enabled"],
+        ),
+        (
+            &json!(1),
+            &json!(3),
+            &json!(60),
+            &json!(100),
+            &json!(60),
+            &json!(false)
+        )
+    );
+    for bad in [
+        json!({"totp_window": 0}),
+        json!({"totp_window": 61}),
+        json!({"hotp_window": 101}),
+        json!({"totp_sync_window": 4}),
+        json!({"hotp_sync_window": 501}),
+        json!({"email_sms_token_timeout": 9}),
+        json!({"offline_enabled": true}),
+        json!({"hotp_window": "many"}),
+    ] {
+        let (status, answer) = fac.patch("userfortitokenpolicy/", bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {answer}");
+        assert!(answer["error"].is_string());
+        assert_eq!(fac.get("userfortitokenpolicy/").await.1, policy, "{bad}");
+    }
+    let (status, changed) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"totp_window": 2, "hotp_window": 5, "hotp_sync_window": 20}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["totp_window"], 2);
+    assert_eq!(changed["hotp_window"], 5);
+    // fortimock's own API shows the same policy.
+    let view: Value = suite
+        .admin_get("appliance", &paths::fill(paths::APPLIANCE_FAC, &[&serial]))
+        .await;
+    assert_eq!(view["token_policy"], changed);
+    assert_eq!(view["host_name"], FAC_HOST);
+    // Provisioning settings.
+    for bad in [
+        json!({"token_algo": "sha1"}),
+        json!({"time_step": 45}),
+        json!({"token_size": 7}),
+        json!({"act_timeout": 169}),
+    ] {
+        let (status, _) = fac
+            .patch("fortitokenmobileprovisioning/", bad.clone())
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+    let (_, provisioning) = fac.get("fortitokenmobileprovisioning/").await;
+    assert_eq!(provisioning["token_algo"], "totp");
+    assert_eq!(
+        provisioning["server_address"],
+        "fortitokenmobile.fortinet.com"
+    );
+    suite.stop().await;
+}
+
+/// Assigns a token to a new user with `?returnseed=2`; answers the user's token and its seed.
+async fn user_with_seed(fac: &FacClient, name: &str) -> (String, Vec<u8>) {
+    let id = local_user(fac, name).await;
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{id}/?returnseed=2"),
+            json!({"token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let seed = data_encoding::BASE32_NOPAD
+        .decode(user["seed"].as_str().unwrap().as_bytes())
+        .unwrap();
+    (user["token_serial"].as_str().unwrap().to_owned(), seed)
+}
+
+async fn auth(fac: &FacClient, user: &str, code: &str) -> StatusCode {
+    fac.post(
+        "auth/",
+        json!({"username": user, "password": "Secret-123", "token_code": code}),
+    )
+    .await
+    .0
+}
+
+#[tokio::test]
+async fn hotp_tokens_follow_the_window_and_the_sync_window() {
+    let (suite, _, fac) = fac_with_tokens().await;
+    let (status, _) = fac
+        .patch(
+            "fortitokenmobileprovisioning/",
+            json!({"token_algo": "hotp"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"hotp_window": 3, "hotp_sync_window": 20, "totp_window": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, seed) = user_with_seed(&fac, "hank").await;
+    assert_eq!(seed.len(), 20);
+    let code = |counter: u64| otp::hotp(&seed, counter, 6);
+    // Counter 1 is the first code; 3 is within the window of 3 from 2.
+    assert_eq!(auth(&fac, "hank", &code(1)).await, StatusCode::OK);
+    assert_eq!(auth(&fac, "hank", &code(1)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(auth(&fac, "hank", &code(3)).await, StatusCode::OK);
+    // 10 is past the window (4..7) but inside the sync window: a resync the next code (11) completes.
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "hank", "password": "Secret-123", "token_code": code(10)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error"], protocol::modeled::RESYNC_MESSAGE);
+    assert_eq!(auth(&fac, "hank", &code(11)).await, StatusCode::OK);
+    assert_eq!(auth(&fac, "hank", &code(12)).await, StatusCode::OK);
+    // Beyond the sync window: refused outright.
+    assert_eq!(
+        auth(&fac, "hank", &code(60)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn totp_codes_outside_the_window_resynchronise_within_the_sync_window() {
+    let (suite, _, fac) = fac_with_tokens().await;
+    suite.freeze_clock().await;
+    let (_, seed) = user_with_seed(&fac, "ivy").await;
+    let clock: Value = suite.admin_get("ftm", paths::ADMIN_CLOCK).await;
+    let now = clock["now"].as_i64().unwrap();
+    let (_, provisioning) = fac.get("fortitokenmobileprovisioning/").await;
+    let period = u32::try_from(provisioning["time_step"].as_u64().unwrap()).unwrap();
+    let at = |secs: i64| otp::totp(&seed, secs, period, 6);
+    // 10 minutes ahead: past the 1-minute window, inside the 60-minute sync window.
+    let ahead = now + 600;
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "ivy", "password": "Secret-123", "token_code": at(ahead)}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"], protocol::modeled::RESYNC_MESSAGE);
+    assert_eq!(
+        auth(&fac, "ivy", &at(ahead + i64::from(period))).await,
+        StatusCode::OK
+    );
+    // Two hours ahead is beyond the sync window.
+    assert_eq!(
+        auth(&fac, "ivy", &at(now + 7200)).await,
+        StatusCode::UNAUTHORIZED
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn ldap_users_get_tokens_like_local_users() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    for (name, dn, active) in [
+        ("gina", "CN=gina,OU=Staff,DC=lab,DC=test", true),
+        ("olaf", "CN=olaf,OU=Disabled,DC=lab,DC=test", false),
+    ] {
+        let (status, answer) = suite
+            .admin_post(
+                "appliance",
+                &paths::fill(paths::APPLIANCE_LDAP_USERS, &[&serial]),
+                &json!({"username": name, "dn": dn, "active": active, "email": format!("{name}@example.test")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_LDAP_USERS, &[&serial]),
+            &json!({"username": "bad", "dn": "nodn"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let (_, inactive) = fac.get("ldapusers/?active=false").await;
+    assert_eq!(inactive["meta"]["total_count"], 1);
+    assert_eq!(inactive["objects"][0]["username"], "olaf");
+    assert_eq!(
+        inactive["objects"][0]["dn"],
+        "CN=olaf,OU=Disabled,DC=lab,DC=test"
+    );
+    let all = fac.all("ldapusers/").await;
+    let gina = all.iter().find(|u| u["username"] == "gina").unwrap();
+    let (status, patched) = fac
+        .patch(
+            gina["resource_uri"].as_str().unwrap(),
+            json!({"active": true, "token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{patched}");
+    assert!(patched["token_serial"].is_string());
+    assert_eq!(outbox(&suite, &serial).await.len(), 1);
+    let (status, _) = fac.post("ldapusers/", json!({"username": "x"})).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn offline_provisioning_shows_the_qr_code_on_the_activation_page() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let (status, _) = fac
+        .patch(
+            "fortitokenmobileprovisioning/",
+            json!({"provision_mode": "offline"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = local_user(&fac, "kim").await;
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let token = user["token_serial"].as_str().unwrap().to_owned();
+    // Nothing went through the mail: the activation page carries the QR code.
+    assert!(outbox(&suite, &serial).await.is_empty());
+    let page: Value = suite
+        .admin_get(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_ACTIVATION, &[&serial, &token]),
+        )
+        .await;
+    let payload = page["payload"].as_str().unwrap();
+    let offline = protocol::modeled::parse_offline_activation(payload)
+        .unwrap()
+        .unwrap();
+    assert_eq!(offline.token.as_str(), token);
+    let response = suite
+        .client
+        .get(format!(
+            "{}{}?format=png",
+            suite.url("appliance"),
+            paths::fill(paths::APPLIANCE_ACTIVATION, &[&serial, &token])
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let png = response.bytes().await.unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    // The seed in the QR code computes codes the FAC accepts, and the token becomes Assigned.
+    let clock: Value = suite.admin_get("ftm", paths::ADMIN_CLOCK).await;
+    let code = otp::totp(
+        offline.seed.as_bytes(),
+        clock["now"].as_i64().unwrap(),
+        offline.params.period,
+        offline.params.digits,
+    );
+    assert_eq!(auth(&fac, "kim", &code).await, StatusCode::OK);
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "assigned");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn reset_and_state_cover_the_fac() {
+    let (suite, _, fac) = fac_with_tokens().await;
+    local_user(&fac, "lena").await;
+    let (status, _) = fac
+        .patch("userfortitokenpolicy/", json!({"hotp_window": 9}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    // Export, reset (everything gone: the API finds no FAC), import (everything back, the key still works).
+    let state: Value = suite.admin_get("appliance", paths::ADMIN_STATE).await;
+    let (status, _) = suite
+        .admin_post("appliance", paths::ADMIN_RESET, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = fac.get("localusers/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let response = suite
+        .client
+        .put(format!("{}{}", suite.url("appliance"), paths::ADMIN_STATE))
+        .json(&state)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    let users = fac.all("localusers/").await;
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0]["username"], "lena");
+    assert_eq!(fac.get("userfortitokenpolicy/").await.1["hotp_window"], 9);
+    assert_eq!(fac.all("fortitokens/").await.len(), 50);
+    suite.stop().await;
+}
