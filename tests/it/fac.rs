@@ -612,15 +612,25 @@ async fn offline_provisioning_shows_the_qr_code_on_the_activation_page() {
     assert_eq!(response.status(), StatusCode::OK);
     let png = response.bytes().await.unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    // The seed in the QR code computes codes the FAC accepts, and the token becomes Assigned.
-    let clock: Value = suite.admin_get("ftm", paths::ADMIN_CLOCK).await;
-    let code = otp::totp(
-        offline.seed.as_bytes(),
-        clock["now"].as_i64().unwrap(),
-        offline.params.period,
-        offline.params.digits,
+    // The phone scans it and installs the token with no call to ftm; its codes open the FAC, and the token
+    // becomes Assigned without a poll.
+    let phone = suite.new_phone(json!({})).await.id;
+    let (status, installed) = suite.activate(&phone, payload).await;
+    assert_eq!(status, StatusCode::CREATED, "{installed}");
+    let journal: Value = suite.admin_get("ftm", paths::ADMIN_JOURNAL).await;
+    let entries = journal["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["message_type"] == "SoftToken.ActivationLicenseRequest"),
+        "ftm heard more than the license import: {journal}"
     );
+    let code = suite.phone_otp(&phone, &token).await.otp;
     assert_eq!(auth(&fac, "kim", &code).await, StatusCode::OK);
+    let (status, answer) = suite
+        .activate(&phone, "fortitokenmobile://offline?sn=FTKMOB0000000001")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
     assert_eq!(listed["objects"][0]["status"], "assigned");
     suite.stop().await;
@@ -655,5 +665,186 @@ async fn reset_and_state_cover_the_fac() {
     assert_eq!(users[0]["username"], "lena");
     assert_eq!(fac.get("userfortitokenpolicy/").await.1["hotp_window"], 9);
     assert_eq!(fac.all("fortitokens/").await.len(), 50);
+    suite.stop().await;
+}
+
+async fn agent_login(
+    suite: &TestSuite,
+    serial: &str,
+    user: &str,
+    code: &str,
+) -> (StatusCode, Value) {
+    suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_AGENT_LOGIN, &[serial, "pc1"]),
+            &json!({"user": user, "code": code}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn the_windows_agent_logs_in_offline_with_cached_and_emergency_codes() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    suite.freeze_clock().await;
+    let (_, seed) = user_with_seed(&fac, "max").await;
+    // Off by default.
+    let (status, answer) = fac.post("offlineotp/", json!({"username": "max"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    let (status, _) = fac
+        .post("emergencytoken/", json!({"username": "max"}))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, policy) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"offline_shared_secret": "agent-secret", "offline_enabled": true,
+                   "offline_totp_cache_days": 2, "emergency_codes_enabled": true,
+                   "emergency_code_valid_days": 1}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{policy}");
+    assert_eq!(policy["offline_shared_secret_set"], true);
+    assert!(policy.get("offline_shared_secret").is_none());
+
+    // The cache the agent gets: two days of 30-second codes and the emergency codes, sealed.
+    let (status, cache) = fac.post("offlineotp/", json!({"username": "max"})).await;
+    assert_eq!(status, StatusCode::OK, "{cache}");
+    assert_eq!(cache["algorithm"], "totp");
+    assert_eq!(cache["count"], 2 * 86_400 / 30);
+    assert_eq!(cache["emergency_codes"], 5);
+    let sealed = cache["cache"].as_str().unwrap();
+    let opened = protocol::modeled::open_offline_cache("agent-secret", sealed).unwrap();
+    assert_eq!(opened.username, "max");
+    assert!(protocol::modeled::open_offline_cache("other", sealed).is_err());
+    let (status, emergency) = fac
+        .post("emergencytoken/", json!({"username": "max"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let codes: Vec<String> = emergency["codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(codes.len(), 5);
+
+    // Bad input changes nothing.
+    for (path, body, status) in [
+        (
+            "offlineotp/",
+            json!({"username": "nobody"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "offlinehotpupdate/",
+            json!({"username": "max"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "offlinehotpupdate/",
+            json!({"username": "max", "counter": 3}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "offlineotp/",
+            json!({"user": "max"}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (got, answer) = fac.post(path, body.clone()).await;
+        assert_eq!(got, status, "{path} {body}: {answer}");
+        assert!(answer["error"].is_string());
+    }
+
+    // The agent syncs, then the PC goes offline: half a day later, the cached code of the moment works once.
+    let (status, view) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_AGENT_SYNC, &[&serial, "pc1"]),
+            &json!({"user": "max"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    let (status, _) = agent_login(&suite, &serial, "nobody", "123456").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    suite.advance_clock(43_200).await;
+    let clock: Value = suite.admin_get("ftm", paths::ADMIN_CLOCK).await;
+    let now = clock["now"].as_i64().unwrap();
+    let code = otp::totp(&seed, now, 30, 6);
+    let (status, outcome) = agent_login(&suite, &serial, "max", &code).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["via"], "totp");
+    let (status, outcome) = agent_login(&suite, &serial, "max", &code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(outcome["result"], "replayed");
+    let (status, outcome) = agent_login(&suite, &serial, "max", &codes[0]).await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["via"], "emergency");
+    let (_, outcome) = agent_login(&suite, &serial, "max", &codes[0]).await;
+    assert_eq!(outcome["result"], "replayed");
+    // Past the emergency codes' day: refused as expired; past the cache's two days: nothing matches.
+    suite.advance_clock(13 * 3_600).await;
+    let (status, outcome) = agent_login(&suite, &serial, "max", &codes[1]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(outcome["result"], "expired");
+    suite.advance_clock(2 * 86_400).await;
+    let code = otp::totp(&seed, now + 13 * 3_600 + 2 * 86_400, 30, 6);
+    let (_, outcome) = agent_login(&suite, &serial, "max", &code).await;
+    assert_eq!(outcome["result"], "denied");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_windows_agent_caches_hotp_counts_and_moves_past_used_ones() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    fac.patch(
+        "fortitokenmobileprovisioning/",
+        json!({"token_algo": "hotp"}),
+    )
+    .await;
+    fac.patch(
+        "userfortitokenpolicy/",
+        json!({"offline_shared_secret": "s", "offline_enabled": true, "offline_hotp_cache_counts": 5}),
+    )
+    .await;
+    let (_, seed) = user_with_seed(&fac, "nina").await;
+    let (status, cache) = fac.post("offlineotp/", json!({"username": "nina"})).await;
+    assert_eq!(status, StatusCode::OK, "{cache}");
+    assert_eq!(
+        (
+            &cache["algorithm"],
+            &cache["count"],
+            &cache["first_counter"]
+        ),
+        (&json!("hotp"), &json!(5), &json!(1))
+    );
+    suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_AGENT_SYNC, &[&serial, "pc1"]),
+            &json!({"user": "nina"}),
+        )
+        .await;
+    let code = |counter| otp::hotp(&seed, counter, 6);
+    assert_eq!(
+        agent_login(&suite, &serial, "nina", &code(3)).await.0,
+        StatusCode::OK
+    );
+    let (_, outcome) = agent_login(&suite, &serial, "nina", &code(2)).await;
+    assert_eq!(outcome["result"], "replayed");
+    let (_, outcome) = agent_login(&suite, &serial, "nina", &code(7)).await;
+    assert_eq!(outcome["result"], "denied");
+    // Back online, the agent reports counter 3: the FAC moves past it.
+    let (status, update) = fac
+        .post(
+            "offlinehotpupdate/",
+            json!({"username": "nina", "counter": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{update}");
+    assert_eq!(update["first_counter"], 4);
+    assert_eq!(auth(&fac, "nina", &code(3)).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(auth(&fac, "nina", &code(4)).await, StatusCode::OK);
     suite.stop().await;
 }

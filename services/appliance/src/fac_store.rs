@@ -1366,6 +1366,32 @@ impl Fleet {
         Ok(Some((codes, UnixTime::from_secs(record.expires))))
     }
 
+    /// Moves a HOTP token's expected counter past `used` (the last counter a Windows agent used offline);
+    /// answers the counter expected next, `None` for a token that is not HOTP.
+    pub async fn advance_hotp(
+        &self,
+        serial: &ApplianceSerial,
+        token: &TokenSerial,
+        used: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let token_key = key(serial, token.as_str());
+        self.store
+            .write(move |tx| {
+                let Some(mut record) = tx.record::<FacTokenRecord>(FAC_TOKENS, &token_key)? else {
+                    return Ok(None);
+                };
+                let Some(next) = record.hotp_next else {
+                    return Ok(None);
+                };
+                let next = next.max(used.saturating_add(1));
+                record.hotp_next = Some(next);
+                record.hotp_sync = None;
+                tx.put(FAC_TOKENS, &token_key, &record)?;
+                Ok(Some(next))
+            })
+            .await
+    }
+
     /// Stores what an agent fetched (replacing its earlier cache for the user).
     pub async fn save_agent_cache(
         &self,

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use actix_web::web;
 use lab::server::{Listen, RunningService};
 
+pub mod agent;
 pub mod auth;
 pub mod cloud;
 pub mod error;

@@ -5,7 +5,10 @@
 
 use actix_web::{HttpResponse, web};
 use lab::http::{Json, Query};
-use protocol::fac_admin::{ApiKeyIssued, ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox};
+use protocol::fac_admin::{
+    AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued, ApiKeyRequest, FacChange, FacView,
+    NewLdapUser, Outbox,
+};
 use protocol::id::TokenSerial;
 use protocol::paths;
 use serde::Deserialize;
@@ -37,6 +40,15 @@ pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
     .route(
         suffix(paths::APPLIANCE_ACTIVATION),
         web::get().to(activation_page),
+    )
+    .route(suffix(paths::APPLIANCE_AGENTS), web::get().to(agents))
+    .route(
+        suffix(paths::APPLIANCE_AGENT_SYNC),
+        web::post().to(agent_sync),
+    )
+    .route(
+        suffix(paths::APPLIANCE_AGENT_LOGIN),
+        web::post().to(agent_login),
     );
 }
 
@@ -239,4 +251,97 @@ async fn activation_page(
             "format `{other}` is neither json nor png"
         ))),
     }
+}
+
+/// `GET /appliances/{serial}/agents`: what every virtual Windows agent holds.
+async fn agents(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    let views = state
+        .store
+        .agent_caches(&appliance.serial)?
+        .iter()
+        .map(|(agent, record)| crate::agent::view(agent, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// An agent's name: what a Windows PC is called.
+fn agent_name(agent: &str) -> Result<&str, ApplianceError> {
+    if crate::fortitoken::valid_user_name(agent) {
+        Ok(agent)
+    } else {
+        Err(ApplianceError::BadRequest(format!(
+            "`{agent}` is not an agent name (1 to 64 printable characters, no spaces)"
+        )))
+    }
+}
+
+/// `POST /appliances/{serial}/agents/{agent}/sync`: the agent fetches `user`'s offline cache (`offlineotp/`).
+async fn agent_sync(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(sync): Json<AgentSync>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, agent) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let agent = agent_name(&agent)?;
+    let (_, record) = crate::agent::build(
+        &state.store,
+        &appliance,
+        sync.user.trim(),
+        None,
+        state.clock.now(),
+    )
+    .await?;
+    let view = crate::agent::view(agent, &record)?;
+    state
+        .store
+        .save_agent_cache(&appliance.serial, agent, record)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /appliances/{serial}/agents/{agent}/login`: an offline login on the agent's PC, checked against its
+/// cache alone (200 on success, 401 otherwise).
+async fn agent_login(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(login): Json<AgentLogin>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, agent) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let agent = agent_name(&agent)?;
+    let secret = state
+        .store
+        .fac_config(&appliance.serial)?
+        .offline_secret
+        .ok_or_else(|| {
+            ApplianceError::Conflict(format!(
+                "{} has no offline shared secret: the agent cannot open its cache",
+                appliance.serial
+            ))
+        })?;
+    let now = state.clock.now();
+    let code = login.code.clone();
+    let outcome = state
+        .store
+        .update_agent_cache(&appliance.serial, agent, login.user.trim(), move |record| {
+            crate::agent::login(record, &secret, &code, now)
+        })
+        .await?
+        .ok_or_else(|| {
+            ApplianceError::NoUser(format!(
+                "agent {agent} has no offline cache for {}",
+                login.user.trim()
+            ))
+        })?;
+    let status = if outcome.result == AgentLoginResult::Success {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNAUTHORIZED
+    };
+    Ok(HttpResponse::build(status).json(outcome))
 }

@@ -16,8 +16,8 @@ use protocol::fac_admin::{Attachment, Channel, MessageKind};
 use protocol::fac_rest::{
     AuthAccepted, AuthRequest, FortiTokenObject, FtmLicenseCounts, FtmLicenseImport,
     FtmLicenseImported, FtmProvisioningChange, GroupMembershipObject, ImportMessages,
-    LdapUserObject, LocalUserObject, NewGroupMembership, NewUserGroup, ResourceEntry,
-    TokenPolicyChange, UserChange, UserGroupObject,
+    LdapUserObject, LocalUserObject, NewGroupMembership, NewUserGroup, OfflineRequest,
+    ResourceEntry, TokenPolicyChange, UserChange, UserGroupObject,
 };
 use protocol::id::TokenSerial;
 use protocol::{modeled, paths};
@@ -93,6 +93,9 @@ async fn dispatch(
         ("usergroups", None) => call.groups().await,
         ("localgroup-memberships", None) => call.memberships().await,
         ("auth", None) => call.auth().await,
+        ("offlineotp", None) => call.offline(false).await,
+        ("offlinehotpupdate", None) => call.offline(true).await,
+        ("emergencytoken", None) => call.emergency().await,
         ("pushpoll" | "transfertoken" | "csv" | "oauth", _) => {
             Err(FacApiError::Forbidden(modeled::FAC_PHONE_ONLY.to_owned()))
         }
@@ -229,6 +232,9 @@ impl Call<'_> {
             ("usergroups", paths::FAC_USERGROUPS),
             ("localgroup-memberships", paths::FAC_GROUP_MEMBERSHIPS),
             ("auth", paths::FAC_AUTH),
+            ("offlineotp", paths::FAC_OFFLINE_OTP),
+            ("offlinehotpupdate", paths::FAC_OFFLINE_HOTP_UPDATE),
+            ("emergencytoken", paths::FAC_EMERGENCY_TOKEN),
         ]
         .into_iter()
         .map(|(name, path)| {
@@ -934,6 +940,47 @@ impl Call<'_> {
         )
     }
 
+    /// `POST offlineotp/` (and `offlinehotpupdate/` with the last counter the agent used): the user's
+    /// offline cache for the Windows agent, sealed with the shared secret.
+    async fn offline(&self, hotp_update: bool) -> Result<HttpResponse, FacApiError> {
+        self.only(&["POST"])?;
+        let request: OfflineRequest = self.body()?;
+        let used = match (hotp_update, request.counter) {
+            (true, None) => {
+                return Err(FacApiError::BadRequest(
+                    "counter: the last HOTP counter the agent used is required".to_owned(),
+                ));
+            }
+            (true, Some(counter)) => Some(counter),
+            (false, _) => None,
+        };
+        let (object, _) = crate::agent::build(
+            &self.state.store,
+            &self.appliance,
+            request.username.trim(),
+            used,
+            self.state.clock.now(),
+        )
+        .await
+        .map_err(agent_refusal)?;
+        json(StatusCode::OK, &object)
+    }
+
+    /// `POST emergencytoken/`: the user's emergency codes.
+    async fn emergency(&self) -> Result<HttpResponse, FacApiError> {
+        self.only(&["POST"])?;
+        let request: OfflineRequest = self.body()?;
+        let codes = crate::agent::emergency_codes(
+            &self.state.store,
+            &self.appliance,
+            request.username.trim(),
+            self.state.clock.now(),
+        )
+        .await
+        .map_err(agent_refusal)?;
+        json(StatusCode::OK, &codes)
+    }
+
     /// `POST auth/`: the password first (when given or set), then the token code; the lockout applies.
     async fn auth(&self) -> Result<HttpResponse, FacApiError> {
         self.only(&["POST"])?;
@@ -1000,6 +1047,17 @@ impl Call<'_> {
                 status: modeled::FAC_AUTH_OK.to_owned(),
             },
         )
+    }
+}
+
+/// How the agent's refusals read on the REST API: offline support or emergency codes off is a 403, an unknown
+/// user a 404.
+fn agent_refusal(e: crate::error::ApplianceError) -> FacApiError {
+    use crate::error::ApplianceError;
+    match e {
+        ApplianceError::Conflict(m) => FacApiError::Forbidden(m),
+        ApplianceError::NoUser(m) => FacApiError::NotFound(m),
+        other => FacApiError::from(other),
     }
 }
 
