@@ -848,3 +848,49 @@ async fn the_windows_agent_caches_hotp_counts_and_moves_past_used_ones() {
     assert_eq!(auth(&fac, "nina", &code(4)).await, StatusCode::OK);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn email_and_sms_token_codes_work_once_within_their_timeout() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    suite.freeze_clock().await;
+    let (status, _) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"email_sms_token_timeout": 30}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "otto", "password": "Secret-123", "mobile_number": "+46-701234567",
+                   "token_auth": true, "token_type": "sms"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let ask = json!({"username": "otto", "password": "Secret-123"});
+    let (status, answer) = fac.post("auth/", ask.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer["error"],
+        protocol::modeled::fac_token_code_sent("sms")
+    );
+    let messages = outbox(&suite, &serial).await;
+    let sms = messages.last().unwrap();
+    assert_eq!(
+        (&sms["kind"], &sms["channel"], &sms["to"]),
+        (&json!("token-code"), &json!("sms"), &json!("+46-701234567"))
+    );
+    let code = sms["code"].as_str().unwrap().to_owned();
+    assert_eq!(auth(&fac, "otto", &code).await, StatusCode::OK);
+    assert_eq!(auth(&fac, "otto", &code).await, StatusCode::UNAUTHORIZED);
+    // A code past the timeout on the lab clock is refused.
+    fac.post("auth/", ask).await;
+    let code = outbox(&suite, &serial).await.last().unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    suite.advance_clock(31).await;
+    assert_eq!(auth(&fac, "otto", &code).await, StatusCode::UNAUTHORIZED);
+    suite.stop().await;
+}

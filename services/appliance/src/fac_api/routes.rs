@@ -940,6 +940,90 @@ impl Call<'_> {
         )
     }
 
+    /// `auth/` for a user with email or SMS tokens: without a code, a fresh one is sent (valid the token
+    /// policy's timeout) and the answer asks for it; with one, it is redeemed once.
+    async fn auth_by_message(
+        &self,
+        user: &FacUser,
+        code: Option<&str>,
+    ) -> Result<HttpResponse, FacApiError> {
+        let serial = &self.appliance.serial;
+        let now = self.state.clock.now();
+        let Some(code) = code else {
+            let channel = if user.token_type.as_deref() == Some("sms") {
+                Channel::Sms
+            } else {
+                Channel::Email
+            };
+            let timeout = self.config.email_sms_token_timeout;
+            let code: String = {
+                let mut rng = rand::thread_rng();
+                (0..modeled::EMAIL_SMS_CODE_DIGITS)
+                    .map(|_| char::from(b'0' + rand::Rng::gen_range(&mut rng, 0..10u8)))
+                    .collect()
+            };
+            let (subject, body) = modeled::token_code_message(&code, timeout);
+            let (name, to) = match channel {
+                Channel::Email => ("email", user.email.clone()),
+                Channel::Sms => ("sms", user.mobile_number.clone()),
+            };
+            self.state
+                .store
+                .issue_token_code(
+                    serial,
+                    &user.username,
+                    &code,
+                    name,
+                    protocol::time::UnixTime::from_secs(now.secs() + i64::from(timeout)),
+                )
+                .await?;
+            self.state
+                .outbox
+                .send(
+                    Outgoing {
+                        appliance: serial.clone(),
+                        kind: MessageKind::TokenCode,
+                        channel,
+                        user: user.username.clone(),
+                        to,
+                        subject,
+                        body,
+                        code,
+                        attachments: Vec::new(),
+                    },
+                    now,
+                )
+                .await
+                .map_err(|e| {
+                    FacApiError::Status(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+                })?;
+            return Err(FacApiError::Refused(modeled::fac_token_code_sent(name)));
+        };
+        if self
+            .state
+            .store
+            .redeem_token_code(serial, &user.username, code, now)
+            .await?
+        {
+            self.state
+                .store
+                .succeed_fac_login(serial, &user.username)
+                .await?;
+            return json(
+                StatusCode::OK,
+                &AuthAccepted {
+                    username: user.username.clone(),
+                    status: modeled::FAC_AUTH_OK.to_owned(),
+                },
+            );
+        }
+        self.state
+            .store
+            .fail_fac_login(serial, &user.username, self.appliance.settings, now)
+            .await?;
+        Err(FacApiError::Refused(modeled::FAC_AUTH_FAILED.to_owned()))
+    }
+
     /// `POST offlineotp/` (and `offlinehotpupdate/` with the last counter the agent used): the user's
     /// offline cache for the Windows agent, sealed with the shared secret.
     async fn offline(&self, hotp_update: bool) -> Result<HttpResponse, FacApiError> {
@@ -1015,6 +1099,11 @@ impl Call<'_> {
             }
         } else if user.password_hash.is_some() && !user.token_auth {
             return Err(refused());
+        }
+        if user.token_auth && matches!(user.token_type.as_deref(), Some("email" | "sms")) {
+            return self
+                .auth_by_message(&user, request.token_code.as_deref())
+                .await;
         }
         if user.token_auth {
             let Some(code) = request.token_code.as_deref() else {
