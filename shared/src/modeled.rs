@@ -1073,6 +1073,17 @@ pub const TRANSFER_VALID_SECS: i64 = 24 * 3600;
 /// 8 random bytes, 16 base32 characters), with the portal flag, and is redeemed only as a transfer code.
 pub const TRANSFER_CODE_FLAG: u8 = 0x00;
 
+/// The subject of the transfer-code email (FAC's template is not public).
+pub const TRANSFER_EMAIL_SUBJECT: &str = "FortiToken Mobile Transfer";
+
+/// The text of the transfer-code email or SMS (step 7; FAC's template is not public).
+pub fn transfer_message(user: &str, code: &str) -> String {
+    format!(
+        "Dear {user},\n\nTo move your FortiToken Mobile tokens to your new phone, open FortiToken Mobile there, \
+         pick Complete Token Transfer and enter this transfer code (or scan the attached QR code):\n\n    {code}\n"
+    )
+}
+
 /// The QR string of a transfer code, in the email the FAC sends (step 7).
 pub fn transfer_qr_payload(code: &str) -> String {
     format!("fortitokenmobile://transfer?code={code}")

@@ -894,3 +894,209 @@ async fn email_and_sms_token_codes_work_once_within_their_timeout() {
     assert_eq!(auth(&fac, "otto", &code).await, StatusCode::UNAUTHORIZED);
     suite.stop().await;
 }
+
+/// A FAC answering to `localhost` (where the virtual phones reach it) with transfer `enabled` or not, whose
+/// user alice holds a token activated on a new phone; answers the FAC's serial and client, alice's token and
+/// the phone.
+async fn transfer_ready(suite: &TestSuite, enabled: bool) -> (String, FacClient, String, String) {
+    let (serial, fac) = suite.new_fac("localhost").await;
+    fac.post("fortitokenmobilelicenses/", json!({"license": FIFTY_SEATS}))
+        .await;
+    let (status, _) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"ftm_transfer_enabled": enabled}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = local_user(&fac, "alice").await;
+    let (_, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    let token = user["token_serial"].as_str().unwrap().to_owned();
+    let code = outbox(suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    (serial, fac, token, phone)
+}
+
+async fn start_transfer(suite: &TestSuite, phone: &str, fac: &FacClient) -> (StatusCode, Value) {
+    let host = fac.origin.trim_start_matches("https://").to_owned();
+    suite
+        .admin_post(
+            "phone",
+            &paths::fill(paths::PHONE_TRANSFER, &[phone]),
+            &json!({"fac": host}),
+        )
+        .await
+}
+
+async fn complete_transfer(suite: &TestSuite, phone: &str, code: &str) -> (StatusCode, Value) {
+    suite
+        .admin_post(
+            "phone",
+            &paths::fill(paths::PHONE_TRANSFER_COMPLETE, &[phone]),
+            &json!({"code": code}),
+        )
+        .await
+}
+
+#[tokio::test]
+async fn tokens_move_between_phones_once_under_64_concurrent_redeemers() {
+    let suite = TestSuite::with_fac_host().await;
+    let (serial, fac, token, old_phone) = transfer_ready(&suite, true).await;
+    let (status, started) = start_transfer(&suite, &old_phone, &fac).await;
+    assert_eq!(status, StatusCode::CREATED, "{started}");
+    assert_eq!(started["status"], "code-sent");
+    assert_eq!(started["method"], "email");
+    assert_eq!(started["tokens"], json!([token]));
+    let transfer_id = started["transfer_id"].as_str().unwrap().to_owned();
+    let messages = outbox(&suite, &serial).await;
+    let mail = messages.last().unwrap();
+    assert_eq!(mail["kind"], "transfer-code");
+    assert_eq!(mail["to"], "alice@example.test");
+    assert_eq!(mail["attachments"][0]["content_type"], "image/png");
+    let code = mail["code"].as_str().unwrap().to_owned();
+    // Not completed yet: the old phone keeps its token.
+    let check = json!({"transfer_id": transfer_id, "tokens": [token]});
+    let (status, view) = suite
+        .admin_post(
+            "phone",
+            &paths::fill(paths::PHONE_TRANSFER_CHECK, &[&old_phone]),
+            &check,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["status"], "code-issued");
+
+    // 64 new phones race for the code: exactly one installs the token.
+    let mut phones = Vec::new();
+    for _ in 0..64 {
+        phones.push(suite.new_phone(json!({})).await.id);
+    }
+    let results = futures_util::future::join_all(
+        phones
+            .iter()
+            .map(|phone| complete_transfer(&suite, phone, &code)),
+    )
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, (status, _))| *status == StatusCode::CREATED)
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (status, answer) in results.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+        assert_eq!(*status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(answer["error_id"], "ftm.transfer.code-used", "{answer}");
+    }
+    let new_phone = &phones[winners[0]];
+    assert_eq!(results[winners[0]].1["tokens"][0]["serial"], token.as_str());
+
+    // The new phone's codes open the FAC; the old phone learns the transfer completed and drops the token.
+    let otp = suite.phone_otp(new_phone, &token).await.otp;
+    assert_eq!(auth(&fac, "alice", &otp).await, StatusCode::OK);
+    let (_, view) = suite
+        .admin_post(
+            "phone",
+            &paths::fill(paths::PHONE_TRANSFER_CHECK, &[&old_phone]),
+            &check,
+        )
+        .await;
+    assert_eq!(view["status"], "completed");
+    let old: Value = suite
+        .admin_get("phone", &paths::fill(paths::PHONE, &[&old_phone]))
+        .await;
+    assert_eq!(old["tokens"], json!([]), "{old}");
+    // The code works once.
+    let (status, answer) = complete_transfer(&suite, &phones[(winners[0] + 1) % 64], &code).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error_id"], "ftm.transfer.code-used");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn token_transfer_refusals() {
+    let suite = TestSuite::with_fac_host().await;
+    // Off by default on the FAC: the request for the code is refused, nothing is sent.
+    let (serial, fac, _, phone) = transfer_ready(&suite, false).await;
+    let before = outbox(&suite, &serial).await.len();
+    let (status, answer) = start_transfer(&suite, &phone, &fac).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains(protocol::modeled::FAC_TRANSFER_DISABLED.text),
+        "{answer}"
+    );
+    assert_eq!(outbox(&suite, &serial).await.len(), before);
+    // An admin key on transfertoken/ is refused; a phone without the seeds is refused.
+    let (status, _) = fac.post("transfertoken/", json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    fac.patch(
+        "userfortitokenpolicy/",
+        json!({"ftm_transfer_enabled": true}),
+    )
+    .await;
+    let forged = json!({"sn": serial, "transfer_id": "x", "tokens": [fac.all("fortitokens/").await[0]["serial"]],
+                        "reg_id": "r", "hmac": "00"});
+    let (status, answer) = fac
+        .send_raw(
+            Method::POST,
+            "transfertoken/",
+            Some(forged.to_string()),
+            false,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(
+        answer["error"],
+        protocol::modeled::FAC_TRANSFER_NOT_HOLDER.text
+    );
+    assert_eq!(outbox(&suite, &serial).await.len(), before);
+
+    // Expired: a code not redeemed within its validity on the lab clock.
+    let (status, _) = start_transfer(&suite, &phone, &fac).await;
+    assert_eq!(status, StatusCode::CREATED);
+    let code = outbox(&suite, &serial).await.last().unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = suite.new_phone(json!({})).await.id;
+    let (status, answer) = complete_transfer(&suite, &other, "AAAAAAAAAAAAAAAA").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error_id"], "ftm.transfer.code-invalid", "{answer}");
+    suite
+        .advance_clock(protocol::modeled::TRANSFER_VALID_SECS + 1)
+        .await;
+    let (status, answer) = complete_transfer(&suite, &other, &code).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(answer["error_id"], "ftm.transfer.code-expired", "{answer}");
+
+    // A FortiGate's token is not transferable.
+    let fortigate = suite.new_appliance(json!({})).await.serial.to_string();
+    suite
+        .appliance_import(&fortigate, "1111-2222-3333-4444-5555")
+        .await;
+    let (_, code) = suite.appliance_provision(&fortigate, "any", "bob").await;
+    let fgt_phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(
+        suite.activate(&fgt_phone, &code).await.0,
+        StatusCode::CREATED
+    );
+    let (status, answer) = start_transfer(&suite, &fgt_phone, &fac).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        answer["error_id"], "ftm.transfer.not-transferable",
+        "{answer}"
+    );
+    suite.stop().await;
+}

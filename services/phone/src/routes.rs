@@ -119,7 +119,19 @@ impl Service for Phones {
                     .route(suffix(paths::PHONE_TOKEN_NEXT), web::post().to(next))
                     .route(suffix(paths::PHONE_INBOX), web::get().to(inbox))
                     .route(suffix(paths::PHONE_APPROVE), web::post().to(approve))
-                    .route(suffix(paths::PHONE_DENY), web::post().to(deny)),
+                    .route(suffix(paths::PHONE_DENY), web::post().to(deny))
+                    .route(
+                        suffix(paths::PHONE_TRANSFER),
+                        web::post().to(crate::transfer::start),
+                    )
+                    .route(
+                        suffix(paths::PHONE_TRANSFER_CHECK),
+                        web::post().to(crate::transfer::check),
+                    )
+                    .route(
+                        suffix(paths::PHONE_TRANSFER_COMPLETE),
+                        web::post().to(crate::transfer::complete),
+                    ),
             );
     }
 
@@ -246,7 +258,7 @@ async fn list(state: web::Data<Phones>) -> Result<HttpResponse, PhoneError> {
 }
 
 /// The phone named `id`, or the error that says there is none.
-fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
+pub(crate) fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
     state
         .phones
         .phone(id)?

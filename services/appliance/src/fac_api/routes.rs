@@ -20,6 +20,9 @@ use protocol::fac_rest::{
     ResourceEntry, TokenPolicyChange, UserChange, UserGroupObject,
 };
 use protocol::id::TokenSerial;
+use protocol::token_transfer::{
+    TransferCodeIssued, TransferCodeRequest, TransferTokenAccepted, TransferTokenRequest,
+};
 use protocol::{modeled, paths};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -59,12 +62,21 @@ async fn dispatch(
     let query = QueryParams::parse(request.query_string())?;
     query.check_format()?;
     let (appliance, config) = find_fac(&state, &request)?;
-    authenticate(&state, &appliance, &request)?;
     let tail = request
         .match_info()
         .get("tail")
         .unwrap_or_default()
         .to_owned();
+    // The phone-facing transfertoken/ takes no administrator credentials: the phone signs its request with
+    // the tokens' seeds. With an administrator's key it is refused like the other phone-facing resources.
+    let phone_facing = tail.trim_end_matches('/') == "transfertoken"
+        && request
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .is_none();
+    if !phone_facing {
+        authenticate(&state, &appliance, &request)?;
+    }
     let body = lab::http::read_body(&request, payload.into_inner(), BODY_LIMIT)
         .await
         .map_err(|e| FacApiError::BadRequest(e.to_string()))?;
@@ -80,6 +92,7 @@ async fn dispatch(
     let resource = parts.next().unwrap_or_default();
     let id = parts.next().filter(|id| !id.is_empty());
     match (resource, id) {
+        ("transfertoken", None) if phone_facing => call.transfer_token().await,
         ("", None) => call.root(),
         ("fortitokens", None) => call.fortitokens(),
         ("fortitokens", Some(id)) => call.fortitoken(id).await,
@@ -1022,6 +1035,132 @@ impl Call<'_> {
             .fail_fac_login(serial, &user.username, self.appliance.settings, now)
             .await?;
         Err(FacApiError::Refused(modeled::FAC_AUTH_FAILED.to_owned()))
+    }
+
+    /// `POST transfertoken/` from the old phone (token transfer between phones, steps 5 to 7): with the
+    /// token policy's FortiToken Mobile transfer on and the request signed with the tokens' seeds, the FAC
+    /// fetches the transfer code from the transfer service and sends it to the tokens' user by email (QR code
+    /// attached) or SMS.
+    async fn transfer_token(&self) -> Result<HttpResponse, FacApiError> {
+        self.only(&["POST"])?;
+        let request: TransferTokenRequest = self.body()?;
+        if !self.config.transfer_enabled {
+            return Err(FacApiError::Forbidden(
+                modeled::FAC_TRANSFER_DISABLED.text.to_owned(),
+            ));
+        }
+        let serial = &self.appliance.serial;
+        let not_holder =
+            || FacApiError::Forbidden(modeled::FAC_TRANSFER_NOT_HOLDER.text.to_owned());
+        if !request.sn.trim().eq_ignore_ascii_case(serial.as_str()) || request.tokens.is_empty() {
+            return Err(not_holder());
+        }
+        let mut seeds = Vec::new();
+        let mut holder = None;
+        for token in &request.tokens {
+            let token: TokenSerial = token
+                .parse()
+                .map_err(|e: protocol::id::IdError| FacApiError::BadRequest(e.to_string()))?;
+            let seed = self
+                .state
+                .store
+                .seed_of(serial, &token)?
+                .ok_or_else(not_holder)?;
+            let user = self
+                .state
+                .store
+                .holder(serial, &token)?
+                .ok_or_else(not_holder)?;
+            holder.get_or_insert(user.name);
+            seeds.push((token, seed));
+        }
+        let pairs: Vec<(&str, &[u8])> = seeds
+            .iter()
+            .map(|(t, s)| (t.as_str(), s.as_bytes()))
+            .collect();
+        let expected = modeled::transfer_hmac(serial.as_str(), &request.reg_id, &pairs);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            expected.as_bytes(),
+            request.hmac.as_bytes(),
+        )) {
+            return Err(not_holder());
+        }
+        let url = format!(
+            "{}{}",
+            self.appliance.ftm_url.trim_end_matches('/'),
+            paths::TOKEN_TRANSFER_CODE
+        );
+        let gateway =
+            |e: reqwest::Error| FacApiError::Status(StatusCode::BAD_GATEWAY, format!("{url}: {e}"));
+        let issued: TransferCodeIssued = self
+            .state
+            .http
+            .post(&url)
+            .json(&TransferCodeRequest {
+                sn: serial.to_string(),
+                transfer_id: request.transfer_id.clone(),
+            })
+            .send()
+            .await
+            .map_err(gateway)?
+            .json()
+            .await
+            .map_err(gateway)?;
+        let code = match (issued.transfer_code, issued.error) {
+            (Some(code), None) => code,
+            (_, error) => {
+                return Err(FacApiError::BadRequest(error.map_or_else(
+                    || "no transfer code".to_owned(),
+                    |e| e.error_message,
+                )));
+            }
+        };
+        let name = holder.unwrap_or_default();
+        let user = self
+            .state
+            .store
+            .fac_user(serial, &name)?
+            .unwrap_or_else(|| FacUser::named(&name, UserKind::Local));
+        let (channel, to, method) = if user.ftm_act_method == "sms" {
+            (Channel::Sms, user.mobile_number.clone(), "sms")
+        } else {
+            (Channel::Email, user.email.clone(), "email")
+        };
+        let qr = modeled::transfer_qr_payload(&code);
+        let attachments = match channel {
+            Channel::Email => vec![Attachment {
+                filename: "transfer.png".to_owned(),
+                content_type: "image/png".to_owned(),
+                data: BASE64.encode(crate::offline::qr_png(&qr)?),
+            }],
+            Channel::Sms => Vec::new(),
+        };
+        self.state
+            .outbox
+            .send(
+                Outgoing {
+                    appliance: serial.clone(),
+                    kind: MessageKind::TransferCode,
+                    channel,
+                    user: name.clone(),
+                    to,
+                    subject: modeled::TRANSFER_EMAIL_SUBJECT.to_owned(),
+                    body: modeled::transfer_message(&name, &code),
+                    code,
+                    attachments,
+                },
+                self.state.clock.now(),
+            )
+            .await
+            .map_err(|e| FacApiError::BadRequest(e.to_string()))?;
+        json(
+            StatusCode::OK,
+            &TransferTokenAccepted {
+                status: "code-sent".to_owned(),
+                message: format!("Transfer Activation Code sent by {method}"),
+                method: method.to_owned(),
+            },
+        )
     }
 
     /// `POST offlineotp/` (and `offlinehotpupdate/` with the last counter the agent used): the user's
