@@ -1100,3 +1100,53 @@ async fn token_transfer_refusals() {
     );
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn pushauth_sends_a_push_the_phone_answers() {
+    let suite = TestSuite::with_fac_host().await;
+    let (serial, fac) = suite
+        .new_fac_with(
+            FAC_HOST,
+            json!({"ftm_push": {"status": true, "server_port": 0}}),
+        )
+        .await;
+    fac.post("fortitokenmobilelicenses/", json!({"license": FIFTY_SEATS}))
+        .await;
+    let id = local_user(&fac, "pia").await;
+    let (_, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert!(user["token_serial"].is_string(), "{user}");
+    let code = outbox(&suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    let _: protocol::appliance::PollOutcome = suite
+        .appliance_op(&serial, "poll", json!({}))
+        .await
+        .unwrap();
+    suite
+        .change_phone(&phone, json!({"push_policy": "approve"}))
+        .await;
+    let (status, answer) = fac
+        .post(
+            "pushauth/",
+            json!({"username": "pia", "user_ip": "198.51.100.7"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "authenticated");
+    suite
+        .change_phone(&phone, json!({"push_policy": "deny"}))
+        .await;
+    let (status, _) = fac.post("pushauth/", json!({"username": "pia"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = fac.post("pushauth/", json!({"username": "nobody"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    suite.stop().await;
+}

@@ -144,9 +144,13 @@ impl crate::TestSuite {
 
     /// A virtual FortiAuthenticator named `host`, with an API key for `admin`, and a script's client for it.
     pub async fn new_fac(&self, host: &str) -> (String, FacClient) {
-        let appliance = self
-            .new_appliance(serde_json::json!({"mode": "fortiauthenticator"}))
-            .await;
+        self.new_fac_with(host, serde_json::json!({})).await
+    }
+
+    /// [`TestSuite::new_fac`] with more of the appliance's creation body (`ftm_push`, `settings`).
+    pub async fn new_fac_with(&self, host: &str, mut body: Value) -> (String, FacClient) {
+        body["mode"] = serde_json::json!("fortiauthenticator");
+        let appliance = self.new_appliance(body).await;
         let serial = appliance.serial.to_string();
         let (status, answer) = self
             .admin_patch(

@@ -17,7 +17,7 @@ use protocol::fac_rest::{
     AuthAccepted, AuthRequest, FortiTokenObject, FtmLicenseCounts, FtmLicenseImport,
     FtmLicenseImported, FtmProvisioningChange, GroupMembershipObject, ImportMessages,
     LdapUserObject, LocalUserObject, NewGroupMembership, NewUserGroup, OfflineRequest,
-    ResourceEntry, TokenPolicyChange, UserChange, UserGroupObject,
+    PushAuthRequest, ResourceEntry, TokenPolicyChange, UserChange, UserGroupObject,
 };
 use protocol::id::TokenSerial;
 use protocol::token_transfer::{
@@ -106,6 +106,7 @@ async fn dispatch(
         ("usergroups", None) => call.groups().await,
         ("localgroup-memberships", None) => call.memberships().await,
         ("auth", None) => call.auth().await,
+        ("pushauth", None) => call.push_auth().await,
         ("offlineotp", None) => call.offline(false).await,
         ("offlinehotpupdate", None) => call.offline(true).await,
         ("emergencytoken", None) => call.emergency().await,
@@ -245,6 +246,7 @@ impl Call<'_> {
             ("usergroups", paths::FAC_USERGROUPS),
             ("localgroup-memberships", paths::FAC_GROUP_MEMBERSHIPS),
             ("auth", paths::FAC_AUTH),
+            ("pushauth", paths::FAC_PUSHAUTH),
             ("offlineotp", paths::FAC_OFFLINE_OTP),
             ("offlinehotpupdate", paths::FAC_OFFLINE_HOTP_UPDATE),
             ("emergencytoken", paths::FAC_EMERGENCY_TOKEN),
@@ -1161,6 +1163,46 @@ impl Call<'_> {
                 method: method.to_owned(),
             },
         )
+    }
+
+    /// `POST pushauth/`: sends the user an FTM push through the FAC's ftm-push settings and waits for the
+    /// phone's answer (the phone answers on the FAC's `pushauthresp/`, served by its ftm-push listener).
+    async fn push_auth(&self) -> Result<HttpResponse, FacApiError> {
+        self.only(&["POST"])?;
+        let request: PushAuthRequest = self.body()?;
+        let name = request.username.trim().to_owned();
+        if self
+            .state
+            .store
+            .user(&self.appliance.serial, &name)?
+            .is_none()
+        {
+            return Err(FacApiError::Refused(modeled::FAC_AUTH_FAILED.to_owned()));
+        }
+        let client_ip = request.user_ip.as_deref().unwrap_or("203.0.113.10");
+        let outcome =
+            crate::ftm_push::login(&self.state.push, &self.appliance, &name, client_ip).await?;
+        match outcome.result {
+            LoginResult::Success => json(
+                StatusCode::OK,
+                &AuthAccepted {
+                    username: name,
+                    status: modeled::FAC_AUTH_OK.to_owned(),
+                },
+            ),
+            LoginResult::Locked => Err(FacApiError::Forbidden(modeled::FAC_USER_LOCKED.to_owned())),
+            LoginResult::PushFailed if outcome.message.contains("refus") => {
+                Err(FacApiError::Status(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    protocol::fac_rest::PUSH_SERVER_REFUSING.to_owned(),
+                ))
+            }
+            LoginResult::PushFailed => Err(FacApiError::Status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                protocol::fac_rest::PUSH_SERVER_UNREACHABLE.to_owned(),
+            )),
+            _ => Err(FacApiError::Refused(modeled::FAC_AUTH_FAILED.to_owned())),
+        }
     }
 
     /// `POST offlineotp/` (and `offlinehotpupdate/` with the last counter the agent used): the user's
