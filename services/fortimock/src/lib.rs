@@ -13,6 +13,7 @@ pub mod cli;
 pub mod client;
 pub mod demo;
 pub mod dns;
+pub mod fac;
 pub mod fgt;
 pub mod health;
 pub mod journal;
