@@ -861,14 +861,6 @@ impl Fleet {
         Ok(facs)
     }
 
-    /// Whether some FortiAuthenticator answers to `host` (for the TLS handshake's certificate).
-    pub fn is_fac_host(&self, host: &str) -> bool {
-        self.facs().is_ok_and(|facs| {
-            facs.iter()
-                .any(|(a, c)| c.host_name(&a.serial).eq_ignore_ascii_case(host))
-        })
-    }
-
     /// Changes a FortiAuthenticator's settings and configuration in one transaction: `change` gets both as
     /// they stand and changes them or refuses (nothing written). The host name stays unique among the
     /// lab's FACs. `None` when there is no such appliance.

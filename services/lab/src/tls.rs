@@ -323,48 +323,6 @@ impl LabTls {
     }
 }
 
-/// Issues server certificates for single host names from the lab CA, on demand: what a virtual appliance
-/// whose API answers by host name (a FortiAuthenticator's `https://<host name>/api/v1/`) presents, so clients
-/// that trust the lab CA verify the name they asked for.
-pub struct HostCertificates {
-    ca_pem: String,
-    ca_key_pem: String,
-    provider: Arc<CryptoProvider>,
-}
-
-impl LabTls {
-    /// The issuer of per-host certificates, `None` for a brought-in certificate (no CA key).
-    pub fn host_certificates(&self) -> Option<HostCertificates> {
-        Some(HostCertificates {
-            ca_pem: self.ca_pem.clone(),
-            ca_key_pem: self.ca_key_pem.clone()?,
-            provider: provider(),
-        })
-    }
-}
-
-impl HostCertificates {
-    /// A certificate for `name` alone (a DNS name or an IP address), signed by the lab CA, with its key ready
-    /// for rustls.
-    pub fn issue(&self, name: &str) -> anyhow::Result<Arc<rustls::sign::CertifiedKey>> {
-        let tls = LabTls::issue_server(
-            self.ca_pem.clone(),
-            None,
-            self.ca_key_pem.clone(),
-            vec![name.to_ascii_lowercase()],
-        )?;
-        let key = self
-            .provider
-            .key_provider
-            .load_private_key(tls.server_key.clone_key())
-            .context("loading the host key")?;
-        Ok(Arc::new(rustls::sign::CertifiedKey::new(
-            tls.server_chain,
-            key,
-        )))
-    }
-}
-
 /// A server config with a fresh self-signed certificate that chains to no CA anyone trusts: what an
 /// appliance's ftm-push listener presents when its `server-cert` is unusable, so phones refuse it.
 pub fn untrusted_server_config(names: &[&str]) -> anyhow::Result<Arc<rustls::ServerConfig>> {
