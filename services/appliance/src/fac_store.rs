@@ -711,7 +711,9 @@ pub(crate) fn on_token_deleted(
 }
 
 /// A login's OTP check on a HOTP token of a FortiAuthenticator: `Some` verdict (its counter state written)
-/// when the token is HOTP, `None` for the TOTP check to run.
+/// when the token is HOTP, `None` for the TOTP check to run. The arguments are the transaction's and the
+/// login's, passed as the store's login has them.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_hotp_in(
     tx: &mut Tx<'_>,
     seal_key: &protocol::crypto::SealKey,

@@ -89,10 +89,7 @@ fn sha256_hex(text: &str) -> String {
 }
 
 fn refusal(entry: &CatalogueEntry) -> (i32, Option<protocol::catalogue::WireError>) {
-    (
-        entry.code.and_then(|c| i32::try_from(c).ok()).unwrap_or(1),
-        Some(entry.wire_error()),
-    )
+    (entry.code.unwrap_or(1), Some(entry.wire_error()))
 }
 
 /// `POST token/transfer/start`: the old phone hands over its tokens' data.

@@ -443,7 +443,7 @@ async fn store_activated(
     );
     let stored = state
         .phones
-        .update(&id, move |current| {
+        .update(id, move |current| {
             if current.identity.mobile_id != mobile_id || current.app.uuid_pref != uuid_pref {
                 return Err(StoreRefusal::Gone);
             }
