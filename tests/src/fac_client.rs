@@ -147,7 +147,7 @@ impl crate::TestSuite {
         self.new_fac_with(host, serde_json::json!({})).await
     }
 
-    /// [`TestSuite::new_fac`] with more of the appliance's creation body (`ftm_push`, `settings`).
+    /// [`crate::TestSuite::new_fac`] with more of the appliance's creation body (`ftm_push`, `settings`).
     pub async fn new_fac_with(&self, host: &str, mut body: Value) -> (String, FacClient) {
         body["mode"] = serde_json::json!("fortiauthenticator");
         let appliance = self.new_appliance(body).await;
