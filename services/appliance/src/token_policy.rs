@@ -459,10 +459,15 @@ mod tests {
             panic!()
         };
         assert_eq!(state.sync, Some(8));
-        // A code that does not follow does not complete it.
+        // A code that does not follow does not complete it: another far code starts the resync over there.
         assert_eq!(
             check_hotp(RFC_SEED, RFC_CODES[5], 6, state, 1, 100),
-            HotpVerdict::Denied
+            HotpVerdict::Resync {
+                state: HotpState {
+                    next: 1,
+                    sync: Some(5)
+                }
+            }
         );
         let HotpVerdict::Accepted { state } = check_hotp(RFC_SEED, RFC_CODES[9], 6, state, 1, 100)
         else {
