@@ -746,6 +746,10 @@ pub struct DemoArgs {
     /// the grace period and after (moves the lab clock forward).
     #[arg(long)]
     pub transfer: bool,
+    /// Tell the FortiAuthenticator chapter instead: a script drives a FAC's REST API (license, user,
+    /// token assignment and its activation message, auth/), then alice moves her token to a new phone.
+    #[arg(long, conflicts_with = "transfer")]
+    pub fac: bool,
 }
 
 #[derive(clap::Args, Debug)]

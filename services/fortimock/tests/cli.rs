@@ -657,6 +657,18 @@ async fn a_fortiauthenticator_from_the_command_line_and_its_rest_api() {
     assert_eq!(shown["admins"], serde_json::json!(["admin"]));
     let outbox = cli(&data_dir, &["fac", "outbox", "FAC-VMTM00000001"]);
     assert!(outbox.is_empty(), "{outbox}");
+    // The demo's FAC chapter, through the REST API and a token transfer.
+    let story = cli(&data_dir, &["demo", "--fac"]);
+    for wanted in [
+        "POST localusers/ → 207 with statue 201",
+        "POST auth/ → 200",
+        "FTM token Transfer Code has already been used",
+        "the old phone sees the transfer completed and now holds 0 tokens",
+        "POST auth/ → 200",
+        "Done.",
+    ] {
+        assert!(story.contains(wanted), "{wanted:?} missing from:\n{story}");
+    }
     child.kill().unwrap();
     child.wait().unwrap();
 }
