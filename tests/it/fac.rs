@@ -1150,3 +1150,89 @@ async fn pushauth_sends_a_push_the_phone_answers() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn fortimocks_fac_api_refuses_bad_input_and_changes_nothing() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let view_path = paths::fill(paths::APPLIANCE_FAC, &[&serial]);
+    let before: Value = suite.admin_get("appliance", &view_path).await;
+    for change in [
+        json!({"host_name": "not a host"}),
+        json!({"token_policy": {"hotp_sync_window": 4}}),
+        json!({"provisioning": {"time_step": 45}, "host_name": "ok.lab.test"}),
+        json!({"token_policy": {"emergency_codes_enabled": true}}),
+        json!({"host_name": 7}),
+    ] {
+        let (status, answer) = suite.admin_patch("appliance", &view_path, &change).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{change}: {answer}");
+        assert!(answer["error_id"].is_string(), "{answer}");
+        let after: Value = suite.admin_get("appliance", &view_path).await;
+        assert_eq!(after, before, "{change}");
+    }
+    // Another FAC cannot take this one's host name.
+    let (other, _) = suite.new_fac("other.lab.test").await;
+    let (status, _) = suite
+        .admin_patch(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_FAC, &[&other]),
+            &json!({"host_name": FAC_HOST}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A bad administrator name; a FortiGate has none of this.
+    let keys = paths::fill(paths::APPLIANCE_API_KEYS, &[&serial]);
+    let (status, _) = suite
+        .admin_post("appliance", &keys, &json!({"admin": "two words"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let fortigate = suite.new_appliance(json!({})).await.serial.to_string();
+    let (status, _) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_API_KEYS, &[&fortigate]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // The old key still opens the API.
+    let (status, _) = fac.get("fortitokens/").await;
+    assert_eq!(status, StatusCode::OK);
+    // No activation page for a token that was not provisioned offline, nor for a malformed serial.
+    let token = fac.all("fortitokens/").await[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (token, wanted) in [
+        (token.as_str(), StatusCode::CONFLICT),
+        ("nonsense", StatusCode::BAD_REQUEST),
+    ] {
+        let response = suite
+            .client
+            .get(format!(
+                "{}{}",
+                suite.url("appliance"),
+                paths::fill(paths::APPLIANCE_ACTIVATION, &[&serial, token])
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), wanted, "{token}");
+    }
+    // The agent: a user without a token, a bad agent name.
+    let (status, _) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_AGENT_SYNC, &[&serial, "pc1"]),
+            &json!({"user": "nobody"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let agents: Value = suite
+        .admin_get(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_AGENTS, &[&serial]),
+        )
+        .await;
+    assert_eq!(agents, json!([]));
+    suite.stop().await;
+}
