@@ -1236,3 +1236,61 @@ async fn fortimocks_fac_api_refuses_bad_input_and_changes_nothing() {
     assert_eq!(agents, json!([]));
     suite.stop().await;
 }
+
+/// A FAC automation script in Python as public ones are written (`tests/python/fac_script.py`), pointed at
+/// the virtual FAC by host name (`localhost`, which the lab certificate covers). Skipped (saying so) where
+/// Python or `requests` is missing, unless `FORTIMOCK_REQUIRE_PYTHON` is set, as CI sets it.
+#[tokio::test]
+async fn a_python_fac_script_runs_unmodified() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let available = std::process::Command::new(&python)
+        .args(["-c", "import requests"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !available {
+        assert!(
+            std::env::var_os("FORTIMOCK_REQUIRE_PYTHON").is_none(),
+            "{python} with `requests` is required (FORTIMOCK_REQUIRE_PYTHON is set)"
+        );
+        eprintln!(
+            "a_python_fac_script_runs_unmodified: skipped, {python} with `requests` is not available"
+        );
+        return;
+    }
+    let suite = TestSuite::with_fac_host().await;
+    let (serial, _) = suite.new_fac("localhost").await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, suite.lab().ca_pem().unwrap()).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/fac_script.py");
+    let issued: Value = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_API_KEYS, &[&serial]),
+            &json!({"admin": "automation"}),
+        )
+        .await
+        .1;
+    let mut command = std::process::Command::new(&python);
+    command
+        .arg(&script)
+        .env(
+            "FAC_HOST",
+            format!("localhost:{}", suite.appliance_addr().port()),
+        )
+        .env("FAC_ADMIN", "automation")
+        .env("FAC_API_KEY", issued["api_key"].as_str().unwrap())
+        .env("REQUESTS_CA_BUNDLE", &ca);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(stdout.contains("passed, 0 failed"), "{stdout}");
+    suite.stop().await;
+}
