@@ -37,10 +37,12 @@
 //!   `EmergencyCodesObject`, the error texts the reference does not quote ([`FAC_AUTH_FAILED`] and after it),
 //!   the offline activation QR ([`offline_activation_payload`]), `?returnseed=` ([`returned_seed`]), the
 //!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
-//!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]).
+//!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
+//!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
 //! - Token transfer between phones: every type of `token_transfer` (after FortiToken Cloud's
 //!   `/api/v1/token/transfer/start` template), which service answers ([`TRANSFER_SERVICE`]), the HMAC
-//!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]) and the refusals
+//!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message
+//!   ([`transfer_message`]) and the refusals
 //!   ([`TRANSFER_NOT_TRANSFERABLE`] and after it).
 
 use serde::{Deserialize, Serialize};
