@@ -193,6 +193,29 @@ pub const V3_CLOUD_KEY_REQUIRED: CatalogueEntry = CatalogueEntry {
     source: "public FortiCare v3 clients (shared/reference/forticare-v3.md)",
 };
 
+/// FortiAuthenticator's REST API assigning a token that is not available for use (locked, or another
+/// user's): `400 {"error": "This serial number is not available for use."}` (FAC 8.0.0 \[PRACTICE\]).
+pub const FAC_SERIAL_NOT_AVAILABLE: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.serial-not-available",
+    code: None,
+    text: crate::fac_rest::SERIAL_NOT_AVAILABLE,
+    provenance: Provenance::Client,
+    symptom: "the script's user creation or token assignment fails with HTTP 400; pick an available token",
+    source: "shared/reference/fortiauthenticator-rest.md, errors seen on FAC 8.0.0 [PRACTICE]",
+};
+
+/// FortiAuthenticator's REST API failing to send a FortiToken Mobile activation message: `400 {"error":
+/// "Failed to send FortiToken Mobile activation message"}` (FAC 8.0.0 \[PRACTICE\]; fortimock answers it when
+/// the message cannot go out: no address for the chosen method, or the delivery failed).
+pub const FAC_ACTIVATION_MESSAGE_FAILED: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.activation-message-failed",
+    code: None,
+    text: crate::fac_rest::ACTIVATION_MESSAGE_FAILED,
+    provenance: Provenance::Client,
+    symptom: "HTTP 400 from localusers/; the token is provisioned and the message can be sent again with a retry",
+    source: "shared/reference/fortiauthenticator-rest.md, errors seen on FAC 8.0.0 [PRACTICE]",
+};
+
 /// Every entry, in the order a reader meets them in the flows.
 pub const CATALOGUE: &[&CatalogueEntry] = &[
     &LICENSE_CODE_INVALID,
@@ -231,6 +254,17 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &modeled::V3_RATE_LIMIT_MINUTE,
     &modeled::V3_RATE_LIMIT_HOUR,
     &modeled::V3_ERROR_LIMIT,
+    &FAC_SERIAL_NOT_AVAILABLE,
+    &FAC_ACTIVATION_MESSAGE_FAILED,
+    &modeled::FAC_BAD_MOBILE_NUMBER,
+    &modeled::FAC_TRANSFER_DISABLED,
+    &modeled::FAC_TRANSFER_NOT_HOLDER,
+    &modeled::TRANSFER_NOT_TRANSFERABLE,
+    &modeled::TRANSFER_UNKNOWN_TOKEN,
+    &modeled::TRANSFER_UNKNOWN,
+    &modeled::TRANSFER_CODE_INVALID,
+    &modeled::TRANSFER_CODE_USED,
+    &modeled::TRANSFER_CODE_EXPIRED,
 ];
 
 /// The entry with this id.

@@ -19,6 +19,9 @@
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `forticare_v3`: FortiCare's asset-management REST API (v3), the one customers' scripts use;
+//! - `fac_rest`: FortiAuthenticator's REST API (`/api/v1/`, Tastypie shapes), the one FAC scripts use;
+//!   `token_transfer`: token transfer between phones (modeled wire); `fac_admin`: fortimock's own API for
+//!   virtual FortiAuthenticators;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
 //!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
 #![cfg_attr(
@@ -33,6 +36,8 @@ pub mod catalogue;
 pub mod crypto;
 pub mod device_storage;
 pub mod envelope;
+pub mod fac_admin;
+pub mod fac_rest;
 pub mod forticare_v3;
 pub mod header;
 pub mod hosts;
@@ -52,6 +57,7 @@ pub mod scenario;
 pub mod seed;
 pub mod state;
 pub mod time;
+pub mod token_transfer;
 
 #[cfg(test)]
 mod golden;

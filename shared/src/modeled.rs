@@ -32,6 +32,18 @@
 //!   directregistration) goes to ftm, the appliances' one front door; `update.fortiguard.net` (FortiAuthenticator's
 //!   hardware token activation) goes to forticare; `notification.fortinet.net` (FortiGate's mail server) to
 //!   no service yet, resolving into the lab only so mail never leaves it.
+//! - FortiAuthenticator's REST API (`fac_rest`): the field names of `TokenPolicy` and
+//!   `FtmProvisioning::provision_mode`, `AuthAccepted`, `OfflineRequest::counter`, `OfflineCacheObject`,
+//!   `EmergencyCodesObject`, the error texts the reference does not quote ([`FAC_AUTH_FAILED`] and after it),
+//!   the offline activation QR ([`offline_activation_payload`]), `?returnseed=` ([`returned_seed`]), the
+//!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
+//!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
+//!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
+//! - Token transfer between phones: every type of `token_transfer` (after FortiToken Cloud's
+//!   `/api/v1/token/transfer/start` template), which service answers ([`TRANSFER_SERVICE`]), the HMAC
+//!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message
+//!   ([`transfer_message`]) and the refusals
+//!   ([`TRANSFER_NOT_TRANSFERABLE`] and after it).
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -724,6 +736,445 @@ pub const V3_ERROR_LIMIT: CatalogueEntry = CatalogueEntry {
     provenance: Provenance::Modeled,
     symptom: "HTTP 429 for every call until the oldest error of the last hour ages out",
     source: "limit: a public client's docstrings [CLIENT]; status, code and text: fortimock model",
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// FortiAuthenticator (dossier §6, shared/reference/fortiauthenticator-rest.md): what its REST API, its token
+// policy, offline activation and the Windows agent do where no public source says.
+// ---------------------------------------------------------------------------------------------------------
+
+/// A FortiAuthenticator's host name unless one is given: its serial in lower case (`fac-vmtm18004378`). Its
+/// REST API answers `https://<host name>/api/v1/`; the name picks the FAC among the lab's.
+pub fn fac_default_host_name(serial: &ApplianceSerial) -> String {
+    serial.as_str().to_ascii_lowercase()
+}
+
+/// Whether a serial is a FortiAuthenticator's (`FAC-VM…`, `FAC…`): what the transfer service takes as "issued by
+/// a FortiAuthenticator" (tokens a FortiGate issued are not transferable between phones, dossier §5).
+pub fn is_fortiauthenticator(serial: &str) -> bool {
+    serial.trim().to_ascii_uppercase().starts_with("FAC")
+}
+
+/// How long an administrator's REST API key is, and what it is made of: FAC mails a random key; fortimock's
+/// are 40 letters and digits.
+pub const FAC_API_KEY_LEN: usize = 40;
+
+/// The answer to a successful `POST auth/` (the body of the FAC's 200 is not public): `{"username", "status":
+/// "authenticated"}`; `pushauth/` answers the same when the user approved.
+pub const FAC_AUTH_OK: &str = "authenticated";
+
+/// What `auth/` answers, with 401, when the user, password or token code is wrong (one sentence for all, so a
+/// caller cannot tell which: FAC's exact text is not public).
+pub const FAC_AUTH_FAILED: &str = "Authentication failed";
+
+/// What `auth/` and `pushauth/` answer, with 403, for a locked-out or disabled user.
+pub const FAC_USER_LOCKED: &str = "User account is locked out";
+pub const FAC_USER_DISABLED: &str = "User account is disabled";
+
+/// What `auth/` answers, with 401, after sending a user with email or SMS tokens a fresh code: the caller posts
+/// again with `token_code`. The sentence names the channel (`{}`).
+pub fn fac_token_code_sent(channel: &str) -> String {
+    format!("Token code sent by {channel}: post it again as token_code")
+}
+
+/// What the phone-facing resources (`pushpoll/`, `transfertoken/`, and `csv/`, `oauth/`) answer an admin API
+/// key with: 403 \[PRACTICE\]; the body's text is fortimock's.
+pub const FAC_PHONE_ONLY: &str = "This resource is not available to administrator API keys.";
+
+/// What `transfertoken/` answers, with 403, while the token policy's FortiToken Mobile transfer is off: "If it is
+/// not enabled, FortiAuthenticator blocks all requests to Transfer Activation Code" \[DOC\]; the text is
+/// fortimock's.
+pub const FAC_TRANSFER_DISABLED: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.transfer-disabled",
+    code: None,
+    text: "FortiToken Mobile transfer is disabled on this FortiAuthenticator",
+    provenance: Provenance::Modeled,
+    symptom: "the old phone's transfer request is refused: enable the token policy's FortiToken Mobile transfer",
+    source: "behaviour: FAC administration guide, Tokens [DOC]; text: fortimock model",
+};
+
+/// What `transfertoken/` answers, with 403, when the phone's HMAC does not match the FAC's copies of the seeds
+/// (the phone does not hold the tokens it names).
+pub const FAC_TRANSFER_NOT_HOLDER: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.transfer-not-holder",
+    code: None,
+    text: "The transfer request is not signed by the tokens it names",
+    provenance: Provenance::Modeled,
+    symptom: "the transfer is refused: the requesting phone does not hold the tokens' seeds",
+    source: "fortimock model",
+};
+
+/// The malformed `mobile_number` refusal (400): FAC refuses it \[PRACTICE\], in words not public.
+pub const FAC_BAD_MOBILE_NUMBER: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.bad-mobile-number",
+    code: None,
+    text: "Invalid mobile number. Use the format +[country code]-[number], e.g. +46-701234567",
+    provenance: Provenance::Modeled,
+    symptom: "the user is not created or changed (HTTP 400)",
+    source: "behaviour: fortiauthenticator-rest.md [PRACTICE]; text: fortimock model",
+};
+
+/// The per-item status key of `POST localusers/`'s 207 answer, spelled as FAC spells it \[PRACTICE\]; its value
+/// is the item's HTTP status (201 for a created user: the value is not public).
+pub const FAC_STATUE_KEY: &str = "statue";
+
+/// How `fortitokens/` names a token's status (`new` | `available` | `pending` | `assigned` \[DOC\]): a token
+/// whose activation timed out stays with its user (`assigned`, the user's `reason` tells why), and one whose
+/// license moved away shows `assigned` too, as FAC has no other status for it (fortimock's mapping).
+pub fn fac_token_status(status: crate::appliance::FortiTokenStatus) -> &'static str {
+    use crate::appliance::FortiTokenStatus;
+    match status {
+        FortiTokenStatus::Available => "available",
+        FortiTokenStatus::Pending => "pending",
+        FortiTokenStatus::Assigned
+        | FortiTokenStatus::ProvisionTimeout
+        | FortiTokenStatus::Error => "assigned",
+    }
+}
+
+/// How many emergency codes `emergencytoken/` issues a user at once, and their length: the Windows agent takes
+/// each once (FAC's numbers are not public).
+pub const EMERGENCY_CODE_COUNT: usize = 5;
+pub const EMERGENCY_CODE_DIGITS: usize = 8;
+
+/// How many digits a token code sent by email or SMS has (FAC's default token length).
+pub const EMAIL_SMS_CODE_DIGITS: usize = 6;
+
+/// The content of an offline activation QR code (FortiAuthenticator's "Provision mode: Offline", FAC ≥ 6.6.1):
+/// everything the phone needs to compute the token's codes with no call to any server. The real format is not
+/// public; fortimock uses a URI in the app's scheme with the seed in RFC 4648 base32 (as `otpauth://` URIs
+/// carry it), the issuer, the algorithm, period, length and first HOTP counter:
+/// `fortitokenmobile://offline?sn=FTKMOB…&issuer=FAC-VM…&seed=…&algo=totp&period=30&digits=6&counter=1`.
+/// The page that shows it is the secret's only way out, as the escrow is online.
+pub fn offline_activation_payload(offline: &OfflineActivation) -> String {
+    format!(
+        "fortitokenmobile://offline?sn={}&issuer={}&seed={}&algo={}&period={}&digits={}&counter={}",
+        offline.token,
+        offline.issuer,
+        data_encoding::BASE32_NOPAD.encode(offline.seed.as_bytes()),
+        offline.params.kind.as_str(),
+        offline.params.period,
+        offline.params.digits,
+        offline.counter
+    )
+}
+
+/// What an offline activation QR code carries ([`offline_activation_payload`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfflineActivation {
+    pub token: TokenSerial,
+    pub issuer: String,
+    pub seed: crate::seed::Seed,
+    pub params: OtpParams,
+    pub counter: u64,
+}
+
+/// Reads an offline activation QR code; `None` when `text` is not one at all (an ordinary activation code),
+/// `Some(Err)` naming what is wrong when it is one but unusable.
+pub fn parse_offline_activation(text: &str) -> Option<Result<OfflineActivation, String>> {
+    let query = text.trim().strip_prefix("fortitokenmobile://offline?")?;
+    let field = |name: &str| {
+        query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .ok_or_else(|| format!("the offline activation code has no `{name}`"))
+    };
+    let parse = || -> Result<OfflineActivation, String> {
+        let token: TokenSerial = field("sn")?.parse().map_err(|e| format!("sn: {e}"))?;
+        let seed_bytes = data_encoding::BASE32_NOPAD
+            .decode(field("seed")?.as_bytes())
+            .map_err(|e| format!("seed: {e}"))?;
+        let seed = crate::seed::Seed::from_bytes(&seed_bytes).map_err(|e| format!("seed: {e}"))?;
+        let kind = OtpKind::parse(field("algo")?).ok_or("algo: neither totp nor hotp")?;
+        let number = |name: &str| -> Result<u64, String> {
+            field(name)?
+                .parse::<u64>()
+                .map_err(|e| format!("{name}: {e}"))
+        };
+        let params = OtpParams {
+            kind,
+            period: u32::try_from(number("period")?).map_err(|e| format!("period: {e}"))?,
+            digits: u32::try_from(number("digits")?).map_err(|e| format!("digits: {e}"))?,
+        };
+        if let Some(refusal) = otp_wire_refusal(&params) {
+            return Err(refusal);
+        }
+        Ok(OfflineActivation {
+            token,
+            issuer: field("issuer")?.to_owned(),
+            seed,
+            params,
+            counter: number("counter")?,
+        })
+    };
+    Some(parse())
+}
+
+/// `?returnseed=` on the PATCH that assigns a token (KB 395529, FAC ≥ 6.6.3: the seed goes to a third-party
+/// app, 30-second steps, no push). `2` gives the seed in RFC 4648 base32, what authenticator apps take; `1`
+/// gives it sealed with a key derived from the token policy's "Seed encryption passphrase" (whose KDF and
+/// cipher are not public): [`seal_returned_seed`]. Other values are refused.
+pub fn returned_seed(
+    mode: u8,
+    seed: &crate::seed::Seed,
+    passphrase: Option<&str>,
+    iv: [u8; 16],
+) -> Result<String, String> {
+    match mode {
+        2 => Ok(data_encoding::BASE32_NOPAD.encode(seed.as_bytes())),
+        1 => match passphrase {
+            Some(passphrase) if !passphrase.is_empty() => {
+                Ok(seal_returned_seed(passphrase, seed, iv))
+            }
+            _ => Err("returnseed=1 needs the token policy's seed encryption passphrase".to_owned()),
+        },
+        other => Err(format!(
+            "returnseed={other}: only 1 (encrypted) and 2 (plain) are known"
+        )),
+    }
+}
+
+/// Base64 of the seed sealed (`crypto::seal`, AES-256-CBC + HMAC-SHA256) with keys derived from `passphrase`.
+pub fn seal_returned_seed(passphrase: &str, seed: &crate::seed::Seed, iv: [u8; 16]) -> String {
+    use base64::Engine;
+    let key = crate::crypto::SealKey::from_secret(passphrase.as_bytes(), RETURNED_SEED_LABEL);
+    base64::engine::general_purpose::STANDARD
+        .encode(crate::crypto::seal(&key, iv, seed.as_bytes()).to_bytes())
+}
+
+/// The label of the key [`seal_returned_seed`] derives from the passphrase.
+pub const RETURNED_SEED_LABEL: &str = "fortimock fac returned seed v1";
+
+/// The Windows agent's offline cache (FAC "FortiAuthenticator Agent Offline FortiToken Support", \[DOC\] for
+/// what it is; the wire format is fortimock's): the codes of a user's token for the cached period (TOTP: every
+/// time step from `first` for `count` steps, covering 1–200 days; HOTP: `count` counters from `first`, 1–4000),
+/// and the user's emergency codes with their expiry. It travels sealed with the offline shared secret
+/// ([`seal_offline_cache`]), and codes are kept only as 4-byte tags ([`offline_code_tag`]): the agent checks a
+/// typed code by computing its tag, so even an opened cache does not list the codes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineCache {
+    pub v: u32,
+    pub username: String,
+    pub token: String,
+    /// `totp` or `hotp`.
+    pub kind: String,
+    pub period: u32,
+    pub digits: u32,
+    /// The first cached time step (TOTP) or counter (HOTP).
+    pub first: u64,
+    pub count: u64,
+    /// Base64 of `count` 4-byte tags, in step or counter order.
+    pub tags: String,
+    pub emergency: Vec<EmergencyTag>,
+    /// When the FAC built the cache (epoch seconds).
+    pub issued: i64,
+}
+
+/// One emergency code in an [`OfflineCache`]: its tag ([`emergency_code_tag`], hex) and its expiry (epoch seconds).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmergencyTag {
+    pub tag: String,
+    pub expires: i64,
+}
+
+/// The label of the keys an offline cache is sealed with, derived from the shared secret.
+pub const OFFLINE_CACHE_LABEL: &str = "fortimock fac agent offline cache v1";
+
+/// The key the cache's code tags are made with, derived from the shared secret.
+pub fn offline_tag_key(shared_secret: &str) -> [u8; 32] {
+    crate::crypto::hmac_sha256(
+        shared_secret.as_bytes(),
+        &[b"fortimock fac agent offline tags v1"],
+    )
+}
+
+/// The 4-byte tag of `code` at time step or counter `position`: the first 4 bytes of HMAC-SHA256(tag key,
+/// position big-endian ‖ code). One chance in four billion that a wrong code matches a given position.
+pub fn offline_code_tag(tag_key: &[u8; 32], position: u64, code: &str) -> [u8; 4] {
+    let mac = crate::crypto::hmac_sha256(tag_key, &[&position.to_be_bytes(), code.as_bytes()]);
+    [mac[0], mac[1], mac[2], mac[3]]
+}
+
+/// The tag of an emergency code: hex HMAC-SHA256(tag key, "emergency" ‖ code).
+pub fn emergency_code_tag(tag_key: &[u8; 32], code: &str) -> String {
+    hex::encode(crate::crypto::hmac_sha256(
+        tag_key,
+        &[b"emergency\0", code.as_bytes()],
+    ))
+}
+
+/// Base64 of the cache's JSON sealed (AES-256-CBC + HMAC-SHA256) with keys derived from the shared secret.
+pub fn seal_offline_cache(shared_secret: &str, cache: &OfflineCache, iv: [u8; 16]) -> String {
+    use base64::Engine;
+    let key = crate::crypto::SealKey::from_secret(shared_secret.as_bytes(), OFFLINE_CACHE_LABEL);
+    let plain = serde_json::to_vec(cache).unwrap_or_default();
+    base64::engine::general_purpose::STANDARD
+        .encode(crate::crypto::seal(&key, iv, &plain).to_bytes())
+}
+
+/// Opens a sealed offline cache with the shared secret; the error says why it does not open (another secret,
+/// or not a cache).
+pub fn open_offline_cache(shared_secret: &str, sealed: &str) -> Result<OfflineCache, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(sealed.trim())
+        .map_err(|e| format!("the cache is not base64: {e}"))?;
+    let sealed =
+        crate::crypto::Sealed::from_bytes(&bytes).map_err(|e| format!("the cache: {e}"))?;
+    let key = crate::crypto::SealKey::from_secret(shared_secret.as_bytes(), OFFLINE_CACHE_LABEL);
+    let plain = crate::crypto::open(&key, &sealed)
+        .map_err(|_| "the cache does not open with this shared secret".to_owned())?;
+    serde_json::from_slice(&plain).map_err(|e| format!("the cache: {e}"))
+}
+
+/// What the activation message a FortiAuthenticator emails says (subject, body); the QR code goes along as a
+/// PNG attachment. FAC's template is configurable and not public; this is fortimock's.
+pub fn activation_email(
+    user: &str,
+    token: &TokenSerial,
+    code: &str,
+    expires: &str,
+) -> (String, String) {
+    (
+        "FortiToken Mobile Activation".to_owned(),
+        format!(
+            "Dear {user},\n\nYour FortiToken Mobile {token} is ready. Open FortiToken Mobile, tap +, and scan the \
+             attached QR code or enter the activation code:\n\n    {code}\n\nThe code expires on {expires}.\n"
+        ),
+    )
+}
+
+/// The activation SMS (FAC's template is not public).
+pub fn activation_sms(token: &TokenSerial, code: &str, expires: &str) -> String {
+    format!("FortiToken Mobile {token} activation code: {code} (expires {expires})")
+}
+
+/// The email and SMS of a token code for a user with email or SMS tokens.
+pub fn token_code_message(code: &str, timeout_secs: u32) -> (String, String) {
+    (
+        "Authentication token code".to_owned(),
+        format!("Your token code is {code}. It expires in {timeout_secs} seconds."),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Token transfer between phones (DESIGN flow 8, dossier §5): FortiToken Cloud's `/api/v1/token/transfer/start`
+// is the only public template (`token_transfer` holds the shapes).
+// ---------------------------------------------------------------------------------------------------------
+
+/// Which service is "FortiCare's token-transfer service": ftm, the FortiToken server that already holds the
+/// escrow, the Mobile endpoint the new phone redeems on (DESIGN §4) and the exactly-once take of activation
+/// codes; it answers FortiToken Cloud's `/api/v1/token/transfer/start` and its two siblings
+/// (`paths::TOKEN_TRANSFER_CODE`, `paths::TOKEN_TRANSFER_STATUS`).
+pub const TRANSFER_SERVICE: &str = "ftm";
+
+/// How long a transfer (and its code) stays usable after the old phone starts it: 24 hours.
+pub const TRANSFER_VALID_SECS: i64 = 24 * 3600;
+
+/// The flag byte of a transfer activation code: it has the shape of a token activation code (`0x21`, a flag,
+/// 8 random bytes, 16 base32 characters), with the portal flag, and is redeemed only as a transfer code.
+pub const TRANSFER_CODE_FLAG: u8 = 0x00;
+
+/// The subject of the transfer-code email (FAC's template is not public).
+pub const TRANSFER_EMAIL_SUBJECT: &str = "FortiToken Mobile Transfer";
+
+/// The text of the transfer-code email or SMS (step 7; FAC's template is not public).
+pub fn transfer_message(user: &str, code: &str) -> String {
+    format!(
+        "Dear {user},\n\nTo move your FortiToken Mobile tokens to your new phone, open FortiToken Mobile there, \
+         pick Complete Token Transfer and enter this transfer code (or scan the attached QR code):\n\n    {code}\n"
+    )
+}
+
+/// The QR string of a transfer code, in the email the FAC sends (step 7).
+pub fn transfer_qr_payload(code: &str) -> String {
+    format!("fortitokenmobile://transfer?code={code}")
+}
+
+/// The transfer code inside a [`transfer_qr_payload`] string, or `text` itself.
+pub fn transfer_code_from_input(text: &str) -> &str {
+    let text = text.trim();
+    text.strip_prefix("fortitokenmobile://transfer?")
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("code=")))
+        .unwrap_or(text)
+}
+
+/// The `hmac` of a transfer: hex HMAC-SHA256 keyed with the SHA-256 of the tokens' seeds (in the transfer's
+/// order) over `sn`, `reg_id` and the serials. Only a holder of every seed (the old phone, and the FAC that
+/// issued them) can make it; the transfer service keeps it for the FAC to check.
+pub fn transfer_hmac(sn: &str, reg_id: &str, tokens: &[(&str, &[u8])]) -> String {
+    let mut key = Sha256::new().chain_update(b"fortimock ftm transfer v1\0");
+    for (_, seed) in tokens {
+        key.update(seed);
+    }
+    let key = key.finalize();
+    let mut parts: Vec<&[u8]> = vec![sn.as_bytes(), b"\0", reg_id.as_bytes()];
+    for (serial, _) in tokens {
+        parts.push(b"\0");
+        parts.push(serial.as_bytes());
+    }
+    hex::encode(crate::crypto::hmac_sha256(&key, &parts))
+}
+
+/// A transfer naming a token the FortiAuthenticator did not issue (a FortiGate's token: not transferable).
+pub const TRANSFER_NOT_TRANSFERABLE: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.not-transferable",
+    code: Some(50),
+    text: "FTM token transfer is not supported for this token",
+    provenance: Provenance::Modeled,
+    symptom: "the old phone cannot start the transfer: the token was issued by a FortiGate (re-provision it instead)",
+    source: "behaviour: dossier §5 (FortiGate tokens are not transferable); code and text: fortimock model",
+};
+
+/// A transfer naming a token the service never delivered to a phone.
+pub const TRANSFER_UNKNOWN_TOKEN: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.unknown-token",
+    code: Some(51),
+    text: "FTM token transfer request names an unknown token",
+    provenance: Provenance::Modeled,
+    symptom: "the old phone cannot start the transfer",
+    source: "fortimock model",
+};
+
+/// A transfer code nobody issued (or mistyped).
+pub const TRANSFER_CODE_INVALID: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.code-invalid",
+    code: Some(52),
+    text: "FTM token Transfer Code is invalid",
+    provenance: Provenance::Modeled,
+    symptom: "the new phone cannot complete the transfer",
+    source: "fortimock model, after error 40 of activation codes",
+};
+
+/// A transfer code already redeemed: it works once.
+pub const TRANSFER_CODE_USED: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.code-used",
+    code: Some(53),
+    text: "FTM token Transfer Code has already been used",
+    provenance: Provenance::Modeled,
+    symptom: "the new phone cannot complete the transfer: another device already did",
+    source: "fortimock model",
+};
+
+/// A transfer code past its validity ([`TRANSFER_VALID_SECS`]).
+pub const TRANSFER_CODE_EXPIRED: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.code-expired",
+    code: Some(54),
+    text: "FTM token Transfer Code has expired",
+    provenance: Provenance::Modeled,
+    symptom: "the new phone cannot complete the transfer: start it again on the old phone",
+    source: "fortimock model",
+};
+
+/// A transfer id the service does not know, asked by an appliance other than the tokens' issuer, or expired
+/// before its code was issued.
+pub const TRANSFER_UNKNOWN: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.unknown",
+    code: Some(55),
+    text: "FTM token transfer not found",
+    provenance: Provenance::Modeled,
+    symptom: "the FortiAuthenticator cannot get the transfer code: the old phone must start the transfer again",
+    source: "fortimock model",
 };
 
 #[cfg(test)]

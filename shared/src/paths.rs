@@ -114,6 +114,59 @@ pub const UI_STATE_EXPORT: &str = "/state/export";
 pub const UI_STATE_IMPORT: &str = "/state/import";
 pub const UI_API: &str = "/api/{service}/{tail:.*}";
 
+/// A FortiAuthenticator's REST API key (`POST`: issue one for an administrator).
+pub const APPLIANCE_API_KEYS: &str = "/appliances/{serial}/api-keys";
+/// A FortiAuthenticator's own configuration: host name, provisioning settings, token policy (`GET`, `PATCH`).
+pub const APPLIANCE_FAC: &str = "/appliances/{serial}/fac";
+/// LDAP users of a FortiAuthenticator (`POST`: what its LDAP synchronisation would bring).
+pub const APPLIANCE_LDAP_USERS: &str = "/appliances/{serial}/ldap-users";
+/// The email and SMS messages an appliance sent (`GET`, `DELETE`).
+pub const APPLIANCE_OUTBOX: &str = "/appliances/{serial}/outbox";
+/// A token's offline activation page (`GET`; `?format=png` for the QR code).
+pub const APPLIANCE_ACTIVATION: &str = "/appliances/{serial}/activation/{token}";
+/// The virtual Windows agents of a FortiAuthenticator: fetching a user's offline cache, an offline login.
+pub const APPLIANCE_AGENTS: &str = "/appliances/{serial}/agents";
+pub const APPLIANCE_AGENT_SYNC: &str = "/appliances/{serial}/agents/{agent}/sync";
+pub const APPLIANCE_AGENT_LOGIN: &str = "/appliances/{serial}/agents/{agent}/login";
+
+/// A phone's token transfer: start it (old phone), check how it went (old phone), complete it (new phone).
+pub const PHONE_TRANSFER: &str = "/phones/{id}/transfer";
+pub const PHONE_TRANSFER_CHECK: &str = "/phones/{id}/transfer/check";
+pub const PHONE_TRANSFER_COMPLETE: &str = "/phones/{id}/transfer/complete";
+
+/// FortiAuthenticator's REST API, on the appliance service, for the FAC whose host name the request names
+/// (`fac_rest`). The dispatcher takes every path below [`FAC_API`]; these are its resources.
+pub const FAC_API: &str = "/api/v1/";
+pub const FAC_FORTITOKENS: &str = "/api/v1/fortitokens/";
+pub const FAC_FORTITOKEN: &str = "/api/v1/fortitokens/{id}/";
+pub const FAC_FTM_LICENSES: &str = "/api/v1/fortitokenmobilelicenses/";
+pub const FAC_FTM_PROVISIONING: &str = "/api/v1/fortitokenmobileprovisioning/";
+pub const FAC_LOCALUSERS: &str = "/api/v1/localusers/";
+pub const FAC_LOCALUSER: &str = "/api/v1/localusers/{id}/";
+pub const FAC_LDAPUSERS: &str = "/api/v1/ldapusers/";
+pub const FAC_LDAPUSER: &str = "/api/v1/ldapusers/{id}/";
+pub const FAC_USERGROUPS: &str = "/api/v1/usergroups/";
+pub const FAC_USERGROUP: &str = "/api/v1/usergroups/{id}/";
+pub const FAC_GROUP_MEMBERSHIPS: &str = "/api/v1/localgroup-memberships/";
+pub const FAC_GROUP_MEMBERSHIP: &str = "/api/v1/localgroup-memberships/{id}/";
+pub const FAC_AUTH: &str = "/api/v1/auth/";
+pub const FAC_PUSHAUTH: &str = "/api/v1/pushauth/";
+/// The phone's answer to a push: the same path as an appliance's ftm-push callback ([`PUSH_CALLBACK`]).
+pub const FAC_PUSHAUTHRESP: &str = PUSH_CALLBACK;
+pub const FAC_PUSHPOLL: &str = "/api/v1/pushpoll/";
+pub const FAC_TRANSFERTOKEN: &str = "/api/v1/transfertoken/";
+pub const FAC_CSV: &str = "/api/v1/csv/";
+pub const FAC_OAUTH: &str = "/api/v1/oauth/";
+pub const FAC_TOKEN_POLICY: &str = "/api/v1/userfortitokenpolicy/";
+pub const FAC_OFFLINE_OTP: &str = "/api/v1/offlineotp/";
+pub const FAC_OFFLINE_HOTP_UPDATE: &str = "/api/v1/offlinehotpupdate/";
+pub const FAC_EMERGENCY_TOKEN: &str = "/api/v1/emergencytoken/";
+
+/// The token-transfer service (on ftm: `modeled::TRANSFER_SERVICE`), after FortiToken Cloud's template.
+pub const TOKEN_TRANSFER_START: &str = "/api/v1/token/transfer/start";
+pub const TOKEN_TRANSFER_CODE: &str = "/api/v1/token/transfer/code";
+pub const TOKEN_TRANSFER_STATUS: &str = "/api/v1/token/transfer/status";
+
 /// The part of a control-plane path after [`ADMIN`], as the guarded scope registers it
 /// (`/__admin/licenses/{id}` → `/licenses/{id}`). A path outside the control plane is returned whole.
 pub fn admin_suffix(path: &'static str) -> &'static str {

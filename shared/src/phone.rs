@@ -196,3 +196,42 @@ pub struct InboxEntry {
 pub struct Inbox {
     pub pushes: Vec<InboxEntry>,
 }
+
+/// `POST /phones/{id}/transfer`: the user picks "Transfer Tokens" on the old phone (token transfer between
+/// phones, DESIGN flow 8, steps 1 to 7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StartTransfer {
+    /// Where the issuing FortiAuthenticator's FortiToken Mobile API answers (its public FQDN or IP and port,
+    /// `host:port`: the FAC's ftm-push `server` and port).
+    pub fac: String,
+    /// The tokens to move; default every token the FortiAuthenticator issued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tokens: Vec<TokenSerial>,
+}
+
+/// A phone's transfer (`POST /phones/{id}/transfer`, `…/transfer/check`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferView {
+    pub transfer_id: String,
+    pub tokens: Vec<TokenSerial>,
+    pub issuer: String,
+    /// `code-sent` (the FAC sent the code to the user), `completed` (another phone installed the tokens and
+    /// this one removed them) or `expired`.
+    pub status: String,
+    /// How the FAC sent the code: `email` or `sms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// `POST /phones/{id}/transfer/complete`: the user picks "Complete Token Transfer" on the new phone and types
+/// the transfer code (or scans its QR string).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompleteTransfer {
+    pub code: String,
+}
+
+/// The tokens a completed transfer installed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferInstalled {
+    pub tokens: Vec<PhoneTokenView>,
+}

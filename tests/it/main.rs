@@ -7,6 +7,7 @@ mod browser;
 mod compose;
 mod dashboard;
 mod dns;
+mod fac;
 mod forticare;
 mod forticare_v3;
 mod ftm;

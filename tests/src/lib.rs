@@ -3,6 +3,7 @@
 //! scripts do. One method per endpoint, returning what came back.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod fac_client;
 pub mod forticare_api;
 
 use std::net::{IpAddr, Ipv4Addr};

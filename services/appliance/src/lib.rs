@@ -6,7 +6,10 @@
 //!
 //! Modules: `fortitoken` (the token table and users, pure), `auth` (the OTP rules, pure), `cloud` (the
 //! SoftToken exchange as FortiOS does it), `operations` (each FortiOS operation), `store` (its tables on
-//! the lab's storage toolkit), `error` (the service's one error type), `routes` (HTTP).
+//! the lab's storage toolkit), `error` (the service's one error type), `routes` (HTTP). A FortiAuthenticator
+//! has more: `token_policy` (its configuration and HOTP windows, pure), `fac_store` (its tables), `offline`
+//! (offline activation), `agent` (Windows agent offline support and emergency codes), `fac_messages` (the
+//! outbox its emails and SMS go through) and `fac_api` (its REST API at `/api/v1/`, by host name).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,14 +17,20 @@ use std::sync::Arc;
 use actix_web::web;
 use lab::server::{Listen, RunningService};
 
+pub mod agent;
 pub mod auth;
 pub mod cloud;
 pub mod error;
+pub mod fac_api;
+pub mod fac_messages;
+pub mod fac_store;
 pub mod fortitoken;
 pub mod ftm_push;
+pub mod offline;
 pub mod operations;
 mod routes;
 pub mod store;
+pub mod token_policy;
 
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "appliance";

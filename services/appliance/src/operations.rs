@@ -4,14 +4,15 @@
 
 use lab::clock::Clock;
 use protocol::appliance::{
-    FortiTokenStatus, ImportOutcome, LoginOutcome, LoginResult, OperationFailure, PollOutcome,
-    ProvisionOutcome,
+    ApplianceMode, FortiTokenStatus, ImportOutcome, LoginOutcome, LoginResult, OperationFailure,
+    PollOutcome, ProvisionOutcome,
 };
 use protocol::catalogue::{CATALOGUE, WireError};
 use protocol::header::RequestHeader;
 use protocol::id::{LicenseId, TokenSerial};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::modeled;
+use protocol::otp::OtpKind;
 use protocol::provision::{
     PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionToken,
@@ -24,6 +25,7 @@ use crate::cloud::{self, IMPORT_SITES, POLL_SITES, PROVISION_SITES};
 use crate::error::ApplianceError;
 use crate::fortitoken::{self, Appliance, Token};
 use crate::store::{Fleet, LoginVerdict, Polled};
+use crate::token_policy::ProvisionMode;
 
 /// What the operations share.
 pub struct Ops<'a> {
@@ -201,6 +203,23 @@ impl Ops<'_> {
             period: appliance.settings.period,
             digits: appliance.settings.digits,
         };
+        // A FortiAuthenticator provisions the algorithm of its provisioning settings, and in offline
+        // provision mode does not ask the FortiToken server at all.
+        let (kind, offline) = if appliance.mode == ApplianceMode::Fortiauthenticator {
+            let config = self.store.fac_config(&appliance.serial)?;
+            (
+                config.token_algo,
+                config.provision_mode == ProvisionMode::Offline,
+            )
+        } else {
+            (OtpKind::Totp, false)
+        };
+        if offline {
+            return crate::offline::provision(
+                self, appliance, &token, &user, seed, timing, kind, minutes,
+            )
+            .await;
+        }
         let mut debug = vec![
             format!(
                 "ftm_cfg_provision_token[417]:provision token: {}",
@@ -217,7 +236,7 @@ impl Ops<'_> {
                 token: token.serial.to_string(),
                 seed: seed.to_hex_upper(),
                 code_expire: i64::from(minutes),
-                kind: "totp".to_owned(),
+                kind: kind.as_str().to_owned(),
                 period: timing.period,
                 digits: timing.digits,
             }],
@@ -266,7 +285,7 @@ impl Ops<'_> {
         };
         let provisioned = token.provisioned(&user, timing, code, expire);
         self.store
-            .save_provisioned(&appliance.serial, &provisioned, &seed)
+            .save_provisioned(&appliance.serial, &provisioned, &seed, kind, false)
             .await?;
         let qr_code = entry.qr_code.clone().unwrap_or_default();
         Ok(ProvisionOutcome {

@@ -46,6 +46,8 @@ pub(crate) struct Appliances {
     pub(crate) default_push_server: String,
     /// Push sessions and ftm-push listeners.
     pub(crate) push: Arc<PushContext>,
+    /// The email and SMS messages FortiAuthenticators sent.
+    pub(crate) outbox: Arc<crate::fac_messages::Outbox>,
     debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
 }
 
@@ -72,11 +74,12 @@ impl Appliances {
             default_push_url,
             default_push_server,
             push,
+            outbox: Arc::default(),
             debug: Mutex::new(HashMap::new()),
         }
     }
 
-    fn ops(&self) -> Ops<'_> {
+    pub(crate) fn ops(&self) -> Ops<'_> {
         Ops {
             store: &self.store,
             http: &self.http,
@@ -167,8 +170,10 @@ impl Service for Appliances {
                 .route(
                     suffix(paths::APPLIANCE_TOKEN),
                     web::delete().to(delete_token),
-                ),
+                )
+                .configure(crate::fac_api::admin::configure),
         );
+        crate::fac_api::routes::configure(cfg);
     }
 
     fn key_id(&self) -> Option<String> {
@@ -186,6 +191,7 @@ impl Service for Appliances {
     /// Every appliance gone, with its listener, push sessions and debug lines (the seal key stays).
     async fn reset(&self) -> Result<Reset, ApiError> {
         let removed = ftm_push::reset(&self.push).await?;
+        self.outbox.clear(None);
         self.debug
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -225,7 +231,7 @@ struct DebugQuery {
 }
 
 /// The appliance a path names.
-fn find(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
+pub(crate) fn find(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
     let serial: ApplianceSerial = serial
         .parse()
         .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;

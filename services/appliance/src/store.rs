@@ -24,6 +24,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
+use crate::fac_store;
 use crate::fortitoken::{Appliance, FtmPush, Token, User};
 
 pub const APPLIANCES: Table = Table::new("appliances");
@@ -33,14 +34,28 @@ pub const USERS: Table = Table::new("users");
 /// The appliance service's tables.
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
-    tables: &[APPLIANCES, TOKENS, USERS],
+    tables: &[
+        APPLIANCES,
+        TOKENS,
+        USERS,
+        fac_store::FAC_CONFIG,
+        fac_store::FAC_ADMINS,
+        fac_store::FAC_TOKENS,
+        fac_store::FAC_USERS,
+        fac_store::FAC_GROUPS,
+        fac_store::FAC_MEMBERSHIPS,
+        fac_store::FAC_COUNTERS,
+        fac_store::FAC_TOKEN_CODES,
+        fac_store::FAC_EMERGENCY,
+        fac_store::AGENT_CACHES,
+    ],
 };
 
 /// The virtual appliances' database; cheap to clone.
 #[derive(Clone)]
 pub struct Fleet {
-    store: Store,
-    key: SealKey,
+    pub(crate) store: Store,
+    pub(crate) key: SealKey,
 }
 
 /// How a login went, with the user's state after it.
@@ -306,11 +321,26 @@ impl Record for UserRecord {
 }
 
 /// A decoding failure of a record whose JSON was fine but whose values are not.
-fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
+pub(crate) fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
     move |e| StoreError::corrupt(format!("{what}: {e:#}"))
 }
 
-fn read_appliance(
+/// An appliance from its stored bytes.
+pub(crate) fn decode_appliance(bytes: &[u8]) -> Result<Appliance, StoreError> {
+    Appliance::try_from(lab::store::decode::<ApplianceRecord>(bytes)?)
+        .map_err(corrupt("an appliance record"))
+}
+
+/// Writes an appliance's record.
+pub(crate) fn write_appliance(tx: &mut Tx<'_>, appliance: &Appliance) -> Result<(), StoreError> {
+    tx.put(
+        APPLIANCES,
+        appliance.serial.as_str().as_bytes(),
+        &ApplianceRecord::from(appliance),
+    )
+}
+
+pub(crate) fn read_appliance(
     r: &mut impl Reader,
     serial: &ApplianceSerial,
 ) -> Result<Option<Appliance>, StoreError> {
@@ -319,26 +349,26 @@ fn read_appliance(
         .transpose()
 }
 
-fn read_user(r: &mut impl Reader, key: &[u8]) -> Result<Option<User>, StoreError> {
+pub(crate) fn read_user(r: &mut impl Reader, key: &[u8]) -> Result<Option<User>, StoreError> {
     r.record::<UserRecord>(USERS, key)?
         .map(|record| record.user().map_err(corrupt("an appliance user record")))
         .transpose()
 }
 
-fn write_user(tx: &mut Tx<'_>, key: &[u8], user: &User) -> Result<(), StoreError> {
+pub(crate) fn write_user(tx: &mut Tx<'_>, key: &[u8], user: &User) -> Result<(), StoreError> {
     tx.put(USERS, key, &UserRecord::new(user))
 }
 
-fn key(appliance: &ApplianceSerial, item: &str) -> Vec<u8> {
+pub(crate) fn key(appliance: &ApplianceSerial, item: &str) -> Vec<u8> {
     [appliance.as_str().as_bytes(), b"\0", item.as_bytes()].concat()
 }
 
-fn prefix(appliance: &ApplianceSerial) -> Vec<u8> {
+pub(crate) fn prefix(appliance: &ApplianceSerial) -> Vec<u8> {
     [appliance.as_str().as_bytes(), b"\0"].concat()
 }
 
 /// Unseals a sealed seed (Base64 of iv ‖ ciphertext ‖ mac) with `key`.
-fn unseal(key: &SealKey, sealed: &str) -> anyhow::Result<Seed> {
+pub(crate) fn unseal(key: &SealKey, sealed: &str) -> anyhow::Result<Seed> {
     let bytes = BASE64.decode(sealed).context("a sealed seed")?;
     let sealed = Sealed::from_bytes(&bytes).map_err(|e| anyhow!("a sealed seed: {e}"))?;
     let plain = open(key, &sealed).map_err(|e| anyhow!("unsealing a seed: {e}"))?;
@@ -390,7 +420,8 @@ impl Fleet {
                 if tx.remove(APPLIANCES, serial.as_str().as_bytes())?.is_none() {
                     return Ok(false);
                 }
-                for table in [TOKENS, USERS] {
+                tx.remove(fac_store::FAC_CONFIG, serial.as_str().as_bytes())?;
+                for table in [TOKENS, USERS].into_iter().chain(fac_store::PER_APPLIANCE) {
                     for (key, _) in tx.scan(table, &prefix(&serial), Order::Ascending, None)? {
                         tx.remove(table, &key)?;
                     }
@@ -507,17 +538,21 @@ impl Fleet {
                         tx.put(TOKENS, &key, &TokenRecord::new(token, None))?;
                     }
                 }
-                Ok(())
+                fac_store::on_imported(tx, &appliance, &imported)
             })
             .await
     }
 
-    /// Records a provisioned token, its new seed and its user (replacing the user's lockout state).
+    /// Records a provisioned token, its new seed and its user (replacing the user's lockout state). On a
+    /// FortiAuthenticator, its HOTP counter starts over (`kind`), it is marked provisioned `offline` or not,
+    /// and its user is a local user with FortiToken Mobile authentication.
     pub async fn save_provisioned(
         &self,
         appliance: &ApplianceSerial,
         token: &Token,
         seed: &Seed,
+        kind: protocol::otp::OtpKind,
+        offline: bool,
     ) -> Result<(), StoreError> {
         let user_name = token
             .user
@@ -532,10 +567,12 @@ impl Fleet {
         };
         let token_key = key(appliance, token.serial.as_str());
         let user_key = key(appliance, &user_name);
+        let (serial, token) = (appliance.clone(), token.clone());
         self.store
             .write(move |tx| {
                 tx.put(TOKENS, &token_key, &token_record)?;
-                write_user(tx, &user_key, &user)
+                write_user(tx, &user_key, &user)?;
+                fac_store::on_provisioned(tx, &serial, &token, kind, offline)
             })
             .await
     }
@@ -596,6 +633,7 @@ impl Fleet {
                         return Ok(Err(user.name));
                     }
                 }
+                fac_store::on_token_deleted(tx, &appliance, &token)?;
                 Ok(Ok(tx
                     .remove(TOKENS, &key(&appliance, token.as_str()))?
                     .is_some()))
@@ -680,18 +718,31 @@ impl Fleet {
                     None => Verdict::Denied,
                     Some(sealed) => {
                         let seed = unseal(&seal_key, sealed).map_err(corrupt("a sealed seed"))?;
-                        auth::check(
+                        match fac_store::check_hotp_in(
+                            tx,
+                            &seal_key,
+                            &serial,
+                            &token.serial,
                             seed.as_bytes(),
                             &otp,
-                            now,
-                            token.timing,
-                            &settings,
+                            token.timing.digits,
                             token.memory,
-                        )
+                        )? {
+                            Some(verdict) => verdict,
+                            None => auth::check(
+                                seed.as_bytes(),
+                                &otp,
+                                now,
+                                token.timing,
+                                &settings,
+                                token.memory,
+                            ),
+                        }
                     }
                 };
                 match verdict {
                     Verdict::Accepted { memory } => {
+                        fac_store::note_used(tx, &serial, &token.serial, now)?;
                         token.memory = memory;
                         token.status = FortiTokenStatus::Assigned;
                         token.activation_code = None;
@@ -762,15 +813,29 @@ impl Fleet {
                     sync_step: None,
                     ..token.memory
                 };
-                let approved = match auth::check(
+                let checked = match fac_store::check_hotp_in(
+                    tx,
+                    &seal_key,
+                    &serial,
+                    &token.serial,
                     seed.as_bytes(),
                     &otp,
-                    now,
-                    token.timing,
-                    &settings,
+                    token.timing.digits,
                     unguarded,
-                ) {
+                )? {
+                    Some(verdict) => verdict,
+                    None => auth::check(
+                        seed.as_bytes(),
+                        &otp,
+                        now,
+                        token.timing,
+                        &settings,
+                        unguarded,
+                    ),
+                };
+                let approved = match checked {
                     Verdict::Accepted { memory } => {
+                        fac_store::note_used(tx, &serial, &token.serial, now)?;
                         token.memory.last_step = token.memory.last_step.max(memory.last_step);
                         token.status = FortiTokenStatus::Assigned;
                         token.activation_code = None;
@@ -791,6 +856,9 @@ impl Fleet {
 
     /// Checks one record of a state being imported: sealed seeds must open with this data dir's key.
     pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if ![APPLIANCES, TOKENS, USERS].contains(&table) {
+            return fac_store::check_record(&self.key, table, key, value);
+        }
         if table == APPLIANCES {
             let appliance: Appliance = lab::store::decode::<ApplianceRecord>(value)?.try_into()?;
             anyhow::ensure!(
@@ -830,7 +898,14 @@ impl Fleet {
     /// Checks that every token and user of a state belongs to an appliance in it.
     pub fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
         let appliances = incoming.keys(APPLIANCES);
-        for table in [TOKENS, USERS] {
+        for (key, _) in incoming.records(fac_store::FAC_CONFIG) {
+            anyhow::ensure!(
+                appliances.contains(key.as_slice()),
+                "fac_config of `{}`, which is not in `appliances`",
+                String::from_utf8_lossy(key)
+            );
+        }
+        for table in [TOKENS, USERS].into_iter().chain(fac_store::PER_APPLIANCE) {
             for (key, _) in incoming.records(table) {
                 let serial = key.split(|b| *b == 0).next().unwrap_or_default();
                 anyhow::ensure!(

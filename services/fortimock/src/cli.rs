@@ -35,6 +35,10 @@ pub enum Command {
     /// Drive a virtual FortiGate / FortiAuthenticator: import, provision, poll, show, login.
     #[command(subcommand)]
     Fgt(FgtCommand),
+    /// A virtual FortiAuthenticator's own features: REST API keys, host name, token policy and provisioning
+    /// settings, LDAP users, the messages it sent, offline activation pages, the Windows agent.
+    #[command(subcommand)]
+    Fac(FacCommand),
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
@@ -379,6 +383,138 @@ pub struct FgtNewArgs {
     pub json: bool,
 }
 
+#[derive(Subcommand, Debug)]
+pub enum FacCommand {
+    /// Issue an administrator's REST API key (a new key replaces the old) and print how to reach the API.
+    ApiKey {
+        #[command(flatten)]
+        target: Target,
+        /// The FortiAuthenticator's serial.
+        fac: String,
+        /// The administrator (default admin).
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
+    /// Show the host name, provisioning settings, token policy and administrators.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change the host name, provisioning settings or token policy (each value checked against FAC's
+    /// ranges; nothing changes if one is refused).
+    Set(FacSetArgs),
+    /// Add an LDAP user (what the FAC's LDAP synchronisation would bring).
+    LdapUser {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        username: String,
+        /// The user's distinguished name.
+        #[arg(long)]
+        dn: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// `+<country code>-<number>`.
+        #[arg(long)]
+        mobile: Option<String>,
+        /// The user is disabled in the directory.
+        #[arg(long)]
+        inactive: bool,
+    },
+    /// The email and SMS messages the FAC sent (activation, token and transfer codes).
+    Outbox {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A token's offline activation page: the QR code's content, or the QR code as a PNG file.
+    Activation {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        token: String,
+        /// Write the QR code's PNG here.
+        #[arg(long)]
+        png: Option<PathBuf>,
+    },
+    /// A virtual Windows agent fetches a user's offline codes (offline support must be on).
+    AgentSync {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        agent: String,
+        user: String,
+    },
+    /// An offline login on a virtual Windows agent's PC, checked against its cache alone.
+    AgentLogin {
+        #[command(flatten)]
+        target: Target,
+        fac: String,
+        agent: String,
+        user: String,
+        code: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FacSetArgs {
+    #[command(flatten)]
+    pub target: Target,
+    pub fac: String,
+    /// The name its REST API answers to (`https://<host name>/api/v1/`).
+    #[arg(long)]
+    pub host_name: Option<String>,
+    /// totp or hotp: what new tokens are provisioned as.
+    #[arg(long)]
+    pub token_algo: Option<String>,
+    /// online or offline (offline activation from the activation page's QR code).
+    #[arg(long)]
+    pub provision_mode: Option<String>,
+    /// TOTP authentication window, minutes (1–60).
+    #[arg(long)]
+    pub totp_window: Option<u32>,
+    /// HOTP authentication window, counts (1–100).
+    #[arg(long)]
+    pub hotp_window: Option<u32>,
+    /// TOTP sync window, minutes (5–480).
+    #[arg(long)]
+    pub totp_sync_window: Option<u32>,
+    /// HOTP sync window, counts (5–500).
+    #[arg(long)]
+    pub hotp_sync_window: Option<u32>,
+    /// Email/SMS token timeout, seconds (10–3600).
+    #[arg(long)]
+    pub email_sms_timeout: Option<u32>,
+    /// FortiToken Mobile transfer between phones (off by default).
+    #[arg(long)]
+    pub transfer: Option<bool>,
+    /// Windows agent offline support (needs --offline-secret).
+    #[arg(long)]
+    pub offline: Option<bool>,
+    /// The shared secret agents open their caches with.
+    #[arg(long)]
+    pub offline_secret: Option<String>,
+    /// Days of TOTP codes cached (1–200).
+    #[arg(long)]
+    pub offline_totp_days: Option<u32>,
+    /// HOTP counts cached (1–4000).
+    #[arg(long)]
+    pub offline_hotp_counts: Option<u32>,
+    /// Emergency codes (need offline support).
+    #[arg(long)]
+    pub emergency_codes: Option<bool>,
+    /// Days emergency codes stay valid (1–30).
+    #[arg(long)]
+    pub emergency_days: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
     #[command(flatten)]
@@ -619,6 +755,10 @@ pub struct DemoArgs {
     /// the grace period and after (moves the lab clock forward).
     #[arg(long)]
     pub transfer: bool,
+    /// Tell the FortiAuthenticator chapter instead: a script drives a FAC's REST API (license, user,
+    /// token assignment and its activation message, auth/), then alice moves her token to a new phone.
+    #[arg(long, conflicts_with = "transfer")]
+    pub fac: bool,
 }
 
 #[derive(clap::Args, Debug, Clone)]

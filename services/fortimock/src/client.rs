@@ -150,6 +150,12 @@ impl SuiteClient {
             .with_context(|| format!("no {service} service in this suite"))
     }
 
+    /// The HTTP client (trusting the lab CA), for APIs with their own credentials (a FortiAuthenticator's
+    /// REST API).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub async fn get<T: DeserializeOwned>(&self, service: &str, path: &str) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.url(service)?);
         self.send(self.http.get(&url), &url).await

@@ -29,6 +29,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     if args.transfer {
         return crate::rma_story::run(&client).await;
     }
+    if args.fac {
+        return crate::fac_story::run(&client).await;
+    }
     println!("fortimock demo: one FortiToken Mobile token from license to login");
     println!(
         "   FortiCare {}, FTM {}, push relay {}, phones {}, appliances {}",

@@ -14,6 +14,8 @@ pub mod client;
 pub mod dashboard;
 pub mod demo;
 pub mod dns;
+pub mod fac;
+pub mod fac_story;
 pub mod fgt;
 pub mod health;
 pub mod journal;

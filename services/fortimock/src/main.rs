@@ -21,6 +21,7 @@ async fn main() -> ExitCode {
         Command::Transfer(args) => fortimock::transfer::run(args).await,
         Command::Certs(args) => fortimock::certs::run(args),
         Command::Fgt(command) => fortimock::fgt::run(command).await,
+        Command::Fac(command) => fortimock::fac::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,
         Command::Journal(args) => fortimock::journal::run(args).await,
         Command::State(command) => fortimock::state::run(command).await,

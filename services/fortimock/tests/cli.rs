@@ -574,3 +574,112 @@ async fn transfer_demo_tickets_and_certificates_from_the_command_line() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn a_fortiauthenticator_from_the_command_line_and_its_rest_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, _) = up(&data_dir, &ready_file);
+    let created = cli(
+        &data_dir,
+        &[
+            "fgt",
+            "new",
+            "--fac",
+            "--serial",
+            "FAC-VMTM00000001",
+            "--json",
+        ],
+    );
+    assert!(created.contains("FAC-VMTM00000001"), "{created}");
+    let set = cli(
+        &data_dir,
+        &[
+            "fac",
+            "set",
+            "FAC-VMTM00000001",
+            "--host-name",
+            "localhost",
+            "--hotp-window",
+            "7",
+            "--token-algo",
+            "hotp",
+            "--transfer",
+            "true",
+        ],
+    );
+    assert!(set.contains("HOTP window 7"), "{set}");
+    assert!(set.contains("transfer on"), "{set}");
+    let refused = Command::new(BIN)
+        .args(["fac", "set", "FAC-VMTM00000001", "--totp-window", "61"])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("totp_window"),
+        "{refused:?}"
+    );
+    let key = cli(&data_dir, &["fac", "api-key", "FAC-VMTM00000001"]);
+    let api_key = key
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let base = key
+        .lines()
+        .find_map(|l| l.strip_prefix("REST API:"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(base.starts_with("https://localhost:"), "{key}");
+    // A script's first call with the key: the token policy as set.
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let policy: Value = client
+        .get(format!("{base}userfortitokenpolicy/"))
+        .basic_auth("admin", Some(&api_key))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(policy["hotp_window"], 7);
+    let ldap = cli(
+        &data_dir,
+        &[
+            "fac",
+            "ldap-user",
+            "FAC-VMTM00000001",
+            "gina",
+            "--dn",
+            "CN=gina,DC=lab,DC=test",
+        ],
+    );
+    assert!(ldap.contains("/api/v1/ldapusers/1/"), "{ldap}");
+    let shown = cli(&data_dir, &["fac", "show", "FAC-VMTM00000001", "--json"]);
+    let shown: Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(shown["provisioning"]["token_algo"], "hotp");
+    assert_eq!(shown["admins"], serde_json::json!(["admin"]));
+    let outbox = cli(&data_dir, &["fac", "outbox", "FAC-VMTM00000001"]);
+    assert!(outbox.is_empty(), "{outbox}");
+    // The demo's FAC chapter, through the REST API and a token transfer.
+    let story = cli(&data_dir, &["demo", "--fac"]);
+    for wanted in [
+        "POST localusers/ → 207 with statue 201",
+        "POST auth/ → 200",
+        "FTM token Transfer Code has already been used",
+        "the old phone sees the transfer completed and now holds 0 tokens",
+        "POST auth/ → 200",
+        "Done.",
+    ] {
+        assert!(story.contains(wanted), "{wanted:?} missing from:\n{story}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

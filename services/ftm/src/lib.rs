@@ -21,6 +21,7 @@ pub mod escrow;
 pub mod forticare;
 mod routes;
 pub mod store;
+pub(crate) mod transfer;
 
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "ftm";

@@ -11,7 +11,7 @@ use lab::clock::Clock;
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
 use lab::service::Service;
-use lab::softtoken::{Fault, read_message, read_softtoken_body, reply};
+use lab::softtoken::{Fault, read_softtoken_body, reply};
 use lab::store::{Store, Table};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
@@ -32,6 +32,7 @@ use protocol::provision::{
 };
 use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::seed::encrypt_for_phone;
+use protocol::token_transfer::MobileTransferRequest;
 
 use crate::error::FtmError;
 use crate::escrow::{self, Activation};
@@ -57,7 +58,19 @@ impl Service for Ftm {
 
     fn routes(cfg: &mut web::ServiceConfig) {
         cfg.route(paths::PROCESS, web::post().to(process))
-            .route(paths::MOBILE, web::post().to(mobile));
+            .route(paths::MOBILE, web::post().to(mobile))
+            .route(
+                paths::TOKEN_TRANSFER_START,
+                web::post().to(crate::transfer::start),
+            )
+            .route(
+                paths::TOKEN_TRANSFER_CODE,
+                web::post().to(crate::transfer::code),
+            )
+            .route(
+                paths::TOKEN_TRANSFER_STATUS,
+                web::post().to(crate::transfer::status),
+            );
     }
 
     fn admin_routes(cfg: &mut web::ServiceConfig) {
@@ -462,7 +475,27 @@ async fn mobile(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
-    let message = read_message::<MobileProvisionRequest>(&request, payload).await?;
+    // The Mobile endpoint serves activations and (token transfer between phones) transfer redemptions.
+    let inbound = lab::softtoken::read_inbound(&request, payload).await?;
+    if inbound.type_name() == <MobileTransferRequest as Message>::TYPE {
+        let message = inbound
+            .decode::<MobileTransferRequest>()
+            .map_err(Fault::Refused)?;
+        return crate::transfer::redeem(&state, &request, message).await;
+    }
+    if inbound.type_name() != MobileProvisionRequest::TYPE {
+        return Err(Fault::Refused(EnvelopeError::unknown_type(
+            inbound.type_name(),
+            &[
+                MobileProvisionRequest::TYPE,
+                <MobileTransferRequest as Message>::TYPE,
+            ],
+        ))
+        .into());
+    }
+    let message = inbound
+        .decode::<MobileProvisionRequest>()
+        .map_err(Fault::Refused)?;
     activate(&state, &request, message).await
 }
 

@@ -36,14 +36,14 @@ pub const ACTIVATIONS: Table = Table::new("activations");
 /// ftm's tables.
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
-    tables: &[ESCROW, TOKENS, ACTIVATIONS],
+    tables: &[ESCROW, TOKENS, ACTIVATIONS, crate::transfer::TRANSFERS],
 };
 
 /// The seed escrow; cheap to clone.
 #[derive(Clone)]
 pub struct Escrow {
-    store: Store,
-    key: SealKey,
+    pub(crate) store: Store,
+    pub(crate) key: SealKey,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -414,6 +414,9 @@ impl Escrow {
 
     /// Checks one record of a state being imported: sealed seeds must open with this escrow's key.
     pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if table == crate::transfer::TRANSFERS {
+            return crate::transfer::check_record(&self.key, value);
+        }
         let key = std::str::from_utf8(key).context("the key is not text")?;
         match table {
             ESCROW => {

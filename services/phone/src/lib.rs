@@ -34,6 +34,7 @@ pub mod push_inbox;
 pub mod relay;
 mod routes;
 pub mod store;
+mod transfer;
 
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "phone";

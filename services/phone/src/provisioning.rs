@@ -19,7 +19,7 @@ use crate::app_data::Delivered;
 use crate::device::Identity;
 
 /// The `__version` FortiToken Mobile 4.9.9 sends.
-const MESSAGE_VERSION: &str = "5";
+pub(crate) const MESSAGE_VERSION: &str = "5";
 
 /// The error id of a refusal the catalogue does not know.
 const UNKNOWN_REFUSAL: &str = "phone.activation-refused";
@@ -115,8 +115,8 @@ pub fn delivered(
 /// An HTTP client for one provisioning server.
 #[derive(Clone)]
 pub struct FtmClient {
-    http: reqwest::Client,
-    base_url: String,
+    pub(crate) http: reqwest::Client,
+    pub(crate) base_url: String,
 }
 
 impl FtmClient {

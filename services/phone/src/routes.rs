@@ -119,7 +119,19 @@ impl Service for Phones {
                     .route(suffix(paths::PHONE_TOKEN_NEXT), web::post().to(next))
                     .route(suffix(paths::PHONE_INBOX), web::get().to(inbox))
                     .route(suffix(paths::PHONE_APPROVE), web::post().to(approve))
-                    .route(suffix(paths::PHONE_DENY), web::post().to(deny)),
+                    .route(suffix(paths::PHONE_DENY), web::post().to(deny))
+                    .route(
+                        suffix(paths::PHONE_TRANSFER),
+                        web::post().to(crate::transfer::start),
+                    )
+                    .route(
+                        suffix(paths::PHONE_TRANSFER_CHECK),
+                        web::post().to(crate::transfer::check),
+                    )
+                    .route(
+                        suffix(paths::PHONE_TRANSFER_COMPLETE),
+                        web::post().to(crate::transfer::complete),
+                    ),
             );
     }
 
@@ -246,7 +258,7 @@ async fn list(state: web::Data<Phones>) -> Result<HttpResponse, PhoneError> {
 }
 
 /// The phone named `id`, or the error that says there is none.
-fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
+pub(crate) fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
     state
         .phones
         .phone(id)?
@@ -318,7 +330,8 @@ enum StoreRefusal {
     Storage(protocol::device_storage::DeviceStorageError),
 }
 
-/// `POST /phones/{id}/activate`: redeem a code at ftm as the app does and store the token.
+/// `POST /phones/{id}/activate`: redeem a code at ftm as the app does and store the token; a
+/// FortiAuthenticator's offline activation QR string installs its token with no server asked.
 async fn activate(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -326,7 +339,55 @@ async fn activate(
     payload: web::Payload,
 ) -> Result<HttpResponse, PhoneError> {
     let body: Activate = json_body(&request, payload).await?;
-    let code = code_from_input(&body.code).map_err(|e| {
+    // A FortiAuthenticator's offline activation QR code carries the token itself: no server is asked.
+    let offline = match protocol::modeled::parse_offline_activation(&body.code) {
+        Some(Ok(offline)) => Some(offline),
+        Some(Err(e)) => {
+            return Err(ApiError::bad_request(
+                "phone.bad-code",
+                format!("{e}; the token was not installed"),
+            )
+            .into());
+        }
+        None => None,
+    };
+    let phone = find(&state, &id)?;
+    let delivered = match offline {
+        Some(offline) => Ok(offline_delivered(offline)),
+        None => redeem(&state, &phone, &body.code).await?,
+    };
+    let delivered = match delivered {
+        Ok(delivered) => delivered,
+        Err(response) => return Ok(response),
+    };
+    store_activated(&state, &id, &phone, delivered).await
+}
+
+/// The token an offline activation QR code carries, as the app stores it (FAC's provisioning settings give
+/// no PIN requirement in the lab).
+fn offline_delivered(offline: protocol::modeled::OfflineActivation) -> crate::app_data::Delivered {
+    crate::app_data::Delivered {
+        serial: offline.token,
+        seed: offline.seed,
+        kind: offline.params.kind,
+        period: offline.params.period,
+        digits: offline.params.digits,
+        counter: offline.counter,
+        issuer: offline.issuer,
+        image_file: String::new(),
+        pin_required: "N".to_owned(),
+        pin_length: 0,
+        pin_required_type: 0,
+    }
+}
+
+/// Redeems an activation code at ftm; `Err(response)` is a refusal to answer as it is.
+async fn redeem(
+    state: &Phones,
+    phone: &Phone,
+    input: &str,
+) -> Result<Result<crate::app_data::Delivered, HttpResponse>, PhoneError> {
+    let code = code_from_input(input).map_err(|e| {
         ApiError::bad_request(
             "phone.bad-code",
             format!(
@@ -334,9 +395,8 @@ async fn activate(
             ),
         )
     })?;
-    let phone = find(&state, &id)?;
-    let delivered = match state.ftm.activate(&phone.identity, code).await {
-        Ok(delivered) => delivered,
+    match state.ftm.activate(&phone.identity, code).await {
+        Ok(delivered) => Ok(Ok(delivered)),
         Err(ActivationError::Refused { error_id, message }) => {
             let result = format!("refused: {error_id}");
             let response = ApiError::new(
@@ -345,27 +405,36 @@ async fn activate(
                 message,
             )
             .response();
-            return Ok(with_outcome(response, "phone activate", result));
+            Ok(Err(with_outcome(response, "phone activate", result)))
         }
         Err(e @ ActivationError::Unreachable(_)) => {
             tracing::warn!(phone = %phone.id, error = %e, "activation failed");
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 actix_web::http::StatusCode::BAD_GATEWAY,
                 "phone.ftm-unreachable",
                 e.to_string(),
             )
-            .into());
+            .into())
         }
         Err(e @ ActivationError::BadAnswer(_)) => {
             tracing::warn!(phone = %phone.id, error = %e, "activation failed");
-            return Err(ApiError::new(
+            Err(ApiError::new(
                 actix_web::http::StatusCode::BAD_GATEWAY,
                 "phone.ftm-bad-answer",
                 e.to_string(),
             )
-            .into());
+            .into())
         }
-    };
+    }
+}
+
+/// Stores an activated token on the phone (unless the phone went away meanwhile).
+async fn store_activated(
+    state: &Phones,
+    id: &str,
+    phone: &Phone,
+    delivered: crate::app_data::Delivered,
+) -> Result<HttpResponse, PhoneError> {
     let lab_ms = state.clock.now_ms();
     let serial = delivered.serial.clone();
     let (mobile_id, uuid_pref) = (
@@ -374,7 +443,7 @@ async fn activate(
     );
     let stored = state
         .phones
-        .update(&id, move |current| {
+        .update(id, move |current| {
             if current.identity.mobile_id != mobile_id || current.app.uuid_pref != uuid_pref {
                 return Err(StoreRefusal::Gone);
             }

@@ -1,0 +1,347 @@
+//! fortimock's own API for virtual FortiAuthenticators, inside the guarded `/appliances` scope: issue an
+//! administrator's REST API key, read and change the FAC's host name, provisioning settings and token
+//! policy, give it LDAP users (the lab has no LDAP server), read the messages it sent, and show a token's
+//! offline activation page (JSON, or the QR code as a PNG). Errors are the service's `ApplianceError`.
+
+use actix_web::{HttpResponse, web};
+use lab::http::{Json, Query};
+use protocol::fac_admin::{
+    AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued, ApiKeyRequest, FacChange, FacView,
+    NewLdapUser, Outbox,
+};
+use protocol::id::TokenSerial;
+use protocol::paths;
+use serde::Deserialize;
+
+use crate::error::ApplianceError;
+use crate::fac_store::{FacUser, UserKind, UserRefusal, hash_password};
+use crate::fortitoken::Appliance;
+use crate::routes::{Appliances, find};
+use crate::token_policy;
+
+/// Registers the routes inside the `/appliances` scope.
+pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
+    let suffix = |path: &'static str| path.strip_prefix(paths::APPLIANCES).unwrap_or(path);
+    cfg.route(
+        suffix(paths::APPLIANCE_API_KEYS),
+        web::post().to(issue_api_key),
+    )
+    .route(suffix(paths::APPLIANCE_FAC), web::get().to(show_fac))
+    .route(suffix(paths::APPLIANCE_FAC), web::patch().to(change_fac))
+    .route(
+        suffix(paths::APPLIANCE_LDAP_USERS),
+        web::post().to(add_ldap_user),
+    )
+    .route(suffix(paths::APPLIANCE_OUTBOX), web::get().to(outbox))
+    .route(
+        suffix(paths::APPLIANCE_OUTBOX),
+        web::delete().to(clear_outbox),
+    )
+    .route(
+        suffix(paths::APPLIANCE_ACTIVATION),
+        web::get().to(activation_page),
+    )
+    .route(suffix(paths::APPLIANCE_AGENTS), web::get().to(agents))
+    .route(
+        suffix(paths::APPLIANCE_AGENT_SYNC),
+        web::post().to(agent_sync),
+    )
+    .route(
+        suffix(paths::APPLIANCE_AGENT_LOGIN),
+        web::post().to(agent_login),
+    );
+}
+
+/// The FortiAuthenticator a path names; a FortiGate is refused.
+fn find_fac(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
+    let appliance = find(state, serial)?;
+    if appliance.mode != protocol::appliance::ApplianceMode::Fortiauthenticator {
+        return Err(ApplianceError::BadRequest(format!(
+            "{} is a FortiGate: only a FortiAuthenticator has this",
+            appliance.serial
+        )));
+    }
+    Ok(appliance)
+}
+
+fn view(state: &Appliances, appliance: &Appliance) -> Result<FacView, ApplianceError> {
+    let appliance = find(state, appliance.serial.as_str())?;
+    let config = state.store.fac_config(&appliance.serial)?;
+    Ok(FacView {
+        serial: appliance.serial.clone(),
+        host_name: config.host_name(&appliance.serial),
+        provisioning: token_policy::provisioning_view(&appliance.settings, &config),
+        token_policy: token_policy::policy_view(&appliance.settings, &config),
+        admins: state.store.fac_admins(&appliance.serial)?,
+    })
+}
+
+/// `POST /appliances/{serial}/api-keys`: a new API key for the administrator (default `admin`); it replaces
+/// the old one and is shown only here.
+async fn issue_api_key(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    Json(request): Json<ApiKeyRequest>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    let admin = request.admin.unwrap_or_else(|| "admin".to_owned());
+    if !crate::fortitoken::valid_user_name(&admin) || admin.contains(':') {
+        return Err(ApplianceError::BadRequest(format!(
+            "`{admin}` is not an administrator name (1 to 64 printable characters, no spaces or colons)"
+        )));
+    }
+    let api_key = state
+        .store
+        .issue_api_key(&appliance.serial, &admin, state.clock.now())
+        .await?;
+    let config = state.store.fac_config(&appliance.serial)?;
+    Ok(HttpResponse::Created().json(ApiKeyIssued {
+        admin,
+        api_key,
+        host_name: config.host_name(&appliance.serial),
+    }))
+}
+
+async fn show_fac(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    Ok(HttpResponse::Ok().json(view(&state, &appliance)?))
+}
+
+/// `PATCH /appliances/{serial}/fac`: host name, provisioning settings and token policy, all checked before
+/// anything changes.
+async fn change_fac(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    Json(change): Json<FacChange>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    let host = change
+        .host_name
+        .as_deref()
+        .map(token_policy::check_host_name)
+        .transpose()
+        .map_err(ApplianceError::BadSettings)?;
+    let outcome = state
+        .store
+        .update_fac(&appliance.serial, move |settings, config| {
+            if let Some(provisioning) = &change.provisioning {
+                token_policy::apply_provisioning(settings, config, provisioning)?;
+            }
+            if let Some(policy) = &change.token_policy {
+                token_policy::apply_policy(settings, config, policy)?;
+            }
+            if let Some(host) = host {
+                config.host_name = Some(host);
+            }
+            Ok(())
+        })
+        .await?;
+    match outcome {
+        Some(Ok(())) => Ok(HttpResponse::Ok().json(view(&state, &appliance)?)),
+        Some(Err(refused)) => Err(ApplianceError::BadSettings(refused)),
+        None => Err(ApplianceError::NotFound(format!(
+            "no appliance {}",
+            appliance.serial
+        ))),
+    }
+}
+
+/// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it.
+async fn add_ldap_user(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    Json(new): Json<NewLdapUser>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    let username = new.username.trim();
+    if !crate::fortitoken::valid_user_name(username) {
+        return Err(ApplianceError::BadRequest(format!(
+            "`{username}` is not a valid user name (1 to 64 printable characters, no spaces)"
+        )));
+    }
+    if new.dn.trim().is_empty() || !new.dn.contains('=') {
+        return Err(ApplianceError::BadRequest(format!(
+            "dn `{}` is not a distinguished name",
+            new.dn
+        )));
+    }
+    if let Some(number) = new.mobile_number.as_deref().filter(|n| !n.is_empty())
+        && !protocol::fac_rest::valid_mobile_number(number)
+    {
+        return Err(ApplianceError::BadRequest(
+            protocol::modeled::FAC_BAD_MOBILE_NUMBER.text.to_owned(),
+        ));
+    }
+    let mut user = FacUser::named(username, UserKind::Ldap);
+    user.dn = new.dn.trim().to_owned();
+    user.active = new.active.unwrap_or(true);
+    user.first_name = new.first_name.unwrap_or_default();
+    user.last_name = new.last_name.unwrap_or_default();
+    user.email = new.email.unwrap_or_default();
+    user.mobile_number = new.mobile_number.unwrap_or_default();
+    user.password_hash = new.password.as_deref().map(hash_password);
+    match state.store.create_fac_user(&appliance.serial, user).await? {
+        Ok(user) => Ok(HttpResponse::Created().json(serde_json::json!({
+            "id": user.id,
+            "resource_uri": paths::fill(paths::FAC_LDAPUSER, &[&user.id.to_string()]),
+            "username": user.username,
+            "dn": user.dn,
+        }))),
+        Err(UserRefusal::Exists) => Err(ApplianceError::Exists(format!(
+            "{} already has a user {username}",
+            appliance.serial
+        ))),
+        Err(UserRefusal::NoAppliance) => Err(ApplianceError::NotFound(format!(
+            "no appliance {}",
+            appliance.serial
+        ))),
+    }
+}
+
+async fn outbox(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    Ok(HttpResponse::Ok().json(Outbox {
+        messages: state.outbox.of(&appliance.serial),
+    }))
+}
+
+async fn clear_outbox(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    state.outbox.clear(Some(&appliance.serial));
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `?format=png` for the QR code itself.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PageFormat {
+    #[serde(default)]
+    format: Option<String>,
+}
+
+/// `GET /appliances/{serial}/activation/{token}`: the offline activation page of a token provisioned offline
+/// and waiting for its phone.
+async fn activation_page(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Query(format): Query<PageFormat>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, token) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let token: TokenSerial = token
+        .parse()
+        .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;
+    let page =
+        crate::offline::activation_page(&state.ops(), &appliance, &token, state.clock.now())?;
+    match format.format.as_deref() {
+        None | Some("json") => Ok(HttpResponse::Ok().json(page)),
+        Some("png") => Ok(HttpResponse::Ok()
+            .content_type("image/png")
+            .body(crate::offline::qr_png(&page.payload)?)),
+        Some(other) => Err(ApplianceError::BadRequest(format!(
+            "format `{other}` is neither json nor png"
+        ))),
+    }
+}
+
+/// `GET /appliances/{serial}/agents`: what every virtual Windows agent holds.
+async fn agents(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find_fac(&state, &serial)?;
+    let views = state
+        .store
+        .agent_caches(&appliance.serial)?
+        .iter()
+        .map(|(agent, record)| crate::agent::view(agent, record))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// An agent's name: what a Windows PC is called.
+fn agent_name(agent: &str) -> Result<&str, ApplianceError> {
+    if crate::fortitoken::valid_user_name(agent) {
+        Ok(agent)
+    } else {
+        Err(ApplianceError::BadRequest(format!(
+            "`{agent}` is not an agent name (1 to 64 printable characters, no spaces)"
+        )))
+    }
+}
+
+/// `POST /appliances/{serial}/agents/{agent}/sync`: the agent fetches `user`'s offline cache (`offlineotp/`).
+async fn agent_sync(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(sync): Json<AgentSync>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, agent) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let agent = agent_name(&agent)?;
+    let (_, record) = crate::agent::build(
+        &state.store,
+        &appliance,
+        sync.user.trim(),
+        None,
+        state.clock.now(),
+    )
+    .await?;
+    let view = crate::agent::view(agent, &record)?;
+    state
+        .store
+        .save_agent_cache(&appliance.serial, agent, record)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /appliances/{serial}/agents/{agent}/login`: an offline login on the agent's PC, checked against its
+/// cache alone (200 on success, 401 otherwise).
+async fn agent_login(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(login): Json<AgentLogin>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, agent) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let agent = agent_name(&agent)?;
+    let secret = state
+        .store
+        .fac_config(&appliance.serial)?
+        .offline_secret
+        .ok_or_else(|| {
+            ApplianceError::Conflict(format!(
+                "{} has no offline shared secret: the agent cannot open its cache",
+                appliance.serial
+            ))
+        })?;
+    let now = state.clock.now();
+    let code = login.code.clone();
+    let outcome = state
+        .store
+        .update_agent_cache(&appliance.serial, agent, login.user.trim(), move |record| {
+            crate::agent::login(record, &secret, &code, now)
+        })
+        .await?
+        .ok_or_else(|| {
+            ApplianceError::NoUser(format!(
+                "agent {agent} has no offline cache for {}",
+                login.user.trim()
+            ))
+        })?;
+    let status = if outcome.result == AgentLoginResult::Success {
+        actix_web::http::StatusCode::OK
+    } else {
+        actix_web::http::StatusCode::UNAUTHORIZED
+    };
+    Ok(HttpResponse::build(status).json(outcome))
+}

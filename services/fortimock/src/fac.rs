@@ -1,0 +1,252 @@
+//! `fortimock fac …`: a virtual FortiAuthenticator's own features in a running suite (fortimock's API for
+//! FACs under `/appliances/{serial}/…`): REST API keys, the host name, provisioning settings and token
+//! policy, LDAP users, the outbox, offline activation pages and the virtual Windows agent.
+
+use protocol::fac_admin::{
+    ActivationPage, AgentCacheView, AgentLoginOutcome, AgentLoginResult, ApiKeyIssued,
+    ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox,
+};
+use protocol::fac_rest::{FtmProvisioningChange, TokenPolicyChange};
+use protocol::paths;
+use serde_json::Value;
+
+use crate::cli::{FacCommand, FacSetArgs};
+use crate::client::SuiteClient;
+
+const APPLIANCE: &str = "appliance";
+
+pub async fn run(command: FacCommand) -> anyhow::Result<()> {
+    match command {
+        FacCommand::ApiKey { target, fac, admin } => {
+            let client = SuiteClient::connect(&target)?;
+            let issued: ApiKeyIssued = client
+                .post(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_API_KEYS, &[&fac]),
+                    &ApiKeyRequest { admin: Some(admin) },
+                )
+                .await?;
+            let port = client
+                .url(APPLIANCE)?
+                .rsplit(':')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned();
+            println!("admin:    {}", issued.admin);
+            println!("api key:  {}", issued.api_key);
+            println!(
+                "REST API: https://{}:{port}{} (HTTP Basic, the admin and this key; the name must resolve to the suite and be covered by --tls-name)",
+                issued.host_name,
+                paths::FAC_API
+            );
+            Ok(())
+        }
+        FacCommand::Show { target, fac, json } => {
+            let client = SuiteClient::connect(&target)?;
+            let view: FacView = client
+                .get(APPLIANCE, &paths::fill(paths::APPLIANCE_FAC, &[&fac]))
+                .await?;
+            print_view(&view, json)
+        }
+        FacCommand::Set(args) => set(args).await,
+        FacCommand::LdapUser {
+            target,
+            fac,
+            username,
+            dn,
+            email,
+            mobile,
+            inactive,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let created: Value = client
+                .post(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_LDAP_USERS, &[&fac]),
+                    &NewLdapUser {
+                        username,
+                        dn,
+                        active: Some(!inactive),
+                        email,
+                        mobile_number: mobile,
+                        ..NewLdapUser::default()
+                    },
+                )
+                .await?;
+            println!(
+                "LDAP user {} ({}) at {}",
+                created["username"].as_str().unwrap_or_default(),
+                created["dn"].as_str().unwrap_or_default(),
+                created["resource_uri"].as_str().unwrap_or_default()
+            );
+            Ok(())
+        }
+        FacCommand::Outbox { target, fac, json } => {
+            let client = SuiteClient::connect(&target)?;
+            let outbox: Outbox = client
+                .get(APPLIANCE, &paths::fill(paths::APPLIANCE_OUTBOX, &[&fac]))
+                .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&outbox)?);
+                return Ok(());
+            }
+            for m in &outbox.messages {
+                println!(
+                    "#{} {} {:?} {:?} to {} <{}>: code {}",
+                    m.seq,
+                    m.at.rfc3339(),
+                    m.kind,
+                    m.channel,
+                    m.user,
+                    m.to,
+                    m.code
+                );
+            }
+            Ok(())
+        }
+        FacCommand::Activation {
+            target,
+            fac,
+            token,
+            png,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let path = paths::fill(paths::APPLIANCE_ACTIVATION, &[&fac, &token]);
+            if let Some(file) = png {
+                let bytes = client
+                    .get_bytes(APPLIANCE, &format!("{path}?format=png"))
+                    .await?;
+                std::fs::write(&file, bytes)?;
+                println!("QR code written to {}", file.display());
+                return Ok(());
+            }
+            let page: ActivationPage = client.get(APPLIANCE, &path).await?;
+            println!(
+                "{} for {} (until {}): {}",
+                page.token,
+                page.user,
+                page.expires.rfc3339(),
+                page.payload
+            );
+            Ok(())
+        }
+        FacCommand::AgentSync {
+            target,
+            fac,
+            agent,
+            user,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let view: AgentCacheView = client
+                .post(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_AGENT_SYNC, &[&fac, &agent]),
+                    &protocol::fac_admin::AgentSync { user },
+                )
+                .await?;
+            println!(
+                "agent {} cached {} {} codes of {} for {} and {} emergency codes",
+                view.agent, view.codes, view.algorithm, view.token, view.user, view.emergency_codes
+            );
+            Ok(())
+        }
+        FacCommand::AgentLogin {
+            target,
+            fac,
+            agent,
+            user,
+            code,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let (status, answer) = client
+                .post_raw(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_AGENT_LOGIN, &[&fac, &agent]),
+                    &protocol::fac_admin::AgentLogin { user, code },
+                )
+                .await?;
+            let outcome: AgentLoginOutcome = serde_json::from_slice(&answer)
+                .map_err(|e| anyhow::anyhow!("HTTP {status}: {e}"))?;
+            if outcome.result != AgentLoginResult::Success {
+                anyhow::bail!("{:?}: {}", outcome.result, outcome.message);
+            }
+            println!("{:?}: {}", outcome.result, outcome.message);
+            Ok(())
+        }
+    }
+}
+
+async fn set(args: FacSetArgs) -> anyhow::Result<()> {
+    let client = SuiteClient::connect(&args.target)?;
+    let provisioning = FtmProvisioningChange {
+        token_algo: args.token_algo,
+        provision_mode: args.provision_mode,
+        ..FtmProvisioningChange::default()
+    };
+    let policy = TokenPolicyChange {
+        totp_window: args.totp_window,
+        hotp_window: args.hotp_window,
+        totp_sync_window: args.totp_sync_window,
+        hotp_sync_window: args.hotp_sync_window,
+        email_sms_token_timeout: args.email_sms_timeout,
+        ftm_transfer_enabled: args.transfer,
+        offline_enabled: args.offline,
+        offline_shared_secret: args.offline_secret,
+        offline_totp_cache_days: args.offline_totp_days,
+        offline_hotp_cache_counts: args.offline_hotp_counts,
+        emergency_codes_enabled: args.emergency_codes,
+        emergency_code_valid_days: args.emergency_days,
+        ..TokenPolicyChange::default()
+    };
+    let change = FacChange {
+        host_name: args.host_name,
+        provisioning: (provisioning != FtmProvisioningChange::default()).then_some(provisioning),
+        token_policy: (policy != TokenPolicyChange::default()).then_some(policy),
+    };
+    let view: FacView = client
+        .patch(
+            APPLIANCE,
+            &paths::fill(paths::APPLIANCE_FAC, &[&args.fac]),
+            &change,
+        )
+        .await?;
+    print_view(&view, args.json)
+}
+
+fn print_view(view: &FacView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(view)?);
+        return Ok(());
+    }
+    let p = &view.provisioning;
+    let t = &view.token_policy;
+    println!("{} answers its REST API as {}", view.serial, view.host_name);
+    println!(
+        "provisioning: {} {} digits, {} s steps, activation timeout {} h, mode {}",
+        p.token_algo, p.token_size, p.time_step, p.act_timeout, p.provision_mode
+    );
+    println!(
+        "token policy: TOTP window {} min (sync {} min), HOTP window {} (sync {}), email/SMS codes {} s",
+        t.totp_window,
+        t.totp_sync_window,
+        t.hotp_window,
+        t.hotp_sync_window,
+        t.email_sms_token_timeout
+    );
+    println!(
+        "              transfer {}, agent offline {} ({} days TOTP, {} HOTP counts), emergency codes {} ({} days)",
+        on_off(t.ftm_transfer_enabled),
+        on_off(t.offline_enabled),
+        t.offline_totp_cache_days,
+        t.offline_hotp_cache_counts,
+        on_off(t.emergency_codes_enabled),
+        t.emergency_code_valid_days
+    );
+    println!("administrators with an API key: {}", view.admins.join(", "));
+    Ok(())
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
+}
