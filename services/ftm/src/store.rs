@@ -36,7 +36,13 @@ pub const ACTIVATIONS: Table = Table::new("activations");
 /// ftm's tables.
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
-    tables: &[ESCROW, TOKENS, ACTIVATIONS, crate::transfer::TRANSFERS],
+    tables: &[
+        ESCROW,
+        TOKENS,
+        ACTIVATIONS,
+        crate::transfer::TRANSFERS,
+        crate::transfer::TRANSFER_CODES,
+    ],
 };
 
 /// The seed escrow; cheap to clone.
@@ -416,6 +422,9 @@ impl Escrow {
     pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
         if table == crate::transfer::TRANSFERS {
             return crate::transfer::check_record(&self.key, value);
+        }
+        if table == crate::transfer::TRANSFER_CODES {
+            return crate::transfer::check_code_entry(key, value);
         }
         let key = std::str::from_utf8(key).context("the key is not text")?;
         match table {

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use lab::http::Json;
 use lab::softtoken::reply;
-use lab::store::{Order, Reader, Record, StoreError, Table, Version};
+use lab::store::{Reader, Record, StoreError, Table, Version};
 use protocol::activation::TokenActivationCode;
 use protocol::catalogue::CatalogueEntry;
 use protocol::crypto::{Sealed, open, seal};
@@ -34,6 +34,10 @@ use crate::error::FtmError;
 use crate::routes::Ftm;
 
 pub(crate) const TRANSFERS: Table = Table::new("transfers");
+
+/// Which transfer an issued code belongs to: the code's SHA-256 (hex) → the transfer's id, so a redemption
+/// finds its transfer without reading the others.
+pub(crate) const TRANSFER_CODES: Table = Table::new("transfer-codes");
 
 /// The most tokens one transfer moves.
 const MAX_TOKENS: usize = 100;
@@ -73,6 +77,19 @@ fn unseal_seed(key: &protocol::crypto::SealKey, sealed: &str) -> anyhow::Result<
     let sealed = Sealed::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
     let plain = open(key, &sealed).map_err(|e| anyhow::anyhow!("{e}"))?;
     Seed::from_bytes(&plain).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// Checks one entry of the code index of an imported state: a SHA-256 in hex naming a transfer id.
+pub(crate) fn check_code_entry(key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        key.len() == 64 && key.iter().all(u8::is_ascii_hexdigit),
+        "a transfer code's key is its SHA-256 in hex"
+    );
+    anyhow::ensure!(
+        !value.is_empty() && value.iter().all(u8::is_ascii_hexdigit),
+        "a transfer code names its transfer's id in hex"
+    );
+    Ok(())
 }
 
 /// Checks one record of an imported state: its seeds open with this escrow's key.
@@ -215,6 +232,10 @@ pub(crate) async fn code(
             {
                 return Ok(false);
             }
+            if let Some(earlier) = &record.code_sha256 {
+                tx.remove(TRANSFER_CODES, earlier.as_bytes())?;
+            }
+            tx.insert(TRANSFER_CODES, digest.as_bytes(), id.as_bytes())?;
             record.status = "code-issued".to_owned();
             record.code_sha256 = Some(digest);
             record.code_expires = Some(now.secs() + TRANSFER_VALID_SECS);
@@ -316,14 +337,13 @@ pub(crate) async fn redeem(
         .escrow
         .store
         .write(move |tx| {
-            let mut found = None;
-            for (id, bytes) in tx.scan(TRANSFERS, b"", Order::Ascending, None)? {
-                let record: TransferRecord = lab::store::decode(&bytes)?;
-                if record.code_sha256.as_deref() == Some(digest.as_str()) {
-                    found = Some((id, record));
-                    break;
-                }
-            }
+            let found = match tx.get(TRANSFER_CODES, digest.as_bytes())? {
+                Some(id) => tx
+                    .record::<TransferRecord>(TRANSFERS, &id)?
+                    .filter(|record| record.code_sha256.as_deref() == Some(digest.as_str()))
+                    .map(|record| (id, record)),
+                None => None,
+            };
             let Some((id, mut record)) = found else {
                 return Ok(Redeemed::Refused(&modeled::TRANSFER_CODE_INVALID));
             };
