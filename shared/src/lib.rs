@@ -19,6 +19,8 @@
 //! - `crypto`, `seed`, `activation`, `otp`, `device_storage`: sealing, the seed and its transport to the
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `forticare_v3`: FortiCare's asset-management REST API (v3), the one customers' scripts use;
+//! - `hardware`: hardware FortiTokens (the modeled activation exchange, forticare's batches, the appliance's
+//!   hardware API); `messages`: activation messages by email and SMS, as captured and as sent;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
 //!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
 #![cfg_attr(
@@ -34,6 +36,7 @@ pub mod crypto;
 pub mod device_storage;
 pub mod envelope;
 pub mod forticare_v3;
+pub mod hardware;
 pub mod header;
 pub mod hosts;
 pub mod id;
@@ -41,6 +44,7 @@ pub mod journal;
 pub mod jsonc;
 pub mod ledger;
 pub mod license;
+pub mod messages;
 pub mod mobile;
 pub mod modeled;
 pub mod otp;
