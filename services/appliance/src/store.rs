@@ -30,10 +30,19 @@ pub const APPLIANCES: Table = Table::new("appliances");
 pub const TOKENS: Table = Table::new("tokens");
 pub const USERS: Table = Table::new("users");
 
-/// The appliance service's tables.
+/// The appliance service's tables (hardware tokens, their users and the appliances' profiles are
+/// `hardware_store`'s; captured messages `messages`').
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
-    tables: &[APPLIANCES, TOKENS, USERS],
+    tables: &[
+        APPLIANCES,
+        TOKENS,
+        USERS,
+        crate::hardware_store::HARDWARE_TOKENS,
+        crate::hardware_store::HARDWARE_USERS,
+        crate::hardware_store::PROFILES,
+        crate::messages::MESSAGES,
+    ],
 };
 
 /// The virtual appliances' database; cheap to clone.
@@ -121,6 +130,8 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
     match mode {
         ApplianceMode::Fortigate => "fortigate",
         ApplianceMode::Fortiauthenticator => "fortiauthenticator",
+        ApplianceMode::Fortipam => "fortipam",
+        ApplianceMode::Fortiproxy => "fortiproxy",
     }
 }
 
@@ -186,6 +197,8 @@ impl TryFrom<ApplianceRecord> for Appliance {
         let mode = match r.mode.as_str() {
             "fortigate" => ApplianceMode::Fortigate,
             "fortiauthenticator" => ApplianceMode::Fortiauthenticator,
+            "fortipam" => ApplianceMode::Fortipam,
+            "fortiproxy" => ApplianceMode::Fortiproxy,
             other => anyhow::bail!("unknown appliance mode {other}"),
         };
         Ok(Appliance {
@@ -362,6 +375,11 @@ impl Fleet {
         &self.store
     }
 
+    /// The hardware tokens, their users and the appliances' profiles, on this store and key.
+    pub fn hardware(&self) -> crate::hardware_store::HardwareBook {
+        crate::hardware_store::HardwareBook::new(self.store.clone(), self.key.clone())
+    }
+
     /// The fingerprint of the seal key, for state snapshots.
     pub fn key_id(&self) -> String {
         lab::state::key_id(&self.key)
@@ -395,6 +413,7 @@ impl Fleet {
                         tx.remove(table, &key)?;
                     }
                 }
+                crate::hardware_store::HardwareBook::remove_all(tx, &serial)?;
                 Ok(true)
             })
             .await
@@ -791,6 +810,12 @@ impl Fleet {
 
     /// Checks one record of a state being imported: sealed seeds must open with this data dir's key.
     pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if let Some(checked) = self.hardware().check_record(table, key, value) {
+            return checked;
+        }
+        if table == crate::messages::MESSAGES {
+            return crate::messages::check_record(key, value);
+        }
         if table == APPLIANCES {
             let appliance: Appliance = lab::store::decode::<ApplianceRecord>(value)?.try_into()?;
             anyhow::ensure!(
@@ -830,7 +855,15 @@ impl Fleet {
     /// Checks that every token and user of a state belongs to an appliance in it.
     pub fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
         let appliances = incoming.keys(APPLIANCES);
-        for table in [TOKENS, USERS] {
+        for (key, _) in incoming.records(crate::hardware_store::PROFILES) {
+            anyhow::ensure!(
+                appliances.contains(key.as_slice()),
+                "profile of `{}`, which is not in `appliances`",
+                String::from_utf8_lossy(key)
+            );
+        }
+        let per_appliance = crate::hardware_store::HardwareBook::PER_APPLIANCE;
+        for table in [TOKENS, USERS].into_iter().chain(per_appliance) {
             for (key, _) in incoming.records(table) {
                 let serial = key.split(|b| *b == 0).next().unwrap_or_default();
                 anyhow::ensure!(
