@@ -251,6 +251,12 @@ pub enum FgtCommand {
         /// How long the activation code stays valid (default: the appliance's setting, 72 h).
         #[arg(long)]
         expiry_minutes: Option<u32>,
+        /// Email the activation code (with its QR code) to this address, through the suite's SMTP listener.
+        #[arg(long, conflicts_with = "sms_phone")]
+        email: Option<String>,
+        /// Send the activation code by SMS to this number (E.164), through the suite's SMS sink.
+        #[arg(long)]
+        sms_phone: Option<String>,
         #[arg(long)]
         debug: bool,
     },
@@ -340,6 +346,15 @@ pub enum FgtCommand {
     },
 }
 
+/// `fgt new --kind`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplianceKind {
+    Fortigate,
+    Fortiauthenticator,
+    Fortipam,
+    Fortiproxy,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct FgtNewArgs {
     #[command(flatten)]
@@ -353,12 +368,20 @@ pub struct FgtNewArgs {
     /// The VDOM (default root).
     #[arg(long)]
     pub vdom: Option<String>,
-    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window.
-    #[arg(long)]
+    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window (the same as `--kind
+    /// fortiauthenticator`).
+    #[arg(long, conflicts_with = "kind")]
     pub fac: bool,
+    /// The appliance kind, with its serial prefix, OTP period and rules (default fortigate).
+    #[arg(long, value_enum)]
+    pub kind: Option<ApplianceKind>,
     /// FortiOS version sent as `__device_version` (default 7.4).
     #[arg(long)]
     pub fortios: Option<String>,
+    /// The firmware's full version (e.g. 7.4.10, which carries the hardware activation bug 1218458;
+    /// default: `--fortios` with patch 9).
+    #[arg(long)]
+    pub firmware: Option<String>,
     /// FortiOS build sent as `__device_build` (default 2829).
     #[arg(long)]
     pub build: Option<String>,
@@ -586,6 +609,10 @@ pub struct ScenarioArmArgs {
     /// Only for pushes to this registration id.
     #[arg(long)]
     pub registration_id: Option<String>,
+    /// Only for emails to this address or SMS to this number (the appliance service's SMTP listener and SMS
+    /// sink).
+    #[arg(long)]
+    pub recipient: Option<String>,
     /// Only for this request type (SoftToken.ProvisionRequest, …, or push).
     #[arg(long)]
     pub message_type: Option<String>,

@@ -105,6 +105,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         token: "any".into(),
         user: Some("alice".into()),
         expiry_minutes: None,
+        email: None,
+        sms_phone: None,
     };
     let provisioned: ProvisionOutcome = client
         .post_outcome(

@@ -108,6 +108,8 @@ impl SuiteHome {
                     .zip(self.ports)
                     .flat_map(|(flag, port)| [flag.to_string(), port.to_string()]),
             )
+            // The SMTP listener is not tortured; a free port keeps parallel suites apart.
+            .args(["--smtp-port", "0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
