@@ -38,6 +38,12 @@ pub enum Command {
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// FortiGuard's hardware FortiTokens (forticare): create batches, list them, reset an activation lock
+    /// as TAC does, download a batch's seed file.
+    #[command(subcommand)]
+    Hardware(HardwareCommand),
+    /// The activation messages the suite captured (emails over SMTP, SMS), each with its activation code.
+    Messages(MessagesArgs),
     /// What forticare, ftm and the push relay were asked and answered (seeds redacted), oldest first.
     Journal(JournalArgs),
     /// Export the running suite's state (every service's records, armed scenarios and the clock) to a
@@ -269,6 +275,9 @@ pub enum FgtCommand {
         #[arg(long)]
         debug: bool,
     },
+    /// Hardware tokens on a virtual appliance: activate by serial, import a seed file, assign, info.
+    #[command(subcommand)]
+    Hardware(FgtHardwareCommand),
     /// `execute fortitoken-mobile poll`: ask the FortiToken server about pending tokens.
     Poll {
         #[command(flatten)]
@@ -343,6 +352,134 @@ pub enum FgtCommand {
         target: Target,
         fgt: String,
         token: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HardwareCommand {
+    /// Create a batch of hardware tokens (serials in the real format, seeds FortiGuard keeps sealed).
+    Create {
+        #[command(flatten)]
+        target: Target,
+        /// FTK200, FTK210, FTK220 or FTK211 (the 200CD, served only by seed file).
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// DEMO tokens, which never lock on activation.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the batches and their tokens' lock states.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One batch.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only): one more
+    /// activation each.
+    ResetLock {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        serials: Vec<String>,
+    },
+    /// Download a batch's seed file (a password-protected zip); the password is printed once.
+    SeedFile {
+        #[command(flatten)]
+        target: Target,
+        batch: String,
+        /// Where to write the zip.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MessagesArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub command: Option<MessagesCommand>,
+    /// Only messages to this address or number.
+    #[arg(long)]
+    pub recipient: Option<String>,
+    /// `email` or `sms`.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only messages from this appliance serial.
+    #[arg(long)]
+    pub appliance: Option<String>,
+    /// Only the newest N.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MessagesCommand {
+    /// One message: its subject and text.
+    Show { id: String },
+    /// Save an email as it arrived (`.eml`).
+    Eml {
+        id: String,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Remove every captured message.
+    Clear,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FgtHardwareCommand {
+    /// `execute fortitoken activate <sn> …`: activate hardware tokens by serial with FortiGuard.
+    Activate {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        #[arg(required = true)]
+        serials: Vec<String>,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Import a seed file offline (no FortiGuard contact).
+    ImportSeedFile {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// The zip file.
+        file: PathBuf,
+        /// The zip's password.
+        #[arg(long)]
+        password: String,
+    },
+    /// Assign a hardware token to a user (Available → Assigned).
+    Assign {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// A serial, or `any`.
+        token: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// `diagnose fortitoken info`.
+    Info {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
     },
 }
 
@@ -427,7 +564,15 @@ pub enum PhoneCommand {
         target: Target,
         /// The phone's id.
         device: String,
-        code: String,
+        /// The activation code as typed, or the QR string (or none with --from-message/--latest-for).
+        #[arg(required_unless_present_any = ["from_message", "latest_for"])]
+        code: Option<String>,
+        /// Scan the QR code of this captured activation email (`fortimock messages` lists them).
+        #[arg(long, conflicts_with_all = ["code", "latest_for"])]
+        from_message: Option<String>,
+        /// Scan the QR code of the newest activation email captured for this address.
+        #[arg(long, conflicts_with = "code")]
+        latest_for: Option<String>,
     },
     /// Print the OTP the phone shows now (just the code, for scripts).
     Otp {

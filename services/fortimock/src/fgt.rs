@@ -144,6 +144,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 Err(failure) => fail(failure),
             }
         }
+        FgtCommand::Hardware(command) => crate::hardware::run_fgt(command).await,
         FgtCommand::Show { target, fgt, json } => {
             let client = SuiteClient::connect(&target)?;
             let appliance: ApplianceView = client

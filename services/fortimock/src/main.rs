@@ -22,6 +22,8 @@ async fn main() -> ExitCode {
         Command::Certs(args) => fortimock::certs::run(args),
         Command::Fgt(command) => fortimock::fgt::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,
+        Command::Hardware(command) => fortimock::hardware::run(command).await,
+        Command::Messages(args) => fortimock::messages::run(args).await,
         Command::Journal(args) => fortimock::journal::run(args).await,
         Command::State(command) => fortimock::state::run(command).await,
         Command::Reset(args) => fortimock::reset::run(args).await,

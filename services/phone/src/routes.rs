@@ -17,6 +17,7 @@ use lab::service::{Reset, Service};
 use lab::state::Prepared;
 use lab::store::{Store, Table};
 use protocol::id::TokenSerial;
+use protocol::messages::ScanRequest;
 use protocol::otp::OtpKind;
 use protocol::paths;
 use protocol::phone::{
@@ -113,6 +114,7 @@ impl Service for Phones {
                     .route(suffix(paths::PHONE), web::patch().to(change))
                     .route(suffix(paths::PHONE), web::delete().to(uninstall))
                     .route(suffix(paths::PHONE_ACTIVATE), web::post().to(activate))
+                    .route(suffix(paths::PHONE_SCAN), web::post().to(scan))
                     .route(suffix(paths::PHONE_OTP), web::get().to(otp))
                     .route(suffix(paths::PHONE_EXPORT), web::get().to(export))
                     .route(suffix(paths::PHONE_TOKEN), web::delete().to(delete_token))
@@ -326,7 +328,37 @@ async fn activate(
     payload: web::Payload,
 ) -> Result<HttpResponse, PhoneError> {
     let body: Activate = json_body(&request, payload).await?;
-    let code = code_from_input(&body.code).map_err(|e| {
+    activate_with(&state, &id, &body.code).await
+}
+
+/// `POST /phones/{id}/scan`: the phone's camera on a QR code image (the one in an activation email): the
+/// QR code read, then the activation as if the user had scanned it on screen.
+async fn scan(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    use base64::Engine as _;
+    let body: ScanRequest = json_body(&request, payload).await?;
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(body.png.trim())
+        .map_err(|e| {
+            ApiError::bad_request("phone.bad-image", format!("`png` is not Base64: {e}"))
+        })?;
+    find(&state, &id)?;
+    let text = crate::camera::read_qr(&image).map_err(|e| {
+        ApiError::bad_request(
+            "phone.no-qr-code",
+            format!("{e}; the provisioning server was not asked"),
+        )
+    })?;
+    activate_with(&state, &id, &text).await
+}
+
+/// Redeems `typed` (a code as typed, or the QR string) at ftm and stores the token.
+async fn activate_with(state: &Phones, id: &str, typed: &str) -> Result<HttpResponse, PhoneError> {
+    let code = code_from_input(typed).map_err(|e| {
         ApiError::bad_request(
             "phone.bad-code",
             format!(
@@ -334,7 +366,7 @@ async fn activate(
             ),
         )
     })?;
-    let phone = find(&state, &id)?;
+    let phone = find(state, id)?;
     let delivered = match state.ftm.activate(&phone.identity, code).await {
         Ok(delivered) => delivered,
         Err(ActivationError::Refused { error_id, message }) => {
@@ -374,7 +406,7 @@ async fn activate(
     );
     let stored = state
         .phones
-        .update(&id, move |current| {
+        .update(id, move |current| {
             if current.identity.mobile_id != mobile_id || current.app.uuid_pref != uuid_pref {
                 return Err(StoreRefusal::Gone);
             }
