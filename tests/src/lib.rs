@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod forticare_api;
+pub mod hardware_api;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};

@@ -313,17 +313,22 @@ impl HardwareVault {
     ) -> Result<Result<Vec<HardwareToken>, ResetRefusal>, StoreError> {
         self.store
             .write(move |tx| {
-                let mut reset = Vec::with_capacity(serials.len());
+                // Every serial is checked before anything is written: a refusal (answered with `Ok`, which
+                // commits) must leave every lock as it was.
+                let mut checked = Vec::with_capacity(serials.len());
                 for serial in &serials {
                     let Some((record, token)) = read_token(tx, serial.as_str())? else {
                         return Ok(Err(ResetRefusal::Unknown(format!(
                             "{serial} is not a token FortiGuard knows"
                         ))));
                     };
-                    let after = match hardware_tokens::reset_lock(&token) {
-                        Ok(after) => after,
+                    match hardware_tokens::reset_lock(&token) {
+                        Ok(after) => checked.push((serial, record, after)),
                         Err(why) => return Ok(Err(ResetRefusal::Refused(why))),
-                    };
+                    }
+                }
+                let mut reset = Vec::with_capacity(checked.len());
+                for (serial, record, after) in checked {
                     tx.put(
                         HARDWARE_TOKENS,
                         serial.as_str().as_bytes(),
