@@ -2,10 +2,12 @@
 //! links, and the QR code as an inline PNG) sent over SMTP with STARTTLS to the appliance's mail server (the
 //! suite's SMTP listener by default), or an SMS posted to its SMS gateway (the suite's SMS sink).
 //!
-//! This is the interface an appliance operation calls to "send the activation message": build an
-//! [`ActivationMessage`], pick a [`Recipient`], and [`Outbox::send`] it with the appliance's
-//! [`MessagingSettings`]. A failure is a [`DeliveryFailure`], which the appliance reports with FortiOS's text,
-//! `Failed to send activation code` (the token stays Pending, so a resend works).
+//! This is the one mechanism appliance code calls to "send the activation message": [`send_activation`]
+//! takes the appliance, the user, the channel (a [`Recipient`]: email address or phone number), the token and
+//! its activation code, and answers where it went or [`ApplianceError`] with FortiOS's `Failed to send
+//! activation code` (`catalogue::ACTIVATION_NOT_SENT`, 502; the token stays Pending, so a resend works). It
+//! records the appliance's debug line and reads the appliance's messaging settings itself. Below it,
+//! [`Outbox::send`] does the sending with explicit [`MessagingSettings`], failing with a [`DeliveryFailure`].
 
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -21,8 +23,13 @@ use protocol::messages::{Delivered, DeliveryMethod, MessagingSettings, SmsSubmit
 use protocol::modeled;
 use protocol::time::UnixTime;
 
+use protocol::appliance::OperationFailure;
+
+use crate::error::ApplianceError;
+use crate::fortitoken::Appliance;
 use crate::kinds;
 use crate::messages::APPLIANCE_HEADER;
+use crate::routes::Appliances;
 
 /// An activation code to send to a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +148,58 @@ pub fn activation_email(
                 .singlepart(Attachment::new_inline("qr-code".to_owned()).body(png, image_type)),
         )
         .map_err(failed)
+}
+
+/// Sends `appliance`'s activation code for `token` (assigned to `user`, valid until `expires`) to `channel`,
+/// the way the appliance's messaging settings say: where it went, or `Failed to send activation code`
+/// (`ApplianceError::Cloud`, 502, with the debug line), which leaves every token as it was.
+pub(crate) async fn send_activation(
+    state: &Appliances,
+    appliance: &Appliance,
+    user: &str,
+    channel: &Recipient,
+    token: &str,
+    activation_code: &str,
+    expires: UnixTime,
+) -> Result<Delivered, ApplianceError> {
+    let profile = state.profile_of(appliance)?;
+    let message = ActivationMessage {
+        appliance: appliance.serial.clone(),
+        kind: appliance.mode,
+        user: user.to_owned(),
+        token: token.to_owned(),
+        activation_code: activation_code.to_owned(),
+        expires,
+    };
+    match state
+        .outbox
+        .send(&profile.messaging, &message, channel, state.clock.now())
+        .await
+    {
+        Ok(delivered) => {
+            let line = format!(
+                "alertmail:Token activation code sent: {token} to {}",
+                delivered.recipient
+            );
+            state.record_debug(&appliance.serial, &[line]);
+            tracing::info!(appliance = %appliance.serial, token, method = ?delivered.method, "activation code sent");
+            Ok(delivered)
+        }
+        Err(failure) => {
+            let line = format!("alertmail:{failure}");
+            state.record_debug(&appliance.serial, std::slice::from_ref(&line));
+            tracing::warn!(appliance = %appliance.serial, token, detail = %failure.detail, "activation code not sent");
+            Err(ApplianceError::Cloud {
+                status: 502,
+                failure: OperationFailure {
+                    error_id: ACTIVATION_NOT_SENT.id.to_owned(),
+                    message: ACTIVATION_NOT_SENT.text.to_owned(),
+                    error_code: None,
+                    debug: vec![line],
+                },
+            })
+        }
+    }
 }
 
 impl Outbox {

@@ -6,8 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::http::{ApiError, BodyLimit, Json, Query};
-use protocol::appliance::{FortiTokenStatus, NewUser, OperationFailure, ProvisionTokenRequest};
-use protocol::catalogue::ACTIVATION_NOT_SENT;
+use protocol::appliance::{FortiTokenStatus, NewUser, ProvisionTokenRequest};
 use protocol::hardware::{HardwareActivate, HardwareAssign, SeedFileImport};
 use protocol::messages::{
     DeliveryMethod, MessageList, MessageQuery, MessagesCleared, MessagingChange, MessagingSettings,
@@ -18,7 +17,7 @@ use protocol::scenario::{SMS_MESSAGE, ScenarioAction, Trigger};
 use protocol::time::UnixTime;
 use serde::Deserialize;
 
-use crate::delivery::{ActivationMessage, Recipient};
+use crate::delivery::Recipient;
 use crate::error::ApplianceError;
 use crate::fortitoken::{Appliance, Token};
 use crate::hardware_store::Profile;
@@ -214,44 +213,16 @@ pub(crate) async fn deliver(
             token.serial
         )));
     };
-    let profile = state.profile_of(appliance)?;
-    let message = ActivationMessage {
-        appliance: appliance.serial.clone(),
-        kind: appliance.mode,
-        user: user.clone(),
-        token: token.serial.to_string(),
-        activation_code: code.clone(),
-        expires: UnixTime::from_secs(expire),
-    };
-    match state
-        .outbox
-        .send(&profile.messaging, &message, to, state.clock.now())
-        .await
-    {
-        Ok(delivered) => {
-            let line = format!(
-                "alertmail:Token activation code sent: {} to {}",
-                token.serial, delivered.recipient
-            );
-            state.record_debug(&appliance.serial, &[line]);
-            tracing::info!(appliance = %appliance.serial, token = %token.serial, method = ?delivered.method, "activation code sent");
-            Ok(delivered)
-        }
-        Err(failure) => {
-            let line = format!("alertmail:{failure}");
-            state.record_debug(&appliance.serial, std::slice::from_ref(&line));
-            tracing::warn!(appliance = %appliance.serial, token = %token.serial, detail = %failure.detail, "activation code not sent");
-            Err(ApplianceError::Cloud {
-                status: 502,
-                failure: OperationFailure {
-                    error_id: ACTIVATION_NOT_SENT.id.to_owned(),
-                    message: ACTIVATION_NOT_SENT.text.to_owned(),
-                    error_code: None,
-                    debug: vec![line],
-                },
-            })
-        }
-    }
+    crate::delivery::send_activation(
+        state,
+        appliance,
+        user,
+        to,
+        token.serial.as_str(),
+        code,
+        UnixTime::from_secs(expire),
+    )
+    .await
 }
 
 /// The recipient of a provisioning request, if it asks for one.
