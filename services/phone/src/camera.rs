@@ -41,7 +41,7 @@ pub fn read_qr(png_bytes: &[u8]) -> Result<String, String> {
             }
         }
     };
-    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, |x, y| luma(x, y));
+    let mut image = rqrr::PreparedImage::prepare_from_greyscale(width, height, luma);
     let grids = image.detect_grids();
     let grid = grids.first().ok_or("no QR code found in the image")?;
     let (_, text) = grid
