@@ -2,7 +2,7 @@
 //! links, and the QR code as an inline PNG) sent over SMTP with STARTTLS to the appliance's mail server (the
 //! suite's SMTP listener by default), or an SMS posted to its SMS gateway (the suite's SMS sink).
 //!
-//! This is the one mechanism appliance code calls to "send the activation message": [`send_activation`]
+//! This is the one mechanism appliance code calls to "send the activation message": `send_activation`
 //! takes the appliance, the user, the channel (a [`Recipient`]: email address or phone number), the token and
 //! its activation code, and answers where it went or [`ApplianceError`] with FortiOS's `Failed to send
 //! activation code` (`catalogue::ACTIVATION_NOT_SENT`, 502; the token stays Pending, so a resend works). It

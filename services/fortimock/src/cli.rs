@@ -637,7 +637,7 @@ pub struct JournalArgs {
     #[command(flatten)]
     pub target: Target,
     /// Only this service's journal (forticare, ftm or push).
-    #[arg(long, value_parser = SCENARIO_SERVICES)]
+    #[arg(long, value_parser = protocol::scenario::JOURNALED.to_vec())]
     pub service: Option<String>,
     /// Only requests of this type (SoftToken.ProvisionRequest, …, or push).
     #[arg(long)]
@@ -719,7 +719,7 @@ pub enum ScenarioCommand {
 }
 
 /// The services that take scenarios.
-pub const SCENARIO_SERVICES: [&str; 3] = ["forticare", "ftm", "push"];
+pub const SCENARIO_SERVICES: [&str; 4] = ["forticare", "ftm", "push", "appliance"];
 
 #[derive(clap::Args, Debug)]
 pub struct ScenarioArmArgs {
@@ -733,7 +733,8 @@ pub struct ScenarioArmArgs {
     /// Hold the answer this long first, in milliseconds (alone: a slow service; needs --service).
     #[arg(long)]
     pub delay_ms: Option<u64>,
-    /// forticare, ftm or push (default: the service that answers `error`).
+    /// forticare, ftm, push or appliance (its SMTP listener and SMS sink; default: the service that
+    /// answers `error`).
     #[arg(long, value_parser = SCENARIO_SERVICES)]
     pub service: Option<String>,
     /// Only for this appliance serial.
