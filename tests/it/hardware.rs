@@ -371,3 +371,41 @@ async fn bad_batches_and_seed_file_requests_are_refused_and_change_nothing() {
     assert!(suite.appliance(&a).await.hardware_tokens.is_empty());
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn fixtures_declare_batches_that_come_back_on_reset() {
+    let mut fixtures = e2e::default_lab();
+    fixtures.hardware_tokens = serde_json::from_value(json!([
+        {"model": "FTK200", "count": 3},
+        {"model": "FTK220", "count": 1, "demo": true, "note": "the lab's DEMO token"},
+    ]))
+    .unwrap();
+    let suite = TestSuite::start_lab(
+        e2e::test_options(None),
+        fixtures,
+        fortimock::suite::ForticareOptions::default(),
+    )
+    .await;
+    let listed: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    assert_eq!(listed.batches.len(), 2);
+    assert_eq!(listed.batches[0].tokens.len(), 3);
+    assert!(listed.batches[1].demo);
+    let serial = listed.batches[0].tokens[0].serial.to_string();
+    let a = appliance(&suite, json!({})).await;
+    let (status, answer) = suite.hardware_activate(&a, &[&serial]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, "new");
+
+    let (status, reset) = suite
+        .admin_post("forticare", paths::ADMIN_RESET, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    let again: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    assert_eq!(again.batches.len(), 2);
+    assert_eq!(again.batches[0].tokens[0].serial.to_string(), serial);
+    assert_eq!(again.batches[0].tokens[0].state, "available");
+    suite.stop().await;
+}

@@ -95,6 +95,7 @@ impl TestSuite {
         let fixtures = LabFixtures {
             licenses: fixtures,
             api_users: default_lab().api_users,
+            hardware_tokens: Vec::new(),
         };
         TestSuite::start_lab(options, fixtures, ForticareOptions::default()).await
     }

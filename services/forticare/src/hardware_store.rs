@@ -169,6 +169,25 @@ impl HardwareVault {
     }
 
     /// Creates a batch: its serials in one range, a fresh 20-byte seed each, sealed. One transaction.
+    /// Creates the fixtures' batches (after a reset, or on a first start); how many.
+    pub async fn load_fixtures(
+        &self,
+        batches: &[NewHardwareBatch],
+        now: UnixTime,
+    ) -> Result<u64, StoreError> {
+        for spec in batches {
+            if !(1..=protocol::hardware::MAX_BATCH_TOKENS).contains(&spec.count) {
+                return Err(StoreError::internal(format!(
+                    "a fixture hardware token batch of {} tokens: between 1 and {}",
+                    spec.count,
+                    protocol::hardware::MAX_BATCH_TOKENS
+                )));
+            }
+            self.create_batch(spec.clone(), now).await?;
+        }
+        Ok(batches.len() as u64)
+    }
+
     pub async fn create_batch(
         &self,
         spec: NewHardwareBatch,

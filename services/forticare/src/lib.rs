@@ -81,6 +81,19 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     };
     let hardware =
         hardware_store::HardwareVault::open(config.service_dir.as_deref(), ledger.store().clone())?;
+    if hardware.batches()?.is_empty() {
+        let batches = hardware
+            .load_fixtures(&config.fixtures.hardware_tokens, clock.now())
+            .await
+            .context("creating the fixture hardware token batches")?;
+        if batches > 0 {
+            tracing::info!(
+                service = NAME,
+                batches,
+                "fixture hardware token batches created"
+            );
+        }
+    }
     let state = web::Data::new(routes::Forticare {
         hardware,
         ledger,

@@ -124,7 +124,15 @@ impl Service for Forticare {
                 ForticareError::Storage(storage) => ApiError::storage(&storage),
                 other => ApiError::internal(&other),
             })?;
-        Ok(Reset { removed, fixtures })
+        let batches = self
+            .hardware
+            .load_fixtures(&self.fixtures.hardware_tokens, self.clock.now())
+            .await
+            .map_err(|e| ApiError::storage(&e))?;
+        Ok(Reset {
+            removed,
+            fixtures: fixtures + batches,
+        })
     }
 }
 
