@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::hardware::HardwareTokenRow;
 use crate::id::{ApplianceSerial, LicenseId, TokenSerial};
+use crate::messages::{Delivered, MessagingChange, MessagingSettings};
 use crate::time::UnixTime;
 
 /// Which appliance a virtual appliance plays. The defaults of its settings follow from it.
@@ -15,6 +17,11 @@ pub enum ApplianceMode {
     Fortigate,
     /// FortiAuthenticator: 30-second tokens, a one-minute TOTP window and a one-hour sync window.
     Fortiauthenticator,
+    /// FortiPAM (FortiOS-based): 60-second tokens, provisioned manually.
+    Fortipam,
+    /// FortiProxy (FortiOS-based): 60-second tokens, provisioned manually; no FortiToken Mobile license
+    /// import, only its trial tokens.
+    Fortiproxy,
 }
 
 /// How an appliance provisions tokens and checks OTPs.
@@ -42,8 +49,8 @@ impl ApplianceSettings {
     /// The defaults of a mode.
     pub fn defaults(mode: ApplianceMode) -> ApplianceSettings {
         let period = match mode {
-            ApplianceMode::Fortigate => 60,
             ApplianceMode::Fortiauthenticator => 30,
+            ApplianceMode::Fortigate | ApplianceMode::Fortipam | ApplianceMode::Fortiproxy => 60,
         };
         ApplianceSettings {
             activation_expiry_minutes: 4320,
@@ -105,6 +112,18 @@ pub struct NewAppliance {
     /// `config system ftm-push`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ftm_push: Option<FtmPushChange>,
+    /// The firmware's full version, e.g. `7.4.10` (default: `version` with patch 9). Hardware activation by
+    /// serial fails with `cmdb save error` on FortiOS 7.4.10–7.4.11 and 7.6.3–7.6.6 (bug 1218458).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    /// FortiGuard's token service for hardware activation (update.fortiguard.net); default the suite's
+    /// forticare service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fortiguard_url: Option<String>,
+    /// Where activation messages go (`config system email-server`, the SMS gateway); default the suite's
+    /// SMTP listener and SMS sink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging: Option<MessagingChange>,
 }
 
 /// Which certificate the appliance's ftm-push listener presents to phones (FortiOS `server-cert`).
@@ -174,6 +193,18 @@ pub struct ApplianceView {
     pub ftm_push: FtmPushSettings,
     pub tokens: Vec<FortiTokenView>,
     pub users: Vec<UserView>,
+    /// Hardware tokens in the table (`diagnose fortitoken info`'s statuses).
+    #[serde(default)]
+    pub hardware_tokens: Vec<HardwareTokenRow>,
+    /// The firmware's full version (`7.4.9`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    /// FortiGuard's token service this appliance activates hardware tokens with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fortiguard_url: Option<String>,
+    /// Where its activation messages go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messaging: Option<MessagingSettings>,
 }
 
 /// `GET /appliances`.
@@ -259,6 +290,12 @@ pub struct ProvisionTokenRequest {
     /// Overrides the appliance's activation expiry for this token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiry_minutes: Option<u32>,
+    /// Email the activation code to this address (the user's `email-to`), as FortiOS does on assignment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Send the activation code by SMS to this number (the user's `sms-phone`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_phone: Option<String>,
 }
 
 /// A provisioned token: what the appliance mails to the user.
@@ -268,6 +305,9 @@ pub struct ProvisionOutcome {
     /// The string a phone scans.
     pub qr_code: String,
     pub debug: Vec<String>,
+    /// Where the activation message went, when one was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Delivered>,
 }
 
 /// `POST /appliances/{serial}/poll` (`execute fortitoken-mobile poll`).
@@ -348,4 +388,20 @@ pub struct LoginOutcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DebugLog {
     pub lines: Vec<String>,
+}
+
+/// `POST /appliances/{serial}/users`: a local user created with token authentication. FortiAuthenticator
+/// gives it the next Available token (mobile tokens first, provisioned and sent as the request says); the
+/// other kinds provision tokens manually and refuse `token_auth` without a `token`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+    /// Two-factor authentication with a FortiToken.
+    #[serde(default)]
+    pub token_auth: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_phone: Option<String>,
 }

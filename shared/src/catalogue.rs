@@ -216,6 +216,49 @@ pub const FAC_ACTIVATION_MESSAGE_FAILED: CatalogueEntry = CatalogueEntry {
     source: "shared/reference/fortiauthenticator-rest.md, errors seen on FAC 8.0.0 [PRACTICE]",
 };
 
+/// Hardware activation by serial on FortiOS 7.4.10–7.4.11 and 7.6.3–7.6.6 (bug 1218458, fixed in 7.4.12,
+/// 7.6.7 and 8.0.0): the token is not saved; the seed-file import is the working path.
+pub const CMDB_SAVE_ERROR: CatalogueEntry = CatalogueEntry {
+    id: "appliance.hardware.cmdb-save-error",
+    code: None,
+    text: "cmdb save error",
+    provenance: Provenance::Doc,
+    symptom: "`execute fortitoken activate` returns `cmdb save error`; import the token's seed file instead",
+    source: "KB 428366 and KB 119518 (bug 1218458)",
+};
+
+/// An activation code the appliance could not deliver by email or SMS: the token stays Pending and the code
+/// can be sent again.
+pub const ACTIVATION_NOT_SENT: CatalogueEntry = CatalogueEntry {
+    id: "appliance.delivery.failed",
+    code: None,
+    text: "Failed to send activation code",
+    provenance: Provenance::Doc,
+    symptom: "the FortiOS GUI shows `Failed to send activation code`; the token stays Pending",
+    source: "KB 312027 (dossier 2.6)",
+};
+
+/// A FortiToken Mobile license import on FortiProxy, which supports only its trial tokens (and FortiToken
+/// Cloud).
+pub const FORTIPROXY_NO_FTM_IMPORT: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fortiproxy.no-ftm-import",
+    code: None,
+    text: "FortiProxy does not support FortiToken Mobile license import",
+    provenance: Provenance::Doc,
+    symptom: "the import is refused on the FortiProxy; only its two trial tokens can be imported",
+    source: "KB 425535 (seeds/fortitoken-activation-process.txt)",
+};
+
+/// Offline (QR) activation of a mobile token on an appliance other than FortiAuthenticator.
+pub const OFFLINE_ACTIVATION_FAC_ONLY: CatalogueEntry = CatalogueEntry {
+    id: "appliance.offline.fortiauthenticator-only",
+    code: None,
+    text: "The Offline Activation feature for mobile tokens is only available for FortiAuthenticator",
+    provenance: Provenance::Doc,
+    symptom: "FortiGate, FortiPAM and FortiProxy have no offline activation; their tokens activate online",
+    source: "KB 425535 (seeds/fortitoken-activation-process.txt)",
+};
+
 /// Every entry, in the order a reader meets them in the flows.
 pub const CATALOGUE: &[&CatalogueEntry] = &[
     &LICENSE_CODE_INVALID,
@@ -265,6 +308,14 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &modeled::TRANSFER_CODE_INVALID,
     &modeled::TRANSFER_CODE_USED,
     &modeled::TRANSFER_CODE_EXPIRED,
+    &modeled::HARDWARE_ALREADY_ACTIVATED,
+    &modeled::HARDWARE_NOT_IN_FORTIGUARD,
+    &CMDB_SAVE_ERROR,
+    &ACTIVATION_NOT_SENT,
+    &modeled::MAILBOX_FULL,
+    &modeled::SMS_GATEWAY_REFUSED,
+    &FORTIPROXY_NO_FTM_IMPORT,
+    &OFFLINE_ACTIVATION_FAC_ONLY,
 ];
 
 /// The entry with this id.

@@ -69,7 +69,7 @@ pub const EMULATED_HOSTS: &[EmulatedHost] = &[
         name: "notification.fortinet.net",
         service: None,
         port: 465,
-        role: "FortiGate's default mail server (SMTPS), which sends activation emails",
+        role: "FortiGate's default mail server (SMTPS), which sends activation emails (in `fortimock up`, the suite's address, where the SMTP listener is)",
     },
 ];
 

@@ -328,6 +328,108 @@ impl fmt::Debug for MobileId {
 
 string_serde!(MobileId);
 
+/// A hardware FortiToken's model, from the prefix of its serial (dossier 2.9): FortiToken 200, 210, 220, and
+/// the 200CD (serials `FTK211…`), whose seeds come only on the CD shipped with the tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum HardwareModel {
+    #[serde(rename = "FTK200")]
+    Ftk200,
+    #[serde(rename = "FTK210")]
+    Ftk210,
+    #[serde(rename = "FTK220")]
+    Ftk220,
+    /// FortiToken 200CD: seeds on the CD, never served by FortiGuard.
+    #[serde(rename = "FTK211")]
+    Ftk211,
+}
+
+impl HardwareModel {
+    /// Every model, in prefix order.
+    pub const ALL: [HardwareModel; 4] = [
+        HardwareModel::Ftk200,
+        HardwareModel::Ftk210,
+        HardwareModel::Ftk220,
+        HardwareModel::Ftk211,
+    ];
+
+    /// The serial prefix, which is also the model's name in fortimock's API (`FTK200`).
+    pub fn prefix(self) -> &'static str {
+        match self {
+            HardwareModel::Ftk200 => "FTK200",
+            HardwareModel::Ftk210 => "FTK210",
+            HardwareModel::Ftk220 => "FTK220",
+            HardwareModel::Ftk211 => "FTK211",
+        }
+    }
+
+    /// Whether FortiGuard serves this model's seeds online (activation by serial): every model but the
+    /// 200CD, whose seeds Fortinet does not keep (KB 425535).
+    pub fn online(self) -> bool {
+        self != HardwareModel::Ftk211
+    }
+
+    /// The model whose serials start with `prefix` (any letter case).
+    pub fn from_prefix(prefix: &str) -> Option<HardwareModel> {
+        HardwareModel::ALL
+            .into_iter()
+            .find(|m| m.prefix().eq_ignore_ascii_case(prefix))
+    }
+}
+
+impl fmt::Display for HardwareModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.prefix())
+    }
+}
+
+/// A hardware FortiToken serial: a model prefix (`FTK200`, `FTK210`, `FTK220`, `FTK211`) and 10 uppercase
+/// letters or digits, e.g. `FTK200BAA0000000` (dossier 8).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HardwareSerial(String);
+
+impl HardwareSerial {
+    const EXPECTED: &'static str = "FTK200, FTK210, FTK220 or FTK211 followed by 10 letters or digits, such as FTK200BAA0000000";
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn model(&self) -> HardwareModel {
+        // The parser admits only serials with a known prefix.
+        HardwareModel::from_prefix(&self.0[..6]).unwrap_or(HardwareModel::Ftk200)
+    }
+}
+
+impl FromStr for HardwareSerial {
+    type Err = IdError;
+
+    fn from_str(input: &str) -> Result<HardwareSerial, IdError> {
+        let text = input.trim().to_ascii_uppercase();
+        let ok = text.len() == 16
+            && text.is_ascii()
+            && HardwareModel::from_prefix(&text[..6]).is_some()
+            && text[6..].bytes().all(|b| b.is_ascii_alphanumeric());
+        if !ok {
+            return Err(IdError::new("hardware token serial", Self::EXPECTED, input));
+        }
+        Ok(HardwareSerial(text))
+    }
+}
+
+impl fmt::Display for HardwareSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for HardwareSerial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HardwareSerial({})", self.0)
+    }
+}
+
+string_serde!(HardwareSerial);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,5 +575,32 @@ mod tests {
             "\"1FF6-9B06-2510-F429-41AE\""
         );
         assert!(serde_json::from_str::<TokenSerial>("\"nope\"").is_err());
+    }
+    #[test]
+    fn hardware_serials() {
+        for ok in [
+            "FTK200BAA0000000",
+            " ftk211bcd1234567 ",
+            "FTK220ZZ00000001",
+            "FTK210AAAAAAAAAA",
+        ] {
+            check::<HardwareSerial>(ok, Some(&ok.trim().to_ascii_uppercase()));
+        }
+        for bad in [
+            "FTK200BAA000000",
+            "FTK201BAA0000000",
+            "FTKMOB947FDC1754",
+            "FTK200BAA-000000",
+            "",
+        ] {
+            check::<HardwareSerial>(bad, None);
+        }
+        let serial: HardwareSerial = "FTK211BAA0000001".parse().unwrap();
+        assert_eq!(serial.model(), HardwareModel::Ftk211);
+        assert!(!serial.model().online() && HardwareModel::Ftk220.online());
+        assert_eq!(
+            serde_json::to_string(&HardwareModel::Ftk210).unwrap(),
+            "\"FTK210\""
+        );
     }
 }

@@ -58,6 +58,10 @@ pub struct LabFixtures {
     /// Users of the asset-management API (v3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub api_users: Vec<ApiUserSpec>,
+    /// Hardware token batches FortiGuard holds (created when forticare starts with none, and again on
+    /// reset; their seeds are new each time: read them from the seed file).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hardware_tokens: Vec<crate::hardware::NewHardwareBatch>,
 }
 
 impl From<Vec<LicenseSpec>> for LabFixtures {
@@ -65,6 +69,7 @@ impl From<Vec<LicenseSpec>> for LabFixtures {
         LabFixtures {
             licenses,
             api_users: Vec::new(),
+            hardware_tokens: Vec::new(),
         }
     }
 }

@@ -22,6 +22,8 @@
 //! - `fac_rest`: FortiAuthenticator's REST API (`/api/v1/`, Tastypie shapes), the one FAC scripts use;
 //!   `token_transfer`: token transfer between phones (modeled wire); `fac_admin`: fortimock's own API for
 //!   virtual FortiAuthenticators;
+//! - `hardware`: hardware FortiTokens (the modeled activation exchange, forticare's batches, the appliance's
+//!   hardware API); `messages`: activation messages by email and SMS, as captured and as sent;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
 //!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
 #![cfg_attr(
@@ -39,6 +41,7 @@ pub mod envelope;
 pub mod fac_admin;
 pub mod fac_rest;
 pub mod forticare_v3;
+pub mod hardware;
 pub mod header;
 pub mod hosts;
 pub mod id;
@@ -46,6 +49,7 @@ pub mod journal;
 pub mod jsonc;
 pub mod ledger;
 pub mod license;
+pub mod messages;
 pub mod mobile;
 pub mod modeled;
 pub mod otp;

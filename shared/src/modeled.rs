@@ -31,7 +31,17 @@
 //!   `/Process` is not public, so every FTM name a KB mentions (fortitokenmobile, globalftm,
 //!   directregistration) goes to ftm, the appliances' one front door; `update.fortiguard.net` (FortiAuthenticator's
 //!   hardware token activation) goes to forticare; `notification.fortinet.net` (FortiGate's mail server) to
-//!   no service yet, resolving into the lab only so mail never leaves it.
+//!   no service of its own: it resolves to the suite's address, where `fortimock up`'s SMTP listener captures
+//!   the appliances' mail.
+//! - Hardware tokens: the activation exchange (`hardware::HardwareActivationRequest` and its response, see
+//!   [`HARDWARE_ACTIVATION_ENVELOPE`]), its error codes ([`HARDWARE_ALREADY_ACTIVATED`],
+//!   [`HARDWARE_NOT_IN_FORTIGUARD`]), the serials a batch gets ([`hardware_serial`]), the seed file's content
+//!   ([`seed_file_text`]) and its zip ([`SEED_FILE_ZIP`]), what the `cmdb save error` bug costs
+//!   ([`CMDB_SAVE_ERROR_BURNS_THE_LOCK`]).
+//! - Appliance kinds: the FortiPAM and FortiProxy serial prefixes ([`appliance_serial_prefix`]).
+//! - Activation messages: the email's sender, subject, text and links, the QR code it carries, the SMS text
+//!   ([`activation_email_subject`], [`activation_email_text`], [`activation_sms_text`]), and the mail
+//!   server's refusals ([`MAILBOX_FULL`], [`SMS_GATEWAY_REFUSED`]).
 //! - FortiAuthenticator's REST API (`fac_rest`): the field names of `TokenPolicy` and
 //!   `FtmProvisioning::provision_mode`, `AuthAccepted`, `OfflineRequest::counter`, `OfflineCacheObject`,
 //!   `EmergencyCodesObject`, the error texts the reference does not quote ([`FAC_AUTH_FAILED`] and after it),
@@ -49,8 +59,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::catalogue::{CatalogueEntry, Provenance};
-use crate::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
+use crate::id::{ApplianceSerial, HardwareModel, HardwareSerial, LicenseId, MobileId, TokenSerial};
 use crate::otp::{OtpKind, OtpParams};
+use crate::seed::Seed;
 
 /// Importing a code whose license is already registered to an appliance outside the requester's
 /// cluster. The real service's code and text are not public; the requester's own cluster may import again.
@@ -864,7 +875,7 @@ pub fn offline_activation_payload(offline: &OfflineActivation) -> String {
 pub struct OfflineActivation {
     pub token: TokenSerial,
     pub issuer: String,
-    pub seed: crate::seed::Seed,
+    pub seed: Seed,
     pub params: OtpParams,
     pub counter: u64,
 }
@@ -884,7 +895,7 @@ pub fn parse_offline_activation(text: &str) -> Option<Result<OfflineActivation, 
         let seed_bytes = data_encoding::BASE32_NOPAD
             .decode(field("seed")?.as_bytes())
             .map_err(|e| format!("seed: {e}"))?;
-        let seed = crate::seed::Seed::from_bytes(&seed_bytes).map_err(|e| format!("seed: {e}"))?;
+        let seed = Seed::from_bytes(&seed_bytes).map_err(|e| format!("seed: {e}"))?;
         let kind = OtpKind::parse(field("algo")?).ok_or("algo: neither totp nor hotp")?;
         let number = |name: &str| -> Result<u64, String> {
             field(name)?
@@ -916,7 +927,7 @@ pub fn parse_offline_activation(text: &str) -> Option<Result<OfflineActivation, 
 /// cipher are not public): [`seal_returned_seed`]. Other values are refused.
 pub fn returned_seed(
     mode: u8,
-    seed: &crate::seed::Seed,
+    seed: &Seed,
     passphrase: Option<&str>,
     iv: [u8; 16],
 ) -> Result<String, String> {
@@ -935,7 +946,7 @@ pub fn returned_seed(
 }
 
 /// Base64 of the seed sealed (`crypto::seal`, AES-256-CBC + HMAC-SHA256) with keys derived from `passphrase`.
-pub fn seal_returned_seed(passphrase: &str, seed: &crate::seed::Seed, iv: [u8; 16]) -> String {
+pub fn seal_returned_seed(passphrase: &str, seed: &Seed, iv: [u8; 16]) -> String {
     use base64::Engine;
     let key = crate::crypto::SealKey::from_secret(passphrase.as_bytes(), RETURNED_SEED_LABEL);
     base64::engine::general_purpose::STANDARD
@@ -1177,6 +1188,226 @@ pub const TRANSFER_UNKNOWN: CatalogueEntry = CatalogueEntry {
     source: "fortimock model",
 };
 
+// ---------------------------------------------------------------------------------------------------------
+// Hardware tokens (dossier 2.9; seeds/fortitoken-activation-process.txt): what no public source shows.
+// ---------------------------------------------------------------------------------------------------------
+
+/// How an appliance activates hardware tokens by serial with FortiGuard: a SoftToken envelope,
+/// `SoftToken.HardwareActivationRequest` posted to `/SoftToken/Provisioning.asmx/Process` on FortiGuard's token
+/// service (forticare, which answers `update.fortiguard.net`), with the appliance header and one
+/// `{"token": "FTK200…"}` per serial; the answer, `SoftToken.HardwareActivationResponse`, carries per token the
+/// seed (40 uppercase hex digits, as the captured ProvisionRequest carries seeds) or an `error` object, and the
+/// top-level `error` 17 when no token could be activated.
+///
+/// The real exchange is not public: FortiOS runs it from its forticldd daemon (`diagnose debug application
+/// forticldd 255` is what KB 194508 asks for), FortiAuthenticator from its own code, and no capture shows
+/// either. The SoftToken envelope is still the most plausible shape, and fortimock reuses it: the one
+/// FortiGuard token exchange whose bytes are public (license import, captured going to a FortiGuard address)
+/// is this envelope, hardware activation is the same service acting on the same objects (a token serial for
+/// an appliance serial and its HA cluster), and its answer carries seeds the way ProvisionRequest does. A
+/// capture that shows otherwise changes this message and `hardware.rs`, nothing else.
+pub const HARDWARE_ACTIVATION_ENVELOPE: &str = "SoftToken";
+
+/// The per-token error of a hardware activation for a token whose one-time activation lock is taken: the
+/// text is the one `diagnose fortitoken info` prints for it (\[DOC\] FortiToken 8.0 guide, KB 232153); the
+/// code is fortimock's.
+pub const HARDWARE_ALREADY_ACTIVATED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.hardware.already-activated",
+    code: Some(51),
+    text: "token already activated, and seed won't be returned",
+    provenance: Provenance::Modeled,
+    symptom: "`diagnose fortitoken info` shows `token already activated, and seed won't be returned`; TAC must reset the activation flag (FTK200/210/220 only)",
+    source: "text: FortiToken 8.0 guide and KB 232153 [DOC]; code: fortimock model",
+};
+
+/// The per-token error of a hardware activation for a serial FortiGuard does not hold a seed for (an unknown
+/// serial, or a 200CD token, whose seeds Fortinet does not keep). FortiOS shows the token as `activation
+/// error (token not exist in FortiGuard)` (\[DOC\]); the server's code and text are fortimock's.
+pub const HARDWARE_NOT_IN_FORTIGUARD: CatalogueEntry = CatalogueEntry {
+    id: "forticare.hardware.not-in-fortiguard",
+    code: Some(52),
+    text: "token not exist in FortiGuard",
+    provenance: Provenance::Modeled,
+    symptom: "`diagnose fortitoken info` shows `activation error (token not exist in FortiGuard)`",
+    source: "status text: FortiToken 8.0 guide [DOC]; code and wire text: fortimock model",
+};
+
+/// The `diagnose fortitoken info` status FortiOS shows for a hardware token FortiGuard refused with `error`.
+pub fn hardware_diag_status(error: &crate::catalogue::WireError) -> String {
+    if HARDWARE_ALREADY_ACTIVATED.matches(error) {
+        HARDWARE_ALREADY_ACTIVATED.text.to_owned()
+    } else {
+        format!("activation error ({})", HARDWARE_NOT_IN_FORTIGUARD.text)
+    }
+}
+
+/// The serial of token `index` of batch number `batch`: the model's prefix, three letters naming the batch
+/// (`BAA`, `BAB`, … as on the serials KB 232153 shows) and seven digits counting the tokens, so a batch's
+/// serials are one range, as FortiCare's serial files are. How Fortinet numbers batches is not public.
+pub fn hardware_serial(model: HardwareModel, batch: u32, index: u32) -> Option<HardwareSerial> {
+    let letters = |n: u32| char::from(b'A' + (n % 26) as u8);
+    let code = format!(
+        "{}{}{}",
+        letters(1 + batch / (26 * 26)),
+        letters(batch / 26),
+        letters(batch)
+    );
+    format!("{}{code}{:07}", model.prefix(), index % 10_000_000)
+        .parse()
+        .ok()
+}
+
+/// What the `cmdb save error` bug (FortiOS bug 1218458, \[DOC\] KB 428366 and 119518) costs: the appliance
+/// got the seed from FortiGuard and failed to save it, so the token's one-time activation lock is taken and a
+/// later activation by serial is refused as already activated. Which side of the FortiGuard exchange the
+/// save fails on is not public; it fails on saving, which is what `cmdb save error` names.
+pub const CMDB_SAVE_ERROR_BURNS_THE_LOCK: bool = true;
+
+/// The name of the seed file inside the zip: `<batch>.ftk`, after the `.FTK` file on the 200CD's CD.
+pub fn seed_file_entry(batch: &str) -> String {
+    format!("{batch}.ftk")
+}
+
+/// The zip a seed file comes in: AES-256 encrypted (WinZip AE-2), deflated, one entry. Fortinet's seed
+/// files are "a Zip File that is password protected" (\[DOC\] KB 405589); the cipher is not said.
+pub const SEED_FILE_ZIP: &str = "AES-256";
+
+/// The seed file's content in the FortiGate/FortiAuthenticator FTK200CD format: a header line, then one line
+/// per token, `<serial>,<seed as 40 uppercase hex digits>,TOTP,60,6`. The real format is not public (the CD's
+/// `.FTK` file is described as encrypted data, and its encryption is left to the zip here).
+pub fn seed_file_text(entries: &[(HardwareSerial, Seed)]) -> String {
+    let mut text = String::from(SEED_FILE_HEADER);
+    text.push('\n');
+    for (serial, seed) in entries {
+        text.push_str(&format!("{serial},{},TOTP,60,6\n", seed.to_hex_upper()));
+    }
+    text
+}
+
+/// The first line of a seed file.
+pub const SEED_FILE_HEADER: &str =
+    "# FortiToken seed file (FortiGate/FortiAuthenticator FTK200CD format)";
+
+/// Reads a seed file written by [`seed_file_text`]; the error names the line that is wrong (never its seed).
+pub fn parse_seed_file(text: &str) -> Result<Vec<(HardwareSerial, Seed)>, String> {
+    let mut lines = text.lines();
+    if lines.next().map(str::trim) != Some(SEED_FILE_HEADER) {
+        return Err(
+            "not a seed file in the FTK200CD format (its first line is not the header)".to_owned(),
+        );
+    }
+    let mut entries = Vec::new();
+    for (n, line) in lines.enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').collect();
+        let (serial, seed) = match fields.as_slice() {
+            [serial, seed, "TOTP", "60", "6"] => (serial, seed),
+            _ => return Err(format!("line {}: not `<serial>,<seed>,TOTP,60,6`", n + 2)),
+        };
+        let serial: HardwareSerial = serial
+            .parse()
+            .map_err(|e: crate::id::IdError| format!("line {}: {e}", n + 2))?;
+        let seed = Seed::from_hex(seed)
+            .map_err(|_| format!("line {}: the seed is not 40 hex digits", n + 2))?;
+        entries.push((serial, seed));
+    }
+    if entries.is_empty() {
+        return Err("the seed file lists no token".to_owned());
+    }
+    Ok(entries)
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Appliance kinds.
+// ---------------------------------------------------------------------------------------------------------
+
+/// The serial prefix of a virtual appliance of each kind: FortiGate VM (`FGVM02TM`) and FortiAuthenticator VM
+/// (`FAC-VMTM`) as public captures show them; FortiPAM (`FPAVM0TM`) and FortiProxy (`FPXVM0TM`) VMs in the
+/// same shape, since no public source shows their serials.
+pub fn appliance_serial_prefix(kind: crate::appliance::ApplianceMode) -> &'static str {
+    use crate::appliance::ApplianceMode;
+    match kind {
+        ApplianceMode::Fortigate => "FGVM02TM",
+        ApplianceMode::Fortiauthenticator => "FAC-VMTM",
+        ApplianceMode::Fortipam => "FPAVM0TM",
+        ApplianceMode::Fortiproxy => "FPXVM0TM",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Activation messages: what the email and the SMS say. FortiOS's wording is not public; KB 276480 says the
+// mail comes from notification.fortinet.com, and the FortiPAM and FortiProxy guides say the user receives "a
+// notification with an activation code and an activation expiration date" and scans "the QR code attached to
+// the activation email".
+// ---------------------------------------------------------------------------------------------------------
+
+/// The sender of activation emails.
+pub const ACTIVATION_SENDER: &str = "DoNotReply@notification.fortinet.net";
+
+/// Where the email points users who need the app.
+pub const ACTIVATION_HELP_LINK: &str = "https://docs.fortinet.com/product/fortitoken-mobile";
+
+/// The subject of an activation email from an appliance of `product` (`FortiGate`, …).
+pub fn activation_email_subject(product: &str) -> String {
+    format!("{product} FortiToken Mobile activation")
+}
+
+/// The text of an activation email: the code, its expiry, the QR code (the inline image `qr_cid`) and the
+/// links a user taps (the code's URI, [`qr_payload`], and the app's documentation).
+pub fn activation_email_text(product: &str, user: &str, code: &str, expires: &str) -> String {
+    format!(
+        "Welcome to FortiToken Mobile - One Time Password (OTP) software token.\r\n\
+         \r\n\
+         Your {product} administrator has assigned a FortiToken Mobile token to {user}.\r\n\
+         Please visit {ACTIVATION_HELP_LINK} for instructions on how to install FortiToken Mobile on your device.\r\n\
+         \r\n\
+         Your Activation Code, which you will need to enter on your device, is: {code}\r\n\
+         Alternatively, scan the QR code in this message with FortiToken Mobile, or open this link on your device:\r\n\
+         {link}\r\n\
+         \r\n\
+         This activation code will expire on {expires}.\r\n",
+        link = qr_payload(code)
+    )
+}
+
+/// The text of an activation SMS.
+pub fn activation_sms_text(product: &str, code: &str, expires: &str) -> String {
+    format!(
+        "Your {product} FortiToken Mobile activation code is {code}. It expires on {expires}. {}",
+        qr_payload(code)
+    )
+}
+
+/// How the email and the SMS print the expiry: as the FortiOS CLI shows `activation-expire`
+/// (`Mon Jul 15 20:10:19 2024`, KB 276480), in UTC.
+pub fn activation_expiry_text(expire: crate::time::UnixTime) -> String {
+    expire.ctime()
+}
+
+/// The mail server's answer when the recipient's mailbox is full (RFC 3463's 5.2.2, with SMTP's 552): the
+/// appliance reports `Failed to send activation code`.
+pub const MAILBOX_FULL: CatalogueEntry = CatalogueEntry {
+    id: "appliance.mail.mailbox-full",
+    code: Some(552),
+    text: "5.2.2 Mailbox full",
+    provenance: Provenance::Modeled,
+    symptom: "the appliance shows `Failed to send activation code`; the token stays Pending and can be sent again",
+    source: "fortimock model, after RFC 5321 and RFC 3463",
+};
+
+/// The SMS gateway refusing a message: the appliance reports `Failed to send activation code`.
+pub const SMS_GATEWAY_REFUSED: CatalogueEntry = CatalogueEntry {
+    id: "appliance.sms.gateway-refused",
+    code: None,
+    text: "message rejected by the SMS gateway",
+    provenance: Provenance::Modeled,
+    symptom: "the appliance shows `Failed to send activation code`; the token stays Pending and can be sent again",
+    source: "fortimock model: SMS gateways' refusals differ, none is FortiOS's",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1343,5 +1574,36 @@ mod tests {
         assert_eq!(trial_license(&a, 0), trial_license(&a, 0));
         assert_ne!(trial_license(&a, 0), trial_license(&b, 0));
         assert_ne!(trial_license(&a, 0), trial_license(&a, 1));
+    }
+    #[test]
+    fn hardware_serials_of_a_batch_are_one_range() {
+        let first = hardware_serial(HardwareModel::Ftk200, 0, 0).unwrap();
+        assert_eq!(first.as_str(), "FTK200BAA0000000");
+        assert_eq!(
+            hardware_serial(HardwareModel::Ftk211, 1, 41)
+                .unwrap()
+                .as_str(),
+            "FTK211BAB0000041"
+        );
+        assert_ne!(
+            hardware_serial(HardwareModel::Ftk210, 26, 0),
+            hardware_serial(HardwareModel::Ftk210, 0, 0)
+        );
+    }
+
+    #[test]
+    fn seed_files_round_trip_and_name_the_bad_line() {
+        let seed = Seed::from_hex("A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A").unwrap();
+        let serial: HardwareSerial = "FTK211BAA0000000".parse().unwrap();
+        let text = seed_file_text(&[(serial.clone(), seed.clone())]);
+        assert_eq!(parse_seed_file(&text).unwrap(), vec![(serial, seed)]);
+        let broken = text.replace(",TOTP,60,6", ",TOTP,30,6");
+        let error = parse_seed_file(&broken).unwrap_err();
+        assert!(
+            error.starts_with("line 2") && !error.contains("A84E"),
+            "{error}"
+        );
+        assert!(parse_seed_file("hello").is_err());
+        assert!(parse_seed_file(SEED_FILE_HEADER).is_err());
     }
 }

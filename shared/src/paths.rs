@@ -71,6 +71,21 @@ pub const ADMIN_ACTIVATIONS: &str = "/__admin/activations";
 pub const ADMIN_PUSHES: &str = "/__admin/pushes";
 pub const ADMIN_DEVICES: &str = "/__admin/devices";
 
+/// forticare's hardware token batches (FortiGuard's seeds and activation locks), a batch, its seed file, and
+/// TAC's lock reset.
+pub const ADMIN_HARDWARE_TOKENS: &str = "/__admin/hardware-tokens";
+pub const ADMIN_HARDWARE_BATCH: &str = "/__admin/hardware-tokens/{batch}";
+pub const ADMIN_HARDWARE_SEED_FILE: &str = "/__admin/hardware-tokens/{batch}/seed-file";
+pub const ADMIN_HARDWARE_RESET_LOCK: &str = "/__admin/hardware-lock-resets";
+/// The appliance service's captured messages (the SMTP listener's emails, the SMS sink's texts), one, its raw
+/// `.eml` and its QR code image.
+pub const ADMIN_MESSAGES: &str = "/__admin/messages";
+pub const ADMIN_MESSAGE: &str = "/__admin/messages/{id}";
+pub const ADMIN_MESSAGE_EML: &str = "/__admin/messages/{id}/message.eml";
+pub const ADMIN_MESSAGE_QR: &str = "/__admin/messages/{id}/qr.png";
+/// The suite's SMS sink, which the appliances post to as to an SMS gateway.
+pub const SMS_GATEWAY: &str = "/sms/v1/messages";
+
 /// The virtual phones.
 pub const PHONES: &str = "/phones";
 pub const PHONE: &str = "/phones/{id}";
@@ -84,6 +99,8 @@ pub const PHONE_APPROVE: &str = "/phones/{id}/inbox/{push}/approve";
 pub const PHONE_DENY: &str = "/phones/{id}/inbox/{push}/deny";
 /// Where the relay posts a phone's pushes.
 pub const PHONE_PUSH_WEBHOOK: &str = "/phones/{id}/push-webhook";
+/// The phone's camera on a QR code image (the one in an activation email).
+pub const PHONE_SCAN: &str = "/phones/{id}/scan";
 
 /// The virtual appliances.
 pub const APPLIANCES: &str = "/appliances";
@@ -99,6 +116,17 @@ pub const APPLIANCE_UNLOCK: &str = "/appliances/{serial}/users/{user}/unlock";
 pub const APPLIANCE_DEBUG: &str = "/appliances/{serial}/debug";
 /// A token in the appliance's table (`DELETE`: `config user fortitoken`, `delete <serial>`).
 pub const APPLIANCE_TOKEN: &str = "/appliances/{serial}/tokens/{token}";
+/// Hardware tokens: activation by serial, the seed file's offline import, assignment to a user, and
+/// `diagnose fortitoken info`.
+pub const APPLIANCE_HARDWARE_ACTIVATE: &str = "/appliances/{serial}/hardware/activate";
+pub const APPLIANCE_HARDWARE_IMPORT: &str = "/appliances/{serial}/hardware/import-seed-file";
+pub const APPLIANCE_HARDWARE_ASSIGN: &str = "/appliances/{serial}/hardware/assign";
+pub const APPLIANCE_FORTITOKEN_INFO: &str = "/appliances/{serial}/fortitoken-info";
+/// Local users created with token authentication (FortiAuthenticator provisions them automatically).
+pub const APPLIANCE_USERS: &str = "/appliances/{serial}/users";
+/// The activation code sent (again) by email or SMS, and where the appliance delivers.
+pub const APPLIANCE_SEND_ACTIVATION: &str = "/appliances/{serial}/send-activation";
+pub const APPLIANCE_MESSAGING: &str = "/appliances/{serial}/messaging";
 
 /// The dashboard (`fortimock up --ui-port`): its page, the login form that keeps the admin token in a
 /// cookie, the live journal (server-sent events), its own script and style, state export and import, and

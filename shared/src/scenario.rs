@@ -24,6 +24,12 @@ use crate::time::UnixTime;
 /// The `message_type` of a push sent to the relay (the relay's requests have no `__type`).
 pub const PUSH_MESSAGE: &str = "push";
 
+/// The `message_type` of an email the suite's SMTP listener receives (the appliance service's).
+pub const EMAIL_MESSAGE: &str = "email";
+
+/// The `message_type` of an SMS posted to the suite's SMS sink (the appliance service's).
+pub const SMS_MESSAGE: &str = "sms";
+
 /// The longest a scenario may hold an answer, in milliseconds (two minutes: past every client's timeout).
 pub const MAX_DELAY_MS: u64 = 120_000;
 
@@ -89,6 +95,9 @@ pub struct ScenarioMatch {
     /// The push's `registration_id` (a phone's `reg-id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registration_id: Option<String>,
+    /// An email's recipient address or an SMS's number (any letter case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient: Option<String>,
 }
 
 /// An armed scenario (`GET /__admin/scenarios`).
@@ -130,6 +139,8 @@ const IMPORT: &[&str] = &[ActivationLicenseRequest::TYPE];
 const PROVISION_AND_POLL: &[&str] = &[ProvisionRequest::TYPE, PollingRequest::TYPE];
 const MOBILE: &[&str] = &[MobileProvisionRequest::TYPE];
 const PUSH: &[&str] = &[PUSH_MESSAGE];
+const EMAIL: &[&str] = &[EMAIL_MESSAGE];
+const SMS: &[&str] = &[SMS_MESSAGE];
 const V3_CALLS: &[&str] = crate::forticare_v3::API_CALLS;
 const V3_TOKEN: &[&str] = &[crate::forticare_v3::OAUTH_TOKEN];
 /// forticare's requests: license import, and the asset-management API (v3).
@@ -228,6 +239,20 @@ pub const ARMABLE: &[Armable] = &[
         message_types: PUSH,
         effect: "the push is refused with HTTP 400 `BadDeviceToken`",
     },
+    Armable {
+        error: &modeled::MAILBOX_FULL,
+        service: "appliance",
+        message_types: EMAIL,
+        effect: "the SMTP listener refuses the recipient with `552 5.2.2 Mailbox full`; the appliance shows \
+                 `Failed to send activation code` and the token stays Pending",
+    },
+    Armable {
+        error: &modeled::SMS_GATEWAY_REFUSED,
+        service: "appliance",
+        message_types: SMS,
+        effect: "the SMS sink refuses the message (HTTP 503); the appliance shows `Failed to send activation \
+                 code` and the token stays Pending",
+    },
 ];
 
 /// The requests each service that takes scenarios answers, by service.
@@ -243,7 +268,14 @@ pub const SERVICE_MESSAGES: &[(&str, &[&str])] = &[
         ],
     ),
     ("push", PUSH),
+    // The appliance service takes scenarios only on the mail server and SMS gateway it runs for the
+    // appliances; the virtual appliances themselves are simulators.
+    ("appliance", &[EMAIL_MESSAGE, SMS_MESSAGE]),
 ];
+
+/// The services that keep a request journal: the emulated Fortinet services devices talk to (the
+/// simulators keep none, even the appliance service, whose SMTP listener and SMS sink take scenarios).
+pub const JOURNALED: &[&str] = &["forticare", "ftm", "push"];
 
 /// The requests `service` checks scenarios on; `None` for a service that takes none (the simulators).
 pub fn service_messages(service: &str) -> Option<&'static [&'static str]> {
@@ -378,6 +410,7 @@ impl ScenarioMatch {
             && field(&self.registration_id, request.registration_id, |a, b| {
                 a.trim() == b.trim()
             })
+            && field(&self.recipient, request.recipient, same_text)
     }
 
     /// Whether a token-level error of this scenario refuses `token`: every token when no `token` is given.
@@ -398,6 +431,7 @@ pub struct Trigger<'a> {
     pub activation_code: Option<&'a str>,
     pub mobile_id: Option<&'a str>,
     pub registration_id: Option<&'a str>,
+    pub recipient: Option<&'a str>,
 }
 
 impl<'a> Trigger<'a> {

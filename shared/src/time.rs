@@ -60,6 +60,21 @@ impl UnixTime {
         )
     }
 
+    /// As the FortiOS CLI prints a time (`activation-expire`, KB 276480), in UTC: `Mon Jul 15 20:10:19 2024`.
+    pub fn ctime(self) -> String {
+        let at = self.utc();
+        let weekday = &at.weekday().to_string()[..3];
+        let month = &at.month().to_string()[..3];
+        format!(
+            "{weekday} {month} {:02} {:02}:{:02}:{:02} {}",
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second(),
+            at.year()
+        )
+    }
+
     /// Parses RFC 3339 in UTC (`2024-07-15T20:10:19Z`, `2024-07-15T20:10:19+00:00`, fractions of a second
     /// dropped), a bare date (midnight UTC) or plain epoch seconds.
     pub fn parse(text: &str) -> Result<UnixTime, TimeParseError> {
@@ -238,6 +253,15 @@ mod tests {
         assert_eq!(
             UnixTime::parse("2022-10-16 19:58:04.75z").unwrap().secs(),
             1_665_950_284
+        );
+    }
+
+    #[test]
+    fn ctime_is_what_fortios_prints() {
+        // KB 276480 shows `Mon Jul 15 20:10:19 2024` (the FortiGate's local time; UTC here).
+        assert_eq!(
+            UnixTime::from_secs(1_721_074_219).ctime(),
+            "Mon Jul 15 20:10:19 2024"
         );
     }
 }

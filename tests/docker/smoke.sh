@@ -252,7 +252,8 @@ processes_story() {
         FORTIMOCK_PUSH_URL=https://push.fortinet.com run phone "$bin/phone-mock"
     FORTIMOCK_BIND=$net.45 FORTIMOCK_PHONE_PORT=8445 FORTIMOCK_DATA_DIR=$work/phone health "$bin/phone-mock"
     FORTIMOCK_BIND=$net.46 FORTIMOCK_APPLIANCE_PORT=8446 FORTIMOCK_FTM_URL=https://fortitokenmobile.fortinet.com \
-        FORTIMOCK_PUSH_URL=https://push.fortinet.com run appliance "$bin/appliance-mock"
+        FORTIMOCK_PUSH_URL=https://push.fortinet.com FORTIMOCK_FORTIGUARD_URL=https://update.fortiguard.net \
+        run appliance "$bin/appliance-mock"
     FORTIMOCK_BIND=$net.46 FORTIMOCK_APPLIANCE_PORT=8446 FORTIMOCK_DATA_DIR=$work/appliance health "$bin/appliance-mock"
 
     step "the story, by the real host names (resolved by the DNS responder)"

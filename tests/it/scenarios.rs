@@ -382,7 +382,12 @@ async fn bad_specs_are_refused_with_a_sentence_and_arm_nothing() {
         ),
         ("ftm", json!({"delay_ms": 1_000_000}), "over 120000"),
         ("phone", json!({"status": 500}), "simulator"),
-        ("appliance", json!({"status": 500}), "simulator"),
+        // The appliance service takes scenarios on its SMTP listener and SMS sink only.
+        (
+            "appliance",
+            json!({"error": "forticare.import.code-invalid"}),
+            "forticare service",
+        ),
     ] {
         let (status, body) = arm(&suite, service, spec.clone()).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{service} {spec}: {body}");

@@ -5,6 +5,7 @@
 
 pub mod fac_client;
 pub mod forticare_api;
+pub mod hardware_api;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -95,6 +96,7 @@ impl TestSuite {
         let fixtures = LabFixtures {
             licenses: fixtures,
             api_users: default_lab().api_users,
+            hardware_tokens: Vec::new(),
         };
         TestSuite::start_lab(options, fixtures, ForticareOptions::default()).await
     }

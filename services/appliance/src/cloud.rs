@@ -42,6 +42,12 @@ pub const PROVISION_SITES: DebugSites = DebugSites {
     send: 128,
     receive: 277,
 };
+/// Hardware activation (`execute fortitoken activate`): no capture shows its lines; the license import's.
+pub const HARDWARE_SITES: DebugSites = DebugSites {
+    connect: 55,
+    send: 117,
+    receive: 266,
+};
 /// Polling, FortiOS 6.0 build 1914.
 pub const POLL_SITES: DebugSites = DebugSites {
     connect: 55,
@@ -120,7 +126,7 @@ pub async fn exchange<Req: Message, Resp: Message>(
         "ftm_fc_comm_recv_response[{}]:receive packet success.",
         sites.receive
     ));
-    debug.push(text.clone());
+    debug.push(mask_seeds(&text));
     if status != 200 {
         return Err(CloudError::Http {
             status,
@@ -164,12 +170,22 @@ fn fortios_order(mut value: Value) -> Value {
     value
 }
 
-/// Replaces every `"seed": "…"` value in a json-c text with asterisks.
+/// Replaces every `"seed": "…"` value in a JSON text (json-c's spaced `"seed": "…"` or the compact
+/// `"seed":"…"` of an answer) with asterisks.
 fn mask_seeds(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find("\"seed\": \"") {
-        let start = at + "\"seed\": \"".len();
+    while let Some(at) = rest.find("\"seed\":") {
+        let after_key = at + "\"seed\":".len();
+        let value_start = rest[after_key..]
+            .find(|c: char| c != ' ')
+            .map_or(rest.len(), |i| after_key + i);
+        if !rest[value_start..].starts_with('"') {
+            out.push_str(&rest[..value_start]);
+            rest = &rest[value_start..];
+            continue;
+        }
+        let start = value_start + 1;
         out.push_str(&rest[..start]);
         rest = &rest[start..];
         let end = rest.find('"').unwrap_or(rest.len());
@@ -236,6 +252,13 @@ mod tests {
         let masked = mask_seeds(&fortios_json(&request));
         assert!(masked.contains(r#""seed": "********""#), "{masked}");
         assert!(!masked.contains("A84E2CAA"));
+        let answer = mask_seeds(
+            r#"{"tokens":[{"token":"FTK200BAA0000000","seed":"A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"},{"seed":null}]}"#,
+        );
+        assert_eq!(
+            answer,
+            r#"{"tokens":[{"token":"FTK200BAA0000000","seed":"********"},{"seed":null}]}"#
+        );
         assert!(masked.contains(r#""token": "FTKMOB947FDC1754""#));
     }
 }

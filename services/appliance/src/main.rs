@@ -34,6 +34,17 @@ struct Args {
     /// the name other containers reach it by.
     #[arg(long, env = "FORTIMOCK_FTM_PUSH_SERVER")]
     ftm_push_server: Option<String>,
+    /// FortiGuard's token service (`update.fortiguard.net`: forticare) appliances activate hardware
+    /// tokens with by default.
+    #[arg(
+        long,
+        env = "FORTIMOCK_FORTIGUARD_URL",
+        default_value = "https://127.0.0.1:8440"
+    )]
+    fortiguard_url: String,
+    /// Port of the SMTP listener that captures activation emails (`notification.fortinet.net`).
+    #[arg(long, env = "FORTIMOCK_SMTP_PORT", default_value_t = appliance::DEFAULT_SMTP_PORT)]
+    smtp_port: u16,
 }
 
 #[tokio::main]
@@ -44,14 +55,19 @@ async fn main() -> anyhow::Result<()> {
     }
     lab::telemetry::init();
     let lab = args.lab.prepare()?;
+    let listen = lab.listen(appliance::NAME, args.port)?;
+    let smtp = std::net::TcpListener::bind((listen.bind.ip(), args.smtp_port))?;
     let service = appliance::start(appliance::Config {
-        listen: lab.listen(appliance::NAME, args.port)?,
+        listen,
         service_dir: lab.service_dir(appliance::NAME),
         default_ftm_url: args.ftm_url,
         http: lab.http_client()?,
         default_push_url: args.push_url,
         listener_tls: appliance::ftm_push::ListenerTls::for_lab(&lab)?,
         default_push_server: args.ftm_push_server,
+        default_fortiguard_url: args.fortiguard_url,
+        smtp: Some(smtp),
+        lab_ca_pem: lab.ca_pem().map(str::to_owned),
     })
     .await?;
     tracing::info!(url = service.url(), "appliance listening");

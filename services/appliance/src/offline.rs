@@ -66,6 +66,7 @@ pub(crate) async fn provision(
             "fac_provision_offline: {} provisioned offline for {user}: the activation page shows its QR code",
             token.serial
         )],
+        delivered: None,
     })
 }
 

@@ -292,6 +292,7 @@ impl Ops<'_> {
             token: provisioned.view(self.clock.now()),
             qr_code,
             debug,
+            delivered: None,
         })
     }
 

@@ -22,14 +22,18 @@ use protocol::appliance::{
     SettingsChange,
 };
 use protocol::id::ApplianceSerial;
+use protocol::messages::MessagingSettings;
 use protocol::paths;
 use protocol::state::StateImported;
 use rand::Rng;
 use serde::Deserialize;
 
+use crate::delivery::Outbox;
 use crate::error::ApplianceError;
 use crate::fortitoken::{Appliance, FtmPush};
 use crate::ftm_push::{self, PushContext};
+use crate::hardware_store::Profile;
+use crate::messages::Mailbox;
 use crate::operations::Ops;
 use crate::store::Fleet;
 
@@ -47,8 +51,24 @@ pub(crate) struct Appliances {
     /// Push sessions and ftm-push listeners.
     pub(crate) push: Arc<PushContext>,
     /// The email and SMS messages FortiAuthenticators sent.
-    pub(crate) outbox: Arc<crate::fac_messages::Outbox>,
+    pub(crate) fac_outbox: Arc<crate::fac_messages::Outbox>,
+    /// What new appliances get unless told otherwise: FortiGuard's token service and where activation
+    /// messages go.
+    pub(crate) defaults: ProfileDefaults,
+    /// How the appliances send activation messages.
+    pub(crate) outbox: Outbox,
+    /// The captured messages (the SMTP listener's and the SMS sink's).
+    pub(crate) mailbox: Mailbox,
     debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
+}
+
+/// What a new appliance's profile starts from.
+#[derive(Debug, Clone)]
+pub(crate) struct ProfileDefaults {
+    /// FortiGuard's token service (the suite's forticare).
+    pub(crate) fortiguard_url: String,
+    /// The suite's SMTP listener and SMS sink.
+    pub(crate) messaging: MessagingSettings,
 }
 
 /// Debug lines kept per appliance for `GET /appliances/{serial}/debug`.
@@ -60,6 +80,8 @@ impl Appliances {
         default_ftm_url: String,
         default_push_url: String,
         default_push_server: Option<String>,
+        defaults: ProfileDefaults,
+        outbox: Outbox,
     ) -> Appliances {
         let default_push_server = default_push_server.unwrap_or_else(|| match push.bind {
             IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
@@ -67,6 +89,9 @@ impl Appliances {
             ip => ip.to_string(),
         });
         Appliances {
+            mailbox: Mailbox::new(push.store.store().clone()),
+            defaults,
+            outbox,
             store: push.store.clone(),
             clock: push.clock.clone(),
             http: push.http.clone(),
@@ -74,7 +99,7 @@ impl Appliances {
             default_push_url,
             default_push_server,
             push,
-            outbox: Arc::default(),
+            fac_outbox: Arc::default(),
             debug: Mutex::new(HashMap::new()),
         }
     }
@@ -87,7 +112,7 @@ impl Appliances {
         }
     }
 
-    fn record_debug(&self, appliance: &ApplianceSerial, lines: &[String]) {
+    pub(crate) fn record_debug(&self, appliance: &ApplianceSerial, lines: &[String]) {
         let mut debug = self.debug.lock().unwrap_or_else(PoisonError::into_inner);
         let ring = debug.entry(appliance.clone()).or_default();
         ring.extend(lines.iter().cloned());
@@ -96,8 +121,19 @@ impl Appliances {
         }
     }
 
+    /// The appliance's profile (firmware, FortiGuard, messaging); an appliance that has none (created
+    /// before profiles, or imported from an older state) gets the defaults.
+    pub(crate) fn profile_of(&self, appliance: &Appliance) -> Result<Profile, ApplianceError> {
+        match self.store.hardware().profile(&appliance.serial)? {
+            Some(profile) => Ok(profile),
+            None => crate::hardware_routes::new_profile(self, &appliance.version, None, None, None)
+                .map_err(ApplianceError::BadRequest),
+        }
+    }
+
     async fn view(&self, appliance: &Appliance) -> Result<ApplianceView, ApplianceError> {
         let now = self.clock.now();
+        let profile = self.profile_of(appliance)?;
         let push = &appliance.push;
         let ftm_push = FtmPushSettings {
             status: push.status,
@@ -131,6 +167,16 @@ impl Appliances {
                 .iter()
                 .map(|u| u.view(now))
                 .collect(),
+            hardware_tokens: self
+                .store
+                .hardware()
+                .tokens(&appliance.serial)?
+                .iter()
+                .map(crate::hardware::HardwareToken::row)
+                .collect(),
+            firmware: Some(profile.firmware),
+            fortiguard_url: Some(profile.fortiguard_url),
+            messaging: Some(profile.messaging),
         })
     }
 }
@@ -171,9 +217,15 @@ impl Service for Appliances {
                     suffix(paths::APPLIANCE_TOKEN),
                     web::delete().to(delete_token),
                 )
-                .configure(crate::fac_api::admin::configure),
+                .configure(crate::fac_api::admin::configure)
+                .configure(crate::hardware_routes::appliance_routes),
         );
         crate::fac_api::routes::configure(cfg);
+        crate::hardware_routes::device_routes(cfg);
+    }
+
+    fn admin_routes(cfg: &mut web::ServiceConfig) {
+        crate::hardware_routes::admin_routes(cfg);
     }
 
     fn key_id(&self) -> Option<String> {
@@ -191,7 +243,7 @@ impl Service for Appliances {
     /// Every appliance gone, with its listener, push sessions and debug lines (the seal key stays).
     async fn reset(&self) -> Result<Reset, ApiError> {
         let removed = ftm_push::reset(&self.push).await?;
-        self.outbox.clear(None);
+        self.fac_outbox.clear(None);
         self.debug
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -357,6 +409,14 @@ async fn create(
     };
     let push = apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default())
         .map_err(ApplianceError::BadFtmPush)?;
+    let profile = crate::hardware_routes::new_profile(
+        &state,
+        &version,
+        new.firmware.as_deref(),
+        new.fortiguard_url.as_deref(),
+        new.messaging.as_ref(),
+    )
+    .map_err(ApplianceError::BadRequest)?;
     let serial = match new.serial.clone() {
         Some(serial) => serial,
         None => random_serial(mode).map_err(|e| ApplianceError::Internal(e.into()))?,
@@ -378,16 +438,18 @@ async fn create(
         push,
     };
     ftm_push::create(&state.push, &appliance).await?;
+    state
+        .store
+        .hardware()
+        .save_profile(&appliance.serial, &profile)
+        .await?;
     tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
     Ok(HttpResponse::Created().json(state.view(&appliance).await?))
 }
 
-/// A serial in the shape of a FortiGate VM (`FGVM02TM` + 8 digits) or FortiAuthenticator VM (`FAC-VMTM` + 8).
+/// A serial in the shape of a VM of the kind (`protocol::modeled::appliance_serial_prefix` + 8 digits).
 fn random_serial(mode: ApplianceMode) -> Result<ApplianceSerial, protocol::id::IdError> {
-    let prefix = match mode {
-        ApplianceMode::Fortigate => "FGVM02TM",
-        ApplianceMode::Fortiauthenticator => "FAC-VMTM",
-    };
+    let prefix = protocol::modeled::appliance_serial_prefix(mode);
     let digits: u32 = rand::thread_rng().gen_range(0..100_000_000);
     format!("{prefix}{digits:08}").parse()
 }
@@ -561,6 +623,17 @@ async fn import(
     body: Json<ImportRequest>,
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find(&state, &serial)?;
+    if let Err(refusal) = crate::kinds::may_import_license(appliance.mode, body.code.trim()) {
+        return Err(ApplianceError::Cloud {
+            status: 422,
+            failure: OperationFailure {
+                error_id: protocol::catalogue::FORTIPROXY_NO_FTM_IMPORT.id.to_owned(),
+                message: refusal.to_owned(),
+                error_code: None,
+                debug: Vec::new(),
+            },
+        });
+    }
     let result = state.ops().import(&appliance, &body.code).await;
     answer(&state, &appliance, &query, result)
 }
@@ -572,16 +645,59 @@ async fn provision(
     body: Json<ProvisionTokenRequest>,
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find(&state, &serial)?;
+    provision_and_deliver(&state, &appliance, &body, query.debug).await
+}
+
+/// Provisions a token to the request's user and, when the request names an email address or phone number,
+/// sends the activation code there. A delivery failure answers `Failed to send activation code` (502); the
+/// token stays Pending, so `send-activation` can try again.
+pub(crate) async fn provision_and_deliver(
+    state: &Appliances,
+    appliance: &Appliance,
+    body: &ProvisionTokenRequest,
+    debug: bool,
+) -> Result<HttpResponse, ApplianceError> {
+    let query = DebugQuery { debug };
     let Some(user) = body.user.as_deref() else {
         return Err(ApplianceError::BadRequest(
             "provisioning needs the user the token is assigned to".into(),
         ));
     };
+    let recipient = crate::hardware_routes::provision_recipient(body);
     let result = state
         .ops()
-        .provision(&appliance, &body.token, Some(user), body.expiry_minutes)
+        .provision(appliance, &body.token, Some(user), body.expiry_minutes)
         .await;
-    answer(&state, &appliance, &query, result)
+    let result = match (result, recipient) {
+        (Ok(mut outcome), Some(to)) => {
+            let token = state
+                .store
+                .tokens(&appliance.serial)?
+                .into_iter()
+                .find(|t| t.serial == outcome.token.serial)
+                .ok_or_else(|| {
+                    ApplianceError::NotFound(format!("{} left the table", outcome.token.serial))
+                })?;
+            match crate::hardware_routes::deliver(state, appliance, &token, &to).await {
+                Ok(delivered) => {
+                    outcome.delivered = Some(delivered);
+                    Ok(outcome)
+                }
+                Err(ApplianceError::Cloud {
+                    status,
+                    mut failure,
+                }) => {
+                    let mut lines = std::mem::take(&mut outcome.debug);
+                    lines.append(&mut failure.debug);
+                    failure.debug = lines;
+                    Err(ApplianceError::Cloud { status, failure })
+                }
+                Err(other) => Err(other),
+            }
+        }
+        (result, _) => result,
+    };
+    answer(state, appliance, &query, result)
 }
 
 async fn renew(
@@ -633,6 +749,10 @@ async fn login(
         if !query.debug {
             outcome.debug.clear();
         }
+        outcome
+    } else if let Some(outcome) =
+        crate::hardware_ops::login(&state.ops(), &appliance, &body.user, &body.otp).await?
+    {
         outcome
     } else {
         state.ops().login(&appliance, &body.user, &body.otp).await?

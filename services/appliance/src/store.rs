@@ -31,7 +31,8 @@ pub const APPLIANCES: Table = Table::new("appliances");
 pub const TOKENS: Table = Table::new("tokens");
 pub const USERS: Table = Table::new("users");
 
-/// The appliance service's tables.
+/// The appliance service's tables (hardware tokens, their users and the appliances' profiles are
+/// `hardware_store`'s; captured messages `messages`').
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
     tables: &[
@@ -48,6 +49,10 @@ pub static SCHEMA: Schema = Schema {
         fac_store::FAC_TOKEN_CODES,
         fac_store::FAC_EMERGENCY,
         fac_store::AGENT_CACHES,
+        crate::hardware_store::HARDWARE_TOKENS,
+        crate::hardware_store::HARDWARE_USERS,
+        crate::hardware_store::PROFILES,
+        crate::messages::MESSAGES,
     ],
 };
 
@@ -136,6 +141,8 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
     match mode {
         ApplianceMode::Fortigate => "fortigate",
         ApplianceMode::Fortiauthenticator => "fortiauthenticator",
+        ApplianceMode::Fortipam => "fortipam",
+        ApplianceMode::Fortiproxy => "fortiproxy",
     }
 }
 
@@ -201,6 +208,8 @@ impl TryFrom<ApplianceRecord> for Appliance {
         let mode = match r.mode.as_str() {
             "fortigate" => ApplianceMode::Fortigate,
             "fortiauthenticator" => ApplianceMode::Fortiauthenticator,
+            "fortipam" => ApplianceMode::Fortipam,
+            "fortiproxy" => ApplianceMode::Fortiproxy,
             other => anyhow::bail!("unknown appliance mode {other}"),
         };
         Ok(Appliance {
@@ -392,6 +401,11 @@ impl Fleet {
         &self.store
     }
 
+    /// The hardware tokens, their users and the appliances' profiles, on this store and key.
+    pub fn hardware(&self) -> crate::hardware_store::HardwareBook {
+        crate::hardware_store::HardwareBook::new(self.store.clone(), self.key.clone())
+    }
+
     /// The fingerprint of the seal key, for state snapshots.
     pub fn key_id(&self) -> String {
         lab::state::key_id(&self.key)
@@ -426,6 +440,7 @@ impl Fleet {
                         tx.remove(table, &key)?;
                     }
                 }
+                crate::hardware_store::HardwareBook::remove_all(tx, &serial)?;
                 Ok(true)
             })
             .await
@@ -856,6 +871,12 @@ impl Fleet {
 
     /// Checks one record of a state being imported: sealed seeds must open with this data dir's key.
     pub fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if let Some(checked) = self.hardware().check_record(table, key, value) {
+            return checked;
+        }
+        if table == crate::messages::MESSAGES {
+            return crate::messages::check_record(key, value);
+        }
         if ![APPLIANCES, TOKENS, USERS].contains(&table) {
             return fac_store::check_record(&self.key, table, key, value);
         }
@@ -905,7 +926,19 @@ impl Fleet {
                 String::from_utf8_lossy(key)
             );
         }
-        for table in [TOKENS, USERS].into_iter().chain(fac_store::PER_APPLIANCE) {
+        for (key, _) in incoming.records(crate::hardware_store::PROFILES) {
+            anyhow::ensure!(
+                appliances.contains(key.as_slice()),
+                "profile of `{}`, which is not in `appliances`",
+                String::from_utf8_lossy(key)
+            );
+        }
+        let per_appliance = crate::hardware_store::HardwareBook::PER_APPLIANCE;
+        for table in [TOKENS, USERS]
+            .into_iter()
+            .chain(fac_store::PER_APPLIANCE)
+            .chain(per_appliance)
+        {
             for (key, _) in incoming.records(table) {
                 let serial = key.split(|b| *b == 0).next().unwrap_or_default();
                 anyhow::ensure!(

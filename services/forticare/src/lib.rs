@@ -5,7 +5,11 @@
 //! It also plays FortiCare's Customer Service (license transfer tickets and the redemption certificate PDF)
 //! and serves FortiCare's asset-management API (v3) customers' scripts use, on the same ledger.
 //!
-//! Modules: `ledger` (the rules, pure), `transfer` (transfer tickets' rules, pure), `v3` (the v3 API's
+//! As FortiGuard's token service (`update.fortiguard.net`) it holds hardware token batches: their sealed
+//! seeds, the one-time activation lock, TAC's reset, and their seed files.
+//!
+//! Modules: `hardware_tokens` (hardware token rules and seed files, pure), `hardware_store` (their tables),
+//! `ledger` (the rules, pure), `transfer` (transfer tickets' rules, pure), `v3` (the v3 API's
 //! rules, pure), `store` (the tables on the lab's storage toolkit, the licenses and tickets), `accounts`
 //! (API users, tokens and products), `certificate` (the PDF), `rate_limits` (the v3 API's limits), `error`
 //! (the service's one error type), `routes` and `v3_routes` (HTTP). `start` opens the ledger, loads
@@ -21,6 +25,9 @@ use protocol::ledger::LabFixtures;
 pub mod accounts;
 pub mod certificate;
 pub mod error;
+mod hardware_routes;
+pub mod hardware_store;
+pub mod hardware_tokens;
 pub mod ledger;
 pub mod rate_limits;
 mod routes;
@@ -72,7 +79,23 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         ledger: ledger.clone(),
         clock: clock.clone(),
     };
+    let hardware =
+        hardware_store::HardwareVault::open(config.service_dir.as_deref(), ledger.store().clone())?;
+    if hardware.batches()?.is_empty() {
+        let batches = hardware
+            .load_fixtures(&config.fixtures.hardware_tokens, clock.now())
+            .await
+            .context("creating the fixture hardware token batches")?;
+        if batches > 0 {
+            tracing::info!(
+                service = NAME,
+                batches,
+                "fixture hardware token batches created"
+            );
+        }
+    }
     let state = web::Data::new(routes::Forticare {
+        hardware,
         ledger,
         clock,
         fixtures: config.fixtures,

@@ -9,10 +9,11 @@ use lab::clock::Clock;
 use lab::http::{ApiError, BodyLimit, Json};
 use lab::scenario;
 use lab::service::{Reset, Service};
-use lab::softtoken::{Fault, read_message, reply};
+use lab::softtoken::{Fault, reply};
 use lab::store::{Store, Table};
 use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::Message;
+use protocol::hardware::HardwareActivationRequest;
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId};
 use protocol::ledger::{
     ApiUserList, ApiUserSpec, LabFixtures, LicenseList, LicenseSpec, MAX_SEATS, OwnershipQuery,
@@ -33,6 +34,8 @@ use crate::transfer::{self, Ticket};
 /// What every forticare handler shares.
 pub(crate) struct Forticare {
     pub(crate) ledger: Ledger,
+    /// FortiGuard's hardware tokens (on the ledger's store).
+    pub(crate) hardware: crate::hardware_store::HardwareVault,
     pub(crate) clock: Clock,
     /// The licenses and API users a reset brings back.
     pub(crate) fixtures: LabFixtures,
@@ -93,13 +96,18 @@ impl Service for Forticare {
             admin_suffix(paths::ADMIN_API_USERS),
             web::post().to(create_api_user),
         );
+        crate::hardware_routes::admin_routes(cfg);
     }
 
     fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+        if let Some(checked) = self.hardware.check_record(table, key, value) {
+            return checked;
+        }
         crate::store::check_record(table, key, value)
     }
 
     fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
+        crate::hardware_store::HardwareVault::check_state(incoming)?;
         crate::store::check_state(incoming)
     }
 
@@ -116,7 +124,15 @@ impl Service for Forticare {
                 ForticareError::Storage(storage) => ApiError::storage(&storage),
                 other => ApiError::internal(&other),
             })?;
-        Ok(Reset { removed, fixtures })
+        let batches = self
+            .hardware
+            .load_fixtures(&self.fixtures.hardware_tokens, self.clock.now())
+            .await
+            .map_err(|e| ApiError::storage(&e))?;
+        Ok(Reset {
+            removed,
+            fixtures: fixtures + batches,
+        })
     }
 }
 
@@ -125,8 +141,31 @@ async fn process(
     request: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ForticareError> {
-    let message = read_message::<ActivationLicenseRequest>(&request, payload).await?;
-    import(&state, &request, message).await
+    let inbound = lab::softtoken::read_inbound(&request, payload).await?;
+    match inbound.type_name() {
+        ActivationLicenseRequest::TYPE => {
+            let message = inbound
+                .decode::<ActivationLicenseRequest>()
+                .map_err(Fault::Refused)?;
+            import(&state, &request, message).await
+        }
+        HardwareActivationRequest::TYPE => {
+            let message = inbound
+                .decode::<HardwareActivationRequest>()
+                .map_err(Fault::Refused)?;
+            crate::hardware_routes::activate(&state, message).await
+        }
+        other => Err(
+            Fault::Refused(protocol::envelope::EnvelopeError::unknown_type(
+                other,
+                &[
+                    ActivationLicenseRequest::TYPE,
+                    HardwareActivationRequest::TYPE,
+                ],
+            ))
+            .into(),
+        ),
+    }
 }
 
 async fn import(

@@ -9,7 +9,8 @@
 //!
 //! License transfer adds `transfers` (ticket number → `TransferRecord`) and `void_codes` (a code a ticket
 //! voided → the ticket number). The asset-management API adds `api_users`, `api_tokens` and `products`
-//! (their records and changes are in `accounts`).
+//! (their records and changes are in `accounts`). FortiGuard's hardware tokens add `hardware_batches` and
+//! `hardware_tokens` (their records and changes are in `hardware_store`).
 
 use std::path::Path;
 
@@ -42,8 +43,18 @@ pub const PRODUCTS: Table = Table::new("products");
 pub static SCHEMA: Schema = Schema {
     service: crate::NAME,
     tables: &[
-        LICENSES, CODES, TOKENS, TRIALS, APPLIANCES, TRANSFERS, VOID_CODES, API_USERS, API_TOKENS,
+        LICENSES,
+        CODES,
+        TOKENS,
+        TRIALS,
+        APPLIANCES,
+        TRANSFERS,
+        VOID_CODES,
+        API_USERS,
+        API_TOKENS,
         PRODUCTS,
+        crate::hardware_store::HARDWARE_BATCHES,
+        crate::hardware_store::HARDWARE_TOKENS,
     ],
 };
 

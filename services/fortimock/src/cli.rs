@@ -42,6 +42,12 @@ pub enum Command {
     /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
     #[command(subcommand)]
     Phone(PhoneCommand),
+    /// FortiGuard's hardware FortiTokens (forticare): create batches, list them, reset an activation lock
+    /// as TAC does, download a batch's seed file.
+    #[command(subcommand)]
+    Hardware(HardwareCommand),
+    /// The activation messages the suite captured (emails over SMTP, SMS), each with its activation code.
+    Messages(MessagesArgs),
     /// What forticare, ftm and the push relay were asked and answered (seeds redacted), oldest first.
     Journal(JournalArgs),
     /// Export the running suite's state (every service's records, armed scenarios and the clock) to a
@@ -264,6 +270,12 @@ pub enum FgtCommand {
         /// How long the activation code stays valid (default: the appliance's setting, 72 h).
         #[arg(long)]
         expiry_minutes: Option<u32>,
+        /// Email the activation code (with its QR code) to this address, through the suite's SMTP listener.
+        #[arg(long, conflicts_with = "sms_phone")]
+        email: Option<String>,
+        /// Send the activation code by SMS to this number (E.164), through the suite's SMS sink.
+        #[arg(long)]
+        sms_phone: Option<String>,
         #[arg(long)]
         debug: bool,
     },
@@ -276,6 +288,9 @@ pub enum FgtCommand {
         #[arg(long)]
         debug: bool,
     },
+    /// Hardware tokens on a virtual appliance: activate by serial, import a seed file, assign, info.
+    #[command(subcommand)]
+    Hardware(FgtHardwareCommand),
     /// `execute fortitoken-mobile poll`: ask the FortiToken server about pending tokens.
     Poll {
         #[command(flatten)]
@@ -353,6 +368,143 @@ pub enum FgtCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum HardwareCommand {
+    /// Create a batch of hardware tokens (serials in the real format, seeds FortiGuard keeps sealed).
+    Create {
+        #[command(flatten)]
+        target: Target,
+        /// FTK200, FTK210, FTK220 or FTK211 (the 200CD, served only by seed file).
+        #[arg(long)]
+        model: String,
+        #[arg(long, default_value_t = 1)]
+        count: u32,
+        /// DEMO tokens, which never lock on activation.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the batches and their tokens' lock states.
+    List {
+        #[command(flatten)]
+        target: Target,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One batch.
+    Show {
+        #[command(flatten)]
+        target: Target,
+        batch: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only): one more
+    /// activation each.
+    ResetLock {
+        #[command(flatten)]
+        target: Target,
+        #[arg(required = true)]
+        serials: Vec<String>,
+    },
+    /// Download a batch's seed file (a password-protected zip); the password is printed once.
+    SeedFile {
+        #[command(flatten)]
+        target: Target,
+        batch: String,
+        /// Where to write the zip.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MessagesArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(subcommand)]
+    pub command: Option<MessagesCommand>,
+    /// Only messages to this address or number.
+    #[arg(long)]
+    pub recipient: Option<String>,
+    /// `email` or `sms`.
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only messages from this appliance serial.
+    #[arg(long)]
+    pub appliance: Option<String>,
+    /// Only the newest N.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MessagesCommand {
+    /// One message: its subject and text.
+    Show { id: String },
+    /// Save an email as it arrived (`.eml`).
+    Eml {
+        id: String,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Remove every captured message.
+    Clear,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FgtHardwareCommand {
+    /// `execute fortitoken activate <sn> …`: activate hardware tokens by serial with FortiGuard.
+    Activate {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        #[arg(required = true)]
+        serials: Vec<String>,
+        #[arg(long)]
+        debug: bool,
+    },
+    /// Import a seed file offline (no FortiGuard contact).
+    ImportSeedFile {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// The zip file.
+        file: PathBuf,
+        /// The zip's password.
+        #[arg(long)]
+        password: String,
+    },
+    /// Assign a hardware token to a user (Available → Assigned).
+    Assign {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// A serial, or `any`.
+        token: String,
+        #[arg(long)]
+        user: String,
+    },
+    /// `diagnose fortitoken info`.
+    Info {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+    },
+}
+
+/// `fgt new --kind`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplianceKind {
+    Fortigate,
+    Fortiauthenticator,
+    Fortipam,
+    Fortiproxy,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct FgtNewArgs {
     #[command(flatten)]
@@ -366,12 +518,20 @@ pub struct FgtNewArgs {
     /// The VDOM (default root).
     #[arg(long)]
     pub vdom: Option<String>,
-    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window.
-    #[arg(long)]
+    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window (the same as `--kind
+    /// fortiauthenticator`).
+    #[arg(long, conflicts_with = "kind")]
     pub fac: bool,
+    /// The appliance kind, with its serial prefix, OTP period and rules (default fortigate).
+    #[arg(long, value_enum)]
+    pub kind: Option<ApplianceKind>,
     /// FortiOS version sent as `__device_version` (default 7.4).
     #[arg(long)]
     pub fortios: Option<String>,
+    /// The firmware's full version (e.g. 7.4.10, which carries the hardware activation bug 1218458;
+    /// default: `--fortios` with patch 9).
+    #[arg(long)]
+    pub firmware: Option<String>,
     /// FortiOS build sent as `__device_build` (default 2829).
     #[arg(long)]
     pub build: Option<String>,
@@ -549,7 +709,15 @@ pub enum PhoneCommand {
         target: Target,
         /// The phone's id.
         device: String,
-        code: String,
+        /// The activation code as typed, or the QR string (or none with --from-message/--latest-for).
+        #[arg(required_unless_present_any = ["from_message", "latest_for"])]
+        code: Option<String>,
+        /// Scan the QR code of this captured activation email (`fortimock messages` lists them).
+        #[arg(long, conflicts_with_all = ["code", "latest_for"])]
+        from_message: Option<String>,
+        /// Scan the QR code of the newest activation email captured for this address.
+        #[arg(long, conflicts_with = "code")]
+        latest_for: Option<String>,
     },
     /// Print the OTP the phone shows now (just the code, for scripts).
     Otp {
@@ -614,7 +782,7 @@ pub struct JournalArgs {
     #[command(flatten)]
     pub target: Target,
     /// Only this service's journal (forticare, ftm or push).
-    #[arg(long, value_parser = SCENARIO_SERVICES)]
+    #[arg(long, value_parser = protocol::scenario::JOURNALED.to_vec())]
     pub service: Option<String>,
     /// Only requests of this type (SoftToken.ProvisionRequest, …, or push).
     #[arg(long)]
@@ -696,7 +864,7 @@ pub enum ScenarioCommand {
 }
 
 /// The services that take scenarios.
-pub const SCENARIO_SERVICES: [&str; 3] = ["forticare", "ftm", "push"];
+pub const SCENARIO_SERVICES: [&str; 4] = ["forticare", "ftm", "push", "appliance"];
 
 #[derive(clap::Args, Debug)]
 pub struct ScenarioArmArgs {
@@ -710,7 +878,8 @@ pub struct ScenarioArmArgs {
     /// Hold the answer this long first, in milliseconds (alone: a slow service; needs --service).
     #[arg(long)]
     pub delay_ms: Option<u64>,
-    /// forticare, ftm or push (default: the service that answers `error`).
+    /// forticare, ftm, push or appliance (its SMTP listener and SMS sink; default: the service that
+    /// answers `error`).
     #[arg(long, value_parser = SCENARIO_SERVICES)]
     pub service: Option<String>,
     /// Only for this appliance serial.
@@ -731,6 +900,10 @@ pub struct ScenarioArmArgs {
     /// Only for pushes to this registration id.
     #[arg(long)]
     pub registration_id: Option<String>,
+    /// Only for emails to this address or SMS to this number (the appliance service's SMTP listener and SMS
+    /// sink).
+    #[arg(long)]
+    pub recipient: Option<String>,
     /// Only for this request type (SoftToken.ProvisionRequest, …, or push).
     #[arg(long)]
     pub message_type: Option<String>,

@@ -256,6 +256,48 @@ impl SuiteClient {
         self.send(self.http.patch(&url).json(body), &url).await
     }
 
+    /// GETs a file and one response header (a seed file and its zip password).
+    pub async fn get_bytes_with_header(
+        &self,
+        service: &str,
+        path: &str,
+        header: &str,
+    ) -> anyhow::Result<(Vec<u8>, Option<String>)> {
+        let url = format!("{}{path}", self.url(service)?);
+        let request = self.http.get(&url);
+        let request = match &self.admin_token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| {
+            format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
+        })?;
+        let status = response.status();
+        let value = response
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = response
+            .bytes()
+            .await
+            .with_context(|| format!("reading the answer from {url}"))?;
+        if !status.is_success() {
+            return Err(refused(&url, status, &bytes));
+        }
+        Ok((bytes.to_vec(), value))
+    }
+
+    /// DELETEs an admin resource that answers with a JSON body.
+    pub async fn delete_json<T: DeserializeOwned>(
+        &self,
+        service: &str,
+        path: &str,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.url(service)?);
+        self.send(self.http.delete(&url), &url).await
+    }
+
     /// DELETEs an admin resource (answered with 204 No Content).
     pub async fn delete(&self, service: &str, path: &str) -> anyhow::Result<()> {
         let url = format!("{}{path}", self.url(service)?);

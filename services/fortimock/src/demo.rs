@@ -2,14 +2,23 @@
 //! through the same HTTP APIs a test suite would use: FortiCare issues a license, a virtual FortiGate imports
 //! it and assigns a token to alice, her virtual phone activates it, the FortiGate polls, alice logs in with
 //! her OTP, the same OTP is refused a second time, and then she logs in by approving a push (and denies one
-//! she did not ask for).
+//! she did not ask for). Then bob gets his activation code by email, captured by the suite's SMTP listener,
+//! and his phone scans its QR code; and a hardware FortiToken is activated by serial, used by carol, and
+//! refused to a second FortiGate.
 
 use anyhow::{Context, bail};
+use protocol::admin::ClockView;
 use protocol::appliance::{
     ApplianceView, FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginResult,
     NewAppliance, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
 };
+use protocol::hardware::{
+    HardwareActivate, HardwareAssign, HardwareBatchView, HardwareOutcome, NewHardwareBatch,
+    SEED_FILE_PASSWORD_HEADER,
+};
+use protocol::id::HardwareModel;
 use protocol::ledger::{LicenseSpec, LicenseView};
+use protocol::messages::{MessageQuery, ScanRequest};
 use protocol::paths;
 use protocol::phone::{
     Activate, Inbox, NewPhone, OtpView, PhoneChange, PhoneTokenView, PhoneView, PushPolicy,
@@ -108,6 +117,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         token: "any".into(),
         user: Some("alice".into()),
         expiry_minutes: None,
+        email: None,
+        sms_phone: None,
     };
     let provisioned: ProvisionOutcome = client
         .post_outcome(
@@ -279,10 +290,211 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         bail!("the denied push was not refused: {}", denied.message);
     }
 
+    email_chapter(&client, &serial.to_string()).await?;
+    hardware_chapter(&client, &serial.to_string()).await?;
+
     println!();
     println!(
-        "Done. `fortimock fgt show {serial}` shows the FortiGate's token table; `fortimock phone otp {}` the phone's code.",
+        "Done. `fortimock fgt show {serial}` shows the FortiGate's token table; `fortimock phone otp {}` the phone's code; `fortimock messages` the activation email.",
         phone.id
+    );
+    Ok(())
+}
+
+/// Chapter: the activation code by email over SMTP, its QR code scanned by bob's phone.
+async fn email_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    step(
+        11,
+        "The admin assigns the second seat to bob and the FortiGate emails him the code",
+    );
+    let request = ProvisionTokenRequest {
+        token: "any".into(),
+        user: Some("bob".into()),
+        expiry_minutes: None,
+        email: Some("bob@example.com".into()),
+        sms_phone: None,
+    };
+    let provisioned: ProvisionOutcome = client
+        .post_outcome(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_PROVISION, &[serial]),
+            &request,
+        )
+        .await?
+        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+    let token = provisioned.token.serial.to_string();
+    if let Some(delivered) = &provisioned.delivered {
+        println!(
+            "   SMTP (STARTTLS) → the mail server answered {}",
+            delivered.server_reply
+        );
+    }
+    let list = crate::messages::list(
+        client,
+        &MessageQuery {
+            recipient: Some("bob@example.com".into()),
+            ..MessageQuery::default()
+        },
+    )
+    .await?;
+    let email = list
+        .messages
+        .last()
+        .context("the suite's SMTP listener captured the email")?;
+    println!(
+        "   {} \"{}\" to bob@example.com: code {}, expires {}, QR code {}",
+        email.id,
+        email.subject.as_deref().unwrap_or_default(),
+        email.activation_code.as_deref().unwrap_or("-"),
+        email.expires.as_deref().unwrap_or("-"),
+        if email.has_qr { "inline" } else { "missing" }
+    );
+
+    step(12, "bob scans the QR code in the email with his phone");
+    let phone: PhoneView = client
+        .post("phone", paths::PHONES, &NewPhone::default())
+        .await?;
+    let png = client
+        .get_bytes(
+            "appliance",
+            &paths::fill(paths::ADMIN_MESSAGE_QR, &[&email.id]),
+        )
+        .await?;
+    let scan = ScanRequest {
+        png: base64::engine::general_purpose::STANDARD.encode(png),
+    };
+    let activated: PhoneTokenView = client
+        .post(
+            "phone",
+            &paths::fill(paths::PHONE_SCAN, &[&phone.id]),
+            &scan,
+        )
+        .await
+        .context("scanning the QR code")?;
+    println!(
+        "   the camera read the code; phone {} holds {}",
+        phone.id, activated.serial
+    );
+    let _: PollOutcome = client
+        .post_outcome(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_POLL, &[serial]),
+            &serde_json::json!({}),
+        )
+        .await?
+        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+    let otp: OtpView = client
+        .get(
+            "phone",
+            &format!(
+                "{}?token={token}",
+                paths::fill(paths::PHONE_OTP, &[&phone.id])
+            ),
+        )
+        .await?;
+    let outcome = login(client, serial, "bob", &otp.otp).await?;
+    println!("   bob logs in with OTP {} → {}", otp.otp, outcome.message);
+    if outcome.result != LoginResult::Success {
+        bail!("bob's login was refused: {}", outcome.message);
+    }
+    Ok(())
+}
+
+/// Chapter: a hardware FortiToken activated once by serial, assigned, used; a second activation refused.
+async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()> {
+    step(
+        13,
+        "FortiGuard ships a FortiToken 200; the FortiGate activates it by serial",
+    );
+    let batch: HardwareBatchView = client
+        .post(
+            "forticare",
+            paths::ADMIN_HARDWARE_TOKENS,
+            &NewHardwareBatch {
+                model: HardwareModel::Ftk200,
+                count: 1,
+                demo: false,
+                note: Some("fortimock demo".into()),
+            },
+        )
+        .await?;
+    let hardware = batch
+        .tokens
+        .first()
+        .context("a batch has a token")?
+        .serial
+        .to_string();
+    let activated: HardwareOutcome = client
+        .post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[serial]),
+            &HardwareActivate {
+                serials: vec![hardware.clone()],
+            },
+        )
+        .await?;
+    let row = activated
+        .tokens
+        .first()
+        .context("the token is in the table")?;
+    println!(
+        "   execute fortitoken activate {hardware} → {} ({}); FortiGuard locked it to {serial}",
+        row.status, row.gui_status
+    );
+    let _: serde_json::Value = client
+        .post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_ASSIGN, &[serial]),
+            &HardwareAssign {
+                token: hardware.clone(),
+                user: "carol".into(),
+            },
+        )
+        .await?;
+    let (zip, password) = client
+        .get_bytes_with_header(
+            "forticare",
+            &paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch.batch]),
+            SEED_FILE_PASSWORD_HEADER,
+        )
+        .await?;
+    let seeds = appliance::seed_file::open(&zip, &password.unwrap_or_default())?;
+    let seed = &seeds.first().context("the seed file holds the token")?.1;
+    let clock: ClockView = client.get("ftm", paths::ADMIN_CLOCK).await?;
+    let code = protocol::otp::totp(seed.as_bytes(), clock.now.secs(), 60, 6);
+    let outcome = login(client, serial, "carol", &code).await?;
+    println!(
+        "   carol, assigned the token with no activation step, types {code} from its display → {}",
+        outcome.message
+    );
+    if outcome.result != LoginResult::Success {
+        bail!("carol's login was refused: {}", outcome.message);
+    }
+
+    step(14, "Another FortiGate tries to activate the same token");
+    let other: ApplianceView = client
+        .post("appliance", paths::APPLIANCES, &NewAppliance::default())
+        .await?;
+    let refused: HardwareOutcome = client
+        .post(
+            "appliance",
+            &paths::fill(
+                paths::APPLIANCE_HARDWARE_ACTIVATE,
+                &[&other.serial.to_string()],
+            ),
+            &HardwareActivate {
+                serials: vec![hardware.clone()],
+            },
+        )
+        .await?;
+    let row = refused
+        .tokens
+        .first()
+        .context("the token is in the table")?;
+    println!(
+        "   {} → {} (TAC can reset the lock once: `fortimock hardware reset-lock {hardware}`)",
+        other.serial, row.status
     );
     Ok(())
 }

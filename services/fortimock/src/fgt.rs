@@ -11,7 +11,7 @@ use protocol::appliance::{
 use protocol::paths;
 use protocol::time::UnixTime;
 
-use crate::cli::{FgtCommand, FgtNewArgs};
+use crate::cli::{ApplianceKind, FgtCommand, FgtNewArgs};
 use crate::client::SuiteClient;
 
 const APPLIANCE: &str = "appliance";
@@ -77,12 +77,16 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             token,
             user,
             expiry_minutes,
+            email,
+            sms_phone,
             debug,
         } => {
             let request = ProvisionTokenRequest {
                 token,
                 user: Some(user),
                 expiry_minutes,
+                email,
+                sms_phone,
             };
             provision(
                 &SuiteClient::connect(&target)?,
@@ -104,6 +108,8 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 token,
                 user: None,
                 expiry_minutes: None,
+                email: None,
+                sms_phone: None,
             };
             provision(
                 &SuiteClient::connect(&target)?,
@@ -138,6 +144,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 Err(failure) => fail(failure),
             }
         }
+        FgtCommand::Hardware(command) => crate::hardware::run_fgt(command).await,
         FgtCommand::Show { target, fgt, json } => {
             let client = SuiteClient::connect(&target)?;
             let appliance: ApplianceView = client
@@ -285,16 +292,22 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
             .map(|p| p.parse())
             .collect::<Result<_, _>>()?,
         vdom: args.vdom,
-        mode: Some(if args.fac {
-            ApplianceMode::Fortiauthenticator
-        } else {
-            ApplianceMode::Fortigate
+        mode: Some(match (args.fac, args.kind) {
+            (true, _) | (false, Some(ApplianceKind::Fortiauthenticator)) => {
+                ApplianceMode::Fortiauthenticator
+            }
+            (false, None | Some(ApplianceKind::Fortigate)) => ApplianceMode::Fortigate,
+            (false, Some(ApplianceKind::Fortipam)) => ApplianceMode::Fortipam,
+            (false, Some(ApplianceKind::Fortiproxy)) => ApplianceMode::Fortiproxy,
         }),
         version: args.fortios,
         build: args.build,
         ftm_url: args.server,
         settings: None,
         ftm_push: None,
+        firmware: args.firmware,
+        fortiguard_url: None,
+        messaging: None,
     };
     let appliance: ApplianceView = client.post(APPLIANCE, paths::APPLIANCES, &request).await?;
     if args.json {
@@ -410,6 +423,8 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
     match mode {
         ApplianceMode::Fortigate => "FortiGate",
         ApplianceMode::Fortiauthenticator => "FortiAuthenticator",
+        ApplianceMode::Fortipam => "FortiPAM",
+        ApplianceMode::Fortiproxy => "FortiProxy",
     }
 }
 

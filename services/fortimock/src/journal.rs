@@ -3,14 +3,14 @@
 use protocol::journal::{JournalEntry, JournalPage};
 use protocol::paths;
 
-use crate::cli::{JournalArgs, SCENARIO_SERVICES};
+use crate::cli::JournalArgs;
 use crate::client::SuiteClient;
 
 pub async fn run(args: JournalArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
     let services: Vec<&str> = match &args.service {
         Some(service) => vec![service.as_str()],
-        None => SCENARIO_SERVICES.to_vec(),
+        None => protocol::scenario::JOURNALED.to_vec(),
     };
     if args.clear {
         for service in services {

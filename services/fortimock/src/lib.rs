@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `hardware`, `messages`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
@@ -17,9 +17,11 @@ pub mod dns;
 pub mod fac;
 pub mod fac_story;
 pub mod fgt;
+pub mod hardware;
 pub mod health;
 pub mod journal;
 pub mod license;
+pub mod messages;
 pub mod phones;
 pub mod reset;
 pub mod rma_story;

@@ -23,6 +23,8 @@ async fn main() -> ExitCode {
         Command::Fgt(command) => fortimock::fgt::run(command).await,
         Command::Fac(command) => fortimock::fac::run(command).await,
         Command::Phone(command) => fortimock::phones::run(command).await,
+        Command::Hardware(command) => fortimock::hardware::run(command).await,
+        Command::Messages(args) => fortimock::messages::run(args).await,
         Command::Journal(args) => fortimock::journal::run(args).await,
         Command::State(command) => fortimock::state::run(command).await,
         Command::Reset(args) => fortimock::reset::run(args).await,

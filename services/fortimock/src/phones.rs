@@ -7,6 +7,8 @@ use protocol::phone::{
     PhoneView, Platform, PushPolicy, PushStatus,
 };
 
+use protocol::messages::ScanRequest;
+
 use crate::cli::PhoneCommand;
 use crate::client::{SuiteClient, Target};
 
@@ -72,15 +74,47 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             target,
             device,
             code,
+            from_message,
+            latest_for,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let token: PhoneTokenView = client
-                .post(
-                    PHONE,
-                    &paths::fill(paths::PHONE_ACTIVATE, &[&device.to_string()]),
-                    &Activate { code },
-                )
-                .await?;
+            let token: PhoneTokenView = match (code, from_message, latest_for) {
+                (Some(code), _, _) => {
+                    client
+                        .post(
+                            PHONE,
+                            &paths::fill(paths::PHONE_ACTIVATE, &[&device.to_string()]),
+                            &Activate { code },
+                        )
+                        .await?
+                }
+                (None, message, latest_for) => {
+                    let id = match (message, latest_for) {
+                        (Some(id), _) => id,
+                        (None, Some(address)) => latest_email_for(&client, &address).await?,
+                        (None, None) => {
+                            anyhow::bail!("give a code, --from-message or --latest-for")
+                        }
+                    };
+                    let png = client
+                        .get_bytes(
+                            crate::messages::APPLIANCE,
+                            &paths::fill(paths::ADMIN_MESSAGE_QR, &[&id]),
+                        )
+                        .await?;
+                    use base64::Engine as _;
+                    let scan = ScanRequest {
+                        png: base64::engine::general_purpose::STANDARD.encode(png),
+                    };
+                    client
+                        .post(
+                            PHONE,
+                            &paths::fill(paths::PHONE_SCAN, &[&device.to_string()]),
+                            &scan,
+                        )
+                        .await?
+                }
+            };
             println!(
                 "{} ({}) from {} activated: {} every {} s, {} digits",
                 token.name,
@@ -235,4 +269,24 @@ async fn answer(target: &Target, device: &str, push: &str, path: &str) -> anyhow
         bail!("the answer did not reach the appliance");
     }
     Ok(())
+}
+
+/// The newest captured email to `address` that carries a QR code.
+async fn latest_email_for(client: &SuiteClient, address: &str) -> anyhow::Result<String> {
+    let list = crate::messages::list(
+        client,
+        &protocol::messages::MessageQuery {
+            recipient: Some(address.to_owned()),
+            kind: Some(protocol::messages::DeliveryMethod::Email),
+            appliance: None,
+            limit: None,
+        },
+    )
+    .await?;
+    list.messages
+        .iter()
+        .rev()
+        .find(|m| m.has_qr)
+        .map(|m| m.id.clone())
+        .ok_or_else(|| anyhow::anyhow!("no activation email to {address} has been captured"))
 }

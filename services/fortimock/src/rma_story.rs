@@ -59,6 +59,8 @@ async fn enroll(client: &SuiteClient, serial: &str, phone: &str) -> anyhow::Resu
                 token: "any".into(),
                 user: Some("alice".into()),
                 expiry_minutes: None,
+                email: None,
+                sms_phone: None,
             },
         )
         .await?

@@ -124,6 +124,7 @@ async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
             activation_code: args.activation_code,
             mobile_id: args.mobile_id,
             registration_id: args.registration_id,
+            recipient: args.recipient,
         },
         times: args.times,
         probability: args.probability,

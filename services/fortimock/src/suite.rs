@@ -29,10 +29,14 @@ pub struct PortOptions {
     /// Port of the virtual FortiGates / FortiAuthenticators.
     #[arg(long, env = "FORTIMOCK_APPLIANCE_PORT", default_value_t = appliance::DEFAULT_PORT)]
     pub appliance_port: u16,
+    /// Port of the SMTP listener that captures the appliances' activation emails
+    /// (`notification.fortinet.net`, STARTTLS with the lab certificate).
+    #[arg(long, env = "FORTIMOCK_SMTP_PORT", default_value_t = appliance::DEFAULT_SMTP_PORT)]
+    pub smtp_port: u16,
 }
 
 /// The `fortimock up` flags that put every service on a port the system picks (for tests and the bench).
-pub const FREE_PORT_ARGS: [&str; 12] = [
+pub const FREE_PORT_ARGS: [&str; 14] = [
     "--forticare-port",
     "0",
     "--ftm-port",
@@ -45,6 +49,8 @@ pub const FREE_PORT_ARGS: [&str; 12] = [
     "0",
     "--ui-port",
     "0",
+    "--smtp-port",
+    "0",
 ];
 
 impl PortOptions {
@@ -56,6 +62,7 @@ impl PortOptions {
             push_port: 0,
             phone_port: 0,
             appliance_port: 0,
+            smtp_port: 0,
         }
     }
 }
@@ -124,8 +131,12 @@ impl Suite {
         let push_listen = lab.listen(push::NAME, ports.push_port)?;
         let phone_listen = lab.listen(phone::NAME, ports.phone_port)?;
         let appliance_listen = lab.listen(appliance::NAME, ports.appliance_port)?;
+        let smtp_wanted = std::net::SocketAddr::new(appliance_listen.bind.ip(), ports.smtp_port);
+        let smtp = std::net::TcpListener::bind(smtp_wanted)
+            .with_context(|| format!("SMTP listener: binding {smtp_wanted}"))?;
         let (forticare_url, ftm_url, push_url) =
             (forticare_listen.url(), ftm_listen.url(), push_listen.url());
+        let fortiguard_url = forticare_url.clone();
         let cloud = async {
             let forticare = forticare::start(forticare::Config {
                 listen: forticare_listen,
@@ -184,6 +195,9 @@ impl Suite {
                 default_push_url: push_url.clone(),
                 listener_tls: appliance::ftm_push::ListenerTls::for_lab(lab)?,
                 default_push_server: None,
+                default_fortiguard_url: fortiguard_url,
+                smtp: Some(smtp),
+                lab_ca_pem: lab.ca_pem().map(str::to_owned),
             })
             .await
         };

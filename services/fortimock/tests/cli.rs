@@ -683,3 +683,88 @@ async fn a_fortiauthenticator_from_the_command_line_and_its_rest_api() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+#[test]
+fn demo_hardware_tokens_and_messages_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, _) = up(&data_dir, &ready_file);
+    let story = cli(&data_dir, &["demo"]);
+    for wanted in [
+        "the mail server answered 250",
+        "QR code inline",
+        "the camera read the code",
+        "bob logs in with OTP",
+        "carol, assigned the token with no activation step",
+        "token already activated, and seed won't be returned",
+        "Done.",
+    ] {
+        assert!(story.contains(wanted), "{wanted:?} missing from:\n{story}");
+    }
+    let messages = cli(&data_dir, &["messages", "--recipient", "bob@example.com"]);
+    assert!(
+        messages.contains("bob@example.com") && messages.contains("QR code"),
+        "{messages}"
+    );
+    let batches = cli(&data_dir, &["hardware", "list"]);
+    assert!(
+        batches.contains("HW000001 FTK200") && batches.contains("locked"),
+        "{batches}"
+    );
+
+    // A 200CD batch: only its seed file brings it to an appliance, offline, even to a FortiProxy.
+    let created = cli(
+        &data_dir,
+        &["hardware", "create", "--model", "FTK211", "--count", "2"],
+    );
+    assert!(created.contains("HW000002 FTK211 (2 tokens)"), "{created}");
+    let zip = dir.path().join("HW000002.zip");
+    let saved = cli(
+        &data_dir,
+        &[
+            "hardware",
+            "seed-file",
+            "HW000002",
+            "-o",
+            zip.to_str().unwrap(),
+        ],
+    );
+    let password = saved
+        .lines()
+        .find_map(|l| l.strip_prefix("zip password (shown once): "))
+        .unwrap()
+        .to_owned();
+    let proxy = cli(
+        &data_dir,
+        &[
+            "fgt",
+            "new",
+            "--kind",
+            "fortiproxy",
+            "--serial",
+            "FPXVM0TM00000001",
+        ],
+    );
+    assert!(proxy.contains("FPXVM0TM00000001"), "{proxy}");
+    let imported = cli(
+        &data_dir,
+        &[
+            "fgt",
+            "hardware",
+            "import-seed-file",
+            "FPXVM0TM00000001",
+            zip.to_str().unwrap(),
+            "--password",
+            &password,
+        ],
+    );
+    assert_eq!(
+        imported.matches(" new (Available)").count(),
+        2,
+        "{imported}"
+    );
+    let info = cli(&data_dir, &["fgt", "hardware", "info", "FPXVM0TM00000001"]);
+    assert!(info.contains("FTK211BAB0000000"), "{info}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

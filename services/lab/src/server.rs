@@ -131,6 +131,9 @@ pub struct RunningService {
     state: Option<Arc<dyn Any + Send + Sync>>,
     /// Run first by `stop`: listeners that belong to this one (an appliance's ftm-push listeners).
     before_stop: Option<StopHook>,
+    /// The service's armed scenarios, for listeners of its own that are not HTTP (the appliance service's
+    /// SMTP listener).
+    scenarios: Option<Scenarios>,
 }
 
 /// Work `RunningService::stop` does before stopping the service itself.
@@ -190,15 +193,17 @@ pub fn start<S: Service>(
     service: web::Data<S>,
 ) -> anyhow::Result<RunningService> {
     let certs = ClientCertLog::default();
+    let scenarios = Scenarios::new(S::NAME);
     let control = web::Data::new(ControlPlane {
         service: S::NAME,
         clock: options.clock.clone(),
         certs: certs.clone(),
         admin_token: options.admin_token.clone(),
         ca_pem: options.ca_pem.clone(),
-        scenarios: Scenarios::new(S::NAME),
-        journal: protocol::scenario::service_messages(S::NAME)
-            .map(|_| Journal::new(options.journal_size)),
+        scenarios: scenarios.clone(),
+        journal: protocol::scenario::JOURNALED
+            .contains(&S::NAME)
+            .then(|| Journal::new(options.journal_size)),
         store: Some(service.store().clone()),
     });
     let served = service.clone();
@@ -208,7 +213,9 @@ pub fn start<S: Service>(
             .configure(admin::configure::<S>)
             .configure(S::routes);
     })?;
-    Ok(running.releases(service))
+    let mut running = running.releases(service);
+    running.scenarios = Some(scenarios);
+    Ok(running)
 }
 
 /// Binds `options.bind` and serves only `configure`'s routes, with the shared bounds and logging but no
@@ -281,6 +288,7 @@ where
         certs,
         state: None,
         before_stop: None,
+        scenarios: None,
     })
 }
 
@@ -296,6 +304,11 @@ impl RunningService {
 
     pub fn port(&self) -> u16 {
         self.addr.port()
+    }
+
+    /// The scenarios armed on this service (`None` for a bare endpoint).
+    pub fn scenarios(&self) -> Option<&Scenarios> {
+        self.scenarios.as_ref()
     }
 
     /// Client certificates this service has seen.

@@ -27,6 +27,7 @@ use lab::server::{Listen, RunningService};
 use lab::tls::{ClientIdentity, LabTls};
 
 pub mod app_data;
+pub mod camera;
 pub mod device;
 pub mod error;
 pub mod provisioning;

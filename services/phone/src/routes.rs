@@ -17,6 +17,7 @@ use lab::service::{Reset, Service};
 use lab::state::Prepared;
 use lab::store::{Store, Table};
 use protocol::id::TokenSerial;
+use protocol::messages::ScanRequest;
 use protocol::otp::OtpKind;
 use protocol::paths;
 use protocol::phone::{
@@ -113,6 +114,7 @@ impl Service for Phones {
                     .route(suffix(paths::PHONE), web::patch().to(change))
                     .route(suffix(paths::PHONE), web::delete().to(uninstall))
                     .route(suffix(paths::PHONE_ACTIVATE), web::post().to(activate))
+                    .route(suffix(paths::PHONE_SCAN), web::post().to(scan))
                     .route(suffix(paths::PHONE_OTP), web::get().to(otp))
                     .route(suffix(paths::PHONE_EXPORT), web::get().to(export))
                     .route(suffix(paths::PHONE_TOKEN), web::delete().to(delete_token))
@@ -339,8 +341,39 @@ async fn activate(
     payload: web::Payload,
 ) -> Result<HttpResponse, PhoneError> {
     let body: Activate = json_body(&request, payload).await?;
+    activate_with(&state, &id, &body.code).await
+}
+
+/// `POST /phones/{id}/scan`: the phone's camera on a QR code image (the one in an activation email): the
+/// QR code read, then the activation as if the user had scanned it on screen.
+async fn scan(
+    state: web::Data<Phones>,
+    id: web::Path<String>,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, PhoneError> {
+    use base64::Engine as _;
+    let body: ScanRequest = json_body(&request, payload).await?;
+    let image = base64::engine::general_purpose::STANDARD
+        .decode(body.png.trim())
+        .map_err(|e| {
+            ApiError::bad_request("phone.bad-image", format!("`png` is not Base64: {e}"))
+        })?;
+    find(&state, &id)?;
+    let text = crate::camera::read_qr(&image).map_err(|e| {
+        ApiError::bad_request(
+            "phone.no-qr-code",
+            format!("{e}; the provisioning server was not asked"),
+        )
+    })?;
+    activate_with(&state, &id, &text).await
+}
+
+/// Activates with `typed` (a code as typed, the QR string, or a FortiAuthenticator's offline activation QR
+/// content) and stores the token.
+async fn activate_with(state: &Phones, id: &str, typed: &str) -> Result<HttpResponse, PhoneError> {
     // A FortiAuthenticator's offline activation QR code carries the token itself: no server is asked.
-    let offline = match protocol::modeled::parse_offline_activation(&body.code) {
+    let offline = match protocol::modeled::parse_offline_activation(typed) {
         Some(Ok(offline)) => Some(offline),
         Some(Err(e)) => {
             return Err(ApiError::bad_request(
@@ -351,16 +384,16 @@ async fn activate(
         }
         None => None,
     };
-    let phone = find(&state, &id)?;
+    let phone = find(state, id)?;
     let delivered = match offline {
         Some(offline) => Ok(offline_delivered(offline)),
-        None => redeem(&state, &phone, &body.code).await?,
+        None => redeem(state, &phone, typed).await?,
     };
     let delivered = match delivered {
         Ok(delivered) => delivered,
         Err(response) => return Ok(response),
     };
-    store_activated(&state, &id, &phone, delivered).await
+    store_activated(state, id, &phone, delivered).await
 }
 
 /// The token an offline activation QR code carries, as the app stores it (FAC's provisioning settings give

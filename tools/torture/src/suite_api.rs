@@ -273,6 +273,9 @@ impl SuiteApi {
             ftm_url: None,
             settings: None,
             ftm_push: None,
+            firmware: None,
+            fortiguard_url: None,
+            messaging: None,
         };
         self.post_json("appliance", paths::APPLIANCES, &body, 201)
             .await
@@ -303,6 +306,8 @@ impl SuiteApi {
             token: token.to_owned(),
             user: Some(user.to_owned()),
             expiry_minutes: None,
+            email: None,
+            sms_phone: None,
         };
         let path = paths::fill(paths::APPLIANCE_PROVISION, &[serial]);
         self.post_json("appliance", &path, &body, 200).await

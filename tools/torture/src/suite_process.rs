@@ -114,6 +114,8 @@ impl SuiteHome {
                     .flat_map(|(flag, port)| [flag.to_string(), port.to_string()]),
             )
             .args(["--no-ui"])
+            // The SMTP listener is not tortured; a free port keeps parallel suites apart.
+            .args(["--smtp-port", "0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

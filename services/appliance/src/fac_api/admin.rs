@@ -207,7 +207,7 @@ async fn outbox(
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find_fac(&state, &serial)?;
     Ok(HttpResponse::Ok().json(Outbox {
-        messages: state.outbox.of(&appliance.serial),
+        messages: state.fac_outbox.of(&appliance.serial),
     }))
 }
 
@@ -216,7 +216,7 @@ async fn clear_outbox(
     serial: web::Path<String>,
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find_fac(&state, &serial)?;
-    state.outbox.clear(Some(&appliance.serial));
+    state.fac_outbox.clear(Some(&appliance.serial));
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -805,7 +805,7 @@ impl Call<'_> {
             ),
         };
         self.state
-            .outbox
+            .fac_outbox
             .send(
                 Outgoing {
                     appliance: self.appliance.serial.clone(),
@@ -993,7 +993,7 @@ impl Call<'_> {
                 )
                 .await?;
             self.state
-                .outbox
+                .fac_outbox
                 .send(
                     Outgoing {
                         appliance: serial.clone(),
@@ -1138,7 +1138,7 @@ impl Call<'_> {
             Channel::Sms => Vec::new(),
         };
         self.state
-            .outbox
+            .fac_outbox
             .send(
                 Outgoing {
                     appliance: serial.clone(),

@@ -1,0 +1,232 @@
+//! `fortimock hardware` (FortiGuard's hardware token batches on forticare: create, list, show, TAC's lock
+//! reset, the seed file) and `fortimock fgt hardware` (a virtual appliance's hardware tokens: activation by
+//! serial, the seed file's offline import, assignment, `diagnose fortitoken info`).
+
+use anyhow::Context;
+use protocol::hardware::{
+    FortitokenInfo, HardwareActivate, HardwareAssign, HardwareBatchList, HardwareBatchView,
+    HardwareOutcome, HardwareTokenRow, NewHardwareBatch, ResetLockOutcome, ResetLockRequest,
+    SEED_FILE_PASSWORD_HEADER, SeedFileImport,
+};
+use protocol::id::HardwareModel;
+use protocol::paths;
+
+use crate::cli::{FgtHardwareCommand, HardwareCommand};
+use crate::client::SuiteClient;
+
+const FORTICARE: &str = "forticare";
+const APPLIANCE: &str = "appliance";
+
+pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
+    match command {
+        HardwareCommand::Create {
+            target,
+            model,
+            count,
+            demo,
+            json,
+        } => {
+            let model = HardwareModel::from_prefix(model.trim()).with_context(|| {
+                format!("--model {model} is none of FTK200, FTK210, FTK220, FTK211")
+            })?;
+            let client = SuiteClient::connect(&target)?;
+            let batch: HardwareBatchView = client
+                .post(
+                    FORTICARE,
+                    paths::ADMIN_HARDWARE_TOKENS,
+                    &NewHardwareBatch {
+                        model,
+                        count,
+                        demo,
+                        note: None,
+                    },
+                )
+                .await?;
+            print_batch(&batch, json)
+        }
+        HardwareCommand::List { target, json } => {
+            let client = SuiteClient::connect(&target)?;
+            let list: HardwareBatchList =
+                client.get(FORTICARE, paths::ADMIN_HARDWARE_TOKENS).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(());
+            }
+            for batch in &list.batches {
+                print_batch(batch, false)?;
+            }
+            Ok(())
+        }
+        HardwareCommand::Show {
+            target,
+            batch,
+            json,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let batch: HardwareBatchView = client
+                .get(
+                    FORTICARE,
+                    &paths::fill(paths::ADMIN_HARDWARE_BATCH, &[&batch]),
+                )
+                .await?;
+            print_batch(&batch, json)
+        }
+        HardwareCommand::ResetLock { target, serials } => {
+            let client = SuiteClient::connect(&target)?;
+            let outcome: ResetLockOutcome = client
+                .post(
+                    FORTICARE,
+                    paths::ADMIN_HARDWARE_RESET_LOCK,
+                    &ResetLockRequest {
+                        serials,
+                        note: None,
+                    },
+                )
+                .await?;
+            for token in &outcome.reset {
+                println!("{}: lock reset, one more activation", token.serial);
+            }
+            Ok(())
+        }
+        HardwareCommand::SeedFile {
+            target,
+            batch,
+            output,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let (zip, password) = client
+                .get_bytes_with_header(
+                    FORTICARE,
+                    &paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch]),
+                    SEED_FILE_PASSWORD_HEADER,
+                )
+                .await?;
+            std::fs::write(&output, zip)
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!("seed file written to {}", output.display());
+            println!(
+                "zip password (shown once): {}",
+                password.unwrap_or_default()
+            );
+            Ok(())
+        }
+    }
+}
+
+fn print_batch(batch: &HardwareBatchView, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(batch)?);
+        return Ok(());
+    }
+    println!(
+        "{} {}{} ({} tokens)",
+        batch.batch,
+        batch.model,
+        if batch.demo { " DEMO" } else { "" },
+        batch.tokens.len()
+    );
+    for token in &batch.tokens {
+        println!(
+            "  {} {}{}",
+            token.serial,
+            token.state,
+            token
+                .locked_to
+                .as_ref()
+                .map(|a| format!(" to {a}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn print_rows(rows: &[HardwareTokenRow]) {
+    for row in rows {
+        println!(
+            "{} {} ({}{})",
+            row.serial,
+            row.status,
+            row.gui_status,
+            row.user
+                .as_ref()
+                .map(|u| format!(", user {u}"))
+                .unwrap_or_default()
+        );
+    }
+}
+
+pub async fn run_fgt(command: FgtHardwareCommand) -> anyhow::Result<()> {
+    match command {
+        FgtHardwareCommand::Activate {
+            target,
+            fgt,
+            serials,
+            debug,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let path = format!(
+                "{}?debug={debug}",
+                paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[&fgt])
+            );
+            let outcome: HardwareOutcome = client
+                .post(APPLIANCE, &path, &HardwareActivate { serials })
+                .await?;
+            for line in &outcome.debug {
+                println!("{line}");
+            }
+            print_rows(&outcome.tokens);
+            Ok(())
+        }
+        FgtHardwareCommand::ImportSeedFile {
+            target,
+            fgt,
+            file,
+            password,
+        } => {
+            use base64::Engine as _;
+            let zip =
+                std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let client = SuiteClient::connect(&target)?;
+            let outcome: HardwareOutcome = client
+                .post(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_HARDWARE_IMPORT, &[&fgt]),
+                    &SeedFileImport {
+                        file: base64::engine::general_purpose::STANDARD.encode(zip),
+                        password,
+                    },
+                )
+                .await?;
+            print_rows(&outcome.tokens);
+            Ok(())
+        }
+        FgtHardwareCommand::Assign {
+            target,
+            fgt,
+            token,
+            user,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let row: HardwareTokenRow = client
+                .post(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_HARDWARE_ASSIGN, &[&fgt]),
+                    &HardwareAssign { token, user },
+                )
+                .await?;
+            print_rows(std::slice::from_ref(&row));
+            Ok(())
+        }
+        FgtHardwareCommand::Info { target, fgt } => {
+            let client = SuiteClient::connect(&target)?;
+            let info: FortitokenInfo = client
+                .get(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_FORTITOKEN_INFO, &[&fgt]),
+                )
+                .await?;
+            println!("{}", info.text.trim_end());
+            Ok(())
+        }
+    }
+}
