@@ -1213,7 +1213,7 @@ pub const HARDWARE_ACTIVATION_ENVELOPE: &str = "SoftToken";
 /// code is fortimock's.
 pub const HARDWARE_ALREADY_ACTIVATED: CatalogueEntry = CatalogueEntry {
     id: "forticare.hardware.already-activated",
-    code: Some(51),
+    code: Some(61),
     text: "token already activated, and seed won't be returned",
     provenance: Provenance::Modeled,
     symptom: "`diagnose fortitoken info` shows `token already activated, and seed won't be returned`; TAC must reset the activation flag (FTK200/210/220 only)",
@@ -1225,7 +1225,7 @@ pub const HARDWARE_ALREADY_ACTIVATED: CatalogueEntry = CatalogueEntry {
 /// error (token not exist in FortiGuard)` (\[DOC\]); the server's code and text are fortimock's.
 pub const HARDWARE_NOT_IN_FORTIGUARD: CatalogueEntry = CatalogueEntry {
     id: "forticare.hardware.not-in-fortiguard",
-    code: Some(52),
+    code: Some(62),
     text: "token not exist in FortiGuard",
     provenance: Provenance::Modeled,
     symptom: "`diagnose fortitoken info` shows `activation error (token not exist in FortiGuard)`",

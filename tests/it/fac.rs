@@ -240,6 +240,10 @@ async fn assigning_a_token_provisions_it_and_sends_the_activation_message() {
     assert_eq!(message["attachments"][0]["content_type"], "image/png");
     let code = message["code"].as_str().unwrap().to_owned();
     assert!(message["body"].as_str().unwrap().contains(&code));
+    // It also went out over SMTP, as every appliance's activation message does: captured with its code.
+    let captured = suite.messages("recipient=alice@example.test").await;
+    assert_eq!(captured.len(), 1, "{captured:?}");
+    assert_eq!(captured[0].activation_code.as_deref(), Some(code.as_str()));
     let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
     assert_eq!(listed["objects"][0]["status"], "pending");
 

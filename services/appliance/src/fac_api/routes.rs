@@ -779,6 +779,34 @@ impl Call<'_> {
         } else {
             (Channel::Email, user.email.clone())
         };
+        // The message goes out the way every appliance's activation message does (email over SMTP to the
+        // suite's listener, with the QR code, or SMS to the sink), captured under `/__admin/messages`; the
+        // FAC's outbox keeps its copy in FortiAuthenticator's wording.
+        if !to.trim().is_empty() {
+            let recipient = match channel {
+                Channel::Email => crate::delivery::Recipient::Email(to.trim().to_owned()),
+                Channel::Sms => crate::delivery::Recipient::Sms(
+                    to.chars().filter(|c| !matches!(c, '-' | ' ')).collect(),
+                ),
+            };
+            let expires_at = protocol::time::UnixTime::from_secs(
+                outcome.token.activation_expire.unwrap_or_default(),
+            );
+            crate::delivery::send_activation(
+                &self.state,
+                &self.appliance,
+                &user.username,
+                &recipient,
+                outcome.token.serial.as_str(),
+                &code,
+                expires_at,
+            )
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "FortiToken Mobile activation message not sent");
+                FacApiError::ActivationMessageFailed
+            })?;
+        }
         let (subject, body, attachments) = match channel {
             Channel::Email => {
                 let (subject, body) = modeled::activation_email(
