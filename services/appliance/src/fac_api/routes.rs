@@ -793,7 +793,7 @@ impl Call<'_> {
                 outcome.token.activation_expire.unwrap_or_default(),
             );
             crate::delivery::send_activation(
-                &self.state,
+                self.state,
                 &self.appliance,
                 &user.username,
                 &recipient,
