@@ -1362,8 +1362,7 @@ struct Staged {
 }
 
 /// A change in progress: reads see what the batch's transaction holds (the changes kept before it) with
-/// this change's own staged writes over it. The writes reach the transaction only when the change is kept
-/// (when it is kept).
+/// this change's own staged writes over it. The writes reach the transaction only when the change is kept.
 pub struct Tx<'t> {
     txn: &'t redb::WriteTransaction,
     tables: Vec<(Table, WriteTable<'t>)>,
