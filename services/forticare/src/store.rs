@@ -313,6 +313,19 @@ pub(crate) fn register(tx: &mut Tx<'_>, license: &License) -> Result<(), StoreEr
     Ok(())
 }
 
+/// The first of `serials` the ledger already holds.
+fn taken_token<'s>(
+    tx: &mut Tx<'_>,
+    serials: &'s [TokenSerial],
+) -> Result<Option<&'s TokenSerial>, StoreError> {
+    for token in serials {
+        if tx.contains(TOKENS, token.as_str().as_bytes())? {
+            return Ok(Some(token));
+        }
+    }
+    Ok(None)
+}
+
 /// Creates a purchased license from `spec` inside a transaction.
 fn create_in(
     tx: &mut Tx<'_>,
@@ -327,9 +340,13 @@ fn create_in(
             )));
         }
         Some(id) => id.clone(),
+        // A drawn id is drawn again when it is taken or when one of the token serials derived from it is
+        // (a million-token lab has even odds of two 40-bit serials meeting).
         None => loop {
             let id = LicenseId::paid(rng.gen_range(10_000_000_000..1_000_000_000_000));
-            if !tx.contains(LICENSES, id.as_str().as_bytes())? {
+            if !tx.contains(LICENSES, id.as_str().as_bytes())?
+                && taken_token(tx, &modeled::token_serials(&id, spec.seats))?.is_none()
+            {
                 break id;
             }
         },
@@ -377,13 +394,11 @@ fn create_in(
         since: None,
     };
     let serials = license.token_serials();
-    for token in &serials {
-        if tx.contains(TOKENS, token.as_str().as_bytes())? {
-            return Err(ForticareError::LicenseConflict(format!(
-                "token {token} of {} already exists",
-                license.id
-            )));
-        }
+    if let Some(token) = taken_token(tx, &serials)? {
+        return Err(ForticareError::LicenseConflict(format!(
+            "token {token} of {} already exists",
+            license.id
+        )));
     }
     crate::accounts::settle_account(tx, &mut license, now)?;
     write_license(tx, &license)?;
