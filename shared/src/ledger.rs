@@ -14,7 +14,7 @@ use crate::time::{CivilDate, UnixTime};
 pub const MAX_SEATS: u32 = 10_000;
 
 /// A license to create: by the admin API, `fortimock license create` or a fixtures file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LicenseSpec {
     /// The `EFTM…` id; generated when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]

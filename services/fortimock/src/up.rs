@@ -11,7 +11,7 @@ use crate::client::SUITE_FILE;
 use crate::suite::{Suite, write_urls};
 
 /// The default lab's licenses (`fixtures/lab.json`), built into the binary.
-pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/lab.json");
+pub const DEFAULT_FIXTURES: &str = fortimock_testing::DEFAULT_LAB;
 
 /// What each service is, for the banner.
 fn describe(service: &str) -> &'static str {
