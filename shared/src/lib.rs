@@ -20,7 +20,7 @@
 //!   phone, token activation codes, HOTP/TOTP, and how the Android app stores secrets;
 //! - `forticare_v3`: FortiCare's asset-management REST API (v3), the one customers' scripts use;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
-//!   `paths`: every path fortimock serves.
+//!   `paths`: every path fortimock serves; `schema`: OpenAPI schemas of the types that travel as text.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -48,6 +48,7 @@ pub mod phone;
 pub mod provision;
 pub mod push;
 pub mod scenario;
+mod schema;
 pub mod seed;
 pub mod state;
 pub mod time;

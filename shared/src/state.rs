@@ -24,7 +24,7 @@ pub const STATE_FORMAT: &str = "fortimock-state/1";
 pub const BUNDLE_FORMAT: &str = "fortimock-bundle/1";
 
 /// One service's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceState {
     /// [`STATE_FORMAT`].
     pub format: String,
@@ -44,7 +44,7 @@ pub struct ServiceState {
 }
 
 /// One stored record: exactly one of `key` and `key_hex`, and one of `value`, `value_text` and `value_hex`.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,7 +61,7 @@ pub struct StateRecord {
 }
 
 /// `PUT /__admin/state`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateImported {
     pub service: String,
     /// Records now stored.
@@ -73,7 +73,7 @@ pub struct StateImported {
 }
 
 /// What `fortimock state export` writes: every service's state and the clock, at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {
     /// [`BUNDLE_FORMAT`].
     pub format: String,

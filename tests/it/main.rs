@@ -10,6 +10,7 @@ mod guard;
 mod hostile;
 mod journal;
 mod malformed;
+mod openapi;
 mod persistence;
 mod phone;
 mod push_login;
