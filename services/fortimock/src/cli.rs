@@ -13,6 +13,10 @@ use crate::suite::{ForticareOptions, PortOptions};
 #[derive(Parser, Debug)]
 #[command(name = "fortimock", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Read settings from this TOML file (default: `fortimock.toml` in the working directory, if there is
+    /// one); flags and FORTIMOCK_* variables override it.
+    #[arg(long, global = true, env = "FORTIMOCK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -56,6 +60,16 @@ pub enum Command {
     /// Measure cold start, durable writes, throughput, latency and memory, each against a baseline taken
     /// in the same run (build with --release first).
     Bench(BenchArgs),
+    /// The settings `fortimock up` would run with here (fortimock.toml, FORTIMOCK_* variables, defaults) and
+    /// where each comes from.
+    Config(ConfigArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// Print README's table of every setting (flag, variable, file key, default) instead.
+    #[arg(long)]
+    pub table: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -73,8 +87,11 @@ pub struct UpArgs {
     #[arg(long, env = "FORTIMOCK_FIXTURES", conflicts_with = "no_fixtures")]
     pub fixtures: Option<PathBuf>,
     /// Start with no licenses at all.
-    #[arg(long)]
+    #[arg(long, env = "FORTIMOCK_NO_FIXTURES")]
     pub no_fixtures: bool,
+    /// How log lines are written to stderr: text for people, json (one object a line) for machines.
+    #[arg(long, env = "FORTIMOCK_LOG_FORMAT", value_enum, default_value_t = lab::telemetry::LogFormat::Text)]
+    pub log_format: lab::telemetry::LogFormat,
 }
 
 #[derive(clap::Args, Debug)]

@@ -3,7 +3,7 @@
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
 //! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
-//! calling a running suite).
+//! calling a running suite), `config` (fortimock.toml, the precedence of flags, variables and the file).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
 
@@ -11,6 +11,7 @@ pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod demo;
 pub mod fgt;
 pub mod health;

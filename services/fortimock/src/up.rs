@@ -45,7 +45,8 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     if let Some(dir) = lab.data_dir() {
         write_urls(&dir.join(SUITE_FILE), &urls)?;
     }
-    tracing::info!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
+    // The banner says it; the log line is for `RUST_LOG=debug`.
+    tracing::debug!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
     let mut banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
     banner = with_api_users(banner, &suite, &api_users, args.forticare.rate_limits);
     // A closed stdout (`fortimock up | head -1`, a parent that stopped reading) must not stop the suite.
