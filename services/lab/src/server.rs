@@ -220,8 +220,8 @@ fn served_routes<S: Service>(api: &mut Api<'_>) {
     S::routes(api);
 }
 
-/// Service `S`'s OpenAPI document: every route its listener serves ([`served_routes`]) and those of the
-/// listeners it opens itself (`Service::listener_routes`).
+/// Service `S`'s OpenAPI document: every route its listener serves (the control plane and
+/// [`Service::routes`]) and those of the listeners it opens itself ([`Service::listener_routes`]).
 pub fn openapi<S: Service>() -> utoipa::openapi::OpenApi {
     let collected = crate::api::collect(|api| {
         served_routes::<S>(api);
