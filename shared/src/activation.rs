@@ -130,6 +130,12 @@ impl fmt::Debug for TokenActivationCode {
     }
 }
 
+crate::schema::text_schema!(
+    TokenActivationCode,
+    "A token activation code: 16 base32 characters as the user types it (or its 16-hex-digit payload).",
+    "EEILE34EDIS5TC67"
+);
+
 impl Serialize for TokenActivationCode {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

@@ -8,14 +8,14 @@ use crate::id::{ApplianceSerial, LicenseId, TokenSerial};
 use crate::time::UnixTime;
 
 /// The body of every admin API error: a stable id to match on and a sentence for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error_id: String,
     pub message: String,
 }
 
 /// `GET /__admin/health` and `GET /__admin/ready`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceStatus {
     /// `ok` for health; `ready` once the service has loaded its store and fixtures and while its data dir
     /// can be written, `not-ready` (HTTP 503) otherwise.
@@ -28,7 +28,7 @@ pub struct ServiceStatus {
 }
 
 /// `GET /__admin/clock`: the process clock every service of one `fortimock up` shares.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClockView {
     pub now: UnixTime,
     pub now_rfc3339: String,
@@ -40,7 +40,7 @@ pub struct ClockView {
 
 /// `POST /__admin/clock`: any combination, applied in this order: `real`, `freeze` or `resume`, `set`,
 /// `advance_secs`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClockChange {
     /// `true` puts the clock back on real time: running, no offset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,7 +58,7 @@ pub struct ClockChange {
 
 /// `POST /__admin/reset`: what a service's reset did. Everything it stored is gone (its fixtures are back),
 /// its scenarios and journal are cleared; the clock, shared by the services of a process, is left alone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResetView {
     pub service: String,
     /// Stored records removed.
@@ -72,7 +72,7 @@ pub struct ResetView {
 }
 
 /// A TLS client certificate a service has seen (`GET /__admin/client-certs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientCertView {
     /// Lowercase hex SHA-256 of the certificate's DER bytes: what `openssl x509 -fingerprint -sha256` shows.
     pub sha256: String,
@@ -85,13 +85,13 @@ pub struct ClientCertView {
 }
 
 /// The answer to `GET /__admin/client-certs`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ClientCertList {
     pub client_certs: Vec<ClientCertView>,
 }
 
 /// One entry of ftm's seed escrow as `GET /__admin/escrow` shows it: never the seed itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EscrowEntryView {
     /// The 16-character base32 code the user types.
     pub activation_code: String,
@@ -108,13 +108,13 @@ pub struct EscrowEntryView {
 }
 
 /// The answer to `GET /__admin/escrow`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct EscrowList {
     pub entries: Vec<EscrowEntryView>,
 }
 
 /// One seed download, as `GET /__admin/activations` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivationView {
     pub token: TokenSerial,
     pub license: LicenseId,
@@ -129,7 +129,7 @@ pub struct ActivationView {
 }
 
 /// The answer to `GET /__admin/activations`, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivationList {
     pub activations: Vec<ActivationView>,
 }

@@ -10,7 +10,7 @@ use crate::messages::{Delivered, MessagingChange, MessagingSettings};
 use crate::time::UnixTime;
 
 /// Which appliance a virtual appliance plays. The defaults of its settings follow from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ApplianceMode {
     /// FortiGate: 60-second tokens.
@@ -25,7 +25,7 @@ pub enum ApplianceMode {
 }
 
 /// How an appliance provisions tokens and checks OTPs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplianceSettings {
     /// How long an activation code stays valid (FortiOS `two-factor-ftm-expiry`, default 72 h = 4320 min).
     pub activation_expiry_minutes: u32,
@@ -65,7 +65,7 @@ impl ApplianceSettings {
 }
 
 /// A partial change of [`ApplianceSettings`] (`PATCH /appliances/{serial}/settings`, or at creation).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettingsChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activation_expiry_minutes: Option<u32>,
@@ -84,7 +84,7 @@ pub struct SettingsChange {
 }
 
 /// `POST /appliances`: every field optional.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewAppliance {
     /// Default: a random `FGVM02TM…` (FortiGate) or `FAC-VMTM…` (FortiAuthenticator) serial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,7 +127,7 @@ pub struct NewAppliance {
 }
 
 /// Which certificate the appliance's ftm-push listener presents to phones (FortiOS `server-cert`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerCert {
     /// The lab CA's server certificate, which fortimock's phones trust.
@@ -138,7 +138,7 @@ pub enum ServerCert {
 }
 
 /// `config system ftm-push`: how the appliance sends pushes and where phones answer them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmPushSettings {
     /// `status`: with push disabled, users log in with OTPs only.
     pub status: bool,
@@ -161,7 +161,7 @@ pub struct FtmPushSettings {
 }
 
 /// A partial change of [`FtmPushSettings`] (`PATCH /appliances/{serial}/ftm-push`, or at creation).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmPushChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<bool>,
@@ -180,7 +180,7 @@ pub struct FtmPushChange {
 }
 
 /// A virtual appliance (`GET /appliances/{serial}`). Never shows seeds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplianceView {
     pub serial: ApplianceSerial,
     pub peers: Vec<ApplianceSerial>,
@@ -208,13 +208,13 @@ pub struct ApplianceView {
 }
 
 /// `GET /appliances`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApplianceList {
     pub appliances: Vec<ApplianceView>,
 }
 
 /// A token's state on the appliance (the FortiOS GUI's statuses).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FortiTokenStatus {
     /// Imported, not assigned.
@@ -232,7 +232,7 @@ pub enum FortiTokenStatus {
 }
 
 /// One token as `show user fortitoken` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FortiTokenView {
     pub serial: TokenSerial,
     pub status: FortiTokenStatus,
@@ -252,7 +252,7 @@ pub struct FortiTokenView {
 }
 
 /// A user with a FortiToken.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     pub name: String,
     pub token: TokenSerial,
@@ -264,14 +264,14 @@ pub struct UserView {
 }
 
 /// `POST /appliances/{serial}/import` (`execute fortitoken-mobile import <code>`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportRequest {
     /// The 20-character license code, or `0000-0000-0000-0000-0000` for the trial.
     pub code: String,
 }
 
 /// A successful import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ImportOutcome {
     pub license: LicenseId,
     pub tokens: Vec<TokenSerial>,
@@ -280,7 +280,7 @@ pub struct ImportOutcome {
 }
 
 /// `POST /appliances/{serial}/provision` (assign a token to a user) and `…/renew`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProvisionTokenRequest {
     /// A token serial, or `any` for the first Available one.
     pub token: String,
@@ -299,7 +299,7 @@ pub struct ProvisionTokenRequest {
 }
 
 /// A provisioned token: what the appliance mails to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ProvisionOutcome {
     pub token: FortiTokenView,
     /// The string a phone scans.
@@ -311,7 +311,7 @@ pub struct ProvisionOutcome {
 }
 
 /// `POST /appliances/{serial}/poll` (`execute fortitoken-mobile poll`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PollOutcome {
     /// Every token that was polled, after the poll.
     pub tokens: Vec<FortiTokenView>,
@@ -320,7 +320,7 @@ pub struct PollOutcome {
 
 /// A failed cloud operation (import, provision, poll): HTTP 422 or 502, an [`crate::admin::ErrorBody`]
 /// plus the wire error code and the debug lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationFailure {
     pub error_id: String,
     /// What FortiOS prints, e.g. `import fortitoken license error: -7566`.
@@ -332,7 +332,7 @@ pub struct OperationFailure {
 
 /// `POST /appliances/{serial}/login`: a user authenticating with an OTP, or (`push: true`) by approving a
 /// push on the phone.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub user: String,
     /// The OTP; ignored for a push login.
@@ -347,7 +347,7 @@ pub struct LoginRequest {
 }
 
 /// How a login ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum LoginResult {
     Success,
@@ -366,7 +366,7 @@ pub enum LoginResult {
 }
 
 /// The answer to a [`LoginRequest`] (HTTP 200 on success, 401 otherwise).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginOutcome {
     pub result: LoginResult,
     /// What the user is told, e.g. `Please wait 41 seconds to login again`.
@@ -385,7 +385,7 @@ pub struct LoginOutcome {
 }
 
 /// `GET /appliances/{serial}/debug`: the appliance's recent FortiOS-style debug lines.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DebugLog {
     pub lines: Vec<String>,
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::modeled;
 
 /// How fortimock knows an error's wire form (the dossier's confidence tags, plus `modeled`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provenance {
     /// Captured bytes on the wire (FortiOS debug dumps, responses pasted from the live server).
@@ -23,7 +23,7 @@ pub enum Provenance {
 }
 
 /// One error fortimock can produce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct CatalogueEntry {
     /// Stable id to grep for and to arm in scenarios, e.g. `forticare.import.code-invalid`.
     pub id: &'static str,
@@ -39,7 +39,7 @@ pub struct CatalogueEntry {
 }
 
 /// An `error` object on the wire: `{"error_code": 16, "error_message": "…"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WireError {
     pub error_code: i32,
     pub error_message: String,

@@ -83,7 +83,7 @@ pub const MESSAGE_TYPES: &[&str] = &[
 
 /// `POST /api/v1/oauth/token/` (\[DOC\], KB 194760). A secret: `Debug` hides the password and the refresh
 /// token.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRequest {
     #[serde(default)]
     pub username: String,
@@ -110,7 +110,7 @@ impl std::fmt::Debug for TokenRequest {
 }
 
 /// The token endpoint's answer (\[DOC\]): every field as documented.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenAnswer {
     pub access_token: String,
     pub expires_in: i64,
@@ -133,7 +133,7 @@ impl std::fmt::Debug for TokenAnswer {
 
 /// The token endpoint refusing a request (fortimock's model: the OAuth 2.0 error shape, RFC 6749 §5.2,
 /// plus the documented answer's `status` and `message`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenRefusal {
     pub error: String,
     pub error_description: String,
@@ -142,7 +142,7 @@ pub struct TokenRefusal {
 }
 
 /// `error` of a failed v3 answer (\[CLIENT\]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiError {
     #[serde(rename = "errorCode")]
     pub error_code: i32,
@@ -150,7 +150,7 @@ pub struct ApiError {
 }
 
 /// Every v3 answer: the envelope (\[CLIENT\]) with the endpoint's payload beside its fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Envelope<T> {
     pub build: String,
     pub error: Option<ApiError>,
@@ -180,7 +180,7 @@ impl<T> Envelope<T> {
 }
 
 /// `licenses/register` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseRegisterRequest {
     /// The license registration code; for FortiToken Mobile, the 20-character code on the certificate.
@@ -200,7 +200,7 @@ pub struct LicenseRegisterRequest {
 }
 
 /// `licenses/list` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseListRequest {
     #[serde(default)]
@@ -215,7 +215,7 @@ pub struct LicenseListRequest {
 }
 
 /// `licenses/download` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseDownloadRequest {
     #[serde(default)]
@@ -223,7 +223,7 @@ pub struct LicenseDownloadRequest {
 }
 
 /// `products/list` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductListRequest {
     /// A serial, with SQL-LIKE `%` wildcards (`FGT%`), or a bare prefix.
@@ -240,7 +240,7 @@ pub struct ProductListRequest {
 }
 
 /// `products/details` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductDetailsRequest {
     #[serde(default)]
@@ -248,7 +248,7 @@ pub struct ProductDetailsRequest {
 }
 
 /// `products/register` (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductRegisterRequest {
     #[serde(default)]
@@ -256,7 +256,7 @@ pub struct ProductRegisterRequest {
 }
 
 /// One product to register (\[CLIENT\]).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationUnit {
     #[serde(default)]
@@ -274,7 +274,7 @@ pub struct RegistrationUnit {
 }
 
 /// `products/transfer` (\[CLIENT\]): products moved between accounts of one organization.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProductTransferRequest {
     #[serde(default)]
@@ -286,7 +286,7 @@ pub struct ProductTransferRequest {
 }
 
 /// A license as `licenses/list` lists it (\[CLIENT\]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseAsset {
     pub license_number: String,
@@ -299,7 +299,7 @@ pub struct LicenseAsset {
 }
 
 /// An entitlement of a product (\[CLIENT\]; what a FortiToken Mobile license shows as is modeled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Entitlement {
     #[serde(rename = "type")]
@@ -312,7 +312,7 @@ pub struct Entitlement {
 }
 
 /// A product as `products/list` and `products/details` show it (\[CLIENT\]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Asset {
     pub serial_number: String,
@@ -344,7 +344,7 @@ pub struct Asset {
 
 /// One unit's outcome in `products/register` and `products/transfer` (\[CLIENT\]: a per-asset `message`
 /// and `status`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UnitOutcome {
     pub serial_number: String,
@@ -355,13 +355,13 @@ pub struct UnitOutcome {
 }
 
 /// Payload of `licenses/list`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseList {
     pub licenses: Vec<LicenseAsset>,
 }
 
 /// Payload of `licenses/download`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LicenseFile {
     pub serial_number: String,
@@ -369,7 +369,7 @@ pub struct LicenseFile {
 }
 
 /// Payload of `products/list`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetPage {
     pub assets: Vec<Asset>,
@@ -378,14 +378,14 @@ pub struct AssetPage {
 }
 
 /// Payload of `products/details` and `licenses/register`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetDetails {
     pub asset_details: Asset,
 }
 
 /// Payload of `products/register` and `products/transfer`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UnitOutcomes {
     pub assets: Vec<UnitOutcome>,
 }

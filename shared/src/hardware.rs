@@ -79,7 +79,7 @@ impl std::fmt::Debug for ActivatedHardwareToken {
 // ---------------------------------------------------------------------------------------------------------
 
 /// `POST /__admin/hardware-tokens`: a batch of hardware tokens as Fortinet ships them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewHardwareBatch {
     pub model: HardwareModel,
@@ -199,7 +199,7 @@ pub struct HardwareAssign {
 }
 
 /// A hardware token in the appliance's table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareTokenRow {
     pub serial: HardwareSerial,
     pub model: HardwareModel,

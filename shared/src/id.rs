@@ -122,6 +122,11 @@ impl fmt::Debug for LicenseActivationCode {
 }
 
 string_serde!(LicenseActivationCode);
+crate::schema::text_schema!(
+    LicenseActivationCode,
+    "The 20-hex-digit license activation code, `XXXX-XXXX-XXXX-XXXX-XXXX` (case and dashes free on input).",
+    "1111-2222-3333-4444-5555"
+);
 
 /// A FortiToken Mobile license id: `EFTM` + 12 digits for a purchased license (the redemption
 /// certificate's serial number, also its SKU id), `FTMTRIAL` + 8 digits for the free trial.
@@ -181,6 +186,11 @@ impl fmt::Debug for LicenseId {
 }
 
 string_serde!(LicenseId);
+crate::schema::text_schema!(
+    LicenseId,
+    "A FortiToken Mobile license id: `EFTM` and 12 digits, or a trial's `FTMTRIAL…`.",
+    "EFTM000000000005"
+);
 
 /// A FortiToken Mobile serial: `FTKMOB` + 10 uppercase hex digits, e.g. `FTKMOB947FDC1754`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -229,6 +239,11 @@ impl fmt::Debug for TokenSerial {
 }
 
 string_serde!(TokenSerial);
+crate::schema::text_schema!(
+    TokenSerial,
+    "A FortiToken Mobile token serial, `FTKMOB` and 10 hex digits.",
+    "FTKMOB00C82980A7"
+);
 
 /// The serial number of a FortiGate, FortiAuthenticator or other appliance (`FGT3HD3915801656`,
 /// `FGVM01TM00000000`, `FAC-VMTM18004378`). Real serials are 16 characters; the public captures
@@ -272,6 +287,11 @@ impl fmt::Debug for ApplianceSerial {
 }
 
 string_serde!(ApplianceSerial);
+crate::schema::text_schema!(
+    ApplianceSerial,
+    "An appliance's serial number (FortiGate `FG…`, FortiAuthenticator `FAC…`).",
+    "FGVM01TM00000001"
+);
 
 /// A phone's identity as a client sends it in `mobile_id`. The FortiToken Mobile app sends Android's
 /// 16-hex-digit SSAID (`e248e1e9527f20ff`) or an iOS UUID (`00DAB39B-B920-463A-A099-44B6138A3C95`), but the
@@ -327,6 +347,11 @@ impl fmt::Debug for MobileId {
 }
 
 string_serde!(MobileId);
+crate::schema::text_schema!(
+    MobileId,
+    "The phone's `mobile_id`: 16 hex digits (Android ID) or a UUID (iOS); any non-blank id up to 128 bytes.",
+    "e248e1e9527f20ff"
+);
 
 /// A hardware FortiToken's model, from the prefix of its serial (dossier 2.9): FortiToken 200, 210, 220, and
 /// the 200CD (serials `FTK211…`), whose seeds come only on the CD shipped with the tokens.
@@ -604,3 +629,15 @@ mod tests {
         );
     }
 }
+
+crate::schema::text_schema!(
+    HardwareModel,
+    "A hardware FortiToken model, by its serials' prefix.",
+    "FTK200"
+);
+
+crate::schema::text_schema!(
+    HardwareSerial,
+    "A hardware FortiToken serial: a model prefix and 10 uppercase letters or digits.",
+    "FTK200BAA0000000"
+);

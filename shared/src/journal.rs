@@ -63,7 +63,7 @@ pub fn secret_fields_at(path: &str) -> Vec<&'static str> {
 pub const MAX_BODY_KEPT: usize = 16 * 1024;
 
 /// One request and its answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// Numbers entries in arrival order, from 1; clearing the journal does not restart it.
     pub seq: u64,
@@ -92,7 +92,7 @@ pub struct JournalEntry {
 }
 
 /// `GET /__admin/journal`: the entries that match, oldest first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalPage {
     pub entries: Vec<JournalEntry>,
     /// How many entries matched before `limit` kept the newest.

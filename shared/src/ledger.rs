@@ -15,7 +15,7 @@ use crate::time::{CivilDate, UnixTime};
 pub const MAX_SEATS: u32 = 10_000;
 
 /// A license to create: by the admin API, `fortimock license create` or a fixtures file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseSpec {
     /// The `EFTM…` id; generated when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +52,7 @@ pub const NO_TRANSFER_SINCE: CivilDate = CivilDate {
 };
 
 /// A fixtures file: the licenses and the FortiCare API users a lab starts with.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LabFixtures {
     pub licenses: Vec<LicenseSpec>,
     /// Users of the asset-management API (v3).
@@ -75,7 +75,7 @@ impl From<Vec<LicenseSpec>> for LabFixtures {
 }
 
 /// Whether a license was bought or is an appliance's free trial.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LicenseKind {
     Paid,
@@ -83,7 +83,7 @@ pub enum LicenseKind {
 }
 
 /// The appliance (and HA cluster) a license is registered to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnerView {
     /// The appliance that first redeemed the code.
     pub appliance: ApplianceSerial,
@@ -93,7 +93,7 @@ pub struct OwnerView {
 }
 
 /// One license as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseSummary {
     pub id: LicenseId,
     pub kind: LicenseKind,
@@ -114,7 +114,7 @@ pub struct LicenseSummary {
 }
 
 /// One license with its tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseView {
     #[serde(flatten)]
     pub summary: LicenseSummary,
@@ -122,13 +122,13 @@ pub struct LicenseView {
 }
 
 /// The answer to `GET /__admin/licenses`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LicenseList {
     pub licenses: Vec<LicenseSummary>,
 }
 
 /// ftm asking forticare which of an appliance's tokens it may use (`POST /__ledger/v1/ownership`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnershipQuery {
     /// The requesting appliance first, then its HA peers.
     pub appliances: Vec<ApplianceSerial>,
@@ -136,7 +136,7 @@ pub struct OwnershipQuery {
 }
 
 /// forticare's answer to an [`OwnershipQuery`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnershipAnswer {
     /// One entry per queried token, in query order.
     pub tokens: Vec<TokenOwnership>,
@@ -168,7 +168,7 @@ pub type OwnershipFuture<'a> =
     Pin<Box<dyn Future<Output = Result<OwnershipAnswer, String>> + Send + 'a>>;
 
 /// Whether the querying cluster may use one token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenOwnership {
     pub token: TokenSerial,
     /// The token's license, if the token exists.
@@ -191,7 +191,7 @@ pub struct TokenOwnership {
 }
 
 /// `POST /__admin/transfers`: a Customer Service "License Transfer" ticket, opened and completed at once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransferRequest {
     /// The license (`EFTM…`): the whole license moves, never part of it.
@@ -221,7 +221,7 @@ pub const MAX_GRACE_SECS: i64 = 90 * 86_400;
 pub const MAX_NOTE_LEN: usize = 1_024;
 
 /// A completed transfer ticket (`POST`/`GET /__admin/transfers`): what the customer reads in it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferTicket {
     /// The ticket number.
     pub ticket: String,
@@ -246,14 +246,14 @@ pub struct TransferTicket {
 }
 
 /// `GET /__admin/transfers`, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferList {
     pub transfers: Vec<TransferTicket>,
 }
 
 /// A user of FortiCare's asset-management API (`POST /__admin/api-users`, or `api_users` in fixtures).
 /// The password is a secret: `Debug` hides it, and forticare keeps only a salted PBKDF2 hash of it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApiUserSpec {
     /// The API user id (`username` of the token request).
@@ -280,7 +280,7 @@ impl std::fmt::Debug for ApiUserSpec {
 }
 
 /// An API user as listed: never its password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiUserView {
     pub username: String,
     pub account_id: u64,
@@ -289,7 +289,7 @@ pub struct ApiUserView {
 }
 
 /// `GET /__admin/api-users`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiUserList {
     pub api_users: Vec<ApiUserView>,
 }

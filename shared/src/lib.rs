@@ -25,7 +25,8 @@
 //! - `hardware`: hardware FortiTokens (the modeled activation exchange, forticare's batches, the appliance's
 //!   hardware API); `messages`: activation messages by email and SMS, as captured and as sent;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
-//!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for.
+//!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for; `schema`:
+//!   OpenAPI schemas of the types that travel as text.
 #![cfg_attr(
     not(test),
     warn(clippy::unwrap_used, clippy::expect_used, clippy::panic)
@@ -58,6 +59,7 @@ pub mod phone;
 pub mod provision;
 pub mod push;
 pub mod scenario;
+mod schema;
 pub mod seed;
 pub mod state;
 pub mod time;

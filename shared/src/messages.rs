@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::time::UnixTime;
 
 /// How an activation code reaches the user (FortiOS `send-activation` `method`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryMethod {
     Email,
@@ -111,7 +111,7 @@ pub struct SmsRefused {
 
 /// `config system email-server` (and the SMS gateway) of a virtual appliance: where it delivers activation
 /// messages. Defaults: the suite's SMTP listener (STARTTLS, verified against the lab CA) and SMS sink.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MessagingSettings {
     /// `server`: the mail server's address (an IP address, or a name the lab certificate covers).
     pub smtp_server: String,
@@ -126,7 +126,7 @@ pub struct MessagingSettings {
 }
 
 /// A partial change of [`MessagingSettings`] (`PATCH /appliances/{serial}/messaging`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessagingChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -155,7 +155,7 @@ pub struct SendActivation {
 }
 
 /// A message delivered: where it went.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delivered {
     pub method: DeliveryMethod,
     pub recipient: String,

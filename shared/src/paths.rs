@@ -29,6 +29,8 @@ pub const V3_PRODUCTS_TRANSFER: &str = "/ES/api/registration/v3/products/transfe
 /// The push relay's endpoint for an appliance's push (the capture does not show the request line; the
 /// relay also accepts `POST /`).
 pub const RELAY_PUSH: &str = "/api/v1/push";
+/// The same push, at the relay's root.
+pub const RELAY_ROOT: &str = "/";
 /// A device registered with the relay (`PUT`, `GET`, `DELETE`).
 pub const RELAY_DEVICE: &str = "/api/v1/devices/{registration_id}";
 /// A device's pushes, long-polled.
@@ -46,6 +48,11 @@ pub const ADMIN_HEALTH: &str = "/__admin/health";
 pub const ADMIN_READY: &str = "/__admin/ready";
 /// The lab CA certificate (no token needed).
 pub const ADMIN_CA_PEM: &str = "/__admin/ca.pem";
+/// The service's OpenAPI document (no token needed).
+pub const ADMIN_OPENAPI: &str = "/__admin/openapi.json";
+/// The browsable documentation of the service's API (no token needed), and its files.
+pub const ADMIN_DOCS: &str = "/__admin/docs";
+pub const ADMIN_DOCS_FILE: &str = "/__admin/docs/{file}";
 pub const ADMIN_CLOCK: &str = "/__admin/clock";
 pub const ADMIN_CLIENT_CERTS: &str = "/__admin/client-certs";
 pub const ADMIN_CATALOGUE: &str = "/__admin/catalogue";

@@ -8,7 +8,7 @@ use crate::id::{MobileId, TokenSerial};
 use crate::time::UnixTime;
 
 /// The phone OS, which decides the `mobile_id` and registration id shapes and the `__device_version` suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Android,
@@ -26,7 +26,7 @@ impl Platform {
 }
 
 /// `POST /phones`: every field optional; fortimock fills in realistic values.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewPhone {
     /// The device's id in fortimock's API (`[a-z0-9-]`, up to 32); default `phone-<n>`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -50,7 +50,7 @@ pub struct NewPhone {
 }
 
 /// `PATCH /phones/{id}`: what may change on an existing phone; absent fields stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneChange {
     /// How far the phone's clock is off, in seconds (positive: ahead).
@@ -68,7 +68,7 @@ pub struct PhoneChange {
 }
 
 /// A virtual phone (`GET /phones/{id}`). Never shows seeds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhoneView {
     pub id: String,
     pub platform: Platform,
@@ -92,7 +92,7 @@ fn default_policy() -> PushPolicy {
 }
 
 /// One token on a phone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhoneTokenView {
     pub serial: TokenSerial,
     /// The account name the app shows: `FortiToken` and the serial's last four characters.
@@ -107,19 +107,19 @@ pub struct PhoneTokenView {
 }
 
 /// `GET /phones`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PhoneList {
     pub phones: Vec<PhoneView>,
 }
 
 /// `POST /phones/{id}/activate`: the code as the user types it (16 base32 characters) or the QR string.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Activate {
     pub code: String,
 }
 
 /// `GET /phones/{id}/otp?token=…&at=…`: the code the app shows now (or at `at`, shifted by the phone's skew).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OtpView {
     pub token: TokenSerial,
     pub otp: String,
@@ -133,7 +133,7 @@ pub struct OtpView {
 }
 
 /// What a phone does with a push as it arrives (for unattended tests), set with `PATCH /phones/{id}`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PushPolicy {
     /// Keep it in the inbox until `POST …/approve` or `…/deny` (the default).
@@ -149,7 +149,7 @@ pub enum PushPolicy {
 }
 
 /// A push's state in a phone's inbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PushStatus {
     /// Shown, not answered yet.
@@ -167,7 +167,7 @@ pub enum PushStatus {
 }
 
 /// One push in a phone's inbox (`GET /phones/{id}/inbox`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct InboxEntry {
     /// Position in this phone's inbox, from 1.
     pub id: u64,
@@ -192,7 +192,7 @@ pub struct InboxEntry {
 }
 
 /// `GET /phones/{id}/inbox`, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Inbox {
     pub pushes: Vec<InboxEntry>,
 }

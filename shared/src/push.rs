@@ -21,7 +21,7 @@ use crate::time::UnixTime;
 pub const APP: &str = "FTM";
 
 /// The appliance's request to the push relay, field for field as FortiOS sends it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushRequest {
     /// `FGT-<appliance serial>-<vdom>`.
     pub sender: String,
@@ -37,7 +37,7 @@ pub struct PushRequest {
 
 /// The `message` of a [`PushRequest`]: the encrypted payload, and `sn`, the token it is for, in the clear
 /// so the phone knows which seed decrypts it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushMessage {
     pub ciphertext: String,
     pub sn: String,
@@ -90,7 +90,7 @@ impl PushMessage {
 /// What a push says, once decrypted (modeled: the public sources only say it carries the recipient, the
 /// session and the appliance's callback address and port, and that the app shows the user, the time and
 /// the client application).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushPayload {
     /// The login waiting for an answer; 32 hex digits.
     pub session_id: String,
@@ -156,7 +156,7 @@ pub fn open_payload(seed: &[u8], message: &PushMessage) -> Result<PushPayload, P
 
 /// The phone's answer, posted straight to the appliance's callback address (modeled on FortiAuthenticator's
 /// documented `/api/v1/pushauthresp/`: `validate` approves with the current OTP, `alert` denies).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushCallback {
     pub session_id: String,
     /// `validate` (approve) or `alert` (deny).
@@ -234,7 +234,7 @@ impl PushCallback {
 }
 
 /// The relay's answer to an accepted push (modeled).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushAccepted {
     /// `ok`.
     pub status: String,
@@ -244,7 +244,7 @@ pub struct PushAccepted {
 
 /// The relay's answer to a refused push (modeled on APNs and FCM): `reason` is `Unregistered` (HTTP 410: no
 /// installed app holds the registration id) or `BadDeviceToken` (HTTP 400: it is not a push token at all).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushRefused {
     /// `error`.
     pub status: String,
@@ -290,7 +290,7 @@ pub fn is_push_token(registration_id: &str) -> bool {
 
 /// A device registered with the relay (`PUT /api/v1/devices/{registration_id}`): the app installed on a
 /// phone. Pushes wait in the device's queue; with a `webhook` the relay also posts each one there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceRegistration {
     pub platform: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -299,7 +299,7 @@ pub struct DeviceRegistration {
 
 /// A device as the relay knows it: the answer to `PUT` and `GET /api/v1/devices/{registration_id}`, and
 /// one entry of `GET /__admin/devices`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceView {
     pub registration_id: String,
     pub platform: String,
@@ -312,13 +312,13 @@ pub struct DeviceView {
 }
 
 /// The answer to `GET /__admin/devices`, by registration id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeviceList {
     pub devices: Vec<DeviceView>,
 }
 
 /// A push as delivered to a device and kept in the relay's journal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeliveredPush {
     pub message_id: String,
     /// Order of arrival at the relay, per relay.
@@ -332,7 +332,7 @@ pub struct DeliveredPush {
 
 /// `GET /api/v1/devices/{registration_id}/pushes?after=<seq>&wait=<secs>`: pushes after `after`, in arrival
 /// order, waiting up to `wait` seconds for the first one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushBatch {
     pub pushes: Vec<DeliveredPush>,
     /// Pass as `after` next time.
@@ -340,7 +340,7 @@ pub struct PushBatch {
 }
 
 /// One entry of the relay's journal (`GET /__admin/pushes`): every push it was sent, delivered or not.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JournalEntry {
     /// The delivered push's `seq` ([`DeliveredPush::seq`]); 0 for a refused push, which gets none.
     pub seq: u64,
@@ -357,7 +357,7 @@ pub struct JournalEntry {
 }
 
 /// The answer to `GET /__admin/pushes`, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PushJournal {
     pub pushes: Vec<JournalEntry>,
 }

@@ -39,7 +39,7 @@ pub const MAX_SCENARIOS: usize = 1000;
 /// `POST /__admin/scenarios`: what to answer, and when.
 ///
 /// Exactly one of `error` and `status`, or `delay_ms` alone (a slow service that then answers normally).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
     /// A catalogue id this service can answer with (see [`ARMABLE`]), e.g. `ftm.mobile.code-invalid`.
@@ -71,7 +71,7 @@ pub struct ScenarioSpec {
 
 /// Which requests a scenario fires on. Letter case, dashes in license codes and the form of an activation
 /// code (base32 or the phone's hex) do not matter.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioMatch {
     /// The request's `__type` (`SoftToken.ProvisionRequest`, …), or `push` on the relay.
@@ -101,7 +101,7 @@ pub struct ScenarioMatch {
 }
 
 /// An armed scenario (`GET /__admin/scenarios`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScenarioView {
     /// `s1`, `s2`, … in arming order, unique for the life of the service.
     pub id: String,
@@ -118,13 +118,13 @@ pub struct ScenarioView {
 }
 
 /// `GET /__admin/scenarios`: every scenario, in arming order.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ScenarioList {
     pub scenarios: Vec<ScenarioView>,
 }
 
 /// A catalogue error a service can be armed with, and what arming it does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Armable {
     pub error: &'static CatalogueEntry,
     /// The service that answers with it (`forticare`, `ftm`, `push`).

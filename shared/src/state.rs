@@ -25,7 +25,7 @@ pub const STATE_FORMAT: &str = "fortimock-state/1";
 pub const BUNDLE_FORMAT: &str = "fortimock-bundle/1";
 
 /// One service's state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceState {
     /// [`STATE_FORMAT`].
     pub format: String,
@@ -48,7 +48,7 @@ pub struct ServiceState {
 ///
 /// A JSON record travels as its raw text, neither parsed into a tree on export nor rebuilt on import: a lab
 /// of a million tokens exports and imports in seconds, and what is stored is what the snapshot says.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -57,6 +57,7 @@ pub struct StateRecord {
     pub key_hex: Option<String>,
     /// A JSON record (an object or an array).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub value: Option<Box<RawValue>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value_text: Option<String>,
@@ -65,7 +66,7 @@ pub struct StateRecord {
 }
 
 /// `PUT /__admin/state`'s answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateImported {
     pub service: String,
     /// Records now stored.
@@ -77,7 +78,7 @@ pub struct StateImported {
 }
 
 /// What `fortimock state export` writes: every service's state and the clock, at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {
     /// [`BUNDLE_FORMAT`].
     pub format: String,

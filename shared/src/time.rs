@@ -15,8 +15,21 @@ use ::time::{Date, Month, OffsetDateTime, UtcDateTime, UtcOffset};
 use serde::{Deserialize, Serialize};
 
 /// Seconds since the Unix epoch, UTC. The FortiOS wire and config use this unit (`activation-expire`, `code_expire`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(transparent)]
+#[schema(value_type = i64, description = "Seconds since the Unix epoch, UTC.")]
 pub struct UnixTime(i64);
 
 impl UnixTime {
@@ -138,6 +151,12 @@ impl std::str::FromStr for CivilDate {
             .map_err(|_| TimeParseError(format!("`{text}` is not a date of the form YYYY-MM-DD")))
     }
 }
+
+crate::schema::text_schema!(
+    CivilDate,
+    "A calendar day, `YYYY-MM-DD` (UTC).",
+    "2027-12-31"
+);
 
 impl Serialize for CivilDate {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

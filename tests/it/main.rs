@@ -17,6 +17,7 @@ mod hostile;
 mod journal;
 mod malformed;
 mod messages;
+mod openapi;
 mod persistence;
 mod phone;
 mod push_login;

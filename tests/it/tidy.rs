@@ -1,5 +1,6 @@
-//! Repository rules checked as tests: every Rust file opens with a `//!` line saying what it is for, and
-//! there are no grab-bag modules (`utils`, `helpers`, `common`, `misc`).
+//! Repository rules checked as tests: every Rust file opens with a `//!` line saying what it is for, there
+//! are no grab-bag modules (`utils`, `helpers`, `common`, `misc`), and servers register routes only through
+//! `lab::api` (so every route is in its service's OpenAPI document).
 
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,9 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
 fn workspace_files() -> Vec<PathBuf> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
-    for dir in ["shared", "services", "tests", "bench", "tools", "fuzz"] {
+    for dir in [
+        "shared", "services", "testing", "tests", "bench", "tools", "fuzz",
+    ] {
         if root.join(dir).exists() {
             rust_files(&root.join(dir), &mut files);
         }
@@ -49,4 +52,48 @@ fn no_grab_bag_modules() {
         })
         .collect();
     assert!(bad.is_empty(), "name modules after the domain: {bad:#?}");
+}
+
+/// Every route a fortimock listener serves is registered through `lab::api::Api`, which documents it: no
+/// service code builds actix routes, resources or scopes itself.
+#[test]
+fn routes_are_registered_only_through_lab_api() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    rust_files(&root.join("services"), &mut files);
+    let allowed = [
+        root.join("services/lab/src/api.rs"),
+        root.join("services/lab/src/server.rs"),
+        // The bench's reference server is bare actix-web on purpose: the baseline fortimock is measured
+        // against, not a fortimock listener.
+        root.join("services/fortimock/src/bench/reference.rs"),
+    ];
+    let registering = [
+        "web::resource(",
+        "web::scope(",
+        "web::route(",
+        "web::get()",
+        "web::post()",
+        "web::put()",
+        "web::patch()",
+        "web::delete()",
+        ".default_service(",
+        "#[get(",
+        "#[post(",
+    ];
+    let mut found = Vec::new();
+    for path in files.iter().filter(|p| !allowed.contains(p)) {
+        let text = std::fs::read_to_string(path).unwrap();
+        // Test modules start their own small servers freely.
+        let text = text.split("#[cfg(test)]").next().unwrap_or_default();
+        for needle in registering {
+            if text.contains(needle) {
+                found.push(format!("{}: {needle}", path.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "register routes with `lab::api::Api::route` and a `#[utoipa::path]` (see ARCHITECTURE.md): {found:#?}"
+    );
 }

@@ -7,10 +7,9 @@ pub mod fac_client;
 pub mod forticare_api;
 pub mod hardware_api;
 
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
-use fortimock::suite::{ForticareOptions, PortOptions, Suite};
+use fortimock_testing::{ForticareOptions, Suite, SuiteClient};
 use lab::options::{Lab, LabOptions};
 use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
@@ -18,7 +17,7 @@ use protocol::id::ApplianceSerial;
 use protocol::ledger::{LabFixtures, LicenseSpec};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
-use protocol::paths::{self, MOBILE, PROCESS};
+use protocol::paths::{MOBILE, PROCESS};
 use protocol::provision::{
     PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionToken,
@@ -38,29 +37,14 @@ pub fn capture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Lab options for a test: HTTPS, loopback, one worker per service.
+/// Lab options for a test: HTTPS, loopback, the defaults of `fortimock up` (ephemeral without a data dir).
 pub fn test_options(data_dir: Option<&Path>) -> LabOptions {
-    LabOptions {
-        data_dir: data_dir.map(Path::to_path_buf).unwrap_or_default(),
-        ephemeral: data_dir.is_none(),
-        bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        plain_http: false,
-        tls_names: Vec::new(),
-        tls_cert: None,
-        tls_key: None,
-        tls_ca: None,
-        require_client_cert: Vec::new(),
-        client_ca: None,
-        workers: 2,
-        journal_size: lab::journal::DEFAULT_CAPACITY,
-        admin_token: None,
-        max_connections: 512,
-        request_timeout_secs: 10,
-        keep_alive_secs: 5,
-        tls_dir: None,
-        admin_token_file: None,
-        resolver: None,
+    let mut options = fortimock_testing::default_options();
+    if let Some(dir) = data_dir {
+        options.ephemeral = false;
+        options.data_dir = dir.to_path_buf();
     }
+    options
 }
 
 /// The built-in default lab's licenses.
@@ -70,14 +54,13 @@ pub fn default_fixtures() -> Vec<LicenseSpec> {
 
 /// The built-in default lab: its licenses and its FortiCare API user.
 pub fn default_lab() -> LabFixtures {
-    serde_json::from_str::<LabFixtures>(fortimock::up::DEFAULT_FIXTURES).unwrap()
+    fortimock_testing::default_lab()
 }
 
-/// A running suite and a client that trusts only its lab CA (and presents the lab's internal client
-/// certificate when the suite requires one).
+/// A running suite (`fortimock_testing::Suite`) and a client that trusts only its lab CA (and presents the
+/// lab's internal client certificate when the suite requires one), with one method per endpoint.
 pub struct TestSuite {
     suite: Suite,
-    lab: Lab,
     pub client: reqwest::Client,
 }
 
@@ -107,32 +90,35 @@ impl TestSuite {
         fixtures: LabFixtures,
         forticare: ForticareOptions,
     ) -> TestSuite {
-        lab::telemetry::init_for_tests();
-        let lab = options.prepare().unwrap();
-        let suite = Suite::start_with(&lab, &PortOptions::any_free(), fixtures, &forticare)
+        let suite = Suite::builder()
+            .options(options)
+            .fixtures(fixtures)
+            .forticare(forticare)
+            .start()
             .await
             .unwrap();
-        let client = lab.http_client().unwrap();
-        suite.wait_ready(&client).await.unwrap();
-        TestSuite { suite, lab, client }
+        let client = suite.lab().http_client().unwrap();
+        TestSuite { suite, client }
+    }
+
+    /// The suite's typed clients (control plane, licenses, appliances, phones).
+    pub fn api(&self) -> &SuiteClient {
+        self.suite.client()
     }
 
     pub fn lab(&self) -> &Lab {
-        &self.lab
+        self.suite.lab()
     }
 
     /// Starts the dashboard for this suite on a free port, as `fortimock up` does on `--ui-port` (stop it
     /// with `RunningService::stop`).
     pub fn start_dashboard(&self) -> lab::server::RunningService {
-        fortimock::dashboard::start_for_suite(&self.lab, &self.suite, 0).unwrap()
+        fortimock::dashboard::start_for_suite(self.lab(), self.suite.urls().clone(), 0).unwrap()
     }
 
     /// Base URL of service `name`.
     pub fn url(&self, name: &str) -> String {
-        self.suite
-            .url(name)
-            .unwrap_or_else(|| panic!("no service {name}"))
-            .to_owned()
+        self.suite.url(name).to_owned()
     }
 
     /// POSTs raw bytes to a service's SoftToken front door; returns the status and the JSON body.
@@ -252,14 +238,7 @@ impl TestSuite {
 
     /// Moves the suite's clock (`POST /__admin/clock` on ftm).
     pub async fn advance_clock(&self, secs: i64) {
-        let (status, body) = self
-            .admin_post(
-                "ftm",
-                paths::ADMIN_CLOCK,
-                &serde_json::json!({"advance_secs": secs}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+        self.api().control("ftm").advance_clock(secs).await.unwrap();
     }
 
     /// GET an admin endpoint and decode the 2xx answer.

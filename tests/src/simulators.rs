@@ -1,9 +1,12 @@
 //! Harness methods for the simulators: the virtual appliance's and the virtual phone's HTTP APIs, one
 //! method per endpoint, returning what came back.
 
-use protocol::appliance::{ApplianceView, LoginOutcome, LoginRequest, OperationFailure};
+use protocol::appliance::{
+    ApplianceView, LoginOutcome, LoginRequest, NewAppliance, OperationFailure,
+    ProvisionTokenRequest,
+};
 use protocol::paths;
-use protocol::phone::{OtpView, PhoneView};
+use protocol::phone::{NewPhone, OtpView, PhoneView};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -48,15 +51,13 @@ impl TestSuite {
 
     /// `POST /appliances`.
     pub async fn new_appliance(&self, body: Value) -> ApplianceView {
-        let (status, answer) = self.admin_post("appliance", paths::APPLIANCES, &body).await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
-        serde_json::from_value(answer).unwrap()
+        let spec: NewAppliance = serde_json::from_value(body).unwrap();
+        self.api().appliances().create(&spec).await.unwrap()
     }
 
     /// `GET /appliances/{serial}`.
     pub async fn appliance(&self, serial: &str) -> ApplianceView {
-        self.admin_get("appliance", &paths::fill(paths::APPLIANCE, &[serial]))
-            .await
+        self.api().appliances().get(serial).await.unwrap()
     }
 
     /// `POST /appliances/{serial}/{operation}?debug=true`: the outcome, or the failure the cloud caused.
@@ -81,9 +82,12 @@ impl TestSuite {
 
     /// Imports `code` on appliance `serial` and returns the imported token serials.
     pub async fn appliance_import(&self, serial: &str, code: &str) -> Vec<String> {
-        let outcome: protocol::appliance::ImportOutcome = self
-            .appliance_op(serial, "import", json!({"code": code}))
+        let outcome = self
+            .api()
+            .appliances()
+            .import(serial, code)
             .await
+            .unwrap()
             .unwrap();
         outcome.tokens.iter().map(ToString::to_string).collect()
     }
@@ -95,9 +99,19 @@ impl TestSuite {
         token: &str,
         user: &str,
     ) -> (String, String) {
-        let outcome: protocol::appliance::ProvisionOutcome = self
-            .appliance_op(serial, "provision", json!({"token": token, "user": user}))
+        let request = ProvisionTokenRequest {
+            token: token.to_owned(),
+            user: Some(user.to_owned()),
+            expiry_minutes: None,
+            email: None,
+            sms_phone: None,
+        };
+        let outcome = self
+            .api()
+            .appliances()
+            .provision(serial, &request)
             .await
+            .unwrap()
             .unwrap();
         (
             outcome.token.serial.to_string(),
@@ -112,17 +126,8 @@ impl TestSuite {
             otp: otp.to_owned(),
             ..LoginRequest::default()
         };
-        let (status, answer) = self
-            .admin_post(
-                "appliance",
-                &paths::fill(paths::APPLIANCE_LOGIN, &[serial]),
-                &body,
-            )
-            .await;
-        (
-            status,
-            serde_json::from_value(answer.clone()).unwrap_or_else(|_| panic!("{status} {answer}")),
-        )
+        let (status, outcome) = self.api().appliances().login(serial, &body).await.unwrap();
+        (StatusCode::from_u16(status).unwrap(), outcome)
     }
 
     /// `POST /appliances/{serial}/login` with `push: true` (and `?debug=true`): waits for the phone.
@@ -163,8 +168,7 @@ impl TestSuite {
 
     /// `GET /phones/{id}/inbox`.
     pub async fn inbox(&self, phone: &str) -> protocol::phone::Inbox {
-        self.admin_get("phone", &paths::fill(paths::PHONE_INBOX, &[phone]))
-            .await
+        self.api().phones().inbox(phone).await.unwrap()
     }
 
     /// `POST /phones/{id}/inbox/{push}/approve` or `…/deny`: the status and the answer.
@@ -180,9 +184,8 @@ impl TestSuite {
 
     /// `POST /phones`.
     pub async fn new_phone(&self, body: Value) -> PhoneView {
-        let (status, answer) = self.admin_post("phone", paths::PHONES, &body).await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
-        serde_json::from_value(answer).unwrap()
+        let spec: NewPhone = serde_json::from_value(body).unwrap();
+        self.api().phones().create(&spec).await.unwrap()
     }
 
     /// `POST /phones/{id}/activate`: the status and the answer.
@@ -197,18 +200,11 @@ impl TestSuite {
 
     /// `GET /phones/{id}/otp?token=…`.
     pub async fn phone_otp(&self, phone: &str, token: &str) -> OtpView {
-        self.admin_get(
-            "phone",
-            &format!("{}?token={token}", paths::fill(paths::PHONE_OTP, &[phone])),
-        )
-        .await
+        self.api().phones().otp(phone, Some(token)).await.unwrap()
     }
 
     /// Stops the suite's shared clock where it is.
     pub async fn freeze_clock(&self) {
-        let (status, answer) = self
-            .admin_post("ftm", paths::ADMIN_CLOCK, &json!({"freeze": true}))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{answer}");
+        self.api().control("ftm").freeze_clock().await.unwrap();
     }
 }

@@ -355,9 +355,9 @@ async fn start_listener(
         appliance: appliance.serial.clone(),
         context: Arc::downgrade(context),
     });
-    let service = lab::server::start_endpoint("ftm-push", &listen, move |cfg| {
-        cfg.app_data(endpoint.clone())
-            .route(protocol::paths::PUSH_CALLBACK, web::post().to(callback));
+    let service = lab::server::start_endpoint("ftm-push", &listen, move |api| {
+        api.app_data(endpoint.clone());
+        listener_routes(api);
     })
     .map_err(|e| anyhow::anyhow!("ftm-push listener of {}: {e:#}", appliance.serial))?;
     let port = service.port();
@@ -372,7 +372,19 @@ struct CallbackEndpoint {
     context: Weak<PushContext>,
 }
 
+/// What an appliance's ftm-push listener serves: the phone's callback, nothing else.
+pub(crate) fn listener_routes(api: &mut lab::api::Api<'_>) {
+    api.route(__path_callback, callback);
+}
+
 /// `POST /api/v1/pushauthresp/` on an appliance's listener: a phone's approval or denial.
+#[utoipa::path(post, path = protocol::paths::PUSH_CALLBACK, tag = "ftm-push listener",
+    request_body(content = PushCallback, description = "The phone's signed answer: approve with its OTP, or deny."),
+    responses(
+        (status = 200, description = "Taken: the waiting push login gets its answer."),
+        (status = 400, description = "A body the listener cannot read."),
+        (status = 401, description = "A bad HMAC, a wrong OTP, or a push already answered or unknown."),
+        (status = 503, description = "The appliance service is stopping.")))]
 async fn callback(
     endpoint: web::Data<CallbackEndpoint>,
     request: actix_web::HttpRequest,

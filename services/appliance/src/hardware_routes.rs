@@ -5,14 +5,15 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use lab::http::{ApiError, BodyLimit, Json, Query};
+use lab::api::Api;
+use lab::http::{ApiError, Json, Query};
 use protocol::appliance::{FortiTokenStatus, NewUser, ProvisionTokenRequest};
 use protocol::hardware::{HardwareActivate, HardwareAssign, SeedFileImport};
 use protocol::messages::{
     DeliveryMethod, MessageList, MessageQuery, MessagesCleared, MessagingChange, MessagingSettings,
     SendActivation, SmsAccepted, SmsRefused, SmsSubmit,
 };
-use protocol::paths::{self, admin_suffix};
+use protocol::paths;
 use protocol::scenario::{SMS_MESSAGE, ScenarioAction, Trigger};
 use protocol::time::UnixTime;
 use serde::Deserialize;
@@ -26,64 +27,33 @@ use crate::routes::{Appliances, find};
 use crate::{hardware_ops, kinds};
 
 /// The routes inside the guarded `/appliances` scope (paths relative to it).
-pub(crate) fn appliance_routes(cfg: &mut web::ServiceConfig) {
-    let inside = |path: &'static str| path.strip_prefix(paths::APPLIANCES).unwrap_or(path);
-    cfg.route(
-        inside(paths::APPLIANCE_HARDWARE_ACTIVATE),
-        web::post().to(activate),
-    )
-    .service(
-        web::resource(inside(paths::APPLIANCE_HARDWARE_IMPORT))
-            .app_data(BodyLimit(crate::seed_file::MAX_SEED_FILE * 2))
-            .route(web::post().to(import_seed_file)),
-    )
-    .route(
-        inside(paths::APPLIANCE_HARDWARE_ASSIGN),
-        web::post().to(assign),
-    )
-    .route(
-        inside(paths::APPLIANCE_FORTITOKEN_INFO),
-        web::get().to(fortitoken_info),
-    )
-    .route(inside(paths::APPLIANCE_USERS), web::post().to(create_user))
-    .route(
-        inside(paths::APPLIANCE_SEND_ACTIVATION),
-        web::post().to(send_activation),
-    )
-    .route(inside(paths::APPLIANCE_MESSAGING), web::get().to(messaging))
-    .route(
-        inside(paths::APPLIANCE_MESSAGING),
-        web::patch().to(change_messaging),
-    );
+pub(crate) fn appliance_routes(api: &mut Api<'_>) {
+    api.route(__path_activate, activate)
+        .route_with_body_limit(
+            __path_import_seed_file,
+            import_seed_file,
+            crate::seed_file::MAX_SEED_FILE * 2,
+        )
+        .route(__path_assign, assign)
+        .route(__path_fortitoken_info, fortitoken_info)
+        .route(__path_create_user, create_user)
+        .route(__path_send_activation, send_activation)
+        .route(__path_messaging, messaging)
+        .route(__path_change_messaging, change_messaging);
 }
 
 /// The routes outside the guarded scope: the SMS sink, which appliances post to as to a gateway.
-pub(crate) fn device_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::SMS_GATEWAY, web::post().to(sms_sink));
+pub(crate) fn device_routes(api: &mut Api<'_>) {
+    api.route(__path_sms_sink, sms_sink);
 }
 
 /// The captured messages, inside the guarded `/__admin` scope.
-pub(crate) fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        admin_suffix(paths::ADMIN_MESSAGES),
-        web::get().to(list_messages),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_MESSAGES),
-        web::delete().to(clear_messages),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_MESSAGE),
-        web::get().to(show_message),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_MESSAGE_EML),
-        web::get().to(message_eml),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_MESSAGE_QR),
-        web::get().to(message_qr),
-    );
+pub(crate) fn admin_routes(api: &mut Api<'_>) {
+    api.route(__path_list_messages, list_messages)
+        .route(__path_clear_messages, clear_messages)
+        .route(__path_show_message, show_message)
+        .route(__path_message_eml, message_eml)
+        .route(__path_message_qr, message_qr);
 }
 
 /// `?debug=true`.
@@ -108,6 +78,7 @@ fn with_debug<T: serde::Serialize>(
     HttpResponse::Ok().json(answer)
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ACTIVATE, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Hardware tokens activated by serial through FortiGuard: per token the seed or the refusal.")))]
 async fn activate(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -144,6 +115,7 @@ async fn activate(
     }
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_IMPORT, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A 200CD batch's seed file (password-protected zip) imported offline.")))]
 async fn import_seed_file(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -159,6 +131,7 @@ async fn import_seed_file(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ASSIGN, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A hardware token assigned to a user.")))]
 async fn assign(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -170,6 +143,7 @@ async fn assign(
     Ok(HttpResponse::Ok().json(row))
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE_FORTITOKEN_INFO, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "`diagnose fortitoken info`: every token the appliance holds.")))]
 async fn fortitoken_info(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -235,6 +209,7 @@ pub(crate) fn provision_recipient(request: &ProvisionTokenRequest) -> Option<Rec
 }
 
 /// `user/fortitoken/send-activation`: the code of a Pending token sent (again).
+#[utoipa::path(post, path = paths::APPLIANCE_SEND_ACTIVATION, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "`user/fortitoken/send-activation`: the code of a Pending token sent (again).")))]
 async fn send_activation(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -271,6 +246,7 @@ async fn send_activation(
 /// `POST /appliances/{serial}/users`: a user with token authentication. A FortiAuthenticator gives it the
 /// next Available mobile token (provisioned, and sent when the request names an address or number) or, with
 /// none left, the next new hardware token; the other kinds provision manually.
+#[utoipa::path(post, path = paths::APPLIANCE_USERS, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A user with token authentication.")))]
 async fn create_user(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -408,6 +384,7 @@ pub(crate) fn new_profile(
     })
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE_MESSAGING, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Where activation emails and SMS go (SMTP server, SMS gateway).")))]
 async fn messaging(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -416,6 +393,7 @@ async fn messaging(
     Ok(HttpResponse::Ok().json(state.profile_of(&appliance)?.messaging))
 }
 
+#[utoipa::path(patch, path = paths::APPLIANCE_MESSAGING, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Where activation emails and SMS go, changed.")))]
 async fn change_messaging(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -438,6 +416,7 @@ async fn change_messaging(
 }
 
 /// The SMS sink: takes an SMS as a gateway would, stores it before answering.
+#[utoipa::path(post, path = paths::SMS_GATEWAY, tag = "SMS gateway (appliances' wire)", responses((status = "2XX", description = "The SMS sink: takes an SMS as a gateway would, stores it before answering.")))]
 async fn sms_sink(
     state: web::Data<Appliances>,
     http: HttpRequest,
@@ -501,6 +480,7 @@ async fn sms_sink(
     }))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_MESSAGES, tag = "activation messages", responses((status = "2XX", description = "The captured activation messages (email and SMS), filtered by recipient.")))]
 async fn list_messages(
     state: web::Data<Appliances>,
     query: Query<MessageQuery>,
@@ -510,6 +490,7 @@ async fn list_messages(
     }))
 }
 
+#[utoipa::path(delete, path = paths::ADMIN_MESSAGES, tag = "activation messages", responses((status = "2XX", description = "Every captured message removed.")))]
 async fn clear_messages(state: web::Data<Appliances>) -> Result<HttpResponse, ApplianceError> {
     let removed = state.mailbox.clear().await?;
     Ok(HttpResponse::Ok().json(MessagesCleared { removed }))
@@ -525,6 +506,7 @@ fn no_message(id: &str) -> ApplianceError {
     ))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "One captured message.")))]
 async fn show_message(
     state: web::Data<Appliances>,
     id: web::Path<String>,
@@ -533,6 +515,7 @@ async fn show_message(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE_EML, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "One captured email as it was received (RFC 5322).")))]
 async fn message_eml(
     state: web::Data<Appliances>,
     id: web::Path<String>,
@@ -554,6 +537,7 @@ async fn message_eml(
         .body(raw))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE_QR, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "The activation QR code of a captured email (PNG).")))]
 async fn message_qr(
     state: web::Data<Appliances>,
     id: web::Path<String>,

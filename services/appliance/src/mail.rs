@@ -108,7 +108,7 @@ pub fn start(
         }
         sessions.shutdown().await;
     });
-    tracing::info!(%addr, "SMTP listener accepting");
+    tracing::debug!(%addr, "SMTP listener accepting");
     Ok(MailListener { addr, stop, task })
 }
 

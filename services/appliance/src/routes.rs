@@ -8,18 +8,20 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::http::StatusCode;
-use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
+use lab::api::Api;
 use lab::clock::Clock;
 use lab::http::{ApiError, Json, Query};
 use lab::service::{Reset, Service};
 use lab::state::Prepared;
 use lab::store::{Store, Table};
+use protocol::admin::ErrorBody;
+use protocol::appliance::LoginOutcome;
 use protocol::appliance::{
     ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, FtmPushChange,
     FtmPushSettings, ImportOutcome, ImportRequest, LoginRequest, LoginResult, NewAppliance,
     OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest, ServerCert,
-    SettingsChange,
+    SettingsChange, UserView,
 };
 use protocol::id::ApplianceSerial;
 use protocol::messages::MessagingSettings;
@@ -188,44 +190,40 @@ impl Service for Appliances {
         self.store.store()
     }
 
-    fn routes(cfg: &mut web::ServiceConfig) {
-        cfg.service(
-            web::scope(paths::APPLIANCES)
-                .wrap(from_fn(lab::admin::require_admin_token))
-                .route("", web::post().to(create))
-                .route("", web::get().to(list))
-                .route(suffix(paths::APPLIANCE), web::get().to(show))
-                .route(
-                    suffix(paths::APPLIANCE_SETTINGS),
-                    web::patch().to(change_settings),
-                )
-                .route(
-                    suffix(paths::APPLIANCE_FTM_PUSH),
-                    web::patch().to(change_ftm_push),
-                )
-                .route(suffix(paths::APPLIANCE_IMPORT), web::post().to(import))
-                .route(
-                    suffix(paths::APPLIANCE_PROVISION),
-                    web::post().to(provision),
-                )
-                .route(suffix(paths::APPLIANCE_RENEW), web::post().to(renew))
-                .route(suffix(paths::APPLIANCE_POLL), web::post().to(poll))
-                .route(suffix(paths::APPLIANCE_LOGIN), web::post().to(login))
-                .route(suffix(paths::APPLIANCE_UNLOCK), web::post().to(unlock))
-                .route(suffix(paths::APPLIANCE_DEBUG), web::get().to(debug_log))
-                .route(
-                    suffix(paths::APPLIANCE_TOKEN),
-                    web::delete().to(delete_token),
-                )
-                .configure(crate::fac_api::admin::configure)
-                .configure(crate::hardware_routes::appliance_routes),
-        );
-        crate::fac_api::routes::configure(cfg);
-        crate::hardware_routes::device_routes(cfg);
+    const DESCRIPTION: &'static str = "Virtual FortiGates and FortiAuthenticators: each sends every \
+        SoftToken request the way FortiOS does, runs the FortiOS operations of a FortiToken Mobile \
+        deployment (import, provision, renew, poll, login, push login) and shows FortiOS's debug lines. \
+        A unit with push on opens its own ftm-push listener for the phone's callback.";
+
+    fn routes(api: &mut Api<'_>) {
+        api.guarded(paths::APPLIANCES, |appliances| {
+            appliances
+                .route(__path_create, create)
+                .route(__path_list, list)
+                .route(__path_show, show)
+                .route(__path_change_settings, change_settings)
+                .route(__path_change_ftm_push, change_ftm_push)
+                .route(__path_import, import)
+                .route(__path_provision, provision)
+                .route(__path_renew, renew)
+                .route(__path_poll, poll)
+                .route(__path_login, login)
+                .route(__path_unlock, unlock)
+                .route(__path_debug_log, debug_log)
+                .route(__path_delete_token, delete_token);
+            crate::fac_api::admin::configure(appliances);
+            crate::hardware_routes::appliance_routes(appliances);
+        });
+        crate::fac_api::routes::configure(api);
+        crate::hardware_routes::device_routes(api);
     }
 
-    fn admin_routes(cfg: &mut web::ServiceConfig) {
-        crate::hardware_routes::admin_routes(cfg);
+    fn admin_routes(api: &mut Api<'_>) {
+        crate::hardware_routes::admin_routes(api);
+    }
+
+    fn listener_routes(api: &mut Api<'_>) {
+        ftm_push::listener_routes(api);
     }
 
     fn key_id(&self) -> Option<String> {
@@ -270,14 +268,12 @@ impl Service for Appliances {
 }
 
 /// An appliance path inside the `/appliances` scope.
-fn suffix(path: &'static str) -> &'static str {
-    path.strip_prefix(paths::APPLIANCES).unwrap_or(path)
-}
-
 /// `?debug=true`: include the operation's FortiOS debug lines in the answer.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DebugQuery {
+    /// Include the operation's FortiOS debug lines (`diagnose fortitoken debug enable`).
     #[serde(default)]
     debug: bool,
 }
@@ -373,6 +369,11 @@ fn short_text(
     Ok(value.to_owned())
 }
 
+#[utoipa::path(post, path = paths::APPLIANCES, tag = "virtual appliances", request_body(content = NewAppliance, description = "Every field optional."),
+    responses(
+        (status = 201, description = "The new unit.", body = ApplianceView),
+        (status = 400, description = "A malformed field.", body = ErrorBody),
+        (status = 409, description = "`appliance.exists`, or its ftm-push port is taken.", body = ErrorBody)))]
 async fn create(
     state: web::Data<Appliances>,
     new: Json<NewAppliance>,
@@ -454,6 +455,8 @@ fn random_serial(mode: ApplianceMode) -> Result<ApplianceSerial, protocol::id::I
     format!("{prefix}{digits:08}").parse()
 }
 
+#[utoipa::path(get, path = paths::APPLIANCES, tag = "virtual appliances",
+    responses((status = 200, description = "The units with their token tables and users.", body = ApplianceList)))]
 async fn list(state: web::Data<Appliances>) -> Result<HttpResponse, ApplianceError> {
     let all = state.store.appliances()?;
     let mut appliances = Vec::with_capacity(all.len());
@@ -463,6 +466,8 @@ async fn list(state: web::Data<Appliances>) -> Result<HttpResponse, ApplianceErr
     Ok(HttpResponse::Ok().json(ApplianceList { appliances }))
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")),
+    responses((status = 200, description = "`show user fortitoken`: the unit with its token table and users.", body = ApplianceView), (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn show(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -473,6 +478,12 @@ async fn show(
 
 /// `PATCH /appliances/{serial}/ftm-push`: `config system ftm-push`. The listener follows the new settings;
 /// if it cannot (the port is taken), nothing changes and the answer is 409.
+#[utoipa::path(patch, path = paths::APPLIANCE_FTM_PUSH, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")), request_body = FtmPushChange,
+    responses(
+        (status = 200, description = "`config system ftm-push`: the settings now, with the listener's port.", body = FtmPushSettings),
+        (status = 400, description = "`appliance.bad-ftm-push`.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 409, description = "The listener cannot follow (the port is taken); nothing changed.", body = ErrorBody)))]
 async fn change_ftm_push(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -533,6 +544,11 @@ fn apply_push_change(mut push: FtmPush, change: &FtmPushChange) -> Result<FtmPus
     Ok(push)
 }
 
+#[utoipa::path(patch, path = paths::APPLIANCE_SETTINGS, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")), request_body = SettingsChange,
+    responses(
+        (status = 200, description = "The settings now.", body = ApplianceSettings),
+        (status = 400, description = "`appliance.bad-settings`.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn change_settings(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -616,6 +632,12 @@ fn answer<T: WithDebug + serde::Serialize>(
     }
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_IMPORT, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), DebugQuery), request_body = ImportRequest, 
+    responses(
+        (status = 200, description = "`execute fortitoken-mobile import <code>`: the license and its tokens.", body = ImportOutcome),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 422, description = "The FortiToken server refused it: FortiOS's message, the error code and debug lines.", body = OperationFailure), (status = 502, description = "The FortiToken server could not be reached.", body = OperationFailure)))]
 async fn import(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -638,6 +660,12 @@ async fn import(
     answer(&state, &appliance, &query, result)
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_PROVISION, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), DebugQuery), request_body = ProvisionTokenRequest, 
+    responses(
+        (status = 200, description = "The token provisioned with a fresh seed: its activation code and QR string.", body = ProvisionOutcome),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 422, description = "The FortiToken server refused it: FortiOS's message, the error code and debug lines.", body = OperationFailure), (status = 502, description = "The FortiToken server could not be reached.", body = OperationFailure)))]
 async fn provision(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -700,6 +728,12 @@ pub(crate) async fn provision_and_deliver(
     answer(state, appliance, &query, result)
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_RENEW, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), DebugQuery), request_body = ProvisionTokenRequest, 
+    responses(
+        (status = 200, description = "`execute fortitoken-mobile renew <token>`: a new seed and code for the same user.", body = ProvisionOutcome),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 422, description = "The FortiToken server refused it: FortiOS's message, the error code and debug lines.", body = OperationFailure), (status = 502, description = "The FortiToken server could not be reached.", body = OperationFailure)))]
 async fn renew(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -719,6 +753,12 @@ async fn renew(
     answer(&state, &appliance, &query, result)
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_POLL, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), DebugQuery), 
+    responses(
+        (status = 200, description = "`execute fortitoken-mobile poll`: every assigned token's status.", body = PollOutcome),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 422, description = "The FortiToken server refused it: FortiOS's message, the error code and debug lines.", body = OperationFailure), (status = 502, description = "The FortiToken server could not be reached.", body = OperationFailure)))]
 async fn poll(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -729,6 +769,12 @@ async fn poll(
     answer(&state, &appliance, &query, result)
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_LOGIN, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), DebugQuery), request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Authentication successful.", body = LoginOutcome),
+        (status = 401, description = "Refused: `denied`, `replayed`, `locked`, `resync`, `timeout` or `push-failed`.", body = LoginOutcome),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`, `appliance.no-user`.", body = ErrorBody)))]
 async fn login(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -766,6 +812,10 @@ async fn login(
     Ok(HttpResponse::build(status).json(outcome))
 }
 
+#[utoipa::path(post, path = paths::APPLIANCE_UNLOCK, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), ("user" = String, Path, description = "The user.")),
+    responses(
+        (status = 200, description = "The user, unlocked.", body = UserView),
+        (status = 404, description = "`appliance.not-found`, `appliance.no-user`.", body = ErrorBody)))]
 async fn unlock(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -782,6 +832,11 @@ async fn unlock(
 
 /// `config user fortitoken`, `delete <serial>`: a token leaves the appliance's table (204); a token a user
 /// still has is refused (409), as FortiOS refuses to delete an entry in use.
+#[utoipa::path(delete, path = paths::APPLIANCE_TOKEN, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial."), ("token" = String, Path, description = "The token serial.")),
+    responses(
+        (status = 204, description = "The token left the appliance's table."),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 409, description = "A user still has it.", body = ErrorBody)))]
 async fn delete_token(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -809,6 +864,8 @@ async fn delete_token(
     }
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE_DEBUG, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")),
+    responses((status = 200, description = "The unit's recent FortiOS debug lines.", body = DebugLog), (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn debug_log(
     state: web::Data<Appliances>,
     serial: web::Path<String>,

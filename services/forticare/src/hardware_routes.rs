@@ -5,6 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use lab::api::Api;
 use lab::http::{ApiError, Json, Query};
 use lab::softtoken::{Fault, reply};
 use protocol::catalogue::{NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED};
@@ -16,7 +17,7 @@ use protocol::hardware::{
 };
 use protocol::id::HardwareSerial;
 use protocol::modeled;
-use protocol::paths::{self, admin_suffix};
+use protocol::paths;
 
 use crate::error::ForticareError;
 use crate::hardware_store::{Activated, ResetRefusal};
@@ -24,27 +25,12 @@ use crate::hardware_tokens;
 use crate::routes::Forticare;
 
 /// The admin routes, inside forticare's guarded `/__admin` scope.
-pub(crate) fn admin_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        admin_suffix(paths::ADMIN_HARDWARE_TOKENS),
-        web::get().to(list_batches),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_HARDWARE_TOKENS),
-        web::post().to(create_batch),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_HARDWARE_BATCH),
-        web::get().to(show_batch),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_HARDWARE_SEED_FILE),
-        web::get().to(seed_file),
-    )
-    .route(
-        admin_suffix(paths::ADMIN_HARDWARE_RESET_LOCK),
-        web::post().to(reset_lock),
-    );
+pub(crate) fn admin_routes(api: &mut Api<'_>) {
+    api.route(__path_list_batches, list_batches)
+        .route(__path_create_batch, create_batch)
+        .route(__path_show_batch, show_batch)
+        .route(__path_seed_file, seed_file)
+        .route(__path_reset_lock, reset_lock);
 }
 
 /// An appliance activating hardware tokens by serial: per token the seed or the refusal, in one
@@ -126,12 +112,14 @@ pub(crate) async fn activate(
     Ok(reply(&response, TYPE, result))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens", responses((status = "2XX", description = "The hardware token batches.")))]
 async fn list_batches(state: web::Data<Forticare>) -> Result<HttpResponse, ForticareError> {
     Ok(HttpResponse::Ok().json(HardwareBatchList {
         batches: state.hardware.batches()?,
     }))
 }
 
+#[utoipa::path(post, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens", responses((status = "2XX", description = "A new hardware token batch.")))]
 async fn create_batch(
     state: web::Data<Forticare>,
     spec: Json<NewHardwareBatch>,
@@ -170,6 +158,7 @@ fn no_batch(batch: &str) -> ForticareError {
     .into()
 }
 
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_BATCH, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "One hardware token batch with its tokens.")))]
 async fn show_batch(
     state: web::Data<Forticare>,
     batch: web::Path<String>,
@@ -183,6 +172,7 @@ async fn show_batch(
 
 /// The batch's seed file: a password-protected zip, the password in [`SEED_FILE_PASSWORD_HEADER`], a new
 /// one for every file (never logged, never kept).
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_SEED_FILE, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "The batch's seed file: a password-protected zip, the password in [`SEED_FILE_PASSWORD_HEADER`], a new one for every file (never logged, never kept).")))]
 async fn seed_file(
     state: web::Data<Forticare>,
     batch: web::Path<String>,
@@ -234,6 +224,7 @@ async fn seed_file(
 }
 
 /// TAC resets the activation lock of the listed tokens (all or none).
+#[utoipa::path(post, path = paths::ADMIN_HARDWARE_RESET_LOCK, tag = "hardware tokens", responses((status = "2XX", description = "TAC resets the activation lock of the listed tokens (all or none).")))]
 async fn reset_lock(
     state: web::Data<Forticare>,
     request: Json<ResetLockRequest>,

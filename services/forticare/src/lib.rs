@@ -69,7 +69,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         .await
         .context("loading fixtures")?;
     if created > 0 {
-        tracing::info!(
+        tracing::debug!(
             service = NAME,
             created,
             "fixture licenses and API users created"

@@ -5,23 +5,25 @@
 //! API ftm asks about ownership. `lab` serves the rest of the control plane from [`Service`].
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use lab::api::Api;
 use lab::clock::Clock;
-use lab::http::{ApiError, BodyLimit, Json};
+use lab::http::{ApiError, Json};
 use lab::scenario;
 use lab::service::{Reset, Service};
 use lab::softtoken::{Fault, reply};
 use lab::store::{Store, Table};
+use protocol::admin::ErrorBody;
 use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::Message;
 use protocol::hardware::HardwareActivationRequest;
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId};
 use protocol::ledger::{
-    ApiUserList, ApiUserSpec, LabFixtures, LicenseList, LicenseSpec, MAX_SEATS, OwnershipQuery,
-    TransferList, TransferRequest, TransferTicket,
+    ApiUserList, ApiUserSpec, ApiUserView, LabFixtures, LicenseList, LicenseSpec, LicenseView,
+    MAX_SEATS, OwnershipAnswer, OwnershipQuery, TransferList, TransferRequest, TransferTicket,
 };
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse, LicensedToken};
 use protocol::modeled;
-use protocol::paths::{self, admin_suffix};
+use protocol::paths;
 use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::time::UnixTime;
 
@@ -50,53 +52,35 @@ impl Service for Forticare {
         self.ledger.store()
     }
 
-    fn routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(paths::PROCESS, web::post().to(process)).service(
-            web::resource(paths::LEDGER_OWNERSHIP)
-                .app_data(BodyLimit(4 * lab::softtoken::MAX_BODY))
-                .route(web::post().to(ownership)),
+    const DESCRIPTION: &'static str = "The FortiCare license service (license import), Fortinet's \
+        Customer Service (license transfer tickets, redemption certificates) and FortiCare's \
+        asset-management API (v3): three faces of one ledger, with the ledger API ftm asks.";
+
+    const BEARER_SCHEMES: &'static [(&'static str, &'static str)] = &[(
+        crate::v3_routes::BEARER_SCHEME,
+        "The `access_token` of `POST /api/v1/oauth/token/` (password grant with an API user).",
+    )];
+
+    fn routes(api: &mut Api<'_>) {
+        api.route(__path_process, process).route_with_body_limit(
+            __path_ownership,
+            ownership,
+            4 * lab::softtoken::MAX_BODY,
         );
-        crate::v3_routes::routes(cfg);
+        crate::v3_routes::routes(api);
     }
 
-    fn admin_routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(
-            admin_suffix(paths::ADMIN_LICENSES),
-            web::get().to(list_licenses),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_LICENSES),
-            web::post().to(create_license),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_LICENSE),
-            web::get().to(show_license),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_LICENSE_CERTIFICATE),
-            web::get().to(certificate),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_TRANSFERS),
-            web::get().to(list_transfers),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_TRANSFERS),
-            web::post().to(open_transfer),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_TRANSFER),
-            web::get().to(show_transfer),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_API_USERS),
-            web::get().to(list_api_users),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_API_USERS),
-            web::post().to(create_api_user),
-        );
-        crate::hardware_routes::admin_routes(cfg);
+    fn admin_routes(api: &mut Api<'_>) {
+        api.route(__path_list_licenses, list_licenses)
+            .route(__path_create_license, create_license)
+            .route(__path_show_license, show_license)
+            .route(__path_certificate, certificate)
+            .route(__path_list_transfers, list_transfers)
+            .route(__path_open_transfer, open_transfer)
+            .route(__path_show_transfer, show_transfer)
+            .route(__path_list_api_users, list_api_users)
+            .route(__path_create_api_user, create_api_user);
+        crate::hardware_routes::admin_routes(api);
     }
 
     fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
@@ -136,6 +120,12 @@ impl Service for Forticare {
     }
 }
 
+#[utoipa::path(post, path = paths::PROCESS, tag = "SoftToken (Fortinet's wire)",
+    request_body(content = Object, content_type = "application/json", description = "A `SoftToken.ActivationLicenseRequest` in its `{\"d\": {\"__type\": …}}` envelope (Fortinet's wire: see the README)."),
+    responses(
+        (status = 200, description = "The `SoftToken.ActivationLicenseResponse`; a refusal is `d.error` with its code (16, 18, 19), as the real service answers.", body = Object),
+        (status = 400, description = "An undecodable body: the ASP.NET fault shape with a stable `error_id`.", body = Object),
+        (status = 413, description = "A body over 1 MiB.", body = Object)))]
 async fn process(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -273,6 +263,8 @@ async fn redeem(
     }
 }
 
+#[utoipa::path(get, path = paths::ADMIN_LICENSES, tag = "licenses",
+    responses((status = 200, description = "Every license with its code, seats and owner.", body = LicenseList)))]
 async fn list_licenses(state: web::Data<Forticare>) -> Result<HttpResponse, ForticareError> {
     let licenses = state.ledger.licenses()?;
     Ok(HttpResponse::Ok().json(LicenseList {
@@ -280,6 +272,11 @@ async fn list_licenses(state: web::Data<Forticare>) -> Result<HttpResponse, Fort
     }))
 }
 
+#[utoipa::path(post, path = paths::ADMIN_LICENSES, tag = "licenses", request_body = LicenseSpec,
+    responses(
+        (status = 201, description = "The new license with its tokens.", body = LicenseView),
+        (status = 400, description = "A field out of range or malformed.", body = ErrorBody),
+        (status = 409, description = "The id or code is taken.", body = ErrorBody)))]
 async fn create_license(
     state: web::Data<Forticare>,
     spec: Json<LicenseSpec>,
@@ -302,6 +299,12 @@ async fn create_license(
     Ok(HttpResponse::Created().json(license.view(license.token_serials())))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_LICENSE, tag = "licenses",
+    params(("id" = String, Path, description = "The license id (`EFTM…` or `FTMTRIAL…`).")),
+    responses(
+        (status = 200, description = "The license with its tokens, owner, SKU and transfer tickets.", body = LicenseView),
+        (status = 400, description = "Not a license id.", body = ErrorBody),
+        (status = 404, description = "No such license.", body = ErrorBody)))]
 async fn show_license(
     state: web::Data<Forticare>,
     id: web::Path<String>,
@@ -316,6 +319,8 @@ async fn show_license(
 
 /// Which of the queried tokens the querying cluster may use (ftm asks before provisioning or polling, and
 /// before handing a phone a seed).
+#[utoipa::path(post, path = paths::LEDGER_OWNERSHIP, tag = "ledger", request_body = OwnershipQuery,
+    responses((status = 200, description = "Which tokens the cluster may use, with transfer answers.", body = OwnershipAnswer)))]
 async fn ownership(
     state: web::Data<Forticare>,
     query: Json<OwnershipQuery>,
@@ -330,6 +335,11 @@ fn license_id(id: &str) -> Result<LicenseId, ForticareError> {
 }
 
 /// A license's redemption certificate, `<EFTM id>.pdf`.
+#[utoipa::path(get, path = paths::ADMIN_LICENSE_CERTIFICATE, tag = "licenses",
+    params(("id" = String, Path, description = "The license id (`EFTM…`).")),
+    responses(
+        (status = 200, description = "The redemption certificate, `<EFTM id>.pdf`.", content_type = "application/pdf", body = Vec<u8>),
+        (status = 404, description = "No such license, or a trial.", body = ErrorBody)))]
 async fn certificate(
     state: web::Data<Forticare>,
     id: web::Path<String>,
@@ -380,6 +390,12 @@ fn ticket_view(ticket: &Ticket, now: UnixTime) -> TransferTicket {
 }
 
 /// Opens and completes a Customer Service "License Transfer" ticket.
+#[utoipa::path(post, path = paths::ADMIN_TRANSFERS, tag = "transfers", request_body = TransferRequest,
+    responses(
+        (status = 201, description = "The completed ticket.", body = TransferTicket),
+        (status = 400, description = "A malformed request.", body = ErrorBody),
+        (status = 404, description = "No such license.", body = ErrorBody),
+        (status = 409, description = "Refused by Customer Service's rules (not the owner, the 2025-08-04 rule, …).", body = ErrorBody)))]
 async fn open_transfer(
     state: web::Data<Forticare>,
     request: Json<TransferRequest>,
@@ -404,6 +420,8 @@ async fn open_transfer(
     Ok(HttpResponse::Created().json(ticket_view(&ticket, now)))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_TRANSFERS, tag = "transfers",
+    responses((status = 200, description = "Every ticket, oldest first.", body = TransferList)))]
 async fn list_transfers(state: web::Data<Forticare>) -> Result<HttpResponse, ForticareError> {
     let now = state.clock.now();
     let transfers = state.ledger.transfers()?;
@@ -412,6 +430,11 @@ async fn list_transfers(state: web::Data<Forticare>) -> Result<HttpResponse, For
     }))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_TRANSFER, tag = "transfers",
+    params(("ticket" = String, Path, description = "The ticket number.")),
+    responses(
+        (status = 200, description = "The ticket.", body = TransferTicket),
+        (status = 404, description = "No such ticket.", body = ErrorBody)))]
 async fn show_transfer(
     state: web::Data<Forticare>,
     ticket: web::Path<String>,
@@ -434,6 +457,8 @@ async fn show_transfer(
     Ok(HttpResponse::Ok().json(ticket_view(&found, state.clock.now())))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_API_USERS, tag = "api users",
+    responses((status = 200, description = "The asset-management API's users (never passwords).", body = ApiUserList)))]
 async fn list_api_users(state: web::Data<Forticare>) -> Result<HttpResponse, ForticareError> {
     let users = state.ledger.api_users()?;
     Ok(HttpResponse::Ok().json(ApiUserList {
@@ -441,6 +466,11 @@ async fn list_api_users(state: web::Data<Forticare>) -> Result<HttpResponse, For
     }))
 }
 
+#[utoipa::path(post, path = paths::ADMIN_API_USERS, tag = "api users", request_body = ApiUserSpec,
+    responses(
+        (status = 201, description = "The new user.", body = ApiUserView),
+        (status = 400, description = "A malformed user.", body = ErrorBody),
+        (status = 409, description = "The username is taken.", body = ErrorBody)))]
 async fn create_api_user(
     state: web::Data<Forticare>,
     spec: Json<ApiUserSpec>,

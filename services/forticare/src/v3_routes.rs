@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use lab::api::Api;
 use lab::scenario;
 use lab::server::with_outcome;
 use protocol::catalogue::{CatalogueEntry, V3_INVALID_CLOUD_KEY, V3_OPERATION_FAILED};
@@ -36,28 +37,19 @@ use crate::v3::{self as rules, ApiUser};
 /// The largest v3 request body forticare reads.
 const MAX_BODY: usize = 64 * 1024;
 
+/// The v3 API's bearer token, as its operations' security requirement names it.
+pub(crate) const BEARER_SCHEME: &str = "v3_bearer";
+
 /// Registers the token endpoint and the API's endpoints.
-pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::V3_OAUTH_TOKEN, web::post().to(token))
-        .route(
-            paths::V3_LICENSES_REGISTER,
-            web::post().to(licenses_register),
-        )
-        .route(paths::V3_LICENSES_LIST, web::post().to(licenses_list))
-        .route(
-            paths::V3_LICENSES_DOWNLOAD,
-            web::post().to(licenses_download),
-        )
-        .route(paths::V3_PRODUCTS_LIST, web::post().to(products_list))
-        .route(paths::V3_PRODUCTS_DETAILS, web::post().to(products_details))
-        .route(
-            paths::V3_PRODUCTS_REGISTER,
-            web::post().to(products_register),
-        )
-        .route(
-            paths::V3_PRODUCTS_TRANSFER,
-            web::post().to(products_transfer),
-        );
+pub(crate) fn routes(api: &mut Api<'_>) {
+    api.route(__path_token, token)
+        .route(__path_licenses_register, licenses_register)
+        .route(__path_licenses_list, licenses_list)
+        .route(__path_licenses_download, licenses_download)
+        .route(__path_products_list, products_list)
+        .route(__path_products_details, products_details)
+        .route(__path_products_register, products_register)
+        .route(__path_products_transfer, products_transfer);
 }
 
 /// A refused call answered with `entry`: its HTTP status and envelope follow from the entry.
@@ -325,6 +317,11 @@ fn account(call: &Call, requested: Option<u64>) -> Result<u64, ForticareError> {
     })
 }
 
+#[utoipa::path(post, path = paths::V3_OAUTH_TOKEN, tag = "FortiCare v3 API", request_body = TokenRequest,
+    responses(
+        (status = 200, description = "A bearer token (and a refresh token) for the v3 API.", body = TokenAnswer),
+        (status = 400, description = "A malformed request.", body = TokenRefusal),
+        (status = 401, description = "Wrong user or password, or an unknown refresh token.", body = TokenRefusal)))]
 async fn token(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -485,6 +482,13 @@ async fn issue(
     ))
 }
 
+#[utoipa::path(post, path = paths::V3_LICENSES_REGISTER, tag = "FortiCare v3 API", request_body = LicenseRegisterRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "The license registered to the account (and to `serialNumber`, as after its first import).", body = Envelope<AssetDetails>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn licenses_register(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -557,6 +561,13 @@ async fn licenses_register(
     .await
 }
 
+#[utoipa::path(post, path = paths::V3_LICENSES_LIST, tag = "FortiCare v3 API", request_body = LicenseListRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "The account's licenses matching the filters.", body = Envelope<LicenseList>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn licenses_list(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -607,6 +618,13 @@ async fn licenses_list(
     .await
 }
 
+#[utoipa::path(post, path = paths::V3_LICENSES_DOWNLOAD, tag = "FortiCare v3 API", request_body = LicenseDownloadRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "The product's license file.", body = Envelope<LicenseFile>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn licenses_download(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -648,6 +666,13 @@ async fn licenses_download(
     .await
 }
 
+#[utoipa::path(post, path = paths::V3_PRODUCTS_LIST, tag = "FortiCare v3 API", request_body = ProductListRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "One page of the account's products.", body = Envelope<AssetPage>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn products_list(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -703,6 +728,13 @@ async fn products_list(
     .await
 }
 
+#[utoipa::path(post, path = paths::V3_PRODUCTS_DETAILS, tag = "FortiCare v3 API", request_body = ProductDetailsRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "The product with its licenses and entitlements.", body = Envelope<AssetDetails>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn products_details(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -766,6 +798,13 @@ fn batch_answer(
     Err(error)
 }
 
+#[utoipa::path(post, path = paths::V3_PRODUCTS_REGISTER, tag = "FortiCare v3 API", request_body = ProductRegisterRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "Each unit's outcome.", body = Envelope<UnitOutcomes>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn products_register(
     state: web::Data<Forticare>,
     request: HttpRequest,
@@ -828,6 +867,13 @@ async fn products_register(
     .await
 }
 
+#[utoipa::path(post, path = paths::V3_PRODUCTS_TRANSFER, tag = "FortiCare v3 API", request_body = ProductTransferRequest,
+    security(("v3_bearer" = [])),
+    responses(
+        (status = 200, description = "Each unit's outcome.", body = Envelope<UnitOutcomes>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
+        (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn products_transfer(
     state: web::Data<Forticare>,
     request: HttpRequest,

@@ -13,6 +13,10 @@ use crate::suite::{ForticareOptions, PortOptions};
 #[derive(Parser, Debug)]
 #[command(name = "fortimock", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Read settings from this TOML file (default: `fortimock.toml` in the working directory, if there is
+    /// one); flags and FORTIMOCK_* variables override it.
+    #[arg(long, global = true, env = "FORTIMOCK_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -72,6 +76,9 @@ pub enum Command {
     /// Answer the Fortinet host names fortimock emulates over DNS on their own (what `up --dns-port`
     /// runs with the suite): the compose lab's `dns` container. `fortimock dns health` checks it.
     Dns(DnsArgs),
+    /// The settings `fortimock up` would run with here (fortimock.toml, FORTIMOCK_* variables, defaults) and
+    /// where each comes from.
+    Config(ConfigArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -83,6 +90,13 @@ pub struct DnsArgs {
     pub bind: std::net::IpAddr,
     #[command(flatten)]
     pub dns: crate::dns::DnsOptions,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ConfigArgs {
+    /// Print README's table of every setting (flag, variable, file key, default) instead.
+    #[arg(long)]
+    pub table: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,7 +114,7 @@ pub struct UpArgs {
     #[arg(long, env = "FORTIMOCK_FIXTURES", conflicts_with = "no_fixtures")]
     pub fixtures: Option<PathBuf>,
     /// Start with no licenses at all.
-    #[arg(long)]
+    #[arg(long, env = "FORTIMOCK_NO_FIXTURES")]
     pub no_fixtures: bool,
     #[command(flatten)]
     pub dns: crate::dns::DnsOptions,
@@ -110,6 +124,9 @@ pub struct UpArgs {
     /// Start no dashboard.
     #[arg(long, env = "FORTIMOCK_NO_UI")]
     pub no_ui: bool,
+    /// How log lines are written to stderr: text for people, json (one object a line) for machines.
+    #[arg(long, env = "FORTIMOCK_LOG_FORMAT", value_enum, default_value_t = lab::telemetry::LogFormat::Text)]
+    pub log_format: lab::telemetry::LogFormat,
 }
 
 #[derive(clap::Args, Debug)]

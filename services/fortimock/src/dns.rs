@@ -401,7 +401,7 @@ pub async fn run(args: crate::cli::DnsArgs) -> anyhow::Result<()> {
     lab::telemetry::init();
     let answers = Answers::from_options(&args.dns, args.bind)?;
     let dns = start(args.bind, port, answers.clone()).await?;
-    tracing::info!(address = %dns.address(), "dns listening");
+    tracing::debug!(address = %dns.address(), "dns listening");
     let mut banner = format!("fortimock dns answers on udp+tcp {}\n", dns.address());
     for line in answers.describe() {
         banner.push_str(&format!("  {line}\n"));

@@ -3,7 +3,8 @@
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
 //! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `hardware`, `messages`, `journal`, `reset`, `state`, `scenarios`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
-//! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`).
+//! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`), `config`
+//! (fortimock.toml, the precedence of flags, variables and the file), `dashboard` (the lab in a browser).
 // Printing to the terminal is this crate's job.
 #![allow(clippy::print_stdout)]
 
@@ -11,6 +12,7 @@ pub mod bench;
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod dashboard;
 pub mod demo;
 pub mod dns;

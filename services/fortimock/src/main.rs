@@ -4,16 +4,28 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::Parser;
-use fortimock::cli::{Cli, Command};
+use fortimock::cli::Command;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
-    let cli = Cli::parse();
+    // Flags, then FORTIMOCK_* variables, then fortimock.toml, then the defaults.
+    let cli = match fortimock::config::parse(std::env::args_os().collect()) {
+        Ok(cli) => cli,
+        Err(error) => match error.downcast::<clap::Error>() {
+            Ok(clap_error) => clap_error.exit(),
+            Err(error) => {
+                #[allow(clippy::print_stderr)]
+                {
+                    eprintln!("error: {error:#}");
+                }
+                return ExitCode::from(2);
+            }
+        },
+    };
     let result = match cli.command {
         Command::Up(args) => {
-            lab::telemetry::init();
+            lab::telemetry::init_with(args.log_format);
             fortimock::up::run(args, started).await
         }
         Command::Health(args) => fortimock::health::run(args).await,
@@ -33,6 +45,7 @@ async fn main() -> ExitCode {
         Command::Bench(args) => fortimock::bench::run(args).await,
         Command::Dns(args) => fortimock::dns::run(args).await,
         Command::BenchReference(args) => fortimock::bench::reference::run(args).await,
+        Command::Config(args) => fortimock::config::show(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,7 +12,7 @@ use crate::client::SUITE_FILE;
 use crate::suite::{Suite, write_urls};
 
 /// The default lab's licenses (`fixtures/lab.json`), built into the binary.
-pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/lab.json");
+pub const DEFAULT_FIXTURES: &str = fortimock_testing::DEFAULT_LAB;
 
 /// What each service is, for the banner.
 fn describe(service: &str) -> &'static str {
@@ -60,7 +60,7 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     let dashboard = if args.no_ui {
         None
     } else {
-        match crate::dashboard::start_for_suite(&lab, &suite, args.ui_port) {
+        match crate::dashboard::start_for_suite(&lab, suite.urls(), args.ui_port) {
             Ok(dashboard) => Some(dashboard),
             Err(e) => {
                 if let Some((dns, _)) = dns {
@@ -79,7 +79,8 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     if let Some(dir) = lab.data_dir() {
         write_urls(&dir.join(SUITE_FILE), &urls)?;
     }
-    tracing::info!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
+    // The banner says it; the log line is for `RUST_LOG=debug`.
+    tracing::debug!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
     let mut banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
     banner = with_api_users(banner, &suite, &api_users, args.forticare.rate_limits);
     if let Some((dns, answers)) = &dns {

@@ -194,7 +194,7 @@ async fn up_keeps_serving_when_nobody_reads_its_output() {
         .arg(&data_dir)
         .arg("--ready-file")
         .arg(&ready_file)
-        .env("RUST_LOG", "info")
+        .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -767,4 +767,156 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
     assert!(info.contains("FTK211BAB0000000"), "{info}");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Reads `fortimock up`'s stdout up to the banner's last line.
+fn banner_of(child: &mut Child) -> Vec<String> {
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Ctrl-C stops");
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    banner
+}
+
+/// Kills `child` and returns everything it wrote to stderr.
+fn stderr_after_kill(mut child: Child) -> String {
+    let _ = child.kill();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = child.wait();
+    stderr
+}
+
+#[tokio::test]
+async fn up_prints_its_banner_and_nothing_else_at_the_default_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(FREE_PORT_ARGS)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let banner = banner_of(&mut child);
+    assert!(banner[0].contains(" is up "), "{banner:?}");
+    let url = banner[1].split_whitespace().nth(1).unwrap().to_owned();
+    let ca = std::fs::read_to_string(dir.path().join("data/tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let granted = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(granted.license, "EFTM000000000005");
+    let stderr = stderr_after_kill(child);
+    assert!(stderr.is_empty(), "stderr at the default level: {stderr}");
+    assert!(!banner.iter().any(|l| l.contains('\u{1b}')), "{banner:?}");
+}
+
+#[tokio::test]
+async fn log_format_json_writes_one_json_object_a_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["up", "--log-format", "json", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(FREE_PORT_ARGS)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let banner = banner_of(&mut child);
+    let url = banner[1].split_whitespace().nth(1).unwrap().to_owned();
+    let ca = std::fs::read_to_string(dir.path().join("data/tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    let stderr = stderr_after_kill(child);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "request"
+            && l["fields"]["message_type"] == "SoftToken.ActivationLicenseRequest"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn fortimock_toml_in_the_working_directory_configures_up() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fortimock.toml"),
+        "data-dir = \"lab-data\"\nready-file = \"ready.json\"\nforticare-port = 0\nftm-port = 0\n\
+         push-port = 0\nphone-port = 0\nappliance-port = 0\nno-fixtures = true\n",
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .arg("up")
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let banner = banner_of(&mut child);
+    assert!(banner.iter().any(|l| l.contains("lab-data")), "{banner:?}");
+    assert!(dir.path().join("ready.json").is_file());
+    // `data-dir` applies to the driving subcommands too: `license list` finds this suite, whose file
+    // said no fixtures.
+    let output = Command::new(BIN)
+        .args(["license", "list", "--json"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let list: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(list["licenses"], serde_json::json!([]));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn unknown_keys_and_variables_stop_fortimock_naming_the_closest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("lab.toml");
+    std::fs::write(&config, "forticare-prot = 0\n").unwrap();
+    let output = Command::new(BIN)
+        .args(["up", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown key `forticare-prot`") && stderr.contains("`forticare-port`"),
+        "{stderr}"
+    );
+    let output = Command::new(BIN)
+        .args(["certs"])
+        .current_dir(dir.path())
+        .env("FORTIMOCK_DATADIR", "x")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("unknown variable FORTIMOCK_DATADIR: did you mean FORTIMOCK_DATA_DIR?"),
+        "{stderr}"
+    );
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use lab::api::Api;
 use lab::clock::Clock;
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
@@ -25,7 +26,7 @@ use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
 use protocol::license::ActivationLicenseRequest;
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
 use protocol::modeled::{self, TokenStatus};
-use protocol::paths::{self, admin_suffix};
+use protocol::paths;
 use protocol::provision::{
     PolledToken, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionedToken,
@@ -56,32 +57,21 @@ impl Service for Ftm {
         self.escrow.store()
     }
 
-    fn routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(paths::PROCESS, web::post().to(process))
-            .route(paths::MOBILE, web::post().to(mobile))
-            .route(
-                paths::TOKEN_TRANSFER_START,
-                web::post().to(crate::transfer::start),
-            )
-            .route(
-                paths::TOKEN_TRANSFER_CODE,
-                web::post().to(crate::transfer::code),
-            )
-            .route(
-                paths::TOKEN_TRANSFER_STATUS,
-                web::post().to(crate::transfer::status),
-            );
+    const DESCRIPTION: &'static str = "The FTM provisioning server: appliances' front door (`/Process`: \
+        license import forwarded to forticare, provisioning into the seed escrow, polling) and phones' \
+        (`/Mobile`: a seed downloaded once), with the escrow's admin views.";
+
+    fn routes(api: &mut Api<'_>) {
+        api.route(__path_process, process)
+            .route(__path_mobile, mobile)
+            .route(crate::transfer::__path_start, crate::transfer::start)
+            .route(crate::transfer::__path_code, crate::transfer::code)
+            .route(crate::transfer::__path_status, crate::transfer::status);
     }
 
-    fn admin_routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(
-            admin_suffix(paths::ADMIN_ESCROW),
-            web::get().to(escrow_entries),
-        )
-        .route(
-            admin_suffix(paths::ADMIN_ACTIVATIONS),
-            web::get().to(activations),
-        );
+    fn admin_routes(api: &mut Api<'_>) {
+        api.route(__path_escrow_entries, escrow_entries)
+            .route(__path_activations, activations);
     }
 
     fn key_id(&self) -> Option<String> {
@@ -110,6 +100,12 @@ const MAX_OS_VER: usize = 64;
 const LOCAL_TYPES: [&str; 2] = [ProvisionRequest::TYPE, PollingRequest::TYPE];
 const FORWARDED_TYPES: [&str; 1] = [ActivationLicenseRequest::TYPE];
 
+#[utoipa::path(post, path = paths::PROCESS, tag = "SoftToken (Fortinet's wire)",
+    request_body(content = Object, content_type = "application/json", description = "A SoftToken message in its `{\"d\": {\"__type\": …}}` envelope (Fortinet's wire: see the README)."),
+    responses(
+        (status = 200, description = "The answer message; a refusal is `d.error` with its code, as the real service answers.", body = Object),
+        (status = 400, description = "An undecodable body: the ASP.NET fault shape with a stable `error_id`.", body = Object),
+        (status = 413, description = "A body over 1 MiB.", body = Object)))]
 async fn process(
     state: web::Data<Ftm>,
     request: HttpRequest,
@@ -470,6 +466,12 @@ async fn poll(
     ))
 }
 
+#[utoipa::path(post, path = paths::MOBILE, tag = "SoftToken (Fortinet's wire)",
+    request_body(content = Object, content_type = "application/json", description = "A SoftToken message in its `{\"d\": {\"__type\": …}}` envelope (Fortinet's wire: see the README)."),
+    responses(
+        (status = 200, description = "The answer message; a refusal is `d.error` with its code, as the real service answers.", body = Object),
+        (status = 400, description = "An undecodable body: the ASP.NET fault shape with a stable `error_id`.", body = Object),
+        (status = 413, description = "A body over 1 MiB.", body = Object)))]
 async fn mobile(
     state: web::Data<Ftm>,
     request: HttpRequest,
@@ -635,11 +637,15 @@ async fn activate(
     ))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_ESCROW, tag = "escrow",
+    responses((status = 200, description = "Codes waiting for a phone (never seeds).", body = EscrowList)))]
 async fn escrow_entries(state: web::Data<Ftm>) -> Result<HttpResponse, FtmError> {
     let entries = state.escrow.escrow_entries(state.clock.now())?;
     Ok(HttpResponse::Ok().json(EscrowList { entries }))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_ACTIVATIONS, tag = "escrow",
+    responses((status = 200, description = "Every seed download.", body = ActivationList)))]
 async fn activations(state: web::Data<Ftm>) -> Result<HttpResponse, FtmError> {
     let activations = state.escrow.activations()?;
     Ok(HttpResponse::Ok().json(ActivationList { activations }))

@@ -13,25 +13,32 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, PathError};
 use actix_web::http::StatusCode;
-use actix_web::middleware::{Next, from_fn};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
-use protocol::admin::{ClientCertList, ClientCertView, ClockChange, ResetView, ServiceStatus};
-use protocol::catalogue::CATALOGUE;
-use protocol::paths::{self, admin_suffix};
-use protocol::scenario::{ScenarioList, ScenarioSpec};
-use protocol::state::ServiceState;
+use protocol::admin::{
+    ClientCertList, ClientCertView, ClockChange, ClockView, ErrorBody, ResetView, ServiceStatus,
+};
+use protocol::catalogue::{CATALOGUE, CatalogueEntry};
+use protocol::journal::JournalPage;
+use protocol::paths;
+use protocol::scenario::{ScenarioList, ScenarioSpec, ScenarioView};
+use protocol::state::{ServiceState, StateImported};
 use protocol::time::UnixTime;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::api::Api;
 use crate::clock::Clock;
-use crate::http::{ApiError, BodyLimit, Json, Query};
+use crate::http::{ApiError, Json, Query};
 use crate::journal::{Journal, JournalQuery};
 use crate::scenario::Scenarios;
 use crate::service::Service;
 use crate::state::MAX_STATE_BYTES;
 use crate::store::Store;
 use crate::tls::{fingerprint, subject_common_name};
+
+/// The tag of the control plane's operations in every service's document.
+const TAG: &str = "control plane";
 
 /// What the control plane of one service needs.
 pub struct ControlPlane {
@@ -46,6 +53,8 @@ pub struct ControlPlane {
     pub(crate) journal: Option<Journal>,
     /// The service's store, for readiness.
     pub(crate) store: Option<Store>,
+    /// The service's OpenAPI document, as served.
+    pub(crate) openapi: Arc<str>,
 }
 
 /// The client certificates a service has seen, by fingerprint.
@@ -81,62 +90,36 @@ impl ClientCertLog {
     }
 }
 
-/// Registers the control plane of service `S`: the public probes, then the guarded scope.
-pub(crate) fn configure<S: Service>(cfg: &mut web::ServiceConfig) {
-    public_routes(cfg);
-    cfg.service(
-        web::scope(paths::ADMIN)
-            .wrap(from_fn(require_admin_token))
-            .route(admin_suffix(paths::ADMIN_CLOCK), web::get().to(clock))
-            .route(
-                admin_suffix(paths::ADMIN_CLOCK),
-                web::post().to(change_clock),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_CLIENT_CERTS),
-                web::get().to(client_certs),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_CATALOGUE),
-                web::get().to(catalogue),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_SCENARIOS),
-                web::get().to(scenarios),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_SCENARIOS),
-                web::post().to(arm_scenario),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_SCENARIOS),
-                web::delete().to(clear_scenarios),
-            )
-            .route(
-                admin_suffix(paths::ADMIN_SCENARIO),
-                web::delete().to(disarm_scenario),
-            )
-            .route(admin_suffix(paths::ADMIN_JOURNAL), web::get().to(journal))
-            .route(
-                admin_suffix(paths::ADMIN_JOURNAL),
-                web::delete().to(clear_journal),
-            )
-            .route(admin_suffix(paths::ADMIN_RESET), web::post().to(reset::<S>))
-            .service(
-                web::resource(admin_suffix(paths::ADMIN_STATE))
-                    .app_data(BodyLimit(MAX_STATE_BYTES))
-                    .route(web::get().to(export_state::<S>))
-                    .route(web::put().to(import_state::<S>)),
-            )
-            .configure(S::admin_routes),
-    );
+/// Registers the control plane of service `S`: the public probes and documents, then the guarded scope.
+pub(crate) fn configure<S: Service>(api: &mut Api<'_>) {
+    public_routes(api);
+    api.guarded(paths::ADMIN, |admin| {
+        admin
+            .route(__path_clock, clock)
+            .route(__path_change_clock, change_clock)
+            .route(__path_client_certs, client_certs)
+            .route(__path_catalogue, catalogue)
+            .route(__path_scenarios, scenarios)
+            .route(__path_arm_scenario, arm_scenario)
+            .route(__path_clear_scenarios, clear_scenarios)
+            .route(__path_disarm_scenario, disarm_scenario)
+            .route(__path_journal, journal)
+            .route(__path_clear_journal, clear_journal)
+            .route(__path_reset, reset::<S>)
+            .route_with_body_limit(__path_export_state, export_state::<S>, MAX_STATE_BYTES)
+            .route_with_body_limit(__path_import_state, import_state::<S>, MAX_STATE_BYTES);
+        S::admin_routes(admin);
+    });
 }
 
-/// The probes every listener with a control plane answers without a token.
-fn public_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::ADMIN_HEALTH, web::get().to(health))
-        .route(paths::ADMIN_READY, web::get().to(ready))
-        .route(paths::ADMIN_CA_PEM, web::get().to(ca_pem));
+/// The probes and documents every listener with a control plane answers without a token.
+fn public_routes(api: &mut Api<'_>) {
+    api.route(__path_health, health)
+        .route(__path_ready, ready)
+        .route(__path_ca_pem, ca_pem)
+        .route(__path_openapi_json, openapi_json)
+        .route(__path_docs, docs)
+        .route(__path_docs_file, docs_file);
 }
 
 /// The guard of the control plane and of the simulators' APIs: with an admin token set, a request
@@ -180,12 +163,17 @@ fn status(control: &ControlPlane, status: &str, reason: Option<String>) -> Servi
     }
 }
 
+#[utoipa::path(get, path = paths::ADMIN_HEALTH, tag = TAG,
+    responses((status = 200, description = "The service answers.", body = ServiceStatus)))]
 async fn health(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(status(&control, "ok", None))
 }
 
 /// Ready once the store is open (the service only listens then) and while its data dir can be written: a
 /// durable probe write says so; 503 with the reason otherwise.
+#[utoipa::path(get, path = paths::ADMIN_READY, tag = TAG, responses(
+    (status = 200, description = "Ready.", body = ServiceStatus),
+    (status = 503, description = "Not ready, with the reason (e.g. the disk is full).", body = ServiceStatus)))]
 async fn ready(control: web::Data<ControlPlane>) -> HttpResponse {
     let Some(store) = &control.store else {
         return HttpResponse::Ok().json(status(&control, "ready", None));
@@ -200,6 +188,9 @@ async fn ready(control: web::Data<ControlPlane>) -> HttpResponse {
     }
 }
 
+#[utoipa::path(get, path = paths::ADMIN_CA_PEM, tag = TAG, responses(
+    (status = 200, description = "The lab CA certificate.", content_type = "application/x-pem-file", body = String),
+    (status = 404, description = "Plain HTTP: no lab CA.", body = ErrorBody)))]
 async fn ca_pem(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiError> {
     match &control.ca_pem {
         Some(pem) => Ok(HttpResponse::Ok()
@@ -212,10 +203,15 @@ async fn ca_pem(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiErr
     }
 }
 
+#[utoipa::path(get, path = paths::ADMIN_CLOCK, tag = TAG,
+    responses((status = 200, description = "The clock every service of the process shares.", body = ClockView)))]
 async fn clock(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(control.clock.view())
 }
 
+#[utoipa::path(post, path = paths::ADMIN_CLOCK, tag = TAG, request_body = ClockChange, responses(
+    (status = 200, description = "The clock after the change.", body = ClockView),
+    (status = 400, description = "`admin.clock.invalid`: the change would leave 1970..9999; nothing changed.", body = ErrorBody)))]
 async fn change_clock(
     control: web::Data<ControlPlane>,
     change: Json<ClockChange>,
@@ -228,22 +224,31 @@ async fn change_clock(
     Ok(HttpResponse::Ok().json(view))
 }
 
+#[utoipa::path(get, path = paths::ADMIN_CLIENT_CERTS, tag = TAG,
+    responses((status = 200, description = "TLS client certificates seen.", body = ClientCertList)))]
 async fn client_certs(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(ClientCertList {
         client_certs: control.certs.list(),
     })
 }
 
+#[utoipa::path(get, path = paths::ADMIN_CATALOGUE, tag = TAG,
+    responses((status = 200, description = "Every error fortimock can answer with.", body = Vec<CatalogueEntry>)))]
 async fn catalogue() -> HttpResponse {
     HttpResponse::Ok().json(CATALOGUE)
 }
 
+#[utoipa::path(get, path = paths::ADMIN_SCENARIOS, tag = TAG,
+    responses((status = 200, description = "The armed scenarios, in arming order.", body = ScenarioList)))]
 async fn scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
     HttpResponse::Ok().json(ScenarioList {
         scenarios: control.scenarios.list(),
     })
 }
 
+#[utoipa::path(post, path = paths::ADMIN_SCENARIOS, tag = TAG, request_body = ScenarioSpec, responses(
+    (status = 201, description = "Armed.", body = ScenarioView),
+    (status = 400, description = "`admin.scenario.invalid`: not a scenario this service can answer.", body = ErrorBody)))]
 async fn arm_scenario(
     control: web::Data<ControlPlane>,
     spec: Json<ScenarioSpec>,
@@ -255,12 +260,18 @@ async fn arm_scenario(
     Ok(HttpResponse::Created().json(view))
 }
 
+#[utoipa::path(delete, path = paths::ADMIN_SCENARIOS, tag = TAG,
+    responses((status = 204, description = "Every scenario cleared.")))]
 async fn clear_scenarios(control: web::Data<ControlPlane>) -> HttpResponse {
     let cleared = control.scenarios.clear();
     tracing::info!(service = control.service, cleared, "scenarios cleared");
     HttpResponse::NoContent().finish()
 }
 
+#[utoipa::path(delete, path = paths::ADMIN_SCENARIO, tag = TAG,
+    params(("id" = String, Path, description = "The scenario's id (`s1`, …).")), responses(
+    (status = 204, description = "Disarmed."),
+    (status = 404, description = "`admin.scenario.not-found`.", body = ErrorBody)))]
 async fn disarm_scenario(
     control: web::Data<ControlPlane>,
     id: web::Path<String>,
@@ -287,6 +298,9 @@ fn no_journal(control: &ControlPlane) -> ApiError {
     )
 }
 
+#[utoipa::path(get, path = paths::ADMIN_JOURNAL, tag = TAG, params(JournalQuery), responses(
+    (status = 200, description = "Exchanges, oldest first, secrets redacted.", body = JournalPage),
+    (status = 404, description = "`admin.journal.none`: a simulator keeps no journal.", body = ErrorBody)))]
 async fn journal(
     control: web::Data<ControlPlane>,
     query: Query<JournalQuery>,
@@ -298,6 +312,9 @@ async fn journal(
     Ok(HttpResponse::Ok().json(journal.page(&query)))
 }
 
+#[utoipa::path(delete, path = paths::ADMIN_JOURNAL, tag = TAG, responses(
+    (status = 204, description = "Emptied."),
+    (status = 404, description = "`admin.journal.none`: a simulator keeps no journal.", body = ErrorBody)))]
 async fn clear_journal(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiError> {
     let journal = control
         .journal
@@ -310,6 +327,9 @@ async fn clear_journal(control: web::Data<ControlPlane>) -> Result<HttpResponse,
 
 /// `POST /__admin/reset`: the service's store emptied (its fixtures back), its scenarios and journal
 /// cleared.
+#[utoipa::path(post, path = paths::ADMIN_RESET, tag = TAG, responses(
+    (status = 200, description = "What the reset removed and brought back.", body = ResetView),
+    (status = 503, description = "The data dir cannot be written.", body = ErrorBody)))]
 async fn reset<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
@@ -335,6 +355,8 @@ async fn reset<S: Service>(
 }
 
 /// `GET /__admin/state`.
+#[utoipa::path(get, path = paths::ADMIN_STATE, tag = TAG,
+    responses((status = 200, description = "The service's records and armed scenarios.", body = ServiceState)))]
 async fn export_state<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
@@ -344,15 +366,21 @@ async fn export_state<S: Service>(
 }
 
 /// `PUT /__admin/state?dry_run=true`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ImportQuery {
+    /// Only check the state; change nothing.
     #[serde(default)]
     dry_run: bool,
 }
 
 /// `PUT /__admin/state`: checked whole, then the store's records replaced in one transaction (with
 /// `?dry_run=true`, only checked).
+#[utoipa::path(put, path = paths::ADMIN_STATE, tag = TAG, params(ImportQuery), request_body = ServiceState, responses(
+    (status = 200, description = "Imported (or, with `dry_run`, checked).", body = StateImported),
+    (status = 400, description = "The state is refused whole, naming the record at fault; nothing changed.", body = ErrorBody),
+    (status = 409, description = "Sealed records from a data dir with another key.", body = ErrorBody)))]
 async fn import_state<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
@@ -365,6 +393,55 @@ async fn import_state<S: Service>(
     }
     let imported = service.import(&control, prepared).await?;
     Ok(HttpResponse::Ok().json(imported))
+}
+
+/// `GET /__admin/openapi.json`: this service's OpenAPI document, generated from its routes and API types.
+#[utoipa::path(get, path = paths::ADMIN_OPENAPI, tag = TAG,
+    responses((status = 200, description = "The OpenAPI 3.1 document of this service.", content_type = "application/json")))]
+async fn openapi_json(control: web::Data<ControlPlane>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(control.openapi.to_string())
+}
+
+/// `GET /__admin/docs`: the browsable documentation (Swagger UI, served from the binary).
+#[utoipa::path(get, path = paths::ADMIN_DOCS, tag = TAG,
+    responses((status = 302, description = "To the documentation page, `/__admin/docs/index.html`.")))]
+async fn docs() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("{}/index.html", paths::ADMIN_DOCS),
+        ))
+        .finish()
+}
+
+/// `GET /__admin/docs/{file}`: the documentation page's files, built into the binary.
+#[utoipa::path(get, path = paths::ADMIN_DOCS_FILE, tag = TAG,
+    params(("file" = String, Path, description = "`index.html`, or one of the page's scripts and styles.")),
+    responses(
+        (status = 200, description = "The file."),
+        (status = 404, description = "`admin.docs.not-found`.", body = ErrorBody)))]
+async fn docs_file(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let config = utoipa_swagger_ui::Config::from(paths::ADMIN_OPENAPI)
+        .validator_url("none")
+        .try_it_out_enabled(true)
+        .persist_authorization(true);
+    match utoipa_swagger_ui::serve(&file, Arc::new(config)) {
+        Ok(Some(served)) => Ok(HttpResponse::Ok()
+            .content_type(served.content_type)
+            .body(served.bytes.into_owned())),
+        Ok(None) => Err(ApiError::not_found(
+            "admin.docs.not-found",
+            format!(
+                "no file {file} in the documentation page; it starts at {}",
+                paths::ADMIN_DOCS
+            ),
+        )),
+        Err(e) => Err(ApiError::internal(&format!(
+            "serving the documentation page: {e}"
+        ))),
+    }
 }
 
 /// The answer to a request no route takes.
@@ -416,7 +493,7 @@ mod tests {
             &self.store
         }
 
-        fn routes(_: &mut web::ServiceConfig) {}
+        fn routes(_: &mut Api<'_>) {}
 
         fn check_record(&self, _: Table, _: &[u8], _: &[u8]) -> anyhow::Result<()> {
             Ok(())

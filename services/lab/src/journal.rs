@@ -70,7 +70,8 @@ pub struct Exchange<'a> {
 }
 
 /// `GET /__admin/journal?message_type=&path=&status=&after=&limit=`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct JournalQuery {
     /// Only entries with this `message_type`.

@@ -1,6 +1,7 @@
 //! What every fortimock service stands on, so each service crate holds only its domain.
 //!
-//! - `service`: the trait a service implements to be served; `server`: bind (port 0 works), HTTPS or
+//! - `service`: the trait a service implements to be served; `api`: routes registered with their OpenAPI
+//!   documentation, and the document; `server`: bind (port 0 works), HTTPS or
 //!   plain HTTP, the bounds every connection lives within, one log line per request;
 //! - `admin`: the control plane every service serves (public probes, and one guarded `/__admin` scope);
 //!   `scenario`: the scenarios armed on one service and the check handlers make; `journal`: the request
@@ -15,6 +16,7 @@
 //!   subcommand of every standalone service binary (its container health check).
 
 pub mod admin;
+pub mod api;
 pub mod client;
 pub mod clock;
 pub mod health;

@@ -33,6 +33,7 @@ use anyhow::Context as _;
 use futures_util::Stream;
 
 use crate::admin::{self, ClientCertLog, ControlPlane};
+use crate::api::Api;
 use crate::clock::Clock;
 use crate::http::ApiError;
 use crate::journal::{Exchange, Journal, RecordedBody};
@@ -194,6 +195,9 @@ pub fn start<S: Service>(
 ) -> anyhow::Result<RunningService> {
     let certs = ClientCertLog::default();
     let scenarios = Scenarios::new(S::NAME);
+    let openapi = openapi::<S>()
+        .to_json()
+        .context("writing the OpenAPI document")?;
     let control = web::Data::new(ControlPlane {
         service: S::NAME,
         clock: options.clock.clone(),
@@ -205,17 +209,44 @@ pub fn start<S: Service>(
             .contains(&S::NAME)
             .then(|| Journal::new(options.journal_size)),
         store: Some(service.store().clone()),
+        openapi: openapi.into(),
     });
     let served = service.clone();
-    let running = serve(S::NAME, options, certs, move |cfg| {
-        cfg.app_data(control.clone())
-            .app_data(served.clone())
-            .configure(admin::configure::<S>)
-            .configure(S::routes);
+    let running = serve(S::NAME, options, certs, move |api| {
+        api.app_data(control.clone()).app_data(served.clone());
+        served_routes::<S>(api);
     })?;
     let mut running = running.releases(service);
     running.scenarios = Some(scenarios);
     Ok(running)
+}
+
+/// Every route a listener of service `S` serves: the control plane, then the service's own.
+fn served_routes<S: Service>(api: &mut Api<'_>) {
+    admin::configure::<S>(api);
+    S::routes(api);
+}
+
+/// Service `S`'s OpenAPI document: every route its listener serves (the control plane and
+/// [`Service::routes`]) and those of the listeners it opens itself ([`Service::listener_routes`]).
+pub fn openapi<S: Service>() -> utoipa::openapi::OpenApi {
+    let collected = crate::api::collect(|api| {
+        served_routes::<S>(api);
+        S::listener_routes(api);
+    });
+    crate::api::document(
+        &crate::api::Described {
+            service: S::NAME,
+            description: S::DESCRIPTION,
+            bearer_schemes: S::BEARER_SCHEMES,
+        },
+        collected,
+    )
+}
+
+/// The routes a listener of service `S` registers (not those of listeners it opens itself), for tests.
+pub fn registered_routes<S: Service>() -> Vec<crate::api::RegisteredRoute> {
+    crate::api::collect(served_routes::<S>).routes().to_vec()
 }
 
 /// Binds `options.bind` and serves only `configure`'s routes, with the shared bounds and logging but no
@@ -226,7 +257,7 @@ pub fn start_endpoint<F>(
     configure: F,
 ) -> anyhow::Result<RunningService>
 where
-    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    F: Fn(&mut Api<'_>) + Send + Clone + 'static,
 {
     serve(name, options, ClientCertLog::default(), configure)
 }
@@ -238,7 +269,7 @@ fn serve<F>(
     configure: F,
 ) -> anyhow::Result<RunningService>
 where
-    F: Fn(&mut web::ServiceConfig) + Send + Clone + 'static,
+    F: Fn(&mut Api<'_>) + Send + Clone + 'static,
 {
     let listener = match options.socket.as_ref().and_then(BoundSocket::take) {
         Some(listener) => listener,
@@ -258,7 +289,11 @@ where
             .app_data(web::Data::new(bounds.clone()))
             .app_data(admin::path_config())
             .wrap(from_fn(around_request))
-            .configure(configure.clone())
+            .configure(|cfg| {
+                // The routes' documentation is collected once, by `openapi`; here only the routes count.
+                let mut collected = crate::api::Collected::default();
+                configure(&mut Api::new(cfg, &mut collected));
+            })
             .default_service(web::to(admin::no_such_endpoint))
     })
     .on_connect(move |connection, extensions| on_connect(&counted, connection, extensions))

@@ -3,10 +3,10 @@
 //! how to check a record of a state being imported, and what a reset and an import do besides replacing
 //! records; `lab` serves `/__admin/state` and `/__admin/reset` for every service from that.
 
-use actix_web::web;
 use protocol::state::StateImported;
 
 use crate::admin::ControlPlane;
+use crate::api::Api;
 use crate::http::ApiError;
 use crate::state::{Incoming, Prepared};
 use crate::store::{Store, Table};
@@ -31,12 +31,24 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// The service's store.
     fn store(&self) -> &Store;
 
-    /// The service's own routes (appliances' and phones' endpoints, the simulators' APIs).
-    fn routes(cfg: &mut web::ServiceConfig);
+    /// What the service is, one paragraph: its OpenAPI document's description.
+    const DESCRIPTION: &'static str = "A fortimock service.";
 
-    /// The service's admin routes, mounted in the guarded `/__admin` scope: register them with
-    /// `protocol::paths::admin_suffix(path)`.
-    fn admin_routes(_cfg: &mut web::ServiceConfig) {}
+    /// Bearer-token security schemes the service's own operations name in their `security(...)`, besides
+    /// the admin token's (`lab::api::ADMIN_TOKEN_SCHEME`): `(name, description)`.
+    const BEARER_SCHEMES: &'static [(&'static str, &'static str)] = &[];
+
+    /// The service's own routes (appliances' and phones' endpoints, the simulators' APIs), each a handler
+    /// with its `#[utoipa::path]` documentation (see `lab::api`).
+    fn routes(api: &mut Api<'_>);
+
+    /// The service's admin routes, mounted in the guarded `/__admin` scope (their paths are the full
+    /// `protocol::paths::ADMIN_*` constants).
+    fn admin_routes(_api: &mut Api<'_>) {}
+
+    /// Routes the service serves on listeners it opens itself (an appliance's ftm-push listeners), so its
+    /// document covers them too.
+    fn listener_routes(_api: &mut Api<'_>) {}
 
     /// The fingerprint of the key the store seals secrets with (`lab::state::key_id`); `None` if it
     /// seals nothing.

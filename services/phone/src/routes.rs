@@ -8,20 +8,22 @@
 
 use std::sync::OnceLock;
 
-use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
+use lab::api::Api;
 use lab::clock::Clock;
 use lab::http::{ADMIN_JSON_LIMIT, ApiError, Query, read_body};
 use lab::server::with_outcome;
 use lab::service::{Reset, Service};
 use lab::state::Prepared;
 use lab::store::{Store, Table};
+use protocol::admin::ErrorBody;
 use protocol::id::TokenSerial;
 use protocol::messages::ScanRequest;
 use protocol::otp::OtpKind;
 use protocol::paths;
 use protocol::phone::{
-    Activate, Inbox, InboxEntry, NewPhone, PhoneChange, PhoneList, PushPolicy, PushStatus,
+    Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList, PhoneTokenView,
+    PhoneView, PushPolicy, PushStatus,
 };
 use protocol::push::{DeliveredPush, PushCallback};
 use protocol::state::StateImported;
@@ -102,39 +104,33 @@ impl Service for Phones {
         self.phones.store()
     }
 
-    fn routes(cfg: &mut web::ServiceConfig) {
+    const DESCRIPTION: &'static str = "Virtual FortiToken Mobile phones: create phones, activate tokens \
+        on them against ftm with the request FortiToken Mobile 4.9.9 sends, read the codes the app would \
+        show, and answer push logins.";
+
+    fn routes(api: &mut Api<'_>) {
         // Registered before the guarded scope, so the relay reaches it without the admin token.
-        cfg.route(paths::PHONE_PUSH_WEBHOOK, web::post().to(push_webhook))
-            .service(
-                web::scope(paths::PHONES)
-                    .wrap(from_fn(lab::admin::require_admin_token))
-                    .route("", web::post().to(create))
-                    .route("", web::get().to(list))
-                    .route(suffix(paths::PHONE), web::get().to(show))
-                    .route(suffix(paths::PHONE), web::patch().to(change))
-                    .route(suffix(paths::PHONE), web::delete().to(uninstall))
-                    .route(suffix(paths::PHONE_ACTIVATE), web::post().to(activate))
-                    .route(suffix(paths::PHONE_SCAN), web::post().to(scan))
-                    .route(suffix(paths::PHONE_OTP), web::get().to(otp))
-                    .route(suffix(paths::PHONE_EXPORT), web::get().to(export))
-                    .route(suffix(paths::PHONE_TOKEN), web::delete().to(delete_token))
-                    .route(suffix(paths::PHONE_TOKEN_NEXT), web::post().to(next))
-                    .route(suffix(paths::PHONE_INBOX), web::get().to(inbox))
-                    .route(suffix(paths::PHONE_APPROVE), web::post().to(approve))
-                    .route(suffix(paths::PHONE_DENY), web::post().to(deny))
-                    .route(
-                        suffix(paths::PHONE_TRANSFER),
-                        web::post().to(crate::transfer::start),
-                    )
-                    .route(
-                        suffix(paths::PHONE_TRANSFER_CHECK),
-                        web::post().to(crate::transfer::check),
-                    )
-                    .route(
-                        suffix(paths::PHONE_TRANSFER_COMPLETE),
-                        web::post().to(crate::transfer::complete),
-                    ),
-            );
+        api.route(__path_push_webhook, push_webhook)
+            .guarded(paths::PHONES, |phones| {
+                phones
+                    .route(__path_create, create)
+                    .route(__path_list, list)
+                    .route(__path_show, show)
+                    .route(__path_change, change)
+                    .route(__path_uninstall, uninstall)
+                    .route(__path_activate, activate)
+                    .route(__path_otp, otp)
+                    .route(__path_export, export)
+                    .route(__path_delete_token, delete_token)
+                    .route(__path_next, next)
+                    .route(__path_inbox, inbox)
+                    .route(__path_approve, approve)
+                    .route(__path_deny, deny)
+                    .route(__path_scan, scan)
+                    .route(crate::transfer::__path_start, crate::transfer::start)
+                    .route(crate::transfer::__path_check, crate::transfer::check)
+                    .route(crate::transfer::__path_complete, crate::transfer::complete);
+            });
     }
 
     fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
@@ -181,10 +177,6 @@ impl Service for Phones {
 }
 
 /// A phone path inside the `/phones` scope.
-fn suffix(path: &'static str) -> &'static str {
-    path.strip_prefix(paths::PHONES).unwrap_or(path)
-}
-
 /// A JSON request body, whatever its `Content-Type` says (so `curl -d` works), read with the one body
 /// reader.
 async fn json_body<T: serde::de::DeserializeOwned>(
@@ -199,6 +191,11 @@ async fn json_body<T: serde::de::DeserializeOwned>(
 }
 
 /// `POST /phones`: an empty body or `{}` gives an Android phone with every value made up.
+#[utoipa::path(post, path = paths::PHONES, tag = "virtual phones", request_body(content = NewPhone, description = "Every field optional; an empty body gives an Android phone."),
+    responses(
+        (status = 201, description = "The new phone.", body = PhoneView),
+        (status = 400, description = "`phone.bad-name`, `phone.bad-mobile-id`, …", body = ErrorBody),
+        (status = 409, description = "`phone.name-taken`.", body = ErrorBody)))]
 async fn create(
     state: web::Data<Phones>,
     request: HttpRequest,
@@ -252,6 +249,8 @@ async fn create(
     ))
 }
 
+#[utoipa::path(get, path = paths::PHONES, tag = "virtual phones",
+    responses((status = 200, description = "The phones with their tokens (never seeds).", body = PhoneList)))]
 async fn list(state: web::Data<Phones>) -> Result<HttpResponse, PhoneError> {
     let phones = state.phones.phones()?;
     Ok(HttpResponse::Ok().json(PhoneList {
@@ -267,11 +266,20 @@ pub(crate) fn find(state: &Phones, id: &str) -> Result<Phone, PhoneError> {
         .ok_or_else(|| PhoneError::NotFound(id.to_owned()))
 }
 
+#[utoipa::path(get, path = paths::PHONE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")),
+    responses(
+        (status = 200, description = "The phone with its tokens.", body = PhoneView),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn show(state: web::Data<Phones>, id: web::Path<String>) -> Result<HttpResponse, PhoneError> {
     Ok(HttpResponse::Ok().json(find(&state, &id)?.view()))
 }
 
 /// `PATCH /phones/{id}`: the clock skew and the push registration id.
+#[utoipa::path(patch, path = paths::PHONE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = PhoneChange,
+    responses(
+        (status = 200, description = "The phone after the change.", body = PhoneView),
+        (status = 400, description = "A field out of range.", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn change(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -305,6 +313,10 @@ async fn change(
 }
 
 /// `DELETE /phones/{id}`: the app is uninstalled and its tokens are gone.
+#[utoipa::path(delete, path = paths::PHONE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")),
+    responses(
+        (status = 204, description = "The phone and its tokens are gone."),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn uninstall(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -334,6 +346,13 @@ enum StoreRefusal {
 
 /// `POST /phones/{id}/activate`: redeem a code at ftm as the app does and store the token; a
 /// FortiAuthenticator's offline activation QR string installs its token with no server asked.
+#[utoipa::path(post, path = paths::PHONE_ACTIVATE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = Activate,
+    responses(
+        (status = 201, description = "The token, now on the phone.", body = PhoneTokenView),
+        (status = 400, description = "`phone.bad-code`: not an activation code (ftm is not asked).", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody),
+        (status = 422, description = "ftm's refusal with its catalogue id, e.g. `ftm.mobile.code-invalid`.", body = ErrorBody),
+        (status = 502, description = "`phone.ftm-unreachable`.", body = ErrorBody)))]
 async fn activate(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -346,6 +365,7 @@ async fn activate(
 
 /// `POST /phones/{id}/scan`: the phone's camera on a QR code image (the one in an activation email): the
 /// QR code read, then the activation as if the user had scanned it on screen.
+#[utoipa::path(post, path = paths::PHONE_SCAN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "The phone's camera on a QR code image (the one in an activation email): the QR code read, then the activation as if the user had scanned it on screen.")))]
 async fn scan(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -512,7 +532,8 @@ async fn store_activated(
 }
 
 /// `GET /phones/{id}/otp` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct OtpQuery {
     /// The token serial; optional when the phone has one token.
@@ -522,6 +543,11 @@ struct OtpQuery {
 }
 
 /// `GET /phones/{id}/otp`: the code the app shows, by the phone's own clock. Never advances a counter.
+#[utoipa::path(get, path = paths::PHONE_OTP, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …)."), OtpQuery),
+    responses(
+        (status = 200, description = "The code the app shows.", body = OtpView),
+        (status = 400, description = "A bad `at`, or `phone.token-ambiguous`.", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`, `phone.token-not-found`.", body = ErrorBody)))]
 async fn otp(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -561,6 +587,11 @@ enum StepRefusal {
 }
 
 /// `POST /phones/{id}/tokens/{serial}/next`: the user asks a HOTP token for its next code.
+#[utoipa::path(post, path = paths::PHONE_TOKEN_NEXT, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …)."), ("serial" = String, Path, description = "The token serial (`FTKMOB…`).")),
+    responses(
+        (status = 200, description = "The HOTP token's next code.", body = OtpView),
+        (status = 400, description = "Not a HOTP token.", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`, `phone.token-not-found`.", body = ErrorBody)))]
 async fn next(
     state: web::Data<Phones>,
     path: web::Path<(String, String)>,
@@ -617,6 +648,10 @@ async fn next(
 }
 
 /// `DELETE /phones/{id}/tokens/{serial}`: the user deletes the account from the app.
+#[utoipa::path(delete, path = paths::PHONE_TOKEN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …)."), ("serial" = String, Path, description = "The token serial (`FTKMOB…`).")),
+    responses(
+        (status = 204, description = "The token is gone from the app."),
+        (status = 404, description = "`phone.not-found`, `phone.token-not-found`.", body = ErrorBody)))]
 async fn delete_token(
     state: web::Data<Phones>,
     path: web::Path<(String, String)>,
@@ -646,6 +681,10 @@ async fn delete_token(
 }
 
 /// `GET /phones/{id}/export`: the app's preferences and accounts as the Android app stores them.
+#[utoipa::path(get, path = paths::PHONE_EXPORT, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")),
+    responses(
+        (status = 200, description = "The app data as the Android app stores it: `shared_prefs` and `accounts` (seeds encrypted).", body = Object),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn export(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -655,6 +694,10 @@ async fn export(
 }
 
 /// `GET /phones/{id}/inbox`: the pushes the phone received, oldest first.
+#[utoipa::path(get, path = paths::PHONE_INBOX, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")),
+    responses(
+        (status = 200, description = "The pushes the phone received, oldest first.", body = Inbox),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn inbox(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -667,6 +710,11 @@ async fn inbox(
 
 /// `POST /phones/{id}/push-webhook`: the relay delivering a push. The phone checks and stores it, answers the
 /// relay at once, and then acts on it as its policy says.
+#[utoipa::path(post, path = paths::PHONE_PUSH_WEBHOOK, tag = "push webhook", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = DeliveredPush,
+    responses(
+        (status = 200, description = "Taken: the phone checked the push with its seeds and stored it."),
+        (status = 400, description = "A push the phone cannot read.", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody)))]
 async fn push_webhook(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -722,6 +770,11 @@ async fn push_webhook(
     ))
 }
 
+#[utoipa::path(post, path = paths::PHONE_APPROVE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …)."), ("push" = String, Path, description = "The push's number in the inbox, or `latest`.")),
+    responses(
+        (status = 200, description = "The push, answered: the phone called the appliance back with its OTP.", body = InboxEntry),
+        (status = 404, description = "No such phone or push.", body = ErrorBody),
+        (status = 409, description = "Already answered.", body = ErrorBody)))]
 async fn approve(
     state: web::Data<Phones>,
     path: web::Path<(String, String)>,
@@ -730,6 +783,11 @@ async fn approve(
     answered(answer_push(&state, &id, &push, true).await?)
 }
 
+#[utoipa::path(post, path = paths::PHONE_DENY, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …)."), ("push" = String, Path, description = "The push's number in the inbox, or `latest`.")),
+    responses(
+        (status = 200, description = "The push, denied.", body = InboxEntry),
+        (status = 404, description = "No such phone or push.", body = ErrorBody),
+        (status = 409, description = "Already answered.", body = ErrorBody)))]
 async fn deny(
     state: web::Data<Phones>,
     path: web::Path<(String, String)>,

@@ -58,6 +58,7 @@ fn unreachable(what: &str, e: impl std::fmt::Display) -> PhoneError {
 }
 
 /// `POST /phones/{id}/transfer`: "Transfer Tokens" on the old phone.
+#[utoipa::path(post, path = paths::PHONE_TRANSFER, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "\"Transfer Tokens\" on the old phone.")))]
 pub(crate) async fn start(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -186,6 +187,7 @@ pub(crate) async fn start(
 
 /// `POST /phones/{id}/transfer/check`: the old phone asks how the transfer went; once another phone completed
 /// it, this one removes the tokens.
+#[utoipa::path(post, path = paths::PHONE_TRANSFER_CHECK, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "The old phone asks how the transfer went; once another phone completed it, this one removes the tokens.")))]
 pub(crate) async fn check(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -239,6 +241,7 @@ pub(crate) async fn check(
 }
 
 /// `POST /phones/{id}/transfer/complete`: "Complete Token Transfer" on the new phone.
+#[utoipa::path(post, path = paths::PHONE_TRANSFER_COMPLETE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "\"Complete Token Transfer\" on the new phone.")))]
 pub(crate) async fn complete(
     state: web::Data<Phones>,
     id: web::Path<String>,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use lab::api::Api;
 use lab::clock::Clock;
 use lab::http::{ApiError, BodyError, Query, read_body};
 use lab::scenario::{self, Fired};
@@ -16,8 +17,11 @@ use lab::service::{Reset, Service};
 use lab::state::Prepared;
 use lab::store::{Store, Table};
 use protocol::modeled;
-use protocol::paths::{self, admin_suffix};
-use protocol::push::{DeviceList, PushAccepted, PushBatch, PushJournal, PushRefused};
+use protocol::paths;
+use protocol::push::{
+    DeviceList, DeviceRegistration, DeviceView, PushAccepted, PushBatch, PushJournal, PushRefused,
+    PushRequest,
+};
 use protocol::scenario::{PUSH_MESSAGE, ScenarioAction, Trigger};
 use protocol::state::StateImported;
 use protocol::time::UnixTime;
@@ -47,22 +51,23 @@ impl Service for Relay {
         self.relays.store()
     }
 
-    fn routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(paths::RELAY_PUSH, web::post().to(push))
-            .route("/", web::post().to(push))
-            .route(paths::RELAY_DEVICE, web::put().to(register))
-            .route(paths::RELAY_DEVICE, web::get().to(device))
-            .route(paths::RELAY_DEVICE, web::delete().to(unregister))
-            .route(paths::RELAY_DEVICE_PUSHES, web::get().to(pushes));
+    const DESCRIPTION: &'static str = "The FortiGuard push relay (push.fortinet.com, with APNs and FCM \
+        behind it): appliances' pushes delivered in arrival order to the device registered under their \
+        registration id, picked up by long-poll or at a webhook. The relay never reads a push's payload.";
+
+    fn routes(api: &mut Api<'_>) {
+        api.route(__path_push, push)
+            .route(__path_push_at_root, push)
+            .route(__path_register, register)
+            .route(__path_device, device)
+            .route(__path_unregister, unregister)
+            .route(__path_pushes, pushes);
     }
 
-    fn admin_routes(cfg: &mut web::ServiceConfig) {
-        cfg.route(admin_suffix(paths::ADMIN_PUSHES), web::get().to(journal))
-            .route(
-                admin_suffix(paths::ADMIN_PUSHES),
-                web::delete().to(clear_journal),
-            )
-            .route(admin_suffix(paths::ADMIN_DEVICES), web::get().to(devices));
+    fn admin_routes(api: &mut Api<'_>) {
+        api.route(__path_journal, journal)
+            .route(__path_clear_journal, clear_journal)
+            .route(__path_devices, devices);
     }
 
     fn check_record(&self, table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()> {
@@ -208,6 +213,13 @@ fn logged(
 }
 
 /// `POST /api/v1/push` (and `POST /`): an appliance's push for a phone.
+#[utoipa::path(post, path = paths::RELAY_PUSH, tag = "relay",
+    request_body(content = PushRequest, description = "An appliance's push, as FortiOS sends it."),
+    responses(
+        (status = 200, description = "Delivered: queued for the device, on disk, posted to its webhook.", body = PushAccepted),
+        (status = 400, description = "`BadRequest` (a sentence names the problem) or `BadDeviceToken`.", body = PushRefused),
+        (status = 410, description = "`Unregistered`: no device under this registration id.", body = PushRefused),
+        (status = 413, description = "`PayloadTooLarge`: a body over 64 KiB.", body = PushRefused)))]
 async fn push(
     state: web::Data<Relay>,
     request: HttpRequest,
@@ -363,6 +375,13 @@ async fn deliver(state: &Relay, push: &Push, now: UnixTime) -> Result<HttpRespon
 }
 
 /// `PUT /api/v1/devices/{registration_id}`: the app installed (201) or its registration changed (200).
+#[utoipa::path(put, path = paths::RELAY_DEVICE, tag = "relay devices",
+    params(("registration_id" = String, Path, description = "The push token: FCM `<instance id>:APA91b…` or APNs 64 hex digits.")),
+    request_body = DeviceRegistration,
+    responses(
+        (status = 201, description = "Registered.", body = DeviceView),
+        (status = 200, description = "Registered again (the queue stays).", body = DeviceView),
+        (status = 400, description = "`BadRequest` or `BadDeviceToken`.", body = PushRefused)))]
 async fn register(
     state: web::Data<Relay>,
     registration_id: web::Path<String>,
@@ -385,6 +404,12 @@ async fn register(
 }
 
 /// `GET /api/v1/devices/{registration_id}`.
+#[utoipa::path(get, path = paths::RELAY_DEVICE, tag = "relay devices",
+    params(("registration_id" = String, Path, description = "The push token.")),
+    responses(
+        (status = 200, description = "The device.", body = DeviceView),
+        (status = 400, description = "`BadRequest` or `BadDeviceToken`.", body = PushRefused),
+        (status = 404, description = "`NotFound`.", body = PushRefused)))]
 async fn device(
     state: web::Data<Relay>,
     registration_id: web::Path<String>,
@@ -396,6 +421,12 @@ async fn device(
 }
 
 /// `DELETE /api/v1/devices/{registration_id}`: the app uninstalled; later pushes are `Unregistered`.
+#[utoipa::path(delete, path = paths::RELAY_DEVICE, tag = "relay devices",
+    params(("registration_id" = String, Path, description = "The push token.")),
+    responses(
+        (status = 204, description = "The device and its queue are gone."),
+        (status = 400, description = "`BadRequest` or `BadDeviceToken`.", body = PushRefused),
+        (status = 404, description = "`NotFound`.", body = PushRefused)))]
 async fn unregister(
     state: web::Data<Relay>,
     registration_id: web::Path<String>,
@@ -408,14 +439,36 @@ async fn unregister(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PollQuery {
+    /// Only pushes with a `seq` above this (default 0).
     after: Option<u64>,
+    /// Seconds to wait for the first push when there is none (default 0, at most 60).
     wait: Option<u64>,
 }
 
+/// `POST /`: the same push, at the relay's root (the capture does not show the request line).
+#[utoipa::path(post, path = paths::RELAY_ROOT, tag = "relay",
+    request_body(content = PushRequest, description = "An appliance's push, as FortiOS sends it."),
+    responses(
+        (status = 200, description = "Delivered.", body = PushAccepted),
+        (status = 400, description = "`BadRequest` or `BadDeviceToken`.", body = PushRefused),
+        (status = 410, description = "`Unregistered`.", body = PushRefused),
+        (status = 413, description = "`PayloadTooLarge`.", body = PushRefused)))]
+#[allow(dead_code)]
+fn push_at_root() {}
+
 /// `GET /api/v1/devices/{registration_id}/pushes?after=<seq>&wait=<secs>`: the pushes after `after`, or,
 /// when there are none, the first ones to arrive within `wait` seconds (the answer may be empty).
+#[utoipa::path(get, path = paths::RELAY_DEVICE_PUSHES, tag = "relay devices",
+    params(
+        ("registration_id" = String, Path, description = "The push token."),
+        PollQuery),
+    responses(
+        (status = 200, description = "The pushes after `after`, in arrival order, at most 100.", body = PushBatch),
+        (status = 400, description = "`BadRequest` or `BadDeviceToken`.", body = PushRefused),
+        (status = 404, description = "`NotFound`.", body = PushRefused)))]
 async fn pushes(
     state: web::Data<Relay>,
     registration_id: web::Path<String>,
@@ -435,15 +488,21 @@ async fn pushes(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct JournalQuery {
+    /// Only pushes to this registration id.
     registration_id: Option<String>,
+    /// Only pushes from this sender (`FGT-<serial>-<vdom>`).
     sender: Option<String>,
+    /// The newest N.
     limit: Option<usize>,
 }
 
 /// `GET /__admin/pushes?registration_id=&sender=&limit=`: the journal, oldest first.
+#[utoipa::path(get, path = paths::ADMIN_PUSHES, tag = "relay journal", operation_id = "push_journal", params(JournalQuery),
+    responses((status = 200, description = "Every push request answered, oldest first, never the message.", body = PushJournal)))]
 async fn journal(
     state: web::Data<Relay>,
     query: Query<JournalQuery>,
@@ -459,6 +518,8 @@ async fn journal(
 }
 
 /// `DELETE /__admin/pushes`: empties the journal.
+#[utoipa::path(delete, path = paths::ADMIN_PUSHES, tag = "relay journal", operation_id = "clear_push_journal",
+    responses((status = 204, description = "Emptied.")))]
 async fn clear_journal(state: web::Data<Relay>) -> Result<HttpResponse, ApiError> {
     let cleared = state.relays.clear_journal().await?;
     tracing::info!(cleared, "push journal cleared");
@@ -466,6 +527,8 @@ async fn clear_journal(state: web::Data<Relay>) -> Result<HttpResponse, ApiError
 }
 
 /// `GET /__admin/devices`: every registered device.
+#[utoipa::path(get, path = paths::ADMIN_DEVICES, tag = "relay devices",
+    responses((status = 200, description = "Every registered device with its queue length.", body = DeviceList)))]
 async fn devices(state: web::Data<Relay>) -> Result<HttpResponse, ApiError> {
     let devices = state.relays.devices()?;
     Ok(HttpResponse::Ok().json(DeviceList { devices }))

@@ -4,6 +4,7 @@
 //! offline activation page (JSON, or the QR code as a PNG). Errors are the service's `ApplianceError`.
 
 use actix_web::{HttpResponse, web};
+use lab::api::Api;
 use lab::http::{Json, Query};
 use protocol::fac_admin::{
     AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued, ApiKeyRequest, FacChange, FacView,
@@ -20,36 +21,17 @@ use crate::routes::{Appliances, find};
 use crate::token_policy;
 
 /// Registers the routes inside the `/appliances` scope.
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    let suffix = |path: &'static str| path.strip_prefix(paths::APPLIANCES).unwrap_or(path);
-    cfg.route(
-        suffix(paths::APPLIANCE_API_KEYS),
-        web::post().to(issue_api_key),
-    )
-    .route(suffix(paths::APPLIANCE_FAC), web::get().to(show_fac))
-    .route(suffix(paths::APPLIANCE_FAC), web::patch().to(change_fac))
-    .route(
-        suffix(paths::APPLIANCE_LDAP_USERS),
-        web::post().to(add_ldap_user),
-    )
-    .route(suffix(paths::APPLIANCE_OUTBOX), web::get().to(outbox))
-    .route(
-        suffix(paths::APPLIANCE_OUTBOX),
-        web::delete().to(clear_outbox),
-    )
-    .route(
-        suffix(paths::APPLIANCE_ACTIVATION),
-        web::get().to(activation_page),
-    )
-    .route(suffix(paths::APPLIANCE_AGENTS), web::get().to(agents))
-    .route(
-        suffix(paths::APPLIANCE_AGENT_SYNC),
-        web::post().to(agent_sync),
-    )
-    .route(
-        suffix(paths::APPLIANCE_AGENT_LOGIN),
-        web::post().to(agent_login),
-    );
+pub(crate) fn configure(api: &mut Api<'_>) {
+    api.route(__path_issue_api_key, issue_api_key)
+        .route(__path_show_fac, show_fac)
+        .route(__path_change_fac, change_fac)
+        .route(__path_add_ldap_user, add_ldap_user)
+        .route(__path_outbox, outbox)
+        .route(__path_clear_outbox, clear_outbox)
+        .route(__path_activation_page, activation_page)
+        .route(__path_agents, agents)
+        .route(__path_agent_sync, agent_sync)
+        .route(__path_agent_login, agent_login);
 }
 
 /// The FortiAuthenticator a path names; a FortiGate is refused.
@@ -78,6 +60,7 @@ fn view(state: &Appliances, appliance: &Appliance) -> Result<FacView, ApplianceE
 
 /// `POST /appliances/{serial}/api-keys`: a new API key for the administrator (default `admin`); it replaces
 /// the old one and is shown only here.
+#[utoipa::path(post, path = paths::APPLIANCE_API_KEYS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A new API key for the administrator (default `admin`); it replaces the old one and is shown only here.")))]
 async fn issue_api_key(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -102,6 +85,7 @@ async fn issue_api_key(
     }))
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The FortiAuthenticator's settings: host name, provisioning, token policy, admins.")))]
 async fn show_fac(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -112,6 +96,7 @@ async fn show_fac(
 
 /// `PATCH /appliances/{serial}/fac`: host name, provisioning settings and token policy, all checked before
 /// anything changes.
+#[utoipa::path(patch, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Host name, provisioning settings and token policy, all checked before anything changes.")))]
 async fn change_fac(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -150,6 +135,7 @@ async fn change_fac(
 }
 
 /// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it.
+#[utoipa::path(post, path = paths::APPLIANCE_LDAP_USERS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A user as the FAC's LDAP synchronisation would bring it.")))]
 async fn add_ldap_user(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -201,6 +187,7 @@ async fn add_ldap_user(
     }
 }
 
+#[utoipa::path(get, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The emails and SMS the FortiAuthenticator sent.")))]
 async fn outbox(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -211,6 +198,7 @@ async fn outbox(
     }))
 }
 
+#[utoipa::path(delete, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The outbox emptied.")))]
 async fn clear_outbox(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -230,6 +218,7 @@ struct PageFormat {
 
 /// `GET /appliances/{serial}/activation/{token}`: the offline activation page of a token provisioned offline
 /// and waiting for its phone.
+#[utoipa::path(get, path = paths::APPLIANCE_ACTIVATION, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The activation token.")), responses((status = "2XX", description = "The offline activation page of a token provisioned offline and waiting for its phone.")))]
 async fn activation_page(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -254,6 +243,7 @@ async fn activation_page(
 }
 
 /// `GET /appliances/{serial}/agents`: what every virtual Windows agent holds.
+#[utoipa::path(get, path = paths::APPLIANCE_AGENTS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "What every virtual Windows agent holds.")))]
 async fn agents(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -280,6 +270,7 @@ fn agent_name(agent: &str) -> Result<&str, ApplianceError> {
 }
 
 /// `POST /appliances/{serial}/agents/{agent}/sync`: the agent fetches `user`'s offline cache (`offlineotp/`).
+#[utoipa::path(post, path = paths::APPLIANCE_AGENT_SYNC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), responses((status = "2XX", description = "The agent fetches `user`'s offline cache (`offlineotp/`).")))]
 async fn agent_sync(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -306,6 +297,7 @@ async fn agent_sync(
 
 /// `POST /appliances/{serial}/agents/{agent}/login`: an offline login on the agent's PC, checked against its
 /// cache alone (200 on success, 401 otherwise).
+#[utoipa::path(post, path = paths::APPLIANCE_AGENT_LOGIN, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), responses((status = "2XX", description = "An offline login on the agent's PC, checked against its cache alone (200 on success, 401 otherwise).")))]
 async fn agent_login(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,

@@ -40,8 +40,8 @@ use crate::token_policy::{self, FacConfig};
 const BODY_LIMIT: usize = 64 * 1024;
 
 /// Registers the dispatcher: every method on every path below [`paths::FAC_API`].
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource(format!("{}{{tail:.*}}", paths::FAC_API)).to(dispatch));
+pub(crate) fn configure(api: &mut lab::api::Api<'_>) {
+    api.emulated_product_api(paths::FAC_API, dispatch);
 }
 
 /// One request to the API: the FAC it is for, its query, its body.

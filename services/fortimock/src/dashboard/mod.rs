@@ -59,21 +59,22 @@ pub fn start(config: Config) -> anyhow::Result<RunningService> {
         http: config.http,
         secure,
     });
-    lab::server::start_endpoint(NAME, &config.listen, move |cfg| {
-        cfg.app_data(dashboard.clone());
-        routes::configure(cfg);
+    lab::server::start_endpoint(NAME, &config.listen, move |api| {
+        api.app_data(dashboard.clone());
+        routes::configure(api);
     })
 }
 
-/// Starts the dashboard for `suite` on `port` (0 picks a free one), on the lab's TLS and bind address.
+/// Starts the dashboard for the suite at `urls` on `port` (0 picks a free one), on the lab's TLS and bind
+/// address.
 pub fn start_for_suite(
     lab: &lab::options::Lab,
-    suite: &crate::suite::Suite,
+    urls: SuiteUrls,
     port: u16,
 ) -> anyhow::Result<RunningService> {
     start(Config {
         listen: lab.listen(NAME, port)?,
-        urls: suite.urls(),
+        urls,
         http: lab.http_client()?,
     })
 }

@@ -2,6 +2,7 @@
 //! server-sent events, the page's own script and style, state export and import, and the pass-through the
 //! page's actions call, which forwards to the services' guarded APIs with the browser's admin token.
 
+use lab::api::Api;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -40,17 +41,17 @@ const JOURNAL_POLL: Duration = Duration::from_millis(500);
 /// A comment line on the event stream after this many quiet polls, so a closed browser is noticed.
 const KEEP_ALIVE_POLLS: u32 = 30;
 
-pub(super) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::UI_HOME, web::get().to(home))
-        .route(paths::UI_LOGIN, web::get().to(login_form))
-        .route(paths::UI_LOGIN, web::post().to(login))
-        .route(paths::UI_LOGOUT, web::post().to(logout))
-        .route(paths::UI_EVENTS, web::get().to(events))
-        .route(paths::UI_SCRIPT, web::get().to(script))
-        .route(paths::UI_STYLE, web::get().to(style))
-        .route(paths::UI_STATE_EXPORT, web::get().to(export_state))
-        .route(paths::UI_STATE_IMPORT, web::post().to(import_state))
-        .route(paths::UI_API, web::route().to(pass_through));
+pub(super) fn configure(api: &mut Api<'_>) {
+    api.route(__path_home, home)
+        .route(__path_login_form, login_form)
+        .route(__path_login, login)
+        .route(__path_logout, logout)
+        .route(__path_events, events)
+        .route(__path_script, script)
+        .route(__path_style, style)
+        .route(__path_export_state, export_state)
+        .route(__path_import_state, import_state)
+        .route(__path_pass_through, pass_through);
 }
 
 /// The client for this request (with the token the browser presented) and the lab clock, read through a
@@ -104,6 +105,7 @@ fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
         .body(markup.into_string())
 }
 
+#[utoipa::path(get, path = paths::UI_HOME, tag = "dashboard", responses((status = "2XX", description = "The dashboard page.")))]
 async fn home(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,
@@ -113,6 +115,7 @@ async fn home(
     Ok(html(StatusCode::OK, page::dashboard(&view)))
 }
 
+#[utoipa::path(get, path = paths::UI_LOGIN, tag = "dashboard", responses((status = "2XX", description = "The login form (asks for the admin token).")))]
 async fn login_form() -> HttpResponse {
     html(StatusCode::OK, page::login(None))
 }
@@ -123,6 +126,7 @@ struct LoginForm {
 }
 
 /// Keeps the token in a cookie once the services accept it.
+#[utoipa::path(post, path = paths::UI_LOGIN, tag = "dashboard", responses((status = "2XX", description = "Keeps the token in a cookie once the services accept it.")))]
 async fn login(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,
@@ -148,6 +152,7 @@ async fn login(
     }
 }
 
+#[utoipa::path(post, path = paths::UI_LOGOUT, tag = "dashboard", responses((status = "2XX", description = "Forgets the token's cookie.")))]
 async fn logout(dashboard: web::Data<Dashboard>) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((SET_COOKIE, session::clear_cookie(dashboard.secure)))
@@ -155,10 +160,12 @@ async fn logout(dashboard: web::Data<Dashboard>) -> HttpResponse {
         .finish()
 }
 
+#[utoipa::path(get, path = paths::UI_SCRIPT, tag = "dashboard", responses((status = "2XX", description = "The dashboard's script.")))]
 async fn script() -> HttpResponse {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
+#[utoipa::path(get, path = paths::UI_STYLE, tag = "dashboard", responses((status = "2XX", description = "The dashboard's style sheet.")))]
 async fn style() -> HttpResponse {
     asset("text/css; charset=utf-8", STYLE)
 }
@@ -184,6 +191,7 @@ fn require_action_header(request: &HttpRequest) -> Result<(), DashboardError> {
 }
 
 /// The state bundle `fortimock state export` writes, as a download.
+#[utoipa::path(get, path = paths::UI_STATE_EXPORT, tag = "dashboard", responses((status = "2XX", description = "The state bundle `fortimock state export` writes, as a download.")))]
 async fn export_state(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,
@@ -202,6 +210,7 @@ async fn export_state(
 }
 
 /// A state bundle imported as `fortimock state import` does: every service checks its part first.
+#[utoipa::path(post, path = paths::UI_STATE_IMPORT, tag = "dashboard", responses((status = "2XX", description = "A state bundle imported as `fortimock state import` does: every service checks its part first.")))]
 async fn import_state(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,
@@ -249,6 +258,7 @@ fn may_pass(tail: &str) -> bool {
 
 /// Forwards an action to `service`'s API with the browser's admin token; the service's answer comes back
 /// as it is (status, type and body).
+#[utoipa::path(method(get, post, put, patch, delete), path = paths::UI_API, tag = "dashboard", params(("service" = String, Path, description = "The service the call goes to."), ("tail" = String, Path, description = "The path under it.")), responses((status = "2XX", description = "Forwards an action to `service`'s API with the browser's admin token; the service's answer comes back as it is (status, type and body).")))]
 async fn pass_through(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,
@@ -327,6 +337,7 @@ async fn pass_through(
 
 /// The journal live: every new entry of forticare, ftm and the relay as a server-sent `journal` event
 /// (JSON, redacted as the journal keeps it, with its `service`).
+#[utoipa::path(get, path = paths::UI_EVENTS, tag = "dashboard", responses((status = "2XX", description = "The journal live: every new entry of forticare, ftm and the relay as a server-sent `journal` event (JSON, redacted as the journal keeps it, with its `service`).")))]
 async fn events(
     dashboard: web::Data<Dashboard>,
     request: HttpRequest,

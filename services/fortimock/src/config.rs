@@ -1,0 +1,516 @@
+//! Configuration by file: `fortimock.toml` (in the working directory, or `--config FILE`), with one
+//! precedence rule for every setting: flag > `FORTIMOCK_*` variable > file > built-in default.
+//!
+//! There is one source of truth, the clap definitions of `fortimock up`: every argument of `up` with a long
+//! name is a file key of that name (`--data-dir` is `data-dir = "…"`) and has a `FORTIMOCK_*` variable
+//! (a test checks both), so a flag added to `LabOptions`, `PortOptions` or `UpArgs` gets its key and its
+//! line in README's table with nothing else to do. The file's values become the arguments' defaults before
+//! clap parses, which puts them under flags and variables and above the built-in defaults; a key applies
+//! to every subcommand with that flag (`data-dir` also tells `fortimock license list` where the suite is).
+//!
+//! An unknown key, or an unknown `FORTIMOCK_*` variable, is an error naming the closest valid one.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
+
+use crate::cli::Cli;
+
+/// The file `fortimock` reads from the working directory when no `--config` is given.
+pub const CONFIG_FILE: &str = "fortimock.toml";
+
+/// The variable naming the config file (as `--config` does).
+pub const CONFIG_VARIABLE: &str = "FORTIMOCK_CONFIG";
+
+/// `FORTIMOCK_*` variables that are not flags, and who reads them.
+pub const OTHER_VARIABLES: &[(&str, &str)] = &[(
+    "FORTIMOCK_REQUIRE_PYTHON",
+    "the e2e tests: fail instead of skipping when Python or requests is missing",
+)];
+
+/// A value from the file, as clap takes defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum FileValue {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// What was read from a config file.
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    /// Where it was, if one was read.
+    pub path: Option<PathBuf>,
+    values: BTreeMap<String, FileValue>,
+}
+
+impl ConfigFile {
+    /// The keys the file set.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.values.keys().map(String::as_str)
+    }
+}
+
+/// Parses the command line with `fortimock.toml` and the `FORTIMOCK_*` variables applied. Errors from
+/// clap itself (help, a bad flag) are returned as `clap::Error`, for `main` to print and exit with.
+pub fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
+    check_variables(std::env::vars_os())?;
+    let file = load(&args)?;
+    let command = with_file_defaults(Cli::command(), &file);
+    let matches = command.try_get_matches_from(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    Ok(cli)
+}
+
+/// The config file `args` or the environment name, or `./fortimock.toml` if there is one.
+fn config_path(args: &[OsString]) -> Option<(PathBuf, bool)> {
+    let mut given = None;
+    let mut iter = args.iter().skip(1);
+    while let Some(arg) = iter.next() {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        if arg == "--config" {
+            given = iter.next().map(PathBuf::from);
+        } else if let Some(path) = arg.strip_prefix("--config=") {
+            given = Some(PathBuf::from(path));
+        }
+    }
+    if let Some(path) = given {
+        return Some((path, true));
+    }
+    if let Some(path) = std::env::var_os(CONFIG_VARIABLE).filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(path), true));
+    }
+    let default = PathBuf::from(CONFIG_FILE);
+    default.is_file().then_some((default, false))
+}
+
+/// Reads and checks the config file, if there is one.
+pub fn load(args: &[OsString]) -> anyhow::Result<ConfigFile> {
+    let Some((path, _)) = config_path(args) else {
+        return Ok(ConfigFile::default());
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the config file {}", path.display()))?;
+    let values = read(&text, &path)?;
+    Ok(ConfigFile {
+        path: Some(path),
+        values,
+    })
+}
+
+/// The keys of `text` as clap defaults, each checked against the keys `fortimock up` has.
+fn read(text: &str, path: &Path) -> anyhow::Result<BTreeMap<String, FileValue>> {
+    let table: toml::Table = text
+        .parse()
+        .with_context(|| format!("{} is not valid TOML", path.display()))?;
+    let keys = file_keys();
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !keys.contains(&key) {
+            bail!(
+                "unknown key `{key}` in {}: did you mean `{}`? (`fortimock config --table` lists every key)",
+                path.display(),
+                closest(&key, keys.iter().map(String::as_str))
+            );
+        }
+        let value = match value {
+            toml::Value::String(text) => FileValue::One(text),
+            toml::Value::Integer(n) => FileValue::One(n.to_string()),
+            toml::Value::Float(n) => FileValue::One(n.to_string()),
+            toml::Value::Boolean(b) => FileValue::One(b.to_string()),
+            toml::Value::Array(items) => FileValue::Many(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        toml::Value::String(text) => Ok(text),
+                        toml::Value::Integer(n) => Ok(n.to_string()),
+                        other => Err(anyhow::anyhow!(
+                            "`{key}` in {}: a list of strings or numbers, not {}",
+                            path.display(),
+                            other.type_str()
+                        )),
+                    })
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            other => bail!(
+                "`{key}` in {}: a string, number, boolean or list, not {}",
+                path.display(),
+                other.type_str()
+            ),
+        };
+        values.insert(key, value);
+    }
+    Ok(values)
+}
+
+/// `command` and its subcommands, each argument whose long name the file sets defaulting to the file's
+/// value.
+fn with_file_defaults(command: Command, file: &ConfigFile) -> Command {
+    if file.values.is_empty() {
+        return command;
+    }
+    let command = command.mut_args(|arg| {
+        let Some(value) = arg.get_long().and_then(|long| file.values.get(long)) else {
+            return arg;
+        };
+        match value {
+            FileValue::One(text) => arg.default_value(text.clone()),
+            FileValue::Many(items) => arg.default_values(items.clone()),
+        }
+    });
+    command.mut_subcommands(|sub| with_file_defaults(sub, file))
+}
+
+/// The arguments of `fortimock up` that are settings (not `--help`, `--version` or `--config`).
+pub fn settings() -> Vec<Arg> {
+    let mut command = Cli::command();
+    command.build();
+    let up = command
+        .find_subcommand("up")
+        .cloned()
+        .unwrap_or_else(|| Command::new("up"));
+    up.get_arguments()
+        .filter(|arg| {
+            !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version)
+                && arg.get_long() != Some("config")
+                && arg.get_long().is_some()
+        })
+        .cloned()
+        .collect()
+}
+
+/// Every key a config file may set: the long names of `fortimock up`'s settings.
+pub fn file_keys() -> Vec<String> {
+    settings()
+        .iter()
+        .filter_map(|arg| arg.get_long().map(str::to_owned))
+        .collect()
+}
+
+/// Every `FORTIMOCK_*` variable fortimock reads: each flag's (of every subcommand), the config file's, and
+/// [`OTHER_VARIABLES`].
+pub fn known_variables() -> Vec<String> {
+    fn walk(command: &Command, found: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                found.push(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, found);
+        }
+    }
+    let mut found = vec![CONFIG_VARIABLE.to_owned()];
+    walk(&Cli::command(), &mut found);
+    found.extend(OTHER_VARIABLES.iter().map(|(name, _)| (*name).to_owned()));
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// Refuses a `FORTIMOCK_*` variable fortimock does not read (a typo would otherwise be ignored silently).
+pub fn check_variables(
+    variables: impl IntoIterator<Item = (OsString, OsString)>,
+) -> anyhow::Result<()> {
+    let known = known_variables();
+    for (name, _) in variables {
+        let name = name.to_string_lossy();
+        if !name.starts_with("FORTIMOCK_") || known.iter().any(|k| *k == name) {
+            continue;
+        }
+        bail!(
+            "unknown variable {name}: did you mean {}? (`fortimock config --table` lists every variable)",
+            closest(&name, known.iter().map(String::as_str))
+        );
+    }
+    Ok(())
+}
+
+/// The candidate most like `name`.
+fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> &'a str {
+    let name = name.to_ascii_lowercase().replace('_', "-");
+    candidates
+        .map(|candidate| {
+            let plain = candidate.to_ascii_lowercase().replace('_', "-");
+            (strsim::jaro_winkler(&name, &plain), candidate)
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map_or("", |(_, candidate)| candidate)
+}
+
+/// README's settings table: one row per setting of `fortimock up`, from its clap definition.
+pub fn readme_table() -> String {
+    use std::fmt::Write;
+    let mut out = String::from(
+        "| flag | variable | `fortimock.toml` key | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    for arg in settings() {
+        let long = arg.get_long().unwrap_or_default();
+        let takes_value = !matches!(
+            arg.get_action(),
+            ArgAction::SetTrue | ArgAction::SetFalse | ArgAction::Count
+        ) && arg.get_num_args().is_none_or(|n| n.max_values() > 0);
+        let flag = match arg.get_value_names().and_then(|names| names.first()) {
+            Some(name) if takes_value => format!("`--{long} {name}`"),
+            _ => format!("`--{long}`"),
+        };
+        let variable = arg
+            .get_env()
+            .map(|env| format!("`{}`", env.to_string_lossy()))
+            .unwrap_or_default();
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        let default = match defaults.as_slice() {
+            [] => "none".to_owned(),
+            [one] if one == "false" => "off".to_owned(),
+            values => format!("`{}`", values.join(",")),
+        };
+        let choices: Vec<String> = arg
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        let example = match (defaults.first(), takes_value) {
+            (_, false) => "true".to_owned(),
+            _ if arg.get_value_delimiter().is_some() => "[\"…\"]".to_owned(),
+            (Some(value), true) if value.parse::<f64>().is_ok() => value.clone(),
+            _ if !choices.is_empty() => format!("\"{}\"", choices.join("\" or \"")),
+            _ => "\"…\"".to_owned(),
+        };
+        let key = format!("`{long} = {example}`");
+        let help = arg
+            .get_help()
+            .map(|h| h.to_string().replace('\n', " ").replace('|', "\\|"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "| {flag} | {variable} | {key} | {default} | {help} |");
+    }
+    out
+}
+
+/// `fortimock config`: the settings `fortimock up` would run with here, and where each comes from; or,
+/// with `--table`, README's table.
+pub fn show(args: &crate::cli::ConfigArgs) -> anyhow::Result<()> {
+    if args.table {
+        return write_stdout(&readme_table());
+    }
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let file = load(&argv)?;
+    let command = with_file_defaults(Cli::command(), &file);
+    let mut up_argv = vec![OsString::from("fortimock"), OsString::from("up")];
+    if let Some(path) = &file.path {
+        up_argv.push("--config".into());
+        up_argv.push(path.into());
+    }
+    let matches = command.try_get_matches_from(up_argv)?;
+    let Some(up) = matches.subcommand_matches("up") else {
+        bail!("`fortimock up` has no settings");
+    };
+    use std::fmt::Write;
+    let mut out = String::new();
+    match &file.path {
+        Some(path) => writeln!(out, "config file {}", path.display())?,
+        None => writeln!(
+            out,
+            "config file none ({CONFIG_FILE} is not in this directory)"
+        )?,
+    }
+    for arg in settings() {
+        let id = arg.get_id().as_str();
+        let long = arg.get_long().unwrap_or(id);
+        let source = match up.value_source(id) {
+            Some(clap::parser::ValueSource::EnvVariable) => "variable",
+            Some(clap::parser::ValueSource::CommandLine) => "flag",
+            Some(clap::parser::ValueSource::DefaultValue) if file.values.contains_key(long) => {
+                "file"
+            }
+            Some(clap::parser::ValueSource::DefaultValue) => "default",
+            _ => "unset",
+        };
+        let value: Vec<String> = up
+            .get_raw(id)
+            .into_iter()
+            .flatten()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        let value = if long == "admin-token" && !value.is_empty() {
+            "<set>".to_owned()
+        } else {
+            value.join(",")
+        };
+        writeln!(out, "{long:<26} {value:<24} ({source})")?;
+    }
+    write_stdout(&out)
+}
+
+/// Writes `text` to stdout; a reader that stopped reading (`fortimock config | head -3`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile {
+            path: Some(PathBuf::from("fortimock.toml")),
+            values: read(text, Path::new("fortimock.toml")).unwrap(),
+        }
+    }
+
+    /// `fortimock up` parsed with `file` applied and `env` as the variables clap sees.
+    fn up_with(file: &ConfigFile, args: &[&str]) -> crate::cli::UpArgs {
+        let command = with_file_defaults(Cli::command(), file);
+        let mut argv = vec!["fortimock", "up"];
+        argv.extend_from_slice(args);
+        let matches = command.try_get_matches_from(argv).unwrap();
+        match Cli::from_arg_matches(&matches).unwrap().command {
+            crate::cli::Command::Up(up) => up,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn every_setting_of_up_has_a_file_key_and_a_variable() {
+        let settings = settings();
+        assert!(settings.len() > 20, "{}", settings.len());
+        for arg in settings {
+            let long = arg.get_long().unwrap();
+            let env = arg.get_env().map(|e| e.to_string_lossy().into_owned());
+            assert!(
+                env.as_deref().is_some_and(|e| e.starts_with("FORTIMOCK_")),
+                "--{long} has no FORTIMOCK_* variable"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_sits_under_flags_and_variables_and_over_defaults() {
+        let config = file("forticare-port = 9440\nftm-port = 9443\njournal-size = 7\n");
+        // Default < file.
+        let up = up_with(&config, &[]);
+        assert_eq!(up.ports.forticare_port, 9440);
+        assert_eq!(up.lab.journal_size, 7);
+        assert_eq!(up.ports.push_port, push::DEFAULT_PORT);
+        // File < flag.
+        let up = up_with(&config, &["--forticare-port", "1234"]);
+        assert_eq!(up.ports.forticare_port, 1234);
+        assert_eq!(up.ports.ftm_port, 9443);
+    }
+
+    /// File < variable: clap reads the variable before the default the file set. Run in a child process
+    /// (the variable is set for it alone), so no other test sees it.
+    #[test]
+    fn a_variable_beats_the_file() {
+        if std::env::var_os("FORTIMOCK_TEST_CHILD").is_none() {
+            let status = std::process::Command::new(std::env::current_exe().unwrap())
+                .args([
+                    "config::tests::a_variable_beats_the_file",
+                    "--exact",
+                    "--nocapture",
+                ])
+                .env("FORTIMOCK_TEST_CHILD", "1")
+                .env("FORTIMOCK_FTM_PORT", "7443")
+                .status()
+                .unwrap();
+            assert!(status.success());
+            return;
+        }
+        let config = file("ftm-port = 9443\n");
+        assert_eq!(up_with(&config, &[]).ports.ftm_port, 7443);
+        assert_eq!(up_with(&config, &["--ftm-port", "1"]).ports.ftm_port, 1);
+    }
+
+    #[test]
+    fn booleans_lists_and_paths_come_from_the_file() {
+        let config = file(
+            "ephemeral = true\nplain-http = true\nno-fixtures = true\ntls-name = [\"lab.example\", \"10.0.0.9\"]\n\
+             data-dir = \"/srv/fortimock\"\nforticare-rate-limits = true\nlog-format = \"json\"\n",
+        );
+        let up = up_with(&config, &[]);
+        assert!(up.lab.ephemeral && up.lab.plain_http && up.no_fixtures);
+        assert!(up.forticare.rate_limits);
+        assert_eq!(up.lab.tls_names, ["lab.example", "10.0.0.9"]);
+        assert_eq!(up.lab.data_dir, PathBuf::from("/srv/fortimock"));
+        assert_eq!(up.log_format, lab::telemetry::LogFormat::Json);
+        // A key applies to every subcommand with that flag.
+        let command = with_file_defaults(Cli::command(), &config);
+        let matches = command
+            .try_get_matches_from(["fortimock", "license", "list"])
+            .unwrap();
+        match Cli::from_arg_matches(&matches).unwrap().command {
+            crate::cli::Command::License(crate::cli::LicenseCommand::List(args)) => {
+                assert_eq!(args.target.data_dir, PathBuf::from("/srv/fortimock"));
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error_naming_the_closest_one() {
+        let error = read("dta-dir = \"x\"\n", Path::new("fortimock.toml")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown key `dta-dir` in fortimock.toml: did you mean `data-dir`? (`fortimock config --table` lists every key)"
+        );
+        let error = read("forticare_port = 1\n", Path::new("f.toml")).unwrap_err();
+        assert!(
+            error.to_string().contains("did you mean `forticare-port`"),
+            "{error}"
+        );
+        let error = read("[ports]\nftm = 1\n", Path::new("f.toml")).unwrap_err();
+        assert!(error.to_string().contains("unknown key `ports`"), "{error}");
+        let error = read("data-dir = \"x\"\ndata-dir = \"y\"\n", Path::new("f.toml")).unwrap_err();
+        assert!(error.to_string().contains("not valid TOML"), "{error}");
+        let error = read("bind = {a = 1}\n", Path::new("f.toml")).unwrap_err();
+        assert!(error.to_string().contains("not table"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_variable_is_an_error_naming_the_closest_one() {
+        let vars = |name: &str| vec![(OsString::from(name), OsString::from("1"))];
+        let error = check_variables(vars("FORTIMOCK_FTM_PROT")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown variable FORTIMOCK_FTM_PROT: did you mean FORTIMOCK_FTM_PORT? (`fortimock config --table` lists every variable)"
+        );
+        let error = check_variables(vars("FORTIMOCK_DATADIR")).unwrap_err();
+        assert!(error.to_string().contains("FORTIMOCK_DATA_DIR"), "{error}");
+        check_variables(vars("FORTIMOCK_FORTICARE_URL")).unwrap();
+        check_variables(vars("FORTIMOCK_REQUIRE_PYTHON")).unwrap();
+        check_variables(vars("RUST_LOG")).unwrap();
+    }
+
+    /// README's table is this module's output, between its markers.
+    #[test]
+    fn readme_table_matches_the_flags() {
+        let readme =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+                .unwrap();
+        let start =
+            "<!-- settings-table: generated by `fortimock config --table`; a test checks it -->\n";
+        let end = "<!-- end of settings-table -->";
+        let table = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once(end))
+            .map(|(table, _)| table)
+            .expect("README.md has the settings table between its markers");
+        assert_eq!(
+            table,
+            readme_table(),
+            "README's settings table is stale: replace it with `cargo run -p fortimock -- config --table`"
+        );
+    }
+}

@@ -1,0 +1,274 @@
+//! The OpenAPI documents: every service serves one at `/__admin/openapi.json` and a browsable page at
+//! `/__admin/docs` (assets from the binary); each document is well formed (every reference resolves, every
+//! path parameter is declared, operation ids are unique), covers every path in `protocol::paths`, and every
+//! operation it lists is served.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use e2e::TestSuite;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+const SERVICES: [&str; 5] = ["forticare", "ftm", "push", "phone", "appliance"];
+
+async fn documents(suite: &TestSuite) -> BTreeMap<&'static str, Value> {
+    let mut documents = BTreeMap::new();
+    for service in SERVICES {
+        let response = suite
+            .client
+            .get(format!(
+                "{}{}",
+                suite.url(service),
+                protocol::paths::ADMIN_OPENAPI
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{service}");
+        documents.insert(service, response.json::<Value>().await.unwrap());
+    }
+    documents
+}
+
+/// Every `{"$ref": "..."}` in `value`.
+fn references<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(target)) = map.get("$ref") {
+                found.push(target);
+            }
+            map.values().for_each(|v| references(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| references(v, found)),
+        _ => {}
+    }
+}
+
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// `(method, path, operation)` for every operation of a document.
+fn operations(document: &Value) -> Vec<(&'static str, String, &Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in METHODS {
+            if let Some(operation) = item.get(method) {
+                found.push((method, path.clone(), operation));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn every_document_is_well_formed() {
+    let suite = TestSuite::start().await;
+    for (service, document) in documents(&suite).await {
+        assert!(
+            document["openapi"].as_str().unwrap().starts_with("3."),
+            "{service}"
+        );
+        assert_eq!(document["info"]["title"], format!("fortimock {service}"));
+        let schemes = document["components"]["securitySchemes"]
+            .as_object()
+            .unwrap();
+        let schemas = document["components"]["schemas"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut refs = Vec::new();
+        references(&document, &mut refs);
+        for target in refs {
+            let name = target
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{service}: reference {target} outside the components"));
+            assert!(
+                schemas.contains_key(name),
+                "{service}: {target} is not defined"
+            );
+        }
+        let mut ids = BTreeSet::new();
+        for (method, path, operation) in operations(&document) {
+            let at = format!("{service}: {} {path}", method.to_uppercase());
+            assert!(
+                operation["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()),
+                "{at} has no responses"
+            );
+            if let Some(id) = operation["operationId"].as_str() {
+                assert!(ids.insert(id.to_owned()), "{at}: operationId {id} twice");
+            }
+            let declared: BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .map(|p| p["name"].as_str().unwrap())
+                .collect();
+            let in_template: BTreeSet<&str> = path
+                .split('/')
+                .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+                .collect();
+            assert_eq!(declared, in_template, "{at}: path parameters");
+            for requirement in operation["security"].as_array().into_iter().flatten() {
+                for scheme in requirement.as_object().unwrap().keys() {
+                    assert!(schemes.contains_key(scheme), "{at}: scheme {scheme}");
+                }
+            }
+        }
+    }
+    suite.stop().await;
+}
+
+/// Every path constant in `protocol::paths` (but the prefixes) is documented by some service.
+#[tokio::test]
+async fn every_path_fortimock_serves_is_documented() {
+    let suite = TestSuite::start().await;
+    let documents = documents(&suite).await;
+    let documented: BTreeSet<String> = documents
+        .values()
+        .flat_map(|d| d["paths"].as_object().unwrap().keys().cloned())
+        .collect();
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/src/paths.rs"),
+    )
+    .unwrap();
+    // Exempt by name: `FAC_*`, a FortiAuthenticator's `/api/v1/` REST API (Fortinet's API, emulated and
+    // described by Fortinet's reference; `lab::api::Api::emulated_product_api`), and `UI_*`, the
+    // dashboard's pages (its own listener, for a browser, with no control plane and no document).
+    let constants: Vec<&str> = source
+        .lines()
+        .filter_map(|line| line.strip_prefix("pub const "))
+        .filter(|rest| !rest.starts_with("FAC_") && !rest.starts_with("UI_"))
+        .filter_map(|rest| rest.split('"').nth(1))
+        .collect();
+    assert!(constants.len() > 40, "{constants:?}");
+    let prefixes = [protocol::paths::ADMIN, protocol::paths::V3_BASE];
+    let missing: Vec<&&str> = constants
+        .iter()
+        .filter(|path| !prefixes.contains(path) && !documented.contains(**path))
+        .collect();
+    assert!(missing.is_empty(), "paths no document has: {missing:?}");
+    suite.stop().await;
+}
+
+/// Every documented operation is served: a request with its method reaches a handler (whatever it then
+/// answers), never the "no such endpoint" fallback. The ftm-push listener's callback is checked on a
+/// listener.
+#[tokio::test]
+async fn every_documented_operation_is_served() {
+    let suite = TestSuite::start().await;
+    // The listener's callback first: the loop below resets the appliances, which closes their listeners.
+    let ready = suite.push_ready(serde_json::json!({})).await;
+    let listener = suite
+        .appliance(&ready.serial)
+        .await
+        .ftm_push
+        .listening_port
+        .unwrap();
+    let answer = suite
+        .client
+        .post(format!(
+            "https://127.0.0.1:{listener}{}",
+            protocol::paths::PUSH_CALLBACK
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !answer
+            .text()
+            .await
+            .unwrap()
+            .contains("http.no-such-endpoint"),
+        "the ftm-push listener's callback"
+    );
+    for (service, document) in documents(&suite).await {
+        for (method, path, _) in operations(&document) {
+            if path == protocol::paths::PUSH_CALLBACK {
+                continue;
+            }
+            let base = suite.url(service);
+            let filled: String = path
+                .split('/')
+                .map(|s| if s.starts_with('{') { "x" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = suite
+                .client
+                .request(method.clone(), format!("{base}{filled}"))
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            assert!(
+                !body.contains("http.no-such-endpoint"),
+                "{service}: {method} {path} is documented but not served ({status}: {body})"
+            );
+        }
+    }
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_documentation_page_is_served_from_the_binary() {
+    let suite = TestSuite::start().await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(suite.lab().ca_pem().unwrap().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    for service in SERVICES {
+        let base = suite.url(service);
+        let docs = no_redirects
+            .get(format!("{base}{}", protocol::paths::ADMIN_DOCS))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(docs.status(), StatusCode::FOUND);
+        let page = suite
+            .client
+            .get(format!("{base}/__admin/docs/index.html"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("swagger-ui"), "{html}");
+        // Self-hosted: the page loads nothing from another host.
+        assert!(
+            !html.contains("https://") && !html.contains("//cdn"),
+            "{html}"
+        );
+        let initializer = suite
+            .client
+            .get(format!("{base}/__admin/docs/swagger-initializer.js"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            initializer.contains(protocol::paths::ADMIN_OPENAPI),
+            "{initializer}"
+        );
+        let missing = suite
+            .client
+            .get(format!("{base}/__admin/docs/nothing.js"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    }
+    suite.stop().await;
+}
