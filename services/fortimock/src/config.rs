@@ -26,10 +26,41 @@ pub const CONFIG_FILE: &str = "fortimock.toml";
 pub const CONFIG_VARIABLE: &str = "FORTIMOCK_CONFIG";
 
 /// `FORTIMOCK_*` variables that are not flags, and who reads them.
-pub const OTHER_VARIABLES: &[(&str, &str)] = &[(
-    "FORTIMOCK_REQUIRE_PYTHON",
-    "the e2e tests: fail instead of skipping when Python or requests is missing",
-)];
+pub const OTHER_VARIABLES: &[(&str, &str)] = &[
+    (
+        "FORTIMOCK_REQUIRE_PYTHON",
+        "the e2e tests: fail instead of skipping when Python or requests is missing",
+    ),
+    (
+        "FORTIMOCK_REQUIRE_BROWSER",
+        "the e2e tests: fail instead of skipping when chromedriver is missing",
+    ),
+    (
+        "FORTIMOCK_SKIP_COMPOSE_SMOKE",
+        "`.ci/run`: skip the compose lab smoke test",
+    ),
+    // The separate binaries' own settings: a compose lab or a shell may set them for every container.
+    (
+        "FORTIMOCK_DEFAULT_LAB",
+        "forticare-mock: start with the default lab",
+    ),
+    (
+        "FORTIMOCK_FORTIGUARD_URL",
+        "appliance-mock: FortiGuard's token service",
+    ),
+    (
+        "FORTIMOCK_FTM_PUSH_SERVER",
+        "appliance-mock: the address pushes tell phones to answer at",
+    ),
+    (
+        "FORTIMOCK_PHONE_PUBLIC_URL",
+        "phone-mock: the URL the relay's webhooks reach the phones at",
+    ),
+    (
+        "FORTIMOCK_PUSH_JOURNAL_CAP",
+        "push-mock: how many relayed pushes its journal keeps",
+    ),
+];
 
 /// A value from the file, as clap takes defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
