@@ -60,6 +60,43 @@ pub const OTHER_VARIABLES: &[(&str, &str)] = &[
         "FORTIMOCK_PUSH_JOURNAL_CAP",
         "push-mock: how many relayed pushes its journal keeps",
     ),
+    // docker-compose.yml's own settings: compose reads them from the shell that also runs fortimock.
+    (
+        "FORTIMOCK_LAB_NET",
+        "docker-compose.yml: the lab network's /24 (default 172.30.14)",
+    ),
+    (
+        "FORTIMOCK_LAB_BRIDGE",
+        "docker-compose.yml: the lab network's bridge (default fortimock0)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_FORTICARE",
+        "docker-compose.yml: forticare's published port (default 8440)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_FTM",
+        "docker-compose.yml: ftm's published port (default 8443)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_PUSH",
+        "docker-compose.yml: the push relay's published port (default 8444)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_PHONE",
+        "docker-compose.yml: the phones' published port (default 8445)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_APPLIANCE",
+        "docker-compose.yml: the appliances' published port (default 8446)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_FTM_PUSH",
+        "docker-compose.yml: the appliances' ftm-push published port (default 4433)",
+    ),
+    (
+        "FORTIMOCK_HOST_PORT_DNS",
+        "docker-compose.yml: the DNS responder's published port (default 8053)",
+    ),
 ];
 
 /// A value from the file, as clap takes defaults.
@@ -522,6 +559,42 @@ mod tests {
         check_variables(vars("FORTIMOCK_FORTICARE_URL")).unwrap();
         check_variables(vars("FORTIMOCK_REQUIRE_PYTHON")).unwrap();
         check_variables(vars("RUST_LOG")).unwrap();
+    }
+
+    /// Every `FORTIMOCK_*` variable the compose file, the smoke test, CI and the Python package set is one
+    /// fortimock knows, so a shell that sets them for compose can still run `fortimock`.
+    #[test]
+    fn every_variable_the_repository_sets_is_known() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let known = known_variables();
+        let files = [
+            "docker-compose.yml",
+            "tests/docker/smoke.sh",
+            ".ci/run",
+            "python/src/fortimock/plugin.py",
+            "python/src/fortimock/client.py",
+        ];
+        let mut checked = 0;
+        for file in files {
+            let text =
+                std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+            for word in
+                text.split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            {
+                // `FORTIMOCK_HOST_PORT_<SERVICE>` in prose names a family, not a variable.
+                if word.starts_with("FORTIMOCK_") && !word.ends_with('_') {
+                    checked += 1;
+                    assert!(
+                        known.iter().any(|k| k == word),
+                        "{file} sets {word}, which fortimock refuses as unknown"
+                    );
+                }
+            }
+        }
+        assert!(
+            checked > 20,
+            "only {checked} variables found: did the files move?"
+        );
     }
 
     /// README's table is this module's output, between its markers.
