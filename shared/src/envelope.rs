@@ -5,8 +5,11 @@
 //! [`Inbound::parse`] checks the JSON, the `d` object and the `__type` string; [`Inbound::decode`]
 //! turns `d` into the message type the dispatcher picked, reporting the path of a bad field.
 
-use serde::de::DeserializeOwned;
+use std::borrow::Cow;
+
+use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::header::RequestHeader;
@@ -89,12 +92,74 @@ impl<'de, T: Message> Deserialize<'de> for Envelope<T> {
 #[derive(Debug, Clone)]
 pub struct Inbound {
     type_name: String,
-    body: Map<String, Value>,
+    body: Body,
+}
+
+/// `d`, as [`Inbound::parse`] found it.
+#[derive(Debug, Clone)]
+enum Body {
+    /// The text of `d`, a JSON object: the common case, checked in one pass without building a document,
+    /// and decoded straight from the text.
+    Text(String),
+    /// `d` without `__type`, as a document: what the careful path built.
+    Document(Map<String, Value>),
+}
+
+/// The envelope as the one-pass check reads it: a JSON object whose `d` is kept as text.
+struct Peek<'a> {
+    d: Option<&'a RawValue>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Peek<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Outer<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for Outer<'a> {
+            type Value = Peek<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            // Only a map: a struct derive would also take an array, which the careful path refuses.
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Peek<'a>, M::Error> {
+                let mut d = None;
+                // A key written with escapes cannot be borrowed: the careful path reads it.
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    if key == "d" {
+                        // A repeated `d`: the last one counts, as in a document.
+                        d = Some(map.next_value::<&'a RawValue>()?);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(Peek { d })
+            }
+        }
+        deserializer.deserialize_map(Outer(std::marker::PhantomData))
+    }
+}
+
+/// `d`'s `__type`, read from `d`'s text (a JSON object) in one pass.
+#[derive(Deserialize)]
+struct PeekType<'a> {
+    #[serde(rename = "__type", borrow)]
+    type_name: Cow<'a, str>,
 }
 
 impl Inbound {
     /// Checks that `bytes` are JSON of the form `{"d": {"__type": "<string>", ...}}`.
     pub fn parse(bytes: &[u8]) -> Result<Inbound, EnvelopeError> {
+        // A well-formed envelope is checked without building a document (what every appliance sends, on the
+        // hot path); anything else takes the careful path, which decides the error.
+        if let Ok(Peek { d: Some(d) }) = serde_json::from_slice::<Peek<'_>>(bytes) {
+            let text = d.get();
+            if text.starts_with('{')
+                && let Ok(peek) = serde_json::from_str::<PeekType<'_>>(text)
+            {
+                return Ok(Inbound {
+                    type_name: peek.type_name.into_owned(),
+                    body: Body::Text(text.to_owned()),
+                });
+            }
+        }
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         Inbound::from_value(value)
@@ -104,14 +169,14 @@ impl Inbound {
         let Value::Object(mut outer) = value else {
             return Err(EnvelopeError::NoEnvelope);
         };
-        let Some(Value::Object(mut body)) = outer.remove("d") else {
+        let Some(Value::Object(body)) = outer.remove("d") else {
             return Err(EnvelopeError::NoEnvelope);
         };
-        let type_name = match body.remove("__type") {
-            Some(Value::String(name)) => name,
-            _ => return Err(EnvelopeError::NoType),
-        };
-        Ok(Inbound { type_name, body })
+        let (type_name, body) = without_type(body)?;
+        Ok(Inbound {
+            type_name,
+            body: Body::Document(body),
+        })
     }
 
     /// The `__type` value, e.g. `SoftToken.PollingRequest`.
@@ -121,9 +186,21 @@ impl Inbound {
 
     /// Decodes `d` as `T`. A wrong or missing field is reported with its path (`tokens[0].seed`).
     pub fn decode<T: Message>(self) -> Result<T, EnvelopeError> {
-        let body = Value::Object(self.body);
-        // The common case, a well-formed message, decodes in one pass without tracking paths; only a body
-        // that fails is decoded again to say where.
+        let body = match self.body {
+            Body::Text(text) => {
+                // The common case, a well-formed message, decodes from the text in one pass (`__type` is a
+                // field no message has, so it is skipped); anything else is decoded again from a document.
+                if let Ok(message) = serde_json::from_str::<T>(&text) {
+                    return Ok(message);
+                }
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Object(body)) => without_type(body)?.1,
+                    _ => return Err(EnvelopeError::NoEnvelope),
+                }
+            }
+            Body::Document(body) => body,
+        };
+        let body = Value::Object(body);
         if let Ok(message) = T::deserialize(&body) {
             return Ok(message);
         }
@@ -132,6 +209,16 @@ impl Inbound {
             decode_located::<RequestHeader, T>(&body)?;
         }
         decode_located::<T, T>(body)
+    }
+}
+
+/// `d`'s `__type` string and the rest of `d`.
+fn without_type(
+    mut body: Map<String, Value>,
+) -> Result<(String, Map<String, Value>), EnvelopeError> {
+    match body.remove("__type") {
+        Some(Value::String(name)) => Ok((name, body)),
+        _ => Err(EnvelopeError::NoType),
     }
 }
 
@@ -270,5 +357,66 @@ mod tests {
             "protocol.invalid-message",
             "count: invalid type",
         );
+    }
+}
+
+#[cfg(test)]
+mod one_pass_tests {
+    //! The one-pass check and decode must answer exactly what the careful, document-built path answers.
+    use super::*;
+    use crate::provision::PollingRequest;
+
+    /// What the careful path alone answers for `bytes`.
+    fn careful<T: Message + std::fmt::Debug>(bytes: &[u8]) -> Result<(String, T), EnvelopeError> {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
+        let inbound = Inbound::from_value(value)?;
+        let name = inbound.type_name().to_owned();
+        inbound.decode::<T>().map(|m| (name, m))
+    }
+
+    fn both<T: Message + std::fmt::Debug + PartialEq>(bytes: &str) {
+        let fast = Inbound::parse(bytes.as_bytes()).and_then(|inbound| {
+            let name = inbound.type_name().to_owned();
+            inbound.decode::<T>().map(|m| (name, m))
+        });
+        assert_eq!(fast, careful::<T>(bytes.as_bytes()), "for {bytes}");
+    }
+
+    #[test]
+    fn odd_envelopes_get_the_careful_paths_answer() {
+        let poll = r#""serial_number":"FGT60E0000000001","__version":"4","tokens":[{"token":"FTKMOB0000000001"}]"#;
+        for body in [
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}}"#),
+            // `__type` last, other keys around `d`, `d` twice (the last counts), keys with escapes.
+            format!(
+                r#"{{"x":[1,{{"d":2}}],"d":{{{poll},"__type":"SoftToken.PollingRequest"}},"y":null}}"#
+            ),
+            format!(
+                r#"{{"d":{{"__type":"A"}},"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}}"#
+            ),
+            format!(r#"{{"\u0064":{{"__type":"SoftToken.PollingRequest",{poll}}}}}"#),
+            format!(r#"{{"d":{{"\u005f_type":"SoftToken.PollingRequest",{poll}}}}}"#),
+            // A field twice, `__type` twice: a document keeps the last.
+            format!(
+                r#"{{"d":{{"__type":"X","__type":"SoftToken.PollingRequest",{poll},"serial_number":"FGT2"}}}}"#
+            ),
+            // Arrays where objects belong: a struct derive would take them positionally.
+            r#"[{"__type":"SoftToken.PollingRequest"}]"#.to_owned(),
+            r#"{"d":["SoftToken.PollingRequest","4","FGT1",[]]}"#.to_owned(),
+            r#"{"d":{"__type":["SoftToken.PollingRequest"]}}"#.to_owned(),
+            r#"{"d":{"__type":null}}"#.to_owned(),
+            r#"{"d":"text"}"#.to_owned(),
+            r#"{"e":{}}"#.to_owned(),
+            r#"{"d":{"__type":"SoftToken.PollingRequest","tokens":"no"}}"#.to_owned(),
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}} trailing"#),
+            "".to_owned(),
+        ] {
+            both::<PollingRequest>(&body);
+        }
+        // And the common case takes the one pass.
+        let common = format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}}"#);
+        let inbound = Inbound::parse(common.as_bytes()).unwrap();
+        assert!(matches!(inbound.body, Body::Text(_)), "{inbound:?}");
     }
 }
