@@ -260,14 +260,16 @@ pub fn parse(text: &str) -> DebugLog {
     let mut at = 0;
     while at < lines.len() {
         let line = lines[at];
-        let content = &line[modeled::debug_line_prefix_len(line)..];
+        let prefix = modeled::debug_line_prefix_len(line);
+        let content = &line[prefix..];
         let Some(open) = json_start(content) else {
             let trimmed = content.trim();
             if trimmed.is_empty() {
             } else if is_http_request_line(trimmed) {
                 request_line = Some(trimmed.to_owned());
                 log.context_lines += 1;
-            } else if is_context_line(trimmed) {
+            } else if line[..prefix].contains('[') || is_context_line(trimmed) {
+                // A bracketed tag (`[5784:root:d9]`) marks a FortiOS daemon's debug line.
                 log.context_lines += 1;
             } else {
                 log.unused.count += 1;
