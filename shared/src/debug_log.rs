@@ -380,7 +380,10 @@ fn is_http_request_line(line: &str) -> bool {
 fn is_context_line(line: &str) -> bool {
     let command = line.rsplit_once("# ").map_or(line, |(_, command)| command);
     let first = command.split_whitespace().next().unwrap_or_default();
-    if matches!(first, "diag" | "diagnose" | "execute" | "exec" | "config" | "set" | "end") {
+    if matches!(
+        first,
+        "diag" | "diagnose" | "execute" | "exec" | "config" | "set" | "end"
+    ) {
         return true;
     }
     if line.starts_with("import fortitoken license error:") {
@@ -400,9 +403,7 @@ fn is_context_line(line: &str) -> bool {
     if let Some((name, _)) = line.split_once(": ")
         && !name.is_empty()
         && name.len() <= 40
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
     {
         return true;
     }
@@ -624,7 +625,12 @@ pub fn differences(captured: &Value, fortimock: &Value) -> Vec<Difference> {
     found
 }
 
-fn walk(path: &str, captured: Option<&Value>, fortimock: Option<&Value>, found: &mut Vec<Difference>) {
+fn walk(
+    path: &str,
+    captured: Option<&Value>,
+    fortimock: Option<&Value>,
+    found: &mut Vec<Difference>,
+) {
     let join = |key: &str| {
         if path.is_empty() {
             key.to_owned()
@@ -679,8 +685,7 @@ fn walk(path: &str, captured: Option<&Value>, fortimock: Option<&Value>, found: 
 mod tests {
     use super::*;
 
-    const LICENSE_SEED: &str =
-        include_str!("../../fixtures/debug-logs/license-import-error16.txt");
+    const LICENSE_SEED: &str = include_str!("../../fixtures/debug-logs/license-import-error16.txt");
     const PUSH_SEED: &str = include_str!("../../fixtures/debug-logs/ftm-push-send.txt");
     const REQUEST_CAPTURE: &str =
         include_str!("../../fixtures/wire/license-import-error16.request.json");
@@ -820,12 +825,18 @@ mod tests {
         assert_eq!(log.exchanges.len(), 1);
         assert!(log.exchanges[0].response.is_none());
         assert_eq!(log.problem_count, 1);
-        assert!(log.problems[0].reason.contains("never closes"), "{:?}", log.problems);
+        assert!(
+            log.problems[0].reason.contains("never closes"),
+            "{:?}",
+            log.problems
+        );
     }
 
     #[test]
     fn malformed_and_unknown_json_is_reported_with_its_lines() {
-        let log = parse("hello\n{\"d\": {\"__type\": 1,}}\n{\"a\": 1}\n{\"d\": {\"__type\": \"Other.Thing\"}}\n");
+        let log = parse(
+            "hello\n{\"d\": {\"__type\": 1,}}\n{\"a\": 1}\n{\"d\": {\"__type\": \"Other.Thing\"}}\n",
+        );
         assert!(log.exchanges.is_empty());
         assert_eq!(log.problem_count, 3, "{:?}", log.problems);
         assert_eq!(
@@ -839,7 +850,13 @@ mod tests {
     fn a_request_that_is_not_its_protocol_type_is_kept_with_the_reason() {
         let log = parse(r#"{"d": {"__type": "SoftToken.PollingRequest", "tokens": 5}}"#);
         let request = log.exchanges[0].request.as_ref().unwrap();
-        assert!(request.decode_error.as_deref().unwrap().contains("PollingRequest"));
+        assert!(
+            request
+                .decode_error
+                .as_deref()
+                .unwrap()
+                .contains("PollingRequest")
+        );
     }
 
     #[test]
@@ -906,8 +923,10 @@ mod tests {
 
     #[test]
     fn differences_never_show_a_seed() {
-        let a = json(r#"{"d": {"tokens": [{"seed": "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"}]}}"#);
-        let b = json(r#"{"d": {"tokens": [{"seed": "B84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"}]}}"#);
+        let a =
+            json(r#"{"d": {"tokens": [{"seed": "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"}]}}"#);
+        let b =
+            json(r#"{"d": {"tokens": [{"seed": "B84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A"}]}}"#);
         let shown = serde_json::to_string(&differences(&a, &b)).unwrap();
         assert!(!shown.contains("84E2CAAD"), "{shown}");
     }

@@ -93,14 +93,19 @@ async fn the_license_seed_replays_to_error_16_differing_only_where_it_was_saniti
     let notes = replayed.notes.join("\n");
     assert!(notes.contains("`FGXXXXXXX` was sanitized"), "{notes}");
     assert!(
-        notes.contains("`BADLICBADLICXXX` (it looks sanitized) is not a 20-character license activation code"),
+        notes.contains(
+            "`BADLICBADLICXXX` (it looks sanitized) is not a 20-character license activation code"
+        ),
         "{notes}"
     );
     // A replay arms nothing; the request reached ftm and forticare.
     no_scenarios_anywhere(&suite).await;
     assert!(journal_len(&suite, "ftm").await >= 1);
     let text = replay::render_text("license-import-error16.txt", &report);
-    assert!(text.contains("verdict:   matches the captured answer"), "{text}");
+    assert!(
+        text.contains("verdict:   matches the captured answer"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -201,15 +206,19 @@ async fn the_push_seed_is_recognized_and_sent_to_the_relay() {
     assert!(push.captured.is_none());
     let armed = report.armed.unwrap();
     assert!(armed.armed.is_empty());
-    assert!(armed.not_armable[0].reason.contains("does not show its answer"));
+    assert!(
+        armed.not_armable[0]
+            .reason
+            .contains("does not show its answer")
+    );
     no_scenarios_anywhere(&suite).await;
 }
 
 #[tokio::test]
 async fn bad_logs_are_refused_send_nothing_and_arm_nothing() {
     let suite = empty_lab().await;
-    let binary = String::from_utf8_lossy(&(0..=255u8).cycle().take(5000).collect::<Vec<_>>())
-        .into_owned();
+    let binary =
+        String::from_utf8_lossy(&(0..=255u8).cycle().take(5000).collect::<Vec<_>>()).into_owned();
     let cut = &LICENSE_LOG[..LICENSE_LOG.find("\"__device_version\": \"7.0\"").unwrap()];
     let cases = [
         ("", "is empty"),
@@ -245,7 +254,15 @@ async fn the_dashboard_replays_a_pasted_log_and_arms_it() {
     assert_eq!(page.status(), StatusCode::OK);
     let page = page.text().await.unwrap();
     assert!(page.contains("<textarea id=\"log\""), "{page}");
-    let home = suite.client.get(&ui).send().await.unwrap().text().await.unwrap();
+    let home = suite
+        .client
+        .get(&ui)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(home.contains(&format!("href=\"{}\"", paths::UI_REPLAY)));
     let script = suite
         .client
@@ -277,7 +294,10 @@ async fn the_dashboard_replays_a_pasted_log_and_arms_it() {
     // Garbage: a clear refusal, nothing armed.
     let (status, html) = post(json!({"log": "no json here", "arm": true}), true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(html.contains("no FortiToken cloud request or response"), "{html}");
+    assert!(
+        html.contains("no FortiToken cloud request or response"),
+        "{html}"
+    );
     assert!(html.contains("Nothing was sent and nothing was armed"));
     let (status, _) = post(json!({"nolog": 1}), true).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -314,7 +334,8 @@ async fn the_dashboard_replays_a_pasted_log_and_arms_it() {
 async fn the_replay_page_needs_the_admin_token() {
     let mut options = test_options(None);
     options.admin_token = Some("s3cret".into());
-    let suite = TestSuite::start_lab(options, LabFixtures::default(), ForticareOptions::default()).await;
+    let suite =
+        TestSuite::start_lab(options, LabFixtures::default(), ForticareOptions::default()).await;
     let dashboard = suite.start_dashboard();
     let ui = dashboard.url().to_owned();
     let page = suite

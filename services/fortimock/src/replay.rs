@@ -11,14 +11,18 @@ use std::io::{Read, Write};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use protocol::catalogue::{CATALOGUE, CatalogueEntry, LICENSE_CODE_INVALID, TOKEN_NOT_OWNED, WireError};
+use protocol::catalogue::{
+    CATALOGUE, CatalogueEntry, LICENSE_CODE_INVALID, TOKEN_NOT_OWNED, WireError,
+};
 use protocol::debug_log::{self, Captured, DebugLog, Difference, Exchange, ExchangeKind};
 use protocol::envelope::Message;
 use protocol::id::LicenseActivationCode;
 use protocol::mobile::MobileProvisionRequest;
 use protocol::modeled::looks_sanitized;
 use protocol::paths;
-use protocol::scenario::{ARMABLE, PUSH_MESSAGE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView};
+use protocol::scenario::{
+    ARMABLE, PUSH_MESSAGE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView,
+};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -203,11 +207,16 @@ pub async fn replay_and_arm(
         // How often each scenario fired on the second replay: the proof the captured answer came from it.
         if let Some(armed) = report.armed.as_mut() {
             for entry in &mut armed.armed {
-                let list: ScenarioList = client
-                    .get(&entry.service, paths::ADMIN_SCENARIOS)
-                    .await
-                    .with_context(|| format!("listing {}'s scenarios", entry.service))?;
-                if let Some(now) = list.scenarios.into_iter().find(|s| s.id == entry.scenario.id) {
+                let list: ScenarioList =
+                    client
+                        .get(&entry.service, paths::ADMIN_SCENARIOS)
+                        .await
+                        .with_context(|| format!("listing {}'s scenarios", entry.service))?;
+                if let Some(now) = list
+                    .scenarios
+                    .into_iter()
+                    .find(|s| s.id == entry.scenario.id)
+                {
                     entry.scenario = now;
                 }
             }
@@ -234,7 +243,9 @@ fn read_input(file: &str) -> anyhow::Result<(String, String)> {
     }
     let name = if file == "-" { "stdin" } else { file }.to_owned();
     if bytes.len() as u64 > MAX_LOG_BYTES {
-        bail!("{name} is larger than {MAX_LOG_BYTES} bytes: cut it to the debug output around the problem");
+        bail!(
+            "{name} is larger than {MAX_LOG_BYTES} bytes: cut it to the debug output around the problem"
+        );
     }
     Ok((name, String::from_utf8_lossy(&bytes).into_owned()))
 }
@@ -396,7 +407,11 @@ fn redacted(value: &Value) -> Value {
 }
 
 /// Puts fortimock's answer next to the captured one (pure).
-pub fn compare(number: usize, exchange: &Exchange, answer: Option<Result<Answer, String>>) -> Replayed {
+pub fn compare(
+    number: usize,
+    exchange: &Exchange,
+    answer: Option<Result<Answer, String>>,
+) -> Replayed {
     let first = exchange.request.as_ref().or(exchange.response.as_ref());
     let mut replayed = Replayed {
         number,
@@ -435,7 +450,8 @@ pub fn compare(number: usize, exchange: &Exchange, answer: Option<Result<Answer,
     let answer = match answer {
         None => {
             replayed.notes.push(
-                "the log starts after this request: only its answer is there, nothing to replay".to_owned(),
+                "the log starts after this request: only its answer is there, nothing to replay"
+                    .to_owned(),
             );
             return replayed;
         }
@@ -532,7 +548,12 @@ fn explain(exchange: &Exchange, answer: &Answer, notes: &mut Vec<String>) {
                         .and_then(|e| serde_json::from_value::<WireError>(e.clone()).ok())
                         .is_some_and(|e| TOKEN_NOT_OWNED.matches(&e))
                 })
-                .filter_map(|token| token.get("token").and_then(Value::as_str).map(str::to_owned))
+                .filter_map(|token| {
+                    token
+                        .get("token")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
                 .collect();
             if !refused.is_empty() {
                 notes.push(format!(
@@ -548,7 +569,9 @@ fn explain(exchange: &Exchange, answer: &Answer, notes: &mut Vec<String>) {
             }
         }
         ExchangeKind::Push => {
-            if answer.body.get("reason").and_then(Value::as_str) == Some(protocol::push::UNREGISTERED) {
+            if answer.body.get("reason").and_then(Value::as_str)
+                == Some(protocol::push::UNREGISTERED)
+            {
                 notes.push(
                     "no phone is registered with fortimock's relay under this registration id (the customer's \
                      phone registered with the real one): a virtual phone registers its own \
@@ -567,10 +590,17 @@ fn explain(exchange: &Exchange, answer: &Answer, notes: &mut Vec<String>) {
     }
 }
 
+/// The scenarios that give an exchange's captured answer (each with the service to arm it on), or why none
+/// does.
+pub type Plan = Result<Vec<(&'static str, ScenarioSpec)>, String>;
+
 /// The scenarios that would give an exchange's captured answer, by service; or why none does (pure).
-pub fn plan(exchange: &Exchange) -> Result<Vec<(&'static str, ScenarioSpec)>, String> {
+pub fn plan(exchange: &Exchange) -> Plan {
     let Some(request) = &exchange.request else {
-        return Err("the log starts after its request: there is no request to match a scenario on".to_owned());
+        return Err(
+            "the log starts after its request: there is no request to match a scenario on"
+                .to_owned(),
+        );
     };
     let Some(response) = &exchange.response else {
         return Err("the log does not show its answer".to_owned());
@@ -581,9 +611,9 @@ pub fn plan(exchange: &Exchange) -> Result<Vec<(&'static str, ScenarioSpec)>, St
         ..ScenarioMatch::default()
     };
     let armable_for = |entry: &CatalogueEntry| {
-        ARMABLE
-            .iter()
-            .find(|a| a.error.id == entry.id && a.message_types.contains(&request.message_type.as_str()))
+        ARMABLE.iter().find(|a| {
+            a.error.id == entry.id && a.message_types.contains(&request.message_type.as_str())
+        })
     };
     let spec = |error: &str, when: ScenarioMatch| ScenarioSpec {
         error: Some(error.to_owned()),
@@ -595,8 +625,13 @@ pub fn plan(exchange: &Exchange) -> Result<Vec<(&'static str, ScenarioSpec)>, St
         let Some(reason) = reason else {
             return Err("a captured success: the relay took the push".to_owned());
         };
-        let Some(entry) = CATALOGUE.iter().find(|e| e.code.is_none() && e.text == reason) else {
-            return Err(format!("the relay's `{reason}` is not in fortimock's catalogue"));
+        let Some(entry) = CATALOGUE
+            .iter()
+            .find(|e| e.code.is_none() && e.text == reason)
+        else {
+            return Err(format!(
+                "the relay's `{reason}` is not in fortimock's catalogue"
+            ));
         };
         let Some(armable) = armable_for(entry) else {
             return Err(format!("`{}` is not armable", entry.id));
@@ -648,8 +683,15 @@ pub fn plan(exchange: &Exchange) -> Result<Vec<(&'static str, ScenarioSpec)>, St
         else {
             continue;
         };
-        let serial = token.get("token").and_then(Value::as_str).unwrap_or_default();
-        match CATALOGUE.iter().find(|e| e.matches(&error)).and_then(|e| armable_for(e)) {
+        let serial = token
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match CATALOGUE
+            .iter()
+            .find(|e| e.matches(&error))
+            .and_then(|e| armable_for(e))
+        {
             Some(armable) => specs.push((
                 armable.service,
                 spec(
@@ -719,7 +761,7 @@ pub async fn arm(client: &SuiteClient, log: &DebugLog) -> anyhow::Result<ArmRepo
             {
                 report.notes.push(format!(
                     "armed for serial `{serial}` as the log spells it, which was sanitized: a real appliance's requests \
-                     will not match; arm for the real serial with `fortimock scenario arm --error {} --serial <serial>`",
+                     will not match; arm for the real serial with `fortimock scenario arm {} --serial <serial>`",
                     spec.error.as_deref().unwrap_or_default()
                 ));
             }
@@ -752,7 +794,11 @@ pub fn render_text(name: &str, report: &ReplayReport) -> String {
         log.context_lines,
         match log.unused.count {
             0 => "every other line used".to_owned(),
-            n => format!("{n} line{} not used ({})", if n == 1 { "" } else { "s" }, line_list(&log.unused)),
+            n => format!(
+                "{n} line{} not used ({})",
+                if n == 1 { "" } else { "s" },
+                line_list(&log.unused)
+            ),
         },
         match log.problem_count {
             0 => "no unreadable JSON".to_owned(),
@@ -792,7 +838,10 @@ pub fn render_text(name: &str, report: &ReplayReport) -> String {
             }
         }
         for n in &armed.not_armable {
-            out.push_str(&format!("  not armable, exchange {}: {}\n", n.exchange, n.reason));
+            out.push_str(&format!(
+                "  not armable, exchange {}: {}\n",
+                n.exchange, n.reason
+            ));
         }
         for note in &armed.notes {
             out.push_str(&format!("  note: {note}\n"));
@@ -821,7 +870,11 @@ fn line_list(list: &debug_log::LineList) -> String {
     if list.count > shown.len() {
         shown.push("…".to_owned());
     }
-    format!("line{} {}", if list.count == 1 { "" } else { "s" }, shown.join(", "))
+    format!(
+        "line{} {}",
+        if list.count == 1 { "" } else { "s" },
+        shown.join(", ")
+    )
 }
 
 fn error_text(error: Option<&WireError>) -> String {
@@ -847,10 +900,16 @@ fn render_exchange(out: &mut String, r: &Replayed) {
         out.push_str(&format!("   sent to {sent_to}: HTTP {status}\n"));
     }
     if r.captured.is_some() {
-        out.push_str(&format!("   captured:  {}\n", error_text(r.captured_error.as_ref())));
+        out.push_str(&format!(
+            "   captured:  {}\n",
+            error_text(r.captured_error.as_ref())
+        ));
     }
     if let Some(answer) = &r.answer {
-        let summary = match (&r.answer_error, answer.get("reason").and_then(Value::as_str)) {
+        let summary = match (
+            &r.answer_error,
+            answer.get("reason").and_then(Value::as_str),
+        ) {
             (Some(e), _) => error_text(Some(e)),
             (None, Some(reason)) => format!("`{reason}`"),
             (None, None) => "no error".to_owned(),
@@ -861,7 +920,10 @@ fn render_exchange(out: &mut String, r: &Replayed) {
     if !r.differences.is_empty() {
         out.push_str("   differences (captured → fortimock):\n");
         for d in &r.differences {
-            let shown = |v: &Option<Value>| v.as_ref().map_or_else(|| "(absent)".to_owned(), Value::to_string);
+            let shown = |v: &Option<Value>| {
+                v.as_ref()
+                    .map_or_else(|| "(absent)".to_owned(), Value::to_string)
+            };
             out.push_str(&format!(
                 "     {}: {} → {}{}\n",
                 d.path,

@@ -78,7 +78,10 @@ async fn replay_run(
     };
     match replay::replay_and_arm(&client, &log, "this lab".to_owned(), form.arm).await {
         Ok(report) => Ok(fragment(StatusCode::OK, result(&log, &report))),
-        Err(e) => Ok(fragment(StatusCode::BAD_GATEWAY, refused(&format!("{e:#}")))),
+        Err(e) => Ok(fragment(
+            StatusCode::BAD_GATEWAY,
+            refused(&format!("{e:#}")),
+        )),
     }
 }
 
@@ -151,7 +154,7 @@ fn refused(reason: &str) -> Markup {
 }
 
 fn result(log: &DebugLog, report: &ReplayReport) -> Markup {
-    let plans: Vec<(usize, Result<Vec<(&str, protocol::scenario::ScenarioSpec)>, String>)> = log
+    let plans: Vec<(usize, replay::Plan)> = log
         .exchanges
         .iter()
         .enumerate()
