@@ -49,6 +49,9 @@
 //!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
 //!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
 //!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
+//! - Debug-log replay (`debug_log`): the line prefixes no seed shows ([`debug_line_prefix_len`]: timestamps;
+//!   the bracketed `[pid:vdom:id]` tag is the ftm-push seed's), a line break inside a JSON string read as a
+//!   hard wrap (joined with nothing), and what a sanitized value looks like ([`looks_sanitized`]).
 //! - Token transfer between phones: every type of `token_transfer` (after FortiToken Cloud's
 //!   `/api/v1/token/transfer/start` template), which service answers ([`TRANSFER_SERVICE`]), the HMAC
 //!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message

@@ -32,6 +32,9 @@ use crate::client::SuiteClient;
 /// The largest log read (a day of `-1` debug output fits; a bigger file is refused before it is read whole).
 pub const MAX_LOG_BYTES: u64 = 64 * 1024 * 1024;
 
+/// How the note on armed scenarios starts.
+const STAY_ARMED: &str = "the scenarios stay armed";
+
 /// How long the CLI waits for a running suite to say it is healthy before it replays on an ephemeral lab.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -177,10 +180,19 @@ pub async fn run(args: ReplayArgs) -> anyhow::Result<()> {
     let (client, lab, ephemeral) = choose_lab(&args).await?;
     let result = replay_and_arm(&client, &log, lab, args.arm).await;
     // The ephemeral lab (when there is one) stops here, with its scenarios.
+    let stopped = ephemeral.is_some();
     if let Some(suite) = ephemeral {
         suite.stop().await;
     }
-    let report = result?;
+    let mut report = result?;
+    if stopped && let Some(armed) = report.armed.as_mut().filter(|a| !a.armed.is_empty()) {
+        armed.notes.retain(|note| !note.starts_with(STAY_ARMED));
+        armed.notes.push(
+            "the ephemeral lab has stopped, and its scenarios with it: to keep them, start `fortimock up` and \
+             replay against it"
+                .to_owned(),
+        );
+    }
     let text = if args.json {
         format!("{}\n", serde_json::to_string_pretty(&report)?)
     } else {
@@ -774,9 +786,9 @@ pub async fn arm(client: &SuiteClient, log: &DebugLog) -> anyhow::Result<ArmRepo
         }
     }
     if !report.armed.is_empty() {
-        report.notes.push(
-            "the scenarios stay armed until cleared (`fortimock scenario clear`) or the lab is reset".to_owned(),
-        );
+        report.notes.push(format!(
+            "{STAY_ARMED} until cleared (`fortimock scenario clear`) or the lab is reset"
+        ));
     }
     Ok(report)
 }
