@@ -133,8 +133,8 @@ pub enum Direction {
     Response,
 }
 
-/// One message found in the log.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One message found in the log. Its `Debug` shows the body redacted and never `text`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Captured {
     /// The line its JSON starts on.
     pub line: usize,
@@ -159,6 +159,22 @@ pub struct Captured {
     /// Why the body is not the protocol type its `__type` names, when it is not (the message is still
     /// replayed: the service says what it makes of it).
     pub decode_error: Option<String>,
+}
+
+impl std::fmt::Debug for Captured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Captured")
+            .field("line", &self.line)
+            .field("end_line", &self.end_line)
+            .field("direction", &self.direction)
+            .field("message_type", &self.message_type)
+            .field("serial", &self.serial)
+            .field("error", &self.error)
+            .field("request_line", &self.request_line)
+            .field("body", &self.shown_body())
+            .field("decode_error", &self.decode_error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Captured {

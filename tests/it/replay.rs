@@ -365,3 +365,58 @@ async fn the_replay_page_needs_the_admin_token() {
     assert_eq!(page.status(), StatusCode::OK);
     dashboard.stop().await;
 }
+
+#[tokio::test]
+async fn a_provisioning_log_replays_identically_and_never_shows_its_seed() {
+    // KB 308115's refused provisioning (dossier 2.2), in the debug sequence FortiOS prints around it.
+    let request = include_str!("../../fixtures/wire/provision-not-owner.request.json");
+    let response = include_str!("../../fixtures/wire/provision-not-owner.response.json");
+    let seed = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
+    assert!(request.contains(seed));
+    let text = format!(
+        "ftm_cfg_provision_token[417]:provision token: FTKMOB947FDC1754\n\
+         ftm_fc_provision_token[810]:Provision token:FTKMOB947FDC1754\n\
+         ftm_fc_comm_connect[66]:ftm TCPS connected.\n\
+         ftm_fc_comm_send_request[128]:send packet success.\n\
+         POST /SoftToken/Provisioning.asmx/Process HTTP/1.1\n{request}\n\
+         ftm_fc_comm_recv_response[277]:receive packet success.\n{response}\n"
+    );
+    let suite = empty_lab().await;
+    let log = debug_log::parse(&text);
+    assert_eq!(log.unused.count, 0);
+    let report = replay::replay_and_arm(suite.api(), &log, "test".into(), true)
+        .await
+        .unwrap();
+    let replayed = &report.exchanges[0];
+    assert_eq!(replayed.kind, ExchangeKind::Provision);
+    // This lab does not know the token either: fortimock's answer is the capture, byte for byte.
+    assert_eq!(
+        replayed.verdict,
+        Verdict::Identical,
+        "{:?}",
+        replayed.differences
+    );
+    assert!(
+        replayed
+            .notes
+            .iter()
+            .any(|n| n.contains("`FTKMOB947FDC1754`"))
+    );
+    let armed = report.armed.as_ref().unwrap();
+    assert_eq!(
+        armed.armed[0].scenario.spec.error.as_deref(),
+        Some("ftm.provision.no-valid-token")
+    );
+    assert_eq!(armed.armed[0].scenario.fired, 1);
+    assert_eq!(
+        report.after_arming.as_ref().unwrap()[0].verdict,
+        Verdict::Identical
+    );
+    let shown = format!(
+        "{}{}",
+        replay::render_text("log", &report),
+        serde_json::to_string(&report).unwrap()
+    );
+    assert!(!shown.contains(seed), "the captured seed is shown");
+    assert!(shown.contains("<redacted>"));
+}

@@ -949,3 +949,122 @@ fn render_exchange(out: &mut String, r: &Replayed) {
         out.push_str(&format!("   note: {note}\n"));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROVISION_REQUEST: &str =
+        include_str!("../../../fixtures/wire/provision-not-owner.request.json");
+    const PROVISION_RESPONSE: &str =
+        include_str!("../../../fixtures/wire/provision-not-owner.response.json");
+    const MOBILE_REQUEST: &str = include_str!("../../../fixtures/wire/mobile.request.json");
+    const MOBILE_RESPONSE: &str =
+        include_str!("../../../fixtures/wire/mobile-error40.response.json");
+    const LICENSE_LOG: &str =
+        include_str!("../../../fixtures/debug-logs/license-import-error16.txt");
+
+    /// A log of one exchange, in the debug sequence dossier 2.2 quotes.
+    fn log(request: &str, response: &str) -> DebugLog {
+        debug_log::parse(&format!(
+            "ftm_fc_comm_send_request[128]:send packet success.\nPOST /SoftToken/Provisioning.asmx/Process HTTP/1.1\n\
+             {request}\nftm_fc_comm_recv_response[277]:receive packet success.\n{response}\n"
+        ))
+    }
+
+    fn one_plan(log: &DebugLog) -> Plan {
+        assert_eq!(log.exchanges.len(), 1, "{log:?}");
+        plan(&log.exchanges[0])
+    }
+
+    #[test]
+    fn a_captured_error_17_arms_no_valid_token_for_the_serial() {
+        let specs = one_plan(&log(PROVISION_REQUEST, PROVISION_RESPONSE)).unwrap();
+        assert_eq!(specs.len(), 1);
+        let (service, spec) = &specs[0];
+        assert_eq!(*service, "ftm");
+        assert_eq!(spec.error.as_deref(), Some("ftm.provision.no-valid-token"));
+        assert_eq!(spec.when.serial.as_deref(), Some("FG140E4Q17000494"));
+        assert_eq!(
+            spec.when.message_type.as_deref(),
+            Some("SoftToken.ProvisionRequest")
+        );
+        assert!(spec.validate(service).is_ok());
+    }
+
+    #[test]
+    fn a_token_refused_alone_arms_not_owner_for_that_token() {
+        let mut response: Value = serde_json::from_str(PROVISION_RESPONSE).unwrap();
+        response["d"]["error"] = Value::Null;
+        let specs = one_plan(&log(PROVISION_REQUEST, &response.to_string())).unwrap();
+        let (service, spec) = &specs[0];
+        assert_eq!(spec.error.as_deref(), Some("ftm.provision.not-owner"));
+        assert_eq!(spec.when.token.as_deref(), Some("FTKMOB947FDC1754"));
+        assert!(spec.validate(service).is_ok());
+    }
+
+    #[test]
+    fn a_phone_refused_with_error_40_arms_it_for_its_activation_code() {
+        let specs = one_plan(&log(MOBILE_REQUEST, MOBILE_RESPONSE)).unwrap();
+        let (service, spec) = &specs[0];
+        assert_eq!(*service, "ftm");
+        assert_eq!(spec.error.as_deref(), Some("ftm.mobile.code-invalid"));
+        assert_eq!(
+            spec.when.activation_code.as_deref(),
+            Some("4ad498cc89189c8c")
+        );
+        assert_eq!(spec.when.serial, None);
+        assert!(spec.validate(service).is_ok());
+    }
+
+    #[test]
+    fn successes_unknown_errors_and_missing_answers_are_not_armable() {
+        let mut success: Value = serde_json::from_str(PROVISION_RESPONSE).unwrap();
+        success["d"]["error"] = Value::Null;
+        success["d"]["tokens"][0]["error"] = Value::Null;
+        let reason = one_plan(&log(PROVISION_REQUEST, &success.to_string())).unwrap_err();
+        assert!(reason.contains("a captured success"), "{reason}");
+
+        let mut unknown: Value = serde_json::from_str(PROVISION_RESPONSE).unwrap();
+        unknown["d"]["error"] = serde_json::json!({"error_code": 99, "error_message": "what"});
+        let reason = one_plan(&log(PROVISION_REQUEST, &unknown.to_string())).unwrap_err();
+        assert!(reason.contains("not in fortimock's catalogue"), "{reason}");
+
+        // Error 16's code with another text is not the catalogue's entry.
+        let reworded = LICENSE_LOG.replace("activation code invalid", "activation code bad");
+        let reason = one_plan(&debug_log::parse(&reworded)).unwrap_err();
+        assert!(reason.contains("error 16"), "{reason}");
+
+        let no_answer = debug_log::parse(PROVISION_REQUEST);
+        assert!(
+            one_plan(&no_answer)
+                .unwrap_err()
+                .contains("does not show its answer")
+        );
+    }
+
+    #[test]
+    fn output_never_shows_a_captured_seed() {
+        let log = log(PROVISION_REQUEST, PROVISION_RESPONSE);
+        let exchange = &log.exchanges[0];
+        let answer = Answer {
+            sent_to: "ftm POST /SoftToken/Provisioning.asmx/Process".into(),
+            status: 200,
+            body: serde_json::from_str(PROVISION_RESPONSE).unwrap(),
+        };
+        let replayed = compare(1, exchange, Some(Ok(answer)));
+        assert_eq!(replayed.verdict, Verdict::Identical);
+        let report = ReplayReport {
+            lab: "test".into(),
+            log: LogSummary::of(&log),
+            exchanges: vec![replayed],
+            armed: None,
+            after_arming: None,
+        };
+        let seed = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
+        assert!(PROVISION_REQUEST.contains(seed));
+        assert!(!render_text("log", &report).contains(seed));
+        assert!(!serde_json::to_string(&report).unwrap().contains(seed));
+        assert!(!format!("{log:?}").contains(seed));
+    }
+}
