@@ -278,7 +278,7 @@ pub fn parse(text: &str) -> DebugLog {
         let line = lines[at];
         let prefix = modeled::debug_line_prefix_len(line);
         let content = &line[prefix..];
-        let Some(open) = json_start(content) else {
+        let Some(open) = json_start(&lines, at, content) else {
             let trimmed = content.trim();
             if trimmed.is_empty() {
             } else if is_http_request_line(trimmed) {
@@ -376,9 +376,25 @@ fn split_lines(text: &str) -> Vec<&str> {
     lines
 }
 
-/// Where a body starts on a line: the first `{` (a debug prefix may stand before it on the same line).
-fn json_start(content: &str) -> Option<usize> {
-    content.find('{')
+/// Where a body starts on line `at` (whose text after its prefix is `content`): the first `{` that opens a
+/// JSON object, that is, whose next character other than whitespace (on this line, or the next line with
+/// any) is `"` or `}`. A debug prefix may stand before it on the same line; a `{` in other text (`ctx = {`)
+/// starts nothing.
+fn json_start(lines: &[&str], at: usize, content: &str) -> Option<usize> {
+    content.match_indices('{').map(|(i, _)| i).find(|&i| {
+        let after = content[i + 1..].trim_start();
+        let next = match after.chars().next() {
+            Some(c) => Some(c),
+            None => lines
+                .iter()
+                .skip(at + 1)
+                .take(MAX_BODY_LINES)
+                .map(|line| line[modeled::debug_line_prefix_len(line)..].trim_start())
+                .find(|line| !line.is_empty())
+                .and_then(|line| line.chars().next()),
+        };
+        matches!(next, Some('"' | '}'))
+    })
 }
 
 /// `POST /path HTTP/1.1`.
@@ -821,6 +837,28 @@ mod tests {
             json(PUSH_CAPTURE)
         );
         assert_eq!(log.exchanges[0].request.as_ref().unwrap().line, 1);
+    }
+
+    #[test]
+    fn doubled_line_breaks_inside_a_body_change_nothing() {
+        let doubled = format!(
+            "{}\n\n{}\n",
+            REQUEST_CAPTURE.trim().replace(", ", ",\n\n"),
+            RESPONSE_CAPTURE.trim().replace(',', ",\n\n")
+        );
+        license_import_is_found(&parse(&doubled));
+    }
+
+    #[test]
+    fn a_brace_in_other_text_does_not_swallow_the_body_after_it() {
+        let text = format!(
+            "group_desc = {{\nctx {{ peer: 1\n{{\n{}\n{}\n",
+            REQUEST_CAPTURE.trim(),
+            RESPONSE_CAPTURE.trim()
+        );
+        let log = parse(&text);
+        license_import_is_found(&log);
+        assert_eq!(log.unused.lines, vec![1, 2, 3]);
     }
 
     #[test]
