@@ -548,24 +548,35 @@ fn explain(exchange: &Exchange, answer: &Answer, notes: &mut Vec<String>) {
         }
         ExchangeKind::Provision | ExchangeKind::Polling => {
             let serial = request.serial.clone().unwrap_or_default();
-            let refused: Vec<String> = answer
-                .body
-                .pointer("/d/tokens")
-                .and_then(Value::as_array)
+            // The tokens an answer refuses with error 31.
+            let not_owned = |body: &Value| -> Vec<String> {
+                body.pointer("/d/tokens")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|token| {
+                        token
+                            .get("error")
+                            .and_then(|e| serde_json::from_value::<WireError>(e.clone()).ok())
+                            .is_some_and(|e| TOKEN_NOT_OWNED.matches(&e))
+                    })
+                    .filter_map(|token| {
+                        token
+                            .get("token")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            };
+            let also_captured = exchange
+                .response
+                .as_ref()
+                .map(|r| not_owned(&r.body))
+                .unwrap_or_default();
+            // Only where the customer's cloud served a token this lab refuses is the lab missing something.
+            let refused: Vec<String> = not_owned(&answer.body)
                 .into_iter()
-                .flatten()
-                .filter(|token| {
-                    token
-                        .get("error")
-                        .and_then(|e| serde_json::from_value::<WireError>(e.clone()).ok())
-                        .is_some_and(|e| TOKEN_NOT_OWNED.matches(&e))
-                })
-                .filter_map(|token| {
-                    token
-                        .get("token")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned)
-                })
+                .filter(|token| !also_captured.contains(token))
                 .collect();
             if !refused.is_empty() {
                 notes.push(format!(
@@ -1040,6 +1051,28 @@ mod tests {
             one_plan(&no_answer)
                 .unwrap_err()
                 .contains("does not show its answer")
+        );
+    }
+
+    #[test]
+    fn a_token_the_customer_was_served_and_the_lab_refuses_is_explained() {
+        let mut served: Value = serde_json::from_str(PROVISION_RESPONSE).unwrap();
+        served["d"]["error"] = Value::Null;
+        served["d"]["tokens"][0]["error"] = Value::Null;
+        let log = log(PROVISION_REQUEST, &served.to_string());
+        let answer = Answer {
+            sent_to: "ftm POST /SoftToken/Provisioning.asmx/Process".into(),
+            status: 200,
+            body: serde_json::from_str(PROVISION_RESPONSE).unwrap(),
+        };
+        let replayed = compare(1, &log.exchanges[0], Some(Ok(answer)));
+        assert_eq!(replayed.verdict, Verdict::Differs);
+        assert!(
+            replayed.notes.iter().any(|n| n.contains(
+                "fortimock's lab does not have `FTKMOB947FDC1754` on appliance `FG140E4Q17000494`"
+            )),
+            "{:?}",
+            replayed.notes
         );
     }
 
