@@ -37,6 +37,7 @@ pub mod admin;
 pub mod appliance;
 pub mod catalogue;
 pub mod crypto;
+pub mod debug_log;
 pub mod device_storage;
 pub mod envelope;
 pub mod fac_admin;

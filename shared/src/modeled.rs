@@ -49,6 +49,9 @@
 //!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
 //!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
 //!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
+//! - Debug-log replay (`debug_log`): the line prefixes no seed shows ([`debug_line_prefix_len`]: timestamps;
+//!   the bracketed `[pid:vdom:id]` tag is the ftm-push seed's), a line break inside a JSON string read as a
+//!   hard wrap (joined with nothing), and what a sanitized value looks like ([`looks_sanitized`]).
 //! - Token transfer between phones: every type of `token_transfer` (after FortiToken Cloud's
 //!   `/api/v1/token/transfer/start` template), which service answers ([`TRANSFER_SERVICE`]), the HMAC
 //!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message
@@ -1408,6 +1411,84 @@ pub const SMS_GATEWAY_REFUSED: CatalogueEntry = CatalogueEntry {
     source: "fortimock model: SMS gateways' refusals differ, none is FortiOS's",
 };
 
+// Debug-log replay (`debug_log`): how fortimock reads a pasted FortiOS debug log where the seeds show no
+// example.
+
+/// How many bytes of `line` are a prefix FortiOS or a terminal put before the debug text, to drop before
+/// looking for a message body: any run of bracketed tags (`[5784:root:d9]`, as the ftm-push seed shows, and
+/// `[fam_auth_send_req_internal:426]`), and timestamps (`2024-05-01 10:00:01`, with `T`, fractions and a zone
+/// or not, bracketed or not), which no seed shows but syslog and terminal captures add. A bracket holding a
+/// quote or a brace is never a tag (it may be JSON).
+pub fn debug_line_prefix_len(line: &str) -> usize {
+    let mut at = 0;
+    loop {
+        let rest = &line[at..];
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        let skipped = rest.len() - trimmed.len();
+        if let Some(inner) = trimmed.strip_prefix('[')
+            && let Some(close) = inner.find(']')
+            && close <= 64
+            && !inner[..close].contains(['"', '{', '[', '}'])
+        {
+            at += skipped + close + 2;
+            continue;
+        }
+        if let Some(len) = timestamp_len(trimmed) {
+            at += skipped + len;
+            continue;
+        }
+        return at + skipped;
+    }
+}
+
+/// The length of a `YYYY-MM-DD[ T]HH:MM:SS[.fff][Z|±hh:mm]` at the start of `text`.
+fn timestamp_len(text: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| {
+        b.get(range.clone())
+            .is_some_and(|s| s.iter().all(u8::is_ascii_digit))
+    };
+    let ok = digits(0..4)
+        && b.get(4) == Some(&b'-')
+        && digits(5..7)
+        && b.get(7) == Some(&b'-')
+        && digits(8..10)
+        && matches!(b.get(10), Some(b' ' | b'T'))
+        && digits(11..13)
+        && b.get(13) == Some(&b':')
+        && digits(14..16)
+        && b.get(16) == Some(&b':')
+        && digits(17..19);
+    if !ok {
+        return None;
+    }
+    let mut len = 19;
+    if b.get(len) == Some(&b'.') {
+        len += 1;
+        while b.get(len).is_some_and(u8::is_ascii_digit) {
+            len += 1;
+        }
+    }
+    match b.get(len) {
+        Some(b'Z') => len += 1,
+        Some(b'+' | b'-') if digits(len + 1..len + 3) => {
+            len += 3;
+            if b.get(len) == Some(&b':') && digits(len + 1..len + 3) {
+                len += 3;
+            }
+        }
+        _ => {}
+    }
+    Some(len)
+}
+
+/// Whether a value looks sanitized by whoever pasted the log: it holds a run of three or more `X` (the seed's
+/// author wrote `FGXXXXXXX`, `FGXXXXXX` and `BADLICBADLICXXX`). No real serial, license code or token serial
+/// in the public captures holds one; a real value that did would only be flagged, never changed.
+pub fn looks_sanitized(value: &str) -> bool {
+    value.contains("XXX")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1605,5 +1686,40 @@ mod tests {
         );
         assert!(parse_seed_file("hello").is_err());
         assert!(parse_seed_file(SEED_FILE_HEADER).is_err());
+    }
+
+    #[test]
+    fn debug_line_prefixes_are_tags_and_timestamps() {
+        for (line, rest) in [
+            (
+                "[5784:root:d9]sslvpn_authenticate_user:192",
+                "sslvpn_authenticate_user:192",
+            ),
+            (
+                "[5784:root:d9][fam_auth_send_req_internal:426] Groups",
+                "Groups",
+            ),
+            ("2024-05-01 10:00:01 {\"d\"", "{\"d\""),
+            ("[2024-05-01T10:00:01.123+02:00] x", "x"),
+            ("2024-05-01T10:00:01Z [1:root:0]ftm_fc[1]:y", "ftm_fc[1]:y"),
+            ("[{\"sn\": \"FG\"}]", "[{\"sn\": \"FG\"}]"),
+            (
+                "ftm_cfg_import_license[321]:import",
+                "ftm_cfg_import_license[321]:import",
+            ),
+            ("2024-05-01 no time", "2024-05-01 no time"),
+            ("", ""),
+        ] {
+            assert_eq!(&line[debug_line_prefix_len(line)..], rest, "{line}");
+        }
+    }
+
+    #[test]
+    fn sanitized_values_are_runs_of_x() {
+        assert!(looks_sanitized("FGXXXXXXX"));
+        assert!(looks_sanitized(" FGXXXXXX"));
+        assert!(looks_sanitized("BADLICBADLICXXX"));
+        assert!(!looks_sanitized("FGVM32TM20000015"));
+        assert!(!looks_sanitized("FTKMOB028CA23F11"));
     }
 }

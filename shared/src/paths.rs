@@ -148,6 +148,10 @@ pub const UI_STYLE: &str = "/assets/dashboard.css";
 pub const UI_STATE_EXPORT: &str = "/state/export";
 pub const UI_STATE_IMPORT: &str = "/state/import";
 pub const UI_API: &str = "/api/{service}/{tail:.*}";
+/// The dashboard's replay page (`GET`: the form; `POST`: a pasted debug log replayed, as `fortimock replay`)
+/// and its script.
+pub const UI_REPLAY: &str = "/replay";
+pub const UI_REPLAY_SCRIPT: &str = "/assets/replay.js";
 
 /// A FortiAuthenticator's REST API key (`POST`: issue one for an administrator).
 pub const APPLIANCE_API_KEYS: &str = "/appliances/{serial}/api-keys";

@@ -195,6 +195,39 @@ async fn the_story_on_the_page_in_chromium() {
     wait_for_text(&page, "#journal-rows", "scenario").await;
     screenshot(&page, "3-scenario-fired").await;
 
+    // The replay page: the license seed's debug log pasted, replayed, then its error armed and replayed again.
+    page.goto(&format!(
+        "{}{}",
+        dashboard.url().trim_end_matches('/'),
+        protocol::paths::UI_REPLAY
+    ))
+    .await
+    .unwrap();
+    page.execute(
+        "document.getElementById('log').value = arguments[0];",
+        vec![json!(include_str!(
+            "../../fixtures/debug-logs/license-import-error16.txt"
+        ))],
+    )
+    .await
+    .unwrap();
+    page.find(Locator::Css("button[data-replay=replay]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&page, "#replay-result", "matches the captured answer").await;
+    screenshot(&page, "4-replay-compared").await;
+    page.find(Locator::Css("button[data-replay=arm]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_text(&page, "#armed", "fired 1 time(s)").await;
+    screenshot(&page, "5-replay-armed").await;
+
     page.close().await.unwrap();
     drop(driver);
     dashboard.stop().await;

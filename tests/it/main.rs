@@ -22,6 +22,7 @@ mod persistence;
 mod phone;
 mod push_login;
 mod push_relay;
+mod replay;
 mod reset;
 mod scenarios;
 mod state;

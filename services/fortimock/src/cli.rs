@@ -64,6 +64,9 @@ pub enum Command {
     /// Arm, list and clear scenarios: errors forticare, ftm and the push relay answer on demand.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Replay a customer's FortiOS debug log: every request in it sent to fortimock, fortimock's answer next
+    /// to the captured one field by field; --arm arms the captured errors as scenarios for that appliance.
+    Replay(ReplayArgs),
     /// Run the whole story against the running suite and narrate it: license, provisioning, phone
     /// activation, polling, login, and a refused replay.
     Demo(DemoArgs),
@@ -79,6 +82,26 @@ pub enum Command {
     /// The settings `fortimock up` would run with here (fortimock.toml, FORTIMOCK_* variables, defaults) and
     /// where each comes from.
     Config(ConfigArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// The debug log (`diag debug app forticldd -1` with `diag fortitoken debug enable`, `diagnose debug
+    /// application ftm-push -1`, …) as pasted; `-` reads stdin.
+    pub file: String,
+    /// Arm, for the appliance in the log, the scenario behind each captured catalogue error, then replay
+    /// again.
+    #[arg(long)]
+    pub arm: bool,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Replay against a lab of its own (no licenses, in memory, stopped afterwards) even when a suite runs.
+    /// Without it the running suite is used, and an ephemeral lab only when none answers.
+    #[arg(long)]
+    pub ephemeral: bool,
+    #[command(flatten)]
+    pub target: Target,
 }
 
 #[derive(clap::Args, Debug)]

@@ -41,6 +41,7 @@ async fn main() -> ExitCode {
         Command::State(command) => fortimock::state::run(command).await,
         Command::Reset(args) => fortimock::reset::run(args).await,
         Command::Scenario(command) => fortimock::scenarios::run(command).await,
+        Command::Replay(args) => fortimock::replay::run(args).await,
         Command::Demo(args) => fortimock::demo::run(args).await,
         Command::Bench(args) => fortimock::bench::run(args).await,
         Command::Dns(args) => fortimock::dns::run(args).await,

@@ -141,7 +141,7 @@ async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
 }
 
 /// One line: what it answers, for which requests, how often.
-fn describe(scenario: &ScenarioView) -> String {
+pub(crate) fn describe(scenario: &ScenarioView) -> String {
     let spec = &scenario.spec;
     let mut answer = match (&spec.error, spec.status) {
         (Some(error), _) => match armable(error) {

@@ -920,3 +920,106 @@ fn unknown_keys_and_variables_stop_fortimock_naming_the_closest() {
         "{stderr}"
     );
 }
+
+/// `fortimock replay` on the seed logs: against an ephemeral lab when no suite runs, against the running
+/// suite otherwise; bad logs exit 1 with a clear message, never a panic, and arm nothing.
+#[test]
+fn replay_reads_the_seed_logs_and_refuses_bad_ones() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/debug-logs");
+    let license_log = fixtures.join("license-import-error16.txt");
+    let push_log = fixtures.join("ftm-push-send.txt");
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+
+    // No suite runs in this data dir: an ephemeral lab, said so.
+    let output = Command::new(BIN)
+        .arg("replay")
+        .arg(&license_log)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("against an ephemeral lab"), "{text}");
+    assert!(
+        text.contains("fortimock: error 16 `forticare license activation code invalid`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("d.__clustered_sns[1].sn: \"FGXXXXXX\" → \" FGXXXXXXX \"  (sanitized)"),
+        "{text}"
+    );
+
+    let (mut child, _) = up(&data_dir, &ready_file);
+    let bad = dir.path().join("bad.txt");
+    for (content, expected) in [
+        (&b""[..], "is empty"),
+        (
+            b"diag debug enable\nnothing else\n",
+            "no FortiToken cloud request or response",
+        ),
+        (
+            b"{\"d\": {\"__type\": \"SoftToken.ActivationLicenseRequest\",",
+            "never closes",
+        ),
+        (
+            b"\x00\xff\xfe{{{\x01",
+            "no FortiToken cloud request or response",
+        ),
+    ] {
+        std::fs::write(&bad, content).unwrap();
+        let output = Command::new(BIN)
+            .arg("replay")
+            .arg(&bad)
+            .arg("--arm")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    assert_eq!(
+        cli(&data_dir, &["scenario", "list"]).trim(),
+        "no scenarios armed"
+    );
+
+    // The running suite: the push is sent to its relay; the import is armed, and replays to error 16.
+    let text = cli(&data_dir, &["replay", push_log.to_str().unwrap()]);
+    assert!(text.contains("against the running suite"), "{text}");
+    assert!(
+        text.contains("sent to push POST /api/v1/push: HTTP 410"),
+        "{text}"
+    );
+    let text = cli(
+        &data_dir,
+        &["replay", license_log.to_str().unwrap(), "--arm"],
+    );
+    assert!(
+        text.contains("armed s1 on forticare for exchange 1"),
+        "{text}"
+    );
+    assert!(text.contains("fired 1 time so far"), "{text}");
+    let listed = cli(&data_dir, &["scenario", "list"]);
+    assert!(listed.contains("serial FGXXXXXXX"), "{listed}");
+    // stdin, and JSON.
+    let output = Command::new(BIN)
+        .args(["replay", "-", "--json", "--data-dir"])
+        .arg(&data_dir)
+        .stdin(std::fs::File::open(&license_log).unwrap())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["exchanges"][0]["verdict"], "matches");
+    assert_eq!(report["exchanges"][0]["answer_error"]["error_code"], 16);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

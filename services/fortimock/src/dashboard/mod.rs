@@ -12,12 +12,15 @@
 //! - `routes.rs`: the handlers (page, login, events, assets, state export and import, the pass-through).
 //! - `lab_view.rs`: what the page shows, gathered from the services' APIs in one go.
 //! - `page.rs`: the HTML (maud: every value escaped).
+//! - `replay_page.rs`: the replay page (`/replay`): a pasted FortiOS debug log replayed against the lab, as
+//!   `fortimock replay` does, and its captured errors armed.
 //! - `session.rs`: the admin token the browser presents, and its cookie.
 //! - `assets/`: the page's own script and style, compiled into the binary (no CDN, no internet).
 
 mod error;
 mod lab_view;
 mod page;
+mod replay_page;
 mod routes;
 mod session;
 
@@ -62,6 +65,7 @@ pub fn start(config: Config) -> anyhow::Result<RunningService> {
     lab::server::start_endpoint(NAME, &config.listen, move |api| {
         api.app_data(dashboard.clone());
         routes::configure(api);
+        replay_page::configure(api);
     })
 }
 

@@ -99,6 +99,7 @@ fn top_bar(clock: &Value) -> Markup {
             }
             div class="lab-actions" {
                 button data-action="reset" data-confirm="Reset every service (licenses back to the fixtures)?" { "Reset lab" }
+                a class="button" href=(paths::UI_REPLAY) { "Replay a debug log" }
                 a class="button" href=(paths::UI_STATE_EXPORT) download="fortimock-state.json" { "Export state" }
                 form data-action="import" {
                     input type="file" name="bundle" accept="application/json,.json" aria-label="state bundle";

@@ -56,7 +56,7 @@ pub(super) fn configure(api: &mut Api<'_>) {
 
 /// The client for this request (with the token the browser presented) and the lab clock, read through a
 /// guarded route: the services' guard is the dashboard's only check.
-async fn session(
+pub(super) async fn session(
     dashboard: &Dashboard,
     request: &HttpRequest,
 ) -> Result<(SuiteClient, Value), DashboardError> {
@@ -95,7 +95,7 @@ async fn session(
 }
 
 /// A page: HTML, never cached (it shows codes), loading nothing from elsewhere.
-fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
+pub(super) fn html(status: StatusCode, markup: maud::Markup) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((CONTENT_TYPE, "text/html; charset=utf-8"))
         .insert_header((CACHE_CONTROL, "no-store"))
@@ -178,7 +178,7 @@ fn asset(content_type: &str, text: &'static str) -> HttpResponse {
 }
 
 /// An action's request must carry [`ACTION_HEADER`] (only the page's own script sends it).
-fn require_action_header(request: &HttpRequest) -> Result<(), DashboardError> {
+pub(super) fn require_action_header(request: &HttpRequest) -> Result<(), DashboardError> {
     if request.headers().contains_key(ACTION_HEADER) {
         return Ok(());
     }
