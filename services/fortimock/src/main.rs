@@ -6,9 +6,13 @@ use std::time::Instant;
 
 use fortimock::cli::Command;
 
+/// What a shell expects of a program whose reader went away (`fortimock journal | head`): 128 + SIGPIPE.
+const READER_GONE: i32 = 141;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let started = Instant::now();
+    quiet_when_the_reader_goes_away();
     // Flags, then FORTIMOCK_* variables, then fortimock.toml, then the defaults.
     let cli = match fortimock::config::parse(std::env::args_os().collect()) {
         Ok(cli) => cli,
@@ -58,4 +62,24 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `println!` panics when stdout is a pipe nobody reads any more; a command-line tool should stop quietly,
+/// as it would on SIGPIPE (which Rust programs ignore), instead of printing a panic.
+fn quiet_when_the_reader_goes_away() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout")
+            && message.to_ascii_lowercase().contains("broken pipe")
+        {
+            std::process::exit(READER_GONE);
+        }
+        default(info);
+    }));
 }

@@ -1023,3 +1023,27 @@ fn replay_reads_the_seed_logs_and_refuses_bad_ones() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// `fortimock … | head`: a reader that goes away stops the command quietly, as SIGPIPE would, never with a
+/// panic.
+#[test]
+fn a_reader_that_goes_away_stops_output_quietly() {
+    let mut quiet_stops = 0;
+    for _ in 0..3 {
+        let mut child = Command::new(BIN)
+            .args(["scenario", "errors"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command has written anything.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        if output.status.code() == Some(141) {
+            quiet_stops += 1;
+        }
+    }
+    assert!(quiet_stops > 0, "the reader never went away first");
+}
