@@ -52,6 +52,13 @@ pub(crate) struct Ftm {
 
 impl Service for Ftm {
     const NAME: &'static str = crate::NAME;
+    const MESSAGE_TYPES: &'static [&'static str] = &[
+        ProvisionRequest::TYPE,
+        PollingRequest::TYPE,
+        ActivationLicenseRequest::TYPE,
+        MobileProvisionRequest::TYPE,
+        <MobileTransferRequest as Message>::TYPE,
+    ];
 
     fn store(&self) -> &Store {
         self.escrow.store()

@@ -72,8 +72,12 @@ pub fn start_for_suite(
     urls: SuiteUrls,
     port: u16,
 ) -> anyhow::Result<RunningService> {
+    let mut listen = lab.listen(NAME, port)?;
+    // The page's actions pass a flow on to the services, which record them; the page's own requests stay
+    // off the timeline.
+    listen.recorders = lab.recorders().unrecorded();
     start(Config {
-        listen: lab.listen(NAME, port)?,
+        listen,
         urls,
         http: lab.http_client()?,
     })

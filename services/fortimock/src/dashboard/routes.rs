@@ -3,6 +3,7 @@
 //! page's actions call, which forwards to the services' guarded APIs with the browser's admin token.
 
 use lab::api::Api;
+use lab::flow::InFlow;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -300,7 +301,11 @@ async fn pass_through(
     }
     let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
         .map_err(|e| ApiError::bad_request("dashboard.method", e.to_string()))?;
-    let mut forwarded = dashboard.http.request(method, &url).body(body.to_vec());
+    let mut forwarded = dashboard
+        .http
+        .request(method, &url)
+        .in_flow()
+        .body(body.to_vec());
     if let Some(token) = session::presented_token(&request) {
         forwarded = forwarded.bearer_auth(token);
     }
