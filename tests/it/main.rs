@@ -27,5 +27,6 @@ mod scenarios;
 mod state;
 mod story;
 mod tidy;
+mod timeline;
 mod tls;
 mod transfer;

@@ -175,8 +175,14 @@ async fn forward(state: &Ftm, type_name: String, body: Vec<u8>) -> Result<HttpRe
     for (name, value) in &forwarded.headers {
         response.insert_header((name.as_str(), value.as_str()));
     }
+    // The answer carries forticare's error, if any, to the appliance: the timeline shows it on both arrows.
+    let errors = lab::coverage::wire_errors_in(&forwarded.body);
+    let mut response = response.body(forwarded.body);
+    for entry in errors {
+        lab::coverage::mark_answered(&mut response, entry);
+    }
     Ok(with_outcome(
-        response.body(forwarded.body),
+        response,
         &type_name,
         format!("forwarded to forticare ({status})"),
     ))
