@@ -54,8 +54,21 @@ async fn each_operation_is_one_flow_across_the_services() {
         (status, outcome.result),
         (StatusCode::OK, LoginResult::Success)
     );
-    let page = suite.timeline("flows=true").await;
     let phone_actor = format!("phone {phone}");
+    // The phone's answer reaches the appliance's listener, which lets the login finish before the
+    // listener records the exchange: wait until it is on the timeline.
+    let mut page = suite.timeline("flows=true").await;
+    for _ in 0..5000 {
+        if page
+            .entries
+            .iter()
+            .any(|e| e.from == phone_actor && e.path == paths::PUSH_CALLBACK)
+        {
+            break;
+        }
+        tokio::task::yield_now().await;
+        page = suite.timeline("flows=true").await;
+    }
     let flow_of = |path: &str| {
         let flow = flow_started_by(&page, "POST", path);
         let entries: Vec<TimelineEntry> = page
