@@ -5,6 +5,7 @@ mod appliance;
 mod bounds;
 mod browser;
 mod compose;
+mod coverage;
 mod dashboard;
 mod dns;
 mod fac;

@@ -19,7 +19,7 @@ use protocol::admin::{ActivationList, EscrowList};
 use protocol::catalogue::{
     ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED, TOKEN_NOT_OWNED,
 };
-use protocol::envelope::{EnvelopeError, Inbound, Message};
+use protocol::envelope::{EnvelopeError, Message};
 use protocol::header::{RequestHeader, ResponseHeader};
 use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
 use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
@@ -119,7 +119,7 @@ async fn process(
     payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
     let body = read_softtoken_body(&request, payload.into_inner()).await?;
-    let inbound = Inbound::parse(&body).map_err(Fault::Refused)?;
+    let inbound = lab::softtoken::parse_inbound(&body)?;
     let type_name = inbound.type_name().to_owned();
     match type_name.as_str() {
         ProvisionRequest::TYPE => {

@@ -21,7 +21,13 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Reads and checks a SoftToken request body (kept for the journal).
 pub async fn read_inbound(request: &HttpRequest, payload: web::Payload) -> Result<Inbound, Fault> {
     let body = read_softtoken_body(request, payload.into_inner()).await?;
-    let inbound = Inbound::parse(&body).map_err(Fault::Refused)?;
+    parse_inbound(&body)
+}
+
+/// Checks a SoftToken body read with [`read_softtoken_body`] and notes its message type (and any drift)
+/// for the coverage report.
+pub fn parse_inbound(body: &[u8]) -> Result<Inbound, Fault> {
+    let inbound = Inbound::parse(body).map_err(Fault::Refused)?;
     if let Some(flow) = crate::flow::current() {
         flow.recorders
             .coverage
