@@ -253,7 +253,7 @@ mod tests {
             ..Selection::default()
         });
         assert_eq!(range.len(), 1);
-        assert!(!timeline.knows_flow("b"));
+        assert!(timeline.knows_flow("b") && !timeline.knows_flow("z"));
     }
 
     #[test]

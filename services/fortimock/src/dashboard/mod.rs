@@ -1,6 +1,7 @@
 //! The support engineer's dashboard (`fortimock up --ui-port`, default 8447): one server-rendered page of
 //! the whole lab (licenses and owners, transfer tickets, each appliance's tokens, ftm's escrow, the phones
-//! with their live codes, pushes, armed scenarios, the clock) and the journal live.
+//! with their live codes, pushes, armed scenarios, the clock) and the journal live, and the timeline view
+//! (`/timeline`: the flows, one drawn as a sequence diagram).
 //!
 //! The dashboard holds no privilege of its own. Every page is rendered from the services' guarded admin APIs
 //! called with the admin token the browser presents (a cookie set by the login form, or
@@ -11,7 +12,8 @@
 //!
 //! - `routes.rs`: the handlers (page, login, events, assets, state export and import, the pass-through).
 //! - `lab_view.rs`: what the page shows, gathered from the services' APIs in one go.
-//! - `page.rs`: the HTML (maud: every value escaped).
+//! - `page.rs`: the HTML (maud: every value escaped); `sequence.rs`: the timeline view, one flow drawn as
+//!   an SVG sequence diagram rendered on the server.
 //! - `session.rs`: the admin token the browser presents, and its cookie.
 //! - `assets/`: the page's own script and style, compiled into the binary (no CDN, no internet).
 
@@ -19,6 +21,7 @@ mod error;
 mod lab_view;
 mod page;
 mod routes;
+mod sequence;
 mod session;
 
 use actix_web::web;
