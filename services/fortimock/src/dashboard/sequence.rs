@@ -68,7 +68,8 @@ pub(super) fn view(page: &Result<TimelinePage, String>, chosen: Option<&str>) ->
     }
 }
 
-/// `entries` (one flow) as an SVG sequence diagram.
+/// `entries` (one flow) as an SVG sequence diagram. Every element is closed explicitly (`{}`): inside SVG
+/// an HTML parser takes `<line>` without a closing tag as the parent of what follows.
 pub(super) fn diagram(entries: &[TimelineEntry]) -> Markup {
     let names = participants(entries);
     let steps = steps(entries);
@@ -80,14 +81,14 @@ pub(super) fn diagram(entries: &[TimelineEntry]) -> Markup {
             viewBox=(format!("0 0 {width} {height}")) role="img" aria-label="sequence diagram of the flow" {
             defs {
                 marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse" {
-                    path d="M 0 0 L 10 5 L 0 10 z" class="head";
+                    path d="M 0 0 L 10 5 L 0 10 z" class="head" {}
                 }
             }
             @for name in &names {
                 g class="participant" {
-                    rect x=(x(name) - COLUMN / 2 + 10) y="4" width=(COLUMN - 20) height=(HEAD - 14) rx="4";
+                    rect x=(x(name) - COLUMN / 2 + 10) y="4" width=(COLUMN - 20) height=(HEAD - 14) rx="4" {}
                     text x=(x(name)) y=(HEAD / 2 + 4) text-anchor="middle" { (name) }
-                    line class="lifeline" x1=(x(name)) y1=(HEAD - 10) x2=(x(name)) y2=(height - 4);
+                    line class="lifeline" x1=(x(name)) y1=(HEAD - 10) x2=(x(name)) y2=(height - 4) {}
                 }
             }
             @for (row, step) in steps.iter().enumerate() {
@@ -99,7 +100,7 @@ pub(super) fn diagram(entries: &[TimelineEntry]) -> Markup {
                 @let kind = match step.kind { StepKind::Request => "request", StepKind::Answer => "answer" };
                 @let failed = step.kind == StepKind::Answer && (step.entry.error.is_some() || step.entry.status >= 400);
                 g class=(format!("step {kind}{}", if failed { " failed" } else { "" })) data-path=(step.entry.path) {
-                    line x1=(from) y1=(y) x2=(to) y2=(y) marker-end="url(#arrow)";
+                    line x1=(from) y1=(y) x2=(to) y2=(y) marker-end="url(#arrow)" {}
                     text x=((from + to) / 2) y=(y - 6) text-anchor="middle" { (label) }
                 }
             }
