@@ -104,7 +104,7 @@ pub fn flows(entries: &[TimelineEntry]) -> Vec<FlowSummary> {
             flow.path.clone_from(&entry.path);
         }
     }
-    flows.sort_by(|a, b| b.0.cmp(&a.0));
+    flows.sort_by_key(|(opened, _)| std::cmp::Reverse(*opened));
     flows.into_iter().map(|(_, flow)| flow).collect()
 }
 
