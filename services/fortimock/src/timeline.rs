@@ -48,8 +48,9 @@ pub async fn run(args: TimelineArgs) -> anyhow::Result<()> {
     }
     if let Some(flows) = page.flows.as_ref().filter(|_| listing) {
         println!(
-            "{} flows, newest first (fortimock timeline --flow ID shows one):",
-            flows.len()
+            "{} flow{}, newest first (fortimock timeline --flow ID shows one):",
+            flows.len(),
+            if flows.len() == 1 { "" } else { "s" }
         );
         for flow in flows {
             let errors = match flow.errors {

@@ -962,7 +962,7 @@ async fn timeline_coverage_and_the_report_written_at_stop() {
     assert_eq!(refused.error.unwrap().error_code, 16);
 
     let flows = cli(&data_dir, &["timeline"]);
-    assert!(flows.starts_with("1 flows, newest first"), "{flows}");
+    assert!(flows.starts_with("1 flow, newest first"), "{flows}");
     let flow = flows
         .lines()
         .nth(1)
