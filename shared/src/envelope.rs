@@ -184,6 +184,31 @@ impl Inbound {
         &self.type_name
     }
 
+    /// What the coverage report's drift check needs on every request, read without building a document
+    /// when `d` came in the common shape.
+    pub fn shape(&self) -> crate::drift::Shape {
+        if let Body::Text(text) = &self.body
+            && let Some(shape) = crate::drift::Shape::of_text(&self.type_name, text)
+        {
+            return shape;
+        }
+        crate::drift::Shape::of_document(&self.type_name, &self.fields())
+    }
+
+    /// The fields of `d` as a document, `__type` left out (the drift check's field comparison).
+    pub fn fields(&self) -> Cow<'_, Map<String, Value>> {
+        match &self.body {
+            Body::Document(body) => Cow::Borrowed(body),
+            Body::Text(text) => match serde_json::from_str::<Value>(text) {
+                Ok(Value::Object(mut body)) => {
+                    body.remove("__type");
+                    Cow::Owned(body)
+                }
+                _ => Cow::Owned(Map::new()),
+            },
+        }
+    }
+
     /// Decodes `d` as `T`. A wrong or missing field is reported with its path (`tokens[0].seed`).
     pub fn decode<T: Message>(self) -> Result<T, EnvelopeError> {
         let body = match self.body {

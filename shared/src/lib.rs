@@ -25,6 +25,8 @@
 //! - `hardware`: hardware FortiTokens (the modeled activation exchange, forticare's batches, the appliance's
 //!   hardware API); `messages`: activation messages by email and SMS, as captured and as sent;
 //! - `ledger`, `admin`, `journal`, `state`, `phone` and `appliance`: fortimock's own HTTP API types;
+//!   `timeline` (exchanges across services, by flow) and `coverage` (what a run reached; `drift`: what
+//!   the services know of requests, to notice what they do not);
 //!   `paths`: every path fortimock serves; `hosts`: the real host names fortimock stands in for; `schema`:
 //!   OpenAPI schemas of the types that travel as text.
 #![cfg_attr(
@@ -36,9 +38,11 @@ pub mod activation;
 pub mod admin;
 pub mod appliance;
 pub mod catalogue;
+pub mod coverage;
 pub mod crypto;
 pub mod debug_log;
 pub mod device_storage;
+pub mod drift;
 pub mod envelope;
 pub mod fac_admin;
 pub mod fac_rest;
@@ -64,6 +68,7 @@ mod schema;
 pub mod seed;
 pub mod state;
 pub mod time;
+pub mod timeline;
 pub mod token_transfer;
 
 #[cfg(test)]

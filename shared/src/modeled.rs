@@ -57,9 +57,28 @@
 //!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message
 //!   ([`transfer_message`]) and the refusals
 //!   ([`TRANSFER_NOT_TRANSFERABLE`] and after it).
+//! - The timeline's headers ([`FLOW_HEADER`], [`FROM_HEADER`]): fortimock's own, on every request between
+//!   its parts and on every answer.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// The request header that carries a flow id through the lab (the timeline, `/__admin/timeline`), and the
+/// answer header that echoes it. No Fortinet source has one: it is fortimock's own. The virtual appliances
+/// and phones and the services send it on every call they make while serving a request, so one operation
+/// is one flow across services; a request without it (a real device, curl) gets a fresh id at the front
+/// door, echoed on its answer. Real clients ignore an answer header they do not know, so the echo changes
+/// nothing they read.
+pub const FLOW_HEADER: &str = "x-fortimock-flow";
+
+/// The request header with which a part of the lab says who it is on the timeline: a virtual appliance's
+/// serial, `phone <id>`, or a service's name. fortimock's own, like [`FLOW_HEADER`]; without it the
+/// sender is named by its address.
+pub const FROM_HEADER: &str = "x-fortimock-from";
+
+/// The longest flow id or sender name taken from a request; longer ones (or ones with other than
+/// printable ASCII) are ignored: the request gets a fresh flow id, the sender its address.
+pub const FLOW_HEADER_MAX_LEN: usize = 64;
 
 use crate::catalogue::{CatalogueEntry, Provenance};
 use crate::id::{ApplianceSerial, HardwareModel, HardwareSerial, LicenseId, MobileId, TokenSerial};

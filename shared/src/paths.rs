@@ -61,6 +61,10 @@ pub const ADMIN_SCENARIO: &str = "/__admin/scenarios/{id}";
 pub const ADMIN_JOURNAL: &str = "/__admin/journal";
 pub const ADMIN_RESET: &str = "/__admin/reset";
 pub const ADMIN_STATE: &str = "/__admin/state";
+/// The exchanges between the lab's parts, by flow (`?flow=`, `?since=&until=`, `?format=mermaid`).
+pub const ADMIN_TIMELINE: &str = "/__admin/timeline";
+/// What a run reached, and the drift the services saw.
+pub const ADMIN_COVERAGE: &str = "/__admin/coverage";
 /// forticare's licenses.
 pub const ADMIN_LICENSES: &str = "/__admin/licenses";
 pub const ADMIN_LICENSE: &str = "/__admin/licenses/{id}";
@@ -143,6 +147,8 @@ pub const UI_HOME: &str = "/";
 pub const UI_LOGIN: &str = "/login";
 pub const UI_LOGOUT: &str = "/logout";
 pub const UI_EVENTS: &str = "/events";
+/// The timeline view: the flows, and one flow (`?flow=`) as a sequence diagram.
+pub const UI_TIMELINE: &str = "/timeline";
 pub const UI_SCRIPT: &str = "/assets/dashboard.js";
 pub const UI_STYLE: &str = "/assets/dashboard.css";
 pub const UI_STATE_EXPORT: &str = "/state/export";

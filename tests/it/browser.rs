@@ -1,7 +1,9 @@
 //! The dashboard in a real browser: headless Chromium driven over WebDriver (chromedriver, Debian's
 //! `chromium-driver`) walks the story on the page: a license imported shows up with its owner, a phone
 //! activation turns the token Assigned, a scenario armed from the page makes the next import fail with
-//! error 16, and the journal shows it live. Screenshots go to `<target>/browser/`.
+//! error 16, and the journal shows it live; and a push approval appears in the timeline view, drawn from the
+//! appliance through the relay to the phone and back. Screenshots go to `<target>/browser/`; README's come
+//! from there (`docs/screenshots/`).
 //!
 //! Skipped when `chromedriver` is not installed, unless `FORTIMOCK_REQUIRE_BROWSER` is set (`.ci/run` sets
 //! it after installing Chromium and its driver).
@@ -227,6 +229,97 @@ async fn the_story_on_the_page_in_chromium() {
         .unwrap();
     wait_for_text(&page, "#armed", "fired 1 time(s)").await;
     screenshot(&page, "5-replay-armed").await;
+
+    page.close().await.unwrap();
+    drop(driver);
+    dashboard.stop().await;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_push_approval_in_the_timeline_view() {
+    let Some(binary) = chromedriver() else {
+        assert!(
+            std::env::var_os("FORTIMOCK_REQUIRE_BROWSER").is_none(),
+            "FORTIMOCK_REQUIRE_BROWSER is set but chromedriver is not installed"
+        );
+        return;
+    };
+    let suite = TestSuite::start().await;
+    let dashboard = suite.start_dashboard();
+    let ready = suite
+        .push_ready(json!({"status": true, "server_port": 0, "timeout_secs": 10}))
+        .await;
+    suite
+        .change_phone(&ready.phone, json!({"push_policy": "approve"}))
+        .await;
+    let (status, outcome) = suite.push_login(&ready.serial, "alice").await;
+    assert_eq!(
+        (status, outcome.result),
+        (StatusCode::OK, protocol::appliance::LoginResult::Success)
+    );
+    let driver = start_driver(binary).await;
+    let page = browser(&driver).await;
+    page.goto(dashboard.url()).await.unwrap();
+    wait_for_text(&page, "#appliances", &ready.serial).await;
+    screenshot(&page, "timeline-1-dashboard").await;
+
+    // The timeline view lists the login's flow; open it from the list.
+    page.find(Locator::LinkText("Timeline"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let login = protocol::paths::fill(protocol::paths::APPLIANCE_LOGIN, &[&ready.serial]);
+    wait_for_text(&page, "#flows", &login).await;
+    let flow = suite
+        .timeline("flows=true")
+        .await
+        .flows
+        .unwrap()
+        .into_iter()
+        .find(|f| f.path == login)
+        .unwrap()
+        .flow;
+    page.find(Locator::Css(&format!("#flows tr[data-flow=\"{flow}\"] a")))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The phone's approval reaches the appliance's ftm-push listener: its arrow is in the drawn flow (the
+    // page is rendered on the server; reload until the listener has recorded it).
+    let approval = format!(
+        "#flow[data-flow=\"{flow}\"] g.step.request[data-path=\"{}\"]",
+        protocol::paths::PUSH_CALLBACK
+    );
+    let mut drawn = false;
+    for _ in 0..100 {
+        if page.find(Locator::Css(&approval)).await.is_ok() {
+            drawn = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        page.refresh().await.unwrap();
+    }
+    assert!(drawn, "the approval never appeared in the drawn flow");
+    let svg = page
+        .find(Locator::Css("#flow svg.sequence"))
+        .await
+        .unwrap()
+        .html(true)
+        .await
+        .unwrap();
+    for shown in [
+        ready.serial.as_str(),
+        "push",
+        &format!("phone {}", ready.phone),
+        protocol::paths::RELAY_PUSH,
+    ] {
+        assert!(svg.contains(shown), "{shown} not in {svg}");
+    }
+    screenshot(&page, "timeline-2-push-approval").await;
 
     page.close().await.unwrap();
     drop(driver);

@@ -1,7 +1,8 @@
 //! The dashboard (`fortimock up --ui-port`): the page shows the lab as the services' APIs tell it (licenses
 //! and owners, tokens per appliance, escrow codes, phones with live codes, scenarios, the clock, the
 //! journal), never a seed; its actions reach the same guarded admin APIs with the same token; the journal
-//! streams live; state goes out and comes back; and with an admin token nothing is shown or done without it.
+//! streams live; state goes out and comes back; the timeline view draws a flow; and with an admin token
+//! nothing is shown or done without it.
 
 use e2e::{TestSuite, default_fixtures, test_options, token};
 use protocol::paths;
@@ -396,6 +397,7 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
         ),
         no_redirects.get(format!("{ui}{}", paths::UI_STATE_EXPORT)),
         no_redirects.get(format!("{ui}{}", paths::UI_EVENTS)),
+        no_redirects.get(format!("{ui}{}", paths::UI_TIMELINE)),
     ] {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -479,6 +481,46 @@ async fn with_an_admin_token_the_dashboard_shows_and_does_nothing_without_it() {
         .await
         .unwrap();
     assert_eq!(frozen.status(), StatusCode::OK);
+    dashboard.stop().await;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_timeline_view_draws_a_flow_and_never_a_seed() {
+    let suite = TestSuite::start().await;
+    let dashboard = suite.start_dashboard();
+    let ui = dashboard.url().to_owned();
+    let (status, empty) = page(&suite, &format!("{ui}{}", paths::UI_TIMELINE)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(empty.contains("Nothing on the timeline yet"), "{empty}");
+
+    let licensed = suite
+        .import("ftm", "FGVM01TM00000002", &[], "5050-5050-5050-5050-5050")
+        .await;
+    let serial = licensed.tokens.unwrap_or_default()[0].token.clone();
+    suite
+        .provision("FGVM01TM00000002", &[], vec![token(&serial, SEED)])
+        .await;
+    // The newest flow (the provisioning) is drawn: the client, ftm, and one arrow each way.
+    let (status, html) = page(&suite, &format!("{ui}{}", paths::UI_TIMELINE)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<svg class=\"sequence\""), "{html}");
+    assert_eq!(html.matches("class=\"step request\"").count(), 1, "{html}");
+    assert!(html.contains("SoftToken.ProvisionRequest"), "{html}");
+    assert!(html.contains("sequenceDiagram"), "{html}");
+    assert!(!html.contains(SEED) && !html.contains(&SEED.to_lowercase()));
+    // The import's flow, chosen: it reached forticare through ftm.
+    let timeline = suite.timeline("flows=true").await;
+    let import = timeline.flows.unwrap().last().unwrap().flow.clone();
+    let (status, html) = page(&suite, &format!("{ui}{}?flow={import}", paths::UI_TIMELINE)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(html.matches("class=\"step request\"").count(), 2, "{html}");
+    assert!(html.contains(">forticare</text>"), "{html}");
+    // A flow nobody knows is said so; a query the view does not take is refused.
+    let (_, unknown) = page(&suite, &format!("{ui}{}?flow=nobody", paths::UI_TIMELINE)).await;
+    assert!(unknown.contains("No exchange of flow nobody"), "{unknown}");
+    let (status, _) = page(&suite, &format!("{ui}{}?colour=red", paths::UI_TIMELINE)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     dashboard.stop().await;
     suite.stop().await;
 }

@@ -17,7 +17,7 @@ use protocol::id::ApplianceSerial;
 use protocol::ledger::{LabFixtures, LicenseSpec};
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
-use protocol::paths::{MOBILE, PROCESS};
+use protocol::paths::{self, MOBILE, PROCESS};
 use protocol::provision::{
     PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionToken,
@@ -275,6 +275,34 @@ impl TestSuite {
             response.status(),
             response.json().await.unwrap_or(Value::Null),
         )
+    }
+
+    /// `GET /__admin/timeline?{query}` on `service`: the status and the body as text (JSON, or the Mermaid
+    /// diagram with `format=mermaid`).
+    pub async fn timeline_text(&self, service: &str, query: &str) -> (StatusCode, String) {
+        let response = self
+            .client
+            .get(format!(
+                "{}{}?{query}",
+                self.url(service),
+                paths::ADMIN_TIMELINE
+            ))
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// `GET /__admin/timeline?{query}` on ftm (every service answers the same shared timeline), decoded.
+    pub async fn timeline(&self, query: &str) -> protocol::timeline::TimelinePage {
+        let (status, text) = self.timeline_text("ftm", query).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// `GET /__admin/coverage` on `service`.
+    pub async fn coverage(&self, service: &str) -> protocol::coverage::CoverageReport {
+        self.admin_get(service, paths::ADMIN_COVERAGE).await
     }
 
     /// Whether the service still answers its health check.

@@ -3,6 +3,7 @@
 //! lines (`diagnose fortitoken debug enable`) for every step, so a support engineer can lay them next to a
 //! customer's log. Seeds are masked in the debug output.
 
+use lab::flow::InFlow;
 use protocol::envelope::{Envelope, Message};
 use protocol::jsonc;
 use protocol::paths::PROCESS;
@@ -85,7 +86,7 @@ pub async fn exchange<Req: Message, Resp: Message>(
         .and_then(|rest| rest.split('/').next())
         .unwrap_or_default()
         .to_owned();
-    let mut call = http.post(&url);
+    let mut call = http.post(&url).in_flow();
     for (name, value) in FORTIOS_HEADERS {
         call = call.header(name, value);
     }

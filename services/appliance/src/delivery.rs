@@ -9,6 +9,7 @@
 //! records the appliance's debug line and reads the appliance's messaging settings itself. Below it,
 //! [`Outbox::send`] does the sending with explicit [`MessagingSettings`], failing with a [`DeliveryFailure`].
 
+use lab::flow::InFlow;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -288,6 +289,7 @@ impl Outbox {
         let answer = self
             .http
             .post(&settings.sms_gateway)
+            .in_flow()
             .json(&submit)
             .timeout(Duration::from_secs(10))
             .send()

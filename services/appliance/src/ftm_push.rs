@@ -11,6 +11,7 @@
 //! listeners, and creating appliances, happen under one lock, so a listener and its appliance's record
 //! never disagree for long, and an appliance whose listener cannot start is not created.
 
+use lab::flow::InFlow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -187,6 +188,8 @@ pub struct PushContext {
     pub bind: IpAddr,
     /// The bounds listeners' connections live within (the service's).
     pub limits: Limits,
+    /// The process's timeline and coverage (the service's).
+    pub recorders: lab::flow::Recorders,
 }
 
 impl Listeners {
@@ -350,6 +353,8 @@ async fn start_listener(
         ca_pem: None,
         journal_size: 0,
         limits: context.limits,
+        // Phones' answers reach the appliance itself: its serial is who serves them on the timeline.
+        recorders: context.recorders.acting_as(appliance.serial.as_str()),
     };
     let endpoint = web::Data::new(CallbackEndpoint {
         appliance: appliance.serial.clone(),
@@ -597,7 +602,7 @@ pub async fn login(
         "{}{RELAY_PUSH}",
         appliance.push.relay_url.trim_end_matches('/')
     );
-    let mut call = context.http.post(&url);
+    let mut call = context.http.post(&url).in_flow();
     for (name, value) in PUSH_HEADERS {
         call = call.header(name, value);
     }

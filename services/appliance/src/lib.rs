@@ -103,6 +103,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         tls: config.listener_tls,
         bind: config.listen.bind.ip(),
         limits: config.listen.limits,
+        recorders: config.listen.recorders.clone(),
     });
     let loopback = |ip: IpAddr| match ip {
         IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),

@@ -146,6 +146,20 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
     }
 }
 
+/// Token status changes a write made (`None`: the token was not in the table), noted for the coverage
+/// report once the write is durable.
+type Changes = Vec<(Option<FortiTokenStatus>, FortiTokenStatus)>;
+
+/// `result`'s value, its status changes noted as the `token` state machine's transitions.
+fn noted<T>(result: Result<(T, Changes), StoreError>) -> Result<T, StoreError> {
+    result.map(|(value, changes)| {
+        for (from, to) in changes {
+            lab::flow::transition("token", from.map_or("absent", status_name), status_name(to));
+        }
+        value
+    })
+}
+
 fn status_name(status: FortiTokenStatus) -> &'static str {
     match status {
         FortiTokenStatus::Available => "available",
@@ -541,21 +555,27 @@ impl Fleet {
         imported: Vec<Token>,
     ) -> Result<(), StoreError> {
         let appliance = appliance.clone();
-        self.store
-            .write(move |tx| {
-                for token in &imported {
-                    let key = key(&appliance, token.serial.as_str());
-                    let errored = match tx.record::<TokenRecord>(TOKENS, &key)? {
-                        Some(record) => record.status == status_name(FortiTokenStatus::Error),
-                        None => true,
-                    };
-                    if errored {
-                        tx.put(TOKENS, &key, &TokenRecord::new(token, None))?;
+        noted(
+            self.store
+                .write(move |tx| {
+                    let mut changes = Changes::new();
+                    for token in &imported {
+                        let key = key(&appliance, token.serial.as_str());
+                        let errored = match tx.record::<TokenRecord>(TOKENS, &key)? {
+                            Some(record) => (record.status == status_name(FortiTokenStatus::Error))
+                                .then_some(Some(FortiTokenStatus::Error)),
+                            None => Some(None),
+                        };
+                        if let Some(from) = errored {
+                            tx.put(TOKENS, &key, &TokenRecord::new(token, None))?;
+                            changes.push((from, token.status));
+                        }
                     }
-                }
-                fac_store::on_imported(tx, &appliance, &imported)
-            })
-            .await
+                    fac_store::on_imported(tx, &appliance, &imported)?;
+                    Ok(((), changes))
+                })
+                .await,
+        )
     }
 
     /// Records a provisioned token, its new seed and its user (replacing the user's lockout state). On a
@@ -583,13 +603,19 @@ impl Fleet {
         let token_key = key(appliance, token.serial.as_str());
         let user_key = key(appliance, &user_name);
         let (serial, token) = (appliance.clone(), token.clone());
-        self.store
-            .write(move |tx| {
-                tx.put(TOKENS, &token_key, &token_record)?;
-                write_user(tx, &user_key, &user)?;
-                fac_store::on_provisioned(tx, &serial, &token, kind, offline)
-            })
-            .await
+        noted(
+            self.store
+                .write(move |tx| {
+                    let before = tx
+                        .record::<TokenRecord>(TOKENS, &token_key)?
+                        .and_then(|r| parse_status(&r.status).ok());
+                    tx.put(TOKENS, &token_key, &token_record)?;
+                    write_user(tx, &user_key, &user)?;
+                    fac_store::on_provisioned(tx, &serial, &token, kind, offline)?;
+                    Ok(((), vec![(before, token.status)]))
+                })
+                .await,
+        )
     }
 
     /// Applies a poll's answer to the tokens it named, as they stand now (their seeds, replay guard and
@@ -600,32 +626,36 @@ impl Fleet {
         polled: Vec<Polled>,
     ) -> Result<Vec<Token>, StoreError> {
         let appliance = appliance.clone();
-        self.store
-            .write(move |tx| {
-                let mut tokens = Vec::with_capacity(polled.len());
-                for answer in &polled {
-                    let key = key(&appliance, answer.serial.as_str());
-                    let Some(record) = tx.record::<TokenRecord>(TOKENS, &key)? else {
-                        continue;
-                    };
-                    let current = record
-                        .token()
-                        .map_err(corrupt("an appliance token record"))?;
-                    if current.activation_code != answer.activation_code {
-                        tokens.push(current);
-                        continue;
+        noted(
+            self.store
+                .write(move |tx| {
+                    let mut changes = Changes::new();
+                    let mut tokens = Vec::with_capacity(polled.len());
+                    for answer in &polled {
+                        let key = key(&appliance, answer.serial.as_str());
+                        let Some(record) = tx.record::<TokenRecord>(TOKENS, &key)? else {
+                            continue;
+                        };
+                        let current = record
+                            .token()
+                            .map_err(corrupt("an appliance token record"))?;
+                        if current.activation_code != answer.activation_code {
+                            tokens.push(current);
+                            continue;
+                        }
+                        let token = current.polled(
+                            &answer.status,
+                            answer.reg_id.as_deref(),
+                            answer.os_ver.as_deref(),
+                        );
+                        tx.put(TOKENS, &key, &TokenRecord::new(&token, record.sealed_seed))?;
+                        changes.push((Some(current.status), token.status));
+                        tokens.push(token);
                     }
-                    let token = current.polled(
-                        &answer.status,
-                        answer.reg_id.as_deref(),
-                        answer.os_ver.as_deref(),
-                    );
-                    tx.put(TOKENS, &key, &TokenRecord::new(&token, record.sealed_seed))?;
-                    tokens.push(token);
-                }
-                Ok(tokens)
-            })
-            .await
+                    Ok((tokens, changes))
+                })
+                .await,
+        )
     }
 
     /// Deletes `token` from the appliance's table (`config user fortitoken`, `delete`), in one transaction:
@@ -710,69 +740,74 @@ impl Fleet {
         let settings = appliance.settings;
         let name = name.to_owned();
         let otp = otp.to_owned();
-        self.store
-            .write(move |tx| {
-                let user_key = key(&serial, &name);
-                let Some(mut user) = read_user(tx, &user_key)? else {
-                    return Ok(LoginVerdict::UnknownUser);
-                };
-                if user.lockout.is_locked(now) {
-                    return Ok(LoginVerdict::Locked { user });
-                }
-                let token_key = key(&serial, user.token.as_str());
-                let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
-                    return Err(StoreError::corrupt(format!(
-                        "user {name} holds {} which is not in the table",
-                        user.token
-                    )));
-                };
-                let mut token = record
-                    .token()
-                    .map_err(corrupt("an appliance token record"))?;
-                let verdict = match &record.sealed_seed {
-                    None => Verdict::Denied,
-                    Some(sealed) => {
-                        let seed = unseal(&seal_key, sealed).map_err(corrupt("a sealed seed"))?;
-                        match fac_store::check_hotp_in(
-                            tx,
-                            &seal_key,
-                            &serial,
-                            &token.serial,
-                            seed.as_bytes(),
-                            &otp,
-                            token.timing.digits,
-                            token.memory,
-                        )? {
-                            Some(verdict) => verdict,
-                            None => auth::check(
+        noted(
+            self.store
+                .write(move |tx| {
+                    let user_key = key(&serial, &name);
+                    let Some(mut user) = read_user(tx, &user_key)? else {
+                        return Ok((LoginVerdict::UnknownUser, Changes::new()));
+                    };
+                    if user.lockout.is_locked(now) {
+                        return Ok((LoginVerdict::Locked { user }, Changes::new()));
+                    }
+                    let token_key = key(&serial, user.token.as_str());
+                    let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
+                        return Err(StoreError::corrupt(format!(
+                            "user {name} holds {} which is not in the table",
+                            user.token
+                        )));
+                    };
+                    let mut token = record
+                        .token()
+                        .map_err(corrupt("an appliance token record"))?;
+                    let before = token.status;
+                    let verdict = match &record.sealed_seed {
+                        None => Verdict::Denied,
+                        Some(sealed) => {
+                            let seed =
+                                unseal(&seal_key, sealed).map_err(corrupt("a sealed seed"))?;
+                            match fac_store::check_hotp_in(
+                                tx,
+                                &seal_key,
+                                &serial,
+                                &token.serial,
                                 seed.as_bytes(),
                                 &otp,
-                                now,
-                                token.timing,
-                                &settings,
+                                token.timing.digits,
                                 token.memory,
-                            ),
+                            )? {
+                                Some(verdict) => verdict,
+                                None => auth::check(
+                                    seed.as_bytes(),
+                                    &otp,
+                                    now,
+                                    token.timing,
+                                    &settings,
+                                    token.memory,
+                                ),
+                            }
                         }
+                    };
+                    match verdict {
+                        Verdict::Accepted { memory } => {
+                            fac_store::note_used(tx, &serial, &token.serial, now)?;
+                            token.memory = memory;
+                            token.status = FortiTokenStatus::Assigned;
+                            token.activation_code = None;
+                            user.lockout = Lockout::succeed();
+                        }
+                        Verdict::Resync { memory } => token.memory = memory,
+                        Verdict::Denied => user.lockout = user.lockout.fail(now, &settings),
+                        Verdict::Replayed { .. } => {}
                     }
-                };
-                match verdict {
-                    Verdict::Accepted { memory } => {
-                        fac_store::note_used(tx, &serial, &token.serial, now)?;
-                        token.memory = memory;
-                        token.status = FortiTokenStatus::Assigned;
-                        token.activation_code = None;
-                        user.lockout = Lockout::succeed();
-                    }
-                    Verdict::Resync { memory } => token.memory = memory,
-                    Verdict::Denied => user.lockout = user.lockout.fail(now, &settings),
-                    Verdict::Replayed { .. } => {}
-                }
-                let sealed = record.sealed_seed.take();
-                tx.put(TOKENS, &token_key, &TokenRecord::new(&token, sealed))?;
-                write_user(tx, &user_key, &user)?;
-                Ok(LoginVerdict::Checked { verdict, user })
-            })
-            .await
+                    let sealed = record.sealed_seed.take();
+                    tx.put(TOKENS, &token_key, &TokenRecord::new(&token, sealed))?;
+                    write_user(tx, &user_key, &user)?;
+                    let changes = vec![(Some(before), token.status)];
+                    Ok((LoginVerdict::Checked { verdict, user }, changes))
+                })
+                .await,
+        )
     }
 
     /// The seed of `token`, unsealed (for a push: the payload and callback keys derive from it).
@@ -806,67 +841,70 @@ impl Fleet {
         let settings = appliance.settings;
         let name = name.to_owned();
         let otp = otp.to_owned();
-        self.store
-            .write(move |tx| {
-                let user_key = key(&serial, &name);
-                let Some(mut user) = read_user(tx, &user_key)? else {
-                    return Ok(false);
-                };
-                let token_key = key(&serial, user.token.as_str());
-                let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
-                    return Ok(false);
-                };
-                let mut token = record
-                    .token()
-                    .map_err(corrupt("an appliance token record"))?;
-                let Some(sealed) = record.sealed_seed.take() else {
-                    return Ok(false);
-                };
-                let seed = unseal(&seal_key, &sealed).map_err(corrupt("a sealed seed"))?;
-                let unguarded = OtpMemory {
-                    last_step: None,
-                    sync_step: None,
-                    ..token.memory
-                };
-                let checked = match fac_store::check_hotp_in(
-                    tx,
-                    &seal_key,
-                    &serial,
-                    &token.serial,
-                    seed.as_bytes(),
-                    &otp,
-                    token.timing.digits,
-                    unguarded,
-                )? {
-                    Some(verdict) => verdict,
-                    None => auth::check(
+        noted(
+            self.store
+                .write(move |tx| {
+                    let user_key = key(&serial, &name);
+                    let Some(mut user) = read_user(tx, &user_key)? else {
+                        return Ok((false, Changes::new()));
+                    };
+                    let token_key = key(&serial, user.token.as_str());
+                    let Some(mut record) = tx.record::<TokenRecord>(TOKENS, &token_key)? else {
+                        return Ok((false, Changes::new()));
+                    };
+                    let mut token = record
+                        .token()
+                        .map_err(corrupt("an appliance token record"))?;
+                    let before = token.status;
+                    let Some(sealed) = record.sealed_seed.take() else {
+                        return Ok((false, Changes::new()));
+                    };
+                    let seed = unseal(&seal_key, &sealed).map_err(corrupt("a sealed seed"))?;
+                    let unguarded = OtpMemory {
+                        last_step: None,
+                        sync_step: None,
+                        ..token.memory
+                    };
+                    let checked = match fac_store::check_hotp_in(
+                        tx,
+                        &seal_key,
+                        &serial,
+                        &token.serial,
                         seed.as_bytes(),
                         &otp,
-                        now,
-                        token.timing,
-                        &settings,
+                        token.timing.digits,
                         unguarded,
-                    ),
-                };
-                let approved = match checked {
-                    Verdict::Accepted { memory } => {
-                        fac_store::note_used(tx, &serial, &token.serial, now)?;
-                        token.memory.last_step = token.memory.last_step.max(memory.last_step);
-                        token.status = FortiTokenStatus::Assigned;
-                        token.activation_code = None;
-                        user.lockout = Lockout::succeed();
-                        true
-                    }
-                    _ => {
-                        user.lockout = user.lockout.fail(now, &settings);
-                        false
-                    }
-                };
-                tx.put(TOKENS, &token_key, &TokenRecord::new(&token, Some(sealed)))?;
-                write_user(tx, &user_key, &user)?;
-                Ok(approved)
-            })
-            .await
+                    )? {
+                        Some(verdict) => verdict,
+                        None => auth::check(
+                            seed.as_bytes(),
+                            &otp,
+                            now,
+                            token.timing,
+                            &settings,
+                            unguarded,
+                        ),
+                    };
+                    let approved = match checked {
+                        Verdict::Accepted { memory } => {
+                            fac_store::note_used(tx, &serial, &token.serial, now)?;
+                            token.memory.last_step = token.memory.last_step.max(memory.last_step);
+                            token.status = FortiTokenStatus::Assigned;
+                            token.activation_code = None;
+                            user.lockout = Lockout::succeed();
+                            true
+                        }
+                        _ => {
+                            user.lockout = user.lockout.fail(now, &settings);
+                            false
+                        }
+                    };
+                    tx.put(TOKENS, &token_key, &TokenRecord::new(&token, Some(sealed)))?;
+                    write_user(tx, &user_key, &user)?;
+                    Ok((approved, vec![(Some(before), token.status)]))
+                })
+                .await,
+        )
     }
 
     /// Checks one record of a state being imported: sealed seeds must open with this data dir's key.

@@ -47,6 +47,10 @@ pub(crate) struct Forticare {
 
 impl Service for Forticare {
     const NAME: &'static str = crate::NAME;
+    const MESSAGE_TYPES: &'static [&'static str] = &[
+        ActivationLicenseRequest::TYPE,
+        HardwareActivationRequest::TYPE,
+    ];
 
     fn store(&self) -> &Store {
         self.ledger.store()

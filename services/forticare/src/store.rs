@@ -518,6 +518,11 @@ impl Ledger {
                 Ok((outcome, None))
             })
             .await
+            .inspect(|(outcome, _)| {
+                if let Redemption::Granted { changed: true, .. } = outcome {
+                    lab::flow::transition("license", "redeemable", "redeemed");
+                }
+            })
     }
 
     /// Opens and completes a Customer Service transfer ticket, in one change: the license moves to
@@ -585,6 +590,11 @@ impl Ledger {
                 Ok(Ok(ticket))
             })
             .await
+            .inspect(|done| {
+                if done.is_ok() {
+                    lab::flow::transition("license", "redeemed", "transferred");
+                }
+            })
     }
 
     /// Every transfer ticket, oldest first.

@@ -54,6 +54,12 @@ pub enum Command {
     Messages(MessagesArgs),
     /// What forticare, ftm and the push relay were asked and answered (seeds redacted), oldest first.
     Journal(JournalArgs),
+    /// The exchanges between the lab's parts by flow: the flows, or one flow (or time range) in order, as
+    /// lines or a Mermaid sequence diagram.
+    Timeline(TimelineArgs),
+    /// What the running suite reached (catalogue errors, message types, routes, scenarios, state
+    /// transitions), what it did not, and the unknown types, versions and fields it received.
+    Coverage(CoverageArgs),
     /// Export the running suite's state (every service's records, armed scenarios and the clock) to a
     /// bundle file, or import one: a lab handed over exactly as it stood.
     #[command(subcommand)]
@@ -150,6 +156,10 @@ pub struct UpArgs {
     /// How log lines are written to stderr: text for people, json (one object a line) for machines.
     #[arg(long, env = "FORTIMOCK_LOG_FORMAT", value_enum, default_value_t = lab::telemetry::LogFormat::Text)]
     pub log_format: lab::telemetry::LogFormat,
+    /// When the suite stops (Ctrl-C, SIGTERM), write the coverage report (JSON, as `GET /__admin/coverage`
+    /// answers it) to this file.
+    #[arg(long, env = "FORTIMOCK_COVERAGE_REPORT")]
+    pub coverage_report: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -838,6 +848,40 @@ pub struct JournalArgs {
     pub clear: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TimelineArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Only this flow's exchanges (an answer's `x-fortimock-flow` header, or a flow `fortimock timeline`
+    /// lists).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Only exchanges answered at or after this time (RFC 3339, or Unix milliseconds; the lab clock).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only exchanges answered at or before this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Print the Mermaid `sequenceDiagram` instead.
+    #[arg(long, conflicts_with = "json")]
+    pub mermaid: bool,
+    /// Print the JSON answer instead.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CoverageArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// Print the JSON report instead.
+    #[arg(long)]
+    pub json: bool,
+    /// List only what was reached (not what was missed).
+    #[arg(long)]
+    pub reached: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `hardware`, `messages`, `journal`, `reset`, `state`, `scenarios`, `replay`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `hardware`, `messages`, `journal`, `timeline`, `coverage`, `reset`, `state`, `scenarios`, `replay`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`), `config`
 //! (fortimock.toml, the precedence of flags, variables and the file), `dashboard` (the lab in a browser).
 // Printing to the terminal is this crate's job.
@@ -13,6 +13,7 @@ pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod coverage;
 pub mod dashboard;
 pub mod demo;
 pub mod dns;
@@ -31,5 +32,6 @@ pub mod rma_story;
 pub mod scenarios;
 pub mod state;
 pub mod suite;
+pub mod timeline;
 pub mod transfer;
 pub mod up;

@@ -42,6 +42,8 @@ async fn main() -> ExitCode {
         Command::Hardware(command) => fortimock::hardware::run(command).await,
         Command::Messages(args) => fortimock::messages::run(args).await,
         Command::Journal(args) => fortimock::journal::run(args).await,
+        Command::Timeline(args) => fortimock::timeline::run(args).await,
+        Command::Coverage(args) => fortimock::coverage::run(args).await,
         Command::State(command) => fortimock::state::run(command).await,
         Command::Reset(args) => fortimock::reset::run(args).await,
         Command::Scenario(command) => fortimock::scenarios::run(command).await,

@@ -109,6 +109,15 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
 
     lab::server::shutdown_signal().await?;
     tracing::info!("stopping");
+    if let Some(path) = &args.coverage_report {
+        // Written before the services stop, so a failure to write it still stops them.
+        if let Err(e) = crate::coverage::write_report(path, &lab.recorders().coverage.report()) {
+            tracing::error!(
+                error = format!("{e:#}"),
+                "the coverage report was not written"
+            );
+        }
+    }
     if let Some(dashboard) = dashboard {
         dashboard.stop().await;
     }

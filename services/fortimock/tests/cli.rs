@@ -17,12 +17,18 @@ const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
 
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
+    up_with(data_dir, ready_file, &[])
+}
+
+/// [`up`] with more flags.
+fn up_with(data_dir: &Path, ready_file: &Path, extra: &[&str]) -> (Child, Vec<String>) {
     let mut child = Command::new(BIN)
         .args(["up", "--data-dir"])
         .arg(data_dir)
         .arg("--ready-file")
         .arg(ready_file)
         .args(FREE_PORT_ARGS)
+        .args(extra)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1032,8 +1038,8 @@ fn a_reader_that_goes_away_stops_output_quietly() {
     for _ in 0..3 {
         let mut child = Command::new(BIN)
             .args(["scenario", "errors"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         // The reader goes away before the command has written anything.
@@ -1046,4 +1052,87 @@ fn a_reader_that_goes_away_stops_output_quietly() {
         }
     }
     assert!(quiet_stops > 0, "the reader never went away first");
+}
+
+#[tokio::test]
+async fn timeline_coverage_and_the_report_written_at_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let report_file = dir.path().join("coverage.json");
+    let (mut child, _) = up_with(
+        &data_dir,
+        &ready_file,
+        &["--coverage-report", report_file.to_str().unwrap()],
+    );
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = ready["ftm"].as_str().unwrap().to_owned();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    cli(
+        &data_dir,
+        &[
+            "scenario",
+            "arm",
+            "forticare.import.code-invalid",
+            "--times",
+            "1",
+        ],
+    );
+    let refused = import(
+        &client,
+        &url,
+        "FGVM01TM00000001",
+        "1111-2222-3333-4444-5555",
+    )
+    .await;
+    assert_eq!(refused.error.unwrap().error_code, 16);
+
+    let flows = cli(&data_dir, &["timeline"]);
+    assert!(flows.starts_with("1 flow, newest first"), "{flows}");
+    let flow = flows
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let calls = cli(&data_dir, &["timeline", "--flow", flow]);
+    assert!(
+        calls.contains("ftm -> forticare  POST /SoftToken/Provisioning.asmx/Process"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("error forticare.import.code-invalid"),
+        "{calls}"
+    );
+    let diagram = cli(&data_dir, &["timeline", "--flow", flow, "--mermaid"]);
+    assert!(diagram.starts_with("sequenceDiagram\n"), "{diagram}");
+    let table = cli(&data_dir, &["coverage"]);
+    assert!(table.contains("catalogue errors answered: 1 of"), "{table}");
+    assert!(
+        table.contains("forticare  forticare.import.code-invalid"),
+        "{table}"
+    );
+    assert!(table.contains("never reached:"), "{table}");
+    let json: Value = serde_json::from_str(&cli(&data_dir, &["coverage", "--json"])).unwrap();
+    assert_eq!(json["scenarios"]["reached"], 1);
+
+    // SIGTERM (what `docker stop` sends): the report is written, then the suite stops.
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(child.wait().unwrap().success());
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    assert!(
+        report["catalogue"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["name"] == "forticare.import.code-invalid" && i["count"].as_u64() >= Some(1)),
+        "{report}"
+    );
 }

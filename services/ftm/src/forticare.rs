@@ -4,6 +4,7 @@
 //! address). ftm never links the forticare crate.
 
 use anyhow::Context;
+use lab::flow::InFlow;
 use protocol::ledger::{OwnershipAnswer, OwnershipLedger, OwnershipQuery};
 use protocol::paths::{LEDGER_OWNERSHIP, PROCESS};
 
@@ -39,6 +40,7 @@ impl ForticareClient {
         let response = self
             .http
             .post(&url)
+            .in_flow()
             .json(query)
             .send()
             .await
@@ -60,6 +62,7 @@ impl ForticareClient {
         let response = self
             .http
             .post(&url)
+            .in_flow()
             .header("content-type", "application/json;charset=utf-8")
             .body(body)
             .send()

@@ -19,7 +19,7 @@ use protocol::admin::{ActivationList, EscrowList};
 use protocol::catalogue::{
     ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED, TOKEN_NOT_OWNED,
 };
-use protocol::envelope::{EnvelopeError, Inbound, Message};
+use protocol::envelope::{EnvelopeError, Message};
 use protocol::header::{RequestHeader, ResponseHeader};
 use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
 use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
@@ -52,6 +52,13 @@ pub(crate) struct Ftm {
 
 impl Service for Ftm {
     const NAME: &'static str = crate::NAME;
+    const MESSAGE_TYPES: &'static [&'static str] = &[
+        ProvisionRequest::TYPE,
+        PollingRequest::TYPE,
+        ActivationLicenseRequest::TYPE,
+        MobileProvisionRequest::TYPE,
+        <MobileTransferRequest as Message>::TYPE,
+    ];
 
     fn store(&self) -> &Store {
         self.escrow.store()
@@ -112,7 +119,7 @@ async fn process(
     payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
     let body = read_softtoken_body(&request, payload.into_inner()).await?;
-    let inbound = Inbound::parse(&body).map_err(Fault::Refused)?;
+    let inbound = lab::softtoken::parse_inbound(&body)?;
     let type_name = inbound.type_name().to_owned();
     match type_name.as_str() {
         ProvisionRequest::TYPE => {
@@ -168,8 +175,14 @@ async fn forward(state: &Ftm, type_name: String, body: Vec<u8>) -> Result<HttpRe
     for (name, value) in &forwarded.headers {
         response.insert_header((name.as_str(), value.as_str()));
     }
+    // The answer carries forticare's error, if any, to the appliance: the timeline shows it on both arrows.
+    let errors = lab::coverage::wire_errors_in(&forwarded.body);
+    let mut response = response.body(forwarded.body);
+    for entry in errors {
+        lab::coverage::mark_answered(&mut response, entry);
+    }
     Ok(with_outcome(
-        response.body(forwarded.body),
+        response,
         &type_name,
         format!("forwarded to forticare ({status})"),
     ))

@@ -264,6 +264,11 @@ impl Escrow {
                 Ok(minted)
             })
             .await
+            .inspect(|minted| {
+                for _ in minted {
+                    lab::flow::transition("escrow", "absent", "stored");
+                }
+            })
     }
 
     /// Takes the seed escrowed under `code` for a phone, if the code is known and unexpired: removes it from
@@ -318,6 +323,11 @@ impl Escrow {
                 Ok(Some((state, seed)))
             })
             .await
+            .inspect(|taken| {
+                if taken.is_some() {
+                    lab::flow::transition("escrow", "stored", "downloaded");
+                }
+            })
     }
 
     /// Whether `code` is in escrow and still redeemable (nothing changes).

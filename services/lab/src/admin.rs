@@ -1,7 +1,7 @@
 //! The control plane every service serves under `/__admin/`, as one guarded scope.
 //!
 //! `health`, `ready` and `ca.pem` are public. Everything else (`clock`, `client-certs`, `catalogue`,
-//! `scenarios`, `journal`, `reset`, `state`, and each service's own admin routes) lives in one
+//! `scenarios`, `journal`, `timeline`, `coverage`, `reset`, `state`, and each service's own admin routes) lives in one
 //! `/__admin` scope wrapped by [`require_admin_token`]: the router matches the percent-decoded path, and
 //! whatever it routes into the scope passes the guard, so no spelling of a path gets around it. The same
 //! guard protects the simulators' APIs, which act for users (`lab::service::Service::routes` wraps them).
@@ -19,22 +19,26 @@ use protocol::admin::{
     ClientCertList, ClientCertView, ClockChange, ClockView, ErrorBody, ResetView, ServiceStatus,
 };
 use protocol::catalogue::{CATALOGUE, CatalogueEntry};
+use protocol::coverage::CoverageReport;
 use protocol::journal::JournalPage;
 use protocol::paths;
 use protocol::scenario::{ScenarioList, ScenarioSpec, ScenarioView};
 use protocol::state::{ServiceState, StateImported};
 use protocol::time::UnixTime;
+use protocol::timeline::TimelinePage;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::api::Api;
 use crate::clock::Clock;
+use crate::flow::Recorders;
 use crate::http::{ApiError, Json, Query};
 use crate::journal::{Journal, JournalQuery};
 use crate::scenario::Scenarios;
 use crate::service::Service;
 use crate::state::MAX_STATE_BYTES;
 use crate::store::Store;
+use crate::timeline::TimelineQuery;
 use crate::tls::{fingerprint, subject_common_name};
 
 /// The tag of the control plane's operations in every service's document.
@@ -55,6 +59,8 @@ pub struct ControlPlane {
     pub(crate) store: Option<Store>,
     /// The service's OpenAPI document, as served.
     pub(crate) openapi: Arc<str>,
+    /// The process's timeline and coverage.
+    pub(crate) recorders: Recorders,
 }
 
 /// The client certificates a service has seen, by fingerprint.
@@ -105,6 +111,8 @@ pub(crate) fn configure<S: Service>(api: &mut Api<'_>) {
             .route(__path_disarm_scenario, disarm_scenario)
             .route(__path_journal, journal)
             .route(__path_clear_journal, clear_journal)
+            .route(__path_timeline, timeline)
+            .route(__path_coverage, coverage)
             .route(__path_reset, reset::<S>)
             .route_with_body_limit(__path_export_state, export_state::<S>, MAX_STATE_BYTES)
             .route_with_body_limit(__path_import_state, import_state::<S>, MAX_STATE_BYTES);
@@ -325,6 +333,64 @@ async fn clear_journal(control: web::Data<ControlPlane>) -> Result<HttpResponse,
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The media type of a Mermaid diagram's text.
+pub const MERMAID_TYPE: &str = "text/vnd.mermaid; charset=utf-8";
+
+/// `GET /__admin/timeline`: the exchanges between the lab's parts (every service of the process), of one
+/// flow or one time range, in the order they were answered; as JSON, or with `?format=mermaid` as a
+/// Mermaid `sequenceDiagram`.
+#[utoipa::path(get, path = paths::ADMIN_TIMELINE, tag = TAG, params(TimelineQuery), responses(
+    (status = 200, description = "The exchanges, in the order they were answered (JSON), or the Mermaid \
+        diagram (`text/vnd.mermaid`).", body = TimelinePage),
+    (status = 400, description = "`admin.timeline.query`: a time that is not one, a range that ends before \
+        it starts, a flow id that cannot be one, an unknown format.", body = ErrorBody),
+    (status = 404, description = "`admin.timeline.unknown-flow`: no kept exchange belongs to that flow.", body = ErrorBody)))]
+async fn timeline(
+    control: web::Data<ControlPlane>,
+    query: Query<TimelineQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let bad = |message: String| ApiError::bad_request("admin.timeline.query", message);
+    let selection = query.selection().map_err(bad)?;
+    let mermaid = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("mermaid") => true,
+        Some(other) => {
+            return Err(bad(format!(
+                "format `{}` is not one the timeline answers in: json (the default) or mermaid",
+                other.escape_debug()
+            )));
+        }
+    };
+    let timeline = &control.recorders.timeline;
+    if let Some(flow) = &selection.flow
+        && !timeline.knows_flow(flow)
+    {
+        return Err(ApiError::not_found(
+            "admin.timeline.unknown-flow",
+            format!(
+                "no exchange of flow {flow} is on the timeline (it keeps the last {} exchanges; an answer's \
+                 x-fortimock-flow header names its flow)",
+                timeline.capacity()
+            ),
+        ));
+    }
+    if mermaid {
+        let entries = timeline.select(&selection);
+        return Ok(HttpResponse::Ok()
+            .content_type(MERMAID_TYPE)
+            .body(protocol::timeline::mermaid(&entries)));
+    }
+    Ok(HttpResponse::Ok().json(timeline.page(&selection, query.flows)))
+}
+
+/// `GET /__admin/coverage`: what the services of the process reached since they started, what they did
+/// not, and the drift they saw.
+#[utoipa::path(get, path = paths::ADMIN_COVERAGE, tag = TAG, responses(
+    (status = 200, description = "The coverage report.", body = CoverageReport)))]
+async fn coverage(control: web::Data<ControlPlane>) -> HttpResponse {
+    HttpResponse::Ok().json(control.recorders.coverage.report())
+}
+
 /// `POST /__admin/reset`: the service's store emptied (its fixtures back), its scenarios and journal
 /// cleared.
 #[utoipa::path(post, path = paths::ADMIN_RESET, tag = TAG, responses(
@@ -510,6 +576,7 @@ mod tests {
             admin_token: admin_token.map(str::to_owned),
             ca_pem: None,
             journal_size: 0,
+            recorders: Recorders::new(0),
             limits: Limits::default(),
         }
     }

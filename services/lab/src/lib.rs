@@ -5,7 +5,9 @@
 //!   plain HTTP, the bounds every connection lives within, one log line per request;
 //! - `admin`: the control plane every service serves (public probes, and one guarded `/__admin` scope);
 //!   `scenario`: the scenarios armed on one service and the check handlers make; `journal`: the request
-//!   journal of one service; `state`: exporting and importing a service's records;
+//!   journal of one service; `state`: exporting and importing a service's records; `flow`: which operation
+//!   a request belongs to, carried between the lab's parts; `timeline` and `coverage`: the process's
+//!   recorders of exchanges by flow and of what a run reached;
 //! - `http`: fortimock's own API errors and the one body reader; `softtoken`: reading and answering
 //!   SoftToken `.asmx` requests, faults included;
 //! - `store`: the storage toolkit (redb), the only code that touches the database;
@@ -19,6 +21,8 @@ pub mod admin;
 pub mod api;
 pub mod client;
 pub mod clock;
+pub mod coverage;
+pub mod flow;
 pub mod health;
 pub mod http;
 pub mod journal;
@@ -30,4 +34,5 @@ pub mod softtoken;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod timeline;
 pub mod tls;

@@ -19,6 +19,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
 use crate::clock::Clock;
+use crate::flow::Recorders;
 use crate::server::{BoundSocket, Limits, Listen, Transport};
 use crate::tls::{ClientAuth, ClientIdentity, LabTls};
 
@@ -58,7 +59,8 @@ pub struct LabOptions {
     /// HTTP worker threads per service.
     #[arg(long, env = "FORTIMOCK_WORKERS", default_value_t = 2)]
     pub workers: usize,
-    /// How many requests the request journal of forticare, ftm and the push relay keeps each (0: none).
+    /// How many requests the request journal of forticare, ftm and the push relay keeps each (0: none), and
+    /// how many exchanges the timeline keeps.
     #[arg(long, env = "FORTIMOCK_JOURNAL_SIZE", default_value_t = crate::journal::DEFAULT_CAPACITY)]
     pub journal_size: usize,
     /// Protect the control plane (all of `/__admin/*` but health, ready and ca.pem) and the simulators'
@@ -146,6 +148,8 @@ pub struct Lab {
     /// The certificate fortimock's own calls between services present when some service requires one.
     internal_identity: Option<ClientIdentity>,
     clock: Clock,
+    /// The timeline and coverage recorders every service of the process shares.
+    recorders: Recorders,
     admin_token: Option<AdminToken>,
     limits: Limits,
 }
@@ -202,6 +206,7 @@ impl LabOptions {
             client_cas,
             internal_identity,
             clock: Clock::default(),
+            recorders: Recorders::new(self.journal_size),
             admin_token,
             limits,
         })
@@ -339,6 +344,7 @@ impl Lab {
             ca_pem: self.ca_pem().map(str::to_owned),
             journal_size: self.options.journal_size,
             limits: self.limits,
+            recorders: self.recorders.clone(),
         })
     }
 
@@ -364,6 +370,11 @@ impl Lab {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
+    }
+
+    /// The timeline and coverage recorders the lab's services share.
+    pub fn recorders(&self) -> &Recorders {
+        &self.recorders
     }
 
     pub fn tls(&self) -> Option<&LabTls> {

@@ -127,6 +127,14 @@ fn draw(state: &mut u64) -> f64 {
 /// that fired, if any. A `Delay` scenario is then done: the handler serves the request as usual.
 pub async fn fire(http: &HttpRequest, request: &Trigger<'_>) -> Option<Fired> {
     let fired = Scenarios::of(http)?.check(request)?;
+    if let Some(flow) = crate::flow::current() {
+        let answer = match fired.action {
+            ScenarioAction::Error(armed) => armed.error.id,
+            ScenarioAction::Status(_) => "status",
+            ScenarioAction::Delay => "delay",
+        };
+        flow.recorders.coverage.scenario(flow.service, answer);
+    }
     fired.hold().await;
     Some(fired)
 }

@@ -32,13 +32,19 @@ use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
 use anyhow::Context as _;
 use futures_util::Stream;
 
+use actix_web::http::header::{HeaderName, HeaderValue};
+use protocol::modeled::{FLOW_HEADER, FROM_HEADER};
+
 use crate::admin::{self, ClientCertLog, ControlPlane};
 use crate::api::Api;
 use crate::clock::Clock;
+use crate::coverage::AnsweredErrors;
+use crate::flow::{self, Flow, Recorders};
 use crate::http::ApiError;
 use crate::journal::{Exchange, Journal, RecordedBody};
 use crate::scenario::Scenarios;
 use crate::service::Service;
+use crate::timeline::Answered;
 
 /// How a service listens.
 #[derive(Clone)]
@@ -118,6 +124,8 @@ pub struct Listen {
     /// (forticare, ftm, push) keep a journal.
     pub journal_size: usize,
     pub limits: Limits,
+    /// The timeline and coverage recorders (the lab's, shared by every service of the process).
+    pub recorders: Recorders,
 }
 
 /// A listener that is accepting connections.
@@ -183,8 +191,12 @@ impl Drop for ConnectionSlot {
 /// What the shared middleware needs of its listener.
 #[derive(Clone)]
 struct Bounds {
+    /// The listener's service (`ftm`, …, `ftm-push`, `dashboard`).
+    name: &'static str,
     connections: Connections,
     limits: Limits,
+    recorders: Recorders,
+    clock: Clock,
 }
 
 /// Binds `options.bind` and serves service `service` with its control plane. Must be called inside a
@@ -210,7 +222,16 @@ pub fn start<S: Service>(
             .then(|| Journal::new(options.journal_size)),
         store: Some(service.store().clone()),
         openapi: openapi.into(),
+        recorders: options.recorders.clone(),
     });
+    options.recorders.coverage.register(
+        S::NAME,
+        S::MESSAGE_TYPES,
+        registered_routes::<S>()
+            .into_iter()
+            .filter(|r| !r.path.starts_with(protocol::paths::ADMIN))
+            .map(|r| format!("{} {}", r.method, r.path)),
+    );
     let served = service.clone();
     let running = serve(S::NAME, options, certs, move |api| {
         api.app_data(control.clone()).app_data(served.clone());
@@ -279,8 +300,11 @@ where
     let addr = listener.local_addr().context("reading the bound address")?;
     let url = url_of(&options.transport, addr);
     let bounds = Bounds {
+        name,
         connections: Connections::default(),
         limits: options.limits,
+        recorders: options.recorders.clone(),
+        clock: options.clock.clone(),
     };
     let counted = bounds.connections.clone();
     let workers = options.workers.max(1);
@@ -477,11 +501,22 @@ async fn around_request(
     let method = request.method().clone();
     // The path as the router matches it (percent-decoded), for the log line and the journal.
     let path = request.match_info().as_str().to_owned();
-    let response = next.call(request).await?;
+    // Control-plane requests run in a flow too (a transfer ticket's state change is noted for the
+    // coverage report) but stay off the timeline.
+    let observed = request
+        .app_data::<web::Data<Bounds>>()
+        .map(|bounds| Observed::arrived(bounds, &request, &path));
+    let mut response = match &observed {
+        Some(observed) => flow::scope(observed.flow.clone(), next.call(request)).await?,
+        None => next.call(request).await?,
+    };
     let service = control.as_ref().map_or("fortimock", |c| c.service);
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros();
     let outcome = response.response().extensions().get::<Outcome>().cloned();
+    if let Some(observed) = observed {
+        observed.answered(&mut response, &method, &path, outcome.as_ref());
+    }
     // One line per request, at debug level (`RUST_LOG=debug`): the journal is where exchanges are read.
     match &outcome {
         Some(outcome) => tracing::debug!(
@@ -524,6 +559,103 @@ async fn around_request(
     });
     let response = response.set_body(BoxBody::new(body));
     Ok(ServiceResponse::new(request, response))
+}
+
+/// A request on its way through a listener: its flow, and when it arrived.
+struct Observed {
+    flow: Flow,
+    clock: Clock,
+    opened: u64,
+    from: String,
+}
+
+impl Observed {
+    /// The flow of an arriving request: its `x-fortimock-flow`, or a fresh id (the front door); its sender:
+    /// its `x-fortimock-from`, or its address.
+    fn arrived(bounds: &Bounds, request: &ServiceRequest, path: &str) -> Observed {
+        let header = |name: &str| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(flow::accepted)
+        };
+        let id = header(FLOW_HEADER)
+            .filter(|id| !id.contains(' '))
+            .map_or_else(flow::new_id, str::to_owned);
+        let from = match header(FROM_HEADER) {
+            Some(from) => from.to_owned(),
+            None => request
+                .peer_addr()
+                .map_or_else(|| "client".to_owned(), |peer| peer.ip().to_string()),
+        };
+        let recorders = bounds.recorders.clone();
+        let actor: Arc<str> = match &recorders.actor {
+            Some(actor) => actor.clone(),
+            None => flow::actor_of(bounds.name, path).into(),
+        };
+        Observed {
+            clock: bounds.clock.clone(),
+            opened: recorders.timeline.open(),
+            flow: Flow {
+                id: id.into(),
+                actor,
+                service: bounds.name,
+                recorders,
+            },
+            from,
+        }
+    }
+
+    /// Echoes the flow id on the answer and records the exchange on the timeline and in the coverage.
+    fn answered(
+        self,
+        response: &mut ServiceResponse<impl MessageBody>,
+        method: &actix_web::http::Method,
+        path: &str,
+        outcome: Option<&Outcome>,
+    ) {
+        if path.starts_with(protocol::paths::ADMIN) {
+            return;
+        }
+        if let Ok(value) = HeaderValue::from_str(&self.flow.id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(FLOW_HEADER), value);
+        }
+        let recorders = &self.flow.recorders;
+        if !recorders.records {
+            return;
+        }
+        let errors = response
+            .response()
+            .extensions()
+            .get::<AnsweredErrors>()
+            .map(|e| e.0.clone())
+            .unwrap_or_default();
+        let route = response
+            .request()
+            .match_pattern()
+            .map(|pattern| format!("{method} {pattern}"));
+        recorders
+            .coverage
+            .exchange(self.flow.service, route, &errors);
+        if !recorders.timeline.keeps() {
+            return;
+        }
+        recorders.timeline.record(Answered {
+            opened: self.opened,
+            time_ms: self.clock.now_ms(),
+            flow: &self.flow.id,
+            from: &self.from,
+            to: &self.flow.actor,
+            method: method.as_str(),
+            path,
+            message_type: outcome.map(|o| o.message_type.as_str()),
+            status: response.status().as_u16(),
+            error: errors.first().map(|e| e.id),
+        });
+    }
 }
 
 /// A request body that must have arrived by a deadline: past it, reading fails with `TimedOut`.

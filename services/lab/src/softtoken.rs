@@ -21,7 +21,17 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Reads and checks a SoftToken request body (kept for the journal).
 pub async fn read_inbound(request: &HttpRequest, payload: web::Payload) -> Result<Inbound, Fault> {
     let body = read_softtoken_body(request, payload.into_inner()).await?;
-    Inbound::parse(&body).map_err(Fault::Refused)
+    parse_inbound(&body)
+}
+
+/// Checks a SoftToken body read with [`read_softtoken_body`] and notes its message type (and any drift)
+/// for the coverage report.
+pub fn parse_inbound(body: &[u8]) -> Result<Inbound, Fault> {
+    let inbound = Inbound::parse(body).map_err(Fault::Refused)?;
+    if let Some(flow) = crate::flow::current() {
+        flow.recorders.coverage.message(flow.service, &inbound);
+    }
+    Ok(inbound)
 }
 
 /// Reads the one message type an endpoint serves: the body read and checked, its `__type` `M`'s (any other
@@ -64,9 +74,14 @@ pub fn reply<T: Message>(
     request_type: &str,
     result: impl Into<String>,
 ) -> HttpResponse {
-    let response = HttpResponse::Ok()
+    let body = Envelope::to_vec(message);
+    let errors = crate::coverage::wire_errors_in(&body);
+    let mut response = HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .body(Envelope::to_vec(message));
+        .body(body);
+    for entry in errors {
+        crate::coverage::mark_answered(&mut response, entry);
+    }
     with_outcome(response, request_type, result)
 }
 

@@ -6,6 +6,7 @@
 //! phone never links the ftm crate.
 
 use anyhow::Context;
+use lab::flow::InFlow;
 use protocol::activation::TokenActivationCode;
 use protocol::catalogue::CATALOGUE;
 use protocol::envelope::Envelope;
@@ -138,6 +139,7 @@ impl FtmClient {
         let response = self
             .http
             .post(&url)
+            .in_flow()
             .header("content-type", "application/json;charset=utf-8")
             .header("accept", "application/json")
             .body(Envelope::to_vec(&request(identity, code.payload)))

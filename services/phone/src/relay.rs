@@ -3,6 +3,7 @@
 //! uninstalled. The relay delivers each push to the phone's webhook.
 
 use anyhow::Context;
+use lab::flow::InFlow;
 use protocol::phone::Platform;
 use protocol::push::DeviceRegistration;
 
@@ -46,6 +47,7 @@ impl RelayClient {
         let response = self
             .http
             .put(&url)
+            .in_flow()
             .json(&body)
             .send()
             .await
@@ -69,6 +71,7 @@ impl RelayClient {
         let response = self
             .http
             .delete(&url)
+            .in_flow()
             .send()
             .await
             .with_context(|| format!("DELETE {url}"))?;

@@ -6,6 +6,7 @@
 //! their whole API needs it, but the webhook the relay delivers pushes to, which only carries pushes that
 //! the phone's own seeds authenticate.
 
+use lab::flow::InFlow;
 use std::sync::OnceLock;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -753,7 +754,8 @@ async fn push_webhook(
         };
         if let Some((approving, delay_ms)) = answer {
             let state = state.clone();
-            tokio::spawn(async move {
+            // The automatic answer belongs to the push's flow.
+            lab::flow::spawn(async move {
                 if delay_ms > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(delay_ms)).await;
                 }
@@ -851,7 +853,14 @@ async fn answer_push(
     };
     let url = push_inbox::callback_url(&payload, state.secure_callbacks);
     let address = format!("{}:{}", payload.callback_host, payload.callback_port);
-    let (status, detail) = match state.callbacks.post(&url).json(&callback).send().await {
+    let (status, detail) = match state
+        .callbacks
+        .post(&url)
+        .in_flow()
+        .json(&callback)
+        .send()
+        .await
+    {
         Ok(response) if response.status().is_success() => (
             if approving {
                 PushStatus::Approved

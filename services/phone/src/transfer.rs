@@ -6,6 +6,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use lab::flow::InFlow;
 use lab::http::{ApiError, Json};
 use protocol::catalogue::CATALOGUE;
 use protocol::envelope::Envelope;
@@ -120,6 +121,7 @@ pub(crate) async fn start(
         .ftm
         .http
         .post(&url)
+        .in_flow()
         .json(&TransferStart {
             sn: issuer.clone(),
             tokens: data,
@@ -152,6 +154,7 @@ pub(crate) async fn start(
     let response = state
         .callbacks
         .post(&url)
+        .in_flow()
         .json(&TransferTokenRequest {
             sn: issuer.clone(),
             transfer_id: transfer_id.clone(),
@@ -199,6 +202,7 @@ pub(crate) async fn check(
         .ftm
         .http
         .post(&url)
+        .in_flow()
         .json(&TransferStatusRequest {
             transfer_id: request.transfer_id.clone(),
             reg_id: phone.identity.registration_id.clone(),
@@ -262,6 +266,7 @@ pub(crate) async fn complete(
         .ftm
         .http
         .post(&url)
+        .in_flow()
         .header("content-type", "application/json;charset=utf-8")
         .body(Envelope::to_vec(&message))
         .send()

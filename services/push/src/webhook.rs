@@ -2,12 +2,14 @@
 //! flushed, so a slow or dead webhook never holds up or fails the push. Failures are logged (never the
 //! message itself).
 
+use lab::flow::InFlow;
 use protocol::push::DeliveredPush;
 
 /// Posts `push` as JSON to `url` in a spawned task and logs how it went.
 pub fn post_later(http: reqwest::Client, url: String, push: DeliveredPush) {
-    tokio::spawn(async move {
-        let answer = http.post(&url).json(&push).send().await;
+    // The delivery belongs to the push's flow.
+    lab::flow::spawn(async move {
+        let answer = http.post(&url).in_flow().json(&push).send().await;
         match answer {
             Ok(response) if response.status().is_success() => tracing::debug!(
                 message_id = push.message_id,

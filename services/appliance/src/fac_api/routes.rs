@@ -5,6 +5,7 @@
 //! `ldapusers/`, `usergroups/`, `localgroup-memberships/` and `auth/`; `pushpoll/`, `transfertoken/`, `csv/`
 //! and `oauth/` refuse administrator keys with 403, as FAC does.
 
+use lab::flow::InFlow;
 use std::collections::HashMap;
 
 use actix_web::http::{Method, StatusCode};
@@ -1126,6 +1127,7 @@ impl Call<'_> {
             .state
             .http
             .post(&url)
+            .in_flow()
             .json(&TransferCodeRequest {
                 sn: serial.to_string(),
                 transfer_id: request.transfer_id.clone(),

@@ -1,6 +1,7 @@
 //! The support engineer's dashboard (`fortimock up --ui-port`, default 8447): one server-rendered page of
 //! the whole lab (licenses and owners, transfer tickets, each appliance's tokens, ftm's escrow, the phones
-//! with their live codes, pushes, armed scenarios, the clock) and the journal live.
+//! with their live codes, pushes, armed scenarios, the clock) and the journal live, and the timeline view
+//! (`/timeline`: the flows, one drawn as a sequence diagram).
 //!
 //! The dashboard holds no privilege of its own. Every page is rendered from the services' guarded admin APIs
 //! called with the admin token the browser presents (a cookie set by the login form, or
@@ -11,7 +12,8 @@
 //!
 //! - `routes.rs`: the handlers (page, login, events, assets, state export and import, the pass-through).
 //! - `lab_view.rs`: what the page shows, gathered from the services' APIs in one go.
-//! - `page.rs`: the HTML (maud: every value escaped).
+//! - `page.rs`: the HTML (maud: every value escaped); `sequence.rs`: the timeline view, one flow drawn as
+//!   an SVG sequence diagram rendered on the server.
 //! - `replay_page.rs`: the replay page (`/replay`): a pasted FortiOS debug log replayed against the lab, as
 //!   `fortimock replay` does, and its captured errors armed.
 //! - `session.rs`: the admin token the browser presents, and its cookie.
@@ -22,6 +24,7 @@ mod lab_view;
 mod page;
 mod replay_page;
 mod routes;
+mod sequence;
 mod session;
 
 use actix_web::web;
@@ -76,8 +79,12 @@ pub fn start_for_suite(
     urls: SuiteUrls,
     port: u16,
 ) -> anyhow::Result<RunningService> {
+    let mut listen = lab.listen(NAME, port)?;
+    // The page's actions pass a flow on to the services, which record them; the page's own requests stay
+    // off the timeline.
+    listen.recorders = lab.recorders().unrecorded();
     start(Config {
-        listen: lab.listen(NAME, port)?,
+        listen,
         urls,
         http: lab.http_client()?,
     })

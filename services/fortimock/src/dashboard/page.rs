@@ -29,6 +29,22 @@ pub(super) fn dashboard(view: &LabView) -> Markup {
     )
 }
 
+/// The timeline view: the top bar, then the flows and the chosen one drawn.
+pub(super) fn timeline(
+    clock: &Value,
+    page: &Result<protocol::timeline::TimelinePage, String>,
+    flow: Option<&str>,
+) -> Markup {
+    document(
+        "fortimock dashboard: timeline",
+        html! {
+            (top_bar(clock))
+            (super::sequence::view(page, flow))
+            div id="status" role="status" {}
+        },
+    )
+}
+
 /// The login form: the admin token `fortimock up` printed (or keeps in `<data-dir>/admin-token`).
 pub(super) fn login(refused: Option<&str>) -> Markup {
     document(
@@ -96,6 +112,11 @@ fn top_bar(clock: &Value) -> Markup {
                 button data-action="clock-freeze" data-freeze=(if frozen { "false" } else { "true" }) {
                     @if frozen { "Unfreeze" } @else { "Freeze" }
                 }
+            }
+            nav {
+                a class="button" href=(paths::UI_HOME) { "Lab" }
+                " "
+                a class="button" href=(paths::UI_TIMELINE) { "Timeline" }
             }
             div class="lab-actions" {
                 button data-action="reset" data-confirm="Reset every service (licenses back to the fixtures)?" { "Reset lab" }

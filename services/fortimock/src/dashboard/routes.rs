@@ -3,6 +3,7 @@
 //! page's actions call, which forwards to the services' guarded APIs with the browser's admin token.
 
 use lab::api::Api;
+use lab::flow::InFlow;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
@@ -47,6 +48,7 @@ pub(super) fn configure(api: &mut Api<'_>) {
         .route(__path_login, login)
         .route(__path_logout, logout)
         .route(__path_events, events)
+        .route(__path_timeline, timeline)
         .route(__path_script, script)
         .route(__path_style, style)
         .route(__path_export_state, export_state)
@@ -113,6 +115,34 @@ async fn home(
     let (client, clock) = session(&dashboard, &request).await?;
     let view = lab_view::gather(&client, clock).await;
     Ok(html(StatusCode::OK, page::dashboard(&view)))
+}
+
+/// `GET /timeline?flow=`: which flow the timeline view draws (default: the newest).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+struct TimelineChoice {
+    flow: Option<String>,
+}
+
+#[utoipa::path(get, path = paths::UI_TIMELINE, tag = "dashboard", params(TimelineChoice), responses((status = "2XX", description = "The timeline view: the flows, and one drawn as a sequence diagram.")))]
+async fn timeline(
+    dashboard: web::Data<Dashboard>,
+    request: HttpRequest,
+    choice: lab::http::Query<TimelineChoice>,
+) -> Result<HttpResponse, DashboardError> {
+    let (client, clock) = session(&dashboard, &request).await?;
+    let page = client
+        .get::<protocol::timeline::TimelinePage>(
+            ftm::NAME,
+            &format!("{}?flows=true", paths::ADMIN_TIMELINE),
+        )
+        .await
+        .map_err(|e| format!("{e:#}"));
+    Ok(html(
+        StatusCode::OK,
+        page::timeline(&clock, &page, choice.flow.as_deref()),
+    ))
 }
 
 #[utoipa::path(get, path = paths::UI_LOGIN, tag = "dashboard", responses((status = "2XX", description = "The login form (asks for the admin token).")))]
@@ -300,7 +330,11 @@ async fn pass_through(
     }
     let method = reqwest::Method::from_bytes(request.method().as_str().as_bytes())
         .map_err(|e| ApiError::bad_request("dashboard.method", e.to_string()))?;
-    let mut forwarded = dashboard.http.request(method, &url).body(body.to_vec());
+    let mut forwarded = dashboard
+        .http
+        .request(method, &url)
+        .in_flow()
+        .body(body.to_vec());
     if let Some(token) = session::presented_token(&request) {
         forwarded = forwarded.bearer_auth(token);
     }

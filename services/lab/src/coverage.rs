@@ -1,0 +1,393 @@
+//! The coverage recorder (`/__admin/coverage`): what the services of the process served, answered and
+//! fired, counted in memory from the start, and the drift they saw (`protocol::coverage`). Resets and
+//! state imports leave it alone: it covers a whole test run.
+//!
+//! It is fed where the work already happens: `server`'s middleware counts routes and the catalogue errors
+//! an answer carries ([`mark_answered`]), `softtoken::read_inbound` counts message types and checks each
+//! SoftToken body for drift (the unknown fields only once per distinct key set, so a polling appliance
+//! costs a hash of its keys), `scenario::fire` counts scenarios, and store-change sites note state
+//! transitions through `flow::transition`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+
+use actix_web::HttpResponse;
+use protocol::catalogue::{CATALOGUE, CatalogueEntry, WireError};
+use protocol::coverage::{CoverageItem, CoverageReport, CoverageSection, DriftItem, DriftKind};
+use protocol::drift::{Shape, known_request};
+use protocol::envelope::Inbound;
+use protocol::scenario::ARMABLE;
+use serde_json::Value;
+
+/// The catalogue errors an answer carries, for the coverage report and the timeline.
+#[derive(Clone, Debug, Default)]
+pub struct AnsweredErrors(pub Vec<&'static CatalogueEntry>);
+
+/// Notes that `response` answers with catalogue error `entry`.
+pub fn mark_answered(response: &mut HttpResponse, entry: &'static CatalogueEntry) {
+    let mut extensions = response.extensions_mut();
+    match extensions.get_mut::<AnsweredErrors>() {
+        Some(answered) => answered.0.push(entry),
+        None => {
+            extensions.insert(AnsweredErrors(vec![entry]));
+        }
+    }
+}
+
+/// [`mark_answered`], taking and giving the response.
+pub fn answered(mut response: HttpResponse, entry: &'static CatalogueEntry) -> HttpResponse {
+    mark_answered(&mut response, entry);
+    response
+}
+
+/// The catalogue entries of the wire errors (`{"error_code": N, "error_message": "…"}`) in a SoftToken
+/// answer. Only a body that spells `error_code` is parsed, so an answer without an error costs one scan.
+pub fn wire_errors_in(body: &[u8]) -> Vec<&'static CatalogueEntry> {
+    const NEEDLE: &[u8] = b"\"error_code\"";
+    if !body.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+        return Vec::new();
+    }
+    let Ok(value) = serde_json::from_slice::<Value>(body) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    collect_wire_errors(&value, &mut found);
+    found
+}
+
+fn collect_wire_errors(value: &Value, found: &mut Vec<&'static CatalogueEntry>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("error_code")
+                && let Ok(error) = serde_json::from_value::<WireError>(value.clone())
+            {
+                if let Some(entry) = CATALOGUE.iter().copied().find(|e| e.matches(&error)) {
+                    found.push(entry);
+                }
+                return;
+            }
+            map.values().for_each(|v| collect_wire_errors(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_wire_errors(v, found)),
+        _ => {}
+    }
+}
+
+/// The process's coverage counts.
+#[derive(Default)]
+pub struct Coverage {
+    counts: Mutex<Counts>,
+}
+
+#[derive(Default)]
+struct Counts {
+    /// The services recorded, with what each serves: message types and routes.
+    services: BTreeMap<&'static str, Known>,
+    errors: HashMap<&'static str, u64>,
+    message_types: HashMap<(&'static str, String), u64>,
+    routes: HashMap<(&'static str, String), u64>,
+    scenarios: HashMap<(&'static str, String), u64>,
+    transitions: HashMap<(String, String, String), u64>,
+    drift: HashMap<(&'static str, DriftKind, String, String), u64>,
+    /// Key sets already checked for unknown fields, with what was found.
+    key_sets: HashMap<u64, Vec<String>>,
+}
+
+#[derive(Default)]
+struct Known {
+    message_types: BTreeSet<&'static str>,
+    routes: BTreeSet<String>,
+}
+
+impl Coverage {
+    fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Registers `service` with the message types and routes (`METHOD /path`) it serves.
+    pub fn register(
+        &self,
+        service: &'static str,
+        message_types: &[&'static str],
+        routes: impl IntoIterator<Item = String>,
+    ) {
+        let mut counts = self.counts();
+        let known = counts.services.entry(service).or_default();
+        known.message_types.extend(message_types.iter().copied());
+        known.routes.extend(routes);
+    }
+
+    /// An exchange `service` answered: the route it took and the catalogue errors its answer carried.
+    pub fn exchange(
+        &self,
+        service: &'static str,
+        route: Option<String>,
+        errors: &[&'static CatalogueEntry],
+    ) {
+        let mut counts = self.counts();
+        if let Some(route) = route {
+            *counts.routes.entry((service, route)).or_default() += 1;
+        }
+        for entry in errors {
+            *counts.errors.entry(entry.id).or_default() += 1;
+        }
+    }
+
+    /// A SoftToken body `service` received: its message type, and any drift (an unknown `__type` or
+    /// `__version`; unknown fields, looked for once per distinct key set).
+    pub fn message(&self, service: &'static str, inbound: &Inbound) {
+        let type_name = inbound.type_name();
+        let Some(known) = known_request(type_name) else {
+            let mut counts = self.counts();
+            *counts
+                .drift
+                .entry((
+                    service,
+                    DriftKind::UnknownType,
+                    type_name.to_owned(),
+                    type_name.to_owned(),
+                ))
+                .or_default() += 1;
+            return;
+        };
+        let Shape {
+            key_set: keys,
+            version,
+        } = inbound.shape();
+        let mut counts = self.counts();
+        *counts
+            .message_types
+            .entry((service, type_name.to_owned()))
+            .or_default() += 1;
+        if let Some(version) = version
+            && !known.knows_version(&version)
+        {
+            *counts
+                .drift
+                .entry((
+                    service,
+                    DriftKind::UnknownVersion,
+                    type_name.to_owned(),
+                    version,
+                ))
+                .or_default() += 1;
+        }
+        let unknown = match counts.key_sets.get(&keys) {
+            Some(unknown) => unknown.clone(),
+            None => {
+                // A key set not seen before: decode and compare once (outside the lock), then remember.
+                drop(counts);
+                let unknown = (known.unknown_fields)(&inbound.fields());
+                counts = self.counts();
+                counts.key_sets.insert(keys, unknown.clone());
+                unknown
+            }
+        };
+        for field in unknown {
+            *counts
+                .drift
+                .entry((
+                    service,
+                    DriftKind::UnknownField,
+                    type_name.to_owned(),
+                    field,
+                ))
+                .or_default() += 1;
+        }
+    }
+
+    /// A scenario `service` fired: the catalogue id it answers with, or `status` / `delay`.
+    pub fn scenario(&self, service: &'static str, answer: &str) {
+        *self
+            .counts()
+            .scenarios
+            .entry((service, answer.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// A state transition of `machine`.
+    pub fn transition(&self, machine: &str, from: &str, to: &str) {
+        *self
+            .counts()
+            .transitions
+            .entry((machine.to_owned(), from.to_owned(), to.to_owned()))
+            .or_default() += 1;
+    }
+
+    /// The report: what was reached, and what was not among what the registered services know.
+    pub fn report(&self) -> CoverageReport {
+        let counts = self.counts();
+        let services: Vec<&'static str> = counts.services.keys().copied().collect();
+        let serves = |id: &str| {
+            let owner = id.split('.').next().unwrap_or_default();
+            services.contains(&owner)
+        };
+        let catalogue = CATALOGUE
+            .iter()
+            .filter(|e| serves(e.id) || counts.errors.contains_key(e.id))
+            .map(|e| CoverageItem {
+                service: e.id.split('.').next().unwrap_or_default().to_owned(),
+                name: e.id.to_owned(),
+                count: counts.errors.get(e.id).copied().unwrap_or_default(),
+            })
+            .collect();
+        let mut message_types: HashMap<(String, String), u64> = HashMap::new();
+        let mut routes: HashMap<(String, String), u64> = HashMap::new();
+        for (service, known) in &counts.services {
+            for name in &known.message_types {
+                message_types.insert(((*service).to_owned(), (*name).to_owned()), 0);
+            }
+            for route in &known.routes {
+                routes.insert(((*service).to_owned(), route.clone()), 0);
+            }
+        }
+        for ((service, name), count) in &counts.message_types {
+            *message_types
+                .entry(((*service).to_owned(), name.clone()))
+                .or_default() += count;
+        }
+        for ((service, name), count) in &counts.routes {
+            *routes
+                .entry(((*service).to_owned(), name.clone()))
+                .or_default() += count;
+        }
+        let mut scenarios: HashMap<(String, String), u64> = ARMABLE
+            .iter()
+            .filter(|a| services.contains(&a.service))
+            .map(|a| ((a.service.to_owned(), a.error.id.to_owned()), 0))
+            .collect();
+        for ((service, name), count) in &counts.scenarios {
+            *scenarios
+                .entry(((*service).to_owned(), name.clone()))
+                .or_default() += count;
+        }
+        let items = |map: HashMap<(String, String), u64>| {
+            CoverageSection::of(
+                map.into_iter()
+                    .map(|((service, name), count)| CoverageItem {
+                        service,
+                        name,
+                        count,
+                    })
+                    .collect(),
+            )
+        };
+        let transitions = CoverageSection::of(
+            counts
+                .transitions
+                .iter()
+                .map(|((machine, from, to), count)| CoverageItem {
+                    service: machine.clone(),
+                    name: format!("{from} -> {to}"),
+                    count: *count,
+                })
+                .collect(),
+        );
+        let mut drift: Vec<DriftItem> = counts
+            .drift
+            .iter()
+            .map(|((service, kind, message_type, value), count)| DriftItem {
+                service: (*service).to_owned(),
+                kind: *kind,
+                message_type: message_type.clone(),
+                value: value.clone(),
+                count: *count,
+            })
+            .collect();
+        drift.sort_by(|a, b| {
+            (&a.service, a.kind, &a.message_type, &a.value).cmp(&(
+                &b.service,
+                b.kind,
+                &b.message_type,
+                &b.value,
+            ))
+        });
+        CoverageReport {
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+            catalogue: CoverageSection::of(catalogue),
+            message_types: items(message_types),
+            routes: items(routes),
+            scenarios: items(scenarios),
+            transitions,
+            drift,
+        }
+    }
+
+    /// Ids of catalogue errors answered at least once (for tests).
+    pub fn errors_answered(&self) -> HashSet<&'static str> {
+        self.counts().errors.keys().copied().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::catalogue::LICENSE_CODE_INVALID;
+
+    /// A received message of `type_name` whose `d` (without `__type`) is `fields`.
+    fn inbound(type_name: &str, fields: &str) -> Inbound {
+        let fields = fields.trim().trim_start_matches('{');
+        let comma = if fields.trim_start().starts_with('}') {
+            ""
+        } else {
+            ","
+        };
+        let body = format!(r#"{{"d":{{"__type":"{type_name}"{comma}{fields}}}"#);
+        Inbound::parse(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn wire_errors_are_found_in_answers() {
+        let answer = br#"{"d":{"tokens":[{"error":{"error_code":16,"error_message":"forticare license activation code invalid"}}],"error":null}}"#;
+        assert_eq!(wire_errors_in(answer), [&LICENSE_CODE_INVALID]);
+        assert!(wire_errors_in(br#"{"d":{"error":null}}"#).is_empty());
+    }
+
+    #[test]
+    fn the_report_lists_reached_and_missed() {
+        let coverage = Coverage::default();
+        coverage.register(
+            "forticare",
+            &["SoftToken.ActivationLicenseRequest"],
+            ["POST /SoftToken/Provisioning.asmx/Process".to_owned()],
+        );
+        coverage.exchange(
+            "forticare",
+            Some("POST /SoftToken/Provisioning.asmx/Process".into()),
+            &[&LICENSE_CODE_INVALID],
+        );
+        coverage.scenario("forticare", LICENSE_CODE_INVALID.id);
+        coverage.transition("license", "Unregistered", "Registered");
+        let polling =
+            r#"{"__version": "9", "serial_number": "FGVM01TM00000001", "x_new": 1, "tokens": []}"#;
+        coverage.message("forticare", &inbound("SoftToken.PollingRequest", polling));
+        coverage.message("forticare", &inbound("SoftToken.PollingRequest", polling));
+        coverage.message("forticare", &inbound("SoftToken.Unheard", "{}"));
+        let report = coverage.report();
+        assert_eq!(report.catalogue.count(LICENSE_CODE_INVALID.id), 1);
+        assert!(
+            report
+                .catalogue
+                .missed()
+                .any(|i| i.name == "forticare.import.license-expired")
+        );
+        assert!(!report.catalogue.items.iter().any(|i| i.service == "ftm"));
+        assert_eq!(report.routes.reached, 1);
+        assert_eq!(report.scenarios.count(LICENSE_CODE_INVALID.id), 1);
+        assert!(report.scenarios.missed().count() > 0);
+        assert_eq!(report.transitions.count("Unregistered -> Registered"), 1);
+        let drift: Vec<(DriftKind, &str, u64)> = report
+            .drift
+            .iter()
+            .map(|d| (d.kind, d.value.as_str(), d.count))
+            .collect();
+        assert_eq!(
+            drift,
+            [
+                (DriftKind::UnknownType, "SoftToken.Unheard", 1),
+                (DriftKind::UnknownVersion, "9", 2),
+                (DriftKind::UnknownField, "x_new", 2),
+            ]
+        );
+    }
+}
