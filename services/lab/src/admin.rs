@@ -57,8 +57,9 @@ pub struct ControlPlane {
     pub(crate) journal: Option<Journal>,
     /// The service's store, for readiness.
     pub(crate) store: Option<Store>,
-    /// The service's OpenAPI document, as served.
-    pub(crate) openapi: Arc<str>,
+    /// The service's OpenAPI document, made on the first request for it (most runs never ask; building it
+    /// at start cost every start time and memory).
+    pub(crate) openapi: OpenApiDocument,
     /// The process's timeline and coverage.
     pub(crate) recorders: Recorders,
 }
@@ -464,10 +465,40 @@ async fn import_state<S: Service>(
 /// `GET /__admin/openapi.json`: this service's OpenAPI document, generated from its routes and API types.
 #[utoipa::path(get, path = paths::ADMIN_OPENAPI, tag = TAG,
     responses((status = 200, description = "The OpenAPI 3.1 document of this service.", content_type = "application/json")))]
-async fn openapi_json(control: web::Data<ControlPlane>) -> HttpResponse {
-    HttpResponse::Ok()
+async fn openapi_json(control: web::Data<ControlPlane>) -> Result<HttpResponse, ApiError> {
+    let document = control
+        .openapi
+        .json()
+        .map_err(|detail| ApiError::internal(&format!("writing the OpenAPI document: {detail}")))?;
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(control.openapi.to_string())
+        .body(document.to_string()))
+}
+
+/// A service's OpenAPI document as JSON, made once, when first asked for.
+pub(crate) struct OpenApiDocument {
+    make: fn() -> utoipa::openapi::OpenApi,
+    made: std::sync::OnceLock<Result<Arc<str>, String>>,
+}
+
+impl OpenApiDocument {
+    pub(crate) fn new(make: fn() -> utoipa::openapi::OpenApi) -> OpenApiDocument {
+        OpenApiDocument {
+            make,
+            made: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn json(&self) -> Result<Arc<str>, String> {
+        self.made
+            .get_or_init(|| {
+                (self.make)()
+                    .to_json()
+                    .map(Arc::from)
+                    .map_err(|e| e.to_string())
+            })
+            .clone()
+    }
 }
 
 /// `GET /__admin/docs`: the browsable documentation (Swagger UI, served from the binary).

@@ -32,9 +32,12 @@ pub struct RegisteredRoute {
     pub guarded: bool,
 }
 
-/// What registering routes collects: the operations, the schemas they reference, and the routes.
+/// What registering routes collects: the routes, and, when documenting, the operations and the schemas
+/// they reference. A listener's workers register without documenting: making the operations is most of
+/// what registering costs, and only the OpenAPI document needs them.
 #[derive(Default)]
 pub struct Collected {
+    documenting: bool,
     paths: Paths,
     schemas: Vec<(String, RefOr<Schema>)>,
     routes: Vec<RegisteredRoute>,
@@ -131,6 +134,9 @@ impl<'a> Api<'a> {
                 guarded: self.guarded,
             });
         }
+        if !self.collected.documenting {
+            return self;
+        }
         let mut operation = D::operation();
         if self.guarded {
             operation.security = Some(vec![SecurityRequirement::new(
@@ -225,7 +231,19 @@ pub struct Described {
 /// Registers `routes` into a throwaway app and returns what they collected: the routes a listener built
 /// the same way serves.
 pub fn collect(routes: impl FnOnce(&mut Api<'_>)) -> Collected {
-    let mut collected = Collected::default();
+    collect_as(true, routes)
+}
+
+/// The routes `routes` registers, without their documentation.
+pub fn collect_routes(routes: impl FnOnce(&mut Api<'_>)) -> Vec<RegisteredRoute> {
+    collect_as(false, routes).routes
+}
+
+fn collect_as(documenting: bool, routes: impl FnOnce(&mut Api<'_>)) -> Collected {
+    let mut collected = Collected {
+        documenting,
+        ..Collected::default()
+    };
     let app = actix_web::App::new().configure(|cfg| {
         let mut api = Api::new(cfg, &mut collected);
         routes(&mut api);

@@ -207,9 +207,6 @@ pub fn start<S: Service>(
 ) -> anyhow::Result<RunningService> {
     let certs = ClientCertLog::default();
     let scenarios = Scenarios::new(S::NAME);
-    let openapi = openapi::<S>()
-        .to_json()
-        .context("writing the OpenAPI document")?;
     let control = web::Data::new(ControlPlane {
         service: S::NAME,
         clock: options.clock.clone(),
@@ -221,7 +218,7 @@ pub fn start<S: Service>(
             .contains(&S::NAME)
             .then(|| Journal::new(options.journal_size)),
         store: Some(service.store().clone()),
-        openapi: openapi.into(),
+        openapi: admin::OpenApiDocument::new(openapi::<S>),
         recorders: options.recorders.clone(),
     });
     options.recorders.coverage.register(
@@ -267,7 +264,7 @@ pub fn openapi<S: Service>() -> utoipa::openapi::OpenApi {
 
 /// The routes a listener of service `S` registers (not those of listeners it opens itself), for tests.
 pub fn registered_routes<S: Service>() -> Vec<crate::api::RegisteredRoute> {
-    crate::api::collect(served_routes::<S>).routes().to_vec()
+    crate::api::collect_routes(served_routes::<S>)
 }
 
 /// Binds `options.bind` and serves only `configure`'s routes, with the shared bounds and logging but no
@@ -314,7 +311,7 @@ where
             .app_data(admin::path_config())
             .wrap(from_fn(around_request))
             .configure(|cfg| {
-                // The routes' documentation is collected once, by `openapi`; here only the routes count.
+                // The routes' documentation is made only by `openapi`, when asked for; here only the routes count.
                 let mut collected = crate::api::Collected::default();
                 configure(&mut Api::new(cfg, &mut collected));
             })
