@@ -124,8 +124,8 @@ impl Services {
         options: &ForticareOptions,
     ) -> anyhow::Result<()> {
         // Every socket is bound first, so every service's address is known before any starts; then the
-        // services start side by side (their stores open on blocking threads), ftm once forticare's ledger
-        // is open, since ftm asks it in-process.
+        // services start side by side (their stores open on blocking threads), ftm serving once forticare's
+        // ledger is open, since ftm asks it in-process.
         let forticare_listen = lab.listen(forticare::NAME, ports.forticare_port)?;
         let ftm_listen = lab.listen(ftm::NAME, ports.ftm_port)?;
         let push_listen = lab.listen(push::NAME, ports.push_port)?;
@@ -138,22 +138,30 @@ impl Services {
             (forticare_listen.url(), ftm_listen.url(), push_listen.url());
         let fortiguard_url = forticare_url.clone();
         let cloud = async {
-            let forticare = forticare::start(forticare::Config {
-                listen: forticare_listen,
-                service_dir: lab.service_dir(forticare::NAME),
-                fixtures,
-                rate_limits: options.rate_limits,
-            })
-            .await?;
+            // ftm's escrow opens while forticare's ledger does; ftm serves once both are open.
+            let (forticare, escrow) = tokio::join!(
+                forticare::start(forticare::Config {
+                    listen: forticare_listen,
+                    service_dir: lab.service_dir(forticare::NAME),
+                    fixtures,
+                    rate_limits: options.rate_limits,
+                }),
+                ftm::open_escrow(lab.service_dir(ftm::NAME)),
+            );
+            let forticare = forticare?;
             let ledger: Arc<dyn OwnershipLedger> = Arc::new(forticare.ledger);
-            let ftm = ftm::start(ftm::Config {
-                listen: ftm_listen,
-                service_dir: lab.service_dir(ftm::NAME),
-                forticare_url,
-                http: lab.http_client()?,
-                ledger: Some(ledger),
-            })
-            .await;
+            let ftm = escrow.and_then(|escrow| {
+                ftm::serve(
+                    ftm::Config {
+                        listen: ftm_listen,
+                        service_dir: lab.service_dir(ftm::NAME),
+                        forticare_url,
+                        http: lab.http_client()?,
+                        ledger: Some(ledger),
+                    },
+                    escrow,
+                )
+            });
             match ftm {
                 Ok(ftm) => Ok((forticare.service, ftm)),
                 Err(e) => {

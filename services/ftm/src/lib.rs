@@ -45,8 +45,18 @@ pub struct Config {
 
 /// Opens the escrow and starts serving.
 pub async fn start(config: Config) -> anyhow::Result<RunningService> {
-    let dir = config.service_dir.clone();
-    let escrow = lab::store::open_blocking(move || store::Escrow::open(dir.as_deref())).await?;
+    let escrow = open_escrow(config.service_dir.clone()).await?;
+    serve(config, escrow)
+}
+
+/// Opens the escrow in `service_dir` (in memory when `None`), on a blocking thread: a suite opens it while
+/// forticare's ledger opens, since neither waits for the other.
+pub async fn open_escrow(service_dir: Option<PathBuf>) -> anyhow::Result<store::Escrow> {
+    lab::store::open_blocking(move || store::Escrow::open(service_dir.as_deref())).await
+}
+
+/// Serves ftm on an escrow already open.
+pub fn serve(config: Config, escrow: store::Escrow) -> anyhow::Result<RunningService> {
     let forticare = forticare::ForticareClient::new(config.http, &config.forticare_url);
     let ledger = config
         .ledger
