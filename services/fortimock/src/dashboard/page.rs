@@ -79,6 +79,11 @@ pub(super) fn failure(reason: &str) -> Markup {
 }
 
 fn document(title: &str, body: Markup) -> Markup {
+    document_with_script(title, paths::UI_SCRIPT, body)
+}
+
+/// A dashboard page: the document every page shares, with its own script.
+pub(super) fn document_with_script(title: &str, script: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -87,7 +92,7 @@ fn document(title: &str, body: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) }
                 link rel="stylesheet" href=(paths::UI_STYLE);
-                script src=(paths::UI_SCRIPT) defer {}
+                script src=(script) defer {}
             }
             body { (body) }
         }

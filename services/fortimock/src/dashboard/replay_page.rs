@@ -8,7 +8,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::api::Api;
 use lab::http::{ApiError, read_body};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use protocol::debug_log::DebugLog;
 use protocol::paths;
 use serde::Deserialize;
@@ -102,38 +102,30 @@ fn fragment(status: StatusCode, markup: Markup) -> HttpResponse {
 }
 
 fn page() -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "fortimock: replay a debug log" }
-                link rel="stylesheet" href=(paths::UI_STYLE);
-                script src=(paths::UI_REPLAY_SCRIPT) defer {}
+    super::page::document_with_script(
+        "fortimock: replay a debug log",
+        paths::UI_REPLAY_SCRIPT,
+        html! {
+            header {
+                h1 { "fortimock" }
+                a class="button" href=(paths::UI_HOME) { "Back to the lab" }
             }
-            body {
-                header {
-                    h1 { "fortimock" }
-                    a class="button" href=(paths::UI_HOME) { "Back to the lab" }
+            main id="replay" data-url=(paths::UI_REPLAY) {
+                h2 { "Replay a customer's debug log" }
+                p {
+                    "Paste FortiOS debug output (" code { "diag debug app forticldd -1" } ", "
+                    code { "diag fortitoken debug enable" } ", " code { "diagnose debug application ftm-push -1" }
+                    "). Each request in it is sent to this lab as the appliance sent it, and the lab's answer is shown next to the captured one. The same as "
+                    code { "fortimock replay FILE" } "."
                 }
-                main id="replay" data-url=(paths::UI_REPLAY) {
-                    h2 { "Replay a customer's debug log" }
-                    p {
-                        "Paste FortiOS debug output (" code { "diag debug app forticldd -1" } ", "
-                        code { "diag fortitoken debug enable" } ", " code { "diagnose debug application ftm-push -1" }
-                        "). Each request in it is sent to this lab as the appliance sent it, and the lab's answer is shown next to the captured one. The same as "
-                        code { "fortimock replay FILE" } "."
-                    }
-                    textarea id="log" name="log" rows="16" cols="120" spellcheck="false" aria-label="debug log" {}
-                    p {
-                        button type="button" data-replay="replay" { "Replay" }
-                    }
-                    (empty_result())
+                textarea id="log" name="log" rows="16" cols="120" spellcheck="false" aria-label="debug log" {}
+                p {
+                    button type="button" data-replay="replay" { "Replay" }
                 }
+                (empty_result())
             }
-        }
-    }
+        },
+    )
 }
 
 fn empty_result() -> Markup {
