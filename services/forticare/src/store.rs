@@ -13,8 +13,11 @@
 //! `hardware_tokens` (their records and changes are in `hardware_store`).
 
 use std::path::Path;
+use std::sync::Arc;
 
-use lab::store::{OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
+use lab::store::{
+    DecodedRecords, OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version,
+};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
 use protocol::ledger::{
     LabFixtures, LicenseSpec, OwnershipAnswer, OwnershipQuery, TokenOwnership, TransferRequest,
@@ -29,6 +32,9 @@ use crate::ledger::{self, FormerOwner, License, Owner, Redemption};
 use crate::transfer::{self, Refusal, Ticket};
 
 pub const LICENSES: Table = Table::new("licenses");
+
+/// Most licenses kept decoded for ownership questions (a lab of 10,000 appliances has about as many).
+const DECODED_LICENSES: usize = 16_384;
 pub const CODES: Table = Table::new("codes");
 pub const TOKENS: Table = Table::new("tokens");
 pub const TRIALS: Table = Table::new("trials");
@@ -62,6 +68,9 @@ pub static SCHEMA: Schema = Schema {
 #[derive(Clone)]
 pub struct Ledger {
     store: Store,
+    /// Licenses decoded by ownership questions (every poll and provision asks one), reused while their
+    /// stored bytes are unchanged.
+    decoded: Arc<DecodedRecords<License>>,
 }
 
 /// A license as stored. Version 2 (version 1 held the token list; tokens are derived from the id and
@@ -446,6 +455,7 @@ impl Ledger {
     pub fn open(service_dir: Option<&Path>) -> Result<Ledger, OpenError> {
         Ok(Ledger {
             store: Store::open(service_dir, &SCHEMA)?,
+            decoded: Arc::new(DecodedRecords::new(DECODED_LICENSES)),
         })
     }
 
@@ -722,18 +732,23 @@ impl Ledger {
         self.store.read(|r| {
             let mut tokens = Vec::with_capacity(query.tokens.len());
             // A poll names many tokens of one license: read each license once.
-            let mut seen: Vec<License> = Vec::new();
+            let mut seen: Vec<Arc<License>> = Vec::new();
             for token in &query.tokens {
                 let license = match r.get(TOKENS, token.as_str().as_bytes())? {
                     Some(id) => match seen
                         .iter()
                         .find(|l| l.id.as_str().as_bytes() == id.as_slice())
                     {
-                        Some(license) => Some(license.clone()),
+                        Some(license) => Some(Arc::clone(license)),
                         None => {
-                            let license = read_license(r, &id)?;
+                            let license = match r.get(LICENSES, &id)? {
+                                Some(bytes) => {
+                                    Some(self.decoded.get_or_decode(&id, &bytes, decode)?)
+                                }
+                                None => None,
+                            };
                             if let Some(license) = &license {
-                                seen.push(license.clone());
+                                seen.push(Arc::clone(license));
                             }
                             license
                         }

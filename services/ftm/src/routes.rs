@@ -445,9 +445,9 @@ async fn poll(
             continue;
         };
         let (status, carried) =
-            escrow::status_since(token_state.as_ref(), ownership.since, &cluster, now);
+            escrow::status_since(token_state.as_deref(), ownership.since, &cluster, now);
         let activation = token_state
-            .as_ref()
+            .as_deref()
             .filter(|_| carried)
             .and_then(|s| s.activation.as_ref());
         tokens.push(PolledToken {

@@ -11,11 +11,12 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{Reader, Record, Schema, Store, StoreError, Table, Version};
+use lab::store::{DecodedRecords, Reader, Record, Schema, Store, StoreError, Table, Version};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
 use protocol::crypto::{SealKey, Sealed, open, seal};
@@ -50,7 +51,12 @@ pub static SCHEMA: Schema = Schema {
 pub struct Escrow {
     pub(crate) store: Store,
     pub(crate) key: SealKey,
+    /// Token states decoded for polls, reused while their stored bytes are unchanged.
+    decoded: Arc<DecodedRecords<TokenState>>,
 }
+
+/// Most token states kept decoded for polls.
+const DECODED_TOKENS: usize = 16_384;
 
 #[derive(Serialize, Deserialize)]
 struct EscrowRecord {
@@ -182,6 +188,7 @@ impl Escrow {
         Ok(Escrow {
             store: Store::open(service_dir, &SCHEMA)?,
             key,
+            decoded: Arc::new(DecodedRecords::new(DECODED_TOKENS)),
         })
     }
 
@@ -367,13 +374,20 @@ impl Escrow {
     pub fn token_states(
         &self,
         tokens: &[Option<TokenSerial>],
-    ) -> Result<Vec<Option<TokenState>>, StoreError> {
+    ) -> Result<Vec<Option<Arc<TokenState>>>, StoreError> {
         self.store.read(|r| {
             tokens
                 .iter()
-                .map(|token| match token {
-                    Some(token) => read_state(r, token.as_str()),
-                    None => Ok(None),
+                .map(|token| {
+                    let Some(token) = token else { return Ok(None) };
+                    let key = token.as_str().as_bytes();
+                    match r.get(TOKENS, key)? {
+                        Some(bytes) => self
+                            .decoded
+                            .get_or_decode(key, &bytes, decode_state)
+                            .map(Some),
+                        None => Ok(None),
+                    }
                 })
                 .collect()
         })

@@ -35,6 +35,9 @@ use redb::{
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+mod decoded;
+pub use decoded::DecodedRecords;
+
 /// The file of a service's database, inside its service dir.
 pub const DATABASE_FILE: &str = "store.redb";
 

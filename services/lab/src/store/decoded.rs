@@ -1,0 +1,120 @@
+//! Decoded records kept beside a store, so a hot read that finds a record's bytes unchanged reuses what
+//! it decoded last time instead of parsing the JSON again.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Shards of the map: concurrent readers on different keys rarely wait for each other.
+const SHARDS: usize = 16;
+
+type Shard<T> = HashMap<Box<[u8]>, (Box<[u8]>, Arc<T>)>;
+
+/// Records decoded from a store's bytes, by key.
+///
+/// Coherent by construction: an entry is used only when the bytes the caller just read, in its own read
+/// transaction, are identical to the bytes the entry was decoded from. A record changed since (by any
+/// write, a state import, a reset) has other bytes and is decoded afresh, so no write needs to know this
+/// exists. Bounded: a shard that reaches its share of `capacity` starts over empty.
+pub struct DecodedRecords<T> {
+    shards: Box<[Mutex<Shard<T>>]>,
+    per_shard: usize,
+    hasher: RandomState,
+}
+
+impl<T> DecodedRecords<T> {
+    /// Keeps at most about `capacity` decoded records.
+    pub fn new(capacity: usize) -> DecodedRecords<T> {
+        DecodedRecords {
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            per_shard: capacity.div_ceil(SHARDS).max(1),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// What `bytes` (the record stored under `key`, as just read) decode to: the value decoded before
+    /// when the bytes are the same, else `decode(bytes)`, kept for next time when it succeeds.
+    pub fn get_or_decode<E>(
+        &self,
+        key: &[u8],
+        bytes: &[u8],
+        decode: impl FnOnce(&[u8]) -> Result<T, E>,
+    ) -> Result<Arc<T>, E> {
+        let shard = &self.shards[self.hasher.hash_one(key) as usize % SHARDS];
+        {
+            let map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some((kept, value)) = map.get(key)
+                && **kept == *bytes
+            {
+                return Ok(Arc::clone(value));
+            }
+        }
+        // Decoding happens outside the lock: a reader of another key in the shard does not wait for it.
+        let value = Arc::new(decode(bytes)?);
+        let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.per_shard && !map.contains_key(key) {
+            map.clear();
+        }
+        map.insert(key.into(), (bytes.into(), Arc::clone(&value)));
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(bytes: &[u8]) -> Result<u64, String> {
+        std::str::from_utf8(bytes)
+            .map_err(|e| e.to_string())?
+            .parse()
+            .map_err(|e: std::num::ParseIntError| e.to_string())
+    }
+
+    #[test]
+    fn the_same_bytes_reuse_the_decoded_value_and_other_bytes_decode_afresh() {
+        let records = DecodedRecords::new(64);
+        let decodes = std::cell::Cell::new(0);
+        let read = |key: &[u8], bytes: &[u8]| {
+            *records
+                .get_or_decode(key, bytes, |b| {
+                    decodes.set(decodes.get() + 1);
+                    parse(b)
+                })
+                .unwrap()
+        };
+        assert_eq!(read(b"a", b"1"), 1);
+        assert_eq!(read(b"a", b"1"), 1);
+        assert_eq!(decodes.get(), 1, "unchanged bytes are not decoded again");
+        // The record changed: what was kept for it is not used.
+        assert_eq!(read(b"a", b"2"), 2);
+        assert_eq!(read(b"b", b"1"), 1);
+        assert_eq!(decodes.get(), 3);
+    }
+
+    #[test]
+    fn a_record_that_does_not_decode_is_an_error_and_nothing_is_kept() {
+        let records = DecodedRecords::new(64);
+        assert!(records.get_or_decode(b"a", b"x", parse).is_err());
+        let mut decoded_again = false;
+        let value = records.get_or_decode(b"a", b"7", |b| {
+            decoded_again = true;
+            parse(b)
+        });
+        assert_eq!(*value.unwrap(), 7);
+        assert!(decoded_again);
+    }
+
+    #[test]
+    fn it_stays_within_its_capacity() {
+        let records = DecodedRecords::new(SHARDS * 2);
+        for n in 0..10_000u64 {
+            let key = n.to_string();
+            records
+                .get_or_decode(key.as_bytes(), key.as_bytes(), parse)
+                .unwrap();
+        }
+        let kept: usize = records.shards.iter().map(|s| s.lock().unwrap().len()).sum();
+        assert!(kept <= SHARDS * 2, "{kept} kept");
+    }
+}
