@@ -357,16 +357,18 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
                 reference = Some(r);
                 polling = Some(p);
             }
-            server.stop();
-            println!("\ndurable writes, taking turns with a raw fsync probe on the same disk");
+            println!(
+                "\ndurable writes, taking turns with a raw fsync probe on the same disk and one client's round trips to the reference server"
+            );
             if let Some((f, w)) = keep(
                 &mut failures,
                 "durable writes",
-                writes::measure(&bench, &small),
+                writes::measure(&bench, &server, &small),
             ) {
                 fsync = Some(f);
                 writes = Some(w);
             }
+            server.stop();
             println!("\nother endpoints");
             endpoints = keep(
                 &mut failures,

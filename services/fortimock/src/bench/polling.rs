@@ -86,6 +86,19 @@ impl ReferenceServer {
         })
     }
 
+    pub(crate) fn target(&self) -> &load::Server {
+        &self.target
+    }
+
+    pub(crate) fn process(&self) -> &super::process::Process {
+        &self.server.process
+    }
+
+    /// The canned poll it answers.
+    pub(crate) fn poll(&self) -> &Call {
+        &self.poll
+    }
+
     pub(crate) fn stop(self) {
         self.server.stop();
     }

@@ -86,7 +86,9 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
                 .map(|d| ("raw write+fdatasync".to_owned(), d.p50_ms)),
             Goal::MaxRatio(1.5),
         )
-        .with_note(errors(&[f.writes.map(|w| &w.single)])),
+        .with_note(
+            errors(&[f.writes.map(|w| &w.single)]).or_else(|| one_client_floor(f.writes, f.fsync)),
+        ),
         TargetResult::new(
             format!("durable provision, {clients} writers: rate"),
             "changes/s",
@@ -131,6 +133,19 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
         targets.extend(scale_targets(f));
     }
     targets
+}
+
+/// What one client's durable write cannot go below on this machine, whatever the server does: one HTTP
+/// round trip (the reference server's canned answer, one client) plus one raw fsync.
+fn one_client_floor(writes: Option<&WriteFigures>, fsync: Option<&FsyncFigures>) -> Option<String> {
+    let (writes, fsync) = (writes?, fsync?);
+    let floor = writes.round_trip.p50_ms + fsync.p50_ms;
+    Some(format!(
+        "floor {floor:.3} ms = round trip {:.3} + fsync {:.3}: {:.1}x the floor",
+        writes.round_trip.p50_ms,
+        fsync.p50_ms,
+        writes.single.p50_ms / floor.max(0.001)
+    ))
 }
 
 fn scale_targets(f: &Figures<'_>) -> Vec<TargetResult> {

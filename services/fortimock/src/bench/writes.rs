@@ -1,7 +1,8 @@
 //! Durable writes: a `SoftToken.ProvisionRequest` for one token (its seed sealed into escrow, committed with
 //! an fsync before the answer) from one client, then from `--clients` concurrent writers, where group commit
 //! lets concurrent changes share one durable commit. Held against the raw fsync of [`super::disk`], probed between
-//! the rounds.
+//! the rounds, and against the floor one client meets whatever the server does: an HTTP round trip to the
+//! reference server (one client, a canned answer) plus that raw fsync.
 
 use std::sync::Arc;
 
@@ -10,8 +11,8 @@ use protocol::paths::PROCESS;
 use serde::Serialize;
 
 use super::disk::{FsyncFigures, Probe};
-use super::load::Call;
-use super::polling::SmallLab;
+use super::load::{Call, repeat};
+use super::polling::{ReferenceServer, SmallLab};
 use super::populate;
 use super::report::Measurement;
 use super::{Bench, Contender};
@@ -23,6 +24,9 @@ pub(crate) struct WriteFigures {
     pub(crate) single: Measurement,
     /// `--clients` concurrent writers, each a different token.
     pub(crate) concurrent: Measurement,
+    /// One client's round trips to the reference server's canned poll, taking turns with the writes: the
+    /// HTTP part of a one-client durable write's floor.
+    pub(crate) round_trip: Measurement,
 }
 
 /// Tokens the single writer cycles through; the concurrent writers take the rest.
@@ -34,6 +38,7 @@ const PROBE_WRITES_PER_ROUND: usize = 300;
 /// The raw fsync floor and the durable writes, taking turns (probe, one writer, many writers, again).
 pub(crate) fn measure(
     bench: &Bench,
+    reference: &ReferenceServer,
     lab: &SmallLab,
 ) -> anyhow::Result<(FsyncFigures, WriteFigures)> {
     anyhow::ensure!(
@@ -64,6 +69,13 @@ pub(crate) fn measure(
                 bench.args.clients,
                 cycle(&lab.serial, many_tokens),
             ),
+            Contender {
+                name: "reference PollingRequest (canned answer), 1 client".to_owned(),
+                server: reference.target(),
+                process: Some(reference.process()),
+                connections: 1,
+                calls: repeat(reference.poll().clone()),
+            },
         ],
         &mut || probe.run(PROBE_WRITES_PER_ROUND),
     )?;
@@ -72,10 +84,24 @@ pub(crate) fn measure(
         "  raw write+fdatasync on the same disk, between those: p50 {:.3} ms, p99 {:.3} ms",
         fsync.p50_ms, fsync.p99_ms
     );
-    let [single, concurrent]: [Measurement; 2] = measured
+    let [single, concurrent, round_trip]: [Measurement; 3] = measured
         .try_into()
-        .map_err(|_| anyhow::anyhow!("two measurements were taken"))?;
-    Ok((fsync, WriteFigures { single, concurrent }))
+        .map_err(|_| anyhow::anyhow!("three measurements were taken"))?;
+    println!(
+        "  one client's floor: an HTTP round trip ({:.3} ms) + a raw fsync ({:.3} ms) = {:.3} ms p50; the provision is {:.1}x that",
+        round_trip.p50_ms,
+        fsync.p50_ms,
+        round_trip.p50_ms + fsync.p50_ms,
+        single.p50_ms / (round_trip.p50_ms + fsync.p50_ms).max(0.001)
+    );
+    Ok((
+        fsync,
+        WriteFigures {
+            single,
+            concurrent,
+            round_trip,
+        },
+    ))
 }
 
 /// One-token ProvisionRequests, the `n`-th for `tokens[n % len]`: each replaces that token's escrow entry.
