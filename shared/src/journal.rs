@@ -161,45 +161,28 @@ fn redact_document(value: &mut Value, fields: &[&str]) -> Found {
 
 /// Whether a body could spell a secret field: it is not UTF-8 or holds control characters (UTF-16,
 /// binary), names one in any ASCII letter case, or holds a backslash or a percent sign (a JSON or URL escape
-/// can spell any name). One pass over the bytes; only a byte that can start a field's name is compared.
+/// can spell any name). A few passes the compiler and `memchr` vectorise: checking each byte's class,
+/// lowering the body's letters, and one substring search per field.
 fn text_may_hold_secret(body: &[u8], fields: &[&str]) -> bool {
     if std::str::from_utf8(body).is_err() {
         return true;
     }
-    // Which fields' names start with each pair of letters (any case): a byte pair that starts none is
-    // passed over with two table reads, so a body full of common letters costs no field comparisons.
-    let mut pairs = [0u16; 1 << 10];
-    let slot = |a: u8, b: u8| usize::from(a & 0x1f) << 5 | usize::from(b & 0x1f);
-    let folds = |byte: u8| byte.is_ascii_alphabetic() || byte == b'_';
-    for (index, field) in fields.iter().enumerate() {
-        match field.as_bytes() {
-            [a, b, ..] if folds(*a) && folds(*b) => pairs[slot(*a, *b)] |= 1 << (index % 16),
-            // A name the table cannot hold: no body can be proven free of it.
-            _ => return true,
-        }
+    // Escapes and control characters but tab, line feed and carriage return: a fold over every byte, which
+    // the compiler turns into vector instructions.
+    let suspicious = body.iter().fold(false, |found, &byte| {
+        found | matches!(byte, b'\\' | b'%' | 0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f)
+    });
+    // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
+    if suspicious
+        || memchr::memchr_iter(0xc2, body).any(|at| matches!(body.get(at + 1), Some(0x80..=0x9f)))
+    {
+        return true;
     }
-    body.iter().enumerate().any(|(at, &byte)| match byte {
-        b'\\' | b'%' => true,
-        // Control characters but tab, line feed and carriage return; C1 controls are 0xC2 0x80..=0x9F.
-        0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f => true,
-        0xc2 => matches!(body.get(at + 1), Some(0x80..=0x9f)),
-        _ => {
-            let Some(&next) = body.get(at + 1) else {
-                return false;
-            };
-            // Letters and `_` fold onto the same 5 bits in either case; anything else cannot start a name.
-            if !(folds(byte) && folds(next)) {
-                return false;
-            }
-            let candidates = pairs[slot(byte, next)];
-            candidates != 0
-                && fields.iter().enumerate().any(|(index, field)| {
-                    candidates & (1 << (index % 16)) != 0
-                        && body
-                            .get(at..at + field.len())
-                            .is_some_and(|window| window.eq_ignore_ascii_case(field.as_bytes()))
-                })
-        }
+    // Any field's name, in any case: the body lowered once, then each name searched for with memmem.
+    let lowered = body.to_ascii_lowercase();
+    fields.iter().any(|field| {
+        field.is_empty()
+            || memchr::memmem::find(&lowered, field.to_ascii_lowercase().as_bytes()).is_some()
     })
 }
 
