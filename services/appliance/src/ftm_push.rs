@@ -188,6 +188,9 @@ pub struct PushContext {
     pub bind: IpAddr,
     /// The bounds listeners' connections live within (the service's).
     pub limits: Limits,
+    /// The open connections of every listener together: they share one `limits.max_connections`, so many
+    /// appliances' listeners cannot hold more of the process's open files than one service does.
+    pub connections: lab::server::Connections,
     /// The process's timeline and coverage (the service's).
     pub recorders: lab::flow::Recorders,
 }
@@ -353,6 +356,7 @@ async fn start_listener(
         ca_pem: None,
         journal_size: 0,
         limits: context.limits,
+        connections: context.connections.clone(),
         // Phones' answers reach the appliance itself: its serial is who serves them on the timeline.
         recorders: context.recorders.acting_as(appliance.serial.as_str()),
     };

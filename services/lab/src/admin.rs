@@ -609,6 +609,7 @@ mod tests {
             journal_size: 0,
             recorders: Recorders::new(0),
             limits: Limits::default(),
+            connections: crate::server::Connections::default(),
         }
     }
 
