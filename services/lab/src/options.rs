@@ -164,6 +164,8 @@ impl LabOptions {
             Some(self.data_dir.clone())
         };
         if let Some(dir) = &data_dir {
+            // An earlier fortimock's data dir is refused before anything is created in it.
+            crate::store::check_data_dir(dir)?;
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the data dir {}", dir.display()))?;
         }
