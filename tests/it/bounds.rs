@@ -1,5 +1,5 @@
-//! Every connection lives within bounds: a body that trickles is cut off with 408 once the request's time
-//! is up, a service past its connection cap answers 503 and closes rather than queueing, and a flood of
+//! Every connection lives within bounds: a body or a request head that trickles is cut off with 408 once
+//! the request's time is up, an idle keep-alive connection is closed by the server, a service past its connection cap answers 503 and closes rather than queueing, and a flood of
 //! slow bodies on one service leaves the others answering. The SMTP listener serves as many sessions as a
 //! service serves connections and answers the rest `421`. The process's open-file limit is raised to what it
 //! may be (checked in a process started with a lowered one).
@@ -51,6 +51,42 @@ async fn a_trickling_body_is_cut_off_with_408() {
     let answer = read_until_closed(&mut stream).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("did not arrive in time"), "{answer}");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_trickling_request_head_is_answered_408() {
+    let suite = bounded_suite(1).await;
+    let ftm = address(&suite, "ftm");
+    let mut stream = TcpStream::connect(&ftm).await.unwrap();
+    // A head that never ends: its last empty line never comes.
+    let head = format!(
+        "GET {} HTTP/1.1\r\nHost: {ftm}\r\nX-Slow: 1",
+        paths::ADMIN_HEALTH
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_by_the_server() {
+    let mut options = test_options(None);
+    options.plain_http = true;
+    options.keep_alive_secs = 1;
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+    let ftm = address(&suite, "ftm");
+    let mut stream = TcpStream::connect(&ftm).await.unwrap();
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: {ftm}\r\nConnection: keep-alive\r\n\r\n",
+        paths::ADMIN_HEALTH
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    // The answer, then nothing more from the client: the server closes the connection by itself.
+    let answer = read_until_closed(&mut stream).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(answer.matches("HTTP/1.1").count(), 1, "{answer}");
     suite.stop().await;
 }
 
