@@ -63,8 +63,8 @@ pub struct LabOptions {
     /// how many exchanges the timeline keeps.
     #[arg(long, env = "FORTIMOCK_JOURNAL_SIZE", default_value_t = crate::journal::DEFAULT_CAPACITY)]
     pub journal_size: usize,
-    /// Protect the control plane (all of `/__admin/*` but health, ready and ca.pem) and the simulators'
-    /// APIs with `Authorization: Bearer <token>`. Bound to anything but loopback without one, fortimock
+    /// Protect the control plane (all of `/__admin/*` but health, ready, ca.pem and the API documentation:
+    /// openapi.json, docs, docs/{file}) and the simulators' APIs with `Authorization: Bearer <token>`. Bound to anything but loopback without one, fortimock
     /// generates one into `<data-dir>/admin-token`.
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
