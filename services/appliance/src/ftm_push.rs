@@ -436,7 +436,7 @@ async fn callback(
     let claimed = context
         .sessions
         .claim(&answer.session_id, &endpoint.appliance)
-        .map_err(|why| refuse(why))?;
+        .map_err(&refuse)?;
     let Some(seed) = context.store.seed_of(&endpoint.appliance, &claimed.token)? else {
         let _ = claimed
             .waiter
