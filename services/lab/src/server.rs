@@ -176,9 +176,9 @@ pub fn with_outcome(
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Arc<[u8]>);
 
-/// The open connections of a listener, counted by [`on_connect`]: each listener has its own, and listeners
-/// that share one budget (every appliance's ftm-push listener) share one count, so together they serve at
-/// most [`Limits::max_connections`].
+/// The open connections of a listener, counted as each connection opens: each listener has its own, and
+/// listeners that share one budget (every appliance's ftm-push listener) share one count, so together they
+/// serve at most [`Limits::max_connections`].
 #[derive(Clone, Default)]
 pub struct Connections {
     open: Arc<AtomicUsize>,
