@@ -382,10 +382,20 @@ pub fn qr_payload(activation_code: &str) -> String {
     format!("fortitokenmobile://activate?code={activation_code}&server=globalftm.fortinet.net")
 }
 
-/// The activation code inside a string from [`qr_payload`]; `None` when `text` is not such a string.
-pub fn code_from_qr(text: &str) -> Option<&str> {
+/// The activation code inside a string from [`qr_payload`] (percent-decoded); `None` when `text` is not
+/// such a string.
+pub fn code_from_qr(text: &str) -> Option<String> {
     let query = text.trim().strip_prefix("fortitokenmobile://activate?")?;
-    query.split('&').find_map(|pair| pair.strip_prefix("code="))
+    query_field(query, "code")
+}
+
+/// Field `name` of a URI's query string, decoded (`%XX` and `+`) by `serde_urlencoded`; `None` when the
+/// query has no such field or cannot be decoded.
+fn query_field(query: &str, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find_map(|(key, value)| (key == name).then_some(value))
 }
 
 /// A token's state in a PollingResponse (`status`). The truncated captures stop before this field.
@@ -907,9 +917,7 @@ pub struct OfflineActivation {
 pub fn parse_offline_activation(text: &str) -> Option<Result<OfflineActivation, String>> {
     let query = text.trim().strip_prefix("fortitokenmobile://offline?")?;
     let field = |name: &str| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        query_field(query, name)
             .ok_or_else(|| format!("the offline activation code has no `{name}`"))
     };
     let parse = || -> Result<OfflineActivation, String> {
@@ -918,7 +926,7 @@ pub fn parse_offline_activation(text: &str) -> Option<Result<OfflineActivation, 
             .decode(field("seed")?.as_bytes())
             .map_err(|e| format!("seed: {e}"))?;
         let seed = Seed::from_bytes(&seed_bytes).map_err(|e| format!("seed: {e}"))?;
-        let kind = OtpKind::parse(field("algo")?).ok_or("algo: neither totp nor hotp")?;
+        let kind = OtpKind::parse(&field("algo")?).ok_or("algo: neither totp nor hotp")?;
         let number = |name: &str| -> Result<u64, String> {
             field(name)?
                 .parse::<u64>()
@@ -1124,12 +1132,12 @@ pub fn transfer_qr_payload(code: &str) -> String {
     format!("fortitokenmobile://transfer?code={code}")
 }
 
-/// The transfer code inside a [`transfer_qr_payload`] string, or `text` itself.
-pub fn transfer_code_from_input(text: &str) -> &str {
+/// The transfer code inside a [`transfer_qr_payload`] string (percent-decoded), or `text` itself.
+pub fn transfer_code_from_input(text: &str) -> String {
     let text = text.trim();
     text.strip_prefix("fortitokenmobile://transfer?")
-        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("code=")))
-        .unwrap_or(text)
+        .and_then(|query| query_field(query, "code"))
+        .unwrap_or_else(|| text.to_owned())
 }
 
 /// The `hmac` of a transfer: hex HMAC-SHA256 keyed with the SHA-256 of the tokens' seeds (in the transfer's
@@ -1659,8 +1667,18 @@ mod tests {
     #[test]
     fn qr_payload_carries_the_code() {
         let qr = qr_payload("EEIOHIDHBXN5QLXV");
-        assert_eq!(code_from_qr(&qr), Some("EEIOHIDHBXN5QLXV"));
+        assert_eq!(code_from_qr(&qr).as_deref(), Some("EEIOHIDHBXN5QLXV"));
         assert_eq!(code_from_qr("EEIOHIDHBXN5QLXV"), None);
+        // Percent-encoded values decode, and the order of the fields does not matter.
+        assert_eq!(
+            code_from_qr("fortitokenmobile://activate?server=x&code=EEIO%48IDHBXN5QLXV").as_deref(),
+            Some("EEIOHIDHBXN5QLXV")
+        );
+        assert_eq!(
+            transfer_code_from_input("fortitokenmobile://transfer?code=AB%2BCD"),
+            "AB+CD"
+        );
+        assert_eq!(transfer_code_from_input(" ABCD "), "ABCD");
         for status in ["pending", "activated", "expired", "unknown"] {
             assert_eq!(TokenStatus::parse(status).unwrap().as_str(), status);
         }

@@ -122,6 +122,33 @@ async fn every_document_is_well_formed() {
     suite.stop().await;
 }
 
+#[tokio::test]
+async fn the_answers_every_listener_may_give_are_documented() {
+    let suite = TestSuite::start().await;
+    for (service, document) in documents(&suite).await {
+        for (method, path, operation) in operations(&document) {
+            let at = format!("{service}: {} {path}", method.to_uppercase());
+            let responses = operation["responses"].as_object().unwrap();
+            // Past --max-connections, any route.
+            assert!(responses.contains_key("503"), "{at}: no 503");
+            // The admin token, on every route behind the guard.
+            let admin_guarded = operation["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|requirement| requirement.get("admin_token").is_some());
+            if admin_guarded {
+                assert!(responses.contains_key("401"), "{at}: guarded, no 401");
+            }
+            // A slow head or body, on every route that takes a body.
+            if ["post", "put", "patch"].contains(&method) {
+                assert!(responses.contains_key("408"), "{at}: no 408");
+            }
+        }
+    }
+    suite.stop().await;
+}
+
 /// Every path constant in `protocol::paths` (but the prefixes) is documented by some service.
 #[tokio::test]
 async fn every_path_fortimock_serves_is_documented() {

@@ -1,4 +1,6 @@
-//! Restarting the suite on the same data dir keeps every license and registration, and the same lab CA.
+//! Restarting the suite on the same data dir keeps every license and registration, and the same lab CA; a
+//! data dir an earlier fortimock wrote is refused before anything is created in it, and a deleted key file
+//! refuses the start rather than being replaced.
 
 use e2e::{TestSuite, default_fixtures, test_options};
 use protocol::ledger::LicenseView;
@@ -78,4 +80,65 @@ async fn restart_keeps_licenses_registrations_and_ca() {
         .admin_get(FORTICARE, &format!("/__admin/licenses/{created_id}"))
         .await;
     suite.stop().await;
+}
+
+/// Every file under `dir`, with its size, sorted.
+fn listing(dir: &std::path::Path) -> Vec<(String, u64)> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(at) = pending.pop() {
+        for entry in std::fs::read_dir(&at).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path.clone());
+            }
+            let size = std::fs::metadata(&path).unwrap().len();
+            let name = path.strip_prefix(dir).unwrap().display().to_string();
+            files.push((name, if path.is_dir() { 0 } else { size }));
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Starts a suite on `dir`; it must refuse. Returns the refusal.
+async fn refused_start(dir: &std::path::Path) -> String {
+    let started = fortimock_testing::Suite::builder()
+        .options(test_options(Some(dir)))
+        .start()
+        .await;
+    match started {
+        Ok(suite) => {
+            suite.stop().await;
+            panic!("the suite started");
+        }
+        Err(e) => format!("{e:#}"),
+    }
+}
+
+#[tokio::test]
+async fn an_earlier_fortimocks_data_dir_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    // sled's files, as an earlier fortimock left them in the ftm service's dir.
+    std::fs::create_dir_all(dir.path().join("ftm/db")).unwrap();
+    std::fs::write(dir.path().join("ftm/db/conf"), b"segment_size: 524288").unwrap();
+    std::fs::write(dir.path().join("ftm/db/db"), [0u8; 4096]).unwrap();
+    let before = listing(dir.path());
+    let refusal = refused_start(dir.path()).await;
+    assert!(refusal.contains("earlier fortimock"), "{refusal}");
+    assert!(refusal.contains("state export"), "{refusal}");
+    assert_eq!(listing(dir.path()), before, "the refusal created files");
+}
+
+#[tokio::test]
+async fn a_deleted_escrow_key_refuses_the_start_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = TestSuite::start_with(test_options(Some(dir.path())), default_fixtures()).await;
+    suite.stop().await;
+    let key = dir.path().join("ftm/escrow.key");
+    std::fs::remove_file(&key).unwrap();
+    let refusal = refused_start(dir.path()).await;
+    assert!(refusal.contains(&key.display().to_string()), "{refusal}");
+    assert!(refusal.contains("is missing"), "{refusal}");
+    assert!(!key.exists(), "a new key was made");
 }

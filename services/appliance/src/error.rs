@@ -41,6 +41,10 @@ pub enum ApplianceError {
         status: u16,
         failure: OperationFailure,
     },
+    /// An appliance's ftm-push listener refusing a phone's answer (400 unreadable, 401 not accepted, 503
+    /// stopping), in the listener's shape: `{"status": "refused", "message": …}`.
+    #[error("{message}")]
+    PushRefused { status: StatusCode, message: String },
     /// fortimock's own API refusing a request.
     #[error(transparent)]
     Api(#[from] ApiError),
@@ -84,6 +88,9 @@ impl ApplianceError {
                 "appliance.cloud",
                 message,
             ),
+            ApplianceError::PushRefused { status, .. } => {
+                ApiError::new(*status, "appliance.push-refused", message)
+            }
             ApplianceError::Api(error) => error.clone(),
             ApplianceError::Storage(error) => ApiError::storage(error),
             ApplianceError::Internal(error) => ApiError::internal(error),
@@ -102,6 +109,8 @@ impl ResponseError for ApplianceError {
                 StatusCode::from_u16(*status).unwrap_or(StatusCode::BAD_GATEWAY),
             )
             .json(failure),
+            ApplianceError::PushRefused { status, message } => HttpResponse::build(*status)
+                .json(serde_json::json!({"status": "refused", "message": message})),
             other => other.api().response(),
         }
     }

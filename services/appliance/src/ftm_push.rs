@@ -17,6 +17,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use lab::clock::Clock;
 use lab::http::{ADMIN_JSON_LIMIT, read_body};
@@ -188,6 +189,9 @@ pub struct PushContext {
     pub bind: IpAddr,
     /// The bounds listeners' connections live within (the service's).
     pub limits: Limits,
+    /// The open connections of every listener together: they share one `limits.max_connections`, so many
+    /// appliances' listeners cannot hold more of the process's open files than one service does.
+    pub connections: lab::server::Connections,
     /// The process's timeline and coverage (the service's).
     pub recorders: lab::flow::Recorders,
 }
@@ -353,6 +357,7 @@ async fn start_listener(
         ca_pem: None,
         journal_size: 0,
         limits: context.limits,
+        connections: context.connections.clone(),
         // Phones' answers reach the appliance itself: its serial is who serves them on the timeline.
         recorders: context.recorders.acting_as(appliance.serial.as_str()),
     };
@@ -394,74 +399,77 @@ async fn callback(
     endpoint: web::Data<CallbackEndpoint>,
     request: actix_web::HttpRequest,
     payload: web::Payload,
-) -> HttpResponse {
+) -> Result<HttpResponse, ApplianceError> {
+    let refused = |status: StatusCode, message: &str| ApplianceError::PushRefused {
+        status,
+        message: message.to_owned(),
+    };
     let Some(context) = endpoint.context.upgrade() else {
-        return HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "refused", "message": "the appliance is stopping"}));
+        return Err(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the appliance is stopping",
+        ));
     };
     let Ok(body) = read_body(&request, payload.into_inner(), ADMIN_JSON_LIMIT).await else {
-        return HttpResponse::BadRequest()
-            .json(json!({"status": "refused", "message": "the body could not be read"}));
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "the body could not be read",
+        ));
     };
     let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
-        return HttpResponse::BadRequest().json(json!({"status": "refused", "message": "the body is not a push answer {session_id, action, token_code | message, hmac}"}));
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "the body is not a push answer {session_id, action, token_code | message, hmac}",
+        ));
     };
     let refuse = |why: &str| {
         tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");
-        HttpResponse::Unauthorized().json(json!({"status": "refused", "message": why}))
+        refused(StatusCode::UNAUTHORIZED, why)
     };
     if answer.action != ACTION_APPROVE && answer.action != ACTION_DENY {
-        return HttpResponse::BadRequest()
-            .json(json!({"status": "refused", "message": "action must be validate or alert"}));
+        return Err(refused(
+            StatusCode::BAD_REQUEST,
+            "action must be validate or alert",
+        ));
     }
-    let claimed = match context
+    let taken = || HttpResponse::Ok().json(json!({"status": "ok"}));
+    let claimed = context
         .sessions
         .claim(&answer.session_id, &endpoint.appliance)
-    {
-        Ok(claimed) => claimed,
-        Err(why) => return refuse(why),
-    };
-    let seed = match context.store.seed_of(&endpoint.appliance, &claimed.token) {
-        Ok(Some(seed)) => seed,
-        Ok(None) => {
-            let _ = claimed
-                .waiter
-                .send(Answer::Denied("the token has no seed".into()));
-            return refuse("the token has no seed");
-        }
-        Err(e) => return lab::http::ApiError::storage(&e).response(),
+        .map_err(&refuse)?;
+    let Some(seed) = context.store.seed_of(&endpoint.appliance, &claimed.token)? else {
+        let _ = claimed
+            .waiter
+            .send(Answer::Denied("the token has no seed".into()));
+        return Err(refuse("the token has no seed"));
     };
     if !answer.signed_by(seed.as_bytes()) {
         let _ = claimed
             .waiter
             .send(Answer::Denied("the answer's HMAC is wrong".into()));
-        return refuse("the answer's HMAC is wrong");
+        return Err(refuse("the answer's HMAC is wrong"));
     }
     if answer.action == ACTION_DENY {
         let why = answer.message.clone().unwrap_or_else(|| "denied".into());
         let _ = claimed.waiter.send(Answer::Denied(why));
-        return HttpResponse::Ok().json(json!({"status": "ok"}));
+        return Ok(taken());
     }
     let Ok(Some(appliance)) = context.store.appliance(&endpoint.appliance) else {
-        return refuse("unknown appliance");
+        return Err(refuse("unknown appliance"));
     };
     let otp = answer.token_code.clone().unwrap_or_default();
-    match context
+    let approved = context
         .store
         .approve_push(&appliance, &claimed.user, &otp, context.clock.now())
-        .await
-    {
-        Ok(true) => {
-            let _ = claimed.waiter.send(Answer::Approved);
-            HttpResponse::Ok().json(json!({"status": "ok"}))
-        }
-        Ok(false) => {
-            let _ = claimed
-                .waiter
-                .send(Answer::Denied("the token code is wrong".into()));
-            refuse("the token code is wrong")
-        }
-        Err(e) => lab::http::ApiError::storage(&e).response(),
+        .await?;
+    if approved {
+        let _ = claimed.waiter.send(Answer::Approved);
+        Ok(taken())
+    } else {
+        let _ = claimed
+            .waiter
+            .send(Answer::Denied("the token code is wrong".into()));
+        Err(refuse("the token code is wrong"))
     }
 }
 

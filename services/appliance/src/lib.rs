@@ -103,6 +103,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         tls: config.listener_tls,
         bind: config.listen.bind.ip(),
         limits: config.listen.limits,
+        connections: lab::server::Connections::default(),
         recorders: config.listen.recorders.clone(),
     });
     let loopback = |ip: IpAddr| match ip {
@@ -149,6 +150,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
                     listener,
                     tls,
                     name: "notification.fortinet.net".to_owned(),
+                    max_sessions: config.listen.limits.max_connections,
                 },
                 mailbox,
                 config.listen.clock.clone(),

@@ -4,6 +4,11 @@
 //! message accepted is stored in the appliance service's `messages` table before the `250` that acknowledges
 //! it. Recipients can be refused on demand with the appliance service's scenarios (`appliance.mail.mailbox-full`,
 //! or a bare status: 4xx answers `451`, 5xx `554`).
+//!
+//! Bounded like every listener of the lab: at most `--max-connections` sessions at once (a connection past
+//! them is answered `421 4.3.2` and closed), a session closed (`421 4.4.2`) after 60 s of silence or 10
+//! minutes in all, and a failed accept (the process out of open files) followed by a pause that doubles
+//! up to a second, logged at most once every 10 s.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,7 +21,9 @@ use protocol::messages::DeliveryMethod;
 use protocol::scenario::{EMAIL_MESSAGE, ScenarioAction, Trigger};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::messages::{Captured, Mailbox};
 
@@ -24,8 +31,18 @@ use crate::messages::{Captured, Mailbox};
 pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
 /// The longest line it reads (SMTP allows 1,000 octets; some clients send longer header lines).
 const MAX_LINE: u64 = 64 * 1024;
-/// How long a client may stay silent.
+/// How long a client may stay silent before the session is closed (`421 4.4.2`).
 const IDLE: Duration = Duration::from_secs(60);
+/// How long one session may last in all, however busy the client keeps it (`421 4.4.2` past it).
+const SESSION: Duration = Duration::from_secs(600);
+/// The answer to a connection past the listener's cap, before it is closed.
+const BUSY: &[u8] = b"421 4.3.2 Too many connections, try again later\r\n";
+/// The first pause after a failed accept (the process out of open files, typically); each further failure
+/// in a row doubles it, up to [`MAX_ACCEPT_PAUSE`].
+const ACCEPT_PAUSE: Duration = Duration::from_millis(10);
+const MAX_ACCEPT_PAUSE: Duration = Duration::from_secs(1);
+/// At most one log line about failed accepts in this long (the others are counted in the next one).
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
 
 /// How the listener is run.
 pub struct MailConfig {
@@ -35,6 +52,9 @@ pub struct MailConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// The name in the greeting.
     pub name: String,
+    /// Sessions served at once (the lab's `--max-connections`); a connection past them is answered `421`
+    /// and closed.
+    pub max_sessions: usize,
 }
 
 /// A running SMTP listener.
@@ -64,6 +84,45 @@ struct Context {
     name: String,
 }
 
+/// Failed accepts in a row: how long to pause before the next, and when they were last logged.
+#[derive(Default)]
+struct AcceptFailures {
+    pause: Option<Duration>,
+    unlogged: u64,
+    logged: Option<Instant>,
+}
+
+impl AcceptFailures {
+    /// Counts a failure, logs it unless one was logged less than [`ACCEPT_LOG_EVERY`] ago, and says how long
+    /// to pause before accepting again.
+    fn failed(&mut self, error: &std::io::Error) -> Duration {
+        let pause = self
+            .pause
+            .map_or(ACCEPT_PAUSE, |p| (p * 2).min(MAX_ACCEPT_PAUSE));
+        self.pause = Some(pause);
+        self.unlogged += 1;
+        let now = Instant::now();
+        if self
+            .logged
+            .is_none_or(|at| now.duration_since(at) >= ACCEPT_LOG_EVERY)
+        {
+            tracing::warn!(
+                error = %error,
+                failures = self.unlogged,
+                pause_ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX),
+                "SMTP accept failed; pausing before accepting again"
+            );
+            self.unlogged = 0;
+            self.logged = Some(now);
+        }
+        pause
+    }
+
+    fn accepted(&mut self) {
+        self.pause = None;
+    }
+}
+
 /// Starts the listener on `config.listener`.
 pub fn start(
     config: MailConfig,
@@ -86,22 +145,46 @@ pub fn start(
         tls,
         name: config.name,
     });
+    let capacity = Arc::new(Semaphore::new(config.max_sessions.max(1)));
     let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut sessions = JoinSet::new();
+        let mut failures = AcceptFailures::default();
         loop {
             tokio::select! {
                 _ = &mut stopped => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        failures.accepted();
+                        let Ok(permit) = capacity.clone().try_acquire_owned() else {
+                            // Past the cap: say so without waiting on the client, and close.
+                            let _ = stream.try_write(BUSY);
+                            tracing::debug!(peer = %peer, "SMTP connection refused: too many sessions");
+                            continue;
+                        };
                         let context = context.clone();
                         sessions.spawn(async move {
-                            if let Err(e) = session(stream, peer, context).await {
-                                tracing::debug!(peer = %peer, error = format!("{e:#}"), "SMTP session ended");
+                            let deadline = Instant::now() + SESSION;
+                            // A client that stops reading our answers is cut off a little after the deadline.
+                            let run = tokio::time::timeout_at(
+                                deadline + Duration::from_secs(5),
+                                session(stream, peer, context, deadline),
+                            );
+                            match run.await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(e)) => tracing::debug!(peer = %peer, error = format!("{e:#}"), "SMTP session ended"),
+                                Err(_) => tracing::debug!(peer = %peer, "SMTP session cut off at its deadline"),
                             }
+                            drop(permit);
                         });
                     }
-                    Err(e) => tracing::warn!(error = %e, "SMTP accept failed"),
+                    Err(e) => {
+                        let pause = failures.failed(&e);
+                        tokio::select! {
+                            _ = &mut stopped => break,
+                            () = tokio::time::sleep(pause) => {}
+                        }
+                    }
                 },
                 Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             }
@@ -235,6 +318,7 @@ async fn session(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
     context: Arc<Context>,
+    deadline: Instant,
 ) -> anyhow::Result<()> {
     let shared = Arc::new(Mutex::new(Pending::default()));
     let mut builder = SessionBuilder::new(context.name.clone());
@@ -258,37 +342,51 @@ async fn session(
         .get_mut()
         .write_all(&session.greeting().buffer()?)
         .await?;
-    match converse(&mut plain, &mut session, &shared, &context).await? {
+    match converse(&mut plain, &mut session, &shared, &context, deadline).await? {
         Next::Closed => Ok(()),
         Next::Upgrade => {
             let Some(acceptor) = context.tls.clone() else {
                 return Ok(());
             };
             let stream = plain.into_inner();
-            let tls = tokio::time::timeout(IDLE, acceptor.accept(stream)).await??;
+            let tls =
+                tokio::time::timeout_at(next_deadline(deadline), acceptor.accept(stream)).await??;
             shared.lock().unwrap_or_else(PoisonError::into_inner).tls = true;
             session.tls_active();
             let mut secure = BufReader::new(tls);
-            converse(&mut secure, &mut session, &shared, &context).await?;
+            converse(&mut secure, &mut session, &shared, &context, deadline).await?;
             Ok(())
         }
     }
 }
 
-/// Reads lines and answers them until the client quits, asks for STARTTLS, or goes silent.
+/// When the client's next line is due: [`IDLE`] from now, or the session's deadline if that comes first.
+fn next_deadline(session: Instant) -> Instant {
+    (Instant::now() + IDLE).min(session)
+}
+
+/// Reads lines and answers them until the client quits, asks for STARTTLS, goes silent for [`IDLE`] or
+/// reaches the session's `deadline` (both answered `421 4.4.2` and closed).
 async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
     reader: &mut BufReader<S>,
     session: &mut mailin::Session<Capture>,
     shared: &Arc<Mutex<Pending>>,
     context: &Context,
+    deadline: Instant,
 ) -> anyhow::Result<Next> {
     loop {
         let mut line = Vec::new();
-        let read = tokio::time::timeout(
-            IDLE,
+        let read = tokio::time::timeout_at(
+            next_deadline(deadline),
             (&mut *reader).take(MAX_LINE).read_until(b'\n', &mut line),
         )
-        .await??;
+        .await;
+        let Ok(read) = read else {
+            let farewell = format!("421 4.4.2 {} timeout, closing connection\r\n", context.name);
+            reader.get_mut().write_all(farewell.as_bytes()).await?;
+            return Ok(Next::Closed);
+        };
+        let read = read?;
         if read == 0 {
             return Ok(Next::Closed);
         }

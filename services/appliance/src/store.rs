@@ -401,14 +401,12 @@ pub(crate) fn unseal(key: &SealKey, sealed: &str) -> anyhow::Result<Seed> {
 impl Fleet {
     /// Opens the store in `service_dir` (in memory when `None`) with its seal key.
     pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Fleet> {
+        let store = Store::open(service_dir, &SCHEMA)?;
         let key = SealKey::from_secret(
-            &lab::store::data_secret(service_dir, "seal.key")?,
+            &lab::store::data_secret(&store, "seal.key")?,
             "appliance token seed",
         );
-        Ok(Fleet {
-            store: Store::open(service_dir, &SCHEMA)?,
-            key,
-        })
+        Ok(Fleet { store, key })
     }
 
     pub fn store(&self) -> &Store {

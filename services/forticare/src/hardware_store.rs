@@ -5,8 +5,6 @@
 //! (two appliances racing for one token: one gets the seed, the other the lock's refusal); TAC's reset is
 //! all or none.
 
-use std::path::Path;
-
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -158,11 +156,11 @@ pub enum ResetRefusal {
 }
 
 impl HardwareVault {
-    /// The vault on the ledger's `store`, with the seal key of `service_dir` (a fresh one in memory when
-    /// `None`).
-    pub fn open(service_dir: Option<&Path>, store: Store) -> anyhow::Result<HardwareVault> {
+    /// The vault on the ledger's `store`, with the seal key `hardware.key` beside it (a fresh one when the
+    /// store is in memory).
+    pub fn open(store: Store) -> anyhow::Result<HardwareVault> {
         let key = SealKey::from_secret(
-            &lab::store::data_secret(service_dir, "hardware.key")?,
+            &lab::store::data_secret(&store, "hardware.key")?,
             "fortiguard hardware token seed",
         );
         Ok(HardwareVault { store, key })

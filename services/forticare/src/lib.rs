@@ -79,8 +79,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         ledger: ledger.clone(),
         clock: clock.clone(),
     };
-    let hardware =
-        hardware_store::HardwareVault::open(config.service_dir.as_deref(), ledger.store().clone())?;
+    let hardware = hardware_store::HardwareVault::open(ledger.store().clone())?;
     if hardware.batches()?.is_empty() {
         let batches = hardware
             .load_fixtures(&config.fixtures.hardware_tokens, clock.now())

@@ -181,12 +181,13 @@ fn read_state(r: &mut impl Reader, token: &str) -> Result<Option<TokenState>, St
 impl Escrow {
     /// Opens the escrow in `service_dir` (in memory when `None`) and loads or creates its key.
     pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Escrow> {
+        let store = Store::open(service_dir, &SCHEMA)?;
         let key = SealKey::from_secret(
-            &lab::store::data_secret(service_dir, "escrow.key")?,
+            &lab::store::data_secret(&store, "escrow.key")?,
             "ftm escrow seed",
         );
         Ok(Escrow {
-            store: Store::open(service_dir, &SCHEMA)?,
+            store,
             key,
             decoded: Arc::new(DecodedRecords::new(DECODED_TOKENS)),
         })

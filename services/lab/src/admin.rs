@@ -1,6 +1,7 @@
 //! The control plane every service serves under `/__admin/`, as one guarded scope.
 //!
-//! `health`, `ready` and `ca.pem` are public. Everything else (`clock`, `client-certs`, `catalogue`,
+//! `health`, `ready` and `ca.pem` are public, and so is the API documentation (`openapi.json`, `docs`,
+//! `docs/{file}`: it describes the routes and reveals no secret). Everything else (`clock`, `client-certs`, `catalogue`,
 //! `scenarios`, `journal`, `timeline`, `coverage`, `reset`, `state`, and each service's own admin routes) lives in one
 //! `/__admin` scope wrapped by [`require_admin_token`]: the router matches the percent-decoded path, and
 //! whatever it routes into the scope passes the guard, so no spelling of a path gets around it. The same
@@ -609,6 +610,7 @@ mod tests {
             journal_size: 0,
             recorders: Recorders::new(0),
             limits: Limits::default(),
+            connections: crate::server::Connections::default(),
         }
     }
 

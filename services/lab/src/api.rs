@@ -12,10 +12,11 @@
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{FromRequest, Handler, Responder, guard, web};
-use utoipa::openapi::path::{HttpMethod, Paths};
+use utoipa::openapi::path::{HttpMethod, Operation, Paths};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, RefOr, Schema, Tag,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr,
+    ResponseBuilder, Schema, Tag,
 };
 
 use crate::http::BodyLimit;
@@ -144,6 +145,12 @@ impl<'a> Api<'a> {
                 Vec::<String>::new(),
             )]);
         }
+        add_listener_responses(&mut operation, self.guarded, &methods);
+        // The schema the added answers refer to (the document keeps one of each name).
+        self.collected.schemas.push((
+            <protocol::admin::ErrorBody as utoipa::ToSchema>::name().into_owned(),
+            <protocol::admin::ErrorBody as utoipa::PartialSchema>::schema(),
+        ));
         self.collected
             .paths
             .add_path_operation(&path, methods, operation);
@@ -251,6 +258,62 @@ fn collect_as(documenting: bool, routes: impl FnOnce(&mut Api<'_>)) -> Collected
     // The app is never served: it only saw the routes registered.
     drop(app);
     collected
+}
+
+/// Adds to `operation` the answers every listener may give whatever the handler (unless the handler
+/// documents its own): 401 on a guarded route (the admin token missing or wrong), 503 past
+/// `--max-connections`, and 408 on a route that takes a body (its head or body not in within
+/// `--request-timeout-secs`).
+fn add_listener_responses(operation: &mut Operation, guarded: bool, methods: &[HttpMethod]) {
+    let error_body = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build()
+    };
+    let mut answers = Vec::new();
+    if guarded {
+        answers.push((
+            "401",
+            ResponseBuilder::new()
+                .description(
+                    "`admin.unauthorized`: an admin token is set and the request did not carry it \
+                     (`Authorization: Bearer <token>`).",
+                )
+                .content("application/json", error_body())
+                .build(),
+        ));
+    }
+    let takes_body = methods
+        .iter()
+        .any(|m| matches!(m, HttpMethod::Post | HttpMethod::Put | HttpMethod::Patch));
+    if takes_body {
+        answers.push((
+            "408",
+            ResponseBuilder::new()
+                .description(
+                    "The request's head or body did not arrive within `--request-timeout-secs` \
+                     (in the endpoint's own error shape).",
+                )
+                .build(),
+        ));
+    }
+    answers.push((
+        "503",
+        ResponseBuilder::new()
+            .description(
+                "`http.busy`: the service has more connections open than `--max-connections`; the \
+                 connection is closed.",
+            )
+            .content("application/json", error_body())
+            .build(),
+    ));
+    for (status, response) in answers {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert(RefOr::T(response));
+    }
 }
 
 /// The OpenAPI document of the routes `collected`.

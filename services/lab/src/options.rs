@@ -20,7 +20,7 @@ use rustls::pki_types::pem::PemObject;
 
 use crate::clock::Clock;
 use crate::flow::Recorders;
-use crate::server::{BoundSocket, Limits, Listen, Transport};
+use crate::server::{BoundSocket, Connections, Limits, Listen, Transport};
 use crate::tls::{ClientAuth, ClientIdentity, LabTls};
 
 /// Flags shared by `fortimock up` and the standalone service binaries.
@@ -63,12 +63,13 @@ pub struct LabOptions {
     /// how many exchanges the timeline keeps.
     #[arg(long, env = "FORTIMOCK_JOURNAL_SIZE", default_value_t = crate::journal::DEFAULT_CAPACITY)]
     pub journal_size: usize,
-    /// Protect the control plane (all of `/__admin/*` but health, ready and ca.pem) and the simulators'
-    /// APIs with `Authorization: Bearer <token>`. Bound to anything but loopback without one, fortimock
+    /// Protect the control plane (all of `/__admin/*` but health, ready, ca.pem and the API documentation:
+    /// openapi.json, docs, docs/{file}) and the simulators' APIs with `Authorization: Bearer <token>`. Bound to anything but loopback without one, fortimock
     /// generates one into `<data-dir>/admin-token`.
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
-    /// Open connections each service serves; past them a request is answered 503.
+    /// Open connections each service serves; past them a request is answered 503 (the SMTP listener's
+    /// sessions: `421`; the appliances' ftm-push listeners share one such budget).
     #[arg(long, env = "FORTIMOCK_MAX_CONNECTIONS", default_value_t = 512)]
     pub max_connections: usize,
     /// Seconds a client has to send a request's head and body (a trickling body is cut off with 408).
@@ -163,6 +164,8 @@ impl LabOptions {
             Some(self.data_dir.clone())
         };
         if let Some(dir) = &data_dir {
+            // An earlier fortimock's data dir is refused before anything is created in it.
+            crate::store::check_data_dir(dir)?;
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the data dir {}", dir.display()))?;
         }
@@ -253,9 +256,11 @@ impl LabOptions {
     fn limits(&self) -> Limits {
         let wanted = self.max_connections.max(1);
         let available = raise_fd_limit();
-        // Five services, each capped, plus files, the listeners' own sockets and outgoing calls.
+        // Seven capped shares: the five services, the SMTP listener, and every appliance's ftm-push listener
+        // together (they share one count); plus a reserve for files, the listeners' own sockets and
+        // outgoing calls.
         let reserve = 256u64;
-        let fit = available.saturating_sub(reserve) / 6;
+        let fit = available.saturating_sub(reserve) / (CAPPED_LISTENERS + 1);
         let max_connections = match usize::try_from(fit) {
             Ok(fit) if fit < wanted => {
                 tracing::warn!(
@@ -275,6 +280,10 @@ impl LabOptions {
         }
     }
 }
+
+/// The listeners of a lab whose open connections are each capped at `max_connections`: forticare, ftm,
+/// push, phone and appliance, the SMTP listener, and the appliances' ftm-push listeners (one shared count).
+const CAPPED_LISTENERS: u64 = 7;
 
 /// The token in `path`; when there is no such file, a new one written there (mode 0600).
 fn token_from_file(path: &Path) -> anyhow::Result<String> {
@@ -344,6 +353,7 @@ impl Lab {
             ca_pem: self.ca_pem().map(str::to_owned),
             journal_size: self.options.journal_size,
             limits: self.limits,
+            connections: Connections::default(),
             recorders: self.recorders.clone(),
         })
     }
@@ -363,7 +373,8 @@ impl Lab {
         self.data_dir.as_deref()
     }
 
-    /// Where service `name` keeps its files (its database in `db/`); `None` when ephemeral.
+    /// Where service `name` keeps its files (its database `store.redb` and its key files); `None` when
+    /// ephemeral.
     pub fn service_dir(&self, name: &str) -> Option<PathBuf> {
         self.data_dir.as_ref().map(|dir| dir.join(name))
     }

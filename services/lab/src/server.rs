@@ -124,6 +124,9 @@ pub struct Listen {
     /// (forticare, ftm, push) keep a journal.
     pub journal_size: usize,
     pub limits: Limits,
+    /// The count of open connections `limits.max_connections` caps: a fresh one per listener, or one shared
+    /// by listeners that share a budget.
+    pub connections: Connections,
     /// The timeline and coverage recorders (the lab's, shared by every service of the process).
     pub recorders: Recorders,
 }
@@ -173,9 +176,11 @@ pub fn with_outcome(
 #[derive(Clone, Debug)]
 pub struct PeerCertificate(pub Arc<[u8]>);
 
-/// The open connections of one listener, counted by [`on_connect`].
+/// The open connections of a listener, counted as each connection opens: each listener has its own, and
+/// listeners that share one budget (every appliance's ftm-push listener) share one count, so together they
+/// serve at most [`Limits::max_connections`].
 #[derive(Clone, Default)]
-struct Connections {
+pub struct Connections {
     open: Arc<AtomicUsize>,
 }
 
@@ -298,7 +303,7 @@ where
     let url = url_of(&options.transport, addr);
     let bounds = Bounds {
         name,
-        connections: Connections::default(),
+        connections: options.connections.clone(),
         limits: options.limits,
         recorders: options.recorders.clone(),
         clock: options.clock.clone(),

@@ -306,6 +306,30 @@ impl OpenError {
     }
 }
 
+/// Whether `service_dir` holds the sled database of an earlier fortimock (`db/conf`, `db/db`).
+fn is_legacy(service_dir: &Path) -> bool {
+    let legacy = service_dir.join("db");
+    legacy.join("conf").exists() || legacy.join("db").exists()
+}
+
+/// Refuses a data dir an earlier fortimock wrote (any service's sled database in it) before anything is
+/// created in it, so the refusal leaves the data dir exactly as it was ([`OpenError::Legacy`]).
+pub fn check_data_dir(data_dir: &Path) -> Result<(), OpenError> {
+    let entries = match std::fs::read_dir(data_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(OpenError::from_io(data_dir.to_path_buf(), &e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| OpenError::from_io(data_dir.to_path_buf(), &e))?;
+        let path = entry.path();
+        if path.is_dir() && is_legacy(&path) {
+            return Err(OpenError::Legacy(path));
+        }
+    }
+    Ok(())
+}
+
 /// Where a store keeps its data.
 #[derive(Clone)]
 enum Location {
@@ -370,8 +394,7 @@ impl Store {
     pub fn open(service_dir: Option<&Path>, schema: &'static Schema) -> Result<Store, OpenError> {
         let location = match service_dir {
             Some(dir) => {
-                let legacy = dir.join("db");
-                if legacy.join("conf").exists() || legacy.join("db").exists() {
+                if is_legacy(dir) {
                     return Err(OpenError::Legacy(dir.to_path_buf()));
                 }
                 std::fs::create_dir_all(dir)
@@ -496,6 +519,40 @@ impl Store {
             Ok::<(), StoreError>(())
         })
         .await
+    }
+
+    /// An entry of the database's marker table (its layout, and the fingerprints of its key files).
+    fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let database = self.shared.database()?;
+        let txn = database
+            .begin_read()
+            .map_err(|e| StoreError::any(e, "starting a read"))?;
+        let marker = txn
+            .open_table(MARKER)
+            .map_err(|e| StoreError::any(e, "opening the marker table"))?;
+        let value = marker
+            .get(name)
+            .map_err(|e| StoreError::any(e, "reading the marker table"))?
+            .map(|v| v.value().to_owned());
+        Ok(value)
+    }
+
+    /// Sets an entry of the marker table, in one durable commit (while the store opens, before any change).
+    fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let database = self.shared.database()?;
+        let txn = database
+            .begin_write()
+            .map_err(|e| StoreError::any(e, "starting a write"))?;
+        {
+            let mut marker = txn
+                .open_table(MARKER)
+                .map_err(|e| StoreError::any(e, "opening the marker table"))?;
+            marker
+                .insert(name, value)
+                .map_err(|e| StoreError::any(e, "writing the marker table"))?;
+        }
+        txn.commit()
+            .map_err(|e| StoreError::any(e, "committing the marker table"))
     }
 
     /// Empties every table in one change; how many records went.
@@ -831,8 +888,18 @@ fn open_database(
             return Ok(database);
         }
         Location::File(file) => {
-            if file.metadata().map_or(true, |m| m.len() == 0) {
-                create_file(file, schema)?;
+            // Created only where there is no file: a file that is there but empty once held data (fortimock
+            // builds a new database aside and renames it into place whole), so it is refused, not reused.
+            match file.metadata() {
+                Ok(metadata) if metadata.len() == 0 => {
+                    return Err(OpenError::Corrupt {
+                        path,
+                        detail: "the file is empty (0 bytes): it was truncated".to_owned(),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => create_file(file, schema)?,
+                Err(e) => return Err(OpenError::from_io(path, &e)),
             }
             builder.open(file)
         }
@@ -1631,37 +1698,99 @@ where
         .map_err(Into::into)
 }
 
-/// A 32-byte secret kept in `<service_dir>/<file>` (hex, mode 0600), created on first use (written and
-/// synced before it is used); a fresh random one each time when `service_dir` is `None`. Services derive
-/// their at-rest keys from it. A file that does not hold exactly 32 bytes of hex refuses the start.
-pub fn data_secret(service_dir: Option<&Path>, file: &str) -> anyhow::Result<Vec<u8>> {
+/// The 32-byte secret `store`'s service keeps in `<file>` beside its database file (hex, mode 0600), from
+/// which it derives its at-rest keys; a fresh random one each time for a store in memory.
+///
+/// The database remembers which key it was first opened with (a fingerprint in its marker table, which a
+/// reset leaves alone), so a key file that was deleted or replaced refuses the start naming the file,
+/// rather than a new key being made and every secret sealed with the old one answering 500 later. The key
+/// is created only for a database that has never had one (written and synced before it is used, then its
+/// fingerprint committed). A file that does not hold exactly 32 bytes of hex refuses the start too.
+pub fn data_secret(store: &Store, file: &str) -> anyhow::Result<Vec<u8>> {
     use rand::RngCore;
-    let fresh = || {
+    let Some(database_file) = store.file() else {
         let mut secret = vec![0u8; 32];
         rand::thread_rng().fill_bytes(&mut secret);
-        secret
+        return Ok(secret);
     };
-    let Some(dir) = service_dir else {
-        return Ok(fresh());
-    };
+    let dir = database_file.parent().unwrap_or(Path::new("."));
     let path = dir.join(file);
-    if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading the key file {}", path.display()))?;
-        let secret = hex::decode(text.trim()).ok().filter(|s| s.len() == 32);
-        return secret.with_context(|| {
-            format!(
-                "the key file {} does not hold a 32-byte key in hex ({} characters): restore it from a \
-                 backup; without it the secrets sealed in this data dir cannot be opened",
-                path.display(),
-                text.trim().len()
-            )
-        });
+    let remembered = store.marker(&key_marker(file)).with_context(|| {
+        format!(
+            "reading which key {} was sealed with",
+            database_file.display()
+        )
+    })?;
+    let secret = match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let secret = hex::decode(text.trim()).ok().filter(|s| s.len() == 32);
+            secret.with_context(|| {
+                format!(
+                    "the key file {} does not hold a 32-byte key in hex ({} characters): restore it from a \
+                     backup; without it the secrets sealed in this data dir cannot be opened",
+                    path.display(),
+                    text.trim().len()
+                )
+            })?
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(fingerprint) = remembered {
+                anyhow::bail!(
+                    "the key file {} is missing, but {} holds secrets sealed with it (key fingerprint \
+                     {fingerprint}): it was deleted or moved. Restore it from a backup (or put it back); \
+                     without it those secrets cannot be opened. To start this service empty instead, move \
+                     {} aside as well",
+                    path.display(),
+                    database_file.display(),
+                    database_file.display()
+                );
+            }
+            let mut secret = vec![0u8; 32];
+            rand::thread_rng().fill_bytes(&mut secret);
+            write_private(&path, hex::encode(&secret).as_bytes())?;
+            secret
+        }
+        Err(e) => {
+            return Err(
+                anyhow::Error::new(e).context(format!("reading the key file {}", path.display()))
+            );
+        }
+    };
+    let fingerprint = key_fingerprint(&secret);
+    match remembered {
+        Some(remembered) if remembered == fingerprint => {}
+        Some(remembered) => anyhow::bail!(
+            "the key file {} is not the key {} was sealed with (its fingerprint is {fingerprint}, the \
+             database's {remembered}): it was replaced. Put the original back from a backup; with this one \
+             the secrets sealed in this data dir cannot be opened",
+            path.display(),
+            database_file.display()
+        ),
+        None => store
+            .set_marker(&key_marker(file), &fingerprint)
+            .with_context(|| {
+                format!(
+                    "recording the key's fingerprint in {}",
+                    database_file.display()
+                )
+            })?,
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let secret = fresh();
-    write_private(&path, hex::encode(&secret).as_bytes())?;
     Ok(secret)
+}
+
+/// The marker entry holding the fingerprint of key file `file`.
+fn key_marker(file: &str) -> String {
+    format!("key:{file}")
+}
+
+/// A key's fingerprint: enough to tell two keys apart, nothing that helps find either.
+fn key_fingerprint(secret: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new()
+        .chain_update(b"fortimock key fingerprint\0")
+        .chain_update(secret)
+        .finalize();
+    hex::encode(&digest[..8])
 }
 
 /// Writes `contents` to `path` with mode 0600, atomically and durably: a temporary file, synced, renamed,
@@ -1996,7 +2125,7 @@ mod tests {
 
     #[tokio::test]
     async fn damaged_files_refuse_to_open_naming_the_file() {
-        for damage in ["truncate", "flip-start", "flip-middle"] {
+        for damage in ["empty", "truncate", "flip-start", "flip-middle"] {
             let dir = tempfile::tempdir().unwrap();
             {
                 let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
@@ -2013,6 +2142,7 @@ mod tests {
             let file = dir.path().join(DATABASE_FILE);
             let mut bytes = std::fs::read(&file).unwrap();
             match damage {
+                "empty" => bytes.clear(),
                 "truncate" => bytes.truncate(bytes.len() / 2),
                 "flip-start" => bytes[..64].iter_mut().for_each(|b| *b ^= 0x5a),
                 _ => {
@@ -2023,6 +2153,18 @@ mod tests {
                 }
             }
             std::fs::write(&file, &bytes).unwrap();
+            if damage == "empty" {
+                // Nothing to read records from: it must refuse, and leave the file as it is.
+                let error = Store::open(Some(dir.path()), &SCHEMA_REF).err().unwrap();
+                assert!(matches!(error, OpenError::Corrupt { .. }), "{error}");
+                assert!(
+                    error.to_string().contains(&file.display().to_string()),
+                    "{error}"
+                );
+                assert!(error.to_string().contains("empty"), "{error}");
+                assert_eq!(std::fs::metadata(&file).unwrap().len(), 0);
+                continue;
+            }
             match Store::open(Some(dir.path()), &SCHEMA_REF) {
                 Err(error) => assert!(
                     error.to_string().contains(&file.display().to_string()),
@@ -2040,15 +2182,53 @@ mod tests {
     #[test]
     fn key_files_of_the_wrong_shape_refuse_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        let key = data_secret(Some(dir.path()), "seal.key").unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let key = data_secret(&store, "seal.key").unwrap();
         assert_eq!(key.len(), 32);
-        assert_eq!(data_secret(Some(dir.path()), "seal.key").unwrap(), key);
+        assert_eq!(data_secret(&store, "seal.key").unwrap(), key);
         std::fs::write(dir.path().join("seal.key"), "abcd").unwrap();
-        let error = data_secret(Some(dir.path()), "seal.key").unwrap_err();
+        let error = data_secret(&store, "seal.key").unwrap_err();
         assert!(
             error.to_string().contains("does not hold a 32-byte key"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_deleted_or_replaced_key_file_refuses_the_start_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("escrow.key");
+        let key = {
+            let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+            data_secret(&store, "escrow.key").unwrap()
+        };
+        let original = std::fs::read(&path).unwrap();
+
+        // Deleted: refused, naming the file and saying what happened; no new key is written.
+        std::fs::remove_file(&path).unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let message = format!("{:#}", data_secret(&store, "escrow.key").unwrap_err());
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("is missing"), "{message}");
+        assert!(!path.exists(), "a new key was written");
+        drop(store);
+
+        // Replaced by another key: refused too, and the file is left as it is.
+        let other = hex::encode([9u8; 32]);
+        std::fs::write(&path, &other).unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        let message = format!("{:#}", data_secret(&store, "escrow.key").unwrap_err());
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("was replaced"), "{message}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), other);
+        drop(store);
+
+        // The original back: accepted (the database still remembers it), the same key; other key files of
+        // the store are independent.
+        std::fs::write(&path, &original).unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        assert_eq!(data_secret(&store, "escrow.key").unwrap(), key);
+        assert_ne!(data_secret(&store, "hardware.key").unwrap(), key);
     }
 
     /// Writes keys `0..n` one change each on `disk`; returns the keys acknowledged.

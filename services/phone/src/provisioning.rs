@@ -51,8 +51,8 @@ pub struct EnteredCode {
 /// An activation code as the user enters it: the 16-character base32 code (any letter case, spaces and
 /// dashes ignored), its 16-hex-digit wire form, or the QR string that carries it.
 pub fn code_from_input(text: &str) -> Result<EnteredCode, IdError> {
-    let code = code_from_qr(text).unwrap_or(text);
-    let payload = TokenActivationCode::payload_from_input(code)?;
+    let code = code_from_qr(text).unwrap_or_else(|| text.to_owned());
+    let payload = TokenActivationCode::payload_from_input(&code)?;
     // Input read as the hex payload has no flag, even when it also parses as a code.
     let flag = code
         .parse::<TokenActivationCode>()

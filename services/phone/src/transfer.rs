@@ -252,7 +252,7 @@ pub(crate) async fn complete(
     Json(body): Json<CompleteTransfer>,
 ) -> Result<HttpResponse, PhoneError> {
     let phone = find(&state, &id)?;
-    let code = modeled::transfer_code_from_input(&body.code).to_owned();
+    let code = modeled::transfer_code_from_input(&body.code);
     let message = MobileTransferRequest {
         version: crate::provisioning::MESSAGE_VERSION.to_owned(),
         device_version: phone.identity.os_ver(),

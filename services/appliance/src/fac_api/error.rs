@@ -79,6 +79,7 @@ impl From<ApplianceError> for FacApiError {
             ApplianceError::Cloud { failure, .. } => {
                 FacApiError::Status(StatusCode::BAD_GATEWAY, failure.message)
             }
+            ApplianceError::PushRefused { status, message } => FacApiError::Status(status, message),
             ApplianceError::Api(api) => FacApiError::Status(api.status(), api.message().to_owned()),
             ApplianceError::Storage(e) => FacApiError::Storage(e),
             ApplianceError::Internal(e) => FacApiError::Internal(e),
