@@ -206,6 +206,7 @@ impl Services {
                 default_fortiguard_url: fortiguard_url,
                 smtp: Some(smtp),
                 lab_ca_pem: lab.ca_pem().map(str::to_owned),
+                resolver: lab.host_resolver(),
             })
             .await
         };

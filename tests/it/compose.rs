@@ -14,13 +14,16 @@ use serde_yaml_ng::{Mapping, Value};
 const HOST_ADDRESS: &str = "${FORTIMOCK_HOST_ADDRESS:-127.0.0.1}:";
 
 fn repository_file(path: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The compose file, parsed, with its `<<:` merge keys applied.
 fn compose() -> Value {
-    let mut compose: Value = serde_yaml_ng::from_str(&repository_file("docker-compose.yml")).unwrap();
+    let mut compose: Value =
+        serde_yaml_ng::from_str(&repository_file("docker-compose.yml")).unwrap();
     compose.apply_merge().unwrap();
     compose
 }
@@ -169,7 +172,10 @@ fn every_service_waits_for_what_it_needs_to_be_healthy() {
             waits += 1;
         }
     }
-    assert!(waits >= 10, "only {waits} dependencies: did the file change?");
+    assert!(
+        waits >= 10,
+        "only {waits} dependencies: did the file change?"
+    );
     // Every long-running service depends on the lab CA, directly or through another.
     for name in names(&compose) {
         if runs_once(&compose, &name) || name == "dns" {
@@ -253,7 +259,10 @@ fn each_stateful_service_has_a_named_volume_of_its_own() {
             .iter()
             .find_map(|v| v.strip_suffix(":/data"))
             .unwrap_or_else(|| panic!("{name} keeps no /data volume: {volumes:?}"));
-        assert!(declared.contains(data), "{name}'s {data} is not a named volume");
+        assert!(
+            declared.contains(data),
+            "{name}'s {data} is not a named volume"
+        );
         assert!(data_volumes.insert(data), "{data} is shared");
         assert!(volumes.contains(&"lab:/lab:ro"), "{name}: {volumes:?}");
     }
