@@ -130,9 +130,13 @@ impl SuiteClient {
         self
     }
 
-    /// The services this client knows, by name.
+    /// The HTTP services this client knows, by name (not the SMTP listener or the DNS responder that
+    /// `suite.json` also names).
     pub fn services(&self) -> impl Iterator<Item = &str> {
-        self.urls.keys().map(String::as_str)
+        self.urls
+            .iter()
+            .filter(|(_, url)| crate::services::is_http(url))
+            .map(|(name, _)| name.as_str())
     }
 
     /// The base URL of service `name`.

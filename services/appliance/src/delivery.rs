@@ -252,12 +252,11 @@ impl Outbox {
                     settings.smtp_server, settings.smtp_port
                 ))
             })?;
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.to_string())
-                .port(settings.smtp_port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(10)))
-                .build();
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.to_string())
+            .port(settings.smtp_port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
         let response = transport.send(email).await.map_err(|e| {
             let mut detail = e.to_string();
             let mut source = std::error::Error::source(&e);

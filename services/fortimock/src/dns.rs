@@ -377,7 +377,12 @@ pub async fn health(bind: IpAddr, port: u16, args: &HealthArgs) -> anyhow::Resul
                 }
                 return Ok(());
             }
-            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!(
+                    "no DNS responder answers on {host}:{port} (is `fortimock dns --dns-port {port}` or \
+                     `fortimock up --dns-port {port}` running?)"
+                )));
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -406,7 +411,7 @@ pub async fn run(args: crate::cli::DnsArgs) -> anyhow::Result<()> {
     let Some(port) = args.dns.dns_port else {
         bail!("fortimock dns needs --dns-port (53 for appliances)");
     };
-    if let Some(lab::health::ServiceCommand::Health(check)) = &args.command {
+    if let Some(crate::cli::DnsCommand::Health(check)) = &args.command {
         return health(args.bind, port, check).await;
     }
     lab::telemetry::init();
