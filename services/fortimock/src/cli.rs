@@ -144,7 +144,8 @@ pub struct UpArgs {
     pub ports: PortOptions,
     #[command(flatten)]
     pub forticare: ForticareOptions,
-    /// Once every service is ready, write `{"forticare": "<base url>", ...}` to this file.
+    /// Once every service is ready, write `{"forticare": "<base url>", ..., "smtp": "smtp://<address>"}`
+    /// to this file (and `"dns": "dns://<address>"` with --dns-port).
     #[arg(long, env = "FORTIMOCK_READY_FILE")]
     pub ready_file: Option<PathBuf>,
     /// Load licenses from this fixtures file instead of the built-in default lab.

@@ -1224,6 +1224,40 @@ async fn up_tells_where_the_dns_responder_and_the_smtp_listener_are() {
     );
     std::io::Write::write_all(&mut &stream, b"QUIT\r\n").unwrap();
 
+    // The CLI resolves a real name through the responder (`--resolver`), and reaches the suite by it.
+    let forticare_port = ready["forticare"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let by_name = format!("https://support.fortinet.com:{forticare_port}");
+    let listed = cli(
+        &data_dir,
+        &[
+            "license",
+            "list",
+            "--forticare-url",
+            &by_name,
+            "--resolver",
+            &dns.to_string(),
+        ],
+    );
+    assert!(listed.contains("EFTM000000000005"), "{listed}");
+    // A resolver that is no address is refused before anything is sent.
+    let output = Command::new(BIN)
+        .args(["license", "list", "--resolver", "the-lab", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("`the-lab` is not a DNS server address"),
+        "{error}"
+    );
+
     // `fortimock health` checks the HTTPS services only: the new entries are not services.
     let health = cli(&data_dir, &["health"]);
     assert!(
