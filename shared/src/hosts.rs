@@ -11,9 +11,10 @@
 pub struct EmulatedHost {
     /// The host name, lowercase, without the trailing dot.
     pub name: &'static str,
-    /// The fortimock service that answers it (`forticare`, `ftm`, `push`), or `None` when nothing in
-    /// fortimock serves it yet: the name still resolves into the lab, so an appliance never reaches the real
-    /// host, and finds nothing listening there.
+    /// The fortimock service that answers it (`forticare`, `ftm`, `push`; `appliance` for the mail server,
+    /// whose SMTP listener the appliance service runs), or `None` when nothing in fortimock serves it: the
+    /// name still resolves into the lab, so an appliance never reaches the real host, and finds nothing
+    /// listening there.
     pub service: Option<&'static str>,
     /// The port the real host serves on.
     pub port: u16,
@@ -67,9 +68,9 @@ pub const EMULATED_HOSTS: &[EmulatedHost] = &[
     },
     EmulatedHost {
         name: "notification.fortinet.net",
-        service: None,
+        service: Some("appliance"),
         port: 465,
-        role: "FortiGate's default mail server (SMTPS), which sends activation emails (in `fortimock up`, the suite's address, where the SMTP listener is)",
+        role: "FortiGate's default mail server (SMTPS), which sends activation emails: the appliance service's SMTP listener (port 8025, STARTTLS) captures them",
     },
 ];
 

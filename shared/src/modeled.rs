@@ -31,8 +31,9 @@
 //!   `/Process` is not public, so every FTM name a KB mentions (fortitokenmobile, globalftm,
 //!   directregistration) goes to ftm, the appliances' one front door; `update.fortiguard.net` (FortiAuthenticator's
 //!   hardware token activation) goes to forticare; `notification.fortinet.net` (FortiGate's mail server) to
-//!   no service of its own: it resolves to the suite's address, where `fortimock up`'s SMTP listener captures
-//!   the appliances' mail.
+//!   the appliance service, which runs the SMTP listener that captures the appliances' mail (on port 8025
+//!   with STARTTLS, not the real host's 465 with SMTPS: an appliance is pointed at it with
+//!   `config system email-server`).
 //! - Hardware tokens: the activation exchange (`hardware::HardwareActivationRequest` and its response, see
 //!   [`HARDWARE_ACTIVATION_ENVELOPE`]), its error codes ([`HARDWARE_ALREADY_ACTIVATED`],
 //!   [`HARDWARE_NOT_IN_FORTIGUARD`]), the serials a batch gets ([`hardware_serial`]), the seed file's content

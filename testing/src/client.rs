@@ -26,6 +26,9 @@ pub struct Connect {
     pub client_identity: Option<(PathBuf, PathBuf)>,
     /// The control plane's bearer token (default: `<data-dir>/admin-token`, if there is one).
     pub admin_token: Option<String>,
+    /// The DNS server host names in the URLs resolve through (the lab's responder, so the real Fortinet
+    /// names reach the lab); `None`: the system's configuration.
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 impl From<&Connect> for Connect {
@@ -80,7 +83,11 @@ impl SuiteClient {
             }),
             None => None,
         };
-        let http = lab::client::http_client(ca_pem.as_deref(), identity.as_ref())?;
+        let http = lab::client::http_client_resolving(
+            ca_pem.as_deref(),
+            identity.as_ref(),
+            target.resolver,
+        )?;
         let admin_token = match &target.admin_token {
             Some(token) => Some(token.trim().to_owned()),
             None => std::fs::read_to_string(target.data_dir.join(lab::options::ADMIN_TOKEN_FILE))
@@ -130,9 +137,13 @@ impl SuiteClient {
         self
     }
 
-    /// The services this client knows, by name.
+    /// The HTTP services this client knows, by name (not the SMTP listener or the DNS responder that
+    /// `suite.json` also names).
     pub fn services(&self) -> impl Iterator<Item = &str> {
-        self.urls.keys().map(String::as_str)
+        self.urls
+            .iter()
+            .filter(|(_, url)| crate::services::is_http(url))
+            .map(|(name, _)| name.as_str())
     }
 
     /// The base URL of service `name`.

@@ -79,12 +79,21 @@ pub struct ForticareOptions {
     pub rate_limits: bool,
 }
 
-/// Base URL of each running service, by name: the `--ready-file` content.
+/// Base URL of each running service, by name: the `--ready-file` content. Besides the HTTPS services,
+/// `fortimock up` writes the SMTP listener (`"smtp": "smtp://127.0.0.1:8025"`) and, with `--dns-port`, the
+/// DNS responder (`"dns": "dns://127.0.0.1:8053"`, UDP and TCP); [`is_http`] tells the services apart.
 pub type SuiteUrls = BTreeMap<String, String>;
+
+/// Whether `url` is an HTTP(S) service's (not the SMTP listener's or the DNS responder's).
+pub fn is_http(url: &str) -> bool {
+    url.starts_with("https://") || url.starts_with("http://")
+}
 
 /// The running services, in start order.
 pub struct Services {
     services: Vec<RunningService>,
+    /// Where the appliance service's SMTP listener (`notification.fortinet.net`) accepts mail.
+    smtp: Option<std::net::SocketAddr>,
 }
 
 impl Services {
@@ -106,6 +115,7 @@ impl Services {
     ) -> anyhow::Result<Services> {
         let mut suite = Services {
             services: Vec::new(),
+            smtp: None,
         };
         match suite.start_services(lab, ports, fixtures, forticare).await {
             Ok(()) => Ok(suite),
@@ -134,6 +144,7 @@ impl Services {
         let smtp_wanted = std::net::SocketAddr::new(appliance_listen.bind.ip(), ports.smtp_port);
         let smtp = std::net::TcpListener::bind(smtp_wanted)
             .with_context(|| format!("SMTP listener: binding {smtp_wanted}"))?;
+        self.smtp = Some(smtp.local_addr()?);
         let (forticare_url, ftm_url, push_url) =
             (forticare_listen.url(), ftm_listen.url(), push_listen.url());
         let fortiguard_url = forticare_url.clone();
@@ -206,6 +217,7 @@ impl Services {
                 default_fortiguard_url: fortiguard_url,
                 smtp: Some(smtp),
                 lab_ca_pem: lab.ca_pem().map(str::to_owned),
+                resolver: lab.host_resolver(),
             })
             .await
         };
@@ -235,6 +247,11 @@ impl Services {
 
     pub fn services(&self) -> &[RunningService] {
         &self.services
+    }
+
+    /// Where the SMTP listener that captures the appliances' activation email accepts mail.
+    pub fn smtp_address(&self) -> Option<std::net::SocketAddr> {
+        self.smtp
     }
 
     /// The base URL of service `name`.

@@ -8,7 +8,9 @@
 # It needs a Docker engine and Compose: a running one, or Debian's docker.io and docker-compose, which it
 # installs and starts when it runs as root. Where no engine can run at all it says so loudly and runs the
 # same story against the same binaries started as plain processes, one per service, with the same
-# configuration (each service on its own loopback address, every name resolved by the DNS responder).
+# configuration (each service on its own loopback address, every name resolved by the DNS responder; as
+# root on ports 443 and 53 like the containers, otherwise on 8443 and 8053 of the same addresses).
+# It also runs the quick-start image (`fortimock up` in one container) and lists what each image holds.
 #
 #   tests/docker/smoke.sh            # docker if possible, else processes
 #   tests/docker/smoke.sh processes  # the processes only
@@ -102,6 +104,44 @@ wait_healthy() {
     fail "$service is not healthy after 60 s"
 }
 
+# The six images, each FROM scratch with one binary.
+images=(fortimock:latest fortimock/forticare-mock:latest fortimock/ftm-mock:latest fortimock/push-mock:latest
+    fortimock/phone-mock:latest fortimock/appliance-mock:latest)
+
+# The regular files and the non-empty or top-level directories in an image's filesystem, sorted (what
+# `docker export` of a container made from it holds, less the files Docker itself adds to every container).
+image_files() {
+    local container
+    container=$(docker create "$1")
+    docker export "$container" | tar -t | sed 's|^\./||' \
+        | grep -v -E '^(\.dockerenv|dev/.*|dev|proc/|proc|sys/|sys|etc/|etc|usr/|usr/local/|usr/local/bin/)$' \
+        | grep -v -E '^(etc/(hostname|hosts|resolv\.conf|mtab))$' | sort
+    docker rm -v "$container" >/dev/null
+}
+
+# The quick start: `fortimock up` in one container, healthy, its CA copied out, /__admin/health over HTTPS.
+quick_start() {
+    step "the quick-start image: fortimock up in one container"
+    local name=fortimock-smoke-quick
+    cleanups+=("docker rm -f $name >/dev/null 2>&1; docker volume rm -f fortimock-smoke-quick >/dev/null 2>&1")
+    docker rm -f "$name" >/dev/null 2>&1 || true
+    docker run -d --name "$name" -p 127.0.0.1:28440:8440 -v fortimock-smoke-quick:/data fortimock:latest >/dev/null
+    local status=""
+    for _ in $(seq 1 120); do
+        status=$(docker inspect -f '{{.State.Health.Status}}' "$name" 2>/dev/null || echo gone)
+        [[ $status == healthy || $status == unhealthy || $status == gone ]] && break
+        sleep 0.5
+    done
+    [[ $status == healthy ]] || { docker logs "$name" 2>&1 | tail -20; fail "the quick-start container is $status"; }
+    docker cp "$name:/data/tls/ca.pem" "$work/quick-ca.pem"
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/quick-ca.pem" https://localhost:28440/__admin/health)
+    [[ $code == 200 ]] || fail "the quick-start forticare answered $code to /__admin/health"
+    echo "   healthy; /__admin/health over HTTPS trusting its own lab CA: 200"
+    docker rm -f "$name" >/dev/null
+    docker volume rm -f fortimock-smoke-quick >/dev/null
+}
+
 docker_story() {
     compose_cmd
     # Apart from any lab running on this host: its own network, bridge and published ports.
@@ -113,11 +153,26 @@ docker_story() {
     "${compose[@]}" --profile demo down -v --remove-orphans >/dev/null 2>&1 || true
 
     step "the FROM scratch images (docker/build-images.sh)"
-    docker/build-images.sh | sed -n '/== images/,$p'
-    for binary in forticare-mock ftm-mock push-mock phone-mock appliance-mock; do
-        [[ $(docker image inspect -f '{{.Config.User}}' "fortimock/$binary:latest") == 10001:10001 ]] \
-            || fail "fortimock/$binary does not run as 10001"
+    docker/build-images.sh >"$work/images.log" 2>&1 || { tail -20 "$work/images.log"; fail "docker/build-images.sh"; }
+    local image size
+    for image in "${images[@]}"; do
+        size=$(docker image inspect -f '{{.Size}}' "$image")
+        awk -v image="$image" -v size="$size" 'BEGIN { printf "   %-34s %5.1f MB\n", image, size / 1000000 }'
+        [[ $(docker image inspect -f '{{.Config.User}}' "$image") == 10001:10001 ]] \
+            || fail "$image does not run as 10001"
     done
+
+    step "each image holds its binary and /data, nothing else"
+    local binary files
+    for image in "${images[@]}"; do
+        binary=${image%:latest}; binary=${binary#fortimock/}
+        files=$(image_files "$image")
+        [[ $files == "data/"$'\n'"usr/local/bin/$binary" ]] \
+            || { printf '%s\n' "$files" >&2; fail "$image holds more than /data and its binary"; }
+        echo "   $image: /data, /usr/local/bin/$binary"
+    done
+
+    quick_start
 
     step "the lab up: lab-ca once, then forticare, ftm, push, dns, phone, appliance, each healthy"
     "${compose[@]}" up -d --no-build 2>&1 | grep -v -i 'warning' || true
@@ -214,8 +269,12 @@ PY
 # --- Plain processes ------------------------------------------------------------------------------------
 
 processes_story() {
+    # As root, port 443 (HTTPS) and 53 (DNS) of 127.0.14.x, like the containers; otherwise the same
+    # addresses on 8443 and 8053 (ports below 1024 need root), the names then carrying the port.
+    local https=443 dns=53 at=""
     if [[ $(id -u) != 0 ]]; then
-        fail "the processes' lab binds port 443 and 53 on 127.0.14.x like the containers do: run it as root"
+        https=8443 dns=8053 at=:8443
+        echo "   not root: the services listen on port $https (DNS $dns) of their addresses instead of 443 (53)"
     fi
     local lab=$work/lab net=127.0.14 pids=()
     step "lab-ca: the lab CA, the server certificate and the admin token, once"
@@ -224,7 +283,7 @@ processes_story() {
         "$bin/fortimock" certs
     # What every service of docker-compose.yml gets, here with its own loopback address instead of a
     # container's, and names resolved by the DNS responder instead of network aliases.
-    export FORTIMOCK_TLS_DIR=$lab/tls FORTIMOCK_ADMIN_TOKEN_FILE=$lab/admin-token FORTIMOCK_RESOLVER=$net.53
+    export FORTIMOCK_TLS_DIR=$lab/tls FORTIMOCK_ADMIN_TOKEN_FILE=$lab/admin-token FORTIMOCK_RESOLVER=$net.53:$dns
     run() {
         local name=$1; shift
         mkdir -p "$work/$name"
@@ -236,30 +295,36 @@ processes_story() {
     health() { "$@" health --wait 30 --quiet || fail "$1 is not healthy"; }
     step "forticare, ftm, push, dns, phone, appliance as processes"
     # The services ask from loopback addresses here, whose answers log at debug.
-    RUST_LOG=info,fortimock::dns=debug FORTIMOCK_BIND=$net.53 FORTIMOCK_DNS_PORT=53 FORTIMOCK_DNS_ADDRESS=$net.53 \
-        FORTIMOCK_DNS_SERVICE_ADDRESSES=forticare=$net.40,ftm=$net.43,push=$net.44 run dns "$bin/fortimock" dns
-    FORTIMOCK_BIND=$net.53 FORTIMOCK_DNS_PORT=53 health "$bin/fortimock" dns
-    FORTIMOCK_BIND=$net.40 FORTIMOCK_FORTICARE_PORT=443 FORTIMOCK_DEFAULT_LAB=true run forticare "$bin/forticare-mock"
-    FORTIMOCK_BIND=$net.40 FORTIMOCK_FORTICARE_PORT=443 FORTIMOCK_DATA_DIR=$work/forticare health "$bin/forticare-mock"
+    RUST_LOG=info,fortimock::dns=debug FORTIMOCK_BIND=$net.53 FORTIMOCK_DNS_PORT=$dns FORTIMOCK_DNS_ADDRESS=$net.53 \
+        FORTIMOCK_DNS_SERVICE_ADDRESSES=forticare=$net.40,ftm=$net.43,push=$net.44,appliance=$net.46 \
+        run dns "$bin/fortimock" dns
+    FORTIMOCK_BIND=$net.53 FORTIMOCK_DNS_PORT=$dns health "$bin/fortimock" dns
+    FORTIMOCK_BIND=$net.40 FORTIMOCK_FORTICARE_PORT=$https FORTIMOCK_DEFAULT_LAB=true run forticare "$bin/forticare-mock"
+    FORTIMOCK_BIND=$net.40 FORTIMOCK_FORTICARE_PORT=$https FORTIMOCK_DATA_DIR=$work/forticare health "$bin/forticare-mock"
     start_ftm() {
-        FORTIMOCK_BIND=$net.43 FORTIMOCK_FTM_PORT=443 FORTIMOCK_FORTICARE_URL=https://support.fortinet.com run ftm "$bin/ftm-mock"
-        FORTIMOCK_BIND=$net.43 FORTIMOCK_FTM_PORT=443 FORTIMOCK_DATA_DIR=$work/ftm health "$bin/ftm-mock"
+        FORTIMOCK_BIND=$net.43 FORTIMOCK_FTM_PORT=$https FORTIMOCK_FORTICARE_URL=https://support.fortinet.com$at \
+            run ftm "$bin/ftm-mock"
+        FORTIMOCK_BIND=$net.43 FORTIMOCK_FTM_PORT=$https FORTIMOCK_DATA_DIR=$work/ftm health "$bin/ftm-mock"
     }
     start_ftm
-    FORTIMOCK_BIND=$net.44 FORTIMOCK_PUSH_PORT=443 run push "$bin/push-mock"
-    FORTIMOCK_BIND=$net.44 FORTIMOCK_PUSH_PORT=443 FORTIMOCK_DATA_DIR=$work/push health "$bin/push-mock"
-    FORTIMOCK_BIND=$net.45 FORTIMOCK_PHONE_PORT=8445 FORTIMOCK_FTM_URL=https://globalftm.fortinet.net \
-        FORTIMOCK_PUSH_URL=https://push.fortinet.com run phone "$bin/phone-mock"
+    FORTIMOCK_BIND=$net.44 FORTIMOCK_PUSH_PORT=$https run push "$bin/push-mock"
+    FORTIMOCK_BIND=$net.44 FORTIMOCK_PUSH_PORT=$https FORTIMOCK_DATA_DIR=$work/push health "$bin/push-mock"
+    FORTIMOCK_BIND=$net.45 FORTIMOCK_PHONE_PORT=8445 FORTIMOCK_FTM_URL=https://globalftm.fortinet.net$at \
+        FORTIMOCK_PUSH_URL=https://push.fortinet.com$at run phone "$bin/phone-mock"
     FORTIMOCK_BIND=$net.45 FORTIMOCK_PHONE_PORT=8445 FORTIMOCK_DATA_DIR=$work/phone health "$bin/phone-mock"
-    FORTIMOCK_BIND=$net.46 FORTIMOCK_APPLIANCE_PORT=8446 FORTIMOCK_FTM_URL=https://fortitokenmobile.fortinet.com \
-        FORTIMOCK_PUSH_URL=https://push.fortinet.com FORTIMOCK_FORTIGUARD_URL=https://update.fortiguard.net \
+    FORTIMOCK_BIND=$net.46 FORTIMOCK_APPLIANCE_PORT=8446 FORTIMOCK_FTM_URL=https://fortitokenmobile.fortinet.com$at \
+        FORTIMOCK_PUSH_URL=https://push.fortinet.com$at FORTIMOCK_FORTIGUARD_URL=https://update.fortiguard.net$at \
         run appliance "$bin/appliance-mock"
     FORTIMOCK_BIND=$net.46 FORTIMOCK_APPLIANCE_PORT=8446 FORTIMOCK_DATA_DIR=$work/appliance health "$bin/appliance-mock"
 
     step "the story, by the real host names (resolved by the DNS responder)"
+    # The CLI too resolves through the responder (FORTIMOCK_RESOLVER, its --resolver): it calls the cloud
+    # services by their real names.
     export FORTIMOCK_DATA_DIR=$lab
-    export FORTIMOCK_FORTICARE_URL=https://$net.40 FORTIMOCK_FTM_URL=https://$net.43 FORTIMOCK_PUSH_URL=https://$net.44 \
+    export FORTIMOCK_FORTICARE_URL=https://support.fortinet.com$at FORTIMOCK_FTM_URL=https://fortitokenmobile.fortinet.com$at \
+        FORTIMOCK_PUSH_URL=https://push.fortinet.com$at \
         FORTIMOCK_PHONE_URL=https://$net.45:8445 FORTIMOCK_APPLIANCE_URL=https://$net.46:8446
+    "$bin/fortimock" health >/dev/null || fail "the CLI does not reach the services by their real names"
     "$bin/fortimock" demo >"$work/demo.log" 2>&1 || { cat "$work/demo.log"; fail "the demo"; }
     cat "$work/demo.log"
     check_story "$work/demo.log"

@@ -2,7 +2,8 @@
 //! emulated Fortinet names get the suite's address (or their service's own), in any letter case; a name of
 //! another type gets no record; every other name is refused, or forwarded to an upstream server; and a
 //! virtual appliance whose resolver is the responder reaches ftm by its real name, over HTTPS checked
-//! against the lab CA.
+//! against the lab CA, and mails its activation email to `notification.fortinet.net`, which leads to the
+//! appliance service's SMTP listener.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -131,6 +132,7 @@ async fn every_other_name_is_refused() {
 async fn each_service_may_have_its_own_address() {
     let ftm: IpAddr = "172.30.14.43".parse().unwrap();
     let push: IpAddr = "172.30.14.44".parse().unwrap();
+    let appliance: IpAddr = "172.30.14.46".parse().unwrap();
     let options = DnsOptions {
         dns_address: Some("172.30.14.53".parse().unwrap()),
         dns_service_addresses: vec![
@@ -141,6 +143,10 @@ async fn each_service_may_have_its_own_address() {
             ServiceAddress {
                 service: "push".into(),
                 address: push,
+            },
+            ServiceAddress {
+                service: "appliance".into(),
+                address: appliance,
             },
         ],
         ..DnsOptions::default()
@@ -157,6 +163,13 @@ async fn each_service_may_have_its_own_address() {
     assert_eq!(
         a_records(&resolver, "push.fortinet.com.").await.unwrap(),
         [push]
+    );
+    // The mail server is where the SMTP listener runs: the appliance container.
+    assert_eq!(
+        a_records(&resolver, "notification.fortinet.net.")
+            .await
+            .unwrap(),
+        [appliance]
     );
     // forticare has no address of its own: the suite's.
     assert_eq!(
@@ -291,6 +304,100 @@ async fn an_appliance_resolving_through_the_responder_reaches_ftm_by_its_real_na
         .await
         .unwrap_err();
     assert!(refused.is_connect() || refused.is_request(), "{refused:?}");
+    suite.stop().await;
+    dns.stop().await;
+}
+
+#[test]
+fn the_banner_says_the_mail_server_leads_to_the_smtp_listener() {
+    let answers = Answers::from_options(&DnsOptions::default(), LOOPBACK).unwrap();
+    assert_eq!(
+        answers.lookup("notification.fortinet.net"),
+        Some((LOOPBACK, Some("appliance")))
+    );
+    let lines = answers.describe();
+    assert!(
+        lines.contains(
+            &"notification.fortinet.net → 127.0.0.1 (appliance: the SMTP listener)".to_owned()
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|line| !line.contains("nothing serves it")),
+        "{lines:?}"
+    );
+}
+
+/// `PATCH /appliances/{serial}/messaging` with `change`: the settings after it.
+async fn change_messaging(
+    suite: &TestSuite,
+    serial: &str,
+    change: serde_json::Value,
+) -> serde_json::Value {
+    let response = suite
+        .client
+        .patch(format!(
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(paths::APPLIANCE_MESSAGING, &[serial])
+        ))
+        .json(&change)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_appliance_mails_notification_fortinet_net_and_the_smtp_listener_captures_it() {
+    let dns = responder(DnsOptions::default()).await;
+    let mut options = test_options(None);
+    options.resolver = Some(dns.address());
+    let suite = TestSuite::start_with(options, e2e::default_fixtures()).await;
+    let serial = suite.new_appliance(json!({})).await.serial.to_string();
+    suite
+        .appliance_import(&serial, "1111-2222-3333-4444-5555")
+        .await;
+    // FortiGate's default mail server, by name; the port stays the suite's SMTP listener's.
+    let settings = change_messaging(
+        &suite,
+        &serial,
+        json!({"smtp_server": "notification.fortinet.net", "smtp_security": "starttls"}),
+    )
+    .await;
+    assert_eq!(settings["smtp_server"], "notification.fortinet.net");
+    let provision = paths::fill(paths::APPLIANCE_PROVISION, &[&serial]);
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &provision,
+            &json!({"token": "any", "user": "alice", "email": "alice@example.com"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{answer}");
+    let reply = answer["delivered"]["server_reply"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reply.starts_with("250"), "{answer}");
+    let messages = suite.messages("recipient=alice@example.com").await;
+    assert_eq!(messages.len(), 1);
+    // STARTTLS checked the lab certificate against the name, not the address it resolved to.
+    assert!(messages[0].tls, "the appliance must have used STARTTLS");
+
+    // A mail server the responder refuses to resolve: the delivery fails, saying why, and nothing arrives.
+    change_messaging(&suite, &serial, json!({"smtp_server": "mail.example.org"})).await;
+    let (status, failure) = suite
+        .admin_post(
+            "appliance",
+            &provision,
+            &json!({"token": "any", "user": "bob", "email": "bob@example.com"}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_GATEWAY, "{failure}");
+    assert_eq!(failure["error_id"], "appliance.delivery.failed");
+    assert!(suite.messages("recipient=bob@example.com").await.is_empty());
+    assert_eq!(suite.messages("").await.len(), 1);
     suite.stop().await;
     dns.stop().await;
 }

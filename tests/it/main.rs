@@ -14,6 +14,7 @@ mod forticare_v3;
 mod ftm;
 mod guard;
 mod hardware;
+mod health;
 mod hostile;
 mod journal;
 mod malformed;

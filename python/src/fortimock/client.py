@@ -97,6 +97,12 @@ class Lab:
         """What to pass as ``verify=`` to ``requests``: the lab CA's path, or ``True`` over plain HTTP."""
         return self.ca_path if self.ca_path else True
 
+    @property
+    def services(self) -> List[str]:
+        """The HTTP services, by name: the ready file also names the SMTP listener (``smtp://``) and, with
+        ``--dns-port``, the DNS responder (``dns://``)."""
+        return [name for name, url in self.urls.items() if url.startswith(("https://", "http://"))]
+
     def url(self, service: str, path: str = "") -> str:
         """The URL of ``path`` on ``service`` (``forticare``, ``ftm``, ``push``, ``phone``, ``appliance``)."""
         try:
@@ -154,13 +160,13 @@ class Lab:
         """Every service back to its start (callers first), scenarios and journals cleared, the clock back
         on real time: what ``fortimock reset`` does."""
         done = [self.control(s).reset() for s in RESET_ORDER if s in self.urls]
-        if self.urls:
-            self.control(next(iter(self.urls))).change_clock(real=True)
+        if self.services:
+            self.control(self.services[0]).change_clock(real=True)
         return done
 
     def state(self) -> Dict[str, Json]:
         """Every service's records (``GET /__admin/state`` on each), seeds included: keep it private."""
-        return {service: self.control(service).state() for service in self.urls}
+        return {service: self.control(service).state() for service in self.services}
 
 
 def _error(response: requests.Response) -> FortimockError:

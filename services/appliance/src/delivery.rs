@@ -75,6 +75,9 @@ pub struct Outbox {
     pub http: reqwest::Client,
     /// The lab CA, which the mail server's STARTTLS certificate must chain to; `None` without TLS.
     pub lab_ca_pem: Option<Arc<String>>,
+    /// Resolves the mail server's name in pure Rust (through `--resolver` when given): lettre would ask
+    /// getaddrinfo, which a static binary cannot use and which knows nothing of the lab's DNS responder.
+    pub resolver: lab::client::HostResolver,
 }
 
 /// `X-Fortimock-Appliance`: the sending appliance, so captured messages can be found by appliance.
@@ -238,12 +241,22 @@ impl Outbox {
                 )
             }
         };
-        let transport =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.smtp_server.clone())
-                .port(settings.smtp_port)
-                .tls(tls)
-                .timeout(Some(Duration::from_secs(10)))
-                .build();
+        // The connection goes to the address the name resolves to; the name stays the TLS server name.
+        let server = self
+            .resolver
+            .lookup(&settings.smtp_server)
+            .await
+            .map_err(|e| {
+                failed(format!(
+                    "SMTP {}:{}: {e:#}",
+                    settings.smtp_server, settings.smtp_port
+                ))
+            })?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.to_string())
+            .port(settings.smtp_port)
+            .tls(tls)
+            .timeout(Some(Duration::from_secs(10)))
+            .build();
         let response = transport.send(email).await.map_err(|e| {
             let mut detail = e.to_string();
             let mut source = std::error::Error::source(&e);

@@ -85,6 +85,8 @@ pub struct Config {
     pub smtp: Option<std::net::TcpListener>,
     /// The lab CA, which the appliances' SMTP client trusts for STARTTLS (`None`: plain SMTP).
     pub lab_ca_pem: Option<String>,
+    /// How the appliances' SMTP client resolves its mail server's name (`--resolver`, as `http` does).
+    pub resolver: lab::client::HostResolver,
 }
 
 /// The default SMTP port of `fortimock up` (`--smtp-port`).
@@ -129,6 +131,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
     let outbox = delivery::Outbox {
         http: push.http.clone(),
         lab_ca_pem: config.lab_ca_pem.map(Arc::new),
+        resolver: config.resolver,
     };
     let state = web::Data::new(routes::Appliances::new(
         push.clone(),

@@ -68,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
         default_fortiguard_url: args.fortiguard_url,
         smtp: Some(smtp),
         lab_ca_pem: lab.ca_pem().map(str::to_owned),
+        resolver: lab.host_resolver(),
     })
     .await?;
     tracing::info!(url = service.url(), "appliance listening");

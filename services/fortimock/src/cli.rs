@@ -113,12 +113,20 @@ pub struct ReplayArgs {
 #[derive(clap::Args, Debug)]
 pub struct DnsArgs {
     #[command(subcommand)]
-    pub command: Option<lab::health::ServiceCommand>,
+    pub command: Option<DnsCommand>,
     /// Address to answer on.
     #[arg(long, env = "FORTIMOCK_BIND", default_value_t = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST))]
     pub bind: std::net::IpAddr,
     #[command(flatten)]
     pub dns: crate::dns::DnsOptions,
+}
+
+/// `fortimock dns`'s subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum DnsCommand {
+    /// Whether the responder (on the same --bind and --dns-port) answers: exit status 0 once it answers an
+    /// emulated name (fortitokenmobile.fortinet.com) with an address; the container health check.
+    Health(lab::health::HealthArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,7 +144,8 @@ pub struct UpArgs {
     pub ports: PortOptions,
     #[command(flatten)]
     pub forticare: ForticareOptions,
-    /// Once every service is ready, write `{"forticare": "<base url>", ...}` to this file.
+    /// Once every service is ready, write `{"forticare": "<base url>", ..., "smtp": "smtp://<address>"}`
+    /// to this file (and `"dns": "dns://<address>"` with --dns-port).
     #[arg(long, env = "FORTIMOCK_READY_FILE")]
     pub ready_file: Option<PathBuf>,
     /// Load licenses from this fixtures file instead of the built-in default lab.

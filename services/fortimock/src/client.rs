@@ -1,5 +1,5 @@
-//! How the CLI finds a running suite: the `--data-dir`, `--<service>-url`, `--cacert`, `--client-cert` and
-//! `--admin-token` flags every driving subcommand takes, turned into a [`SuiteClient`] (which lives in
+//! How the CLI finds a running suite: the `--data-dir`, `--<service>-url`, `--cacert`, `--client-cert`,
+//! `--admin-token` and `--resolver` flags every driving subcommand takes, turned into a [`SuiteClient`] (which lives in
 //! `fortimock-testing`, shared with the test harness and other projects' tests).
 
 use std::path::PathBuf;
@@ -40,6 +40,11 @@ pub struct Target {
     /// `<data-dir>/admin-token`, if there is one).
     #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<String>,
+    /// Resolve the host names in the URLs through this DNS server (`IP` or `IP:PORT`, default port 53),
+    /// such as the lab's responder, so `--ftm-url https://fortitokenmobile.fortinet.com` reaches the lab
+    /// (default: the system's resolver configuration).
+    #[arg(long, env = "FORTIMOCK_RESOLVER", value_parser = lab::options::parse_resolver)]
+    pub resolver: Option<std::net::SocketAddr>,
 }
 
 impl Target {
@@ -61,6 +66,7 @@ impl Target {
             cacert: self.cacert.clone(),
             client_identity: self.client_cert.clone().zip(self.client_key.clone()),
             admin_token: self.admin_token.clone(),
+            resolver: self.resolver,
         }
     }
 }

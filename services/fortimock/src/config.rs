@@ -70,6 +70,10 @@ pub const OTHER_VARIABLES: &[(&str, &str)] = &[
         "docker-compose.yml: the lab network's bridge (default fortimock0)",
     ),
     (
+        "FORTIMOCK_HOST_ADDRESS",
+        "docker-compose.yml: the host address the ports are published on (default 127.0.0.1)",
+    ),
+    (
         "FORTIMOCK_HOST_PORT_FORTICARE",
         "docker-compose.yml: forticare's published port (default 8440)",
     ),

@@ -19,6 +19,9 @@ use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use lab::health::HealthArgs;
 
+/// FortiGate's mail server, which the appliance service's SMTP listener stands in for.
+const MAIL_SERVER: &str = "notification.fortinet.net";
+
 /// How long resolvers may keep an answer: short, so a lab whose addresses change is seen soon.
 const TTL_SECS: u32 = 60;
 
@@ -34,7 +37,8 @@ pub struct DnsOptions {
     #[arg(long, env = "FORTIMOCK_DNS_ADDRESS")]
     pub dns_address: Option<IpAddr>,
     /// A service's own address (`ftm=172.30.14.43`), where services have one each (the compose lab):
-    /// that service's names resolve there instead (repeatable, or comma-separated).
+    /// that service's names resolve there instead (repeatable, or comma-separated). `appliance=` places
+    /// `notification.fortinet.net`, the mail server, at the container that runs the SMTP listener.
     #[arg(
         long = "dns-service-address",
         env = "FORTIMOCK_DNS_SERVICE_ADDRESSES",
@@ -59,12 +63,15 @@ fn parse_service_address(text: &str) -> Result<ServiceAddress, String> {
         .split_once('=')
         .ok_or_else(|| format!("`{text}` is not SERVICE=ADDRESS (e.g. ftm=172.30.14.43)"))?;
     let service = service.trim();
-    if !protocol::hosts::EMULATED_HOSTS
-        .iter()
-        .any(|host| host.service == Some(service))
-    {
+    if protocol::hosts::names_of(service).next().is_none() {
+        let mut services: Vec<&str> = protocol::hosts::EMULATED_HOSTS
+            .iter()
+            .filter_map(|host| host.service)
+            .collect();
+        services.dedup();
         return Err(format!(
-            "`{service}` stands in for no host name: give forticare, ftm or push"
+            "`{service}` stands in for no host name: give one of {}",
+            services.join(", ")
         ));
     }
     let address = address
@@ -123,11 +130,15 @@ impl Answers {
             .map(|(_, address, service)| (*address, *service))
     }
 
-    /// One line per name, for banners: `fortitokenmobile.fortinet.com → 127.0.0.1 (ftm)`.
+    /// One line per name, for banners: `fortitokenmobile.fortinet.com → 127.0.0.1 (ftm)`, and for the mail
+    /// server `notification.fortinet.net → 127.0.0.1 (appliance: the SMTP listener)`.
     pub fn describe(&self) -> Vec<String> {
         self.hosts
             .iter()
             .map(|(name, address, service)| match service {
+                Some(service) if *name == MAIL_SERVER => {
+                    format!("{name} → {address} ({service}: the SMTP listener)")
+                }
                 Some(service) => format!("{name} → {address} ({service})"),
                 None => format!("{name} → {address} (nothing serves it: stays in the lab)"),
             })
@@ -366,7 +377,12 @@ pub async fn health(bind: IpAddr, port: u16, args: &HealthArgs) -> anyhow::Resul
                 }
                 return Ok(());
             }
-            Err(e) if Instant::now() >= deadline => return Err(e),
+            Err(e) if Instant::now() >= deadline => {
+                return Err(e.context(format!(
+                    "no DNS responder answers on {host}:{port} (is `fortimock dns --dns-port {port}` or \
+                     `fortimock up --dns-port {port}` running?)"
+                )));
+            }
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
@@ -395,7 +411,7 @@ pub async fn run(args: crate::cli::DnsArgs) -> anyhow::Result<()> {
     let Some(port) = args.dns.dns_port else {
         bail!("fortimock dns needs --dns-port (53 for appliances)");
     };
-    if let Some(lab::health::ServiceCommand::Health(check)) = &args.command {
+    if let Some(crate::cli::DnsCommand::Health(check)) = &args.command {
         return health(args.bind, port, check).await;
     }
     lab::telemetry::init();

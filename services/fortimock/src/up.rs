@@ -14,6 +14,11 @@ use crate::suite::{Suite, write_urls};
 /// The default lab's licenses (`fixtures/lab.json`), built into the binary.
 pub const DEFAULT_FIXTURES: &str = fortimock_testing::DEFAULT_LAB;
 
+/// The ready file's and suite.json's key for the SMTP listener (`smtp://ADDRESS:PORT`).
+pub const SMTP: &str = "smtp";
+/// Their key for the DNS responder (`dns://ADDRESS:PORT`, UDP and TCP), with `--dns-port`.
+pub const DNS: &str = "dns";
+
 /// What each service is, for the banner.
 fn describe(service: &str) -> &'static str {
     match service {
@@ -72,7 +77,14 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
         }
     };
     let ready_in = started.elapsed();
-    let urls = suite.urls();
+    // The ready file and suite.json: every service's base URL, the SMTP listener, the DNS responder.
+    let mut urls = suite.urls();
+    if let Some(smtp) = suite.smtp_address() {
+        urls.insert(SMTP.to_owned(), format!("smtp://{smtp}"));
+    }
+    if let Some((dns, _)) = &dns {
+        urls.insert(DNS.to_owned(), format!("dns://{}", dns.address()));
+    }
     if let Some(path) = &args.ready_file {
         write_urls(path, &urls)?;
     }
@@ -83,6 +95,13 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     tracing::debug!(ready_ms = ready_in.as_secs_f64() * 1000.0, "suite ready");
     let mut banner = banner(&suite, &lab, args.ready_file.as_deref(), ready_in);
     banner = with_api_users(banner, &suite, &api_users, args.forticare.rate_limits);
+    if let Some(smtp) = suite.smtp_address() {
+        let line = format!(
+            "smtp     {smtp}   captures the appliances' activation email (notification.fortinet.net)\n"
+        );
+        let at = banner.rfind("Ctrl-C").unwrap_or(banner.len());
+        banner.insert_str(at, &line);
+    }
     if let Some((dns, answers)) = &dns {
         let mut lines = format!("dns      udp+tcp {} answers\n", dns.address());
         for line in answers.describe() {

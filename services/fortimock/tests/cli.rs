@@ -1136,3 +1136,231 @@ async fn timeline_coverage_and_the_report_written_at_stop() {
         "{report}"
     );
 }
+
+/// The address after `scheme://` in the ready file's entry `key`.
+fn ready_address(ready: &Value, key: &str, scheme: &str) -> std::net::SocketAddr {
+    ready[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {key} in {ready}"))
+        .strip_prefix(scheme)
+        .unwrap_or_else(|| panic!("{key} is not {scheme}…: {ready}"))
+        .parse()
+        .unwrap()
+}
+
+/// `fortimock dns --dns-port PORT health`: its exit status and what it printed.
+fn dns_health(port: u16) -> std::process::Output {
+    Command::new(BIN)
+        .args(["dns", "--dns-port", &port.to_string(), "health"])
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn up_tells_where_the_dns_responder_and_the_smtp_listener_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    // FREE_PORT_ARGS has `--smtp-port 0` too.
+    let (mut child, banner) = up_with(&data_dir, &ready_file, &["--dns-port", "0"]);
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let dns = ready_address(&ready, "dns", "dns://");
+    let smtp = ready_address(&ready, "smtp", "smtp://");
+    assert!(dns.port() != 0 && smtp.port() != 0, "{ready}");
+    assert_ne!(smtp.port(), 8025, "--smtp-port 0 picks a free port");
+    // suite.json, which the CLI reads, says the same.
+    let suite: Value =
+        serde_json::from_str(&std::fs::read_to_string(data_dir.join("suite.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        (&suite["dns"], &suite["smtp"]),
+        (&ready["dns"], &ready["smtp"])
+    );
+    // So does the banner.
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.starts_with("smtp ") && l.contains(&smtp.to_string())),
+        "{banner:?}"
+    );
+    assert!(
+        banner
+            .iter()
+            .any(|l| l.starts_with("dns ") && l.contains(&dns.to_string())),
+        "{banner:?}"
+    );
+
+    // The responder answers there, the mail server's name with the suite's address.
+    let answer = fortimock::dns::query(dns, "notification.fortinet.net")
+        .await
+        .unwrap();
+    assert_eq!(answer, [smtp.ip()]);
+    // The SMTP listener greets as that name and answers EHLO, offering STARTTLS.
+    let stream = std::net::TcpStream::connect(smtp).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with("220 ") && line.contains("notification.fortinet.net"),
+        "{line}"
+    );
+    std::io::Write::write_all(&mut &stream, b"EHLO cli.test\r\n").unwrap();
+    let mut extensions = Vec::new();
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        assert!(line.starts_with("250"), "{line}");
+        extensions.push(line.trim().to_owned());
+        if line.starts_with("250 ") {
+            break;
+        }
+    }
+    assert!(
+        extensions.iter().any(|l| l.contains("STARTTLS")),
+        "{extensions:?}"
+    );
+    std::io::Write::write_all(&mut &stream, b"QUIT\r\n").unwrap();
+
+    // The CLI resolves a real name through the responder (`--resolver`), and reaches the suite by it.
+    let forticare_port = ready["forticare"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    let by_name = format!("https://support.fortinet.com:{forticare_port}");
+    let listed = cli(
+        &data_dir,
+        &[
+            "license",
+            "list",
+            "--forticare-url",
+            &by_name,
+            "--resolver",
+            &dns.to_string(),
+        ],
+    );
+    assert!(listed.contains("EFTM000000000005"), "{listed}");
+    // A resolver that is no address is refused before anything is sent.
+    let output = Command::new(BIN)
+        .args(["license", "list", "--resolver", "the-lab", "--data-dir"])
+        .arg(&data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains("`the-lab` is not a DNS server address"),
+        "{error}"
+    );
+
+    // `fortimock health` checks the HTTPS services only: the new entries are not services.
+    let health = cli(&data_dir, &["health"]);
+    assert!(
+        health.contains("forticare") && !health.contains("smtp") && !health.contains("dns"),
+        "{health}"
+    );
+    // `fortimock dns health` finds the responder on that port.
+    let output = dns_health(dns.port());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        said.starts_with("dns")
+            && said.contains("ready")
+            && said.contains("fortitokenmobile.fortinet.com"),
+        "{said}"
+    );
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // With the suite gone nothing answers there: a failure, and a sentence saying what is missing.
+    let output = dns_health(dns.port());
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains(&format!(
+            "no DNS responder answers on 127.0.0.1:{}",
+            dns.port()
+        )),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn dns_runs_the_responder_on_its_own() {
+    let mut child = Command::new(BIN)
+        .args(["dns", "--dns-port", "0"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let address: std::net::SocketAddr = first
+        .strip_prefix("fortimock dns answers on udp+tcp ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .parse()
+        .unwrap();
+    let banner: Vec<String> = lines.by_ref().take(9).map(Result::unwrap).collect();
+    assert!(
+        banner
+            .iter()
+            .any(|l| l
+                .contains("notification.fortinet.net → 127.0.0.1 (appliance: the SMTP listener)")),
+        "{banner:?}"
+    );
+    assert_eq!(
+        fortimock::dns::query(address, "push.fortinet.com")
+            .await
+            .unwrap(),
+        [std::net::IpAddr::from([127, 0, 0, 1])]
+    );
+    let output = dns_health(address.port());
+    assert!(output.status.success(), "{output:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn dns_refuses_a_service_address_for_a_service_that_answers_no_name() {
+    let output = Command::new(BIN)
+        .args([
+            "dns",
+            "--dns-port",
+            "0",
+            "--dns-service-address",
+            "phone=192.0.2.1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        error.contains(
+            "`phone` stands in for no host name: give one of ftm, push, forticare, appliance"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn dns_health_help_says_what_it_checks() {
+    let output = Command::new(BIN)
+        .args(["dns", "health", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        help.contains("answers an emulated name") && !help.contains("/__admin/ready"),
+        "{help}"
+    );
+}

@@ -2,7 +2,7 @@
 //! trusts the lab CA (and may present a client certificate), with timeouts so a dead peer is an error,
 //! not a hang. Names resolve in pure Rust, through the system's resolver configuration or one DNS server.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -59,17 +59,72 @@ struct DnsServer {
 
 impl DnsServer {
     fn new(server: SocketAddr) -> DnsServer {
-        let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
-        let mut builder = TokioResolver::builder_with_config(
-            ResolverConfig::from_parts(None, Vec::new(), servers),
-            TokioConnectionProvider::default(),
-        );
-        // Only that server answers: the hosts file would answer names the appliance's DNS does not.
-        builder.options_mut().use_hosts_file = ResolveHosts::Never;
-        builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
         DnsServer {
-            resolver: builder.build(),
+            resolver: one_server(server),
         }
+    }
+}
+
+/// A resolver asking only `server`.
+fn one_server(server: SocketAddr) -> TokioResolver {
+    let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+    let mut builder = TokioResolver::builder_with_config(
+        ResolverConfig::from_parts(None, Vec::new(), servers),
+        TokioConnectionProvider::default(),
+    );
+    // Only that server answers: the hosts file would answer names the appliance's DNS does not.
+    builder.options_mut().use_hosts_file = ResolveHosts::Never;
+    builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+    builder.build()
+}
+
+/// Host-name resolution for what is not HTTP (an appliance's SMTP client), the way [`http_client_resolving`]
+/// resolves: in pure Rust, through the DNS server `--resolver` names, else the system's configuration
+/// (`/etc/hosts`, `/etc/resolv.conf`), never through glibc's getaddrinfo, which a static binary cannot use.
+#[derive(Clone, Debug, Default)]
+pub struct HostResolver {
+    server: Option<SocketAddr>,
+}
+
+impl HostResolver {
+    /// Resolves through `server` when given, else the system's configuration.
+    pub fn new(server: Option<SocketAddr>) -> HostResolver {
+        HostResolver { server }
+    }
+
+    /// The DNS server names go to, if one was given.
+    pub fn server(&self) -> Option<SocketAddr> {
+        self.server
+    }
+
+    /// `host`'s first address (IPv4 first); an IP address is its own answer.
+    pub async fn lookup(&self, host: &str) -> anyhow::Result<IpAddr> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return Ok(ip);
+        }
+        let resolver = match self.server {
+            Some(server) => one_server(server),
+            None => {
+                let mut builder = TokioResolver::builder_tokio()
+                    .context("reading the system's resolver configuration")?;
+                builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
+                builder.build()
+            }
+        };
+        let lookup = resolver
+            .lookup_ip(host)
+            .await
+            .with_context(|| match self.server {
+                Some(server) => format!("resolving {host} through {server}"),
+                None => format!("resolving {host}"),
+            })?;
+        let mut addresses: Vec<IpAddr> = lookup.iter().collect();
+        addresses.sort_by_key(IpAddr::is_ipv6);
+        addresses
+            .first()
+            .copied()
+            .with_context(|| format!("{host} has no address"))
     }
 }
 

@@ -404,6 +404,12 @@ impl Lab {
         self.http_client_presenting(self.internal_identity.as_ref())
     }
 
+    /// How names other than HTTP URLs' resolve (an appliance's SMTP server): through `--resolver` when
+    /// given, as [`Lab::http_client`]'s do.
+    pub fn host_resolver(&self) -> crate::client::HostResolver {
+        crate::client::HostResolver::new(self.options.resolver)
+    }
+
     /// An HTTP client like [`Lab::http_client`] that presents `identity` (a virtual phone's), or none.
     pub fn http_client_presenting(
         &self,
