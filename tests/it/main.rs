@@ -30,5 +30,6 @@ mod state;
 mod story;
 mod tidy;
 mod timeline;
+mod testing_crate;
 mod tls;
 mod transfer;
