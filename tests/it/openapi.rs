@@ -1,7 +1,8 @@
 //! The OpenAPI documents: every service serves one at `/__admin/openapi.json` and a browsable page at
 //! `/__admin/docs` (assets from the binary); each document is well formed (every reference resolves, every
-//! path parameter is declared, operation ids are unique), covers every path in `protocol::paths`, and every
-//! operation it lists is served.
+//! path parameter is declared, operation ids are unique), has exactly the routes its service registers
+//! (method and path), covers every path in `protocol::paths`, and every operation it lists is served.
+//! (`.ci/run` also validates each document with openapi-spec-validator.)
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -118,6 +119,61 @@ async fn every_document_is_well_formed() {
                 }
             }
         }
+    }
+    suite.stop().await;
+}
+
+/// Each service's registered routes, as `lab::server::every_registered_route` collects them from the
+/// same registration the listener runs: `(service, routes)`.
+fn registered_routes() -> [(&'static str, Vec<lab::api::RegisteredRoute>); 5] {
+    [
+        ("forticare", forticare::registered_routes()),
+        ("ftm", ftm::registered_routes()),
+        ("push", push::registered_routes()),
+        ("phone", phone::registered_routes()),
+        ("appliance", appliance::registered_routes()),
+    ]
+}
+
+/// Every route each service registers (method and path, its own listeners' included) is an operation of
+/// that service's document, and the document has no operation the service does not register. Exempt: the
+/// emulated FortiAuthenticator REST API (one dispatcher for every method below `/api/v1/`, registered with
+/// method `*`; Fortinet's reference describes it, see `Api::emulated_product_api`).
+#[tokio::test]
+async fn every_registered_route_is_in_its_services_document_and_nothing_else() {
+    let suite = TestSuite::start().await;
+    let documents = documents(&suite).await;
+    for (service, routes) in registered_routes() {
+        assert!(routes.len() > 10, "{service}: {routes:?}");
+        let registered: BTreeSet<(String, String)> = routes
+            .iter()
+            .filter(|route| {
+                if route.method == "*" {
+                    assert!(
+                        route.path.starts_with("/api/v1/"),
+                        "{service}: {} is served for every method but is not an emulated product API",
+                        route.path
+                    );
+                    return false;
+                }
+                true
+            })
+            .map(|route| (route.method.to_uppercase(), route.path.clone()))
+            .collect();
+        let documented: BTreeSet<(String, String)> = operations(&documents[service])
+            .into_iter()
+            .map(|(method, path, _)| (method.to_uppercase(), path))
+            .collect();
+        let undocumented: Vec<_> = registered.difference(&documented).collect();
+        assert!(
+            undocumented.is_empty(),
+            "{service} registers routes its document lacks: {undocumented:?}"
+        );
+        let unregistered: Vec<_> = documented.difference(&registered).collect();
+        assert!(
+            unregistered.is_empty(),
+            "{service}'s document has operations it does not register: {unregistered:?}"
+        );
     }
     suite.stop().await;
 }
