@@ -178,6 +178,77 @@ async fn every_registered_route_is_in_its_services_document_and_nothing_else() {
     suite.stop().await;
 }
 
+/// Operations other engineers are giving their request and answer schemas this round (hardware tokens,
+/// activation messages and messaging, appliance users), by service, method and path: exempt from
+/// [`every_answer_has_a_schema`] until their branches are merged. The integrator empties it then.
+const ANSWERS_BEING_DESCRIBED: &[(&str, &str, &str)] = &[
+    ("appliance", "GET", "/__admin/messages"),
+    ("appliance", "DELETE", "/__admin/messages"),
+    ("appliance", "GET", "/__admin/messages/{id}"),
+    ("appliance", "GET", "/__admin/messages/{id}/message.eml"),
+    ("appliance", "GET", "/__admin/messages/{id}/qr.png"),
+    ("appliance", "POST", "/appliances/{serial}/hardware/activate"),
+    ("appliance", "POST", "/appliances/{serial}/hardware/import-seed-file"),
+    ("appliance", "POST", "/appliances/{serial}/hardware/assign"),
+    ("appliance", "GET", "/appliances/{serial}/fortitoken-info"),
+    ("appliance", "POST", "/appliances/{serial}/users"),
+    ("appliance", "POST", "/appliances/{serial}/send-activation"),
+    ("appliance", "GET", "/appliances/{serial}/messaging"),
+    ("appliance", "PATCH", "/appliances/{serial}/messaging"),
+    ("appliance", "POST", "/sms/v1/messages"),
+    ("forticare", "GET", "/__admin/hardware-tokens"),
+    ("forticare", "POST", "/__admin/hardware-tokens"),
+    ("forticare", "GET", "/__admin/hardware-tokens/{batch}"),
+    ("forticare", "GET", "/__admin/hardware-tokens/{batch}/seed-file"),
+    ("forticare", "POST", "/__admin/hardware-lock-resets"),
+];
+
+/// Statuses whose answer has no body to describe.
+fn bodiless(status: &str) -> bool {
+    status == "204" || status.starts_with('3')
+}
+
+/// Every operation says what it answers: some response other than 204 or a redirect has content (a
+/// schema for JSON, or a media type for a file), and none is only a status range ("2XX" with a sentence).
+/// An operation with a request body the handler reads as JSON documents it as `requestBody`, checked by
+/// the reviewers of each handler; this test holds the answers.
+#[tokio::test]
+async fn every_answer_has_a_schema() {
+    let suite = TestSuite::start().await;
+    let mut undescribed = Vec::new();
+    let mut exempt_seen = BTreeSet::new();
+    for (service, document) in documents(&suite).await {
+        for (method, path, operation) in operations(&document) {
+            let method = method.to_uppercase();
+            let responses = operation["responses"].as_object().unwrap();
+            let described = responses
+                .iter()
+                .any(|(status, response)| !bodiless(status) && response.get("content").is_some());
+            let all_bodiless = responses.keys().all(|status| bodiless(status));
+            if described || all_bodiless {
+                continue;
+            }
+            if ANSWERS_BEING_DESCRIBED.contains(&(service, method.as_str(), path.as_str())) {
+                exempt_seen.insert((service, method, path));
+                continue;
+            }
+            undescribed.push(format!("{service}: {method} {path} {:?}", responses.keys().collect::<Vec<_>>()));
+        }
+    }
+    assert!(
+        undescribed.is_empty(),
+        "operations whose answers have no schema:\n{}",
+        undescribed.join("\n")
+    );
+    // An exemption for an operation that is described now (or gone) is stale: drop it from the list.
+    let stale: Vec<_> = ANSWERS_BEING_DESCRIBED
+        .iter()
+        .filter(|(s, m, p)| !exempt_seen.contains(&(*s, (*m).to_owned(), (*p).to_owned())))
+        .collect();
+    assert!(stale.is_empty(), "described now: remove from ANSWERS_BEING_DESCRIBED: {stale:?}");
+    suite.stop().await;
+}
+
 /// Every path constant in `protocol::paths` (but the prefixes) is documented by some service.
 #[tokio::test]
 async fn every_path_fortimock_serves_is_documented() {

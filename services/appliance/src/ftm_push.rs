@@ -28,7 +28,6 @@ use protocol::push::{
     self, ACTION_APPROVE, ACTION_DENY, APP, PushCallback, PushPayload, PushRefused, PushRequest,
 };
 use rand::Rng;
-use serde_json::json;
 
 use crate::error::ApplianceError;
 use crate::fortitoken::{self, Appliance, FtmPush};
@@ -383,13 +382,39 @@ pub(crate) fn listener_routes(api: &mut lab::api::Api<'_>) {
 }
 
 /// `POST /api/v1/pushauthresp/` on an appliance's listener: a phone's approval or denial.
+/// What the ftm-push listener answers a phone's push answer: `{"status": "ok"}`, or `{"status": "refused",
+/// "message": why}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+struct CallbackAnswer {
+    /// `ok` or `refused`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+impl CallbackAnswer {
+    fn ok() -> CallbackAnswer {
+        CallbackAnswer {
+            status: "ok",
+            message: None,
+        }
+    }
+
+    fn refused(why: impl Into<String>) -> CallbackAnswer {
+        CallbackAnswer {
+            status: "refused",
+            message: Some(why.into()),
+        }
+    }
+}
+
 #[utoipa::path(post, path = protocol::paths::PUSH_CALLBACK, tag = "ftm-push listener",
     request_body(content = PushCallback, description = "The phone's signed answer: approve with its OTP, or deny."),
     responses(
-        (status = 200, description = "Taken: the waiting push login gets its answer."),
-        (status = 400, description = "A body the listener cannot read."),
-        (status = 401, description = "A bad HMAC, a wrong OTP, or a push already answered or unknown."),
-        (status = 503, description = "The appliance service is stopping.")))]
+        (status = 200, description = "Taken: the waiting push login gets its answer.", body = CallbackAnswer),
+        (status = 400, description = "A body the listener cannot read.", body = CallbackAnswer),
+        (status = 401, description = "A bad HMAC, a wrong OTP, or a push already answered or unknown.", body = CallbackAnswer),
+        (status = 503, description = "The appliance service is stopping.", body = CallbackAnswer)))]
 async fn callback(
     endpoint: web::Data<CallbackEndpoint>,
     request: actix_web::HttpRequest,
@@ -397,22 +422,22 @@ async fn callback(
 ) -> HttpResponse {
     let Some(context) = endpoint.context.upgrade() else {
         return HttpResponse::ServiceUnavailable()
-            .json(json!({"status": "refused", "message": "the appliance is stopping"}));
+            .json(CallbackAnswer::refused("the appliance is stopping"));
     };
     let Ok(body) = read_body(&request, payload.into_inner(), ADMIN_JSON_LIMIT).await else {
         return HttpResponse::BadRequest()
-            .json(json!({"status": "refused", "message": "the body could not be read"}));
+            .json(CallbackAnswer::refused("the body could not be read"));
     };
     let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
-        return HttpResponse::BadRequest().json(json!({"status": "refused", "message": "the body is not a push answer {session_id, action, token_code | message, hmac}"}));
+        return HttpResponse::BadRequest().json(CallbackAnswer::refused("the body is not a push answer {session_id, action, token_code | message, hmac}"));
     };
     let refuse = |why: &str| {
         tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");
-        HttpResponse::Unauthorized().json(json!({"status": "refused", "message": why}))
+        HttpResponse::Unauthorized().json(CallbackAnswer::refused(why))
     };
     if answer.action != ACTION_APPROVE && answer.action != ACTION_DENY {
         return HttpResponse::BadRequest()
-            .json(json!({"status": "refused", "message": "action must be validate or alert"}));
+            .json(CallbackAnswer::refused("action must be validate or alert"));
     }
     let claimed = match context
         .sessions
@@ -440,7 +465,7 @@ async fn callback(
     if answer.action == ACTION_DENY {
         let why = answer.message.clone().unwrap_or_else(|| "denied".into());
         let _ = claimed.waiter.send(Answer::Denied(why));
-        return HttpResponse::Ok().json(json!({"status": "ok"}));
+        return HttpResponse::Ok().json(CallbackAnswer::ok());
     }
     let Ok(Some(appliance)) = context.store.appliance(&endpoint.appliance) else {
         return refuse("unknown appliance");
@@ -453,7 +478,7 @@ async fn callback(
     {
         Ok(true) => {
             let _ = claimed.waiter.send(Answer::Approved);
-            HttpResponse::Ok().json(json!({"status": "ok"}))
+            HttpResponse::Ok().json(CallbackAnswer::ok())
         }
         Ok(false) => {
             let _ = claimed
