@@ -187,8 +187,16 @@ const ANSWERS_BEING_DESCRIBED: &[(&str, &str, &str)] = &[
     ("appliance", "GET", "/__admin/messages/{id}"),
     ("appliance", "GET", "/__admin/messages/{id}/message.eml"),
     ("appliance", "GET", "/__admin/messages/{id}/qr.png"),
-    ("appliance", "POST", "/appliances/{serial}/hardware/activate"),
-    ("appliance", "POST", "/appliances/{serial}/hardware/import-seed-file"),
+    (
+        "appliance",
+        "POST",
+        "/appliances/{serial}/hardware/activate",
+    ),
+    (
+        "appliance",
+        "POST",
+        "/appliances/{serial}/hardware/import-seed-file",
+    ),
     ("appliance", "POST", "/appliances/{serial}/hardware/assign"),
     ("appliance", "GET", "/appliances/{serial}/fortitoken-info"),
     ("appliance", "POST", "/appliances/{serial}/users"),
@@ -199,7 +207,11 @@ const ANSWERS_BEING_DESCRIBED: &[(&str, &str, &str)] = &[
     ("forticare", "GET", "/__admin/hardware-tokens"),
     ("forticare", "POST", "/__admin/hardware-tokens"),
     ("forticare", "GET", "/__admin/hardware-tokens/{batch}"),
-    ("forticare", "GET", "/__admin/hardware-tokens/{batch}/seed-file"),
+    (
+        "forticare",
+        "GET",
+        "/__admin/hardware-tokens/{batch}/seed-file",
+    ),
     ("forticare", "POST", "/__admin/hardware-lock-resets"),
 ];
 
@@ -232,7 +244,10 @@ async fn every_answer_has_a_schema() {
                 exempt_seen.insert((service, method, path));
                 continue;
             }
-            undescribed.push(format!("{service}: {method} {path} {:?}", responses.keys().collect::<Vec<_>>()));
+            undescribed.push(format!(
+                "{service}: {method} {path} {:?}",
+                responses.keys().collect::<Vec<_>>()
+            ));
         }
     }
     assert!(
@@ -245,7 +260,10 @@ async fn every_answer_has_a_schema() {
         .iter()
         .filter(|(s, m, p)| !exempt_seen.contains(&(*s, (*m).to_owned(), (*p).to_owned())))
         .collect();
-    assert!(stale.is_empty(), "described now: remove from ANSWERS_BEING_DESCRIBED: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "described now: remove from ANSWERS_BEING_DESCRIBED: {stale:?}"
+    );
     suite.stop().await;
 }
 

@@ -429,7 +429,9 @@ async fn callback(
             .json(CallbackAnswer::refused("the body could not be read"));
     };
     let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
-        return HttpResponse::BadRequest().json(CallbackAnswer::refused("the body is not a push answer {session_id, action, token_code | message, hmac}"));
+        return HttpResponse::BadRequest().json(CallbackAnswer::refused(
+            "the body is not a push answer {session_id, action, token_code | message, hmac}",
+        ));
     };
     let refuse = |why: &str| {
         tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");

@@ -239,7 +239,9 @@ fn command(file: &ConfigFile) -> anyhow::Result<Command> {
 /// what the file set. Variables keep reading `1`/`true` and `0`/`false`.
 fn explicit_booleans(command: Command, keys: &[String]) -> Command {
     let command = command.mut_args(|arg| {
-        let is_setting = arg.get_long().is_some_and(|long| keys.iter().any(|k| k == long));
+        let is_setting = arg
+            .get_long()
+            .is_some_and(|long| keys.iter().any(|k| k == long));
         if !is_setting || !matches!(arg.get_action(), ArgAction::SetTrue) {
             return arg;
         }
@@ -300,10 +302,7 @@ fn check_file_values(command: &Command, file: &ConfigFile) -> anyhow::Result<()>
                     .unwrap_or_default()
                     .trim_start_matches("error: ")
                     .to_owned();
-                bail!(
-                    "`{key} = {item:?}` in {}: {reason}",
-                    path.display()
-                );
+                bail!("`{key} = {item:?}` in {}: {reason}", path.display());
             }
         }
     }
@@ -549,7 +548,10 @@ mod tests {
         let matches = command
             .try_get_matches_from(argv)
             .map_err(|e| e.to_string())?;
-        match Cli::from_arg_matches(&matches).map_err(|e| e.to_string())?.command {
+        match Cli::from_arg_matches(&matches)
+            .map_err(|e| e.to_string())?
+            .command
+        {
             crate::cli::Command::Up(up) => Ok(up),
             _ => unreachable!(),
         }
@@ -615,14 +617,18 @@ mod tests {
     /// boolean is refused.
     #[test]
     fn a_flag_overrides_a_boolean_the_file_set() {
-        let config = file("plain-http = true\nephemeral = true\nno-fixtures = true\nno-ui = true\n");
+        let config =
+            file("plain-http = true\nephemeral = true\nno-fixtures = true\nno-ui = true\n");
         let up = up_with(
             &config,
             &["--plain-http=false", "--no-fixtures=no", "--no-ui=0"],
         );
         assert!(!up.lab.plain_http && !up.no_fixtures && !up.no_ui);
         assert!(up.lab.ephemeral, "untouched: the file's value");
-        let up = up_with(&ConfigFile::default(), &["--plain-http", "--ephemeral=true"]);
+        let up = up_with(
+            &ConfigFile::default(),
+            &["--plain-http", "--ephemeral=true"],
+        );
         assert!(up.lab.plain_http && up.lab.ephemeral);
         let up = up_with(&ConfigFile::default(), &[]);
         assert!(!up.lab.plain_http && !up.lab.ephemeral && !up.no_fixtures);
