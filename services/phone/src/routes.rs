@@ -366,7 +366,7 @@ async fn activate(
 
 /// `POST /phones/{id}/scan`: the phone's camera on a QR code image (the one in an activation email): the
 /// QR code read, then the activation as if the user had scanned it on screen.
-#[utoipa::path(post, path = paths::PHONE_SCAN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = protocol::messages::ScanRequest,
+#[utoipa::path(post, path = paths::PHONE_SCAN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = ScanRequest,
     responses(
         (status = 201, description = "The phone's camera on a QR code image (the one in an activation email): the QR code read, then the activation as if the user had scanned it on screen; the token, now on the phone.", body = PhoneTokenView),
         (status = 400, description = "Not a PNG with a QR code, or not an activation code in it.", body = ErrorBody),
