@@ -12,14 +12,14 @@ use crate::time::UnixTime;
 
 /// `POST /appliances/{serial}/api-keys`: issue (or reissue: the old key stops working) the REST API key of
 /// an administrator, as ticking "Web service access" does. Default administrator `admin`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin: Option<String>,
 }
 
 /// The key, shown once (FAC mails it to the administrator; fortimock keeps only its SHA-256).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyIssued {
     pub admin: String,
     pub api_key: String,
@@ -28,7 +28,7 @@ pub struct ApiKeyIssued {
 }
 
 /// `GET /appliances/{serial}/fac`: a FortiAuthenticator's own configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacView {
     pub serial: ApplianceSerial,
     pub host_name: String,
@@ -39,7 +39,7 @@ pub struct FacView {
 }
 
 /// `PATCH /appliances/{serial}/fac`: absent parts stay as they are.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FacChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_name: Option<String>,
@@ -51,7 +51,7 @@ pub struct FacChange {
 
 /// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it (the lab
 /// has no LDAP server). `password` is what the directory would accept for it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewLdapUser {
     pub username: String,
     pub dn: String,
@@ -70,7 +70,7 @@ pub struct NewLdapUser {
 }
 
 /// How a message left the FAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Channel {
     Email,
@@ -78,7 +78,7 @@ pub enum Channel {
 }
 
 /// What a message was for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum MessageKind {
     /// A FortiToken Mobile activation message (code and QR).
@@ -90,7 +90,7 @@ pub enum MessageKind {
 }
 
 /// A file attached to an email (the QR code of an activation or transfer code, as PNG).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Attachment {
     pub filename: String,
     pub content_type: String,
@@ -100,7 +100,7 @@ pub struct Attachment {
 
 /// One message the FAC sent (`GET /appliances/{serial}/outbox`). The suite captures them: fortimock never
 /// sends mail or SMS outside the lab.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OutboxMessage {
     /// Counts up across the service.
     pub seq: u64,
@@ -122,14 +122,14 @@ pub struct OutboxMessage {
 }
 
 /// `GET /appliances/{serial}/outbox`: oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Outbox {
     pub messages: Vec<OutboxMessage>,
 }
 
 /// `GET /appliances/{serial}/activation/{token}`: what a FortiAuthenticator in offline provision mode shows on
 /// a token's activation page. `?format=png` (or `Accept: image/png`) gives the QR code itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActivationPage {
     pub token: TokenSerial,
     pub user: String,
@@ -143,13 +143,13 @@ pub struct ActivationPage {
 /// `POST /appliances/{serial}/agents/{agent}/sync`: the virtual Windows agent `agent` (a PC with the
 /// FortiAuthenticator agent installed, configured with the FAC's offline shared secret) caches `user`'s
 /// offline codes and emergency codes, as after the user's last online login.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentSync {
     pub user: String,
 }
 
 /// What an agent holds for a user (never the codes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentCacheView {
     pub agent: String,
     pub user: String,
@@ -170,14 +170,14 @@ pub struct AgentCacheView {
 }
 
 /// `POST /appliances/{serial}/agents/{agent}/login`: the user logs in on the agent's PC while it is offline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentLogin {
     pub user: String,
     pub code: String,
 }
 
 /// How an offline login on the agent went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum AgentLoginResult {
     Success,
@@ -190,11 +190,21 @@ pub enum AgentLoginResult {
 }
 
 /// The answer to an [`AgentLogin`] (200 on success, 401 otherwise).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentLoginOutcome {
     pub result: AgentLoginResult,
     /// `totp`, `hotp` or `emergency` on success.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub via: Option<String>,
     pub message: String,
+}
+
+/// The answer to `POST /appliances/{serial}/ldap-users`: the user as the FAC's REST API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct LdapUserCreated {
+    pub id: u64,
+    /// The user's `/api/v1/ldapusers/{id}/`.
+    pub resource_uri: String,
+    pub username: String,
+    pub dn: String,
 }

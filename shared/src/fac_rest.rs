@@ -100,7 +100,7 @@ pub struct ImportMessages {
 
 /// `fortitokenmobileprovisioning/` \[DOC\]: the FortiToken Mobile provisioning settings. `provision_mode` is
 /// modeled (the GUI's "Provision mode: Online/Offline", FAC ≥ 6.6.1; its REST name is not public).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmProvisioning {
     pub resource_uri: String,
     pub server_address: String,
@@ -122,7 +122,7 @@ pub struct FtmProvisioning {
 }
 
 /// A change of [`FtmProvisioning`] (POST or PATCH); absent fields stay.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmProvisioningChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_address: Option<String>,
@@ -147,7 +147,7 @@ pub struct FtmProvisioningChange {
 /// `userfortitokenpolicy/`: Authentication > User Account Policies > Tokens (seeds/fac-token-policy-settings.txt,
 /// \[DOC\] for the settings and ranges; the field names are modeled). Secrets are write-only: a GET says only
 /// whether they are set.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPolicy {
     pub resource_uri: String,
     /// TOTP authentication window, minutes either side of now (1–60, default 1).
@@ -176,7 +176,7 @@ pub struct TokenPolicy {
 }
 
 /// A change of [`TokenPolicy`] (POST or PATCH); absent fields stay. An empty secret clears it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPolicyChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp_window: Option<u32>,

@@ -164,7 +164,7 @@ pub struct Delivered {
 }
 
 /// `POST /phones/{id}/scan`: the phone's camera pointed at a QR code image.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScanRequest {
     /// The PNG image, in Base64.

@@ -199,7 +199,7 @@ pub struct Inbox {
 
 /// `POST /phones/{id}/transfer`: the user picks "Transfer Tokens" on the old phone (token transfer between
 /// phones, DESIGN flow 8, steps 1 to 7).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StartTransfer {
     /// Where the issuing FortiAuthenticator's FortiToken Mobile API answers (its public FQDN or IP and port,
     /// `host:port`: the FAC's ftm-push `server` and port).
@@ -210,7 +210,7 @@ pub struct StartTransfer {
 }
 
 /// A phone's transfer (`POST /phones/{id}/transfer`, `…/transfer/check`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferView {
     pub transfer_id: String,
     pub tokens: Vec<TokenSerial>,
@@ -225,13 +225,13 @@ pub struct TransferView {
 
 /// `POST /phones/{id}/transfer/complete`: the user picks "Complete Token Transfer" on the new phone and types
 /// the transfer code (or scans its QR string).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CompleteTransfer {
     pub code: String,
 }
 
 /// The tokens a completed transfer installed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferInstalled {
     pub tokens: Vec<PhoneTokenView>,
 }

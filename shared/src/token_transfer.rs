@@ -29,7 +29,7 @@ pub const MSG_SN_MOBILE: &str = "FortiToken Mobile";
 
 /// One token of a transfer: what the new phone needs to compute its codes. The seed travels as 40 hex
 /// digits inside TLS, as appliances send it in a ProvisionRequest.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferTokenData {
     pub token: String,
     pub seed: String,
@@ -54,7 +54,7 @@ impl std::fmt::Debug for TransferTokenData {
 
 /// Steps 2–3: the old phone hands its tokens to the transfer service (`POST /api/v1/token/transfer/start`,
 /// after FortiToken Cloud's template).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferStart {
     /// The FortiAuthenticator that issued the tokens (their `issuer`).
     pub sn: String,
@@ -69,7 +69,7 @@ pub struct TransferStart {
 }
 
 /// Step 4: the transfer is initialised. `error` set (and the rest empty) when it is refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferStarted {
     pub result: i32,
     pub transfer_id: Option<String>,
@@ -103,14 +103,14 @@ pub struct TransferTokenAccepted {
 }
 
 /// Step 6: the FortiAuthenticator fetches the code (`POST /api/v1/token/transfer/code`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferCodeRequest {
     pub sn: String,
     pub transfer_id: String,
 }
 
 /// The transfer activation code, for the FortiAuthenticator to send on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferCodeIssued {
     pub result: i32,
     pub transfer_code: Option<String>,
@@ -119,14 +119,14 @@ pub struct TransferCodeIssued {
 }
 
 /// The old phone asks how its transfer went (`POST /api/v1/token/transfer/status`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferStatusRequest {
     pub transfer_id: String,
     pub reg_id: String,
 }
 
 /// `initialised`, `code-sent`, `completed` or `expired`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TransferStatus {
     pub result: i32,
     pub status: String,

@@ -1,6 +1,8 @@
 //! Typed clients on [`SuiteClient`]: the control plane every service serves, forticare's licenses, and the
 //! simulators' APIs (virtual appliances and phones), one method per endpoint, each answer decoded into its
-//! `protocol` type. The CLI, the e2e harness and other projects' tests call the suite through these.
+//! `protocol` type. The e2e harness (`tests/src`, for most of its simulator calls), the crate's example and
+//! other projects' tests call the suite through these; the CLI's subcommands do not yet (they build their
+//! requests with [`SuiteClient`]'s `get`/`post` and `protocol::paths`).
 
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView, ErrorBody, ResetView, ServiceStatus};

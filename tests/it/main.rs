@@ -29,6 +29,7 @@ mod reset;
 mod scenarios;
 mod state;
 mod story;
+mod testing_crate;
 mod tidy;
 mod timeline;
 mod tls;

@@ -75,7 +75,8 @@ class Lab:
     """A running fortimock: where each service listens and how to trust it.
 
     ``urls`` maps service names to base URLs (the ready file's content); ``ca_path`` is the lab CA's
-    PEM file (``None`` over plain HTTP), ready for ``requests``' ``verify=``.
+    PEM file (``None`` over plain HTTP), ready for ``requests``' ``verify=``; ``admin_token``, when the lab
+    guards its control plane with one, is sent as ``Authorization: Bearer <token>`` on every call.
     """
 
     def __init__(
@@ -88,6 +89,7 @@ class Lab:
         self.urls: Dict[str, str] = dict(urls)
         self.ca_path = ca_path
         self.timeout = timeout
+        self.admin_token = admin_token
         self.session = requests.Session()
         if admin_token:
             self.session.headers["Authorization"] = f"Bearer {admin_token}"
@@ -187,7 +189,7 @@ class ControlPlane:
         self.service = service
 
     def _call(self, method: str, path: str, body: Optional[Any] = None) -> Any:
-        return self.lab.call_object(method, self.service, path, body)
+        return self.lab.call(method, self.service, path, body)
 
     def _object(self, method: str, path: str, body: Optional[Any] = None) -> Json:
         return self.lab.call_object(method, self.service, path, body)

@@ -9,6 +9,11 @@ Fixtures:
 Options (each also an ini key with dashes as underscores, e.g. ``fortimock_plain_http = true``):
 ``--fortimock-bin``, ``--fortimock-plain-http``, ``--fortimock-data-dir`` (kept after the session),
 ``--fortimock-fixtures``, ``--fortimock-config``.
+
+Every listener runs on a free port (:data:`PORT_FLAGS`), so labs of parallel sessions (pytest-xdist, two CI
+jobs on one machine) never collide. When the lab guards its control plane with an admin token (``admin-token``
+or ``admin-token-file`` in the config file, or a bind address other than loopback, where fortimock generates
+one into the data dir), the client sends it.
 """
 
 from __future__ import annotations
@@ -27,9 +32,28 @@ from typing import IO, Any, Dict, Iterator, List, Optional
 
 import pytest
 
-from .client import SERVICES, Lab
+from .client import Lab
 
-__all__ = ["Fortimock", "find_binary", "start"]
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - the tomli backport has the same API
+    import tomli as tomllib
+
+__all__ = ["Fortimock", "PORT_FLAGS", "find_binary", "start"]
+
+PORT_FLAGS = (
+    "--forticare-port",
+    "--ftm-port",
+    "--push-port",
+    "--phone-port",
+    "--appliance-port",
+    "--smtp-port",
+    "--ui-port",
+)
+"""Every listener's port flag of ``fortimock up`` that has a fixed default: :func:`start` passes 0 (a free
+port) for each. (``--dns-port`` is off unless given, and stays off.)"""
+
+_ADMIN_TOKEN_FILE = "admin-token"
 
 _OPTIONS = {
     "fortimock-bin": ("the fortimock binary (default: the one this package installed, then PATH)", None),
@@ -89,8 +113,9 @@ class Fortimock(Lab):
         ca_path: Optional[str],
         started_in_secs: float,
         cleanup: "Optional[tempfile.TemporaryDirectory[str]]",
+        admin_token: Optional[str] = None,
     ) -> None:
-        super().__init__(urls, ca_path)
+        super().__init__(urls, ca_path, admin_token)
         self.process = process
         self.data_dir = data_dir
         self.log_path = data_dir / "fortimock.log"
@@ -119,9 +144,14 @@ def start(
     data_dir: Optional[str] = None,
     fixtures: Optional[str] = None,
     config: Optional[str] = None,
+    admin_token: Optional[str] = None,
 ) -> Fortimock:
     """Starts ``fortimock up`` on free ports and returns once every service is ready. Settings come only
-    from these arguments (and ``config``): ``FORTIMOCK_*`` variables of this process are not passed on."""
+    from these arguments (and ``config``): ``FORTIMOCK_*`` variables of this process are not passed on.
+
+    ``admin_token`` guards the control plane with that token (``--admin-token``); without it the client
+    still sends the token the lab uses when there is one (from ``config``, or generated into the data dir
+    because ``config`` binds to an address other than loopback)."""
     begun = time.monotonic()
     cleanup: "Optional[tempfile.TemporaryDirectory[str]]" = None
     if data_dir is None:
@@ -136,8 +166,10 @@ def start(
         ready_file.unlink()
     log_path = root / "fortimock.log"
     argv: List[str] = [find_binary(binary), "up", "--data-dir", str(data), "--ready-file", str(ready_file)]
-    for service in SERVICES:
-        argv += [f"--{service}-port", "0"]
+    for flag in PORT_FLAGS:
+        argv += [flag, "0"]
+    if admin_token:
+        argv += ["--admin-token", admin_token]
     if plain_http:
         argv.append("--plain-http")
     if fixtures:
@@ -160,7 +192,28 @@ def start(
     process.stdout.close()
     urls = json.loads(ready_file.read_text())
     ca_path = None if plain_http else str(data / "tls" / "ca.pem")
-    return Fortimock(process, root, urls, ca_path, time.monotonic() - begun, cleanup)
+    token = admin_token or _lab_admin_token(root, data, config)
+    return Fortimock(process, root, urls, ca_path, time.monotonic() - begun, cleanup, token)
+
+
+def _lab_admin_token(root: Path, data: Path, config: Optional[str]) -> Optional[str]:
+    """The token a started lab guards its control plane with, as fortimock chose it: the config file's
+    ``admin-token``, else the file its ``admin-token-file`` names (relative to the lab's directory, where
+    fortimock runs), else the one generated into ``<data-dir>/admin-token``; ``None`` when it has none."""
+    settings: Dict[str, Any] = {}
+    if config:
+        with open(config, "rb") as file:
+            settings = tomllib.load(file)
+    given = settings.get("admin-token")
+    if isinstance(given, str) and given.strip():
+        return given.strip()
+    named = settings.get("admin-token-file")
+    candidates = [root / named] if isinstance(named, str) and named else []
+    candidates.append(data / _ADMIN_TOKEN_FILE)
+    for path in candidates:
+        if path.is_file():
+            return path.read_text().strip() or None
+    return None
 
 
 def _banner_within(stdout: IO[bytes], timeout: float) -> bool:

@@ -29,7 +29,6 @@ use protocol::push::{
     self, ACTION_APPROVE, ACTION_DENY, APP, PushCallback, PushPayload, PushRefused, PushRequest,
 };
 use rand::Rng;
-use serde_json::json;
 
 use crate::error::ApplianceError;
 use crate::fortitoken::{self, Appliance, FtmPush};
@@ -388,13 +387,39 @@ pub(crate) fn listener_routes(api: &mut lab::api::Api<'_>) {
 }
 
 /// `POST /api/v1/pushauthresp/` on an appliance's listener: a phone's approval or denial.
+/// What the ftm-push listener answers a phone's push answer: `{"status": "ok"}`, or `{"status": "refused",
+/// "message": why}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+struct CallbackAnswer {
+    /// `ok` or `refused`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+impl CallbackAnswer {
+    fn ok() -> CallbackAnswer {
+        CallbackAnswer {
+            status: "ok",
+            message: None,
+        }
+    }
+
+    fn refused(why: impl Into<String>) -> CallbackAnswer {
+        CallbackAnswer {
+            status: "refused",
+            message: Some(why.into()),
+        }
+    }
+}
+
 #[utoipa::path(post, path = protocol::paths::PUSH_CALLBACK, tag = "ftm-push listener",
     request_body(content = PushCallback, description = "The phone's signed answer: approve with its OTP, or deny."),
     responses(
-        (status = 200, description = "Taken: the waiting push login gets its answer."),
-        (status = 400, description = "A body the listener cannot read."),
-        (status = 401, description = "A bad HMAC, a wrong OTP, or a push already answered or unknown."),
-        (status = 503, description = "The appliance service is stopping.")))]
+        (status = 200, description = "Taken: the waiting push login gets its answer.", body = CallbackAnswer),
+        (status = 400, description = "A body the listener cannot read.", body = CallbackAnswer),
+        (status = 401, description = "A bad HMAC, a wrong OTP, or a push already answered or unknown.", body = CallbackAnswer),
+        (status = 503, description = "The appliance service is stopping.", body = CallbackAnswer)))]
 async fn callback(
     endpoint: web::Data<CallbackEndpoint>,
     request: actix_web::HttpRequest,
@@ -432,7 +457,7 @@ async fn callback(
             "action must be validate or alert",
         ));
     }
-    let taken = || HttpResponse::Ok().json(json!({"status": "ok"}));
+    let taken = || HttpResponse::Ok().json(CallbackAnswer::ok());
     let claimed = context
         .sessions
         .claim(&answer.session_id, &endpoint.appliance)

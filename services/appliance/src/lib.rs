@@ -58,6 +58,12 @@ pub mod token_policy;
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "appliance";
 
+/// Every route this service registers (method and path template), its own listeners' included: the
+/// OpenAPI test (`tests/it/openapi.rs`) holds them against the service's document.
+pub fn registered_routes() -> Vec<lab::api::RegisteredRoute> {
+    lab::server::every_registered_route::<routes::Appliances>()
+}
+
 /// The default port in `fortimock up`.
 pub const DEFAULT_PORT: u16 = 8446;
 

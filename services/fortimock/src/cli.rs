@@ -162,7 +162,8 @@ pub struct UpArgs {
     /// Start no dashboard.
     #[arg(long, env = "FORTIMOCK_NO_UI")]
     pub no_ui: bool,
-    /// How log lines are written to stderr: text for people, json (one object a line) for machines.
+    /// How log lines are written to stderr: text for people, json (one object a line) for machines. Each
+    /// request's line is logged at debug: `RUST_LOG=debug fortimock up` shows them.
     #[arg(long, env = "FORTIMOCK_LOG_FORMAT", value_enum, default_value_t = lab::telemetry::LogFormat::Text)]
     pub log_format: lab::telemetry::LogFormat,
     /// When the suite stops (Ctrl-C, SIGTERM), write the coverage report (JSON, as `GET /__admin/coverage`

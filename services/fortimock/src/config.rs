@@ -8,7 +8,11 @@
 //! clap parses, which puts them under flags and variables and above the built-in defaults; a key applies
 //! to every subcommand with that flag (`data-dir` also tells `fortimock license list` where the suite is).
 //!
-//! An unknown key, or an unknown `FORTIMOCK_*` variable, is an error naming the closest valid one.
+//! An unknown key, or an unknown `FORTIMOCK_*` variable, is an error naming the closest valid one; a value
+//! the setting does not take (`forticare-port = "abc"`) is an error naming the file and the key.
+//!
+//! A boolean setting given as a flag takes an explicit value (`--plain-http=false`, also `no`, `0`, `off`),
+//! so a flag can turn off what the file turned on; `--plain-http` alone still means true.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -130,7 +134,7 @@ impl ConfigFile {
 pub fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
     check_variables(std::env::vars_os())?;
     let file = load(&args)?;
-    let command = with_file_defaults(Cli::command(), &file);
+    let command = command(&file)?;
     let matches = command.try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches(&matches)?;
     Ok(cli)
@@ -183,6 +187,12 @@ fn read(text: &str, path: &Path) -> anyhow::Result<BTreeMap<String, FileValue>> 
     let keys = file_keys();
     let mut values = BTreeMap::new();
     for (key, value) in table {
+        if key == "config" {
+            bail!(
+                "`config` in {}: a config file cannot name another one; give the file with --config or {CONFIG_VARIABLE}",
+                path.display()
+            );
+        }
         if !keys.contains(&key) {
             bail!(
                 "unknown key `{key}` in {}: did you mean `{}`? (`fortimock config --table` lists every key)",
@@ -218,6 +228,89 @@ fn read(text: &str, path: &Path) -> anyhow::Result<BTreeMap<String, FileValue>> 
         values.insert(key, value);
     }
     Ok(values)
+}
+
+/// The command line `fortimock` parses: boolean settings that take an explicit value, the file's values as
+/// defaults, each checked first, so a bad one is reported as the file's.
+fn command(file: &ConfigFile) -> anyhow::Result<Command> {
+    let command = explicit_booleans(Cli::command(), &file_keys());
+    check_file_values(&command, file)?;
+    Ok(with_file_defaults(command, file))
+}
+
+/// `command` and its subcommands, each on/off setting (a `fortimock.toml` key) taking an optional value:
+/// `--plain-http` is true, `--plain-http=false` (or `no`, `0`, `off`) is false, which is how a flag undoes
+/// what the file set. Variables keep reading `1`/`true` and `0`/`false`.
+fn explicit_booleans(command: Command, keys: &[String]) -> Command {
+    let command = command.mut_args(|arg| {
+        let is_setting = arg
+            .get_long()
+            .is_some_and(|long| keys.iter().any(|k| k == long));
+        if !is_setting || !matches!(arg.get_action(), ArgAction::SetTrue) {
+            return arg;
+        }
+        arg.action(ArgAction::Set)
+            .num_args(0..=1)
+            .require_equals(true)
+            .default_missing_value("true")
+            .default_value("false")
+            .value_name("true|false")
+            .value_parser(clap::builder::BoolishValueParser::new())
+    });
+    command.mut_subcommands(|sub| explicit_booleans(sub, keys))
+}
+
+/// Each of the file's values parsed as its setting of `fortimock up` parses it: a bad one is an error
+/// naming the file and the key, not a flag the user never typed.
+fn check_file_values(command: &Command, file: &ConfigFile) -> anyhow::Result<()> {
+    let Some(path) = &file.path else {
+        return Ok(());
+    };
+    let mut command = command.clone();
+    command.build();
+    let Some(up) = command.find_subcommand("up") else {
+        return Ok(());
+    };
+    for arg in up.get_arguments() {
+        let Some(key) = arg.get_long() else { continue };
+        let Some(value) = file.values.get(key) else {
+            continue;
+        };
+        let items: Vec<&str> = match value {
+            FileValue::One(text) => match arg.get_value_delimiter() {
+                Some(delimiter) => text.split(delimiter).collect(),
+                None => vec![text.as_str()],
+            },
+            FileValue::Many(items) => items.iter().map(String::as_str).collect(),
+        };
+        // The setting alone, as a flag with a value: its own value parser decides.
+        let mut alone = Arg::new(arg.get_id().clone())
+            .long(key.to_owned())
+            .action(ArgAction::Set)
+            .value_parser(arg.get_value_parser().clone());
+        if let Some(names) = arg.get_value_names() {
+            alone = alone.value_names(names.to_vec());
+        }
+        let alone = Command::new(up.get_name().to_owned())
+            .no_binary_name(true)
+            .arg(alone);
+        for item in items {
+            if let Err(error) = alone
+                .clone()
+                .try_get_matches_from([format!("--{key}={item}")])
+            {
+                let rendered = error.to_string();
+                let reason = rendered
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_start_matches("error: ")
+                    .to_owned();
+                bail!("`{key} = {item:?}` in {}: {reason}", path.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `command` and its subcommands, each argument whose long name the file sets defaulting to the file's
@@ -329,6 +422,10 @@ pub fn readme_table() -> String {
         ) && arg.get_num_args().is_none_or(|n| n.max_values() > 0);
         let flag = match arg.get_value_names().and_then(|names| names.first()) {
             Some(name) if takes_value => format!("`--{long} {name}`"),
+            // On/off settings take an optional value (see `explicit_booleans`).
+            _ if matches!(arg.get_action(), ArgAction::SetTrue) => {
+                format!("`--{long}[=true\\|false]`")
+            }
             _ => format!("`--{long}`"),
         };
         let variable = arg
@@ -375,7 +472,7 @@ pub fn show(args: &crate::cli::ConfigArgs) -> anyhow::Result<()> {
     }
     let argv: Vec<OsString> = std::env::args_os().collect();
     let file = load(&argv)?;
-    let command = with_file_defaults(Cli::command(), &file);
+    let command = command(&file)?;
     let mut up_argv = vec![OsString::from("fortimock"), OsString::from("up")];
     if let Some(path) = &file.path {
         up_argv.push("--config".into());
@@ -444,12 +541,22 @@ mod tests {
 
     /// `fortimock up` parsed with `file` applied and `env` as the variables clap sees.
     fn up_with(file: &ConfigFile, args: &[&str]) -> crate::cli::UpArgs {
-        let command = with_file_defaults(Cli::command(), file);
+        try_up_with(file, args).unwrap()
+    }
+
+    /// `fortimock up` parsed as [`parse`] parses it, with `file` applied; the error as `main` prints it.
+    fn try_up_with(file: &ConfigFile, args: &[&str]) -> Result<crate::cli::UpArgs, String> {
+        let command = command(file).map_err(|e| e.to_string())?;
         let mut argv = vec!["fortimock", "up"];
         argv.extend_from_slice(args);
-        let matches = command.try_get_matches_from(argv).unwrap();
-        match Cli::from_arg_matches(&matches).unwrap().command {
-            crate::cli::Command::Up(up) => up,
+        let matches = command
+            .try_get_matches_from(argv)
+            .map_err(|e| e.to_string())?;
+        match Cli::from_arg_matches(&matches)
+            .map_err(|e| e.to_string())?
+            .command
+        {
+            crate::cli::Command::Up(up) => Ok(up),
             _ => unreachable!(),
         }
     }
@@ -495,14 +602,67 @@ mod tests {
                 ])
                 .env("FORTIMOCK_TEST_CHILD", "1")
                 .env("FORTIMOCK_FTM_PORT", "7443")
+                .env("FORTIMOCK_NO_UI", "1")
                 .status()
                 .unwrap();
             assert!(status.success());
             return;
         }
-        let config = file("ftm-port = 9443\n");
-        assert_eq!(up_with(&config, &[]).ports.ftm_port, 7443);
+        let config = file("ftm-port = 9443\nno-ui = false\n");
+        let up = up_with(&config, &[]);
+        assert_eq!(up.ports.ftm_port, 7443);
+        // A boolean's variable still reads `1` (as before booleans took a value on the command line).
+        assert!(up.no_ui);
+        assert!(!up_with(&config, &["--no-ui=false"]).no_ui);
         assert_eq!(up_with(&config, &["--ftm-port", "1"]).ports.ftm_port, 1);
+    }
+
+    /// A flag turns off a boolean the file turned on; the bare flag still turns it on; anything but a
+    /// boolean is refused.
+    #[test]
+    fn a_flag_overrides_a_boolean_the_file_set() {
+        let config =
+            file("plain-http = true\nephemeral = true\nno-fixtures = true\nno-ui = true\n");
+        let up = up_with(
+            &config,
+            &["--plain-http=false", "--no-fixtures=no", "--no-ui=0"],
+        );
+        assert!(!up.lab.plain_http && !up.no_fixtures && !up.no_ui);
+        assert!(up.lab.ephemeral, "untouched: the file's value");
+        let up = up_with(
+            &ConfigFile::default(),
+            &["--plain-http", "--ephemeral=true"],
+        );
+        assert!(up.lab.plain_http && up.lab.ephemeral);
+        let up = up_with(&ConfigFile::default(), &[]);
+        assert!(!up.lab.plain_http && !up.lab.ephemeral && !up.no_fixtures);
+        let error = try_up_with(&config, &["--plain-http=maybe"]).unwrap_err();
+        assert!(error.contains("invalid value 'maybe'"), "{error}");
+        // `--plain-http false` is not a value for the flag: `false` is left over as an unexpected argument.
+        assert!(try_up_with(&config, &["--plain-http", "false"]).is_err());
+    }
+
+    /// A value the setting does not take is reported as the file's, with the key as written there.
+    #[test]
+    fn a_bad_value_in_the_file_names_the_file_and_the_key() {
+        let error = try_up_with(&file("forticare-port = \"abc\"\n"), &[]).unwrap_err();
+        assert!(
+            error.starts_with("`forticare-port = \"abc\"` in fortimock.toml: invalid value 'abc'"),
+            "{error}"
+        );
+        let error = try_up_with(&file("log-format = \"xml\"\n"), &[]).unwrap_err();
+        assert!(
+            error.starts_with("`log-format = \"xml\"` in fortimock.toml: invalid value 'xml'"),
+            "{error}"
+        );
+        let error = try_up_with(&file("plain-http = \"perhaps\"\n"), &[]).unwrap_err();
+        assert!(error.contains("in fortimock.toml"), "{error}");
+        // Good values of every kind pass the same check.
+        try_up_with(
+            &file("forticare-port = 0\nlog-format = \"json\"\ntls-name = [\"a.example\"]\nplain-http = true\n"),
+            &[],
+        )
+        .unwrap();
     }
 
     #[test]
@@ -518,7 +678,7 @@ mod tests {
         assert_eq!(up.lab.data_dir, PathBuf::from("/srv/fortimock"));
         assert_eq!(up.log_format, lab::telemetry::LogFormat::Json);
         // A key applies to every subcommand with that flag.
-        let command = with_file_defaults(Cli::command(), &config);
+        let command = command(&config).unwrap();
         let matches = command
             .try_get_matches_from(["fortimock", "license", "list"])
             .unwrap();
@@ -548,6 +708,12 @@ mod tests {
         assert!(error.to_string().contains("not valid TOML"), "{error}");
         let error = read("bind = {a = 1}\n", Path::new("f.toml")).unwrap_err();
         assert!(error.to_string().contains("not table"), "{error}");
+        // `config` is a flag, not a key: the file cannot name another file.
+        let error = read("config = \"other.toml\"\n", Path::new("f.toml")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`config` in f.toml: a config file cannot name another one; give the file with --config or FORTIMOCK_CONFIG"
+        );
     }
 
     #[test]

@@ -110,7 +110,7 @@ fn refusal(entry: &CatalogueEntry) -> (i32, Option<protocol::catalogue::WireErro
 }
 
 /// `POST token/transfer/start`: the old phone hands over its tokens' data.
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_START, tag = "token transfer (Fortinet's wire)", responses((status = "2XX", description = "The old phone hands over its tokens' data.")))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_START, tag = "token transfer (Fortinet's wire)", request_body = TransferStart, responses((status = 200, description = "The old phone hands over its tokens' data: the transfer id, or `error` (and `result` non-zero) when refused.", body = TransferStarted)))]
 pub(crate) async fn start(
     state: web::Data<Ftm>,
     Json(request): Json<TransferStart>,
@@ -209,7 +209,7 @@ fn storage(e: StoreError) -> FtmError {
 
 /// `POST token/transfer/code`: the issuing FortiAuthenticator fetches the transfer code (a new one replaces
 /// an earlier one).
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_CODE, tag = "token transfer (Fortinet's wire)", responses((status = "2XX", description = "The issuing FortiAuthenticator fetches the transfer code (a new one replaces an earlier one).")))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_CODE, tag = "token transfer (Fortinet's wire)", request_body = TransferCodeRequest, responses((status = 200, description = "The issuing FortiAuthenticator fetches the transfer code (a new one replaces an earlier one); `error` when refused.", body = TransferCodeIssued)))]
 pub(crate) async fn code(
     state: web::Data<Ftm>,
     Json(request): Json<TransferCodeRequest>,
@@ -264,7 +264,7 @@ pub(crate) async fn code(
 }
 
 /// `POST token/transfer/status`: the old phone asks how its transfer went.
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_STATUS, tag = "token transfer (Fortinet's wire)", responses((status = "2XX", description = "The old phone asks how its transfer went.")))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_STATUS, tag = "token transfer (Fortinet's wire)", request_body = TransferStatusRequest, responses((status = 200, description = "The old phone asks how its transfer went: `initialised`, `code-sent`, `completed` or `expired`.", body = TransferStatus)))]
 pub(crate) async fn status(
     state: web::Data<Ftm>,
     Json(request): Json<TransferStatusRequest>,

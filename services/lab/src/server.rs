@@ -272,6 +272,14 @@ pub fn registered_routes<S: Service>() -> Vec<crate::api::RegisteredRoute> {
     crate::api::collect_routes(served_routes::<S>)
 }
 
+/// Every route service `S` registers: its listener's ([`registered_routes`]) and those of the listeners it
+/// opens itself ([`Service::listener_routes`]); the OpenAPI test holds them against the document.
+pub fn every_registered_route<S: Service>() -> Vec<crate::api::RegisteredRoute> {
+    let mut routes = registered_routes::<S>();
+    routes.extend(crate::api::collect_routes(S::listener_routes));
+    routes
+}
+
 /// Binds `options.bind` and serves only `configure`'s routes, with the shared bounds and logging but no
 /// control plane (an appliance's ftm-push listener).
 pub fn start_endpoint<F>(

@@ -366,7 +366,13 @@ async fn activate(
 
 /// `POST /phones/{id}/scan`: the phone's camera on a QR code image (the one in an activation email): the
 /// QR code read, then the activation as if the user had scanned it on screen.
-#[utoipa::path(post, path = paths::PHONE_SCAN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "The phone's camera on a QR code image (the one in an activation email): the QR code read, then the activation as if the user had scanned it on screen.")))]
+#[utoipa::path(post, path = paths::PHONE_SCAN, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = ScanRequest,
+    responses(
+        (status = 201, description = "The phone's camera on a QR code image (the one in an activation email): the QR code read, then the activation as if the user had scanned it on screen; the token, now on the phone.", body = PhoneTokenView),
+        (status = 400, description = "Not a PNG with a QR code, or not an activation code in it.", body = ErrorBody),
+        (status = 404, description = "`phone.not-found`.", body = ErrorBody),
+        (status = 422, description = "ftm's refusal with its catalogue id, e.g. `ftm.mobile.code-invalid`.", body = ErrorBody),
+        (status = 502, description = "`phone.ftm-unreachable`.", body = ErrorBody)))]
 async fn scan(
     state: web::Data<Phones>,
     id: web::Path<String>,

@@ -26,7 +26,7 @@ use crate::error::PhoneError;
 use crate::routes::{Phones, find};
 
 /// `POST /phones/{id}/transfer/check`: which transfer, and the tokens it moves.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckTransfer {
     transfer_id: String,
@@ -59,7 +59,7 @@ fn unreachable(what: &str, e: impl std::fmt::Display) -> PhoneError {
 }
 
 /// `POST /phones/{id}/transfer`: "Transfer Tokens" on the old phone.
-#[utoipa::path(post, path = paths::PHONE_TRANSFER, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "\"Transfer Tokens\" on the old phone.")))]
+#[utoipa::path(post, path = paths::PHONE_TRANSFER, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = StartTransfer, responses((status = 201, description = "\"Transfer Tokens\" on the old phone: the transfer, its code sent to the user by the FortiAuthenticator.", body = TransferView), (status = 404, description = "`phone.not-found`.", body = protocol::admin::ErrorBody), (status = 422, description = "The refusal on the wire, with its catalogue id.", body = protocol::admin::ErrorBody), (status = 502, description = "`phone.transfer-unreachable`.", body = protocol::admin::ErrorBody)))]
 pub(crate) async fn start(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -190,7 +190,7 @@ pub(crate) async fn start(
 
 /// `POST /phones/{id}/transfer/check`: the old phone asks how the transfer went; once another phone completed
 /// it, this one removes the tokens.
-#[utoipa::path(post, path = paths::PHONE_TRANSFER_CHECK, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "The old phone asks how the transfer went; once another phone completed it, this one removes the tokens.")))]
+#[utoipa::path(post, path = paths::PHONE_TRANSFER_CHECK, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = CheckTransfer, responses((status = 200, description = "The old phone asks how the transfer went; once another phone completed it, this one removes the tokens.", body = TransferView), (status = 404, description = "`phone.not-found`.", body = protocol::admin::ErrorBody), (status = 422, description = "The refusal on the wire, with its catalogue id.", body = protocol::admin::ErrorBody), (status = 502, description = "`phone.transfer-unreachable`.", body = protocol::admin::ErrorBody)))]
 pub(crate) async fn check(
     state: web::Data<Phones>,
     id: web::Path<String>,
@@ -245,7 +245,7 @@ pub(crate) async fn check(
 }
 
 /// `POST /phones/{id}/transfer/complete`: "Complete Token Transfer" on the new phone.
-#[utoipa::path(post, path = paths::PHONE_TRANSFER_COMPLETE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), responses((status = "2XX", description = "\"Complete Token Transfer\" on the new phone.")))]
+#[utoipa::path(post, path = paths::PHONE_TRANSFER_COMPLETE, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = CompleteTransfer, responses((status = 201, description = "\"Complete Token Transfer\" on the new phone: the tokens it installed.", body = TransferInstalled), (status = 404, description = "`phone.not-found`.", body = protocol::admin::ErrorBody), (status = 422, description = "The refusal on the wire, with its catalogue id.", body = protocol::admin::ErrorBody), (status = 502, description = "`phone.transfer-unreachable`.", body = protocol::admin::ErrorBody)))]
 pub(crate) async fn complete(
     state: web::Data<Phones>,
     id: web::Path<String>,

@@ -27,6 +27,12 @@ pub mod webhook;
 /// The service's name: its `--ready-file` key, its data-dir subfolder and its log tag.
 pub const NAME: &str = "push";
 
+/// Every route this service registers (method and path template), its own listeners' included: the
+/// OpenAPI test (`tests/it/openapi.rs`) holds them against the service's document.
+pub fn registered_routes() -> Vec<lab::api::RegisteredRoute> {
+    lab::server::every_registered_route::<routes::Relay>()
+}
+
 /// The default port in `fortimock up`.
 pub const DEFAULT_PORT: u16 = 8444;
 

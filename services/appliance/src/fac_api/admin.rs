@@ -60,7 +60,7 @@ fn view(state: &Appliances, appliance: &Appliance) -> Result<FacView, ApplianceE
 
 /// `POST /appliances/{serial}/api-keys`: a new API key for the administrator (default `admin`); it replaces
 /// the old one and is shown only here.
-#[utoipa::path(post, path = paths::APPLIANCE_API_KEYS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A new API key for the administrator (default `admin`); it replaces the old one and is shown only here.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_API_KEYS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), request_body = ApiKeyRequest, responses((status = 201, description = "A new API key for the administrator (default `admin`); it replaces the old one and is shown only here.", body = ApiKeyIssued), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn issue_api_key(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -85,7 +85,7 @@ async fn issue_api_key(
     }))
 }
 
-#[utoipa::path(get, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The FortiAuthenticator's settings: host name, provisioning, token policy, admins.")))]
+#[utoipa::path(get, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = 200, description = "The FortiAuthenticator's settings: host name, provisioning, token policy, admins.", body = FacView), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn show_fac(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -96,7 +96,7 @@ async fn show_fac(
 
 /// `PATCH /appliances/{serial}/fac`: host name, provisioning settings and token policy, all checked before
 /// anything changes.
-#[utoipa::path(patch, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Host name, provisioning settings and token policy, all checked before anything changes.")))]
+#[utoipa::path(patch, path = paths::APPLIANCE_FAC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), request_body = FacChange, responses((status = 200, description = "Host name, provisioning settings and token policy, all checked before anything changes: the settings after.", body = FacView), (status = 400, description = "A value the FortiAuthenticator refuses; nothing changed.", body = protocol::admin::ErrorBody), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn change_fac(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -135,7 +135,7 @@ async fn change_fac(
 }
 
 /// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it.
-#[utoipa::path(post, path = paths::APPLIANCE_LDAP_USERS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A user as the FAC's LDAP synchronisation would bring it.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_LDAP_USERS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), request_body = NewLdapUser, responses((status = 201, description = "A user as the FAC's LDAP synchronisation would bring it.", body = protocol::fac_admin::LdapUserCreated), (status = 409, description = "The user exists.", body = protocol::admin::ErrorBody), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn add_ldap_user(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -187,7 +187,7 @@ async fn add_ldap_user(
     }
 }
 
-#[utoipa::path(get, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The emails and SMS the FortiAuthenticator sent.")))]
+#[utoipa::path(get, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = 200, description = "The emails and SMS the FortiAuthenticator sent.", body = Outbox), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn outbox(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -198,7 +198,7 @@ async fn outbox(
     }))
 }
 
-#[utoipa::path(delete, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "The outbox emptied.")))]
+#[utoipa::path(delete, path = paths::APPLIANCE_OUTBOX, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = 204, description = "The outbox emptied."), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn clear_outbox(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -218,7 +218,7 @@ struct PageFormat {
 
 /// `GET /appliances/{serial}/activation/{token}`: the offline activation page of a token provisioned offline
 /// and waiting for its phone.
-#[utoipa::path(get, path = paths::APPLIANCE_ACTIVATION, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The activation token.")), responses((status = "2XX", description = "The offline activation page of a token provisioned offline and waiting for its phone.")))]
+#[utoipa::path(get, path = paths::APPLIANCE_ACTIVATION, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The activation token."), ("format" = Option<String>, Query, description = "`json` (default) or `png` (the QR code itself).")), responses((status = 200, description = "The offline activation page of a token provisioned offline and waiting for its phone (`?format=png`: the QR code as a PNG).", content((protocol::fac_admin::ActivationPage = "application/json"), (Vec<u8> = "image/png"))), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn activation_page(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -243,7 +243,7 @@ async fn activation_page(
 }
 
 /// `GET /appliances/{serial}/agents`: what every virtual Windows agent holds.
-#[utoipa::path(get, path = paths::APPLIANCE_AGENTS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "What every virtual Windows agent holds.")))]
+#[utoipa::path(get, path = paths::APPLIANCE_AGENTS, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = 200, description = "What every virtual Windows agent holds.", body = Vec<protocol::fac_admin::AgentCacheView>), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn agents(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -270,7 +270,7 @@ fn agent_name(agent: &str) -> Result<&str, ApplianceError> {
 }
 
 /// `POST /appliances/{serial}/agents/{agent}/sync`: the agent fetches `user`'s offline cache (`offlineotp/`).
-#[utoipa::path(post, path = paths::APPLIANCE_AGENT_SYNC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), responses((status = "2XX", description = "The agent fetches `user`'s offline cache (`offlineotp/`).")))]
+#[utoipa::path(post, path = paths::APPLIANCE_AGENT_SYNC, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), request_body = AgentSync, responses((status = 200, description = "The agent fetches `user`'s offline cache (`offlineotp/`).", body = protocol::fac_admin::AgentCacheView), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn agent_sync(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
@@ -297,7 +297,7 @@ async fn agent_sync(
 
 /// `POST /appliances/{serial}/agents/{agent}/login`: an offline login on the agent's PC, checked against its
 /// cache alone (200 on success, 401 otherwise).
-#[utoipa::path(post, path = paths::APPLIANCE_AGENT_LOGIN, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), responses((status = "2XX", description = "An offline login on the agent's PC, checked against its cache alone (200 on success, 401 otherwise).")))]
+#[utoipa::path(post, path = paths::APPLIANCE_AGENT_LOGIN, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("agent" = String, Path, description = "The agent's id.")), request_body = AgentLogin, responses((status = 200, description = "An offline login on the agent's PC, checked against its cache alone: success.", body = protocol::fac_admin::AgentLoginOutcome), (status = 401, description = "The code was refused (the outcome says why).", body = protocol::fac_admin::AgentLoginOutcome), (status = 404, description = "No such FortiAuthenticator.", body = protocol::admin::ErrorBody)))]
 async fn agent_login(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
