@@ -579,6 +579,24 @@ impl Ledger {
                     ticket.new_code.compact().as_bytes(),
                     license.id.as_str().as_bytes(),
                 )?;
+                if !modeled::TRANSFER_KEEPS_TOKEN_SERIALS {
+                    // The new owner's fresh serials join the index; the old ones stay, so the old owner
+                    // keeps them for its grace period and then hears they moved.
+                    let fresh = license.token_serials();
+                    if let Some(token) = taken_token(tx, &fresh)? {
+                        return Err(StoreError::internal(format!(
+                            "token {token}, drawn for {} after ticket {}, already exists",
+                            license.id, ticket.ticket
+                        )));
+                    }
+                    for token in &fresh {
+                        tx.insert(
+                            TOKENS,
+                            token.as_str().as_bytes(),
+                            license.id.as_str().as_bytes(),
+                        )?;
+                    }
+                }
                 crate::accounts::settle_account(tx, &mut license, now)?;
                 write_license(tx, &license)?;
                 register(tx, &license)?;
@@ -721,27 +739,33 @@ impl Ledger {
     ) -> Result<OwnershipAnswer, StoreError> {
         self.store.read(|r| {
             let mut tokens = Vec::with_capacity(query.tokens.len());
-            // A poll names many tokens of one license: read each license once.
-            let mut seen: Vec<License> = Vec::new();
+            // A poll names many tokens of one license: read each license (and, when transfers give
+            // fresh serials, which owner's tokens each serial is) once.
+            type Generations = Option<std::collections::HashMap<TokenSerial, usize>>;
+            let mut seen: Vec<(License, Generations)> = Vec::new();
             for token in &query.tokens {
-                let license = match r.get(TOKENS, token.as_str().as_bytes())? {
+                let found = match r.get(TOKENS, token.as_str().as_bytes())? {
                     Some(id) => match seen
                         .iter()
-                        .find(|l| l.id.as_str().as_bytes() == id.as_slice())
+                        .position(|(l, _)| l.id.as_str().as_bytes() == id.as_slice())
                     {
-                        Some(license) => Some(license.clone()),
-                        None => {
-                            let license = read_license(r, &id)?;
-                            if let Some(license) = &license {
-                                seen.push(license.clone());
-                            }
-                            license
-                        }
+                        Some(index) => Some(index),
+                        None => read_license(r, &id)?.map(|license| {
+                            let generations =
+                                license.token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
+                            seen.push((license, generations));
+                            seen.len() - 1
+                        }),
                     },
                     None => None,
                 };
-                tokens.push(match license {
-                    Some(license) => license.ownership_of(token.clone(), &query.appliances, now),
+                tokens.push(match found.map(|index| &seen[index]) {
+                    Some((license, generations)) => license.ownership_of(
+                        token.clone(),
+                        generations.as_ref().and_then(|g| g.get(token).copied()),
+                        &query.appliances,
+                        now,
+                    ),
                     None => TokenOwnership {
                         token: token.clone(),
                         license: None,
