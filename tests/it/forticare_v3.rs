@@ -436,6 +436,11 @@ async fn bad_requests_get_the_v3_shapes_and_change_nothing() {
             json!({"sourceAccountId": 1000000, "targetAccountId": 5, "serialNumbers": ["FGVM01TM00000044"]}),
             206,
         ),
+        (
+            paths::V3_PRODUCTS_TRANSFER,
+            json!({"sourceAccountId": 1000000, "targetAccountId": 1000001, "serialNumbers": (0..11).map(|i| format!("FGT60FTK200000{i:02}")).collect::<Vec<_>>()}),
+            104,
+        ),
     ];
     for (path, body, code) in cases {
         let (status, answer) = suite.v3(path, &token, body.clone()).await;
@@ -795,7 +800,9 @@ fn readme_v3_examples() -> (Value, Vec<ReadmeCall>) {
         .find("## FortiCare's asset-management API (v3)")
         .expect("README has the v3 section");
     let section = &readme[start..];
-    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |end| end + 3)];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
     let body_of = |line: &str| -> Value {
         let quoted = &line[line.find("-d '").expect("a -d body") + 4..];
         serde_json::from_str(&quoted[..quoted.rfind('\'').unwrap()])
@@ -847,7 +854,13 @@ async fn every_readme_v3_example_succeeds_on_a_fresh_suite() {
     let token = answer["access_token"].as_str().unwrap().to_owned();
     for call in calls {
         let (status, answer) = suite.v3(&call.path, &token, call.body.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{} {}: {answer}", call.path, call.body);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} {}: {answer}",
+            call.path,
+            call.body
+        );
         assert_envelope(&answer, 0);
     }
 }

@@ -118,8 +118,7 @@ impl License {
         if current && self.usable_by(cluster) {
             answer.owned = true;
             answer.since = self.since;
-        } else if let Some(former) =
-            former.filter(|f| modeled::may_use_token(&f.cluster, cluster))
+        } else if let Some(former) = former.filter(|f| modeled::may_use_token(&f.cluster, cluster))
         {
             answer.moved = true;
             answer.grace_until = Some(former.grace_until);

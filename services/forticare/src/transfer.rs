@@ -307,12 +307,7 @@ mod tests {
         assert_eq!(generations[&old_token], 0);
         assert_eq!(generations[&new_token], 1);
         let ask = |token: &TokenSerial, who: &str, now: UnixTime| {
-            after.ownership_of(
-                token.clone(),
-                Some(generations[token]),
-                &[serial(who)],
-                now,
-            )
+            after.ownership_of(token.clone(), Some(generations[token]), &[serial(who)], now)
         };
         let later = NOW.plus_secs(3600);
         assert!(ask(&old_token, "FGTA", NOW).owned && ask(&old_token, "FGTA", NOW).moved);
@@ -350,7 +345,9 @@ mod tests {
         assert!(ticket.rma);
         let token = after.token_serials()[0].clone();
         assert_eq!(
-            after.ownership_of(token, None, &[serial("FGTB")], NOW).since,
+            after
+                .ownership_of(token, None, &[serial("FGTB")], NOW)
+                .since,
             Some(NOW)
         );
         // The day before the policy, no RMA is needed.
