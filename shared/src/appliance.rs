@@ -64,7 +64,7 @@ impl ApplianceSettings {
     }
 }
 
-/// A partial change of [`ApplianceSettings`] (`PATCH /appliances/{serial}/settings`, or at creation).
+/// A partial change of `ApplianceSettings` (`PATCH /appliances/{serial}/settings`, or at creation).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SettingsChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,7 +160,7 @@ pub struct FtmPushSettings {
     pub listening_port: Option<u16>,
 }
 
-/// A partial change of [`FtmPushSettings`] (`PATCH /appliances/{serial}/ftm-push`, or at creation).
+/// A partial change of `FtmPushSettings` (`PATCH /appliances/{serial}/ftm-push`, or at creation).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmPushChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,7 +318,7 @@ pub struct PollOutcome {
     pub debug: Vec<String>,
 }
 
-/// A failed cloud operation (import, provision, poll): HTTP 422 or 502, an [`crate::admin::ErrorBody`]
+/// A failed cloud operation (import, provision, poll): HTTP 422 or 502, an `ErrorBody`
 /// plus the wire error code and the debug lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OperationFailure {
@@ -365,7 +365,7 @@ pub enum LoginResult {
     PushFailed,
 }
 
-/// The answer to a [`LoginRequest`] (HTTP 200 on success, 401 otherwise).
+/// The answer to a `LoginRequest` (HTTP 200 on success, 401 otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LoginOutcome {
     pub result: LoginResult,

@@ -23,7 +23,7 @@ pub struct LicenseSpec {
     /// The 20-hex-digit activation code printed on the certificate; generated when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<LicenseActivationCode>,
-    /// Number of tokens, 1 to [`MAX_SEATS`].
+    /// Number of tokens, 1 to 10000 (`MAX_SEATS`).
     pub seats: u32,
     /// "Certificate Valid Until": the code must be redeemed once before the end of this day (UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,7 +38,7 @@ pub struct LicenseSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owner_peers: Vec<ApplianceSerial>,
     /// The day the license shipped (default: the day it is created, on the lab clock). Licenses shipped on
-    /// or after [`NO_TRANSFER_SINCE`] move only on an RMA.
+    /// or after 2025-08-04 (`NO_TRANSFER_SINCE`) move only on an RMA.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shipped: Option<CivilDate>,
 }
@@ -104,7 +104,7 @@ pub struct LicenseSummary {
     pub note: Option<String>,
     pub created: UnixTime,
     pub owner: Option<OwnerView>,
-    /// The day it shipped (see [`NO_TRANSFER_SINCE`]).
+    /// The day it shipped (shipped on or after 2025-08-04, it moves only on an RMA).
     pub shipped: CivilDate,
     /// The SKU, `FTM-ELIC-<seats>` (`FTM-TRIAL` for a trial).
     pub sku: String,
@@ -135,7 +135,7 @@ pub struct OwnershipQuery {
     pub tokens: Vec<TokenSerial>,
 }
 
-/// forticare's answer to an [`OwnershipQuery`].
+/// forticare's answer to an `OwnershipQuery`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OwnershipAnswer {
     /// One entry per queried token, in query order.
@@ -200,12 +200,12 @@ pub struct TransferRequest {
     pub from: ApplianceSerial,
     /// The appliance that gets it.
     pub to: ApplianceSerial,
-    /// A return-merchandise replacement: the only way a license shipped on or after
-    /// [`NO_TRANSFER_SINCE`] moves; every token must then be provisioned again on `to`.
+    /// A return-merchandise replacement: the only way a license shipped on or after 2025-08-04
+    /// (`NO_TRANSFER_SINCE`) moves; every token must then be provisioned again on `to`.
     #[serde(default)]
     pub rma: bool,
-    /// How long the old appliance keeps working, in seconds (default [`DEFAULT_GRACE_SECS`], at most
-    /// [`MAX_GRACE_SECS`]; 0 stops it at once).
+    /// How long the old appliance keeps working, in seconds (default 86400 s, a day, `DEFAULT_GRACE_SECS`;
+    /// at most 7776000 s, 90 days, `MAX_GRACE_SECS`; 0 stops it at once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grace_secs: Option<i64>,
     /// What the customer wrote in the ticket.
@@ -260,7 +260,7 @@ pub struct ApiUserSpec {
     pub username: String,
     /// The API password.
     pub password: String,
-    /// The FortiCare account the user acts in (default [`crate::modeled::V3_LAB_ACCOUNT`]).
+    /// The FortiCare account the user acts in (default 1000000, the lab's account, `modeled::V3_LAB_ACCOUNT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<u64>,
     /// Other accounts of the user's organization it may act on (`accountId`, `products/transfer`).
@@ -292,4 +292,21 @@ pub struct ApiUserView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiUserList {
     pub api_users: Vec<ApiUserView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The API types' doc comments (the OpenAPI document's descriptions) say these values in words.
+    #[test]
+    fn the_documented_values_are_the_constants() {
+        assert_eq!(MAX_SEATS, 10000);
+        assert_eq!(NO_TRANSFER_SINCE.to_string(), "2025-08-04");
+        assert_eq!(DEFAULT_GRACE_SECS, 86400);
+        assert_eq!(MAX_GRACE_SECS, 7_776_000);
+        assert_eq!(crate::modeled::V3_LAB_ACCOUNT, 1_000_000);
+        assert_eq!(crate::state::STATE_FORMAT, "fortimock-state/1");
+        assert_eq!(crate::scenario::MAX_DELAY_MS, 120_000);
+    }
 }

@@ -125,7 +125,7 @@ pub struct MessagingSettings {
     pub sms_gateway: String,
 }
 
-/// A partial change of [`MessagingSettings`] (`PATCH /appliances/{serial}/messaging`).
+/// A partial change of `MessagingSettings` (`PATCH /appliances/{serial}/messaging`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessagingChange {

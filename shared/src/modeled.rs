@@ -167,13 +167,36 @@ pub const TRIAL_SEATS: u32 = 2;
 /// The token serials of a license. fortimock derives them from the license id, so a license created from
 /// the same fixture always has the same tokens and docs can name them.
 pub fn token_serials(license: &LicenseId, seats: u32) -> Vec<TokenSerial> {
+    generation_serials(license, seats, 0)
+}
+
+/// The token serials a license's owner gets after `transfers` transfer tickets: the same as the first
+/// owner's ([`token_serials`]) when a transfer `keeps_serials`, else fresh ones for each owner (derived
+/// from the license id and the number of tickets, so they too are stable). The ledger passes
+/// [`TRANSFER_KEEPS_TOKEN_SERIALS`].
+pub fn token_serials_after(
+    license: &LicenseId,
+    seats: u32,
+    transfers: usize,
+    keeps_serials: bool,
+) -> Vec<TokenSerial> {
+    generation_serials(license, seats, if keeps_serials { 0 } else { transfers })
+}
+
+/// The serials of a license's `generation`-th set of tokens (0: the first owner's).
+fn generation_serials(license: &LicenseId, seats: u32, generation: usize) -> Vec<TokenSerial> {
     (0..seats)
         .map(|seat| {
-            let digest = Sha256::new()
+            let mut digest = Sha256::new()
                 .chain_update(b"fortimock token serial\0")
                 .chain_update(license.as_str())
-                .chain_update(seat.to_be_bytes())
-                .finalize();
+                .chain_update(seat.to_be_bytes());
+            if generation > 0 {
+                digest = digest
+                    .chain_update(b"\0transfer\0")
+                    .chain_update((generation as u64).to_be_bytes());
+            }
+            let digest = digest.finalize();
             let mut bytes = [0u8; 5];
             bytes.copy_from_slice(&digest[..5]);
             TokenSerial::from_bytes(bytes)
@@ -493,7 +516,9 @@ pub const MOVED_ESCROW_ERROR: &CatalogueEntry = &crate::catalogue::ACTIVATION_CO
 /// derive from the license id, [`token_serials`], and "the FTKMOB serial numbers match by count into the
 /// license number", KB 194050), the license keeps its `EFTM` id (the certificate is named after it), and
 /// practitioners delete the tokens on the old unit before the new one imports, which only matters if the
-/// serials are the same. The new unit gets them as fresh, Available tokens.
+/// serials are the same. The new unit gets them as fresh, Available tokens. Set to `false`, each transfer
+/// gives the new owner fresh serials ([`token_serials_after`]), and the old owner's serials stay its own
+/// until its grace period ends.
 pub const TRANSFER_KEEPS_TOKEN_SERIALS: bool = true;
 
 /// How long a redemption certificate is valid: 365 days from the day it is issued ("usually within 365
@@ -1520,6 +1545,26 @@ pub fn looks_sanitized(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_keeps_the_serials_or_gives_fresh_ones_as_modeled() {
+        let license: LicenseId = "EFTM000000000005".parse().unwrap();
+        let first = token_serials(&license, 5);
+        assert_eq!(token_serials_after(&license, 5, 0, true), first);
+        assert_eq!(token_serials_after(&license, 5, 0, false), first);
+        // Kept: every owner has the first owner's serials.
+        assert_eq!(token_serials_after(&license, 5, 1, true), first);
+        assert_eq!(token_serials_after(&license, 5, 3, true), first);
+        // Fresh: each ticket gives new serials, stable, distinct from every earlier owner's.
+        let second = token_serials_after(&license, 5, 1, false);
+        let third = token_serials_after(&license, 5, 2, false);
+        assert_eq!(second, token_serials_after(&license, 5, 1, false));
+        assert_eq!(second.len(), 5);
+        for token in &second {
+            assert!(!first.contains(token) && !third.contains(token));
+        }
+        assert!(third.iter().all(|t| !first.contains(t)));
+    }
 
     #[test]
     fn token_serials_are_stable_and_distinct() {

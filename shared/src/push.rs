@@ -31,7 +31,7 @@ pub struct PushRequest {
     pub app: String,
     /// `android` or `ios`.
     pub platform: String,
-    /// A JSON string holding a [`PushMessage`].
+    /// A JSON string holding a `PushMessage`.
     pub message: String,
 }
 
@@ -168,7 +168,7 @@ pub struct PushCallback {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
     /// Lowercase hex HMAC-SHA256 over the session id, the action and the code or message, keyed from the
-    /// token's seed (see [`callback_hmac`]).
+    /// token's seed (see `protocol::push::callback_hmac`).
     pub hmac: String,
 }
 

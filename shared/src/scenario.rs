@@ -42,13 +42,13 @@ pub const MAX_SCENARIOS: usize = 1000;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
-    /// A catalogue id this service can answer with (see [`ARMABLE`]), e.g. `ftm.mobile.code-invalid`.
+    /// A catalogue id this service can answer with (one `fortimock scenario errors` lists as armable), e.g. `ftm.mobile.code-invalid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// An HTTP status (400–599) answered with the service's own error body, e.g. 503.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<u16>,
-    /// Hold the answer this long first, in milliseconds (at most [`MAX_DELAY_MS`]).
+    /// Hold the answer this long first, in milliseconds (at most 120000 ms, two minutes, `MAX_DELAY_MS`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delay_ms: Option<u64>,
     /// Which requests it fires on; every field given must match. Empty: every request it applies to.

@@ -27,7 +27,7 @@ pub const BUNDLE_FORMAT: &str = "fortimock-bundle/1";
 /// One service's state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ServiceState {
-    /// [`STATE_FORMAT`].
+    /// The export format, `fortimock-state/1` (`STATE_FORMAT`).
     pub format: String,
     pub service: String,
     /// The fortimock version that exported it.

@@ -436,6 +436,11 @@ async fn bad_requests_get_the_v3_shapes_and_change_nothing() {
             json!({"sourceAccountId": 1000000, "targetAccountId": 5, "serialNumbers": ["FGVM01TM00000044"]}),
             206,
         ),
+        (
+            paths::V3_PRODUCTS_TRANSFER,
+            json!({"sourceAccountId": 1000000, "targetAccountId": 1000001, "serialNumbers": (0..11).map(|i| format!("FGT60FTK200000{i:02}")).collect::<Vec<_>>()}),
+            104,
+        ),
     ];
     for (path, body, code) in cases {
         let (status, answer) = suite.v3(path, &token, body.clone()).await;
@@ -778,4 +783,84 @@ async fn python_client() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("passed, 0 failed"), "{stdout}");
+}
+
+/// One curl of README's v3 section: the path after `$V3` and the JSON body.
+struct ReadmeCall {
+    path: String,
+    body: Value,
+}
+
+/// README's v3 section, read from README.md itself so this test fails when the README drifts: the token
+/// request's body, and each `curl $C $V3/… -d '…'` in order.
+fn readme_v3_examples() -> (Value, Vec<ReadmeCall>) {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme
+        .find("## FortiCare's asset-management API (v3)")
+        .expect("README has the v3 section");
+    let section = &readme[start..];
+    let section = &section[..section[3..]
+        .find("\n## ")
+        .map_or(section.len(), |end| end + 3)];
+    let body_of = |line: &str| -> Value {
+        let quoted = &line[line.find("-d '").expect("a -d body") + 4..];
+        serde_json::from_str(&quoted[..quoted.rfind('\'').unwrap()])
+            .unwrap_or_else(|e| panic!("README's body is not JSON ({e}): {line}"))
+    };
+    assert!(
+        section.contains(&format!("$F{} ", paths::V3_OAUTH_TOKEN)),
+        "README's token request uses {}",
+        paths::V3_OAUTH_TOKEN
+    );
+    let token_body = body_of(
+        section
+            .lines()
+            .find(|l| l.contains("-d '{\"username\""))
+            .expect("README's token request"),
+    );
+    let calls: Vec<ReadmeCall> = section
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("curl $C $V3"))
+        .map(|rest| ReadmeCall {
+            path: format!("{}{}", paths::V3_BASE, &rest[..rest.find(' ').unwrap()]),
+            body: body_of(rest),
+        })
+        .collect();
+    (token_body, calls)
+}
+
+#[tokio::test]
+async fn every_readme_v3_example_succeeds_on_a_fresh_suite() {
+    let (token_body, calls) = readme_v3_examples();
+    // One call per endpoint, as the README promises.
+    let mut paths_shown: Vec<&str> = calls.iter().map(|c| c.path.as_str()).collect();
+    paths_shown.sort_unstable();
+    let mut endpoints = vec![
+        paths::V3_LICENSES_REGISTER,
+        paths::V3_LICENSES_LIST,
+        paths::V3_LICENSES_DOWNLOAD,
+        paths::V3_PRODUCTS_LIST,
+        paths::V3_PRODUCTS_DETAILS,
+        paths::V3_PRODUCTS_REGISTER,
+        paths::V3_PRODUCTS_TRANSFER,
+    ];
+    endpoints.sort_unstable();
+    assert_eq!(paths_shown, endpoints);
+
+    let suite = TestSuite::start().await;
+    let (status, answer) = suite.v3_token_request(token_body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let token = answer["access_token"].as_str().unwrap().to_owned();
+    for call in calls {
+        let (status, answer) = suite.v3(&call.path, &token, call.body.clone()).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{} {}: {answer}",
+            call.path,
+            call.body
+        );
+        assert_envelope(&answer, 0);
+    }
 }

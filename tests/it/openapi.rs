@@ -444,3 +444,38 @@ async fn the_documentation_page_is_served_from_the_binary() {
     }
     suite.stop().await;
 }
+
+/// Every `description` in `value` containing an unresolved rustdoc link (`` [`…`] ``), with its JSON path.
+fn rustdoc_links(value: &Value, at: &str, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                let here = format!("{at}/{key}");
+                match v {
+                    Value::String(text) if key == "description" && text.contains("[`") => {
+                        found.push(format!("{here}: {text}"));
+                    }
+                    _ => rustdoc_links(v, &here, found),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                rustdoc_links(v, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Doc comments become descriptions: a rustdoc link such as `` [`MAX_SEATS`] `` means nothing to a Swagger
+/// reader, so the doc comments of API types say the value in words.
+#[tokio::test]
+async fn no_description_carries_a_rustdoc_link() {
+    let suite = TestSuite::start().await;
+    let mut found = Vec::new();
+    for (service, document) in documents(&suite).await {
+        rustdoc_links(&document, service, &mut found);
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

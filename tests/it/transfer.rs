@@ -183,9 +183,24 @@ async fn a_license_moves_and_the_old_unit_stops_after_the_grace_period() {
     let tickets = suite.transfers().await;
     assert_eq!(tickets["transfers"][0]["status"], "closed");
 
-    // B imports the new code: the license's seats, same serials, all Available.
+    // B imports the new code: the license's seats, all Available, with the serials the model gives the
+    // second owner (the same serials while `modeled::TRANSFER_KEEPS_TOKEN_SERIALS` says so).
     let imported = suite.appliance_import(&b, &new_code).await;
-    assert_eq!(imported, tokens);
+    let second_owners: Vec<String> = protocol::modeled::token_serials_after(
+        &LICENSE.parse().unwrap(),
+        5,
+        1,
+        protocol::modeled::TRANSFER_KEEPS_TOKEN_SERIALS,
+    )
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(imported, second_owners);
+    assert_eq!(
+        imported == tokens,
+        protocol::modeled::TRANSFER_KEEPS_TOKEN_SERIALS
+    );
+    let tokens = imported;
     let view = suite.appliance(&b).await;
     assert!(
         view.tokens
@@ -277,7 +292,16 @@ async fn licenses_shipped_since_2025_08_04_move_only_on_an_rma_and_nothing_carri
         .await;
     assert_eq!(status, StatusCode::CREATED, "{ticket}");
     assert_eq!(ticket["rma"], true);
-    // The activation on the old unit is not carried over: the new one must provision again.
+    // The activation on the old unit is not carried over: the new one must provision again (its serials
+    // are the old ones while `modeled::TRANSFER_KEEPS_TOKEN_SERIALS` says so).
+    let old_serial = serial;
+    let serial = protocol::modeled::token_serials_after(
+        &"EFTM000000000801".parse().unwrap(),
+        2,
+        1,
+        protocol::modeled::TRANSFER_KEEPS_TOKEN_SERIALS,
+    )[0]
+    .to_string();
     let polled = suite.poll("FGVM01TM00000802", &[], &[&serial]).await;
     assert_eq!(polled.tokens[0].error, None);
     assert_eq!(
@@ -294,7 +318,7 @@ async fn licenses_shipped_since_2025_08_04_move_only_on_an_rma_and_nothing_carri
     let polled = suite.poll("FGVM01TM00000802", &[], &[&serial]).await;
     assert_eq!(polled.tokens[0].status, "pending");
     // The old unit lost it at once (no grace).
-    let polled = suite.poll("FGVM01TM00000801", &[], &[&serial]).await;
+    let polled = suite.poll("FGVM01TM00000801", &[], &[&old_serial]).await;
     assert!(TOKEN_NOT_OWNED.matches(polled.tokens[0].error.as_ref().unwrap()));
 }
 

@@ -92,7 +92,7 @@ def main():
     check("a bad cloud key is errorCode 102",
           error is not None and error.error_code == 102
           and error.error_message == "Invalid cloud key provided for registration units[0]. ", error)
-    error = refused(lambda: client.transfer_products(1000000, 1000001, ["FGT60FTK20000777"]))
+    error = refused(lambda: client.transfer_products(1000000, 1000002, ["FGT60FTK20000777"]))
     check("moving a product outside the organization is refused",
           error is not None and error.http_status == 400 and error.error_code == 206, error)
     error = refused(lambda: client.call("licenses/list", {"status": "Lost"}))

@@ -172,7 +172,7 @@ async fn show_batch(
 
 /// The batch's seed file: a password-protected zip, the password in [`SEED_FILE_PASSWORD_HEADER`], a new
 /// one for every file (never logged, never kept).
-#[utoipa::path(get, path = paths::ADMIN_HARDWARE_SEED_FILE, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "The batch's seed file: a password-protected zip, the password in [`SEED_FILE_PASSWORD_HEADER`], a new one for every file (never logged, never kept).")))]
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_SEED_FILE, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "The batch's seed file: a password-protected zip, the password in the `x-fortimock-seed-file-password` header, a new one for every file (never logged, never kept).")))]
 async fn seed_file(
     state: web::Data<Forticare>,
     batch: web::Path<String>,

@@ -10,6 +10,8 @@
 //! A license's tokens are not part of [`License`]: the ledger keeps them apart, so deciding an import or
 //! who owns a token never reads a 10,000-token list.
 
+use std::collections::HashMap;
+
 use protocol::catalogue::{CatalogueEntry, LICENSE_CODE_INVALID};
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId, TokenSerial};
 use protocol::ledger::{LicenseKind, LicenseSummary, LicenseView, OwnerView, TokenOwnership};
@@ -82,12 +84,14 @@ impl License {
             .is_some_and(|owner| modeled::may_use_token(&owner.cluster, cluster))
     }
 
-    /// Whether the querying `cluster` may use the license's tokens at `now`, and why (see
+    /// Whether the querying `cluster` may use the license's `token` at `now`, and why (see
     /// `protocol::ledger::TokenOwnership`): as the owner, or as a former owner during a transfer's grace
-    /// period.
+    /// period. `generation` is which owner's tokens `token` is ([`License::token_generations`]): `None`
+    /// when every owner has the same serials, so former owners keep using them during their grace.
     pub fn ownership_of(
         &self,
         token: TokenSerial,
+        generation: Option<usize>,
         cluster: &[ApplianceSerial],
         now: UnixTime,
     ) -> TokenOwnership {
@@ -99,14 +103,22 @@ impl License {
             grace_until: None,
             since: None,
         };
-        if self.usable_by(cluster) {
+        let former = match generation {
+            // An earlier owner's serials: only that owner may use them, and only during its grace.
+            Some(generation) if generation < self.former.len() => self.former.get(generation),
+            // The current owner's own serials: nobody else ever had them.
+            Some(_) => None,
+            None => self
+                .former
+                .iter()
+                .rev()
+                .find(|f| modeled::may_use_token(&f.cluster, cluster)),
+        };
+        let current = generation.is_none_or(|g| g >= self.former.len());
+        if current && self.usable_by(cluster) {
             answer.owned = true;
             answer.since = self.since;
-        } else if let Some(former) = self
-            .former
-            .iter()
-            .rev()
-            .find(|f| modeled::may_use_token(&f.cluster, cluster))
+        } else if let Some(former) = former.filter(|f| modeled::may_use_token(&f.cluster, cluster))
         {
             answer.moved = true;
             answer.grace_until = Some(former.grace_until);
@@ -138,9 +150,33 @@ impl License {
         })
     }
 
-    /// The tokens a license of this id and size has.
+    /// The tokens the license's current owner has (after `former.len()` transfers; the same serials as
+    /// the first owner's unless `modeled::TRANSFER_KEEPS_TOKEN_SERIALS` says otherwise).
     pub fn token_serials(&self) -> Vec<TokenSerial> {
-        modeled::token_serials(&self.id, self.seats)
+        modeled::token_serials_after(
+            &self.id,
+            self.seats,
+            self.former.len(),
+            modeled::TRANSFER_KEEPS_TOKEN_SERIALS,
+        )
+    }
+
+    /// Which owner's tokens each serial the license ever had is (0: the first owner's, one more for each
+    /// transfer ticket), when transfers give fresh serials (`keeps_serials` false, the ledger passes
+    /// `modeled::TRANSFER_KEEPS_TOKEN_SERIALS`); `None` when every owner has the same serials.
+    pub fn token_generations(&self, keeps_serials: bool) -> Option<HashMap<TokenSerial, usize>> {
+        if keeps_serials || self.former.is_empty() {
+            return None;
+        }
+        Some(
+            (0..=self.former.len())
+                .flat_map(|generation| {
+                    modeled::token_serials_after(&self.id, self.seats, generation, false)
+                        .into_iter()
+                        .map(move |token| (token, generation))
+                })
+                .collect(),
+        )
     }
 
     pub fn summary(&self) -> LicenseSummary {

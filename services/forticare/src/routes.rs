@@ -343,7 +343,9 @@ fn license_id(id: &str) -> Result<LicenseId, ForticareError> {
     params(("id" = String, Path, description = "The license id (`EFTM…`).")),
     responses(
         (status = 200, description = "The redemption certificate, `<EFTM id>.pdf`.", content_type = "application/pdf", body = Vec<u8>),
-        (status = 404, description = "No such license, or a trial.", body = ErrorBody)))]
+        (status = 400, description = "Not a license id (`forticare.license.bad-id`).", body = ErrorBody),
+        (status = 404, description = "No such license.", body = ErrorBody),
+        (status = 422, description = "A trial license: its code is on no redemption certificate (`forticare.license.no-certificate`).", body = ErrorBody)))]
 async fn certificate(
     state: web::Data<Forticare>,
     id: web::Path<String>,
@@ -397,9 +399,10 @@ fn ticket_view(ticket: &Ticket, now: UnixTime) -> TransferTicket {
 #[utoipa::path(post, path = paths::ADMIN_TRANSFERS, tag = "transfers", request_body = TransferRequest,
     responses(
         (status = 201, description = "The completed ticket.", body = TransferTicket),
-        (status = 400, description = "A malformed request.", body = ErrorBody),
-        (status = 404, description = "No such license.", body = ErrorBody),
-        (status = 409, description = "Refused by Customer Service's rules (not the owner, the 2025-08-04 rule, …).", body = ErrorBody)))]
+        (status = 400, description = "A malformed request (`admin.body.invalid`, `forticare.transfer.invalid`), or `to` already holds the license (`forticare.transfer.same-appliance`).", body = ErrorBody),
+        (status = 404, description = "No such license (`forticare.transfer.unknown-license`).", body = ErrorBody),
+        (status = 409, description = "`from` is not the license's owner (`forticare.transfer.not-owner`), or the license's previous ticket is still in its grace period (`forticare.transfer.open-ticket`).", body = ErrorBody),
+        (status = 422, description = "The license may not move: a trial (`forticare.transfer.trial`), or shipped on or after 2025-08-04 without `\"rma\": true` (`forticare.transfer.shipped-since-2025-08-04`).", body = ErrorBody)))]
 async fn open_transfer(
     state: web::Data<Forticare>,
     request: Json<TransferRequest>,

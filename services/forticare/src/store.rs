@@ -589,6 +589,24 @@ impl Ledger {
                     ticket.new_code.compact().as_bytes(),
                     license.id.as_str().as_bytes(),
                 )?;
+                if !modeled::TRANSFER_KEEPS_TOKEN_SERIALS {
+                    // The new owner's fresh serials join the index; the old ones stay, so the old owner
+                    // keeps them for its grace period and then hears they moved.
+                    let fresh = license.token_serials();
+                    if let Some(token) = taken_token(tx, &fresh)? {
+                        return Err(StoreError::internal(format!(
+                            "token {token}, drawn for {} after ticket {}, already exists",
+                            license.id, ticket.ticket
+                        )));
+                    }
+                    for token in &fresh {
+                        tx.insert(
+                            TOKENS,
+                            token.as_str().as_bytes(),
+                            license.id.as_str().as_bytes(),
+                        )?;
+                    }
+                }
                 crate::accounts::settle_account(tx, &mut license, now)?;
                 write_license(tx, &license)?;
                 register(tx, &license)?;
@@ -731,32 +749,37 @@ impl Ledger {
     ) -> Result<OwnershipAnswer, StoreError> {
         self.store.read(|r| {
             let mut tokens = Vec::with_capacity(query.tokens.len());
-            // A poll names many tokens of one license: read each license once.
-            let mut seen: Vec<Arc<License>> = Vec::new();
+            // A poll names many tokens of one license: read each license (and, when transfers give
+            // fresh serials, which owner's tokens each serial is) once.
+            type Generations = Option<std::collections::HashMap<TokenSerial, usize>>;
+            let mut seen: Vec<(Arc<License>, Generations)> = Vec::new();
             for token in &query.tokens {
-                let license = match r.get(TOKENS, token.as_str().as_bytes())? {
+                let found = match r.get(TOKENS, token.as_str().as_bytes())? {
                     Some(id) => match seen
                         .iter()
-                        .find(|l| l.id.as_str().as_bytes() == id.as_slice())
+                        .position(|(l, _)| l.id.as_str().as_bytes() == id.as_slice())
                     {
-                        Some(license) => Some(Arc::clone(license)),
-                        None => {
-                            let license = match r.get(LICENSES, &id)? {
-                                Some(bytes) => {
-                                    Some(self.decoded.get_or_decode(&id, &bytes, decode)?)
-                                }
-                                None => None,
-                            };
-                            if let Some(license) = &license {
-                                seen.push(Arc::clone(license));
+                        Some(index) => Some(index),
+                        None => match r.get(LICENSES, &id)? {
+                            Some(bytes) => {
+                                let license = self.decoded.get_or_decode(&id, &bytes, decode)?;
+                                let generations = license
+                                    .token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
+                                seen.push((license, generations));
+                                Some(seen.len() - 1)
                             }
-                            license
-                        }
+                            None => None,
+                        },
                     },
                     None => None,
                 };
-                tokens.push(match license {
-                    Some(license) => license.ownership_of(token.clone(), &query.appliances, now),
+                tokens.push(match found.map(|index| &seen[index]) {
+                    Some((license, generations)) => license.ownership_of(
+                        token.clone(),
+                        generations.as_ref().and_then(|g| g.get(token).copied()),
+                        &query.appliances,
+                        now,
+                    ),
                     None => TokenOwnership {
                         token: token.clone(),
                         license: None,

@@ -204,6 +204,7 @@ fn join(serials: &[ApplianceSerial]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use protocol::id::TokenSerial;
     use protocol::time::CivilDate;
 
     const NOW: UnixTime = UnixTime::from_secs(1_760_000_000); // 2025-10-09
@@ -270,18 +271,52 @@ mod tests {
         assert_eq!(after.owner.as_ref().unwrap().appliance, serial("FGTB"));
         assert_eq!(after.since, None);
         let token = after.token_serials()[0].clone();
-        let old = after.ownership_of(token.clone(), &[serial("FGTA")], NOW);
+        let old = after.ownership_of(token.clone(), None, &[serial("FGTA")], NOW);
         assert!(old.owned && old.moved);
         assert_eq!(old.grace_until, Some(NOW.plus_secs(3600)));
         assert_eq!(ticket.status(NOW), "grace");
         let later = NOW.plus_secs(3600);
-        let old = after.ownership_of(token.clone(), &[serial("FGTA2")], later);
+        let old = after.ownership_of(token.clone(), None, &[serial("FGTA2")], later);
         assert!(!old.owned && old.moved);
         assert_eq!(ticket.status(later), "closed");
-        let new = after.ownership_of(token.clone(), &[serial("FGTB")], later);
+        let new = after.ownership_of(token.clone(), None, &[serial("FGTB")], later);
         assert!(new.owned && !new.moved);
-        let stranger = after.ownership_of(token, &[serial("FGTX")], NOW);
+        let stranger = after.ownership_of(token, None, &[serial("FGTX")], NOW);
         assert!(!stranger.owned && !stranger.moved);
+    }
+
+    /// With `modeled::TRANSFER_KEEPS_TOKEN_SERIALS` false, the new owner gets fresh serials: the old
+    /// owner keeps its own during the grace period and never gets the new ones, and the new owner does
+    /// not get the old ones.
+    #[test]
+    fn fresh_serials_after_a_transfer_belong_to_the_new_owner_only() {
+        let before = license("2024-01-01", Some(&["FGTA"]));
+        let old_token = before.token_serials()[0].clone();
+        let (after, _) = transfer(
+            Some(before),
+            &request("FGTA", "FGTB", false),
+            3600,
+            "7000001".into(),
+            code(),
+            NOW,
+        )
+        .unwrap();
+        let generations = after.token_generations(false).unwrap();
+        let new_token = modeled::token_serials_after(&after.id, after.seats, 1, false)[0].clone();
+        assert_ne!(new_token, old_token);
+        assert_eq!(generations[&old_token], 0);
+        assert_eq!(generations[&new_token], 1);
+        let ask = |token: &TokenSerial, who: &str, now: UnixTime| {
+            after.ownership_of(token.clone(), Some(generations[token]), &[serial(who)], now)
+        };
+        let later = NOW.plus_secs(3600);
+        assert!(ask(&old_token, "FGTA", NOW).owned && ask(&old_token, "FGTA", NOW).moved);
+        assert!(!ask(&old_token, "FGTA", later).owned && ask(&old_token, "FGTA", later).moved);
+        assert!(!ask(&old_token, "FGTB", NOW).owned);
+        assert!(ask(&new_token, "FGTB", NOW).owned && !ask(&new_token, "FGTB", NOW).moved);
+        assert!(!ask(&new_token, "FGTA", NOW).owned && !ask(&new_token, "FGTA", NOW).moved);
+        // Kept serials (today's model): no generations, the same serials for every owner.
+        assert_eq!(after.token_generations(true), None);
     }
 
     #[test]
@@ -310,7 +345,9 @@ mod tests {
         assert!(ticket.rma);
         let token = after.token_serials()[0].clone();
         assert_eq!(
-            after.ownership_of(token, &[serial("FGTB")], NOW).since,
+            after
+                .ownership_of(token, None, &[serial("FGTB")], NOW)
+                .since,
             Some(NOW)
         );
         // The day before the policy, no RMA is needed.
