@@ -160,6 +160,46 @@ pub struct SeedFileQuery {
     pub format: Option<String>,
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// Which appliance has a hardware token assigned (what TAC asks before a lock reset).
+// ---------------------------------------------------------------------------------------------------------
+
+/// `POST /__ledger/v1/hardware-holders` (the appliance service): which of these hardware tokens a virtual
+/// appliance has assigned to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareHolderQuery {
+    pub serials: Vec<HardwareSerial>,
+}
+
+/// The answer to a [`HardwareHolderQuery`]: one entry per assignment found (none for a token no appliance
+/// has assigned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HardwareHolders {
+    pub holders: Vec<HardwareHolder>,
+}
+
+/// A hardware token a virtual appliance has assigned to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HardwareHolder {
+    pub serial: HardwareSerial,
+    pub appliance: ApplianceSerial,
+    pub user: String,
+}
+
+/// What tells forticare (as TAC) whether a hardware token is assigned before it resets the token's lock: the
+/// appliance service's hardware table itself when both run in one process (`fortimock up`), or the
+/// appliance service over HTTP (`forticare-mock --appliance-url`). FortiGuard itself never learns
+/// assignments: TAC asks the customer, and fortimock asks the appliances it runs.
+pub trait HardwareAssignments: Send + Sync {
+    /// The assignments of `serials` (none for a token nobody has); the error says why there is no answer.
+    fn holders<'a>(&'a self, serials: &'a [HardwareSerial]) -> HoldersFuture<'a>;
+}
+
+/// The answer a [`HardwareAssignments`] gives, when it has it.
+pub type HoldersFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<HardwareHolder>, String>> + Send + 'a>>;
+
 /// The response header that carries a seed file's zip password: shown once, with that file only, as
 /// Customer Service gives it by phone.
 pub const SEED_FILE_PASSWORD_HEADER: &str = "x-fortimock-seed-file-password";

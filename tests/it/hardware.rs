@@ -190,6 +190,66 @@ async fn tac_reset_gives_exactly_one_more_chance() {
 }
 
 #[tokio::test]
+async fn tac_refuses_to_reset_the_lock_of_an_assigned_token() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 2, false).await;
+    let (held, free) = (
+        created.tokens[0].serial.to_string(),
+        created.tokens[1].serial.to_string(),
+    );
+    let a = appliance(&suite, json!({})).await;
+    let b = appliance(&suite, json!({})).await;
+    let (status, answer) = suite.hardware_activate(&a, &[&held, &free]).await;
+    assert_eq!(outcome(status, answer).tokens.len(), 2);
+    let (status, row) = suite.hardware_assign(&a, &held, "alice").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+
+    // A reset naming the assigned token is refused whole, naming the user and the appliance.
+    let before: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    for serials in [json!([held]), json!([free, held])] {
+        let (status, answer) = suite
+            .admin_post(
+                "forticare",
+                paths::ADMIN_HARDWARE_RESET_LOCK,
+                &json!({ "serials": serials }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(
+            answer["error_id"], "forticare.hardware.reset-assigned",
+            "{answer}"
+        );
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.contains(&held) && message.contains("alice") && message.contains(&a),
+            "{message}"
+        );
+    }
+    let after: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    assert_eq!(before, after);
+    // The lock holds: B still does not get the seed.
+    let (status, answer) = suite.hardware_activate(&b, &[&held]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, ALREADY);
+
+    // The token nobody has is reset, and B gets it.
+    let (status, reset) = suite
+        .admin_post(
+            "forticare",
+            paths::ADMIN_HARDWARE_RESET_LOCK,
+            &json!({"serials": [free]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    let (status, answer) = suite.hardware_activate(&b, &[&free]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, "new");
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn demo_tokens_never_lock() {
     let suite = TestSuite::start().await;
     let created = suite.hardware_batch("FTK220", 1, true).await;
@@ -200,7 +260,22 @@ async fn demo_tokens_never_lock() {
         let (status, answer) = suite.hardware_activate(&fresh, &[&serial]).await;
         assert_eq!(outcome(status, answer).tokens[0].status, "new");
     }
-    assert_eq!(batch(&suite, &created.batch).await.tokens[0].state, "demo");
+    let locks = batch(&suite, &created.batch).await;
+    assert_eq!(locks.tokens[0].state, "demo");
+    // TAC has nothing to reset on a DEMO token: refused, nothing changed.
+    let (status, answer) = suite
+        .admin_post(
+            "forticare",
+            paths::ADMIN_HARDWARE_RESET_LOCK,
+            &json!({"serials": [serial]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("DEMO"),
+        "{answer}"
+    );
+    assert_eq!(batch(&suite, &created.batch).await, locks);
     suite.stop().await;
 }
 

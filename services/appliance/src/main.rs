@@ -69,7 +69,8 @@ async fn main() -> anyhow::Result<()> {
         smtp: Some(smtp),
         lab_ca_pem: lab.ca_pem().map(str::to_owned),
     })
-    .await?;
+    .await?
+    .service;
     tracing::info!(url = service.url(), "appliance listening");
     lab::server::shutdown_signal().await?;
     service.stop().await;

@@ -16,7 +16,7 @@ use protocol::hardware::{
     SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
 };
 use protocol::id::HardwareSerial;
-use protocol::modeled;
+use protocol::modeled::{self, HARDWARE_RESET_ASSIGNED};
 use protocol::paths;
 
 use crate::error::ForticareError;
@@ -243,6 +243,26 @@ async fn reset_lock(
         .map(|s| s.parse::<HardwareSerial>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("forticare.hardware.invalid", e.to_string()))?;
+    // TAC resets only tokens no user has: ask the appliances before anything is written.
+    let holders = state.assignments.holders(&serials).await.map_err(|why| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "forticare.hardware.assignments-unknown",
+            format!(
+                "cannot tell whether the tokens are assigned, so no lock was reset: the appliance service did not answer ({why})"
+            ),
+        )
+    })?;
+    if let Some(holder) = holders.as_deref().and_then(<[_]>::first) {
+        return Err(ApiError::conflict(
+            HARDWARE_RESET_ASSIGNED.id,
+            format!(
+                "{} is assigned to user {} on {}: {}",
+                holder.serial, holder.user, holder.appliance, HARDWARE_RESET_ASSIGNED.text
+            ),
+        )
+        .into());
+    }
     match state.hardware.reset_lock(serials).await? {
         Ok(reset) => {
             tracing::info!(tokens = reset.len(), "hardware token locks reset by TAC");

@@ -43,6 +43,8 @@ pub(crate) struct Forticare {
     pub(crate) fixtures: LabFixtures,
     /// The v3 API's per-user limits.
     pub(crate) limits: RateLimits,
+    /// Who has a hardware token assigned (TAC asks before a lock reset).
+    pub(crate) assignments: crate::assignments::AssignmentDesk,
 }
 
 impl Service for Forticare {
