@@ -484,3 +484,84 @@ async fn fixtures_declare_batches_that_come_back_on_reset() {
     assert_eq!(again.batches[0].tokens[0].state, "available");
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_holds_one_token_and_refused_assignments_change_nothing() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 3, false).await;
+    let [t0, t1, t2] = [0, 1, 2].map(|i| created.tokens[i].serial.to_string());
+    let a = appliance(&suite, json!({})).await;
+    let b = appliance(&suite, json!({})).await;
+    suite.appliance_import(&a, "1111-2222-3333-4444-5555").await;
+    // t2 is locked to B first, so on A it arrives as an Error row.
+    let (status, answer) = suite.hardware_activate(&b, &[&t2]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, "new");
+    let (status, answer) = suite.hardware_activate(&a, &[&t0, &t1, &t2]).await;
+    let rows = outcome(status, answer).tokens;
+    assert_eq!(rows[2].gui_status, "Error");
+    let (status, row) = suite.hardware_assign(&a, &t0, "alice").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    let (bob_token, _) = suite.appliance_provision(&a, "any", "bob").await;
+
+    // A user holding a hardware token gets no mobile token: refused before FortiToken is asked, nothing
+    // changes on the appliance or in ftm's escrow.
+    let before = suite.appliance(&a).await;
+    let escrow: Value = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
+    let (status, refused) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_PROVISION, &[&a]),
+            &json!({"token": "any", "user": "alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("alice") && message.contains(&t0),
+        "{message}"
+    );
+
+    // Every refused assignment changes nothing either: a token assigned to someone else, an Error row, a
+    // user with a mobile token, a user with another hardware token, a serial the appliance does not have.
+    for (token, user, expected, says) in [
+        (
+            t0.as_str(),
+            "carol",
+            StatusCode::CONFLICT,
+            "assigned to alice",
+        ),
+        (t2.as_str(), "carol", StatusCode::CONFLICT, "has no seed"),
+        (
+            t1.as_str(),
+            "bob",
+            StatusCode::CONFLICT,
+            "FortiToken Mobile",
+        ),
+        (t1.as_str(), "alice", StatusCode::CONFLICT, t0.as_str()),
+        (
+            "FTK200ZZZ9999999",
+            "carol",
+            StatusCode::NOT_FOUND,
+            "no hardware token",
+        ),
+    ] {
+        let (status, refused) = suite.hardware_assign(&a, token, user).await;
+        assert_eq!(status, expected, "{token} → {user}: {refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains(says),
+            "{token} → {user}: {refused}"
+        );
+    }
+    assert_eq!(suite.appliance(&a).await, before);
+    assert_eq!(
+        suite.admin_get::<Value>("ftm", paths::ADMIN_ESCROW).await,
+        escrow
+    );
+    assert!(
+        before
+            .tokens
+            .iter()
+            .any(|t| t.serial.as_str() == bob_token && t.user.as_deref() == Some("bob"))
+    );
+    suite.stop().await;
+}

@@ -240,6 +240,16 @@ fn read_user(r: &mut impl Reader, key: &[u8]) -> Result<Option<HardwareUser>, St
         .transpose()
 }
 
+/// The hardware token `user` of `appliance` holds, read in the caller's transaction (a provisioning of a
+/// FortiToken Mobile token refuses such a user in the same transaction that would give it one).
+pub(crate) fn held_by(
+    r: &mut impl Reader,
+    appliance: &ApplianceSerial,
+    user: &str,
+) -> Result<Option<HardwareSerial>, StoreError> {
+    Ok(read_user(r, &key(appliance, user))?.map(|held| held.token))
+}
+
 /// The hardware tokens, their users and the appliances' profiles; cheap to clone. It shares the appliance
 /// service's store and seal key.
 #[derive(Clone)]
