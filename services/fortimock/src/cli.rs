@@ -36,7 +36,8 @@ pub enum Command {
     Transfer(TransferArgs),
     /// Show where the lab CA is, so appliances and curl can trust it.
     Certs(CertsArgs),
-    /// Drive a virtual FortiGate / FortiAuthenticator: import, provision, poll, show, login.
+    /// Drive a virtual appliance (FortiGate, FortiAuthenticator, FortiPAM, FortiProxy): import, provision,
+    /// poll, show, login, hardware tokens, activation messages.
     #[command(subcommand)]
     Fgt(FgtCommand),
     /// A virtual FortiAuthenticator's own features: REST API keys, host name, token policy and provisioning
@@ -74,7 +75,8 @@ pub enum Command {
     /// to the captured one field by field; --arm arms the captured errors as scenarios for that appliance.
     Replay(ReplayArgs),
     /// Run the whole story against the running suite and narrate it: license, provisioning, phone
-    /// activation, polling, login, and a refused replay.
+    /// activation, polling, login, a refused replay, an activation email whose QR code a phone scans, and a
+    /// hardware token activated once by serial.
     Demo(DemoArgs),
     /// Measure polling, durable writes, start, memory (and, with --lab-size, a lab at scale), each against
     /// a baseline taken in the same run, and say which targets are met (build with --release first).
@@ -291,7 +293,7 @@ pub struct CertsArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum FgtCommand {
-    /// Create a virtual FortiGate (or FortiAuthenticator with --fac).
+    /// Create a virtual appliance: a FortiGate, or with --kind a FortiAuthenticator, FortiPAM or FortiProxy.
     New(FgtNewArgs),
     /// List the virtual appliances.
     List(ListArgs),
@@ -559,7 +561,7 @@ pub enum ApplianceKind {
 pub struct FgtNewArgs {
     #[command(flatten)]
     pub target: Target,
-    /// The serial (default: a random FGVM02TM… or FAC-VMTM…).
+    /// The serial (default: a random one with the kind's prefix: FGVM02TM…, FAC-VMTM…, FPAVM0TM…, FPXVM0TM…).
     #[arg(long)]
     pub serial: Option<String>,
     /// An HA peer's serial (repeatable).
