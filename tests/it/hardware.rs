@@ -565,3 +565,118 @@ async fn a_user_holds_one_token_and_refused_assignments_change_nothing() {
     );
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn without_fortiguard_activation_errs_and_the_seed_file_still_works_on_a_fortiauthenticator()
+{
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 1, false).await;
+    let serial = created.tokens[0].serial.to_string();
+    // A FortiAuthenticator whose FortiGuard does not answer (nothing listens on port 1).
+    let fac = appliance(
+        &suite,
+        json!({"mode": "fortiauthenticator", "fortiguard_url": "https://127.0.0.1:1"}),
+    )
+    .await;
+    let (status, answer) = suite.hardware_activate(&fac, &[&serial]).await;
+    let failed = outcome(status, answer);
+    assert_eq!(failed.tokens[0].status, NOT_IN_FORTIGUARD);
+    assert_eq!(failed.tokens[0].gui_status, "Error");
+    assert!(
+        failed.debug.join("\n").contains("FortiGuard not reached"),
+        "{:?}",
+        failed.debug
+    );
+    assert_eq!(batch(&suite, &created.batch).await.tokens[0].activations, 0);
+
+    // The seed file's import needs no FortiGuard: it works on the same appliance, and FortiGuard's lock
+    // stays untouched.
+    let (zip, password) = suite.seed_file(&created.batch).await;
+    let (status, answer) = suite.import_seed_file(&fac, &zip, &password).await;
+    let imported = outcome(status, answer);
+    assert_eq!(imported.tokens[0].status, "new");
+    assert_eq!(imported.tokens[0].source.as_deref(), Some("seed-file"));
+    let fortiguard = batch(&suite, &created.batch).await;
+    assert_eq!(fortiguard.tokens[0].state, "available");
+    assert_eq!(fortiguard.tokens[0].activations, 0);
+
+    // A FortiAuthenticator's hardware user logs in with the token's 60-second code.
+    let seeds = suite.batch_seeds(&created.batch).await;
+    let (status, row) = suite.hardware_assign(&fac, &serial, "erin").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    let code = suite.hardware_code(&seeds[0].1).await;
+    let (status, login) = suite.login(&fac, "erin", &code).await;
+    assert_eq!(
+        (status, login.result),
+        (StatusCode::OK, LoginResult::Success)
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_hardware_requests_change_nothing() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 1, false).await;
+    let serial = created.tokens[0].serial.to_string();
+    let a = appliance(&suite, json!({})).await;
+    let fortiguard = batch(&suite, &created.batch).await;
+    let before = suite.appliance(&a).await;
+
+    // More than 1000 serials at once, and a seed file that is not Base64.
+    let many: Vec<String> = (0..1001).map(|i| format!("FTK200BAA{i:07}")).collect();
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[&a]),
+            &json!({ "serials": many }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("1000"),
+        "{answer}"
+    );
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_IMPORT, &[&a]),
+            &json!({"file": "not base64!", "password": "x"}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert!(!answer["message"].as_str().unwrap().is_empty(), "{answer}");
+
+    // Malformed HardwareActivationRequests at forticare's /Process: a fault, no seed, no lock.
+    let header = json!({
+        "serial_number": a, "__version": "1", "__device_version": "7.4", "__device_build": "2829",
+    });
+    for body in [
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "tokens": [{"token": serial}]}}),
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "serial_number": a, "tokens": "FTK200"}}),
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "serial_number": "", "tokens": [{"token": serial}]}}),
+        json!({"d": merge(&header, json!({"__type": "SoftToken.HardwareActivationRequest", "tokens": []}))}),
+    ] {
+        let response = suite
+            .client
+            .post(format!("{}{}", suite.url("forticare"), paths::PROCESS))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(!status.is_success(), "{body}: {status} {text}");
+        assert!(!text.contains("\"seed\""), "{body}: {text}");
+    }
+    assert_eq!(batch(&suite, &created.batch).await, fortiguard);
+    assert_eq!(suite.appliance(&a).await, before);
+    suite.stop().await;
+}
+
+fn merge(base: &Value, more: Value) -> Value {
+    let mut merged = base.clone();
+    for (key, value) in more.as_object().unwrap() {
+        merged[key] = value.clone();
+    }
+    merged
+}
