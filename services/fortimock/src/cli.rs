@@ -429,11 +429,16 @@ pub enum HardwareCommand {
         /// FTK200, FTK210, FTK220 or FTK211 (the 200CD, served only by seed file).
         #[arg(long)]
         model: String,
+        /// How many tokens, 1 to 1000 (one range of serials).
         #[arg(long, default_value_t = 1)]
         count: u32,
         /// DEMO tokens, which never lock on activation.
         #[arg(long)]
         demo: bool,
+        /// A note for people (the order, the customer), at most 1 KiB.
+        #[arg(long)]
+        note: Option<String>,
+        /// Print the batch as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -448,15 +453,18 @@ pub enum HardwareCommand {
     Show {
         #[command(flatten)]
         target: Target,
+        /// The batch's id (`HW000001`).
         batch: String,
+        /// Print the batch as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only): one more
-    /// activation each.
+    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only, and only tokens
+    /// no user has on a virtual appliance): one more activation each.
     ResetLock {
         #[command(flatten)]
         target: Target,
+        /// The tokens' serials (all are reset, or none).
         #[arg(required = true)]
         serials: Vec<String>,
     },
@@ -464,10 +472,15 @@ pub enum HardwareCommand {
     SeedFile {
         #[command(flatten)]
         target: Target,
+        /// The batch's id (`HW000001`).
         batch: String,
         /// Where to write the zip.
         #[arg(long, short)]
         output: PathBuf,
+        /// The seed file format: ftk200cd (FortiGate/FortiAuthenticator, the default); okta, duo, azure and
+        /// centrify are Customer Service's third-party formats, which fortimock refuses.
+        #[arg(long)]
+        format: Option<String>,
     },
 }
 
@@ -489,6 +502,7 @@ pub struct MessagesArgs {
     /// Only the newest N.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Print JSON.
     #[arg(long, global = true)]
     pub json: bool,
 }
@@ -496,10 +510,15 @@ pub struct MessagesArgs {
 #[derive(Subcommand, Debug)]
 pub enum MessagesCommand {
     /// One message: its subject and text.
-    Show { id: String },
+    Show {
+        /// The message's id (`fortimock messages` lists them).
+        id: String,
+    },
     /// Save an email as it arrived (`.eml`).
     Eml {
+        /// The email's id (`fortimock messages` lists them).
         id: String,
+        /// Where to write the `.eml` file.
         #[arg(long, short)]
         output: PathBuf,
     },
@@ -513,9 +532,12 @@ pub enum FgtHardwareCommand {
     Activate {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
+        /// The hardware serials (FortiOS drops what is not one without a word).
         #[arg(required = true)]
         serials: Vec<String>,
+        /// Print FortiOS debug lines (`diagnose fortitoken debug enable`).
         #[arg(long)]
         debug: bool,
     },
@@ -523,6 +545,7 @@ pub enum FgtHardwareCommand {
     ImportSeedFile {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
         /// The zip file.
         file: PathBuf,
@@ -534,9 +557,11 @@ pub enum FgtHardwareCommand {
     Assign {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
         /// A serial, or `any`.
         token: String,
+        /// The user the token is assigned to (a user has one token, hardware or mobile).
         #[arg(long)]
         user: String,
     },
@@ -544,6 +569,7 @@ pub enum FgtHardwareCommand {
     Info {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
     },
 }

@@ -63,6 +63,18 @@ fn cli(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs a command that must fail; returns what it wrote to stderr.
+fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
 async fn import(
     client: &reqwest::Client,
     url: &str,
@@ -737,12 +749,42 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
         "{batches}"
     );
 
+    // TAC refuses the demo's token while carol has it, and a DEMO-less 200CD token always; nothing changes.
+    let shown = cli(&data_dir, &["hardware", "show", "HW000001"]);
+    assert!(shown.contains("FTK200BAA0000000"), "{shown}");
+    let refused = cli_fails(&data_dir, &["hardware", "reset-lock", "FTK200BAA0000000"]);
+    assert!(
+        refused.contains("is assigned to user carol on "),
+        "{refused}"
+    );
+    assert_eq!(cli(&data_dir, &["hardware", "show", "HW000001"]), shown);
+
     // A 200CD batch: only its seed file brings it to an appliance, offline, even to a FortiProxy.
     let created = cli(
         &data_dir,
-        &["hardware", "create", "--model", "FTK211", "--count", "2"],
+        &[
+            "hardware", "create", "--model", "FTK211", "--count", "2", "--note", "order 42",
+            "--json",
+        ],
     );
-    assert!(created.contains("HW000002 FTK211 (2 tokens)"), "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(created["note"], "order 42");
+    assert_eq!(created["batch"], "HW000002");
+    let refused = cli_fails(&data_dir, &["hardware", "reset-lock", "FTK211BAB0000000"]);
+    assert!(refused.contains("200CD"), "{refused}");
+    let refused = cli_fails(
+        &data_dir,
+        &[
+            "hardware",
+            "seed-file",
+            "HW000002",
+            "--format",
+            "okta",
+            "-o",
+            dir.path().join("okta.zip").to_str().unwrap(),
+        ],
+    );
+    assert!(refused.contains("FTK200CD format only"), "{refused}");
     let zip = dir.path().join("HW000002.zip");
     let saved = cli(
         &data_dir,
@@ -750,6 +792,8 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
             "hardware",
             "seed-file",
             "HW000002",
+            "--format",
+            "ftk200cd",
             "-o",
             zip.to_str().unwrap(),
         ],
