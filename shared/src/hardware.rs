@@ -110,7 +110,7 @@ pub struct HardwareBatchView {
 }
 
 /// One hardware token as FortiGuard knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareTokenView {
     pub serial: HardwareSerial,
     /// `available` (never activated, or reset by TAC), `locked` (activated: the seed will not be returned
@@ -134,7 +134,7 @@ pub struct HardwareBatchList {
 }
 
 /// `POST /__admin/hardware-tokens/reset-lock`: what TAC does on a support ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetLockRequest {
     /// The serials to reset (at most [`MAX_BATCH_TOKENS`]).
@@ -145,7 +145,7 @@ pub struct ResetLockRequest {
 }
 
 /// The answer to a [`ResetLockRequest`]: every serial reset (all or none are).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResetLockOutcome {
     pub reset: Vec<HardwareTokenView>,
 }
