@@ -86,7 +86,8 @@ pub struct SettingsChange {
 /// `POST /appliances`: every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NewAppliance {
-    /// Default: a random `FGVM02TM…` (FortiGate) or `FAC-VMTM…` (FortiAuthenticator) serial.
+    /// Default: a random serial with the kind's prefix: `FGVM02TM…` (FortiGate), `FAC-VMTM…`
+    /// (FortiAuthenticator), `FPAVM0TM…` (FortiPAM), `FPXVM0TM…` (FortiProxy).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub serial: Option<ApplianceSerial>,
     /// HA peers, sent in `__clustered_sns` after the appliance itself.

@@ -310,6 +310,7 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &modeled::TRANSFER_CODE_EXPIRED,
     &modeled::HARDWARE_ALREADY_ACTIVATED,
     &modeled::HARDWARE_NOT_IN_FORTIGUARD,
+    &modeled::HARDWARE_RESET_ASSIGNED,
     &CMDB_SAVE_ERROR,
     &ACTIVATION_NOT_SENT,
     &modeled::MAILBOX_FULL,

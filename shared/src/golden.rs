@@ -128,3 +128,59 @@ fn mobile_success_answer_has_exactly_the_captured_fields_in_order() {
     let original: Value = serde_json::from_str(&capture("mobile-success.response.json")).unwrap();
     assert_eq!(again, original);
 }
+
+/// The modeled hardware activation exchange (no capture exists): pinned byte for byte, both ways, so a change
+/// to its shape is a decision, not an accident.
+#[test]
+fn modeled_hardware_activation_exchange_is_pinned() {
+    use crate::hardware::{
+        ActivatedHardwareToken, HardwareActivationRequest, HardwareActivationResponse,
+        HardwareTokenRef,
+    };
+    use crate::header::RequestHeader;
+    use crate::modeled::HARDWARE_ALREADY_ACTIVATED;
+
+    let serial = "FGVM02TM00000001".parse().unwrap();
+    let header = RequestHeader::new(&serial, &[], "7.4", "2829");
+    let request = HardwareActivationRequest {
+        header: header.clone(),
+        tokens: ["FTK200BAA0000000", "FTK200BAA0000001"]
+            .map(|token| HardwareTokenRef {
+                token: token.to_owned(),
+            })
+            .to_vec(),
+    };
+    let name = "hardware-activation.request.json";
+    assert_eq!(
+        String::from_utf8(Envelope::to_vec(&request)).unwrap(),
+        capture(name).trim_end()
+    );
+    assert_eq!(check_round_trip::<HardwareActivationRequest>(name), request);
+
+    let response = HardwareActivationResponse {
+        header: header.reply(|_| None),
+        tokens: vec![
+            ActivatedHardwareToken {
+                token: "FTK200BAA0000000".to_owned(),
+                seed: Some("A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A".to_owned()),
+                error: None,
+            },
+            ActivatedHardwareToken {
+                token: "FTK200BAA0000001".to_owned(),
+                seed: None,
+                error: Some(HARDWARE_ALREADY_ACTIVATED.wire_error()),
+            },
+        ],
+        result: 0,
+        error: None,
+    };
+    let name = "hardware-activation.response.json";
+    assert_eq!(
+        String::from_utf8(Envelope::to_vec(&response)).unwrap(),
+        capture(name).trim_end()
+    );
+    assert_eq!(
+        check_round_trip::<HardwareActivationResponse>(name),
+        response
+    );
+}

@@ -110,7 +110,7 @@ pub struct HardwareBatchView {
 }
 
 /// One hardware token as FortiGuard knows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareTokenView {
     pub serial: HardwareSerial,
     /// `available` (never activated, or reset by TAC), `locked` (activated: the seed will not be returned
@@ -134,7 +134,7 @@ pub struct HardwareBatchList {
 }
 
 /// `POST /__admin/hardware-tokens/reset-lock`: what TAC does on a support ticket.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetLockRequest {
     /// The serials to reset (at most [`MAX_BATCH_TOKENS`]).
@@ -145,7 +145,7 @@ pub struct ResetLockRequest {
 }
 
 /// The answer to a [`ResetLockRequest`]: every serial reset (all or none are).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResetLockOutcome {
     pub reset: Vec<HardwareTokenView>,
 }
@@ -159,6 +159,46 @@ pub struct SeedFileQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Which appliance has a hardware token assigned (what TAC asks before a lock reset).
+// ---------------------------------------------------------------------------------------------------------
+
+/// `POST /__ledger/v1/hardware-holders` (the appliance service): which of these hardware tokens a virtual
+/// appliance has assigned to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HardwareHolderQuery {
+    pub serials: Vec<HardwareSerial>,
+}
+
+/// The answer to a [`HardwareHolderQuery`]: one entry per assignment found (none for a token no appliance
+/// has assigned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HardwareHolders {
+    pub holders: Vec<HardwareHolder>,
+}
+
+/// A hardware token a virtual appliance has assigned to a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HardwareHolder {
+    pub serial: HardwareSerial,
+    pub appliance: ApplianceSerial,
+    pub user: String,
+}
+
+/// What tells forticare (as TAC) whether a hardware token is assigned before it resets the token's lock: the
+/// appliance service's hardware table itself when both run in one process (`fortimock up`), or the
+/// appliance service over HTTP (`forticare-mock --appliance-url`). FortiGuard itself never learns
+/// assignments: TAC asks the customer, and fortimock asks the appliances it runs.
+pub trait HardwareAssignments: Send + Sync {
+    /// The assignments of `serials` (none for a token nobody has); the error says why there is no answer.
+    fn holders<'a>(&'a self, serials: &'a [HardwareSerial]) -> HoldersFuture<'a>;
+}
+
+/// The answer a [`HardwareAssignments`] gives, when it has it.
+pub type HoldersFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Vec<HardwareHolder>, String>> + Send + 'a>>;
 
 /// The response header that carries a seed file's zip password: shown once, with that file only, as
 /// Customer Service gives it by phone.

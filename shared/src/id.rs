@@ -289,7 +289,7 @@ impl fmt::Debug for ApplianceSerial {
 string_serde!(ApplianceSerial);
 crate::schema::text_schema!(
     ApplianceSerial,
-    "An appliance's serial number (FortiGate `FG…`, FortiAuthenticator `FAC…`).",
+    "An appliance's serial number (FortiGate `FG…`, FortiAuthenticator `FAC…`, FortiPAM `FPA…`, FortiProxy `FPX…`).",
     "FGVM01TM00000001"
 );
 

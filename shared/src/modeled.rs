@@ -1288,6 +1288,20 @@ pub const HARDWARE_NOT_IN_FORTIGUARD: CatalogueEntry = CatalogueEntry {
     source: "status text: FortiToken 8.0 guide [DOC]; code and wire text: fortimock model",
 };
 
+/// TAC's refusal to reset the activation lock of a hardware token an appliance has assigned to a user (the
+/// rule, reset only for tokens not assigned, is KB 232153's as issue 11 states it; the answer's shape and
+/// text are fortimock's: TAC answers a ticket, not an API). forticare asks the appliances it knows which of
+/// them has the token assigned (`protocol::hardware::HardwareAssignments`) and names the user and the
+/// appliance before this text.
+pub const HARDWARE_RESET_ASSIGNED: CatalogueEntry = CatalogueEntry {
+    id: "forticare.hardware.reset-assigned",
+    code: None,
+    text: "TAC resets the activation lock only of tokens not assigned to a user: remove the assignment first",
+    provenance: Provenance::Modeled,
+    symptom: "`fortimock hardware reset-lock` answers 409 naming the user and the appliance; the lock stays",
+    source: "rule: KB 232153 [DOC]; answer and text: fortimock model",
+};
+
 /// The `diagnose fortitoken info` status FortiOS shows for a hardware token FortiGuard refused with `error`.
 pub fn hardware_diag_status(error: &crate::catalogue::WireError) -> String {
     if HARDWARE_ALREADY_ACTIVATED.matches(error) {

@@ -12,6 +12,9 @@ pub const MOBILE: &str = "/SoftToken/Provisioning.asmx/Mobile";
 
 /// forticare's ledger API, which ftm asks which tokens an appliance's cluster may use.
 pub const LEDGER_OWNERSHIP: &str = "/__ledger/v1/ownership";
+/// The appliance service's answer to which virtual appliance has a hardware token assigned (forticare asks
+/// before TAC's lock reset).
+pub const LEDGER_HARDWARE_HOLDERS: &str = "/__ledger/v1/hardware-holders";
 
 /// FortiCare's asset-management API (v3): the OAuth token endpoint (customerapiauth.fortinet.com; the
 /// trailing slash is part of the path) ...

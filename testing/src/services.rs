@@ -148,6 +148,8 @@ impl Services {
         let (forticare_url, ftm_url, push_url) =
             (forticare_listen.url(), ftm_listen.url(), push_listen.url());
         let fortiguard_url = forticare_url.clone();
+        // TAC's lock reset asks the appliance service in-process, once it has started.
+        let assignments = forticare::assignments::AssignmentDesk::default();
         let cloud = async {
             // ftm's escrow opens while forticare's ledger does; ftm serves once both are open.
             let (forticare, escrow) = tokio::join!(
@@ -156,6 +158,7 @@ impl Services {
                     service_dir: lab.service_dir(forticare::NAME),
                     fixtures,
                     rate_limits: options.rate_limits,
+                    assignments: assignments.clone(),
                 }),
                 ftm::open_escrow(lab.service_dir(ftm::NAME)),
             );
@@ -220,6 +223,10 @@ impl Services {
                 resolver: lab.host_resolver(),
             })
             .await
+            .map(|started| {
+                assignments.set(started.assignments);
+                started.service
+            })
         };
         let (cloud, relay, phones, appliances) = tokio::join!(cloud, relay, phones, appliances);
         // Whatever started is kept for `stop`, in start order, so a failure stops it again.

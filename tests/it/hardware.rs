@@ -190,6 +190,66 @@ async fn tac_reset_gives_exactly_one_more_chance() {
 }
 
 #[tokio::test]
+async fn tac_refuses_to_reset_the_lock_of_an_assigned_token() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 2, false).await;
+    let (held, free) = (
+        created.tokens[0].serial.to_string(),
+        created.tokens[1].serial.to_string(),
+    );
+    let a = appliance(&suite, json!({})).await;
+    let b = appliance(&suite, json!({})).await;
+    let (status, answer) = suite.hardware_activate(&a, &[&held, &free]).await;
+    assert_eq!(outcome(status, answer).tokens.len(), 2);
+    let (status, row) = suite.hardware_assign(&a, &held, "alice").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+
+    // A reset naming the assigned token is refused whole, naming the user and the appliance.
+    let before: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    for serials in [json!([held]), json!([free, held])] {
+        let (status, answer) = suite
+            .admin_post(
+                "forticare",
+                paths::ADMIN_HARDWARE_RESET_LOCK,
+                &json!({ "serials": serials }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+        assert_eq!(
+            answer["error_id"], "forticare.hardware.reset-assigned",
+            "{answer}"
+        );
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.contains(&held) && message.contains("alice") && message.contains(&a),
+            "{message}"
+        );
+    }
+    let after: HardwareBatchList = suite
+        .admin_get("forticare", paths::ADMIN_HARDWARE_TOKENS)
+        .await;
+    assert_eq!(before, after);
+    // The lock holds: B still does not get the seed.
+    let (status, answer) = suite.hardware_activate(&b, &[&held]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, ALREADY);
+
+    // The token nobody has is reset, and B gets it.
+    let (status, reset) = suite
+        .admin_post(
+            "forticare",
+            paths::ADMIN_HARDWARE_RESET_LOCK,
+            &json!({"serials": [free]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reset}");
+    let (status, answer) = suite.hardware_activate(&b, &[&free]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, "new");
+    suite.stop().await;
+}
+
+#[tokio::test]
 async fn demo_tokens_never_lock() {
     let suite = TestSuite::start().await;
     let created = suite.hardware_batch("FTK220", 1, true).await;
@@ -200,7 +260,22 @@ async fn demo_tokens_never_lock() {
         let (status, answer) = suite.hardware_activate(&fresh, &[&serial]).await;
         assert_eq!(outcome(status, answer).tokens[0].status, "new");
     }
-    assert_eq!(batch(&suite, &created.batch).await.tokens[0].state, "demo");
+    let locks = batch(&suite, &created.batch).await;
+    assert_eq!(locks.tokens[0].state, "demo");
+    // TAC has nothing to reset on a DEMO token: refused, nothing changed.
+    let (status, answer) = suite
+        .admin_post(
+            "forticare",
+            paths::ADMIN_HARDWARE_RESET_LOCK,
+            &json!({"serials": [serial]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("DEMO"),
+        "{answer}"
+    );
+    assert_eq!(batch(&suite, &created.batch).await, locks);
     suite.stop().await;
 }
 
@@ -408,4 +483,200 @@ async fn fixtures_declare_batches_that_come_back_on_reset() {
     assert_eq!(again.batches[0].tokens[0].serial.to_string(), serial);
     assert_eq!(again.batches[0].tokens[0].state, "available");
     suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_holds_one_token_and_refused_assignments_change_nothing() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 3, false).await;
+    let [t0, t1, t2] = [0, 1, 2].map(|i| created.tokens[i].serial.to_string());
+    let a = appliance(&suite, json!({})).await;
+    let b = appliance(&suite, json!({})).await;
+    suite.appliance_import(&a, "1111-2222-3333-4444-5555").await;
+    // t2 is locked to B first, so on A it arrives as an Error row.
+    let (status, answer) = suite.hardware_activate(&b, &[&t2]).await;
+    assert_eq!(outcome(status, answer).tokens[0].status, "new");
+    let (status, answer) = suite.hardware_activate(&a, &[&t0, &t1, &t2]).await;
+    let rows = outcome(status, answer).tokens;
+    assert_eq!(rows[2].gui_status, "Error");
+    let (status, row) = suite.hardware_assign(&a, &t0, "alice").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    let (bob_token, _) = suite.appliance_provision(&a, "any", "bob").await;
+
+    // A user holding a hardware token gets no mobile token: refused before FortiToken is asked, nothing
+    // changes on the appliance or in ftm's escrow.
+    let before = suite.appliance(&a).await;
+    let escrow: Value = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
+    let (status, refused) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_PROVISION, &[&a]),
+            &json!({"token": "any", "user": "alice"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(
+        message.contains("alice") && message.contains(&t0),
+        "{message}"
+    );
+
+    // Every refused assignment changes nothing either: a token assigned to someone else, an Error row, a
+    // user with a mobile token, a user with another hardware token, a serial the appliance does not have.
+    for (token, user, expected, says) in [
+        (
+            t0.as_str(),
+            "carol",
+            StatusCode::CONFLICT,
+            "assigned to alice",
+        ),
+        (t2.as_str(), "carol", StatusCode::CONFLICT, "has no seed"),
+        (
+            t1.as_str(),
+            "bob",
+            StatusCode::CONFLICT,
+            "FortiToken Mobile",
+        ),
+        (t1.as_str(), "alice", StatusCode::CONFLICT, t0.as_str()),
+        (
+            "FTK200ZZZ9999999",
+            "carol",
+            StatusCode::NOT_FOUND,
+            "no hardware token",
+        ),
+    ] {
+        let (status, refused) = suite.hardware_assign(&a, token, user).await;
+        assert_eq!(status, expected, "{token} → {user}: {refused}");
+        assert!(
+            refused["message"].as_str().unwrap().contains(says),
+            "{token} → {user}: {refused}"
+        );
+    }
+    assert_eq!(suite.appliance(&a).await, before);
+    assert_eq!(
+        suite.admin_get::<Value>("ftm", paths::ADMIN_ESCROW).await,
+        escrow
+    );
+    assert!(
+        before
+            .tokens
+            .iter()
+            .any(|t| t.serial.as_str() == bob_token && t.user.as_deref() == Some("bob"))
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn without_fortiguard_activation_errs_and_the_seed_file_still_works_on_a_fortiauthenticator()
+{
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 1, false).await;
+    let serial = created.tokens[0].serial.to_string();
+    // A FortiAuthenticator whose FortiGuard does not answer (nothing listens on port 1).
+    let fac = appliance(
+        &suite,
+        json!({"mode": "fortiauthenticator", "fortiguard_url": "https://127.0.0.1:1"}),
+    )
+    .await;
+    let (status, answer) = suite.hardware_activate(&fac, &[&serial]).await;
+    let failed = outcome(status, answer);
+    assert_eq!(failed.tokens[0].status, NOT_IN_FORTIGUARD);
+    assert_eq!(failed.tokens[0].gui_status, "Error");
+    assert!(
+        failed.debug.join("\n").contains("FortiGuard not reached"),
+        "{:?}",
+        failed.debug
+    );
+    assert_eq!(batch(&suite, &created.batch).await.tokens[0].activations, 0);
+
+    // The seed file's import needs no FortiGuard: it works on the same appliance, and FortiGuard's lock
+    // stays untouched.
+    let (zip, password) = suite.seed_file(&created.batch).await;
+    let (status, answer) = suite.import_seed_file(&fac, &zip, &password).await;
+    let imported = outcome(status, answer);
+    assert_eq!(imported.tokens[0].status, "new");
+    assert_eq!(imported.tokens[0].source.as_deref(), Some("seed-file"));
+    let fortiguard = batch(&suite, &created.batch).await;
+    assert_eq!(fortiguard.tokens[0].state, "available");
+    assert_eq!(fortiguard.tokens[0].activations, 0);
+
+    // A FortiAuthenticator's hardware user logs in with the token's 60-second code.
+    let seeds = suite.batch_seeds(&created.batch).await;
+    let (status, row) = suite.hardware_assign(&fac, &serial, "erin").await;
+    assert_eq!(status, StatusCode::OK, "{row}");
+    let code = suite.hardware_code(&seeds[0].1).await;
+    let (status, login) = suite.login(&fac, "erin", &code).await;
+    assert_eq!(
+        (status, login.result),
+        (StatusCode::OK, LoginResult::Success)
+    );
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_and_malformed_hardware_requests_change_nothing() {
+    let suite = TestSuite::start().await;
+    let created = suite.hardware_batch("FTK200", 1, false).await;
+    let serial = created.tokens[0].serial.to_string();
+    let a = appliance(&suite, json!({})).await;
+    let fortiguard = batch(&suite, &created.batch).await;
+    let before = suite.appliance(&a).await;
+
+    // More than 1000 serials at once, and a seed file that is not Base64.
+    let many: Vec<String> = (0..1001).map(|i| format!("FTK200BAA{i:07}")).collect();
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[&a]),
+            &json!({ "serials": many }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["message"].as_str().unwrap().contains("1000"),
+        "{answer}"
+    );
+    let (status, answer) = suite
+        .admin_post(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_HARDWARE_IMPORT, &[&a]),
+            &json!({"file": "not base64!", "password": "x"}),
+        )
+        .await;
+    assert!(status.is_client_error(), "{status} {answer}");
+    assert!(!answer["message"].as_str().unwrap().is_empty(), "{answer}");
+
+    // Malformed HardwareActivationRequests at forticare's /Process: a fault, no seed, no lock.
+    let header = json!({
+        "serial_number": a, "__version": "1", "__device_version": "7.4", "__device_build": "2829",
+    });
+    for body in [
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "tokens": [{"token": serial}]}}),
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "serial_number": a, "tokens": "FTK200"}}),
+        json!({"d": {"__type": "SoftToken.HardwareActivationRequest", "serial_number": "", "tokens": [{"token": serial}]}}),
+        json!({"d": merge(&header, json!({"__type": "SoftToken.HardwareActivationRequest", "tokens": []}))}),
+    ] {
+        let response = suite
+            .client
+            .post(format!("{}{}", suite.url("forticare"), paths::PROCESS))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(!status.is_success(), "{body}: {status} {text}");
+        assert!(!text.contains("\"seed\""), "{body}: {text}");
+    }
+    assert_eq!(batch(&suite, &created.batch).await, fortiguard);
+    assert_eq!(suite.appliance(&a).await, before);
+    suite.stop().await;
+}
+
+fn merge(base: &Value, more: Value) -> Value {
+    let mut merged = base.clone();
+    for (key, value) in more.as_object().unwrap() {
+        merged[key] = value.clone();
+    }
+    merged
 }

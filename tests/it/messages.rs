@@ -6,6 +6,7 @@
 
 use e2e::TestSuite;
 use protocol::appliance::{LoginResult, PollOutcome, ProvisionOutcome};
+use protocol::catalogue::OFFLINE_ACTIVATION_FAC_ONLY;
 use protocol::messages::DeliveryMethod;
 use protocol::paths;
 use reqwest::StatusCode;
@@ -365,6 +366,65 @@ async fn each_appliance_kind_keeps_its_own_rules() {
             .unwrap()
             .contains("FortiPAM provisions FortiTokens manually")
     );
+
+    // Offline (QR) activation is FortiAuthenticator's alone: FortiProxy, FortiPAM and FortiGate refuse
+    // turning it on and showing an activation page, each named as what it is; nothing changes.
+    let fgt = fortigate(&suite).await;
+    for (serial, product) in [
+        (&proxy, "FortiProxy"),
+        (&pam, "FortiPAM"),
+        (&fgt, "FortiGate"),
+    ] {
+        let before = suite.appliance(serial).await;
+        let (status, refused) = suite
+            .admin_patch(
+                "appliance",
+                &paths::fill(paths::APPLIANCE_FAC, &[serial]),
+                &json!({"provisioning": {"provision_mode": "offline"}}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(
+            refused["error_id"], OFFLINE_ACTIVATION_FAC_ONLY.id,
+            "{refused}"
+        );
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(OFFLINE_ACTIVATION_FAC_ONLY.text)
+                && message.contains(&format!("{serial} is a {product}")),
+            "{message}"
+        );
+        let page = paths::fill(paths::APPLIANCE_ACTIVATION, &[serial, "FTKMOB0000000001"]);
+        let response = suite
+            .client
+            .get(format!("{}{page}", suite.url("appliance")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let refused: Value = response.json().await.unwrap();
+        assert_eq!(
+            refused["error_id"], OFFLINE_ACTIVATION_FAC_ONLY.id,
+            "{refused}"
+        );
+        // Other FortiAuthenticator-only pages name the kind too.
+        let (status, refused) = suite
+            .admin_patch(
+                "appliance",
+                &paths::fill(paths::APPLIANCE_FAC, &[serial]),
+                &json!({"host_name": "fac.example.com"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        assert!(
+            refused["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("is a {product}: only a FortiAuthenticator")),
+            "{refused}"
+        );
+        assert_eq!(suite.appliance(serial).await, before);
+    }
     suite.stop().await;
 }
 

@@ -8,7 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use lab::api::Api;
 use lab::http::{ApiError, Json, Query};
 use protocol::appliance::{FortiTokenStatus, NewUser, ProvisionTokenRequest};
-use protocol::hardware::{HardwareActivate, HardwareAssign, SeedFileImport};
+use protocol::hardware::{
+    HardwareActivate, HardwareAssign, HardwareHolderQuery, HardwareHolders, SeedFileImport,
+};
 use protocol::messages::{
     DeliveryMethod, MessageList, MessageQuery, MessagesCleared, MessagingChange, MessagingSettings,
     SendActivation, SmsAccepted, SmsRefused, SmsSubmit,
@@ -47,6 +49,16 @@ pub(crate) fn device_routes(api: &mut Api<'_>) {
     api.route(__path_sms_sink, sms_sink);
 }
 
+/// The ledger route forticare asks before TAC resets a hardware token's lock (guarded: it names users).
+pub(crate) fn ledger_routes(api: &mut Api<'_>) {
+    api.guarded(LEDGER_SCOPE, |ledger| {
+        ledger.route(__path_hardware_holders, hardware_holders);
+    });
+}
+
+/// The scope of [`paths::LEDGER_HARDWARE_HOLDERS`].
+const LEDGER_SCOPE: &str = "/__ledger/v1";
+
 /// The captured messages, inside the guarded `/__admin` scope.
 pub(crate) fn admin_routes(api: &mut Api<'_>) {
     api.route(__path_list_messages, list_messages)
@@ -54,6 +66,21 @@ pub(crate) fn admin_routes(api: &mut Api<'_>) {
         .route(__path_show_message, show_message)
         .route(__path_message_eml, message_eml)
         .route(__path_message_qr, message_qr);
+}
+
+/// Which virtual appliance has each of the hardware tokens assigned, to which user (forticare, as TAC, asks
+/// before it resets a token's activation lock).
+#[utoipa::path(post, path = paths::LEDGER_HARDWARE_HOLDERS, tag = "hardware tokens",
+    request_body = HardwareHolderQuery,
+    responses(
+        (status = 200, description = "The assignments found (a token nobody has is left out).", body = HardwareHolders),
+        (status = 400, description = "Not a list of hardware serials.", body = protocol::admin::ErrorBody)))]
+async fn hardware_holders(
+    state: web::Data<Appliances>,
+    query: Json<HardwareHolderQuery>,
+) -> Result<HttpResponse, ApplianceError> {
+    let holders = state.store.hardware().holders(&query.serials)?;
+    Ok(HttpResponse::Ok().json(HardwareHolders { holders }))
 }
 
 /// `?debug=true`.

@@ -11,6 +11,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use lab::store::{Order, Reader, Record, Store, StoreError, Table, Tx, Version};
 use protocol::appliance::ApplianceSettings;
 use protocol::crypto::{SealKey, Sealed, open, seal};
+use protocol::hardware::{HardwareAssignments, HardwareHolder, HoldersFuture};
 use protocol::id::{ApplianceSerial, HardwareSerial};
 use protocol::messages::MessagingSettings;
 use protocol::seed::Seed;
@@ -239,6 +240,16 @@ fn read_user(r: &mut impl Reader, key: &[u8]) -> Result<Option<HardwareUser>, St
         .transpose()
 }
 
+/// The hardware token `user` of `appliance` holds, read in the caller's transaction (a provisioning of a
+/// FortiToken Mobile token refuses such a user in the same transaction that would give it one).
+pub(crate) fn held_by(
+    r: &mut impl Reader,
+    appliance: &ApplianceSerial,
+    user: &str,
+) -> Result<Option<HardwareSerial>, StoreError> {
+    Ok(read_user(r, &key(appliance, user))?.map(|held| held.token))
+}
+
 /// The hardware tokens, their users and the appliances' profiles; cheap to clone. It shares the appliance
 /// service's store and seal key.
 #[derive(Clone)]
@@ -442,6 +453,36 @@ impl HardwareBook {
             .await
     }
 
+    /// Which appliance has each of `serials` assigned to which user (what TAC asks before a lock reset);
+    /// a token nobody has is left out. One read of every hardware user.
+    pub fn holders(&self, serials: &[HardwareSerial]) -> Result<Vec<HardwareHolder>, StoreError> {
+        let wanted: std::collections::HashSet<&HardwareSerial> = serials.iter().collect();
+        self.store.read(|r| {
+            let mut holders = Vec::new();
+            for (key, bytes) in r.scan(HARDWARE_USERS, b"", Order::Ascending, None)? {
+                let user = lab::store::decode::<UserRecord>(&bytes)?
+                    .user()
+                    .map_err(corrupt("an appliance hardware user record"))?;
+                if !wanted.contains(&user.token) {
+                    continue;
+                }
+                let appliance = std::str::from_utf8(&key)
+                    .ok()
+                    .and_then(|k| k.split_once('\0'))
+                    .and_then(|(appliance, _)| appliance.parse::<ApplianceSerial>().ok())
+                    .ok_or_else(|| {
+                        StoreError::corrupt("a hardware user key without an appliance")
+                    })?;
+                holders.push(HardwareHolder {
+                    serial: user.token,
+                    appliance,
+                    user: user.name,
+                });
+            }
+            Ok(holders)
+        })
+    }
+
     /// The appliance's profile, if it has one (appliances created before profiles have none).
     pub fn profile(&self, appliance: &ApplianceSerial) -> Result<Option<Profile>, StoreError> {
         Ok(self
@@ -543,4 +584,11 @@ impl HardwareBook {
 
     /// The tables whose keys start with an appliance serial, for `check_state`.
     pub const PER_APPLIANCE: [Table; 2] = [HARDWARE_TOKENS, HARDWARE_USERS];
+}
+
+/// The appliance service's own answer, when forticare runs in the same process (`fortimock up`).
+impl HardwareAssignments for HardwareBook {
+    fn holders<'a>(&'a self, serials: &'a [HardwareSerial]) -> HoldersFuture<'a> {
+        Box::pin(async move { HardwareBook::holders(self, serials).map_err(|e| e.to_string()) })
+    }
 }

@@ -98,8 +98,15 @@ pub struct Config {
 /// The default SMTP port of `fortimock up` (`--smtp-port`).
 pub const DEFAULT_SMTP_PORT: u16 = 8025;
 
+/// A running appliance service: the service, and its hardware table as forticare (TAC) may ask it
+/// in-process which appliance has a hardware token assigned.
+pub struct Started {
+    pub service: RunningService,
+    pub assignments: Arc<dyn protocol::hardware::HardwareAssignments>,
+}
+
 /// Opens the store, starts serving, and starts the ftm-push listener of every appliance that has push on.
-pub async fn start(config: Config) -> anyhow::Result<RunningService> {
+pub async fn start(config: Config) -> anyhow::Result<Started> {
     let dir = config.service_dir.clone();
     let store = lab::store::open_blocking(move || store::Fleet::open(dir.as_deref())).await?;
     let push = Arc::new(ftm_push::PushContext {
@@ -151,6 +158,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
         outbox,
     ));
     let mailbox = state.mailbox.clone();
+    let assignments = Arc::new(push.store.hardware());
     let service = lab::server::start(&config.listen, state)?;
     let mail = match config.smtp {
         Some(listener) => {
@@ -191,5 +199,8 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
             }
         })
     }));
-    Ok(service)
+    Ok(Started {
+        service,
+        assignments,
+    })
 }

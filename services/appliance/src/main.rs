@@ -70,7 +70,8 @@ async fn main() -> anyhow::Result<()> {
         lab_ca_pem: lab.ca_pem().map(str::to_owned),
         resolver: lab.host_resolver(),
     })
-    .await?;
+    .await?
+    .service;
     tracing::info!(url = service.url(), "appliance listening");
     lab::server::shutdown_signal().await?;
     service.stop().await;

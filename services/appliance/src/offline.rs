@@ -53,7 +53,8 @@ pub(crate) async fn provision(
     provisioned.activation_code = None;
     ops.store
         .save_provisioned(&appliance.serial, &provisioned, &seed, kind, true)
-        .await?;
+        .await?
+        .map_err(ApplianceError::Conflict)?;
     let params = OtpParams {
         kind,
         period: timing.period,

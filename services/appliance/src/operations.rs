@@ -189,6 +189,14 @@ impl Ops<'_> {
                 held.token
             )));
         }
+        // Checked again inside the transaction that records the token; checked here so the FortiToken
+        // server is not asked for a token the appliance cannot give.
+        if let Some(held) = self.store.hardware().user(&appliance.serial, &user)? {
+            return Err(ApplianceError::Conflict(crate::store::hardware_holder(
+                &user,
+                &held.token,
+            )));
+        }
         let minutes = expiry_minutes.unwrap_or(appliance.settings.activation_expiry_minutes);
         if !(1..=10_080).contains(&minutes) {
             return Err(ApplianceError::BadRequest(format!(
@@ -286,7 +294,8 @@ impl Ops<'_> {
         let provisioned = token.provisioned(&user, timing, code, expire);
         self.store
             .save_provisioned(&appliance.serial, &provisioned, &seed, kind, false)
-            .await?;
+            .await?
+            .map_err(ApplianceError::Conflict)?;
         let qr_code = entry.qr_code.clone().unwrap_or_default();
         Ok(ProvisionOutcome {
             token: provisioned.view(self.clock.now()),

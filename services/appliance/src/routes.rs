@@ -216,6 +216,7 @@ impl Service for Appliances {
         });
         crate::fac_api::routes::configure(api);
         crate::hardware_routes::device_routes(api);
+        crate::hardware_routes::ledger_routes(api);
     }
 
     fn admin_routes(api: &mut Api<'_>) {

@@ -151,6 +151,11 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
 type Changes = Vec<(Option<FortiTokenStatus>, FortiTokenStatus)>;
 
 /// `result`'s value, its status changes noted as the `token` state machine's transitions.
+/// Why a user who holds a hardware token gets no FortiToken Mobile token (FortiOS gives a user one token).
+pub(crate) fn hardware_holder(user: &str, held: &protocol::id::HardwareSerial) -> String {
+    format!("{user} already has hardware token {held}: a user has one token; remove it first")
+}
+
 fn noted<T>(result: Result<(T, Changes), StoreError>) -> Result<T, StoreError> {
     result.map(|(value, changes)| {
         for (from, to) in changes {
@@ -578,7 +583,8 @@ impl Fleet {
 
     /// Records a provisioned token, its new seed and its user (replacing the user's lockout state). On a
     /// FortiAuthenticator, its HOTP counter starts over (`kind`), it is marked provisioned `offline` or not,
-    /// and its user is a local user with FortiToken Mobile authentication.
+    /// and its user is a local user with FortiToken Mobile authentication. A user who holds a hardware token
+    /// is refused in the same transaction (`Ok(Err(why))`, nothing written): a user has one token.
     pub async fn save_provisioned(
         &self,
         appliance: &ApplianceSerial,
@@ -586,7 +592,7 @@ impl Fleet {
         seed: &Seed,
         kind: protocol::otp::OtpKind,
         offline: bool,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Result<(), String>, StoreError> {
         let user_name = token
             .user
             .clone()
@@ -604,13 +610,16 @@ impl Fleet {
         noted(
             self.store
                 .write(move |tx| {
+                    if let Some(held) = crate::hardware_store::held_by(tx, &serial, &user.name)? {
+                        return Ok((Err(hardware_holder(&user.name, &held)), Vec::new()));
+                    }
                     let before = tx
                         .record::<TokenRecord>(TOKENS, &token_key)?
                         .and_then(|r| parse_status(&r.status).ok());
                     tx.put(TOKENS, &token_key, &token_record)?;
                     write_user(tx, &user_key, &user)?;
                     fac_store::on_provisioned(tx, &serial, &token, kind, offline)?;
-                    Ok(((), vec![(before, token.status)]))
+                    Ok((Ok(()), vec![(before, token.status)]))
                 })
                 .await,
         )

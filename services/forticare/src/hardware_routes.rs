@@ -16,7 +16,7 @@ use protocol::hardware::{
     SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
 };
 use protocol::id::HardwareSerial;
-use protocol::modeled;
+use protocol::modeled::{self, HARDWARE_RESET_ASSIGNED};
 use protocol::paths;
 
 use crate::error::ForticareError;
@@ -172,7 +172,16 @@ async fn show_batch(
 
 /// The batch's seed file: a password-protected zip, the password in [`SEED_FILE_PASSWORD_HEADER`], a new
 /// one for every file (never logged, never kept).
-#[utoipa::path(get, path = paths::ADMIN_HARDWARE_SEED_FILE, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "The batch's seed file: a password-protected zip, the password in the `x-fortimock-seed-file-password` header, a new one for every file (never logged, never kept).")))]
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_SEED_FILE, tag = "hardware tokens",
+    params(
+        ("batch" = String, Path, description = "The batch's id (`HW000001`)."),
+        ("format" = Option<String>, Query, description = "`ftk200cd` (the FortiGate/FortiAuthenticator format, the default); `okta`, `duo`, `azure`, `centrify` answer 422, anything else 400.")),
+    responses(
+        (status = 200, description = "The batch's seed file: an AES-256 password-protected zip; the password is in the `x-fortimock-seed-file-password` header, a new one for every file (never logged, never kept).", content_type = "application/zip", body = Vec<u8>,
+            headers(("x-fortimock-seed-file-password" = String, description = "The zip's password, shown with this file only."))),
+        (status = 400, description = "Not a format Customer Service offers.", body = protocol::admin::ErrorBody),
+        (status = 404, description = "No such batch.", body = protocol::admin::ErrorBody),
+        (status = 422, description = "A third-party format fortimock does not write.", body = protocol::admin::ErrorBody)))]
 async fn seed_file(
     state: web::Data<Forticare>,
     batch: web::Path<String>,
@@ -224,7 +233,15 @@ async fn seed_file(
 }
 
 /// TAC resets the activation lock of the listed tokens (all or none).
-#[utoipa::path(post, path = paths::ADMIN_HARDWARE_RESET_LOCK, tag = "hardware tokens", responses((status = "2XX", description = "TAC resets the activation lock of the listed tokens (all or none).")))]
+#[utoipa::path(post, path = paths::ADMIN_HARDWARE_RESET_LOCK, tag = "hardware tokens",
+    request_body = ResetLockRequest,
+    responses(
+        (status = 200, description = "Every listed token's lock reset (all or none).", body = ResetLockOutcome),
+        (status = 400, description = "No serials, over 1000, or one that is not a hardware serial.", body = protocol::admin::ErrorBody),
+        (status = 404, description = "A serial FortiGuard does not know.", body = protocol::admin::ErrorBody),
+        (status = 409, description = "`forticare.hardware.reset-assigned`: a virtual appliance has a token assigned to a user (named, with the appliance).", body = protocol::admin::ErrorBody),
+        (status = 422, description = "A 200CD (FTK211) or DEMO token, or one not locked.", body = protocol::admin::ErrorBody),
+        (status = 503, description = "The appliance service could not say whether a token is assigned.", body = protocol::admin::ErrorBody)))]
 async fn reset_lock(
     state: web::Data<Forticare>,
     request: Json<ResetLockRequest>,
@@ -243,6 +260,26 @@ async fn reset_lock(
         .map(|s| s.parse::<HardwareSerial>())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request("forticare.hardware.invalid", e.to_string()))?;
+    // TAC resets only tokens no user has: ask the appliances before anything is written.
+    let holders = state.assignments.holders(&serials).await.map_err(|why| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "forticare.hardware.assignments-unknown",
+            format!(
+                "cannot tell whether the tokens are assigned, so no lock was reset: the appliance service did not answer ({why})"
+            ),
+        )
+    })?;
+    if let Some(holder) = holders.as_deref().and_then(<[_]>::first) {
+        return Err(ApiError::conflict(
+            HARDWARE_RESET_ASSIGNED.id,
+            format!(
+                "{} is assigned to user {} on {}: {}",
+                holder.serial, holder.user, holder.appliance, HARDWARE_RESET_ASSIGNED.text
+            ),
+        )
+        .into());
+    }
     match state.hardware.reset_lock(serials).await? {
         Ok(reset) => {
             tracing::info!(tokens = reset.len(), "hardware token locks reset by TAC");

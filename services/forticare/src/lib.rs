@@ -9,6 +9,7 @@
 //! seeds, the one-time activation lock, TAC's reset, and their seed files.
 //!
 //! Modules: `hardware_tokens` (hardware token rules and seed files, pure), `hardware_store` (their tables),
+//! `assignments` (which appliance has a hardware token assigned, asked before TAC's lock reset),
 //! `ledger` (the rules, pure), `transfer` (transfer tickets' rules, pure), `v3` (the v3 API's
 //! rules, pure), `store` (the tables on the lab's storage toolkit, the licenses and tickets), `accounts`
 //! (API users, tokens and products), `certificate` (the PDF), `rate_limits` (the v3 API's limits), `error`
@@ -23,6 +24,7 @@ use lab::server::{Listen, RunningService};
 use protocol::ledger::LabFixtures;
 
 pub mod accounts;
+pub mod assignments;
 pub mod certificate;
 pub mod error;
 mod hardware_routes;
@@ -57,6 +59,9 @@ pub struct Config {
     pub fixtures: LabFixtures,
     /// Enforce the v3 API's documented rate limits (`--forticare-rate-limits`).
     pub rate_limits: bool,
+    /// Where TAC's lock reset asks which appliance has a hardware token assigned (`fortimock up` sets it to
+    /// the appliance service once that has started; `forticare-mock --appliance-url` asks over HTTP).
+    pub assignments: assignments::AssignmentDesk,
 }
 
 /// A running forticare: the service, and its ledger on the lab clock (which ftm may ask in-process).
@@ -105,6 +110,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         clock,
         fixtures: config.fixtures,
         limits: rate_limits::RateLimits::new(config.rate_limits),
+        assignments: config.assignments,
     });
     let service = lab::server::start(&config.listen, state)?;
     Ok(Started {

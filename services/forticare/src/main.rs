@@ -27,6 +27,10 @@ struct Args {
     /// Load `fortimock up`'s built-in default lab (fixtures/lab.json) when no --fixtures is given.
     #[arg(long, env = "FORTIMOCK_DEFAULT_LAB", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0, default_missing_value = "true", default_value = "false", conflicts_with = "fixtures")]
     default_lab: bool,
+    /// The appliance service (`appliance-mock`) TAC's hardware lock reset asks whether a token is assigned
+    /// (with the lab's admin token); without it, locks are reset without asking.
+    #[arg(long, env = "FORTIMOCK_APPLIANCE_URL")]
+    appliance_url: Option<String>,
 }
 
 /// The default lab's licenses, as `fortimock up` loads them.
@@ -48,11 +52,22 @@ async fn main() -> anyhow::Result<()> {
         None if args.default_lab => serde_json::from_str::<LabFixtures>(DEFAULT_LAB)?,
         None => LabFixtures::default(),
     };
+    let assignments = match &args.appliance_url {
+        Some(url) => forticare::assignments::AssignmentDesk::with(std::sync::Arc::new(
+            forticare::assignments::ApplianceLedgerClient::new(
+                lab.http_client()?,
+                url,
+                lab.admin_token().map(|t| t.value.clone()),
+            ),
+        )),
+        None => forticare::assignments::AssignmentDesk::default(),
+    };
     let service = forticare::start(forticare::Config {
         listen: lab.listen(forticare::NAME, args.port)?,
         service_dir: lab.service_dir(forticare::NAME),
         fixtures,
         rate_limits: args.rate_limits,
+        assignments,
     })
     .await?
     .service;

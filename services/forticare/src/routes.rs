@@ -43,6 +43,8 @@ pub(crate) struct Forticare {
     pub(crate) fixtures: LabFixtures,
     /// The v3 API's per-user limits.
     pub(crate) limits: RateLimits,
+    /// Who has a hardware token assigned (TAC asks before a lock reset).
+    pub(crate) assignments: crate::assignments::AssignmentDesk,
 }
 
 impl Service for Forticare {
@@ -125,9 +127,9 @@ impl Service for Forticare {
 }
 
 #[utoipa::path(post, path = paths::PROCESS, tag = "SoftToken (Fortinet's wire)",
-    request_body(content = Object, content_type = "application/json", description = "A `SoftToken.ActivationLicenseRequest` in its `{\"d\": {\"__type\": …}}` envelope (Fortinet's wire: see the README)."),
+    request_body(content = Object, content_type = "application/json", description = "A `SoftToken.ActivationLicenseRequest` (license import), or, as FortiGuard's token service (`update.fortiguard.net`), the modeled `SoftToken.HardwareActivationRequest` (hardware tokens by serial: `tokens: [{\"token\": \"FTK200…\"}]`), in its `{\"d\": {\"__type\": …}}` envelope (Fortinet's wire: see the README)."),
     responses(
-        (status = 200, description = "The `SoftToken.ActivationLicenseResponse`; a refusal is `d.error` with its code (16, 18, 19), as the real service answers.", body = Object),
+        (status = 200, description = "The `SoftToken.ActivationLicenseResponse` (a refusal is `d.error` with its code: 16, 18, 19, as the real service answers), or the `SoftToken.HardwareActivationResponse`: per token its seed or its error (61 `token already activated, and seed won't be returned`, 62 `token not exist in FortiGuard`), `d.error` 17 when none was activated.", body = Object),
         (status = 400, description = "An undecodable body: the ASP.NET fault shape with a stable `error_id`.", body = Object),
         (status = 413, description = "A body over 1 MiB.", body = Object)))]
 async fn process(

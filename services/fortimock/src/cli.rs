@@ -36,7 +36,8 @@ pub enum Command {
     Transfer(TransferArgs),
     /// Show where the lab CA is, so appliances and curl can trust it.
     Certs(CertsArgs),
-    /// Drive a virtual FortiGate / FortiAuthenticator: import, provision, poll, show, login.
+    /// Drive a virtual appliance (FortiGate, FortiAuthenticator, FortiPAM, FortiProxy): import, provision,
+    /// poll, show, login, hardware tokens, activation messages.
     #[command(subcommand)]
     Fgt(FgtCommand),
     /// A virtual FortiAuthenticator's own features: REST API keys, host name, token policy and provisioning
@@ -74,7 +75,8 @@ pub enum Command {
     /// to the captured one field by field; --arm arms the captured errors as scenarios for that appliance.
     Replay(ReplayArgs),
     /// Run the whole story against the running suite and narrate it: license, provisioning, phone
-    /// activation, polling, login, and a refused replay.
+    /// activation, polling, login, a refused replay, an activation email whose QR code a phone scans, and a
+    /// hardware token activated once by serial.
     Demo(DemoArgs),
     /// Measure polling, durable writes, start, memory (and, with --lab-size, a lab at scale), each against
     /// a baseline taken in the same run, and say which targets are met (build with --release first).
@@ -301,7 +303,7 @@ pub struct CertsArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum FgtCommand {
-    /// Create a virtual FortiGate (or FortiAuthenticator with --fac).
+    /// Create a virtual appliance: a FortiGate, or with --kind a FortiAuthenticator, FortiPAM or FortiProxy.
     New(FgtNewArgs),
     /// List the virtual appliances.
     List(ListArgs),
@@ -437,11 +439,16 @@ pub enum HardwareCommand {
         /// FTK200, FTK210, FTK220 or FTK211 (the 200CD, served only by seed file).
         #[arg(long)]
         model: String,
+        /// How many tokens, 1 to 1000 (one range of serials).
         #[arg(long, default_value_t = 1)]
         count: u32,
         /// DEMO tokens, which never lock on activation.
         #[arg(long)]
         demo: bool,
+        /// A note for people (the order, the customer), at most 1 KiB.
+        #[arg(long)]
+        note: Option<String>,
+        /// Print the batch as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -456,15 +463,18 @@ pub enum HardwareCommand {
     Show {
         #[command(flatten)]
         target: Target,
+        /// The batch's id (`HW000001`).
         batch: String,
+        /// Print the batch as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only): one more
-    /// activation each.
+    /// Reset the activation lock of tokens (what TAC does on a ticket; FTK200/210/220 only, and only tokens
+    /// no user has on a virtual appliance): one more activation each.
     ResetLock {
         #[command(flatten)]
         target: Target,
+        /// The tokens' serials (all are reset, or none).
         #[arg(required = true)]
         serials: Vec<String>,
     },
@@ -472,10 +482,15 @@ pub enum HardwareCommand {
     SeedFile {
         #[command(flatten)]
         target: Target,
+        /// The batch's id (`HW000001`).
         batch: String,
         /// Where to write the zip.
         #[arg(long, short)]
         output: PathBuf,
+        /// The seed file format: ftk200cd (FortiGate/FortiAuthenticator, the default); okta, duo, azure and
+        /// centrify are Customer Service's third-party formats, which fortimock refuses.
+        #[arg(long)]
+        format: Option<String>,
     },
 }
 
@@ -497,6 +512,7 @@ pub struct MessagesArgs {
     /// Only the newest N.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Print JSON.
     #[arg(long, global = true)]
     pub json: bool,
 }
@@ -504,10 +520,15 @@ pub struct MessagesArgs {
 #[derive(Subcommand, Debug)]
 pub enum MessagesCommand {
     /// One message: its subject and text.
-    Show { id: String },
+    Show {
+        /// The message's id (`fortimock messages` lists them).
+        id: String,
+    },
     /// Save an email as it arrived (`.eml`).
     Eml {
+        /// The email's id (`fortimock messages` lists them).
         id: String,
+        /// Where to write the `.eml` file.
         #[arg(long, short)]
         output: PathBuf,
     },
@@ -521,9 +542,12 @@ pub enum FgtHardwareCommand {
     Activate {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
+        /// The hardware serials (FortiOS drops what is not one without a word).
         #[arg(required = true)]
         serials: Vec<String>,
+        /// Print FortiOS debug lines (`diagnose fortitoken debug enable`).
         #[arg(long)]
         debug: bool,
     },
@@ -531,6 +555,7 @@ pub enum FgtHardwareCommand {
     ImportSeedFile {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
         /// The zip file.
         file: PathBuf,
@@ -542,9 +567,11 @@ pub enum FgtHardwareCommand {
     Assign {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
         /// A serial, or `any`.
         token: String,
+        /// The user the token is assigned to (a user has one token, hardware or mobile).
         #[arg(long)]
         user: String,
     },
@@ -552,6 +579,7 @@ pub enum FgtHardwareCommand {
     Info {
         #[command(flatten)]
         target: Target,
+        /// The appliance's serial.
         fgt: String,
     },
 }
@@ -569,7 +597,7 @@ pub enum ApplianceKind {
 pub struct FgtNewArgs {
     #[command(flatten)]
     pub target: Target,
-    /// The serial (default: a random FGVM02TM… or FAC-VMTM…).
+    /// The serial (default: a random one with the kind's prefix: FGVM02TM…, FAC-VMTM…, FPAVM0TM…, FPXVM0TM…).
     #[arg(long)]
     pub serial: Option<String>,
     /// An HA peer's serial (repeatable).

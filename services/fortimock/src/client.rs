@@ -6,39 +6,60 @@ use std::path::PathBuf;
 
 pub use fortimock_testing::client::{Connect, SUITE_FILE, SuiteClient};
 
-/// Where the running suite is.
+/// Where the running suite is. The flags are global, so a command with subcommands (`messages show`) takes
+/// them after its subcommand too.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Target {
     /// The data dir of the running suite (for `suite.json` and the lab CA).
-    #[arg(long, env = "FORTIMOCK_DATA_DIR", default_value = "./fortimock-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "FORTIMOCK_DATA_DIR",
+        default_value = "./fortimock-data"
+    )]
     pub data_dir: PathBuf,
     /// Base URL of the forticare service (default: from suite.json, else https://127.0.0.1:8440).
-    #[arg(long, env = "FORTIMOCK_FORTICARE_URL")]
+    #[arg(long, global = true, env = "FORTIMOCK_FORTICARE_URL")]
     pub forticare_url: Option<String>,
     /// Base URL of the ftm service (default: from suite.json, else https://127.0.0.1:8443).
-    #[arg(long, env = "FORTIMOCK_FTM_URL")]
+    #[arg(long, global = true, env = "FORTIMOCK_FTM_URL")]
     pub ftm_url: Option<String>,
     /// Base URL of the push relay (default: from suite.json, else https://127.0.0.1:8444).
-    #[arg(long, env = "FORTIMOCK_PUSH_URL")]
+    #[arg(long, global = true, env = "FORTIMOCK_PUSH_URL")]
     pub push_url: Option<String>,
     /// Base URL of the virtual phone service (default: from suite.json, else https://127.0.0.1:8445).
-    #[arg(long, env = "FORTIMOCK_PHONE_URL")]
+    #[arg(long, global = true, env = "FORTIMOCK_PHONE_URL")]
     pub phone_url: Option<String>,
     /// Base URL of the virtual appliance service (default: from suite.json, else https://127.0.0.1:8446).
-    #[arg(long, env = "FORTIMOCK_APPLIANCE_URL")]
+    #[arg(long, global = true, env = "FORTIMOCK_APPLIANCE_URL")]
     pub appliance_url: Option<String>,
     /// CA certificate to trust (default: the lab CA in the data dir).
-    #[arg(long, env = "FORTIMOCK_CACERT")]
+    #[arg(long, global = true, env = "FORTIMOCK_CACERT")]
     pub cacert: Option<PathBuf>,
     /// Client certificate (PEM) to present, for a suite started with `--require-client-cert`.
-    #[arg(long, env = "FORTIMOCK_CLIENT_CERT", requires = "client_key")]
+    #[arg(
+        long,
+        global = true,
+        env = "FORTIMOCK_CLIENT_CERT",
+        requires = "client_key"
+    )]
     pub client_cert: Option<PathBuf>,
     /// The key of `--client-cert` (PEM).
-    #[arg(long, env = "FORTIMOCK_CLIENT_KEY", requires = "client_cert")]
+    #[arg(
+        long,
+        global = true,
+        env = "FORTIMOCK_CLIENT_KEY",
+        requires = "client_cert"
+    )]
     pub client_key: Option<PathBuf>,
     /// Bearer token for the control plane and the simulators (default: the token `fortimock up` keeps in
     /// `<data-dir>/admin-token`, if there is one).
-    #[arg(long, env = "FORTIMOCK_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "FORTIMOCK_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<String>,
     /// Resolve the host names in the URLs through this DNS server (`IP` or `IP:PORT`, default port 53),
     /// such as the lab's responder, so `--ftm-url https://fortitokenmobile.fortinet.com` reaches the lab

@@ -493,7 +493,7 @@ async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<
         .first()
         .context("the token is in the table")?;
     println!(
-        "   {} → {} (TAC can reset the lock once: `fortimock hardware reset-lock {hardware}`)",
+        "   {} → {} (TAC resets the lock of a token no user has: while carol has it, `fortimock hardware reset-lock {hardware}` is refused)",
         other.serial, row.status
     );
     Ok(())

@@ -8,6 +8,7 @@ use protocol::appliance::{
     LoginResult, NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome,
     ProvisionTokenRequest, ServerCert,
 };
+use protocol::hardware::HardwareTokenRow;
 use protocol::paths;
 use protocol::time::UnixTime;
 
@@ -314,9 +315,10 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&appliance)?);
     } else {
         println!(
-            "{} ({}, FortiOS {} build {}, {} s tokens) talks to {}",
+            "{} ({}, {} {} build {}, {} s tokens) talks to {}",
             appliance.serial,
             mode_name(appliance.mode),
+            firmware_name(appliance.mode),
             appliance.version,
             appliance.build,
             appliance.settings.period,
@@ -428,6 +430,14 @@ fn mode_name(mode: ApplianceMode) -> &'static str {
     }
 }
 
+/// The name of the firmware `mode` runs: FortiOS on a FortiGate, each other kind its own.
+fn firmware_name(mode: ApplianceMode) -> &'static str {
+    match mode {
+        ApplianceMode::Fortigate => "FortiOS",
+        other => mode_name(other),
+    }
+}
+
 fn result_name(result: LoginResult) -> &'static str {
     match result {
         LoginResult::Success => "success",
@@ -470,14 +480,18 @@ fn token_line(token: &FortiTokenView) -> String {
 pub fn show_user_fortitoken(appliance: &ApplianceView) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "# {} {} (FortiOS {} build {})\n",
+        "# {} {} ({} {} build {})\n",
         mode_name(appliance.mode),
         appliance.serial,
+        firmware_name(appliance.mode),
         appliance.version,
         appliance.build
     ));
     for token in &appliance.tokens {
         out.push_str(&format!("# {}\n", token_line(token)));
+    }
+    for token in &appliance.hardware_tokens {
+        out.push_str(&format!("# {}\n", hardware_line(token)));
     }
     out.push_str("config user fortitoken\n");
     for token in &appliance.tokens {
@@ -497,8 +511,17 @@ pub fn show_user_fortitoken(appliance: &ApplianceView) -> String {
         }
         out.push_str("    next\n");
     }
+    // A hardware token has no license, and its seed is hidden: `show` prints its serial only (its `status`
+    // is the default, `active`).
+    for token in &appliance.hardware_tokens {
+        out.push_str(&format!("    edit \"{}\"\n    next\n", token.serial));
+    }
     out.push_str("end\n");
-    if !appliance.users.is_empty() {
+    let hardware_users = appliance
+        .hardware_tokens
+        .iter()
+        .filter_map(|t| t.user.as_ref().map(|user| (user, t)));
+    if !appliance.users.is_empty() || appliance.hardware_tokens.iter().any(|t| t.user.is_some()) {
         out.push_str("config user local\n");
         for user in &appliance.users {
             out.push_str(&format!("    edit \"{}\"\n", user.name));
@@ -512,9 +535,28 @@ pub fn show_user_fortitoken(appliance: &ApplianceView) -> String {
             }
             out.push_str("    next\n");
         }
+        for (user, token) in hardware_users {
+            out.push_str(&format!("    edit \"{user}\"\n"));
+            out.push_str("        set type password\n        set two-factor fortitoken\n");
+            out.push_str(&format!("        set fortitoken \"{}\"\n", token.serial));
+            out.push_str("    next\n");
+        }
         out.push_str("end\n");
     }
     out
+}
+
+/// A hardware token's comment line: serial, GUI status, user, model and `diagnose fortitoken info`'s status.
+fn hardware_line(token: &HardwareTokenRow) -> String {
+    let mut line = format!("{}  {}", token.serial, token.gui_status);
+    if let Some(user) = &token.user {
+        line.push_str(&format!("  user {user}"));
+    }
+    line.push_str(&format!(
+        "  (hardware {}; diagnose fortitoken info: {})",
+        token.model, token.status
+    ));
+    line
 }
 
 fn join<T: ToString>(items: &[T]) -> String {

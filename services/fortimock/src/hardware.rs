@@ -24,6 +24,7 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
             model,
             count,
             demo,
+            note,
             json,
         } => {
             let model = HardwareModel::from_prefix(model.trim()).with_context(|| {
@@ -38,7 +39,7 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
                         model,
                         count,
                         demo,
-                        note: None,
+                        note,
                     },
                 )
                 .await?;
@@ -92,14 +93,16 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
             target,
             batch,
             output,
+            format,
         } => {
             let client = SuiteClient::connect(&target)?;
+            let mut path = paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch]);
+            if let Some(format) = format {
+                path.push('?');
+                path.push_str(&serde_urlencoded::to_string([("format", format)])?);
+            }
             let (zip, password) = client
-                .get_bytes_with_header(
-                    FORTICARE,
-                    &paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch]),
-                    SEED_FILE_PASSWORD_HEADER,
-                )
+                .get_bytes_with_header(FORTICARE, &path, SEED_FILE_PASSWORD_HEADER)
                 .await?;
             std::fs::write(&output, zip)
                 .with_context(|| format!("writing {}", output.display()))?;

@@ -28,7 +28,9 @@ fn describe(service: &str) -> &'static str {
         "ftm" => "FTM provisioning: appliances' front door (/Process) and phones' (/Mobile)",
         "push" => "FortiGuard push relay (push.fortinet.com + APNs/FCM): /api/v1/push",
         "phone" => "virtual FortiToken Mobile phones: /phones",
-        "appliance" => "virtual FortiGates / FortiAuthenticators: /appliances",
+        "appliance" => {
+            "virtual FortiGates, FortiAuthenticators, FortiPAMs, FortiProxies: /appliances"
+        }
         _ => "",
     }
 }

@@ -63,6 +63,18 @@ fn cli(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs a command that must fail; returns what it wrote to stderr.
+fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} succeeded");
+    String::from_utf8(output.stderr).unwrap()
+}
+
 async fn import(
     client: &reqwest::Client,
     url: &str,
@@ -712,18 +724,67 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
         messages.contains("bob@example.com") && messages.contains("QR code"),
         "{messages}"
     );
+    // `messages show|eml|clear` take --data-dir after the subcommand (`cli` puts it last).
+    let listed: Value = serde_json::from_str(&cli(
+        &data_dir,
+        &["messages", "--recipient", "bob@example.com", "--json"],
+    ))
+    .unwrap();
+    let id = listed["messages"][0]["id"].as_str().unwrap().to_owned();
+    let shown = cli(&data_dir, &["messages", "show", &id]);
+    assert!(shown.contains("Subject: "), "{shown}");
+    let eml = dir.path().join("bob.eml");
+    cli(
+        &data_dir,
+        &["messages", "eml", &id, "-o", eml.to_str().unwrap()],
+    );
+    let eml = std::fs::read_to_string(&eml).unwrap();
+    assert!(
+        eml.contains("bob@example.com") && eml.contains("image/png"),
+        "{eml}"
+    );
     let batches = cli(&data_dir, &["hardware", "list"]);
     assert!(
         batches.contains("HW000001 FTK200") && batches.contains("locked"),
         "{batches}"
     );
 
+    // TAC refuses the demo's token while carol has it, and a DEMO-less 200CD token always; nothing changes.
+    let shown = cli(&data_dir, &["hardware", "show", "HW000001"]);
+    assert!(shown.contains("FTK200BAA0000000"), "{shown}");
+    let refused = cli_fails(&data_dir, &["hardware", "reset-lock", "FTK200BAA0000000"]);
+    assert!(
+        refused.contains("is assigned to user carol on "),
+        "{refused}"
+    );
+    assert_eq!(cli(&data_dir, &["hardware", "show", "HW000001"]), shown);
+
     // A 200CD batch: only its seed file brings it to an appliance, offline, even to a FortiProxy.
     let created = cli(
         &data_dir,
-        &["hardware", "create", "--model", "FTK211", "--count", "2"],
+        &[
+            "hardware", "create", "--model", "FTK211", "--count", "2", "--note", "order 42",
+            "--json",
+        ],
     );
-    assert!(created.contains("HW000002 FTK211 (2 tokens)"), "{created}");
+    let created: Value = serde_json::from_str(&created).unwrap();
+    assert_eq!(created["note"], "order 42");
+    assert_eq!(created["batch"], "HW000002");
+    let refused = cli_fails(&data_dir, &["hardware", "reset-lock", "FTK211BAB0000000"]);
+    assert!(refused.contains("200CD"), "{refused}");
+    let refused = cli_fails(
+        &data_dir,
+        &[
+            "hardware",
+            "seed-file",
+            "HW000002",
+            "--format",
+            "okta",
+            "-o",
+            dir.path().join("okta.zip").to_str().unwrap(),
+        ],
+    );
+    assert!(refused.contains("FTK200CD format only"), "{refused}");
     let zip = dir.path().join("HW000002.zip");
     let saved = cli(
         &data_dir,
@@ -731,6 +792,8 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
             "hardware",
             "seed-file",
             "HW000002",
+            "--format",
+            "ftk200cd",
             "-o",
             zip.to_str().unwrap(),
         ],
@@ -771,6 +834,36 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
     );
     let info = cli(&data_dir, &["fgt", "hardware", "info", "FPXVM0TM00000001"]);
     assert!(info.contains("FTK211BAB0000000"), "{info}");
+
+    // Assigned to dora, the hardware token and its user show in `show user fortitoken` as FortiOS prints
+    // them: the serial under `config user fortitoken` (no license; the seed hidden), dora under
+    // `config user local`.
+    let assigned = cli(
+        &data_dir,
+        &[
+            "fgt",
+            "hardware",
+            "assign",
+            "FPXVM0TM00000001",
+            "FTK211BAB0000000",
+            "--user",
+            "dora",
+        ],
+    );
+    assert!(assigned.contains("Assigned"), "{assigned}");
+    let show = cli(&data_dir, &["fgt", "show", "FPXVM0TM00000001"]);
+    for wanted in [
+        "# FortiProxy FPXVM0TM00000001",
+        "# FTK211BAB0000000  Assigned  user dora  (hardware FTK211; diagnose fortitoken info: active)",
+        "# FTK211BAB0000001  Available  (hardware FTK211; diagnose fortitoken info: new)",
+        "config user fortitoken\n    edit \"FTK211BAB0000000\"\n    next\n",
+        "config user local\n    edit \"dora\"\n        set type password\n        set two-factor fortitoken\n        set fortitoken \"FTK211BAB0000000\"\n",
+    ] {
+        assert!(show.contains(wanted), "{wanted:?} missing from:\n{show}");
+    }
+    let cleared = cli(&data_dir, &["messages", "clear"]);
+    assert!(cleared.ends_with("messages removed\n"), "{cleared}");
+    assert_eq!(cli(&data_dir, &["messages"]), "no messages captured\n");
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -1363,4 +1456,191 @@ fn dns_health_help_says_what_it_checks() {
         help.contains("answers an emulated name") && !help.contains("/__admin/ready"),
         "{help}"
     );
+}
+
+/// Every form a seed could leak in: hex in both cases, and base32 (what an `otpauth://` URI carries).
+fn seed_forms(seed: &protocol::seed::Seed) -> [String; 3] {
+    [
+        seed.to_hex_upper(),
+        seed.to_hex_lower(),
+        data_encoding::BASE32_NOPAD.encode(seed.as_bytes()),
+    ]
+}
+
+#[tokio::test]
+async fn seeds_never_appear_in_debug_logs_captured_messages_or_journals() {
+    use protocol::device_storage;
+    use protocol::paths;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let log_path = dir.path().join("stderr.log");
+    let mut child = Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(&data_dir)
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .args(FREE_PORT_ARGS)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    banner_of(&mut child);
+    let ready: Value =
+        serde_json::from_str(&std::fs::read_to_string(&ready_file).unwrap()).unwrap();
+    let url = |service: &str| ready[service].as_str().unwrap().to_owned();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let get = |address: String| {
+        let client = client.clone();
+        async move {
+            let response = client.get(&address).send().await.unwrap();
+            assert!(response.status().is_success(), "{address}");
+            response.text().await.unwrap()
+        }
+    };
+
+    // The demo provisions mobile tokens with an activation email a phone scans, and hardware tokens.
+    cli(&data_dir, &["demo"]);
+    // A mobile token's code by SMS, activated by a phone from the captured SMS.
+    let appliance = url("appliance");
+    let created: Value = client
+        .post(format!("{appliance}{}", paths::APPLIANCES))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let serial = created["serial"].as_str().unwrap().to_owned();
+    let imported = client
+        .post(format!(
+            "{appliance}{}",
+            paths::fill(paths::APPLIANCE_IMPORT, &[&serial])
+        ))
+        .json(&serde_json::json!({"code": "0000-0000-0000-0000-0000"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(imported.status().is_success());
+    let provisioned = client
+        .post(format!(
+            "{appliance}{}",
+            paths::fill(paths::APPLIANCE_PROVISION, &[&serial])
+        ))
+        .json(&serde_json::json!({"token": "any", "user": "sam", "sms_phone": "+15555550123"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(provisioned.status().is_success());
+    let sms: Value =
+        serde_json::from_str(&get(format!("{appliance}{}?kind=sms", paths::ADMIN_MESSAGES)).await)
+            .unwrap();
+    let code = sms["messages"][0]["activation_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    cli(&data_dir, &["phone", "new", "--name", "sms-phone"]);
+    cli(&data_dir, &["phone", "activate", "sms-phone", &code]);
+
+    // Every seed: the hardware batches' from their seed files, the mobile ones decrypted from the phones'
+    // app data as the app does.
+    let mut seeds = Vec::new();
+    let batches: Value = serde_json::from_str(
+        &get(format!(
+            "{}{}",
+            url("forticare"),
+            paths::ADMIN_HARDWARE_TOKENS
+        ))
+        .await,
+    )
+    .unwrap();
+    for batch in batches["batches"].as_array().unwrap() {
+        let batch = batch["batch"].as_str().unwrap();
+        let zip = dir.path().join(format!("{batch}.zip"));
+        let saved = cli(
+            &data_dir,
+            &["hardware", "seed-file", batch, "-o", zip.to_str().unwrap()],
+        );
+        let password = saved
+            .lines()
+            .find_map(|l| l.strip_prefix("zip password (shown once): "))
+            .unwrap();
+        let file = std::fs::read(&zip).unwrap();
+        seeds.extend(
+            appliance::seed_file::open(&file, password)
+                .unwrap()
+                .into_iter()
+                .map(|(_, s)| s),
+        );
+    }
+    let hardware = seeds.len();
+    let phones: Value =
+        serde_json::from_str(&get(format!("{}{}", url("phone"), paths::PHONES)).await).unwrap();
+    for phone in phones["phones"].as_array().unwrap() {
+        let id = phone["id"].as_str().unwrap();
+        let mobile_id = phone["mobile_id"].as_str().unwrap();
+        let export: Value = serde_json::from_str(
+            &get(format!(
+                "{}{}",
+                url("phone"),
+                paths::fill(paths::PHONE_EXPORT, &[id])
+            ))
+            .await,
+        )
+        .unwrap();
+        let Some(uuid) = export["shared_prefs"]["UUID"].as_str() else {
+            continue;
+        };
+        let key = device_storage::uuid_key(mobile_id, device_storage::SERIAL_PRE_ANDROID9);
+        let uuid = device_storage::decrypt_uuid(&key, uuid).unwrap();
+        for account in export["accounts"].as_array().unwrap() {
+            let seed = account["seed"].as_str().unwrap();
+            seeds.push(device_storage::decrypt_seed(&key, &uuid, seed).unwrap());
+        }
+    }
+    assert!(
+        hardware > 0 && seeds.len() > hardware + 1,
+        "{} seeds, {hardware} hardware",
+        seeds.len()
+    );
+
+    // Where they must not be: the debug log, the captured messages and each one's .eml, every journal.
+    let mut places = vec![(
+        "stderr".to_owned(),
+        std::fs::read_to_string(&log_path).unwrap(),
+    )];
+    assert!(
+        places[0].1.contains("DEBUG"),
+        "the log is not at debug level"
+    );
+    let messages: Value =
+        serde_json::from_str(&get(format!("{appliance}{}", paths::ADMIN_MESSAGES)).await).unwrap();
+    places.push(("/__admin/messages".to_owned(), messages.to_string()));
+    let list = messages["messages"].as_array().unwrap();
+    assert!(list.iter().any(|m| m["kind"] == "email") && list.iter().any(|m| m["kind"] == "sms"));
+    for message in list.iter().filter(|m| m["kind"] == "email") {
+        let id = message["id"].as_str().unwrap();
+        let eml = get(format!(
+            "{appliance}{}",
+            paths::fill(paths::ADMIN_MESSAGE_EML, &[id])
+        ))
+        .await;
+        places.push((format!("{id}.eml"), eml));
+    }
+    for service in ["forticare", "ftm", "push"] {
+        let journal = get(format!("{}{}", url(service), paths::ADMIN_JOURNAL)).await;
+        places.push((format!("{service} journal"), journal));
+    }
+    for seed in &seeds {
+        for form in seed_forms(seed) {
+            for (place, text) in &places {
+                assert!(!text.contains(&form), "a seed in {place}");
+            }
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -18,7 +18,7 @@ use crate::error::ApplianceError;
 use crate::fac_store::{FacUser, UserKind, UserRefusal, hash_password};
 use crate::fortitoken::Appliance;
 use crate::routes::{Appliances, find};
-use crate::token_policy;
+use crate::{kinds, token_policy};
 
 /// Registers the routes inside the `/appliances` scope.
 pub(crate) fn configure(api: &mut Api<'_>) {
@@ -34,15 +34,38 @@ pub(crate) fn configure(api: &mut Api<'_>) {
         .route(__path_agent_login, agent_login);
 }
 
-/// The FortiAuthenticator a path names; a FortiGate is refused.
+/// The FortiAuthenticator a path names; another kind is refused, named as it is.
 fn find_fac(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
     let appliance = find(state, serial)?;
     if appliance.mode != protocol::appliance::ApplianceMode::Fortiauthenticator {
         return Err(ApplianceError::BadRequest(format!(
-            "{} is a FortiGate: only a FortiAuthenticator has this",
-            appliance.serial
+            "{} is a {}: only a FortiAuthenticator has this",
+            appliance.serial,
+            kinds::product(appliance.mode)
         )));
     }
+    Ok(appliance)
+}
+
+/// The appliance a path names, for offline (QR) activation: another kind than FortiAuthenticator is refused
+/// with its message ([`kinds::may_activate_offline`], `OFFLINE_ACTIVATION_FAC_ONLY`), its kind named.
+fn find_offline_fac(state: &Appliances, serial: &str) -> Result<Appliance, ApplianceError> {
+    let appliance = find(state, serial)?;
+    kinds::may_activate_offline(appliance.mode).map_err(|refusal| ApplianceError::Cloud {
+        status: 422,
+        failure: protocol::appliance::OperationFailure {
+            error_id: protocol::catalogue::OFFLINE_ACTIVATION_FAC_ONLY
+                .id
+                .to_owned(),
+            message: format!(
+                "{refusal} ({} is a {})",
+                appliance.serial,
+                kinds::product(appliance.mode)
+            ),
+            error_code: None,
+            debug: Vec::new(),
+        },
+    })?;
     Ok(appliance)
 }
 
@@ -102,7 +125,16 @@ async fn change_fac(
     serial: web::Path<String>,
     Json(change): Json<FacChange>,
 ) -> Result<HttpResponse, ApplianceError> {
-    let appliance = find_fac(&state, &serial)?;
+    let offline = change
+        .provisioning
+        .as_ref()
+        .and_then(|p| p.provision_mode.as_deref())
+        .is_some_and(|mode| mode.trim().eq_ignore_ascii_case("offline"));
+    let appliance = if offline {
+        find_offline_fac(&state, &serial)?
+    } else {
+        find_fac(&state, &serial)?
+    };
     let host = change
         .host_name
         .as_deref()
@@ -225,7 +257,7 @@ async fn activation_page(
     Query(format): Query<PageFormat>,
 ) -> Result<HttpResponse, ApplianceError> {
     let (serial, token) = path.into_inner();
-    let appliance = find_fac(&state, &serial)?;
+    let appliance = find_offline_fac(&state, &serial)?;
     let token: TokenSerial = token
         .parse()
         .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;
