@@ -1150,8 +1150,38 @@ async fn pushauth_sends_a_push_the_phone_answers() {
         .await;
     let (status, _) = fac.post("pushauth/", json!({"username": "pia"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = fac.post("pushauth/", json!({"username": "nobody"})).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // No such user, or a user with no FortiToken Mobile: 404, as the FAC REST API guide says.
+    local_user(&fac, "quinn").await;
+    for name in ["nobody", "quinn"] {
+        let (status, answer) = fac.post("pushauth/", json!({"username": name})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {answer}");
+        assert_eq!(
+            answer["error"],
+            protocol::modeled::FAC_PUSH_NO_USER.text,
+            "{name}"
+        );
+    }
+
+    // The phone's answer resource is on the FAC's REST host too (no administrator key: the answer is
+    // signed), listed at the root; an answer to no push is refused, a body that is no answer is a 400.
+    let (_, root) = fac.get("").await;
+    assert_eq!(
+        root["pushauthresp"]["list_endpoint"],
+        paths::FAC_PUSHAUTHRESP
+    );
+    let anonymous = fac.with_credentials("nobody", "nothing");
+    let (status, answer) = anonymous
+        .post(
+            "pushauthresp/",
+            json!({"session_id": "9e270504412d414fa47c1dfaeea0c052", "action": "validate", "token_code": "947943", "hmac": "00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["status"], "refused");
+    let (status, answer) = anonymous
+        .post("pushauthresp/", json!({"session_id": 7}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     suite.stop().await;
 }
 
@@ -1296,5 +1326,255 @@ async fn a_python_fac_script_runs_unmodified() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("passed, 0 failed"), "{stdout}");
+    suite.stop().await;
+}
+
+/// A user and the token table as the REST API shows them: what a refused request must leave as it was.
+async fn users_and_tokens(fac: &FacClient) -> (Vec<Value>, Vec<Value>) {
+    (fac.all("localusers/").await, fac.all("fortitokens/").await)
+}
+
+#[tokio::test]
+async fn refused_token_requests_leave_no_user_and_change_nothing() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let tokens = fac.all("fortitokens/").await;
+    let taken = tokens[0]["serial"].as_str().unwrap().to_owned();
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "alice", "email": "alice@example.test", "token_auth": true, "token_type": "ftm", "token_serial": taken}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let before = users_and_tokens(&fac).await;
+    let messages = outbox(&suite, &serial).await.len();
+
+    // POST with a taken or unknown serial: refused, and no user is left behind.
+    for wanted in [taken.as_str(), "FTKMOB0000000000", "not-a-serial"] {
+        let (status, answer) = fac
+            .post(
+                "localusers/",
+                json!({"username": "bob", "email": "bob@example.test", "token_auth": true, "token_type": "ftm", "token_serial": wanted}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wanted}: {answer}");
+        assert_eq!(
+            answer["error"], "This serial number is not available for use.",
+            "{wanted}"
+        );
+        assert_eq!(users_and_tokens(&fac).await, before, "{wanted}");
+    }
+    // The retry without the bad serial is not told the user "already exists".
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "bob", "email": "bob@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let bob = created[0]["id"].as_u64().unwrap();
+    let before = users_and_tokens(&fac).await;
+
+    // PATCH with another user's serial: refused before the other fields are saved.
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{bob}/"),
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": taken, "first_name": "Changed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert_eq!(outbox(&suite, &serial).await.len(), messages);
+    suite.stop().await;
+
+    // A FAC with no free token: asking for "any" is refused, and nothing is written.
+    let suite = TestSuite::with_fac_host().await;
+    let (_, fac) = suite.new_fac(FAC_HOST).await;
+    let id = local_user(&fac, "carol").await;
+    let before = users_and_tokens(&fac).await;
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "first_name": "Changed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    let (status, answer) = fac
+        .post(
+            "localusers/",
+            json!({"username": "dave", "token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert_eq!(before.0[0]["first_name"], "");
+    assert_eq!(before.0[0]["token_auth"], false);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_locked_token_is_not_available_for_use() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let first = fac.all("fortitokens/").await[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lock = |token: &str| paths::fill(paths::APPLIANCE_FAC_TOKEN, &[&serial, token]);
+    let (status, answer) = suite
+        .admin_patch("appliance", &lock(&first), &json!({"locked": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["locked"], true);
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={first}")).await;
+    assert_eq!(listed["objects"][0]["locked"], true);
+
+    // Bad lock requests change nothing.
+    let before = users_and_tokens(&fac).await;
+    for (path, body, expected) in [
+        (
+            lock("FTKMOB0000000000"),
+            json!({"locked": true}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            lock("nonsense"),
+            json!({"locked": true}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            lock(&first),
+            json!({"locked": "yes"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            lock(&first),
+            json!({"locked": false, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, answer) = suite.admin_patch("appliance", &path, &body).await;
+        assert_eq!(status, expected, "{path} {body}: {answer}");
+        assert!(answer["error_id"].is_string(), "{answer}");
+    }
+    assert_eq!(users_and_tokens(&fac).await, before);
+
+    // Assigning it by serial is refused with FAC's words, and nothing changes.
+    let id = local_user(&fac, "alice").await;
+    let before = users_and_tokens(&fac).await;
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": first, "last_name": "Locked"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert!(outbox(&suite, &serial).await.is_empty());
+
+    // Automatic provisioning passes it over; unlocked, it can be assigned again.
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_ne!(user["token_serial"], first.as_str());
+    let (status, _) = suite
+        .admin_patch("appliance", &lock(&first), &json!({"locked": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let bob = local_user(&fac, "bob").await;
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{bob}/"),
+            json!({"token_auth": true, "token_serial": first}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_eq!(user["token_serial"], first.as_str());
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_activation_message_sends_it_again() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    // No mobile number for the SMS: the token is provisioned, the message cannot go out.
+    let (status, answer) = fac
+        .post(
+            "localusers/",
+            json!({"username": "erin", "token_auth": true, "token_type": "ftm", "ftm_act_method": "sms"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "Failed to send FortiToken Mobile activation message"
+    );
+    assert!(outbox(&suite, &serial).await.is_empty());
+    let users = fac.all("localusers/").await;
+    assert_eq!(users.len(), 1);
+    let id = users[0]["id"].as_u64().unwrap();
+    let token = users[0]["token_serial"].as_str().unwrap().to_owned();
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "pending");
+
+    // The retry, with a number now: the same token, provisioned again, and the message goes out.
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "mobile_number": "+46-701234567"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_eq!(user["token_serial"], token.as_str());
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["channel"], "sms");
+    assert_eq!(messages[0]["to"], "+46-701234567");
+    let code = messages[0]["code"].as_str().unwrap().to_owned();
+
+    // Past the activation expiry the token shows as assigned and the user's reason says why (5); a retry
+    // provisions it again.
+    let (_, provisioning) = fac.get("fortitokenmobileprovisioning/").await;
+    let hours = provisioning["act_timeout"].as_i64().unwrap();
+    suite.advance_clock(hours * 3600 + 60).await;
+    let (_, user) = fac.get(&format!("localusers/{id}/")).await;
+    assert_eq!(user["reason"], 5, "{user}");
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "assigned");
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert!(user["reason"].is_null(), "{user}");
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 2);
+    let fresh = messages[1]["code"].as_str().unwrap();
+    assert_ne!(fresh, code);
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "pending");
+
+    // Once activated, asking again sends nothing.
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, fresh).await.0, StatusCode::CREATED);
+    let _: protocol::appliance::PollOutcome = suite
+        .appliance_op(&serial, "poll", json!({}))
+        .await
+        .unwrap();
+    let (status, _) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(outbox(&suite, &serial).await.len(), 2);
     suite.stop().await;
 }

@@ -403,25 +403,32 @@ async fn callback(
         return HttpResponse::BadRequest()
             .json(json!({"status": "refused", "message": "the body could not be read"}));
     };
-    let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
+    answer_push(&context, &endpoint.appliance, &body).await
+}
+
+/// A phone's answer to a push sent by `appliance`, read from `body`: what both the appliance's ftm-push
+/// listener and a FortiAuthenticator's REST API (`POST /api/v1/pushauthresp/` on its host name) answer.
+pub(crate) async fn answer_push(
+    context: &PushContext,
+    appliance: &ApplianceSerial,
+    body: &[u8],
+) -> HttpResponse {
+    let Ok(answer) = serde_json::from_slice::<PushCallback>(body) else {
         return HttpResponse::BadRequest().json(json!({"status": "refused", "message": "the body is not a push answer {session_id, action, token_code | message, hmac}"}));
     };
     let refuse = |why: &str| {
-        tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");
+        tracing::info!(appliance = %appliance, session = answer.session_id.as_str(), why, "push answer refused");
         HttpResponse::Unauthorized().json(json!({"status": "refused", "message": why}))
     };
     if answer.action != ACTION_APPROVE && answer.action != ACTION_DENY {
         return HttpResponse::BadRequest()
             .json(json!({"status": "refused", "message": "action must be validate or alert"}));
     }
-    let claimed = match context
-        .sessions
-        .claim(&answer.session_id, &endpoint.appliance)
-    {
+    let claimed = match context.sessions.claim(&answer.session_id, &appliance) {
         Ok(claimed) => claimed,
         Err(why) => return refuse(why),
     };
-    let seed = match context.store.seed_of(&endpoint.appliance, &claimed.token) {
+    let seed = match context.store.seed_of(&appliance, &claimed.token) {
         Ok(Some(seed)) => seed,
         Ok(None) => {
             let _ = claimed
@@ -442,7 +449,7 @@ async fn callback(
         let _ = claimed.waiter.send(Answer::Denied(why));
         return HttpResponse::Ok().json(json!({"status": "ok"}));
     }
-    let Ok(Some(appliance)) = context.store.appliance(&endpoint.appliance) else {
+    let Ok(Some(appliance)) = context.store.appliance(appliance) else {
         return refuse("unknown appliance");
     };
     let otp = answer.token_code.clone().unwrap_or_default();
