@@ -1578,3 +1578,235 @@ async fn a_retry_after_a_failed_activation_message_sends_it_again() {
     assert_eq!(outbox(&suite, &serial).await.len(), 2);
     suite.stop().await;
 }
+
+#[tokio::test]
+async fn only_a_fortiauthenticator_activates_offline() {
+    let suite = TestSuite::start().await;
+    let fortigate = suite.new_appliance(json!({})).await.serial.to_string();
+    let before = suite.appliance(&fortigate).await;
+    let (status, answer) = suite
+        .admin_patch(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_FAC, &[&fortigate]),
+            &json!({"provisioning": {"provision_mode": "offline"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["error_id"].is_string(), "{answer}");
+    let response = suite
+        .client
+        .get(format!(
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(
+                paths::APPLIANCE_ACTIVATION,
+                &[&fortigate, "FTKMOB0000000000"]
+            )
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(suite.appliance(&fortigate).await, before);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_rest_api_refuses_bad_values_and_changes_nothing() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    // A JSON content type is read as well as none.
+    let (status, created) = fac
+        .post_json(
+            "localusers/",
+            json!({"username": "alice", "email": "alice@example.test", "password": "Secret-123", "token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let alice = created[0]["id"].as_u64().unwrap();
+    let token = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let token_id = fac.all(&format!("fortitokens/?serial={token}")).await[0]["id"]
+        .as_u64()
+        .unwrap();
+    let bob = local_user(&fac, "bob").await;
+    let before = users_and_tokens(&fac).await;
+    let groups = fac.all("usergroups/").await;
+    let provisioning = fac.get("fortitokenmobileprovisioning/").await.1;
+
+    let refusals: Vec<(Method, String, Option<Value>)> = vec![
+        // An assigned token cannot be deleted.
+        (Method::DELETE, format!("fortitokens/{token_id}/"), None),
+        // A license that is no license.
+        (
+            Method::POST,
+            "fortitokenmobilelicenses/".to_owned(),
+            Some(json!({"license": "nonsense"})),
+        ),
+        (
+            Method::POST,
+            "fortitokenmobilelicenses/".to_owned(),
+            Some(json!({"licence": FIFTY_SEATS})),
+        ),
+        // Provisioning values outside FAC's.
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"time_step": 45})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"token_size": 7})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"act_timeout": 169})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"token_algo": "sha1"})),
+        ),
+        // Bad groups.
+        (
+            Method::POST,
+            "usergroups/".to_owned(),
+            Some(json!({"name": ""})),
+        ),
+        (Method::POST, "usergroups/".to_owned(), Some(json!({}))),
+        // Another user's serial, by PATCH.
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/"),
+            Some(json!({"token_auth": true, "token_serial": token, "first_name": "B"})),
+        ),
+        // returnseed: an unknown mode, and =1 without the seed passphrase.
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/?returnseed=3"),
+            Some(json!({"token_auth": true})),
+        ),
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/?returnseed=1"),
+            Some(json!({"token_auth": true})),
+        ),
+        // The agent's resources: no user, a HOTP update without its counter.
+        (Method::POST, "offlineotp/".to_owned(), Some(json!({}))),
+        (
+            Method::POST,
+            "offlinehotpupdate/".to_owned(),
+            Some(json!({"username": "alice"})),
+        ),
+        (
+            Method::POST,
+            "emergencytoken/".to_owned(),
+            Some(json!({"username": 7})),
+        ),
+    ];
+    for (method, path, body) in refusals {
+        let (status, answer) = fac.send(method.clone(), &path, body.as_ref()).await;
+        assert!(
+            status.is_client_error(),
+            "{method} {path}: {status} {answer}"
+        );
+        assert!(answer["error"].is_string(), "{method} {path}: {answer}");
+        assert_eq!(users_and_tokens(&fac).await, before, "{method} {path}");
+    }
+    assert_eq!(fac.all("usergroups/").await, groups);
+    assert_eq!(
+        fac.get("fortitokenmobileprovisioning/").await.1,
+        provisioning
+    );
+    assert_eq!(outbox(&suite, &serial).await.len(), 1);
+
+    // returnseed=1 with the passphrase set: the seed comes back sealed, not as the plain base32.
+    let (status, _) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"seed_passphrase": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{bob}/?returnseed=1"),
+            json!({"token_auth": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let sealed = user["seed"].as_str().unwrap();
+    assert!(
+        data_encoding::BASE32_NOPAD
+            .decode(sealed.as_bytes())
+            .map_or(true, |s| s.len() != 20),
+        "{sealed}"
+    );
+
+    // Lockout through auth/: three wrong codes lock the user, and then the right code is refused too.
+    let code = outbox(&suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    for _ in 0..3 {
+        assert_eq!(
+            auth(&fac, "alice", "000000").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let otp = suite.phone_otp(&phone, &token).await.otp;
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "alice", "password": "Secret-123", "token_code": otp}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"], protocol::modeled::FAC_USER_LOCKED);
+    let _ = alice;
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_hotp_token_the_phone_counts_is_accepted_by_the_fac() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let (status, _) = fac
+        .patch(
+            "fortitokenmobileprovisioning/",
+            json!({"token_algo": "hotp"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = local_user(&fac, "hana").await;
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let token = user["token_serial"].as_str().unwrap().to_owned();
+    let code = outbox(&suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    // The phone shows its first code, then the next at the user's request: each works once, in order.
+    let mut used = vec![suite.phone_otp(&phone, &token).await.otp];
+    assert_eq!(auth(&fac, "hana", &used[0]).await, StatusCode::OK);
+    for _ in 0..2 {
+        let (status, next) = suite
+            .admin_post(
+                "phone",
+                &paths::fill(paths::PHONE_TOKEN_NEXT, &[&phone, &token]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        let otp = next["otp"].as_str().unwrap().to_owned();
+        assert_eq!(auth(&fac, "hana", &otp).await, StatusCode::OK, "{otp}");
+        used.push(otp);
+    }
+    assert_eq!(auth(&fac, "hana", &used[0]).await, StatusCode::UNAUTHORIZED);
+    suite.stop().await;
+}
