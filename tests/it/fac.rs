@@ -1750,12 +1750,14 @@ async fn the_rest_api_refuses_bad_values_and_changes_nothing() {
         .to_owned();
     let phone = suite.new_phone(json!({})).await.id;
     assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
-    for _ in 0..3 {
+    for _ in 0..2 {
         assert_eq!(
             auth(&fac, "alice", "000000").await,
             StatusCode::UNAUTHORIZED
         );
     }
+    // The third failure locks the user: that answer already says so.
+    assert_eq!(auth(&fac, "alice", "000000").await, StatusCode::FORBIDDEN);
     let otp = suite.phone_otp(&phone, &token).await.otp;
     let (status, answer) = fac
         .post(
@@ -1765,7 +1767,8 @@ async fn the_rest_api_refuses_bad_values_and_changes_nothing() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
     assert_eq!(answer["error"], protocol::modeled::FAC_USER_LOCKED);
-    let _ = alice;
+    let (_, user) = fac.get(&format!("localusers/{alice}/")).await;
+    assert_eq!(user["token_serial"], token.as_str());
     suite.stop().await;
 }
 
