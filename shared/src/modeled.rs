@@ -48,7 +48,9 @@
 //!   the offline activation QR ([`offline_activation_payload`]), `?returnseed=` ([`returned_seed`]), the
 //!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
 //!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
-//!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
+//!   `statue` ([`FAC_STATUE_KEY`]), how token statuses read ([`fac_token_status`]), the user's `reason`
+//!   ([`fac_user_reason`]), `pushauth/`'s 404 text ([`FAC_PUSH_NO_USER`]), and `<resource>/schema/`
+//!   (`fac_rest::ResourceSchema`: only the methods and paging defaults; FAC's field maps are not public).
 //! - Debug-log replay (`debug_log`): the line prefixes no seed shows ([`debug_line_prefix_len`]: timestamps;
 //!   the bracketed `[pid:vdom:id]` tag is the ftm-push seed's), a line break inside a JSON string read as a
 //!   hard wrap (joined with nothing), and what a sanitized value looks like ([`looks_sanitized`]).

@@ -1169,6 +1169,14 @@ async fn pushauth_sends_a_push_the_phone_answers() {
         root["pushauthresp"]["list_endpoint"],
         paths::FAC_PUSHAUTHRESP
     );
+    // Every schema the root advertises answers.
+    for (name, entry) in root.as_object().unwrap() {
+        let (status, schema) = fac.get(entry["schema"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {schema}");
+        assert!(schema["allowed_list_http_methods"].is_array(), "{name}");
+    }
+    let (status, _) = fac.get("nothing/schema/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let anonymous = fac.with_credentials("nobody", "nothing");
     let (status, answer) = anonymous
         .post(

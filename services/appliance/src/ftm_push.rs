@@ -424,11 +424,11 @@ pub(crate) async fn answer_push(
         return HttpResponse::BadRequest()
             .json(json!({"status": "refused", "message": "action must be validate or alert"}));
     }
-    let claimed = match context.sessions.claim(&answer.session_id, &appliance) {
+    let claimed = match context.sessions.claim(&answer.session_id, appliance) {
         Ok(claimed) => claimed,
         Err(why) => return refuse(why),
     };
-    let seed = match context.store.seed_of(&appliance, &claimed.token) {
+    let seed = match context.store.seed_of(appliance, &claimed.token) {
         Ok(Some(seed)) => seed,
         Ok(None) => {
             let _ = claimed

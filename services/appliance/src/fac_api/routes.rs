@@ -96,6 +96,7 @@ async fn dispatch(
     let resource = parts.next().unwrap_or_default();
     let id = parts.next().filter(|id| !id.is_empty());
     match (resource, id) {
+        (resource, Some("schema")) => call.schema(resource),
         ("transfertoken", None) if phone_facing => call.transfer_token().await,
         ("", None) => call.root(),
         ("fortitokens", None) => call.fortitokens(),
@@ -275,6 +276,40 @@ impl Call<'_> {
         })
         .collect();
         json(StatusCode::OK, &resources)
+    }
+
+    /// `GET <resource>/schema/`: the methods a resource serves (list, detail) and the paging defaults, for every
+    /// resource the root lists.
+    fn schema(&self, resource: &str) -> Result<HttpResponse, FacApiError> {
+        self.only(&["GET"])?;
+        let (list, detail): (&[&str], &[&str]) = match resource {
+            "fortitokens" => (&["get"], &["get", "delete"]),
+            "fortitokenmobilelicenses" => (&["get", "post"], &[]),
+            "fortitokenmobileprovisioning" | "userfortitokenpolicy" => {
+                (&["get", "post", "put", "patch"], &[])
+            }
+            "localusers" => (&["get", "post"], &["get", "put", "patch"]),
+            "ldapusers" => (&["get"], &["get", "put", "patch"]),
+            "usergroups" | "localgroup-memberships" => (&["get", "post"], &[]),
+            "auth" | "pushauth" | "pushauthresp" | "offlineotp" | "offlinehotpupdate"
+            | "emergencytoken" => (&["post"], &[]),
+            _ => {
+                return Err(FacApiError::NotFound(format!(
+                    "No resource at {}{resource}/",
+                    paths::FAC_API
+                )));
+            }
+        };
+        let names = |methods: &[&str]| methods.iter().map(|m| (*m).to_owned()).collect();
+        json(
+            StatusCode::OK,
+            &protocol::fac_rest::ResourceSchema {
+                allowed_list_http_methods: names(list),
+                allowed_detail_http_methods: names(detail),
+                default_format: "application/json".to_owned(),
+                default_limit: 20,
+            },
+        )
     }
 
     /// Every token as `fortitokens/` shows it, in id order.
