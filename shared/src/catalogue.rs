@@ -301,6 +301,7 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &FAC_ACTIVATION_MESSAGE_FAILED,
     &modeled::FAC_BAD_MOBILE_NUMBER,
     &modeled::FAC_TRANSFER_DISABLED,
+    &modeled::FAC_PUSH_NO_USER,
     &modeled::FAC_TRANSFER_NOT_HOLDER,
     &modeled::TRANSFER_NOT_TRANSFERABLE,
     &modeled::TRANSFER_UNKNOWN_TOKEN,

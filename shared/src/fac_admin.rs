@@ -49,6 +49,21 @@ pub struct FacChange {
     pub token_policy: Option<TokenPolicyChange>,
 }
 
+/// `PATCH /appliances/{serial}/fac/tokens/{token}`: lock a token for assignment (FAC's token list, "Lock"), or
+/// unlock it. Assigning a locked token is refused with `This serial number is not available for use.`
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenLockChange {
+    pub locked: bool,
+}
+
+/// The token after a [`TokenLockChange`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenLockView {
+    pub serial: TokenSerial,
+    pub locked: bool,
+}
+
 /// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it (the lab
 /// has no LDAP server). `password` is what the directory would accept for it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

@@ -56,6 +56,17 @@ pub struct ResourceEntry {
     pub schema: String,
 }
 
+/// `GET /api/v1/<resource>/schema/`: what Tastypie's schema view says of a resource, the parts fortimock can
+/// state truthfully (the methods it serves and the paging defaults); FAC's `fields` and `filtering` maps are
+/// not public and are left out (`modeled`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceSchema {
+    pub allowed_list_http_methods: Vec<String>,
+    pub allowed_detail_http_methods: Vec<String>,
+    pub default_format: String,
+    pub default_limit: u32,
+}
+
 /// `fortitokens/` objects \[DOC\]: `type` `ftk` or `ftm`, `status` `new`, `available`, `pending` or
 /// `assigned`, `last_used_at` ISO-8601 UTC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

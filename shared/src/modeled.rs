@@ -49,7 +49,9 @@
 //!   the offline activation QR ([`offline_activation_payload`]), `?returnseed=` ([`returned_seed`]), the
 //!   Windows agent's cache ([`OfflineCache`], [`seal_offline_cache`]) and emergency codes
 //!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
-//!   `statue` ([`FAC_STATUE_KEY`]) and how token statuses read ([`fac_token_status`]).
+//!   `statue` ([`FAC_STATUE_KEY`]), how token statuses read ([`fac_token_status`]), the user's `reason`
+//!   ([`fac_user_reason`]), `pushauth/`'s 404 text ([`FAC_PUSH_NO_USER`]), and `<resource>/schema/`
+//!   (`fac_rest::ResourceSchema`: only the methods and paging defaults; FAC's field maps are not public).
 //! - Debug-log replay (`debug_log`): the line prefixes no seed shows ([`debug_line_prefix_len`]: timestamps;
 //!   the bracketed `[pid:vdom:id]` tag is the ftm-push seed's), a line break inside a JSON string read as a
 //!   hard wrap (joined with nothing), and what a sanitized value looks like ([`looks_sanitized`]).
@@ -873,6 +875,17 @@ pub const FAC_TRANSFER_NOT_HOLDER: CatalogueEntry = CatalogueEntry {
     source: "fortimock model",
 };
 
+/// What `pushauth/` answers, with 404, for a user it cannot push to: "404 = no such user or no FTM" \[DOC\]; the
+/// text is fortimock's.
+pub const FAC_PUSH_NO_USER: CatalogueEntry = CatalogueEntry {
+    id: "appliance.fac.push-no-user",
+    code: None,
+    text: "No such user, or the user has no FortiToken Mobile",
+    provenance: Provenance::Modeled,
+    symptom: "pushauth/ answers 404: the user does not exist or holds no FortiToken Mobile token",
+    source: "behaviour: FAC REST API guide, pushauth [DOC]; text: fortimock model",
+};
+
 /// The malformed `mobile_number` refusal (400): FAC refuses it \[PRACTICE\], in words not public.
 pub const FAC_BAD_MOBILE_NUMBER: CatalogueEntry = CatalogueEntry {
     id: "appliance.fac.bad-mobile-number",
@@ -900,6 +913,25 @@ pub fn fac_token_status(status: crate::appliance::FortiTokenStatus) -> &'static 
         | FortiTokenStatus::Error => "assigned",
     }
 }
+
+/// The user's `reason` as `localusers/` shows it (5 = FTM activation expiry, 6 = revoked token \[DOC\]): 5 while
+/// the user's token waits past its activation expiry (the token shows `assigned`, [`fac_token_status`]); what
+/// the user record holds otherwise. Derived when the user is read, as the token's timeout is (fortimock's
+/// mapping: when FAC writes the field is not public).
+pub fn fac_user_reason(
+    token: Option<crate::appliance::FortiTokenStatus>,
+    stored: Option<u32>,
+) -> Option<u32> {
+    match token {
+        Some(crate::appliance::FortiTokenStatus::ProvisionTimeout) => {
+            Some(FAC_REASON_ACTIVATION_EXPIRED)
+        }
+        _ => stored,
+    }
+}
+
+/// `reason` 5: the FortiToken Mobile activation expired \[DOC\].
+pub const FAC_REASON_ACTIVATION_EXPIRED: u32 = 5;
 
 /// How many emergency codes `emergencytoken/` issues a user at once, and their length: the Windows agent takes
 /// each once (FAC's numbers are not public).

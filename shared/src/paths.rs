@@ -166,6 +166,9 @@ pub const UI_REPLAY_SCRIPT: &str = "/assets/replay.js";
 pub const APPLIANCE_API_KEYS: &str = "/appliances/{serial}/api-keys";
 /// A FortiAuthenticator's own configuration: host name, provisioning settings, token policy (`GET`, `PATCH`).
 pub const APPLIANCE_FAC: &str = "/appliances/{serial}/fac";
+/// One of a FortiAuthenticator's tokens as its administrator manages it (`PATCH {"locked": bool}`: a locked
+/// token cannot be assigned).
+pub const APPLIANCE_FAC_TOKEN: &str = "/appliances/{serial}/fac/tokens/{token}";
 /// LDAP users of a FortiAuthenticator (`POST`: what its LDAP synchronisation would bring).
 pub const APPLIANCE_LDAP_USERS: &str = "/appliances/{serial}/ldap-users";
 /// The email and SMS messages an appliance sent (`GET`, `DELETE`).

@@ -399,5 +399,36 @@ async fn an_appliance_mails_notification_fortinet_net_and_the_smtp_listener_capt
     assert!(suite.messages("recipient=bob@example.com").await.is_empty());
     assert_eq!(suite.messages("").await.len(), 1);
     suite.stop().await;
+
+#[tokio::test]
+async fn the_labs_own_names_resolve_to_the_suite() {
+    // `fortimock up --tls-name fac.lab.test --dns-port …`: a virtual FortiAuthenticator's REST API host name
+    // resolves to the suite, so a script reaches it by name alone; an IP --tls-name is no name to answer.
+    let answers = Answers::from_options(&DnsOptions::default(), LOOPBACK)
+        .unwrap()
+        .with_lab_names(&["fac.lab.test".to_owned(), "10.0.0.9".to_owned()]);
+    assert!(
+        answers
+            .describe()
+            .iter()
+            .any(|line| line.starts_with("fac.lab.test → 127.0.0.1"))
+    );
+    let dns = fortimock::dns::start(LOOPBACK, 0, answers).await.unwrap();
+    let resolver = client(dns.address(), Protocol::Udp);
+    for name in ["fac.lab.test.", "FAC.Lab.Test."] {
+        assert_eq!(
+            a_records(&resolver, name).await.unwrap(),
+            [LOOPBACK],
+            "{name}"
+        );
+    }
+    for name in ["other.lab.test.", "10.0.0.9."] {
+        let error = a_records(&resolver, name).await.unwrap_err();
+        assert_eq!(
+            response_code(&error),
+            Some(ResponseCode::Refused),
+            "{name}: {error}"
+        );
+    }
     dns.stop().await;
 }

@@ -1150,8 +1150,46 @@ async fn pushauth_sends_a_push_the_phone_answers() {
         .await;
     let (status, _) = fac.post("pushauth/", json!({"username": "pia"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (status, _) = fac.post("pushauth/", json!({"username": "nobody"})).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // No such user, or a user with no FortiToken Mobile: 404, as the FAC REST API guide says.
+    local_user(&fac, "quinn").await;
+    for name in ["nobody", "quinn"] {
+        let (status, answer) = fac.post("pushauth/", json!({"username": name})).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{name}: {answer}");
+        assert_eq!(
+            answer["error"],
+            protocol::modeled::FAC_PUSH_NO_USER.text,
+            "{name}"
+        );
+    }
+
+    // The phone's answer resource is on the FAC's REST host too (no administrator key: the answer is
+    // signed), listed at the root; an answer to no push is refused, a body that is no answer is a 400.
+    let (_, root) = fac.get("").await;
+    assert_eq!(
+        root["pushauthresp"]["list_endpoint"],
+        paths::FAC_PUSHAUTHRESP
+    );
+    // Every schema the root advertises answers.
+    for (name, entry) in root.as_object().unwrap() {
+        let (status, schema) = fac.get(entry["schema"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {schema}");
+        assert!(schema["allowed_list_http_methods"].is_array(), "{name}");
+    }
+    let (status, _) = fac.get("nothing/schema/").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let anonymous = fac.with_credentials("nobody", "nothing");
+    let (status, answer) = anonymous
+        .post(
+            "pushauthresp/",
+            json!({"session_id": "9e270504412d414fa47c1dfaeea0c052", "action": "validate", "token_code": "947943", "hmac": "00"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["status"], "refused");
+    let (status, answer) = anonymous
+        .post("pushauthresp/", json!({"session_id": 7}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     suite.stop().await;
 }
 
@@ -1296,5 +1334,490 @@ async fn a_python_fac_script_runs_unmodified() {
         "stdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(stdout.contains("passed, 0 failed"), "{stdout}");
+    suite.stop().await;
+}
+
+/// A user and the token table as the REST API shows them: what a refused request must leave as it was.
+async fn users_and_tokens(fac: &FacClient) -> (Vec<Value>, Vec<Value>) {
+    (fac.all("localusers/").await, fac.all("fortitokens/").await)
+}
+
+#[tokio::test]
+async fn refused_token_requests_leave_no_user_and_change_nothing() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let tokens = fac.all("fortitokens/").await;
+    let taken = tokens[0]["serial"].as_str().unwrap().to_owned();
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "alice", "email": "alice@example.test", "token_auth": true, "token_type": "ftm", "token_serial": taken}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let before = users_and_tokens(&fac).await;
+    let messages = outbox(&suite, &serial).await.len();
+
+    // POST with a taken or unknown serial: refused, and no user is left behind.
+    for wanted in [taken.as_str(), "FTKMOB0000000000", "not-a-serial"] {
+        let (status, answer) = fac
+            .post(
+                "localusers/",
+                json!({"username": "bob", "email": "bob@example.test", "token_auth": true, "token_type": "ftm", "token_serial": wanted}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{wanted}: {answer}");
+        assert_eq!(
+            answer["error"], "This serial number is not available for use.",
+            "{wanted}"
+        );
+        assert_eq!(users_and_tokens(&fac).await, before, "{wanted}");
+    }
+    // The retry without the bad serial is not told the user "already exists".
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            json!({"username": "bob", "email": "bob@example.test"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let bob = created[0]["id"].as_u64().unwrap();
+    let before = users_and_tokens(&fac).await;
+
+    // PATCH with another user's serial: refused before the other fields are saved.
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{bob}/"),
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": taken, "first_name": "Changed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert_eq!(outbox(&suite, &serial).await.len(), messages);
+    suite.stop().await;
+
+    // A FAC with no free token: asking for "any" is refused, and nothing is written.
+    let suite = TestSuite::with_fac_host().await;
+    let (_, fac) = suite.new_fac(FAC_HOST).await;
+    let id = local_user(&fac, "carol").await;
+    let before = users_and_tokens(&fac).await;
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "first_name": "Changed"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    let (status, answer) = fac
+        .post(
+            "localusers/",
+            json!({"username": "dave", "token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert_eq!(before.0[0]["first_name"], "");
+    assert_eq!(before.0[0]["token_auth"], false);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_locked_token_is_not_available_for_use() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let first = fac.all("fortitokens/").await[0]["serial"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let lock = |token: &str| paths::fill(paths::APPLIANCE_FAC_TOKEN, &[&serial, token]);
+    let (status, answer) = suite
+        .admin_patch("appliance", &lock(&first), &json!({"locked": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["locked"], true);
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={first}")).await;
+    assert_eq!(listed["objects"][0]["locked"], true);
+
+    // Bad lock requests change nothing.
+    let before = users_and_tokens(&fac).await;
+    for (path, body, expected) in [
+        (
+            lock("FTKMOB0000000000"),
+            json!({"locked": true}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            lock("nonsense"),
+            json!({"locked": true}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            lock(&first),
+            json!({"locked": "yes"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            lock(&first),
+            json!({"locked": false, "extra": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (status, answer) = suite.admin_patch("appliance", &path, &body).await;
+        assert_eq!(status, expected, "{path} {body}: {answer}");
+        assert!(answer["error_id"].is_string(), "{answer}");
+    }
+    assert_eq!(users_and_tokens(&fac).await, before);
+
+    // Assigning it by serial is refused with FAC's words, and nothing changes.
+    let id = local_user(&fac, "alice").await;
+    let before = users_and_tokens(&fac).await;
+    let (status, answer) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "token_type": "ftm", "token_serial": first, "last_name": "Locked"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "This serial number is not available for use."
+    );
+    assert_eq!(users_and_tokens(&fac).await, before);
+    assert!(outbox(&suite, &serial).await.is_empty());
+
+    // Automatic provisioning passes it over; unlocked, it can be assigned again.
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_ne!(user["token_serial"], first.as_str());
+    let (status, _) = suite
+        .admin_patch("appliance", &lock(&first), &json!({"locked": false}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let bob = local_user(&fac, "bob").await;
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{bob}/"),
+            json!({"token_auth": true, "token_serial": first}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_eq!(user["token_serial"], first.as_str());
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_activation_message_sends_it_again() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    // No mobile number for the SMS: the token is provisioned, the message cannot go out.
+    let (status, answer) = fac
+        .post(
+            "localusers/",
+            json!({"username": "erin", "token_auth": true, "token_type": "ftm", "ftm_act_method": "sms"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        "Failed to send FortiToken Mobile activation message"
+    );
+    assert!(outbox(&suite, &serial).await.is_empty());
+    let users = fac.all("localusers/").await;
+    assert_eq!(users.len(), 1);
+    let id = users[0]["id"].as_u64().unwrap();
+    let token = users[0]["token_serial"].as_str().unwrap().to_owned();
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "pending");
+
+    // The retry, with a number now: the same token, provisioned again, and the message goes out.
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{id}/"),
+            json!({"token_auth": true, "mobile_number": "+46-701234567"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert_eq!(user["token_serial"], token.as_str());
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["channel"], "sms");
+    assert_eq!(messages[0]["to"], "+46-701234567");
+    let code = messages[0]["code"].as_str().unwrap().to_owned();
+
+    // Past the activation expiry the token shows as assigned and the user's reason says why (5); a retry
+    // provisions it again.
+    let (_, provisioning) = fac.get("fortitokenmobileprovisioning/").await;
+    let hours = provisioning["act_timeout"].as_i64().unwrap();
+    suite.advance_clock(hours * 3600 + 60).await;
+    let (_, user) = fac.get(&format!("localusers/{id}/")).await;
+    assert_eq!(user["reason"], 5, "{user}");
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "assigned");
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    assert!(user["reason"].is_null(), "{user}");
+    let messages = outbox(&suite, &serial).await;
+    assert_eq!(messages.len(), 2);
+    let fresh = messages[1]["code"].as_str().unwrap();
+    assert_ne!(fresh, code);
+    let (_, listed) = fac.get(&format!("fortitokens/?serial={token}")).await;
+    assert_eq!(listed["objects"][0]["status"], "pending");
+
+    // Once activated, asking again sends nothing.
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, fresh).await.0, StatusCode::CREATED);
+    let _: protocol::appliance::PollOutcome = suite
+        .appliance_op(&serial, "poll", json!({}))
+        .await
+        .unwrap();
+    let (status, _) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(outbox(&suite, &serial).await.len(), 2);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_fortiauthenticator_activates_offline() {
+    let suite = TestSuite::start().await;
+    let fortigate = suite.new_appliance(json!({})).await.serial.to_string();
+    let before = suite.appliance(&fortigate).await;
+    let (status, answer) = suite
+        .admin_patch(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_FAC, &[&fortigate]),
+            &json!({"provisioning": {"provision_mode": "offline"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(answer["error_id"].is_string(), "{answer}");
+    let response = suite
+        .client
+        .get(format!(
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(
+                paths::APPLIANCE_ACTIVATION,
+                &[&fortigate, "FTKMOB0000000000"]
+            )
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(suite.appliance(&fortigate).await, before);
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn the_rest_api_refuses_bad_values_and_changes_nothing() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    // A JSON content type is read as well as none.
+    let (status, created) = fac
+        .post_json(
+            "localusers/",
+            json!({"username": "alice", "email": "alice@example.test", "password": "Secret-123", "token_auth": true, "token_type": "ftm"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    let alice = created[0]["id"].as_u64().unwrap();
+    let token = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let token_id = fac.all(&format!("fortitokens/?serial={token}")).await[0]["id"]
+        .as_u64()
+        .unwrap();
+    let bob = local_user(&fac, "bob").await;
+    let before = users_and_tokens(&fac).await;
+    let groups = fac.all("usergroups/").await;
+    let provisioning = fac.get("fortitokenmobileprovisioning/").await.1;
+
+    let refusals: Vec<(Method, String, Option<Value>)> = vec![
+        // An assigned token cannot be deleted.
+        (Method::DELETE, format!("fortitokens/{token_id}/"), None),
+        // A license that is no license.
+        (
+            Method::POST,
+            "fortitokenmobilelicenses/".to_owned(),
+            Some(json!({"license": "nonsense"})),
+        ),
+        (
+            Method::POST,
+            "fortitokenmobilelicenses/".to_owned(),
+            Some(json!({"licence": FIFTY_SEATS})),
+        ),
+        // Provisioning values outside FAC's.
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"time_step": 45})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"token_size": 7})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"act_timeout": 169})),
+        ),
+        (
+            Method::PATCH,
+            "fortitokenmobileprovisioning/".to_owned(),
+            Some(json!({"token_algo": "sha1"})),
+        ),
+        // Bad groups.
+        (
+            Method::POST,
+            "usergroups/".to_owned(),
+            Some(json!({"name": ""})),
+        ),
+        (Method::POST, "usergroups/".to_owned(), Some(json!({}))),
+        // Another user's serial, by PATCH.
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/"),
+            Some(json!({"token_auth": true, "token_serial": token, "first_name": "B"})),
+        ),
+        // returnseed: an unknown mode, and =1 without the seed passphrase.
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/?returnseed=3"),
+            Some(json!({"token_auth": true})),
+        ),
+        (
+            Method::PATCH,
+            format!("localusers/{bob}/?returnseed=1"),
+            Some(json!({"token_auth": true})),
+        ),
+        // The agent's resources: no user, a HOTP update without its counter.
+        (Method::POST, "offlineotp/".to_owned(), Some(json!({}))),
+        (
+            Method::POST,
+            "offlinehotpupdate/".to_owned(),
+            Some(json!({"username": "alice"})),
+        ),
+        (
+            Method::POST,
+            "emergencytoken/".to_owned(),
+            Some(json!({"username": 7})),
+        ),
+    ];
+    for (method, path, body) in refusals {
+        let (status, answer) = fac.send(method.clone(), &path, body.as_ref()).await;
+        assert!(
+            status.is_client_error(),
+            "{method} {path}: {status} {answer}"
+        );
+        assert!(answer["error"].is_string(), "{method} {path}: {answer}");
+        assert_eq!(users_and_tokens(&fac).await, before, "{method} {path}");
+    }
+    assert_eq!(fac.all("usergroups/").await, groups);
+    assert_eq!(
+        fac.get("fortitokenmobileprovisioning/").await.1,
+        provisioning
+    );
+    assert_eq!(outbox(&suite, &serial).await.len(), 1);
+
+    // returnseed=1 with the passphrase set: the seed comes back sealed, not as the plain base32.
+    let (status, _) = fac
+        .patch(
+            "userfortitokenpolicy/",
+            json!({"seed_passphrase": "correct horse battery"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, user) = fac
+        .patch(
+            &format!("localusers/{bob}/?returnseed=1"),
+            json!({"token_auth": true}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let sealed = user["seed"].as_str().unwrap();
+    assert!(
+        data_encoding::BASE32_NOPAD
+            .decode(sealed.as_bytes())
+            .map_or(true, |s| s.len() != 20),
+        "{sealed}"
+    );
+
+    // Lockout through auth/: three wrong codes lock the user, and then the right code is refused too.
+    let code = outbox(&suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    for _ in 0..2 {
+        assert_eq!(
+            auth(&fac, "alice", "000000").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // The third failure locks the user: that answer already says so.
+    assert_eq!(auth(&fac, "alice", "000000").await, StatusCode::FORBIDDEN);
+    let otp = suite.phone_otp(&phone, &token).await.otp;
+    let (status, answer) = fac
+        .post(
+            "auth/",
+            json!({"username": "alice", "password": "Secret-123", "token_code": otp}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"], protocol::modeled::FAC_USER_LOCKED);
+    let (_, user) = fac.get(&format!("localusers/{alice}/")).await;
+    assert_eq!(user["token_serial"], token.as_str());
+    suite.stop().await;
+}
+
+#[tokio::test]
+async fn a_hotp_token_the_phone_counts_is_accepted_by_the_fac() {
+    let (suite, serial, fac) = fac_with_tokens().await;
+    let (status, _) = fac
+        .patch(
+            "fortitokenmobileprovisioning/",
+            json!({"token_algo": "hotp"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = local_user(&fac, "hana").await;
+    let (status, user) = fac
+        .patch(&format!("localusers/{id}/"), json!({"token_auth": true}))
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{user}");
+    let token = user["token_serial"].as_str().unwrap().to_owned();
+    let code = outbox(&suite, &serial).await[0]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let phone = suite.new_phone(json!({})).await.id;
+    assert_eq!(suite.activate(&phone, &code).await.0, StatusCode::CREATED);
+    // The phone shows its first code, then the next at the user's request: each works once, in order.
+    let mut used = vec![suite.phone_otp(&phone, &token).await.otp];
+    assert_eq!(auth(&fac, "hana", &used[0]).await, StatusCode::OK);
+    for _ in 0..2 {
+        let (status, next) = suite
+            .admin_post(
+                "phone",
+                &paths::fill(paths::PHONE_TOKEN_NEXT, &[&phone, &token]),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        let otp = next["otp"].as_str().unwrap().to_owned();
+        assert_eq!(auth(&fac, "hana", &otp).await, StatusCode::OK, "{otp}");
+        used.push(otp);
+    }
+    assert_eq!(auth(&fac, "hana", &used[0]).await, StatusCode::UNAUTHORIZED);
     suite.stop().await;
 }

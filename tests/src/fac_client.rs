@@ -101,6 +101,21 @@ impl FacClient {
         (status, value)
     }
 
+    /// `POST` with `Content-Type: application/json` (what `requests.post(url, json=…)` sends).
+    pub async fn post_json(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let credentials = BASE64.encode(format!("{}:{}", self.admin, self.api_key));
+        let response = self
+            .http
+            .post(format!("{}/api/v1/{path}", self.origin))
+            .header("Authorization", format!("Basic {credentials}"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(Method::GET, path, None).await
     }

@@ -441,14 +441,28 @@ async fn callback(
             "the body could not be read",
         ));
     };
-    let Ok(answer) = serde_json::from_slice::<PushCallback>(&body) else {
+    answer_push(&context, &endpoint.appliance, &body).await
+}
+
+/// A phone's answer to a push sent by `appliance`, read from `body`: what both the appliance's ftm-push
+/// listener and a FortiAuthenticator's REST API (`POST /api/v1/pushauthresp/` on its host name) answer.
+pub(crate) async fn answer_push(
+    context: &PushContext,
+    appliance: &ApplianceSerial,
+    body: &[u8],
+) -> Result<HttpResponse, ApplianceError> {
+    let refused = |status: StatusCode, message: &str| ApplianceError::PushRefused {
+        status,
+        message: message.to_owned(),
+    };
+    let Ok(answer) = serde_json::from_slice::<PushCallback>(body) else {
         return Err(refused(
             StatusCode::BAD_REQUEST,
             "the body is not a push answer {session_id, action, token_code | message, hmac}",
         ));
     };
     let refuse = |why: &str| {
-        tracing::info!(appliance = %endpoint.appliance, session = answer.session_id.as_str(), why, "push answer refused");
+        tracing::info!(appliance = %appliance, session = answer.session_id.as_str(), why, "push answer refused");
         refused(StatusCode::UNAUTHORIZED, why)
     };
     if answer.action != ACTION_APPROVE && answer.action != ACTION_DENY {
@@ -460,9 +474,9 @@ async fn callback(
     let taken = || HttpResponse::Ok().json(CallbackAnswer::ok());
     let claimed = context
         .sessions
-        .claim(&answer.session_id, &endpoint.appliance)
+        .claim(&answer.session_id, appliance)
         .map_err(&refuse)?;
-    let Some(seed) = context.store.seed_of(&endpoint.appliance, &claimed.token)? else {
+    let Some(seed) = context.store.seed_of(appliance, &claimed.token)? else {
         let _ = claimed
             .waiter
             .send(Answer::Denied("the token has no seed".into()));
@@ -479,7 +493,7 @@ async fn callback(
         let _ = claimed.waiter.send(Answer::Denied(why));
         return Ok(taken());
     }
-    let Ok(Some(appliance)) = context.store.appliance(&endpoint.appliance) else {
+    let Ok(Some(appliance)) = context.store.appliance(appliance) else {
         return Err(refuse("unknown appliance"));
     };
     let otp = answer.token_code.clone().unwrap_or_default();

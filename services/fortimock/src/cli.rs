@@ -672,6 +672,19 @@ pub enum FacCommand {
         #[arg(long)]
         inactive: bool,
     },
+    /// Lock one of the FAC's tokens so it cannot be assigned (assigning it is refused with "This serial
+    /// number is not available for use."), or unlock it with --unlock.
+    LockToken {
+        #[command(flatten)]
+        target: Target,
+        /// The FortiAuthenticator's serial.
+        fac: String,
+        /// The token's serial (FTKMOB…).
+        token: String,
+        /// Unlock the token instead.
+        #[arg(long)]
+        unlock: bool,
+    },
     /// The email and SMS messages the FAC sent (activation, token and transfer codes).
     Outbox {
         #[command(flatten)]

@@ -1,7 +1,8 @@
 //! The DNS responder (`fortimock up --dns-port`, `fortimock dns`): answers the Fortinet host names fortimock
 //! stands in for ([`protocol::hosts`]) with the address of the service that answers each, so an appliance
-//! on the lab network is pointed at fortimock by its DNS setting alone, and refuses every other name (or
-//! forwards it to `--dns-forward`). Served by hickory-server over UDP and TCP on one port.
+//! on the lab network is pointed at fortimock by its DNS setting alone, answers the lab's own names
+//! (`fortimock up --tls-name`, e.g. a virtual FortiAuthenticator's REST API host name) with the suite's
+//! address, and refuses every other name (or forwards it to `--dns-forward`). Served by hickory-server over UDP and TCP on one port.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -89,6 +90,11 @@ fn parse_service_address(text: &str) -> Result<ServiceAddress, String> {
 pub struct Answers {
     /// Each emulated name (lowercase, no trailing dot) with its address and service.
     hosts: Vec<(&'static str, IpAddr, Option<&'static str>)>,
+    /// The lab's own names (`--tls-name`: a virtual FortiAuthenticator's REST API host name), lowercase, all
+    /// answered with the suite's address.
+    lab_names: Vec<(String, IpAddr)>,
+    /// The suite's address, as appliances reach it.
+    default: Option<IpAddr>,
     forward: Option<SocketAddr>,
 }
 
@@ -117,13 +123,36 @@ impl Answers {
         }
         Ok(Answers {
             hosts,
+            lab_names: Vec::new(),
+            default,
             forward: options.dns_forward,
         })
     }
 
+    /// These answers, also answering the lab's own names (the `--tls-name`s that are host names, such as a
+    /// virtual FortiAuthenticator's REST API name) with the suite's address, so a script reaches a FAC by
+    /// its host name alone.
+    pub fn with_lab_names(mut self, names: &[String]) -> Answers {
+        if let Some(address) = self.default {
+            self.lab_names = names
+                .iter()
+                .filter(|n| n.parse::<IpAddr>().is_err() && !n.trim().is_empty())
+                .map(|n| (n.trim().trim_end_matches('.').to_ascii_lowercase(), address))
+                .collect();
+        }
+        self
+    }
+
     /// The address `name` resolves to, and the service behind it, if fortimock emulates it.
     pub fn lookup(&self, name: &str) -> Option<(IpAddr, Option<&'static str>)> {
-        let host = protocol::hosts::emulated(name)?;
+        let Some(host) = protocol::hosts::emulated(name) else {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            return self
+                .lab_names
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, address)| (*address, Some("appliance")));
+        };
         self.hosts
             .iter()
             .find(|(n, _, _)| *n == host.name)
@@ -142,6 +171,11 @@ impl Answers {
                 Some(service) => format!("{name} → {address} ({service})"),
                 None => format!("{name} → {address} (nothing serves it: stays in the lab)"),
             })
+            .chain(
+                self.lab_names
+                    .iter()
+                    .map(|(name, address)| format!("{name} → {address} (--tls-name)")),
+            )
             .collect()
     }
 

@@ -4,7 +4,7 @@
 
 use protocol::fac_admin::{
     ActivationPage, AgentCacheView, AgentLoginOutcome, AgentLoginResult, ApiKeyIssued,
-    ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox,
+    ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox, TokenLockChange, TokenLockView,
 };
 use protocol::fac_rest::{FtmProvisioningChange, TokenPolicyChange};
 use protocol::paths;
@@ -79,6 +79,31 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
                 created["username"].as_str().unwrap_or_default(),
                 created["dn"].as_str().unwrap_or_default(),
                 created["resource_uri"].as_str().unwrap_or_default()
+            );
+            Ok(())
+        }
+        FacCommand::LockToken {
+            target,
+            fac,
+            token,
+            unlock,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let view: TokenLockView = client
+                .patch(
+                    APPLIANCE,
+                    &paths::fill(paths::APPLIANCE_FAC_TOKEN, &[&fac, &token]),
+                    &TokenLockChange { locked: !unlock },
+                )
+                .await?;
+            println!(
+                "{} is {}",
+                view.serial,
+                if view.locked {
+                    "locked: it cannot be assigned"
+                } else {
+                    "unlocked"
+                }
             );
             Ok(())
         }

@@ -115,13 +115,18 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                         .await?
                 }
             };
+            // A HOTP token's codes come one per request, not per period.
+            let pace = if token.kind.eq_ignore_ascii_case("hotp") {
+                "a new code on request".to_owned()
+            } else {
+                format!("a new code every {} s", token.period)
+            };
             println!(
-                "{} ({}) from {} activated: {} every {} s, {} digits",
+                "{} ({}) from {} activated: {}, {pace}, {} digits",
                 token.name,
                 token.serial,
                 token.issuer,
                 token.kind.to_uppercase(),
-                token.period,
                 token.digits
             );
             Ok(())

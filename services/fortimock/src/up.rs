@@ -48,7 +48,7 @@ pub async fn run(args: UpArgs, started: Instant) -> anyhow::Result<()> {
     let dns = match args.dns.dns_port {
         Some(port) => {
             let answers = match crate::dns::Answers::from_options(&args.dns, args.lab.bind) {
-                Ok(answers) => answers,
+                Ok(answers) => answers.with_lab_names(&args.lab.tls_names),
                 Err(e) => {
                     suite.stop().await;
                     return Err(e);

@@ -668,6 +668,45 @@ async fn a_fortiauthenticator_from_the_command_line_and_its_rest_api() {
         .await
         .unwrap();
     assert_eq!(policy["hotp_window"], 7);
+    // Lock a token as the FAC's token list does: the REST API shows it locked; --unlock undoes it.
+    let imported = client
+        .post(format!("{base}fortitokenmobilelicenses/"))
+        .basic_auth("admin", Some(&api_key))
+        .body(r#"{"license": "5050-5050-5050-5050-5050"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(imported.status().is_success(), "{imported:?}");
+    let tokens: Value = client
+        .get(format!("{base}fortitokens/"))
+        .basic_auth("admin", Some(&api_key))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = tokens["objects"][0]["serial"].as_str().unwrap().to_owned();
+    let locked = cli(
+        &data_dir,
+        &["fac", "lock-token", "FAC-VMTM00000001", &token],
+    );
+    assert!(locked.contains("is locked"), "{locked}");
+    let listed: Value = client
+        .get(format!("{base}fortitokens/?serial={token}"))
+        .basic_auth("admin", Some(&api_key))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["objects"][0]["locked"], true);
+    let unlocked = cli(
+        &data_dir,
+        &["fac", "lock-token", "FAC-VMTM00000001", &token, "--unlock"],
+    );
+    assert!(unlocked.contains("is unlocked"), "{unlocked}");
     let ldap = cli(
         &data_dir,
         &[

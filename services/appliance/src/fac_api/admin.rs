@@ -8,7 +8,7 @@ use lab::api::Api;
 use lab::http::{Json, Query};
 use protocol::fac_admin::{
     AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued, ApiKeyRequest, FacChange, FacView,
-    NewLdapUser, Outbox,
+    NewLdapUser, Outbox, TokenLockChange, TokenLockView,
 };
 use protocol::id::TokenSerial;
 use protocol::paths;
@@ -26,6 +26,7 @@ pub(crate) fn configure(api: &mut Api<'_>) {
         .route(__path_show_fac, show_fac)
         .route(__path_change_fac, change_fac)
         .route(__path_add_ldap_user, add_ldap_user)
+        .route(__path_lock_token, lock_token)
         .route(__path_outbox, outbox)
         .route(__path_clear_outbox, clear_outbox)
         .route(__path_activation_page, activation_page)
@@ -164,6 +165,34 @@ async fn change_fac(
             appliance.serial
         ))),
     }
+}
+
+/// `PATCH /appliances/{serial}/fac/tokens/{token}`: locks or unlocks one of the FAC's tokens for assignment.
+#[utoipa::path(patch, path = paths::APPLIANCE_FAC_TOKEN, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The token's serial number.")), responses((status = "2XX", description = "The token locked (assigning it is refused with `This serial number is not available for use.`) or unlocked.")))]
+async fn lock_token(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(change): Json<TokenLockChange>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, token) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let token: TokenSerial = token
+        .parse()
+        .map_err(|e: protocol::id::IdError| ApplianceError::BadRequest(e.to_string()))?;
+    if !state
+        .store
+        .set_token_locked(&appliance.serial, &token, change.locked)
+        .await?
+    {
+        return Err(ApplianceError::NotFound(format!(
+            "no token {token} on {}",
+            appliance.serial
+        )));
+    }
+    Ok(HttpResponse::Ok().json(TokenLockView {
+        serial: token,
+        locked: change.locked,
+    }))
 }
 
 /// `POST /appliances/{serial}/ldap-users`: a user as the FAC's LDAP synchronisation would bring it.

@@ -12,7 +12,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use protocol::appliance::LoginResult;
+use protocol::appliance::{FortiTokenStatus, LoginResult};
 use protocol::fac_admin::{Attachment, Channel, MessageKind};
 use protocol::fac_rest::{
     AuthAccepted, AuthRequest, FortiTokenObject, FtmLicenseCounts, FtmLicenseImport,
@@ -75,7 +75,10 @@ async fn dispatch(
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
             .is_none();
-    if !phone_facing {
+    // The phone's answer to a push (`pushauthresp/`) is signed with the token's seed, not an administrator's
+    // key, whoever sends it.
+    let push_answer = tail.trim_end_matches('/') == "pushauthresp";
+    if !phone_facing && !push_answer {
         authenticate(&state, &appliance, &request)?;
     }
     let body = lab::http::read_body(&request, payload.into_inner(), BODY_LIMIT)
@@ -93,6 +96,7 @@ async fn dispatch(
     let resource = parts.next().unwrap_or_default();
     let id = parts.next().filter(|id| !id.is_empty());
     match (resource, id) {
+        (resource, Some("schema")) => call.schema(resource),
         ("transfertoken", None) if phone_facing => call.transfer_token().await,
         ("", None) => call.root(),
         ("fortitokens", None) => call.fortitokens(),
@@ -108,6 +112,15 @@ async fn dispatch(
         ("localgroup-memberships", None) => call.memberships().await,
         ("auth", None) => call.auth().await,
         ("pushauth", None) => call.push_auth().await,
+        ("pushauthresp", None) => {
+            call.only(&["POST"])?;
+            // The phone's signed answer keeps the ftm-push listener's shape, refusals included.
+            Ok(
+                crate::ftm_push::answer_push(&call.state.push, &call.appliance.serial, &call.body)
+                    .await
+                    .unwrap_or_else(|refusal| actix_web::ResponseError::error_response(&refusal)),
+            )
+        }
         ("offlineotp", None) => call.offline(false).await,
         ("offlinehotpupdate", None) => call.offline(true).await,
         ("emergencytoken", None) => call.emergency().await,
@@ -248,6 +261,7 @@ impl Call<'_> {
             ("localgroup-memberships", paths::FAC_GROUP_MEMBERSHIPS),
             ("auth", paths::FAC_AUTH),
             ("pushauth", paths::FAC_PUSHAUTH),
+            ("pushauthresp", paths::FAC_PUSHAUTHRESP),
             ("offlineotp", paths::FAC_OFFLINE_OTP),
             ("offlinehotpupdate", paths::FAC_OFFLINE_HOTP_UPDATE),
             ("emergencytoken", paths::FAC_EMERGENCY_TOKEN),
@@ -264,6 +278,40 @@ impl Call<'_> {
         })
         .collect();
         json(StatusCode::OK, &resources)
+    }
+
+    /// `GET <resource>/schema/`: the methods a resource serves (list, detail) and the paging defaults, for every
+    /// resource the root lists.
+    fn schema(&self, resource: &str) -> Result<HttpResponse, FacApiError> {
+        self.only(&["GET"])?;
+        let (list, detail): (&[&str], &[&str]) = match resource {
+            "fortitokens" => (&["get"], &["get", "delete"]),
+            "fortitokenmobilelicenses" => (&["get", "post"], &[]),
+            "fortitokenmobileprovisioning" | "userfortitokenpolicy" => {
+                (&["get", "post", "put", "patch"], &[])
+            }
+            "localusers" => (&["get", "post"], &["get", "put", "patch"]),
+            "ldapusers" => (&["get"], &["get", "put", "patch"]),
+            "usergroups" | "localgroup-memberships" => (&["get", "post"], &[]),
+            "auth" | "pushauth" | "pushauthresp" | "offlineotp" | "offlinehotpupdate"
+            | "emergencytoken" => (&["post"], &[]),
+            _ => {
+                return Err(FacApiError::NotFound(format!(
+                    "No resource at {}{resource}/",
+                    paths::FAC_API
+                )));
+            }
+        };
+        let names = |methods: &[&str]| methods.iter().map(|m| (*m).to_owned()).collect();
+        json(
+            StatusCode::OK,
+            &protocol::fac_rest::ResourceSchema {
+                allowed_list_http_methods: names(list),
+                allowed_detail_http_methods: names(detail),
+                default_format: "application/json".to_owned(),
+                default_limit: 20,
+            },
+        )
     }
 
     /// Every token as `fortitokens/` shows it, in id order.
@@ -466,6 +514,17 @@ impl Call<'_> {
             .state
             .store
             .user(&self.appliance.serial, &user.username)?;
+        let token_status = match &holder {
+            Some(holder) => self
+                .state
+                .store
+                .tokens(&self.appliance.serial)?
+                .into_iter()
+                .find(|t| t.serial == holder.token)
+                .map(|t| t.status_at(self.state.clock.now())),
+            None => None,
+        };
+        let reason = modeled::fac_user_reason(token_status, user.reason);
         let token_serial = holder.map(|h| h.token.to_string());
         match user.kind {
             UserKind::Local => to_value(&LocalUserObject {
@@ -484,7 +543,7 @@ impl Call<'_> {
                 custom1: user.custom[0].clone(),
                 custom2: user.custom[1].clone(),
                 custom3: user.custom[2].clone(),
-                reason: user.reason,
+                reason,
                 expires_at: user.expires_at.clone(),
                 seed,
             }),
@@ -573,7 +632,11 @@ impl Call<'_> {
     }
 
     /// `POST localusers/`: 207 with `[{…the user…, "statue": 201}]`; a user created with FortiToken Mobile
-    /// authentication and no serial gets the next Available token and its activation message.
+    /// authentication and no serial gets the next Available token and its activation message. Everything is
+    /// checked before anything is written: a refused request (a taken name, a serial that is not available,
+    /// no free token) leaves no user behind. With a token, the provisioning creates the user and assigns the
+    /// token in one transaction; only the activation message can fail after that (the user and its token
+    /// stay, as on FAC, and a retry sends the message again).
     async fn create_user(&self) -> Result<HttpResponse, FacApiError> {
         let change: UserChange = self.body()?;
         let username = change
@@ -591,32 +654,47 @@ impl Call<'_> {
         if let Some(password) = &change.password {
             user.password_hash = Some(hash_password(password));
         }
-        let user = match self
-            .state
-            .store
-            .create_fac_user(&self.appliance.serial, user)
-            .await?
-        {
-            Ok(user) => user,
-            Err(UserRefusal::Exists) => {
-                return Err(FacApiError::BadRequest(format!(
-                    "A user with username `{username}` already exists."
-                )));
-            }
-            Err(UserRefusal::NoAppliance) => {
-                return Err(FacApiError::NotFound(
-                    "No such FortiAuthenticator".to_owned(),
-                ));
+        let serial = &self.appliance.serial;
+        let exists = || {
+            FacApiError::BadRequest(format!("A user with username `{username}` already exists."))
+        };
+        let user = match wants_token {
+            None => match self.state.store.create_fac_user(serial, user).await? {
+                Ok(user) => user,
+                Err(UserRefusal::Exists) => return Err(exists()),
+                Err(UserRefusal::NoAppliance) => {
+                    return Err(FacApiError::NotFound(
+                        "No such FortiAuthenticator".to_owned(),
+                    ));
+                }
+            },
+            Some(wanted) => {
+                if self.state.store.fac_user(serial, &username)?.is_some()
+                    || self.state.store.user(serial, &username)?.is_some()
+                {
+                    return Err(exists());
+                }
+                let token = self.pick_token(&username, wanted.as_deref())?;
+                let outcome = self.provision_token(&username, &token).await?;
+                let fields = user.clone();
+                self.state
+                    .store
+                    .update_fac_user(serial, &username, move |stored| {
+                        let id = stored.id;
+                        *stored = fields;
+                        stored.id = id;
+                        Ok::<_, FacApiError>(())
+                    })
+                    .await?
+                    .transpose()?;
+                self.send_activation(&user, &outcome).await?;
+                user
             }
         };
-        if let Some(wanted) = wants_token {
-            self.assign(&user, wanted.as_deref().unwrap_or("any"))
-                .await?;
-        }
         let user = self
             .state
             .store
-            .fac_user(&self.appliance.serial, &username)?
+            .fac_user(serial, &username)?
             .unwrap_or(user);
         let mut object = self.user_object(&user, None)?;
         if let Value::Object(map) = &mut object {
@@ -628,6 +706,11 @@ impl Call<'_> {
         json(StatusCode::MULTI_STATUS, &vec![object])
     }
 
+    /// `PATCH localusers/{id}/` (and `ldapusers/{id}/`): the whole change is checked, the token it asks for
+    /// included, before anything is written; then the token is provisioned (the token and the user's
+    /// `token_auth` in one transaction), then the user's fields are saved, then the activation message goes
+    /// out. Asking again for the token the user holds while it waits for activation provisions it again and
+    /// sends a new message (the retry after `Failed to send FortiToken Mobile activation message`).
     async fn user(&self, kind: UserKind, id: &str) -> Result<HttpResponse, FacApiError> {
         self.only(&["GET", "PATCH", "PUT"])?;
         let id = parse_id(id)?;
@@ -664,17 +747,49 @@ impl Call<'_> {
                 "returnseed=1 needs the token policy's seed encryption passphrase".to_owned(),
             ));
         }
-        // Check the whole change before anything is written.
+        // Check the whole change, and pick the token it asks for, before anything is written.
+        let serial = &self.appliance.serial;
         let mut checked = user.clone();
         let wants_token = apply_user_change(&mut checked, &change)?;
-        if let Some(wanted) = wants_token.as_ref().and_then(|w| w.as_ref()) {
-            self.check_assignable(&user, wanted)?;
-        }
+        let token = match &wants_token {
+            None => None,
+            Some(wanted) => {
+                let now = self.state.clock.now();
+                let held = match self.state.store.user(serial, &user.username)? {
+                    Some(holder) => self
+                        .state
+                        .store
+                        .tokens(serial)?
+                        .into_iter()
+                        .find(|t| t.serial == holder.token),
+                    None => None,
+                };
+                match held {
+                    Some(held)
+                        if wanted.as_deref().is_none_or(|w| {
+                            held.serial.as_str().eq_ignore_ascii_case(w.trim())
+                        }) =>
+                    {
+                        // The token the user holds: provisioned again only while it waits for activation.
+                        matches!(
+                            held.status_at(now),
+                            FortiTokenStatus::Pending | FortiTokenStatus::ProvisionTimeout
+                        )
+                        .then(|| held.serial.to_string())
+                    }
+                    _ => Some(self.pick_token(&user.username, wanted.as_deref())?),
+                }
+            }
+        };
+        let outcome = match &token {
+            Some(token) => Some(self.provision_token(&user.username, token).await?),
+            None => None,
+        };
         let password = change.password.clone().map(|p| hash_password(&p));
         let updated = self
             .state
             .store
-            .update_fac_user(&self.appliance.serial, &user.username, move |stored| {
+            .update_fac_user(serial, &user.username, move |stored| {
                 apply_user_change(stored, &change)?;
                 if let Some(hash) = password {
                     stored.password_hash = Some(hash);
@@ -688,53 +803,32 @@ impl Call<'_> {
             None => return Err(FacApiError::NotFound(format!("No user with id {id}"))),
         }
         let mut seed = None;
-        if let Some(wanted) = wants_token {
-            let holder = self
-                .state
-                .store
-                .user(&self.appliance.serial, &user.username)?;
-            let already = holder.as_ref().is_some_and(|h| {
-                wanted
-                    .as_deref()
-                    .is_none_or(|w| h.token.as_str().eq_ignore_ascii_case(w))
-            });
-            if !already {
-                self.assign(&checked, wanted.as_deref().unwrap_or("any"))
-                    .await?;
-                if let Some(mode) = returnseed {
-                    let holder = self
-                        .state
-                        .store
-                        .user(&self.appliance.serial, &user.username)?;
-                    if let Some(holder) = holder
-                        && let Some(plain) = self
-                            .state
-                            .store
-                            .seed_of(&self.appliance.serial, &holder.token)?
-                    {
-                        seed = Some(
-                            modeled::returned_seed(
-                                mode,
-                                &plain,
-                                self.config.seed_passphrase.as_deref(),
-                                rand::random(),
-                            )
-                            .map_err(FacApiError::BadRequest)?,
-                        );
-                    }
-                }
+        if let Some(outcome) = &outcome {
+            self.send_activation(&checked, outcome).await?;
+            if let Some(mode) = returnseed
+                && let Some(plain) = self.state.store.seed_of(serial, &outcome.token.serial)?
+            {
+                seed = Some(
+                    modeled::returned_seed(
+                        mode,
+                        &plain,
+                        self.config.seed_passphrase.as_deref(),
+                        rand::random(),
+                    )
+                    .map_err(FacApiError::BadRequest)?,
+                );
             }
         }
         let user = self
             .state
             .store
-            .fac_user(&self.appliance.serial, &user.username)?
+            .fac_user(serial, &user.username)?
             .unwrap_or(user);
         json(StatusCode::ACCEPTED, &self.user_object(&user, seed)?)
     }
 
     /// Refuses a token that is locked, unknown, or another user's, as FAC does.
-    fn check_assignable(&self, user: &FacUser, wanted: &str) -> Result<(), FacApiError> {
+    fn check_assignable(&self, user: &str, wanted: &str) -> Result<(), FacApiError> {
         let objects = self.token_objects()?;
         let Some((serial, object)) = objects
             .iter()
@@ -743,29 +837,50 @@ impl Call<'_> {
             return Err(FacApiError::SerialNotAvailable);
         };
         let holder = self.state.store.holder(&self.appliance.serial, serial)?;
-        if object.locked || holder.is_some_and(|h| h.name != user.username) {
+        if object.locked || holder.is_some_and(|h| h.name != user) {
             return Err(FacApiError::SerialNotAvailable);
         }
         Ok(())
     }
 
-    /// Provisions `wanted` (a serial or `any`) for `user` and sends the activation message.
-    async fn assign(&self, user: &FacUser, wanted: &str) -> Result<(), FacApiError> {
-        let wanted = if wanted == "any" {
-            self.token_objects()?
+    /// The token a request for `user` asks for, checked before anything is written: the serial it names
+    /// (refused when locked, unknown or another user's), or with none the next Available token that is not
+    /// locked (refused when there is none).
+    fn pick_token(&self, user: &str, wanted: Option<&str>) -> Result<String, FacApiError> {
+        match wanted {
+            Some(wanted) => {
+                self.check_assignable(user, wanted)?;
+                Ok(wanted.trim().to_owned())
+            }
+            None => self
+                .token_objects()?
                 .into_iter()
                 .find(|(_, o)| o.status == "available" && !o.locked)
                 .map(|(serial, _)| serial.to_string())
-                .ok_or(FacApiError::SerialNotAvailable)?
-        } else {
-            self.check_assignable(user, wanted)?;
-            wanted.trim().to_owned()
-        };
-        let outcome = self
+                .ok_or(FacApiError::SerialNotAvailable),
+        }
+    }
+
+    /// Provisions `token` for `user`: the token and the user (created as a local user when it does not exist
+    /// yet) change in one transaction, or nothing changes.
+    async fn provision_token(
+        &self,
+        user: &str,
+        token: &str,
+    ) -> Result<protocol::appliance::ProvisionOutcome, FacApiError> {
+        Ok(self
             .state
             .ops()
-            .provision(&self.appliance, &wanted, Some(&user.username), None)
-            .await?;
+            .provision(&self.appliance, token, Some(user), None)
+            .await?)
+    }
+
+    /// Sends the activation message of a provisioned token to `user` by its activation method.
+    async fn send_activation(
+        &self,
+        user: &FacUser,
+        outcome: &protocol::appliance::ProvisionOutcome,
+    ) -> Result<(), FacApiError> {
         let Some(code) = outcome.token.activation_code.clone() else {
             // Offline provisioning: the activation page carries the QR code, nothing is sent.
             return Ok(());
@@ -1196,7 +1311,8 @@ impl Call<'_> {
     }
 
     /// `POST pushauth/`: sends the user an FTM push through the FAC's ftm-push settings and waits for the
-    /// phone's answer (the phone answers on the FAC's `pushauthresp/`, served by its ftm-push listener).
+    /// phone's answer (the phone answers on the FAC's `pushauthresp/`, served by its ftm-push listener and on
+    /// this API). A user that does not exist or holds no FortiToken Mobile token gets 404.
     async fn push_auth(&self) -> Result<HttpResponse, FacApiError> {
         self.only(&["POST"])?;
         let request: PushAuthRequest = self.body()?;
@@ -1207,7 +1323,9 @@ impl Call<'_> {
             .user(&self.appliance.serial, &name)?
             .is_none()
         {
-            return Err(FacApiError::Refused(modeled::FAC_AUTH_FAILED.to_owned()));
+            return Err(FacApiError::NotFound(
+                modeled::FAC_PUSH_NO_USER.text.to_owned(),
+            ));
         }
         let client_ip = request.user_ip.as_deref().unwrap_or("203.0.113.10");
         let outcome =
