@@ -399,6 +399,8 @@ async fn an_appliance_mails_notification_fortinet_net_and_the_smtp_listener_capt
     assert!(suite.messages("recipient=bob@example.com").await.is_empty());
     assert_eq!(suite.messages("").await.len(), 1);
     suite.stop().await;
+    dns.stop().await;
+}
 
 #[tokio::test]
 async fn the_labs_own_names_resolve_to_the_suite() {
