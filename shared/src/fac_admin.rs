@@ -204,7 +204,7 @@ pub enum AgentLoginResult {
     Expired,
 }
 
-/// The answer to an [`AgentLogin`] (200 on success, 401 otherwise).
+/// The answer to an agent login (200 on success, 401 otherwise).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AgentLoginOutcome {
     pub result: AgentLoginResult,

@@ -132,7 +132,7 @@ pub struct FtmProvisioning {
     pub provision_mode: String,
 }
 
-/// A change of [`FtmProvisioning`] (POST or PATCH); absent fields stay.
+/// A change of the FortiToken Mobile provisioning settings (POST or PATCH); absent fields stay.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FtmProvisioningChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -186,7 +186,7 @@ pub struct TokenPolicy {
     pub email_sms_token_timeout: u32,
 }
 
-/// A change of [`TokenPolicy`] (POST or PATCH); absent fields stay. An empty secret clears it.
+/// A change of the token policy (POST or PATCH); absent fields stay. An empty secret clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenPolicyChange {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -137,14 +137,14 @@ pub struct HardwareBatchList {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetLockRequest {
-    /// The serials to reset (at most [`MAX_BATCH_TOKENS`]).
+    /// The serials to reset (at most 1000).
     pub serials: Vec<String>,
     /// The ticket's note, for people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
 
-/// The answer to a [`ResetLockRequest`]: every serial reset (all or none are).
+/// The answer to a lock reset request: every serial reset (all or none are).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResetLockOutcome {
     pub reset: Vec<HardwareTokenView>,
@@ -172,7 +172,7 @@ pub struct HardwareHolderQuery {
     pub serials: Vec<HardwareSerial>,
 }
 
-/// The answer to a [`HardwareHolderQuery`]: one entry per assignment found (none for a token no appliance
+/// The answer to a hardware holders query: one entry per assignment found (none for a token no appliance
 /// has assigned).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareHolders {

@@ -63,7 +63,7 @@ pub struct TransferStart {
     pub reg_id: String,
     /// `modeled::transfer_hmac` over the request, keyed by the tokens' seeds (hex).
     pub hmac: String,
-    /// [`MSG_SN_MOBILE`].
+    /// `FortiToken Mobile`.
     #[serde(default)]
     pub msg_sn: String,
 }

@@ -1599,7 +1599,7 @@ async fn only_a_fortiauthenticator_activates_offline() {
             &json!({"provisioning": {"provision_mode": "offline"}}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
     assert!(answer["error_id"].is_string(), "{answer}");
     let response = suite
         .client
@@ -1614,7 +1614,7 @@ async fn only_a_fortiauthenticator_activates_offline() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(suite.appliance(&fortigate).await, before);
     suite.stop().await;
 }
