@@ -10,7 +10,6 @@
 # same story against the same binaries started as plain processes, one per service, with the same
 # configuration (each service on its own loopback address, every name resolved by the DNS responder; as
 # root on ports 443 and 53 like the containers, otherwise on 8443 and 8053 of the same addresses).
-# It also runs the quick-start image (`fortimock up` in one container) and lists what each image holds.
 #
 #   tests/docker/smoke.sh            # docker if possible, else processes
 #   tests/docker/smoke.sh processes  # the processes only
@@ -104,44 +103,6 @@ wait_healthy() {
     fail "$service is not healthy after 60 s"
 }
 
-# The six images, each FROM scratch with one binary.
-images=(fortimock:latest fortimock/forticare-mock:latest fortimock/ftm-mock:latest fortimock/push-mock:latest
-    fortimock/phone-mock:latest fortimock/appliance-mock:latest)
-
-# The regular files and the non-empty or top-level directories in an image's filesystem, sorted (what
-# `docker export` of a container made from it holds, less the files Docker itself adds to every container).
-image_files() {
-    local container
-    container=$(docker create "$1")
-    docker export "$container" | tar -t | sed 's|^\./||' \
-        | grep -v -E '^(\.dockerenv|dev/.*|dev|proc/|proc|sys/|sys|etc/|etc|usr/|usr/local/|usr/local/bin/)$' \
-        | grep -v -E '^(etc/(hostname|hosts|resolv\.conf|mtab))$' | sort
-    docker rm -v "$container" >/dev/null
-}
-
-# The quick start: `fortimock up` in one container, healthy, its CA copied out, /__admin/health over HTTPS.
-quick_start() {
-    step "the quick-start image: fortimock up in one container"
-    local name=fortimock-smoke-quick
-    cleanups+=("docker rm -f $name >/dev/null 2>&1; docker volume rm -f fortimock-smoke-quick >/dev/null 2>&1")
-    docker rm -f "$name" >/dev/null 2>&1 || true
-    docker run -d --name "$name" -p 127.0.0.1:28440:8440 -v fortimock-smoke-quick:/data fortimock:latest >/dev/null
-    local status=""
-    for _ in $(seq 1 120); do
-        status=$(docker inspect -f '{{.State.Health.Status}}' "$name" 2>/dev/null || echo gone)
-        [[ $status == healthy || $status == unhealthy || $status == gone ]] && break
-        sleep 0.5
-    done
-    [[ $status == healthy ]] || { docker logs "$name" 2>&1 | tail -20; fail "the quick-start container is $status"; }
-    docker cp "$name:/data/tls/ca.pem" "$work/quick-ca.pem"
-    local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$work/quick-ca.pem" https://localhost:28440/__admin/health)
-    [[ $code == 200 ]] || fail "the quick-start forticare answered $code to /__admin/health"
-    echo "   healthy; /__admin/health over HTTPS trusting its own lab CA: 200"
-    docker rm -f "$name" >/dev/null
-    docker volume rm -f fortimock-smoke-quick >/dev/null
-}
-
 docker_story() {
     compose_cmd
     # Apart from any lab running on this host: its own network, bridge and published ports.
@@ -153,26 +114,11 @@ docker_story() {
     "${compose[@]}" --profile demo down -v --remove-orphans >/dev/null 2>&1 || true
 
     step "the FROM scratch images (docker/build-images.sh)"
-    docker/build-images.sh >"$work/images.log" 2>&1 || { tail -20 "$work/images.log"; fail "docker/build-images.sh"; }
-    local image size
-    for image in "${images[@]}"; do
-        size=$(docker image inspect -f '{{.Size}}' "$image")
-        awk -v image="$image" -v size="$size" 'BEGIN { printf "   %-34s %5.1f MB\n", image, size / 1000000 }'
-        [[ $(docker image inspect -f '{{.Config.User}}' "$image") == 10001:10001 ]] \
-            || fail "$image does not run as 10001"
+    docker/build-images.sh | sed -n '/== images/,$p'
+    for binary in forticare-mock ftm-mock push-mock phone-mock appliance-mock; do
+        [[ $(docker image inspect -f '{{.Config.User}}' "fortimock/$binary:latest") == 10001:10001 ]] \
+            || fail "fortimock/$binary does not run as 10001"
     done
-
-    step "each image holds its binary and /data, nothing else"
-    local binary files
-    for image in "${images[@]}"; do
-        binary=${image%:latest}; binary=${binary#fortimock/}
-        files=$(image_files "$image")
-        [[ $files == "data/"$'\n'"usr/local/bin/$binary" ]] \
-            || { printf '%s\n' "$files" >&2; fail "$image holds more than /data and its binary"; }
-        echo "   $image: /data, /usr/local/bin/$binary"
-    done
-
-    quick_start
 
     step "the lab up: lab-ca once, then forticare, ftm, push, dns, phone, appliance, each healthy"
     "${compose[@]}" up -d --no-build 2>&1 | grep -v -i 'warning' || true
