@@ -404,13 +404,6 @@ impl CallbackAnswer {
             message: None,
         }
     }
-
-    fn refused(why: impl Into<String>) -> CallbackAnswer {
-        CallbackAnswer {
-            status: "refused",
-            message: Some(why.into()),
-        }
-    }
 }
 
 #[utoipa::path(post, path = protocol::paths::PUSH_CALLBACK, tag = "ftm-push listener",
