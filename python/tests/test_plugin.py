@@ -164,7 +164,7 @@ def test_option_plain_http(inner):
         import requests
 
         def test_plain(fortimock_lab):
-            assert all(url.startswith("http://") for url in fortimock_lab.urls.values())
+            assert all(fortimock_lab.urls[s].startswith("http://") for s in fortimock_lab.services)
             assert fortimock_lab.ca_path is None
             assert fortimock_lab.verify is True
             assert requests.get(fortimock_lab.url("ftm", "/__admin/health"), timeout=10).status_code == 200
