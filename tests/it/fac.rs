@@ -254,11 +254,7 @@ async fn assigning_a_token_provisions_it_and_sends_the_activation_message() {
             json!({"token_auth": true, "token_type": "ftm", "token_serial": token}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        answer["error"],
-        "This serial number is not available for use."
-    );
+    assert_not_available(status, &answer);
 
     // A user with no address for the activation method: the message cannot be sent.
     let (_, created) = fac.post("localusers/", json!({"username": "erin"})).await;
@@ -1337,6 +1333,16 @@ async fn a_python_fac_script_runs_unmodified() {
     suite.stop().await;
 }
 
+/// FAC's refusal of a token that is not available for use (taken, unknown, locked, or none free): 400 with
+/// its words.
+fn assert_not_available(status: StatusCode, answer: &Value) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"], "This serial number is not available for use.",
+        "{answer}"
+    );
+}
+
 /// A user and the token table as the REST API shows them: what a refused request must leave as it was.
 async fn users_and_tokens(fac: &FacClient) -> (Vec<Value>, Vec<Value>) {
     (fac.all("localusers/").await, fac.all("fortitokens/").await)
@@ -1390,11 +1396,7 @@ async fn refused_token_requests_leave_no_user_and_change_nothing() {
             json!({"token_auth": true, "token_type": "ftm", "token_serial": taken, "first_name": "Changed"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_eq!(
-        answer["error"],
-        "This serial number is not available for use."
-    );
+    assert_not_available(status, &answer);
     assert_eq!(users_and_tokens(&fac).await, before);
     assert_eq!(outbox(&suite, &serial).await.len(), messages);
     suite.stop().await;
@@ -1410,11 +1412,7 @@ async fn refused_token_requests_leave_no_user_and_change_nothing() {
             json!({"token_auth": true, "first_name": "Changed"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_eq!(
-        answer["error"],
-        "This serial number is not available for use."
-    );
+    assert_not_available(status, &answer);
     let (status, answer) = fac
         .post(
             "localusers/",
@@ -1483,11 +1481,7 @@ async fn a_locked_token_is_not_available_for_use() {
             json!({"token_auth": true, "token_type": "ftm", "token_serial": first, "last_name": "Locked"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_eq!(
-        answer["error"],
-        "This serial number is not available for use."
-    );
+    assert_not_available(status, &answer);
     assert_eq!(users_and_tokens(&fac).await, before);
     assert!(outbox(&suite, &serial).await.is_empty());
 
