@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use protocol::admin::ErrorBody;
 use protocol::appliance::OperationFailure;
 use serde::Serialize;
@@ -231,7 +231,12 @@ impl SuiteClient {
         if let Ok(failure) = serde_json::from_slice::<OperationFailure>(&bytes) {
             return Ok(Err(failure));
         }
-        bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes))
+        let url = format!("{}{path}", self.url(service)?);
+        Err(refused(
+            &url,
+            reqwest::StatusCode::from_u16(status).unwrap_or(reqwest::StatusCode::BAD_GATEWAY),
+            &bytes,
+        ))
     }
 
     pub async fn put<B: Serialize, T: DeserializeOwned>(
@@ -339,10 +344,59 @@ impl SuiteClient {
     }
 }
 
-/// The error for an admin API refusal: its sentence and id, or the raw answer.
+/// fortimock's own API refusing a request: the HTTP status and its `{"error_id", "message"}` body. Every
+/// method of [`SuiteClient`] and of the typed clients fails with one (inside the `anyhow::Error`) when the
+/// service answered a refusal in that shape; [`Refusable::refusal`] takes it out, for a caller that shows it
+/// or tests it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The URL that was asked.
+    pub url: String,
+    /// The HTTP status (4xx or 5xx).
+    pub status: u16,
+    /// The refusal's stable id and sentence.
+    pub body: ErrorBody,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} ({})",
+            self.url, self.body.message, self.body.error_id
+        )
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Splits a call's result into the answer, the service's [`Refusal`], or another failure (the suite not
+/// reached, an answer that does not decode).
+pub trait Refusable<T> {
+    /// `Ok(Ok(answer))`, `Ok(Err(refusal))`, or the other failure as `Err`.
+    fn refusal(self) -> anyhow::Result<Result<T, Refusal>>;
+}
+
+impl<T> Refusable<T> for anyhow::Result<T> {
+    fn refusal(self) -> anyhow::Result<Result<T, Refusal>> {
+        match self {
+            Ok(answer) => Ok(Ok(answer)),
+            Err(error) => match error.downcast::<Refusal>() {
+                Ok(refusal) => Ok(Err(refusal)),
+                Err(other) => Err(other),
+            },
+        }
+    }
+}
+
+/// The error for an admin API refusal: a [`Refusal`] (its sentence and id), or the raw answer.
 fn refused(url: &str, status: reqwest::StatusCode, bytes: &[u8]) -> anyhow::Error {
     match serde_json::from_slice::<ErrorBody>(bytes) {
-        Ok(body) => anyhow::anyhow!("{url}: {} ({})", body.message, body.error_id),
+        Ok(body) => anyhow::Error::new(Refusal {
+            url: url.to_owned(),
+            status: status.as_u16(),
+            body,
+        }),
         Err(_) => anyhow::anyhow!("{url}: HTTP {status}: {}", String::from_utf8_lossy(bytes)),
     }
 }

@@ -26,12 +26,16 @@
 //! without blocking).
 //!
 //! Modules: `services` (starting the services together: what `fortimock up` runs), `client` (finding and
-//! calling a running suite: [`SuiteClient`]), `typed` (one method per endpoint of the control plane,
-//! forticare's licenses, the virtual appliances and phones).
+//! calling a running suite: [`SuiteClient`], and [`Refusal`], how a refusal of fortimock's API reads),
+//! `typed` (one method per endpoint of the control plane, forticare's licenses, transfer tickets and
+//! hardware batches, and the virtual phones) and `typed_appliance` (the virtual appliances, their hardware
+//! tokens, FortiAuthenticators' own API, captured messages). The `fortimock` CLI and the e2e harness call
+//! the suite through these same clients.
 
 pub mod client;
 pub mod services;
 pub mod typed;
+pub mod typed_appliance;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -42,9 +46,13 @@ use clap::{CommandFactory, FromArgMatches};
 use lab::options::{Lab, LabOptions};
 use protocol::ledger::LabFixtures;
 
-pub use client::{Connect, SUITE_FILE, SuiteClient};
+pub use client::{Connect, Refusable, Refusal, SUITE_FILE, SuiteClient};
 pub use services::{ForticareOptions, PortOptions, Services, SuiteUrls};
-pub use typed::{Appliances, ControlPlane, JournalFilter, Licenses, Phones};
+pub use typed::{
+    ControlPlane, HardwareBatches, JournalFilter, Licenses, Phones, SeedFile, TimelineFilter,
+    Transfers,
+};
+pub use typed_appliance::{Appliances, Fac, Messages};
 
 /// The default lab (`fixtures/lab.json`): its licenses and FortiCare API user, as `fortimock up` loads it.
 pub const DEFAULT_LAB: &str = include_str!("../../fixtures/lab.json");

@@ -1,28 +1,40 @@
-//! Typed clients on [`SuiteClient`]: the control plane every service serves, forticare's licenses, and the
-//! simulators' APIs (virtual appliances and phones), one method per endpoint, each answer decoded into its
-//! `protocol` type. The e2e harness (`tests/src`, for most of its simulator calls), the crate's example and
-//! other projects' tests call the suite through these; the CLI's subcommands do not yet (they build their
-//! requests with [`SuiteClient`]'s `get`/`post` and `protocol::paths`).
+//! Typed clients on [`SuiteClient`]: the control plane every service serves, forticare's licenses, transfer
+//! tickets and hardware token batches, and the virtual phones' API, one method per endpoint, each answer
+//! decoded into its `protocol` type (the virtual appliances', FortiAuthenticators' and captured messages'
+//! clients are in `typed_appliance`). A refusal of fortimock's own API fails the call with a
+//! [`Refusal`](crate::client::Refusal) (status and `ErrorBody`), which [`Refusable::refusal`] takes out.
+//!
+//! These are the clients the `fortimock` CLI's subcommands, the e2e harness (`tests/src`), the crate's
+//! example and other projects' tests call the suite through: one copy. Raw calls stay only where a client is
+//! emulated on purpose (the appliances' SoftToken requests, FortiAuthenticator REST scripts, FortiCare v3
+//! customer scripts, `fortimock replay` sending recorded requests as the device sent them).
 
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView, ErrorBody, ResetView, ServiceStatus};
-use protocol::appliance::{
-    ApplianceList, ApplianceView, FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest,
-    LoginOutcome, LoginRequest, NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome,
-    ProvisionTokenRequest,
+use protocol::coverage::CoverageReport;
+use protocol::hardware::{
+    HardwareBatchList, HardwareBatchView, NewHardwareBatch, ResetLockOutcome, ResetLockRequest,
+    SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
 };
+use protocol::id::TokenSerial;
 use protocol::journal::JournalPage;
-use protocol::ledger::{LicenseList, LicenseSpec, LicenseView};
+use protocol::ledger::{
+    LicenseList, LicenseSpec, LicenseView, TransferList, TransferRequest, TransferTicket,
+};
+use protocol::messages::ScanRequest;
 use protocol::paths;
 use protocol::phone::{
-    Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneList, PhoneTokenView, PhoneView,
+    Activate, CompleteTransfer, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList,
+    PhoneTokenView, PhoneView, StartTransfer, TransferInstalled, TransferView,
 };
 use protocol::scenario::{ScenarioList, ScenarioSpec, ScenarioView};
-use protocol::state::ServiceState;
+use protocol::state::{ServiceState, StateImported};
+use protocol::timeline::TimelinePage;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::client::SuiteClient;
+pub use crate::client::{Refusable, Refusal};
 
 /// Which journal entries to read (`GET /__admin/journal?…`); every field given must match.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -44,6 +56,51 @@ pub struct JournalFilter {
     pub limit: Option<usize>,
 }
 
+/// Which exchanges of the timeline to read (`GET /__admin/timeline?…`; it reads a query string too).
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimelineFilter {
+    /// Only the exchanges of this flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<String>,
+    /// Only exchanges answered at or after this time (RFC 3339 or Unix milliseconds, lab clock).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    /// Only exchanges answered at or before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// Also list the flows among the exchanges.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub flows: bool,
+    /// At most this many exchanges, the newest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// `path`, with `query` as its query string when it has one.
+pub(crate) fn with_query<Q: Serialize>(path: &str, query: &Q) -> anyhow::Result<String> {
+    let query = serde_urlencoded::to_string(query).context("encoding the query")?;
+    Ok(match query.as_str() {
+        "" => path.to_owned(),
+        query => format!("{path}?{query}"),
+    })
+}
+
+/// POSTs `body` to `path` of `service`, whose answer is a `T` whatever its status (an outcome such as a
+/// refused login, HTTP 401): the status and the outcome.
+pub(crate) async fn post_either<B: Serialize, T: DeserializeOwned>(
+    client: &SuiteClient,
+    service: &str,
+    path: &str,
+    body: &B,
+) -> anyhow::Result<(u16, T)> {
+    let (status, bytes) = client.post_raw(service, path, body).await?;
+    match serde_json::from_slice(&bytes) {
+        Ok(outcome) => Ok((status, outcome)),
+        Err(_) => bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
+    }
+}
+
 impl SuiteClient {
     /// The control plane of service `service` (`/__admin/…`).
     pub fn control<'a>(&'a self, service: &'a str) -> ControlPlane<'a> {
@@ -58,9 +115,14 @@ impl SuiteClient {
         Licenses { client: self }
     }
 
-    /// The virtual FortiGates and FortiAuthenticators (`/appliances`).
-    pub fn appliances(&self) -> Appliances<'_> {
-        Appliances { client: self }
+    /// forticare's license transfer tickets (`/__admin/transfers`).
+    pub fn transfers(&self) -> Transfers<'_> {
+        Transfers { client: self }
+    }
+
+    /// forticare's hardware token batches, as FortiGuard ships them (`/__admin/hardware-tokens`).
+    pub fn hardware_batches(&self) -> HardwareBatches<'_> {
+        HardwareBatches { client: self }
     }
 
     /// The virtual FortiToken Mobile phones (`/phones`).
@@ -78,12 +140,7 @@ impl SuiteClient {
             }
         }
         if let Some(service) = self.services().next().map(str::to_owned) {
-            self.control(&service)
-                .change_clock(&ClockChange {
-                    real: Some(true),
-                    ..ClockChange::default()
-                })
-                .await?;
+            self.control(&service).real_clock().await?;
         }
         Ok(done)
     }
@@ -136,6 +193,15 @@ impl ControlPlane<'_> {
         .await
     }
 
+    /// Puts the shared clock back on real time.
+    pub async fn real_clock(&self) -> anyhow::Result<ClockView> {
+        self.change_clock(&ClockChange {
+            real: Some(true),
+            ..ClockChange::default()
+        })
+        .await
+    }
+
     /// `POST /__admin/scenarios`: arms a scenario.
     pub async fn arm(&self, spec: &ScenarioSpec) -> anyhow::Result<ScenarioView> {
         self.client
@@ -173,12 +239,28 @@ impl ControlPlane<'_> {
 
     /// `GET /__admin/journal`, filtered.
     pub async fn journal(&self, filter: &JournalFilter) -> anyhow::Result<JournalPage> {
-        let query = serde_urlencoded::to_string(filter).context("encoding the journal filter")?;
-        let path = match query.as_str() {
-            "" => paths::ADMIN_JOURNAL.to_owned(),
-            query => format!("{}?{query}", paths::ADMIN_JOURNAL),
-        };
+        let path = with_query(paths::ADMIN_JOURNAL, filter)?;
         self.client.get(self.service, &path).await
+    }
+
+    /// `GET /__admin/timeline`, filtered (every service answers the process's one timeline).
+    pub async fn timeline(&self, filter: &TimelineFilter) -> anyhow::Result<TimelinePage> {
+        let path = with_query(paths::ADMIN_TIMELINE, filter)?;
+        self.client.get(self.service, &path).await
+    }
+
+    /// `GET /__admin/timeline?format=mermaid`: the selected exchanges as a Mermaid `sequenceDiagram`.
+    pub async fn timeline_mermaid(&self, filter: &TimelineFilter) -> anyhow::Result<String> {
+        let mut path = with_query(paths::ADMIN_TIMELINE, filter)?;
+        path.push(if path.contains('?') { '&' } else { '?' });
+        path.push_str("format=mermaid");
+        let bytes = self.client.get_bytes(self.service, &path).await?;
+        String::from_utf8(bytes).context("the diagram is not UTF-8")
+    }
+
+    /// `GET /__admin/coverage` (every service answers the process's one report).
+    pub async fn coverage(&self) -> anyhow::Result<CoverageReport> {
+        self.client.get(self.service, paths::ADMIN_COVERAGE).await
     }
 
     /// `DELETE /__admin/journal`.
@@ -199,12 +281,20 @@ impl ControlPlane<'_> {
     }
 
     /// `PUT /__admin/state`: the service's records replaced with `state`, checked whole first.
-    pub async fn import_state(
-        &self,
-        state: &ServiceState,
-    ) -> anyhow::Result<protocol::state::StateImported> {
+    pub async fn import_state(&self, state: &ServiceState) -> anyhow::Result<StateImported> {
         self.client
             .put(self.service, paths::ADMIN_STATE, state)
+            .await
+    }
+
+    /// `PUT /__admin/state?dry_run=true`: every check of an import, nothing changed.
+    pub async fn check_state(&self, state: &ServiceState) -> anyhow::Result<StateImported> {
+        self.client
+            .put(
+                self.service,
+                &format!("{}?dry_run=true", paths::ADMIN_STATE),
+                state,
+            )
             .await
     }
 }
@@ -244,110 +334,106 @@ impl Licenses<'_> {
             .get(forticare::NAME, &paths::fill(paths::ADMIN_LICENSE, &[id]))
             .await
     }
+
+    /// `GET /__admin/licenses/{id}/certificate.pdf`: the redemption certificate's bytes.
+    pub async fn certificate(&self, id: &str) -> anyhow::Result<Vec<u8>> {
+        self.client
+            .get_bytes(
+                forticare::NAME,
+                &paths::fill(paths::ADMIN_LICENSE_CERTIFICATE, &[id]),
+            )
+            .await
+    }
 }
 
-/// The virtual appliances' API.
-pub struct Appliances<'a> {
+/// forticare's license transfer tickets (Customer Service's "License Transfer").
+pub struct Transfers<'a> {
     client: &'a SuiteClient,
 }
 
-impl Appliances<'_> {
-    /// `POST /appliances`: a new virtual FortiGate (or FortiAuthenticator).
-    pub async fn create(&self, spec: &NewAppliance) -> anyhow::Result<ApplianceView> {
+impl Transfers<'_> {
+    /// `POST /__admin/transfers`: a ticket that moves a license to another appliance.
+    pub async fn open(&self, request: &TransferRequest) -> anyhow::Result<TransferTicket> {
         self.client
-            .post(appliance::NAME, paths::APPLIANCES, spec)
+            .post(forticare::NAME, paths::ADMIN_TRANSFERS, request)
             .await
     }
 
-    /// `GET /appliances`.
-    pub async fn list(&self) -> anyhow::Result<ApplianceList> {
-        self.client.get(appliance::NAME, paths::APPLIANCES).await
-    }
-
-    /// `GET /appliances/{serial}`: the unit with its token table and users.
-    pub async fn get(&self, serial: &str) -> anyhow::Result<ApplianceView> {
+    /// `GET /__admin/transfers`.
+    pub async fn list(&self) -> anyhow::Result<TransferList> {
         self.client
-            .get(appliance::NAME, &paths::fill(paths::APPLIANCE, &[serial]))
+            .get(forticare::NAME, paths::ADMIN_TRANSFERS)
             .await
     }
 
-    /// An operation (`POST /appliances/{serial}/<operation>?debug=true`): its outcome, or the failure the
-    /// cloud caused (FortiOS's message and debug lines).
-    pub async fn operation<B: Serialize, T: DeserializeOwned>(
-        &self,
-        template: &str,
-        serial: &str,
-        body: &B,
-    ) -> anyhow::Result<Result<T, OperationFailure>> {
-        let path = format!("{}?debug=true", paths::fill(template, &[serial]));
-        self.client.post_outcome(appliance::NAME, &path, body).await
+    /// `GET /__admin/transfers/{ticket}`.
+    pub async fn get(&self, ticket: &str) -> anyhow::Result<TransferTicket> {
+        self.client
+            .get(
+                forticare::NAME,
+                &paths::fill(paths::ADMIN_TRANSFER, &[ticket]),
+            )
+            .await
     }
+}
 
-    /// `execute fortitoken-mobile import <code>`.
-    pub async fn import(
-        &self,
-        serial: &str,
-        code: &str,
-    ) -> anyhow::Result<Result<ImportOutcome, OperationFailure>> {
-        let body = ImportRequest {
-            code: code.to_owned(),
-        };
-        self.operation(paths::APPLIANCE_IMPORT, serial, &body).await
-    }
+/// A batch's seed file: the zip and the password shown with it (once).
+#[derive(Debug, Clone)]
+pub struct SeedFile {
+    pub zip: Vec<u8>,
+    pub password: Option<String>,
+}
 
-    /// Assigning a token (a serial, or `any`) to a user: the appliance generates the seed and provisions it.
-    pub async fn provision(
-        &self,
-        serial: &str,
-        request: &ProvisionTokenRequest,
-    ) -> anyhow::Result<Result<ProvisionOutcome, OperationFailure>> {
-        self.operation(paths::APPLIANCE_PROVISION, serial, request)
+/// forticare's hardware token batches.
+pub struct HardwareBatches<'a> {
+    client: &'a SuiteClient,
+}
+
+impl HardwareBatches<'_> {
+    /// `POST /__admin/hardware-tokens`: a new batch, as FortiGuard ships it.
+    pub async fn create(&self, batch: &NewHardwareBatch) -> anyhow::Result<HardwareBatchView> {
+        self.client
+            .post(forticare::NAME, paths::ADMIN_HARDWARE_TOKENS, batch)
             .await
     }
 
-    /// `execute fortitoken-mobile poll`.
-    pub async fn poll(
-        &self,
-        serial: &str,
-    ) -> anyhow::Result<Result<PollOutcome, OperationFailure>> {
-        self.operation(paths::APPLIANCE_POLL, serial, &serde_json::json!({}))
+    /// `GET /__admin/hardware-tokens`.
+    pub async fn list(&self) -> anyhow::Result<HardwareBatchList> {
+        self.client
+            .get(forticare::NAME, paths::ADMIN_HARDWARE_TOKENS)
             .await
     }
 
-    /// A user logging in (with an OTP, or a push): the HTTP status (200, or 401 when refused) and the
-    /// outcome.
-    pub async fn login(
-        &self,
-        serial: &str,
-        request: &LoginRequest,
-    ) -> anyhow::Result<(u16, LoginOutcome)> {
-        let (status, bytes) = self
+    /// `GET /__admin/hardware-tokens/{batch}`.
+    pub async fn get(&self, batch: &str) -> anyhow::Result<HardwareBatchView> {
+        self.client
+            .get(
+                forticare::NAME,
+                &paths::fill(paths::ADMIN_HARDWARE_BATCH, &[batch]),
+            )
+            .await
+    }
+
+    /// `POST /__admin/hardware-lock-resets`: TAC resets the activation lock of tokens no user has.
+    pub async fn reset_lock(&self, request: &ResetLockRequest) -> anyhow::Result<ResetLockOutcome> {
+        self.client
+            .post(forticare::NAME, paths::ADMIN_HARDWARE_RESET_LOCK, request)
+            .await
+    }
+
+    /// `GET /__admin/hardware-tokens/{batch}/seed-file[?format=…]`: the zip and its password.
+    pub async fn seed_file(&self, batch: &str, format: Option<&str>) -> anyhow::Result<SeedFile> {
+        let path = with_query(
+            &paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[batch]),
+            &SeedFileQuery {
+                format: format.map(str::to_owned),
+            },
+        )?;
+        let (zip, password) = self
             .client
-            .post_raw(
-                appliance::NAME,
-                &paths::fill(paths::APPLIANCE_LOGIN, &[serial]),
-                request,
-            )
+            .get_bytes_with_header(forticare::NAME, &path, SEED_FILE_PASSWORD_HEADER)
             .await?;
-        match serde_json::from_slice(&bytes) {
-            Ok(outcome) => Ok((status, outcome)),
-            Err(_) => bail!("login: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-        }
-    }
-
-    /// `config system ftm-push`.
-    pub async fn ftm_push(
-        &self,
-        serial: &str,
-        change: &FtmPushChange,
-    ) -> anyhow::Result<FtmPushSettings> {
-        self.client
-            .patch(
-                appliance::NAME,
-                &paths::fill(paths::APPLIANCE_FTM_PUSH, &[serial]),
-                change,
-            )
-            .await
+        Ok(SeedFile { zip, password })
     }
 }
 
@@ -408,12 +494,109 @@ impl Phones<'_> {
 
     /// `GET /phones/{id}/otp[?token=…]`: the code the app shows now.
     pub async fn otp(&self, id: &str, token: Option<&str>) -> anyhow::Result<OtpView> {
-        let mut path = paths::fill(paths::PHONE_OTP, &[id]);
-        if let Some(token) = token {
-            path.push_str("?token=");
-            path.push_str(&paths::fill("{token}", &[token]));
+        self.otp_at(id, token, None).await
+    }
+
+    /// `GET /phones/{id}/otp[?token=…][&at=…]`: the code the app shows now, or at time `at` (RFC 3339 or Unix
+    /// seconds).
+    pub async fn otp_at(
+        &self,
+        id: &str,
+        token: Option<&str>,
+        at: Option<&str>,
+    ) -> anyhow::Result<OtpView> {
+        #[derive(Serialize)]
+        struct Query<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            token: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            at: Option<&'a str>,
         }
+        let path = with_query(&paths::fill(paths::PHONE_OTP, &[id]), &Query { token, at })?;
         self.client.get(phone::NAME, &path).await
+    }
+
+    /// `PATCH /phones/{id}`: the push policy, the clock skew, ….
+    pub async fn change(&self, id: &str, change: &PhoneChange) -> anyhow::Result<PhoneView> {
+        self.client
+            .patch(phone::NAME, &paths::fill(paths::PHONE, &[id]), change)
+            .await
+    }
+
+    /// `GET /phones/{id}/export`: what the app keeps on the phone, under the app's own names (its shape is
+    /// the app's, so it stays JSON).
+    pub async fn export(&self, id: &str) -> anyhow::Result<serde_json::Value> {
+        self.client
+            .get(phone::NAME, &paths::fill(paths::PHONE_EXPORT, &[id]))
+            .await
+    }
+
+    /// `POST /phones/{id}/scan`: the phone's camera reads the QR code in `png` and activates it.
+    pub async fn scan(&self, id: &str, png: &[u8]) -> anyhow::Result<PhoneTokenView> {
+        use base64::Engine as _;
+        let scan = ScanRequest {
+            png: base64::engine::general_purpose::STANDARD.encode(png),
+        };
+        self.client
+            .post(phone::NAME, &paths::fill(paths::PHONE_SCAN, &[id]), &scan)
+            .await
+    }
+
+    /// `POST /phones/{id}/transfer`: "Transfer Tokens" on the old phone.
+    pub async fn start_transfer(
+        &self,
+        id: &str,
+        start: &StartTransfer,
+    ) -> anyhow::Result<TransferView> {
+        self.client
+            .post(
+                phone::NAME,
+                &paths::fill(paths::PHONE_TRANSFER, &[id]),
+                start,
+            )
+            .await
+    }
+
+    /// `POST /phones/{id}/transfer/check`: the old phone asks how transfer `transfer_id` of `tokens` went
+    /// (and removes them once another phone completed it).
+    pub async fn check_transfer(
+        &self,
+        id: &str,
+        transfer_id: &str,
+        tokens: &[TokenSerial],
+    ) -> anyhow::Result<TransferView> {
+        #[derive(Serialize)]
+        struct CheckTransfer<'a> {
+            transfer_id: &'a str,
+            tokens: &'a [TokenSerial],
+        }
+        self.client
+            .post(
+                phone::NAME,
+                &paths::fill(paths::PHONE_TRANSFER_CHECK, &[id]),
+                &CheckTransfer {
+                    transfer_id,
+                    tokens,
+                },
+            )
+            .await
+    }
+
+    /// `POST /phones/{id}/transfer/complete`: "Complete Token Transfer" on the new phone with `code`.
+    pub async fn complete_transfer(
+        &self,
+        id: &str,
+        code: &str,
+    ) -> anyhow::Result<TransferInstalled> {
+        self.client
+            .post(
+                phone::NAME,
+                &paths::fill(paths::PHONE_TRANSFER_COMPLETE, &[id]),
+                &CompleteTransfer {
+                    code: code.to_owned(),
+                },
+            )
+            .await
     }
 
     /// `GET /phones/{id}/inbox`.
