@@ -5,7 +5,6 @@ use std::path::Path;
 
 use anyhow::Context;
 use protocol::coverage::{CoverageReport, CoverageSection, DriftKind};
-use protocol::paths;
 
 use crate::cli::CoverageArgs;
 use crate::client::SuiteClient;
@@ -13,7 +12,7 @@ use crate::client::SuiteClient;
 pub async fn run(args: CoverageArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
     // Every service answers the process's one report.
-    let report: CoverageReport = client.get("ftm", paths::ADMIN_COVERAGE).await?;
+    let report = client.control(ftm::NAME).coverage().await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

@@ -7,22 +7,14 @@
 //! refused to a second FortiGate.
 
 use anyhow::{Context, bail};
-use protocol::admin::ClockView;
 use protocol::appliance::{
-    ApplianceView, FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginResult,
-    NewAppliance, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
+    FtmPushChange, LoginResult, NewAppliance, OperationFailure, ProvisionTokenRequest,
 };
-use protocol::hardware::{
-    HardwareActivate, HardwareAssign, HardwareBatchView, HardwareOutcome, NewHardwareBatch,
-    SEED_FILE_PASSWORD_HEADER,
-};
+use protocol::hardware::NewHardwareBatch;
 use protocol::id::HardwareModel;
-use protocol::ledger::{LicenseSpec, LicenseView};
-use protocol::messages::{MessageQuery, ScanRequest};
-use protocol::paths;
-use protocol::phone::{
-    Activate, Inbox, NewPhone, OtpView, PhoneChange, PhoneTokenView, PhoneView, PushPolicy,
-};
+use protocol::ledger::LicenseSpec;
+use protocol::messages::MessageQuery;
+use protocol::phone::{NewPhone, PhoneChange, PushPolicy};
 
 use crate::cli::DemoArgs;
 use crate::client::SuiteClient;
@@ -31,6 +23,11 @@ use crate::fgt::{login, push_login, status_name};
 fn step(number: u32, title: &str) {
     println!();
     println!("{number}. {title}");
+}
+
+/// A cloud operation's failure as the story's error: FortiOS's message and the catalogue id.
+fn failed(f: OperationFailure) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", f.message, f.error_id)
 }
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
@@ -62,8 +59,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         owner_peers: Vec::new(),
         shipped: None,
     };
-    let license: LicenseView = client
-        .post("forticare", paths::ADMIN_LICENSES, &spec)
+    let license = client
+        .licenses()
+        .create(&spec)
         .await
         .context("creating the license")?;
     let code = license
@@ -81,8 +79,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         2,
         "A FortiGate imports it (execute fortitoken-mobile import)",
     );
-    let fgt: ApplianceView = client
-        .post("appliance", paths::APPLIANCES, &NewAppliance::default())
+    let fgt = client
+        .appliances()
+        .create(&NewAppliance::default())
         .await
         .context("creating the FortiGate")?;
     let serial = fgt.serial.to_string();
@@ -90,14 +89,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         "   virtual FortiGate {serial}, FortiOS {} build {}, talks to {}",
         fgt.version, fgt.build, fgt.ftm_url
     );
-    let imported: ImportOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_IMPORT, &[&serial.to_string()]),
-            &ImportRequest { code: code.clone() },
-        )
+    let imported = client
+        .appliances()
+        .debug(false)
+        .import(&serial, &code)
         .await?
-        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+        .map_err(failed)?;
     println!(
         "   SoftToken.ActivationLicenseRequest → license {}, tokens {}",
         imported.license,
@@ -120,14 +117,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         email: None,
         sms_phone: None,
     };
-    let provisioned: ProvisionOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_PROVISION, &[&serial.to_string()]),
-            &request,
-        )
+    let provisioned = client
+        .appliances()
+        .debug(false)
+        .provision(&serial, &request)
         .await?
-        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+        .map_err(failed)?;
     let token = provisioned.token.serial.to_string();
     let activation = provisioned
         .token
@@ -143,23 +138,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         4,
         "alice types the code into FortiToken Mobile on her phone",
     );
-    let phone: PhoneView = client
-        .post("phone", paths::PHONES, &NewPhone::default())
+    let phone = client
+        .phones()
+        .create(&NewPhone::default())
         .await
         .context("creating the phone")?;
     println!(
         "   virtual phone {} ({}), mobile_id {}",
         phone.id, phone.os_ver, phone.mobile_id
     );
-    let activated: PhoneTokenView = client
-        .post(
-            "phone",
-            &paths::fill(paths::PHONE_ACTIVATE, &[&phone.id]),
-            &Activate {
-                code: activation.clone(),
-            },
-        )
-        .await
+    let activated = client
+        .phones()
+        .activate(&phone.id, &activation)
+        .await?
+        .map_err(|refusal| anyhow::anyhow!("{} ({})", refusal.message, refusal.error_id))
         .context("activating the token on the phone")?;
     println!(
         "   SoftToken.MobileProvisionRequest → the seed, encrypted for this phone: account \"{}\" from {}",
@@ -168,14 +160,12 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     println!("   the server has now deleted the seed and the code: no other phone can download it");
 
     step(5, "The FortiGate polls (execute fortitoken-mobile poll)");
-    let polled: PollOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_POLL, &[&serial.to_string()]),
-            &serde_json::json!({}),
-        )
+    let polled = client
+        .appliances()
+        .debug(false)
+        .poll(&serial)
         .await?
-        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+        .map_err(failed)?;
     let state = polled
         .tokens
         .iter()
@@ -189,14 +179,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     );
 
     step(6, "alice logs in with the code her phone shows");
-    let otp: OtpView = client
-        .get(
-            "phone",
-            &format!(
-                "{}?token={token}",
-                paths::fill(paths::PHONE_OTP, &[&phone.id])
-            ),
-        )
+    let otp = client
+        .phones()
+        .otp(&phone.id, Some(&token))
         .await
         .context("reading the OTP")?;
     let first = login(&client, &serial, "alice", &otp.otp).await?;
@@ -233,12 +218,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         timeout_secs: Some(30),
         ..FtmPushChange::default()
     };
-    let push: FtmPushSettings = client
-        .patch(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_FTM_PUSH, &[&serial.to_string()]),
-            &settings,
-        )
+    let push = client
+        .appliances()
+        .ftm_push(&serial, &settings)
         .await
         .context("enabling ftm-push")?;
     println!(
@@ -252,13 +234,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         push_policy: Some(PushPolicy::Approve),
         ..PhoneChange::default()
     };
-    let _: PhoneView = client
-        .patch("phone", &paths::fill(paths::PHONE, &[&phone.id]), &approve)
-        .await?;
+    client.phones().change(&phone.id, &approve).await?;
     let approved = push_login(&client, &serial, "alice", false).await?;
-    let inbox: Inbox = client
-        .get("phone", &paths::fill(paths::PHONE_INBOX, &[&phone.id]))
-        .await?;
+    let inbox = client.phones().inbox(&phone.id).await?;
     if let Some(entry) = inbox.pushes.last() {
         println!(
             "   the phone got the push through the relay, checked its HMAC and shows: {} on {} from {} ({})",
@@ -281,9 +259,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         push_policy: Some(PushPolicy::Deny),
         ..PhoneChange::default()
     };
-    let _: PhoneView = client
-        .patch("phone", &paths::fill(paths::PHONE, &[&phone.id]), &deny)
-        .await?;
+    client.phones().change(&phone.id, &deny).await?;
     let denied = push_login(&client, &serial, "alice", false).await?;
     println!("   alice taps Deny → {}", denied.message);
     if denied.result != LoginResult::Denied {
@@ -303,7 +279,6 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 
 /// Chapter: the activation code by email over SMTP, its QR code scanned by bob's phone.
 async fn email_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()> {
-    use base64::Engine as _;
     step(
         11,
         "The admin assigns the second seat to bob and the FortiGate emails him the code",
@@ -315,14 +290,12 @@ async fn email_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()>
         email: Some("bob@example.com".into()),
         sms_phone: None,
     };
-    let provisioned: ProvisionOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_PROVISION, &[serial]),
-            &request,
-        )
+    let provisioned = client
+        .appliances()
+        .debug(false)
+        .provision(serial, &request)
         .await?
-        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+        .map_err(failed)?;
     let token = provisioned.token.serial.to_string();
     if let Some(delivered) = &provisioned.delivered {
         println!(
@@ -330,14 +303,13 @@ async fn email_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()>
             delivered.server_reply
         );
     }
-    let list = crate::messages::list(
-        client,
-        &MessageQuery {
+    let list = client
+        .messages()
+        .list(&MessageQuery {
             recipient: Some("bob@example.com".into()),
             ..MessageQuery::default()
-        },
-    )
-    .await?;
+        })
+        .await?;
     let email = list
         .messages
         .last()
@@ -352,47 +324,24 @@ async fn email_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<()>
     );
 
     step(12, "bob scans the QR code in the email with his phone");
-    let phone: PhoneView = client
-        .post("phone", paths::PHONES, &NewPhone::default())
-        .await?;
-    let png = client
-        .get_bytes(
-            "appliance",
-            &paths::fill(paths::ADMIN_MESSAGE_QR, &[&email.id]),
-        )
-        .await?;
-    let scan = ScanRequest {
-        png: base64::engine::general_purpose::STANDARD.encode(png),
-    };
-    let activated: PhoneTokenView = client
-        .post(
-            "phone",
-            &paths::fill(paths::PHONE_SCAN, &[&phone.id]),
-            &scan,
-        )
+    let phone = client.phones().create(&NewPhone::default()).await?;
+    let png = client.messages().qr(&email.id).await?;
+    let activated = client
+        .phones()
+        .scan(&phone.id, &png)
         .await
         .context("scanning the QR code")?;
     println!(
         "   the camera read the code; phone {} holds {}",
         phone.id, activated.serial
     );
-    let _: PollOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_POLL, &[serial]),
-            &serde_json::json!({}),
-        )
+    client
+        .appliances()
+        .debug(false)
+        .poll(serial)
         .await?
-        .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
-    let otp: OtpView = client
-        .get(
-            "phone",
-            &format!(
-                "{}?token={token}",
-                paths::fill(paths::PHONE_OTP, &[&phone.id])
-            ),
-        )
-        .await?;
+        .map_err(failed)?;
+    let otp = client.phones().otp(&phone.id, Some(&token)).await?;
     let outcome = login(client, serial, "bob", &otp.otp).await?;
     println!("   bob logs in with OTP {} → {}", otp.otp, outcome.message);
     if outcome.result != LoginResult::Success {
@@ -407,17 +356,14 @@ async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<
         13,
         "FortiGuard ships a FortiToken 200; the FortiGate activates it by serial",
     );
-    let batch: HardwareBatchView = client
-        .post(
-            "forticare",
-            paths::ADMIN_HARDWARE_TOKENS,
-            &NewHardwareBatch {
-                model: HardwareModel::Ftk200,
-                count: 1,
-                demo: false,
-                note: Some("fortimock demo".into()),
-            },
-        )
+    let batch = client
+        .hardware_batches()
+        .create(&NewHardwareBatch {
+            model: HardwareModel::Ftk200,
+            count: 1,
+            demo: false,
+            note: Some("fortimock demo".into()),
+        })
         .await?;
     let hardware = batch
         .tokens
@@ -425,14 +371,10 @@ async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<
         .context("a batch has a token")?
         .serial
         .to_string();
-    let activated: HardwareOutcome = client
-        .post(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[serial]),
-            &HardwareActivate {
-                serials: vec![hardware.clone()],
-            },
-        )
+    let activated = client
+        .appliances()
+        .debug(false)
+        .hardware_activate(serial, std::slice::from_ref(&hardware))
         .await?;
     let row = activated
         .tokens
@@ -442,26 +384,18 @@ async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<
         "   execute fortitoken activate {hardware} → {} ({}); FortiGuard locked it to {serial}",
         row.status, row.gui_status
     );
-    let _: serde_json::Value = client
-        .post(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_HARDWARE_ASSIGN, &[serial]),
-            &HardwareAssign {
-                token: hardware.clone(),
-                user: "carol".into(),
-            },
-        )
+    client
+        .appliances()
+        .hardware_assign(serial, &hardware, "carol")
         .await?;
-    let (zip, password) = client
-        .get_bytes_with_header(
-            "forticare",
-            &paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch.batch]),
-            SEED_FILE_PASSWORD_HEADER,
-        )
+    let seed_file = client
+        .hardware_batches()
+        .seed_file(&batch.batch, None)
         .await?;
-    let seeds = appliance::seed_file::open(&zip, &password.unwrap_or_default())?;
+    let seeds =
+        appliance::seed_file::open(&seed_file.zip, &seed_file.password.unwrap_or_default())?;
     let seed = &seeds.first().context("the seed file holds the token")?.1;
-    let clock: ClockView = client.get("ftm", paths::ADMIN_CLOCK).await?;
+    let clock = client.control(ftm::NAME).clock().await?;
     let code = protocol::otp::totp(seed.as_bytes(), clock.now.secs(), 60, 6);
     let outcome = login(client, serial, "carol", &code).await?;
     println!(
@@ -473,20 +407,11 @@ async fn hardware_chapter(client: &SuiteClient, serial: &str) -> anyhow::Result<
     }
 
     step(14, "Another FortiGate tries to activate the same token");
-    let other: ApplianceView = client
-        .post("appliance", paths::APPLIANCES, &NewAppliance::default())
-        .await?;
-    let refused: HardwareOutcome = client
-        .post(
-            "appliance",
-            &paths::fill(
-                paths::APPLIANCE_HARDWARE_ACTIVATE,
-                &[&other.serial.to_string()],
-            ),
-            &HardwareActivate {
-                serials: vec![hardware.clone()],
-            },
-        )
+    let other = client.appliances().create(&NewAppliance::default()).await?;
+    let refused = client
+        .appliances()
+        .debug(false)
+        .hardware_activate(&other.serial.to_string(), std::slice::from_ref(&hardware))
         .await?;
     let row = refused
         .tokens

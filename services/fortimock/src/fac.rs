@@ -2,32 +2,20 @@
 //! FACs under `/appliances/{serial}/…`): REST API keys, the host name, provisioning settings and token
 //! policy, LDAP users, the outbox, offline activation pages and the virtual Windows agent.
 
-use protocol::fac_admin::{
-    ActivationPage, AgentCacheView, AgentLoginOutcome, AgentLoginResult, ApiKeyIssued,
-    ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox, TokenLockChange, TokenLockView,
-};
+use protocol::fac_admin::{AgentLoginResult, FacChange, FacView, NewLdapUser};
 use protocol::fac_rest::{FtmProvisioningChange, TokenPolicyChange};
 use protocol::paths;
-use serde_json::Value;
 
 use crate::cli::{FacCommand, FacSetArgs};
 use crate::client::SuiteClient;
-
-const APPLIANCE: &str = "appliance";
 
 pub async fn run(command: FacCommand) -> anyhow::Result<()> {
     match command {
         FacCommand::ApiKey { target, fac, admin } => {
             let client = SuiteClient::connect(&target)?;
-            let issued: ApiKeyIssued = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_API_KEYS, &[&fac]),
-                    &ApiKeyRequest { admin: Some(admin) },
-                )
-                .await?;
+            let issued = client.fac(&fac).api_key(Some(admin.as_str())).await?;
             let port = client
-                .url(APPLIANCE)?
+                .url(appliance::NAME)?
                 .rsplit(':')
                 .next()
                 .unwrap_or_default()
@@ -44,9 +32,7 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
         }
         FacCommand::Show { target, fac, json } => {
             let client = SuiteClient::connect(&target)?;
-            let view: FacView = client
-                .get(APPLIANCE, &paths::fill(paths::APPLIANCE_FAC, &[&fac]))
-                .await?;
+            let view = client.fac(&fac).view().await?;
             print_view(&view, json)
         }
         FacCommand::Set(args) => set(args).await,
@@ -60,25 +46,20 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
             inactive,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let created: Value = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_LDAP_USERS, &[&fac]),
-                    &NewLdapUser {
-                        username,
-                        dn,
-                        active: Some(!inactive),
-                        email,
-                        mobile_number: mobile,
-                        ..NewLdapUser::default()
-                    },
-                )
+            let created = client
+                .fac(&fac)
+                .ldap_user(&NewLdapUser {
+                    username,
+                    dn,
+                    active: Some(!inactive),
+                    email,
+                    mobile_number: mobile,
+                    ..NewLdapUser::default()
+                })
                 .await?;
             println!(
                 "LDAP user {} ({}) at {}",
-                created["username"].as_str().unwrap_or_default(),
-                created["dn"].as_str().unwrap_or_default(),
-                created["resource_uri"].as_str().unwrap_or_default()
+                created.username, created.dn, created.resource_uri
             );
             Ok(())
         }
@@ -89,13 +70,7 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
             unlock,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let view: TokenLockView = client
-                .patch(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_FAC_TOKEN, &[&fac, &token]),
-                    &TokenLockChange { locked: !unlock },
-                )
-                .await?;
+            let view = client.fac(&fac).lock_token(&token, !unlock).await?;
             println!(
                 "{} is {}",
                 view.serial,
@@ -109,9 +84,7 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
         }
         FacCommand::Outbox { target, fac, json } => {
             let client = SuiteClient::connect(&target)?;
-            let outbox: Outbox = client
-                .get(APPLIANCE, &paths::fill(paths::APPLIANCE_OUTBOX, &[&fac]))
-                .await?;
+            let outbox = client.fac(&fac).outbox().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&outbox)?);
                 return Ok(());
@@ -137,16 +110,13 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
             png,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let path = paths::fill(paths::APPLIANCE_ACTIVATION, &[&fac, &token]);
             if let Some(file) = png {
-                let bytes = client
-                    .get_bytes(APPLIANCE, &format!("{path}?format=png"))
-                    .await?;
+                let bytes = client.fac(&fac).activation_png(&token).await?;
                 std::fs::write(&file, bytes)?;
                 println!("QR code written to {}", file.display());
                 return Ok(());
             }
-            let page: ActivationPage = client.get(APPLIANCE, &path).await?;
+            let page = client.fac(&fac).activation(&token).await?;
             println!(
                 "{} for {} (until {}): {}",
                 page.token,
@@ -163,13 +133,7 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
             user,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let view: AgentCacheView = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_AGENT_SYNC, &[&fac, &agent]),
-                    &protocol::fac_admin::AgentSync { user },
-                )
-                .await?;
+            let view = client.fac(&fac).agent_sync(&agent, &user).await?;
             println!(
                 "agent {} cached {} {} codes of {} for {} and {} emergency codes",
                 view.agent, view.codes, view.algorithm, view.token, view.user, view.emergency_codes
@@ -184,15 +148,10 @@ pub async fn run(command: FacCommand) -> anyhow::Result<()> {
             code,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let (status, answer) = client
-                .post_raw(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_AGENT_LOGIN, &[&fac, &agent]),
-                    &protocol::fac_admin::AgentLogin { user, code },
-                )
+            let (_, outcome) = client
+                .fac(&fac)
+                .agent_login(&agent, &protocol::fac_admin::AgentLogin { user, code })
                 .await?;
-            let outcome: AgentLoginOutcome = serde_json::from_slice(&answer)
-                .map_err(|e| anyhow::anyhow!("HTTP {status}: {e}"))?;
             if outcome.result != AgentLoginResult::Success {
                 anyhow::bail!("{:?}: {}", outcome.result, outcome.message);
             }
@@ -229,13 +188,7 @@ async fn set(args: FacSetArgs) -> anyhow::Result<()> {
         provisioning: (provisioning != FtmProvisioningChange::default()).then_some(provisioning),
         token_policy: (policy != TokenPolicyChange::default()).then_some(policy),
     };
-    let view: FacView = client
-        .patch(
-            APPLIANCE,
-            &paths::fill(paths::APPLIANCE_FAC, &[&args.fac]),
-            &change,
-        )
-        .await?;
+    let view = client.fac(&args.fac).change(&change).await?;
     print_view(&view, args.json)
 }
 

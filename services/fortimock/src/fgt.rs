@@ -3,26 +3,22 @@
 
 use anyhow::bail;
 use protocol::appliance::{
-    ApplianceList, ApplianceMode, ApplianceView, DebugLog, FortiTokenStatus, FortiTokenView,
-    FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginOutcome, LoginRequest,
-    LoginResult, NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome,
+    ApplianceMode, ApplianceView, FortiTokenStatus, FortiTokenView, FtmPushChange, LoginOutcome,
+    LoginRequest, LoginResult, NewAppliance, OperationFailure, ProvisionOutcome,
     ProvisionTokenRequest, ServerCert,
 };
 use protocol::hardware::HardwareTokenRow;
-use protocol::paths;
 use protocol::time::UnixTime;
 
 use crate::cli::{ApplianceKind, FgtCommand, FgtNewArgs};
 use crate::client::SuiteClient;
-
-const APPLIANCE: &str = "appliance";
 
 pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
     match command {
         FgtCommand::New(args) => new(args).await,
         FgtCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: ApplianceList = client.get(APPLIANCE, paths::APPLIANCES).await?;
+            let list = client.appliances().list().await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -51,12 +47,10 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             debug,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let path = format!(
-                "{}?debug={debug}",
-                paths::fill(paths::APPLIANCE_IMPORT, &[&fgt.to_string()])
-            );
             match client
-                .post_outcome::<_, ImportOutcome>(APPLIANCE, &path, &ImportRequest { code })
+                .appliances()
+                .debug(debug)
+                .import(&fgt.to_string(), &code)
                 .await?
             {
                 Ok(outcome) => {
@@ -89,15 +83,13 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 email,
                 sms_phone,
             };
-            provision(
-                &SuiteClient::connect(&target)?,
-                &format!(
-                    "{}?debug={debug}",
-                    paths::fill(paths::APPLIANCE_PROVISION, &[&fgt.to_string()])
-                ),
-                &request,
-            )
-            .await
+            let client = SuiteClient::connect(&target)?;
+            let outcome = client
+                .appliances()
+                .debug(debug)
+                .provision(&fgt.to_string(), &request)
+                .await?;
+            provisioned(outcome)
         }
         FgtCommand::Renew {
             target,
@@ -112,24 +104,20 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 email: None,
                 sms_phone: None,
             };
-            provision(
-                &SuiteClient::connect(&target)?,
-                &format!(
-                    "{}?debug={debug}",
-                    paths::fill(paths::APPLIANCE_RENEW, &[&fgt.to_string()])
-                ),
-                &request,
-            )
-            .await
+            let client = SuiteClient::connect(&target)?;
+            let outcome = client
+                .appliances()
+                .debug(debug)
+                .renew(&fgt.to_string(), &request)
+                .await?;
+            provisioned(outcome)
         }
         FgtCommand::Poll { target, fgt, debug } => {
             let client = SuiteClient::connect(&target)?;
-            let path = format!(
-                "{}?debug={debug}",
-                paths::fill(paths::APPLIANCE_POLL, &[&fgt.to_string()])
-            );
             match client
-                .post_outcome::<_, PollOutcome>(APPLIANCE, &path, &serde_json::json!({}))
+                .appliances()
+                .debug(debug)
+                .poll(&fgt.to_string())
                 .await?
             {
                 Ok(outcome) => {
@@ -148,12 +136,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         FgtCommand::Hardware(command) => crate::hardware::run_fgt(command).await,
         FgtCommand::Show { target, fgt, json } => {
             let client = SuiteClient::connect(&target)?;
-            let appliance: ApplianceView = client
-                .get(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE, &[&fgt.to_string()]),
-                )
-                .await?;
+            let appliance = client.appliances().get(&fgt.to_string()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&appliance)?);
             } else {
@@ -210,12 +193,9 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
                 relay_url: None,
                 timeout_secs,
             };
-            let settings: FtmPushSettings = client
-                .patch(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_FTM_PUSH, &[&fgt.to_string()]),
-                    &change,
-                )
+            let settings = client
+                .appliances()
+                .ftm_push(&fgt.to_string(), &change)
                 .await?;
             println!("config system ftm-push");
             println!(
@@ -242,27 +222,16 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         }
         FgtCommand::Unlock { target, fgt, user } => {
             let client = SuiteClient::connect(&target)?;
-            let _: serde_json::Value = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(
-                        paths::APPLIANCE_UNLOCK,
-                        &[&fgt.to_string(), &user.to_string()],
-                    ),
-                    &serde_json::json!({}),
-                )
+            client
+                .appliances()
+                .unlock(&fgt.to_string(), &user.to_string())
                 .await?;
             println!("{user} unlocked");
             Ok(())
         }
         FgtCommand::DeleteToken { target, fgt, token } => {
             let client = SuiteClient::connect(&target)?;
-            client
-                .delete(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_TOKEN, &[&fgt, token.trim()]),
-                )
-                .await?;
+            client.appliances().delete_token(&fgt, token.trim()).await?;
             println!(
                 "config user fortitoken\n    delete \"{}\"\nend",
                 token.trim()
@@ -271,12 +240,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
         }
         FgtCommand::Debug { target, fgt } => {
             let client = SuiteClient::connect(&target)?;
-            let log: DebugLog = client
-                .get(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_DEBUG, &[&fgt.to_string()]),
-                )
-                .await?;
+            let log = client.appliances().debug_log(&fgt.to_string()).await?;
             print_debug(&log.lines);
             Ok(())
         }
@@ -310,7 +274,7 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         fortiguard_url: None,
         messaging: None,
     };
-    let appliance: ApplianceView = client.post(APPLIANCE, paths::APPLIANCES, &request).await?;
+    let appliance = client.appliances().create(&request).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&appliance)?);
     } else {
@@ -328,15 +292,9 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn provision(
-    client: &SuiteClient,
-    path: &str,
-    request: &ProvisionTokenRequest,
-) -> anyhow::Result<()> {
-    match client
-        .post_outcome::<_, ProvisionOutcome>(APPLIANCE, path, request)
-        .await?
-    {
+/// Prints a provisioning's (or renewal's) outcome, or fails with FortiOS's message.
+fn provisioned(outcome: Result<ProvisionOutcome, OperationFailure>) -> anyhow::Result<()> {
+    match outcome {
         Ok(outcome) => {
             print_debug(&outcome.debug);
             let token = &outcome.token;
@@ -391,23 +349,8 @@ async fn send_login(
     request: &LoginRequest,
     debug: bool,
 ) -> anyhow::Result<LoginOutcome> {
-    let (status, body) = client
-        .post_raw(
-            APPLIANCE,
-            &format!(
-                "{}?debug={debug}",
-                paths::fill(paths::APPLIANCE_LOGIN, &[fgt])
-            ),
-            request,
-        )
-        .await?;
-    match serde_json::from_slice::<LoginOutcome>(&body) {
-        Ok(outcome) => Ok(outcome),
-        Err(_) => bail!(
-            "login answered HTTP {status}: {}",
-            String::from_utf8_lossy(&body)
-        ),
-    }
+    let (_, outcome) = client.appliances().debug(debug).login(fgt, request).await?;
+    Ok(outcome)
 }
 
 fn fail(failure: OperationFailure) -> anyhow::Result<()> {

@@ -3,19 +3,11 @@
 //! serial, the seed file's offline import, assignment, `diagnose fortitoken info`).
 
 use anyhow::Context;
-use protocol::hardware::{
-    FortitokenInfo, HardwareActivate, HardwareAssign, HardwareBatchList, HardwareBatchView,
-    HardwareOutcome, HardwareTokenRow, NewHardwareBatch, ResetLockOutcome, ResetLockRequest,
-    SEED_FILE_PASSWORD_HEADER, SeedFileImport,
-};
+use protocol::hardware::{HardwareBatchView, HardwareTokenRow, NewHardwareBatch, ResetLockRequest};
 use protocol::id::HardwareModel;
-use protocol::paths;
 
 use crate::cli::{FgtHardwareCommand, HardwareCommand};
 use crate::client::SuiteClient;
-
-const FORTICARE: &str = "forticare";
-const APPLIANCE: &str = "appliance";
 
 pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
     match command {
@@ -31,24 +23,20 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
                 format!("--model {model} is none of FTK200, FTK210, FTK220, FTK211")
             })?;
             let client = SuiteClient::connect(&target)?;
-            let batch: HardwareBatchView = client
-                .post(
-                    FORTICARE,
-                    paths::ADMIN_HARDWARE_TOKENS,
-                    &NewHardwareBatch {
-                        model,
-                        count,
-                        demo,
-                        note,
-                    },
-                )
+            let batch = client
+                .hardware_batches()
+                .create(&NewHardwareBatch {
+                    model,
+                    count,
+                    demo,
+                    note,
+                })
                 .await?;
             print_batch(&batch, json)
         }
         HardwareCommand::List { target, json } => {
             let client = SuiteClient::connect(&target)?;
-            let list: HardwareBatchList =
-                client.get(FORTICARE, paths::ADMIN_HARDWARE_TOKENS).await?;
+            let list = client.hardware_batches().list().await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -64,25 +52,17 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
             json,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let batch: HardwareBatchView = client
-                .get(
-                    FORTICARE,
-                    &paths::fill(paths::ADMIN_HARDWARE_BATCH, &[&batch]),
-                )
-                .await?;
+            let batch = client.hardware_batches().get(&batch).await?;
             print_batch(&batch, json)
         }
         HardwareCommand::ResetLock { target, serials } => {
             let client = SuiteClient::connect(&target)?;
-            let outcome: ResetLockOutcome = client
-                .post(
-                    FORTICARE,
-                    paths::ADMIN_HARDWARE_RESET_LOCK,
-                    &ResetLockRequest {
-                        serials,
-                        note: None,
-                    },
-                )
+            let outcome = client
+                .hardware_batches()
+                .reset_lock(&ResetLockRequest {
+                    serials,
+                    note: None,
+                })
                 .await?;
             for token in &outcome.reset {
                 println!("{}: lock reset, one more activation", token.serial);
@@ -96,20 +76,16 @@ pub async fn run(command: HardwareCommand) -> anyhow::Result<()> {
             format,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let mut path = paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[&batch]);
-            if let Some(format) = format {
-                path.push('?');
-                path.push_str(&serde_urlencoded::to_string([("format", format)])?);
-            }
-            let (zip, password) = client
-                .get_bytes_with_header(FORTICARE, &path, SEED_FILE_PASSWORD_HEADER)
+            let seed_file = client
+                .hardware_batches()
+                .seed_file(&batch, format.as_deref())
                 .await?;
-            std::fs::write(&output, zip)
+            std::fs::write(&output, seed_file.zip)
                 .with_context(|| format!("writing {}", output.display()))?;
             println!("seed file written to {}", output.display());
             println!(
                 "zip password (shown once): {}",
-                password.unwrap_or_default()
+                seed_file.password.unwrap_or_default()
             );
             Ok(())
         }
@@ -167,12 +143,10 @@ pub async fn run_fgt(command: FgtHardwareCommand) -> anyhow::Result<()> {
             debug,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let path = format!(
-                "{}?debug={debug}",
-                paths::fill(paths::APPLIANCE_HARDWARE_ACTIVATE, &[&fgt])
-            );
-            let outcome: HardwareOutcome = client
-                .post(APPLIANCE, &path, &HardwareActivate { serials })
+            let outcome = client
+                .appliances()
+                .debug(debug)
+                .hardware_activate(&fgt, &serials)
                 .await?;
             for line in &outcome.debug {
                 println!("{line}");
@@ -186,19 +160,12 @@ pub async fn run_fgt(command: FgtHardwareCommand) -> anyhow::Result<()> {
             file,
             password,
         } => {
-            use base64::Engine as _;
             let zip =
                 std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let client = SuiteClient::connect(&target)?;
-            let outcome: HardwareOutcome = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_HARDWARE_IMPORT, &[&fgt]),
-                    &SeedFileImport {
-                        file: base64::engine::general_purpose::STANDARD.encode(zip),
-                        password,
-                    },
-                )
+            let outcome = client
+                .appliances()
+                .import_seed_file(&fgt, &zip, &password)
                 .await?;
             print_rows(&outcome.tokens);
             Ok(())
@@ -210,24 +177,16 @@ pub async fn run_fgt(command: FgtHardwareCommand) -> anyhow::Result<()> {
             user,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let row: HardwareTokenRow = client
-                .post(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_HARDWARE_ASSIGN, &[&fgt]),
-                    &HardwareAssign { token, user },
-                )
+            let row = client
+                .appliances()
+                .hardware_assign(&fgt, &token, &user)
                 .await?;
             print_rows(std::slice::from_ref(&row));
             Ok(())
         }
         FgtHardwareCommand::Info { target, fgt } => {
             let client = SuiteClient::connect(&target)?;
-            let info: FortitokenInfo = client
-                .get(
-                    APPLIANCE,
-                    &paths::fill(paths::APPLIANCE_FORTITOKEN_INFO, &[&fgt]),
-                )
-                .await?;
+            let info = client.appliances().fortitoken_info(&fgt).await?;
             println!("{}", info.text.trim_end());
             Ok(())
         }

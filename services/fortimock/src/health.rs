@@ -5,7 +5,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use protocol::admin::ServiceStatus;
-use protocol::paths;
 
 use crate::cli::HealthArgs;
 use crate::client::SuiteClient;
@@ -37,7 +36,7 @@ pub async fn run(args: HealthArgs) -> anyhow::Result<()> {
 async fn check(client: &SuiteClient) -> anyhow::Result<Vec<(ServiceStatus, String)>> {
     let mut ready = Vec::new();
     for service in client.services() {
-        let status: ServiceStatus = client.get(service, paths::ADMIN_READY).await?;
+        let status = client.control(service).ready().await?;
         if status.status != "ready" {
             bail!("{service} is {}", status.status);
         }

@@ -1,7 +1,7 @@
 //! `fortimock journal`: what forticare, ftm and the push relay were asked and answered, for people.
 
-use protocol::journal::{JournalEntry, JournalPage};
-use protocol::paths;
+use fortimock_testing::JournalFilter;
+use protocol::journal::JournalEntry;
 
 use crate::cli::JournalArgs;
 use crate::client::SuiteClient;
@@ -14,20 +14,19 @@ pub async fn run(args: JournalArgs) -> anyhow::Result<()> {
     };
     if args.clear {
         for service in services {
-            client.delete(service, paths::ADMIN_JOURNAL).await?;
+            client.control(service).clear_journal().await?;
             println!("cleared the journal of {service}");
         }
         return Ok(());
     }
-    let mut query = format!("?limit={}", args.limit);
-    if let Some(message_type) = &args.message_type {
-        query.push_str(&format!("&message_type={message_type}"));
-    }
+    let filter = JournalFilter {
+        message_type: args.message_type.clone(),
+        limit: Some(args.limit),
+        ..JournalFilter::default()
+    };
     let mut entries: Vec<(&str, JournalEntry)> = Vec::new();
     for service in services {
-        let page: JournalPage = client
-            .get(service, &format!("{}{query}", paths::ADMIN_JOURNAL))
-            .await?;
+        let page = client.control(service).journal(&filter).await?;
         entries.extend(page.entries.into_iter().map(|e| (service, e)));
     }
     // One timeline: by time, then each service's own order.

@@ -1,8 +1,7 @@
 //! `fortimock license create|list|show|certificate`: the license admin API of a running suite, for people.
 
 use anyhow::Context;
-use protocol::ledger::{LicenseList, LicenseSpec, LicenseSummary, LicenseView};
-use protocol::paths;
+use protocol::ledger::{LicenseSpec, LicenseSummary, LicenseView};
 
 use crate::cli::{LicenseCertificateArgs, LicenseCommand, LicenseCreateArgs};
 use crate::client::SuiteClient;
@@ -13,7 +12,7 @@ pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {
         LicenseCommand::Certificate(args) => certificate(args).await,
         LicenseCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: LicenseList = client.get(forticare::NAME, paths::ADMIN_LICENSES).await?;
+            let list = client.licenses().list().await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -23,12 +22,7 @@ pub async fn run(command: LicenseCommand) -> anyhow::Result<()> {
         }
         LicenseCommand::Show(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let license: LicenseView = client
-                .get(
-                    forticare::NAME,
-                    &paths::fill(paths::ADMIN_LICENSE, &[args.id.trim()]),
-                )
-                .await?;
+            let license = client.licenses().get(args.id.trim()).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&license)?);
             } else {
@@ -71,9 +65,7 @@ async fn create(args: LicenseCreateArgs) -> anyhow::Result<()> {
             .context("--shipped")?,
     };
     let client = SuiteClient::connect(&args.target)?;
-    let license: LicenseView = client
-        .post(forticare::NAME, paths::ADMIN_LICENSES, &spec)
-        .await?;
+    let license = client.licenses().create(&spec).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&license)?);
     } else {
@@ -86,12 +78,7 @@ async fn create(args: LicenseCreateArgs) -> anyhow::Result<()> {
 async fn certificate(args: LicenseCertificateArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
     let id: protocol::id::LicenseId = args.id.trim().parse().context("the license id")?;
-    let pdf = client
-        .get_bytes(
-            forticare::NAME,
-            &paths::fill(paths::ADMIN_LICENSE_CERTIFICATE, &[id.as_str()]),
-        )
-        .await?;
+    let pdf = client.licenses().certificate(id.as_str()).await?;
     match args.output.as_deref() {
         Some(path) if path.as_os_str() == "-" => {
             std::io::Write::write_all(&mut std::io::stdout().lock(), &pdf)?;

@@ -1,25 +1,10 @@
 //! `fortimock messages`: the activation messages the suite captured (emails its SMTP listener accepted, SMS
 //! its SMS sink took), each with the activation code parsed from it; one message's raw `.eml`; clearing them.
 
-use protocol::messages::{DeliveryMethod, MessageList, MessageQuery, MessageView, MessagesCleared};
-use protocol::paths;
+use protocol::messages::{DeliveryMethod, MessageQuery, MessageView};
 
 use crate::cli::{MessagesArgs, MessagesCommand};
 use crate::client::SuiteClient;
-
-/// The service that captures messages.
-pub const APPLIANCE: &str = "appliance";
-
-/// The captured messages `query` selects, oldest first.
-pub async fn list(client: &SuiteClient, query: &MessageQuery) -> anyhow::Result<MessageList> {
-    let query = serde_urlencoded::to_string(query)?;
-    let path = if query.is_empty() {
-        paths::ADMIN_MESSAGES.to_owned()
-    } else {
-        format!("{}?{query}", paths::ADMIN_MESSAGES)
-    };
-    client.get(APPLIANCE, &path).await
-}
 
 pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
@@ -37,7 +22,7 @@ pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
                 appliance: args.appliance,
                 limit: args.limit,
             };
-            let list = list(&client, &query).await?;
+            let list = client.messages().list(&query).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -51,9 +36,7 @@ pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Some(MessagesCommand::Show { id }) => {
-            let message: MessageView = client
-                .get(APPLIANCE, &paths::fill(paths::ADMIN_MESSAGE, &[&id]))
-                .await?;
+            let message = client.messages().get(&id).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&message)?);
             } else {
@@ -67,16 +50,13 @@ pub async fn run(args: MessagesArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Some(MessagesCommand::Eml { id, output }) => {
-            let raw = client
-                .get_bytes(APPLIANCE, &paths::fill(paths::ADMIN_MESSAGE_EML, &[&id]))
-                .await?;
+            let raw = client.messages().eml(&id).await?;
             std::fs::write(&output, raw)?;
             println!("{id} written to {}", output.display());
             Ok(())
         }
         Some(MessagesCommand::Clear) => {
-            let cleared: MessagesCleared =
-                client.delete_json(APPLIANCE, paths::ADMIN_MESSAGES).await?;
+            let cleared = client.messages().clear().await?;
             println!("{} messages removed", cleared.removed);
             Ok(())
         }

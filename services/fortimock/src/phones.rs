@@ -1,18 +1,12 @@
 //! `fortimock phone …`: drive the virtual FortiToken Mobile phones of a running suite.
 
 use anyhow::{Context, bail};
-use protocol::paths;
 use protocol::phone::{
-    Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList, PhoneTokenView,
-    PhoneView, Platform, PushPolicy, PushStatus,
+    InboxEntry, NewPhone, PhoneChange, PhoneTokenView, Platform, PushPolicy, PushStatus,
 };
-
-use protocol::messages::ScanRequest;
 
 use crate::cli::PhoneCommand;
 use crate::client::{SuiteClient, Target};
-
-const PHONE: &str = "phone";
 
 pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
     match command {
@@ -35,7 +29,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                 ..NewPhone::default()
             };
             let client = SuiteClient::connect(&target)?;
-            let phone: PhoneView = client.post(PHONE, paths::PHONES, &request).await?;
+            let phone = client.phones().create(&request).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&phone)?);
             } else {
@@ -48,7 +42,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         }
         PhoneCommand::List(args) => {
             let client = SuiteClient::connect(&args.target)?;
-            let list: PhoneList = client.get(PHONE, paths::PHONES).await?;
+            let list = client.phones().list().await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -79,15 +73,13 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         } => {
             let client = SuiteClient::connect(&target)?;
             let token: PhoneTokenView = match (code, from_message, latest_for) {
-                (Some(code), _, _) => {
-                    client
-                        .post(
-                            PHONE,
-                            &paths::fill(paths::PHONE_ACTIVATE, &[&device.to_string()]),
-                            &Activate { code },
-                        )
-                        .await?
-                }
+                (Some(code), _, _) => client
+                    .phones()
+                    .activate(&device.to_string(), &code)
+                    .await?
+                    .map_err(|refusal| {
+                        anyhow::anyhow!("{} ({})", refusal.message, refusal.error_id)
+                    })?,
                 (None, message, latest_for) => {
                     let id = match (message, latest_for) {
                         (Some(id), _) => id,
@@ -96,23 +88,8 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                             anyhow::bail!("give a code, --from-message or --latest-for")
                         }
                     };
-                    let png = client
-                        .get_bytes(
-                            crate::messages::APPLIANCE,
-                            &paths::fill(paths::ADMIN_MESSAGE_QR, &[&id]),
-                        )
-                        .await?;
-                    use base64::Engine as _;
-                    let scan = ScanRequest {
-                        png: base64::engine::general_purpose::STANDARD.encode(png),
-                    };
-                    client
-                        .post(
-                            PHONE,
-                            &paths::fill(paths::PHONE_SCAN, &[&device.to_string()]),
-                            &scan,
-                        )
-                        .await?
+                    let png = client.messages().qr(&id).await?;
+                    client.phones().scan(&device.to_string(), &png).await?
                 }
             };
             // A HOTP token's codes come one per request, not per period.
@@ -139,19 +116,11 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             json,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let mut query: Vec<(&str, &str)> = Vec::new();
-            if let Some(token) = &token {
-                query.push(("token", token.trim()));
-            }
-            if let Some(at) = &at {
-                query.push(("at", at.as_str()));
-            }
-            let mut path = paths::fill(paths::PHONE_OTP, &[&device]);
-            if !query.is_empty() {
-                path.push('?');
-                path.push_str(&serde_urlencoded::to_string(&query)?);
-            }
-            let otp: OtpView = client.get(PHONE, &path).await.context("reading the OTP")?;
+            let otp = client
+                .phones()
+                .otp_at(&device, token.as_deref().map(str::trim), at.as_deref())
+                .await
+                .context("reading the OTP")?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&otp)?);
             } else {
@@ -165,12 +134,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             json,
         } => {
             let client = SuiteClient::connect(&target)?;
-            let inbox: Inbox = client
-                .get(
-                    PHONE,
-                    &paths::fill(paths::PHONE_INBOX, &[&device.to_string()]),
-                )
-                .await?;
+            let inbox = client.phones().inbox(&device.to_string()).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&inbox)?);
                 return Ok(());
@@ -187,12 +151,12 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             target,
             device,
             push,
-        } => answer(&target, &device, &push, paths::PHONE_APPROVE).await,
+        } => answer(&target, &device, &push, true).await,
         PhoneCommand::Deny {
             target,
             device,
             push,
-        } => answer(&target, &device, &push, paths::PHONE_DENY).await,
+        } => answer(&target, &device, &push, false).await,
         PhoneCommand::Policy {
             target,
             device,
@@ -206,13 +170,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
                 push_delay_ms: delay_ms,
                 ..PhoneChange::default()
             };
-            let phone: PhoneView = client
-                .patch(
-                    PHONE,
-                    &paths::fill(paths::PHONE, &[&device.to_string()]),
-                    &change,
-                )
-                .await?;
+            let phone = client.phones().change(&device.to_string(), &change).await?;
             println!(
                 "{} now answers pushes: {:?} (delay {} ms)",
                 phone.id, phone.push_policy, phone.push_delay_ms
@@ -221,12 +179,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
         }
         PhoneCommand::Export { target, device } => {
             let client = SuiteClient::connect(&target)?;
-            let export: serde_json::Value = client
-                .get(
-                    PHONE,
-                    &paths::fill(paths::PHONE_EXPORT, &[&device.to_string()]),
-                )
-                .await?;
+            let export = client.phones().export(&device.to_string()).await?;
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())
         }
@@ -259,16 +212,14 @@ pub fn describe(push: &InboxEntry) -> String {
     line
 }
 
-/// Approves or denies (`path`: [`paths::PHONE_APPROVE`] or [`paths::PHONE_DENY`]) push `push` on `device`.
-async fn answer(target: &Target, device: &str, push: &str, path: &str) -> anyhow::Result<()> {
+/// Approves (or denies) push `push` on `device`.
+async fn answer(target: &Target, device: &str, push: &str, approve: bool) -> anyhow::Result<()> {
     let client = SuiteClient::connect(target)?;
-    let entry: InboxEntry = client
-        .post(
-            PHONE,
-            &paths::fill(path, &[device, push]),
-            &serde_json::json!({}),
-        )
-        .await?;
+    let entry = if approve {
+        client.phones().approve(device, push).await?
+    } else {
+        client.phones().deny(device, push).await?
+    };
     println!("{}", describe(&entry));
     if entry.status == PushStatus::Failed {
         bail!("the answer did not reach the appliance");
@@ -278,16 +229,15 @@ async fn answer(target: &Target, device: &str, push: &str, path: &str) -> anyhow
 
 /// The newest captured email to `address` that carries a QR code.
 async fn latest_email_for(client: &SuiteClient, address: &str) -> anyhow::Result<String> {
-    let list = crate::messages::list(
-        client,
-        &protocol::messages::MessageQuery {
+    let list = client
+        .messages()
+        .list(&protocol::messages::MessageQuery {
             recipient: Some(address.to_owned()),
             kind: Some(protocol::messages::DeliveryMethod::Email),
             appliance: None,
             limit: None,
-        },
-    )
-    .await?;
+        })
+        .await?;
     list.messages
         .iter()
         .rev()

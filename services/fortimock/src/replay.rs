@@ -20,9 +20,7 @@ use protocol::id::LicenseActivationCode;
 use protocol::mobile::MobileProvisionRequest;
 use protocol::modeled::looks_sanitized;
 use protocol::paths;
-use protocol::scenario::{
-    ARMABLE, PUSH_MESSAGE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView,
-};
+use protocol::scenario::{ARMABLE, PUSH_MESSAGE, ScenarioMatch, ScenarioSpec, ScenarioView};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -219,11 +217,11 @@ pub async fn replay_and_arm(
         // How often each scenario fired on the second replay: the proof the captured answer came from it.
         if let Some(armed) = report.armed.as_mut() {
             for entry in &mut armed.armed {
-                let list: ScenarioList =
-                    client
-                        .get(&entry.service, paths::ADMIN_SCENARIOS)
-                        .await
-                        .with_context(|| format!("listing {}'s scenarios", entry.service))?;
+                let list = client
+                    .control(&entry.service)
+                    .scenarios()
+                    .await
+                    .with_context(|| format!("listing {}'s scenarios", entry.service))?;
                 if let Some(now) = list
                     .scenarios
                     .into_iter()
@@ -304,6 +302,7 @@ async fn choose_lab(
     if !args.ephemeral {
         let client = SuiteClient::connect(&args.target)?;
         let url = client.url(ftm::NAME)?.to_owned();
+        // Raw on purpose: a probe with a short timeout (the typed `health` waits as long as any call).
         let health = client
             .http()
             .get(format!("{url}{}", paths::ADMIN_HEALTH))
@@ -374,6 +373,7 @@ fn destination(request: &Captured) -> (&'static str, &'static str) {
 }
 
 /// Sends a captured request as the device did: its body as captured, FortiOS's content type, no admin token.
+/// Raw on purpose: it replays a device's wire request byte for byte, which no typed client builds.
 async fn send(client: &SuiteClient, request: &Captured) -> Result<Answer, String> {
     let (service, path) = destination(request);
     let sent_to = format!("{service} POST {path}");
@@ -760,8 +760,9 @@ pub async fn arm(client: &SuiteClient, log: &DebugLog) -> anyhow::Result<ArmRepo
             }
         };
         for (service, spec) in specs {
-            let armed: ScenarioList = client
-                .get(service, paths::ADMIN_SCENARIOS)
+            let armed = client
+                .control(service)
+                .scenarios()
                 .await
                 .with_context(|| format!("listing {service}'s scenarios"))?;
             let existing = armed
@@ -772,7 +773,8 @@ pub async fn arm(client: &SuiteClient, log: &DebugLog) -> anyhow::Result<ArmRepo
                 Some(scenario) => (scenario, true),
                 None => (
                     client
-                        .post(service, paths::ADMIN_SCENARIOS, &spec)
+                        .control(service)
+                        .arm(&spec)
                         .await
                         .with_context(|| format!("arming {:?} on {service}", spec.error))?,
                     false,

@@ -1,9 +1,5 @@
 //! `fortimock reset`: a running suite back to its start without restarting it.
 
-use protocol::admin::{ClockChange, ClockView, ResetView};
-use protocol::paths;
-use serde_json::json;
-
 use crate::cli::{ResetArgs, SERVICES};
 use crate::client::SuiteClient;
 
@@ -14,7 +10,7 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<()> {
         None => SERVICES.to_vec(),
     };
     for service in &services {
-        let view: ResetView = client.post(service, paths::ADMIN_RESET, &json!({})).await?;
+        let view = client.control(service).reset().await?;
         let mut line = format!(
             "{:<10} {} removed",
             view.service,
@@ -32,11 +28,7 @@ pub async fn run(args: ResetArgs) -> anyhow::Result<()> {
         println!("{line}");
     }
     if args.service.is_none() && !args.keep_clock {
-        let change = ClockChange {
-            real: Some(true),
-            ..ClockChange::default()
-        };
-        let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
+        let clock = client.control(ftm::NAME).real_clock().await?;
         println!("{:<10} back on real time ({})", "clock", clock.now_rfc3339);
     }
     Ok(())

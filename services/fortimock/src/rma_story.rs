@@ -4,14 +4,11 @@
 //! period, then stops (the lab clock is moved past it); B imports the new code and alice logs in on B.
 
 use anyhow::{Context, bail};
-use protocol::admin::{ClockChange, ClockView};
 use protocol::appliance::{
-    ApplianceView, ImportOutcome, ImportRequest, LoginResult, NewAppliance, PollOutcome,
-    ProvisionOutcome, ProvisionTokenRequest,
+    ImportOutcome, LoginResult, NewAppliance, PollOutcome, ProvisionTokenRequest,
 };
-use protocol::ledger::{LicenseSpec, LicenseView, TransferRequest, TransferTicket};
-use protocol::paths;
-use protocol::phone::{Activate, NewPhone, OtpView, PhoneTokenView, PhoneView};
+use protocol::ledger::{LicenseSpec, TransferRequest};
+use protocol::phone::NewPhone;
 
 use crate::client::SuiteClient;
 use crate::fgt::{login, status_name};
@@ -29,8 +26,9 @@ fn failed(f: protocol::appliance::OperationFailure) -> anyhow::Error {
 }
 
 async fn new_fortigate(client: &SuiteClient) -> anyhow::Result<String> {
-    let fgt: ApplianceView = client
-        .post("appliance", paths::APPLIANCES, &NewAppliance::default())
+    let fgt = client
+        .appliances()
+        .create(&NewAppliance::default())
         .await
         .context("creating a FortiGate")?;
     Ok(fgt.serial.to_string())
@@ -38,23 +36,20 @@ async fn new_fortigate(client: &SuiteClient) -> anyhow::Result<String> {
 
 async fn import(client: &SuiteClient, serial: &str, code: &str) -> anyhow::Result<ImportOutcome> {
     client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_IMPORT, &[serial]),
-            &ImportRequest {
-                code: code.to_owned(),
-            },
-        )
+        .appliances()
+        .debug(false)
+        .import(serial, code)
         .await?
         .map_err(failed)
 }
 
 /// Assigns a token to alice on `serial` and activates it on `phone`: the token's serial.
 async fn enroll(client: &SuiteClient, serial: &str, phone: &str) -> anyhow::Result<String> {
-    let provisioned: ProvisionOutcome = client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_PROVISION, &[serial]),
+    let provisioned = client
+        .appliances()
+        .debug(false)
+        .provision(
+            serial,
             &ProvisionTokenRequest {
                 token: "any".into(),
                 user: Some("alice".into()),
@@ -70,13 +65,11 @@ async fn enroll(client: &SuiteClient, serial: &str, phone: &str) -> anyhow::Resu
         .token
         .activation_code
         .context("a provisioned token has an activation code")?;
-    let _: PhoneTokenView = client
-        .post(
-            "phone",
-            &paths::fill(paths::PHONE_ACTIVATE, &[phone]),
-            &Activate { code: code.clone() },
-        )
-        .await
+    client
+        .phones()
+        .activate(phone, &code)
+        .await?
+        .map_err(|refusal| anyhow::anyhow!("{} ({})", refusal.message, refusal.error_id))
         .context("activating the token on the phone")?;
     println!(
         "   {token} assigned to alice on {serial}; activation code {code} typed into her phone"
@@ -86,11 +79,9 @@ async fn enroll(client: &SuiteClient, serial: &str, phone: &str) -> anyhow::Resu
 
 async fn poll(client: &SuiteClient, serial: &str) -> anyhow::Result<PollOutcome> {
     client
-        .post_outcome(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_POLL, &[serial]),
-            &serde_json::json!({}),
-        )
+        .appliances()
+        .debug(false)
+        .poll(serial)
         .await?
         .map_err(failed)
 }
@@ -102,11 +93,9 @@ async fn alice_logs_in(
     phone: &str,
     token: &str,
 ) -> anyhow::Result<(LoginResult, String)> {
-    let otp: OtpView = client
-        .get(
-            "phone",
-            &format!("{}?token={token}", paths::fill(paths::PHONE_OTP, &[phone])),
-        )
+    let otp = client
+        .phones()
+        .otp(phone, Some(token))
         .await
         .context("reading the OTP")?;
     let outcome = login(client, serial, "alice", &otp.otp).await?;
@@ -132,8 +121,9 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
         owner_peers: Vec::new(),
         shipped: None,
     };
-    let license: LicenseView = client
-        .post("forticare", paths::ADMIN_LICENSES, &spec)
+    let license = client
+        .licenses()
+        .create(&spec)
         .await
         .context("creating the license")?;
     let old_code = license
@@ -156,8 +146,9 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
         2,
         "alice's token is activated on her phone; A polls and she logs in",
     );
-    let phone: PhoneView = client
-        .post("phone", paths::PHONES, &NewPhone::default())
+    let phone = client
+        .phones()
+        .create(&NewPhone::default())
         .await
         .context("creating the phone")?;
     let token = enroll(client, &a, &phone.id).await?;
@@ -177,8 +168,9 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
         grace_secs: Some(GRACE_SECS),
         note: Some(format!("RMA: replace {a} by {b}")),
     };
-    let ticket: TransferTicket = client
-        .post("forticare", paths::ADMIN_TRANSFERS, &request)
+    let ticket = client
+        .transfers()
+        .open(&request)
         .await
         .context("opening the transfer ticket")?;
     println!(
@@ -244,12 +236,9 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
 
 /// Moves the suite's lab clock forward.
 async fn advance(client: &SuiteClient, secs: i64) -> anyhow::Result<()> {
-    let change = ClockChange {
-        advance_secs: Some(secs),
-        ..ClockChange::default()
-    };
-    let clock: ClockView = client
-        .post("forticare", paths::ADMIN_CLOCK, &change)
+    let clock = client
+        .control(forticare::NAME)
+        .advance_clock(secs)
         .await
         .context("moving the lab clock")?;
     println!("   (lab clock moved {secs} s forward, to {})", clock.now);

@@ -1,10 +1,7 @@
 //! `fortimock scenario arm|list|clear|errors`: the scenarios of a running suite, for people.
 
 use anyhow::{Context, bail};
-use protocol::paths;
-use protocol::scenario::{
-    ARMABLE, ScenarioList, ScenarioMatch, ScenarioSpec, ScenarioView, armable,
-};
+use protocol::scenario::{ARMABLE, ScenarioMatch, ScenarioSpec, ScenarioView, armable};
 
 use crate::cli::{SCENARIO_SERVICES, ScenarioArmArgs, ScenarioCommand};
 use crate::client::SuiteClient;
@@ -16,7 +13,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
             let client = SuiteClient::connect(&target)?;
             let mut all = Vec::new();
             for service in SCENARIO_SERVICES {
-                let list: ScenarioList = client.get(service, paths::ADMIN_SCENARIOS).await?;
+                let list = client.control(service).scenarios().await?;
                 all.extend(list.scenarios.into_iter().map(|s| (service, s)));
             }
             if json {
@@ -42,9 +39,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
             let client = SuiteClient::connect(&target)?;
             match (id, service) {
                 (Some(id), Some(service)) => {
-                    client
-                        .delete(&service, &paths::fill(paths::ADMIN_SCENARIO, &[id.trim()]))
-                        .await?;
+                    client.control(&service).disarm(id.trim()).await?;
                     println!("cleared {id} on {service}");
                 }
                 (Some(_), None) => {
@@ -56,7 +51,7 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
                         None => SCENARIO_SERVICES.to_vec(),
                     };
                     for service in services {
-                        client.delete(service, paths::ADMIN_SCENARIOS).await?;
+                        client.control(service).clear_scenarios().await?;
                         println!("cleared every scenario on {service}");
                     }
                 }
@@ -131,7 +126,7 @@ async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
         rng_seed: args.rng_seed,
     };
     let client = SuiteClient::connect(&args.target)?;
-    let armed: ScenarioView = client.post(&service, paths::ADMIN_SCENARIOS, &spec).await?;
+    let armed = client.control(&service).arm(&spec).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&armed)?);
     } else {

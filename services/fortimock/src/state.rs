@@ -3,7 +3,6 @@
 
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView};
-use protocol::paths;
 use protocol::state::{BUNDLE_FORMAT, Bundle, ServiceState, StateImported};
 
 use crate::cli::StateCommand;
@@ -70,11 +69,10 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
 /// The running suite's state as one bundle: the clock, then every service's records and scenarios (what
 /// `fortimock state export` writes and the dashboard's export downloads).
 pub async fn export_bundle(client: &SuiteClient) -> anyhow::Result<Bundle> {
-    let clock: ClockView = client.get(ftm::NAME, paths::ADMIN_CLOCK).await?;
+    let clock = client.control(ftm::NAME).clock().await?;
     let mut services = Vec::new();
     for service in IMPORT_ORDER {
-        let state: ServiceState = client.get(service, paths::ADMIN_STATE).await?;
-        services.push(state);
+        services.push(client.control(service).state().await?);
     }
     Ok(Bundle {
         format: BUNDLE_FORMAT.to_owned(),
@@ -102,28 +100,21 @@ pub async fn import_bundle(
         .filter_map(|name| bundle.services.iter().find(|s| s.service == *name))
         .collect();
     for state in &ordered {
-        let _: StateImported = client
-            .put(
-                &state.service,
-                &format!("{}?dry_run=true", paths::ADMIN_STATE),
-                state,
-            )
+        client
+            .control(&state.service)
+            .check_state(state)
             .await
             .with_context(|| format!("the {} service refused its state", state.service))?;
     }
     let mut imported = Vec::new();
     for state in &ordered {
-        imported.push(
-            client
-                .put::<_, StateImported>(&state.service, paths::ADMIN_STATE, state)
-                .await?,
-        );
+        imported.push(client.control(&state.service).import_state(state).await?);
     }
     let change = ClockChange {
         freeze: Some(bundle.clock.frozen),
         set: Some(bundle.clock.now.secs().to_string()),
         ..ClockChange::default()
     };
-    let clock: ClockView = client.post(ftm::NAME, paths::ADMIN_CLOCK, &change).await?;
+    let clock = client.control(ftm::NAME).change_clock(&change).await?;
     Ok((imported, clock))
 }

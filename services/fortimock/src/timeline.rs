@@ -2,42 +2,29 @@
 //! started each, how many exchanges, how many errors), or one flow or time range as indented calls, or as
 //! the Mermaid diagram `GET /__admin/timeline?format=mermaid` draws.
 
-use protocol::paths;
-use protocol::timeline::{StepKind, TimelinePage, answer_note, steps};
+use fortimock_testing::TimelineFilter;
+use protocol::timeline::{StepKind, answer_note, steps};
 
 use crate::cli::TimelineArgs;
 use crate::client::SuiteClient;
 
 pub async fn run(args: TimelineArgs) -> anyhow::Result<()> {
     let client = SuiteClient::connect(&args.target)?;
-    let mut query: Vec<(&str, &str)> = Vec::new();
-    if let Some(flow) = &args.flow {
-        query.push(("flow", flow));
-    }
-    if let Some(since) = &args.since {
-        query.push(("since", since));
-    }
-    if let Some(until) = &args.until {
-        query.push(("until", until));
-    }
     let listing = args.flow.is_none() && args.since.is_none() && args.until.is_none();
-    if args.mermaid {
-        query.push(("format", "mermaid"));
-    } else if listing {
-        query.push(("flows", "true"));
-    }
-    let path = format!(
-        "{}?{}",
-        paths::ADMIN_TIMELINE,
-        serde_urlencoded::to_string(&query)?
-    );
+    let filter = TimelineFilter {
+        flow: args.flow.clone(),
+        since: args.since.clone(),
+        until: args.until.clone(),
+        flows: listing && !args.mermaid,
+        limit: None,
+    };
     // Every service answers the process's one timeline; ftm is the front door.
+    let front = client.control(ftm::NAME);
     if args.mermaid {
-        let text = client.get_bytes("ftm", &path).await?;
-        print!("{}", String::from_utf8_lossy(&text));
+        print!("{}", front.timeline_mermaid(&filter).await?);
         return Ok(());
     }
-    let page: TimelinePage = client.get("ftm", &path).await?;
+    let page = front.timeline(&filter).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&page)?);
         return Ok(());

@@ -133,10 +133,11 @@ async fn timeline(
 ) -> Result<HttpResponse, DashboardError> {
     let (client, clock) = session(&dashboard, &request).await?;
     let page = client
-        .get::<protocol::timeline::TimelinePage>(
-            ftm::NAME,
-            &format!("{}?flows=true", paths::ADMIN_TIMELINE),
-        )
+        .control(ftm::NAME)
+        .timeline(&fortimock_testing::TimelineFilter {
+            flows: true,
+            ..fortimock_testing::TimelineFilter::default()
+        })
         .await
         .map_err(|e| format!("{e:#}"));
     Ok(html(
@@ -170,7 +171,7 @@ async fn login(
     })?;
     let token = form.token.trim().to_owned();
     let client = dashboard.suite.clone().with_admin_token(Some(&token));
-    match client.get::<Value>(ftm::NAME, paths::ADMIN_CLOCK).await {
+    match client.control(ftm::NAME).clock().await {
         Ok(_) => Ok(HttpResponse::SeeOther()
             .insert_header((SET_COOKIE, session::set_cookie(&token, dashboard.secure)))
             .insert_header((LOCATION, paths::UI_HOME))
