@@ -6,10 +6,11 @@ use anyhow::{Context, bail, ensure};
 use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
 use protocol::id::ApplianceSerial;
-use protocol::ledger::{LicenseSpec, LicenseView};
+use protocol::appliance::{NewAppliance, ProvisionTokenRequest};
+use protocol::ledger::LicenseSpec;
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
-use protocol::paths::{self, MOBILE, PROCESS};
+use protocol::paths::{MOBILE, PROCESS};
 use protocol::provision::{
     PolledTokenRef, PollingRequest, PollingResponse, ProvisionRequest, ProvisionResponse,
     ProvisionToken,
@@ -97,18 +98,18 @@ pub(crate) struct License {
 #[derive(Clone)]
 pub(crate) struct Cloud {
     http: reqwest::Client,
-    pub(crate) forticare: String,
+    /// fortimock's own APIs (licenses, appliances), through the typed clients over `http`.
+    api: fortimock_testing::SuiteClient,
     pub(crate) ftm: String,
-    pub(crate) appliance: String,
 }
 
 impl Cloud {
     pub(crate) fn new(suite: &Suite) -> anyhow::Result<Cloud> {
+        let http = lab::client::http_client(suite.ca_pem.as_deref(), None)?;
         Ok(Cloud {
-            http: lab::client::http_client(suite.ca_pem.as_deref(), None)?,
-            forticare: suite.url("forticare")?.to_owned(),
+            api: fortimock_testing::SuiteClient::with_http(http.clone(), suite.urls.clone()),
+            http,
             ftm: suite.url("ftm")?.to_owned(),
-            appliance: suite.url("appliance")?.to_owned(),
         })
     }
 
@@ -128,18 +129,12 @@ impl Cloud {
             owner_peers: Vec::new(),
             shipped: None,
         };
-        let response = self
-            .http
-            .post(format!("{}{}", self.forticare, paths::ADMIN_LICENSES))
-            .json(&spec)
-            .send()
-            .await?;
-        ensure!(
-            response.status().is_success(),
-            "creating a license: {}",
-            response.text().await.unwrap_or_default()
-        );
-        let view: LicenseView = response.json().await?;
+        let view = self
+            .api
+            .licenses()
+            .create(&spec)
+            .await
+            .context("creating a license")?;
         Ok(License {
             code: view
                 .summary
@@ -234,39 +229,25 @@ impl Cloud {
     /// A virtual FortiGate with the trial license and user `bench` holding a provisioned token; its logins
     /// are checked and counted but never lock the user out.
     pub(crate) async fn appliance_with_user(&self) -> anyhow::Result<String> {
-        let created: serde_json::Value = self
-            .http
-            .post(format!("{}{}", self.appliance, paths::APPLIANCES))
-            .json(&json!({"settings": {"lockout_threshold": 0}}))
-            .send()
+        let spec: NewAppliance =
+            serde_json::from_value(json!({"settings": {"lockout_threshold": 0}}))?;
+        let appliances = self.api.appliances().debug(false);
+        let serial = appliances.create(&spec).await?.serial.to_string();
+        appliances
+            .import(&serial, "0000-0000-0000-0000-0000")
             .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        let serial = created["serial"]
-            .as_str()
-            .context("the appliance's serial")?
-            .to_owned();
-        self.http
-            .post(format!(
-                "{}{}",
-                self.appliance,
-                paths::fill(paths::APPLIANCE_IMPORT, &[&serial])
-            ))
-            .json(&json!({"code": "0000-0000-0000-0000-0000"}))
-            .send()
+            .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
+        let request = ProvisionTokenRequest {
+            token: "any".into(),
+            user: Some("bench".into()),
+            expiry_minutes: None,
+            email: None,
+            sms_phone: None,
+        };
+        appliances
+            .provision(&serial, &request)
             .await?
-            .error_for_status()?;
-        self.http
-            .post(format!(
-                "{}{}",
-                self.appliance,
-                paths::fill(paths::APPLIANCE_PROVISION, &[&serial])
-            ))
-            .json(&json!({"token": "any", "user": "bench"}))
-            .send()
-            .await?
-            .error_for_status()?;
+            .map_err(|f| anyhow::anyhow!("{} ({})", f.message, f.error_id))?;
         Ok(serial)
     }
 
