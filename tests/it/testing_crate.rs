@@ -1,10 +1,11 @@
 //! The `fortimock-testing` crate as another project uses it: `Suite::start()` with nothing configured
-//! serves every service, and dropping the suite closes every port it listened on.
+//! serves every service, dropping the suite closes every port it listened on, and a refusal comes back from
+//! the typed clients as a `Refusal` (status and body).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fortimock_testing::{FIVE_SEAT_CODE, Suite};
+use fortimock_testing::{FIVE_SEAT_CODE, Refusable, Suite};
 
 /// The socket address a base URL (`https://127.0.0.1:40123`) points at.
 fn address(url: &str) -> SocketAddr {
@@ -66,4 +67,38 @@ async fn suite_start_serves_the_default_lab_and_drop_closes_every_port() {
             "{name} still accepts connections on {address} after the suite was dropped"
         );
     }
+}
+
+#[tokio::test]
+async fn a_refusal_comes_back_from_the_typed_clients_with_its_status_and_body() {
+    let suite = Suite::start().await.unwrap();
+    let refused = suite
+        .client()
+        .licenses()
+        .get("EFTM000000009999")
+        .await
+        .refusal()
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.status, 404, "{refused}");
+    assert_eq!(refused.body.error_id, "forticare.license.not-found");
+    assert!(refused.to_string().contains("no license"), "{refused}");
+    // An answer is an answer, and a suite that cannot be reached is not a refusal.
+    let found = suite
+        .client()
+        .licenses()
+        .get("EFTM000000000005")
+        .await
+        .refusal()
+        .unwrap();
+    assert!(found.is_ok());
+    let gone = fortimock_testing::SuiteClient::new(
+        [("forticare".to_owned(), "https://127.0.0.1:9".to_owned())]
+            .into_iter()
+            .collect(),
+        None,
+    )
+    .unwrap();
+    assert!(gone.licenses().list().await.refusal().is_err());
+    suite.stop().await;
 }

@@ -1,11 +1,13 @@
 //! The harness's calls for hardware FortiTokens and activation messages: forticare's batches and seed
-//! files, the appliance's hardware operations, captured messages, and the phone's camera.
+//! files, the appliance's hardware operations, captured messages, and the phone's camera. They go through
+//! the typed clients (`TestSuite::api`), except the appliance's hardware operations and the phone's scan,
+//! which return the status and the body as sent: their tests check refusals' statuses and bodies (FortiOS's
+//! failures with their debug lines, bad input).
 
 use base64::Engine as _;
-use protocol::admin::ClockView;
-use protocol::hardware::{HardwareBatchView, SEED_FILE_PASSWORD_HEADER};
-use protocol::id::HardwareSerial;
-use protocol::messages::{MessageList, MessageView};
+use protocol::hardware::{HardwareBatchView, NewHardwareBatch};
+use protocol::id::{HardwareModel, HardwareSerial};
+use protocol::messages::{MessageQuery, MessageView};
 use protocol::paths;
 use protocol::seed::Seed;
 use reqwest::StatusCode;
@@ -16,35 +18,24 @@ use crate::TestSuite;
 impl TestSuite {
     /// `POST /__admin/hardware-tokens` on forticare.
     pub async fn hardware_batch(&self, model: &str, count: u32, demo: bool) -> HardwareBatchView {
-        let (status, answer) = self
-            .admin_post(
-                "forticare",
-                paths::ADMIN_HARDWARE_TOKENS,
-                &json!({"model": model, "count": count, "demo": demo}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{answer}");
-        serde_json::from_value(answer).unwrap()
+        let batch = NewHardwareBatch {
+            model: HardwareModel::from_prefix(model).unwrap(),
+            count,
+            demo,
+            note: None,
+        };
+        self.api().hardware_batches().create(&batch).await.unwrap()
     }
 
     /// `GET /__admin/hardware-tokens/{batch}/seed-file`: the zip and the password shown with it.
     pub async fn seed_file(&self, batch: &str) -> (Vec<u8>, String) {
-        let response = self
-            .client
-            .get(format!(
-                "{}{}",
-                self.url("forticare"),
-                paths::fill(paths::ADMIN_HARDWARE_SEED_FILE, &[batch])
-            ))
-            .send()
+        let file = self
+            .api()
+            .hardware_batches()
+            .seed_file(batch, None)
             .await
             .unwrap();
-        assert_eq!(response.status(), StatusCode::OK);
-        let password = response.headers()[SEED_FILE_PASSWORD_HEADER]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        (response.bytes().await.unwrap().to_vec(), password)
+        (file.zip, file.password.expect("the seed file's password"))
     }
 
     /// The seeds of a batch, read from its seed file as the appliance reads it (what the token's display
@@ -106,10 +97,7 @@ impl TestSuite {
 
     /// The lab clock's time, in Unix seconds.
     pub async fn lab_now(&self) -> i64 {
-        self.admin_get::<ClockView>("ftm", paths::ADMIN_CLOCK)
-            .await
-            .now
-            .secs()
+        self.api().control("ftm").clock().await.unwrap().now.secs()
     }
 
     /// The code a hardware token with `seed` shows now (TOTP, 60 s, 6 digits).
@@ -119,17 +107,12 @@ impl TestSuite {
 
     /// `GET /__admin/messages?{query}` on the appliance service.
     pub async fn messages(&self, query: &str) -> Vec<MessageView> {
-        let path = if query.is_empty() {
-            paths::ADMIN_MESSAGES.to_owned()
-        } else {
-            format!("{}?{query}", paths::ADMIN_MESSAGES)
-        };
-        self.admin_get::<MessageList>("appliance", &path)
-            .await
-            .messages
+        let query: MessageQuery = serde_urlencoded::from_str(query).unwrap();
+        self.api().messages().list(&query).await.unwrap().messages
     }
 
-    /// GETs raw bytes from an admin endpoint: the status and the body.
+    /// GETs raw bytes from an admin endpoint (any path, raw: for tests of the answer): the status and the
+    /// body.
     pub async fn admin_bytes(&self, service: &str, path: &str) -> (StatusCode, Vec<u8>) {
         let response = self
             .client
@@ -142,13 +125,7 @@ impl TestSuite {
 
     /// `POST /phones/{id}/scan` with the QR code image of captured message `message`.
     pub async fn scan_message(&self, phone: &str, message: &str) -> (StatusCode, Value) {
-        let (status, png) = self
-            .admin_bytes(
-                "appliance",
-                &paths::fill(paths::ADMIN_MESSAGE_QR, &[message]),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
+        let png = self.api().messages().qr(message).await.unwrap();
         self.admin_post(
             "phone",
             &paths::fill(paths::PHONE_SCAN, &[phone]),

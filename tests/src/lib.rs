@@ -1,6 +1,14 @@
 //! The end-to-end test harness: start the whole suite in this process on port 0 (HTTPS with a fresh lab
 //! CA, ephemeral or in a temporary data dir), and talk to it over HTTP the way appliances, phones and
 //! scripts do. One method per endpoint, returning what came back.
+//!
+//! fortimock's own APIs (control plane, simulators) are called through `fortimock_testing`'s typed clients
+//! ([`TestSuite::api`]), the ones the CLI uses. Raw calls stay on purpose for: the appliances' SoftToken
+//! requests (`post_process`, `post_mobile`: the wire protocol as FortiOS and the app send it), the FAC REST
+//! script client (`fac_client`) and the FortiCare v3 customer script client (`forticare_api`), and the
+//! helpers that return a status and the body as sent (`admin_get`, `admin_post`, `admin_bytes`,
+//! `timeline_text`, and the simulator calls whose tests check refusal statuses and bodies), which tests
+//! point at any path, bad input included.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod fac_client;
@@ -62,6 +70,9 @@ pub fn default_lab() -> LabFixtures {
 pub struct TestSuite {
     suite: Suite,
     pub client: reqwest::Client,
+    /// The typed clients, over `client` (so they present the lab's client certificate when the suite asks for
+    /// one) with the suite's admin token.
+    api: SuiteClient,
 }
 
 impl TestSuite {
@@ -98,12 +109,15 @@ impl TestSuite {
             .await
             .unwrap();
         let client = suite.lab().http_client().unwrap();
-        TestSuite { suite, client }
+        let api = SuiteClient::with_http(client.clone(), suite.urls().clone())
+            .with_admin_token(suite.client().admin_token());
+        TestSuite { suite, client, api }
     }
 
-    /// The suite's typed clients (control plane, licenses, appliances, phones).
+    /// The suite's typed clients (control plane, forticare's admin APIs, appliances, FACs, messages, phones):
+    /// `fortimock_testing`'s, which the CLI uses too.
     pub fn api(&self) -> &SuiteClient {
-        self.suite.client()
+        &self.api
     }
 
     pub fn lab(&self) -> &Lab {
@@ -241,7 +255,7 @@ impl TestSuite {
         self.api().control("ftm").advance_clock(secs).await.unwrap();
     }
 
-    /// GET an admin endpoint and decode the 2xx answer.
+    /// GET an admin endpoint and decode the 2xx answer (any path, raw: for tests of the answer's shape).
     pub async fn admin_get<T: DeserializeOwned>(&self, service: &str, path: &str) -> T {
         let response = self
             .client
@@ -295,24 +309,18 @@ impl TestSuite {
 
     /// `GET /__admin/timeline?{query}` on ftm (every service answers the same shared timeline), decoded.
     pub async fn timeline(&self, query: &str) -> protocol::timeline::TimelinePage {
-        let (status, text) = self.timeline_text("ftm", query).await;
-        assert_eq!(status, StatusCode::OK, "{text}");
-        serde_json::from_str(&text).unwrap()
+        let filter: fortimock_testing::TimelineFilter = serde_urlencoded::from_str(query).unwrap();
+        self.api().control("ftm").timeline(&filter).await.unwrap()
     }
 
     /// `GET /__admin/coverage` on `service`.
     pub async fn coverage(&self, service: &str) -> protocol::coverage::CoverageReport {
-        self.admin_get(service, paths::ADMIN_COVERAGE).await
+        self.api().control(service).coverage().await.unwrap()
     }
 
     /// Whether the service still answers its health check.
     pub async fn healthy(&self, service: &str) -> bool {
-        let response = self
-            .client
-            .get(format!("{}/__admin/health", self.url(service)))
-            .send()
-            .await;
-        response.is_ok_and(|r| r.status() == StatusCode::OK)
+        self.api().control(service).health().await.is_ok()
     }
 
     /// Stops every service and closes their stores.

@@ -1,12 +1,14 @@
 //! Harness methods for the simulators: the virtual appliance's and the virtual phone's HTTP APIs, one
-//! method per endpoint, returning what came back.
+//! method per endpoint, returning what came back. They go through the typed clients (`TestSuite::api`),
+//! except `answer_push` and `activate`, which return the status and the body as sent: their tests check
+//! refusals' statuses and bodies.
 
 use protocol::appliance::{
-    ApplianceView, LoginOutcome, LoginRequest, NewAppliance, OperationFailure,
-    ProvisionTokenRequest,
+    ApplianceView, FtmPushChange, FtmPushSettings, LoginOutcome, LoginRequest, NewAppliance,
+    OperationFailure, ProvisionTokenRequest,
 };
 use protocol::paths;
-use protocol::phone::{NewPhone, OtpView, PhoneView};
+use protocol::phone::{NewPhone, OtpView, PhoneChange, PhoneView};
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -67,17 +69,13 @@ impl TestSuite {
         operation: &str,
         body: Value,
     ) -> Result<T, OperationFailure> {
-        let path = format!(
-            "{}/{operation}?debug=true",
-            paths::fill(paths::APPLIANCE, &[serial])
-        );
-        let (status, answer) = self.admin_post("appliance", &path, &body).await;
-        if status == StatusCode::OK {
-            Ok(serde_json::from_value(answer).unwrap())
-        } else {
-            Err(serde_json::from_value(answer.clone())
-                .unwrap_or_else(|_| panic!("{operation}: {status} {answer}")))
-        }
+        let template = format!("{}/{operation}", paths::APPLIANCE);
+        self.api()
+            .appliances()
+            .debug(true)
+            .operation(&template, serial, &body)
+            .await
+            .unwrap_or_else(|e| panic!("{operation}: {e:#}"))
     }
 
     /// Imports `code` on appliance `serial` and returns the imported token serials.
@@ -137,33 +135,31 @@ impl TestSuite {
             push: true,
             ..LoginRequest::default()
         };
-        let path = format!(
-            "{}?debug=true",
-            paths::fill(paths::APPLIANCE_LOGIN, &[serial])
-        );
-        let (status, answer) = self.admin_post("appliance", &path, &body).await;
-        (
-            status,
-            serde_json::from_value(answer.clone()).unwrap_or_else(|_| panic!("{status} {answer}")),
-        )
+        let (status, outcome) = self
+            .api()
+            .appliances()
+            .debug(true)
+            .login(serial, &body)
+            .await
+            .unwrap();
+        (StatusCode::from_u16(status).unwrap(), outcome)
     }
 
     /// `PATCH /appliances/{serial}/ftm-push`.
-    pub async fn ftm_push(&self, serial: &str, change: Value) -> (StatusCode, Value) {
-        let url = format!("{}/appliances/{serial}/ftm-push", self.url("appliance"));
-        let response = self.client.patch(url).json(&change).send().await.unwrap();
-        (
-            response.status(),
-            response.json().await.unwrap_or(Value::Null),
-        )
+    pub async fn ftm_push(&self, serial: &str, change: Value) -> FtmPushSettings {
+        let change: FtmPushChange = serde_json::from_value(change).unwrap();
+        self.api()
+            .appliances()
+            .ftm_push(serial, &change)
+            .await
+            .unwrap()
     }
 
-    /// `PATCH /phones/{id}`.
+    /// `PATCH /phones/{id}`: the phone after the change, as JSON.
     pub async fn change_phone(&self, phone: &str, change: Value) -> Value {
-        let url = format!("{}/phones/{phone}", self.url("phone"));
-        let response = self.client.patch(url).json(&change).send().await.unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-        response.json().await.unwrap()
+        let change: PhoneChange = serde_json::from_value(change).unwrap();
+        let changed = self.api().phones().change(phone, &change).await.unwrap();
+        serde_json::to_value(changed).unwrap()
     }
 
     /// `GET /phones/{id}/inbox`.
