@@ -3,10 +3,10 @@
 //! provisioned by ProvisionRequests, seeds downloaded by a phone; and the SoftToken bodies the load sends.
 
 use anyhow::{Context, bail, ensure};
+use protocol::appliance::{NewAppliance, ProvisionTokenRequest};
 use protocol::envelope::Envelope;
 use protocol::header::RequestHeader;
 use protocol::id::ApplianceSerial;
-use protocol::appliance::{NewAppliance, ProvisionTokenRequest};
 use protocol::ledger::LicenseSpec;
 use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
