@@ -160,10 +160,10 @@ impl MessageQuery {
                 );
             }
         }
-        if let Some(limit) = self.limit {
-            if !(1..=MAX_MESSAGES).contains(&limit) {
-                return Err(format!("limit must be 1 to {MAX_MESSAGES}, not {limit}"));
-            }
+        if let Some(limit) = self.limit
+            && !(1..=MAX_MESSAGES).contains(&limit)
+        {
+            return Err(format!("limit must be 1 to {MAX_MESSAGES}, not {limit}"));
         }
         Ok(())
     }

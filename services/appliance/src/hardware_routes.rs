@@ -345,21 +345,21 @@ async fn create_user(
         ));
     }
     // FortiAuthenticator's user form checks these fields before it saves anything.
-    if let Some(email) = &body.email {
-        if email.trim().parse::<lettre::Address>().is_err() {
-            return Err(ApplianceError::BadRequest(format!(
-                "email `{}` is not an email address",
-                email.chars().take(80).collect::<String>()
-            )));
-        }
+    if let Some(email) = &body.email
+        && email.trim().parse::<lettre::Address>().is_err()
+    {
+        return Err(ApplianceError::BadRequest(format!(
+            "email `{}` is not an email address",
+            email.chars().take(80).collect::<String>()
+        )));
     }
-    if let Some(phone) = &body.sms_phone {
-        if !crate::delivery::valid_phone(phone.trim()) {
-            return Err(ApplianceError::BadRequest(format!(
-                "sms_phone `{}` is not a mobile number in E.164 (+ and 8 to 15 digits)",
-                phone.chars().take(32).collect::<String>()
-            )));
-        }
+    if let Some(phone) = &body.sms_phone
+        && !crate::delivery::valid_phone(phone.trim())
+    {
+        return Err(ApplianceError::BadRequest(format!(
+            "sms_phone `{}` is not a mobile number in E.164 (+ and 8 to 15 digits)",
+            phone.chars().take(32).collect::<String>()
+        )));
     }
     if !kinds::provisions_automatically(appliance.mode) {
         return Err(ApplianceError::Conflict(format!(
@@ -507,15 +507,13 @@ async fn change_messaging(
     change: Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApplianceError> {
     // Read as an object first: serde would take a JSON array as the fields in order (`["mail", 25]`).
-    let change: MessagingChange = serde_json::from_value(serde_json::Value::Object(
-        change.into_inner(),
-    ))
-    .map_err(|e| {
-        ApiError::bad_request(
-            "admin.body.invalid",
-            format!("the request body was refused: {e}"),
-        )
-    })?;
+    let change: MessagingChange =
+        serde_json::from_value(serde_json::Value::Object(change.into_inner())).map_err(|e| {
+            ApiError::bad_request(
+                "admin.body.invalid",
+                format!("the request body was refused: {e}"),
+            )
+        })?;
     let appliance = find(&state, &serial)?;
     let current = state.profile_of(&appliance)?;
     apply_messaging(current.messaging.clone(), &change).map_err(ApplianceError::BadRequest)?;
