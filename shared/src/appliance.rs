@@ -394,7 +394,7 @@ pub struct DebugLog {
 /// `POST /appliances/{serial}/users`: a local user created with token authentication. FortiAuthenticator
 /// gives it the next Available token (mobile tokens first, provisioned and sent as the request says); the
 /// other kinds provision tokens manually and refuse `token_auth` without a `token`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     pub name: String,

@@ -51,14 +51,14 @@ pub struct FacChange {
 
 /// `PATCH /appliances/{serial}/fac/tokens/{token}`: lock a token for assignment (FAC's token list, "Lock"), or
 /// unlock it. Assigning a locked token is refused with `This serial number is not available for use.`
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenLockChange {
     pub locked: bool,
 }
 
-/// The token after a [`TokenLockChange`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The token after a lock change (`PATCH /appliances/{serial}/fac/tokens/{token}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenLockView {
     pub serial: TokenSerial,
     pub locked: bool,

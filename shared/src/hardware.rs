@@ -83,7 +83,7 @@ impl std::fmt::Debug for ActivatedHardwareToken {
 #[serde(deny_unknown_fields)]
 pub struct NewHardwareBatch {
     pub model: HardwareModel,
-    /// How many tokens, 1 to [`MAX_BATCH_TOKENS`].
+    /// How many tokens, 1 to 1000.
     pub count: u32,
     /// DEMO tokens ("unlimited" in FortiGuard, KB 194435) never lock on activation.
     #[serde(default)]
@@ -97,7 +97,7 @@ pub struct NewHardwareBatch {
 pub const MAX_BATCH_TOKENS: u32 = 1000;
 
 /// A batch (`GET /__admin/hardware-tokens/{batch}`); never shows seeds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareBatchView {
     /// `HW` + 6 digits, e.g. `HW000001`.
     pub batch: String,
@@ -128,7 +128,7 @@ pub struct HardwareTokenView {
 }
 
 /// `GET /__admin/hardware-tokens`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareBatchList {
     pub batches: Vec<HardwareBatchView>,
 }
@@ -210,7 +210,7 @@ pub const SEED_FILE_PASSWORD_HEADER: &str = "x-fortimock-seed-file-password";
 
 /// `POST /appliances/{serial}/hardware/activate`: `execute fortitoken activate <sn> [<sn> …]` (FortiOS), the
 /// import by serial (FortiAuthenticator).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HardwareActivate {
     /// The serials as typed; FortiOS drops what is not a hardware serial without a word.
@@ -219,7 +219,7 @@ pub struct HardwareActivate {
 
 /// `POST /appliances/{serial}/hardware/import-seed-file`: the offline import of a seed file (FortiOS
 /// `execute fortitoken import`, the GUI's "Seed File"), with no FortiGuard contact.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SeedFileImport {
     /// The zip file as Customer Service sent it, in Base64.
@@ -230,7 +230,7 @@ pub struct SeedFileImport {
 
 /// `POST /appliances/{serial}/hardware/assign`: a hardware token given to a user (Available → Assigned; there
 /// is no user activation step).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HardwareAssign {
     /// A hardware serial, or `any` for the first one not assigned.
@@ -256,7 +256,7 @@ pub struct HardwareTokenRow {
 }
 
 /// What an activation or a seed-file import did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HardwareOutcome {
     /// The rows the operation added or changed.
     pub tokens: Vec<HardwareTokenRow>,
@@ -267,7 +267,7 @@ pub struct HardwareOutcome {
 }
 
 /// `GET /appliances/{serial}/fortitoken-info`: `diagnose fortitoken info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FortitokenInfo {
     pub tokens: Vec<FortitokenInfoRow>,
     /// `Total activated token: N`.
@@ -281,7 +281,7 @@ pub struct FortitokenInfo {
 }
 
 /// One line of `diagnose fortitoken info`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FortitokenInfoRow {
     pub serial: String,
     pub drift: i64,

@@ -28,14 +28,16 @@
 //! Modules: `services` (starting the services together: what `fortimock up` runs), `client` (finding and
 //! calling a running suite: [`SuiteClient`], and [`Refusal`], how a refusal of fortimock's API reads),
 //! `typed` (one method per endpoint of the control plane, forticare's licenses, transfer tickets and
-//! hardware batches, and the virtual phones) and `typed_appliance` (the virtual appliances, their hardware
-//! tokens, FortiAuthenticators' own API, captured messages). The `fortimock` CLI and the e2e harness call
+//! hardware batches, and the virtual phones), `typed_appliance` (the virtual appliances, their hardware
+//! tokens, FortiAuthenticators' own API, captured messages) and `typed_messaging` (an appliance's messaging
+//! settings and `send-activation`). The `fortimock` CLI and the e2e harness call
 //! the suite through these same clients.
 
 pub mod client;
 pub mod services;
 pub mod typed;
 pub mod typed_appliance;
+pub mod typed_messaging;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -53,6 +55,7 @@ pub use typed::{
     Transfers,
 };
 pub use typed_appliance::{Appliances, Fac, Messages};
+pub use typed_messaging::Messaging;
 
 /// The default lab (`fixtures/lab.json`): its licenses and FortiCare API user, as `fortimock up` loads it.
 pub const DEFAULT_LAB: &str = include_str!("../../fixtures/lab.json");

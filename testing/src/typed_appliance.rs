@@ -417,6 +417,13 @@ impl Messages<'_> {
             .await
     }
 
+    /// `DELETE /__admin/messages/{id}`: the message removed.
+    pub async fn remove(&self, id: &str) -> anyhow::Result<MessageView> {
+        self.client
+            .delete_json(appliance::NAME, &paths::fill(paths::ADMIN_MESSAGE, &[id]))
+            .await
+    }
+
     /// `GET /__admin/messages/{id}/message.eml`: the raw email.
     pub async fn eml(&self, id: &str) -> anyhow::Result<Vec<u8>> {
         self.client

@@ -18,6 +18,7 @@ mod health;
 mod hostile;
 mod journal;
 mod malformed;
+mod message_input;
 mod messages;
 mod openapi;
 mod persistence;

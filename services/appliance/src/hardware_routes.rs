@@ -7,13 +7,17 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use lab::api::Api;
 use lab::http::{ApiError, Json, Query};
-use protocol::appliance::{FortiTokenStatus, NewUser, ProvisionTokenRequest};
+use protocol::admin::ErrorBody;
+use protocol::appliance::{
+    FortiTokenStatus, NewUser, OperationFailure, ProvisionOutcome, ProvisionTokenRequest,
+};
 use protocol::hardware::{
-    HardwareActivate, HardwareAssign, HardwareHolderQuery, HardwareHolders, SeedFileImport,
+    FortitokenInfo, HardwareActivate, HardwareAssign, HardwareHolderQuery, HardwareHolders,
+    HardwareOutcome, HardwareTokenRow, SeedFileImport,
 };
 use protocol::messages::{
-    DeliveryMethod, MessageList, MessageQuery, MessagesCleared, MessagingChange, MessagingSettings,
-    SendActivation, SmsAccepted, SmsRefused, SmsSubmit,
+    ClearQuery, Delivered, DeliveryMethod, MessageList, MessageQuery, MessageView, MessagesCleared,
+    MessagingChange, MessagingSettings, SendActivation, SmsAccepted, SmsRefused, SmsSubmit,
 };
 use protocol::paths;
 use protocol::scenario::{SMS_MESSAGE, ScenarioAction, Trigger};
@@ -64,6 +68,7 @@ pub(crate) fn admin_routes(api: &mut Api<'_>) {
     api.route(__path_list_messages, list_messages)
         .route(__path_clear_messages, clear_messages)
         .route(__path_show_message, show_message)
+        .route(__path_delete_message, delete_message)
         .route(__path_message_eml, message_eml)
         .route(__path_message_qr, message_qr);
 }
@@ -74,7 +79,7 @@ pub(crate) fn admin_routes(api: &mut Api<'_>) {
     request_body = HardwareHolderQuery,
     responses(
         (status = 200, description = "The assignments found (a token nobody has is left out).", body = HardwareHolders),
-        (status = 400, description = "Not a list of hardware serials.", body = protocol::admin::ErrorBody)))]
+        (status = 400, description = "Not a list of hardware serials.", body = ErrorBody)))]
 async fn hardware_holders(
     state: web::Data<Appliances>,
     query: Json<HardwareHolderQuery>,
@@ -84,9 +89,11 @@ async fn hardware_holders(
 }
 
 /// `?debug=true`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct DebugQuery {
+    /// Include the operation's FortiOS debug lines (`diagnose fortitoken debug enable`).
     #[serde(default)]
     debug: bool,
 }
@@ -105,7 +112,15 @@ fn with_debug<T: serde::Serialize>(
     HttpResponse::Ok().json(answer)
 }
 
-#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ACTIVATE, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Hardware tokens activated by serial through FortiGuard: per token the seed or the refusal.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ACTIVATE, tag = "hardware tokens",
+    params(("serial" = String, Path, description = "The appliance's serial number."), DebugQuery),
+    request_body = HardwareActivate,
+    responses(
+        (status = 200, description = "Hardware tokens activated by serial through FortiGuard: each token's row with its `diagnose fortitoken info` status (the seed, or FortiGuard's refusal), and the serials FortiOS dropped without a word.", body = HardwareOutcome),
+        (status = 400, description = "`admin.body.invalid` (not the JSON asked for, an unknown field), `appliance.bad-request` (over 1000 serials, a malformed appliance serial).", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 422, description = "FortiOS's `cmdb save error` (bug 1218458, on the firmware versions that carry it), with debug lines.", body = OperationFailure),
+        (status = 502, description = "FortiGuard could not be reached.", body = OperationFailure)))]
 async fn activate(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -142,7 +157,14 @@ async fn activate(
     }
 }
 
-#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_IMPORT, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A 200CD batch's seed file (password-protected zip) imported offline.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_IMPORT, tag = "hardware tokens",
+    params(("serial" = String, Path, description = "The appliance's serial number."), DebugQuery),
+    request_body = SeedFileImport,
+    responses(
+        (status = 200, description = "A batch's seed file (password-protected zip, FTK200CD format) imported offline, with no FortiGuard contact: the rows added or changed.", body = HardwareOutcome),
+        (status = 400, description = "`admin.body.invalid`, or a file that is not Base64, not a zip, the wrong password, or not in the FTK200CD format (never quoting a seed).", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody),
+        (status = 413, description = "`admin.body.too-large`: over twice the largest seed file.", body = ErrorBody)))]
 async fn import_seed_file(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -158,7 +180,14 @@ async fn import_seed_file(
     Ok(HttpResponse::Ok().json(outcome))
 }
 
-#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ASSIGN, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A hardware token assigned to a user.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_HARDWARE_ASSIGN, tag = "hardware tokens",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    request_body = HardwareAssign,
+    responses(
+        (status = 200, description = "A hardware token assigned to a user (Available to Assigned; no user activation step).", body = HardwareTokenRow),
+        (status = 400, description = "`admin.body.invalid`, or `appliance.bad-request` (a user name FortiOS refuses).", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`, or no such hardware token on the appliance (none Available for `any`).", body = ErrorBody),
+        (status = 409, description = "The token is assigned to someone else or has no seed, or the user holds another token.", body = ErrorBody)))]
 async fn assign(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -170,7 +199,12 @@ async fn assign(
     Ok(HttpResponse::Ok().json(row))
 }
 
-#[utoipa::path(get, path = paths::APPLIANCE_FORTITOKEN_INFO, tag = "hardware tokens", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "`diagnose fortitoken info`: every token the appliance holds.")))]
+#[utoipa::path(get, path = paths::APPLIANCE_FORTITOKEN_INFO, tag = "hardware tokens",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    responses(
+        (status = 200, description = "`diagnose fortitoken info`: every token the appliance holds, and the text as FortiOS prints it.", body = FortitokenInfo),
+        (status = 400, description = "`appliance.bad-request`: a malformed appliance serial.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn fortitoken_info(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -205,7 +239,7 @@ pub(crate) async fn deliver(
     appliance: &Appliance,
     token: &Token,
     to: &Recipient,
-) -> Result<protocol::messages::Delivered, ApplianceError> {
+) -> Result<Delivered, ApplianceError> {
     let (Some(code), Some(expire), Some(user)) =
         (&token.activation_code, token.activation_expire, &token.user)
     else {
@@ -236,7 +270,15 @@ pub(crate) fn provision_recipient(request: &ProvisionTokenRequest) -> Option<Rec
 }
 
 /// `user/fortitoken/send-activation`: the code of a Pending token sent (again).
-#[utoipa::path(post, path = paths::APPLIANCE_SEND_ACTIVATION, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "`user/fortitoken/send-activation`: the code of a Pending token sent (again).")))]
+#[utoipa::path(post, path = paths::APPLIANCE_SEND_ACTIVATION, tag = "activation messages",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    request_body = SendActivation,
+    responses(
+        (status = 200, description = "`user/fortitoken/send-activation`: the code of a Pending token sent (again); where it went and what the server answered.", body = Delivered),
+        (status = 400, description = "`admin.body.invalid` (an unknown `method`, an unknown field), or `appliance.bad-request` (no `email` for email, no `sms_phone` for sms).", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`, or no such token on the appliance.", body = ErrorBody),
+        (status = 409, description = "The token is not Pending: only a Pending token's code can be sent.", body = ErrorBody),
+        (status = 502, description = "`appliance.delivery.failed`: FortiOS's `Failed to send activation code` (a bad address or number, a refusing mail server or SMS gateway); the token stays Pending.", body = ErrorBody)))]
 async fn send_activation(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -273,7 +315,17 @@ async fn send_activation(
 /// `POST /appliances/{serial}/users`: a user with token authentication. A FortiAuthenticator gives it the
 /// next Available mobile token (provisioned, and sent when the request names an address or number) or, with
 /// none left, the next new hardware token; the other kinds provision manually.
-#[utoipa::path(post, path = paths::APPLIANCE_USERS, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "A user with token authentication.")))]
+#[utoipa::path(post, path = paths::APPLIANCE_USERS, tag = "virtual appliances",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    request_body = NewUser,
+    responses(
+        (status = 200, description = "A FortiAuthenticator's user with the next Available mobile token, provisioned (and its code sent when the request names an address or number).", body = ProvisionOutcome),
+        (status = 201, description = "With no mobile token Available: the next new hardware token, assigned.", body = HardwareTokenRow),
+        (status = 400, description = "`admin.body.invalid` (not JSON, an unknown field), or `appliance.bad-request` (a user name FortiOS refuses, no `token_auth`, an email address or mobile number that is not one).", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`, or no token left to give.", body = ErrorBody),
+        (status = 409, description = "Not a FortiAuthenticator (the other kinds provision manually), or the user already holds a token.", body = ErrorBody),
+        (status = 422, description = "The FortiToken server refused the provisioning.", body = OperationFailure),
+        (status = 502, description = "The FortiToken server could not be reached, or `Failed to send activation code` (the token stays Pending).", body = OperationFailure)))]
 async fn create_user(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -291,6 +343,23 @@ async fn create_user(
         return Err(ApplianceError::BadRequest(
             "fortimock keeps only users with token authentication: set `token_auth`".to_owned(),
         ));
+    }
+    // FortiAuthenticator's user form checks these fields before it saves anything.
+    if let Some(email) = &body.email
+        && email.trim().parse::<lettre::Address>().is_err()
+    {
+        return Err(ApplianceError::BadRequest(format!(
+            "email `{}` is not an email address",
+            email.chars().take(80).collect::<String>()
+        )));
+    }
+    if let Some(phone) = &body.sms_phone
+        && !crate::delivery::valid_phone(phone.trim())
+    {
+        return Err(ApplianceError::BadRequest(format!(
+            "sms_phone `{}` is not a mobile number in E.164 (+ and 8 to 15 digits)",
+            phone.chars().take(32).collect::<String>()
+        )));
     }
     if !kinds::provisions_automatically(appliance.mode) {
         return Err(ApplianceError::Conflict(format!(
@@ -411,7 +480,12 @@ pub(crate) fn new_profile(
     })
 }
 
-#[utoipa::path(get, path = paths::APPLIANCE_MESSAGING, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Where activation emails and SMS go (SMTP server, SMS gateway).")))]
+#[utoipa::path(get, path = paths::APPLIANCE_MESSAGING, tag = "activation messages",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    responses(
+        (status = 200, description = "Where activation emails and SMS go (`config system email-server`, the SMS gateway).", body = MessagingSettings),
+        (status = 400, description = "`appliance.bad-request`: a malformed appliance serial.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn messaging(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
@@ -420,14 +494,27 @@ async fn messaging(
     Ok(HttpResponse::Ok().json(state.profile_of(&appliance)?.messaging))
 }
 
-#[utoipa::path(patch, path = paths::APPLIANCE_MESSAGING, tag = "activation messages", params(("serial" = String, Path, description = "The appliance's serial number.")), responses((status = "2XX", description = "Where activation emails and SMS go, changed.")))]
+#[utoipa::path(patch, path = paths::APPLIANCE_MESSAGING, tag = "activation messages",
+    params(("serial" = String, Path, description = "The appliance's serial number.")),
+    request_body = MessagingChange,
+    responses(
+        (status = 200, description = "Where activation emails and SMS go, changed (the fields given; all or none).", body = MessagingSettings),
+        (status = 400, description = "`admin.body.invalid` (not JSON, a wrong type, an unknown field), or `appliance.bad-request` naming the bad value (a server that is not a host name or address, port 0, a security other than starttls or none, a sender that is not an email address, a gateway that is not an http(s) URL); nothing changes.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
 async fn change_messaging(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    change: Json<MessagingChange>,
+    change: Json<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<HttpResponse, ApplianceError> {
+    // Read as an object first: serde would take a JSON array as the fields in order (`["mail", 25]`).
+    let change: MessagingChange =
+        serde_json::from_value(serde_json::Value::Object(change.into_inner())).map_err(|e| {
+            ApiError::bad_request(
+                "admin.body.invalid",
+                format!("the request body was refused: {e}"),
+            )
+        })?;
     let appliance = find(&state, &serial)?;
-    let change = change.into_inner();
     let current = state.profile_of(&appliance)?;
     apply_messaging(current.messaging.clone(), &change).map_err(ApplianceError::BadRequest)?;
     let profile = state
@@ -443,18 +530,36 @@ async fn change_messaging(
 }
 
 /// The SMS sink: takes an SMS as a gateway would, stores it before answering.
-#[utoipa::path(post, path = paths::SMS_GATEWAY, tag = "SMS gateway (appliances' wire)", responses((status = "2XX", description = "The SMS sink: takes an SMS as a gateway would, stores it before answering.")))]
+#[utoipa::path(post, path = paths::SMS_GATEWAY, tag = "SMS gateway (appliances' wire)",
+    request_body = SmsSubmit,
+    responses(
+        (status = 201, description = "The SMS sink took the SMS as a gateway would, stored before this answer.", body = SmsAccepted),
+        (status = 400, description = "Not the JSON asked for (a missing or unknown field, a wrong type), `to` not in E.164, `text` empty or over 1600 characters, `from` over 64; nothing is stored.", body = SmsRefused),
+        (status = 503, description = "A scenario armed on the appliance service refused it (or its bare status); nothing is stored.", body = SmsRefused)))]
 async fn sms_sink(
     state: web::Data<Appliances>,
     http: HttpRequest,
-    body: Json<SmsSubmit>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApplianceError> {
-    let body = body.into_inner();
     let refuse = |status: StatusCode, error: String| {
         HttpResponse::build(status).json(SmsRefused {
             status: "error".to_owned(),
             error,
         })
+    };
+    // Read here rather than by the `Json` extractor, so a body that is not an SMS is refused in the
+    // gateway's own shape too.
+    let bytes = lab::http::read_body(&http, payload.into_inner(), lab::http::ADMIN_JSON_LIMIT)
+        .await
+        .map_err(ApiError::from)?;
+    let body: SmsSubmit = match serde_json::from_slice(&bytes) {
+        Ok(body) => body,
+        Err(e) => {
+            return Ok(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not an SMS (`from`, `to`, `text`): {e}"),
+            ));
+        }
     };
     if !crate::delivery::valid_phone(body.to.trim()) {
         return Ok(refuse(
@@ -507,20 +612,47 @@ async fn sms_sink(
     }))
 }
 
-#[utoipa::path(get, path = paths::ADMIN_MESSAGES, tag = "activation messages", responses((status = "2XX", description = "The captured activation messages (email and SMS), filtered by recipient.")))]
+#[utoipa::path(get, path = paths::ADMIN_MESSAGES, tag = "activation messages",
+    params(MessageQuery),
+    responses(
+        (status = 200, description = "The captured activation messages (email and SMS), oldest first, filtered by recipient, kind and appliance.", body = MessageList),
+        (status = 400, description = "`admin.query.invalid`: an unknown parameter, a kind other than email or sms, a blank or overlong filter, a limit that is not 1 to 10000.", body = ErrorBody)))]
 async fn list_messages(
     state: web::Data<Appliances>,
-    query: Query<MessageQuery>,
+    pairs: Query<Vec<(String, String)>>,
 ) -> Result<HttpResponse, ApplianceError> {
+    // Read pair by pair rather than by serde, so the refusal names the parameter that is wrong.
+    let query = MessageQuery::from_pairs(&pairs)
+        .map_err(|why| ApiError::bad_request("admin.query.invalid", why))?;
     Ok(HttpResponse::Ok().json(MessageList {
         messages: state.mailbox.list(&query)?,
     }))
 }
 
-#[utoipa::path(delete, path = paths::ADMIN_MESSAGES, tag = "activation messages", responses((status = "2XX", description = "Every captured message removed.")))]
-async fn clear_messages(state: web::Data<Appliances>) -> Result<HttpResponse, ApplianceError> {
+#[utoipa::path(delete, path = paths::ADMIN_MESSAGES, tag = "activation messages",
+    responses(
+        (status = 200, description = "Every captured message removed; how many (ids start at m1 again).", body = MessagesCleared),
+        (status = 400, description = "`admin.query.invalid`: any query parameter (a filter is refused, never ignored: this removes every message).", body = ErrorBody)))]
+async fn clear_messages(
+    state: web::Data<Appliances>,
+    _query: Query<ClearQuery>,
+) -> Result<HttpResponse, ApplianceError> {
     let removed = state.mailbox.clear().await?;
     Ok(HttpResponse::Ok().json(MessagesCleared { removed }))
+}
+
+/// The sequence number of message id `id`: `appliance.message.bad-id` (400) for what is not an id the
+/// mailbox gives (`m1`, `m2`, …).
+fn message_seq(id: &str) -> Result<u64, ApplianceError> {
+    crate::messages::sequence_of(id).ok_or_else(|| {
+        ApplianceError::Api(ApiError::bad_request(
+            "appliance.message.bad-id",
+            format!(
+                "`{}` is not a message id (m1, m2, …); GET /__admin/messages lists them",
+                id.chars().take(40).collect::<String>()
+            ),
+        ))
+    })
 }
 
 fn no_message(id: &str) -> ApplianceError {
@@ -533,21 +665,58 @@ fn no_message(id: &str) -> ApplianceError {
     ))
 }
 
-#[utoipa::path(get, path = paths::ADMIN_MESSAGE, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "One captured message.")))]
+/// The message `id` names, with its raw bytes: 400 for a malformed id, 404 for one not captured.
+fn captured(state: &Appliances, id: &str) -> Result<(MessageView, Vec<u8>), ApplianceError> {
+    message_seq(id)?;
+    state.mailbox.get(id)?.ok_or_else(|| no_message(id))
+}
+
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE, tag = "activation messages",
+    params(("id" = String, Path, description = "The message's id (`m1`, `m2`, …).")),
+    responses(
+        (status = 200, description = "One captured message, parsed (subject, text, activation code, expiry, links).", body = MessageView),
+        (status = 400, description = "`appliance.message.bad-id`: not a message id.", body = ErrorBody),
+        (status = 404, description = "`appliance.message.not-found`.", body = ErrorBody)))]
 async fn show_message(
     state: web::Data<Appliances>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApplianceError> {
-    let (view, _) = state.mailbox.get(&id)?.ok_or_else(|| no_message(&id))?;
+    let (view, _) = captured(&state, &id)?;
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[utoipa::path(get, path = paths::ADMIN_MESSAGE_EML, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "One captured email as it was received (RFC 5322).")))]
+#[utoipa::path(delete, path = paths::ADMIN_MESSAGE, tag = "activation messages",
+    params(("id" = String, Path, description = "The message's id (`m1`, `m2`, …).")),
+    responses(
+        (status = 200, description = "The message removed (the others keep their ids; a new message is numbered after the newest kept).", body = MessageView),
+        (status = 400, description = "`appliance.message.bad-id`: not a message id.", body = ErrorBody),
+        (status = 404, description = "`appliance.message.not-found`.", body = ErrorBody)))]
+async fn delete_message(
+    state: web::Data<Appliances>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApplianceError> {
+    let seq = message_seq(&id)?;
+    let removed = state
+        .mailbox
+        .remove(seq)
+        .await?
+        .ok_or_else(|| no_message(&id))?;
+    tracing::info!(message = %removed.id, "captured message removed");
+    Ok(HttpResponse::Ok().json(removed))
+}
+
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE_EML, tag = "activation messages",
+    params(("id" = String, Path, description = "The message's id (`m1`, `m2`, …).")),
+    responses(
+        (status = 200, description = "One captured email as it was received (RFC 5322).", content_type = "message/rfc822", body = Vec<u8>),
+        (status = 400, description = "`appliance.message.bad-id`: not a message id.", body = ErrorBody),
+        (status = 404, description = "`appliance.message.not-found`.", body = ErrorBody),
+        (status = 422, description = "`appliance.message.not-email`: an SMS has no .eml.", body = ErrorBody)))]
 async fn message_eml(
     state: web::Data<Appliances>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApplianceError> {
-    let (view, raw) = state.mailbox.get(&id)?.ok_or_else(|| no_message(&id))?;
+    let (view, raw) = captured(&state, &id)?;
     if view.kind != DeliveryMethod::Email {
         return Err(ApplianceError::Api(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -564,12 +733,18 @@ async fn message_eml(
         .body(raw))
 }
 
-#[utoipa::path(get, path = paths::ADMIN_MESSAGE_QR, tag = "activation messages", params(("id" = String, Path, description = "The message's id.")), responses((status = "2XX", description = "The activation QR code of a captured email (PNG).")))]
+#[utoipa::path(get, path = paths::ADMIN_MESSAGE_QR, tag = "activation messages",
+    params(("id" = String, Path, description = "The message's id (`m1`, `m2`, …).")),
+    responses(
+        (status = 200, description = "The activation QR code of a captured email (PNG).", content_type = "image/png", body = Vec<u8>),
+        (status = 400, description = "`appliance.message.bad-id`: not a message id.", body = ErrorBody),
+        (status = 404, description = "`appliance.message.not-found`.", body = ErrorBody),
+        (status = 422, description = "`appliance.message.no-qr`: the message carries no QR code image (an SMS, or an email without one).", body = ErrorBody)))]
 async fn message_qr(
     state: web::Data<Appliances>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApplianceError> {
-    let (view, raw) = state.mailbox.get(&id)?.ok_or_else(|| no_message(&id))?;
+    let (view, raw) = captured(&state, &id)?;
     let png = crate::messages::qr_image(&raw).ok_or_else(|| {
         ApplianceError::Api(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,

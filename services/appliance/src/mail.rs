@@ -29,8 +29,9 @@ use crate::messages::{Captured, Mailbox};
 
 /// The largest message the listener takes (`552 5.3.4` past it).
 pub const MAX_MESSAGE: usize = 4 * 1024 * 1024;
-/// The longest line it reads (SMTP allows 1,000 octets; some clients send longer header lines).
-const MAX_LINE: u64 = 64 * 1024;
+/// The longest line it reads (SMTP allows 1,000 octets; some clients send longer header lines): a longer
+/// one is answered `500 5.5.2 Line too long` and the connection closed.
+pub const MAX_LINE: u64 = 64 * 1024;
 /// How long a client may stay silent before the session is closed (`421 4.4.2`).
 const IDLE: Duration = Duration::from_secs(60);
 /// How long one session may last in all, however busy the client keeps it (`421 4.4.2` past it).
@@ -202,6 +203,9 @@ struct Pending {
     captured: Option<Captured>,
     /// A scenario's delay: wait it out before answering.
     delay: Option<Duration>,
+    /// A message whose data ended refused (too big): this reply instead of `mailin`'s, which was told OK so
+    /// the session goes back to taking commands (after a refused `DATA` end it would keep reading data).
+    refused: Option<(u16, &'static str)>,
     tls: bool,
 }
 
@@ -293,7 +297,9 @@ impl Handler for Capture {
     fn data_end(&mut self) -> Response {
         if self.too_big {
             self.data.clear();
-            return Response::custom(552, "5.3.4 Message too big".to_owned());
+            self.too_big = false;
+            self.pending().refused = Some((552, "5.3.4 Message too big"));
+            return mailin::response::OK;
         }
         let tls = self.pending().tls;
         let captured = Captured {
@@ -398,10 +404,17 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
             return Ok(Next::Closed);
         }
         let mut response = session.process(&line);
-        let (captured, delay) = {
+        let (captured, delay, refused) = {
             let mut pending = shared.lock().unwrap_or_else(PoisonError::into_inner);
-            (pending.captured.take(), pending.delay.take())
+            (
+                pending.captured.take(),
+                pending.delay.take(),
+                pending.refused.take(),
+            )
         };
+        if let Some((code, text)) = refused {
+            response = Response::custom(code, text.to_owned());
+        }
         if let Some(message) = captured {
             let to = message.to.join(", ");
             match context.mailbox.capture(message).await {

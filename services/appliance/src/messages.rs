@@ -113,13 +113,26 @@ impl Mailbox {
 
     /// One message, parsed, with its raw bytes; `None` for an id that is not one.
     pub fn get(&self, id: &str) -> Result<Option<(MessageView, Vec<u8>)>, StoreError> {
-        let Some(seq) = id.strip_prefix('m').and_then(|n| n.parse::<u64>().ok()) else {
+        let Some(seq) = sequence_of(id) else {
             return Ok(None);
         };
         let record = self
             .store
             .read(|r| r.record::<MessageRecord>(MESSAGES, &key(seq)))?;
         Ok(record.map(|r| (view(&r), r.raw.into_bytes())))
+    }
+
+    /// Removes message `seq` in one transaction; what it was, or `None` when there is no such message.
+    pub async fn remove(&self, seq: u64) -> Result<Option<MessageView>, StoreError> {
+        self.store
+            .write(move |tx| {
+                let Some(record) = tx.record::<MessageRecord>(MESSAGES, &key(seq))? else {
+                    return Ok(None);
+                };
+                tx.remove(MESSAGES, &key(seq))?;
+                Ok(Some(view(&record)))
+            })
+            .await
     }
 
     /// Removes every message; how many.
@@ -138,6 +151,20 @@ impl Mailbox {
             })
             .await
     }
+}
+
+/// The sequence number of a message id as the mailbox gives them (`m` and a number without leading zeros:
+/// `m1`, `m2`, …); `None` for anything else, so `m01` never names `m1`.
+pub fn sequence_of(id: &str) -> Option<u64> {
+    let digits = id.strip_prefix('m')?;
+    if digits.is_empty()
+        || digits.len() > 19
+        || digits.starts_with('0')
+        || !digits.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn selects(query: &MessageQuery, message: &MessageView) -> bool {
@@ -259,6 +286,26 @@ pub fn check_record(key: &[u8], value: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_ids_are_m_and_a_number_without_leading_zeros() {
+        assert_eq!(sequence_of("m1"), Some(1));
+        assert_eq!(sequence_of("m10000"), Some(10_000));
+        for bad in [
+            "",
+            "m",
+            "m0",
+            "m01",
+            "1",
+            "M1",
+            "m1x",
+            "m-1",
+            "m 1",
+            "m99999999999999999999",
+        ] {
+            assert_eq!(sequence_of(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn codes_expiries_and_links_are_read_from_the_text() {

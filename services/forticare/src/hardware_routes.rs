@@ -12,8 +12,8 @@ use protocol::catalogue::{NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED};
 use protocol::envelope::Message;
 use protocol::hardware::{
     ActivatedHardwareToken, HardwareActivationRequest, HardwareActivationResponse,
-    HardwareBatchList, MAX_BATCH_TOKENS, NewHardwareBatch, ResetLockOutcome, ResetLockRequest,
-    SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
+    HardwareBatchList, HardwareBatchView, MAX_BATCH_TOKENS, NewHardwareBatch, ResetLockOutcome,
+    ResetLockRequest, SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
 };
 use protocol::id::HardwareSerial;
 use protocol::modeled::{self, HARDWARE_RESET_ASSIGNED};
@@ -112,14 +112,19 @@ pub(crate) async fn activate(
     Ok(reply(&response, TYPE, result))
 }
 
-#[utoipa::path(get, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens", responses((status = "2XX", description = "The hardware token batches.")))]
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens",
+    responses((status = 200, description = "The hardware token batches, each with its tokens' lock states (never a seed).", body = HardwareBatchList)))]
 async fn list_batches(state: web::Data<Forticare>) -> Result<HttpResponse, ForticareError> {
     Ok(HttpResponse::Ok().json(HardwareBatchList {
         batches: state.hardware.batches()?,
     }))
 }
 
-#[utoipa::path(post, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens", responses((status = "2XX", description = "A new hardware token batch.")))]
+#[utoipa::path(post, path = paths::ADMIN_HARDWARE_TOKENS, tag = "hardware tokens",
+    request_body = NewHardwareBatch,
+    responses(
+        (status = 201, description = "A new hardware token batch: serials in the real format, seeds FortiGuard keeps sealed (never shown).", body = HardwareBatchView),
+        (status = 400, description = "`admin.body.invalid` (an unknown model or field, a wrong type), or `forticare.hardware.invalid` (a count outside 1 to 1000, a note over 1 KiB); nothing is created.", body = protocol::admin::ErrorBody)))]
 async fn create_batch(
     state: web::Data<Forticare>,
     spec: Json<NewHardwareBatch>,
@@ -158,7 +163,11 @@ fn no_batch(batch: &str) -> ForticareError {
     .into()
 }
 
-#[utoipa::path(get, path = paths::ADMIN_HARDWARE_BATCH, tag = "hardware tokens", params(("batch" = String, Path, description = "The batch's id (`HW000001`).")), responses((status = "2XX", description = "One hardware token batch with its tokens.")))]
+#[utoipa::path(get, path = paths::ADMIN_HARDWARE_BATCH, tag = "hardware tokens",
+    params(("batch" = String, Path, description = "The batch's id (`HW000001`).")),
+    responses(
+        (status = 200, description = "One hardware token batch with its tokens.", body = HardwareBatchView),
+        (status = 404, description = "`forticare.hardware.no-batch`.", body = protocol::admin::ErrorBody)))]
 async fn show_batch(
     state: web::Data<Forticare>,
     batch: web::Path<String>,

@@ -68,7 +68,8 @@ pub enum Command {
     /// Reset the running suite to its start: every service emptied (forticare back to its fixtures), every
     /// scenario cleared, the clock back on real time.
     Reset(ResetArgs),
-    /// Arm, list and clear scenarios: errors forticare, ftm and the push relay answer on demand.
+    /// Arm, list and clear scenarios: errors forticare, ftm, the push relay and the appliance service's SMTP
+    /// listener and SMS sink answer on demand.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
     /// Replay a customer's FortiOS debug log: every request in it sent to fortimock, fortimock's answer next
@@ -353,6 +354,9 @@ pub enum FgtCommand {
     /// Hardware tokens on a virtual appliance: activate by serial, import a seed file, assign, info.
     #[command(subcommand)]
     Hardware(FgtHardwareCommand),
+    // `send-activation` and `messaging show|set`, from fgt_messaging.rs.
+    #[command(flatten)]
+    Messaging(crate::fgt_messaging::FgtMessagingCommand),
     /// `execute fortitoken-mobile poll`: ask the FortiToken server about pending tokens.
     Poll {
         #[command(flatten)]
@@ -974,7 +978,8 @@ pub const SERVICES: [&str; 5] = ["appliance", "phone", "push", "ftm", "forticare
 pub enum ScenarioCommand {
     /// Arm a scenario: a catalogue error (see `fortimock scenario errors`), or --status, or --delay-ms alone.
     Arm(Box<ScenarioArmArgs>),
-    /// List the scenarios armed on forticare, ftm and push, with how often each fired.
+    /// List the scenarios armed on forticare, ftm, push and appliance, with how often each fired and what
+    /// each matches (serial, token, recipient, …).
     List {
         #[command(flatten)]
         target: Target,
@@ -987,7 +992,7 @@ pub enum ScenarioCommand {
         target: Target,
         /// The scenario's id (`s1`, …); needs --service, since each service numbers its own.
         id: Option<String>,
-        /// forticare, ftm or push.
+        /// forticare, ftm, push or appliance.
         #[arg(long, value_parser = SCENARIO_SERVICES)]
         service: Option<String>,
     },

@@ -134,6 +134,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             }
         }
         FgtCommand::Hardware(command) => crate::hardware::run_fgt(command).await,
+        FgtCommand::Messaging(command) => crate::fgt_messaging::run(command).await,
         FgtCommand::Show { target, fgt, json } => {
             let client = SuiteClient::connect(&target)?;
             let appliance = client.appliances().get(&fgt.to_string()).await?;

@@ -20,6 +20,7 @@ pub mod dns;
 pub mod fac;
 pub mod fac_story;
 pub mod fgt;
+pub mod fgt_messaging;
 pub mod hardware;
 pub mod health;
 pub mod journal;

@@ -105,7 +105,9 @@ async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
             .with_context(|| {
                 format!("`{error}` is not an error a scenario can answer with; `fortimock scenario errors` lists them")
             })?,
-        (None, None) => bail!("--status and --delay-ms need --service (forticare, ftm or push)"),
+        (None, None) => {
+            bail!("--status and --delay-ms need --service (forticare, ftm, push or appliance)")
+        }
     };
     let spec = ScenarioSpec {
         error: args.error,
@@ -174,6 +176,7 @@ fn describe_match(when: &ScenarioMatch) -> String {
         ("activation code", &when.activation_code),
         ("mobile_id", &when.mobile_id),
         ("registration id", &when.registration_id),
+        ("recipient", &when.recipient),
     ];
     let parts: Vec<String> = fields
         .iter()

@@ -168,7 +168,13 @@ async fn change_fac(
 }
 
 /// `PATCH /appliances/{serial}/fac/tokens/{token}`: locks or unlocks one of the FAC's tokens for assignment.
-#[utoipa::path(patch, path = paths::APPLIANCE_FAC_TOKEN, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The token's serial number.")), responses((status = "2XX", description = "The token locked (assigning it is refused with `This serial number is not available for use.`) or unlocked.")))]
+#[utoipa::path(patch, path = paths::APPLIANCE_FAC_TOKEN, tag = "virtual FortiAuthenticators",
+    params(("serial" = String, Path, description = "The appliance's serial number."), ("token" = String, Path, description = "The token's serial number.")),
+    request_body = TokenLockChange,
+    responses(
+        (status = 200, description = "The token locked (assigning it is refused with `This serial number is not available for use.`) or unlocked.", body = TokenLockView),
+        (status = 400, description = "`admin.body.invalid`, or a token serial that is not one.", body = protocol::admin::ErrorBody),
+        (status = 404, description = "No such FortiAuthenticator, or no such token on it.", body = protocol::admin::ErrorBody)))]
 async fn lock_token(
     state: web::Data<Appliances>,
     path: web::Path<(String, String)>,
