@@ -1,7 +1,8 @@
 //! The whole FortiToken Mobile story through the public HTTP APIs only: a virtual appliance imports a
 //! license, provisions a token to a user, a virtual phone activates it, the appliance polls and sees the
 //! phone's reg-id and os-ver, the user logs in with the phone's OTP, a replay is refused, wrong codes count,
-//! and the user is locked out at the limit; for FortiGate (60 s) and FortiAuthenticator (30 s) tokens.
+//! and the user is locked out at the limit; for FortiGate (60 s) and FortiAuthenticator (its default 60 s,
+//! and 30 s set at creation) tokens.
 
 use e2e::TestSuite;
 use protocol::appliance::{FortiTokenStatus, LoginResult, PollOutcome};
@@ -11,7 +12,9 @@ use serde_json::json;
 async fn story(mode: &str, period: u32) {
     let suite = TestSuite::start().await;
     suite.freeze_clock().await;
-    let fgt = suite.new_appliance(json!({"mode": mode})).await;
+    let fgt = suite
+        .new_appliance(json!({"mode": mode, "settings": {"period": period}}))
+        .await;
     let serial = fgt.serial.to_string();
     assert_eq!(fgt.settings.period, period);
     let tokens = suite
@@ -123,6 +126,11 @@ async fn fortigate_story_with_60_second_tokens() {
 #[tokio::test]
 async fn fortiauthenticator_story_with_30_second_tokens() {
     story("fortiauthenticator", 30).await;
+}
+
+#[tokio::test]
+async fn fortiauthenticator_story_with_its_default_60_second_tokens() {
+    story("fortiauthenticator", protocol::modeled::FAC_DEFAULT_TIME_STEP).await;
 }
 
 #[tokio::test]
