@@ -28,7 +28,7 @@ pub struct AdminPassword {
     pub password: String,
 }
 
-/// The answer to [`AdminPassword`]: whose password was set (never the password).
+/// The answer to `AdminPassword`: whose password was set (never the password).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AdminPasswordSet {
     pub admin: String,
@@ -121,7 +121,7 @@ pub struct FacFixture {
     pub ldap_users: Vec<NewLdapUser>,
 }
 
-/// An administrator of a [`FacFixture`]: its REST API key as given (kept only as its SHA-256, like an issued
+/// An administrator of a `FacFixture`: its REST API key as given (kept only as its SHA-256, like an issued
 /// one) and, optionally, its login password (never an API credential).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]

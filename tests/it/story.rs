@@ -177,11 +177,12 @@ async fn the_same_otp_from_many_clients_at_once_succeeds_exactly_once() {
 async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
     let suite = TestSuite::start().await;
     suite.freeze_clock().await;
-    let serial = suite
+    let fac = suite
         .new_appliance(json!({"mode": "fortiauthenticator"}))
-        .await
-        .serial
-        .to_string();
+        .await;
+    let serial = fac.serial.to_string();
+    // FAC's default time step, 60 s (`modeled::FAC_DEFAULT_TIME_STEP`).
+    let period = i64::from(fac.settings.period);
     suite
         .appliance_import(&serial, "5050-5050-5050-5050-5050")
         .await;
@@ -198,7 +199,7 @@ async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
         (status, resync.result, resync.failures),
         (StatusCode::UNAUTHORIZED, LoginResult::Resync, 0)
     );
-    suite.advance_clock(30).await;
+    suite.advance_clock(period).await;
     let next = suite.phone_otp(&phone.id, &token).await;
     let (status, ok) = suite.login(&serial, "bob", &next.otp).await;
     assert_eq!(
@@ -213,7 +214,7 @@ async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
             .find(|t| t.serial.as_str() == token)
             .unwrap()
             .drift_steps,
-        20
+        600 / period
     );
     // From now on the drifting phone's codes are accepted directly.
     suite.advance_clock(300).await;
