@@ -51,8 +51,7 @@ async fn user_on_phone(
     name: &str,
     fields: Value,
 ) -> (String, String) {
-    let mut body =
-        json!({"username": name, "password": "Secret-123", "email": format!("{name}@example.test")});
+    let mut body = json!({"username": name, "password": "Secret-123", "email": format!("{name}@example.test")});
     for (key, value) in fields.as_object().unwrap() {
         body[key] = value.clone();
     }

@@ -130,7 +130,11 @@ async fn fortiauthenticator_story_with_30_second_tokens() {
 
 #[tokio::test]
 async fn fortiauthenticator_story_with_its_default_60_second_tokens() {
-    story("fortiauthenticator", protocol::modeled::FAC_DEFAULT_TIME_STEP).await;
+    story(
+        "fortiauthenticator",
+        protocol::modeled::FAC_DEFAULT_TIME_STEP,
+    )
+    .await;
 }
 
 #[tokio::test]
