@@ -1563,6 +1563,47 @@ impl Fleet {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn an_admins_login_password_is_kept_apart_from_its_api_key() {
+        let fleet = Fleet::open(None).unwrap();
+        let fac: ApplianceSerial = "FAC-VMTM00000009".parse().unwrap();
+        let now = UnixTime::from_secs(1_700_000_000);
+        // No administrator yet: no password to set.
+        assert!(
+            !fleet
+                .set_admin_password(&fac, "admin", "Login-1")
+                .await
+                .unwrap()
+        );
+        let key = fleet.issue_api_key(&fac, "admin", now).await.unwrap();
+        assert!(
+            fleet
+                .set_admin_password(&fac, "admin", "Login-1")
+                .await
+                .unwrap()
+        );
+        assert!(
+            fleet
+                .check_admin_password(&fac, "admin", "Login-1")
+                .unwrap()
+        );
+        assert!(!fleet.check_admin_password(&fac, "admin", &key).unwrap());
+        assert!(!fleet.check_api_key(&fac, "admin", "Login-1").unwrap());
+        assert!(fleet.check_api_key(&fac, "admin", &key).unwrap());
+        // A new key keeps the password; a fixture's key is taken as given.
+        fleet
+            .set_api_key(&fac, "admin", "fixture-key", now)
+            .await
+            .unwrap();
+        assert!(fleet.check_api_key(&fac, "admin", "fixture-key").unwrap());
+        assert!(!fleet.check_api_key(&fac, "admin", &key).unwrap());
+        assert!(
+            fleet
+                .check_admin_password(&fac, "admin", "Login-1")
+                .unwrap()
+        );
+    }
+
     #[test]
     fn passwords_hash_and_verify() {
         let stored = hash_password("correct horse");
