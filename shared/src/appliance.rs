@@ -15,7 +15,8 @@ use crate::time::UnixTime;
 pub enum ApplianceMode {
     /// FortiGate: 60-second tokens.
     Fortigate,
-    /// FortiAuthenticator: 30-second tokens, a one-minute TOTP window and a one-hour sync window.
+    /// FortiAuthenticator: 60-second tokens (`time_step` 60, `modeled::FAC_DEFAULT_TIME_STEP`), a one-minute
+    /// TOTP window and a one-hour sync window.
     Fortiauthenticator,
     /// FortiPAM (FortiOS-based): 60-second tokens, provisioned manually.
     Fortipam,
@@ -29,7 +30,8 @@ pub enum ApplianceMode {
 pub struct ApplianceSettings {
     /// How long an activation code stays valid (FortiOS `two-factor-ftm-expiry`, default 72 h = 4320 min).
     pub activation_expiry_minutes: u32,
-    /// TOTP time step of the tokens it provisions: 60 s on FortiGate, 30 s on FortiAuthenticator.
+    /// TOTP time step of the tokens it provisions: 60 s on FortiGate and, by default, on FortiAuthenticator
+    /// (its `time_step` takes 30 or 60).
     pub period: u32,
     /// OTP length, 6 or 8.
     pub digits: u32,
@@ -49,7 +51,7 @@ impl ApplianceSettings {
     /// The defaults of a mode.
     pub fn defaults(mode: ApplianceMode) -> ApplianceSettings {
         let period = match mode {
-            ApplianceMode::Fortiauthenticator => 30,
+            ApplianceMode::Fortiauthenticator => crate::modeled::FAC_DEFAULT_TIME_STEP,
             ApplianceMode::Fortigate | ApplianceMode::Fortipam | ApplianceMode::Fortiproxy => 60,
         };
         ApplianceSettings {

@@ -309,6 +309,7 @@ pub const CATALOGUE: &[&CatalogueEntry] = &[
     &modeled::TRANSFER_CODE_INVALID,
     &modeled::TRANSFER_CODE_USED,
     &modeled::TRANSFER_CODE_EXPIRED,
+    &modeled::TRANSFER_BAD_REQUEST,
     &modeled::HARDWARE_ALREADY_ACTIVATED,
     &modeled::HARDWARE_NOT_IN_FORTIGUARD,
     &modeled::HARDWARE_RESET_ASSIGNED,

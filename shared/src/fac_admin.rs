@@ -18,6 +18,23 @@ pub struct ApiKeyRequest {
     pub admin: Option<String>,
 }
 
+/// `PUT /appliances/{serial}/admins/{admin}/password`: an administrator's login password (GUI and SSH), kept
+/// only as a salted hash. It is not an API credential: the REST API takes only the administrator's API key,
+/// and HTTP Basic with the password gets 401, as on a real FAC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdminPassword {
+    /// 1 to 128 characters.
+    pub password: String,
+}
+
+/// The answer to `AdminPassword`: whose password was set (never the password).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct AdminPasswordSet {
+    pub admin: String,
+    pub password_set: bool,
+}
+
 /// The key, shown once (FAC mails it to the administrator; fortimock keeps only its SHA-256).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiKeyIssued {
@@ -80,6 +97,37 @@ pub struct NewLdapUser {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mobile_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A FortiAuthenticator a lab starts with (`LabFixtures::fortiauthenticators`, e.g. in `fixtures/lab.json`):
+/// created when the appliance service starts without it and again on every reset, with its REST API host
+/// name, administrators (each with a known API key, so a script's configuration can name it) and the users
+/// its LDAP synchronisation would bring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacFixture {
+    pub serial: ApplianceSerial,
+    /// The name its REST API answers to (default: the serial in lower case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_name: Option<String>,
+    /// The firmware's full version (default: the service's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub admins: Vec<FacAdminFixture>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ldap_users: Vec<NewLdapUser>,
+}
+
+/// An administrator of a `FacFixture`: its REST API key as given (kept only as its SHA-256, like an issued
+/// one) and, optionally, its login password (never an API credential).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FacAdminFixture {
+    pub name: String,
+    pub api_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
 }

@@ -51,7 +51,8 @@ pub const NO_TRANSFER_SINCE: CivilDate = CivilDate {
     day: 4,
 };
 
-/// A fixtures file: the licenses and the FortiCare API users a lab starts with.
+/// A fixtures file: the licenses, the FortiCare API users, FortiGuard's hardware tokens and the virtual
+/// FortiAuthenticators a lab starts with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LabFixtures {
     pub licenses: Vec<LicenseSpec>,
@@ -62,6 +63,10 @@ pub struct LabFixtures {
     /// reset; their seeds are new each time: read them from the seed file).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hardware_tokens: Vec<crate::hardware::NewHardwareBatch>,
+    /// Virtual FortiAuthenticators (with their administrators and LDAP users) the appliance service creates
+    /// when it starts without them, and again on reset.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fortiauthenticators: Vec<crate::fac_admin::FacFixture>,
 }
 
 impl From<Vec<LicenseSpec>> for LabFixtures {
@@ -70,6 +75,7 @@ impl From<Vec<LicenseSpec>> for LabFixtures {
             licenses,
             api_users: Vec::new(),
             hardware_tokens: Vec::new(),
+            fortiauthenticators: Vec::new(),
         }
     }
 }

@@ -51,7 +51,9 @@
 //!   ([`EMERGENCY_CODE_COUNT`]), the messages' wording ([`activation_email`]), the value of the 207's
 //!   `statue` ([`FAC_STATUE_KEY`]), how token statuses read ([`fac_token_status`]), the user's `reason`
 //!   ([`fac_user_reason`]), `pushauth/`'s 404 text ([`FAC_PUSH_NO_USER`]), and `<resource>/schema/`
-//!   (`fac_rest::ResourceSchema`: only the methods and paging defaults; FAC's field maps are not public).
+//!   (`fac_rest::ResourceSchema`: only the methods and paging defaults; FAC's field maps are not public), the
+//!   default time step chosen between DESIGN and the dossier ([`FAC_DEFAULT_TIME_STEP`]) and FAC 8.0.0's
+//!   activation message reported failed on user creation ([`FAC_ACTIVATION_REPORTED_FAILED_ON`]).
 //! - Debug-log replay (`debug_log`): the line prefixes no seed shows ([`debug_line_prefix_len`]: timestamps;
 //!   the bracketed `[pid:vdom:id]` tag is the ftm-push seed's), a line break inside a JSON string read as a
 //!   hard wrap (joined with nothing), and what a sanitized value looks like ([`looks_sanitized`]).
@@ -59,7 +61,7 @@
 //!   `/api/v1/token/transfer/start` template), which service answers ([`TRANSFER_SERVICE`]), the HMAC
 //!   ([`transfer_hmac`]), the code ([`TRANSFER_CODE_FLAG`], [`TRANSFER_VALID_SECS`]), its message
 //!   ([`transfer_message`]) and the refusals
-//!   ([`TRANSFER_NOT_TRANSFERABLE`] and after it).
+//!   ([`TRANSFER_NOT_TRANSFERABLE`] and after it, [`TRANSFER_BAD_REQUEST`] for bad input).
 //! - The timeline's headers ([`FLOW_HEADER`], [`FROM_HEADER`]): fortimock's own, on every request between
 //!   its parts and on every answer.
 
@@ -820,6 +822,30 @@ pub fn fac_default_host_name(serial: &ApplianceSerial) -> String {
     serial.as_str().to_ascii_lowercase()
 }
 
+/// A FortiAuthenticator's default TOTP time step (`fortitokenmobileprovisioning/`'s `time_step`): 60 seconds.
+///
+/// Decision between two sources: DESIGN.md's flow 5 gives FortiAuthenticator 30-second tokens, untagged (the
+/// project's model); the dossier §6 gives `time_step` 30|60 **default 60**, tagged [DOC S25] (FAC's REST API
+/// guide, `fortitokenmobileprovisioning/`). A documented default wins over the model, so a new virtual FAC
+/// provisions 60-second tokens, and 30 stays one PATCH away (`{"time_step": 30}`), as the third-party-app mode
+/// (`?returnseed=2`, "time step must be 30 s", dossier §6 [DOC S26]) asks of the administrator.
+pub const FAC_DEFAULT_TIME_STEP: u32 = 60;
+
+/// The FortiAuthenticator firmware whose `POST localusers/` answers 400 `Failed to send FortiToken Mobile
+/// activation message` on the first creation of a user with a FortiToken Mobile token although the message
+/// was sent; a retry (`PATCH` the user with `token_auth`) succeeds and sends it again
+/// (shared/reference/fortiauthenticator-rest.md, "Errors seen [PRACTICE, FAC 8.0.0]"). Only 8.0.0 is named
+/// there: which later builds behave so is not public, so fortimock reproduces it on exactly these versions
+/// (the FAC's `firmware`, set at creation) and nowhere else. The user and its Pending token are kept, as the
+/// retry the report describes needs them.
+pub const FAC_ACTIVATION_REPORTED_FAILED_ON: &[&str] = &["8.0.0"];
+
+/// Whether a FortiAuthenticator on `firmware` answers a sent activation message as failed on user creation
+/// ([`FAC_ACTIVATION_REPORTED_FAILED_ON`]).
+pub fn fac_reports_sent_activation_as_failed(firmware: &str) -> bool {
+    FAC_ACTIVATION_REPORTED_FAILED_ON.contains(&firmware.trim())
+}
+
 /// Whether a serial is a FortiAuthenticator's (`FAC-VM…`, `FAC…`): what the transfer service takes as "issued by
 /// a FortiAuthenticator" (tokens a FortiGate issued are not transferable between phones, dossier §5).
 pub fn is_fortiauthenticator(serial: &str) -> bool {
@@ -911,6 +937,19 @@ pub fn fac_token_status(status: crate::appliance::FortiTokenStatus) -> &'static 
         FortiTokenStatus::Assigned
         | FortiTokenStatus::ProvisionTimeout
         | FortiTokenStatus::Error => "assigned",
+    }
+}
+
+/// How `fortitokens/` names a hardware token's (type `ftk`) status, from its status in the appliance's table
+/// (`diagnose fortitoken info`'s names: `new`, `active`, `already-activated`, `not-in-fortiguard`,
+/// `cmdb-save-error`): a token with its seed and no user is `available`, one assigned is `assigned`, one whose
+/// seed never arrived is `new` (it cannot be assigned). Its `license` is empty: a hardware token comes under
+/// no FortiToken Mobile license. FAC's own mapping is not public (fortimock's).
+pub fn fac_hardware_token_status(status: &str) -> &'static str {
+    match status {
+        "new" => "available",
+        "active" => "assigned",
+        _ => "new",
     }
 }
 
@@ -1262,6 +1301,21 @@ pub const TRANSFER_CODE_EXPIRED: CatalogueEntry = CatalogueEntry {
     text: "FTM token Transfer Code has expired",
     provenance: Provenance::Modeled,
     symptom: "the new phone cannot complete the transfer: start it again on the old phone",
+    source: "fortimock model",
+};
+
+/// A request to the token-transfer service (`token/transfer/start`, `/code`, `/status`) that is not the
+/// expected JSON (malformed, a field missing or of the wrong type, no tokens, a seed that is not 40 hex digits):
+/// HTTP 400 with the endpoint's own answer refused, `result` and `error` set to this entry, and `detail` saying
+/// what was wrong. The real service's answer to such a request is not public; the shape follows the service's
+/// other refusals (`{result, error}`, the only shape FortiToken Cloud's template shows), so a phone or FAC
+/// reads it the same way. Nothing is stored.
+pub const TRANSFER_BAD_REQUEST: CatalogueEntry = CatalogueEntry {
+    id: "ftm.transfer.bad-request",
+    code: Some(56),
+    text: "FTM token transfer request is malformed",
+    provenance: Provenance::Modeled,
+    symptom: "the transfer does not start (or the FAC gets no code): the request's body is not what the service reads",
     source: "fortimock model",
 };
 

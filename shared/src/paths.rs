@@ -164,6 +164,9 @@ pub const UI_REPLAY_SCRIPT: &str = "/assets/replay.js";
 
 /// A FortiAuthenticator's REST API key (`POST`: issue one for an administrator).
 pub const APPLIANCE_API_KEYS: &str = "/appliances/{serial}/api-keys";
+/// A FortiAuthenticator administrator's login password (`PUT`: set it; the GUI's, never a REST API
+/// credential: HTTP Basic with it gets 401).
+pub const APPLIANCE_ADMIN_PASSWORD: &str = "/appliances/{serial}/admins/{admin}/password";
 /// A FortiAuthenticator's own configuration: host name, provisioning settings, token policy (`GET`, `PATCH`).
 pub const APPLIANCE_FAC: &str = "/appliances/{serial}/fac";
 /// One of a FortiAuthenticator's tokens as its administrator manages it (`PATCH {"locked": bool}`: a locked

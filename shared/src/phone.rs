@@ -223,6 +223,15 @@ pub struct TransferView {
     pub method: Option<String>,
 }
 
+/// `POST /phones/{id}/transfer/check`: the old phone asks how its transfer went (which transfer, and the tokens
+/// it moves, as `POST /phones/{id}/transfer` answered them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckTransfer {
+    pub transfer_id: String,
+    pub tokens: Vec<TokenSerial>,
+}
+
 /// `POST /phones/{id}/transfer/complete`: the user picks "Complete Token Transfer" on the new phone and types
 /// the transfer code (or scans its QR string).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

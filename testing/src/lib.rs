@@ -29,8 +29,9 @@
 //! calling a running suite: [`SuiteClient`], and [`Refusal`], how a refusal of fortimock's API reads),
 //! `typed` (one method per endpoint of the control plane, forticare's licenses, transfer tickets and
 //! hardware batches, and the virtual phones), `typed_appliance` (the virtual appliances, their hardware
-//! tokens, FortiAuthenticators' own API, captured messages) and `typed_messaging` (an appliance's messaging
-//! settings and `send-activation`). The `fortimock` CLI and the e2e harness call
+//! tokens, FortiAuthenticators' own API, captured messages), `typed_messaging` (an appliance's messaging
+//! settings and `send-activation`) and `typed_token_transfer` (token transfer between phones: start, the
+//! FAC's transfer code, complete, check). The `fortimock` CLI and the e2e harness call
 //! the suite through these same clients.
 
 pub mod client;
@@ -38,6 +39,7 @@ pub mod services;
 pub mod typed;
 pub mod typed_appliance;
 pub mod typed_messaging;
+pub mod typed_token_transfer;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -56,6 +58,7 @@ pub use typed::{
 };
 pub use typed_appliance::{Appliances, Fac, Messages};
 pub use typed_messaging::Messaging;
+pub use typed_token_transfer::TokenTransfers;
 
 /// The default lab (`fixtures/lab.json`): its licenses and FortiCare API user, as `fortimock up` loads it.
 pub const DEFAULT_LAB: &str = include_str!("../../fixtures/lab.json");

@@ -148,6 +148,8 @@ impl Services {
         let (forticare_url, ftm_url, push_url) =
             (forticare_listen.url(), ftm_listen.url(), push_listen.url());
         let fortiguard_url = forticare_url.clone();
+        // The FortiAuthenticators the lab declares are the appliance service's to create.
+        let fac_fixtures = fixtures.fortiauthenticators.clone();
         // TAC's lock reset asks the appliance service in-process, once it has started.
         let assignments = forticare::assignments::AssignmentDesk::default();
         let cloud = async {
@@ -221,6 +223,7 @@ impl Services {
                 smtp: Some(smtp),
                 lab_ca_pem: lab.ca_pem().map(str::to_owned),
                 resolver: lab.host_resolver(),
+                fixtures: fac_fixtures,
             })
             .await
             .map(|started| {

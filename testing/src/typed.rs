@@ -16,7 +16,6 @@ use protocol::hardware::{
     HardwareBatchList, HardwareBatchView, NewHardwareBatch, ResetLockOutcome, ResetLockRequest,
     SEED_FILE_PASSWORD_HEADER, SeedFileQuery,
 };
-use protocol::id::TokenSerial;
 use protocol::journal::JournalPage;
 use protocol::ledger::{
     LicenseList, LicenseSpec, LicenseView, TransferList, TransferRequest, TransferTicket,
@@ -24,8 +23,8 @@ use protocol::ledger::{
 use protocol::messages::ScanRequest;
 use protocol::paths;
 use protocol::phone::{
-    Activate, CompleteTransfer, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList,
-    PhoneTokenView, PhoneView, StartTransfer, TransferInstalled, TransferView,
+    Activate, Inbox, InboxEntry, NewPhone, OtpView, PhoneChange, PhoneList, PhoneTokenView,
+    PhoneView,
 };
 use protocol::scenario::{ScenarioList, ScenarioSpec, ScenarioView};
 use protocol::state::{ServiceState, StateImported};
@@ -539,63 +538,6 @@ impl Phones<'_> {
         };
         self.client
             .post(phone::NAME, &paths::fill(paths::PHONE_SCAN, &[id]), &scan)
-            .await
-    }
-
-    /// `POST /phones/{id}/transfer`: "Transfer Tokens" on the old phone.
-    pub async fn start_transfer(
-        &self,
-        id: &str,
-        start: &StartTransfer,
-    ) -> anyhow::Result<TransferView> {
-        self.client
-            .post(
-                phone::NAME,
-                &paths::fill(paths::PHONE_TRANSFER, &[id]),
-                start,
-            )
-            .await
-    }
-
-    /// `POST /phones/{id}/transfer/check`: the old phone asks how transfer `transfer_id` of `tokens` went
-    /// (and removes them once another phone completed it).
-    pub async fn check_transfer(
-        &self,
-        id: &str,
-        transfer_id: &str,
-        tokens: &[TokenSerial],
-    ) -> anyhow::Result<TransferView> {
-        #[derive(Serialize)]
-        struct CheckTransfer<'a> {
-            transfer_id: &'a str,
-            tokens: &'a [TokenSerial],
-        }
-        self.client
-            .post(
-                phone::NAME,
-                &paths::fill(paths::PHONE_TRANSFER_CHECK, &[id]),
-                &CheckTransfer {
-                    transfer_id,
-                    tokens,
-                },
-            )
-            .await
-    }
-
-    /// `POST /phones/{id}/transfer/complete`: "Complete Token Transfer" on the new phone with `code`.
-    pub async fn complete_transfer(
-        &self,
-        id: &str,
-        code: &str,
-    ) -> anyhow::Result<TransferInstalled> {
-        self.client
-            .post(
-                phone::NAME,
-                &paths::fill(paths::PHONE_TRANSFER_COMPLETE, &[id]),
-                &CompleteTransfer {
-                    code: code.to_owned(),
-                },
-            )
             .await
     }
 

@@ -707,11 +707,12 @@ async fn the_windows_agent_logs_in_offline_with_cached_and_emergency_codes() {
     assert_eq!(policy["offline_shared_secret_set"], true);
     assert!(policy.get("offline_shared_secret").is_none());
 
-    // The cache the agent gets: two days of 30-second codes and the emergency codes, sealed.
+    // The cache the agent gets: two days of 60-second codes (FAC's default time step) and the emergency codes,
+    // sealed.
     let (status, cache) = fac.post("offlineotp/", json!({"username": "max"})).await;
     assert_eq!(status, StatusCode::OK, "{cache}");
     assert_eq!(cache["algorithm"], "totp");
-    assert_eq!(cache["count"], 2 * 86_400 / 30);
+    assert_eq!(cache["count"], 2 * 86_400 / 60);
     assert_eq!(cache["emergency_codes"], 5);
     let sealed = cache["cache"].as_str().unwrap();
     let opened = protocol::modeled::open_offline_cache("agent-secret", sealed).unwrap();
@@ -771,7 +772,7 @@ async fn the_windows_agent_logs_in_offline_with_cached_and_emergency_codes() {
     suite.advance_clock(43_200).await;
     let clock: Value = suite.admin_get("ftm", paths::ADMIN_CLOCK).await;
     let now = clock["now"].as_i64().unwrap();
-    let code = otp::totp(&seed, now, 30, 6);
+    let code = otp::totp(&seed, now, 60, 6);
     let (status, outcome) = agent_login(&suite, &serial, "max", &code).await;
     assert_eq!(status, StatusCode::OK, "{outcome}");
     assert_eq!(outcome["via"], "totp");
@@ -789,7 +790,7 @@ async fn the_windows_agent_logs_in_offline_with_cached_and_emergency_codes() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(outcome["result"], "expired");
     suite.advance_clock(2 * 86_400).await;
-    let code = otp::totp(&seed, now + 13 * 3_600 + 2 * 86_400, 30, 6);
+    let code = otp::totp(&seed, now + 13 * 3_600 + 2 * 86_400, 60, 6);
     let (_, outcome) = agent_login(&suite, &serial, "max", &code).await;
     assert_eq!(outcome["result"], "denied");
     suite.stop().await;

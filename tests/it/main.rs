@@ -9,6 +9,8 @@ mod coverage;
 mod dashboard;
 mod dns;
 mod fac;
+mod fac_settings;
+mod fac_transfer;
 mod forticare;
 mod forticare_v3;
 mod ftm;

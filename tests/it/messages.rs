@@ -302,7 +302,8 @@ async fn each_appliance_kind_keeps_its_own_rules() {
     let fac = suite
         .new_appliance(json!({"mode": "fortiauthenticator"}))
         .await;
-    assert_eq!(fac.settings.period, 30);
+    // FAC's documented default time step (dossier §6 [DOC]), not DESIGN's 30 s: `modeled::FAC_DEFAULT_TIME_STEP`.
+    assert_eq!(fac.settings.period, 60);
     let proxy = suite.new_appliance(json!({"mode": "fortiproxy"})).await;
     let proxy = proxy.serial.to_string();
     assert!(proxy.starts_with("FPXVM0TM"));

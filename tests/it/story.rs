@@ -1,7 +1,8 @@
 //! The whole FortiToken Mobile story through the public HTTP APIs only: a virtual appliance imports a
 //! license, provisions a token to a user, a virtual phone activates it, the appliance polls and sees the
 //! phone's reg-id and os-ver, the user logs in with the phone's OTP, a replay is refused, wrong codes count,
-//! and the user is locked out at the limit; for FortiGate (60 s) and FortiAuthenticator (30 s) tokens.
+//! and the user is locked out at the limit; for FortiGate (60 s) and FortiAuthenticator (its default 60 s,
+//! and 30 s set at creation) tokens.
 
 use e2e::TestSuite;
 use protocol::appliance::{FortiTokenStatus, LoginResult, PollOutcome};
@@ -11,7 +12,9 @@ use serde_json::json;
 async fn story(mode: &str, period: u32) {
     let suite = TestSuite::start().await;
     suite.freeze_clock().await;
-    let fgt = suite.new_appliance(json!({"mode": mode})).await;
+    let fgt = suite
+        .new_appliance(json!({"mode": mode, "settings": {"period": period}}))
+        .await;
     let serial = fgt.serial.to_string();
     assert_eq!(fgt.settings.period, period);
     let tokens = suite
@@ -126,6 +129,15 @@ async fn fortiauthenticator_story_with_30_second_tokens() {
 }
 
 #[tokio::test]
+async fn fortiauthenticator_story_with_its_default_60_second_tokens() {
+    story(
+        "fortiauthenticator",
+        protocol::modeled::FAC_DEFAULT_TIME_STEP,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_same_otp_from_many_clients_at_once_succeeds_exactly_once() {
     let suite = TestSuite::start().await;
     suite.freeze_clock().await;
@@ -169,11 +181,12 @@ async fn the_same_otp_from_many_clients_at_once_succeeds_exactly_once() {
 async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
     let suite = TestSuite::start().await;
     suite.freeze_clock().await;
-    let serial = suite
+    let fac = suite
         .new_appliance(json!({"mode": "fortiauthenticator"}))
-        .await
-        .serial
-        .to_string();
+        .await;
+    let serial = fac.serial.to_string();
+    // FAC's default time step, 60 s (`modeled::FAC_DEFAULT_TIME_STEP`).
+    let period = i64::from(fac.settings.period);
     suite
         .appliance_import(&serial, "5050-5050-5050-5050-5050")
         .await;
@@ -190,7 +203,7 @@ async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
         (status, resync.result, resync.failures),
         (StatusCode::UNAUTHORIZED, LoginResult::Resync, 0)
     );
-    suite.advance_clock(30).await;
+    suite.advance_clock(period).await;
     let next = suite.phone_otp(&phone.id, &token).await;
     let (status, ok) = suite.login(&serial, "bob", &next.otp).await;
     assert_eq!(
@@ -205,7 +218,7 @@ async fn a_phone_whose_clock_drifts_is_resynchronized_by_its_next_code() {
             .find(|t| t.serial.as_str() == token)
             .unwrap()
             .drift_steps,
-        20
+        600 / period
     );
     // From now on the drifting phone's codes are accepted directly.
     suite.advance_clock(300).await;

@@ -91,6 +91,7 @@ impl TestSuite {
             licenses: fixtures,
             api_users: default_lab().api_users,
             hardware_tokens: Vec::new(),
+            fortiauthenticators: Vec::new(),
         };
         TestSuite::start_lab(options, fixtures, ForticareOptions::default()).await
     }

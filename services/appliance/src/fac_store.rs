@@ -19,7 +19,7 @@ use lab::store::{Order, Reader, Record, StoreError, Table, Tx, Version};
 use pbkdf2::pbkdf2_hmac;
 use protocol::appliance::{ApplianceMode, ApplianceSettings};
 use protocol::crypto::{Sealed, hmac_sha256, open, seal};
-use protocol::id::{ApplianceSerial, TokenSerial};
+use protocol::id::{ApplianceSerial, HardwareSerial, TokenSerial};
 use protocol::otp::OtpKind;
 use protocol::time::UnixTime;
 use rand::Rng;
@@ -95,6 +95,10 @@ struct AdminRecord {
     /// Hex SHA-256 of the API key.
     key_sha256: String,
     issued: i64,
+    /// The administrator's login password (GUI, SSH) as a salted PBKDF2 hash ([`hash_password`]); never
+    /// checked by the REST API, which takes only the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hash: Option<String>,
 }
 
 impl Record for AdminRecord {
@@ -700,6 +704,39 @@ pub(crate) fn on_provisioned(
     Ok(())
 }
 
+/// Hardware tokens saved on a FortiAuthenticator (activated by serial, or from a seed file) get their REST
+/// ids from the same counter as its mobile tokens, so `fortitokens/` lists both (type `ftk` next to `ftm`).
+pub(crate) fn on_hardware_saved(
+    tx: &mut Tx<'_>,
+    serial: &ApplianceSerial,
+    tokens: &[HardwareSerial],
+) -> Result<(), StoreError> {
+    if !is_fac(tx, serial)? {
+        return Ok(());
+    }
+    for token in tokens {
+        let token_key = key(serial, token.as_str());
+        if tx.contains(FAC_TOKENS, &token_key)? {
+            continue;
+        }
+        let id = next_id(tx, serial, "fortitokens")?;
+        tx.put(
+            FAC_TOKENS,
+            &token_key,
+            &FacTokenRecord {
+                v: Version,
+                id,
+                locked: false,
+                last_used_at: None,
+                offline: false,
+                hotp_next: None,
+                hotp_sync: None,
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// A token deleted from the table loses its FAC facts.
 pub(crate) fn on_token_deleted(
     tx: &mut Tx<'_>,
@@ -802,7 +839,10 @@ pub(crate) fn check_record(
             );
         }
         "fac_tokens" => {
-            item.parse::<TokenSerial>()?;
+            // A mobile token's facts, or a hardware token's REST id.
+            if item.parse::<TokenSerial>().is_err() {
+                item.parse::<HardwareSerial>()?;
+            }
             lab::store::decode::<FacTokenRecord>(value)?;
         }
         "fac_users" => {
@@ -937,17 +977,73 @@ impl Fleet {
                 .map(|_| char::from(rng.sample(rand::distributions::Alphanumeric)))
                 .collect()
         };
-        let record = AdminRecord {
+        self.set_api_key(serial, admin, &api_key, now).await?;
+        Ok(api_key)
+    }
+
+    /// Sets `admin`'s API key to `api_key` (a lab fixture's; kept only as its SHA-256), keeping its login
+    /// password; durable before it returns.
+    pub async fn set_api_key(
+        &self,
+        serial: &ApplianceSerial,
+        admin: &str,
+        api_key: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        let mut record = AdminRecord {
             v: Version,
             name: admin.to_owned(),
-            key_sha256: sha256_hex(&api_key),
+            key_sha256: sha256_hex(api_key),
             issued: now.secs(),
+            password_hash: None,
         };
         let admin_key = key(serial, admin);
         self.store
-            .write(move |tx| tx.put(FAC_ADMINS, &admin_key, &record))
-            .await?;
-        Ok(api_key)
+            .write(move |tx| {
+                // A new key keeps the administrator's login password.
+                record.password_hash = tx
+                    .record::<AdminRecord>(FAC_ADMINS, &admin_key)?
+                    .and_then(|earlier| earlier.password_hash);
+                tx.put(FAC_ADMINS, &admin_key, &record)
+            })
+            .await
+    }
+
+    /// Sets `admin`'s login password (stored as its salted hash): `false` when the FAC has no such
+    /// administrator (one gets an API key first).
+    pub async fn set_admin_password(
+        &self,
+        serial: &ApplianceSerial,
+        admin: &str,
+        password: &str,
+    ) -> Result<bool, StoreError> {
+        let hash = hash_password(password);
+        let admin_key = key(serial, admin);
+        self.store
+            .write(move |tx| {
+                let Some(mut record) = tx.record::<AdminRecord>(FAC_ADMINS, &admin_key)? else {
+                    return Ok(false);
+                };
+                record.password_hash = Some(hash);
+                tx.put(FAC_ADMINS, &admin_key, &record)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Whether `password` is `admin`'s login password (what the GUI would check; the REST API never does).
+    pub fn check_admin_password(
+        &self,
+        serial: &ApplianceSerial,
+        admin: &str,
+        password: &str,
+    ) -> Result<bool, StoreError> {
+        let record = self
+            .store
+            .read(|r| r.record::<AdminRecord>(FAC_ADMINS, &key(serial, admin)))?;
+        Ok(record
+            .and_then(|r| r.password_hash)
+            .is_some_and(|hash| verify_password(&hash, password)))
     }
 
     /// Whether `api_key` is `admin`'s (compared in constant time).
@@ -988,11 +1084,33 @@ impl Fleet {
             let start = prefix(serial).len();
             for (k, bytes) in r.scan(FAC_TOKENS, &prefix(serial), Order::Ascending, None)? {
                 let serial_text = String::from_utf8_lossy(&k[start..]).into_owned();
-                let token: TokenSerial = serial_text
-                    .parse()
-                    .map_err(|e| StoreError::corrupt(format!("a FAC token key: {e}")))?;
+                let token: TokenSerial = match serial_text.parse() {
+                    Ok(token) => token,
+                    // A hardware token's facts: `fac_hardware_tokens`.
+                    Err(_) if serial_text.parse::<HardwareSerial>().is_ok() => continue,
+                    Err(e) => return Err(StoreError::corrupt(format!("a FAC token key: {e}"))),
+                };
                 let record: FacTokenRecord = lab::store::decode(&bytes)?;
                 tokens.insert(token, FacTokenInfo::from_record(&record));
+            }
+            Ok(tokens)
+        })
+    }
+
+    /// The FAC facts (REST id, lock) of every hardware token of `serial`.
+    pub fn fac_hardware_tokens(
+        &self,
+        serial: &ApplianceSerial,
+    ) -> Result<HashMap<HardwareSerial, FacTokenInfo>, StoreError> {
+        self.store.read(|r| {
+            let mut tokens = HashMap::new();
+            let start = prefix(serial).len();
+            for (k, bytes) in r.scan(FAC_TOKENS, &prefix(serial), Order::Ascending, None)? {
+                let serial_text = String::from_utf8_lossy(&k[start..]).into_owned();
+                if let Ok(token) = serial_text.parse::<HardwareSerial>() {
+                    let record: FacTokenRecord = lab::store::decode(&bytes)?;
+                    tokens.insert(token, FacTokenInfo::from_record(&record));
+                }
             }
             Ok(tokens)
         })
@@ -1444,6 +1562,47 @@ impl Fleet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn an_admins_login_password_is_kept_apart_from_its_api_key() {
+        let fleet = Fleet::open(None).unwrap();
+        let fac: ApplianceSerial = "FAC-VMTM00000009".parse().unwrap();
+        let now = UnixTime::from_secs(1_700_000_000);
+        // No administrator yet: no password to set.
+        assert!(
+            !fleet
+                .set_admin_password(&fac, "admin", "Login-1")
+                .await
+                .unwrap()
+        );
+        let key = fleet.issue_api_key(&fac, "admin", now).await.unwrap();
+        assert!(
+            fleet
+                .set_admin_password(&fac, "admin", "Login-1")
+                .await
+                .unwrap()
+        );
+        assert!(
+            fleet
+                .check_admin_password(&fac, "admin", "Login-1")
+                .unwrap()
+        );
+        assert!(!fleet.check_admin_password(&fac, "admin", &key).unwrap());
+        assert!(!fleet.check_api_key(&fac, "admin", "Login-1").unwrap());
+        assert!(fleet.check_api_key(&fac, "admin", &key).unwrap());
+        // A new key keeps the password; a fixture's key is taken as given.
+        fleet
+            .set_api_key(&fac, "admin", "fixture-key", now)
+            .await
+            .unwrap();
+        assert!(fleet.check_api_key(&fac, "admin", "fixture-key").unwrap());
+        assert!(!fleet.check_api_key(&fac, "admin", &key).unwrap());
+        assert!(
+            fleet
+                .check_admin_password(&fac, "admin", "Login-1")
+                .unwrap()
+        );
+    }
 
     #[test]
     fn passwords_hash_and_verify() {

@@ -303,6 +303,8 @@ impl HardwareBook {
                     tx.put(HARDWARE_TOKENS, &key, &TokenRecord::new(token, sealed))?;
                     after.push(token.clone());
                 }
+                let saved: Vec<HardwareSerial> = after.iter().map(|t| t.serial.clone()).collect();
+                crate::fac_store::on_hardware_saved(tx, &appliance, &saved)?;
                 Ok(after)
             })
             .await
@@ -521,6 +523,29 @@ impl HardwareBook {
                 }
                 tx.put(PROFILES, &key, &ProfileRecord::new(&profile))?;
                 Ok(Ok(profile))
+            })
+            .await
+    }
+
+    /// Deletes one hardware token that no user holds, with its FAC facts, in one transaction: `Ok(false)`
+    /// when there is no such token, the holder's name when a user has it.
+    pub async fn delete(
+        &self,
+        appliance: &ApplianceSerial,
+        token: &HardwareSerial,
+    ) -> Result<Result<bool, String>, StoreError> {
+        let token_key = key(appliance, token.as_str());
+        self.store
+            .write(move |tx| {
+                let Some((_, current)) = read_token(tx, &token_key)? else {
+                    return Ok(Ok(false));
+                };
+                if let Some(user) = current.user {
+                    return Ok(Err(user));
+                }
+                tx.remove(HARDWARE_TOKENS, &token_key)?;
+                tx.remove(crate::fac_store::FAC_TOKENS, &token_key)?;
+                Ok(Ok(true))
             })
             .await
     }

@@ -93,6 +93,9 @@ pub struct Config {
     pub lab_ca_pem: Option<String>,
     /// How the appliances' SMTP client resolves its mail server's name (`--resolver`, as `http` does).
     pub resolver: lab::client::HostResolver,
+    /// The FortiAuthenticators the lab declares (`LabFixtures::fortiauthenticators`): created at start when
+    /// missing, and again on reset.
+    pub fixtures: Vec<protocol::fac_admin::FacFixture>,
 }
 
 /// The default SMTP port of `fortimock up` (`--smtp-port`).
@@ -146,7 +149,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         lab_ca_pem: config.lab_ca_pem.map(Arc::new),
         resolver: config.resolver,
     };
-    let state = web::Data::new(routes::Appliances::new(
+    let mut appliances = routes::Appliances::new(
         push.clone(),
         config.default_ftm_url,
         config.default_push_url,
@@ -156,7 +159,12 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
             messaging,
         },
         outbox,
-    ));
+    );
+    appliances.fixtures = config.fixtures;
+    fac_api::fixtures::load(&appliances)
+        .await
+        .map_err(|e| anyhow::anyhow!("the lab's FortiAuthenticator fixtures: {e}"))?;
+    let state = web::Data::new(appliances);
     let mailbox = state.mailbox.clone();
     let assignments = Arc::new(push.store.hardware());
     let service = lab::server::start(&config.listen, state)?;

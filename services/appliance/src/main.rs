@@ -69,6 +69,7 @@ async fn main() -> anyhow::Result<()> {
         smtp: Some(smtp),
         lab_ca_pem: lab.ca_pem().map(str::to_owned),
         resolver: lab.host_resolver(),
+        fixtures: Vec::new(),
     })
     .await?
     .service;

@@ -61,6 +61,8 @@ pub(crate) struct Appliances {
     pub(crate) outbox: Outbox,
     /// The captured messages (the SMTP listener's and the SMS sink's).
     pub(crate) mailbox: Mailbox,
+    /// The FortiAuthenticators the lab declares, created at start when missing and again on reset.
+    pub(crate) fixtures: Vec<protocol::fac_admin::FacFixture>,
     debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
 }
 
@@ -102,6 +104,7 @@ impl Appliances {
             default_push_server,
             push,
             fac_outbox: Arc::default(),
+            fixtures: Vec::new(),
             debug: Mutex::new(HashMap::new()),
         }
     }
@@ -247,10 +250,10 @@ impl Service for Appliances {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
-        Ok(Reset {
-            removed,
-            fixtures: 0,
-        })
+        let fixtures = crate::fac_api::fixtures::load(self)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(Reset { removed, fixtures })
     }
 
     /// The appliances replaced, their ftm-push listeners started again.
@@ -379,6 +382,16 @@ async fn create(
     state: web::Data<Appliances>,
     new: Json<NewAppliance>,
 ) -> Result<HttpResponse, ApplianceError> {
+    let appliance = create_appliance(&state, &new).await?;
+    Ok(HttpResponse::Created().json(state.view(&appliance).await?))
+}
+
+/// Creates the appliance `new` describes (every value checked first): what `POST /appliances` and the lab's
+/// FortiAuthenticator fixtures do.
+pub(crate) async fn create_appliance(
+    state: &Appliances,
+    new: &NewAppliance,
+) -> Result<Appliance, ApplianceError> {
     let mode = new.mode.unwrap_or(ApplianceMode::Fortigate);
     let settings = apply_settings(
         ApplianceSettings::defaults(mode),
@@ -412,7 +425,7 @@ async fn create(
     let push = apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default())
         .map_err(ApplianceError::BadFtmPush)?;
     let profile = crate::hardware_routes::new_profile(
-        &state,
+        state,
         &version,
         new.firmware.as_deref(),
         new.fortiguard_url.as_deref(),
@@ -446,7 +459,7 @@ async fn create(
         .save_profile(&appliance.serial, &profile)
         .await?;
     tracing::info!(appliance = %appliance.serial, mode = ?appliance.mode, "appliance created");
-    Ok(HttpResponse::Created().json(state.view(&appliance).await?))
+    Ok(appliance)
 }
 
 /// A serial in the shape of a VM of the kind (`protocol::modeled::appliance_serial_prefix` + 8 digits).

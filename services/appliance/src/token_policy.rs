@@ -597,6 +597,8 @@ mod tests {
     #[test]
     fn provisioning_maps_onto_the_appliance_settings() {
         let mut settings = ApplianceSettings::defaults(ApplianceMode::Fortiauthenticator);
+        // FAC's documented default time step (dossier §6 [DOC]).
+        assert_eq!(settings.period, 60);
         let mut config = FacConfig::default();
         apply_provisioning(
             &mut settings,
@@ -605,7 +607,7 @@ mod tests {
                 act_timeout: Some(24),
                 token_size: Some(8),
                 token_algo: Some("hotp".into()),
-                time_step: Some(60),
+                time_step: Some(30),
                 provision_mode: Some("offline".into()),
                 ..Default::default()
             },
@@ -617,7 +619,7 @@ mod tests {
                 settings.digits,
                 settings.period
             ),
-            (1440, 8, 60)
+            (1440, 8, 30)
         );
         let view = provisioning_view(&settings, &config);
         assert_eq!(

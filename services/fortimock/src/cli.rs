@@ -44,7 +44,7 @@ pub enum Command {
     /// settings, LDAP users, the messages it sent, offline activation pages, the Windows agent.
     #[command(subcommand)]
     Fac(FacCommand),
-    /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list.
+    /// Drive a virtual FortiToken Mobile phone: new, activate, otp, list, transfer.
     #[command(subcommand)]
     Phone(PhoneCommand),
     /// FortiGuard's hardware FortiTokens (forticare): create batches, list them, reset an activation lock
@@ -610,7 +610,7 @@ pub struct FgtNewArgs {
     /// The VDOM (default root).
     #[arg(long)]
     pub vdom: Option<String>,
-    /// Play a FortiAuthenticator: 30-second tokens, a one-minute window (the same as `--kind
+    /// Play a FortiAuthenticator: 60-second tokens by default, a one-minute window (the same as `--kind
     /// fortiauthenticator`).
     #[arg(long, conflicts_with = "kind")]
     pub fac: bool,
@@ -880,6 +880,10 @@ pub enum PhoneCommand {
         target: Target,
         device: String,
     },
+    /// Token transfer between phones: start it on the old phone (the FortiAuthenticator sends the transfer
+    /// code), show the code it sent, complete it on the new phone, check it on the old one.
+    #[command(subcommand)]
+    Transfer(crate::phone_transfer::PhoneTransferCommand),
 }
 
 #[derive(clap::Args, Debug)]

@@ -4,12 +4,13 @@
 //! token to a new phone (token transfer: the code mailed by the FAC, redeemed once, the old phone emptied).
 
 use anyhow::{Context, bail};
+use protocol::admin::ErrorBody;
 use protocol::appliance::{ApplianceMode, NewAppliance};
 use protocol::fac_admin::FacChange;
 use protocol::fac_rest::TokenPolicyChange;
 use protocol::ledger::LicenseSpec;
 use protocol::paths;
-use protocol::phone::{NewPhone, StartTransfer};
+use protocol::phone::NewPhone;
 use serde_json::{Value, json};
 
 use crate::client::SuiteClient;
@@ -207,15 +208,10 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
 
     step(5, "Alice moves her token to a new phone (token transfer)");
     let started = client
-        .phones()
-        .start_transfer(
-            &phone,
-            &StartTransfer {
-                fac: format!("{host}:{port}"),
-                tokens: Vec::new(),
-            },
-        )
-        .await?;
+        .token_transfers()
+        .start(&phone, &format!("{host}:{port}"), &[])
+        .await?
+        .map_err(refused)?;
     let (to, transfer_code) = newest_message(client, &serial).await?;
     println!(
         "   transfer {} started; the FAC sent the transfer code {transfer_code} to {to} by {}",
@@ -223,24 +219,23 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
         started.method.unwrap_or_default()
     );
     let new = new_phone(client).await?;
-    client
-        .phones()
-        .complete_transfer(&new, &transfer_code)
-        .await?;
-    let again = client
-        .phones()
-        .complete_transfer(&new, &transfer_code)
-        .await;
+    let transfers = client.token_transfers();
+    transfers
+        .complete(&new, &transfer_code)
+        .await?
+        .map_err(refused)?;
+    let again = transfers.complete(&new, &transfer_code).await?;
     println!(
         "   phone {new} installed {token}; the same code again: {}",
-        again
-            .err()
-            .map_or_else(|| "accepted?!".to_owned(), |e| format!("{e:#}"))
+        again.err().map_or_else(
+            || "accepted?!".to_owned(),
+            |refusal| format!("{} ({})", refusal.message, refusal.error_id)
+        )
     );
-    let checked = client
-        .phones()
-        .check_transfer(&phone, &started.transfer_id, &[token.parse()?])
-        .await?;
+    let checked = transfers
+        .check(&phone, &started.transfer_id, &[token.parse()?])
+        .await?
+        .map_err(refused)?;
     let old = client.phones().get(&phone).await?;
     println!(
         "   the old phone sees the transfer {} and now holds {} tokens",
@@ -259,4 +254,9 @@ pub async fn run(client: &SuiteClient) -> anyhow::Result<()> {
     println!();
     println!("Done.");
     Ok(())
+}
+
+/// A phone's refusal as the story's error.
+fn refused(refusal: ErrorBody) -> anyhow::Error {
+    anyhow::anyhow!("{} ({})", refusal.message, refusal.error_id)
 }

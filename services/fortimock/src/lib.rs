@@ -2,7 +2,7 @@
 //! the other subcommands drive a running suite through its HTTP APIs.
 //!
 //! Modules: `cli` (the arguments), `suite` (starting the services together; tests use it too), `up`,
-//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones`, `hardware`, `messages`, `journal`, `timeline`, `coverage`, `reset`, `state`, `scenarios`, `replay`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
+//! `health`, `license`, `transfer`, `certs`, `fgt`, `phones` (with `phone_transfer`, `phone transfer`), `hardware`, `messages`, `journal`, `timeline`, `coverage`, `reset`, `state`, `scenarios`, `replay`, `demo` (with `rma_story`, `demo --transfer`) and `bench` (one per subcommand), `client` (finding and
 //! calling a running suite), `dns` (the DNS responder: `up --dns-port` and `fortimock dns`), `config`
 //! (fortimock.toml, the precedence of flags, variables and the file), `dashboard` (the lab in a browser).
 // Printing to the terminal is this crate's job.
@@ -26,6 +26,7 @@ pub mod health;
 pub mod journal;
 pub mod license;
 pub mod messages;
+pub mod phone_transfer;
 pub mod phones;
 pub mod replay;
 pub mod reset;

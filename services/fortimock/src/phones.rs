@@ -183,6 +183,7 @@ pub async fn run(command: PhoneCommand) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&export)?);
             Ok(())
         }
+        PhoneCommand::Transfer(command) => crate::phone_transfer::run(command).await,
     }
 }
 

@@ -1683,3 +1683,256 @@ async fn seeds_never_appear_in_debug_logs_captured_messages_or_journals() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// The last line of `text` that starts with `prefix`, without it.
+fn line_after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} in:\n{text}"))
+        .trim()
+}
+
+#[tokio::test]
+async fn token_transfer_offline_activation_and_the_windows_agent_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
+    let (mut child, _) = up(&data_dir, &ready_file);
+    // The lab clock stands still, so a code read from the phone is the code of the agent's moment.
+    let suite = fortimock::client::SuiteClient::connect(fortimock::client::Connect {
+        data_dir: data_dir.clone(),
+        urls: Vec::new(),
+        cacert: None,
+        client_identity: None,
+        admin_token: None,
+        resolver: None,
+    })
+    .unwrap();
+    suite.control("ftm").freeze_clock().await.unwrap();
+    let fac = "FAC-VMTM00000002";
+    cli(&data_dir, &["fgt", "new", "--fac", "--serial", fac]);
+    let set = cli(
+        &data_dir,
+        &[
+            "fac",
+            "set",
+            fac,
+            "--host-name",
+            "localhost",
+            "--transfer",
+            "true",
+            "--offline-secret",
+            "agent-secret",
+            "--offline",
+            "true",
+            "--offline-totp-days",
+            "1",
+            "--emergency-codes",
+            "true",
+        ],
+    );
+    assert!(set.contains("transfer on"), "{set}");
+    let key = cli(&data_dir, &["fac", "api-key", fac]);
+    let api_key = line_after(&key, "api key:").to_owned();
+    let base = line_after(&key, "REST API:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let ca = std::fs::read_to_string(data_dir.join("tls/ca.pem")).unwrap();
+    let client = lab::client::http_client(Some(&ca), None).unwrap();
+    let rest = |method: reqwest::Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{base}{path}"))
+            .basic_auth("admin", Some(&api_key))
+            .body(body.to_string())
+    };
+    let imported = rest(
+        reqwest::Method::POST,
+        "fortitokenmobilelicenses/",
+        serde_json::json!({"license": "5050-5050-5050-5050-5050"}),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(imported.status().is_success(), "{imported:?}");
+    let created: Value = rest(
+        reqwest::Method::POST,
+        "localusers/",
+        serde_json::json!({"username": "alice", "email": "alice@example.test", "token_auth": true, "token_type": "ftm"}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let token = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let outbox: Value =
+        serde_json::from_str(&cli(&data_dir, &["fac", "outbox", fac, "--json"])).unwrap();
+    let activation = outbox["messages"][0]["code"].as_str().unwrap().to_owned();
+    cli(&data_dir, &["phone", "new", "--name", "old-phone"]);
+    cli(&data_dir, &["phone", "activate", "old-phone", &activation]);
+
+    // Token transfer: start on the old phone (the FAC mails the code), read the code, complete on the new
+    // phone (once), and the old phone's check removes its copy.
+    let started: Value = serde_json::from_str(&cli(
+        &data_dir,
+        &[
+            "phone",
+            "transfer",
+            "start",
+            "old-phone",
+            "--fac",
+            fac,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(started["tokens"], serde_json::json!([token]));
+    assert_eq!(started["method"], "email");
+    let transfer_id = started["transfer_id"].as_str().unwrap().to_owned();
+    let shown = cli(&data_dir, &["phone", "transfer", "code", fac]);
+    assert!(shown.contains("alice@example.test"), "{shown}");
+    let code = shown.split_whitespace().next().unwrap().to_owned();
+    let not_yet = cli(
+        &data_dir,
+        &[
+            "phone",
+            "transfer",
+            "check",
+            "old-phone",
+            &transfer_id,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(not_yet.contains("is code-issued"), "{not_yet}");
+    cli(&data_dir, &["phone", "new", "--name", "new-phone"]);
+    let installed = cli(
+        &data_dir,
+        &[
+            "phone",
+            "transfer",
+            "complete",
+            "new-phone",
+            "--latest-from",
+            fac,
+        ],
+    );
+    assert!(
+        installed.contains(&format!("new-phone installed {token} from {fac}")),
+        "{installed}"
+    );
+    cli(&data_dir, &["phone", "new", "--name", "third-phone"]);
+    let refused = cli_fails(
+        &data_dir,
+        &["phone", "transfer", "complete", "third-phone", &code],
+    );
+    assert!(refused.contains("ftm.transfer.code-used"), "{refused}");
+    let checked = cli(
+        &data_dir,
+        &[
+            "phone",
+            "transfer",
+            "check",
+            "old-phone",
+            &transfer_id,
+            "--token",
+            &token,
+        ],
+    );
+    assert!(
+        checked.contains("is completed: old-phone removed its copies"),
+        "{checked}"
+    );
+    let phones: Value =
+        serde_json::from_str(&cli(&data_dir, &["phone", "list", "--json"])).unwrap();
+    let old = phones["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "old-phone")
+        .unwrap();
+    assert_eq!(old["tokens"], serde_json::json!([]));
+    let refused = cli_fails(
+        &data_dir,
+        &["phone", "transfer", "start", "no-such-phone", "--fac", fac],
+    );
+    assert!(refused.contains("phone.not-found"), "{refused}");
+
+    // The Windows agent: sync alice's cache, log in offline with the new phone's code once.
+    let synced = cli(&data_dir, &["fac", "agent-sync", fac, "pc1", "alice"]);
+    assert!(
+        synced.contains(&format!(
+            "agent pc1 cached 1440 totp codes of {token} for alice"
+        )),
+        "{synced}"
+    );
+    let otp = cli(&data_dir, &["phone", "otp", "new-phone"])
+        .trim()
+        .to_owned();
+    let login = cli(
+        &data_dir,
+        &["fac", "agent-login", fac, "pc1", "alice", &otp],
+    );
+    assert!(login.contains("Success"), "{login}");
+    let replayed = cli_fails(
+        &data_dir,
+        &["fac", "agent-login", fac, "pc1", "alice", &otp],
+    );
+    assert!(replayed.contains("Replayed"), "{replayed}");
+    let denied = cli_fails(
+        &data_dir,
+        &["fac", "agent-login", fac, "pc1", "alice", "000000"],
+    );
+    assert!(denied.contains("Denied"), "{denied}");
+
+    // Offline activation: the activation page's payload, and its QR code as a PNG file.
+    cli(
+        &data_dir,
+        &["fac", "set", fac, "--provision-mode", "offline"],
+    );
+    let created: Value = rest(
+        reqwest::Method::POST,
+        "localusers/",
+        serde_json::json!({"username": "bob", "email": "bob@example.test", "token_auth": true, "token_type": "ftm"}),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let offline = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let page = cli(&data_dir, &["fac", "activation", fac, &offline]);
+    assert!(
+        page.starts_with(&format!("{offline} for bob (until ")),
+        "{page}"
+    );
+    let payload = page.rsplit(": ").next().unwrap().trim().to_owned();
+    let png = dir.path().join("activation.png");
+    let written = cli(
+        &data_dir,
+        &[
+            "fac",
+            "activation",
+            fac,
+            &offline,
+            "--png",
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(written.contains("QR code written"), "{written}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    cli(&data_dir, &["phone", "new", "--name", "bob-phone"]);
+    cli(&data_dir, &["phone", "activate", "bob-phone", &payload]);
+    let bob_otp = cli(&data_dir, &["phone", "otp", "bob-phone"])
+        .trim()
+        .to_owned();
+    assert_eq!(bob_otp.len(), 6, "{bob_otp}");
+    let missing = cli_fails(&data_dir, &["fac", "activation", fac, "FTKMOB0000000000"]);
+    assert!(!missing.is_empty());
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

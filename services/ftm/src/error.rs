@@ -20,6 +20,10 @@ pub enum FtmError {
     /// The escrow's storage failed (on the admin views).
     #[error(transparent)]
     Storage(#[from] StoreError),
+    /// Bad input to the token-transfer service: HTTP 400 with the endpoint's own answer, refused
+    /// (`modeled::TRANSFER_BAD_REQUEST`).
+    #[error("bad token-transfer request")]
+    TransferBadRequest(serde_json::Value),
 }
 
 impl ResponseError for FtmError {
@@ -28,6 +32,7 @@ impl ResponseError for FtmError {
             FtmError::Fault(fault) => fault.status_code(),
             FtmError::Api(error) => error.status(),
             FtmError::Storage(error) => ApiError::storage(error).status(),
+            FtmError::TransferBadRequest(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -36,6 +41,7 @@ impl ResponseError for FtmError {
             FtmError::Fault(fault) => fault.error_response(),
             FtmError::Api(error) => error.response(),
             FtmError::Storage(error) => ApiError::storage(error).response(),
+            FtmError::TransferBadRequest(body) => HttpResponse::BadRequest().json(body),
         }
     }
 }

@@ -178,6 +178,35 @@ fn read_state(r: &mut impl Reader, token: &str) -> Result<Option<TokenState>, St
         .transpose()
 }
 
+/// Records, inside the caller's write transaction, that `token` now lives on the phone that completed a token
+/// transfer (`activation`: its push registration and app), so the issuing appliance's next poll reports the new
+/// phone's `reg_id` and pushes reach it, not the old one; the download log gets the entry an activation gets. A
+/// token ftm never provisioned (an offline activation) is left alone.
+pub(crate) fn note_transferred(
+    tx: &mut lab::store::Tx<'_>,
+    token: &str,
+    activation: &Activation,
+) -> Result<(), StoreError> {
+    let Some(mut state) = read_state(tx, token)? else {
+        return Ok(());
+    };
+    state.activation = Some(activation.clone());
+    tx.put(TOKENS, token.as_bytes(), &TokenRecord::from(&state))?;
+    let log = ActivationRecord {
+        v: Version,
+        token: token.to_owned(),
+        mobile_id_hash: activation.mobile_id_hash.clone(),
+        reg_id: activation.reg_id.clone(),
+        os_ver: activation.os_ver.clone(),
+        at: activation.at.secs(),
+    };
+    tx.put(
+        ACTIVATIONS,
+        format!("{:016x}:{token}", activation.at.secs()).as_bytes(),
+        &log,
+    )
+}
+
 impl Escrow {
     /// Opens the escrow in `service_dir` (in memory when `None`) and loads or creates its key.
     pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Escrow> {

@@ -6,13 +6,15 @@
 //! `protocol::token_transfer`'s (modeled after FortiToken Cloud's `/api/v1/token/transfer/start`).
 //!
 //! Table `transfers` (transfer id → `TransferRecord`): the tokens' seeds sealed with the escrow key, the
-//! code kept only as its SHA-256. Redeeming is one transaction that marks the transfer completed, so of any
-//! number of phones redeeming one code exactly one gets the tokens.
+//! code kept only as its SHA-256. Redeeming is one transaction that marks the transfer completed, deletes the
+//! sealed seeds and the HMAC it held (only the serials stay, for the old phone's status), and records the new
+//! phone as the tokens' activation (so the issuing appliance's next poll learns its `reg_id`), so of any
+//! number of phones redeeming one code exactly one gets the tokens. Bad input on the three JSON endpoints is
+//! refused with 400 in the endpoint's own shape (`modeled::TRANSFER_BAD_REQUEST`) before anything is stored.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::http::Json;
 use lab::softtoken::reply;
 use lab::store::{Reader, Record, StoreError, Table, Version};
 use protocol::activation::TokenActivationCode;
@@ -26,6 +28,7 @@ use protocol::token_transfer::{
     TransferStart, TransferStarted, TransferStatus, TransferStatusRequest, TransferredToken,
 };
 use rand::Rng;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -49,7 +52,11 @@ struct TransferRecord {
     sn: String,
     reg_id: String,
     hmac: String,
+    /// The tokens with their sealed seeds; emptied once the transfer completes.
     tokens: Vec<SealedToken>,
+    /// The serials a completed transfer moved (its seeds are gone by then).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    moved: Vec<String>,
     created: i64,
     /// `started`, `code-issued` or `completed`.
     status: String,
@@ -101,6 +108,93 @@ pub(crate) fn check_record(key: &protocol::crypto::SealKey, value: &[u8]) -> any
     Ok(())
 }
 
+/// The most a request to the transfer service may carry: [`MAX_TOKENS`] tokens with room to spare.
+const BODY_LIMIT: usize = 256 * 1024;
+
+/// Which endpoint refuses bad input: its answer keeps the endpoint's own shape.
+#[derive(Debug, Clone, Copy)]
+enum Endpoint {
+    Start,
+    Code,
+    Status,
+}
+
+/// Bad input on `endpoint`: 400 with the endpoint's answer refused by [`modeled::TRANSFER_BAD_REQUEST`], and
+/// `detail` saying what was wrong (never a value from the request: it may hold a seed).
+fn bad_request(endpoint: Endpoint, detail: impl Into<String>) -> FtmError {
+    let entry = &modeled::TRANSFER_BAD_REQUEST;
+    let (result, error) = refusal(entry);
+    let answer = match endpoint {
+        Endpoint::Start => serde_json::to_value(TransferStarted {
+            result,
+            transfer_id: None,
+            message: entry.text.to_owned(),
+            expires: None,
+            error,
+        }),
+        Endpoint::Code => serde_json::to_value(TransferCodeIssued {
+            result,
+            transfer_code: None,
+            expires: None,
+            error,
+        }),
+        Endpoint::Status => serde_json::to_value(TransferStatus {
+            result,
+            status: String::new(),
+            error,
+        }),
+    };
+    let mut answer = answer.unwrap_or_default();
+    if let Some(fields) = answer.as_object_mut() {
+        fields.insert("detail".to_owned(), detail.into().into());
+    }
+    FtmError::TransferBadRequest(answer)
+}
+
+/// A serde error without the values it quotes (`invalid type: string "…", expected u32` → `invalid type:
+/// string, expected u32`): a quoted value may be a seed or an HMAC.
+fn without_values(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let mut kept = String::with_capacity(text.len());
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        match (quote, c) {
+            (None, '"' | '`') => {
+                quote = Some(c);
+                while kept.ends_with(' ') {
+                    kept.pop();
+                }
+            }
+            (Some(open), c) if c == open => quote = None,
+            (Some(_), _) => {}
+            (None, c) => kept.push(c),
+        }
+    }
+    kept
+}
+
+/// A request to the transfer service: JSON whatever the content type, decoded into `T`; anything else is
+/// [`bad_request`] in `endpoint`'s shape.
+async fn read_request<T: DeserializeOwned>(
+    http: &HttpRequest,
+    payload: web::Payload,
+    endpoint: Endpoint,
+) -> Result<T, FtmError> {
+    let body = lab::http::read_body(http, payload.into_inner(), BODY_LIMIT)
+        .await
+        .map_err(|e| bad_request(endpoint, e.to_string()))?;
+    let document: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        bad_request(
+            endpoint,
+            format!("the body is not JSON: {}", without_values(&e)),
+        )
+    })?;
+    if !document.is_object() {
+        return Err(bad_request(endpoint, "the body is not a JSON object"));
+    }
+    serde_json::from_value(document).map_err(|e| bad_request(endpoint, without_values(&e)))
+}
+
 fn sha256_hex(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -110,11 +204,13 @@ fn refusal(entry: &CatalogueEntry) -> (i32, Option<protocol::catalogue::WireErro
 }
 
 /// `POST token/transfer/start`: the old phone hands over its tokens' data.
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_START, tag = "token transfer (Fortinet's wire)", request_body = TransferStart, responses((status = 200, description = "The old phone hands over its tokens' data: the transfer id, or `error` (and `result` non-zero) when refused.", body = TransferStarted)))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_START, tag = "token transfer (Fortinet's wire)", request_body = TransferStart, responses((status = 200, description = "The old phone hands over its tokens' data: the transfer id, or `error` (and `result` non-zero) when refused.", body = TransferStarted), (status = 400, description = "Bad input (not JSON, a field missing or of the wrong type): the answer refused with `ftm.transfer.bad-request` (56) and a `detail`; nothing is stored.", body = TransferStarted)))]
 pub(crate) async fn start(
     state: web::Data<Ftm>,
-    Json(request): Json<TransferStart>,
+    http: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
+    let request: TransferStart = read_request(&http, payload, Endpoint::Start).await?;
     let refuse = |entry: &CatalogueEntry| {
         let (result, error) = refusal(entry);
         HttpResponse::Ok().json(TransferStarted {
@@ -125,28 +221,32 @@ pub(crate) async fn start(
             error,
         })
     };
-    if !modeled::is_fortiauthenticator(&request.sn) {
-        return Ok(refuse(&modeled::TRANSFER_NOT_TRANSFERABLE));
+    if request.tokens.is_empty() || request.tokens.len() > MAX_TOKENS {
+        return Err(bad_request(
+            Endpoint::Start,
+            format!("tokens: 1 to {MAX_TOKENS} tokens are required"),
+        ));
     }
-    if request.tokens.is_empty()
-        || request.tokens.len() > MAX_TOKENS
-        || request.reg_id.trim().is_empty()
-    {
-        return Err(lab::http::ApiError::bad_request(
-            "ftm.transfer.bad-request",
-            format!("tokens: 1 to {MAX_TOKENS} tokens, and reg_id, are required"),
-        )
-        .into());
+    if request.reg_id.trim().is_empty() || request.sn.trim().is_empty() {
+        return Err(bad_request(
+            Endpoint::Start,
+            "sn and reg_id must not be blank",
+        ));
     }
     let mut seeds = Vec::new();
     for (i, token) in request.tokens.iter().enumerate() {
-        let seed = Seed::from_hex(&token.seed).map_err(|e| {
-            lab::http::ApiError::bad_request(
-                "ftm.transfer.bad-request",
-                format!("tokens[{i}].seed: {e}"),
-            )
-        })?;
+        if token.token.parse::<protocol::id::TokenSerial>().is_err() {
+            return Err(bad_request(
+                Endpoint::Start,
+                format!("tokens[{i}].token: not a token serial"),
+            ));
+        }
+        let seed = Seed::from_hex(&token.seed)
+            .map_err(|e| bad_request(Endpoint::Start, format!("tokens[{i}].seed: {e}")))?;
         seeds.push(seed);
+    }
+    if !modeled::is_fortiauthenticator(&request.sn) {
+        return Ok(refuse(&modeled::TRANSFER_NOT_TRANSFERABLE));
     }
     let pairs: Vec<(&str, &[u8])> = request
         .tokens
@@ -182,6 +282,7 @@ pub(crate) async fn start(
         reg_id: request.reg_id.clone(),
         hmac: request.hmac.clone(),
         tokens,
+        moved: Vec::new(),
         created: now.secs(),
         status: "started".to_owned(),
         code_sha256: None,
@@ -209,11 +310,19 @@ fn storage(e: StoreError) -> FtmError {
 
 /// `POST token/transfer/code`: the issuing FortiAuthenticator fetches the transfer code (a new one replaces
 /// an earlier one).
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_CODE, tag = "token transfer (Fortinet's wire)", request_body = TransferCodeRequest, responses((status = 200, description = "The issuing FortiAuthenticator fetches the transfer code (a new one replaces an earlier one); `error` when refused.", body = TransferCodeIssued)))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_CODE, tag = "token transfer (Fortinet's wire)", request_body = TransferCodeRequest, responses((status = 200, description = "The issuing FortiAuthenticator fetches the transfer code (a new one replaces an earlier one); `error` when refused.", body = TransferCodeIssued), (status = 400, description = "Bad input (not JSON, a field missing or of the wrong type): the answer refused with `ftm.transfer.bad-request` (56) and a `detail`; nothing is stored.", body = TransferCodeIssued)))]
 pub(crate) async fn code(
     state: web::Data<Ftm>,
-    Json(request): Json<TransferCodeRequest>,
+    http: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
+    let request: TransferCodeRequest = read_request(&http, payload, Endpoint::Code).await?;
+    if request.transfer_id.trim().is_empty() || request.sn.trim().is_empty() {
+        return Err(bad_request(
+            Endpoint::Code,
+            "sn and transfer_id must not be blank",
+        ));
+    }
     let now = state.clock.now();
     let code = TokenActivationCode::new(TRANSFER_CODE_FLAG, rand::thread_rng().r#gen()).to_base32();
     let digest = sha256_hex(&code);
@@ -264,11 +373,19 @@ pub(crate) async fn code(
 }
 
 /// `POST token/transfer/status`: the old phone asks how its transfer went.
-#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_STATUS, tag = "token transfer (Fortinet's wire)", request_body = TransferStatusRequest, responses((status = 200, description = "The old phone asks how its transfer went: `initialised`, `code-sent`, `completed` or `expired`.", body = TransferStatus)))]
+#[utoipa::path(post, path = protocol::paths::TOKEN_TRANSFER_STATUS, tag = "token transfer (Fortinet's wire)", request_body = TransferStatusRequest, responses((status = 200, description = "The old phone asks how its transfer went: `initialised`, `code-sent`, `completed` or `expired`.", body = TransferStatus), (status = 400, description = "Bad input (not JSON, a field missing or of the wrong type): the answer refused with `ftm.transfer.bad-request` (56) and a `detail`; nothing is stored.", body = TransferStatus)))]
 pub(crate) async fn status(
     state: web::Data<Ftm>,
-    Json(request): Json<TransferStatusRequest>,
+    http: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, FtmError> {
+    let request: TransferStatusRequest = read_request(&http, payload, Endpoint::Status).await?;
+    if request.transfer_id.trim().is_empty() || request.reg_id.trim().is_empty() {
+        return Err(bad_request(
+            Endpoint::Status,
+            "transfer_id and reg_id must not be blank",
+        ));
+    }
     let record = state
         .escrow
         .store
@@ -336,6 +453,12 @@ pub(crate) async fn redeem(
     let digest = sha256_hex(&code);
     let now = state.clock.now();
     let key = state.escrow.key.clone();
+    let activation = crate::escrow::Activation {
+        mobile_id_hash: modeled::mobile_id_hash(&mobile_id),
+        reg_id: request.registration_id.trim().to_owned(),
+        os_ver: request.device_version.trim().to_owned(),
+        at: now,
+    };
     let outcome = state
         .escrow
         .store
@@ -362,7 +485,13 @@ pub(crate) async fn redeem(
                     .map_err(|e| StoreError::corrupt(format!("a transfer's seed: {e:#}")))?;
                 tokens.push((token.clone(), seed));
             }
+            // The seeds leave with the new phone: nothing of the transfer's key material stays behind.
+            for (token, _) in &tokens {
+                crate::store::note_transferred(tx, &token.token, &activation)?;
+            }
             record.status = "completed".to_owned();
+            record.moved = record.tokens.drain(..).map(|t| t.token).collect();
+            record.hmac.clear();
             tx.put(TRANSFERS, &id, &record)?;
             Ok(Redeemed::Tokens(tokens, record.sn))
         })

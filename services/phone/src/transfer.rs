@@ -13,25 +13,18 @@ use protocol::envelope::Envelope;
 use protocol::id::TokenSerial;
 use protocol::modeled;
 use protocol::paths;
-use protocol::phone::{CompleteTransfer, StartTransfer, TransferInstalled, TransferView};
+use protocol::phone::{
+    CheckTransfer, CompleteTransfer, StartTransfer, TransferInstalled, TransferView,
+};
 use protocol::seed::decrypt_from_server;
 use protocol::token_transfer::{
     MobileTransferRequest, MobileTransferResponse, TransferStart, TransferStarted, TransferStatus,
     TransferStatusRequest, TransferTokenAccepted, TransferTokenData, TransferTokenRequest,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::app_data::Delivered;
 use crate::error::PhoneError;
 use crate::routes::{Phones, find};
-
-/// `POST /phones/{id}/transfer/check`: which transfer, and the tokens it moves.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CheckTransfer {
-    transfer_id: String,
-    tokens: Vec<TokenSerial>,
-}
 
 fn refused(status: StatusCode, id: &'static str, message: impl Into<String>) -> PhoneError {
     ApiError::new(status, id, message.into()).into()

@@ -7,8 +7,8 @@ use actix_web::{HttpResponse, web};
 use lab::api::Api;
 use lab::http::{Json, Query};
 use protocol::fac_admin::{
-    AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued, ApiKeyRequest, FacChange, FacView,
-    NewLdapUser, Outbox, TokenLockChange, TokenLockView,
+    AdminPassword, AdminPasswordSet, AgentLogin, AgentLoginResult, AgentSync, ApiKeyIssued,
+    ApiKeyRequest, FacChange, FacView, NewLdapUser, Outbox, TokenLockChange, TokenLockView,
 };
 use protocol::id::TokenSerial;
 use protocol::paths;
@@ -23,6 +23,7 @@ use crate::{kinds, token_policy};
 /// Registers the routes inside the `/appliances` scope.
 pub(crate) fn configure(api: &mut Api<'_>) {
     api.route(__path_issue_api_key, issue_api_key)
+        .route(__path_set_admin_password, set_admin_password)
         .route(__path_show_fac, show_fac)
         .route(__path_change_fac, change_fac)
         .route(__path_add_ldap_user, add_ldap_user)
@@ -33,6 +34,45 @@ pub(crate) fn configure(api: &mut Api<'_>) {
         .route(__path_agents, agents)
         .route(__path_agent_sync, agent_sync)
         .route(__path_agent_login, agent_login);
+}
+
+/// An LDAP user as the FAC keeps it, every value checked (what `POST …/ldap-users` and the lab's fixtures
+/// add).
+pub(crate) fn ldap_user(new: NewLdapUser) -> Result<FacUser, ApplianceError> {
+    let username = new.username.trim();
+    if !crate::fortitoken::valid_user_name(username) {
+        return Err(ApplianceError::BadRequest(format!(
+            "`{username}` is not a valid user name (1 to 64 printable characters, no spaces)"
+        )));
+    }
+    if new.dn.trim().is_empty() || !new.dn.contains('=') {
+        return Err(ApplianceError::BadRequest(format!(
+            "dn `{}` is not a distinguished name",
+            new.dn
+        )));
+    }
+    if let Some(number) = new.mobile_number.as_deref().filter(|n| !n.is_empty())
+        && !protocol::fac_rest::valid_mobile_number(number)
+    {
+        return Err(ApplianceError::BadRequest(
+            protocol::modeled::FAC_BAD_MOBILE_NUMBER.text.to_owned(),
+        ));
+    }
+    let mut user = FacUser::named(username, UserKind::Ldap);
+    user.dn = new.dn.trim().to_owned();
+    user.active = new.active.unwrap_or(true);
+    user.first_name = new.first_name.unwrap_or_default();
+    user.last_name = new.last_name.unwrap_or_default();
+    user.email = new.email.unwrap_or_default();
+    user.mobile_number = new.mobile_number.unwrap_or_default();
+    user.password_hash = new.password.as_deref().map(hash_password);
+    Ok(user)
+}
+
+/// Whether `admin` can name a FAC administrator (1 to 64 printable characters, no spaces or colons: HTTP
+/// Basic splits at the first colon).
+pub(crate) fn valid_admin_name(admin: &str) -> bool {
+    crate::fortitoken::valid_user_name(admin) && !admin.contains(':')
 }
 
 /// The FortiAuthenticator a path names; another kind is refused, named as it is.
@@ -92,7 +132,7 @@ async fn issue_api_key(
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find_fac(&state, &serial)?;
     let admin = request.admin.unwrap_or_else(|| "admin".to_owned());
-    if !crate::fortitoken::valid_user_name(&admin) || admin.contains(':') {
+    if !valid_admin_name(&admin) {
         return Err(ApplianceError::BadRequest(format!(
             "`{admin}` is not an administrator name (1 to 64 printable characters, no spaces or colons)"
         )));
@@ -106,6 +146,38 @@ async fn issue_api_key(
         admin,
         api_key,
         host_name: config.host_name(&appliance.serial),
+    }))
+}
+
+/// `PUT /appliances/{serial}/admins/{admin}/password`: the administrator's login password (GUI, SSH), kept as
+/// a salted hash; the REST API never takes it (HTTP Basic with it gets 401).
+#[utoipa::path(put, path = paths::APPLIANCE_ADMIN_PASSWORD, tag = "virtual FortiAuthenticators", params(("serial" = String, Path, description = "The appliance's serial number."), ("admin" = String, Path, description = "The administrator (one with an API key).")), request_body = AdminPassword, responses((status = 200, description = "The administrator's login password is set (the answer never holds it).", body = AdminPasswordSet), (status = 400, description = "A password of 0 or more than 128 characters, or not a FortiAuthenticator.", body = protocol::admin::ErrorBody), (status = 404, description = "No such FortiAuthenticator, or no such administrator.", body = protocol::admin::ErrorBody)))]
+async fn set_admin_password(
+    state: web::Data<Appliances>,
+    path: web::Path<(String, String)>,
+    Json(request): Json<AdminPassword>,
+) -> Result<HttpResponse, ApplianceError> {
+    let (serial, admin) = path.into_inner();
+    let appliance = find_fac(&state, &serial)?;
+    let length = request.password.chars().count();
+    if length == 0 || length > 128 {
+        return Err(ApplianceError::BadRequest(
+            "password: 1 to 128 characters".to_owned(),
+        ));
+    }
+    if !state
+        .store
+        .set_admin_password(&appliance.serial, &admin, &request.password)
+        .await?
+    {
+        return Err(ApplianceError::NotFound(format!(
+            "{} has no administrator `{admin}`: issue its API key first",
+            appliance.serial
+        )));
+    }
+    Ok(HttpResponse::Ok().json(AdminPasswordSet {
+        admin,
+        password_set: true,
     }))
 }
 
@@ -209,33 +281,8 @@ async fn add_ldap_user(
     Json(new): Json<NewLdapUser>,
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find_fac(&state, &serial)?;
-    let username = new.username.trim();
-    if !crate::fortitoken::valid_user_name(username) {
-        return Err(ApplianceError::BadRequest(format!(
-            "`{username}` is not a valid user name (1 to 64 printable characters, no spaces)"
-        )));
-    }
-    if new.dn.trim().is_empty() || !new.dn.contains('=') {
-        return Err(ApplianceError::BadRequest(format!(
-            "dn `{}` is not a distinguished name",
-            new.dn
-        )));
-    }
-    if let Some(number) = new.mobile_number.as_deref().filter(|n| !n.is_empty())
-        && !protocol::fac_rest::valid_mobile_number(number)
-    {
-        return Err(ApplianceError::BadRequest(
-            protocol::modeled::FAC_BAD_MOBILE_NUMBER.text.to_owned(),
-        ));
-    }
-    let mut user = FacUser::named(username, UserKind::Ldap);
-    user.dn = new.dn.trim().to_owned();
-    user.active = new.active.unwrap_or(true);
-    user.first_name = new.first_name.unwrap_or_default();
-    user.last_name = new.last_name.unwrap_or_default();
-    user.email = new.email.unwrap_or_default();
-    user.mobile_number = new.mobile_number.unwrap_or_default();
-    user.password_hash = new.password.as_deref().map(hash_password);
+    let user = ldap_user(new)?;
+    let username = user.username.clone();
     match state.store.create_fac_user(&appliance.serial, user).await? {
         Ok(user) => Ok(HttpResponse::Created().json(serde_json::json!({
             "id": user.id,

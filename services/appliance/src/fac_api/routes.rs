@@ -20,7 +20,7 @@ use protocol::fac_rest::{
     LdapUserObject, LocalUserObject, NewGroupMembership, NewUserGroup, OfflineRequest,
     PushAuthRequest, ResourceEntry, TokenPolicyChange, UserChange, UserGroupObject,
 };
-use protocol::id::TokenSerial;
+use protocol::id::{HardwareSerial, TokenSerial};
 use protocol::token_transfer::{
     TransferCodeIssued, TransferCodeRequest, TransferTokenAccepted, TransferTokenRequest,
 };
@@ -347,13 +347,50 @@ impl Call<'_> {
         Ok(objects)
     }
 
+    /// Every hardware token (type `ftk`) as `fortitokens/` shows it, in id order.
+    fn hardware_objects(&self) -> Result<Vec<(HardwareSerial, FortiTokenObject)>, FacApiError> {
+        let serial = &self.appliance.serial;
+        let facts = self.state.store.fac_hardware_tokens(serial)?;
+        let mut objects: Vec<(HardwareSerial, FortiTokenObject)> = self
+            .state
+            .store
+            .hardware()
+            .tokens(serial)?
+            .into_iter()
+            .filter_map(|token| {
+                let info = facts.get(&token.serial)?;
+                Some((
+                    token.serial.clone(),
+                    FortiTokenObject {
+                        id: info.id,
+                        resource_uri: object_uri(paths::FAC_FORTITOKEN, info.id),
+                        serial: token.serial.to_string(),
+                        kind: "ftk".to_owned(),
+                        status: modeled::fac_hardware_token_status(token.status.name()).to_owned(),
+                        locked: info.locked,
+                        license: String::new(),
+                        last_used_at: info
+                            .last_used_at
+                            .map(|secs| protocol::time::UnixTime::from_secs(secs).rfc3339()),
+                    },
+                ))
+            })
+            .collect();
+        objects.sort_by_key(|(_, o)| o.id);
+        Ok(objects)
+    }
+
+    /// `GET fortitokens/`: mobile (`ftm`) and hardware (`ftk`) tokens, in id order, with Tastypie's filters.
     fn fortitokens(&self) -> Result<HttpResponse, FacApiError> {
         self.only(&["GET"])?;
-        let objects = self
+        let mut all: Vec<FortiTokenObject> = self
             .token_objects()?
             .into_iter()
-            .map(|(_, o)| to_value(&o))
-            .collect::<Result<_, _>>()?;
+            .map(|(_, o)| o)
+            .chain(self.hardware_objects()?.into_iter().map(|(_, o)| o))
+            .collect();
+        all.sort_by_key(|o| o.id);
+        let objects = all.iter().map(to_value).collect::<Result<_, _>>()?;
         self.list(
             objects,
             paths::FAC_FORTITOKENS,
@@ -385,6 +422,27 @@ impl Call<'_> {
     async fn fortitoken(&self, id: &str) -> Result<HttpResponse, FacApiError> {
         self.only(&["GET", "DELETE"])?;
         let id = parse_id(id)?;
+        if let Some((token, object)) = self
+            .hardware_objects()?
+            .into_iter()
+            .find(|(_, o)| o.id == id)
+        {
+            if self.method == Method::GET {
+                return json(StatusCode::OK, &object);
+            }
+            return match self
+                .state
+                .store
+                .hardware()
+                .delete(&self.appliance.serial, &token)
+                .await?
+            {
+                Ok(_) => Ok(HttpResponse::NoContent().finish()),
+                Err(user) => Err(FacApiError::BadRequest(format!(
+                    "FortiToken {token} is assigned to user {user}: unassign it first"
+                ))),
+            };
+        }
         let (token, object) = self
             .token_objects()?
             .into_iter()
@@ -525,7 +583,15 @@ impl Call<'_> {
             None => None,
         };
         let reason = modeled::fac_user_reason(token_status, user.reason);
-        let token_serial = holder.map(|h| h.token.to_string());
+        let token_serial = match holder {
+            Some(holder) => Some(holder.token.to_string()),
+            None => self
+                .state
+                .store
+                .hardware()
+                .user(&self.appliance.serial, &user.username)?
+                .map(|h| h.token.to_string()),
+        };
         match user.kind {
             UserKind::Local => to_value(&LocalUserObject {
                 id: user.id,
@@ -688,6 +754,14 @@ impl Call<'_> {
                     .await?
                     .transpose()?;
                 self.send_activation(&user, &outcome).await?;
+                // FAC 8.0.0 answers the creation as failed although the message went out; the user and
+                // its token stay, and a retry sends the message again.
+                let profile = self.state.profile_of(&self.appliance)?;
+                if outcome.token.activation_code.is_some()
+                    && modeled::fac_reports_sent_activation_as_failed(&profile.firmware)
+                {
+                    return Err(FacApiError::ActivationMessageFailed);
+                }
                 user
             }
         };
@@ -751,6 +825,12 @@ impl Call<'_> {
         let serial = &self.appliance.serial;
         let mut checked = user.clone();
         let wants_token = apply_user_change(&mut checked, &change)?;
+        if checked.token_auth
+            && checked.token_type.as_deref() == Some("ftk")
+            && (change.token_auth == Some(true) || change.token_serial.is_some())
+        {
+            return self.assign_hardware(&user, change).await;
+        }
         let token = match &wants_token {
             None => None,
             Some(wanted) => {
@@ -825,6 +905,92 @@ impl Call<'_> {
             .fac_user(serial, &user.username)?
             .unwrap_or(user);
         json(StatusCode::ACCEPTED, &self.user_object(&user, seed)?)
+    }
+
+    /// `PATCH` a user with `{"token_auth": true, "token_type": "ftk", "token_serial": "FTK…"}`: the hardware
+    /// token (or, with no serial, the next available one that is not locked) is checked as a mobile token is
+    /// (unknown, locked, without its seed or another user's: "This serial number is not available for use."),
+    /// assigned in one transaction, then the user's fields are saved. Nothing is sent: the user holds the token.
+    async fn assign_hardware(
+        &self,
+        user: &FacUser,
+        change: UserChange,
+    ) -> Result<HttpResponse, FacApiError> {
+        let serial = &self.appliance.serial;
+        let objects = self.hardware_objects()?;
+        let wanted = change
+            .token_serial
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
+        let held_by = |token: &HardwareSerial| -> Result<Option<String>, FacApiError> {
+            Ok(self
+                .state
+                .store
+                .hardware()
+                .tokens(serial)?
+                .into_iter()
+                .find(|t| &t.serial == token)
+                .and_then(|t| t.user))
+        };
+        let picked = match wanted {
+            Some(wanted) => objects
+                .iter()
+                .find(|(token, _)| token.as_str().eq_ignore_ascii_case(wanted)),
+            None => objects
+                .iter()
+                .find(|(_, o)| o.status == "available" && !o.locked),
+        };
+        let Some((token, object)) = picked else {
+            return Err(FacApiError::SerialNotAvailable);
+        };
+        let mine = held_by(token)?.is_some_and(|holder| holder == user.username);
+        if object.locked || !(object.status == "available" || mine) {
+            return Err(FacApiError::SerialNotAvailable);
+        }
+        if self.state.store.user(serial, &user.username)?.is_some() {
+            return Err(FacApiError::BadRequest(format!(
+                "{} already has a FortiToken Mobile token: unassign it first",
+                user.username
+            )));
+        }
+        match self
+            .state
+            .store
+            .hardware()
+            .assign(serial, token.to_string(), user.username.clone())
+            .await?
+        {
+            Ok(_) => {}
+            Err(crate::hardware_store::AssignRefusal::Taken(why)) => {
+                return Err(FacApiError::BadRequest(why));
+            }
+            Err(_) => return Err(FacApiError::SerialNotAvailable),
+        }
+        let updated = self
+            .state
+            .store
+            .update_fac_user(serial, &user.username, move |stored| {
+                apply_user_change(stored, &change)?;
+                Ok::<_, FacApiError>(())
+            })
+            .await?;
+        match updated {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e),
+            None => {
+                return Err(FacApiError::NotFound(format!(
+                    "No user with id {}",
+                    user.id
+                )));
+            }
+        }
+        let user = self
+            .state
+            .store
+            .fac_user(serial, &user.username)?
+            .unwrap_or_else(|| user.clone());
+        json(StatusCode::ACCEPTED, &self.user_object(&user, None)?)
     }
 
     /// Refuses a token that is locked, unknown, or another user's, as FAC does.
@@ -1438,7 +1604,15 @@ impl Call<'_> {
             let Some(code) = request.token_code.as_deref() else {
                 return Err(refused());
             };
-            let outcome = self.state.ops().login(&self.appliance, &name, code).await?;
+            let hardware = if user.token_type.as_deref() == Some("ftk") {
+                crate::hardware_ops::login(&self.state.ops(), &self.appliance, &name, code).await?
+            } else {
+                None
+            };
+            let outcome = match hardware {
+                Some(outcome) => outcome,
+                None => self.state.ops().login(&self.appliance, &name, code).await?,
+            };
             return match outcome.result {
                 LoginResult::Success => json(
                     StatusCode::OK,
