@@ -27,11 +27,13 @@
 //!
 //! Modules: `services` (starting the services together: what `fortimock up` runs), `client` (finding and
 //! calling a running suite: [`SuiteClient`]), `typed` (one method per endpoint of the control plane,
-//! forticare's licenses, the virtual appliances and phones).
+//! forticare's licenses, the virtual appliances and phones), `typed_transfer` (forticare's transfer
+//! tickets and the certificates they name).
 
 pub mod client;
 pub mod services;
 pub mod typed;
+pub mod typed_transfer;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -45,6 +47,7 @@ use protocol::ledger::LabFixtures;
 pub use client::{Connect, SUITE_FILE, SuiteClient};
 pub use services::{ForticareOptions, PortOptions, Services, SuiteUrls};
 pub use typed::{Appliances, ControlPlane, JournalFilter, Licenses, Phones};
+pub use typed_transfer::TransferTickets;
 
 /// The default lab (`fixtures/lab.json`): its licenses and FortiCare API user, as `fortimock up` loads it.
 pub const DEFAULT_LAB: &str = include_str!("../../fixtures/lab.json");
