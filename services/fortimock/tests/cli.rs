@@ -1752,7 +1752,6 @@ fn scenario_errors_lists_the_whole_catalogue_with_provenance_and_symptom() {
         "forticare.transfer.not-owner",
         "forticare.transfer.shipped-since-2025-08-04",
         "forticare.v3.batch-stopped",
-        "forticare.v3.error-limit",
     ] {
         assert_eq!(entry(id)["armable"], Value::Null, "{id}");
     }
