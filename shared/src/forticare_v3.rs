@@ -298,6 +298,25 @@ pub struct LicenseAsset {
     pub status: String,
 }
 
+/// A support contract registered to a product (\[CLIENT\]: `contractNumber`, `sku`, `terms`; what fortimock
+/// gives a product for the `contractNumber` of `products/register` is modeled, `modeled::V3_CONTRACT_*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contract {
+    pub contract_number: String,
+    pub sku: String,
+    pub terms: Vec<ContractTerm>,
+}
+
+/// One term of a contract (\[CLIENT\]): when its support starts and ends (`2027-12-01T00:00:00`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ContractTerm {
+    pub start_date: String,
+    pub end_date: String,
+    pub support_type: String,
+}
+
 /// An entitlement of a product (\[CLIENT\]; what a FortiToken Mobile license shows as is modeled).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -331,7 +350,11 @@ pub struct Asset {
     #[serde(rename = "productModelEoS")]
     pub product_model_eos: String,
     pub warranty_supports: Vec<Entitlement>,
-    pub contracts: Vec<Value>,
+    /// The support contracts registered to the product (`products/register` with a `contractNumber`).
+    pub contracts: Vec<Contract>,
+    /// What the product is entitled to, each with its `endDate` (`products/list`'s `expireBefore` matches a
+    /// product with one ending before the date): a contract's support, a FortiToken Mobile license (never
+    /// ending).
     pub entitlements: Vec<Entitlement>,
     /// The licenses registered to the product.
     pub licenses: Vec<LicenseAsset>,

@@ -238,7 +238,8 @@ pub struct TransferTicket {
     pub activation_code: LicenseActivationCode,
     /// Until when (epoch seconds, lab clock) the old appliance's tokens keep working.
     pub grace_until: UnixTime,
-    /// The path of the new redemption certificate, `<EFTM id>.pdf`, on forticare.
+    /// The absolute URL of the new redemption certificate, `<EFTM id>.pdf`: forticare's base URL and
+    /// `/__admin/licenses/{id}/certificate.pdf` (`https://127.0.0.1:8440/__admin/licenses/EFTM…/certificate.pdf`).
     pub certificate: String,
     pub rma: bool,
     /// `grace` while the old appliance still works, `closed` after.

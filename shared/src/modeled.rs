@@ -614,6 +614,19 @@ pub const V3_FTM_ENTITLEMENT_LEVEL: i32 = 20;
 pub const V3_FTM_ENTITLEMENT_LEVEL_DESC: &str = "Registered";
 pub const V3_FTM_ENTITLEMENT_END: &str = "9999-12-31T00:00:00";
 
+/// A support contract a product gets from `products/register` with a `contractNumber` (the documented
+/// 301 message says registering an already registered product needs one): its SKU, a term of this many
+/// days from the day it is registered, and the support entitlement it shows among the product's
+/// `entitlements`, ending with the term (so `products/list`'s `expireBefore` can match it). What FortiCare
+/// really attaches depends on the contract bought, which a lab does not have; none of these values is public.
+pub const V3_CONTRACT_SKU: &str = "FC-10-LAB00-247-02-12";
+pub const V3_CONTRACT_TERM_DAYS: i64 = 365;
+pub const V3_CONTRACT_SUPPORT_TYPE: &str = "24x7";
+pub const V3_SUPPORT_ENTITLEMENT_TYPE: i32 = 11;
+pub const V3_SUPPORT_ENTITLEMENT_DESC: &str = "Enhanced Support";
+pub const V3_SUPPORT_ENTITLEMENT_LEVEL: i32 = 6;
+pub const V3_SUPPORT_ENTITLEMENT_LEVEL_DESC: &str = "24x7";
+
 /// A product's model in the v3 answers, from its serial's prefix (the real catalogue of models is
 /// FortiCare's).
 pub fn v3_product_model(serial: &ApplianceSerial) -> &'static str {

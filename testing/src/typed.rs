@@ -370,9 +370,21 @@ impl Transfers<'_> {
         self.client
             .get(
                 forticare::NAME,
-                &paths::fill(paths::ADMIN_TRANSFER, &[ticket]),
+                &paths::fill(paths::ADMIN_TRANSFER, &[ticket.trim()]),
             )
             .await
+    }
+
+    /// The redemption certificate a ticket names (its `certificate` URL, absolute): the PDF's bytes.
+    pub async fn certificate(&self, ticket: &TransferTicket) -> anyhow::Result<Vec<u8>> {
+        let base = self.client.url(forticare::NAME)?;
+        let path = ticket.certificate.strip_prefix(base).with_context(|| {
+            format!(
+                "the certificate {} is not on forticare ({base})",
+                ticket.certificate
+            )
+        })?;
+        self.client.get_bytes(forticare::NAME, path).await
     }
 }
 

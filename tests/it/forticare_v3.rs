@@ -331,6 +331,103 @@ async fn products_register_and_move_between_accounts_of_one_organization() {
     assert_eq!((there, here), before);
 }
 
+/// `products/list`'s `expireBefore` matches a product with an entitlement ending before the date: a support
+/// contract registered with `contractNumber` ends a term after its registration; a FortiToken Mobile license
+/// never ends.
+#[tokio::test]
+async fn expire_before_lists_the_products_whose_contract_ends_before_the_date() {
+    let suite = TestSuite::start().await;
+    suite.freeze_clock().await;
+    let token = suite.v3_login(API_USER, API_PASSWORD).await;
+    let now = suite
+        .admin_get::<protocol::admin::ClockView>("forticare", paths::ADMIN_CLOCK)
+        .await
+        .now;
+    let (status, answer) = suite
+        .v3(
+            paths::V3_PRODUCTS_REGISTER,
+            &token,
+            json!({"registrationUnits": [
+                {"serialNumber": "FGT60FTK20000001", "cloudKey": "ABC12345", "contractNumber": "FC-LAB-0001"},
+                {"serialNumber": "FGT60FTK20000002", "cloudKey": "ABC12346"},
+            ]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let ends = now.plus_secs(protocol::modeled::V3_CONTRACT_TERM_DAYS * 86_400);
+    let end_date = protocol::forticare_v3::date_time(ends);
+    let contracted = &answer["assets"][0]["asset"];
+    assert_eq!(contracted["contracts"][0]["contractNumber"], "FC-LAB-0001");
+    assert_eq!(
+        contracted["contracts"][0]["terms"][0]["endDate"],
+        end_date.as_str()
+    );
+    assert_eq!(contracted["entitlements"][0]["endDate"], end_date.as_str());
+
+    let listed = |expire_before: String| {
+        let suite = &suite;
+        let token = token.clone();
+        async move {
+            let (status, answer) = suite
+                .v3(
+                    paths::V3_PRODUCTS_LIST,
+                    &token,
+                    json!({"expireBefore": expire_before}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            answer["assets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a["serialNumber"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    // The day after the term ends: the contracted product, not the one without a contract, nor the one
+    // with only a FortiToken Mobile license (FGT60FTK20000099, the lab's).
+    let day_after = ends.plus_secs(86_400).date();
+    assert_eq!(
+        listed(format!("{day_after}T00:00:00+0:00")).await,
+        ["FGT60FTK20000001"]
+    );
+    assert_eq!(
+        listed("2040-01-01T00:00:00+0:00".to_owned()).await,
+        ["FGT60FTK20000001"]
+    );
+    // On the day it ends, and today: nothing ends before.
+    assert_eq!(listed(ends.date().to_string()).await, Vec::<String>::new());
+    assert_eq!(listed(now.date().to_string()).await, Vec::<String>::new());
+
+    // Registering the product again with a second contract adds it; the first stays.
+    let (status, again) = suite
+        .v3(
+            paths::V3_PRODUCTS_REGISTER,
+            &token,
+            json!({"registrationUnits": [{"serialNumber": "FGT60FTK20000002", "cloudKey": "ABC12346", "contractNumber": "FC-LAB-0002"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(
+        listed("2040-01-01".to_owned()).await,
+        ["FGT60FTK20000001", "FGT60FTK20000002"]
+    );
+    let (_, details) = suite
+        .v3(
+            paths::V3_PRODUCTS_DETAILS,
+            &token,
+            json!({"serialNumber": "FGT60FTK20000001"}),
+        )
+        .await;
+    assert_eq!(
+        details["assetDetails"]["contracts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
 #[tokio::test]
 async fn bad_requests_get_the_v3_shapes_and_change_nothing() {
     let suite = TestSuite::start().await;
@@ -674,6 +771,112 @@ async fn the_documented_limits_apply_when_on_and_as_scenarios() {
         )
         .await;
     assert_eq!(granted.error, None);
+}
+
+/// With `--forticare-rate-limits`: a batch stops after 5 failed units (the rest are not processed, nothing of
+/// them registered) and counts as one error against the 10 an hour; 1,000 calls in an hour get errorCode
+/// 602 until the oldest ages out (the clock moved by the lab clock, never slept).
+#[tokio::test]
+async fn a_batch_stops_after_five_errors_and_the_hour_limit_answers_602() {
+    let suite = TestSuite::start_lab(
+        test_options(None),
+        default_lab(),
+        ForticareOptions { rate_limits: true },
+    )
+    .await;
+    suite.freeze_clock().await;
+    let token = suite.v3_login(API_USER, API_PASSWORD).await;
+    let (_, products_before) = suite.v3(paths::V3_PRODUCTS_LIST, &token, json!({})).await;
+    let units: Vec<Value> = (0..10)
+        .map(|i| {
+            let serial = format!("FGT60FTK2000{i:04}");
+            if i < 5 {
+                json!({"serialNumber": serial})
+            } else {
+                json!({"serialNumber": serial, "cloudKey": "ABC12345"})
+            }
+        })
+        .collect();
+    let (status, stopped) = suite
+        .v3(
+            paths::V3_PRODUCTS_REGISTER,
+            &token,
+            json!({"registrationUnits": units}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{stopped}");
+    assert_envelope(&stopped, 2);
+    assert_eq!(stopped["error"]["errorCode"], 301);
+    let messages: Vec<&str> = stopped["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages[..5],
+        ["Product-> FortiCloud Key is Required."; 5],
+        "{stopped}"
+    );
+    assert_eq!(
+        messages[5..],
+        [protocol::modeled::V3_BATCH_STOPPED.text; 5],
+        "{stopped}"
+    );
+    let (_, products_after) = suite.v3(paths::V3_PRODUCTS_LIST, &token, json!({})).await;
+    assert_eq!(
+        products_after["assets"], products_before["assets"],
+        "nothing of a stopped batch is registered"
+    );
+
+    // The stopped batch was one error: 8 more leave room for one good call, the 10th closes the hour.
+    for _ in 0..8 {
+        let (status, _) = suite
+            .v3(paths::V3_PRODUCTS_LIST, &token, json!({"pageNumber": 0}))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+    let (status, answer) = suite.v3(paths::V3_LICENSES_LIST, &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _) = suite
+        .v3(paths::V3_PRODUCTS_LIST, &token, json!({"pageNumber": 0}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, limited) = suite.v3(paths::V3_LICENSES_LIST, &token, json!({})).await;
+    assert_eq!(
+        (status, limited["error"]["errorCode"].as_i64()),
+        (StatusCode::TOO_MANY_REQUESTS, Some(603)),
+        "{limited}"
+    );
+
+    // An hour later every count has aged out; 1,000 calls in the next hour (100 a minute) are the most.
+    suite.advance_clock(3600).await;
+    for minute in 0..10 {
+        for call in 0..100 {
+            let (status, answer) = suite.v3(paths::V3_LICENSES_LIST, &token, json!({})).await;
+            assert_eq!(
+                status,
+                StatusCode::OK,
+                "minute {minute}, call {call}: {answer}"
+            );
+        }
+        suite.advance_clock(61).await;
+    }
+    let (status, limited) = suite.v3(paths::V3_LICENSES_LIST, &token, json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{limited}");
+    assert_envelope(&limited, -1);
+    assert_eq!(
+        (
+            limited["error"]["errorCode"].as_i64(),
+            limited["error"]["message"].as_str()
+        ),
+        (Some(602), Some(protocol::modeled::V3_RATE_LIMIT_HOUR.text)),
+        "{limited}"
+    );
+    // A refused call is not counted: once the first minute's calls are an hour old, calls pass again.
+    suite.advance_clock(3600 - 10 * 61).await;
+    let (status, answer) = suite.v3(paths::V3_LICENSES_LIST, &token, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
 }
 
 #[tokio::test]

@@ -198,9 +198,6 @@ fn the_cli_calls_the_suite_through_the_typed_clients() {
     let allowed = [
         // A probe of a running suite with a short timeout, before anything else is asked.
         dir.join("replay.rs"),
-        // `fortimock transfer`: its requests belong to another change, which moves them to
-        // `SuiteClient::transfers`.
-        dir.join("transfer.rs"),
     ];
     let mut found = Vec::new();
     for path in files.iter().filter(|p| !allowed.contains(p)) {

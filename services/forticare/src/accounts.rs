@@ -21,7 +21,7 @@ use crate::store::{
     API_TOKENS, API_USERS, CODES, LICENSES, Ledger, PRODUCTS, VOID_CODES, decode, indexed_license,
     read_license, register, write_license,
 };
-use crate::v3::{self as rules, ApiUser, Product};
+use crate::v3::{self as rules, ApiUser, Product, ProductContract};
 
 #[derive(Serialize, Deserialize)]
 struct ApiUserRecord {
@@ -63,6 +63,8 @@ impl Record for ApiTokenRecord {
     const KIND: &'static str = "an API token record";
 }
 
+/// A product as stored. `contracts` came with `products/register`'s `contractNumber`; a record without it
+/// reads as a product with none.
 #[derive(Serialize, Deserialize)]
 struct ProductRecord {
     v: Version<1>,
@@ -70,6 +72,16 @@ struct ProductRecord {
     account: u64,
     registered: i64,
     description: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    contracts: Vec<ContractRecord>,
+}
+
+/// A support contract of a product: its number and term (epoch seconds).
+#[derive(Serialize, Deserialize)]
+struct ContractRecord {
+    number: String,
+    start: i64,
+    end: i64,
 }
 
 impl Record for ProductRecord {
@@ -86,6 +98,15 @@ impl ProductRecord {
             account: self.account,
             registered: UnixTime::from_secs(self.registered),
             description: self.description.clone(),
+            contracts: self
+                .contracts
+                .iter()
+                .map(|c| ProductContract {
+                    number: c.number.clone(),
+                    start: UnixTime::from_secs(c.start),
+                    end: UnixTime::from_secs(c.end),
+                })
+                .collect(),
         })
     }
 }
@@ -100,6 +121,15 @@ fn write_product(tx: &mut Tx<'_>, product: &Product) -> Result<(), StoreError> {
             account: product.account,
             registered: product.registered.secs(),
             description: product.description.clone(),
+            contracts: product
+                .contracts
+                .iter()
+                .map(|c| ContractRecord {
+                    number: c.number.clone(),
+                    start: c.start.secs(),
+                    end: c.end.secs(),
+                })
+                .collect(),
         },
     )
 }
@@ -147,6 +177,7 @@ pub(crate) fn settle_account(
                     account,
                     registered: now,
                     description: String::new(),
+                    contracts: Vec::new(),
                 },
             )?;
         }
@@ -480,6 +511,7 @@ impl Ledger {
                             account,
                             registered: now,
                             description: description.unwrap_or_default(),
+                            contracts: Vec::new(),
                         };
                         write_product(tx, &product)?;
                         product
@@ -518,14 +550,26 @@ impl Ledger {
                             Some(_) if unit.contract_number.is_none() => {
                                 Err(&V3_PRODUCT_ALREADY_REGISTERED)
                             }
-                            Some(product) => Ok(product),
+                            // Registered already: its new contract is registered to it.
+                            Some(mut product) => {
+                                if let Some(number) = &unit.contract_number
+                                    && product.add_contract(number, now)
+                                {
+                                    write_product(tx, &product)?;
+                                }
+                                Ok(product)
+                            }
                             None => {
-                                let product = Product {
+                                let mut product = Product {
                                     serial: serial.clone(),
                                     account: user.account_id,
                                     registered: now,
                                     description: unit.description.clone().unwrap_or_default(),
+                                    contracts: Vec::new(),
                                 };
+                                if let Some(number) = &unit.contract_number {
+                                    product.add_contract(number, now);
+                                }
                                 write_product(tx, &product)?;
                                 Ok(product)
                             }

@@ -3,7 +3,9 @@
 //! Mobile Redemption Certificate", `Certificate Valid Until <date>`, `Serial Number <EFTM…>`).
 //!
 //! Written with `pdf-writer` (the text is real text, in the standard Helvetica font, so it can be selected,
-//! searched and extracted) and a QR code of the activation code from `qrcode`, drawn as vector squares.
+//! searched and extracted) and a QR code of the activation code from `qrcode`, embedded as an image (one
+//! 8-bit gray sample per module, its quiet zone included, scaled up without interpolation), as a printed
+//! certificate's scan would carry it: a PDF reader can extract it and a QR decoder read it back.
 //! The same license always gives the same bytes: the PDF carries no creation date.
 
 use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
@@ -81,7 +83,10 @@ pub fn render(license: &License) -> Option<Vec<u8>> {
     let bold = Ref::new(5);
     let contents = Ref::new(6);
     let info = Ref::new(7);
+    let qr_image = Ref::new(8);
     let (regular_name, bold_name) = (Name(b"F1"), Name(b"F2"));
+    let qr_name = Name(b"Im1");
+    let qr = qr_samples(&code);
     // A4 landscape, in points.
     let (width, height) = (842.0, 595.0);
 
@@ -93,11 +98,15 @@ pub fn render(license: &License) -> Option<Vec<u8>> {
         .media_box(Rect::new(0.0, 0.0, width, height))
         .parent(pages)
         .contents(contents);
-    page_writer
-        .resources()
+    let mut resources = page_writer.resources();
+    resources
         .fonts()
         .pair(regular_name, regular)
         .pair(bold_name, bold);
+    if qr.is_some() {
+        resources.x_objects().pair(qr_name, qr_image);
+    }
+    resources.finish();
     page_writer.finish();
     for (id, font) in [(regular, "Helvetica"), (bold, "Helvetica-Bold")] {
         pdf.type1_font(id)
@@ -125,34 +134,44 @@ pub fn render(license: &License) -> Option<Vec<u8>> {
             .end_text();
         y -= size * 2.4;
     }
-    draw_qr(&mut content, &code, width - 260.0, 90.0, 200.0);
+    if let Some((side, samples)) = &qr {
+        let side_px = i32::try_from(*side).unwrap_or(i32::MAX);
+        let mut image = pdf.image_xobject(qr_image, samples);
+        image
+            .width(side_px)
+            .height(side_px)
+            .bits_per_component(8)
+            .interpolate(false);
+        image.color_space().device_gray();
+        image.finish();
+        // 200 points square, bottom left at (width - 260, 90).
+        content
+            .save_state()
+            .transform([200.0, 0.0, 0.0, 200.0, width - 260.0, 90.0])
+            .x_object(qr_name)
+            .restore_state();
+    }
     pdf.stream(contents, &content.finish());
     Some(pdf.finish())
 }
 
-/// Draws the QR code of `text` as filled squares in a `size`-point square whose bottom left is (`x`, `y`).
-fn draw_qr(content: &mut Content, text: &str, x: f32, y: f32, size: f32) {
-    // A 24-character code always fits a QR code; should it not, the certificate goes without one.
-    let Ok(qr) = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M) else {
-        return;
-    };
+/// The QR code of `text` as an image: its side in samples and its 8-bit gray samples, row by row from the
+/// top, one per module (0 dark, 255 light), with four modules of quiet zone around the symbol as the
+/// standard asks. `None` if `text` does not fit a QR code (a 24-character code always does; should it
+/// not, the certificate goes without one).
+fn qr_samples(text: &str) -> Option<(usize, Vec<u8>)> {
+    const QUIET: usize = 4;
+    let qr = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M).ok()?;
     let modules = qr.width();
-    // Four modules of quiet zone around the symbol, as the standard asks.
-    let module = size / (modules + 8) as f32;
-    let colors = qr.to_colors();
-    content.set_fill_gray(0.0);
-    for (i, color) in colors.iter().enumerate() {
+    let side = modules + 2 * QUIET;
+    let mut samples = vec![255u8; side * side];
+    for (i, color) in qr.to_colors().iter().enumerate() {
         if *color == Color::Dark {
             let (col, row) = (i % modules, i / modules);
-            content.rect(
-                x + (col + 4) as f32 * module,
-                y + size - (row + 5) as f32 * module,
-                module,
-                module,
-            );
+            samples[(row + QUIET) * side + col + QUIET] = 0;
         }
     }
-    content.fill_nonzero();
+    Some((side, samples))
 }
 
 #[cfg(test)]
@@ -201,18 +220,18 @@ mod tests {
     }
 
     #[test]
-    fn the_qr_code_is_drawn_and_a_trial_has_no_certificate() {
+    fn the_qr_code_is_an_image_with_its_quiet_zone_and_a_trial_has_no_certificate() {
         let mut trial = license();
         trial.code = None;
         assert!(render(&trial).is_none());
         let qr =
             QrCode::with_error_correction_level(b"1FF6-9B06-2510-F429-41AE", EcLevel::M).unwrap();
         let dark = qr.to_colors().iter().filter(|c| **c == Color::Dark).count();
-        let mut content = Content::new();
-        draw_qr(&mut content, "1FF6-9B06-2510-F429-41AE", 0.0, 0.0, 200.0);
-        let drawn = content.finish();
-        let rects = drawn.windows(3).filter(|w| w == b" re").count();
-        assert_eq!(rects, dark, "one square per dark module");
+        let (side, samples) = qr_samples("1FF6-9B06-2510-F429-41AE").unwrap();
+        assert_eq!(side, qr.width() + 8);
+        assert_eq!(samples.len(), side * side);
+        assert_eq!(samples.iter().filter(|s| **s == 0).count(), dark);
+        assert!(samples[..4 * side].iter().all(|s| *s == 255), "quiet zone");
         assert_eq!(printed_date("2026-11-30".parse().unwrap()), "NOV 30, 2026");
     }
 }

@@ -111,8 +111,11 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         fixtures: config.fixtures,
         limits: rate_limits::RateLimits::new(config.rate_limits),
         assignments: config.assignments,
+        base_url: std::sync::OnceLock::new(),
     });
-    let service = lab::server::start(&config.listen, state)?;
+    let service = lab::server::start(&config.listen, state.clone())?;
+    // Known once the socket is bound (port 0 included): transfer tickets name their certificate by it.
+    let _ = state.base_url.set(service.url().to_owned());
     Ok(Started {
         service,
         ledger: on_clock,

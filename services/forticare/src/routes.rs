@@ -45,6 +45,16 @@ pub(crate) struct Forticare {
     pub(crate) limits: RateLimits,
     /// Who has a hardware token assigned (TAC asks before a lock reset).
     pub(crate) assignments: crate::assignments::AssignmentDesk,
+    /// The service's base URL (`https://127.0.0.1:8440`), set once it listens: a ticket's `certificate`
+    /// is the certificate's absolute URL on it.
+    pub(crate) base_url: std::sync::OnceLock<String>,
+}
+
+impl Forticare {
+    /// The absolute URL of `path` on this service.
+    fn url_of(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url.get().map_or("", String::as_str))
+    }
 }
 
 impl Service for Forticare {
@@ -380,7 +390,7 @@ async fn certificate(
         .body(pdf))
 }
 
-fn ticket_view(ticket: &Ticket, now: UnixTime) -> TransferTicket {
+fn ticket_view(state: &Forticare, ticket: &Ticket, now: UnixTime) -> TransferTicket {
     TransferTicket {
         ticket: ticket.ticket.clone(),
         license: ticket.license.clone(),
@@ -388,7 +398,10 @@ fn ticket_view(ticket: &Ticket, now: UnixTime) -> TransferTicket {
         to: ticket.to.clone(),
         activation_code: ticket.new_code.clone(),
         grace_until: ticket.grace_until,
-        certificate: paths::fill(paths::ADMIN_LICENSE_CERTIFICATE, &[ticket.license.as_str()]),
+        certificate: state.url_of(&paths::fill(
+            paths::ADMIN_LICENSE_CERTIFICATE,
+            &[ticket.license.as_str()],
+        )),
         rma: ticket.rma,
         status: ticket.status(now).to_owned(),
         completed: ticket.completed,
@@ -426,7 +439,7 @@ async fn open_transfer(
         rma = ticket.rma,
         "license transferred"
     );
-    Ok(HttpResponse::Created().json(ticket_view(&ticket, now)))
+    Ok(HttpResponse::Created().json(ticket_view(&state, &ticket, now)))
 }
 
 #[utoipa::path(get, path = paths::ADMIN_TRANSFERS, tag = "transfers",
@@ -435,7 +448,10 @@ async fn list_transfers(state: web::Data<Forticare>) -> Result<HttpResponse, For
     let now = state.clock.now();
     let transfers = state.ledger.transfers()?;
     Ok(HttpResponse::Ok().json(TransferList {
-        transfers: transfers.iter().map(|t| ticket_view(t, now)).collect(),
+        transfers: transfers
+            .iter()
+            .map(|t| ticket_view(&state, t, now))
+            .collect(),
     }))
 }
 
@@ -463,7 +479,7 @@ async fn show_transfer(
         )
         .into());
     };
-    Ok(HttpResponse::Ok().json(ticket_view(&found, state.clock.now())))
+    Ok(HttpResponse::Ok().json(ticket_view(&state, &found, state.clock.now())))
 }
 
 #[utoipa::path(get, path = paths::ADMIN_API_USERS, tag = "api users",

@@ -279,6 +279,34 @@ impl TryFrom<TransferRecord> for Ticket {
     }
 }
 
+/// A ticket number as it is written: decimal, no sign, no leading zero (`7000001`).
+pub fn ticket_number(text: &str) -> Option<u64> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0 && n.to_string() == text)
+}
+
+/// The number the next ticket gets: one more than the highest ticket there is (compared as numbers, so
+/// `10000000` follows `9999999`, and whatever a state import or a restart brought is counted), or
+/// `modeled::FIRST_TRANSFER_TICKET` for the first. Tickets are never deleted but by a reset or an import
+/// that replaces them all, so numbers only grow.
+fn next_ticket_number(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
+    let mut highest = None;
+    for (key, _) in tx.all(TRANSFERS)? {
+        let number = std::str::from_utf8(&key)
+            .ok()
+            .and_then(ticket_number)
+            .ok_or_else(|| {
+                StoreError::corrupt(format!("ticket number `{}`", String::from_utf8_lossy(&key)))
+            })?;
+        highest = highest.max(Some(number));
+    }
+    Ok(match highest {
+        Some(number) => number.saturating_add(1).max(modeled::FIRST_TRANSFER_TICKET),
+        None => modeled::FIRST_TRANSFER_TICKET,
+    })
+}
+
 fn decode_ticket(bytes: &[u8]) -> Result<Ticket, StoreError> {
     lab::store::decode::<TransferRecord>(bytes)?.try_into()
 }
@@ -546,16 +574,7 @@ impl Ledger {
         self.store
             .write(move |tx| {
                 let license = read_license(tx, request.license.as_str().as_bytes())?;
-                let number = match tx
-                    .scan(TRANSFERS, b"", lab::store::Order::Descending, Some(1))?
-                    .first()
-                {
-                    Some((last, _)) => String::from_utf8_lossy(last)
-                        .parse::<u64>()
-                        .map_err(|e| StoreError::corrupt(format!("a ticket number: {e}")))?
-                        .saturating_add(1),
-                    None => modeled::FIRST_TRANSFER_TICKET,
-                };
+                let number = next_ticket_number(tx)?;
                 let mut rng = rand::thread_rng();
                 let new_code = loop {
                     let code = LicenseActivationCode::from_bytes(rng.r#gen());
@@ -625,14 +644,16 @@ impl Ledger {
             })
     }
 
-    /// Every transfer ticket, oldest first.
+    /// Every transfer ticket, oldest (lowest number) first.
     pub fn transfers(&self) -> Result<Vec<Ticket>, StoreError> {
-        self.store.read(|r| {
+        let mut tickets = self.store.read(|r| {
             r.all(TRANSFERS)?
                 .iter()
                 .map(|(_, bytes)| decode_ticket(bytes))
-                .collect()
-        })
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        tickets.sort_by_key(|t| ticket_number(&t.ticket));
+        Ok(tickets)
     }
 
     /// The ticket numbered `ticket`.
@@ -855,17 +876,22 @@ pub fn check_record(table: Table, key: &[u8], value: &[u8]) -> anyhow::Result<()
         TRANSFERS => {
             let ticket = decode_ticket(value)?;
             anyhow::ensure!(
-                ticket.ticket == key && key.parse::<u64>().is_ok(),
+                ticket_number(key).is_some(),
+                "a ticket number is a decimal number from 1, without leading zeros, not `{key}`"
+            );
+            anyhow::ensure!(
+                ticket.ticket == key,
                 "ticket {} is stored under {key}",
                 ticket.ticket
             );
         }
         VOID_CODES => {
             key.parse::<LicenseActivationCode>()?;
-            std::str::from_utf8(value)
-                .context("the value is not text")?
-                .parse::<u64>()
-                .context("the value is not a ticket number")?;
+            let ticket = std::str::from_utf8(value).context("the value is not text")?;
+            anyhow::ensure!(
+                ticket_number(ticket).is_some(),
+                "`{ticket}` is not a ticket number"
+            );
         }
         _ => crate::accounts::check_record(table, key, value)?,
     }

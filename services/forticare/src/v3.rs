@@ -5,7 +5,9 @@
 //! licenses).
 
 use pbkdf2::pbkdf2_hmac;
-use protocol::forticare_v3::{self as v3, Asset, Entitlement, LicenseAsset};
+use protocol::forticare_v3::{
+    self as v3, Asset, Contract, ContractTerm, Entitlement, LicenseAsset,
+};
 use protocol::id::ApplianceSerial;
 use protocol::ledger::ApiUserView;
 use protocol::modeled;
@@ -68,6 +70,33 @@ pub struct Product {
     pub account: u64,
     pub registered: UnixTime,
     pub description: String,
+    /// Its support contracts, in the order they were registered.
+    pub contracts: Vec<ProductContract>,
+}
+
+/// A support contract registered to a product (`products/register` with a `contractNumber`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductContract {
+    pub number: String,
+    pub start: UnixTime,
+    pub end: UnixTime,
+}
+
+impl Product {
+    /// Registers contract `number` to the product at `now` (a term of `modeled::V3_CONTRACT_TERM_DAYS`);
+    /// a contract it has already is left as it is. Whether anything changed.
+    pub fn add_contract(&mut self, number: &str, now: UnixTime) -> bool {
+        let number = number.trim();
+        if number.is_empty() || self.contracts.iter().any(|c| c.number == number) {
+            return false;
+        }
+        self.contracts.push(ProductContract {
+            number: number.to_owned(),
+            start: now,
+            end: now.plus_secs(modeled::V3_CONTRACT_TERM_DAYS * 86_400),
+        });
+        true
+    }
 }
 
 /// Whether a username is one the API takes: 1 to 64 printable ASCII characters, no spaces.
@@ -186,6 +215,27 @@ pub fn asset(product: &Product, licenses: &[&License]) -> Asset {
             start_date: v3::date_time(l.owner.as_ref().map_or(l.created, |o| o.registered)),
             end_date: modeled::V3_FTM_ENTITLEMENT_END.to_owned(),
         })
+        .chain(product.contracts.iter().map(|c| Entitlement {
+            kind: modeled::V3_SUPPORT_ENTITLEMENT_TYPE,
+            type_desc: modeled::V3_SUPPORT_ENTITLEMENT_DESC.to_owned(),
+            level: modeled::V3_SUPPORT_ENTITLEMENT_LEVEL,
+            level_desc: modeled::V3_SUPPORT_ENTITLEMENT_LEVEL_DESC.to_owned(),
+            start_date: v3::date_time(c.start),
+            end_date: v3::date_time(c.end),
+        }))
+        .collect();
+    let contracts = product
+        .contracts
+        .iter()
+        .map(|c| Contract {
+            contract_number: c.number.clone(),
+            sku: modeled::V3_CONTRACT_SKU.to_owned(),
+            terms: vec![ContractTerm {
+                start_date: v3::date_time(c.start),
+                end_date: v3::date_time(c.end),
+                support_type: modeled::V3_CONTRACT_SUPPORT_TYPE.to_owned(),
+            }],
+        })
         .collect();
     Asset {
         serial_number: product.serial.to_string(),
@@ -202,7 +252,7 @@ pub fn asset(product: &Product, licenses: &[&License]) -> Asset {
         product_model_eor: String::new(),
         product_model_eos: String::new(),
         warranty_supports: Vec::new(),
-        contracts: Vec::new(),
+        contracts,
         entitlements,
         licenses: mine.iter().filter_map(|l| license_asset(l)).collect(),
         license: None,
@@ -243,7 +293,8 @@ pub fn expire_before(text: &str) -> Option<UnixTime> {
     UnixTime::parse(day).ok()
 }
 
-/// Whether a product has an entitlement ending before `before` (a FortiToken Mobile license never ends).
+/// Whether a product has an entitlement ending before `before`: a contract's support, whose term ends; a
+/// FortiToken Mobile license never ends.
 pub fn expires_before(asset: &Asset, before: UnixTime) -> bool {
     asset
         .entitlements
@@ -311,5 +362,30 @@ mod tests {
             Some(UnixTime::parse("2040-01-01").unwrap())
         );
         assert_eq!(expire_before("soon"), None);
+    }
+
+    #[test]
+    fn a_contract_gives_a_product_an_entitlement_that_ends() {
+        let registered = UnixTime::parse("2026-12-01").unwrap();
+        let mut product = Product {
+            serial: "FGT60FTK20000001".parse().unwrap(),
+            account: 1,
+            registered,
+            description: String::new(),
+            contracts: Vec::new(),
+        };
+        let before = |day: &str| expire_before(day).unwrap();
+        assert!(!expires_before(&asset(&product, &[]), before("2040-01-01")));
+        assert!(product.add_contract("C-1", registered));
+        assert!(
+            !product.add_contract("C-1", registered.plus_secs(86_400)),
+            "once"
+        );
+        let shown = asset(&product, &[]);
+        assert_eq!(shown.contracts[0].contract_number, "C-1");
+        assert_eq!(shown.contracts[0].terms[0].end_date, "2027-12-01T00:00:00");
+        assert_eq!(shown.entitlements[0].end_date, "2027-12-01T00:00:00");
+        assert!(expires_before(&shown, before("2027-12-02T00:00:00+0:00")));
+        assert!(!expires_before(&shown, before("2027-12-01")));
     }
 }

@@ -669,7 +669,7 @@ async fn licenses_download(
 #[utoipa::path(post, path = paths::V3_PRODUCTS_LIST, tag = "FortiCare v3 API", request_body = ProductListRequest,
     security(("v3_bearer" = [])),
     responses(
-        (status = 200, description = "One page of the account's products.", body = Envelope<AssetPage>),
+        (status = 200, description = "One page of the account's products (with `expireBefore`, those with an entitlement ending before that day: a support contract's; a FortiToken Mobile license never ends).", body = Envelope<AssetPage>),
         (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
         (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
         (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
@@ -801,8 +801,8 @@ fn batch_answer(
 #[utoipa::path(post, path = paths::V3_PRODUCTS_REGISTER, tag = "FortiCare v3 API", request_body = ProductRegisterRequest,
     security(("v3_bearer" = [])),
     responses(
-        (status = 200, description = "Each unit's outcome.", body = Envelope<UnitOutcomes>),
-        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301).", body = Object),
+        (status = 200, description = "Each unit's outcome; a unit with a `contractNumber` gets that support contract (a term of a year, with its entitlement).", body = Envelope<UnitOutcomes>),
+        (status = 400, description = "`Invalid incoming request.` (status -1) naming the field, or a failed batch (errorCode 301: each unit's `message`; after 5 failed units the rest are not processed).", body = Object),
         (status = 401, description = "A missing, unknown or expired bearer token (errorCode 401).", body = Object),
         (status = 429, description = "With `--forticare-rate-limits`: a documented limit (errorCode 601, 602, 603).", body = Object)))]
 async fn products_register(

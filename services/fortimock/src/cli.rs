@@ -1000,7 +1000,8 @@ pub enum ScenarioCommand {
         #[arg(long, value_parser = SCENARIO_SERVICES)]
         service: Option<String>,
     },
-    /// The catalogue errors a scenario can answer with, which service answers each, and what it does.
+    /// Every catalogue error (stable id, code, provenance, wire text and the symptom the user sees), and
+    /// for those a scenario can answer with, which service answers it and what it does.
     Errors {
         #[arg(long)]
         json: bool,

@@ -1,6 +1,7 @@
 //! `fortimock scenario arm|list|clear|errors`: the scenarios of a running suite, for people.
 
 use anyhow::{Context, bail};
+use protocol::catalogue::{CATALOGUE, CatalogueEntry, Provenance};
 use protocol::scenario::{ARMABLE, ScenarioMatch, ScenarioSpec, ScenarioView, armable};
 
 use crate::cli::{SCENARIO_SERVICES, ScenarioArmArgs, ScenarioCommand};
@@ -59,42 +60,104 @@ pub async fn run(command: ScenarioCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ScenarioCommand::Errors { json } => {
+            let listing = error_listing();
             if json {
-                println!("{}", serde_json::to_string_pretty(ARMABLE)?);
-                return Ok(());
-            }
-            for entry in ARMABLE {
-                let code = entry
-                    .error
-                    .code
-                    .map_or_else(|| "-".to_owned(), |c| c.to_string());
-                println!(
-                    "{:<40} {:<9} {:>3}  {}",
-                    entry.error.id, entry.service, code, entry.error.text
-                );
-                println!("{:<40} {}", "", entry.effect);
-            }
-            println!();
-            println!(
-                "Not armable: these follow from the ledger's state, or the appliance's and the phone's own."
-            );
-            for entry in protocol::catalogue::CATALOGUE
-                .iter()
-                .filter(|e| !ARMABLE.iter().any(|a| a.error.id == e.id))
-            {
-                let code = entry.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
-                println!(
-                    "{:<40} {:<9} {:>3}  {}",
-                    entry.id,
-                    entry.id.split('.').next().unwrap_or_default(),
-                    code,
-                    entry.text
-                );
-                println!("{:<40} {}", "", entry.symptom);
+                println!("{}", serde_json::to_string_pretty(&listing)?);
+            } else {
+                print!("{}", error_table(&listing));
             }
             Ok(())
         }
     }
+}
+
+/// One entry of `fortimock scenario errors`: a catalogue entry (its stable id, code, exact text, provenance,
+/// symptom and source) and, when a scenario can answer with it, which service does, on which requests and
+/// with what effect (`null` for the errors that follow from the ledger's state or the devices' own).
+#[derive(Debug, serde::Serialize)]
+struct ErrorListing {
+    #[serde(flatten)]
+    entry: &'static CatalogueEntry,
+    armable: Option<ArmableOn>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ArmableOn {
+    service: &'static str,
+    message_types: &'static [&'static str],
+    effect: &'static str,
+}
+
+/// The whole catalogue in its order (then any armable error it does not list), each with how to arm it.
+fn error_listing() -> Vec<ErrorListing> {
+    let armable_on = |id: &str| {
+        ARMABLE
+            .iter()
+            .find(|a| a.error.id == id)
+            .map(|a| ArmableOn {
+                service: a.service,
+                message_types: a.message_types,
+                effect: a.effect,
+            })
+    };
+    let mut listing: Vec<ErrorListing> = CATALOGUE
+        .iter()
+        .map(|entry| ErrorListing {
+            entry,
+            armable: armable_on(entry.id),
+        })
+        .collect();
+    for armable in ARMABLE {
+        if !CATALOGUE.iter().any(|e| e.id == armable.error.id) {
+            listing.push(ErrorListing {
+                entry: armable.error,
+                armable: armable_on(armable.error.id),
+            });
+        }
+    }
+    listing
+}
+
+/// The listing for people: a header, then per entry a line with its id, code, provenance and who answers
+/// it (the armable service, or `-` when no scenario can), and indented below its wire text, the symptom
+/// the user sees and, when armable, what arming it does.
+fn error_table(listing: &[ErrorListing]) -> String {
+    let id_width = listing
+        .iter()
+        .map(|l| l.entry.id.len())
+        .max()
+        .unwrap_or(0)
+        .max("ID".len());
+    let mut out = format!(
+        "{:<id_width$}  {:>6}  {:<10}  ARMABLE ON\n",
+        "ID", "CODE", "PROVENANCE"
+    );
+    for listed in listing {
+        let entry = listed.entry;
+        let code = entry.code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+        let provenance = match entry.provenance {
+            Provenance::Wire => "wire",
+            Provenance::Client => "client",
+            Provenance::Doc => "doc",
+            Provenance::Modeled => "modeled",
+        };
+        let service = listed.armable.as_ref().map_or("-", |a| a.service);
+        out.push_str(&format!(
+            "{:<id_width$}  {code:>6}  {provenance:<10}  {service}\n",
+            entry.id
+        ));
+        out.push_str(&format!("    text:     {}\n", entry.text));
+        out.push_str(&format!("    symptom:  {}\n", entry.symptom));
+        if let Some(armable) = &listed.armable {
+            out.push_str(&format!("    scenario: {}\n", armable.effect));
+        }
+    }
+    out.push_str(&format!(
+        "\n{} errors, {} armable (`fortimock scenario arm <ID>`); the others follow from the ledger's state, or the appliance's and the phone's own. `--json` lists them with their sources.\n",
+        listing.len(),
+        listing.iter().filter(|l| l.armable.is_some()).count()
+    ));
+    out
 }
 
 async fn arm(args: ScenarioArmArgs) -> anyhow::Result<()> {
@@ -206,6 +269,38 @@ fn print_table(scenarios: &[(&str, ScenarioView)]) {
             scenario.state,
             scenario.fired,
             describe(scenario)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_error_listing_is_the_whole_catalogue_with_how_to_arm_each() {
+        let listing = error_listing();
+        let ids: Vec<&str> = listing.iter().map(|l| l.entry.id).collect();
+        for entry in CATALOGUE {
+            assert!(ids.contains(&entry.id), "{} missing", entry.id);
+        }
+        for armable in ARMABLE {
+            let listed = listing
+                .iter()
+                .find(|l| l.entry.id == armable.error.id)
+                .unwrap();
+            assert_eq!(listed.armable.as_ref().unwrap().service, armable.service);
+        }
+        let table = error_table(&listing);
+        let header = table.lines().next().unwrap();
+        let line = table
+            .lines()
+            .find(|l| l.starts_with("forticare.transfer.not-owner "))
+            .unwrap();
+        assert_eq!(
+            line.find("modeled"),
+            header.find("PROVENANCE"),
+            "aligned: {line}"
         );
     }
 }

@@ -508,8 +508,15 @@ async fn transfer_demo_tickets_and_certificates_from_the_command_line() {
         listed.contains("7000001") && listed.contains("yes"),
         "{listed}"
     );
+    // The demo's ticket is closed (its grace period is over): told in the past tense.
     let shown = cli(&data_dir, &["transfer", "--show", "7000001"]);
-    assert!(shown.contains("has been transferred from"), "{shown}");
+    assert!(
+        shown.starts_with("Ticket 7000001 (License Transfer, RMA): closed"),
+        "{shown}"
+    );
+    assert!(shown.contains("was transferred from"), "{shown}");
+    assert!(shown.contains("stopped working at"), "{shown}");
+    assert!(!shown.contains("keep working"), "{shown}");
 
     // A ticket by hand: A imports, then the license moves to B.
     let ready: Value =
@@ -545,6 +552,30 @@ async fn transfer_demo_tickets_and_certificates_from_the_command_line() {
         ticket.contains("The previous activation code is no longer valid."),
         "{ticket}"
     );
+    // Its certificate is named by its absolute URL on forticare.
+    assert!(
+        ticket.contains(&format!(
+            "{url}{}",
+            protocol::paths::fill(
+                protocol::paths::ADMIN_LICENSE_CERTIFICATE,
+                &["EFTM000000000005"]
+            )
+        )),
+        "{ticket}"
+    );
+    // The list's columns line up: every cell starts where its header does.
+    let listed = cli(&data_dir, &["transfer", "--list"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    for column in ["LICENSE", "FROM", "RMA", "STATUS", "GRACE UNTIL"] {
+        let at = lines[0].find(column).unwrap();
+        for line in &lines[1..] {
+            assert!(
+                line.as_bytes()[at] != b' ' && line.as_bytes()[at - 1] == b' ',
+                "{column} not aligned:\n{listed}"
+            );
+        }
+    }
     let refused = Command::new(BIN)
         .args([
             "transfer",
@@ -1935,4 +1966,69 @@ async fn token_transfer_offline_activation_and_the_windows_agent_from_the_comman
     assert!(!missing.is_empty());
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// `fortimock scenario errors` lists the whole catalogue, transfer refusals, v3 errors and rate limits
+/// included, each under its stable id with its provenance and symptom; `--json` has every entry once.
+#[test]
+fn scenario_errors_lists_the_whole_catalogue_with_provenance_and_symptom() {
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let listed: Vec<Value> = serde_json::from_str(&run(&["scenario", "errors", "--json"])).unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    let catalogue: Vec<&str> = protocol::catalogue::CATALOGUE
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(
+        ids, catalogue,
+        "the whole catalogue, in its order, once each"
+    );
+    for entry in &listed {
+        for field in ["text", "symptom", "source", "provenance"] {
+            assert!(
+                entry[field].as_str().is_some_and(|v| !v.is_empty()),
+                "{field} of {entry}"
+            );
+        }
+        assert!(entry.get("armable").is_some(), "{entry}");
+    }
+    let entry = |id: &str| listed.iter().find(|e| e["id"] == id).unwrap().clone();
+    for id in [
+        "forticare.transfer.not-owner",
+        "forticare.transfer.shipped-since-2025-08-04",
+        "forticare.v3.batch-stopped",
+    ] {
+        assert_eq!(entry(id)["armable"], Value::Null, "{id}");
+    }
+    let hour = entry("forticare.v3.rate-limit-hour");
+    assert_eq!(
+        (hour["code"].as_i64(), hour["provenance"].as_str()),
+        (Some(602), Some("modeled"))
+    );
+    assert_eq!(hour["armable"]["service"], "forticare");
+    assert_eq!(entry("ftm.provision.not-owner")["provenance"], "wire");
+
+    // For people: each entry's line names its provenance; its wire text and symptom follow.
+    let table = run(&["scenario", "errors"]);
+    for expected in protocol::catalogue::CATALOGUE {
+        let provenance = serde_json::to_value(expected.provenance).unwrap();
+        let line = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(expected.id))
+            .unwrap_or_else(|| panic!("{} missing:\n{table}", expected.id));
+        assert!(line.contains(provenance.as_str().unwrap()), "{line}");
+        assert!(
+            table.contains(&format!("    symptom:  {}", expected.symptom)),
+            "{}",
+            expected.id
+        );
+    }
 }
