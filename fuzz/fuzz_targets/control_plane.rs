@@ -54,7 +54,10 @@ fn all_redacted(value: &Value) -> bool {
     match value {
         Value::Object(map) => map.iter().all(|(key, inner)| {
             if is_secret_field(key) {
-                inner.is_null() || inner.as_str().is_some_and(|s| s.is_empty() || s == REDACTED)
+                inner.is_null()
+                    || inner
+                        .as_str()
+                        .is_some_and(|s| s.is_empty() || s == REDACTED)
             } else {
                 all_redacted(inner)
             }
@@ -67,7 +70,10 @@ fn all_redacted(value: &Value) -> bool {
 fn journal(body: &[u8]) {
     let kept = kept_body(body);
     let shown = shown_body(&kept);
-    assert!(all_redacted(&shown), "a secret field kept in clear: {shown}");
+    assert!(
+        all_redacted(&shown),
+        "a secret field kept in clear: {shown}"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

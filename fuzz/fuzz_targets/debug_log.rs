@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let mut bodies = Vec::new();
     for exchange in &log.exchanges {
         let _ = exchange.kind.describe();
-        for captured in [&exchange.request, &exchange.response].into_iter().flatten() {
+        for captured in [&exchange.request, &exchange.response]
+            .into_iter()
+            .flatten()
+        {
             assert!(captured.line <= captured.end_line);
             let _ = format!("{captured:?}");
             let _ = captured.decoded();

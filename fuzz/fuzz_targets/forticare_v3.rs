@@ -80,7 +80,10 @@ fn licenses_register(body: &[u8]) {
     };
     if let Some(text) = body.license_registration_code.as_deref().map(str::trim) {
         if let Ok(code) = text.parse::<LicenseActivationCode>() {
-            assert_eq!(code.to_string().parse::<LicenseActivationCode>().ok(), Some(code));
+            assert_eq!(
+                code.to_string().parse::<LicenseActivationCode>().ok(),
+                Some(code)
+            );
         } else {
             let _ = text.chars().take(40).collect::<String>();
         }
@@ -93,9 +96,10 @@ fn licenses_list(body: &[u8]) {
     let Some(body) = decode::<LicenseListRequest>(body) else {
         return;
     };
-    let _ = body.status.as_deref().map(|s| {
-        matches!(s, "Registered" | "Pending" | "Expired" | "Decommissioned")
-    });
+    let _ = body
+        .status
+        .as_deref()
+        .map(|s| matches!(s, "Registered" | "Pending" | "Expired" | "Decommissioned"));
     let _ = bounded(&body.license_number) && bounded(&body.license_sku);
 }
 
@@ -175,7 +179,11 @@ fuzz_target!(|data: &[u8]| {
     // `serve` reads `serialNumber` from any JSON body for the scenarios' trigger first.
     let _ = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|v| v.get("serialNumber").and_then(|s| s.as_str()).map(str::to_owned));
+        .and_then(|v| {
+            v.get("serialNumber")
+                .and_then(|s| s.as_str())
+                .map(str::to_owned)
+        });
     match selector % 8 {
         0 => token(body),
         1 => licenses_register(body),

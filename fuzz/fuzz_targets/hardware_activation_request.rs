@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
         // not parse is answered `token not exist` there.
         if let Ok(serial) = token.token.trim().parse::<HardwareSerial>() {
             let _ = serial.model();
-            assert_eq!(serial.to_string().parse::<HardwareSerial>().ok(), Some(serial));
+            assert_eq!(
+                serial.to_string().parse::<HardwareSerial>().ok(),
+                Some(serial)
+            );
         }
     }
     let requester = &cluster[0];
@@ -44,5 +47,8 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => Some("Product is not registered".to_owned()),
     });
-    assert_eq!(header.clustered_sns.len(), request.header.clustered_sns.len());
+    assert_eq!(
+        header.clustered_sns.len(),
+        request.header.clustered_sns.len()
+    );
 });

@@ -15,7 +15,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let secret = offline.seed.as_bytes();
     let _ = match offline.params.kind {
-        OtpKind::Totp => totp(secret, 1_700_000_000, offline.params.period, offline.params.digits),
+        OtpKind::Totp => totp(
+            secret,
+            1_700_000_000,
+            offline.params.period,
+            offline.params.digits,
+        ),
         OtpKind::Hotp => hotp(secret, offline.counter, offline.params.digits),
     };
     let payload = offline_activation_payload(&offline);

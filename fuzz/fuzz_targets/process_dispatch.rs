@@ -35,8 +35,10 @@ const FTM_MOBILE_TYPES: [&str; 2] = [
     MobileProvisionRequest::TYPE,
     <MobileTransferRequest as Message>::TYPE,
 ];
-const FORTICARE_PROCESS_TYPES: [&str; 2] =
-    [ActivationLicenseRequest::TYPE, HardwareActivationRequest::TYPE];
+const FORTICARE_PROCESS_TYPES: [&str; 2] = [
+    ActivationLicenseRequest::TYPE,
+    HardwareActivationRequest::TYPE,
+];
 
 fn refuse(error: &EnvelopeError) {
     let _ = (error.id(), error.to_string());
@@ -121,21 +123,26 @@ fn ftm_mobile(inbound: &Inbound) {
 fn forticare_process(inbound: &Inbound) {
     match inbound.type_name() {
         ActivationLicenseRequest::TYPE => import(inbound),
-        HardwareActivationRequest::TYPE => match inbound.clone().decode::<HardwareActivationRequest>() {
-            Ok(request) => {
-                if request.header.cluster().is_err()
-                    || request.tokens.is_empty()
-                    || request.tokens.len() > MAX_BATCH_TOKENS as usize
-                {
-                    return;
+        HardwareActivationRequest::TYPE => {
+            match inbound.clone().decode::<HardwareActivationRequest>() {
+                Ok(request) => {
+                    if request.header.cluster().is_err()
+                        || request.tokens.is_empty()
+                        || request.tokens.len() > MAX_BATCH_TOKENS as usize
+                    {
+                        return;
+                    }
+                    for token in &request.tokens {
+                        let _ = token.token.trim().parse::<HardwareSerial>();
+                    }
                 }
-                for token in &request.tokens {
-                    let _ = token.token.trim().parse::<HardwareSerial>();
-                }
+                Err(error) => refuse(&error),
             }
-            Err(error) => refuse(&error),
-        },
-        other => refuse(&EnvelopeError::unknown_type(other, &FORTICARE_PROCESS_TYPES)),
+        }
+        other => refuse(&EnvelopeError::unknown_type(
+            other,
+            &FORTICARE_PROCESS_TYPES,
+        )),
     }
 }
 

@@ -56,7 +56,8 @@ fn start(body: &[u8]) {
 }
 
 fn redeem(body: &[u8]) {
-    let Ok(request) = Inbound::parse(body).and_then(Inbound::decode::<MobileTransferRequest>) else {
+    let Ok(request) = Inbound::parse(body).and_then(Inbound::decode::<MobileTransferRequest>)
+    else {
         return;
     };
     let again = Inbound::parse(&Envelope::to_vec(&request))
