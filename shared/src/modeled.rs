@@ -1476,9 +1476,13 @@ pub fn parse_seed_file(text: &str) -> Result<Vec<(HardwareSerial, Seed)>, String
             [serial, seed, "TOTP", "60", "6"] => (serial, seed),
             _ => return Err(format!("line {}: not `<serial>,<seed>,TOTP,60,6`", n + 2)),
         };
-        let serial: HardwareSerial = serial
-            .parse()
-            .map_err(|e: crate::id::IdError| format!("line {}: {e}", n + 2))?;
+        // The error never quotes the field: with the columns swapped it would be the seed.
+        let serial: HardwareSerial = serial.parse().map_err(|_| {
+            format!(
+                "line {}: the serial is not a hardware token serial (FTK…, 16 characters)",
+                n + 2
+            )
+        })?;
         let seed = Seed::from_hex(seed)
             .map_err(|_| format!("line {}: the seed is not 40 hex digits", n + 2))?;
         entries.push((serial, seed));
@@ -1882,6 +1886,20 @@ mod tests {
         );
         assert!(parse_seed_file("hello").is_err());
         assert!(parse_seed_file(SEED_FILE_HEADER).is_err());
+    }
+
+    /// Found by the `seed_file` fuzz target: with the serial and seed columns swapped, the serial's error
+    /// quoted the field, which was the seed.
+    #[test]
+    fn a_seed_in_the_serial_column_is_not_quoted() {
+        let swapped = format!(
+            "{SEED_FILE_HEADER}\nA84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A,FTK211BAA0000000,TOTP,60,6\n"
+        );
+        let error = parse_seed_file(&swapped).unwrap_err();
+        assert!(
+            error.starts_with("line 2") && !error.contains("A84E2CAAD3BCEA97"),
+            "{error}"
+        );
     }
 
     #[test]

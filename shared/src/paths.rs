@@ -10,6 +10,8 @@ pub const PROCESS: &str = "/SoftToken/Provisioning.asmx/Process";
 /// The SoftToken endpoint phones post `MobileProvisionRequest` to (FTM's).
 pub const MOBILE: &str = "/SoftToken/Provisioning.asmx/Mobile";
 
+/// The scope of the services' ledger APIs (guarded like the control plane: they name owners and users).
+pub const LEDGER: &str = "/__ledger/v1";
 /// forticare's ledger API, which ftm asks which tokens an appliance's cluster may use.
 pub const LEDGER_OWNERSHIP: &str = "/__ledger/v1/ownership";
 /// The appliance service's answer to which virtual appliance has a hardware token assigned (forticare asks

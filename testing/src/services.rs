@@ -282,7 +282,7 @@ impl Services {
     /// Waits until every service answers `GET /__admin/ready` (over TLS, trusting the lab CA).
     pub async fn wait_ready(&self, client: &reqwest::Client) -> anyhow::Result<()> {
         let checks = self.services.iter().map(|service| async move {
-            let url = format!("{}/__admin/ready", service.url());
+            let url = format!("{}{}", service.url(), protocol::paths::ADMIN_READY);
             let mut attempts = 0;
             loop {
                 attempts += 1;

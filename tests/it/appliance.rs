@@ -3,6 +3,7 @@
 
 use e2e::TestSuite;
 use protocol::appliance::{DebugLog, ImportOutcome, PollOutcome, ProvisionOutcome};
+use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -42,7 +43,10 @@ async fn import_error_16_prints_what_fortios_prints() {
         r#""error":{"error_code":16,"error_message":"forticare license activation code invalid"}"#
     ));
     let log: DebugLog = suite
-        .admin_get("appliance", &format!("/appliances/{serial}/debug"))
+        .admin_get(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_DEBUG, &[&serial]),
+        )
         .await;
     assert!(
         log.lines
@@ -83,7 +87,7 @@ async fn provisioning_sends_a_fresh_seed_masked_in_debug_output() {
             .contains(outcome.token.activation_code.as_deref().unwrap())
     );
     // The seed went into ftm's escrow: it is pending there under this appliance.
-    let escrow: protocol::admin::EscrowList = suite.admin_get("ftm", "/__admin/escrow").await;
+    let escrow: protocol::admin::EscrowList = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
     assert_eq!(escrow.entries[0].appliance.as_str(), serial);
     // Renewing gives a new code; the old one is dead.
     let renewed: ProvisionOutcome = suite
@@ -229,7 +233,7 @@ async fn tokens_users_and_settings_follow_fortios_rules() {
         let (got, answer) = suite
             .admin_post(
                 "appliance",
-                &format!("/appliances/{serial}/provision"),
+                &paths::fill(paths::APPLIANCE_PROVISION, &[&serial]),
                 &body,
             )
             .await;
@@ -243,7 +247,7 @@ async fn tokens_users_and_settings_follow_fortios_rules() {
     let (status, answer) = suite
         .admin_post(
             "appliance",
-            &format!("/appliances/{serial}/provision"),
+            &paths::fill(paths::APPLIANCE_PROVISION, &[&serial]),
             &json!({"token": "any", "user": "carol"}),
         )
         .await;
@@ -259,8 +263,9 @@ async fn tokens_users_and_settings_follow_fortios_rules() {
     let response = suite
         .client
         .patch(format!(
-            "{}/appliances/{serial}/settings",
-            suite.url("appliance")
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(paths::APPLIANCE_SETTINGS, &[&serial])
         ))
         .json(&json!({"digits": 7}))
         .send()
@@ -270,8 +275,9 @@ async fn tokens_users_and_settings_follow_fortios_rules() {
     let response = suite
         .client
         .patch(format!(
-            "{}/appliances/{serial}/settings",
-            suite.url("appliance")
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(paths::APPLIANCE_SETTINGS, &[&serial])
         ))
         .json(&json!({"digits": 8, "period": 30}))
         .send()
@@ -306,11 +312,16 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
         (json!({"settings": {"digits": 5}}), "appliance.bad-settings"),
         (json!({"settings": {"period": 0}}), "appliance.bad-settings"),
     ] {
-        let (status, answer) = suite.admin_post("appliance", "/appliances", &body).await;
+        let (status, answer) = suite
+            .admin_post("appliance", paths::APPLIANCES, &body)
+            .await;
         assert!(status.is_client_error(), "{body}: {status}");
         assert_eq!(answer["error_id"], error_id, "{body}: {answer}");
     }
-    for path in ["/appliances/FGVM01TM99999999", "/appliances/bad%20serial"] {
+    for path in [
+        paths::fill(paths::APPLIANCE, &["FGVM01TM99999999"]),
+        paths::fill(paths::APPLIANCE, &["bad serial"]),
+    ] {
         let response = suite
             .client
             .get(format!("{}{path}", suite.url("appliance")))
@@ -322,7 +333,7 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
     let (status, answer) = suite
         .admin_post(
             "appliance",
-            &format!("/appliances/{serial}/login"),
+            &paths::fill(paths::APPLIANCE_LOGIN, &[&serial]),
             &json!({"user": "alice"}),
         )
         .await;
@@ -333,7 +344,7 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
     let (status, answer) = suite
         .admin_post(
             "appliance",
-            &format!("/appliances/{serial}/login"),
+            &paths::fill(paths::APPLIANCE_LOGIN, &[&serial]),
             &json!({"otp": "123456"}),
         )
         .await;
@@ -342,7 +353,7 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
         (StatusCode::BAD_REQUEST, Some("admin.body.invalid"))
     );
     let list: protocol::appliance::ApplianceList =
-        suite.admin_get("appliance", "/appliances").await;
+        suite.admin_get("appliance", paths::APPLIANCES).await;
     assert_eq!(list.appliances.len(), 1);
     suite.stop().await;
 }
@@ -383,7 +394,7 @@ async fn concurrent_changes_to_one_appliance_lose_nothing() {
     let url = format!(
         "{}{}",
         suite.url("appliance"),
-        protocol::paths::fill(protocol::paths::APPLIANCE_SETTINGS, &[serial])
+        paths::fill(paths::APPLIANCE_SETTINGS, &[serial])
     );
     // Pairs of PATCHes, each to another setting, at once: both must stay, every time.
     for round in 0..20u32 {
@@ -420,7 +431,7 @@ async fn an_appliance_whose_listener_cannot_start_is_not_created() {
     let (status, answer) = suite
         .admin_post(
             "appliance",
-            "/appliances",
+            paths::APPLIANCES,
             &json!({"serial": serial, "ftm_push": {"status": true, "server_port": port}}),
         )
         .await;
@@ -428,7 +439,11 @@ async fn an_appliance_whose_listener_cannot_start_is_not_created() {
     assert_eq!(answer["error_id"], "appliance.ftm-push");
     let missing = suite
         .client
-        .get(format!("{}/appliances/{serial}", suite.url("appliance")))
+        .get(format!(
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(paths::APPLIANCE, &[serial])
+        ))
         .send()
         .await
         .unwrap();
@@ -438,7 +453,7 @@ async fn an_appliance_whose_listener_cannot_start_is_not_created() {
     let (status, answer) = suite
         .admin_post(
             "appliance",
-            "/appliances",
+            paths::APPLIANCES,
             &json!({"serial": serial, "ftm_push": {"status": true, "server_port": port}}),
         )
         .await;

@@ -8,6 +8,7 @@
 //! Skipped when `chromedriver` is not installed, unless `FORTIMOCK_REQUIRE_BROWSER` is set (`.ci/run` sets
 //! it after installing Chromium and its driver).
 
+use protocol::paths;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -189,7 +190,7 @@ async fn the_story_on_the_page_in_chromium() {
         .await
         .unwrap();
     wait_for_text(&page, "#scenarios", "forticare.import.code-invalid").await;
-    let armed: Value = suite.admin_get("forticare", "/__admin/scenarios").await;
+    let armed: Value = suite.admin_get("forticare", paths::ADMIN_SCENARIOS).await;
     assert_eq!(armed["scenarios"][0]["match"]["serial"], serial.as_str());
     let failure = suite
         .appliance_op::<Value>(&serial, "import", json!({"code": PAID}))
@@ -204,7 +205,7 @@ async fn the_story_on_the_page_in_chromium() {
     page.goto(&format!(
         "{}{}",
         dashboard.url().trim_end_matches('/'),
-        protocol::paths::UI_REPLAY
+        paths::UI_REPLAY
     ))
     .await
     .unwrap();
@@ -270,7 +271,7 @@ async fn a_push_approval_in_the_timeline_view() {
         .click()
         .await
         .unwrap();
-    let login = protocol::paths::fill(protocol::paths::APPLIANCE_LOGIN, &[&ready.serial]);
+    let login = paths::fill(paths::APPLIANCE_LOGIN, &[&ready.serial]);
     wait_for_text(&page, "#flows", &login).await;
     let flow = suite
         .timeline("flows=true")
@@ -291,7 +292,7 @@ async fn a_push_approval_in_the_timeline_view() {
     // page is rendered on the server; reload until the listener has recorded it).
     let approval = format!(
         "#flow[data-flow=\"{flow}\"] g.step.request[data-path=\"{}\"]",
-        protocol::paths::PUSH_CALLBACK
+        paths::PUSH_CALLBACK
     );
     let mut drawn = false;
     for _ in 0..100 {
@@ -314,7 +315,7 @@ async fn a_push_approval_in_the_timeline_view() {
         ready.serial.as_str(),
         "push",
         &format!("phone {}", ready.phone),
-        protocol::paths::RELAY_PUSH,
+        paths::RELAY_PUSH,
     ] {
         assert!(svg.contains(shown), "{shown} not in {svg}");
     }

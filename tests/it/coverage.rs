@@ -80,7 +80,7 @@ async fn a_run_shows_what_it_reached_and_what_it_missed() {
             .routes
             .items
             .iter()
-            .any(|i| i.name.contains("/__admin"))
+            .any(|i| i.name.contains(paths::ADMIN))
     );
     assert!(report.drift.is_empty(), "{:?}", report.drift);
     suite.stop().await;

@@ -68,10 +68,13 @@ async fn rest_api_pages_filters_and_authenticates_like_tastypie() {
     assert_eq!(first["meta"]["previous"], Value::Null);
     assert_eq!(
         first["meta"]["next"],
-        "/api/v1/fortitokens/?limit=20&offset=20"
+        format!("{}?limit=20&offset=20", paths::FAC_FORTITOKENS)
     );
     let object = &first["objects"][0];
-    assert_eq!(object["resource_uri"], "/api/v1/fortitokens/1/");
+    assert_eq!(
+        object["resource_uri"],
+        paths::fill(paths::FAC_FORTITOKEN, &["1"])
+    );
     assert_eq!(object["type"], "ftm");
     assert_eq!(object["status"], "available");
     assert_eq!(object["locked"], false);
@@ -115,7 +118,7 @@ async fn rest_api_pages_filters_and_authenticates_like_tastypie() {
 
     // The resource listing.
     let (_, root) = fac.get("").await;
-    assert_eq!(root["fortitokens"]["list_endpoint"], "/api/v1/fortitokens/");
+    assert_eq!(root["fortitokens"]["list_endpoint"], paths::FAC_FORTITOKENS);
 
     // Only an administrator's API key opens it: no credentials, the wrong key, a password, another admin.
     for client in [
@@ -179,7 +182,10 @@ async fn assigning_a_token_provisions_it_and_sends_the_activation_message() {
         .await;
     assert_eq!(status, StatusCode::MULTI_STATUS);
     assert_eq!(created[0]["statue"], 201);
-    assert_eq!(created[0]["resource_uri"], "/api/v1/localusers/2/");
+    assert_eq!(
+        created[0]["resource_uri"],
+        paths::fill(paths::FAC_LOCALUSER, &["2"])
+    );
     assert!(created[0].get("password").is_none());
 
     // Bad input changes nothing.
@@ -337,7 +343,7 @@ async fn a_user_created_with_fortitoken_mobile_gets_the_next_available_token() {
     let (status, _) = fac
         .post(
             "localgroup-memberships/",
-            json!({"user": "/api/v1/localusers/99/", "group": group["resource_uri"]}),
+            json!({"user": paths::fill(paths::FAC_LOCALUSER, &["99"]), "group": group["resource_uri"]}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);

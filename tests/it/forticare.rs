@@ -6,6 +6,7 @@ use protocol::catalogue::LICENSE_CODE_INVALID;
 use protocol::ledger::{LicenseList, LicenseView};
 use protocol::license::ActivationLicenseResponse;
 use protocol::modeled::{LICENSE_EXPIRED, LICENSE_REGISTERED_ELSEWHERE};
+use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -136,7 +137,10 @@ async fn valid_code_registers_license_to_appliance_and_cluster() {
     assert_eq!(check_granted(&peer, "EFTM000000000005", 5), tokens);
 
     let view: LicenseView = suite
-        .admin_get(FORTICARE, "/__admin/licenses/EFTM000000000005")
+        .admin_get(
+            FORTICARE,
+            &paths::fill(paths::ADMIN_LICENSE, &["EFTM000000000005"]),
+        )
         .await;
     let owner = view.summary.owner.unwrap();
     assert_eq!(owner.appliance.as_str(), "FGVM01TM00000001");
@@ -170,7 +174,10 @@ async fn unrelated_appliance_is_refused_and_changes_nothing() {
         )
         .await;
     let before: LicenseView = suite
-        .admin_get(FORTICARE, "/__admin/licenses/EFTM000000000050")
+        .admin_get(
+            FORTICARE,
+            &paths::fill(paths::ADMIN_LICENSE, &["EFTM000000000050"]),
+        )
         .await;
     let other = suite
         .import(
@@ -182,7 +189,10 @@ async fn unrelated_appliance_is_refused_and_changes_nothing() {
         .await;
     check_refused(&other, &LICENSE_REGISTERED_ELSEWHERE);
     let after: LicenseView = suite
-        .admin_get(FORTICARE, "/__admin/licenses/EFTM000000000050")
+        .admin_get(
+            FORTICARE,
+            &paths::fill(paths::ADMIN_LICENSE, &["EFTM000000000050"]),
+        )
         .await;
     assert_eq!(before, after);
 
@@ -307,7 +317,7 @@ async fn expiry_binds_only_unredeemed_codes() {
     let (status, _) = suite
         .admin_post(
             FORTICARE,
-            "/__admin/licenses",
+            paths::ADMIN_LICENSES,
             &json!({"code": "C0DE-0000-0000-0000-2030", "seats": 3, "valid_until": "2030-06-30"}),
         )
         .await;
@@ -315,7 +325,7 @@ async fn expiry_binds_only_unredeemed_codes() {
     let (status, _) = suite
         .admin_post(
             FORTICARE,
-            "/__admin/clock",
+            paths::ADMIN_CLOCK,
             &json!({"freeze": true, "set": "2030-06-30T23:59:59Z"}),
         )
         .await;
@@ -333,7 +343,7 @@ async fn expiry_binds_only_unredeemed_codes() {
     suite
         .admin_post(
             FORTICARE,
-            "/__admin/clock",
+            paths::ADMIN_CLOCK,
             &json!({"advance_secs": 400 * 86_400}),
         )
         .await;
@@ -354,7 +364,7 @@ async fn expiry_binds_only_unredeemed_codes() {
     suite
         .admin_post(
             FORTICARE,
-            "/__admin/licenses",
+            paths::ADMIN_LICENSES,
             &json!({"code": "C0DE-0000-0000-0000-2031", "seats": 3, "valid_until": "2031-01-01"}),
         )
         .await;
@@ -402,7 +412,7 @@ async fn admin_api_creates_lists_and_refuses_bad_input() {
     let (status, created) = suite
         .admin_post(
             FORTICARE,
-            "/__admin/licenses",
+            paths::ADMIN_LICENSES,
             &json!({"seats": 7, "note": "from a test"}),
         )
         .await;
@@ -418,7 +428,7 @@ async fn admin_api_creates_lists_and_refuses_bad_input() {
         7,
     );
 
-    let list: LicenseList = suite.admin_get(FORTICARE, "/__admin/licenses").await;
+    let list: LicenseList = suite.admin_get(FORTICARE, paths::ADMIN_LICENSES).await;
     assert!(
         list.licenses
             .iter()
@@ -463,7 +473,7 @@ async fn admin_api_creates_lists_and_refuses_bad_input() {
         ),
     ] {
         let (got, answer) = suite
-            .admin_post(FORTICARE, "/__admin/licenses", &body)
+            .admin_post(FORTICARE, paths::ADMIN_LICENSES, &body)
             .await;
         assert_eq!(
             (got, answer["error_id"].as_str()),
@@ -474,8 +484,9 @@ async fn admin_api_creates_lists_and_refuses_bad_input() {
     let response = suite
         .client
         .get(format!(
-            "{}/__admin/licenses/EFTM999999999999",
-            suite.url(FORTICARE)
+            "{}{}",
+            suite.url(FORTICARE),
+            paths::fill(paths::ADMIN_LICENSE, &["EFTM999999999999"])
         ))
         .send()
         .await
@@ -484,8 +495,9 @@ async fn admin_api_creates_lists_and_refuses_bad_input() {
     let response = suite
         .client
         .get(format!(
-            "{}/__admin/licenses/nonsense",
-            suite.url(FORTICARE)
+            "{}{}",
+            suite.url(FORTICARE),
+            paths::fill(paths::ADMIN_LICENSE, &["nonsense"])
         ))
         .send()
         .await

@@ -9,6 +9,7 @@ use protocol::catalogue::{ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, TOKEN_NOT_OWN
 use protocol::envelope::Envelope;
 use protocol::id::MobileId;
 use protocol::mobile::MobileProvisionResponse;
+use protocol::paths;
 use protocol::paths::MOBILE;
 use protocol::provision::ProvisionResponse;
 use protocol::seed::{Seed, decrypt_from_server};
@@ -78,7 +79,7 @@ async fn provision_download_and_poll() {
     let unknown = suite.poll(FGT, &[], &[&tokens[0]]).await;
     assert_eq!(unknown.tokens[0].status, "unknown");
 
-    let clock: protocol::admin::ClockView = suite.admin_get(FTM, "/__admin/clock").await;
+    let clock: protocol::admin::ClockView = suite.admin_get(FTM, paths::ADMIN_CLOCK).await;
     let provisioned = suite
         .provision(FGT, &[], vec![token(&tokens[0], SEED)])
         .await;
@@ -144,9 +145,9 @@ async fn provision_download_and_poll() {
     assert_eq!(second, captured);
     check_refused_40(&suite.download(ANDROID_ID, APNS_ID, &wire(&code)).await);
 
-    let escrow: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert!(escrow.entries.is_empty(), "{escrow:?}");
-    let log: ActivationList = suite.admin_get(FTM, "/__admin/activations").await;
+    let log: ActivationList = suite.admin_get(FTM, paths::ADMIN_ACTIVATIONS).await;
     assert_eq!(log.activations.len(), 1);
     assert_eq!(log.activations[0].reg_id, APNS_ID);
     suite.stop().await;
@@ -212,7 +213,7 @@ async fn the_code_is_judged_before_the_mobile_id() {
         .unwrap();
     suite.advance_clock(60).await;
     let waiting = provision_one(&suite, FGT, &tokens[2], SEED).await;
-    let escrow_before: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_before: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
 
     // Unknown, used, expired and malformed codes get the captured error 40, whatever the mobile_id:
     // the app's shapes, a public client's, blank, far too long.
@@ -262,7 +263,7 @@ async fn the_code_is_judged_before_the_mobile_id() {
             );
         }
     }
-    let escrow_after: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_after: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert_eq!(escrow_before, escrow_after);
     assert_eq!(
         suite.poll(FGT, &[], &[&tokens[2]]).await.tokens[0].status,
@@ -317,7 +318,7 @@ async fn expired_codes_get_40_through_the_injected_clock() {
         .clone()
         .unwrap();
     let (_, frozen) = suite
-        .admin_post(FTM, "/__admin/clock", &json!({"freeze": true}))
+        .admin_post(FTM, paths::ADMIN_CLOCK, &json!({"freeze": true}))
         .await;
     assert_eq!(frozen["frozen"], true);
     suite.advance_clock(59 * 60).await;
@@ -375,7 +376,7 @@ async fn reprovisioning_invalidates_the_old_code() {
             .error,
         None
     );
-    let escrow: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert!(escrow.entries.is_empty());
     suite.stop().await;
 }
@@ -420,7 +421,7 @@ async fn only_the_owning_cluster_may_provision_and_poll() {
         .collect();
     assert_eq!(members, [None, None]);
     // Nothing was escrowed for the refused requests.
-    let escrow: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert_eq!(escrow.entries.len(), 1);
     suite.stop().await;
 }
@@ -559,7 +560,7 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
     let suite = TestSuite::start().await;
     let tokens = import_paid(&suite, FGT, &[]).await;
     let code = provision_one(&suite, FGT, &tokens[0], SEED).await;
-    let escrow_before: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_before: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
 
     let provision = |tokens: Value| {
         json!({"d": {"__type": "SoftToken.ProvisionRequest", "__version": "4", "serial_number": FGT, "__device_version": "7.4", "__device_build": "2829", "__clustered_sns": [{"sn": FGT}], "tokens": tokens}}).to_string()
@@ -739,7 +740,7 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
     );
 
     assert!(suite.healthy(FTM).await);
-    let escrow_after: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_after: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert_eq!(escrow_before, escrow_after);
     // The code survived every attack and still works once.
     assert_eq!(suite.download(ANDROID_ID, APNS_ID, &code).await.error, None);
@@ -753,20 +754,20 @@ async fn hostile_input_on_both_endpoints_changes_nothing() {
 async fn the_clock_refuses_to_leave_its_range() {
     let suite = TestSuite::start().await;
     let (status, before) = suite
-        .admin_post(FTM, "/__admin/clock", &json!({"freeze": true}))
+        .admin_post(FTM, paths::ADMIN_CLOCK, &json!({"freeze": true}))
         .await;
     assert_eq!(status, StatusCode::OK, "{before}");
     // The finding: this saturated, then wrapped the year negative.
     let (status, answer) = suite
         .admin_post(
             FTM,
-            "/__admin/clock",
+            paths::ADMIN_CLOCK,
             &json!({"advance_secs": 9_223_372_036_854_775_807_i64}),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(answer["error_id"], "admin.clock.invalid");
-    let after: protocol::admin::ClockView = suite.admin_get(FTM, "/__admin/clock").await;
+    let after: protocol::admin::ClockView = suite.admin_get(FTM, paths::ADMIN_CLOCK).await;
     assert_eq!(after.now.secs(), before["now"].as_i64().unwrap());
     suite.stop().await;
 }

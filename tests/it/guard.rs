@@ -15,7 +15,7 @@ const SERVICES: [&str; 5] = ["forticare", "ftm", "push", "phone", "appliance"];
 
 /// Ways of writing `/__admin/reset` that the router may read as the same path.
 const RESET_SPELLINGS: [&str; 10] = [
-    "/__admin/reset",
+    paths::ADMIN_RESET,
     "/%5F%5Fadmin/reset",
     "/%5f%5fadmin/reset",
     "/__%61dmin/reset",
@@ -179,19 +179,31 @@ async fn the_simulators_act_for_users_only_with_the_token() {
     .await;
     assert_eq!(created, StatusCode::CREATED);
     for (method, url) in [
-        (Method::GET, format!("{phones}/phones")),
-        (Method::POST, format!("{phones}/phones")),
-        (Method::GET, format!("{phones}/phones/victim/export")),
-        (Method::GET, format!("{phones}/phones/victim/otp")),
+        (Method::GET, format!("{phones}{}", paths::PHONES)),
+        (Method::POST, format!("{phones}{}", paths::PHONES)),
+        (
+            Method::GET,
+            format!("{phones}{}", paths::fill(paths::PHONE_EXPORT, &["victim"])),
+        ),
+        (
+            Method::GET,
+            format!("{phones}{}", paths::fill(paths::PHONE_OTP, &["victim"])),
+        ),
         (Method::GET, format!("{phones}/%70hones/victim/export")),
         (Method::GET, format!("{phones}/phones/victim/%65xport")),
-        (Method::DELETE, format!("{phones}/phones/victim")),
+        (
+            Method::DELETE,
+            format!("{phones}{}", paths::fill(paths::PHONE, &["victim"])),
+        ),
         (
             Method::POST,
-            format!("{phones}/phones/victim/inbox/latest/approve"),
+            format!(
+                "{phones}{}",
+                paths::fill(paths::PHONE_APPROVE, &["victim", "latest"])
+            ),
         ),
-        (Method::GET, format!("{appliances}/appliances")),
-        (Method::POST, format!("{appliances}/appliances")),
+        (Method::GET, format!("{appliances}{}", paths::APPLIANCES)),
+        (Method::POST, format!("{appliances}{}", paths::APPLIANCES)),
         (Method::GET, format!("{appliances}/%61ppliances")),
     ] {
         let status = call(&suite, method.clone(), &url, None, Some(json!({}))).await;
@@ -244,12 +256,12 @@ async fn an_ftm_push_listener_serves_only_the_phones_callback() {
         .await
         .unwrap();
     for (method, path) in [
-        (Method::POST, "/__admin/clock"),
+        (Method::POST, paths::ADMIN_CLOCK),
         (Method::POST, "/%5F%5Fadmin/clock"),
-        (Method::GET, "/__admin/health"),
-        (Method::GET, "/__admin/state"),
-        (Method::POST, "/__admin/reset"),
-        (Method::GET, "/appliances"),
+        (Method::GET, paths::ADMIN_HEALTH),
+        (Method::GET, paths::ADMIN_STATE),
+        (Method::POST, paths::ADMIN_RESET),
+        (Method::GET, paths::APPLIANCES),
     ] {
         let status = call(
             &suite,

@@ -4,6 +4,7 @@
 //! The mutations come from a fixed seed, so a failure reproduces.
 
 use e2e::{TestSuite, capture};
+use protocol::paths;
 use protocol::paths::{MOBILE, PROCESS, RELAY_PUSH};
 use serde_json::Value;
 
@@ -205,7 +206,7 @@ async fn mutated_requests_never_break_a_service() {
     }
     // The ledger still answers, with the default lab's licenses unredeemed.
     let licenses: protocol::ledger::LicenseList =
-        suite.admin_get("forticare", "/__admin/licenses").await;
+        suite.admin_get("forticare", paths::ADMIN_LICENSES).await;
     assert!(
         licenses
             .licenses

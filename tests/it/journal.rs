@@ -6,6 +6,7 @@ use e2e::{TestSuite, default_fixtures, test_options, token};
 use protocol::envelope::Message;
 use protocol::journal::{JournalPage, REDACTED};
 use protocol::mobile::MobileProvisionRequest;
+use protocol::paths;
 use protocol::provision::ProvisionRequest;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -16,7 +17,7 @@ const SEED: &str = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
 
 async fn page(suite: &TestSuite, service: &str, query: &str) -> JournalPage {
     suite
-        .admin_get(service, &format!("/__admin/journal{query}"))
+        .admin_get(service, &format!("{}{query}", paths::ADMIN_JOURNAL))
         .await
 }
 
@@ -47,7 +48,7 @@ async fn the_journal_shows_each_exchange_with_seeds_redacted() {
     );
     let provision = &ftm.entries[1];
     assert_eq!((provision.method.as_str(), provision.status), ("POST", 200));
-    assert_eq!(provision.path, "/SoftToken/Provisioning.asmx/Process");
+    assert_eq!(provision.path, paths::PROCESS);
     assert_eq!(provision.request["d"]["tokens"][0]["seed"], REDACTED);
     assert_eq!(
         provision.request["d"]["tokens"][0]["token"],
@@ -97,7 +98,11 @@ async fn the_journal_shows_each_exchange_with_seeds_redacted() {
     assert_eq!(after.entries.len(), 2);
     let bad = suite
         .client
-        .get(format!("{}/__admin/journal?colour=red", suite.url("ftm")))
+        .get(format!(
+            "{}{}?colour=red",
+            suite.url("ftm"),
+            paths::ADMIN_JOURNAL
+        ))
         .send()
         .await
         .unwrap();
@@ -105,7 +110,7 @@ async fn the_journal_shows_each_exchange_with_seeds_redacted() {
 
     let cleared = suite
         .client
-        .delete(format!("{}/__admin/journal", suite.url("ftm")))
+        .delete(format!("{}{}", suite.url("ftm"), paths::ADMIN_JOURNAL))
         .send()
         .await
         .unwrap();
@@ -149,7 +154,7 @@ async fn the_journal_names_phones_certificates_and_scenarios_and_skips_simulator
     let (status, body) = suite
         .admin_post(
             "ftm",
-            "/__admin/scenarios",
+            paths::ADMIN_SCENARIOS,
             &json!({"error": "ftm.mobile.code-invalid", "times": 1}),
         )
         .await;
@@ -180,7 +185,7 @@ async fn the_journal_names_phones_certificates_and_scenarios_and_skips_simulator
     for simulator in ["phone", "appliance"] {
         let response = suite
             .client
-            .get(format!("{}/__admin/journal", suite.url(simulator)))
+            .get(format!("{}{}", suite.url(simulator), paths::ADMIN_JOURNAL))
             .send()
             .await
             .unwrap();

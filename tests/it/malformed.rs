@@ -3,6 +3,7 @@
 
 use e2e::TestSuite;
 use protocol::ledger::LicenseList;
+use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -29,7 +30,7 @@ fn check_fault(
 #[tokio::test]
 async fn each_kind_of_bad_body_gets_a_clear_error_and_changes_nothing() {
     let suite = TestSuite::start().await;
-    let before: LicenseList = suite.admin_get(FORTICARE, "/__admin/licenses").await;
+    let before: LicenseList = suite.admin_get(FORTICARE, paths::ADMIN_LICENSES).await;
     let import = |fields: serde_json::Value| {
         let mut d = json!({
             "__type": "SoftToken.ActivationLicenseRequest", "__version": "4", "serial_number": "FGVM01TM00000001",
@@ -143,7 +144,7 @@ async fn each_kind_of_bad_body_gets_a_clear_error_and_changes_nothing() {
     );
 
     assert!(suite.healthy(FORTICARE).await);
-    let after: LicenseList = suite.admin_get(FORTICARE, "/__admin/licenses").await;
+    let after: LicenseList = suite.admin_get(FORTICARE, paths::ADMIN_LICENSES).await;
     assert_eq!(before, after);
     suite.stop().await;
 }
@@ -151,10 +152,7 @@ async fn each_kind_of_bad_body_gets_a_clear_error_and_changes_nothing() {
 #[tokio::test]
 async fn faults_carry_the_asp_net_marker_header() {
     let suite = TestSuite::start().await;
-    let url = format!(
-        "{}/SoftToken/Provisioning.asmx/Process",
-        suite.url(FORTICARE)
-    );
+    let url = format!("{}{}", suite.url(FORTICARE), paths::PROCESS);
     let response = suite.client.post(&url).body("nope").send().await.unwrap();
     assert_eq!(response.headers()["jsonerror"], "true");
     assert!(
@@ -170,7 +168,7 @@ async fn faults_carry_the_asp_net_marker_header() {
 async fn wrong_method_or_path_is_a_json_404_not_a_page() {
     let suite = TestSuite::start().await;
     for (method, path) in [
-        ("GET", "/SoftToken/Provisioning.asmx/Process"),
+        ("GET", paths::PROCESS),
         ("POST", "/SoftToken/Provisioning.asmx/Nope"),
         ("GET", "/"),
     ] {

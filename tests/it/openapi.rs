@@ -4,6 +4,7 @@
 //! (method and path), covers every path in `protocol::paths`, and every operation it lists is served.
 //! (`.ci/run` also validates each document with openapi-spec-validator.)
 
+use protocol::paths;
 use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::TestSuite;
@@ -17,11 +18,7 @@ async fn documents(suite: &TestSuite) -> BTreeMap<&'static str, Value> {
     for service in SERVICES {
         let response = suite
             .client
-            .get(format!(
-                "{}{}",
-                suite.url(service),
-                protocol::paths::ADMIN_OPENAPI
-            ))
+            .get(format!("{}{}", suite.url(service), paths::ADMIN_OPENAPI))
             .send()
             .await
             .unwrap();
@@ -177,7 +174,7 @@ async fn every_registered_route_is_in_its_services_document_and_nothing_else() {
             .filter(|route| {
                 if route.method == "*" {
                     assert!(
-                        route.path.starts_with("/api/v1/"),
+                        route.path.starts_with(paths::FAC_API),
                         "{service}: {} is served for every method but is not an emulated product API",
                         route.path
                     );
@@ -284,7 +281,7 @@ async fn every_path_fortimock_serves_is_documented() {
         .filter_map(|rest| rest.split('"').nth(1))
         .collect();
     assert!(constants.len() > 40, "{constants:?}");
-    let prefixes = [protocol::paths::ADMIN, protocol::paths::V3_BASE];
+    let prefixes = [paths::ADMIN, paths::V3_BASE, paths::LEDGER];
     let missing: Vec<&&str> = constants
         .iter()
         .filter(|path| !prefixes.contains(path) && !documented.contains(**path))
@@ -311,7 +308,7 @@ async fn every_documented_operation_is_served() {
         .client
         .post(format!(
             "https://127.0.0.1:{listener}{}",
-            protocol::paths::PUSH_CALLBACK
+            paths::PUSH_CALLBACK
         ))
         .body("{}")
         .send()
@@ -327,7 +324,7 @@ async fn every_documented_operation_is_served() {
     );
     for (service, document) in documents(&suite).await {
         for (method, path, _) in operations(&document) {
-            if path == protocol::paths::PUSH_CALLBACK {
+            if path == paths::PUSH_CALLBACK {
                 continue;
             }
             let base = suite.url(service);
@@ -369,14 +366,17 @@ async fn the_documentation_page_is_served_from_the_binary() {
     for service in SERVICES {
         let base = suite.url(service);
         let docs = no_redirects
-            .get(format!("{base}{}", protocol::paths::ADMIN_DOCS))
+            .get(format!("{base}{}", paths::ADMIN_DOCS))
             .send()
             .await
             .unwrap();
         assert_eq!(docs.status(), StatusCode::FOUND);
         let page = suite
             .client
-            .get(format!("{base}/__admin/docs/index.html"))
+            .get(format!(
+                "{base}{}",
+                paths::fill(paths::ADMIN_DOCS_FILE, &["index.html"])
+            ))
             .send()
             .await
             .unwrap();
@@ -390,20 +390,23 @@ async fn the_documentation_page_is_served_from_the_binary() {
         );
         let initializer = suite
             .client
-            .get(format!("{base}/__admin/docs/swagger-initializer.js"))
+            .get(format!(
+                "{base}{}",
+                paths::fill(paths::ADMIN_DOCS_FILE, &["swagger-initializer.js"])
+            ))
             .send()
             .await
             .unwrap()
             .text()
             .await
             .unwrap();
-        assert!(
-            initializer.contains(protocol::paths::ADMIN_OPENAPI),
-            "{initializer}"
-        );
+        assert!(initializer.contains(paths::ADMIN_OPENAPI), "{initializer}");
         let missing = suite
             .client
-            .get(format!("{base}/__admin/docs/nothing.js"))
+            .get(format!(
+                "{base}{}",
+                paths::fill(paths::ADMIN_DOCS_FILE, &["nothing.js"])
+            ))
             .send()
             .await
             .unwrap();

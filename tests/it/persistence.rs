@@ -4,6 +4,7 @@
 
 use e2e::{TestSuite, default_fixtures, test_options};
 use protocol::ledger::LicenseView;
+use protocol::paths;
 
 const FORTICARE: &str = "forticare";
 
@@ -30,20 +31,26 @@ async fn restart_keeps_licenses_registrations_and_ca() {
     let (_, created) = suite
         .admin_post(
             FORTICARE,
-            "/__admin/licenses",
+            paths::ADMIN_LICENSES,
             &serde_json::json!({"seats": 3}),
         )
         .await;
     let ca = suite.lab().ca_pem().unwrap().to_owned();
     let before: LicenseView = suite
-        .admin_get(FORTICARE, "/__admin/licenses/EFTM000000000005")
+        .admin_get(
+            FORTICARE,
+            &paths::fill(paths::ADMIN_LICENSE, &["EFTM000000000005"]),
+        )
         .await;
     suite.stop().await;
 
     let suite = TestSuite::start_with(test_options(Some(dir.path())), default_fixtures()).await;
     assert_eq!(suite.lab().ca_pem().unwrap(), ca);
     let after: LicenseView = suite
-        .admin_get(FORTICARE, "/__admin/licenses/EFTM000000000005")
+        .admin_get(
+            FORTICARE,
+            &paths::fill(paths::ADMIN_LICENSE, &["EFTM000000000005"]),
+        )
         .await;
     assert_eq!(before, after);
     assert!(after.summary.owner.is_some());
@@ -77,7 +84,7 @@ async fn restart_keeps_licenses_registrations_and_ca() {
     assert_eq!(trial_again.license, trial.license);
     let created_id = created["id"].as_str().unwrap();
     let _: LicenseView = suite
-        .admin_get(FORTICARE, &format!("/__admin/licenses/{created_id}"))
+        .admin_get(FORTICARE, &paths::fill(paths::ADMIN_LICENSE, &[created_id]))
         .await;
     suite.stop().await;
 }

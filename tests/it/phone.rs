@@ -10,6 +10,7 @@ use protocol::activation::TokenActivationCode;
 use protocol::admin::{ClientCertList, ClockView, EscrowList};
 use protocol::device_storage::{self, SERIAL_PRE_ANDROID9};
 use protocol::otp::{hotp, totp};
+use protocol::paths;
 use protocol::phone::{OtpView, PhoneList, PhoneTokenView, PhoneView, Platform};
 use protocol::provision::ProvisionToken;
 use protocol::seed::Seed;
@@ -49,13 +50,13 @@ async fn call(
 }
 
 async fn create(suite: &TestSuite, body: Value) -> PhoneView {
-    let (status, answer) = call(suite, Method::POST, "/phones", Some(body)).await;
+    let (status, answer) = call(suite, Method::POST, paths::PHONES, Some(body)).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
     serde_json::from_value(answer).unwrap()
 }
 
 async fn phone(suite: &TestSuite, id: &str) -> PhoneView {
-    let (status, answer) = call(suite, Method::GET, &format!("/phones/{id}"), None).await;
+    let (status, answer) = call(suite, Method::GET, &paths::fill(paths::PHONE, &[id]), None).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     serde_json::from_value(answer).unwrap()
 }
@@ -64,7 +65,7 @@ async fn activate(suite: &TestSuite, id: &str, code: &str) -> (StatusCode, Value
     call(
         suite,
         Method::POST,
-        &format!("/phones/{id}/activate"),
+        &paths::fill(paths::PHONE_ACTIVATE, &[id]),
         Some(json!({"code": code})),
     )
     .await
@@ -81,7 +82,7 @@ async fn otp(suite: &TestSuite, id: &str, query: &str) -> OtpView {
     let (status, answer) = call(
         suite,
         Method::GET,
-        &format!("/phones/{id}/otp{query}"),
+        &format!("{}{query}", paths::fill(paths::PHONE_OTP, &[id])),
         None,
     )
     .await;
@@ -103,7 +104,7 @@ fn check_error(answer: &(StatusCode, Value), status: StatusCode, error_id: &str)
 /// Stops the suite's clock and returns where it stands.
 async fn freeze(suite: &TestSuite) -> i64 {
     let (status, view) = suite
-        .admin_post(FTM, "/__admin/clock", &json!({"freeze": true}))
+        .admin_post(FTM, paths::ADMIN_CLOCK, &json!({"freeze": true}))
         .await;
     assert_eq!(status, StatusCode::OK, "{view}");
     let view: ClockView = serde_json::from_value(view).unwrap();
@@ -204,12 +205,12 @@ async fn phones_have_each_platforms_real_shapes() {
     );
     let response = suite
         .client
-        .post(format!("{}/phones", suite.url(PHONE)))
+        .post(format!("{}{}", suite.url(PHONE), paths::PHONES))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let (_, list) = call(&suite, Method::GET, "/phones", None).await;
+    let (_, list) = call(&suite, Method::GET, paths::PHONES, None).await;
     let list: PhoneList = serde_json::from_value(list).unwrap();
     let ids: Vec<&str> = list.phones.iter().map(|p| p.id.as_str()).collect();
     assert_eq!(ids, ["phone-1", "lab-iphone", "phone-3", "phone-4"]);
@@ -300,7 +301,7 @@ async fn a_token_goes_from_the_appliance_to_the_phone_once() {
         )
     );
     // Like the real app, the phone presented a client certificate to the provisioning server.
-    let certs: ClientCertList = suite.admin_get(FTM, "/__admin/client-certs").await;
+    let certs: ClientCertList = suite.admin_get(FTM, paths::ADMIN_CLIENT_CERTS).await;
     assert!(
         certs
             .client_certs
@@ -335,7 +336,11 @@ async fn qr_strings_and_codes_as_typed_work() {
     // Sent as `curl -d` sends it: JSON without a JSON content type.
     let response = suite
         .client
-        .post(format!("{}/phones/{}/activate", suite.url(PHONE), ios.id))
+        .post(format!(
+            "{}{}",
+            suite.url(PHONE),
+            paths::fill(paths::PHONE_ACTIVATE, &[&ios.id])
+        ))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(json!({"code": typed}).to_string())
         .send()
@@ -349,7 +354,7 @@ async fn qr_strings_and_codes_as_typed_work() {
     let ambiguous = call(
         &suite,
         Method::GET,
-        &format!("/phones/{}/otp", ios.id),
+        &paths::fill(paths::PHONE_OTP, &[&ios.id]),
         None,
     )
     .await;
@@ -383,7 +388,7 @@ async fn clock_skew_and_at_move_the_phones_time() {
     let (status, changed) = call(
         &suite,
         Method::PATCH,
-        &format!("/phones/{}", skewed.id),
+        &paths::fill(paths::PHONE, &[&skewed.id]),
         Some(json!({"clock_skew_secs": -30})),
     )
     .await;
@@ -407,7 +412,7 @@ async fn clock_skew_and_at_move_the_phones_time() {
         &call(
             &suite,
             Method::GET,
-            &format!("/phones/{}/otp?at=soon", skewed.id),
+            &format!("{}?at=soon", paths::fill(paths::PHONE_OTP, &[&skewed.id])),
             None,
         )
         .await,
@@ -528,7 +533,7 @@ async fn hotp_tokens_step_only_when_asked() {
         (hotp(&seed, 1, 6), "hotp", None)
     );
     assert_eq!(otp(&suite, &phone_id, &query).await.otp, first.otp);
-    let next_path = format!("/phones/{phone_id}/tokens/{}/next", tokens[0]);
+    let next_path = paths::fill(paths::PHONE_TOKEN_NEXT, &[&phone_id, &tokens[0]]);
     for counter in 2..=4 {
         let (status, stepped) = call(&suite, Method::POST, &next_path, None).await;
         assert_eq!(status, StatusCode::OK, "{stepped}");
@@ -543,7 +548,7 @@ async fn hotp_tokens_step_only_when_asked() {
         &call(
             &suite,
             Method::POST,
-            &format!("/phones/{phone_id}/tokens/{}/next", tokens[1]),
+            &paths::fill(paths::PHONE_TOKEN_NEXT, &[&phone_id, &tokens[1]]),
             None,
         )
         .await,
@@ -553,7 +558,7 @@ async fn hotp_tokens_step_only_when_asked() {
     let (_, export) = call(
         &suite,
         Method::GET,
-        &format!("/phones/{phone_id}/export"),
+        &paths::fill(paths::PHONE_EXPORT, &[&phone_id]),
         None,
     )
     .await;
@@ -572,7 +577,7 @@ async fn deleting_tokens_and_phones() {
     activated(&suite, &phone_id, &first).await;
     activated(&suite, &phone_id, &second).await;
 
-    let token_path = format!("/phones/{phone_id}/tokens/{}", tokens[0]);
+    let token_path = paths::fill(paths::PHONE_TOKEN, &[&phone_id, &tokens[0]]);
     let (status, body) = call(&suite, Method::DELETE, &token_path, None).await;
     assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     check_error(
@@ -584,7 +589,11 @@ async fn deleting_tokens_and_phones() {
         &call(
             &suite,
             Method::GET,
-            &format!("/phones/{phone_id}/otp?token={}", tokens[0]),
+            &format!(
+                "{}?token={}",
+                paths::fill(paths::PHONE_OTP, &[&phone_id]),
+                tokens[0]
+            ),
             None,
         )
         .await,
@@ -594,7 +603,7 @@ async fn deleting_tokens_and_phones() {
     // The one token left needs no `?token=`.
     assert_eq!(otp(&suite, &phone_id, "").await.token.as_str(), tokens[1]);
 
-    let phone_path = format!("/phones/{phone_id}");
+    let phone_path = paths::fill(paths::PHONE, &[&phone_id]);
     let (status, _) = call(&suite, Method::DELETE, &phone_path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     for (method, path) in [
@@ -609,7 +618,7 @@ async fn deleting_tokens_and_phones() {
             "phone.not-found",
         );
     }
-    let (_, list) = call(&suite, Method::GET, "/phones", None).await;
+    let (_, list) = call(&suite, Method::GET, paths::PHONES, None).await;
     assert_eq!(list, json!({"phones": []}));
     suite.stop().await;
 }
@@ -625,7 +634,7 @@ async fn the_export_holds_the_seed_only_encrypted() {
     let (status, export) = call(
         &suite,
         Method::GET,
-        &format!("/phones/{}/export", android.id),
+        &paths::fill(paths::PHONE_EXPORT, &[&android.id]),
         None,
     )
     .await;
@@ -671,7 +680,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     let tokens = import(&suite).await;
     let (code, _) = provision(&suite, token(&tokens[0], SEED)).await;
     let taken = create(&suite, json!({"name": "taken"})).await;
-    let escrow_before: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_before: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
 
     for (body, status, error_id) in [
         (
@@ -741,7 +750,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
         ),
     ] {
         check_error(
-            &call(&suite, Method::POST, "/phones", Some(body)).await,
+            &call(&suite, Method::POST, paths::PHONES, Some(body)).await,
             status,
             error_id,
         );
@@ -764,7 +773,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
         &call(
             &suite,
             Method::POST,
-            &format!("/phones/{}/activate", taken.id),
+            &paths::fill(paths::PHONE_ACTIVATE, &[&taken.id]),
             Some(json!({"cod": code})),
         )
         .await,
@@ -776,7 +785,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
         StatusCode::NOT_FOUND,
         "phone.not-found",
     );
-    let escrow_after: EscrowList = suite.admin_get(FTM, "/__admin/escrow").await;
+    let escrow_after: EscrowList = suite.admin_get(FTM, paths::ADMIN_ESCROW).await;
     assert_eq!(escrow_before, escrow_after);
 
     // Unknown phones and tokens, bad serials and bad changes.
@@ -784,91 +793,100 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
     for (method, path, body, status, error_id) in [
         (
             Method::GET,
-            "/phones/nobody".to_owned(),
+            paths::fill(paths::PHONE, &["nobody"]),
             None,
             StatusCode::NOT_FOUND,
             "phone.not-found",
         ),
         (
             Method::PATCH,
-            "/phones/nobody".to_owned(),
+            paths::fill(paths::PHONE, &["nobody"]),
             Some(json!({"clock_skew_secs": 1})),
             StatusCode::NOT_FOUND,
             "phone.not-found",
         ),
         (
             Method::GET,
-            "/phones/taken/otp".to_owned(),
+            paths::fill(paths::PHONE_OTP, &["taken"]),
             None,
             StatusCode::NOT_FOUND,
             "phone.token-not-found",
         ),
         (
             Method::GET,
-            format!("/phones/taken/otp?token={unknown_token}"),
+            format!(
+                "{}?token={unknown_token}",
+                paths::fill(paths::PHONE_OTP, &["taken"])
+            ),
             None,
             StatusCode::NOT_FOUND,
             "phone.token-not-found",
         ),
         (
             Method::GET,
-            "/phones/taken/otp?token=FTKMOB12".to_owned(),
+            format!(
+                "{}?token=FTKMOB12",
+                paths::fill(paths::PHONE_OTP, &["taken"])
+            ),
             None,
             StatusCode::BAD_REQUEST,
             "phone.bad-token",
         ),
         (
             Method::GET,
-            "/phones/taken/otp?serial=FTKMOB0000000000".to_owned(),
+            format!(
+                "{}?serial=FTKMOB0000000000",
+                paths::fill(paths::PHONE_OTP, &["taken"])
+            ),
             None,
             StatusCode::BAD_REQUEST,
             "admin.query.invalid",
         ),
         (
             Method::DELETE,
-            format!("/phones/taken/tokens/{unknown_token}"),
+            paths::fill(paths::PHONE_TOKEN, &["taken", unknown_token]),
             None,
             StatusCode::NOT_FOUND,
             "phone.token-not-found",
         ),
         (
             Method::DELETE,
-            "/phones/taken/tokens/nope".to_owned(),
+            paths::fill(paths::PHONE_TOKEN, &["taken", "nope"]),
             None,
             StatusCode::BAD_REQUEST,
             "phone.bad-token",
         ),
         (
             Method::POST,
-            format!("/phones/taken/tokens/{unknown_token}/next"),
+            paths::fill(paths::PHONE_TOKEN_NEXT, &["taken", unknown_token]),
             None,
             StatusCode::NOT_FOUND,
             "phone.token-not-found",
         ),
         (
             Method::POST,
-            format!("/phones/nobody/tokens/{unknown_token}/next"),
+            paths::fill(paths::PHONE_TOKEN_NEXT, &["nobody", unknown_token]),
             None,
             StatusCode::NOT_FOUND,
             "phone.not-found",
         ),
         (
             Method::PATCH,
-            "/phones/taken".to_owned(),
+            paths::fill(paths::PHONE, &["taken"]),
             Some(json!({"registration_id": ""})),
             StatusCode::BAD_REQUEST,
             "phone.bad-registration-id",
         ),
         (
             Method::PATCH,
-            "/phones/taken".to_owned(),
+            paths::fill(paths::PHONE, &["taken"]),
             Some(json!({"clock_skew_secs": 1, "registration_id": " "})),
             StatusCode::BAD_REQUEST,
             "phone.bad-registration-id",
         ),
         (
             Method::PATCH,
-            "/phones/taken".to_owned(),
+            paths::fill(paths::PHONE, &["taken"]),
             Some(json!({"clock_skew": 1})),
             StatusCode::BAD_REQUEST,
             "phone.bad-request",
@@ -880,7 +898,7 @@ async fn bad_input_gets_clear_errors_and_changes_nothing() {
             error_id,
         );
     }
-    let (_, list) = call(&suite, Method::GET, "/phones", None).await;
+    let (_, list) = call(&suite, Method::GET, paths::PHONES, None).await;
     let list: PhoneList = serde_json::from_value(list).unwrap();
     assert_eq!(list.phones, std::slice::from_ref(&taken));
 
@@ -910,12 +928,12 @@ async fn concurrent_changes_to_one_phone_are_all_kept() {
         let (suite, phone_id) = (&suite, &phone_id);
         async move { activate(suite, phone_id, code).await.0 }
     });
-    let next_path = format!("/phones/{phone_id}/tokens/{}/next", tokens[0]);
+    let next_path = paths::fill(paths::PHONE_TOKEN_NEXT, &[&phone_id, &tokens[0]]);
     let steps = (0..10).map(|_| {
         let (suite, path) = (&suite, &next_path);
         async move { call(suite, Method::POST, path, None).await.0 }
     });
-    let phone_path = format!("/phones/{phone_id}");
+    let phone_path = paths::fill(paths::PHONE, &[&phone_id]);
     let skew = call(
         &suite,
         Method::PATCH,
@@ -963,7 +981,7 @@ async fn a_restart_keeps_phones_and_tokens() {
     let (_, export_before) = call(
         &suite,
         Method::GET,
-        &format!("/phones/{}/export", before.id),
+        &paths::fill(paths::PHONE_EXPORT, &[&before.id]),
         None,
     )
     .await;
@@ -979,7 +997,7 @@ async fn a_restart_keeps_phones_and_tokens() {
     let (_, export_after) = call(
         &suite,
         Method::GET,
-        &format!("/phones/{}/export", before.id),
+        &paths::fill(paths::PHONE_EXPORT, &[&before.id]),
         None,
     )
     .await;

@@ -7,6 +7,7 @@
 use e2e::TestSuite;
 use protocol::appliance::LoginResult;
 use protocol::catalogue::INVALID_SERVER_CERTIFICATE;
+use protocol::paths;
 use protocol::phone::{InboxEntry, PushStatus};
 use protocol::push::{self, PushBatch, PushMessage, PushRequest};
 use reqwest::StatusCode;
@@ -138,7 +139,7 @@ async fn the_appliance_refuses_a_replayed_or_unknown_answer() {
         .ftm_push
         .listening_port
         .unwrap();
-    let listener = format!("https://127.0.0.1:{port}{}", protocol::paths::PUSH_CALLBACK);
+    let listener = format!("https://127.0.0.1:{port}{}", paths::PUSH_CALLBACK);
     let replay = json!({"session_id": outcome.session_id.unwrap(), "action": "validate", "token_code": "123456", "hmac": "00"});
     let response = suite
         .client
@@ -187,7 +188,10 @@ async fn the_phone_rejects_a_tampered_push() {
         .find_map(|t| t.reg_id.clone())
         .unwrap();
     let batch: PushBatch = suite
-        .admin_get("push", &format!("/api/v1/devices/{registration}/pushes"))
+        .admin_get(
+            "push",
+            &paths::fill(paths::RELAY_DEVICE_PUSHES, &[&registration]),
+        )
         .await;
     let original = &batch.pushes[0];
     let mut message = PushMessage::from_wire(&original.message).unwrap();
@@ -201,9 +205,7 @@ async fn the_phone_rejects_a_tampered_push() {
         platform: original.platform.clone(),
         message: message.to_wire(),
     };
-    let (status, _) = suite
-        .admin_post("push", protocol::paths::RELAY_PUSH, &tampered)
-        .await;
+    let (status, _) = suite.admin_post("push", paths::RELAY_PUSH, &tampered).await;
     assert_eq!(status, StatusCode::OK);
     let rejected = newest(&suite, &phone, PushStatus::Rejected).await;
     assert!(
@@ -220,7 +222,11 @@ async fn an_uninstalled_app_gets_unregistered() {
     let (serial, phone) = ready(&suite, 5, json!({})).await;
     let response = suite
         .client
-        .delete(format!("{}/phones/{phone}", suite.url("phone")))
+        .delete(format!(
+            "{}{}",
+            suite.url("phone"),
+            paths::fill(paths::PHONE, &[&phone])
+        ))
         .send()
         .await
         .unwrap();
@@ -231,7 +237,7 @@ async fn an_uninstalled_app_gets_unregistered() {
         (StatusCode::UNAUTHORIZED, LoginResult::PushFailed)
     );
     assert_eq!(outcome.message, "push notification failed: Unregistered");
-    let journal: push::PushJournal = suite.admin_get("push", "/__admin/pushes").await;
+    let journal: push::PushJournal = suite.admin_get("push", paths::ADMIN_PUSHES).await;
     assert_eq!(journal.pushes.last().unwrap().outcome, "Unregistered");
     suite.stop().await;
 }
@@ -340,7 +346,7 @@ async fn the_appliance_writes_the_push_as_fortios_does() {
     let journal: push::PushJournal = suite
         .admin_get(
             "push",
-            &format!("/__admin/pushes?sender={}", request.sender),
+            &format!("{}?sender={}", paths::ADMIN_PUSHES, request.sender),
         )
         .await;
     assert_eq!(

@@ -4,6 +4,7 @@
 //! sentence, 413, webhooks, the journal's cap, and a restart that keeps devices and queued pushes.
 //! The relay is never given a seed: it passes pushes on unread.
 
+use protocol::paths;
 use std::path::Path;
 
 use actix_web::{App, HttpResponse, HttpServer, web};
@@ -69,8 +70,12 @@ impl Relay {
 
     async fn put_device(&self, id: &str, registration: Value) -> (StatusCode, Value) {
         let body = serde_json::to_vec(&registration).unwrap();
-        self.call(Method::PUT, &format!("/api/v1/devices/{id}"), Some(body))
-            .await
+        self.call(
+            Method::PUT,
+            &paths::fill(paths::RELAY_DEVICE, &[id]),
+            Some(body),
+        )
+        .await
     }
 
     async fn register(&self, id: &str, platform: &str) -> DeviceView {
@@ -90,7 +95,10 @@ impl Relay {
     }
 
     async fn poll(&self, id: &str, after: u64, wait: u64) -> PushBatch {
-        let path = format!("/api/v1/devices/{id}/pushes?after={after}&wait={wait}");
+        let path = format!(
+            "{}?after={after}&wait={wait}",
+            paths::fill(paths::RELAY_DEVICE_PUSHES, &[id])
+        );
         let (status, body) = self.call(Method::GET, &path, None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         serde_json::from_value(body).unwrap()
@@ -98,7 +106,11 @@ impl Relay {
 
     async fn journal(&self, query: &str) -> PushJournal {
         let (status, body) = self
-            .call(Method::GET, &format!("/__admin/pushes{query}"), None)
+            .call(
+                Method::GET,
+                &format!("{}{query}", paths::ADMIN_PUSHES),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         serde_json::from_value(body).unwrap()
@@ -192,11 +204,11 @@ async fn the_captured_push_is_delivered_and_journaled() {
     assert_eq!(entry.seq, delivered.seq);
 
     let (status, body) = relay
-        .call(Method::GET, &format!("/api/v1/devices/{id}"), None)
+        .call(Method::GET, &paths::fill(paths::RELAY_DEVICE, &[id]), None)
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["queued"], 2);
-    let (_, body) = relay.call(Method::GET, "/__admin/devices", None).await;
+    let (_, body) = relay.call(Method::GET, paths::ADMIN_DEVICES, None).await;
     let devices: DeviceList = serde_json::from_value(body).unwrap();
     assert_eq!(devices.devices.len(), 1);
     assert_eq!(devices.devices[0].registration_id, id);
@@ -270,7 +282,7 @@ async fn unknown_and_uninstalled_devices_are_unregistered() {
     );
     relay.register(&id, "android").await;
     relay.accepted(body.clone()).await;
-    let device = format!("/api/v1/devices/{id}");
+    let device = paths::fill(paths::RELAY_DEVICE, &[&id]);
     let (status, _) = relay.call(Method::DELETE, &device, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_refused(
@@ -358,7 +370,11 @@ async fn ids_that_are_no_push_token_or_of_the_other_platform_are_bad_device_toke
         "`webhook` `ftp://127.0.0.1/x` is not an http or https URL",
     );
     let (status, _) = relay
-        .call(Method::GET, &format!("/api/v1/devices/{IOS_ID}"), None)
+        .call(
+            Method::GET,
+            &paths::fill(paths::RELAY_DEVICE, &[IOS_ID]),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -577,7 +593,7 @@ async fn the_journal_keeps_the_newest_entries_up_to_its_cap() {
     );
     // Every push is still in the device's queue: the cap is the journal's.
     assert_eq!(relay.poll(&id, 0, 0).await.pushes.len(), 5);
-    let (status, _) = relay.call(Method::DELETE, "/__admin/pushes", None).await;
+    let (status, _) = relay.call(Method::DELETE, paths::ADMIN_PUSHES, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(relay.journal("").await.pushes.is_empty());
     relay.stop().await;
@@ -602,7 +618,7 @@ async fn a_restart_keeps_devices_and_queued_pushes() {
     assert_eq!(after, before);
     let ids: Vec<_> = after.pushes.iter().map(|p| p.message_id.clone()).collect();
     assert_eq!(ids, [first.message_id, second.message_id]);
-    let (_, body) = relay.call(Method::GET, "/__admin/devices", None).await;
+    let (_, body) = relay.call(Method::GET, paths::ADMIN_DEVICES, None).await;
     let devices: DeviceList = serde_json::from_value(body).unwrap();
     assert_eq!(devices.devices.len(), 2);
     // Sequence numbers go on from where they were.

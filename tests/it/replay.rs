@@ -69,8 +69,8 @@ async fn the_license_seed_replays_to_error_16_differing_only_where_it_was_saniti
     assert_eq!(replayed.kind, ExchangeKind::LicenseImport);
     assert_eq!(replayed.serial.as_deref(), Some("FGXXXXXXX"));
     assert_eq!(
-        replayed.sent_to.as_deref(),
-        Some("ftm POST /SoftToken/Provisioning.asmx/Process")
+        replayed.sent_to,
+        Some(format!("ftm POST {}", paths::PROCESS))
     );
     assert_eq!(replayed.status, Some(200));
     assert_eq!(
@@ -198,7 +198,10 @@ async fn the_push_seed_is_recognized_and_sent_to_the_relay() {
     assert_eq!(push.kind, ExchangeKind::Push);
     assert_eq!(push.message_type, "push");
     assert_eq!(push.serial.as_deref(), Some("FGVM32TM20000015"));
-    assert_eq!(push.sent_to.as_deref(), Some("push POST /api/v1/push"));
+    assert_eq!(
+        push.sent_to,
+        Some(format!("push POST {}", paths::RELAY_PUSH))
+    );
     // No phone holds that registration id in this lab: the relay says so (HTTP 410, `Unregistered`).
     assert_eq!(push.status, Some(410));
     assert_eq!(push.answer.as_ref().unwrap()["reason"], "Unregistered");

@@ -6,6 +6,7 @@ use e2e::TestSuite;
 use protocol::admin::{ActivationList, EscrowList, ResetView};
 use protocol::appliance::{ApplianceList, LoginResult};
 use protocol::ledger::LicenseList;
+use protocol::paths;
 use protocol::phone::PhoneList;
 use protocol::push::DeviceList;
 use protocol::scenario::ScenarioList;
@@ -38,7 +39,7 @@ async fn reset_brings_every_service_back_to_its_start() {
     let (status, _) = suite
         .admin_post(
             "ftm",
-            "/__admin/scenarios",
+            paths::ADMIN_SCENARIOS,
             &json!({"status": 503, "match": {"serial": "FGVM01TM00000009"}}),
         )
         .await;
@@ -46,7 +47,7 @@ async fn reset_brings_every_service_back_to_its_start() {
 
     for service in SERVICES {
         let (status, body) = suite
-            .admin_post(service, "/__admin/reset", &json!({}))
+            .admin_post(service, paths::ADMIN_RESET, &json!({}))
             .await;
         assert_eq!(status, StatusCode::OK, "{service}: {body}");
         let view: ResetView = serde_json::from_value(body).unwrap();
@@ -56,7 +57,7 @@ async fn reset_brings_every_service_back_to_its_start() {
         assert_eq!(view.scenarios, u64::from(service == "ftm"), "{view:?}");
     }
 
-    let appliances: ApplianceList = suite.admin_get("appliance", "/appliances").await;
+    let appliances: ApplianceList = suite.admin_get("appliance", paths::APPLIANCES).await;
     assert!(appliances.appliances.is_empty());
     assert!(
         tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -64,16 +65,16 @@ async fn reset_brings_every_service_back_to_its_start() {
             .is_err(),
         "the ftm-push listener of {serial} still listens on {port}"
     );
-    let phones: PhoneList = suite.admin_get("phone", "/phones").await;
+    let phones: PhoneList = suite.admin_get("phone", paths::PHONES).await;
     assert!(phones.phones.is_empty());
-    let devices: DeviceList = suite.admin_get("push", "/__admin/devices").await;
+    let devices: DeviceList = suite.admin_get("push", paths::ADMIN_DEVICES).await;
     assert!(devices.devices.is_empty());
-    let pushes: protocol::push::PushJournal = suite.admin_get("push", "/__admin/pushes").await;
+    let pushes: protocol::push::PushJournal = suite.admin_get("push", paths::ADMIN_PUSHES).await;
     assert!(pushes.pushes.is_empty());
-    let escrow: EscrowList = suite.admin_get("ftm", "/__admin/escrow").await;
-    let activations: ActivationList = suite.admin_get("ftm", "/__admin/activations").await;
+    let escrow: EscrowList = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
+    let activations: ActivationList = suite.admin_get("ftm", paths::ADMIN_ACTIVATIONS).await;
     assert!(escrow.entries.is_empty() && activations.activations.is_empty());
-    let licenses: LicenseList = suite.admin_get("forticare", "/__admin/licenses").await;
+    let licenses: LicenseList = suite.admin_get("forticare", paths::ADMIN_LICENSES).await;
     assert_eq!(licenses.licenses.len(), 4);
     let paid = licenses
         .licenses
@@ -84,7 +85,7 @@ async fn reset_brings_every_service_back_to_its_start() {
     // The fixture registered to FGT60FTK20000099 is registered again.
     assert!(licenses.licenses.iter().any(|l| l.owner.is_some()));
     for service in ["forticare", "ftm", "push"] {
-        let scenarios: ScenarioList = suite.admin_get(service, "/__admin/scenarios").await;
+        let scenarios: ScenarioList = suite.admin_get(service, paths::ADMIN_SCENARIOS).await;
         assert!(scenarios.scenarios.is_empty());
     }
 
@@ -102,7 +103,7 @@ async fn reset_is_idempotent_and_needs_the_admin_token() {
     let url = suite.url("ftm");
     let refused = suite
         .client
-        .post(format!("{url}/__admin/reset"))
+        .post(format!("{url}{}", paths::ADMIN_RESET))
         .send()
         .await
         .unwrap();
@@ -110,7 +111,7 @@ async fn reset_is_idempotent_and_needs_the_admin_token() {
     for _ in 0..2 {
         let response = suite
             .client
-            .post(format!("{url}/__admin/reset"))
+            .post(format!("{url}{}", paths::ADMIN_RESET))
             .bearer_auth("s3cret")
             .send()
             .await

@@ -3,6 +3,7 @@
 //! `times`, change no state, and reach the virtual appliance as FortiOS would print them. Bad specs get a
 //! sentence naming the problem; the simulators refuse scenarios.
 
+use protocol::paths;
 use std::time::{Duration, Instant};
 
 use e2e::{TestSuite, capture, token};
@@ -26,7 +27,9 @@ const SEED: &str = "A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A";
 
 /// `POST /__admin/scenarios` on `service`; returns the status and the body.
 async fn arm(suite: &TestSuite, service: &str, spec: Value) -> (StatusCode, Value) {
-    suite.admin_post(service, "/__admin/scenarios", &spec).await
+    suite
+        .admin_post(service, paths::ADMIN_SCENARIOS, &spec)
+        .await
 }
 
 /// Arms `spec` on `service` and returns the armed scenario.
@@ -38,7 +41,7 @@ async fn armed(suite: &TestSuite, service: &str, spec: Value) -> ScenarioView {
 
 async fn scenarios(suite: &TestSuite, service: &str) -> Vec<ScenarioView> {
     suite
-        .admin_get::<ScenarioList>(service, "/__admin/scenarios")
+        .admin_get::<ScenarioList>(service, paths::ADMIN_SCENARIOS)
         .await
         .scenarios
 }
@@ -77,7 +80,10 @@ async fn an_armed_import_error_answers_in_the_captured_shape_then_is_spent() {
     assert_eq!(refused.header.serial_number, FGT);
     // Nothing changed: the license is still nobody's.
     let license: LicenseView = suite
-        .admin_get("forticare", &format!("/__admin/licenses/{PAID_LICENSE}"))
+        .admin_get(
+            "forticare",
+            &paths::fill(paths::ADMIN_LICENSE, &[PAID_LICENSE]),
+        )
         .await;
     assert_eq!(license.summary.owner, None, "{license:?}");
 
@@ -164,7 +170,7 @@ async fn token_scenarios_refuse_the_selected_tokens_and_escrow_nothing() {
         ),
         ("unknown", Some(TOKEN_NOT_OWNED.wire_error()))
     );
-    let escrow: EscrowList = suite.admin_get("ftm", "/__admin/escrow").await;
+    let escrow: EscrowList = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
     assert_eq!(escrow.entries.len(), 1, "{escrow:?}");
 
     // `no-valid-token` refuses everything, with the top-level error, and escrows nothing.
@@ -179,7 +185,7 @@ async fn token_scenarios_refuse_the_selected_tokens_and_escrow_nothing() {
         .await;
     assert_eq!(refused.error, Some(NO_VALID_TOKEN.wire_error()));
     assert_eq!(refused.tokens[0].error, Some(TOKEN_NOT_OWNED.wire_error()));
-    let escrow: EscrowList = suite.admin_get("ftm", "/__admin/escrow").await;
+    let escrow: EscrowList = suite.admin_get("ftm", paths::ADMIN_ESCROW).await;
     assert_eq!(escrow.entries.len(), 1);
     suite.stop().await;
 }
@@ -273,7 +279,7 @@ async fn statuses_and_delays_apply_to_the_selected_message_type() {
     }});
     let response = suite
         .client
-        .post(format!("{}{}", suite.url("ftm"), protocol::paths::PROCESS))
+        .post(format!("{}{}", suite.url("ftm"), paths::PROCESS))
         .json(&body)
         .send()
         .await
@@ -307,8 +313,8 @@ async fn relay_scenarios_refuse_pushes_like_apns_and_journal_them() {
     let device = suite
         .client
         .put(format!(
-            "{relay}/api/v1/devices/{}",
-            request.registration_id
+            "{relay}{}",
+            paths::fill(paths::RELAY_DEVICE, &[&request.registration_id])
         ))
         .json(&json!({"platform": request.platform}))
         .send()
@@ -348,7 +354,7 @@ async fn relay_scenarios_refuse_pushes_like_apns_and_journal_them() {
     let (status, body) = send().await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    let journal: PushJournal = suite.admin_get("push", "/__admin/pushes").await;
+    let journal: PushJournal = suite.admin_get("push", paths::ADMIN_PUSHES).await;
     let outcomes: Vec<&str> = journal.pushes.iter().map(|p| p.outcome.as_str()).collect();
     assert_eq!(outcomes, ["Unregistered", "TooManyRequests", "delivered"]);
     suite.stop().await;
@@ -405,14 +411,20 @@ async fn bad_specs_are_refused_with_a_sentence_and_arm_nothing() {
     let url = suite.url("ftm");
     let gone = suite
         .client
-        .delete(format!("{url}/__admin/scenarios/{}", first.id))
+        .delete(format!(
+            "{url}{}",
+            paths::fill(paths::ADMIN_SCENARIO, &[&first.id])
+        ))
         .send()
         .await
         .unwrap();
     assert_eq!(gone.status(), StatusCode::NO_CONTENT);
     let again = suite
         .client
-        .delete(format!("{url}/__admin/scenarios/{}", first.id))
+        .delete(format!(
+            "{url}{}",
+            paths::fill(paths::ADMIN_SCENARIO, &[&first.id])
+        ))
         .send()
         .await
         .unwrap();
@@ -420,7 +432,7 @@ async fn bad_specs_are_refused_with_a_sentence_and_arm_nothing() {
     assert_eq!(scenarios(&suite, "ftm").await.len(), 1);
     let cleared = suite
         .client
-        .delete(format!("{url}/__admin/scenarios"))
+        .delete(format!("{url}{}", paths::ADMIN_SCENARIOS))
         .send()
         .await
         .unwrap();

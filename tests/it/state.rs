@@ -4,6 +4,7 @@
 
 use e2e::{TestSuite, default_fixtures, test_options};
 use protocol::appliance::LoginResult;
+use protocol::paths;
 use protocol::scenario::ScenarioList;
 use protocol::state::{STATE_FORMAT, ServiceState, StateImported};
 use reqwest::StatusCode;
@@ -12,13 +13,17 @@ use serde_json::{Value, json};
 const SERVICES: [&str; 5] = ["forticare", "ftm", "push", "phone", "appliance"];
 
 async fn export(suite: &TestSuite, service: &str) -> ServiceState {
-    suite.admin_get(service, "/__admin/state").await
+    suite.admin_get(service, paths::ADMIN_STATE).await
 }
 
 async fn put(suite: &TestSuite, service: &str, state: &Value, query: &str) -> (StatusCode, Value) {
     let response = suite
         .client
-        .put(format!("{}/__admin/state{query}", suite.url(service)))
+        .put(format!(
+            "{}{}{query}",
+            suite.url(service),
+            paths::ADMIN_STATE
+        ))
         .json(state)
         .send()
         .await
@@ -45,7 +50,7 @@ async fn a_story_exported_reset_and_imported_goes_on() {
     let (status, _) = suite
         .admin_post(
             "ftm",
-            "/__admin/scenarios",
+            paths::ADMIN_SCENARIOS,
             &json!({"status": 503, "match": {"serial": "FGVM01TM00000009"}, "times": 4}),
         )
         .await;
@@ -71,7 +76,7 @@ async fn a_story_exported_reset_and_imported_goes_on() {
 
     for service in SERVICES.iter().rev() {
         let (status, _) = suite
-            .admin_post(service, "/__admin/reset", &json!({}))
+            .admin_post(service, paths::ADMIN_RESET, &json!({}))
             .await;
         assert_eq!(status, StatusCode::OK);
     }
@@ -92,7 +97,7 @@ async fn a_story_exported_reset_and_imported_goes_on() {
         let after = export(&suite, service).await;
         assert_eq!(after.trees, before.trees, "{service}");
     }
-    let scenarios: ScenarioList = suite.admin_get("ftm", "/__admin/scenarios").await;
+    let scenarios: ScenarioList = suite.admin_get("ftm", paths::ADMIN_SCENARIOS).await;
     assert_eq!(scenarios.scenarios[0].remaining, Some(4));
 
     // The story goes on: the phone's code logs alice in, and a push reaches the phone and is approved.
@@ -239,7 +244,7 @@ async fn sealed_state_only_imports_where_its_key_is() {
     // Phones keep their seeds in the app's own encryption: they move anywhere.
     let (status, body) = put(&second, "phone", &phone, "").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let phones: protocol::phone::PhoneList = second.admin_get("phone", "/phones").await;
+    let phones: protocol::phone::PhoneList = second.admin_get("phone", paths::PHONES).await;
     assert_eq!(phones.phones.len(), 1);
     second.stop().await;
 }

@@ -6,6 +6,7 @@
 
 use e2e::TestSuite;
 use protocol::appliance::{FortiTokenStatus, LoginResult, PollOutcome};
+use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -101,7 +102,7 @@ async fn story(mode: &str, period: u32) {
     let (status, _) = suite
         .admin_post(
             "appliance",
-            &format!("/appliances/{serial}/users/alice/unlock"),
+            &paths::fill(paths::APPLIANCE_UNLOCK, &[&serial, "alice"]),
             &json!({}),
         )
         .await;

@@ -5,6 +5,7 @@
 use e2e::{TestSuite, default_fixtures, test_options, token};
 use lab::tls::ClientIdentity;
 use protocol::admin::ClientCertList;
+use protocol::paths;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -13,7 +14,7 @@ const FORTICARE: &str = "forticare";
 #[tokio::test]
 async fn only_clients_trusting_the_lab_ca_get_through() {
     let suite = TestSuite::start().await;
-    let url = format!("{}/__admin/health", suite.url(FORTICARE));
+    let url = format!("{}{}", suite.url(FORTICARE), paths::ADMIN_HEALTH);
     assert!(url.starts_with("https://127.0.0.1:"));
     // `suite.client` trusts the lab CA and nothing else.
     assert_eq!(
@@ -39,13 +40,13 @@ async fn presented_client_certificates_are_recorded() {
         .unwrap();
     let client = lab::client::http_client(suite.lab().ca_pem(), Some(&identity)).unwrap();
     let response = client
-        .get(format!("{}/__admin/health", suite.url(FORTICARE)))
+        .get(format!("{}{}", suite.url(FORTICARE), paths::ADMIN_HEALTH))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
 
-    let list: ClientCertList = suite.admin_get(FORTICARE, "/__admin/client-certs").await;
+    let list: ClientCertList = suite.admin_get(FORTICARE, paths::ADMIN_CLIENT_CERTS).await;
     assert_eq!(list.client_certs.len(), 1, "{list:?}");
     let seen = &list.client_certs[0];
     assert_eq!(
@@ -63,7 +64,7 @@ async fn client_certificate_is_required_only_when_configured() {
     let mut options = test_options(None);
     options.require_client_cert = vec![FORTICARE.to_owned()];
     let suite = TestSuite::start_with(options, default_fixtures()).await;
-    let url = format!("{}/__admin/licenses", suite.url(FORTICARE));
+    let url = format!("{}{}", suite.url(FORTICARE), paths::ADMIN_LICENSES);
     // Without a certificate the handshake fails (TLS 1.3 reports it on the first read).
     let anonymous = lab::client::http_client(suite.lab().ca_pem(), None).unwrap();
     assert!(anonymous.get(&url).send().await.is_err());
@@ -163,7 +164,7 @@ async fn a_client_ca_without_the_lab_ca_still_lets_fortimock_and_its_phones_thro
     let (status, answer) = suite.activate(&phone, &code).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
 
-    let url = format!("{}/__admin/health", suite.url("ftm"));
+    let url = format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH);
     let client = |identity: &ClientIdentity| {
         lab::client::http_client(suite.lab().ca_pem(), Some(identity)).unwrap()
     };
@@ -196,7 +197,7 @@ async fn a_brought_in_certificate_is_served_and_trusted() {
     assert_eq!(granted.error, None);
     let client = lab::client::http_client(Some(theirs.ca_pem()), None).unwrap();
     let response = client
-        .get(format!("{}/__admin/health", suite.url(FORTICARE)))
+        .get(format!("{}{}", suite.url(FORTICARE), paths::ADMIN_HEALTH))
         .send()
         .await
         .unwrap();
@@ -216,7 +217,7 @@ async fn plain_http_serves_the_same_api() {
     assert_eq!(granted.license, "EFTM000000000005");
     let response = suite
         .client
-        .get(format!("{}/__admin/ca.pem", suite.url(FORTICARE)))
+        .get(format!("{}{}", suite.url(FORTICARE), paths::ADMIN_CA_PEM))
         .send()
         .await
         .unwrap();
@@ -235,7 +236,7 @@ async fn an_admin_token_guards_the_control_plane_only() {
         status(
             suite
                 .client
-                .get(url("/__admin/licenses"))
+                .get(url(paths::ADMIN_LICENSES))
                 .send()
                 .await
                 .unwrap()
@@ -246,7 +247,7 @@ async fn an_admin_token_guards_the_control_plane_only() {
         status(
             suite
                 .client
-                .get(url("/__admin/licenses"))
+                .get(url(paths::ADMIN_LICENSES))
                 .bearer_auth("wrong")
                 .send()
                 .await
@@ -258,7 +259,7 @@ async fn an_admin_token_guards_the_control_plane_only() {
         status(
             suite
                 .client
-                .get(url("/__admin/licenses"))
+                .get(url(paths::ADMIN_LICENSES))
                 .bearer_auth("s3cret")
                 .send()
                 .await
@@ -271,7 +272,7 @@ async fn an_admin_token_guards_the_control_plane_only() {
         status(
             suite
                 .client
-                .get(url("/__admin/health"))
+                .get(url(paths::ADMIN_HEALTH))
                 .send()
                 .await
                 .unwrap()
@@ -282,7 +283,7 @@ async fn an_admin_token_guards_the_control_plane_only() {
         status(
             suite
                 .client
-                .get(url("/__admin/ready"))
+                .get(url(paths::ADMIN_READY))
                 .send()
                 .await
                 .unwrap()

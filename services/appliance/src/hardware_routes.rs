@@ -61,7 +61,7 @@ pub(crate) fn ledger_routes(api: &mut Api<'_>) {
 }
 
 /// The scope of [`paths::LEDGER_HARDWARE_HOLDERS`].
-const LEDGER_SCOPE: &str = "/__ledger/v1";
+const LEDGER_SCOPE: &str = paths::LEDGER;
 
 /// The captured messages, inside the guarded `/__admin` scope.
 pub(crate) fn admin_routes(api: &mut Api<'_>) {

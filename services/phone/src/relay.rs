@@ -4,6 +4,7 @@
 
 use anyhow::Context;
 use lab::flow::InFlow;
+use protocol::paths;
 use protocol::phone::Platform;
 use protocol::push::DeviceRegistration;
 
@@ -39,7 +40,10 @@ impl RelayClient {
         let Some(base) = &self.base_url else {
             return Ok(());
         };
-        let url = format!("{base}/api/v1/devices/{registration_id}");
+        let url = format!(
+            "{base}{}",
+            paths::fill(paths::RELAY_DEVICE, &[registration_id])
+        );
         let body = DeviceRegistration {
             platform: platform_name(platform).to_owned(),
             webhook: Some(webhook.to_owned()),
@@ -67,7 +71,10 @@ impl RelayClient {
         let Some(base) = &self.base_url else {
             return Ok(());
         };
-        let url = format!("{base}/api/v1/devices/{registration_id}");
+        let url = format!(
+            "{base}{}",
+            paths::fill(paths::RELAY_DEVICE, &[registration_id])
+        );
         let response = self
             .http
             .delete(&url)

@@ -37,8 +37,27 @@ fn runs_done(log: &str) -> Option<String> {
         .find_map(|l| l.strip_prefix("Done ").map(|rest| rest.trim().to_owned()))
 }
 
-/// Where `cargo fuzz build` puts the targets' binaries: `<target dir>/<host triple>/release/`.
-fn binaries_dir(repo: &Path) -> anyhow::Result<PathBuf> {
+/// Where `cargo fuzz build` puts the targets' binaries: `<target dir>/<host triple>/release/`, the target dir
+/// being the one given (`--target-dir`) or else the one cargo metadata names for `fuzz/` (it follows
+/// `CARGO_TARGET_DIR` and `.cargo/config.toml`, as the build does).
+fn binaries_dir(repo: &Path, target_dir: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let target_dir = match target_dir {
+        Some(dir) => dir.to_path_buf(),
+        None => metadata_target_dir(repo)?,
+    };
+    let rustc = Command::new("rustc")
+        .args(["+nightly", "-vV"])
+        .output()
+        .context("running rustc -vV")?;
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .context("rustc -vV names no host")?;
+    Ok(target_dir.join(host).join("release"))
+}
+
+/// The target dir cargo metadata names for the `fuzz/` workspace.
+fn metadata_target_dir(repo: &Path) -> anyhow::Result<PathBuf> {
     let metadata = Command::new("cargo")
         .args(["+nightly", "metadata", "--format-version", "1", "--no-deps"])
         .arg("--manifest-path")
@@ -54,22 +73,21 @@ fn binaries_dir(repo: &Path) -> anyhow::Result<PathBuf> {
     let target_dir = metadata["target_directory"]
         .as_str()
         .context("cargo metadata gave no target_directory")?;
-    let rustc = Command::new("rustc")
-        .args(["+nightly", "-vV"])
-        .output()
-        .context("running rustc -vV")?;
-    let host = String::from_utf8_lossy(&rustc.stdout)
-        .lines()
-        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
-        .context("rustc -vV names no host")?;
-    Ok(Path::new(target_dir).join(host).join("release"))
+    Ok(PathBuf::from(target_dir))
 }
 
-/// Builds every target once (`cargo +nightly fuzz build`), then runs each binary for `secs` seconds on its
-/// corpus and seeds, logging into `log_dir`. Running the binaries directly, rather than through
-/// `cargo fuzz run`, builds once and leaves the target dir's lock alone while fuzzing.
-pub async fn run(repo: &Path, secs: u64, log_dir: &Path, tally: &mut Tally) -> anyhow::Result<()> {
+/// Builds every target once (`cargo +nightly fuzz build`, into `target_dir` when given), then runs each
+/// binary for `secs` seconds on its corpus and seeds, logging into `log_dir`. Running the binaries directly,
+/// rather than through `cargo fuzz run`, builds once and leaves the target dir's lock alone while fuzzing.
+pub async fn run(
+    repo: &Path,
+    target_dir: Option<&Path>,
+    secs: u64,
+    log_dir: &Path,
+    tally: &mut Tally,
+) -> anyhow::Result<()> {
     let repo = repo.to_path_buf();
+    let target_dir = target_dir.map(Path::to_path_buf);
     let build_log = log_dir.join("fuzz-build.log");
     let (targets, binaries) = {
         let repo = repo.clone();
@@ -77,8 +95,12 @@ pub async fn run(repo: &Path, secs: u64, log_dir: &Path, tally: &mut Tally) -> a
         tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<String>, PathBuf)> {
             let targets = targets(&repo)?;
             let log = std::fs::File::create(&build_log)?;
-            let built = Command::new("cargo")
-                .args(["+nightly", "fuzz", "build"])
+            let mut build = Command::new("cargo");
+            build.args(["+nightly", "fuzz", "build"]);
+            if let Some(dir) = &target_dir {
+                build.arg("--target-dir").arg(dir);
+            }
+            let built = build
                 .current_dir(&repo)
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
@@ -90,7 +112,7 @@ pub async fn run(repo: &Path, secs: u64, log_dir: &Path, tally: &mut Tally) -> a
                 "cargo +nightly fuzz build failed; see {}",
                 build_log.display()
             );
-            Ok((targets, binaries_dir(&repo)?))
+            Ok((targets, binaries_dir(&repo, target_dir.as_deref())?))
         })
         .await??
     };

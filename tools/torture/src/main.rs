@@ -62,6 +62,10 @@ struct Args {
     /// The repository whose `fuzz/` targets are run (default: the one this harness was built from).
     #[arg(long)]
     repo: Option<PathBuf>,
+    /// The cargo target dir of the fuzz build (`cargo fuzz build --target-dir`; default: what cargo
+    /// metadata says for `fuzz/`, which follows `CARGO_TARGET_DIR`).
+    #[arg(long)]
+    fuzz_target_dir: Option<PathBuf>,
     /// Where the data dirs and logs go (default: a new dir under the system's temp dir).
     #[arg(long)]
     work_dir: Option<PathBuf>,
@@ -191,7 +195,15 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             Some(repo) => repo.clone(),
             None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."),
         };
-        if let Err(e) = fuzz_runs::run(&repo, fuzz_secs, &work_dir, &mut tally).await {
+        if let Err(e) = fuzz_runs::run(
+            &repo,
+            args.fuzz_target_dir.as_deref(),
+            fuzz_secs,
+            &work_dir,
+            &mut tally,
+        )
+        .await
+        {
             tally.find(Finding::Fuzz, format!("fuzzing could not run: {e:#}"));
         }
     }
