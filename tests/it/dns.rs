@@ -3,7 +3,8 @@
 //! another type gets no record; every other name is refused, or forwarded to an upstream server; and a
 //! virtual appliance whose resolver is the responder reaches ftm by its real name, over HTTPS checked
 //! against the lab CA, and mails its activation email to `notification.fortinet.net`, which leads to the
-//! appliance service's SMTP listener.
+//! appliance service's SMTP listener; and a Fortinet name that resolves to a public address is never
+//! contacted.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -432,5 +433,51 @@ async fn the_labs_own_names_resolve_to_the_suite() {
             "{name}: {error}"
         );
     }
+    dns.stop().await;
+}
+
+/// fortimock never contacts a real Fortinet host: when a Fortinet name resolves to a public address (the
+/// Internet's DNS answered, not the lab's), its HTTP clients and the appliances' mail client refuse it before
+/// connecting, saying why; the lab's own answers (loopback, private) go through.
+#[tokio::test]
+async fn a_fortinet_name_resolved_to_a_public_address_is_never_contacted() {
+    let public: IpAddr = "208.91.112.55".parse().unwrap();
+    let dns = responder(DnsOptions {
+        dns_address: Some(public),
+        ..DnsOptions::default()
+    })
+    .await;
+    let client = lab::client::http_client_resolving(None, None, Some(dns.address())).unwrap();
+    for name in [
+        "support.fortinet.com",
+        "globalftm.fortinet.net",
+        "update.fortiguard.net",
+    ] {
+        let refused = client
+            .get(format!("https://{name}{}", paths::ADMIN_HEALTH))
+            .send()
+            .await
+            .unwrap_err();
+        let said = format!("{refused:?}");
+        assert!(
+            said.contains(&format!("refusing to contact {name} at {public}")),
+            "{said}"
+        );
+    }
+    let mail = lab::client::HostResolver::new(Some(dns.address()));
+    let refused = mail.lookup("notification.fortinet.net").await.unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("that is the real Fortinet host"),
+        "{refused:#}"
+    );
+    dns.stop().await;
+
+    // The lab's answer (loopback) for the same names is used as before.
+    let dns = responder(DnsOptions::default()).await;
+    let mail = lab::client::HostResolver::new(Some(dns.address()));
+    assert_eq!(
+        mail.lookup("notification.fortinet.net").await.unwrap(),
+        LOOPBACK
+    );
     dns.stop().await;
 }

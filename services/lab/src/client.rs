@@ -44,24 +44,56 @@ pub fn http_client_resolving(
         Some(pem) => builder.use_preconfigured_tls(client_config_trusting(pem, identity)?),
         None => builder,
     };
-    let builder = match resolver {
-        Some(server) => builder.dns_resolver(Arc::new(DnsServer::new(server))),
-        None => builder,
-    };
-    builder.build().context("building the HTTP client")
+    builder
+        .dns_resolver(Arc::new(LabResolver::new(resolver)))
+        .build()
+        .context("building the HTTP client")
 }
 
-/// Name resolution through one DNS server (UDP, then TCP for truncated answers), as an appliance whose
-/// `config system dns` names that server resolves.
-struct DnsServer {
+/// Name resolution for fortimock's clients: through one DNS server (UDP, then TCP for truncated answers),
+/// as an appliance whose `config system dns` names that server resolves, or the system's configuration;
+/// either way a Fortinet name that resolves to a public address is refused before any connection
+/// ([`protocol::hosts::real_fortinet_address`]): fortimock never contacts a real Fortinet host.
+struct LabResolver {
     resolver: TokioResolver,
 }
 
-impl DnsServer {
-    fn new(server: SocketAddr) -> DnsServer {
-        DnsServer {
-            resolver: one_server(server),
+impl LabResolver {
+    fn new(server: Option<SocketAddr>) -> LabResolver {
+        LabResolver {
+            resolver: match server {
+                Some(server) => one_server(server),
+                None => system_resolver(),
+            },
         }
+    }
+}
+
+/// The system's resolver configuration (`/etc/hosts`, `/etc/resolv.conf`); where it cannot be read, the hosts
+/// file alone (never a public DNS server fortimock would pick itself).
+fn system_resolver() -> TokioResolver {
+    let builder = TokioResolver::builder_tokio().unwrap_or_else(|_| {
+        let mut builder = TokioResolver::builder_with_config(
+            ResolverConfig::from_parts(None, Vec::new(), NameServerConfigGroup::new()),
+            TokioConnectionProvider::default(),
+        );
+        builder.options_mut().use_hosts_file = ResolveHosts::Always;
+        builder
+    });
+    let mut builder = builder;
+    builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
+    builder.build()
+}
+
+/// Refuses `addresses` of `name` when they are the real Fortinet host's.
+fn refuse_real_fortinet(name: &str, addresses: &[IpAddr]) -> anyhow::Result<()> {
+    match protocol::hosts::real_fortinet_address(name, addresses) {
+        Some(ip) => anyhow::bail!(
+            "refusing to contact {name} at {ip}: that is the real Fortinet host, and fortimock only talks to \
+             the lab (resolve the name into the lab: a hosts entry, --resolver with the DNS responder, or the \
+             compose lab's network aliases)"
+        ),
+        None => Ok(()),
     }
 }
 
@@ -103,15 +135,7 @@ impl HostResolver {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return Ok(ip);
         }
-        let resolver = match self.server {
-            Some(server) => one_server(server),
-            None => {
-                let mut builder = TokioResolver::builder_tokio()
-                    .context("reading the system's resolver configuration")?;
-                builder.options_mut().ip_strategy = LookupIpStrategy::Ipv4thenIpv6;
-                builder.build()
-            }
-        };
+        let resolver = LabResolver::new(self.server).resolver;
         let lookup = resolver
             .lookup_ip(host)
             .await
@@ -120,6 +144,7 @@ impl HostResolver {
                 None => format!("resolving {host}"),
             })?;
         let mut addresses: Vec<IpAddr> = lookup.iter().collect();
+        refuse_real_fortinet(host, &addresses)?;
         addresses.sort_by_key(IpAddr::is_ipv6);
         addresses
             .first()
@@ -128,13 +153,16 @@ impl HostResolver {
     }
 }
 
-impl Resolve for DnsServer {
+impl Resolve for LabResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let resolver = self.resolver.clone();
         Box::pin(async move {
             let lookup = resolver.lookup_ip(name.as_str()).await?;
+            let addresses: Vec<IpAddr> = lookup.iter().collect();
+            refuse_real_fortinet(name.as_str(), &addresses)
+                .map_err(Box::<dyn std::error::Error + Send + Sync>::from)?;
             let addrs: Addrs = Box::new(
-                lookup
+                addresses
                     .into_iter()
                     .map(|ip| SocketAddr::new(ip, 0))
                     .collect::<Vec<_>>()
