@@ -2,7 +2,7 @@
 //! tickets and hardware token batches, and the virtual phones' API, one method per endpoint, each answer
 //! decoded into its `protocol` type (the virtual appliances', FortiAuthenticators' and captured messages'
 //! clients are in `typed_appliance`). A refusal of fortimock's own API fails the call with a
-//! [`Refusal`](crate::client::Refusal) (status and `ErrorBody`), which [`Refusable::refusal`] takes out.
+//! [`Refusal`] (status and `ErrorBody`), which [`Refusable::refusal`] takes out.
 //!
 //! These are the clients the `fortimock` CLI's subcommands, the e2e harness (`tests/src`), the crate's
 //! example and other projects' tests call the suite through: one copy. Raw calls stay only where a client is
