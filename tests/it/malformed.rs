@@ -1,5 +1,6 @@
 //! Bad and hostile input on the SoftToken front door: every kind gets its own clear error in the modeled
-//! ASP.NET fault shape, the service stays healthy, and nothing in the ledger changes.
+//! ASP.NET fault shape, the service stays healthy, and nothing in the ledger changes; and a JSON array where
+//! fortimock's own API reads an object is refused by the one body reader, on every service.
 
 use e2e::TestSuite;
 use protocol::ledger::LicenseList;
@@ -181,6 +182,54 @@ async fn wrong_method_or_path_is_a_json_404_not_a_page() {
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error_id"], "http.no-such-endpoint");
         assert!(body["message"].as_str().unwrap().contains(path));
+    }
+    suite.stop().await;
+}
+
+/// serde would read a JSON array as a struct's fields in order; the one body reader (`lab::http::Json`)
+/// refuses an array on every endpoint of fortimock's own API, before any handler runs, and nothing changes.
+#[tokio::test]
+async fn an_array_where_an_object_belongs_is_refused_on_every_service_and_changes_nothing() {
+    let suite = TestSuite::start().await;
+    let services = ["forticare", "ftm", "push", "phone", "appliance"];
+    let mut before = Vec::new();
+    for service in services {
+        before.push(suite.api().control(service).state().await.unwrap());
+    }
+    let attempts = [
+        ("forticare", paths::ADMIN_LICENSES, json!([5, "FTM-ELIC-5"])),
+        (
+            "appliance",
+            paths::APPLIANCES,
+            json!(["FGVM01TM00000009", "fortigate"]),
+        ),
+        ("ftm", paths::ADMIN_SCENARIOS, json!(["error", 16])),
+        ("push", paths::ADMIN_CLOCK, json!([3600])),
+        ("forticare", paths::ADMIN_CLOCK, json!([])),
+    ];
+    for (service, path, body) in attempts {
+        let (status, answer) = suite.admin_post(service, path, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{service} {path}: {answer}"
+        );
+        assert_eq!(answer["error_id"], "admin.body.invalid", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("expected a JSON object, not an array"),
+            "{answer}"
+        );
+    }
+    for (service, before) in services.into_iter().zip(before) {
+        let after = suite.api().control(service).state().await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&after).unwrap(),
+            serde_json::to_value(&before).unwrap(),
+            "{service} changed"
+        );
     }
     suite.stop().await;
 }

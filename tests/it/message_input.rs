@@ -75,8 +75,12 @@ async fn messaging_settings_refuse_bad_input_and_change_nothing() {
     let appliance_before = suite.appliance(&serial).await;
     for (body, error_id, names) in [
         ("{\"smtp_port\": ", "admin.body.invalid", "EOF"),
-        ("[]", "admin.body.invalid", "map"),
-        ("[\"mail.example.com\", 25]", "admin.body.invalid", "map"),
+        ("[]", "admin.body.invalid", "not an array"),
+        (
+            "[\"mail.example.com\", 25]",
+            "admin.body.invalid",
+            "not an array",
+        ),
         ("{\"smtp_port\": \"25\"}", "admin.body.invalid", "u16"),
         ("{\"smtp_port\": 70000}", "admin.body.invalid", "u16"),
         ("{\"smtp_port\": 0}", "appliance.bad-request", "smtp_port"),

@@ -504,16 +504,9 @@ async fn messaging(
 async fn change_messaging(
     state: web::Data<Appliances>,
     serial: web::Path<String>,
-    change: Json<serde_json::Map<String, serde_json::Value>>,
+    change: Json<MessagingChange>,
 ) -> Result<HttpResponse, ApplianceError> {
-    // Read as an object first: serde would take a JSON array as the fields in order (`["mail", 25]`).
-    let change: MessagingChange =
-        serde_json::from_value(serde_json::Value::Object(change.into_inner())).map_err(|e| {
-            ApiError::bad_request(
-                "admin.body.invalid",
-                format!("the request body was refused: {e}"),
-            )
-        })?;
+    let change = change.into_inner();
     let appliance = find(&state, &serial)?;
     let current = state.profile_of(&appliance)?;
     apply_messaging(current.messaging.clone(), &change).map_err(ApplianceError::BadRequest)?;

@@ -192,8 +192,8 @@ pub async fn read_body(
 pub struct BodyLimit(pub usize);
 
 /// A JSON request body of fortimock's own API, read with [`read_body`] under the endpoint's
-/// [`BodyLimit`] (default [`ADMIN_JSON_LIMIT`]). A body that is not the expected JSON is a 400 that names
-/// the problem; the content type is not checked (scripts often send none).
+/// [`BodyLimit`] (default [`ADMIN_JSON_LIMIT`]). A body that is not the expected JSON object (an array
+/// included) is a 400 that names the problem; the content type is not checked (scripts often send none).
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
@@ -223,6 +223,14 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 .app_data::<BodyLimit>()
                 .map_or(ADMIN_JSON_LIMIT, |limit| limit.0);
             let body = read_body(&request, payload, limit).await?;
+            // Every body of fortimock's own API is an object; serde would take an array as a struct's
+            // fields in order (`["mail", 25]`), so one is refused here, for every endpoint.
+            if body.trim_ascii_start().first() == Some(&b'[') {
+                return Err(ApiError::bad_request(
+                    "admin.body.invalid",
+                    "the request body was refused: expected a JSON object, not an array",
+                ));
+            }
             serde_json::from_slice(&body).map(Json).map_err(|e| {
                 ApiError::bad_request(
                     "admin.body.invalid",
