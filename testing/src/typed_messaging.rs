@@ -3,8 +3,6 @@
 //! decoded into its `protocol::messages` type. The messages the suite captured are read through
 //! [`crate::Messages`] (`SuiteClient::messages`).
 
-use anyhow::{Context, bail};
-use protocol::admin::ErrorBody;
 use protocol::appliance::OperationFailure;
 use protocol::messages::{Delivered, MessagingChange, MessagingSettings, SendActivation};
 use protocol::paths;
@@ -57,22 +55,12 @@ impl Messaging<'_> {
         serial: &str,
         request: &SendActivation,
     ) -> anyhow::Result<Result<Delivered, OperationFailure>> {
-        let path = paths::fill(paths::APPLIANCE_SEND_ACTIVATION, &[serial]);
-        let (status, bytes) = self
-            .client
-            .post_raw(appliance::NAME, &path, request)
-            .await?;
-        if (200..300).contains(&status) {
-            return Ok(Ok(serde_json::from_slice(&bytes)
-                .with_context(|| format!("decoding the answer to {path}"))?));
-        }
-        if let Ok(failure) = serde_json::from_slice::<OperationFailure>(&bytes) {
-            return Ok(Err(failure));
-        }
-        // The appliance's own refusals (no such token, not Pending, a bad request) are an ErrorBody.
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(refusal) => bail!("{path}: {} ({})", refusal.message, refusal.error_id),
-            Err(_) => bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-        }
+        self.client
+            .post_outcome(
+                appliance::NAME,
+                &paths::fill(paths::APPLIANCE_SEND_ACTIVATION, &[serial]),
+                request,
+            )
+            .await
     }
 }

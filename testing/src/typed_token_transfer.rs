@@ -5,7 +5,7 @@
 //! it went. One method per step, each answer decoded into its `protocol` type; refusals come back as the
 //! phone's [`ErrorBody`] (with the catalogue id of the wire refusal, e.g. `ftm.transfer.code-used`).
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use protocol::admin::ErrorBody;
 use protocol::fac_admin::{FacView, MessageKind, Outbox, OutboxMessage};
 use protocol::id::TokenSerial;
@@ -16,7 +16,7 @@ use protocol::phone::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::client::SuiteClient;
+use crate::client::{Refusable, SuiteClient};
 
 impl SuiteClient {
     /// Token transfer between phones: the phones' steps and the FAC's transfer codes.
@@ -123,14 +123,11 @@ impl TokenTransfers<'_> {
         path: &str,
         body: &B,
     ) -> anyhow::Result<Result<T, ErrorBody>> {
-        let (status, bytes) = self.client.post_raw(phone::NAME, path, body).await?;
-        if (200..300).contains(&status) {
-            return Ok(Ok(serde_json::from_slice(&bytes)
-                .with_context(|| format!("decoding the answer to {path}"))?));
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(refusal) => Ok(Err(refusal)),
-            Err(_) => bail!("{path}: HTTP {status}: {}", String::from_utf8_lossy(&bytes)),
-        }
+        Ok(self
+            .client
+            .post(phone::NAME, path, body)
+            .await
+            .refusal()?
+            .map_err(|refusal| refusal.body))
     }
 }
