@@ -631,29 +631,9 @@ pub(crate) fn on_imported(
     if !is_fac(tx, serial)? {
         return Ok(());
     }
-    let mut serials: Vec<&TokenSerial> = tokens.iter().map(|t| &t.serial).collect();
+    let mut serials: Vec<&str> = tokens.iter().map(|t| t.serial.as_str()).collect();
     serials.sort();
-    for token in serials {
-        let token_key = key(serial, token.as_str());
-        if tx.contains(FAC_TOKENS, &token_key)? {
-            continue;
-        }
-        let id = next_id(tx, serial, "fortitokens")?;
-        tx.put(
-            FAC_TOKENS,
-            &token_key,
-            &FacTokenRecord {
-                v: Version,
-                id,
-                locked: false,
-                last_used_at: None,
-                offline: false,
-                hotp_next: None,
-                hotp_sync: None,
-            },
-        )?;
-    }
-    Ok(())
+    give_rest_ids(tx, serial, serials)
 }
 
 /// A token provisioned on a FortiAuthenticator: its HOTP counter starts over (or it has none), it is
@@ -714,8 +694,18 @@ pub(crate) fn on_hardware_saved(
     if !is_fac(tx, serial)? {
         return Ok(());
     }
+    give_rest_ids(tx, serial, tokens.iter().map(HardwareSerial::as_str))
+}
+
+/// Gives each of `tokens` that has none its REST id on FAC `serial` (the `fortitokens` counter, counting up),
+/// in the order given.
+fn give_rest_ids<'a>(
+    tx: &mut Tx<'_>,
+    serial: &ApplianceSerial,
+    tokens: impl IntoIterator<Item = &'a str>,
+) -> Result<(), StoreError> {
     for token in tokens {
-        let token_key = key(serial, token.as_str());
+        let token_key = key(serial, token);
         if tx.contains(FAC_TOKENS, &token_key)? {
             continue;
         }
