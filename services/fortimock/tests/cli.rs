@@ -13,7 +13,9 @@ use protocol::license::{ActivationLicenseRequest, ActivationLicenseResponse};
 use protocol::paths::PROCESS;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
+mod common;
+
+use common::{BIN, cli, cli_fails};
 
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
@@ -46,33 +48,6 @@ fn up_with(data_dir: &Path, ready_file: &Path, extra: &[&str]) -> (Child, Vec<St
     let _ = child.kill();
     let status = child.wait();
     panic!("fortimock up exited early ({status:?}): {banner:?}");
-}
-
-fn cli(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Runs a command that must fail; returns what it wrote to stderr.
-fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "{args:?} succeeded");
-    String::from_utf8(output.stderr).unwrap()
 }
 
 async fn import(

@@ -10,7 +10,9 @@ use std::process::{Child, Command, Stdio};
 use fortimock::suite::FREE_PORT_ARGS;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
+mod common;
+
+use common::{BIN, cli, cli_fails};
 
 /// `fortimock up` on free ports, stopped (killed) when dropped.
 struct Up {
@@ -49,38 +51,6 @@ impl Drop for Up {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Runs a command that must succeed; its stdout.
-fn cli(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
-
-/// Runs a command that must fail; what it wrote to stderr.
-fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--data-dir")
-        .arg(data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        !output.status.success(),
-        "{args:?} succeeded: {}",
-        String::from_utf8_lossy(&output.stdout)
-    );
-    String::from_utf8(output.stderr).unwrap()
 }
 
 fn json(text: &str) -> Value {
