@@ -4,7 +4,7 @@
 //! and HOTP, `?returnseed=`, LDAP users, offline activation's page, and bad input changing nothing.
 
 use e2e::TestSuite;
-use e2e::fac_client::{FAC_HOST, FacClient};
+use e2e::fac_client::{FAC_HOST, FacClient, assert_not_available, local_user, outbox};
 use protocol::otp;
 use protocol::paths;
 use reqwest::{Method, StatusCode};
@@ -25,28 +25,6 @@ async fn fac_with_tokens() -> (TestSuite, String, FacClient) {
         "Successfully imported 50 FortiTokens"
     );
     (suite, serial, fac)
-}
-
-async fn outbox(suite: &TestSuite, serial: &str) -> Vec<Value> {
-    let outbox: Value = suite
-        .admin_get(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_OUTBOX, &[serial]),
-        )
-        .await;
-    outbox["messages"].as_array().unwrap().clone()
-}
-
-/// Creates local user `name` with an email address; answers its id.
-async fn local_user(fac: &FacClient, name: &str) -> u64 {
-    let (status, created) = fac
-        .post(
-            "localusers/",
-            json!({"username": name, "email": format!("{name}@example.test"), "password": "Secret-123"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
-    created[0]["id"].as_u64().unwrap()
 }
 
 #[tokio::test]
@@ -1338,16 +1316,6 @@ async fn a_python_fac_script_runs_unmodified() {
     );
     assert!(stdout.contains("passed, 0 failed"), "{stdout}");
     suite.stop().await;
-}
-
-/// FAC's refusal of a token that is not available for use (taken, unknown, locked, or none free): 400 with
-/// its words.
-fn assert_not_available(status: StatusCode, answer: &Value) {
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_eq!(
-        answer["error"], "This serial number is not available for use.",
-        "{answer}"
-    );
 }
 
 /// A user and the token table as the REST API shows them: what a refused request must leave as it was.

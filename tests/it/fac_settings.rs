@@ -5,7 +5,7 @@
 //! there at start and again after a reset.
 
 use e2e::TestSuite;
-use e2e::fac_client::{FAC_HOST, FacClient};
+use e2e::fac_client::{FAC_HOST, FacClient, assert_not_available, local_user, outbox};
 use fortimock_testing::ForticareOptions;
 use protocol::ledger::LabFixtures;
 use protocol::paths;
@@ -25,39 +25,9 @@ async fn import_code(fac: &FacClient, code: &str) {
     assert_eq!(status, StatusCode::CREATED, "{imported}");
 }
 
-async fn outbox(suite: &TestSuite, serial: &str) -> Vec<Value> {
-    let outbox: Value = suite
-        .admin_get(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_OUTBOX, &[serial]),
-        )
-        .await;
-    outbox["messages"].as_array().unwrap().clone()
-}
-
 async fn appliance_records(suite: &TestSuite) -> Value {
     let state: Value = suite.admin_get("appliance", paths::ADMIN_STATE).await;
     state["trees"].clone()
-}
-
-async fn local_user(fac: &FacClient, name: &str) -> u64 {
-    let (status, created) = fac
-        .post(
-            "localusers/",
-            json!({"username": name, "email": format!("{name}@example.test"), "password": "Secret-123"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
-    created[0]["id"].as_u64().unwrap()
-}
-
-fn assert_not_available(status: StatusCode, answer: &Value) {
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
-    assert_eq!(
-        answer["error"],
-        protocol::catalogue::FAC_SERIAL_NOT_AVAILABLE.text,
-        "{answer}"
-    );
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! transfer client (`typed_token_transfer`) where a phone acts.
 
 use e2e::TestSuite;
-use e2e::fac_client::FacClient;
+use e2e::fac_client::{FacClient, outbox};
 use protocol::id::TokenSerial;
 use protocol::paths;
 use reqwest::StatusCode;
@@ -30,16 +30,6 @@ async fn fac(suite: &TestSuite, extra: Value) -> (String, FacClient) {
         .await;
     assert_eq!(status, StatusCode::OK);
     (serial, fac)
-}
-
-async fn outbox(suite: &TestSuite, serial: &str) -> Vec<Value> {
-    let outbox: Value = suite
-        .admin_get(
-            "appliance",
-            &paths::fill(paths::APPLIANCE_OUTBOX, &[serial]),
-        )
-        .await;
-    outbox["messages"].as_array().unwrap().clone()
 }
 
 /// User `name` (created with `fields`) gets a FortiToken Mobile token, activated on a new phone; answers the

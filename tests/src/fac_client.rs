@@ -227,3 +227,37 @@ impl crate::TestSuite {
         )
     }
 }
+
+/// The messages FortiAuthenticator `serial` sent (its outbox, `/appliances/{serial}/fac/outbox`), oldest first.
+pub async fn outbox(suite: &crate::TestSuite, serial: &str) -> Vec<Value> {
+    let outbox: Value = suite
+        .admin_get(
+            "appliance",
+            &protocol::paths::fill(protocol::paths::APPLIANCE_OUTBOX, &[serial]),
+        )
+        .await;
+    outbox["messages"].as_array().unwrap().clone()
+}
+
+/// Creates local user `name` with an email address through the REST API; answers its id.
+pub async fn local_user(fac: &FacClient, name: &str) -> u64 {
+    let (status, created) = fac
+        .post(
+            "localusers/",
+            serde_json::json!({"username": name, "email": format!("{name}@example.test"), "password": "Secret-123"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{created}");
+    created[0]["id"].as_u64().unwrap()
+}
+
+/// FAC's refusal of a token it cannot use: 400 with `This serial number is not available for use.`
+#[track_caller]
+pub fn assert_not_available(status: StatusCode, answer: &Value) {
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(
+        answer["error"],
+        protocol::catalogue::FAC_SERIAL_NOT_AVAILABLE.text,
+        "{answer}"
+    );
+}
