@@ -1112,6 +1112,10 @@ pub struct BenchArgs {
     /// Leave out WireMock and Mockoon even when they are installed.
     #[arg(long)]
     pub skip_peers: bool,
+    /// Leave out the separate binaries (`forticare-mock` and `ftm-mock`), which are otherwise measured
+    /// and must then be next to `fortimock`.
+    #[arg(long)]
+    pub skip_standalone: bool,
     /// Where the servers' data dirs and the disk probe go (default: the system's temporary directory).
     #[arg(long)]
     pub work_dir: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! The real `fortimock` binary: `up` on port 0 with a ready file, the `license` and `certs` subcommands
-//! against it, and a restart after `kill -9` on the same data dir (acknowledged means flushed; the lab CA
-//! is reused).
+//! against it, a restart after `kill -9` on the same data dir (acknowledged means flushed; the lab CA
+//! is reused), and `bench` in a short run measuring every phase.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -2006,4 +2006,73 @@ fn scenario_errors_lists_the_whole_catalogue_with_provenance_and_symptom() {
             expected.id
         );
     }
+}
+
+/// `fortimock bench`, as short as it goes, measures every phase and judges every target. Only whether each
+/// figure was measured is checked, never what it is: the bench is for measuring, not for tests' timing.
+#[test]
+fn the_bench_measures_every_phase_and_judges_every_target() {
+    let work = tempfile::tempdir().unwrap();
+    let report = work.path().join("bench.json");
+    // The separate binaries are measured where cargo built them beside `fortimock` (a whole-workspace build).
+    let siblings = ["ftm-mock", "forticare-mock"]
+        .iter()
+        .all(|name| Path::new(BIN).with_file_name(name).is_file());
+    let output = Command::new(BIN)
+        .arg("bench")
+        .args((!siblings).then_some("--skip-standalone"))
+        .args([
+            "--seconds",
+            "0.2",
+            "--warmup",
+            "0",
+            "--rounds",
+            "1",
+            "--starts",
+            "1",
+            "--clients",
+            "4",
+            "--memory-tokens",
+            "2000",
+            "--skip-peers",
+            "--json",
+        ])
+        .arg(&report)
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(report["failures"], serde_json::json!([]), "{printed}");
+    let mut phases = vec![
+        "start",
+        "fsync",
+        "reference",
+        "polling",
+        "https",
+        "writes",
+        "endpoints",
+        "memory",
+    ];
+    if siblings {
+        phases.push("standalone");
+    }
+    for phase in phases {
+        assert!(
+            report[phase].is_object(),
+            "{phase} has no figures:\n{printed}"
+        );
+    }
+    let targets = report["targets"].as_array().unwrap();
+    assert!(targets.len() >= 10, "{targets:?}");
+    for target in targets {
+        assert_ne!(target["verdict"], "NOT MEASURED", "{target}\n{printed}");
+    }
+    assert!(printed.contains(" targets met; run took "), "{printed}");
 }

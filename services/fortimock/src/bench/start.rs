@@ -1,8 +1,8 @@
 //! Start: how long from spawning a server until it answers, as the median of `--starts` starts of each kind:
-//! the whole suite (`fortimock up`) until every service has answered `GET /__admin/health`, on an existing
-//! data dir over HTTPS (the default, and the target), on a data dir over plain HTTP and in memory
-//! (`--ephemeral`, plain HTTP); against the reference server until it answers and `fortimock --version`
-//! until it exits. Also the default suite's resident memory once it has answered (the idle target).
+//! the whole suite (`fortimock up`) until every service has answered `GET /__admin/health` and the SMTP sink
+//! has greeted, on an existing data dir over HTTPS (the default, and the target), on a data dir over plain
+//! HTTP and in memory (`--ephemeral`, plain HTTP); against the reference server until it answers and
+//! `fortimock --version` until it exits. Also the default suite's resident memory once it has answered (the idle target).
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -159,22 +159,60 @@ fn time_suite(
 ) -> anyhow::Result<(f64, u64, (u64, u64))> {
     let started = Instant::now();
     let suite = start_suite(Command::new(&bench.exe), dir, options)?;
-    let servers = suite
+    // The HTTP services answer their health; the SMTP sink answers with its greeting.
+    let (smtp, http): (Vec<&String>, Vec<&String>) = suite
         .urls
         .values()
+        .partition(|url| url.starts_with("smtp://"));
+    let servers = http
+        .into_iter()
         .map(|url| load::Server::new(url, trust))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let health = Call::get(ADMIN_HEALTH);
     bench
-        .block_on(futures_util::future::try_join_all(
-            servers
-                .iter()
-                .map(|server| load::until_answered(server, &health, PATIENCE)),
-        ))
+        .block_on(async {
+            let answered = futures_util::future::try_join_all(
+                servers
+                    .iter()
+                    .map(|server| load::until_answered(server, &health, PATIENCE)),
+            );
+            let greeted =
+                futures_util::future::try_join_all(smtp.iter().map(|url| until_greeted(url)));
+            futures_util::future::try_join(answered, greeted).await
+        })
         .with_context(|| suite.process.log_hint())?;
     let elapsed = started.elapsed();
     let rss = suite.process.rss_kib();
     let split = suite.process.rss_split_kib();
     suite.stop();
     Ok((elapsed.as_secs_f64() * 1000.0, rss, split))
+}
+
+/// Connects to the SMTP sink at `url` (`smtp://host:port`) until it greets with `220`.
+async fn until_greeted(url: &str) -> anyhow::Result<()> {
+    use tokio::io::AsyncReadExt;
+    let address = url
+        .strip_prefix("smtp://")
+        .with_context(|| format!("{url} is not an smtp:// address"))?;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let failure = match tokio::net::TcpStream::connect(address).await {
+            Ok(mut stream) => {
+                let mut greeting = [0u8; 3];
+                match stream.read_exact(&mut greeting).await {
+                    Ok(_) if &greeting == b"220" => return Ok(()),
+                    Ok(_) => anyhow::anyhow!(
+                        "{url} greeted with {:?}",
+                        String::from_utf8_lossy(&greeting)
+                    ),
+                    Err(e) => anyhow::Error::new(e),
+                }
+            }
+            Err(e) => anyhow::Error::new(e),
+        };
+        if Instant::now() >= deadline {
+            return Err(failure.context(format!("no greeting from {url} within {PATIENCE:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
