@@ -20,6 +20,10 @@
 //!
 //! A note is a JSON object `{"fortimock_note": "<what happened>"}`.
 
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -47,16 +51,59 @@ pub const SECRET_FIELDS: &[&str] = &[
 /// caller's bearer token in `token` (elsewhere `token` is a token serial, no secret).
 pub const PATH_SECRET_FIELDS: &[(&str, &str)] = &[(crate::paths::V3_BASE, "token")];
 
-/// The secret fields of a body exchanged on `path`: [`SECRET_FIELDS`] plus those [`PATH_SECRET_FIELDS`]
-/// names for paths under it.
-pub fn secret_fields_at(path: &str) -> Vec<&'static str> {
-    let mut fields = SECRET_FIELDS.to_vec();
-    for (prefix, field) in PATH_SECRET_FIELDS {
-        if path.starts_with(prefix) {
-            fields.push(field);
+/// The secret field names of one place, with what finds any of them in a text in one pass, in any ASCII
+/// letter case.
+pub struct SecretFields {
+    names: Vec<&'static str>,
+    /// Finds every name at once (an empty name matches any text: see `text_may_hold_secret`).
+    finder: AhoCorasick,
+}
+
+impl SecretFields {
+    pub fn new(names: &[&'static str]) -> SecretFields {
+        let finder = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(names.iter().filter(|name| !name.is_empty()))
+            .expect("the secret field names make a small automaton");
+        SecretFields {
+            names: names.to_vec(),
+            finder,
         }
     }
-    fields
+
+    /// Whether `key` (a JSON key, as decoded) is one of these names, in any ASCII letter case.
+    fn names(&self, key: &str) -> bool {
+        self.names.iter().any(|name| key.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether `text` holds one of these names somewhere, in any ASCII letter case.
+    fn found_in(&self, text: &[u8]) -> bool {
+        self.names.iter().any(|name| name.is_empty()) || self.finder.is_match(text)
+    }
+}
+
+/// [`SECRET_FIELDS`], everywhere.
+static EVERYWHERE: LazyLock<SecretFields> = LazyLock::new(|| SecretFields::new(SECRET_FIELDS));
+
+/// Per [`PATH_SECRET_FIELDS`] prefix: [`SECRET_FIELDS`] and that prefix's field.
+static BY_PATH: LazyLock<Vec<(&'static str, SecretFields)>> = LazyLock::new(|| {
+    PATH_SECRET_FIELDS
+        .iter()
+        .map(|(prefix, field)| {
+            let mut names = SECRET_FIELDS.to_vec();
+            names.push(field);
+            (*prefix, SecretFields::new(&names))
+        })
+        .collect()
+});
+
+/// The secret fields of a body exchanged on `path`: [`SECRET_FIELDS`] plus what [`PATH_SECRET_FIELDS`]
+/// names for paths under it.
+pub fn secret_fields_at(path: &str) -> &'static SecretFields {
+    BY_PATH
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or(&*EVERYWHERE, |(_, fields)| fields)
 }
 
 /// The most bytes of one body the journal keeps; a longer body is kept as a note of its length.
@@ -113,7 +160,7 @@ pub fn is_secret_field(key: &str) -> bool {
 /// Replaces the non-empty value of every secret field (see [`is_secret_field`]) in `value`, at any depth;
 /// returns whether it did.
 pub fn redact(value: &mut Value) -> bool {
-    redact_document(value, SECRET_FIELDS).redacted
+    redact_document(value, &EVERYWHERE).redacted
 }
 
 /// What [`redact_document`] found.
@@ -132,12 +179,12 @@ impl std::ops::BitOrAssign for Found {
     }
 }
 
-fn redact_document(value: &mut Value, fields: &[&str]) -> Found {
+fn redact_document(value: &mut Value, fields: &SecretFields) -> Found {
     let mut found = Found::default();
     match value {
         Value::Object(map) => {
             for (key, inner) in map.iter_mut() {
-                if fields.iter().any(|field| key.eq_ignore_ascii_case(field)) {
+                if fields.names(key) {
                     found.named = true;
                     let empty = inner.is_null() || inner.as_str() == Some("");
                     if !empty {
@@ -161,9 +208,9 @@ fn redact_document(value: &mut Value, fields: &[&str]) -> Found {
 
 /// Whether a body could spell a secret field: it is not UTF-8 or holds control characters (UTF-16,
 /// binary), names one in any ASCII letter case, or holds a backslash or a percent sign (a JSON or URL escape
-/// can spell any name). A few passes the compiler and `memchr` vectorise: checking each byte's class,
-/// lowering the body's letters, and one substring search per field.
-fn text_may_hold_secret(body: &[u8], fields: &[&str]) -> bool {
+/// can spell any name). A few passes the compiler and `memchr` vectorise: checking each byte's class, and
+/// one search for every field's name at once.
+fn text_may_hold_secret(body: &[u8], fields: &SecretFields) -> bool {
     if std::str::from_utf8(body).is_err() {
         return true;
     }
@@ -173,32 +220,24 @@ fn text_may_hold_secret(body: &[u8], fields: &[&str]) -> bool {
         found | matches!(byte, b'\\' | b'%' | 0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f)
     });
     // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
-    if suspicious
+    suspicious
         || memchr::memchr_iter(0xc2, body).any(|at| matches!(body.get(at + 1), Some(0x80..=0x9f)))
-    {
-        return true;
-    }
-    // Any field's name, in any case: the body lowered once, then each name searched for with memmem.
-    let lowered = body.to_ascii_lowercase();
-    fields.iter().any(|field| {
-        field.is_empty()
-            || memchr::memmem::find(&lowered, field.to_ascii_lowercase().as_bytes()).is_some()
-    })
+        || fields.found_in(body)
 }
 
-/// A body as the journal keeps it (see the module documentation): byte for byte when it holds no secret
-/// field, its redacted document when it is JSON that does, a note when it is too long or is not JSON and
-/// could spell one.
-pub fn kept_body(body: &[u8]) -> Vec<u8> {
-    kept_body_with(body, SECRET_FIELDS)
+/// A body as the journal keeps it (see the module documentation): byte for byte (borrowed) when it holds
+/// no secret field, its redacted document when it is JSON that does, a note when it is too long or is not
+/// JSON and could spell one.
+pub fn kept_body(body: &[u8]) -> Cow<'_, [u8]> {
+    kept_body_with(body, &EVERYWHERE)
 }
 
 /// [`kept_body`] for a body exchanged on `path`, whose secret fields are [`secret_fields_at`] `path`.
-pub fn kept_body_at(path: &str, body: &[u8]) -> Vec<u8> {
-    kept_body_with(body, &secret_fields_at(path))
+pub fn kept_body_at<'b>(path: &str, body: &'b [u8]) -> Cow<'b, [u8]> {
+    kept_body_with(body, secret_fields_at(path))
 }
 
-fn kept_body_with(body: &[u8], fields: &[&str]) -> Vec<u8> {
+fn kept_body_with<'b>(body: &'b [u8], fields: &SecretFields) -> Cow<'b, [u8]> {
     if body.len() > MAX_BODY_KEPT {
         return note(&format!("{} bytes, not kept", body.len()));
     }
@@ -206,14 +245,14 @@ fn kept_body_with(body: &[u8], fields: &[&str]) -> Vec<u8> {
     // case) is kept as it is without being parsed: redaction could not change it. This is the common case
     // (a poll, a login) and what keeps the journal cheap.
     if !text_may_hold_secret(body, fields) {
-        return body.to_vec();
+        return Cow::Borrowed(body);
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(mut value) => {
             if redact_document(&mut value, fields).named {
-                serde_json::to_vec(&value).unwrap_or_default()
+                Cow::Owned(serde_json::to_vec(&value).unwrap_or_default())
             } else {
-                body.to_vec()
+                Cow::Borrowed(body)
             }
         }
         Err(_) => note(&format!(
@@ -223,8 +262,10 @@ fn kept_body_with(body: &[u8], fields: &[&str]) -> Vec<u8> {
     }
 }
 
-fn note(text: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({ "fortimock_note": text })).unwrap_or_default()
+fn note(text: &str) -> Cow<'static, [u8]> {
+    Cow::Owned(
+        serde_json::to_vec(&serde_json::json!({ "fortimock_note": text })).unwrap_or_default(),
+    )
 }
 
 /// A kept body as it is shown: JSON as JSON, other text as a string, nothing as `null`.
@@ -244,7 +285,7 @@ mod tests {
     fn seeds_are_redacted_at_any_depth_and_nothing_else() {
         let provision = br#"{"d":{"__type":"SoftToken.ProvisionRequest","tokens":[{"token":"FTKMOB0000000001","seed":"A84E2CAAD3BCEA970E05DC1A9B7BD2D562622F4A","code_expire":4320}]}}"#;
         let kept = kept_body(provision);
-        let text = String::from_utf8(kept.clone()).unwrap();
+        let text = String::from_utf8(kept.to_vec()).unwrap();
         assert!(!text.contains("A84E2CAAD3"), "{text}");
         let shown = shown_body(&kept);
         assert_eq!(shown["d"]["tokens"][0]["seed"], REDACTED);
@@ -397,7 +438,7 @@ mod tests {
         for body in samples {
             for fields in [SECRET_FIELDS, &["seed"][..], &[][..]] {
                 assert_eq!(
-                    text_may_hold_secret(body, fields),
+                    text_may_hold_secret(body, &SecretFields::new(fields)),
                     definition(body, fields),
                     "{:?} with {fields:?}",
                     String::from_utf8_lossy(body)
@@ -421,7 +462,7 @@ mod tests {
         assert_eq!(kept_body_at(crate::paths::PROCESS, poll), poll.to_vec());
     }
 
-    /// The pair table finds exactly what comparing every field at every byte finds.
+    /// The one-pass search finds exactly what comparing every field at every byte finds.
     #[test]
     fn the_quick_secret_check_agrees_with_the_plain_one() {
         fn plain(body: &[u8], fields: &[&str]) -> bool {
@@ -448,7 +489,10 @@ mod tests {
             b"x",
             b"client_se",
         ];
-        let fields = secret_fields_at(crate::paths::V3_BASE);
+        let mut v3_fields = SECRET_FIELDS.to_vec();
+        v3_fields.push("token");
+        let v3 = secret_fields_at(crate::paths::V3_BASE);
+        assert_eq!(v3.names, v3_fields);
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         for _ in 0..20_000 {
             let mut body = Vec::new();
@@ -459,10 +503,10 @@ mod tests {
                 body.extend_from_slice(pieces[(state >> 33) as usize % pieces.len()]);
             }
             state = state.wrapping_add(0x632b_e59b_d9b4_e019);
-            for fields in [&fields[..], SECRET_FIELDS] {
+            for (fields, names) in [(v3, &v3_fields[..]), (&*EVERYWHERE, SECRET_FIELDS)] {
                 assert_eq!(
                     text_may_hold_secret(&body, fields),
-                    plain(&body, fields),
+                    plain(&body, names),
                     "{}",
                     String::from_utf8_lossy(&body)
                 );

@@ -6,6 +6,7 @@
 //! The request body reaches the journal through the request's extensions ([`keep_request_body`], called by
 //! the handlers that read bodies), so the body is read once, under the handler's size limit.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::{Mutex, PoisonError};
 
@@ -51,8 +52,8 @@ struct Kept {
     message_type: Option<String>,
     result: Option<String>,
     client_cert: Option<String>,
-    request: Vec<u8>,
-    response: Vec<u8>,
+    request: Bytes,
+    response: Bytes,
 }
 
 /// One exchange to record.
@@ -65,8 +66,8 @@ pub struct Exchange<'a> {
     pub message_type: Option<&'a str>,
     pub result: Option<&'a str>,
     pub client_cert: Option<String>,
-    pub request: Option<&'a [u8]>,
-    pub response: &'a [u8],
+    pub request: Option<&'a Bytes>,
+    pub response: &'a Bytes,
 }
 
 /// `GET /__admin/journal?message_type=&path=&status=&after=&limit=`.
@@ -109,9 +110,9 @@ impl Journal {
         }
         let request = exchange
             .request
-            .map(|body| kept_body_at(exchange.path, body))
+            .map(|body| kept(exchange.path, body))
             .unwrap_or_default();
-        let response = kept_body_at(exchange.path, exchange.response);
+        let response = kept(exchange.path, exchange.response);
         let mut ring = self.ring();
         ring.last_seq += 1;
         let kept = Kept {
@@ -171,6 +172,14 @@ impl Journal {
     }
 }
 
+/// `body` as the journal keeps it: the same bytes, shared, when redaction changes nothing.
+fn kept(path: &str, body: &Bytes) -> Bytes {
+    match kept_body_at(path, body) {
+        Cow::Borrowed(_) => body.clone(),
+        Cow::Owned(redacted) => Bytes::from(redacted),
+    }
+}
+
 impl Kept {
     fn shown(&self) -> JournalEntry {
         JournalEntry {
@@ -193,8 +202,13 @@ impl Kept {
 mod tests {
     use super::*;
 
-    fn exchange<'a>(path: &'a str, message_type: &'a str, request: &'a [u8]) -> Exchange<'a> {
-        Exchange {
+    /// Records a POST of `request` to `path` answered with a seed.
+    fn record(journal: &Journal, path: &str, message_type: &str, request: &'static [u8]) {
+        let (request, response) = (
+            Bytes::from_static(request),
+            Bytes::from_static(br#"{"d":{"seed":"c2VjcmV0"}}"#),
+        );
+        journal.record(Exchange {
             time: UnixTime::from_secs(1_700_000_000),
             method: "POST",
             path,
@@ -203,9 +217,9 @@ mod tests {
             message_type: Some(message_type),
             result: Some("ok"),
             client_cert: None,
-            request: Some(request),
-            response: br#"{"d":{"seed":"c2VjcmV0"}}"#,
-        }
+            request: Some(&request),
+            response: &response,
+        });
     }
 
     #[test]
@@ -213,11 +227,12 @@ mod tests {
         let journal = Journal::new(3);
         for i in 0..5 {
             let kind = if i % 2 == 0 { "even" } else { "odd" };
-            journal.record(exchange(
+            record(
+                &journal,
                 "/SoftToken/Provisioning.asmx/Process",
                 kind,
                 b"{}",
-            ));
+            );
         }
         let all = journal.page(&JournalQuery::default());
         assert_eq!(
@@ -245,7 +260,7 @@ mod tests {
         });
         assert_eq!(after.entries.len(), 1);
         assert_eq!(journal.clear(), 3);
-        journal.record(exchange("/", "push", b""));
+        record(&journal, "/", "push", b"");
         let page = journal.page(&JournalQuery::default());
         assert_eq!((page.entries[0].seq, page.dropped), (6, 0));
         assert_eq!(page.entries[0].request, serde_json::Value::Null);
@@ -254,7 +269,7 @@ mod tests {
     #[test]
     fn a_zero_capacity_journal_keeps_nothing() {
         let journal = Journal::new(0);
-        journal.record(exchange("/", "push", b"{}"));
+        record(&journal, "/", "push", b"{}");
         assert!(journal.page(&JournalQuery::default()).entries.is_empty());
     }
 }

@@ -564,7 +564,7 @@ async fn around_request(
         message_type: outcome.as_ref().map(|o| o.message_type.as_str()),
         result: outcome.as_ref().map(|o| o.result.as_str()),
         client_cert: client_cert.map(|c| crate::tls::fingerprint(&c.0)),
-        request: recorded.as_ref().map(|r| r.0.as_ref()),
+        request: recorded.as_ref().map(|r| &r.0),
         response: &body,
     });
     let response = response.set_body(BoxBody::new(body));
