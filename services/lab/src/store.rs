@@ -617,7 +617,7 @@ impl Shared {
             }
         };
         let mut deliveries: Vec<Delivery> = Vec::with_capacity(batch.len());
-        let mut settled: Vec<(bool, Answer)> = Vec::with_capacity(batch.len());
+        let mut settled: Vec<Ran> = Vec::with_capacity(batch.len());
         let mut failure: Option<StoreError> = None;
         // One transaction for the whole batch, committed once with an fsync.
         let mut txn = match begin_durable(&database) {
@@ -632,7 +632,11 @@ impl Shared {
                 (None, Some(open)) => match run_job(open, job) {
                     Ok(ran) => settled.push(ran),
                     Err((error, answer)) => {
-                        settled.push((true, answer));
+                        settled.push(Ran {
+                            kept: true,
+                            wrote: false,
+                            answer,
+                        });
                         failure = Some(error);
                     }
                 },
@@ -641,14 +645,15 @@ impl Shared {
                     .push(job.abandoned(&StoreError::internal("the batch's transaction is gone"))),
             }
         }
-        let pending = settled.iter().any(|(kept, _)| *kept);
+        let pending = settled.iter().any(|ran| ran.kept);
+        let wrote = settled.iter().any(|ran| ran.wrote);
         let durable = match (failure, txn.take()) {
             (Some(error), Some(txn)) => {
                 let _ = txn.abort();
                 Err(error)
             }
             (Some(error), None) => Err(error),
-            (None, Some(txn)) if pending => commit_durably(txn),
+            (None, Some(txn)) if pending => commit_durably(txn, !wrote),
             (None, Some(txn)) => {
                 let _ = txn.abort();
                 Ok(())
@@ -665,7 +670,7 @@ impl Shared {
             }
         }
         drop(failing);
-        for (kept, answer) in settled {
+        for Ran { kept, answer, .. } in settled {
             // A change that kept nothing is answered as it was; one that kept something only once it is
             // durable (or with why it is not).
             let outcome = if kept { durable.clone() } else { Ok(()) };
@@ -749,7 +754,7 @@ fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
 
 /// Runs one change of a batch in the batch's transaction: whether it kept something, and how to answer it.
 /// `Err` when applying its writes failed, which fails the whole batch.
-fn run_job(txn: &redb::WriteTransaction, job: Job) -> Result<(bool, Answer), (StoreError, Answer)> {
+fn run_job(txn: &redb::WriteTransaction, job: Job) -> Result<Ran, (StoreError, Answer)> {
     let Job { run, abandon } = job;
     let mut tx = Tx::new(txn);
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut tx)));
@@ -762,20 +767,43 @@ fn run_job(txn: &redb::WriteTransaction, job: Job) -> Result<(bool, Answer), (St
                     "the change failed inside the store (a fortimock bug): see the log",
                 ));
             });
-            return Ok((false, answer));
+            return Ok(Ran::dropped(answer));
         }
     };
     // A storage error the change hit (and perhaps ignored) rolls it back whatever it returned.
     if let Some(error) = tx.error.take() {
         let answer = settle.answer;
-        return Ok((false, Box::new(move |_| answer(Err(error)))));
+        return Ok(Ran::dropped(Box::new(move |_| answer(Err(error)))));
     }
     if !settle.keep {
-        return Ok((false, settle.answer));
+        return Ok(Ran::dropped(settle.answer));
     }
     match tx.apply() {
-        Ok(()) => Ok((true, settle.answer)),
+        Ok(wrote) => Ok(Ran {
+            kept: true,
+            wrote,
+            answer: settle.answer,
+        }),
         Err(error) => Err((error, settle.answer)),
+    }
+}
+
+/// What became of one change of a batch.
+struct Ran {
+    /// It is to be committed (and answered once durable).
+    kept: bool,
+    /// It wrote records (a probe is kept without writing any).
+    wrote: bool,
+    answer: Answer,
+}
+
+impl Ran {
+    fn dropped(answer: Answer) -> Ran {
+        Ran {
+            kept: false,
+            wrote: false,
+            answer,
+        }
     }
 }
 
@@ -789,10 +817,11 @@ fn begin_durable(database: &Database) -> Result<redb::WriteTransaction, StoreErr
     Ok(txn)
 }
 
-/// Commits `txn` with an fsync. The marker is touched first: a transaction whose changes wrote nothing
-/// (a writability probe) might otherwise be skipped by the database.
-fn commit_durably(txn: redb::WriteTransaction) -> Result<(), StoreError> {
-    {
+/// Commits `txn` with an fsync. When its changes wrote nothing (a writability probe) the marker is touched
+/// first, so the database cannot skip the commit; otherwise the marker is left alone, sparing every commit
+/// its table's pages.
+fn commit_durably(txn: redb::WriteTransaction, touch_marker: bool) -> Result<(), StoreError> {
+    if touch_marker {
         let mut marker = txn
             .open_table(MARKER)
             .map_err(|e| StoreError::any(e, "opening the marker table"))?;
@@ -1534,7 +1563,12 @@ impl<'t> Tx<'t> {
         record: &R,
     ) -> Result<(), StoreError> {
         let bytes = encode(record).map_err(|e| self.failed(e))?;
-        self.insert(table, key, &bytes).map(drop)
+        // Nobody asks for the record replaced: it is not read (a license's record can be large).
+        self.dirty = true;
+        self.staged_mut(table)
+            .entries
+            .insert(key.to_vec(), Some(bytes));
+        Ok(())
     }
 
     /// Removes `key`; returns the value it held.
@@ -1566,9 +1600,12 @@ impl<'t> Tx<'t> {
         Ok(removed)
     }
 
-    /// Writes the change's staged writes into the batch's transaction: the change is kept.
-    fn apply(mut self) -> Result<(), StoreError> {
+    /// Writes the change's staged writes into the batch's transaction: the change is kept. Whether it
+    /// wrote anything.
+    fn apply(mut self) -> Result<bool, StoreError> {
+        let mut wrote = false;
         for (table, staged) in std::mem::take(&mut self.staged) {
+            wrote |= staged.cleared || !staged.entries.is_empty();
             let what = format!("writing {}", table.name());
             let opened = self.table(table)?;
             if staged.cleared {
@@ -1584,7 +1621,7 @@ impl<'t> Tx<'t> {
                 .map_err(|e| StoreError::from_storage(&e, &what))?;
             }
         }
-        Ok(())
+        Ok(wrote)
     }
 }
 
