@@ -43,8 +43,9 @@ pub fn answered(mut response: HttpResponse, entry: &'static CatalogueEntry) -> H
 /// The catalogue entries of the wire errors (`{"error_code": N, "error_message": "…"}`) in a SoftToken
 /// answer. Only a body that spells `error_code` is parsed, so an answer without an error costs one scan.
 pub fn wire_errors_in(body: &[u8]) -> Vec<&'static CatalogueEntry> {
-    const NEEDLE: &[u8] = b"\"error_code\"";
-    if !body.windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+    static NEEDLE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"error_code\""));
+    if NEEDLE.find(body).is_none() {
         return Vec::new();
     }
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
