@@ -16,9 +16,6 @@
 //! - `options`: the flags and env vars every binary shares, and the lab they prepare;
 //! - `client`: HTTP clients that trust the lab CA; `telemetry`: logging; `health`: the `health`
 //!   subcommand of every standalone service binary (its container health check).
-//!
-//! Every binary that links this crate (`fortimock`, the standalone services, the tests) allocates with
-//! mimalloc: under glibc's allocator, malloc and free were a sixth of a poll's CPU.
 
 pub mod admin;
 pub mod api;
@@ -39,6 +36,3 @@ pub mod store;
 pub mod telemetry;
 pub mod timeline;
 pub mod tls;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
