@@ -768,7 +768,7 @@ impl Ledger {
         query: &OwnershipQuery,
         now: UnixTime,
     ) -> Result<OwnershipAnswer, StoreError> {
-        self.store.read(|r| {
+        self.store.read_cached(|r| {
             let mut tokens = Vec::with_capacity(query.tokens.len());
             // A poll names many tokens of one license: read each license (and, when transfers give
             // fresh serials, which owner's tokens each serial is) once.
@@ -781,9 +781,8 @@ impl Ledger {
                         .position(|(l, _)| l.id.as_str().as_bytes() == id.as_slice())
                     {
                         Some(index) => Some(index),
-                        None => match r.get(LICENSES, &id)? {
-                            Some(bytes) => {
-                                let license = self.decoded.get_or_decode(&id, &bytes, decode)?;
+                        None => match self.decoded.get(r, LICENSES, &id, decode)? {
+                            Some(license) => {
                                 let generations = license
                                     .token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
                                 seen.push((license, generations));

@@ -405,19 +405,15 @@ impl Escrow {
         &self,
         tokens: &[Option<TokenSerial>],
     ) -> Result<Vec<Option<Arc<TokenState>>>, StoreError> {
-        self.store.read(|r| {
+        self.store.read_cached(|r| {
             tokens
                 .iter()
-                .map(|token| {
-                    let Some(token) = token else { return Ok(None) };
-                    let key = token.as_str().as_bytes();
-                    match r.get(TOKENS, key)? {
-                        Some(bytes) => self
-                            .decoded
-                            .get_or_decode(key, &bytes, decode_state)
-                            .map(Some),
-                        None => Ok(None),
+                .map(|token| match token {
+                    Some(token) => {
+                        self.decoded
+                            .get(r, TOKENS, token.as_str().as_bytes(), decode_state)
                     }
+                    None => Ok(None),
                 })
                 .collect()
         })

@@ -24,6 +24,7 @@ use std::fmt;
 use std::io;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -353,7 +354,11 @@ struct Shared {
     failing: Mutex<Option<StoreError>>,
     writer: Mutex<Option<Writer>>,
     /// Changes submitted and not yet taken by the writer.
-    queued: Arc<std::sync::atomic::AtomicUsize>,
+    queued: Arc<AtomicUsize>,
+    /// The writer's commits, counted twice each: odd while one is under way, even between them. A read
+    /// that sees the same even number before and after itself saw exactly the state that number names,
+    /// which is what lets [`Store::read_cached`] reuse records decoded by earlier reads of that state.
+    generation: AtomicU64,
 }
 
 struct Writer {
@@ -424,6 +429,7 @@ impl Store {
             failing: Mutex::new(None),
             writer: Mutex::new(None),
             queued: Arc::default(),
+            generation: AtomicU64::new(0),
         });
         let writer =
             Writer::start(Arc::downgrade(&shared), shared.queued.clone()).map_err(|e| {
@@ -454,15 +460,37 @@ impl Store {
         &self,
         read: impl FnOnce(&mut ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        read(&mut self.begin_read(None)?)
+    }
+
+    /// [`Store::read`] for hot paths that keep decoded records beside the store ([`DecodedRecords`]):
+    /// a record decoded by an earlier read of the same committed state is reused without reading it. When
+    /// a commit started while `read` ran, what it reused and what it read may come from two states, so it
+    /// runs again on the transaction alone (it must not change anything outside what it returns).
+    pub fn read_cached<T>(
+        &self,
+        mut read: impl FnMut(&mut ReadTx) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let before = self.shared.generation.load(Ordering::SeqCst);
+        if before % 2 == 0 {
+            let result = read(&mut self.begin_read(Some(before))?);
+            if self.shared.generation.load(Ordering::SeqCst) == before {
+                return result;
+            }
+        }
+        read(&mut self.begin_read(None)?)
+    }
+
+    fn begin_read(&self, generation: Option<u64>) -> Result<ReadTx, StoreError> {
         let database = self.shared.database()?;
         let txn = database
             .begin_read()
             .map_err(|e| StoreError::any(e, "starting a read"))?;
-        let mut tx = ReadTx {
+        Ok(ReadTx {
             txn,
             tables: Vec::new(),
-        };
-        read(&mut tx)
+            generation,
+        })
     }
 
     /// Makes one change: `change` runs in a write transaction; when it returns `Ok` what it wrote is
@@ -590,11 +618,9 @@ impl Shared {
             .map(|w| w.jobs.clone())
             .ok_or_else(|| StoreError::internal("the store is closed"))?;
         drop(writer);
-        self.queued
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.queued.fetch_add(1, Ordering::Relaxed);
         sender.send(job).map_err(|_| {
-            self.queued
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            self.queued.fetch_sub(1, Ordering::Relaxed);
             StoreError::internal("the writer thread stopped")
         })
     }
@@ -602,11 +628,19 @@ impl Shared {
     /// How many changes wait for the writer.
     #[cfg(test)]
     fn queued(&self) -> usize {
-        self.queued.load(std::sync::atomic::Ordering::Relaxed)
+        self.queued.load(Ordering::Relaxed)
     }
 
-    /// Runs `batch` and makes it durable with one fsync; answers every change.
+    /// Runs `batch` and makes it durable with one fsync; answers every change (once the commit is over:
+    /// the generation is even again before anyone is answered).
     fn commit_batch(&self, batch: Vec<Job>) -> Vec<Delivery> {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let deliveries = self.run_batch(batch);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        deliveries
+    }
+
+    fn run_batch(&self, batch: Vec<Job>) -> Vec<Delivery> {
         let database = match self.reopen_if_failed().and_then(|()| self.database()) {
             Ok(database) => database,
             Err(reason) => {
@@ -834,10 +868,7 @@ fn commit_durably(txn: redb::WriteTransaction, touch_marker: bool) -> Result<(),
 }
 
 impl Writer {
-    fn start(
-        shared: std::sync::Weak<Shared>,
-        queued: Arc<std::sync::atomic::AtomicUsize>,
-    ) -> io::Result<Writer> {
+    fn start(shared: std::sync::Weak<Shared>, queued: Arc<AtomicUsize>) -> io::Result<Writer> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let service = shared.upgrade().map_or("store", |s| s.schema.service);
         let thread = std::thread::Builder::new()
@@ -851,7 +882,7 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    queued.fetch_sub(batch.len(), std::sync::atomic::Ordering::Relaxed);
+                    queued.fetch_sub(batch.len(), Ordering::Relaxed);
                     let Some(store) = shared.upgrade() else {
                         return;
                     };
@@ -1404,9 +1435,17 @@ type WriteTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 pub struct ReadTx {
     txn: redb::ReadTransaction,
     tables: Vec<(Table, ReadTable)>,
+    /// The committed state this read sees, when it runs under [`Store::read_cached`].
+    generation: Option<u64>,
 }
 
 impl ReadTx {
+    /// The committed state this read sees, when records decoded from it may be reused (see
+    /// [`Store::read_cached`]).
+    pub fn generation(&self) -> Option<u64> {
+        self.generation
+    }
+
     fn table(&mut self, table: Table) -> Result<&ReadTable, StoreError> {
         if let Some(at) = self.tables.iter().position(|(t, _)| *t == table) {
             return Ok(&self.tables[at].1);
@@ -1920,6 +1959,67 @@ mod tests {
         assert_eq!(count, 1);
         assert_eq!(store.clear().await.unwrap(), 2);
         assert_eq!(store.read(|r| r.count(B)).unwrap(), 0);
+    }
+
+    /// A read under `read_cached` reuses a record decoded in the same committed state without reading it,
+    /// sees every commit made before it began, and runs again when a commit happens while it runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cached_reads_see_every_commit_and_rerun_when_one_overlaps() {
+        let store = Arc::new(Store::open(None, &SCHEMA_REF).unwrap());
+        let put = |name: &'static str| {
+            let store = store.clone();
+            async move {
+                store
+                    .write(move |tx| tx.put(A, b"k", &thing(name)))
+                    .await
+                    .unwrap();
+            }
+        };
+        put("one").await;
+        let records = DecodedRecords::<Thing>::new(16);
+        let decodes = std::sync::atomic::AtomicUsize::new(0);
+        let counted = |bytes: &[u8]| {
+            decodes.fetch_add(1, Ordering::SeqCst);
+            decode::<Thing>(bytes)
+        };
+        let read = || {
+            store
+                .read_cached(|r| records.get(r, A, b"k", counted))
+                .unwrap()
+                .map(|t| t.name.clone())
+        };
+        assert_eq!(read().as_deref(), Some("one"));
+        assert_eq!(read().as_deref(), Some("one"));
+        assert_eq!(
+            decodes.load(Ordering::SeqCst),
+            1,
+            "the same state is not decoded again"
+        );
+        put("two").await;
+        assert_eq!(
+            read().as_deref(),
+            Some("two"),
+            "a commit before the read is seen"
+        );
+        assert_eq!(decodes.load(Ordering::SeqCst), 2);
+
+        // A commit while the read runs: its first run saw "two"; it runs again and answers "three".
+        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let handle = tokio::runtime::Handle::current();
+        let seen = tokio::task::block_in_place(|| {
+            store
+                .read_cached(|r| {
+                    let seen = records.get(r, A, b"k", decode::<Thing>)?;
+                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                        handle.block_on(put("three"));
+                    }
+                    Ok(seen.map(|t| t.name.clone()))
+                })
+                .unwrap()
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert_eq!(seen.as_deref(), Some("three"));
+        assert_eq!(read().as_deref(), Some("three"));
     }
 
     #[test]
