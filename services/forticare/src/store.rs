@@ -71,6 +71,9 @@ pub struct Ledger {
     /// Licenses decoded by ownership questions (every poll and provision asks one), reused while their
     /// stored bytes are unchanged.
     decoded: Arc<DecodedRecords<License>>,
+    /// The same questions' index reads: which license a token is of, and which appliances are registered.
+    token_licenses: Arc<DecodedRecords<Vec<u8>>>,
+    registered: Arc<DecodedRecords<()>>,
 }
 
 /// A license as stored. Version 2 (version 1 held the token list; tokens are derived from the id and
@@ -484,6 +487,8 @@ impl Ledger {
         Ok(Ledger {
             store: Store::open(service_dir, &SCHEMA)?,
             decoded: Arc::new(DecodedRecords::new(DECODED_LICENSES)),
+            token_licenses: Arc::new(DecodedRecords::new(DECODED_LICENSES)),
+            registered: Arc::new(DecodedRecords::new(DECODED_LICENSES)),
         })
     }
 
@@ -775,13 +780,19 @@ impl Ledger {
             type Generations = Option<std::collections::HashMap<TokenSerial, usize>>;
             let mut seen: Vec<(Arc<License>, Generations)> = Vec::new();
             for token in &query.tokens {
-                let found = match r.get(TOKENS, token.as_str().as_bytes())? {
+                let license_of = |bytes: &[u8]| Ok::<_, StoreError>(bytes.to_vec());
+                let found = match self.token_licenses.get(
+                    r,
+                    TOKENS,
+                    token.as_str().as_bytes(),
+                    license_of,
+                )? {
                     Some(id) => match seen
                         .iter()
                         .position(|(l, _)| l.id.as_str().as_bytes() == id.as_slice())
                     {
                         Some(index) => Some(index),
-                        None => match self.decoded.get(r, LICENSES, &id, decode)? {
+                        None => match self.decoded.get(r, LICENSES, id.as_slice(), decode)? {
                             Some(license) => {
                                 let generations = license
                                     .token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
@@ -812,7 +823,12 @@ impl Ledger {
             }
             let mut registered = Vec::new();
             for appliance in &query.appliances {
-                if r.contains(APPLIANCES, appliance.as_str().as_bytes())? {
+                let key = appliance.as_str().as_bytes();
+                if self
+                    .registered
+                    .get(r, APPLIANCES, key, |_| Ok::<_, StoreError>(()))?
+                    .is_some()
+                {
                     registered.push(appliance.clone());
                 }
             }
