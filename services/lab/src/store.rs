@@ -472,7 +472,7 @@ impl Store {
         mut read: impl FnMut(&mut ReadTx) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let before = self.shared.generation.load(Ordering::SeqCst);
-        if before % 2 == 0 {
+        if before.is_multiple_of(2) {
             let result = read(&mut self.begin_read(Some(before))?);
             if self.shared.generation.load(Ordering::SeqCst) == before {
                 return result;
@@ -1977,7 +1977,7 @@ mod tests {
         };
         put("one").await;
         let records = DecodedRecords::<Thing>::new(16);
-        let decodes = std::sync::atomic::AtomicUsize::new(0);
+        let decodes = AtomicUsize::new(0);
         let counted = |bytes: &[u8]| {
             decodes.fetch_add(1, Ordering::SeqCst);
             decode::<Thing>(bytes)
@@ -2004,7 +2004,7 @@ mod tests {
         assert_eq!(decodes.load(Ordering::SeqCst), 2);
 
         // A commit while the read runs: its first run saw "two"; it runs again and answers "three".
-        let runs = std::sync::atomic::AtomicUsize::new(0);
+        let runs = AtomicUsize::new(0);
         let handle = tokio::runtime::Handle::current();
         let seen = tokio::task::block_in_place(|| {
             store
