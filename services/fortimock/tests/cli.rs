@@ -24,30 +24,9 @@ fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
 
 /// [`up`] with more flags.
 fn up_with(data_dir: &Path, ready_file: &Path, extra: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .arg("--ready-file")
-        .arg(ready_file)
-        .args(FREE_PORT_ARGS)
-        .args(extra)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut banner = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("Ctrl-C stops");
-        banner.push(line);
-        if done {
-            return (child, banner);
-        }
-    }
-    let _ = child.kill();
-    let status = child.wait();
-    panic!("fortimock up exited early ({status:?}): {banner:?}");
+    let mut flags = vec!["--ready-file", ready_file.to_str().unwrap()];
+    flags.extend_from_slice(extra);
+    common::up(data_dir, &flags)
 }
 
 async fn import(

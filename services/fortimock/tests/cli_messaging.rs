@@ -3,16 +3,14 @@
 //! `phone activate --from-message` and `--latest-for` (the phone's camera on a captured email), `fgt
 //! send-activation`, `fgt messaging show|set`, and `scenario list` naming a scenario's recipient.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
-use fortimock::suite::FREE_PORT_ARGS;
 use serde_json::Value;
 
 mod common;
 
-use common::{BIN, cli, cli_fails};
+use common::{cli, cli_fails};
 
 /// `fortimock up` on free ports, stopped (killed) when dropped.
 struct Up {
@@ -22,27 +20,9 @@ struct Up {
 impl Up {
     /// Starts it and returns once it has printed its banner.
     fn start(data_dir: &Path) -> Up {
-        let mut child = Command::new(BIN)
-            .args(["up", "--data-dir"])
-            .arg(data_dir)
-            .args(FREE_PORT_ARGS)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut banner = Vec::new();
-        for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-            let line = line.unwrap();
-            let done = line.starts_with("Ctrl-C stops");
-            banner.push(line);
-            if done {
-                return Up { child };
-            }
+        Up {
+            child: common::up(data_dir, &[]).0,
         }
-        let _ = child.kill();
-        let status = child.wait();
-        panic!("fortimock up exited early ({status:?}): {banner:?}");
     }
 }
 

@@ -1,8 +1,11 @@
-//! What the CLI test binaries (`cli.rs`, `cli_messaging.rs`) share: running the real `fortimock` binary
-//! against a data dir, expecting success or failure.
+//! What the CLI test binaries (`cli.rs`, `cli_messaging.rs`) share: starting the real `fortimock up`, and
+//! running the real `fortimock` binary against a data dir, expecting success or failure.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
+
+use fortimock::suite::FREE_PORT_ARGS;
 
 /// The binary under test.
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_fortimock");
@@ -37,4 +40,31 @@ pub(crate) fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&output.stdout)
     );
     String::from_utf8(output.stderr).unwrap()
+}
+
+/// Starts `fortimock up` on free ports with its data in `data_dir` and more `flags`, and returns once it
+/// has printed its banner (it writes any ready file first): the process and the banner's lines.
+pub(crate) fn up(data_dir: &Path, flags: &[&str]) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args(FREE_PORT_ARGS)
+        .args(flags)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Ctrl-C stops");
+        banner.push(line);
+        if done {
+            return (child, banner);
+        }
+    }
+    let _ = child.kill();
+    let status = child.wait();
+    panic!("fortimock up exited early ({status:?}): {banner:?}");
 }
