@@ -1732,6 +1732,18 @@ async fn token_transfer_offline_activation_and_the_windows_agent_from_the_comman
             .basic_auth("admin", Some(&api_key))
             .body(body.to_string())
     };
+    // A local user with a FortiToken Mobile assigned: the token's serial.
+    let token_user = |name: &str| {
+        let user = rest(
+            reqwest::Method::POST,
+            "localusers/",
+            serde_json::json!({"username": name, "email": format!("{name}@example.test"), "token_auth": true, "token_type": "ftm"}),
+        );
+        async move {
+            let created: Value = user.send().await.unwrap().json().await.unwrap();
+            created[0]["token_serial"].as_str().unwrap().to_owned()
+        }
+    };
     let imported = rest(
         reqwest::Method::POST,
         "fortitokenmobilelicenses/",
@@ -1741,18 +1753,7 @@ async fn token_transfer_offline_activation_and_the_windows_agent_from_the_comman
     .await
     .unwrap();
     assert!(imported.status().is_success(), "{imported:?}");
-    let created: Value = rest(
-        reqwest::Method::POST,
-        "localusers/",
-        serde_json::json!({"username": "alice", "email": "alice@example.test", "token_auth": true, "token_type": "ftm"}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let token = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let token = token_user("alice").await;
     let outbox: Value =
         serde_json::from_str(&cli(&data_dir, &["fac", "outbox", fac, "--json"])).unwrap();
     let activation = outbox["messages"][0]["code"].as_str().unwrap().to_owned();
@@ -1878,18 +1879,7 @@ async fn token_transfer_offline_activation_and_the_windows_agent_from_the_comman
         &data_dir,
         &["fac", "set", fac, "--provision-mode", "offline"],
     );
-    let created: Value = rest(
-        reqwest::Method::POST,
-        "localusers/",
-        serde_json::json!({"username": "bob", "email": "bob@example.test", "token_auth": true, "token_type": "ftm"}),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let offline = created[0]["token_serial"].as_str().unwrap().to_owned();
+    let offline = token_user("bob").await;
     let page = cli(&data_dir, &["fac", "activation", fac, &offline]);
     assert!(
         page.starts_with(&format!("{offline} for bob (until ")),
