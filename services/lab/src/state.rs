@@ -198,10 +198,8 @@ impl Prepared {
         let replaced = store
             .write(move |tx| {
                 let replaced = tx.clear_all(schema)?;
-                for (table, records) in &incoming.tables {
-                    for (key, value) in records {
-                        tx.insert(*table, key, value)?;
-                    }
+                for (table, records) in incoming.tables {
+                    tx.put_all(table, records);
                 }
                 Ok::<u64, StoreError>(replaced)
             })

@@ -1610,6 +1610,24 @@ impl<'t> Tx<'t> {
         Ok(())
     }
 
+    /// Stores every record of `records`, each replacing any under its key, without reading what they
+    /// replace: a state import fills the tables it emptied with it. The records' bytes are staged as they
+    /// are, not copied.
+    pub fn put_all(&mut self, table: Table, records: Vec<Entry>) {
+        if records.is_empty() {
+            return;
+        }
+        self.dirty = true;
+        let staged = self.staged_mut(table);
+        let records = records.into_iter().map(|(key, value)| (key, Some(value)));
+        if staged.entries.is_empty() {
+            // Built at once from records mostly in key order (a snapshot's are), rather than one by one.
+            staged.entries = records.collect();
+        } else {
+            staged.entries.extend(records);
+        }
+    }
+
     /// Removes `key`; returns the value it held.
     pub fn remove(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let old = self.get(table, key)?;
@@ -1639,6 +1657,20 @@ impl<'t> Tx<'t> {
         Ok(removed)
     }
 
+    /// Empties `table` in the batch's transaction by deleting it (it is created again, empty, when next
+    /// opened): redb frees the table's pages in one walk of its tree, where removing every record would
+    /// rewrite every leaf.
+    fn delete(&mut self, table: Table) -> Result<(), StoreError> {
+        let deleted = match self.tables.iter().position(|(t, _)| *t == table) {
+            // An open table is handed over: redb refuses to delete a table that is open.
+            Some(at) => self.txn.delete_table(self.tables.swap_remove(at).1),
+            None => self.txn.delete_table(table.definition()),
+        };
+        deleted
+            .map(drop)
+            .map_err(|e| StoreError::any(e, &format!("emptying {}", table.name())))
+    }
+
     /// Writes the change's staged writes into the batch's transaction: the change is kept. Whether it
     /// wrote anything.
     fn apply(mut self) -> Result<bool, StoreError> {
@@ -1646,12 +1678,10 @@ impl<'t> Tx<'t> {
         for (table, staged) in std::mem::take(&mut self.staged) {
             wrote |= staged.cleared || !staged.entries.is_empty();
             let what = format!("writing {}", table.name());
-            let opened = self.table(table)?;
             if staged.cleared {
-                opened
-                    .retain(|_, _| false)
-                    .map_err(|e| StoreError::from_storage(&e, &what))?;
+                self.delete(table)?;
             }
+            let opened = self.table(table)?;
             for (key, value) in staged.entries {
                 match value {
                     Some(value) => opened.insert(key.as_slice(), value.as_slice()).map(drop),
@@ -2138,6 +2168,63 @@ mod tests {
                 entry("k4", "old")
             ]
         );
+    }
+
+    /// Emptying a table deletes it in the batch's transaction; filling it again in the same change
+    /// (`put_all`, what a state import does) keeps exactly the new records, across a reopen, and a change
+    /// that empties and fails leaves every record as it was.
+    #[tokio::test]
+    async fn a_table_emptied_and_filled_again_holds_only_the_new_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        fn records(prefix: &str, n: usize) -> Vec<Entry> {
+            (0..n)
+                .map(|i| (format!("{prefix}{i:05}").into_bytes(), vec![b'v'; 100]))
+                .collect()
+        }
+        // Enough records for a tree of several pages.
+        let old = records("old", 2_000);
+        let kept = old.clone();
+        store
+            .write(move |tx| {
+                tx.put_all(A, old);
+                tx.insert(B, b"b", b"1")?;
+                Ok::<_, StoreError>(())
+            })
+            .await
+            .unwrap();
+        let refused = store
+            .write(|tx| {
+                tx.clear(A)?;
+                tx.put_all(A, records("new", 3));
+                Err::<(), _>(StoreError::internal("refused"))
+            })
+            .await;
+        assert!(refused.is_err());
+        let all = |store: &Store, table| store.read(|r| r.all(table)).unwrap();
+        assert_eq!(all(&store, A), kept);
+        let replaced = store
+            .write(|tx| {
+                let replaced = tx.clear(A)?;
+                tx.put_all(A, records("new", 3));
+                Ok::<_, StoreError>((replaced, tx.count(A)?, tx.get(A, b"old00000")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(replaced, (2_000, 3, None));
+        assert_eq!(all(&store, A), records("new", 3));
+        assert_eq!(all(&store, B).len(), 1, "another table is untouched");
+        drop(store);
+        let again = Store::open(Some(dir.path()), &SCHEMA_REF).unwrap();
+        assert_eq!(all(&again, A), records("new", 3));
+        // A table emptied by a reset is there to read and write, empty.
+        assert_eq!(again.clear().await.unwrap(), 4);
+        assert_eq!(all(&again, A), []);
+        again
+            .write(|tx| tx.insert(A, b"k", b"v").map(drop))
+            .await
+            .unwrap();
+        assert_eq!(all(&again, A).len(), 1);
     }
 
     #[tokio::test]
