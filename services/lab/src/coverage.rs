@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use actix_web::HttpResponse;
+use actix_web::http::Method;
 use protocol::catalogue::{CATALOGUE, CatalogueEntry, WireError};
 use protocol::coverage::{CoverageItem, CoverageReport, CoverageSection, DriftItem, DriftKind};
 use protocol::drift::{Shape, known_request};
@@ -85,8 +86,10 @@ struct Counts {
     /// The services recorded, with what each serves: message types and routes.
     services: BTreeMap<&'static str, Known>,
     errors: HashMap<&'static str, u64>,
-    message_types: HashMap<(&'static str, String), u64>,
-    routes: HashMap<(&'static str, String), u64>,
+    /// By service, then message type.
+    message_types: HashMap<&'static str, HashMap<String, u64>>,
+    /// By service and method, then route pattern.
+    routes: HashMap<(&'static str, Method), HashMap<String, u64>>,
     scenarios: HashMap<(&'static str, String), u64>,
     transitions: HashMap<(String, String, String), u64>,
     drift: HashMap<(&'static str, DriftKind, String, String), u64>,
@@ -122,12 +125,18 @@ impl Coverage {
     pub fn exchange(
         &self,
         service: &'static str,
-        route: Option<String>,
+        method: &Method,
+        pattern: Option<String>,
         errors: &[&'static CatalogueEntry],
     ) {
         let mut counts = self.counts();
-        if let Some(route) = route {
-            *counts.routes.entry((service, route)).or_default() += 1;
+        if let Some(pattern) = pattern {
+            *counts
+                .routes
+                .entry((service, method.clone()))
+                .or_default()
+                .entry(pattern)
+                .or_default() += 1;
         }
         for entry in errors {
             *counts.errors.entry(entry.id).or_default() += 1;
@@ -156,10 +165,14 @@ impl Coverage {
             version,
         } = inbound.shape();
         let mut counts = self.counts();
-        *counts
-            .message_types
-            .entry((service, type_name.to_owned()))
-            .or_default() += 1;
+        let types = counts.message_types.entry(service).or_default();
+        // Counted under the name already there: a name is copied once, the first time it is seen.
+        match types.get_mut(type_name) {
+            Some(count) => *count += 1,
+            None => {
+                types.insert(type_name.to_owned(), 1);
+            }
+        }
         if let Some(version) = version
             && !known.knows_version(&version)
         {
@@ -242,15 +255,19 @@ impl Coverage {
                 routes.insert(((*service).to_owned(), route.clone()), 0);
             }
         }
-        for ((service, name), count) in &counts.message_types {
-            *message_types
-                .entry(((*service).to_owned(), name.clone()))
-                .or_default() += count;
+        for (service, types) in &counts.message_types {
+            for (name, count) in types {
+                *message_types
+                    .entry(((*service).to_owned(), name.clone()))
+                    .or_default() += count;
+            }
         }
-        for ((service, name), count) in &counts.routes {
-            *routes
-                .entry(((*service).to_owned(), name.clone()))
-                .or_default() += count;
+        for ((service, method), patterns) in &counts.routes {
+            for (pattern, count) in patterns {
+                *routes
+                    .entry(((*service).to_owned(), format!("{method} {pattern}")))
+                    .or_default() += count;
+            }
         }
         let mut scenarios: HashMap<(String, String), u64> = ARMABLE
             .iter()
@@ -354,7 +371,8 @@ mod tests {
         );
         coverage.exchange(
             "forticare",
-            Some("POST /SoftToken/Provisioning.asmx/Process".into()),
+            &Method::POST,
+            Some("/SoftToken/Provisioning.asmx/Process".into()),
             &[&LICENSE_CODE_INVALID],
         );
         coverage.scenario("forticare", LICENSE_CODE_INVALID.id);

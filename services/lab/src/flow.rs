@@ -8,6 +8,7 @@
 //! [`spawn`]. The [`Recorders`] of the process ride along, so a store-change site can note a state
 //! transition for the coverage report with [`transition`] without being handed anything.
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -113,8 +114,13 @@ pub fn transition(machine: &str, from: &str, to: &str) {
 }
 
 /// A fresh flow id: 16 hex digits.
-pub fn new_id() -> String {
-    format!("{:016x}", rand::random::<u64>())
+pub fn new_id() -> Arc<str> {
+    let mut id = [0u8; 16];
+    hex::encode_to_slice(rand::random::<u64>().to_be_bytes(), &mut id)
+        .unwrap_or_else(|_| unreachable!("8 bytes are 16 hex digits"));
+    std::str::from_utf8(&id)
+        .unwrap_or_else(|_| unreachable!("hex digits are ASCII"))
+        .into()
 }
 
 /// `value` when it can be a flow id or a sender's name: printable ASCII without spaces, at most
@@ -147,19 +153,19 @@ impl InFlow for reqwest::RequestBuilder {
 
 /// Who serves a request to `path` on listener `service`: a virtual appliance by its serial
 /// (`/appliances/{serial}/…`), a virtual phone as `phone <id>` (`/phones/{id}/…`), else the service.
-pub fn actor_of(service: &str, path: &str) -> String {
+pub fn actor_of(service: &'static str, path: &str) -> Cow<'static, str> {
     let segment = |prefix: &str| {
         path.strip_prefix(prefix)
             .and_then(|rest| rest.split('/').next())
             .filter(|s| !s.is_empty())
     };
     if let Some(serial) = segment("/appliances/") {
-        return serial.to_owned();
+        return Cow::Owned(serial.to_owned());
     }
     if let Some(id) = segment("/phones/") {
-        return format!("phone {id}");
+        return Cow::Owned(format!("phone {id}"));
     }
-    service.to_owned()
+    Cow::Borrowed(service)
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use actix_web::http::Method;
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest};
 use protocol::journal::{JournalEntry, JournalPage, kept_body_at, shown_body};
@@ -45,26 +46,27 @@ struct Ring {
 struct Kept {
     seq: u64,
     time: UnixTime,
-    method: String,
-    path: String,
+    method: Method,
+    path: Arc<str>,
     status: u16,
     micros: u64,
-    message_type: Option<String>,
-    result: Option<String>,
+    message_type: Option<Arc<str>>,
+    result: Option<Arc<str>>,
     client_cert: Option<String>,
     request: Bytes,
     response: Bytes,
 }
 
-/// One exchange to record.
+/// One exchange to record: what the request and its answer already hold is shared, not copied.
 pub struct Exchange<'a> {
     pub time: UnixTime,
-    pub method: &'a str,
-    pub path: &'a str,
+    pub method: Method,
+    /// The path, with the query string.
+    pub path: Arc<str>,
     pub status: u16,
     pub micros: u64,
-    pub message_type: Option<&'a str>,
-    pub result: Option<&'a str>,
+    pub message_type: Option<Arc<str>>,
+    pub result: Option<Arc<str>>,
     pub client_cert: Option<String>,
     pub request: Option<&'a Bytes>,
     pub response: &'a Bytes,
@@ -110,20 +112,20 @@ impl Journal {
         }
         let request = exchange
             .request
-            .map(|body| kept(exchange.path, body))
+            .map(|body| kept(&exchange.path, body))
             .unwrap_or_default();
-        let response = kept(exchange.path, exchange.response);
+        let response = kept(&exchange.path, exchange.response);
         let mut ring = self.ring();
         ring.last_seq += 1;
         let kept = Kept {
             seq: ring.last_seq,
             time: exchange.time,
-            method: exchange.method.to_owned(),
-            path: exchange.path.to_owned(),
+            method: exchange.method,
+            path: exchange.path,
             status: exchange.status,
             micros: exchange.micros,
-            message_type: exchange.message_type.map(str::to_owned),
-            result: exchange.result.map(str::to_owned),
+            message_type: exchange.message_type,
+            result: exchange.result,
             client_cert: exchange.client_cert,
             request,
             response,
@@ -185,12 +187,12 @@ impl Kept {
         JournalEntry {
             seq: self.seq,
             time: self.time,
-            method: self.method.clone(),
-            path: self.path.clone(),
+            method: self.method.as_str().to_owned(),
+            path: self.path.to_string(),
             status: self.status,
             micros: self.micros,
-            message_type: self.message_type.clone(),
-            result: self.result.clone(),
+            message_type: self.message_type.as_deref().map(str::to_owned),
+            result: self.result.as_deref().map(str::to_owned),
             client_cert: self.client_cert.clone(),
             request: shown_body(&self.request),
             response: shown_body(&self.response),
@@ -210,12 +212,12 @@ mod tests {
         );
         journal.record(Exchange {
             time: UnixTime::from_secs(1_700_000_000),
-            method: "POST",
-            path,
+            method: Method::POST,
+            path: path.into(),
             status: 200,
             micros: 120,
-            message_type: Some(message_type),
-            result: Some("ok"),
+            message_type: Some(message_type.into()),
+            result: Some("ok".into()),
             client_cert: None,
             request: Some(&request),
             response: &response,

@@ -12,6 +12,7 @@
 //! [`Limits::max_connections`] open connections a request is answered 503 and its connection closed.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::pin::Pin;
@@ -44,7 +45,7 @@ use crate::http::ApiError;
 use crate::journal::{Exchange, Journal, RecordedBody};
 use crate::scenario::Scenarios;
 use crate::service::Service;
-use crate::timeline::Answered;
+use crate::timeline::{Answered, Sender};
 
 /// How a service listens.
 #[derive(Clone)]
@@ -155,8 +156,8 @@ pub type StopHook = Box<dyn FnOnce() -> futures_util::future::BoxFuture<'static,
 /// e.g. `SoftToken.ActivationLicenseRequest` / `error 16`.
 #[derive(Clone, Debug)]
 pub struct Outcome {
-    pub message_type: String,
-    pub result: String,
+    pub message_type: Arc<str>,
+    pub result: Arc<str>,
 }
 
 /// Attaches an [`Outcome`] to a response.
@@ -166,8 +167,8 @@ pub fn with_outcome(
     result: impl Into<String>,
 ) -> HttpResponse {
     response.extensions_mut().insert(Outcome {
-        message_type: message_type.to_owned(),
-        result: result.into(),
+        message_type: message_type.into(),
+        result: Arc::from(result.into()),
     });
     response
 }
@@ -198,6 +199,8 @@ impl Drop for ConnectionSlot {
 struct Bounds {
     /// The listener's service (`ftm`, …, `ftm-push`, `dashboard`).
     name: &'static str,
+    /// The service's name as the timeline's receiver of requests whose path names no device.
+    actor: Arc<str>,
     connections: Connections,
     limits: Limits,
     recorders: Recorders,
@@ -311,6 +314,7 @@ where
     let url = url_of(&options.transport, addr);
     let bounds = Bounds {
         name,
+        actor: name.into(),
         connections: options.connections.clone(),
         limits: options.limits,
         recorders: options.recorders.clone(),
@@ -509,8 +513,8 @@ async fn around_request(
         control.certs.record(&cert.0, control.clock.now());
     }
     let method = request.method().clone();
-    // The path as the router matches it (percent-decoded), for the log line and the journal.
-    let path = request.match_info().as_str().to_owned();
+    // The path as the router matches it (percent-decoded), for the log line, the timeline and the journal.
+    let path: Arc<str> = request.match_info().as_str().into();
     // Control-plane requests run in a flow too (a transfer ticket's state change is noted for the
     // coverage report) but stay off the timeline.
     let observed = request
@@ -530,9 +534,9 @@ async fn around_request(
     // One line per request, at debug level (`RUST_LOG=debug`): the journal is where exchanges are read.
     match &outcome {
         Some(outcome) => tracing::debug!(
-            service, %method, path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
+            service, %method, path = &*path, status, micros, message_type = &*outcome.message_type, result = &*outcome.result, "request"
         ),
-        None => tracing::debug!(service, %method, path, status, micros, "request"),
+        None => tracing::debug!(service, %method, path = &*path, status, micros, "request"),
     }
     let journal = control
         .as_ref()
@@ -548,21 +552,22 @@ async fn around_request(
         .cloned();
     let full_path = match response.request().query_string() {
         "" => path,
-        query => format!("{path}?{query}"),
+        query => format!("{path}?{query}").into(),
     };
     let (request, response) = response.into_parts();
     let (response, body) = response.into_parts();
     let body = actix_web::body::to_bytes(body)
         .await
         .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+    let (message_type, result) = outcome.map(|o| (o.message_type, o.result)).unzip();
     journal.record(Exchange {
         time: control.clock.now(),
-        method: method.as_str(),
-        path: &full_path,
+        method,
+        path: full_path,
         status,
         micros: u64::try_from(micros).unwrap_or(u64::MAX),
-        message_type: outcome.as_ref().map(|o| o.message_type.as_str()),
-        result: outcome.as_ref().map(|o| o.result.as_str()),
+        message_type,
+        result,
         client_cert: client_cert.map(|c| crate::tls::fingerprint(&c.0)),
         request: recorded.as_ref().map(|r| &r.0),
         response: &body,
@@ -576,7 +581,7 @@ struct Observed {
     flow: Flow,
     clock: Clock,
     opened: u64,
-    from: String,
+    from: Sender,
 }
 
 impl Observed {
@@ -592,23 +597,26 @@ impl Observed {
         };
         let id = header(FLOW_HEADER)
             .filter(|id| !id.contains(' '))
-            .map_or_else(flow::new_id, str::to_owned);
+            .map_or_else(flow::new_id, Arc::from);
         let from = match header(FROM_HEADER) {
-            Some(from) => from.to_owned(),
+            Some(from) => Sender::Named(from.into()),
             None => request
                 .peer_addr()
-                .map_or_else(|| "client".to_owned(), |peer| peer.ip().to_string()),
+                .map_or(Sender::Client, |peer| Sender::Address(peer.ip())),
         };
         let recorders = bounds.recorders.clone();
-        let actor: Arc<str> = match &recorders.actor {
+        let actor = match &recorders.actor {
             Some(actor) => actor.clone(),
-            None => flow::actor_of(bounds.name, path).into(),
+            None => match flow::actor_of(bounds.name, path) {
+                Cow::Borrowed(_) => bounds.actor.clone(),
+                Cow::Owned(device) => device.into(),
+            },
         };
         Observed {
             clock: bounds.clock.clone(),
             opened: recorders.timeline.open(),
             flow: Flow {
-                id: id.into(),
+                id,
                 actor,
                 service: bounds.name,
                 recorders,
@@ -622,7 +630,7 @@ impl Observed {
         self,
         response: &mut ServiceResponse<impl MessageBody>,
         method: &actix_web::http::Method,
-        path: &str,
+        path: &Arc<str>,
         outcome: Option<&Outcome>,
     ) {
         if path.starts_with(protocol::paths::ADMIN) {
@@ -643,42 +651,42 @@ impl Observed {
             .get::<AnsweredErrors>()
             .map(|e| e.0.clone())
             .unwrap_or_default();
-        let route = response
-            .request()
-            .match_pattern()
-            .map(|pattern| format!("{method} {pattern}"));
+        let pattern = response.request().match_pattern();
         recorders
             .coverage
-            .exchange(self.flow.service, route, &errors);
+            .exchange(self.flow.service, method, pattern, &errors);
         if !recorders.timeline.keeps() {
             return;
         }
         recorders.timeline.record(Answered {
             opened: self.opened,
             time_ms: self.clock.now_ms(),
-            flow: &self.flow.id,
-            from: &self.from,
-            to: &self.flow.actor,
-            method: method.as_str(),
-            path,
-            message_type: outcome.map(|o| o.message_type.as_str()),
+            flow: self.flow.id,
+            from: self.from,
+            to: self.flow.actor,
+            method: method.clone(),
+            path: path.clone(),
+            message_type: outcome.map(|o| o.message_type.clone()),
             status: response.status().as_u16(),
             error: errors.first().map(|e| e.id),
         });
     }
 }
 
-/// A request body that must have arrived by a deadline: past it, reading fails with `TimedOut`.
+/// A request body that must have arrived by a deadline: past it, reading fails with `TimedOut`. The timer
+/// is set only when the body is not all there yet: most bodies arrive with their request's head.
 struct Deadline {
-    inner: Pin<Box<Payload>>,
-    timer: Pin<Box<tokio::time::Sleep>>,
+    inner: Payload,
+    deadline: Instant,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Deadline {
     fn new(inner: Payload, deadline: Instant) -> Deadline {
         Deadline {
-            inner: Box::pin(inner),
-            timer: Box::pin(tokio::time::sleep_until(deadline.into())),
+            inner,
+            deadline,
+            timer: None,
         }
     }
 }
@@ -687,10 +695,15 @@ impl Stream for Deadline {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Poll::Ready(item) = self.inner.as_mut().poll_next(cx) {
+        let this = &mut *self;
+        if let Poll::Ready(item) = Pin::new(&mut this.inner).poll_next(cx) {
             return Poll::Ready(item);
         }
-        match self.timer.as_mut().poll(cx) {
+        let deadline = this.deadline;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Some(Err(PayloadError::Io(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the request body did not arrive in time",

@@ -7,8 +7,11 @@
 //! answered in, and draws calls made while serving another inside it.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use actix_web::http::Method;
 
 use protocol::time::UnixTime;
 use protocol::timeline::{TimelineEntry, TimelinePage, flows};
@@ -23,8 +26,36 @@ pub struct Timeline {
 
 #[derive(Default)]
 struct Ring {
-    entries: VecDeque<TimelineEntry>,
+    entries: VecDeque<Kept>,
     dropped: u64,
+}
+
+/// An exchange as the ring keeps it: what the request already held is shared, not copied, so recording
+/// one costs no allocation of its own; it becomes a [`TimelineEntry`] when asked for.
+struct Kept {
+    seq: u64,
+    answered: Answered,
+}
+
+/// Who sent a request.
+#[derive(Clone)]
+pub enum Sender {
+    /// The name its `x-fortimock-from` header gave.
+    Named(Arc<str>),
+    /// Its address.
+    Address(IpAddr),
+    /// Neither was known.
+    Client,
+}
+
+impl Sender {
+    fn name(&self) -> String {
+        match self {
+            Sender::Named(name) => name.to_string(),
+            Sender::Address(ip) => ip.to_string(),
+            Sender::Client => "client".to_owned(),
+        }
+    }
 }
 
 /// `GET /__admin/timeline?flow=&since=&until=&flows=&format=&limit=`.
@@ -110,17 +141,36 @@ fn time_ms(name: &str, text: &str) -> Result<i64, String> {
 }
 
 /// One exchange to record.
-pub struct Answered<'a> {
+pub struct Answered {
     pub opened: u64,
     pub time_ms: i64,
-    pub flow: &'a str,
-    pub from: &'a str,
-    pub to: &'a str,
-    pub method: &'a str,
-    pub path: &'a str,
-    pub message_type: Option<&'a str>,
+    pub flow: Arc<str>,
+    pub from: Sender,
+    pub to: Arc<str>,
+    pub method: Method,
+    pub path: Arc<str>,
+    pub message_type: Option<Arc<str>>,
     pub status: u16,
-    pub error: Option<&'a str>,
+    pub error: Option<&'static str>,
+}
+
+impl Kept {
+    fn entry(&self) -> TimelineEntry {
+        let answered = &self.answered;
+        TimelineEntry {
+            seq: self.seq,
+            opened: answered.opened,
+            time_ms: answered.time_ms,
+            flow: answered.flow.to_string(),
+            from: answered.from.name(),
+            to: answered.to.to_string(),
+            method: answered.method.as_str().to_owned(),
+            path: answered.path.to_string(),
+            message_type: answered.message_type.as_deref().map(str::to_owned),
+            status: answered.status,
+            error: answered.error.map(str::to_owned),
+        }
+    }
 }
 
 impl Timeline {
@@ -152,22 +202,13 @@ impl Timeline {
     }
 
     /// Records an answered exchange, dropping the oldest when full.
-    pub fn record(&self, answered: Answered<'_>) {
+    pub fn record(&self, answered: Answered) {
         if self.capacity == 0 {
             return;
         }
-        let entry = TimelineEntry {
+        let entry = Kept {
             seq: self.open(),
-            opened: answered.opened,
-            time_ms: answered.time_ms,
-            flow: answered.flow.to_owned(),
-            from: answered.from.to_owned(),
-            to: answered.to.to_owned(),
-            method: answered.method.to_owned(),
-            path: answered.path.to_owned(),
-            message_type: answered.message_type.map(str::to_owned),
-            status: answered.status,
-            error: answered.error.map(str::to_owned),
+            answered,
         };
         let mut ring = self.ring();
         if ring.entries.len() >= self.capacity {
@@ -180,22 +221,38 @@ impl Timeline {
     /// The exchanges `selection` picks, in the order they were answered.
     pub fn select(&self, selection: &Selection) -> Vec<TimelineEntry> {
         let ring = self.ring();
-        let picked: Vec<&TimelineEntry> = ring
+        let picked: Vec<&Kept> = ring
             .entries
             .iter()
-            .filter(|e| selection.flow.as_deref().is_none_or(|f| e.flow == f))
-            .filter(|e| selection.since_ms.is_none_or(|since| e.time_ms >= since))
-            .filter(|e| selection.until_ms.is_none_or(|until| e.time_ms <= until))
+            .filter(|e| {
+                selection
+                    .flow
+                    .as_deref()
+                    .is_none_or(|f| *e.answered.flow == *f)
+            })
+            .filter(|e| {
+                selection
+                    .since_ms
+                    .is_none_or(|since| e.answered.time_ms >= since)
+            })
+            .filter(|e| {
+                selection
+                    .until_ms
+                    .is_none_or(|until| e.answered.time_ms <= until)
+            })
             .collect();
         let skip = selection
             .limit
             .map_or(0, |limit| picked.len().saturating_sub(limit));
-        picked[skip..].iter().map(|e| (*e).clone()).collect()
+        picked[skip..].iter().map(|e| e.entry()).collect()
     }
 
     /// Whether any kept exchange belongs to `flow`.
     pub fn knows_flow(&self, flow: &str) -> bool {
-        self.ring().entries.iter().any(|e| e.flow == flow)
+        self.ring()
+            .entries
+            .iter()
+            .any(|e| *e.answered.flow == *flow)
     }
 
     /// The page a query answers.
@@ -220,12 +277,12 @@ mod tests {
         timeline.record(Answered {
             opened,
             time_ms,
-            flow,
-            from: "127.0.0.1",
-            to: "ftm",
-            method: "POST",
-            path: "/SoftToken/Provisioning.asmx/Process",
-            message_type: Some("SoftToken.PollingRequest"),
+            flow: flow.into(),
+            from: Sender::Address([127, 0, 0, 1].into()),
+            to: "ftm".into(),
+            method: Method::POST,
+            path: "/SoftToken/Provisioning.asmx/Process".into(),
+            message_type: Some("SoftToken.PollingRequest".into()),
             status: 200,
             error: None,
         });
