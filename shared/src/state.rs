@@ -141,19 +141,22 @@ impl StateRecord {
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
 
-    /// The key and value bytes to store; the error says what is wrong.
-    pub fn to_bytes(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let key = match (&self.key, &self.key_hex) {
-            (Some(text), None) => text.as_bytes().to_vec(),
+    /// The key and value bytes to store, the record's text moved rather than copied; the error says what
+    /// is wrong.
+    pub fn into_bytes(self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let key = match (self.key, self.key_hex) {
+            (Some(text), None) => text.into_bytes(),
             (None, Some(hex_text)) => {
                 hex::decode(hex_text).map_err(|e| format!("key_hex is not hex: {e}"))?
             }
             _ => return Err("give exactly one of `key` and `key_hex`".to_owned()),
         };
-        let value = match (&self.value, &self.value_text, &self.value_hex) {
-            (Some(json), None, None) if is_document(json.get()) => json.get().as_bytes().to_vec(),
+        let value = match (self.value, self.value_text, self.value_hex) {
+            (Some(json), None, None) if is_document(json.get()) => {
+                Box::<str>::from(json).into_boxed_bytes().into_vec()
+            }
             (Some(_), None, None) => return Err("value: a JSON object or array".to_owned()),
-            (None, Some(text), None) => text.as_bytes().to_vec(),
+            (None, Some(text), None) => text.into_bytes(),
             (None, None, Some(hex_text)) => {
                 hex::decode(hex_text).map_err(|e| format!("value_hex is not hex: {e}"))?
             }
@@ -183,7 +186,7 @@ mod tests {
         ];
         for (key, value) in cases {
             let record = StateRecord::from_bytes(key, value);
-            assert_eq!(record.to_bytes().unwrap(), (key.to_vec(), value.to_vec()));
+            assert_eq!(record.into_bytes().unwrap(), (key.to_vec(), value.to_vec()));
         }
         let license = StateRecord::from_bytes(b"EFTM000000000005", br#"{"v":2,"seats":5}"#);
         assert_eq!(license.json().unwrap()["seats"], 5);
@@ -204,7 +207,7 @@ mod tests {
             ..StateRecord::default()
         };
         assert!(
-            both.to_bytes()
+            both.into_bytes()
                 .unwrap_err()
                 .contains("exactly one of `key`")
         );
@@ -212,16 +215,16 @@ mod tests {
             key: Some("a".into()),
             ..StateRecord::default()
         };
-        assert!(no_value.to_bytes().unwrap_err().contains("`value`"));
+        assert!(no_value.into_bytes().unwrap_err().contains("`value`"));
         let bad_hex = StateRecord {
             key_hex: Some("zz".into()),
             value_text: Some("x".into()),
             ..StateRecord::default()
         };
-        assert!(bad_hex.to_bytes().unwrap_err().contains("key_hex"));
+        assert!(bad_hex.into_bytes().unwrap_err().contains("key_hex"));
         assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "valeu": 1}"#).is_err());
         let scalar: StateRecord = serde_json::from_str(r#"{"key": "a", "value": 5}"#).unwrap();
-        assert!(scalar.to_bytes().unwrap_err().contains("object or array"));
+        assert!(scalar.into_bytes().unwrap_err().contains("object or array"));
         assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "value": {"v": }}"#).is_err());
     }
 
@@ -233,6 +236,6 @@ mod tests {
         assert!(document.contains(text), "{document}");
         let back: StateRecord = serde_json::from_str(&document).unwrap();
         assert_eq!(back, record);
-        assert_eq!(back.to_bytes().unwrap().1, text.as_bytes());
+        assert_eq!(back.into_bytes().unwrap().1, text.as_bytes());
     }
 }

@@ -131,7 +131,7 @@ pub fn prepare<S: Service>(
     let schema = service.store().schema();
     let mut tables: Vec<(Table, Vec<Entry>)> =
         schema.tables.iter().map(|t| (*t, Vec::new())).collect();
-    for (name, records) in &state.trees {
+    for (name, records) in state.trees {
         let Some(at) = tables.iter().position(|(table, _)| table.name() == name) else {
             let known: Vec<&str> = schema.tables.iter().map(|t| t.name()).collect();
             return Err(bad(
@@ -144,9 +144,10 @@ pub fn prepare<S: Service>(
             ));
         };
         let table = tables[at].0;
-        for (i, record) in records.iter().enumerate() {
+        tables[at].1.reserve(records.len());
+        for (i, record) in records.into_iter().enumerate() {
             let (key, value) = record
-                .to_bytes()
+                .into_bytes()
                 .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e}")))?;
             service
                 .check_record(table, &key, &value)
