@@ -81,8 +81,18 @@ impl Bench {
 
     /// A suite under load: pinned, its data in `<work>/<name>`, `--server-workers` workers per service.
     pub(crate) fn start_suite(&self, name: &str, plain_http: bool) -> anyhow::Result<Suite> {
+        self.start_suite_with(self.server_command(), name, plain_http)
+    }
+
+    /// [`Bench::start_suite`] with `command` (the pinned binary, its environment changed) as the program.
+    pub(crate) fn start_suite_with(
+        &self,
+        command: Command,
+        name: &str,
+        plain_http: bool,
+    ) -> anyhow::Result<Suite> {
         process::start_suite(
-            self.server_command(),
+            command,
             &self.work.join(name),
             &SuiteOptions {
                 plain_http,

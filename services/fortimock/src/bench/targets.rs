@@ -127,7 +127,13 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
             f.memory.map(|m| m.added_per_100k_tokens_mib),
             f.memory.map(|m| ("idle".to_owned(), mib(m.idle_rss_kib))),
             Goal::Max(32.0),
-        ),
+        )
+        .with_note(f.memory.and_then(|m| m.tuned.as_ref()).map(|t| {
+            format!(
+                "{:.1} MiB with GLIBC_TUNABLES={}, as the images run",
+                t.added_per_100k_tokens_mib, t.tunables
+            )
+        })),
     ];
     if f.lab_size.is_some() {
         targets.extend(scale_targets(f));
@@ -353,6 +359,14 @@ pub(crate) fn details(d: &Details<'_>) -> String {
             mib(m.idle_rss_kib),
             mib(m.with_tokens_rss_kib)
         );
+        if let Some(t) = &m.tuned {
+            let _ = write!(
+                out,
+                " ({:.1} and {:.1} MiB with GLIBC_TUNABLES)",
+                mib(t.idle_rss_kib),
+                mib(t.with_tokens_rss_kib)
+            );
+        }
     }
     for peer in d.peers {
         if let Some(rss) = peer.rss_kib {
