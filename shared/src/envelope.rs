@@ -31,11 +31,18 @@ pub struct Envelope<T>(pub T);
 impl<T: Message> Envelope<T> {
     /// The wire bytes of `message`.
     pub fn to_vec(message: &T) -> Vec<u8> {
+        // Room for a typical answer from the start (serde_json starts at 128 bytes and doubles).
+        let mut bytes = Vec::with_capacity(1024);
         // Serializing plain structs of strings and numbers into a Vec cannot fail.
-        serde_json::to_vec(&Outer {
-            d: Tagged::new(message),
-        })
-        .unwrap_or_default()
+        match serde_json::to_writer(
+            &mut bytes,
+            &Outer {
+                d: Tagged::new(message),
+            },
+        ) {
+            Ok(()) => bytes,
+            Err(_) => Vec::new(),
+        }
     }
 }
 

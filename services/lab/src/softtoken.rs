@@ -5,6 +5,7 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
 use protocol::modeled::{PROTOCOL_FAULT_HEADER, ProtocolFault};
@@ -77,7 +78,7 @@ pub fn reply<T: Message>(
     let body = Envelope::to_vec(message);
     let errors = crate::coverage::wire_errors_in(&body);
     let mut response = HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
+        .content_type(HeaderValue::from_static("application/json; charset=utf-8"))
         .body(body);
     for entry in errors {
         crate::coverage::mark_answered(&mut response, entry);
