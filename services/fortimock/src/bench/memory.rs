@@ -55,11 +55,11 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<MemoryFigures> {
     let suite = bench.start_suite("memory", true)?;
     let mut figures = fill(bench, suite)?;
     if cfg!(target_env = "gnu") {
+        println!("  the same with GLIBC_TUNABLES={TUNABLES}, as the images run:");
         let mut command = bench.server_command();
         command.env("GLIBC_TUNABLES", TUNABLES);
         let suite = bench.start_suite_with(command, "memory-tuned", true)?;
         let tuned = fill(bench, suite)?;
-        println!("    the same with GLIBC_TUNABLES={TUNABLES}, as the images run");
         figures.tuned = Some(TunedMemory {
             tunables: TUNABLES,
             idle_rss_kib: tuned.idle_rss_kib,
