@@ -9,7 +9,7 @@ use std::fmt;
 
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
-use aes::cipher::{BlockDecryptMut, BlockEncryptMut, BlockSizeUser, KeyIvInit};
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, BlockSizeUser, InnerIvInit, KeyIvInit};
 use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -34,25 +34,33 @@ pub enum CryptoError {
     BadLength { len: usize, expected: &'static str },
 }
 
-/// The two keys of an encrypt-then-MAC seal: one for AES-256-CBC, one for HMAC-SHA256.
+/// The two keys of an encrypt-then-MAC seal: one for AES-256-CBC, one for HMAC-SHA256, each also kept
+/// ready to use (the AES key schedule expanded, the HMAC key blocks hashed), so a seal or an open (a state
+/// import opens every sealed seed) does not redo that work.
 #[derive(Clone)]
 pub struct SealKey {
     enc: [u8; 32],
     mac: [u8; 32],
+    cipher: aes::Aes256,
+    keyed_mac: Hmac<Sha256>,
 }
 
 impl SealKey {
     /// Derives a seal key from a master secret and a label naming what it seals (for instance `"seed"`), so
     /// each use of one secret gets independent keys.
     pub fn from_secret(secret: &[u8], label: &str) -> SealKey {
+        let enc = hmac_sha256(secret, &[b"fortimock seal enc\0", label.as_bytes()]);
+        let mac = hmac_sha256(secret, &[b"fortimock seal mac\0", label.as_bytes()]);
         SealKey {
-            enc: hmac_sha256(secret, &[b"fortimock seal enc\0", label.as_bytes()]),
-            mac: hmac_sha256(secret, &[b"fortimock seal mac\0", label.as_bytes()]),
+            cipher: <aes::Aes256 as KeyInit>::new(&enc.into()),
+            keyed_mac: new_hmac_sha256(&mac),
+            enc,
+            mac,
         }
     }
 
     fn mac_over(&self, iv: &[u8; BLOCK], ciphertext: &[u8]) -> Hmac<Sha256> {
-        let mut mac = new_hmac_sha256(&self.mac);
+        let mut mac = self.keyed_mac.clone();
         mac.update(iv);
         mac.update(ciphertext);
         mac
@@ -109,7 +117,11 @@ impl Sealed {
 /// Encrypts `plaintext` with AES-256-CBC and PKCS#7 padding under `iv`, then MACs `iv ‖ ciphertext`. The
 /// IV must be fresh and unpredictable for every seal (the caller draws it).
 pub fn seal(key: &SealKey, iv: [u8; BLOCK], plaintext: &[u8]) -> Sealed {
-    let ciphertext = aes256_cbc_pkcs7_encrypt(&key.enc, &iv, plaintext);
+    let mut ciphertext = pkcs7_pad(plaintext);
+    encrypt_blocks(
+        cbc::Encryptor::<aes::Aes256>::inner_iv_init(key.cipher.clone(), (&iv).into()),
+        &mut ciphertext,
+    );
     let mac = key
         .mac_over(&iv, &ciphertext)
         .finalize()
@@ -127,7 +139,14 @@ pub fn open(key: &SealKey, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
     key.mac_over(&sealed.iv, &sealed.ciphertext)
         .verify_slice(&sealed.mac)
         .map_err(|_| CryptoError::BadMac)?;
-    aes256_cbc_pkcs7_decrypt(&key.enc, &sealed.iv, &sealed.ciphertext)
+    check_blocks(&sealed.ciphertext)?;
+    let mut plain = sealed.ciphertext.clone();
+    decrypt_blocks(
+        cbc::Decryptor::<aes::Aes256>::inner_iv_init(key.cipher.clone(), (&sealed.iv).into()),
+        &mut plain,
+    );
+    pkcs7_unpad(&mut plain)?;
+    Ok(plain)
 }
 
 /// HMAC-SHA256 of the concatenation of `parts` under `key` (any length).
