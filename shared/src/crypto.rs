@@ -39,10 +39,13 @@ pub enum CryptoError {
 /// import opens every sealed seed) does not redo that work.
 #[derive(Clone)]
 pub struct SealKey {
-    enc: [u8; 32],
-    mac: [u8; 32],
     cipher: aes::Aes256,
     keyed_mac: Hmac<Sha256>,
+    /// The derived keys themselves, for the tests of their derivation.
+    #[cfg(test)]
+    enc: [u8; 32],
+    #[cfg(test)]
+    mac: [u8; 32],
 }
 
 impl SealKey {
@@ -54,7 +57,9 @@ impl SealKey {
         SealKey {
             cipher: <aes::Aes256 as KeyInit>::new(&enc.into()),
             keyed_mac: new_hmac_sha256(&mac),
+            #[cfg(test)]
             enc,
+            #[cfg(test)]
             mac,
         }
     }
