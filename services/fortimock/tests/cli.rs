@@ -15,7 +15,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, cli, cli_fails};
+use common::{BIN, cli, cli_fails, up_command};
 
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
@@ -408,10 +408,7 @@ fn health_waits_for_the_suite_and_fails_without_one() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("is `fortimock up` running"));
 
     // Started and asked at once: `health --wait` answers once every service is ready.
-    let mut child = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(&data_dir)
-        .args(FREE_PORT_ARGS)
+    let mut child = up_command(&data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -918,10 +915,7 @@ fn stderr_after_kill(mut child: Child) -> String {
 #[tokio::test]
 async fn up_prints_its_banner_and_nothing_else_at_the_default_level() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(FREE_PORT_ARGS)
+    let mut child = up_command(&dir.path().join("data"))
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -948,10 +942,8 @@ async fn up_prints_its_banner_and_nothing_else_at_the_default_level() {
 #[tokio::test]
 async fn log_format_json_writes_one_json_object_a_line() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(BIN)
-        .args(["up", "--log-format", "json", "--data-dir"])
-        .arg(dir.path().join("data"))
-        .args(FREE_PORT_ARGS)
+    let mut child = up_command(&dir.path().join("data"))
+        .args(["--log-format", "json"])
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -1499,12 +1491,9 @@ async fn seeds_never_appear_in_debug_logs_captured_messages_or_journals() {
     let dir = tempfile::tempdir().unwrap();
     let (data_dir, ready_file) = (dir.path().join("data"), dir.path().join("ready.json"));
     let log_path = dir.path().join("stderr.log");
-    let mut child = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(&data_dir)
+    let mut child = up_command(&data_dir)
         .arg("--ready-file")
         .arg(&ready_file)
-        .args(FREE_PORT_ARGS)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log_path).unwrap())

@@ -42,13 +42,20 @@ pub(crate) fn cli_fails(data_dir: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
+/// `fortimock up` on free ports with its data in `data_dir`; the caller adds flags, environment and pipes.
+pub(crate) fn up_command(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(["up", "--data-dir"])
+        .arg(data_dir)
+        .args(FREE_PORT_ARGS);
+    command
+}
+
 /// Starts `fortimock up` on free ports with its data in `data_dir` and more `flags`, and returns once it
 /// has printed its banner (it writes any ready file first): the process and the banner's lines.
 pub(crate) fn up(data_dir: &Path, flags: &[&str]) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .args(["up", "--data-dir"])
-        .arg(data_dir)
-        .args(FREE_PORT_ARGS)
+    let mut child = up_command(data_dir)
         .args(flags)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
