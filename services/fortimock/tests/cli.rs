@@ -15,7 +15,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, cli, cli_fails, up_command};
+use common::{BIN, banner_of, cli, cli_fails, up_command};
 
 /// Starts `fortimock up` and returns once it has printed its banner (it writes the ready file first).
 fn up(data_dir: &Path, ready_file: &Path) -> (Child, Vec<String>) {
@@ -887,20 +887,6 @@ fn demo_hardware_tokens_and_messages_from_the_command_line() {
     assert_eq!(cli(&data_dir, &["messages"]), "no messages captured\n");
     child.kill().unwrap();
     child.wait().unwrap();
-}
-
-/// Reads `fortimock up`'s stdout up to the banner's last line.
-fn banner_of(child: &mut Child) -> Vec<String> {
-    let mut banner = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("Ctrl-C stops");
-        banner.push(line);
-        if done {
-            break;
-        }
-    }
-    banner
 }
 
 /// Kills `child` and returns everything it wrote to stderr.

@@ -62,16 +62,31 @@ pub(crate) fn up(data_dir: &Path, flags: &[&str]) -> (Child, Vec<String>) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut banner = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        let done = line.starts_with("Ctrl-C stops");
-        banner.push(line);
-        if done {
-            return (child, banner);
-        }
+    let banner = banner_of(&mut child);
+    if banner
+        .last()
+        .is_some_and(|line| line.starts_with(BANNER_END))
+    {
+        return (child, banner);
     }
     let _ = child.kill();
     let status = child.wait();
     panic!("fortimock up exited early ({status:?}): {banner:?}");
+}
+
+/// How the banner of `fortimock up` ends.
+const BANNER_END: &str = "Ctrl-C stops";
+
+/// Reads `fortimock up`'s stdout up to the banner's last line (or to its end, if it exits first).
+pub(crate) fn banner_of(child: &mut Child) -> Vec<String> {
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with(BANNER_END);
+        banner.push(line);
+        if done {
+            break;
+        }
+    }
+    banner
 }
