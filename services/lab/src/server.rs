@@ -534,7 +534,7 @@ async fn around_request(
     // One line per request, at debug level (`RUST_LOG=debug`): the journal is where exchanges are read.
     match &outcome {
         Some(outcome) => tracing::debug!(
-            service, %method, path = &*path, status, micros, message_type = &*outcome.message_type, result = &*outcome.result, "request"
+            service, %method, path = &*path, status, micros, message_type = %outcome.message_type, result = %outcome.result, "request"
         ),
         None => tracing::debug!(service, %method, path = &*path, status, micros, "request"),
     }
