@@ -131,10 +131,13 @@ impl ConfigFile {
 
 /// Parses the command line with `fortimock.toml` and the `FORTIMOCK_*` variables applied. Errors from
 /// clap itself (help, a bad flag) are returned as `clap::Error`, for `main` to print and exit with.
+/// The command tree is built once (building it is most of what `fortimock --version` costs).
 pub fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
-    check_variables(std::env::vars_os())?;
-    let file = load(&args)?;
-    let command = command(&file)?;
+    let command = Cli::command();
+    check_variables_of(&command, std::env::vars_os())?;
+    let keys = keys_of(&command);
+    let file = load_with(&args, &keys)?;
+    let command = command_with(command, &keys, &file)?;
     let matches = command.try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches(&matches)?;
     Ok(cli)
@@ -167,12 +170,17 @@ fn config_path(args: &[OsString]) -> Option<(PathBuf, bool)> {
 
 /// Reads and checks the config file, if there is one.
 pub fn load(args: &[OsString]) -> anyhow::Result<ConfigFile> {
+    load_with(args, &file_keys())
+}
+
+/// [`load`], the file's keys checked against `keys`.
+fn load_with(args: &[OsString], keys: &[String]) -> anyhow::Result<ConfigFile> {
     let Some((path, _)) = config_path(args) else {
         return Ok(ConfigFile::default());
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("reading the config file {}", path.display()))?;
-    let values = read(&text, &path)?;
+    let values = read_with(&text, &path, keys)?;
     Ok(ConfigFile {
         path: Some(path),
         values,
@@ -180,11 +188,20 @@ pub fn load(args: &[OsString]) -> anyhow::Result<ConfigFile> {
 }
 
 /// The keys of `text` as clap defaults, each checked against the keys `fortimock up` has.
+#[cfg(test)]
 fn read(text: &str, path: &Path) -> anyhow::Result<BTreeMap<String, FileValue>> {
+    read_with(text, path, &file_keys())
+}
+
+/// The keys of `text` as clap defaults, each checked against `keys` (the keys `fortimock up` has).
+fn read_with(
+    text: &str,
+    path: &Path,
+    keys: &[String],
+) -> anyhow::Result<BTreeMap<String, FileValue>> {
     let table: toml::Table = text
         .parse()
         .with_context(|| format!("{} is not valid TOML", path.display()))?;
-    let keys = file_keys();
     let mut values = BTreeMap::new();
     for (key, value) in table {
         if key == "config" {
@@ -233,7 +250,14 @@ fn read(text: &str, path: &Path) -> anyhow::Result<BTreeMap<String, FileValue>> 
 /// The command line `fortimock` parses: boolean settings that take an explicit value, the file's values as
 /// defaults, each checked first, so a bad one is reported as the file's.
 fn command(file: &ConfigFile) -> anyhow::Result<Command> {
-    let command = explicit_booleans(Cli::command(), &file_keys());
+    let command = Cli::command();
+    let keys = keys_of(&command);
+    command_with(command, &keys, file)
+}
+
+/// [`command`] from `command` (`Cli`'s tree, not built) and its file `keys`.
+fn command_with(command: Command, keys: &[String], file: &ConfigFile) -> anyhow::Result<Command> {
+    let command = explicit_booleans(command, keys);
     check_file_values(&command, file)?;
     Ok(with_file_defaults(command, file))
 }
@@ -351,15 +375,31 @@ pub fn settings() -> Vec<Arg> {
 
 /// Every key a config file may set: the long names of `fortimock up`'s settings.
 pub fn file_keys() -> Vec<String> {
-    settings()
-        .iter()
-        .filter_map(|arg| arg.get_long().map(str::to_owned))
+    keys_of(&Cli::command())
+}
+
+/// The file keys of `command` (`Cli`'s tree, built or not): what [`settings`] names, read without building
+/// the tree (`--help`, `--version` and the global `--config` are added by a build; they are not keys).
+fn keys_of(command: &Command) -> Vec<String> {
+    command
+        .find_subcommand("up")
+        .into_iter()
+        .flat_map(Command::get_arguments)
+        .filter(|arg| !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version))
+        .filter_map(Arg::get_long)
+        .filter(|long| *long != "config")
+        .map(str::to_owned)
         .collect()
 }
 
 /// Every `FORTIMOCK_*` variable fortimock reads: each flag's (of every subcommand), the config file's, and
 /// [`OTHER_VARIABLES`].
 pub fn known_variables() -> Vec<String> {
+    known_variables_of(&Cli::command())
+}
+
+/// [`known_variables`] of `command`.
+fn known_variables_of(command: &Command) -> Vec<String> {
     fn walk(command: &Command, found: &mut Vec<String>) {
         for arg in command.get_arguments() {
             if let Some(env) = arg.get_env() {
@@ -371,7 +411,7 @@ pub fn known_variables() -> Vec<String> {
         }
     }
     let mut found = vec![CONFIG_VARIABLE.to_owned()];
-    walk(&Cli::command(), &mut found);
+    walk(command, &mut found);
     found.extend(OTHER_VARIABLES.iter().map(|(name, _)| (*name).to_owned()));
     found.sort();
     found.dedup();
@@ -379,13 +419,27 @@ pub fn known_variables() -> Vec<String> {
 }
 
 /// Refuses a `FORTIMOCK_*` variable fortimock does not read (a typo would otherwise be ignored silently).
-pub fn check_variables(
+#[cfg(test)]
+fn check_variables(
     variables: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> anyhow::Result<()> {
-    let known = known_variables();
+    check_variables_of(&Cli::command(), variables)
+}
+
+/// Refuses a `FORTIMOCK_*` variable that is none of `command`'s (nor one of [`OTHER_VARIABLES`]); the
+/// variables are listed only when one is set.
+fn check_variables_of(
+    command: &Command,
+    variables: impl IntoIterator<Item = (OsString, OsString)>,
+) -> anyhow::Result<()> {
+    let mut known: Option<Vec<String>> = None;
     for (name, _) in variables {
         let name = name.to_string_lossy();
-        if !name.starts_with("FORTIMOCK_") || known.iter().any(|k| *k == name) {
+        if !name.starts_with("FORTIMOCK_") {
+            continue;
+        }
+        let known = known.get_or_insert_with(|| known_variables_of(command));
+        if known.iter().any(|k| *k == name) {
             continue;
         }
         bail!(
@@ -714,6 +768,18 @@ mod tests {
             error.to_string(),
             "`config` in f.toml: a config file cannot name another one; give the file with --config or FORTIMOCK_CONFIG"
         );
+    }
+
+    /// `parse` reads the keys from the tree it has not built yet; they are the settings a build shows.
+    #[test]
+    fn the_keys_read_without_a_build_are_the_built_settings() {
+        let built: Vec<String> = settings()
+            .iter()
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect();
+        assert!(built.len() > 20, "{built:?}");
+        assert!(built.iter().any(|k| k == "data-dir"), "{built:?}");
+        assert_eq!(keys_of(&Cli::command()), built);
     }
 
     #[test]
