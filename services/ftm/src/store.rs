@@ -9,6 +9,7 @@
 //! transaction (remove the entry, record the activation), durable before the caller answers, so of any
 //! number of requests for one code exactly one ever gets the seed, even across a crash or a power loss.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -71,32 +72,44 @@ impl Record for EscrowRecord {
     const KIND: &'static str = "an escrow record";
 }
 
+/// A token's record, its text borrowed from the bytes it is read from (or from the state it is written
+/// from): a poll and a state import decode one per token.
 #[derive(Serialize, Deserialize)]
-struct TokenRecord {
+struct TokenRecord<'a> {
     v: Version<1>,
-    token: String,
-    license: String,
-    appliance: String,
-    kind: String,
+    #[serde(borrow)]
+    token: Cow<'a, str>,
+    #[serde(borrow)]
+    license: Cow<'a, str>,
+    #[serde(borrow)]
+    appliance: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
     period: u32,
     digits: u32,
     /// The activation code in escrow, base32; absent once downloaded.
-    code: Option<String>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
     provisioned: i64,
     expires: i64,
-    activation: Option<TokenActivationRecord>,
+    #[serde(borrow)]
+    activation: Option<TokenActivationRecord<'a>>,
 }
 
-impl Record for TokenRecord {
+impl Record for TokenRecord<'_> {
     const KIND: &'static str = "a token record";
 }
 
 #[derive(Clone, Serialize, Deserialize)]
-struct TokenActivationRecord {
-    token: String,
-    mobile_id_hash: String,
-    reg_id: String,
-    os_ver: String,
+struct TokenActivationRecord<'a> {
+    #[serde(borrow)]
+    token: Cow<'a, str>,
+    #[serde(borrow)]
+    mobile_id_hash: Cow<'a, str>,
+    #[serde(borrow)]
+    reg_id: Cow<'a, str>,
+    #[serde(borrow)]
+    os_ver: Cow<'a, str>,
     at: i64,
 }
 
@@ -115,34 +128,34 @@ impl Record for ActivationRecord {
     const KIND: &'static str = "an activation record";
 }
 
-impl From<&TokenState> for TokenRecord {
-    fn from(state: &TokenState) -> TokenRecord {
+impl<'a> From<&'a TokenState> for TokenRecord<'a> {
+    fn from(state: &'a TokenState) -> TokenRecord<'a> {
         TokenRecord {
             v: Version,
-            token: state.token.to_string(),
-            license: state.license.to_string(),
-            appliance: state.appliance.to_string(),
-            kind: state.params.kind.as_str().to_owned(),
+            token: Cow::Borrowed(state.token.as_str()),
+            license: Cow::Borrowed(state.license.as_str()),
+            appliance: Cow::Borrowed(state.appliance.as_str()),
+            kind: Cow::Borrowed(state.params.kind.as_str()),
             period: state.params.period,
             digits: state.params.digits,
-            code: state.code.map(|c| c.to_base32()),
+            code: state.code.map(|c| Cow::Owned(c.to_base32())),
             provisioned: state.provisioned.secs(),
             expires: state.expires.secs(),
             activation: state.activation.as_ref().map(|a| TokenActivationRecord {
-                token: state.token.to_string(),
-                mobile_id_hash: a.mobile_id_hash.clone(),
-                reg_id: a.reg_id.clone(),
-                os_ver: a.os_ver.clone(),
+                token: Cow::Borrowed(state.token.as_str()),
+                mobile_id_hash: Cow::Borrowed(&a.mobile_id_hash),
+                reg_id: Cow::Borrowed(&a.reg_id),
+                os_ver: Cow::Borrowed(&a.os_ver),
                 at: a.at.secs(),
             }),
         }
     }
 }
 
-impl TryFrom<TokenRecord> for TokenState {
+impl TryFrom<TokenRecord<'_>> for TokenState {
     type Error = anyhow::Error;
 
-    fn try_from(record: TokenRecord) -> anyhow::Result<TokenState> {
+    fn try_from(record: TokenRecord<'_>) -> anyhow::Result<TokenState> {
         Ok(TokenState {
             token: record.token.parse()?,
             license: record.license.parse()?,
@@ -157,9 +170,9 @@ impl TryFrom<TokenRecord> for TokenState {
             provisioned: UnixTime::from_secs(record.provisioned),
             expires: UnixTime::from_secs(record.expires),
             activation: record.activation.map(|a| Activation {
-                mobile_id_hash: a.mobile_id_hash,
-                reg_id: a.reg_id,
-                os_ver: a.os_ver,
+                mobile_id_hash: a.mobile_id_hash.into_owned(),
+                reg_id: a.reg_id.into_owned(),
+                os_ver: a.os_ver.into_owned(),
                 at: UnixTime::from_secs(a.at),
             }),
         })
@@ -507,7 +520,7 @@ impl Escrow {
         #[derive(Deserialize)]
         struct Names<'a> {
             #[serde(borrow)]
-            token: std::borrow::Cow<'a, str>,
+            token: Cow<'a, str>,
         }
         let tokens = incoming.keys(TOKENS);
         for table in [ESCROW, ACTIVATIONS] {

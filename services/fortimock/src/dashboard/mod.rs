@@ -83,6 +83,9 @@ pub fn start_for_suite(
     // The page's actions pass a flow on to the services, which record them; the page's own requests stay
     // off the timeline.
     listen.recorders = lab.recorders().unrecorded();
+    // One person's browser: one worker (its handlers wait on the services, they do not compute), which is
+    // one application fewer to build at every start.
+    listen.workers = 1;
     start(Config {
         listen,
         urls,
