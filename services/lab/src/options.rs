@@ -10,7 +10,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -153,6 +153,9 @@ pub struct Lab {
     recorders: Recorders,
     admin_token: Option<AdminToken>,
     limits: Limits,
+    /// [`Lab::http_client`]'s client, built once and shared (a client is a handle to one connection
+    /// pool; building one reads the resolver's configuration and the lab CA).
+    http_client: OnceLock<reqwest::Client>,
 }
 
 impl LabOptions {
@@ -212,6 +215,7 @@ impl LabOptions {
             recorders: Recorders::new(self.journal_size),
             admin_token,
             limits,
+            http_client: OnceLock::new(),
         })
     }
 
@@ -399,9 +403,13 @@ impl Lab {
 
     /// An HTTP client for calls between services: it trusts the lab CA and, when some service requires
     /// client certificates, presents the lab's internal client certificate; names resolve through
-    /// `--resolver` when given.
+    /// `--resolver` when given. Every caller shares one client (and its connection pool).
     pub fn http_client(&self) -> anyhow::Result<reqwest::Client> {
-        self.http_client_presenting(self.internal_identity.as_ref())
+        if let Some(client) = self.http_client.get() {
+            return Ok(client.clone());
+        }
+        let client = self.http_client_presenting(self.internal_identity.as_ref())?;
+        Ok(self.http_client.get_or_init(|| client).clone())
     }
 
     /// How names other than HTTP URLs' resolve (an appliance's SMTP server): through `--resolver` when
