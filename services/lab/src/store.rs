@@ -662,9 +662,11 @@ impl Shared {
                 None
             }
         };
+        // The tables the batch's changes have opened, closed before the commit.
+        let mut tables = Vec::new();
         for job in batch {
             match (&failure, &txn) {
-                (None, Some(open)) => match run_job(open, job) {
+                (None, Some(open)) => match run_job(open, &mut tables, job) {
                     Ok(ran) => settled.push(ran),
                     Err((error, answer)) => {
                         settled.push(Ran {
@@ -680,6 +682,7 @@ impl Shared {
                     .push(job.abandoned(&StoreError::internal("the batch's transaction is gone"))),
             }
         }
+        drop(tables);
         let pending = settled.iter().any(|ran| ran.kept);
         let wrote = settled.iter().any(|ran| ran.wrote);
         let durable = match (failure, txn.take()) {
@@ -788,11 +791,24 @@ fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
 }
 
 /// Runs one change of a batch in the batch's transaction: whether it kept something, and how to answer it.
-/// `Err` when applying its writes failed, which fails the whole batch.
-fn run_job(txn: &redb::WriteTransaction, job: Job) -> Result<Ran, (StoreError, Answer)> {
+/// `Err` when applying its writes failed, which fails the whole batch. `tables` are the tables the batch's
+/// changes opened so far: each change uses them and adds the ones it opens, so a table is opened (and
+/// closed, which writes its root into the transaction) once per batch, not once per change.
+fn run_job<'t>(
+    txn: &'t redb::WriteTransaction,
+    tables: &mut Vec<(Table, WriteTable<'t>)>,
+    job: Job,
+) -> Result<Ran, (StoreError, Answer)> {
+    let mut tx = Tx::new(txn, std::mem::take(tables));
+    let ran = settle_job(&mut tx, job);
+    *tables = std::mem::take(&mut tx.tables);
+    ran
+}
+
+/// [`run_job`]'s work on the change's `tx`.
+fn settle_job(tx: &mut Tx<'_>, job: Job) -> Result<Ran, (StoreError, Answer)> {
     let Job { run, abandon } = job;
-    let mut tx = Tx::new(txn);
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&mut tx)));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(tx)));
     let settle = match ran {
         Ok(settle) => settle,
         Err(_) => {
@@ -1517,10 +1533,11 @@ pub struct Tx<'t> {
 }
 
 impl<'t> Tx<'t> {
-    fn new(txn: &'t redb::WriteTransaction) -> Tx<'t> {
+    /// A change in `txn`, with the tables the batch has already opened.
+    fn new(txn: &'t redb::WriteTransaction, tables: Vec<(Table, WriteTable<'t>)>) -> Tx<'t> {
         Tx {
             txn,
-            tables: Vec::new(),
+            tables,
             staged: Vec::new(),
             dirty: false,
             error: None,
@@ -1678,7 +1695,7 @@ impl<'t> Tx<'t> {
 
     /// Writes the change's staged writes into the batch's transaction: the change is kept. Whether it
     /// wrote anything.
-    fn apply(mut self) -> Result<bool, StoreError> {
+    fn apply(&mut self) -> Result<bool, StoreError> {
         let mut wrote = false;
         for (table, staged) in std::mem::take(&mut self.staged) {
             wrote |= staged.cleared || !staged.entries.is_empty();

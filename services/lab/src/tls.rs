@@ -11,7 +11,7 @@
 use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use rcgen::{
@@ -24,6 +24,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::WebPkiClientVerifier;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use rustls::{DigitallySignedStruct, DistinguishedName as TlsName, RootCertStore, SignatureScheme};
 
 /// The loopback names the leaf certificate covers besides every emulated host name
@@ -49,6 +50,9 @@ pub struct LabTls {
     /// The CA's private key, to issue client certificates; absent for a brought-in certificate.
     ca_key_pem: Option<String>,
     names: Vec<String>,
+    /// The server certificate with its signing key, made once for every service's server config (making
+    /// it derives the key's public half, an elliptic-curve multiplication).
+    certified: OnceLock<Arc<CertifiedKey>>,
 }
 
 /// A client identity (certificate and key) issued by the lab CA, e.g. for a virtual phone.
@@ -181,6 +185,7 @@ impl LabTls {
             server_key,
             ca_key_pem: None,
             names: Vec::new(),
+            certified: OnceLock::new(),
         })
     }
 
@@ -228,6 +233,7 @@ impl LabTls {
             server_key,
             ca_key_pem: Some(ca_key_pem),
             names,
+            certified: OnceLock::new(),
         })
     }
 
@@ -282,9 +288,22 @@ impl LabTls {
             .with_safe_default_protocol_versions()
             .context("choosing TLS versions")?
             .with_client_cert_verifier(Arc::new(verifier))
-            .with_single_cert(self.server_chain.clone(), self.server_key.clone_key())
-            .context("loading the server certificate")?;
+            .with_cert_resolver(Arc::new(SingleCertAndKey::from(self.certified_key()?)));
         Ok(Arc::new(config))
+    }
+
+    /// The server certificate and its signing key, checked to match.
+    fn certified_key(&self) -> anyhow::Result<Arc<CertifiedKey>> {
+        if let Some(certified) = self.certified.get() {
+            return Ok(certified.clone());
+        }
+        let certified = CertifiedKey::from_der(
+            self.server_chain.clone(),
+            self.server_key.clone_key(),
+            &provider(),
+        )
+        .context("loading the server certificate")?;
+        Ok(self.certified.get_or_init(|| Arc::new(certified)).clone())
     }
 
     /// A rustls client config that trusts the lab CA and presents `identity` when given.
