@@ -11,6 +11,13 @@ use serde::{Deserialize, Serialize};
 
 pub const MESSAGES: Table = Table::new("messages");
 
+/// The mailbox's own facts: the last sequence number it gave (`last` → `MailboxRecord`), so an id is never
+/// given twice, even after the newest message was deleted.
+pub const MAILBOX: Table = Table::new("mailbox");
+
+/// [`MAILBOX`]'s one key.
+const LAST: &[u8] = b"last";
+
 /// The most messages the table keeps; the oldest go first.
 pub const MAX_MESSAGES: u64 = 10_000;
 
@@ -46,6 +53,17 @@ impl Record for MessageRecord {
     const KIND: &'static str = "a captured message record";
 }
 
+/// The last sequence number the mailbox gave.
+#[derive(Serialize, Deserialize)]
+struct MailboxRecord {
+    v: Version<1>,
+    last: u64,
+}
+
+impl Record for MailboxRecord {
+    const KIND: &'static str = "a mailbox record";
+}
+
 fn key(seq: u64) -> Vec<u8> {
     format!("{seq:010}").into_bytes()
 }
@@ -61,17 +79,29 @@ impl Mailbox {
         Mailbox { store }
     }
 
-    /// Stores `message`, durable before it returns; its id (`m<seq>`).
+    /// Stores `message`, durable before it returns; its id (`m<seq>`): one more than any id given before
+    /// (a deleted message's id is not given again), or than the newest message a state import brought.
     pub async fn capture(&self, message: Captured) -> Result<String, StoreError> {
         self.store
             .write(move |tx| {
-                let last = tx
+                let newest = tx
                     .scan(MESSAGES, b"", Order::Descending, Some(1))?
                     .first()
                     .map(|(_, bytes)| lab::store::decode::<MessageRecord>(bytes).map(|r| r.seq))
                     .transpose()?
                     .unwrap_or(0);
-                let seq = last + 1;
+                let given = tx
+                    .record::<MailboxRecord>(MAILBOX, LAST)?
+                    .map_or(0, |r| r.last);
+                let seq = newest.max(given) + 1;
+                tx.put(
+                    MAILBOX,
+                    LAST,
+                    &MailboxRecord {
+                        v: Version,
+                        last: seq,
+                    },
+                )?;
                 let record = MessageRecord {
                     v: Version,
                     seq,
@@ -272,6 +302,13 @@ pub fn qr_image(raw: &[u8]) -> Option<Vec<u8>> {
     qr_png(&parsed).map(<[u8]>::to_vec)
 }
 
+/// Checks one record of the mailbox's table of a state being imported.
+pub fn check_mailbox_record(key: &[u8], value: &[u8]) -> anyhow::Result<()> {
+    anyhow::ensure!(key == LAST, "the mailbox table holds only `last`");
+    lab::store::decode::<MailboxRecord>(value)?;
+    Ok(())
+}
+
 /// Checks one record of a state being imported.
 pub fn check_record(key: &[u8], value: &[u8]) -> anyhow::Result<()> {
     let record: MessageRecord = lab::store::decode(value)?;
@@ -286,6 +323,31 @@ pub fn check_record(key: &[u8], value: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client that keeps an id must never find another message under it: deleting the newest message
+    /// or every message does not make its id free again.
+    #[tokio::test]
+    async fn an_id_is_never_given_twice() {
+        let mailbox = Mailbox::new(Store::open(None, &crate::store::SCHEMA).unwrap());
+        let sms = |text: &str| Captured {
+            kind: DeliveryMethod::Sms,
+            received: UnixTime::from_secs(1_700_000_000),
+            from: "FAC-VMTM00000001".to_owned(),
+            to: vec!["+15550100".to_owned()],
+            raw: text.as_bytes().to_vec(),
+            tls: false,
+        };
+        assert_eq!(mailbox.capture(sms("one")).await.unwrap(), "m1");
+        assert_eq!(mailbox.capture(sms("two")).await.unwrap(), "m2");
+        assert!(mailbox.remove(2).await.unwrap().is_some());
+        assert_eq!(mailbox.capture(sms("three")).await.unwrap(), "m3");
+        assert!(mailbox.get("m2").unwrap().is_none());
+        assert_eq!(mailbox.clear().await.unwrap(), 2);
+        assert_eq!(mailbox.capture(sms("four")).await.unwrap(), "m4");
+        let (view, raw) = mailbox.get("m4").unwrap().unwrap();
+        assert_eq!(view.id, "m4");
+        assert_eq!(raw, b"four");
+    }
 
     #[test]
     fn message_ids_are_m_and_a_number_without_leading_zeros() {

@@ -53,6 +53,7 @@ pub static SCHEMA: Schema = Schema {
         crate::hardware_store::HARDWARE_USERS,
         crate::hardware_store::PROFILES,
         crate::messages::MESSAGES,
+        crate::messages::MAILBOX,
     ],
 };
 
@@ -921,6 +922,9 @@ impl Fleet {
         }
         if table == crate::messages::MESSAGES {
             return crate::messages::check_record(key, value);
+        }
+        if table == crate::messages::MAILBOX {
+            return crate::messages::check_mailbox_record(key, value);
         }
         if ![APPLIANCES, TOKENS, USERS].contains(&table) {
             return fac_store::check_record(&self.key, table, key, value);
