@@ -10,8 +10,8 @@
 //! phone's `seed`) is no secret and is shown as sent.
 //!
 //! - A JSON body with no secret field anywhere is kept byte for byte.
-//! - A JSON body with one is kept as its redacted document, serialized again (so a duplicate key cannot keep
-//!   an earlier value that the parsed document dropped).
+//! - A JSON body with one is kept as its redacted document, written again compactly as it is read (a key
+//!   given twice is written twice, each checked, so a duplicate key cannot keep an earlier secret).
 //! - A body that is not JSON is kept as text only when it cannot spell a secret field: it is UTF-8 without
 //!   control characters (other than tabs and line breaks; so not UTF-16 or binary), names no secret field
 //!   in any letter case, and holds no backslash or percent sign (with which a JSON or URL escape could
@@ -253,10 +253,10 @@ fn kept_body_with<'b>(body: &'b [u8], fields: &SecretFields) -> Cow<'b, [u8]> {
     if !text_may_hold_secret(body, fields) {
         return Cow::Borrowed(body);
     }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(mut value) => {
-            if redact_document(&mut value, fields).named {
-                Cow::Owned(serde_json::to_vec(&value).unwrap_or_default())
+    match redacted_text(body, fields) {
+        Ok((text, found)) => {
+            if found.named {
+                Cow::Owned(text)
             } else {
                 Cow::Borrowed(body)
             }
@@ -265,6 +265,161 @@ fn kept_body_with<'b>(body: &'b [u8], fields: &SecretFields) -> Cow<'b, [u8]> {
             "{} bytes of something other than JSON that could name a secret field: not kept",
             body.len()
         )),
+    }
+}
+
+/// `body` (one JSON document) written again compactly as it is read, each non-empty value of a secret
+/// field replaced by [`REDACTED`]: what [`redact_document`] does to a parsed document, without building
+/// one (a provision's body is read once and written once). Keys keep their order; a key given twice is
+/// written twice, each checked.
+fn redacted_text(body: &[u8], fields: &SecretFields) -> serde_json::Result<(Vec<u8>, Found)> {
+    use serde::de::DeserializeSeed;
+    let mut out = Vec::with_capacity(body.len());
+    let mut found = Found::default();
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    Rewrite {
+        fields,
+        out: &mut out,
+        found: &mut found,
+    }
+    .deserialize(&mut reader)?;
+    reader.end()?;
+    Ok((out, found))
+}
+
+/// One value of [`redacted_text`]'s document, written to `out` as it is read.
+struct Rewrite<'a> {
+    fields: &'a SecretFields,
+    out: &'a mut Vec<u8>,
+    found: &'a mut Found,
+}
+
+impl Rewrite<'_> {
+    fn again(&mut self) -> Rewrite<'_> {
+        Rewrite {
+            fields: self.fields,
+            out: self.out,
+            found: self.found,
+        }
+    }
+
+    fn write<T: Serialize + ?Sized, E: serde::de::Error>(&mut self, value: &T) -> Result<(), E> {
+        serde_json::to_writer(&mut *self.out, value).map_err(E::custom)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Rewrite<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Rewrite<'_> {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E: serde::de::Error>(mut self, v: bool) -> Result<(), E> {
+        self.write(&v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(mut self, v: i64) -> Result<(), E> {
+        self.write(&v)
+    }
+
+    fn visit_u64<E: serde::de::Error>(mut self, v: u64) -> Result<(), E> {
+        self.write(&v)
+    }
+
+    fn visit_f64<E: serde::de::Error>(mut self, v: f64) -> Result<(), E> {
+        // As a parsed document writes it (a number that is no finite f64 cannot come from JSON text).
+        self.write(&serde_json::Number::from_f64(v))
+    }
+
+    fn visit_str<E: serde::de::Error>(mut self, v: &str) -> Result<(), E> {
+        self.write(v)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            let at = self.out.len();
+            if !first {
+                self.out.push(b',');
+            }
+            if seq.next_element_seed(self.again())?.is_none() {
+                self.out.truncate(at);
+                break;
+            }
+            first = false;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        self.out.push(b'{');
+        let mut first = true;
+        while let Some(key) = map.next_key::<KeyText<'de>>()? {
+            if !first {
+                self.out.push(b',');
+            }
+            first = false;
+            self.write(key.0.as_ref())?;
+            self.out.push(b':');
+            if self.fields.names(&key.0) {
+                self.found.named = true;
+                let value: Value = map.next_value()?;
+                if value.is_null() || value.as_str() == Some("") {
+                    self.write(&value)?;
+                } else {
+                    self.found.redacted = true;
+                    self.write(REDACTED)?;
+                }
+            } else {
+                map.next_value_seed(self.again())?;
+            }
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+}
+
+/// A JSON key as decoded, borrowed from the text when it holds no escape.
+struct KeyText<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl<'de> serde::de::Visitor<'de> for Text {
+            type Value = KeyText<'de>;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a key")
+            }
+
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Text)
     }
 }
 
@@ -371,6 +526,42 @@ mod tests {
         let shown = shown_body(&kept_body(mobile));
         assert_eq!(shown["d"]["seed"], REDACTED);
         assert_eq!(shown["d"]["encryption_key"], "");
+    }
+
+    /// The body kept is what redacting the parsed document and writing it again gives, byte for byte (for
+    /// documents without a duplicate key), without the document being built.
+    #[test]
+    fn the_rewritten_text_is_the_redacted_document_written_again() {
+        let documents = [
+            format!(
+                r#"{{"d":{{"__type":"SoftToken.ProvisionRequest","tokens":[{{"token":"FTKMOB0000000001","seed":"{SEED}","code_expire":4320}}]}}}}"#
+            ),
+            r#" { "b" : [ 1 , -2 , 3.5 , 1e3 , -0.0 , 12345678901234567890 , true , false , null ] , "a" : { } , "c" : [ ] , "Seed" : "" } "#.to_owned(),
+            r#"{"s\u00e9ed":"x","t\"q":"\u0000\n\u2028","seed":null,"password":{"nested":["a"]},"api_key":0}"#.to_owned(),
+            r#"[[{"seed":"s1"}],{"a":[[{"b":{"Encryption_Key":"k1"}}]]},"plain",7]"#.to_owned(),
+            r#""a string alone""#.to_owned(),
+        ];
+        for document in &documents {
+            let mut value: Value = serde_json::from_str(document).unwrap();
+            let expected = redact_document(&mut value, &EVERYWHERE);
+            let (text, found) = redacted_text(document.as_bytes(), &EVERYWHERE).unwrap();
+            assert_eq!(
+                String::from_utf8(text).unwrap(),
+                serde_json::to_string(&value).unwrap(),
+                "{document}"
+            );
+            assert_eq!(
+                (found.named, found.redacted),
+                (expected.named, expected.redacted),
+                "{document}"
+            );
+        }
+        for broken in ["{\"seed\":", "[1,]", "{\"a\":1} trailing", "1e400"] {
+            assert!(
+                redacted_text(broken.as_bytes(), &EVERYWHERE).is_err(),
+                "{broken}"
+            );
+        }
     }
 
     #[test]
