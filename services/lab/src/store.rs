@@ -2139,6 +2139,23 @@ mod tests {
         (release, first)
     }
 
+    /// Queues `change` behind the changes already queued (behind [`hold_the_writer`]'s, they make one batch)
+    /// and returns once it is queued.
+    async fn queue<T: Send + 'static>(
+        store: &Store,
+        change: impl FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> tokio::task::JoinHandle<Result<T, StoreError>> {
+        let before = store.shared.queued();
+        let queued = {
+            let store = store.clone();
+            tokio::spawn(async move { store.write(change).await })
+        };
+        while store.shared.queued() <= before {
+            tokio::task::yield_now().await;
+        }
+        queued
+    }
+
     #[tokio::test]
     async fn a_change_reads_its_own_staged_writes() {
         let store = Store::open(None, &SCHEMA_REF).unwrap();
@@ -2256,41 +2273,24 @@ mod tests {
         let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
         // The first change holds the writer until the others are queued behind it: they are one batch.
         let (release, first) = hold_the_writer(&store).await;
-        type Change = Box<dyn FnOnce(&mut Tx<'_>) -> Result<Vec<bool>, StoreError> + Send>;
-        let spawn_write = |change: Change| {
-            let store = store.clone();
-            tokio::spawn(async move { store.write(change).await })
-        };
-        let kept = spawn_write(Box::new(|tx| {
-            tx.insert(A, b"kept", b"1")?;
-            Ok(Vec::new())
-        }));
-        while store.shared.queued() < 1 {
-            tokio::task::yield_now().await;
-        }
-        let failed = spawn_write(Box::new(|tx| {
+        let kept = queue(&store, |tx| tx.insert(A, b"kept", b"1").map(drop)).await;
+        let failed = queue(&store, |tx| {
             tx.insert(A, b"failed", b"1")?;
-            Err(StoreError::internal("refused"))
-        }));
-        while store.shared.queued() < 2 {
-            tokio::task::yield_now().await;
-        }
-        let panicked = spawn_write(Box::new(|tx| {
+            Err::<(), _>(StoreError::internal("refused"))
+        })
+        .await;
+        let panicked = queue::<()>(&store, |tx| {
             tx.insert(A, b"panicked", b"1")?;
             panic!("a bug inside a change");
-        }));
-        while store.shared.queued() < 3 {
-            tokio::task::yield_now().await;
-        }
-        let reader = spawn_write(Box::new(|tx| {
+        })
+        .await;
+        let reader = queue(&store, |tx| {
             ["first", "kept", "failed", "panicked"]
                 .iter()
                 .map(|key| tx.get(A, key.as_bytes()).map(|v| v.is_some()))
                 .collect::<Result<Vec<bool>, StoreError>>()
-        }));
-        while store.shared.queued() < 4 {
-            tokio::task::yield_now().await;
-        }
+        })
+        .await;
         let syncs = disk.syncs();
         release.send(()).unwrap();
         first.await.unwrap().unwrap();
@@ -2304,6 +2304,48 @@ mod tests {
             .unwrap();
         let keys: Vec<&[u8]> = stored.iter().map(|(k, _)| k.as_slice()).collect();
         assert_eq!(keys, [&b"first"[..], b"kept"]);
+    }
+
+    /// The changes of one batch share the tables they open: a table a change empties after an earlier
+    /// change of the batch opened it is emptied, and the changes after see what it holds then.
+    #[tokio::test]
+    async fn a_table_opened_by_one_change_of_a_batch_is_emptied_by_the_next() {
+        let disk = SimulatedDisk::new();
+        let store = Store::open_simulated(&disk, &SCHEMA_REF).unwrap();
+        let (release, first) = hold_the_writer(&store).await;
+        let filled = queue(&store, |tx| {
+            tx.insert(A, b"a", b"1")?;
+            tx.insert(A, b"b", b"1")?;
+            tx.count(A)
+        })
+        .await;
+        let emptied = queue(&store, |tx| {
+            let removed = tx.clear(A)?;
+            tx.insert(A, b"c", b"2")?;
+            Ok((removed, tx.count(A)?))
+        })
+        .await;
+        let reader = queue(&store, |tx| {
+            let held = ["first", "a", "b", "c"]
+                .iter()
+                .map(|key| tx.get(A, key.as_bytes()).map(|v| v.is_some()))
+                .collect::<Result<Vec<bool>, StoreError>>()?;
+            Ok((held, tx.count(A)?))
+        })
+        .await;
+        release.send(()).unwrap();
+        first.await.unwrap().unwrap();
+        // "first" (the held change's record) and the two new ones.
+        assert_eq!(filled.await.unwrap().unwrap(), 3);
+        assert_eq!(emptied.await.unwrap().unwrap(), (3, 1));
+        assert_eq!(
+            reader.await.unwrap().unwrap(),
+            (vec![false, false, false, true], 1)
+        );
+        let stored = store
+            .read(|r| r.scan(A, b"", Order::Ascending, None))
+            .unwrap();
+        assert_eq!(stored, [(b"c".to_vec(), b"2".to_vec())]);
     }
 
     #[tokio::test]
