@@ -793,7 +793,7 @@ fn release(mut database: Arc<Database>) -> Result<(), Arc<Database>> {
 /// Runs one change of a batch in the batch's transaction: whether it kept something, and how to answer it.
 /// `Err` when applying its writes failed, which fails the whole batch. `tables` are the tables the batch's
 /// changes opened so far: each change uses them and adds the ones it opens, so a table is opened (and
-/// closed, which writes its root into the transaction) once per batch, not once per change.
+/// closed, which records its root in the transaction) once per batch, not once per change.
 fn run_job<'t>(
     txn: &'t redb::WriteTransaction,
     tables: &mut Vec<(Table, WriteTable<'t>)>,
