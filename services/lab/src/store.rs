@@ -483,12 +483,9 @@ impl Store {
     }
 
     fn begin_read(&self, generation: Option<u64>) -> Result<ReadTx, StoreError> {
-        let database = self.shared.database()?;
-        let txn = database
-            .begin_read()
-            .map_err(|e| StoreError::any(e, "starting a read"))?;
         Ok(ReadTx {
-            txn,
+            database: Some(self.shared.database()?),
+            txn: None,
             tables: Vec::new(),
             generation,
         })
@@ -1454,7 +1451,12 @@ type WriteTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
 
 /// A read transaction: a consistent view of the store.
 pub struct ReadTx {
-    txn: redb::ReadTransaction,
+    /// The database the read transaction is begun on, until it is.
+    database: Option<Arc<Database>>,
+    /// The read transaction, begun when the read first opens a table: a read answered from decoded records
+    /// alone ([`Store::read_cached`]) never begins one. It sees the state the read's generation names
+    /// when that generation is still the store's once the read is done.
+    txn: Option<redb::ReadTransaction>,
     tables: Vec<(Table, ReadTable)>,
     /// The committed state this read sees, when it runs under [`Store::read_cached`].
     generation: Option<u64>,
@@ -1467,12 +1469,30 @@ impl ReadTx {
         self.generation
     }
 
+    /// The read transaction, begun now if it was not.
+    fn txn(&mut self) -> Result<&redb::ReadTransaction, StoreError> {
+        if self.txn.is_none() {
+            let begun = self
+                .database
+                .as_ref()
+                .ok_or_else(|| StoreError::internal("a read without its database"))?
+                .begin_read()
+                .map_err(|e| StoreError::any(e, "starting a read"))?;
+            // The transaction holds what it reads; the database handle is not needed any more.
+            self.database = None;
+            return Ok(self.txn.insert(begun));
+        }
+        self.txn
+            .as_ref()
+            .ok_or_else(|| StoreError::internal("a read without its transaction"))
+    }
+
     fn table(&mut self, table: Table) -> Result<&ReadTable, StoreError> {
         if let Some(at) = self.tables.iter().position(|(t, _)| *t == table) {
             return Ok(&self.tables[at].1);
         }
         let opened = self
-            .txn
+            .txn()?
             .open_table(table.definition())
             .map_err(|e| StoreError::any(e, &format!("opening table {}", table.name())))?;
         self.tables.push((table, opened));
@@ -2013,8 +2033,9 @@ mod tests {
         assert_eq!(store.read(|r| r.count(B)).unwrap(), 0);
     }
 
-    /// A read under `read_cached` reuses a record decoded in the same committed state without reading it,
-    /// sees every commit made before it began, and runs again when a commit happens while it runs.
+    /// A read under `read_cached` reuses a record decoded in the same committed state without reading it
+    /// (or beginning a transaction), sees every commit made before it began, and runs again when a commit
+    /// happens while it runs.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cached_reads_see_every_commit_and_rerun_when_one_overlaps() {
         let store = Arc::new(Store::open(None, &SCHEMA_REF).unwrap());
@@ -2046,6 +2067,16 @@ mod tests {
             decodes.load(Ordering::SeqCst),
             1,
             "the same state is not decoded again"
+        );
+        let begun = store
+            .read_cached(|r| {
+                records.get(r, A, b"k", counted)?;
+                Ok(r.txn.is_some())
+            })
+            .unwrap();
+        assert!(
+            !begun,
+            "a read answered from decoded records begins no transaction"
         );
         put("two").await;
         assert_eq!(
