@@ -6,6 +6,7 @@
 //! constant time before anything is decrypted.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aes::cipher::consts::U16;
 use aes::cipher::generic_array::GenericArray;
@@ -37,8 +38,12 @@ pub enum CryptoError {
 /// The two keys of an encrypt-then-MAC seal: one for AES-256-CBC, one for HMAC-SHA256, each also kept
 /// ready to use (the AES key schedule expanded, the HMAC key blocks hashed), so a seal or an open (a state
 /// import opens every sealed seed) does not redo that work.
+/// Cheap to clone: clones share one prepared key (a service's handlers and its store's changes each hold one).
 #[derive(Clone)]
-pub struct SealKey {
+pub struct SealKey(Arc<PreparedKeys>);
+
+/// What a [`SealKey`] holds.
+struct PreparedKeys {
     cipher: aes::Aes256,
     keyed_mac: Hmac<Sha256>,
     /// The derived keys themselves, for the tests of their derivation.
@@ -54,18 +59,18 @@ impl SealKey {
     pub fn from_secret(secret: &[u8], label: &str) -> SealKey {
         let enc = hmac_sha256(secret, &[b"fortimock seal enc\0", label.as_bytes()]);
         let mac = hmac_sha256(secret, &[b"fortimock seal mac\0", label.as_bytes()]);
-        SealKey {
+        SealKey(Arc::new(PreparedKeys {
             cipher: <aes::Aes256 as KeyInit>::new(&enc.into()),
             keyed_mac: new_hmac_sha256(&mac),
             #[cfg(test)]
             enc,
             #[cfg(test)]
             mac,
-        }
+        }))
     }
 
     fn mac_over(&self, iv: &[u8; BLOCK], ciphertext: &[u8]) -> Hmac<Sha256> {
-        let mut mac = self.keyed_mac.clone();
+        let mut mac = self.0.keyed_mac.clone();
         mac.update(iv);
         mac.update(ciphertext);
         mac
@@ -124,7 +129,7 @@ impl Sealed {
 pub fn seal(key: &SealKey, iv: [u8; BLOCK], plaintext: &[u8]) -> Sealed {
     let mut ciphertext = pkcs7_pad(plaintext);
     encrypt_blocks(
-        cbc::Encryptor::<aes::Aes256>::inner_iv_init(key.cipher.clone(), (&iv).into()),
+        cbc::Encryptor::<aes::Aes256>::inner_iv_init(key.0.cipher.clone(), (&iv).into()),
         &mut ciphertext,
     );
     let mac = key
@@ -147,7 +152,7 @@ pub fn open(key: &SealKey, sealed: &Sealed) -> Result<Vec<u8>, CryptoError> {
     check_blocks(&sealed.ciphertext)?;
     let mut plain = sealed.ciphertext.clone();
     decrypt_blocks(
-        cbc::Decryptor::<aes::Aes256>::inner_iv_init(key.cipher.clone(), (&sealed.iv).into()),
+        cbc::Decryptor::<aes::Aes256>::inner_iv_init(key.0.cipher.clone(), (&sealed.iv).into()),
         &mut plain,
     );
     pkcs7_unpad(&mut plain)?;
@@ -347,9 +352,9 @@ mod tests {
     fn labels_give_independent_keys() {
         let a = SealKey::from_secret(b"secret", "seed");
         let b = SealKey::from_secret(b"secret", "push");
-        assert_ne!(a.enc, b.enc);
-        assert_ne!(a.mac, b.mac);
-        assert_ne!(a.enc, a.mac);
+        assert_ne!(a.0.enc, b.0.enc);
+        assert_ne!(a.0.mac, b.0.mac);
+        assert_ne!(a.0.enc, a.0.mac);
         let sealed = seal(&a, [0; 16], b"payload");
         assert_eq!(open(&b, &sealed), Err(CryptoError::BadMac));
         assert_eq!(format!("{a:?}"), "SealKey(<redacted>)");
@@ -377,7 +382,7 @@ mod tests {
         let iv = [3; 16];
         let mut ciphertext = [0u8; 16].to_vec();
         encrypt_blocks(
-            cbc::Encryptor::<aes::Aes256>::new((&key.enc).into(), (&iv).into()),
+            cbc::Encryptor::<aes::Aes256>::new((&key.0.enc).into(), (&iv).into()),
             &mut ciphertext,
         );
         let mac = key
