@@ -120,17 +120,20 @@ async fn process(
 ) -> Result<HttpResponse, FtmError> {
     let body = read_softtoken_body(&request, payload.into_inner()).await?;
     let inbound = lab::softtoken::parse_inbound(&body)?;
+    // Each message's work is boxed, so this future, which actix boxes per request, stays under 1 KB: glibc
+    // serves a larger block from its large bins and merges its fast bins first (2% of a poll's CPU, 5% of a
+    // provision's HTTP worker in a profile). Two small boxes cost less.
     let type_name = inbound.type_name().to_owned();
     match type_name.as_str() {
         ProvisionRequest::TYPE => {
             let message = inbound
                 .decode::<ProvisionRequest>()
                 .map_err(Fault::Refused)?;
-            provision(&state, &request, message).await
+            Box::pin(provision(&state, &request, message)).await
         }
         PollingRequest::TYPE => {
             let message = inbound.decode::<PollingRequest>().map_err(Fault::Refused)?;
-            poll(&state, &request, message).await
+            Box::pin(poll(&state, &request, message)).await
         }
         name if FORWARDED_TYPES.contains(&name) => {
             // ftm's own scenarios (a status, a delay) apply before forwarding; forticare's errors are
@@ -141,12 +144,12 @@ async fn process(
                 license_code: import.as_ref().map(|i| i.license_activation_code.as_str()),
                 ..Trigger::new(ActivationLicenseRequest::TYPE)
             };
-            if let Some(fired) = scenario::fire(&request, &trigger).await
+            if let Some(fired) = Box::pin(scenario::fire(&request, &trigger)).await
                 && let ScenarioAction::Status(status) = fired.action
             {
                 return Err(Fault::scenario(&fired, ActivationLicenseRequest::TYPE, status).into());
             }
-            forward(&state, name.to_owned(), body.to_vec()).await
+            Box::pin(forward(&state, name.to_owned(), body.to_vec())).await
         }
         other => {
             let accepted: Vec<&str> = LOCAL_TYPES
@@ -261,7 +264,14 @@ async fn provision(
         specs.push(spec);
     }
     // Scenarios fire on well-formed requests only: a refused one does not use up a scenario's `times`.
-    let fired = token_scenario(http, TYPE, &cluster[0], &request.tokens, |t| &t.token).await?;
+    let fired = Box::pin(token_scenario(
+        http,
+        TYPE,
+        &cluster[0],
+        &request.tokens,
+        |t| &t.token,
+    ))
+    .await?;
     let query = OwnershipQuery {
         appliances: cluster.clone(),
         tokens: specs.iter().flatten().map(|s| s.token.clone()).collect(),
@@ -283,9 +293,7 @@ async fn provision(
         .collect();
     let requester = &cluster[0];
     let now = state.clock.now();
-    let minted = state
-        .escrow
-        .provision(requester.clone(), items, now)
+    let minted = Box::pin(state.escrow.provision(requester.clone(), items, now))
         .await
         .map_err(Fault::storage(TYPE))?;
     let minted: HashMap<&TokenSerial, _> = minted.iter().map(|s| (&s.token, s)).collect();
