@@ -121,8 +121,8 @@ async fn process(
     let body = read_softtoken_body(&request, payload.into_inner()).await?;
     let inbound = lab::softtoken::parse_inbound(&body)?;
     // Each message's work is boxed, so this future, which actix boxes per request, stays under 1 KB: glibc
-    // serves a larger block from its large bins and merges its fast bins first (2% of a poll's CPU, 5% of a
-    // provision's HTTP worker in a profile). Two small boxes cost less.
+    // serves a larger block from its large bins and merges its fast bins first (measured: 1.6 to 1.8% of a
+    // poll's samples while this future was 2.6 KB, 0.28% since). Two small boxes cost less.
     let type_name = inbound.type_name().to_owned();
     match type_name.as_str() {
         ProvisionRequest::TYPE => {
