@@ -364,13 +364,16 @@ pub fn settings() -> Vec<Arg> {
         .cloned()
         .unwrap_or_else(|| Command::new("up"));
     up.get_arguments()
-        .filter(|arg| {
-            !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version)
-                && arg.get_long() != Some("config")
-                && arg.get_long().is_some()
-        })
+        .filter(|arg| is_setting(arg))
         .cloned()
         .collect()
+}
+
+/// Whether an argument of `fortimock up` is a setting: it has a long name, and is not `--help`, `--version`
+/// or the global `--config`.
+fn is_setting(arg: &Arg) -> bool {
+    !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version)
+        && arg.get_long().is_some_and(|long| long != "config")
 }
 
 /// Every key a config file may set: the long names of `fortimock up`'s settings.
@@ -385,9 +388,8 @@ fn keys_of(command: &Command) -> Vec<String> {
         .find_subcommand("up")
         .into_iter()
         .flat_map(Command::get_arguments)
-        .filter(|arg| !matches!(arg.get_action(), ArgAction::Help | ArgAction::Version))
+        .filter(|arg| is_setting(arg))
         .filter_map(Arg::get_long)
-        .filter(|long| *long != "config")
         .map(str::to_owned)
         .collect()
 }
