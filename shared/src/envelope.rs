@@ -29,20 +29,50 @@ pub trait Message: Serialize + DeserializeOwned {
 pub struct Envelope<T>(pub T);
 
 impl<T: Message> Envelope<T> {
-    /// The wire bytes of `message`.
+    /// The wire bytes of `message`, in a buffer of exactly their length.
+    ///
+    /// They are written into this thread's scratch buffer, which keeps the largest size it has needed, and
+    /// copied out once: one allocation of the right size per answer, where writing into a fresh `Vec`
+    /// grows it several times (each growth a copy, and for answers past 1 KB an allocation that makes
+    /// glibc merge its small free blocks first). The journal keeps the bytes, so their size matters too.
     pub fn to_vec(message: &T) -> Vec<u8> {
-        // Room for a typical answer from the start (serde_json starts at 128 bytes and doubles).
-        let mut bytes = Vec::with_capacity(1024);
-        // Serializing plain structs of strings and numbers into a Vec cannot fail.
-        match serde_json::to_writer(
-            &mut bytes,
-            &Outer {
-                d: Tagged::new(message),
-            },
-        ) {
-            Ok(()) => bytes,
-            Err(_) => Vec::new(),
-        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => {
+                scratch.clear();
+                write_message(&mut scratch, message);
+                let bytes = scratch.to_vec();
+                // A buffer grown by one huge answer is not kept for the thread's lifetime.
+                if scratch.capacity() > MAX_SCRATCH_KEPT {
+                    *scratch = Vec::new();
+                }
+                bytes
+            }
+            // Only if serializing a message serialized another on the same thread; never shared.
+            Err(_) => {
+                let mut bytes = Vec::with_capacity(1024);
+                write_message(&mut bytes, message);
+                bytes
+            }
+        })
+    }
+}
+
+/// Largest scratch buffer a thread keeps between answers (a 5,000-token answer is about 700 KB).
+const MAX_SCRATCH_KEPT: usize = 256 * 1024;
+
+thread_local! {
+    /// Where [`Envelope::to_vec`] writes an answer before copying it out.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// `message` in its envelope, written at the end of `bytes` (left empty on the impossible failure:
+/// serializing plain structs of strings and numbers into a `Vec` cannot fail).
+fn write_message<T: Message>(bytes: &mut Vec<u8>, message: &T) {
+    let outer = Outer {
+        d: Tagged::new(message),
+    };
+    if serde_json::to_writer(&mut *bytes, &outer).is_err() {
+        bytes.clear();
     }
 }
 

@@ -556,9 +556,13 @@ async fn around_request(
     };
     let (request, response) = response.into_parts();
     let (response, body) = response.into_parts();
-    let body = actix_web::body::to_bytes(body)
-        .await
-        .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?;
+    // An answer held whole (every answer fortimock makes) is taken as it is; `to_bytes` would copy it.
+    let body = match body.try_into_bytes() {
+        Ok(bytes) => bytes,
+        Err(body) => actix_web::body::to_bytes(body)
+            .await
+            .map_err(|e| actix_web::error::ErrorInternalServerError(e.into().to_string()))?,
+    };
     let (message_type, result) = outcome.map(|o| (o.message_type, o.result)).unzip();
     journal.record(Exchange {
         time: control.clock.now(),
