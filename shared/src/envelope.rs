@@ -385,6 +385,34 @@ mod tests {
         );
     }
 
+    /// The thread's scratch buffer is reused: a short answer after a long one holds only its own bytes,
+    /// in a buffer of exactly their length (the journal keeps it), and one past the size the buffer keeps
+    /// comes out whole too.
+    #[test]
+    fn each_answer_is_its_own_bytes_sized_exactly() {
+        let ping = |serial: String| Ping {
+            serial_number: serial,
+            count: 1,
+        };
+        for serial in [
+            "L".repeat(5_000),
+            "FGT1".to_owned(),
+            "H".repeat(MAX_SCRATCH_KEPT + 1),
+            "FGT2".to_owned(),
+        ] {
+            let bytes = Envelope::to_vec(&ping(serial.clone()));
+            assert_eq!(
+                bytes,
+                format!(
+                    r#"{{"d":{{"__type":"SoftToken.Ping","serial_number":"{serial}","count":1}}}}"#
+                )
+                .into_bytes()
+            );
+            assert_eq!(bytes.capacity(), bytes.len());
+        }
+        SCRATCH.with(|scratch| assert!(scratch.borrow().capacity() <= MAX_SCRATCH_KEPT));
+    }
+
     #[test]
     fn round_trips_through_envelope() {
         let ping = Ping {

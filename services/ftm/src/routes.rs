@@ -426,8 +426,14 @@ async fn poll(
         .token_states(&serials)
         .map_err(Fault::storage(TYPE))?;
     let now = state.clock.now();
-    let mut tokens = Vec::with_capacity(request.tokens.len());
-    for ((wire, serial), token_state) in request.tokens.iter().zip(&serials).zip(&token_states) {
+    let PollingRequest {
+        header,
+        tokens: wire_tokens,
+    } = request;
+    let asked = wire_tokens.len();
+    let mut tokens = Vec::with_capacity(asked);
+    // Each token's serial as sent is moved into its answer, not copied.
+    for ((wire, serial), token_state) in wire_tokens.into_iter().zip(&serials).zip(&token_states) {
         let refused =
             matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, &wire.token));
         let found = serial
@@ -442,7 +448,7 @@ async fn poll(
                 &TOKEN_NOT_OWNED
             };
             tokens.push(PolledToken {
-                token: wire.token.clone(),
+                token: wire.token,
                 license: None,
                 status: TokenStatus::Unknown.as_str().to_owned(),
                 reg_id: None,
@@ -459,8 +465,8 @@ async fn poll(
             .filter(|_| carried)
             .and_then(|s| s.activation.as_ref());
         tokens.push(PolledToken {
-            token: wire.token.clone(),
-            license: ownership.license.as_ref().map(ToString::to_string),
+            token: wire.token,
+            license: ownership.license.as_ref().map(|l| l.as_str().to_owned()),
             status: status.as_str().to_owned(),
             reg_id: activation.map(|a| a.reg_id.clone()),
             os_ver: activation.map(|a| a.os_ver.clone()),
@@ -474,12 +480,12 @@ async fn poll(
         .filter(|t| t.status == TokenStatus::Activated.as_str())
         .count();
     let response = PollingResponse {
-        header: reply_header(&request.header, &cluster[0], &answer),
+        header: reply_header(&header, &cluster[0], &answer),
         error: (valid == 0).then(|| NO_VALID_TOKEN.wire_error()),
         result: 0,
         tokens,
     };
-    let result = format!("{activated} of {} activated", request.tokens.len());
+    let result = format!("{activated} of {asked} activated");
     Ok(reply(
         &response,
         TYPE,
