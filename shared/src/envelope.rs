@@ -31,38 +31,15 @@ pub struct Envelope<T>(pub T);
 impl<T: Message> Envelope<T> {
     /// The wire bytes of `message`, in a buffer of exactly their length.
     ///
-    /// They are written into this thread's scratch buffer, which keeps the largest size it has needed, and
-    /// copied out once: one allocation of the right size per answer, where writing into a fresh `Vec`
-    /// grows it several times (each growth a copy, and for answers past 1 KB an allocation that makes
-    /// glibc merge its small free blocks first). The journal keeps the bytes, so their size matters too.
+    /// They are written into this thread's scratch buffer (the crate's `scratch` module) and copied out
+    /// once, at their exact size: writing into a fresh `Vec` grew it several times, each growth a copy. The
+    /// journal keeps the bytes, so their size matters too.
     pub fn to_vec(message: &T) -> Vec<u8> {
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => {
-                scratch.clear();
-                write_message(&mut scratch, message);
-                let bytes = scratch.to_vec();
-                // A buffer grown by one huge answer is not kept for the thread's lifetime.
-                if scratch.capacity() > MAX_SCRATCH_KEPT {
-                    *scratch = Vec::new();
-                }
-                bytes
-            }
-            // Only if serializing a message serialized another on the same thread; never shared.
-            Err(_) => {
-                let mut bytes = Vec::with_capacity(1024);
-                write_message(&mut bytes, message);
-                bytes
-            }
+        crate::scratch::with_buffer(|buffer| {
+            write_message(buffer, message);
+            buffer.to_vec()
         })
     }
-}
-
-/// Largest scratch buffer a thread keeps between answers (a 5,000-token answer is about 700 KB).
-const MAX_SCRATCH_KEPT: usize = 256 * 1024;
-
-thread_local! {
-    /// Where [`Envelope::to_vec`] writes an answer before copying it out.
-    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `message` in its envelope, written at the end of `bytes` (left empty on the impossible failure:
@@ -397,7 +374,7 @@ mod tests {
         for serial in [
             "L".repeat(5_000),
             "FGT1".to_owned(),
-            "H".repeat(MAX_SCRATCH_KEPT + 1),
+            "H".repeat(crate::scratch::MAX_KEPT + 1),
             "FGT2".to_owned(),
         ] {
             let bytes = Envelope::to_vec(&ping(serial.clone()));
@@ -410,7 +387,6 @@ mod tests {
             );
             assert_eq!(bytes.capacity(), bytes.len());
         }
-        SCRATCH.with(|scratch| assert!(scratch.borrow().capacity() <= MAX_SCRATCH_KEPT));
     }
 
     #[test]

@@ -81,30 +81,14 @@ impl SecretFields {
     /// Whether `text` holds one of these names somewhere, in any ASCII letter case (an empty name is in
     /// every text).
     fn found_in(&self, text: &[u8]) -> bool {
-        let search = |lowered: &[u8]| {
+        // Lowercased into this thread's scratch buffer: no allocation per body on the hot path.
+        crate::scratch::with_buffer(|lowered| {
+            lowered.extend(text.iter().map(u8::to_ascii_lowercase));
             self.finders
                 .iter()
                 .any(|finder| finder.find(lowered).is_some())
-        };
-        // The text is lowercased into this thread's buffer: no allocation per body on the hot path.
-        LOWERED.with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut lowered) => {
-                lowered.clear();
-                lowered.extend(text.iter().map(u8::to_ascii_lowercase));
-                let found = search(&lowered);
-                if lowered.capacity() > MAX_BODY_KEPT {
-                    *lowered = Vec::new();
-                }
-                found
-            }
-            Err(_) => search(&text.to_ascii_lowercase()),
         })
     }
-}
-
-thread_local! {
-    /// Where [`SecretFields::found_in`] lowercases a text before searching it.
-    static LOWERED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`SECRET_FIELDS`], everywhere.

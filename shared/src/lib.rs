@@ -65,6 +65,7 @@ pub mod provision;
 pub mod push;
 pub mod scenario;
 mod schema;
+mod scratch;
 pub mod seed;
 pub mod state;
 pub mod time;
