@@ -135,26 +135,36 @@ impl Pinning {
     }
 
     /// Moves every thread of this process (and so everything it starts later without `taskset`) to the
-    /// generator's CPU.
+    /// generator's CPU. `taskset -a` lists the threads and then moves each: a thread that ends in between
+    /// (the start phase's helpers wind down at about this time) fails it, so it is tried again a few times
+    /// on the threads there are then.
     pub(crate) fn pin_self(&self) -> anyhow::Result<()> {
+        const ATTEMPTS: usize = 5;
         let Some(cpu) = self.generator_cpu else {
             return Ok(());
         };
-        let status = Command::new("taskset")
-            .args([
-                "-a",
-                "-p",
-                "-c",
-                &cpu.to_string(),
-                &std::process::id().to_string(),
-            ])
-            .stdout(Stdio::null())
-            .status()
-            .context("running taskset")?;
-        if !status.success() {
-            bail!("`taskset -a -p -c {cpu}` on the bench failed");
+        let mut refusal = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let output = Command::new("taskset")
+                .args([
+                    "-a",
+                    "-p",
+                    "-c",
+                    &cpu.to_string(),
+                    &std::process::id().to_string(),
+                ])
+                .stdin(Stdio::null())
+                .output()
+                .context("running taskset")?;
+            if output.status.success() {
+                return Ok(());
+            }
+            refusal = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            if attempt < ATTEMPTS {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
         }
-        Ok(())
+        bail!("`taskset -a -p -c {cpu}` on the bench failed {ATTEMPTS} times, last: {refusal}")
     }
 
     /// One line for the report.
