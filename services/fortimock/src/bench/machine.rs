@@ -139,7 +139,7 @@ impl Pinning {
     /// (the start phase's helpers wind down at about this time) fails it, so it is tried again a few times
     /// on the threads there are then.
     pub(crate) fn pin_self(&self) -> anyhow::Result<()> {
-        const ATTEMPTS: usize = 5;
+        const ATTEMPTS: usize = 10;
         let Some(cpu) = self.generator_cpu else {
             return Ok(());
         };
@@ -161,7 +161,7 @@ impl Pinning {
             }
             refusal = String::from_utf8_lossy(&output.stderr).trim().to_owned();
             if attempt < ATTEMPTS {
-                std::thread::sleep(std::time::Duration::from_millis(50));
+                super::process::wait_a_little();
             }
         }
         bail!("`taskset -a -p -c {cpu}` on the bench failed {ATTEMPTS} times, last: {refusal}")
