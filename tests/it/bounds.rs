@@ -92,29 +92,43 @@ async fn an_idle_keep_alive_connection_is_closed_by_the_server() {
 
 #[tokio::test]
 async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
-    // The flood holds ftm past its cap only until its time is up: long enough that a machine busy with
-    // the rest of the test suite still gets the checks below in before it.
-    let suite = bounded_suite(10).await;
+    const TIME_LIMIT_SECS: u64 = 10;
+    let suite = bounded_suite(TIME_LIMIT_SECS).await;
     let ftm = address(&suite, "ftm");
-    // Connections that have not sent a byte yet count as much as trickling ones: they hold ftm past its cap
-    // until their time is up.
+    // The flood holds ftm past its cap until its time is up. A machine too busy to send the flood and the
+    // request that must be shed within that time cannot tell, and the flood is sent again (it times out and
+    // closes meanwhile); the answer is judged only when it came in time.
     let mut flood = Vec::new();
-    for _ in 0..60 {
-        flood.push(TcpStream::connect(&ftm).await.unwrap());
+    let mut attempts = Vec::new();
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        // Connections that have not sent a byte yet count as much as trickling ones.
+        flood.clear();
+        for _ in 0..60 {
+            flood.push(TcpStream::connect(&ftm).await.unwrap());
+        }
+        for _ in 0..60 {
+            flood.push(trickle(&ftm).await);
+        }
+        // ftm itself sheds what it cannot serve with 503 rather than queueing it.
+        let busy = suite
+            .client
+            .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
+            .send()
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        if elapsed >= Duration::from_secs(TIME_LIMIT_SECS) {
+            attempts.push(format!("{} after {elapsed:?}", busy.status()));
+            continue;
+        }
+        assert_eq!(busy.status(), 503, "after {elapsed:?}");
+        let body: serde_json::Value = busy.json().await.unwrap();
+        assert_eq!(body["error_id"], "http.busy");
+        attempts.clear();
+        break;
     }
-    for _ in 0..60 {
-        flood.push(trickle(&ftm).await);
-    }
-    // ftm itself sheds what it cannot serve with 503 rather than queueing it.
-    let busy = suite
-        .client
-        .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(busy.status(), 503);
-    let body: serde_json::Value = busy.json().await.unwrap();
-    assert_eq!(body["error_id"], "http.busy");
+    assert!(attempts.is_empty(), "never in time: {attempts:?}");
     // Every other service answers at once.
     for service in ["forticare", "push", "phone", "appliance"] {
         let response = suite
