@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::header::RequestHeader;
+use crate::strict::Strict;
 
 /// A SoftToken message type: its wire name and its fields.
 pub trait Message: Serialize + DeserializeOwned {
@@ -229,7 +230,7 @@ impl Inbound {
             Body::Text(text) => {
                 // The common case, a well-formed message, decodes from the text in one pass (`__type` is a
                 // field no message has, so it is skipped); anything else is decoded again from a document.
-                if let Ok(message) = serde_json::from_str::<T>(&text) {
+                if let Ok(message) = crate::strict::from_str::<T>(&text) {
                     return Ok(message);
                 }
                 match serde_json::from_str::<Value>(&text) {
@@ -240,7 +241,7 @@ impl Inbound {
             Body::Document(body) => body,
         };
         let body = Value::Object(body);
-        if let Ok(message) = T::deserialize(&body) {
+        if let Ok(message) = T::deserialize(Strict(&body)) {
             return Ok(message);
         }
         if T::APPLIANCE_HEADER {
@@ -265,7 +266,7 @@ fn without_type(
 fn decode_located<'de, D: Deserialize<'de>, T: Message>(
     body: impl Deserializer<'de>,
 ) -> Result<D, EnvelopeError> {
-    serde_path_to_error::deserialize(body).map_err(|e| {
+    serde_path_to_error::deserialize(Strict(body)).map_err(|e| {
         let path = e.path().to_string();
         let detail = e.into_inner().to_string();
         let detail = if path == "." {
@@ -482,6 +483,28 @@ mod one_pass_tests {
         }
         // And the common case takes the one pass.
         let common = format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}}"#);
+        assert!(Inbound::parse(common.as_bytes()).is_ok());
+        // An array standing for an object inside the message is refused on both paths, with its place.
+        for (body, place) in [
+            (
+                r#"{"d":{"__type":"SoftToken.PollingRequest","serial_number":"FGT60E0000000001","tokens":[["FTKMOB0000000001"]]}}"#,
+                "tokens[0]",
+            ),
+            (
+                r#"{"d":{"__type":"SoftToken.PollingRequest","serial_number":"FGT60E0000000001","__clustered_sns":[["FGT60E0000000002"]],"tokens":[]}}"#,
+                "__clustered_sns[0]",
+            ),
+        ] {
+            let error = Inbound::parse(body.as_bytes())
+                .and_then(Inbound::decode::<PollingRequest>)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains(place) && error.contains("invalid type: sequence"),
+                "{body}: {error}"
+            );
+            both::<PollingRequest>(body);
+        }
         let inbound = Inbound::parse(common.as_bytes()).unwrap();
         assert!(matches!(inbound.body, Body::Text(_)), "{inbound:?}");
     }

@@ -34,9 +34,47 @@ pub struct RequestHeader {
 }
 
 /// One `__clustered_sns` entry of a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterMember {
     pub sn: String,
+}
+
+/// Read from an object only. Messages take the header through serde's `flatten`, which buffers its fields
+/// where [`crate::strict::Strict`] does not reach, and a derived struct would read `["FGT1"]` as its
+/// fields in order; so the one struct inside the header refuses an array itself.
+impl<'de> Deserialize<'de> for ClusterMember {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ClusterMember, D::Error> {
+        struct Member;
+
+        impl<'de> serde::de::Visitor<'de> for Member {
+            type Value = ClusterMember;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("struct ClusterMember")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<ClusterMember, A::Error> {
+                let mut sn: Option<String> = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    if key == "sn" {
+                        if sn.is_some() {
+                            return Err(serde::de::Error::duplicate_field("sn"));
+                        }
+                        sn = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                let sn = sn.ok_or_else(|| serde::de::Error::missing_field("sn"))?;
+                Ok(ClusterMember { sn })
+            }
+        }
+
+        deserializer.deserialize_struct("ClusterMember", &["sn"], Member)
+    }
 }
 
 /// The header of an appliance response.

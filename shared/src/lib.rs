@@ -68,6 +68,7 @@ mod schema;
 mod scratch;
 pub mod seed;
 pub mod state;
+pub mod strict;
 pub mod time;
 pub mod timeline;
 pub mod token_transfer;

@@ -128,6 +128,12 @@ async fn each_kind_of_bad_body_gets_a_clear_error_and_changes_nothing() {
             "protocol.invalid-message",
             "sn",
         ),
+        // An array standing for an object inside the message: serde alone would read it positionally.
+        (
+            import(json!({"__clustered_sns": [["FGVM01TM00000001"]]})),
+            "protocol.invalid-message",
+            "invalid type: sequence",
+        ),
     ];
     for (body, error_id, mentions) in cases {
         let (status, answer) = suite.post_process(FORTICARE, body.clone()).await;
@@ -220,6 +226,35 @@ async fn an_array_where_an_object_belongs_is_refused_on_every_service_and_change
                 .as_str()
                 .unwrap()
                 .contains("expected a JSON object, not an array"),
+            "{answer}"
+        );
+    }
+    // An array standing for an object anywhere inside the body is refused as well.
+    let nested = [
+        (
+            "ftm",
+            paths::ADMIN_SCENARIOS,
+            json!({"status": 503, "match": ["SoftToken.PollingRequest", "FGVM01TM00000009"]}),
+        ),
+        (
+            "forticare",
+            paths::ADMIN_SCENARIOS,
+            json!({"error": "forticare.import.code-invalid", "match": [["x"]]}),
+        ),
+    ];
+    for (service, path, body) in nested {
+        let (status, answer) = suite.admin_post(service, path, &body).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{service} {path}: {answer}"
+        );
+        assert_eq!(answer["error_id"], "admin.body.invalid", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid type: sequence, expected struct ScenarioMatch"),
             "{answer}"
         );
     }

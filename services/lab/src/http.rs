@@ -224,14 +224,15 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
                 .map_or(ADMIN_JSON_LIMIT, |limit| limit.0);
             let body = read_body(&request, payload, limit).await?;
             // Every body of fortimock's own API is an object; serde would take an array as a struct's
-            // fields in order (`["mail", 25]`), so one is refused here, for every endpoint.
+            // fields in order (`["mail", 25]`), so one is refused here, for every endpoint, and one
+            // standing for an object anywhere inside is refused by the strict reading.
             if body.trim_ascii_start().first() == Some(&b'[') {
                 return Err(ApiError::bad_request(
                     "admin.body.invalid",
                     "the request body was refused: expected a JSON object, not an array",
                 ));
             }
-            serde_json::from_slice(&body).map(Json).map_err(|e| {
+            protocol::strict::from_slice(&body).map(Json).map_err(|e| {
                 ApiError::bad_request(
                     "admin.body.invalid",
                     format!("the request body was refused: {e}"),
