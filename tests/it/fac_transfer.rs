@@ -148,6 +148,8 @@ async fn ftm_transfer_endpoints_refuse_bad_input_in_their_shape_and_change_nothi
         json!({"sn": serial, "tokens": [{"token": token, "seed": "not-a-seed", "type": "totp", "period": 30, "digits": 6, "counter": 1}], "reg_id": "r", "hmac": "00"}).to_string(),
         json!({"sn": serial, "tokens": [{"token": "FTKMOB-NOPE", "seed": seed, "type": "totp", "period": 30, "digits": 6, "counter": 1}], "reg_id": "r", "hmac": "00"}).to_string(),
         json!({"sn": serial, "tokens": [{"token": token, "seed": seed, "type": "totp", "period": "thirty", "digits": 6, "counter": 1}], "reg_id": "r", "hmac": "00"}).to_string(),
+        // A token given as an array of its fields, which serde alone would read in order.
+        json!({"sn": serial, "tokens": [[token, seed, "totp", 30, 6, 1]], "reg_id": "r", "hmac": "00"}).to_string(),
     ];
     for body in &bad_start {
         let (status, answer) = ftm_raw(&suite, paths::TOKEN_TRANSFER_START, body).await;

@@ -545,7 +545,7 @@ async fn sms_sink(
     let bytes = lab::http::read_body(&http, payload.into_inner(), lab::http::ADMIN_JSON_LIMIT)
         .await
         .map_err(ApiError::from)?;
-    let body: SmsSubmit = match serde_json::from_slice(&bytes) {
+    let body: SmsSubmit = match protocol::strict::from_slice(&bytes) {
         Ok(body) => body,
         Err(e) => {
             return Ok(refuse(

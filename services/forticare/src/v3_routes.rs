@@ -382,7 +382,7 @@ async fn issue(
         serde_urlencoded::from_bytes(&body)
             .map_err(|e| oauth_refusal(&modeled::OAUTH_INVALID_REQUEST, &format!("({e})")))?
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        protocol::strict::from_slice(&body).map_err(|e| {
             oauth_refusal(
                 &modeled::OAUTH_INVALID_REQUEST,
                 &format!("(the body is not the JSON object documented: {e})"),

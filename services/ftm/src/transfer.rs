@@ -192,7 +192,8 @@ async fn read_request<T: DeserializeOwned>(
     if !document.is_object() {
         return Err(bad_request(endpoint, "the body is not a JSON object"));
     }
-    serde_json::from_value(document).map_err(|e| bad_request(endpoint, without_values(&e)))
+    T::deserialize(protocol::strict::Strict(document))
+        .map_err(|e| bad_request(endpoint, without_values(&e)))
 }
 
 fn sha256_hex(text: &str) -> String {

@@ -176,7 +176,8 @@ pub fn new_phone_from_json(body: Value) -> Result<NewPhone, IdentityError> {
             )));
         }
     }
-    serde_json::from_value(body).map_err(|e| IdentityError::BadRequest(e.to_string()))
+    <NewPhone as serde::Deserialize>::deserialize(protocol::strict::Strict(body))
+        .map_err(|e| IdentityError::BadRequest(e.to_string()))
 }
 
 /// The identity a `POST /phones` asks for, with defaults filled in. The name is checked separately, as the

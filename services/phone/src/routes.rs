@@ -187,7 +187,7 @@ async fn json_body<T: serde::de::DeserializeOwned>(
     let body = read_body(request, payload.into_inner(), ADMIN_JSON_LIMIT)
         .await
         .map_err(ApiError::from)?;
-    serde_json::from_slice(&body)
+    protocol::strict::from_slice(&body)
         .map_err(|e| IdentityError::BadRequest(format!("the request body was refused: {e}")).into())
 }
 

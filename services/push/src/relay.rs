@@ -336,7 +336,7 @@ pub fn decode_registration(registration_id: &str, body: &[u8]) -> Result<Registr
             ),
         ));
     }
-    let registration: DeviceRegistration = serde_json::from_slice(body).map_err(|e| {
+    let registration: DeviceRegistration = protocol::strict::from_slice(body).map_err(|e| {
         Refusal::bad_request(format!(
             "the body is not a device registration {{\"platform\": \"android\" or \"ios\", \
              \"webhook\": optional URL}}: {e}"

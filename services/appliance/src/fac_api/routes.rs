@@ -227,7 +227,8 @@ impl Call<'_> {
     fn body<T: DeserializeOwned>(&self) -> Result<T, FacApiError> {
         let value: Value = serde_json::from_slice(&self.body)
             .map_err(|_| FacApiError::BadRequest(protocol::fac_rest::INVALID_JSON.to_owned()))?;
-        serde_json::from_value(value).map_err(|e| FacApiError::BadRequest(e.to_string()))
+        T::deserialize(protocol::strict::Strict(value))
+            .map_err(|e| FacApiError::BadRequest(e.to_string()))
     }
 
     fn only(&self, allowed: &'static [&'static str]) -> Result<(), FacApiError> {

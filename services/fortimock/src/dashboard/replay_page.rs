@@ -60,7 +60,7 @@ async fn replay_run(
     let body = read_body(&request, payload.into_inner(), MAX_PASTE_BYTES)
         .await
         .map_err(ApiError::from)?;
-    let form: ReplayForm = serde_json::from_slice(&body).map_err(|e| {
+    let form: ReplayForm = protocol::strict::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "dashboard.replay.form",
             format!("expected {{\"log\": \"…\", \"arm\": false}}: {e}"),

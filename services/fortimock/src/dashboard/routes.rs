@@ -251,7 +251,7 @@ async fn import_state(
     let body = read_body(&request, payload.into_inner(), lab::state::MAX_STATE_BYTES)
         .await
         .map_err(ApiError::from)?;
-    let bundle: Bundle = serde_json::from_slice(&body).map_err(|e| {
+    let bundle: Bundle = protocol::strict::from_slice(&body).map_err(|e| {
         ApiError::bad_request(
             "dashboard.state.not-a-bundle",
             format!("not a fortimock state bundle: {e}"),
