@@ -95,12 +95,14 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
     const TIME_LIMIT_SECS: u64 = 10;
     let suite = bounded_suite(TIME_LIMIT_SECS).await;
     let ftm = address(&suite, "ftm");
-    // The flood holds ftm past its cap until its time is up. A machine too busy to send the flood and the
-    // request that must be shed within that time cannot tell, and the flood is sent again (it times out and
-    // closes meanwhile); the answer is judged only when it came in time.
+    // The flood holds ftm past its cap until its time is up. The server counts a connection when it takes
+    // it from the kernel, which on a busy machine comes a little after the client's `connect` returned: a
+    // request that came before then is served, so ftm is asked again until it sheds. A machine too busy to
+    // send the flood and get the shedding answer within that time cannot tell, and the flood is sent again
+    // (it times out and closes meanwhile); the answer is judged only when it came in time.
     let mut flood = Vec::new();
     let mut attempts = Vec::new();
-    for _ in 0..3 {
+    'flooding: for _ in 0..3 {
         let started = std::time::Instant::now();
         // Connections that have not sent a byte yet count as much as trickling ones.
         flood.clear();
@@ -110,25 +112,32 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
         for _ in 0..60 {
             flood.push(trickle(&ftm).await);
         }
-        // ftm itself sheds what it cannot serve with 503 rather than queueing it.
-        let busy = suite
-            .client
-            .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
-            .send()
-            .await
-            .unwrap();
-        let elapsed = started.elapsed();
-        if elapsed >= Duration::from_secs(TIME_LIMIT_SECS) {
-            attempts.push(format!("{} after {elapsed:?}", busy.status()));
-            continue;
+        let mut answers = Vec::new();
+        loop {
+            // ftm itself sheds what it cannot serve with 503 rather than queueing it.
+            let busy = suite
+                .client
+                .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
+                .send()
+                .await
+                .unwrap();
+            let elapsed = started.elapsed();
+            answers.push(format!("{} after {elapsed:?}", busy.status()));
+            if elapsed >= Duration::from_secs(TIME_LIMIT_SECS) {
+                attempts.push(answers);
+                continue 'flooding;
+            }
+            if busy.status() == 503 {
+                let body: serde_json::Value = busy.json().await.unwrap();
+                assert_eq!(body["error_id"], "http.busy");
+                attempts.clear();
+                break 'flooding;
+            }
+            assert_eq!(busy.status(), 200, "{answers:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        assert_eq!(busy.status(), 503, "after {elapsed:?}");
-        let body: serde_json::Value = busy.json().await.unwrap();
-        assert_eq!(body["error_id"], "http.busy");
-        attempts.clear();
-        break;
     }
-    assert!(attempts.is_empty(), "never in time: {attempts:?}");
+    assert!(attempts.is_empty(), "never shed in time: {attempts:?}");
     // Every other service answers at once.
     for service in ["forticare", "push", "phone", "appliance"] {
         let response = suite
@@ -154,14 +163,23 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
         shed > 0 && shed + timed_out == flood.len(),
         "{shed} shed, {timed_out} timed out"
     );
-    // And ftm serves again.
-    let response = suite
-        .client
-        .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    // And ftm serves again, once it has let the closed connections go (the server counts one off when it
+    // has dropped it, a moment after its socket closed).
+    let mut statuses = Vec::new();
+    loop {
+        let response = suite
+            .client
+            .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 200 {
+            break;
+        }
+        assert!(statuses.len() < 100, "ftm never served again: {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     suite.stop().await;
 }
 
