@@ -49,8 +49,12 @@ const STORE_FORMAT: &str = "fortimock-store/1";
 const MARKER: TableDefinition<'static, &'static str, &'static str> =
     TableDefinition::new("fortimock");
 
-/// redb's page cache per database; its default (1 GiB) is far more than a lab needs.
-const CACHE_BYTES: usize = 8 * 1024 * 1024;
+/// redb's page cache per database (read cache and write buffer together); its default (1 GiB) is far more
+/// than a lab needs. Hot records are served from decoded copies ([`DecodedRecords`]) and every other page
+/// from the kernel's page cache, so a small one costs no measured speed, while every cached page is a 4 KiB
+/// allocation the process keeps: with 8 MiB, a suite holding 100,000 tokens was 37 to 46 MiB larger than
+/// idle, with 2 MiB 26 to 28 MiB (`fortimock bench`, BENCHMARKS.md).
+const CACHE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Most changes one group commit makes durable together.
 const MAX_BATCH: usize = 256;
