@@ -162,11 +162,7 @@ pub async fn read_body(
     mut payload: Payload,
     limit: usize,
 ) -> Result<web::Bytes, BodyError> {
-    let declared = request
-        .headers()
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let declared = declared_length(request.headers());
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
@@ -185,6 +181,15 @@ pub async fn read_body(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
+}
+
+/// The length of a request's body as its `Content-Length` says (`None` without one, or when it is not a
+/// number).
+pub(crate) fn declared_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// The body limit of one endpoint's [`Json`] extractor, set with `app_data` on its resource.

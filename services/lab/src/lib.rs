@@ -15,7 +15,8 @@
 //! - `clock`: the injected process clock; nothing else reads the system time;
 //! - `options`: the flags and env vars every binary shares, and the lab they prepare;
 //! - `client`: HTTP clients that trust the lab CA; `telemetry`: logging; `health`: the `health`
-//!   subcommand of every standalone service binary (its container health check).
+//!   subcommand of every standalone service binary (its container health check); `memory`: freed memory
+//!   given back to the system after a large exchange (the workspace's one unsafe call).
 
 pub mod admin;
 pub mod api;
@@ -26,6 +27,7 @@ pub mod flow;
 pub mod health;
 pub mod http;
 pub mod journal;
+pub mod memory;
 pub mod options;
 pub mod scenario;
 pub mod server;

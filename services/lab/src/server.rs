@@ -483,6 +483,7 @@ async fn around_request(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
+    let declared_body = crate::http::declared_length(request.headers());
     if let Some(bounds) = request.app_data::<web::Data<Bounds>>().cloned() {
         let open = bounds.connections.open.load(Ordering::Relaxed);
         if open > bounds.limits.max_connections {
@@ -524,6 +525,7 @@ async fn around_request(
         Some(observed) => flow::scope(observed.flow.clone(), next.call(request)).await?,
         None => next.call(request).await?,
     };
+    crate::memory::after_exchange(declared_body, response.response().body().size());
     let service = control.as_ref().map_or("fortimock", |c| c.service);
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros();
