@@ -50,11 +50,13 @@ const MARKER: TableDefinition<'static, &'static str, &'static str> =
     TableDefinition::new("fortimock");
 
 /// redb's page cache per database (read cache and write buffer together); its default (1 GiB) is far more
-/// than a lab needs. Hot records are served from decoded copies ([`DecodedRecords`]) and every other page
-/// from the kernel's page cache, so a small one costs no measured speed, while every cached page is a 4 KiB
-/// allocation the process keeps: with 8 MiB, a suite holding 100,000 tokens was 37 to 46 MiB larger than
-/// idle, with 2 MiB 26 to 28 MiB (`fortimock bench`, BENCHMARKS.md).
-const CACHE_BYTES: usize = 2 * 1024 * 1024;
+/// than a lab needs. Hot records are kept decoded ([`DecodedRecords`]) and other pages come from the
+/// kernel's page cache, but every cached page is a 4 KiB allocation the process keeps, and a write
+/// transaction that misses reads its pages again (and may write dirty ones early). Measured with
+/// `fortimock bench` (BENCHMARKS.md): a suite holding 100,000 tokens grew by 25 to 30 MiB with 8 MiB, 19 to
+/// 22 MiB with 4 and 17 to 20 MiB with 2; a one-client provision cost about 300 µs of server CPU with 8 or
+/// 4 MiB and 375 µs with 2.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Most changes one group commit makes durable together.
 const MAX_BATCH: usize = 256;
