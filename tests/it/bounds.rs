@@ -35,6 +35,16 @@ async fn trickle(address: &str) -> TcpStream {
     stream
 }
 
+/// `service`'s answer to `GET /__admin/health`.
+async fn health(suite: &TestSuite, service: &str) -> reqwest::Response {
+    suite
+        .client
+        .get(format!("{}{}", suite.url(service), paths::ADMIN_HEALTH))
+        .send()
+        .await
+        .unwrap()
+}
+
 /// Reads what the server says until it closes the connection (bounded, so a server that never answers
 /// fails the test instead of hanging it).
 async fn read_until_closed(stream: &mut TcpStream) -> String {
@@ -115,12 +125,7 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
         let mut answers = Vec::new();
         loop {
             // ftm itself sheds what it cannot serve with 503 rather than queueing it.
-            let busy = suite
-                .client
-                .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
-                .send()
-                .await
-                .unwrap();
+            let busy = health(&suite, "ftm").await;
             let elapsed = started.elapsed();
             answers.push(format!("{} after {elapsed:?}", busy.status()));
             if elapsed >= Duration::from_secs(TIME_LIMIT_SECS) {
@@ -140,12 +145,7 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
     assert!(attempts.is_empty(), "never shed in time: {attempts:?}");
     // Every other service answers at once.
     for service in ["forticare", "push", "phone", "appliance"] {
-        let response = suite
-            .client
-            .get(format!("{}{}", suite.url(service), paths::ADMIN_HEALTH))
-            .send()
-            .await
-            .unwrap();
+        let response = health(&suite, service).await;
         assert_eq!(response.status(), 200, "{service}");
     }
     // Every flooding connection is closed by the server: shed at once, or cut off when its time is up.
@@ -167,12 +167,7 @@ async fn a_slow_body_flood_on_one_service_leaves_the_others_answering() {
     // has dropped it, a moment after its socket closed).
     let mut statuses = Vec::new();
     loop {
-        let response = suite
-            .client
-            .get(format!("{}{}", suite.url("ftm"), paths::ADMIN_HEALTH))
-            .send()
-            .await
-            .unwrap();
+        let response = health(&suite, "ftm").await;
         statuses.push(response.status().as_u16());
         if response.status() == 200 {
             break;
@@ -242,12 +237,7 @@ async fn an_smtp_flood_past_the_cap_is_answered_421_and_the_services_keep_answer
     assert_eq!((greeted, refused), (16, 16));
     // Every HTTP service still answers.
     for service in ["forticare", "ftm", "push", "phone", "appliance"] {
-        let response = suite
-            .client
-            .get(format!("{}{}", suite.url(service), paths::ADMIN_HEALTH))
-            .send()
-            .await
-            .unwrap();
+        let response = health(&suite, service).await;
         assert_eq!(response.status(), 200, "{service}");
     }
     // A session that ends gives its place back.
