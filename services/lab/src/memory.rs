@@ -3,7 +3,8 @@
 //! glibc's allocator gives freed memory back to the system only from the top of each of its arenas, so the
 //! pages a large request used (a state import, a ProvisionRequest of thousands of tokens, a 10,000-seat
 //! license import and their answers) stay resident once freed, below whatever is still alive above them: a
-//! suite that held 100,000 tokens measured 26 to 34 MiB more than idle, of which about 12 MiB was alive. So
+//! suite holding 100,000 tokens had 48.6 MiB of anonymous memory resident, of which 17 MiB was alive
+//! (heaptrack; BENCHMARKS.md). So
 //! after each exchange whose request or answer is at least [`LARGE_EXCHANGE_BYTES`], a blocking task asks
 //! glibc to give back every whole free page of every arena (`malloc_trim(0)`), one such task at a time.
 //! Small exchanges, the hot paths, never trim. Elsewhere than glibc there is nothing to ask.
