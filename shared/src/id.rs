@@ -8,6 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use tinystr::TinyAsciiStr;
 
 use crate::modeled::MOBILE_ID_MAX_LEN;
 
@@ -47,6 +48,21 @@ macro_rules! string_serde {
             }
         }
     };
+}
+
+/// `input` without the spaces around it, in upper case, held inline: `None` when that is not ASCII of at most
+/// `N` characters. The serials and license ids are short, so they are copied and dropped without an
+/// allocation (a 50-token poll handles each serial a dozen times).
+fn inline_upper<const N: usize>(input: &str) -> Option<TinyAsciiStr<N>> {
+    TinyAsciiStr::<N>::try_from_str(input.trim())
+        .ok()
+        .map(TinyAsciiStr::to_ascii_uppercase)
+}
+
+/// `text` held inline; for ids built from parts already checked (their length and characters).
+fn inline_built<const N: usize>(text: &str) -> TinyAsciiStr<N> {
+    TinyAsciiStr::<N>::try_from_str(text)
+        .unwrap_or_else(|e| unreachable!("`{text}` is built to fit {N} ASCII characters: {e:?}"))
 }
 
 fn is_upper_hex(text: &str) -> bool {
@@ -131,19 +147,25 @@ crate::schema::text_schema!(
 /// A FortiToken Mobile license id: `EFTM` + 12 digits for a purchased license (the redemption
 /// certificate's serial number, also its SKU id), `FTMTRIAL` + 8 digits for the free trial.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct LicenseId(String);
+pub struct LicenseId(TinyAsciiStr<16>);
 
 impl LicenseId {
     const EXPECTED: &'static str = "EFTM followed by 12 digits, or FTMTRIAL followed by 8 digits";
 
     /// A purchased license id from its 12 digits.
     pub fn paid(number: u64) -> LicenseId {
-        LicenseId(format!("EFTM{:012}", number % 1_000_000_000_000))
+        LicenseId(inline_built(&format!(
+            "EFTM{:012}",
+            number % 1_000_000_000_000
+        )))
     }
 
     /// A trial license id from its 8 digits.
     pub fn trial(number: u64) -> LicenseId {
-        LicenseId(format!("FTMTRIAL{:08}", number % 100_000_000))
+        LicenseId(inline_built(&format!(
+            "FTMTRIAL{:08}",
+            number % 100_000_000
+        )))
     }
 
     pub fn is_trial(&self) -> bool {
@@ -151,7 +173,7 @@ impl LicenseId {
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -159,29 +181,31 @@ impl FromStr for LicenseId {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<LicenseId, IdError> {
-        let text = input.trim().to_ascii_uppercase();
         let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        let ok = match (text.strip_prefix("EFTM"), text.strip_prefix("FTMTRIAL")) {
-            (Some(rest), _) => all_digits(rest, 12),
-            (_, Some(rest)) => all_digits(rest, 8),
-            _ => false,
+        let ok = |text: &TinyAsciiStr<16>| {
+            let text = text.as_str();
+            match (text.strip_prefix("EFTM"), text.strip_prefix("FTMTRIAL")) {
+                (Some(rest), _) => all_digits(rest, 12),
+                (_, Some(rest)) => all_digits(rest, 8),
+                _ => false,
+            }
         };
-        if !ok {
-            return Err(IdError::new("license id", Self::EXPECTED, input));
-        }
-        Ok(LicenseId(text))
+        inline_upper(input)
+            .filter(ok)
+            .map(LicenseId)
+            .ok_or_else(|| IdError::new("license id", Self::EXPECTED, input))
     }
 }
 
 impl fmt::Display for LicenseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 impl fmt::Debug for LicenseId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LicenseId({})", self.0)
+        write!(f, "LicenseId({})", self.0.as_str())
     }
 }
 
@@ -194,23 +218,24 @@ crate::schema::text_schema!(
 
 /// A FortiToken Mobile serial: `FTKMOB` + 10 uppercase hex digits, e.g. `FTKMOB947FDC1754`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TokenSerial(String);
+pub struct TokenSerial(TinyAsciiStr<16>);
 
 impl TokenSerial {
     const EXPECTED: &'static str = "FTKMOB followed by 10 hex digits";
 
     /// A serial from the 5 bytes its 10 hex digits encode.
     pub fn from_bytes(bytes: [u8; 5]) -> TokenSerial {
-        TokenSerial(format!("FTKMOB{}", hex::encode_upper(bytes)))
+        TokenSerial(inline_built(&format!("FTKMOB{}", hex::encode_upper(bytes))))
     }
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 
     /// The last four characters, which the FortiToken Mobile app shows as the account name ("FortiToken 4FFC").
     pub fn short(&self) -> &str {
-        &self.0[self.0.len() - 4..]
+        let text = self.0.as_str();
+        &text[text.len() - 4..]
     }
 }
 
@@ -218,23 +243,27 @@ impl FromStr for TokenSerial {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<TokenSerial, IdError> {
-        let text = input.trim().to_ascii_uppercase();
-        match text.strip_prefix("FTKMOB") {
-            Some(rest) if rest.len() == 10 && is_upper_hex(rest) => Ok(TokenSerial(text)),
-            _ => Err(IdError::new("token serial", Self::EXPECTED, input)),
-        }
+        let ok = |text: &TinyAsciiStr<16>| {
+            text.as_str()
+                .strip_prefix("FTKMOB")
+                .is_some_and(|rest| rest.len() == 10 && is_upper_hex(rest))
+        };
+        inline_upper(input)
+            .filter(ok)
+            .map(TokenSerial)
+            .ok_or_else(|| IdError::new("token serial", Self::EXPECTED, input))
     }
 }
 
 impl fmt::Display for TokenSerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 impl fmt::Debug for TokenSerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TokenSerial({})", self.0)
+        write!(f, "TokenSerial({})", self.0.as_str())
     }
 }
 
@@ -249,13 +278,13 @@ crate::schema::text_schema!(
 /// `FGVM01TM00000000`, `FAC-VMTM18004378`). Real serials are 16 characters; the public captures
 /// also show sanitised ones such as `FGXXXXXXX`, so any 4 to 32 letters, digits and dashes are accepted.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ApplianceSerial(String);
+pub struct ApplianceSerial(TinyAsciiStr<32>);
 
 impl ApplianceSerial {
     const EXPECTED: &'static str = "4 to 32 letters, digits or dashes, such as FGVM01TM00000000";
 
     pub fn as_str(&self) -> &str {
-        &self.0
+        self.0.as_str()
     }
 }
 
@@ -263,26 +292,28 @@ impl FromStr for ApplianceSerial {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<ApplianceSerial, IdError> {
-        let text = input.trim().to_ascii_uppercase();
-        let ok = (4..=32).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            && text.as_bytes()[0].is_ascii_alphabetic();
-        if !ok {
-            return Err(IdError::new("appliance serial", Self::EXPECTED, input));
-        }
-        Ok(ApplianceSerial(text))
+        let ok = |text: &TinyAsciiStr<32>| {
+            let text = text.as_bytes();
+            text.len() >= 4
+                && text.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+                && text[0].is_ascii_alphabetic()
+        };
+        inline_upper(input)
+            .filter(ok)
+            .map(ApplianceSerial)
+            .ok_or_else(|| IdError::new("appliance serial", Self::EXPECTED, input))
     }
 }
 
 impl fmt::Display for ApplianceSerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.0.as_str())
     }
 }
 
 impl fmt::Debug for ApplianceSerial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ApplianceSerial({})", self.0)
+        write!(f, "ApplianceSerial({})", self.0.as_str())
     }
 }
 
@@ -525,6 +556,43 @@ mod tests {
             "FTKMOB382EAF4FFC".parse::<TokenSerial>().unwrap().short(),
             "4FFC"
         );
+    }
+
+    /// The serials and license ids held inline refuse what does not fit (too long, not ASCII, a NUL) as
+    /// any other malformed input, name the input as sent, and sort as their text does.
+    #[test]
+    fn inline_ids_refuse_what_does_not_fit_and_sort_as_text() {
+        for bad in [
+            "FTKMOB947FDC17541",
+            "FTKMOB947FDC175\u{e9}",
+            "FTKMOB947FDC175\0",
+            "\u{ff26}TKMOB947FDC1754",
+            &"F".repeat(1000),
+        ] {
+            check::<TokenSerial>(bad, None);
+            check::<LicenseId>(bad, None);
+        }
+        check::<ApplianceSerial>(
+            &format!("FG{}", "1".repeat(30)),
+            Some(&format!("FG{}", "1".repeat(30))),
+        );
+        check::<ApplianceSerial>("FGVM01TM0000000\u{e9}", None);
+        let error = "FTKMOB947FDC175\u{e9}".parse::<TokenSerial>().unwrap_err();
+        assert!(
+            error.to_string().contains("FTKMOB947FDC175\u{e9}"),
+            "{error}"
+        );
+        let mut serials: Vec<ApplianceSerial> =
+            ["FGVM01TM0000001", "FGVM01", "FGVM01TM00000000", "FAC-VM"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect();
+        serials.sort();
+        let texts: Vec<&str> = serials.iter().map(ApplianceSerial::as_str).collect();
+        let mut sorted = texts.clone();
+        sorted.sort_unstable();
+        assert_eq!(texts, sorted);
+        assert_eq!(texts[0], "FAC-VM");
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! fields, per-token error 31, top-level error 17); success values and the polling fields after `license`
 //! are fortimock's model (see `modeled`). Wire-compatible: fields may be added, never renamed.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 use crate::catalogue::WireError;
@@ -167,8 +169,9 @@ impl Message for PollingResponse {
 pub struct PolledToken {
     pub token: String,
     pub license: Option<String>,
-    /// `pending`, `activated`, `expired` or `unknown` (see `modeled::TokenStatus`).
-    pub status: String,
+    /// `pending`, `activated`, `expired` or `unknown` (see `modeled::TokenStatus`): one of those names
+    /// when fortimock answers (no allocation per token), owned when read from a body.
+    pub status: Cow<'static, str>,
     /// Once activated: the phone's push registration id (FortiOS `reg-id`).
     pub reg_id: Option<String>,
     /// Once activated: the app version and platform (FortiOS `os-ver`), e.g. `4.9.9_IOS`.

@@ -124,7 +124,7 @@ async fn provision_download_and_poll() {
     let state = &polled.tokens[0];
     assert_eq!(
         (
-            state.status.as_str(),
+            state.status.as_ref(),
             state.reg_id.as_deref(),
             state.os_ver.as_deref()
         ),
@@ -333,7 +333,7 @@ async fn expired_codes_get_40_through_the_injected_clock() {
         polled
             .tokens
             .iter()
-            .map(|t| t.status.as_str())
+            .map(|t| t.status.as_ref())
             .collect::<Vec<_>>(),
         ["expired", "activated"]
     );
@@ -508,7 +508,7 @@ async fn a_download_acknowledged_before_a_restart_stays_consumed() {
         polled
             .tokens
             .iter()
-            .map(|t| t.status.as_str())
+            .map(|t| t.status.as_ref())
             .collect::<Vec<_>>(),
         ["activated", "pending"]
     );

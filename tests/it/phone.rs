@@ -288,7 +288,7 @@ async fn a_token_goes_from_the_appliance_to_the_phone_once() {
     let state = &polled.tokens[0];
     assert_eq!(
         (
-            state.status.as_str(),
+            state.status.as_ref(),
             state.reg_id.as_deref(),
             state.os_ver.as_deref(),
             state.activated

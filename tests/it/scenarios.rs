@@ -165,7 +165,7 @@ async fn token_scenarios_refuse_the_selected_tokens_and_escrow_nothing() {
     assert_eq!(polled.tokens[0].status, "pending");
     assert_eq!(
         (
-            polled.tokens[1].status.as_str(),
+            polled.tokens[1].status.as_ref(),
             polled.tokens[1].error.clone()
         ),
         ("unknown", Some(TOKEN_NOT_OWNED.wire_error()))

@@ -323,7 +323,7 @@ async fn licenses_shipped_since_2025_08_04_move_only_on_an_rma_and_nothing_carri
     assert_eq!(polled.tokens[0].error, None);
     assert_eq!(
         (
-            polled.tokens[0].status.as_str(),
+            polled.tokens[0].status.as_ref(),
             polled.tokens[0].reg_id.as_deref()
         ),
         ("unknown", None)

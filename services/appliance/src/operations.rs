@@ -358,7 +358,7 @@ impl Ops<'_> {
                     .iter()
                     .find(|p| p.token.trim() == token.serial.as_str())?;
                 let status = match &answer.error {
-                    None => answer.status.clone(),
+                    None => answer.status.to_string(),
                     Some(error) if protocol::catalogue::TOKEN_NOT_OWNED.matches(error) => {
                         debug.push(format!(
                             "ftm_cfg_poll_token_states[431]:token {} error {}: {}",

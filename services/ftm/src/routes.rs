@@ -450,7 +450,7 @@ async fn poll(
             tokens.push(PolledToken {
                 token: wire.token,
                 license: None,
-                status: TokenStatus::Unknown.as_str().to_owned(),
+                status: TokenStatus::Unknown.as_str().into(),
                 reg_id: None,
                 os_ver: None,
                 activated: None,
@@ -467,7 +467,7 @@ async fn poll(
         tokens.push(PolledToken {
             token: wire.token,
             license: ownership.license.as_ref().map(|l| l.as_str().to_owned()),
-            status: status.as_str().to_owned(),
+            status: status.as_str().into(),
             reg_id: activation.map(|a| a.reg_id.clone()),
             os_ver: activation.map(|a| a.os_ver.clone()),
             activated: activation.map(|a| a.at.secs()),

@@ -146,7 +146,7 @@ impl SmallLab {
             cloud.download(&codes[0]).await?;
             let polled = cloud.poll(&serial, &fifty[..1]).await?;
             ensure!(
-                polled.tokens.first().map(|t| t.status.as_str()) == Some("activated"),
+                polled.tokens.first().map(|t| t.status.as_ref()) == Some("activated"),
                 "the polled token is not activated: {polled:?}"
             );
             cloud.poll(&serial, &fifty).await?;

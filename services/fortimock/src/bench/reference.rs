@@ -76,7 +76,7 @@ pub(crate) fn canned_poll_response() -> Vec<u8> {
         tokens: vec![PolledToken {
             token: "FTKMOB00C82980A7".to_owned(),
             license: Some("EFTM000000000005".to_owned()),
-            status: "activated".to_owned(),
+            status: "activated".into(),
             reg_id: Some("dzbg2OOiDYM:APA91bF7EP6PJ9".to_owned()),
             os_ver: Some("4.9.9_Android".to_owned()),
             activated: Some(1_795_346_237),
