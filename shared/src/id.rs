@@ -65,6 +65,39 @@ fn inline_built<const N: usize>(text: &str) -> TinyAsciiStr<N> {
         .unwrap_or_else(|e| unreachable!("`{text}` is built to fit {N} ASCII characters: {e:?}"))
 }
 
+/// Equality, order and hash of an id held inline, as its bytes: compared and hashed whole (tinystr's own
+/// derives go character by character, which made hashing a serial, once per lookup, many times slower),
+/// ordered as its text (the unused tail is zeros).
+macro_rules! inline_id_order {
+    ($ty:ty) => {
+        impl PartialEq for $ty {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.all_bytes() == other.0.all_bytes()
+            }
+        }
+
+        impl Eq for $ty {}
+
+        impl PartialOrd for $ty {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $ty {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.all_bytes().cmp(other.0.all_bytes())
+            }
+        }
+
+        impl std::hash::Hash for $ty {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.all_bytes().hash(state);
+            }
+        }
+    };
+}
+
 fn is_upper_hex(text: &str) -> bool {
     text.bytes()
         .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
@@ -146,7 +179,7 @@ crate::schema::text_schema!(
 
 /// A FortiToken Mobile license id: `EFTM` + 12 digits for a purchased license (the redemption
 /// certificate's serial number, also its SKU id), `FTMTRIAL` + 8 digits for the free trial.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct LicenseId(TinyAsciiStr<16>);
 
 impl LicenseId {
@@ -210,6 +243,7 @@ impl fmt::Debug for LicenseId {
 }
 
 string_serde!(LicenseId);
+inline_id_order!(LicenseId);
 crate::schema::text_schema!(
     LicenseId,
     "A FortiToken Mobile license id: `EFTM` and 12 digits, or a trial's `FTMTRIAL…`.",
@@ -217,7 +251,7 @@ crate::schema::text_schema!(
 );
 
 /// A FortiToken Mobile serial: `FTKMOB` + 10 uppercase hex digits, e.g. `FTKMOB947FDC1754`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct TokenSerial(TinyAsciiStr<16>);
 
 impl TokenSerial {
@@ -268,6 +302,7 @@ impl fmt::Debug for TokenSerial {
 }
 
 string_serde!(TokenSerial);
+inline_id_order!(TokenSerial);
 crate::schema::text_schema!(
     TokenSerial,
     "A FortiToken Mobile token serial, `FTKMOB` and 10 hex digits.",
@@ -277,7 +312,7 @@ crate::schema::text_schema!(
 /// The serial number of a FortiGate, FortiAuthenticator or other appliance (`FGT3HD3915801656`,
 /// `FGVM01TM00000000`, `FAC-VMTM18004378`). Real serials are 16 characters; the public captures
 /// also show sanitised ones such as `FGXXXXXXX`, so any 4 to 32 letters, digits and dashes are accepted.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone)]
 pub struct ApplianceSerial(TinyAsciiStr<32>);
 
 impl ApplianceSerial {
@@ -318,6 +353,7 @@ impl fmt::Debug for ApplianceSerial {
 }
 
 string_serde!(ApplianceSerial);
+inline_id_order!(ApplianceSerial);
 crate::schema::text_schema!(
     ApplianceSerial,
     "An appliance's serial number (FortiGate `FG…`, FortiAuthenticator `FAC…`, FortiPAM `FPA…`, FortiProxy `FPX…`).",
