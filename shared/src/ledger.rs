@@ -151,9 +151,32 @@ pub struct OwnershipAnswer {
 }
 
 impl OwnershipAnswer {
+    /// The answer's entry for each of `queried` (the query's tokens), in the query's order. The ledger
+    /// answers in that order, so each entry is found where it stands; an answer in another order (or
+    /// missing entries) is looked up by serial instead, so it is read right either way.
+    pub fn in_query_order<'a>(
+        &'a self,
+        queried: &[TokenSerial],
+    ) -> Vec<Option<&'a TokenOwnership>> {
+        let aligned = self.tokens.len() == queried.len()
+            && self
+                .tokens
+                .iter()
+                .zip(queried)
+                .all(|(entry, token)| entry.token == *token);
+        if aligned {
+            return self.tokens.iter().map(Some).collect();
+        }
+        let by_token = self.by_token();
+        queried
+            .iter()
+            .map(|token| by_token.get(token).copied())
+            .collect()
+    }
+
     /// The answer for each token, looked up by serial (the first entry when a token was queried twice): a
     /// request naming thousands of tokens finds each in constant time.
-    pub fn by_token(&self) -> HashMap<&TokenSerial, &TokenOwnership> {
+    fn by_token(&self) -> HashMap<&TokenSerial, &TokenOwnership> {
         let mut by_token = HashMap::with_capacity(self.tokens.len());
         for entry in &self.tokens {
             by_token.entry(&entry.token).or_insert(entry);
@@ -315,5 +338,53 @@ mod tests {
         assert_eq!(crate::modeled::V3_LAB_ACCOUNT, 1_000_000);
         assert_eq!(crate::state::STATE_FORMAT, "fortimock-state/1");
         assert_eq!(crate::scenario::MAX_DELAY_MS, 120_000);
+    }
+
+    /// Each queried token gets its own entry, whether the answer keeps the query's order or not.
+    #[test]
+    fn an_answer_is_read_in_query_order_whatever_its_order() {
+        let serial = |n: u8| TokenSerial::from_bytes([0, 0, 0, 0, n]);
+        let entry = |n: u8, owned: bool| TokenOwnership {
+            token: serial(n),
+            license: Some(LicenseId::paid(u64::from(n))),
+            owned,
+            moved: false,
+            grace_until: None,
+            since: None,
+        };
+        let queried = [serial(1), serial(2), serial(3), serial(1)];
+        let owned_of = |answer: &OwnershipAnswer| -> Vec<Option<(TokenSerial, bool)>> {
+            answer
+                .in_query_order(&queried)
+                .into_iter()
+                .map(|e| e.map(|e| (e.token.clone(), e.owned)))
+                .collect()
+        };
+        let expected = vec![
+            Some((serial(1), true)),
+            Some((serial(2), false)),
+            Some((serial(3), true)),
+            Some((serial(1), true)),
+        ];
+        let in_order = OwnershipAnswer {
+            tokens: vec![
+                entry(1, true),
+                entry(2, false),
+                entry(3, true),
+                entry(1, true),
+            ],
+            registered: Vec::new(),
+        };
+        assert_eq!(owned_of(&in_order), expected);
+        let shuffled = OwnershipAnswer {
+            tokens: vec![entry(3, true), entry(1, true), entry(2, false)],
+            registered: Vec::new(),
+        };
+        assert_eq!(owned_of(&shuffled), expected);
+        let missing = OwnershipAnswer {
+            tokens: vec![entry(1, true), entry(3, true)],
+            registered: Vec::new(),
+        };
+        assert_eq!(owned_of(&missing)[1], None);
     }
 }

@@ -22,7 +22,7 @@ use protocol::catalogue::{
 use protocol::envelope::{EnvelopeError, Message};
 use protocol::header::{RequestHeader, ResponseHeader};
 use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
-use protocol::ledger::{OwnershipAnswer, OwnershipQuery};
+use protocol::ledger::{OwnershipAnswer, OwnershipQuery, TokenOwnership};
 use protocol::license::ActivationLicenseRequest;
 use protocol::mobile::{MobileProvisionRequest, MobileProvisionResponse};
 use protocol::modeled::{self, TokenStatus};
@@ -277,19 +277,22 @@ async fn provision(
         tokens: specs.iter().flatten().map(|s| s.token.clone()).collect(),
     };
     let answer = ownership(state, &query, TYPE).await?;
-    let by_token = answer.by_token();
-    let owned = |serial: &TokenSerial| -> Option<LicenseId> {
-        by_token
-            .get(serial)
-            .filter(|t| t.owned)
-            .and_then(|t| t.license.clone())
+    let owned = |entry: Option<&TokenOwnership>| -> Option<LicenseId> {
+        entry.filter(|t| t.owned).and_then(|t| t.license.clone())
     };
     let refused = |serial: &TokenSerial| matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, serial.as_str()));
+    // The ledger's entry for each token of the request (none for a serial that did not parse).
+    let mut in_order = answer.in_query_order(&query.tokens).into_iter();
+    let entries: Vec<Option<&TokenOwnership>> = specs
+        .iter()
+        .map(|spec| spec.as_ref().and_then(|_| in_order.next().flatten()))
+        .collect();
     let items: Vec<_> = specs
         .iter()
-        .flatten()
-        .filter(|spec| !refused(&spec.token))
-        .filter_map(|spec| Some((spec.clone(), owned(&spec.token)?)))
+        .zip(&entries)
+        .filter_map(|(spec, entry)| Some((spec.as_ref()?, *entry)))
+        .filter(|(spec, _)| !refused(&spec.token))
+        .filter_map(|(spec, entry)| Some((spec.clone(), owned(entry)?)))
         .collect();
     let requester = &cluster[0];
     let now = state.clock.now();
@@ -301,7 +304,8 @@ async fn provision(
         .tokens
         .iter()
         .zip(&specs)
-        .map(|(wire, spec)| {
+        .zip(&entries)
+        .map(|((wire, spec), entry)| {
             let state = spec
                 .as_ref()
                 .and_then(|spec| minted.get(&spec.token).copied());
@@ -315,11 +319,7 @@ async fn provision(
                     error: None,
                 },
                 None => {
-                    let moved = spec.as_ref().is_some_and(|spec| {
-                        by_token
-                            .get(&spec.token)
-                            .is_some_and(|t| t.moved && !t.owned)
-                    });
+                    let moved = entry.is_some_and(|t| t.moved && !t.owned);
                     let error = if moved {
                         modeled::MOVED_PROVISION_ERROR
                     } else {
@@ -420,7 +420,8 @@ async fn poll(
         tokens: serials.iter().flatten().cloned().collect(),
     };
     let answer = ownership(state, &query, TYPE).await?;
-    let by_token = answer.by_token();
+    // The ledger's entry for each parsed serial, taken in turn (the query holds the parsed serials in order).
+    let mut answered = answer.in_query_order(&query.tokens).into_iter();
     let token_states = state
         .escrow
         .token_states(&serials)
@@ -436,10 +437,8 @@ async fn poll(
     for ((wire, serial), token_state) in wire_tokens.into_iter().zip(&serials).zip(&token_states) {
         let refused =
             matches!(&fired, Some(TokenScenario::Refuse(fired)) if refuses(fired, &wire.token));
-        let found = serial
-            .as_ref()
-            .filter(|_| !refused)
-            .and_then(|s| by_token.get(s).copied());
+        let entry = serial.as_ref().and_then(|_| answered.next().flatten());
+        let found = entry.filter(|_| !refused);
         let Some(ownership) = found.filter(|t| t.owned) else {
             // A token whose license moved away after the grace period is reported as not this appliance's.
             let error = if found.is_some_and(|t| t.moved) {
