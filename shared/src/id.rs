@@ -8,7 +8,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use tinystr::TinyAsciiStr;
 
 use crate::modeled::MOBILE_ID_MAX_LEN;
 
@@ -50,52 +49,48 @@ macro_rules! string_serde {
     };
 }
 
-/// `input` without the spaces around it, in upper case, held inline: `None` when that is not ASCII of at most
-/// `N` characters. The serials and license ids are short, so they are copied and dropped without an
-/// allocation (a 50-token poll handles each serial a dozen times).
-fn inline_upper<const N: usize>(input: &str) -> Option<TinyAsciiStr<N>> {
-    TinyAsciiStr::<N>::try_from_str(input.trim())
-        .ok()
-        .map(TinyAsciiStr::to_ascii_uppercase)
+/// At most `N` ASCII characters held inline, the unused tail zeros: the serials and license ids are short,
+/// so they are copied and dropped without an allocation (a 50-token poll handles each serial a dozen times).
+/// Ordered as their text (the bytes compare first, and no id holds a zero byte) and hashed in one write.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct InlineAscii<const N: usize> {
+    bytes: [u8; N],
+    len: u8,
 }
 
-/// `text` held inline; for ids built from parts already checked (their length and characters).
-fn inline_built<const N: usize>(text: &str) -> TinyAsciiStr<N> {
-    TinyAsciiStr::<N>::try_from_str(text)
-        .unwrap_or_else(|e| unreachable!("`{text}` is built to fit {N} ASCII characters: {e:?}"))
-}
-
-/// Equality, order and hash of an id held inline, as its bytes: compared and hashed whole (tinystr's own
-/// derives go character by character, which made hashing a serial, once per lookup, many times slower),
-/// ordered as its text (the unused tail is zeros).
-macro_rules! inline_id_order {
-    ($ty:ty) => {
-        impl PartialEq for $ty {
-            fn eq(&self, other: &Self) -> bool {
-                self.0.all_bytes() == other.0.all_bytes()
-            }
+impl<const N: usize> InlineAscii<N> {
+    /// `input` without the spaces around it, in upper case: `None` when that is not ASCII of at most `N`
+    /// characters.
+    fn upper(input: &str) -> Option<InlineAscii<N>> {
+        let text = input.trim().as_bytes();
+        if text.len() > N || !text.is_ascii() {
+            return None;
         }
-
-        impl Eq for $ty {}
-
-        impl PartialOrd for $ty {
-            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(other))
-            }
+        let mut bytes = [0; N];
+        for (to, from) in bytes.iter_mut().zip(text) {
+            *to = from.to_ascii_uppercase();
         }
+        Some(InlineAscii {
+            bytes,
+            len: u8::try_from(text.len()).ok()?,
+        })
+    }
 
-        impl Ord for $ty {
-            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                self.0.all_bytes().cmp(other.0.all_bytes())
-            }
-        }
+    /// `text` as it is; for ids built from parts already checked (their length and characters).
+    fn built(text: &str) -> InlineAscii<N> {
+        InlineAscii::upper(text)
+            .filter(|inline| inline.as_str() == text)
+            .unwrap_or_else(|| unreachable!("`{text}` is built to be {N} ASCII characters at most"))
+    }
 
-        impl std::hash::Hash for $ty {
-            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-                self.0.all_bytes().hash(state);
-            }
-        }
-    };
+    fn as_str(&self) -> &str {
+        // ASCII by construction, so this never falls back.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.as_str().as_bytes()
+    }
 }
 
 fn is_upper_hex(text: &str) -> bool {
@@ -179,15 +174,15 @@ crate::schema::text_schema!(
 
 /// A FortiToken Mobile license id: `EFTM` + 12 digits for a purchased license (the redemption
 /// certificate's serial number, also its SKU id), `FTMTRIAL` + 8 digits for the free trial.
-#[derive(Clone)]
-pub struct LicenseId(TinyAsciiStr<16>);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LicenseId(InlineAscii<16>);
 
 impl LicenseId {
     const EXPECTED: &'static str = "EFTM followed by 12 digits, or FTMTRIAL followed by 8 digits";
 
     /// A purchased license id from its 12 digits.
     pub fn paid(number: u64) -> LicenseId {
-        LicenseId(inline_built(&format!(
+        LicenseId(InlineAscii::built(&format!(
             "EFTM{:012}",
             number % 1_000_000_000_000
         )))
@@ -195,14 +190,14 @@ impl LicenseId {
 
     /// A trial license id from its 8 digits.
     pub fn trial(number: u64) -> LicenseId {
-        LicenseId(inline_built(&format!(
+        LicenseId(InlineAscii::built(&format!(
             "FTMTRIAL{:08}",
             number % 100_000_000
         )))
     }
 
     pub fn is_trial(&self) -> bool {
-        self.0.starts_with("FTMTRIAL")
+        self.0.as_str().starts_with("FTMTRIAL")
     }
 
     pub fn as_str(&self) -> &str {
@@ -215,7 +210,7 @@ impl FromStr for LicenseId {
 
     fn from_str(input: &str) -> Result<LicenseId, IdError> {
         let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
-        let ok = |text: &TinyAsciiStr<16>| {
+        let ok = |text: &InlineAscii<16>| {
             let text = text.as_str();
             match (text.strip_prefix("EFTM"), text.strip_prefix("FTMTRIAL")) {
                 (Some(rest), _) => all_digits(rest, 12),
@@ -223,7 +218,7 @@ impl FromStr for LicenseId {
                 _ => false,
             }
         };
-        inline_upper(input)
+        InlineAscii::upper(input)
             .filter(ok)
             .map(LicenseId)
             .ok_or_else(|| IdError::new("license id", Self::EXPECTED, input))
@@ -243,7 +238,6 @@ impl fmt::Debug for LicenseId {
 }
 
 string_serde!(LicenseId);
-inline_id_order!(LicenseId);
 crate::schema::text_schema!(
     LicenseId,
     "A FortiToken Mobile license id: `EFTM` and 12 digits, or a trial's `FTMTRIAL…`.",
@@ -251,15 +245,18 @@ crate::schema::text_schema!(
 );
 
 /// A FortiToken Mobile serial: `FTKMOB` + 10 uppercase hex digits, e.g. `FTKMOB947FDC1754`.
-#[derive(Clone)]
-pub struct TokenSerial(TinyAsciiStr<16>);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TokenSerial(InlineAscii<16>);
 
 impl TokenSerial {
     const EXPECTED: &'static str = "FTKMOB followed by 10 hex digits";
 
     /// A serial from the 5 bytes its 10 hex digits encode.
     pub fn from_bytes(bytes: [u8; 5]) -> TokenSerial {
-        TokenSerial(inline_built(&format!("FTKMOB{}", hex::encode_upper(bytes))))
+        TokenSerial(InlineAscii::built(&format!(
+            "FTKMOB{}",
+            hex::encode_upper(bytes)
+        )))
     }
 
     pub fn as_str(&self) -> &str {
@@ -277,12 +274,12 @@ impl FromStr for TokenSerial {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<TokenSerial, IdError> {
-        let ok = |text: &TinyAsciiStr<16>| {
+        let ok = |text: &InlineAscii<16>| {
             text.as_str()
                 .strip_prefix("FTKMOB")
                 .is_some_and(|rest| rest.len() == 10 && is_upper_hex(rest))
         };
-        inline_upper(input)
+        InlineAscii::upper(input)
             .filter(ok)
             .map(TokenSerial)
             .ok_or_else(|| IdError::new("token serial", Self::EXPECTED, input))
@@ -302,7 +299,6 @@ impl fmt::Debug for TokenSerial {
 }
 
 string_serde!(TokenSerial);
-inline_id_order!(TokenSerial);
 crate::schema::text_schema!(
     TokenSerial,
     "A FortiToken Mobile token serial, `FTKMOB` and 10 hex digits.",
@@ -312,8 +308,8 @@ crate::schema::text_schema!(
 /// The serial number of a FortiGate, FortiAuthenticator or other appliance (`FGT3HD3915801656`,
 /// `FGVM01TM00000000`, `FAC-VMTM18004378`). Real serials are 16 characters; the public captures
 /// also show sanitised ones such as `FGXXXXXXX`, so any 4 to 32 letters, digits and dashes are accepted.
-#[derive(Clone)]
-pub struct ApplianceSerial(TinyAsciiStr<32>);
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ApplianceSerial(InlineAscii<32>);
 
 impl ApplianceSerial {
     const EXPECTED: &'static str = "4 to 32 letters, digits or dashes, such as FGVM01TM00000000";
@@ -327,13 +323,13 @@ impl FromStr for ApplianceSerial {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<ApplianceSerial, IdError> {
-        let ok = |text: &TinyAsciiStr<32>| {
+        let ok = |text: &InlineAscii<32>| {
             let text = text.as_bytes();
             text.len() >= 4
                 && text.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
                 && text[0].is_ascii_alphabetic()
         };
-        inline_upper(input)
+        InlineAscii::upper(input)
             .filter(ok)
             .map(ApplianceSerial)
             .ok_or_else(|| IdError::new("appliance serial", Self::EXPECTED, input))
@@ -353,7 +349,6 @@ impl fmt::Debug for ApplianceSerial {
 }
 
 string_serde!(ApplianceSerial);
-inline_id_order!(ApplianceSerial);
 crate::schema::text_schema!(
     ApplianceSerial,
     "An appliance's serial number (FortiGate `FG…`, FortiAuthenticator `FAC…`, FortiPAM `FPA…`, FortiProxy `FPX…`).",

@@ -23,6 +23,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -54,22 +55,19 @@ pub const PATH_SECRET_FIELDS: &[(&str, &str)] = &[(crate::paths::V3_BASE, "token
 /// case.
 pub struct SecretFields {
     names: Vec<&'static str>,
-    /// One vectorised substring search per name, lowercased and built once; a text is lowercased once and
-    /// searched for each. (Measured on a 50-token poll's answer, 7 KB: 5 µs, against 18 µs for one
-    /// case-insensitive Aho-Corasick automaton and 6.5 µs for searches built on every call.)
-    finders: Vec<memchr::memmem::Finder<'static>>,
+    /// Every name, lowercased, in one searcher built once: a text is lowercased once and read once for all
+    /// of them (its vectorised prefilter reads a 7 KB answer in one pass). One `memchr` substring search
+    /// per name read it once per name: 8% of a 50-token poll's instructions; a case-insensitive automaton
+    /// over the text as sent, without the lowercasing, measured slower still.
+    searcher: AhoCorasick,
 }
 
 impl SecretFields {
     pub fn new(names: &[&'static str]) -> SecretFields {
         SecretFields {
             names: names.to_vec(),
-            finders: names
-                .iter()
-                .map(|name| {
-                    memchr::memmem::Finder::new(name.to_ascii_lowercase().as_bytes()).into_owned()
-                })
-                .collect(),
+            searcher: AhoCorasick::new(names.iter().map(|name| name.to_ascii_lowercase()))
+                .unwrap_or_else(|e| unreachable!("the secret field names make a searcher: {e}")),
         }
     }
 
@@ -84,9 +82,7 @@ impl SecretFields {
         // Lowercased into this thread's scratch buffer: no allocation per body on the hot path.
         crate::scratch::with_buffer(|lowered| {
             lowered.extend(text.iter().map(u8::to_ascii_lowercase));
-            self.finders
-                .iter()
-                .any(|finder| finder.find(lowered).is_some())
+            self.searcher.is_match(lowered.as_slice())
         })
     }
 }
