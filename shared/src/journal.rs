@@ -23,7 +23,7 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,9 +56,10 @@ pub const PATH_SECRET_FIELDS: &[(&str, &str)] = &[(crate::paths::V3_BASE, "token
 pub struct SecretFields {
     names: Vec<&'static str>,
     /// Every name, lowercased, in one searcher built once: a text is lowercased once and read once for all
-    /// of them (its vectorised prefilter reads a 7 KB answer in one pass). One `memchr` substring search
-    /// per name read it once per name: 8% of a 50-token poll's instructions; a case-insensitive automaton
-    /// over the text as sent, without the lowercasing, measured slower still.
+    /// of them. Leftmost-first matching, so the searcher can use its vectorised packed search (Teddy);
+    /// measured on a 50-token poll's 7 KB answer: 1.0 µs, against 3.5 µs for one `memchr` substring search
+    /// per name and 51 µs for the standard-semantics automaton, whose rare-byte prefilter fires on every
+    /// few bytes of JSON (0.08, 0.35 and 2.4 µs on a 1-token answer).
     searcher: AhoCorasick,
 }
 
@@ -66,7 +67,9 @@ impl SecretFields {
     pub fn new(names: &[&'static str]) -> SecretFields {
         SecretFields {
             names: names.to_vec(),
-            searcher: AhoCorasick::new(names.iter().map(|name| name.to_ascii_lowercase()))
+            searcher: AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(names.iter().map(|name| name.to_ascii_lowercase()))
                 .unwrap_or_else(|e| unreachable!("the secret field names make a searcher: {e}")),
         }
     }
