@@ -422,10 +422,7 @@ impl Escrow {
             tokens
                 .iter()
                 .map(|token| match token {
-                    Some(token) => {
-                        self.decoded
-                            .get(r, TOKENS, token.as_str().as_bytes(), decode_state)
-                    }
+                    Some(token) => self.decoded.get(r, TOKENS, token.as_bytes(), decode_state),
                     None => Ok(None),
                 })
                 .collect()
