@@ -781,28 +781,27 @@ impl Ledger {
             let mut seen: Vec<(Arc<License>, Generations)> = Vec::new();
             for token in &query.tokens {
                 let license_of = |bytes: &[u8]| Ok::<_, StoreError>(bytes.to_vec());
-                let found =
-                    match self
-                        .token_licenses
-                        .get(r, TOKENS, token.as_bytes(), license_of)?
+                let license_id =
+                    self.token_licenses
+                        .get(r, TOKENS, token.as_bytes(), license_of)?;
+                let found = match license_id {
+                    Some(id) => match seen
+                        .iter()
+                        .position(|(l, _)| l.id.as_bytes() == id.as_slice())
                     {
-                        Some(id) => match seen
-                            .iter()
-                            .position(|(l, _)| l.id.as_bytes() == id.as_slice())
-                        {
-                            Some(index) => Some(index),
-                            None => match self.decoded.get(r, LICENSES, id.as_slice(), decode)? {
-                                Some(license) => {
-                                    let generations = license
-                                        .token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
-                                    seen.push((license, generations));
-                                    Some(seen.len() - 1)
-                                }
-                                None => None,
-                            },
+                        Some(index) => Some(index),
+                        None => match self.decoded.get(r, LICENSES, id.as_slice(), decode)? {
+                            Some(license) => {
+                                let generations = license
+                                    .token_generations(modeled::TRANSFER_KEEPS_TOKEN_SERIALS);
+                                seen.push((license, generations));
+                                Some(seen.len() - 1)
+                            }
+                            None => None,
                         },
-                        None => None,
-                    };
+                    },
+                    None => None,
+                };
                 tokens.push(match found.map(|index| &seen[index]) {
                     Some((license, generations)) => license.ownership_of(
                         token.clone(),
