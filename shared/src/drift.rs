@@ -122,25 +122,45 @@ impl Shape {
     /// [`Shape::of_document`] gives (`__type` at the top left out). `None` for text it cannot read that way
     /// (a key written with escapes, or not a JSON object): decode it and use [`Shape::of_document`].
     pub fn of_text(type_name: &str, text: &str) -> Option<Shape> {
-        let mut sum = key_hash(u32::MAX, type_name);
-        let mut version = None;
-        let mut reader = serde_json::Deserializer::from_str(text);
-        serde::de::DeserializeSeed::deserialize(
-            KeyWalk {
-                depth: 0,
-                in_array: false,
-                sum: &mut sum,
-                version: Some(&mut version),
-            },
-            &mut reader,
-        )
-        .ok()?;
-        reader.end().ok()?;
+        let (sum, version) = walk(text, None)?;
         Some(Shape {
-            key_set: sum,
+            key_set: sum.wrapping_add(key_hash(u32::MAX, type_name)),
             version,
         })
     }
+
+    /// `d`'s `__type` and its shape, from `d`'s text in the same one pass (the envelope's check reads the
+    /// type and the drift check the shape: one read of the body instead of two). `None` where
+    /// [`Shape::of_text`] gives none, and when `d` has no `__type`, more than one, or one that is not a
+    /// string: the caller reads the text the careful way.
+    pub fn typed_of_text(text: &str) -> Option<(String, Shape)> {
+        let mut type_name = None;
+        let (sum, version) = walk(text, Some(&mut type_name))?;
+        let type_name = type_name?;
+        let key_set = sum.wrapping_add(key_hash(u32::MAX, &type_name));
+        Some((type_name, Shape { key_set, version }))
+    }
+}
+
+/// The sum of the keys' shares of `d`'s text (`__type` at the top left out) and its `__version`; with
+/// `type_name`, the top's `__type` string goes there. `None` for text not read this way.
+fn walk(text: &str, type_name: Option<&mut Option<String>>) -> Option<(u64, Option<String>)> {
+    let mut sum = 0u64;
+    let mut version = None;
+    let mut reader = serde_json::Deserializer::from_str(text);
+    serde::de::DeserializeSeed::deserialize(
+        KeyWalk {
+            depth: 0,
+            in_array: false,
+            sum: &mut sum,
+            version: Some(&mut version),
+            type_name,
+        },
+        &mut reader,
+    )
+    .ok()?;
+    reader.end().ok()?;
+    Some((sum, version))
 }
 
 /// Walks a JSON value adding up its keys' shares as [`hash_keys`] does: an object's keys at `depth`, its values one
@@ -151,6 +171,8 @@ struct KeyWalk<'w> {
     sum: &'w mut u64,
     /// At the top: where `__version` goes (and `__type` is left out).
     version: Option<&'w mut Option<String>>,
+    /// At the top, when asked for: where the `__type` string goes (a second one is an error).
+    type_name: Option<&'w mut Option<String>>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for KeyWalk<'_> {
@@ -172,13 +194,18 @@ impl<'de> serde::de::Visitor<'de> for KeyWalk<'_> {
             depth,
             sum,
             mut version,
+            mut type_name,
             ..
         } = self;
         // A key written with escapes cannot be borrowed: the caller decodes the body instead.
         while let Some(key) = map.next_key::<&'de str>()? {
             if let Some(version) = version.as_deref_mut() {
                 if key == "__type" {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                    match type_name.as_deref_mut() {
+                        Some(Some(_)) => return Err(serde::de::Error::duplicate_field("__type")),
+                        Some(slot) => *slot = Some(map.next_value::<String>()?),
+                        None => drop(map.next_value::<serde::de::IgnoredAny>()?),
+                    }
                     continue;
                 }
                 if key == "__version" {
@@ -210,6 +237,7 @@ impl<'de> serde::de::Visitor<'de> for KeyWalk<'_> {
                 in_array: false,
                 sum: &mut *sum,
                 version: None,
+                type_name: None,
             })?;
         }
         Ok(())
@@ -227,6 +255,7 @@ impl<'de> serde::de::Visitor<'de> for KeyWalk<'_> {
                 in_array: true,
                 sum: &mut *self.sum,
                 version: None,
+                type_name: None,
             })?
             .is_some()
         {}
@@ -384,5 +413,36 @@ mod shape_tests {
         // Text it cannot read in one pass is left to the document.
         assert_eq!(Shape::of_text("T", r#"{"\u0061":1}"#), None);
         assert_eq!(Shape::of_text("T", r#"{"a":1} x"#), None);
+    }
+
+    /// Read with its type in one pass, a text gives the type as written (escapes decoded) and the shape
+    /// [`Shape::of_text`] gives for that type; without exactly one string `__type` it gives nothing.
+    #[test]
+    fn a_texts_type_and_shape_come_in_one_read() {
+        for (text, type_name) in [
+            (
+                r#"{"__version":"4","__type":"SoftToken.PollingRequest","tokens":[{"token":"A"}]}"#,
+                "SoftToken.PollingRequest",
+            ),
+            (r#"{"__type":"T\u0031","x":{"y":1}}"#, "T1"),
+        ] {
+            assert_eq!(
+                Shape::typed_of_text(text),
+                Some((
+                    type_name.to_owned(),
+                    Shape::of_text(type_name, text).unwrap()
+                )),
+                "{text}"
+            );
+        }
+        for text in [
+            r#"{"tokens":[]}"#,
+            r#"{"__type":1}"#,
+            r#"{"__type":"A","__type":"A"}"#,
+            r#"{"__type":"A","\u0061":1}"#,
+            r#"["__type"]"#,
+        ] {
+            assert_eq!(Shape::typed_of_text(text), None, "{text}");
+        }
     }
 }
