@@ -212,18 +212,14 @@ impl Inbound {
         &self.type_name
     }
 
-    /// What the coverage report's drift check needs on every request, read without building a document
-    /// when `d` came in the common shape.
+    /// What the coverage report's drift check needs on every request: the shape [`Inbound::parse`] read
+    /// with the type when `d` came in the common shape, else the document's (the text's one-pass read has
+    /// declined it already).
     pub fn shape(&self) -> crate::drift::Shape {
-        if let Some(shape) = &self.shape {
-            return shape.clone();
+        match &self.shape {
+            Some(shape) => shape.clone(),
+            None => crate::drift::Shape::of_document(&self.type_name, &self.fields()),
         }
-        if let Body::Text(text) = &self.body
-            && let Some(shape) = crate::drift::Shape::of_text(&self.type_name, text)
-        {
-            return shape;
-        }
-        crate::drift::Shape::of_document(&self.type_name, &self.fields())
     }
 
     /// The fields of `d` as a document, `__type` left out (the drift check's field comparison).
