@@ -29,6 +29,16 @@ pub struct HardwareActivationRequest {
 impl Message for HardwareActivationRequest {
     const TYPE: &'static str = "SoftToken.HardwareActivationRequest";
     const APPLIANCE_HEADER: bool = true;
+
+    fn decode_text(text: &str) -> Option<HardwareActivationRequest> {
+        /// The fields after the header, as the derive reads them.
+        #[derive(Deserialize)]
+        struct Fields {
+            tokens: Vec<HardwareTokenRef>,
+        }
+        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        Some(HardwareActivationRequest { header, tokens })
+    }
 }
 
 /// One serial of a [`HardwareActivationRequest`].

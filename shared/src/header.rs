@@ -6,6 +6,8 @@
 //! that is `null` or a string such as `Product is not registered`. Values are echoed as received,
 //! stray spaces included, as the license-import capture shows; they are trimmed only when parsed.
 
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer};
+use serde::de::{DeserializeSeed, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::id::{ApplianceSerial, IdError};
@@ -46,17 +48,14 @@ impl<'de> Deserialize<'de> for ClusterMember {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<ClusterMember, D::Error> {
         struct Member;
 
-        impl<'de> serde::de::Visitor<'de> for Member {
+        impl<'de> Visitor<'de> for Member {
             type Value = ClusterMember;
 
             fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 formatter.write_str("struct ClusterMember")
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<ClusterMember, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ClusterMember, A::Error> {
                 let mut sn: Option<String> = None;
                 while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
                     if key == "sn" {
@@ -171,4 +170,136 @@ impl RequestHeader {
 
 fn null_as_empty<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Vec<T>, D::Error> {
     Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A headed message's text (`d`, a JSON object) read in one pass: the appliance header, and `F`, the
+/// message's own fields. `None` on anything but a well-formed message, for the derived decode to decide.
+///
+/// The derived decode takes the header through serde's `flatten`, which first copies every field it does
+/// not know into serde's private buffer and then reads them again: on a one-token poll that was about an
+/// eighth of ftm's instructions. Here the header's five keys are read where they stand and every other key
+/// goes on to `F`'s own derive. A key written with escapes, a header field twice or of the wrong type, an
+/// array where an object belongs: each declines, so what this answers is what the derived decode answers.
+pub(crate) fn decode_headed<'de, F: Deserialize<'de>>(
+    text: &'de str,
+) -> Option<(RequestHeader, F)> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let decoded = Headed(std::marker::PhantomData)
+        .deserialize(crate::strict::Strict(&mut deserializer))
+        .ok()?;
+    deserializer.end().ok()?;
+    Some(decoded)
+}
+
+/// The seed [`decode_headed`] reads an object with.
+struct Headed<F>(std::marker::PhantomData<F>);
+
+impl<'de, F: Deserialize<'de>> DeserializeSeed<'de> for Headed<F> {
+    type Value = (RequestHeader, F);
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: Deserialize<'de>> Visitor<'de> for Headed<F> {
+    type Value = (RequestHeader, F);
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a message with the appliance header")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut header = HeaderFields::default();
+        // `F`'s derive reads keys until the map ends, so the whole object passes through `Split`.
+        let fields = F::deserialize(MapAccessDeserializer::new(Split {
+            map: &mut map,
+            header: &mut header,
+        }))?;
+        Ok((header.finish()?, fields))
+    }
+}
+
+/// The header's fields as [`Split`] meets them.
+#[derive(Default)]
+struct HeaderFields {
+    version: Option<String>,
+    serial_number: Option<String>,
+    device_version: Option<String>,
+    device_build: Option<String>,
+    clustered_sns: Option<Vec<ClusterMember>>,
+}
+
+impl HeaderFields {
+    /// Reads `key`'s value from `map` when `key` is the header's; `false` for any other key.
+    fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
+        fn once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+            slot: &mut Option<T>,
+            name: &'static str,
+            map: &mut A,
+        ) -> Result<bool, A::Error> {
+            if slot.is_some() {
+                return Err(serde::de::Error::duplicate_field(name));
+            }
+            *slot = Some(map.next_value()?);
+            Ok(true)
+        }
+        match key {
+            "__version" => once(&mut self.version, "__version", map),
+            "serial_number" => once(&mut self.serial_number, "serial_number", map),
+            "__device_version" => once(&mut self.device_version, "__device_version", map),
+            "__device_build" => once(&mut self.device_build, "__device_build", map),
+            "__clustered_sns" => {
+                if self.clustered_sns.is_some() {
+                    return Err(serde::de::Error::duplicate_field("__clustered_sns"));
+                }
+                let members: Option<Vec<ClusterMember>> = map.next_value()?;
+                self.clustered_sns = Some(members.unwrap_or_default());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// The header, with the derive's defaults for what was absent.
+    fn finish<E: serde::de::Error>(self) -> Result<RequestHeader, E> {
+        Ok(RequestHeader {
+            version: self.version.unwrap_or_default(),
+            serial_number: self
+                .serial_number
+                .ok_or_else(|| E::missing_field("serial_number"))?,
+            device_version: self.device_version.unwrap_or_default(),
+            device_build: self.device_build.unwrap_or_default(),
+            clustered_sns: self.clustered_sns.unwrap_or_default(),
+        })
+    }
+}
+
+/// An object's entries with the header's taken out as they pass: what `F`'s derive sees.
+struct Split<'a, A> {
+    map: &'a mut A,
+    header: &'a mut HeaderFields,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Split<'_, A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        // A key written with escapes cannot be borrowed, and declines the whole read.
+        while let Some(key) = self.map.next_key::<&'de str>()? {
+            if !self.header.take(key, self.map)? {
+                return seed
+                    .deserialize(BorrowedStrDeserializer::new(key))
+                    .map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.map.next_value_seed(seed)
+    }
 }

@@ -23,6 +23,24 @@ pub struct ActivationLicenseRequest {
 impl Message for ActivationLicenseRequest {
     const TYPE: &'static str = "SoftToken.ActivationLicenseRequest";
     const APPLIANCE_HEADER: bool = true;
+
+    fn decode_text(text: &str) -> Option<ActivationLicenseRequest> {
+        /// The fields after the header, as the derive reads them.
+        #[derive(Deserialize)]
+        struct Fields {
+            license_activation_code: String,
+        }
+        let (
+            header,
+            Fields {
+                license_activation_code,
+            },
+        ) = crate::header::decode_headed(text)?;
+        Some(ActivationLicenseRequest {
+            header,
+            license_activation_code,
+        })
+    }
 }
 
 /// The answer to an [`ActivationLicenseRequest`].

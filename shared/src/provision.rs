@@ -26,6 +26,16 @@ pub struct ProvisionRequest {
 impl Message for ProvisionRequest {
     const TYPE: &'static str = "SoftToken.ProvisionRequest";
     const APPLIANCE_HEADER: bool = true;
+
+    fn decode_text(text: &str) -> Option<ProvisionRequest> {
+        /// The fields after the header, as the derive reads them.
+        #[derive(Deserialize)]
+        struct Fields {
+            tokens: Vec<ProvisionToken>,
+        }
+        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        Some(ProvisionRequest { header, tokens })
+    }
 }
 
 /// One token to provision. FortiOS sends every field; the defaults are FortiOS's.
@@ -142,6 +152,16 @@ pub struct PollingRequest {
 impl Message for PollingRequest {
     const TYPE: &'static str = "SoftToken.PollingRequest";
     const APPLIANCE_HEADER: bool = true;
+
+    fn decode_text(text: &str) -> Option<PollingRequest> {
+        /// The fields after the header, as the derive reads them.
+        #[derive(Deserialize)]
+        struct Fields {
+            tokens: Vec<PolledTokenRef>,
+        }
+        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        Some(PollingRequest { header, tokens })
+    }
 }
 
 /// One token of a [`PollingRequest`].
