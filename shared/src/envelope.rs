@@ -174,6 +174,24 @@ impl Inbound {
     pub fn parse(bytes: &[u8]) -> Result<Inbound, EnvelopeError> {
         // A well-formed envelope is checked without building a document (what every appliance sends, on the
         // hot path); anything else takes the careful path, which decides the error.
+        //
+        // The compact envelope the appliances write, `{"d":{…}}`, needs no read of the outer object: its
+        // bytes are checked, and the walk that reads the type and the shape reads `d` to its end, so what
+        // it takes is one JSON object and the whole body one object with the one key `d`.
+        if let Some(inner) = bytes
+            .strip_prefix(br#"{"d":"#)
+            .and_then(|rest| rest.strip_suffix(b"}"))
+            && inner.starts_with(b"{")
+            && inner.ends_with(b"}")
+            && let Ok(text) = std::str::from_utf8(inner)
+            && let Some((type_name, shape)) = crate::drift::Shape::typed_of_text(text)
+        {
+            return Ok(Inbound {
+                type_name,
+                body: Body::Text(text.to_owned()),
+                shape: Some(shape),
+            });
+        }
         if let Ok(Peek { d: Some(d) }) = serde_json::from_slice::<Peek<'_>>(bytes) {
             let text = d.get();
             if text.starts_with('{') {
@@ -500,6 +518,14 @@ mod one_pass_tests {
             r#"{"e":{}}"#.to_owned(),
             r#"{"d":{"__type":"SoftToken.PollingRequest","tokens":"no"}}"#.to_owned(),
             format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}} trailing"#),
+            // Compact at both ends but not one object with one key `d`, or not JSON inside.
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}},"e":{{}}}}"#),
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}}}}}"#),
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}},"d":{{}}}}"#),
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}} }}"#),
+            format!(r#"{{"d":{{"__type":"SoftToken.PollingRequest",{poll}}}{{}}}}"#),
+            r#"{"d":{}}"#.to_owned(),
+            r#"{"d":}"#.to_owned(),
             "".to_owned(),
         ] {
             both::<PollingRequest>(&body);
@@ -530,6 +556,13 @@ mod one_pass_tests {
         }
         let inbound = Inbound::parse(common.as_bytes()).unwrap();
         assert!(matches!(inbound.body, Body::Text(_)), "{inbound:?}");
+        assert!(inbound.shape.is_some(), "{inbound:?}");
+        // Bytes that are not UTF-8 inside a compact envelope are not JSON, on both paths.
+        let not_utf8 =
+            b"{\"d\":{\"__type\":\"SoftToken.PollingRequest\",\"serial_number\":\"\xff\"}}";
+        let error = Inbound::parse(not_utf8).unwrap_err();
+        assert_eq!(error.id(), "protocol.not-json", "{error}");
+        assert_eq!(careful::<PollingRequest>(not_utf8).unwrap_err(), error);
     }
 
     /// `d`'s text through the headed messages' one-pass read and through the derive: where the one pass
