@@ -105,6 +105,8 @@ struct Counts {
 struct Known {
     message_types: BTreeSet<&'static str>,
     routes: BTreeSet<String>,
+    /// Where the rest of `routes` comes from, read when the first report is made.
+    routes_of: Vec<fn() -> Vec<String>>,
 }
 
 impl Coverage {
@@ -112,17 +114,49 @@ impl Coverage {
         self.counts.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Registers `service` with the message types and routes (`METHOD /path`) it serves.
+    /// Registers `service` with the message types and the routes (`METHOD /path`) it serves, as `routes`
+    /// lists them when the first report is made.
+    ///
+    /// Listing a service's routes builds its whole route table once more (a pattern compiled per route
+    /// with a parameter): a start would pay that for every service, and most runs never ask for a report.
     pub fn register(
         &self,
         service: &'static str,
         message_types: &[&'static str],
-        routes: impl IntoIterator<Item = String>,
+        routes: fn() -> Vec<String>,
     ) {
         let mut counts = self.counts();
         let known = counts.services.entry(service).or_default();
         known.message_types.extend(message_types.iter().copied());
-        known.routes.extend(routes);
+        known.routes_of.push(routes);
+    }
+
+    /// Lists the routes registered services have not listed yet, outside the lock: requests keep being
+    /// counted meanwhile.
+    fn list_routes(&self) {
+        let pending: Vec<(&'static str, Vec<fn() -> Vec<String>>)> = self
+            .counts()
+            .services
+            .iter_mut()
+            .filter(|(_, known)| !known.routes_of.is_empty())
+            .map(|(service, known)| (*service, std::mem::take(&mut known.routes_of)))
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let listed: Vec<(&'static str, Vec<String>)> = pending
+            .into_iter()
+            .map(|(service, lists)| (service, lists.into_iter().flat_map(|list| list()).collect()))
+            .collect();
+        let mut counts = self.counts();
+        for (service, routes) in listed {
+            counts
+                .services
+                .entry(service)
+                .or_default()
+                .routes
+                .extend(routes);
+        }
     }
 
     /// An exchange `service` answered: the route it took and the catalogue errors its answer carried.
@@ -234,6 +268,7 @@ impl Coverage {
 
     /// The report: what was reached, and what was not among what the registered services know.
     pub fn report(&self) -> CoverageReport {
+        self.list_routes();
         let counts = self.counts();
         let services: Vec<&'static str> = counts.services.keys().copied().collect();
         let serves = |id: &str| {
@@ -368,11 +403,9 @@ mod tests {
     #[test]
     fn the_report_lists_reached_and_missed() {
         let coverage = Coverage::default();
-        coverage.register(
-            "forticare",
-            &["SoftToken.ActivationLicenseRequest"],
-            ["POST /SoftToken/Provisioning.asmx/Process".to_owned()],
-        );
+        coverage.register("forticare", &["SoftToken.ActivationLicenseRequest"], || {
+            vec!["POST /SoftToken/Provisioning.asmx/Process".to_owned()]
+        });
         coverage.exchange(
             "forticare",
             &Method::POST,

@@ -229,14 +229,10 @@ pub fn start<S: Service>(
         openapi: admin::OpenApiDocument::new(openapi::<S>),
         recorders: options.recorders.clone(),
     });
-    options.recorders.coverage.register(
-        S::NAME,
-        S::MESSAGE_TYPES,
-        registered_routes::<S>()
-            .into_iter()
-            .filter(|r| !r.path.starts_with(protocol::paths::ADMIN))
-            .map(|r| format!("{} {}", r.method, r.path)),
-    );
+    options
+        .recorders
+        .coverage
+        .register(S::NAME, S::MESSAGE_TYPES, coverage_routes::<S>);
     let served = service.clone();
     let running = serve(S::NAME, options, certs, move |api| {
         api.app_data(control.clone()).app_data(served.clone());
@@ -256,6 +252,16 @@ pub fn start<S: Service>(
 fn served_routes<S: Service>(api: &mut Api<'_>) {
     S::routes(api);
     admin::configure::<S>(api);
+}
+
+/// The routes of service `S` the coverage report counts (`METHOD /path`): its listener's, not the
+/// control plane's.
+fn coverage_routes<S: Service>() -> Vec<String> {
+    registered_routes::<S>()
+        .into_iter()
+        .filter(|r| !r.path.starts_with(protocol::paths::ADMIN))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
 }
 
 /// Service `S`'s OpenAPI document: every route its listener serves (the control plane and
