@@ -106,8 +106,11 @@ struct Known {
     message_types: BTreeSet<&'static str>,
     routes: BTreeSet<String>,
     /// Where the rest of `routes` comes from, read when the first report is made.
-    routes_of: Vec<fn() -> Vec<String>>,
+    routes_of: Vec<RouteList>,
 }
+
+/// A function that lists a service's routes (`METHOD /path`).
+type RouteList = fn() -> Vec<String>;
 
 impl Coverage {
     fn counts(&self) -> std::sync::MutexGuard<'_, Counts> {
@@ -123,7 +126,7 @@ impl Coverage {
         &self,
         service: &'static str,
         message_types: &[&'static str],
-        routes: fn() -> Vec<String>,
+        routes: RouteList,
     ) {
         let mut counts = self.counts();
         let known = counts.services.entry(service).or_default();
@@ -134,7 +137,7 @@ impl Coverage {
     /// Lists the routes registered services have not listed yet, outside the lock: requests keep being
     /// counted meanwhile.
     fn list_routes(&self) {
-        let pending: Vec<(&'static str, Vec<fn() -> Vec<String>>)> = self
+        let pending: Vec<(&'static str, Vec<RouteList>)> = self
             .counts()
             .services
             .iter_mut()
