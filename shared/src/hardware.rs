@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::WireError;
 use crate::envelope::Message;
-use crate::header::{RequestHeader, ResponseHeader};
+use crate::header::{RequestHeader, ResponseHeader, Tokens};
 use crate::id::{ApplianceSerial, HardwareModel, HardwareSerial};
 use crate::time::UnixTime;
 
@@ -31,12 +31,7 @@ impl Message for HardwareActivationRequest {
     const APPLIANCE_HEADER: bool = true;
 
     fn decode_text(text: &str) -> Option<HardwareActivationRequest> {
-        /// The fields after the header, as the derive reads them.
-        #[derive(Deserialize)]
-        struct Fields {
-            tokens: Vec<HardwareTokenRef>,
-        }
-        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        let (header, Tokens { tokens }) = crate::header::decode_headed(text)?;
         Some(HardwareActivationRequest { header, tokens })
     }
 }

@@ -191,6 +191,13 @@ pub(crate) fn decode_headed<'de, F: Deserialize<'de>>(
     Some(decoded)
 }
 
+/// The own fields of a headed message whose one field after the header is `tokens` (a provision, a poll, a
+/// hardware activation), for [`decode_headed`]: read as the message's derive reads that field.
+#[derive(Deserialize)]
+pub(crate) struct Tokens<T> {
+    pub(crate) tokens: Vec<T>,
+}
+
 /// The seed [`decode_headed`] reads an object with.
 struct Headed<F>(std::marker::PhantomData<F>);
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalogue::WireError;
 use crate::envelope::Message;
-use crate::header::{RequestHeader, ResponseHeader};
+use crate::header::{RequestHeader, ResponseHeader, Tokens};
 
 /// An appliance assigning tokens to users: one entry per token, each with the seed the appliance generated.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,12 +28,7 @@ impl Message for ProvisionRequest {
     const APPLIANCE_HEADER: bool = true;
 
     fn decode_text(text: &str) -> Option<ProvisionRequest> {
-        /// The fields after the header, as the derive reads them.
-        #[derive(Deserialize)]
-        struct Fields {
-            tokens: Vec<ProvisionToken>,
-        }
-        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        let (header, Tokens { tokens }) = crate::header::decode_headed(text)?;
         Some(ProvisionRequest { header, tokens })
     }
 }
@@ -154,12 +149,7 @@ impl Message for PollingRequest {
     const APPLIANCE_HEADER: bool = true;
 
     fn decode_text(text: &str) -> Option<PollingRequest> {
-        /// The fields after the header, as the derive reads them.
-        #[derive(Deserialize)]
-        struct Fields {
-            tokens: Vec<PolledTokenRef>,
-        }
-        let (header, Fields { tokens }) = crate::header::decode_headed(text)?;
+        let (header, Tokens { tokens }) = crate::header::decode_headed(text)?;
         Some(PollingRequest { header, tokens })
     }
 }
