@@ -95,9 +95,10 @@ impl<const N: usize> InlineAscii<N> {
     }
 }
 
-fn is_upper_hex(text: &str) -> bool {
-    text.bytes()
-        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+fn is_upper_hex(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(b))
 }
 
 /// The 20-hex-digit code printed on a FortiToken Mobile redemption certificate, shown as
@@ -138,7 +139,7 @@ impl FromStr for LicenseActivationCode {
             .filter(|c| *c != '-')
             .collect::<String>()
             .to_ascii_uppercase();
-        if compact.len() != 20 || !is_upper_hex(&compact) {
+        if compact.len() != 20 || !is_upper_hex(compact.as_bytes()) {
             return Err(IdError::new(
                 "license activation code",
                 Self::EXPECTED,
@@ -216,10 +217,11 @@ impl FromStr for LicenseId {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<LicenseId, IdError> {
-        let all_digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        // Checked as bytes: `as_str` would check the inline bytes as UTF-8 once more on every parse.
+        let all_digits = |s: &[u8], n: usize| s.len() == n && s.iter().all(u8::is_ascii_digit);
         let ok = |text: &InlineAscii<16>| {
-            let text = text.as_str();
-            match (text.strip_prefix("EFTM"), text.strip_prefix("FTMTRIAL")) {
+            let text = text.as_bytes();
+            match (text.strip_prefix(b"EFTM"), text.strip_prefix(b"FTMTRIAL")) {
                 (Some(rest), _) => all_digits(rest, 12),
                 (_, Some(rest)) => all_digits(rest, 8),
                 _ => false,
@@ -286,9 +288,10 @@ impl FromStr for TokenSerial {
     type Err = IdError;
 
     fn from_str(input: &str) -> Result<TokenSerial, IdError> {
+        // Checked as bytes, as a license id is.
         let ok = |text: &InlineAscii<16>| {
-            text.as_str()
-                .strip_prefix("FTKMOB")
+            text.as_bytes()
+                .strip_prefix(b"FTKMOB")
                 .is_some_and(|rest| rest.len() == 10 && is_upper_hex(rest))
         };
         InlineAscii::upper(input)
