@@ -184,25 +184,17 @@ impl Inbound {
             && inner.starts_with(b"{")
             && inner.ends_with(b"}")
             && let Ok(text) = std::str::from_utf8(inner)
-            && let Some((type_name, shape)) = crate::drift::Shape::typed_of_text(text)
+            && let Some(inbound) = Inbound::typed_text(text)
         {
-            return Ok(Inbound {
-                type_name,
-                body: Body::Text(text.to_owned()),
-                shape: Some(shape),
-            });
+            return Ok(inbound);
         }
         if let Ok(Peek { d: Some(d) }) = serde_json::from_slice::<Peek<'_>>(bytes) {
             let text = d.get();
             if text.starts_with('{') {
                 // The type and the drift check's shape in one read; the type alone where that read
                 // declines (a key written with escapes).
-                if let Some((type_name, shape)) = crate::drift::Shape::typed_of_text(text) {
-                    return Ok(Inbound {
-                        type_name,
-                        body: Body::Text(text.to_owned()),
-                        shape: Some(shape),
-                    });
+                if let Some(inbound) = Inbound::typed_text(text) {
+                    return Ok(inbound);
                 }
                 if let Ok(peek) = serde_json::from_str::<PeekType<'_>>(text) {
                     return Ok(Inbound {
@@ -216,6 +208,17 @@ impl Inbound {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| EnvelopeError::NotJson(e.to_string()))?;
         Inbound::from_value(value)
+    }
+
+    /// `d`'s text (a JSON object) with its type and drift shape from one read of it, where that read takes
+    /// it (`drift::Shape::typed_of_text`).
+    fn typed_text(text: &str) -> Option<Inbound> {
+        let (type_name, shape) = crate::drift::Shape::typed_of_text(text)?;
+        Some(Inbound {
+            type_name,
+            body: Body::Text(text.to_owned()),
+            shape: Some(shape),
+        })
     }
 
     fn from_value(value: Value) -> Result<Inbound, EnvelopeError> {
