@@ -8,6 +8,7 @@
 //! data dir's key, which never leaves the data dir, so state holding sealed records only imports where that
 //! key is (`key_id` says which key it was).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -140,26 +141,42 @@ impl StateRecord {
             .as_ref()
             .and_then(|raw| serde_json::from_str(raw.get()).ok())
     }
+}
 
-    /// The key and value bytes to store, the record's text moved rather than copied; the error says what
-    /// is wrong.
-    pub fn into_bytes(self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let key = match (self.key, self.key_hex) {
-            (Some(text), None) => text.into_bytes(),
+/// A [`StateRecord`] as read from a snapshot's text, borrowing from it: what an import turns into the
+/// bytes a store keeps, each key and value copied once from the text (a state of two million records never
+/// holds them twice). Accepts exactly what [`StateRecord`] accepts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateRecordText<'a> {
+    #[serde(default, borrow)]
+    pub key: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub key_hex: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub value: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub value_text: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub value_hex: Option<Cow<'a, str>>,
+}
+
+impl StateRecordText<'_> {
+    /// The key and value bytes to store; the error says what is wrong.
+    pub fn to_bytes(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let key = match (&self.key, &self.key_hex) {
+            (Some(text), None) => text.as_bytes().to_vec(),
             (None, Some(hex_text)) => {
-                hex::decode(hex_text).map_err(|e| format!("key_hex is not hex: {e}"))?
+                hex::decode(hex_text.as_bytes()).map_err(|e| format!("key_hex is not hex: {e}"))?
             }
             _ => return Err("give exactly one of `key` and `key_hex`".to_owned()),
         };
-        let value = match (self.value, self.value_text, self.value_hex) {
-            (Some(json), None, None) if is_document(json.get()) => {
-                Box::<str>::from(json).into_boxed_bytes().into_vec()
-            }
+        let value = match (self.value, &self.value_text, &self.value_hex) {
+            (Some(json), None, None) if is_document(json.get()) => json.get().as_bytes().to_vec(),
             (Some(_), None, None) => return Err("value: a JSON object or array".to_owned()),
-            (None, Some(text), None) => text.into_bytes(),
-            (None, None, Some(hex_text)) => {
-                hex::decode(hex_text).map_err(|e| format!("value_hex is not hex: {e}"))?
-            }
+            (None, Some(text), None) => text.as_bytes().to_vec(),
+            (None, None, Some(hex_text)) => hex::decode(hex_text.as_bytes())
+                .map_err(|e| format!("value_hex is not hex: {e}"))?,
             _ => {
                 return Err("give exactly one of `value`, `value_text` and `value_hex`".to_owned());
             }
@@ -171,6 +188,14 @@ impl StateRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an import stores for `record`: its snapshot text read back as [`StateRecordText`].
+    fn stored(record: &StateRecord) -> Result<(Vec<u8>, Vec<u8>), String> {
+        let text = serde_json::to_string(record).unwrap();
+        serde_json::from_str::<StateRecordText>(&text)
+            .unwrap()
+            .to_bytes()
+    }
 
     #[test]
     fn records_round_trip_and_read_as_what_they_are() {
@@ -186,7 +211,7 @@ mod tests {
         ];
         for (key, value) in cases {
             let record = StateRecord::from_bytes(key, value);
-            assert_eq!(record.into_bytes().unwrap(), (key.to_vec(), value.to_vec()));
+            assert_eq!(stored(&record).unwrap(), (key.to_vec(), value.to_vec()));
         }
         let license = StateRecord::from_bytes(b"EFTM000000000005", br#"{"v":2,"seats":5}"#);
         assert_eq!(license.json().unwrap()["seats"], 5);
@@ -206,25 +231,21 @@ mod tests {
             value_text: Some("x".into()),
             ..StateRecord::default()
         };
-        assert!(
-            both.into_bytes()
-                .unwrap_err()
-                .contains("exactly one of `key`")
-        );
+        assert!(stored(&both).unwrap_err().contains("exactly one of `key`"));
         let no_value = StateRecord {
             key: Some("a".into()),
             ..StateRecord::default()
         };
-        assert!(no_value.into_bytes().unwrap_err().contains("`value`"));
+        assert!(stored(&no_value).unwrap_err().contains("`value`"));
         let bad_hex = StateRecord {
             key_hex: Some("zz".into()),
             value_text: Some("x".into()),
             ..StateRecord::default()
         };
-        assert!(bad_hex.into_bytes().unwrap_err().contains("key_hex"));
+        assert!(stored(&bad_hex).unwrap_err().contains("key_hex"));
         assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "valeu": 1}"#).is_err());
         let scalar: StateRecord = serde_json::from_str(r#"{"key": "a", "value": 5}"#).unwrap();
-        assert!(scalar.into_bytes().unwrap_err().contains("object or array"));
+        assert!(stored(&scalar).unwrap_err().contains("object or array"));
         assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "value": {"v": }}"#).is_err());
     }
 
@@ -236,6 +257,6 @@ mod tests {
         assert!(document.contains(text), "{document}");
         let back: StateRecord = serde_json::from_str(&document).unwrap();
         assert_eq!(back, record);
-        assert_eq!(back.into_bytes().unwrap().1, text.as_bytes());
+        assert_eq!(stored(&back).unwrap().1, text.as_bytes());
     }
 }

@@ -453,7 +453,7 @@ async fn import_state<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
     query: Query<ImportQuery>,
-    state: Json<ServiceState>,
+    state: Json<crate::state::StateUpload>,
 ) -> Result<HttpResponse, ApiError> {
     let prepared = crate::state::prepare(&control, &**service, state.into_inner())?;
     if query.dry_run {

@@ -12,11 +12,15 @@
 //! [`Service::check_state`]: crate::service::Service::check_state
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 
 use actix_web::http::StatusCode;
 use protocol::crypto::{SealKey, seal};
 use protocol::scenario::ScenarioSpec;
-use protocol::state::{STATE_FORMAT, ServiceState, StateImported, StateRecord};
+use protocol::state::{STATE_FORMAT, ServiceState, StateImported, StateRecord, StateRecordText};
+use protocol::time::UnixTime;
+use serde::Deserialize;
+use serde::de::{SeqAccess, Visitor};
 
 use crate::admin::ControlPlane;
 use crate::http::ApiError;
@@ -41,7 +45,7 @@ impl Incoming {
     }
 
     /// The keys of `table`.
-    pub fn keys(&self, table: Table) -> HashSet<&[u8]> {
+    pub fn keys(&self, table: Table) -> HashSet<&[u8], foldhash::fast::RandomState> {
         self.records(table)
             .iter()
             .map(|(k, _)| k.as_slice())
@@ -85,18 +89,77 @@ pub fn export(
     })
 }
 
+/// `PUT /__admin/state`'s body as it is read: a [`ServiceState`] (it accepts exactly the documents that
+/// type accepts), its records turned into the bytes the store keeps while the text is parsed. A lab of a
+/// million tokens sends two million records: this way no record is held twice, as a parsed record and as
+/// its bytes (the parsed form of two million records alone was 224 MiB of new memory for every import).
+#[derive(Debug, Deserialize)]
+pub struct StateUpload {
+    format: String,
+    service: String,
+    /// The fortimock version that exported it.
+    version: String,
+    exported: UnixTime,
+    #[serde(default)]
+    key_id: Option<String>,
+    trees: BTreeMap<String, UploadedRecords>,
+    #[serde(default)]
+    scenarios: Vec<ScenarioSpec>,
+}
+
+/// One tree's records of a [`StateUpload`], as bytes. A record that parses but does not convert (both
+/// `key` and `key_hex`, a `value` that is not an object, hex that is not) is kept as the tree's first
+/// fault, reported by [`prepare`] in its turn, as the record at fault; the records after it are dropped.
+#[derive(Debug, Default)]
+pub struct UploadedRecords {
+    entries: Vec<Entry>,
+    /// The first record that did not convert: its index and what is wrong.
+    fault: Option<(usize, String)>,
+}
+
+impl<'de> Deserialize<'de> for UploadedRecords {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Records;
+        impl<'de> Visitor<'de> for Records {
+            type Value = UploadedRecords;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a sequence of records")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UploadedRecords, A::Error> {
+                let mut records = UploadedRecords::default();
+                let mut index = 0;
+                while let Some(record) = seq.next_element::<StateRecordText<'de>>()? {
+                    if records.fault.is_none() {
+                        match record.to_bytes() {
+                            Ok(entry) => records.entries.push(entry),
+                            Err(e) => records.fault = Some((index, e)),
+                        }
+                    }
+                    index += 1;
+                }
+                Ok(records)
+            }
+        }
+        deserializer.deserialize_seq(Records)
+    }
+}
+
 /// A state checked whole and ready to replace the store's ([`prepare`]); nothing has changed yet.
 pub struct Prepared {
     incoming: Incoming,
     scenarios: Vec<ScenarioSpec>,
     records: u64,
+    /// The version and moment the state was exported at, for the log.
+    exported: (String, UnixTime),
 }
 
 /// Checks `state` whole against `service`, changing nothing.
 pub fn prepare<S: Service>(
     control: &ControlPlane,
     service: &S,
-    state: ServiceState,
+    state: StateUpload,
 ) -> Result<Prepared, ApiError> {
     let bad = |id: &'static str, message: String| ApiError::bad_request(id, message);
     if state.format != STATE_FORMAT {
@@ -114,7 +177,10 @@ pub fn prepare<S: Service>(
             ),
         ));
     }
-    let has_records = state.trees.values().any(|records| !records.is_empty());
+    let has_records = state
+        .trees
+        .values()
+        .any(|records| !records.entries.is_empty() || records.fault.is_some());
     let key_id = service.key_id();
     if has_records && state.key_id != key_id {
         return Err(ApiError::new(
@@ -144,16 +210,15 @@ pub fn prepare<S: Service>(
             ));
         };
         let table = tables[at].0;
-        tables[at].1.reserve(records.len());
-        for (i, record) in records.into_iter().enumerate() {
-            let (key, value) = record
-                .into_bytes()
-                .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e}")))?;
+        for (i, (key, value)) in records.entries.iter().enumerate() {
             service
-                .check_record(table, &key, &value)
+                .check_record(table, key, value)
                 .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e:#}")))?;
-            tables[at].1.push((key, value));
         }
+        if let Some((i, e)) = records.fault {
+            return Err(bad("admin.state.record", format!("trees.{name}[{i}]: {e}")));
+        }
+        tables[at].1 = records.entries;
     }
     let incoming = Incoming { tables };
     service
@@ -174,6 +239,7 @@ pub fn prepare<S: Service>(
         incoming,
         scenarios: state.scenarios,
         records,
+        exported: (state.version, state.exported),
     })
 }
 
@@ -209,11 +275,14 @@ impl Prepared {
             .scenarios
             .replace(&self.scenarios, control.clock.now())
             .map_err(|e| ApiError::bad_request("admin.state.scenario", e))?;
+        let (version, exported) = self.exported;
         tracing::info!(
             service = control.service,
             records = self.records,
             replaced,
             scenarios,
+            %version,
+            exported = %exported.rfc3339(),
             "state imported"
         );
         Ok(StateImported {
@@ -222,5 +291,109 @@ impl Prepared {
             replaced,
             scenarios: scenarios as u64,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state document with `trees` (and `extra`, more top-level fields) spliced in.
+    fn document(trees: &str, extra: &str) -> String {
+        format!(
+            r#"{{"format":"fortimock-state/1","service":"ftm","version":"0.1.0","exported":5{extra},"trees":{trees}}}"#
+        )
+    }
+
+    #[test]
+    fn the_upload_accepts_exactly_what_a_service_state_accepts() {
+        let record = r#"{"key":"a","value":{"v":1}}"#;
+        let tree = format!(r#"{{"t":[{record}]}}"#);
+        let documents = [
+            document(&tree, ""),
+            document(
+                &tree,
+                r#","key_id":null,"scenarios":[],"note":"kept aside""#,
+            ),
+            document(&tree, r#","key_id":"0011""#),
+            document("{}", ""),
+            document(r#"{"t":[]}"#, ""),
+            // The record's own edges: an escaped key, hex, text, a null value, a value that is not a
+            // document (parses; refused when converted), the record's fields in any order.
+            document(r#"{"t":[{"key":"a\u0000b\n","value_text":"x"}]}"#, ""),
+            document(r#"{"t":[{"value_hex":"00ff","key_hex":"0a"}]}"#, ""),
+            document(r#"{"t":[{"key":"a","value":null,"value_text":"x"}]}"#, ""),
+            document(r#"{"t":[{"key":"a","value":5}]}"#, ""),
+            document(r#"{"t":[{"key":"a","value":[1,{"b":"\u00e9"}]}]}"#, ""),
+            // Refused by both.
+            document(r#"{"t":[{"key":"a","valeu":{}}]}"#, ""),
+            document(r#"{"t":[{"key":"a","key":"b","value":{}}]}"#, ""),
+            document(r#"{"t":[{"key":"a","value":{"v": }}]}"#, ""),
+            document(r#"{"t":[["a",{"v":1}]]}"#, ""),
+            document(r#"{"t":[null]}"#, ""),
+            document(r#"{"t":null}"#, ""),
+            document(r#"{"t":{"key":"a"}}"#, ""),
+            document(&format!("[{record}]"), ""),
+            document(r#"{"t":[{"key":5,"value":{}}]}"#, ""),
+            document(&tree, r#","scenarios":{}"#),
+            r#"{"format":"fortimock-state/1","service":"ftm","exported":5,"trees":{}}"#.to_owned(),
+            r#"{"format":"fortimock-state/1","service":"ftm","version":"0.1.0","trees":{}}"#
+                .to_owned(),
+            r#"{"format":"fortimock-state/1","service":"ftm","version":"0.1.0","exported":5}"#
+                .to_owned(),
+            format!(r#"["fortimock-state/1","ftm","0.1.0",5,null,{tree},[]]"#),
+        ];
+        let mut accepted = 0;
+        for text in &documents {
+            let state = protocol::strict::from_str::<ServiceState>(text);
+            let upload = protocol::strict::from_str::<StateUpload>(text);
+            assert_eq!(
+                state.is_ok(),
+                upload.is_ok(),
+                "{text}: {state:?} / {upload:?}"
+            );
+            let (Ok(state), Ok(upload)) = (state, upload) else {
+                continue;
+            };
+            accepted += 1;
+            // Every accepted record reads as the same bytes either way: the parsed record's text read
+            // back, against the upload's.
+            for (name, records) in &state.trees {
+                let uploaded = &upload.trees[name];
+                let expected: Vec<Result<Entry, String>> = records
+                    .iter()
+                    .map(|record| {
+                        let text = serde_json::to_string(record).unwrap();
+                        serde_json::from_str::<StateRecordText>(&text)
+                            .unwrap()
+                            .to_bytes()
+                    })
+                    .collect();
+                let first_fault = expected.iter().position(Result::is_err);
+                let kept = first_fault.unwrap_or(expected.len());
+                let entries: Vec<Entry> = expected[..kept].iter().flatten().cloned().collect();
+                assert_eq!(uploaded.entries, entries, "{text}");
+                assert_eq!(
+                    uploaded.fault.as_ref().map(|(i, _)| *i),
+                    first_fault,
+                    "{text}"
+                );
+            }
+        }
+        assert_eq!(accepted, 10, "the documents meant to be accepted are");
+    }
+
+    #[test]
+    fn a_record_that_does_not_convert_is_kept_as_the_trees_first_fault() {
+        let text = document(
+            r#"{"t":[{"key":"a","value":{}},{"key":"b","key_hex":"00","value":{}},{"key":"c","value":7},{"key":"d","value":{}}]}"#,
+            "",
+        );
+        let upload: StateUpload = protocol::strict::from_str(&text).unwrap();
+        let records = &upload.trees["t"];
+        assert_eq!(records.entries, vec![(b"a".to_vec(), b"{}".to_vec())]);
+        let (at, fault) = records.fault.as_ref().unwrap();
+        assert_eq!(*at, 1);
+        assert!(fault.contains("exactly one of `key`"), "{fault}");
     }
 }
