@@ -133,12 +133,72 @@ impl Shape {
     /// type and the drift check the shape: one read of the body instead of two). `None` where
     /// [`Shape::of_text`] gives none, and when `d` has no `__type`, more than one, or one that is not a
     /// string: the caller reads the text the careful way.
+    ///
+    /// The answers for the last texts this thread read are kept ([`RecentShapes`]): an appliance sends the
+    /// same PollingRequest, byte for byte, every time it polls until its tokens are activated, so most
+    /// reads find their text there and skip the walk.
     pub fn typed_of_text(text: &str) -> Option<(String, Shape)> {
+        if text.len() > RecentShapes::LONGEST {
+            return Shape::typed_walk(text);
+        }
+        RECENT.with_borrow_mut(|recent| recent.typed_of_text(text))
+    }
+
+    fn typed_walk(text: &str) -> Option<(String, Shape)> {
         let mut type_name = None;
         let (sum, version) = walk(text, Some(&mut type_name))?;
         let type_name = type_name?;
         let key_set = sum.wrapping_add(key_hash(u32::MAX, &type_name));
         Some((type_name, Shape { key_set, version }))
+    }
+}
+
+thread_local! {
+    static RECENT: std::cell::RefCell<RecentShapes> = std::cell::RefCell::new(RecentShapes::default());
+}
+
+/// The type and shape of the texts [`Shape::typed_of_text`] read last on this thread, each kept with its
+/// text in the slot its hash picks (a later text with the same slot replaces it). A text is found only
+/// where it is kept byte for byte, so an answer from here is the walk's answer. At most [`Self::SLOTS`]
+/// texts of at most [`Self::LONGEST`] bytes: 512 KiB per thread at worst, about 60 KiB for polls.
+#[derive(Default)]
+struct RecentShapes {
+    slots: Vec<Option<RecentShape>>,
+}
+
+struct RecentShape {
+    text: Box<str>,
+    type_name: String,
+    shape: Shape,
+}
+
+impl RecentShapes {
+    /// Enough for a lab's appliances polling by turns through one worker, small enough to stay in a cache.
+    const SLOTS: usize = 256;
+    /// A poll of a few tokens; longer texts (a 5,000-token provision) are walked every time.
+    const LONGEST: usize = 2048;
+
+    fn typed_of_text(&mut self, text: &str) -> Option<(String, Shape)> {
+        if self.slots.is_empty() {
+            self.slots.resize_with(Self::SLOTS, || None);
+        }
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one(text);
+        // The low bits of a foldhash pick the slot: `SLOTS` is a power of two.
+        let slot = usize::try_from(hash).unwrap_or_default() % Self::SLOTS;
+        if let Some(Some(recent)) = self.slots.get(slot)
+            && *recent.text == *text
+        {
+            return Some((recent.type_name.clone(), recent.shape.clone()));
+        }
+        let (type_name, shape) = Shape::typed_walk(text)?;
+        if let Some(kept) = self.slots.get_mut(slot) {
+            *kept = Some(RecentShape {
+                text: text.into(),
+                type_name: type_name.clone(),
+                shape: shape.clone(),
+            });
+        }
+        Some((type_name, shape))
     }
 }
 
@@ -443,6 +503,43 @@ mod shape_tests {
             r#"["__type"]"#,
         ] {
             assert_eq!(Shape::typed_of_text(text), None, "{text}");
+            // Declined texts are not kept: the second read declines too.
+            assert_eq!(Shape::typed_of_text(text), None, "{text}");
         }
+    }
+
+    /// Texts read again (from the slots of [`RecentShapes`], many sharing a slot) give what the walk gives;
+    /// a text too long to keep is walked every time.
+    #[test]
+    fn texts_read_again_give_the_walks_answer() {
+        let texts: Vec<String> = (0..3 * RecentShapes::SLOTS)
+            .map(|n| {
+                let extra = if n % 3 == 0 { r#","x_new":{"y":1}"# } else { "" };
+                format!(
+                    r#"{{"__type":"SoftToken.PollingRequest","__version":"{}","serial_number":"FGVM01TM{n:08}"{extra},"tokens":[{{"token":"FTKMOB{n:010}"}}]}}"#,
+                    n % 5
+                )
+            })
+            .chain(std::iter::once(format!(
+                r#"{{"__type":"T","pad":"{}"}}"#,
+                "p".repeat(RecentShapes::LONGEST)
+            )))
+            .collect();
+        for round in 0..3 {
+            for text in texts.iter().chain(texts.iter().rev()) {
+                assert_eq!(
+                    Shape::typed_of_text(text),
+                    Shape::typed_walk(text),
+                    "round {round}: {text}"
+                );
+            }
+        }
+        let (type_name, shape) = Shape::typed_of_text(&texts[0]).unwrap();
+        assert_eq!(type_name, "SoftToken.PollingRequest");
+        assert_eq!(shape.version.as_deref(), Some("0"));
+        assert_ne!(
+            Shape::typed_of_text(&texts[0]),
+            Shape::typed_of_text(&texts[1])
+        );
     }
 }
