@@ -244,10 +244,13 @@ impl Inbound {
     /// What the coverage report's drift check needs on every request: the shape [`Inbound::parse`] read
     /// with the type when `d` came in the common shape, else the document's (the text's one-pass read has
     /// declined it already).
-    pub fn shape(&self) -> crate::drift::Shape {
+    pub fn shape(&self) -> Cow<'_, crate::drift::Shape> {
         match &self.shape {
-            Some(shape) => shape.clone(),
-            None => crate::drift::Shape::of_document(&self.type_name, &self.fields()),
+            Some(shape) => Cow::Borrowed(shape),
+            None => Cow::Owned(crate::drift::Shape::of_document(
+                &self.type_name,
+                &self.fields(),
+            )),
         }
     }
 

@@ -145,24 +145,26 @@ impl RequestHeader {
     ///
     /// The members come back sorted by serial, not in request order: the captured ProvisionResponse
     /// (KB 308115) answers `[…494, …407]` with `[…407, …494]`.
+    ///
+    /// The request's strings move into the answer: a request header is answered once.
     pub fn reply(
-        &self,
+        self,
         member_error: impl Fn(Option<&ApplianceSerial>) -> Option<String>,
     ) -> ResponseHeader {
         let mut clustered_sns: Vec<ClusterMemberStatus> = self
             .clustered_sns
-            .iter()
-            .map(|m| ClusterMemberStatus {
-                sn: m.sn.clone(),
-                error: member_error(m.sn.parse().ok().as_ref()),
+            .into_iter()
+            .map(|m| {
+                let error = member_error(m.sn.parse().ok().as_ref());
+                ClusterMemberStatus { sn: m.sn, error }
             })
             .collect();
         clustered_sns.sort_by(|a, b| a.sn.trim().cmp(b.sn.trim()));
         ResponseHeader {
-            version: self.version.clone(),
-            serial_number: self.serial_number.clone(),
-            device_version: self.device_version.clone(),
-            device_build: self.device_build.clone(),
+            version: self.version,
+            serial_number: self.serial_number,
+            device_version: self.device_version,
+            device_build: self.device_build,
             clustered_sns,
         }
     }

@@ -211,7 +211,7 @@ async fn import(
         .ledger
         .registered(&cluster)
         .map_err(Fault::storage(TYPE))?;
-    let header = request.header.reply(|member| match member {
+    let header = request.header.clone().reply(|member| match member {
         Some(member)
             if modeled::member_is_registered(member, requester, |s| registered.contains(s)) =>
         {

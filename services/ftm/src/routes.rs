@@ -227,7 +227,7 @@ async fn ownership(
 
 /// The response header: registered members `null`, others `Product is not registered`.
 fn reply_header(
-    header: &RequestHeader,
+    header: RequestHeader,
     requester: &ApplianceSerial,
     answer: &OwnershipAnswer,
 ) -> ResponseHeader {
@@ -332,7 +332,7 @@ async fn provision(
         .collect();
     let provisioned = tokens.iter().filter(|t| t.error.is_none()).count();
     let response = ProvisionResponse {
-        header: reply_header(&request.header, requester, &answer),
+        header: reply_header(request.header, requester, &answer),
         error: (provisioned == 0).then(|| NO_VALID_TOKEN.wire_error()),
         result: 0,
         tokens,
@@ -479,7 +479,7 @@ async fn poll(
         .filter(|t| t.status == TokenStatus::Activated.as_str())
         .count();
     let response = PollingResponse {
-        header: reply_header(&header, &cluster[0], &answer),
+        header: reply_header(header, &cluster[0], &answer),
         error: (valid == 0).then(|| NO_VALID_TOKEN.wire_error()),
         result: 0,
         tokens,

@@ -201,10 +201,11 @@ impl Coverage {
                 .or_default() += 1;
             return;
         };
+        let shape = inbound.shape();
         let Shape {
             key_set: keys,
-            version,
-        } = inbound.shape();
+            ref version,
+        } = *shape;
         let mut counts = self.counts();
         let types = counts.message_types.entry(service).or_default();
         // Counted under the name already there: a name is copied once, the first time it is seen.
@@ -215,7 +216,7 @@ impl Coverage {
             }
         }
         if let Some(version) = version
-            && !known.knows_version(&version)
+            && !known.knows_version(version)
         {
             *counts
                 .drift
@@ -223,7 +224,7 @@ impl Coverage {
                     service,
                     DriftKind::UnknownVersion,
                     type_name.to_owned(),
-                    version,
+                    version.clone(),
                 ))
                 .or_default() += 1;
         }

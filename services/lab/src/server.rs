@@ -605,17 +605,20 @@ impl Observed {
     /// The flow of an arriving request: its `x-fortimock-flow`, or a fresh id (the front door); its sender:
     /// its `x-fortimock-from`, or its address.
     fn arrived(bounds: &Bounds, request: &ServiceRequest, path: &str) -> Observed {
-        let header = |name: &str| {
+        // Looked up by `HeaderName` made at compile time: a `&str` name is parsed on every lookup.
+        static FLOW: HeaderName = HeaderName::from_static(FLOW_HEADER);
+        static FROM: HeaderName = HeaderName::from_static(FROM_HEADER);
+        let header = |name: &HeaderName| {
             request
                 .headers()
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(flow::accepted)
         };
-        let id = header(FLOW_HEADER)
+        let id = header(&FLOW)
             .filter(|id| !id.contains(' '))
             .map_or_else(flow::new_id, Arc::from);
-        let from = match header(FROM_HEADER) {
+        let from = match header(&FROM) {
             Some(from) => Sender::Named(from.into()),
             None => request
                 .peer_addr()
