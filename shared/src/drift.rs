@@ -134,7 +134,7 @@ impl Shape {
     /// [`Shape::of_text`] gives none, and when `d` has no `__type`, more than one, or one that is not a
     /// string: the caller reads the text the careful way.
     ///
-    /// The answers for the last texts this thread read are kept ([`RecentShapes`]): an appliance sends the
+    /// The answers for the last texts this thread read are kept (`RecentShapes`): an appliance sends the
     /// same PollingRequest, byte for byte, every time it polls until its tokens are activated, so most
     /// reads find their text there and skip the walk.
     pub fn typed_of_text(text: &str) -> Option<(String, Shape)> {
