@@ -9,6 +9,8 @@
 //! [`document`] builds a service's document by registering its routes into a throwaway app; `lab::server`
 //! serves it at `/__admin/openapi.json`, with Swagger UI (assets built into the binary) at `/__admin/docs`.
 
+use std::sync::Arc;
+
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::{FromRequest, Handler, Responder, guard, web};
@@ -23,6 +25,11 @@ use crate::http::BodyLimit;
 
 /// The name of the admin token's security scheme in every document.
 pub const ADMIN_TOKEN_SCHEME: &str = "admin_token";
+
+/// The full path template of the resource that served a request, kept as the resource's data so the
+/// coverage report reads it after the answer without matching the path again (`match_pattern` does).
+#[derive(Debug, Clone)]
+pub struct RoutePattern(pub Arc<str>);
 
 /// One route a listener serves: its method and its full path template.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -120,9 +127,11 @@ impl<'a> Api<'a> {
             );
         };
         let methods = D::methods();
+        let pattern = RoutePattern(Arc::from(path.as_str()));
         for method in &methods {
             let method = actix_method(method);
             let mut resource = web::resource(relative.to_owned())
+                .app_data(pattern.clone())
                 .guard(guard::Method(method.clone()))
                 .route(web::route().method(method.clone()).to(handler.clone()));
             if let Some(limit) = limit {
@@ -175,11 +184,15 @@ impl<'a> Api<'a> {
                 self.prefix
             );
         };
-        self.cfg
-            .service(web::resource(format!("{relative}{{tail:.*}}")).to(handler));
+        let path = format!("{prefix}{{tail:.*}}");
+        self.cfg.service(
+            web::resource(format!("{relative}{{tail:.*}}"))
+                .app_data(RoutePattern(Arc::from(path.as_str())))
+                .to(handler),
+        );
         self.collected.routes.push(RegisteredRoute {
             method: "*".to_owned(),
-            path: format!("{prefix}{{tail:.*}}"),
+            path,
             guarded: self.guarded,
         });
         self

@@ -8,6 +8,7 @@
 //! costs a hash of its keys), `scenario::fire` counts scenarios, and store-change sites note state
 //! transitions through `flow::transition`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
@@ -167,17 +168,19 @@ impl Coverage {
         &self,
         service: &'static str,
         method: &Method,
-        pattern: Option<String>,
+        pattern: Option<Cow<'_, str>>,
         errors: &[&'static CatalogueEntry],
     ) {
         let mut counts = self.counts();
         if let Some(pattern) = pattern {
-            *counts
-                .routes
-                .entry((service, method.clone()))
-                .or_default()
-                .entry(pattern)
-                .or_default() += 1;
+            let patterns = counts.routes.entry((service, method.clone())).or_default();
+            // A pattern's name is copied once, the first time it is reached.
+            match patterns.get_mut(&*pattern) {
+                Some(count) => *count += 1,
+                None => {
+                    patterns.insert(pattern.into_owned(), 1);
+                }
+            }
         }
         for entry in errors {
             *counts.errors.entry(entry.id).or_default() += 1;

@@ -671,7 +671,12 @@ impl Observed {
             .get::<AnsweredErrors>()
             .map(|e| e.0.clone())
             .unwrap_or_default();
-        let pattern = response.request().match_pattern();
+        // The serving resource's template, kept with it; matching the path again allocates it.
+        let request = response.request();
+        let pattern = match request.app_data::<crate::api::RoutePattern>() {
+            Some(pattern) => Some(Cow::Borrowed(&*pattern.0)),
+            None => request.match_pattern().map(Cow::Owned),
+        };
         recorders
             .coverage
             .exchange(self.flow.service, method, pattern, &errors);
