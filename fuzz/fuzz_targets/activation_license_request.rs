@@ -17,18 +17,21 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(cluster) = request.header.cluster() {
         let requester = &cluster[0];
-        let header = request
-            .header
-            .reply(|member: Option<&ApplianceSerial>| match member {
-                Some(member)
-                    if protocol::modeled::member_is_registered(member, requester, |s| {
-                        cluster.contains(s)
-                    }) =>
-                {
-                    None
-                }
-                _ => Some("Product is not registered".to_owned()),
-            });
+        // The request is encoded again below, so its header is answered from a copy.
+        let header =
+            request
+                .header
+                .clone()
+                .reply(|member: Option<&ApplianceSerial>| match member {
+                    Some(member)
+                        if protocol::modeled::member_is_registered(member, requester, |s| {
+                            cluster.contains(s)
+                        }) =>
+                    {
+                        None
+                    }
+                    _ => Some("Product is not registered".to_owned()),
+                });
         assert_eq!(
             header.clustered_sns.len(),
             request.header.clustered_sns.len()
