@@ -211,6 +211,7 @@ async fn import(
         .ledger
         .registered(&cluster)
         .map_err(Fault::storage(TYPE))?;
+    // Answered from a copy: a refusal echoes the whole request (`ActivationLicenseResponse::refused`).
     let header = request.header.clone().reply(|member| match member {
         Some(member)
             if modeled::member_is_registered(member, requester, |s| registered.contains(s)) =>
