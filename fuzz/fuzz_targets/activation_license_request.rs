@@ -18,20 +18,12 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(cluster) = request.header.cluster() {
         let requester = &cluster[0];
         // The request is encoded again below, so its header is answered from a copy.
-        let header =
-            request
-                .header
-                .clone()
-                .reply(|member: Option<&ApplianceSerial>| match member {
-                    Some(member)
-                        if protocol::modeled::member_is_registered(member, requester, |s| {
-                            cluster.contains(s)
-                        }) =>
-                    {
-                        None
-                    }
-                    _ => Some("Product is not registered".to_owned()),
-                });
+        let header = request
+            .header
+            .clone()
+            .reply(|member: Option<&ApplianceSerial>| {
+                protocol::modeled::member_error(member, requester, |s| cluster.contains(s))
+            });
         assert_eq!(
             header.clustered_sns.len(),
             request.header.clustered_sns.len()

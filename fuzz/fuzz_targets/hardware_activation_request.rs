@@ -38,15 +38,8 @@ fuzz_target!(|data: &[u8]| {
     }
     let requester = &cluster[0];
     let members = request.header.clustered_sns.len();
-    let header = request.header.reply(|member| match member {
-        Some(member)
-            if protocol::modeled::member_is_registered(member, requester, |s| {
-                cluster.contains(s)
-            }) =>
-        {
-            None
-        }
-        _ => Some("Product is not registered".to_owned()),
+    let header = request.header.reply(|member| {
+        protocol::modeled::member_error(member, requester, |s| cluster.contains(s))
     });
     assert_eq!(header.clustered_sns.len(), members);
 });

@@ -221,16 +221,20 @@ pub fn trial_license(appliance: &ApplianceSerial, attempt: u32) -> LicenseId {
     LicenseId::trial(u64::from_be_bytes(number))
 }
 
-/// Whether a cluster member gets `"error": null` in a response header: the requesting appliance always
-/// does (it is the one talking), and so does any serial the ledger has registered a license to. Any other
-/// member gets `Product is not registered`. This reproduces KB 308115, where the requester is `null` and
-/// its unregistered peer is not.
-pub fn member_is_registered(
-    member: &ApplianceSerial,
+/// A cluster member's `error` in a response header (what `RequestHeader::reply` asks of each member):
+/// `null` for the requesting appliance (it is the one talking) and for any serial the ledger has
+/// registered a license to (`known`); `Product is not registered` for any other member, a member whose
+/// serial does not parse included. This reproduces KB 308115, where the requester is `null` and its
+/// unregistered peer is not.
+pub fn member_error(
+    member: Option<&ApplianceSerial>,
     requester: &ApplianceSerial,
     known: impl Fn(&ApplianceSerial) -> bool,
-) -> bool {
-    member == requester || known(member)
+) -> Option<String> {
+    match member {
+        Some(member) if member == requester || known(member) => None,
+        _ => Some(crate::catalogue::PRODUCT_NOT_REGISTERED.text.to_owned()),
+    }
 }
 
 /// Whether an appliance may import a license again, or provision or poll its tokens: the license is

@@ -8,7 +8,7 @@ use actix_web::{HttpResponse, web};
 use lab::api::Api;
 use lab::http::{ApiError, Json, Query};
 use lab::softtoken::{Fault, reply};
-use protocol::catalogue::{NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED};
+use protocol::catalogue::NO_VALID_TOKEN;
 use protocol::envelope::Message;
 use protocol::hardware::{
     ActivatedHardwareToken, HardwareActivationRequest, HardwareActivationResponse,
@@ -69,14 +69,9 @@ pub(crate) async fn activate(
         .ledger
         .registered(&cluster)
         .map_err(Fault::storage(TYPE))?;
-    let header = request.header.reply(|member| match member {
-        Some(member)
-            if modeled::member_is_registered(member, &requester, |s| registered.contains(s)) =>
-        {
-            None
-        }
-        _ => Some(PRODUCT_NOT_REGISTERED.text.to_owned()),
-    });
+    let header = request
+        .header
+        .reply(|member| modeled::member_error(member, &requester, |s| registered.contains(s)));
     let mut granted = 0;
     let tokens: Vec<ActivatedHardwareToken> = request
         .tokens

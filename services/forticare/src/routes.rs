@@ -13,7 +13,7 @@ use lab::service::{Reset, Service};
 use lab::softtoken::{Fault, reply};
 use lab::store::{Store, Table};
 use protocol::admin::ErrorBody;
-use protocol::catalogue::{LICENSE_CODE_INVALID, PRODUCT_NOT_REGISTERED};
+use protocol::catalogue::LICENSE_CODE_INVALID;
 use protocol::envelope::Message;
 use protocol::hardware::HardwareActivationRequest;
 use protocol::id::{ApplianceSerial, LicenseActivationCode, LicenseId};
@@ -212,14 +212,10 @@ async fn import(
         .registered(&cluster)
         .map_err(Fault::storage(TYPE))?;
     // Answered from a copy: a refusal echoes the whole request (`ActivationLicenseResponse::refused`).
-    let header = request.header.clone().reply(|member| match member {
-        Some(member)
-            if modeled::member_is_registered(member, requester, |s| registered.contains(s)) =>
-        {
-            None
-        }
-        _ => Some(PRODUCT_NOT_REGISTERED.text.to_owned()),
-    });
+    let header = request
+        .header
+        .clone()
+        .reply(|member| modeled::member_error(member, requester, |s| registered.contains(s)));
     let (response, result) = match outcome {
         Redemption::Granted { license, .. } => {
             let result = format!(

@@ -16,9 +16,7 @@ use lab::softtoken::{Fault, read_softtoken_body, reply};
 use lab::store::{Store, Table};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
-use protocol::catalogue::{
-    ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, PRODUCT_NOT_REGISTERED, TOKEN_NOT_OWNED,
-};
+use protocol::catalogue::{ACTIVATION_CODE_INVALID, NO_VALID_TOKEN, TOKEN_NOT_OWNED};
 use protocol::envelope::{EnvelopeError, Message};
 use protocol::header::{RequestHeader, ResponseHeader};
 use protocol::id::{ApplianceSerial, LicenseId, MobileId, TokenSerial};
@@ -231,16 +229,8 @@ fn reply_header(
     requester: &ApplianceSerial,
     answer: &OwnershipAnswer,
 ) -> ResponseHeader {
-    header.reply(|member| match member {
-        Some(member)
-            if modeled::member_is_registered(member, requester, |s| {
-                answer.registered.contains(s)
-            }) =>
-        {
-            None
-        }
-        _ => Some(PRODUCT_NOT_REGISTERED.text.to_owned()),
-    })
+    header
+        .reply(|member| modeled::member_error(member, requester, |s| answer.registered.contains(s)))
 }
 
 async fn provision(
