@@ -144,44 +144,101 @@ impl StateRecord {
 }
 
 /// A [`StateRecord`] as read from a snapshot's text, borrowing from it: what an import turns into the
-/// bytes a store keeps, each key and value copied once from the text (a state of two million records never
-/// holds them twice). Accepts exactly what [`StateRecord`] accepts.
+/// bytes a store keeps ([`StateRecordText::into_parts`]: a key without escapes and a JSON value are the
+/// text's own bytes, so an import need not copy them). Accepts exactly what [`StateRecord`] accepts.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StateRecordText<'a> {
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
     pub key: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
     pub key_hex: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub value: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
     pub value_text: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_text")]
     pub value_hex: Option<Cow<'a, str>>,
 }
 
-impl StateRecordText<'_> {
-    /// The key and value bytes to store; the error says what is wrong.
-    pub fn to_bytes(&self) -> Result<(Vec<u8>, Vec<u8>), String> {
-        let key = match (&self.key, &self.key_hex) {
-            (Some(text), None) => text.as_bytes().to_vec(),
-            (None, Some(hex_text)) => {
-                hex::decode(hex_text.as_bytes()).map_err(|e| format!("key_hex is not hex: {e}"))?
+/// An optional string, borrowed from the text when it stands there as it is (no escapes). serde borrows
+/// a `Cow<str>` field marked `borrow`, but not one inside an `Option`: that one is always copied.
+fn borrowed_text<'de: 'a, 'a, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Cow<'a, str>>, D::Error> {
+    struct Text<'a>(Cow<'a, str>);
+    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+            impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+                type Value = Text<'a>;
+
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+
+                fn visit_borrowed_str<E: serde::de::Error>(
+                    self,
+                    text: &'de str,
+                ) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Borrowed(text)))
+                }
+
+                fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Owned(text.to_owned())))
+                }
+
+                fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Text<'a>, E> {
+                    Ok(Text(Cow::Owned(text)))
+                }
             }
+            deserializer.deserialize_str(Visit(std::marker::PhantomData))
+        }
+    }
+    Ok(Option::<Text<'a>>::deserialize(deserializer)?.map(|text| text.0))
+}
+
+/// A record's key and value bytes, each borrowed from a snapshot's text or decoded from it.
+pub type RecordParts<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+
+impl<'a> StateRecordText<'a> {
+    /// The key and value bytes to store, borrowed from the text where they stand in it as they are
+    /// (decoded from hex or escapes otherwise); the error says what is wrong.
+    pub fn into_parts(self) -> Result<RecordParts<'a>, String> {
+        fn bytes(text: Cow<'_, str>) -> Cow<'_, [u8]> {
+            match text {
+                Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+                Cow::Owned(text) => Cow::Owned(text.into_bytes()),
+            }
+        }
+        let key = match (self.key, self.key_hex) {
+            (Some(text), None) => bytes(text),
+            (None, Some(hex_text)) => Cow::Owned(
+                hex::decode(hex_text.as_bytes()).map_err(|e| format!("key_hex is not hex: {e}"))?,
+            ),
             _ => return Err("give exactly one of `key` and `key_hex`".to_owned()),
         };
-        let value = match (self.value, &self.value_text, &self.value_hex) {
-            (Some(json), None, None) if is_document(json.get()) => json.get().as_bytes().to_vec(),
+        let value = match (self.value, self.value_text, self.value_hex) {
+            (Some(json), None, None) if is_document(json.get()) => {
+                Cow::Borrowed(json.get().as_bytes())
+            }
             (Some(_), None, None) => return Err("value: a JSON object or array".to_owned()),
-            (None, Some(text), None) => text.as_bytes().to_vec(),
-            (None, None, Some(hex_text)) => hex::decode(hex_text.as_bytes())
-                .map_err(|e| format!("value_hex is not hex: {e}"))?,
+            (None, Some(text), None) => bytes(text),
+            (None, None, Some(hex_text)) => Cow::Owned(
+                hex::decode(hex_text.as_bytes())
+                    .map_err(|e| format!("value_hex is not hex: {e}"))?,
+            ),
             _ => {
                 return Err("give exactly one of `value`, `value_text` and `value_hex`".to_owned());
             }
         };
         Ok((key, value))
+    }
+
+    /// [`StateRecordText::into_parts`], owned.
+    pub fn to_bytes(self) -> Result<(Vec<u8>, Vec<u8>), String> {
+        self.into_parts()
+            .map(|(key, value)| (key.into_owned(), value.into_owned()))
     }
 }
 
@@ -221,6 +278,27 @@ mod tests {
         assert_eq!(counter.value_hex.as_deref(), Some("000000000000002a"));
         let compound = StateRecord::from_bytes(b"FGVM01TM00000001\0alice", b"{}");
         assert_eq!(compound.key.as_deref(), Some("FGVM01TM00000001\0alice"));
+    }
+
+    #[test]
+    fn plain_keys_and_json_values_are_the_texts_own_bytes() {
+        let text =
+            r#"[{"key":"FTKMOB0000000001","value":{"v":1}},{"key":"a\u0000b","value_hex":"00ff"}]"#;
+        let records: Vec<StateRecordText> = serde_json::from_str(text).unwrap();
+        let parts: Vec<_> = records
+            .into_iter()
+            .map(|r| r.into_parts().unwrap())
+            .collect();
+        assert!(matches!(
+            parts[0],
+            (
+                Cow::Borrowed(b"FTKMOB0000000001"),
+                Cow::Borrowed(br#"{"v":1}"#)
+            )
+        ));
+        assert!(
+            matches!(&parts[1], (Cow::Owned(key), Cow::Owned(value)) if key == b"a\0b" && value == &[0, 255])
+        );
     }
 
     #[test]

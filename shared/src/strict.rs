@@ -24,6 +24,17 @@ pub fn from_slice<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result
     Ok(value)
 }
 
+/// What `seed` reads from the JSON text `bytes`, as [`from_slice`] reads a `T`.
+pub fn from_slice_seed<'a, S: DeserializeSeed<'a>>(
+    bytes: &'a [u8],
+    seed: S,
+) -> serde_json::Result<S::Value> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = seed.deserialize(Strict(&mut deserializer))?;
+    deserializer.end()?;
+    Ok(value)
+}
+
 /// `T` from the JSON text `text`, as [`from_slice`].
 pub fn from_str<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
     from_slice(text.as_bytes())

@@ -970,14 +970,14 @@ impl Fleet {
         let appliances = incoming.keys(APPLIANCES);
         for (key, _) in incoming.records(fac_store::FAC_CONFIG) {
             anyhow::ensure!(
-                appliances.contains(key.as_slice()),
+                appliances.contains(key),
                 "fac_config of `{}`, which is not in `appliances`",
                 String::from_utf8_lossy(key)
             );
         }
         for (key, _) in incoming.records(crate::hardware_store::PROFILES) {
             anyhow::ensure!(
-                appliances.contains(key.as_slice()),
+                appliances.contains(key),
                 "profile of `{}`, which is not in `appliances`",
                 String::from_utf8_lossy(key)
             );

@@ -917,7 +917,7 @@ pub fn check_state(incoming: &lab::state::Incoming) -> anyhow::Result<()> {
     for table in [CODES, TOKENS, TRIALS] {
         for (key, value) in incoming.records(table) {
             anyhow::ensure!(
-                licenses.contains(value.as_slice()),
+                licenses.contains(value),
                 "{} `{}` names license `{}`, which is not in the state",
                 table.name(),
                 String::from_utf8_lossy(key),
@@ -928,7 +928,7 @@ pub fn check_state(incoming: &lab::state::Incoming) -> anyhow::Result<()> {
     let tickets = incoming.keys(TRANSFERS);
     for (key, value) in incoming.records(VOID_CODES) {
         anyhow::ensure!(
-            tickets.contains(value.as_slice()),
+            tickets.contains(value),
             "void code `{}` names ticket `{}`, which is not in the state",
             String::from_utf8_lossy(key),
             String::from_utf8_lossy(value)

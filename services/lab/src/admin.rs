@@ -453,9 +453,9 @@ async fn import_state<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
     query: Query<ImportQuery>,
-    state: Json<crate::state::StateUpload>,
+    state: crate::state::StateUpload,
 ) -> Result<HttpResponse, ApiError> {
-    let prepared = crate::state::prepare(&control, &**service, state.into_inner())?;
+    let prepared = crate::state::prepare(&control, &**service, state)?;
     if query.dry_run {
         return Ok(HttpResponse::Ok().json(prepared.checked(control.service)));
     }

@@ -224,27 +224,50 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let request = request.clone();
         let payload = payload.take();
         Box::pin(async move {
-            let limit = request
-                .app_data::<BodyLimit>()
-                .map_or(ADMIN_JSON_LIMIT, |limit| limit.0);
-            let body = read_body(&request, payload, limit).await?;
-            // Every body of fortimock's own API is an object; serde would take an array as a struct's
-            // fields in order (`["mail", 25]`), so one is refused here, for every endpoint, and one
-            // standing for an object anywhere inside is refused by the strict reading.
-            if body.trim_ascii_start().first() == Some(&b'[') {
-                return Err(ApiError::bad_request(
-                    "admin.body.invalid",
-                    "the request body was refused: expected a JSON object, not an array",
-                ));
-            }
-            protocol::strict::from_slice(&body).map(Json).map_err(|e| {
-                ApiError::bad_request(
-                    "admin.body.invalid",
-                    format!("the request body was refused: {e}"),
-                )
-            })
+            let body = read_api_body(&request, payload).await?;
+            decode_api_body(&body).map(Json)
         })
     }
+}
+
+/// Reads the body of a request to fortimock's own API, within its endpoint's [`BodyLimit`] (default
+/// [`ADMIN_JSON_LIMIT`]).
+pub async fn read_api_body(
+    request: &HttpRequest,
+    payload: Payload,
+) -> Result<web::Bytes, ApiError> {
+    let limit = request
+        .app_data::<BodyLimit>()
+        .map_or(ADMIN_JSON_LIMIT, |limit| limit.0);
+    Ok(read_body(request, payload, limit).await?)
+}
+
+/// A body of fortimock's own API decoded into `T`, as [`Json`] decodes it: a body that is not the
+/// expected JSON object is a 400 that names the problem.
+pub fn decode_api_body<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+    decode_api_body_with(body, std::marker::PhantomData::<T>)
+}
+
+/// What `seed` reads from a body of fortimock's own API, checked as [`decode_api_body`] checks it.
+pub fn decode_api_body_with<'a, S: serde::de::DeserializeSeed<'a>>(
+    body: &'a [u8],
+    seed: S,
+) -> Result<S::Value, ApiError> {
+    // Every body of fortimock's own API is an object; serde would take an array as a struct's fields in
+    // order (`["mail", 25]`), so one is refused here, for every endpoint, and one standing for an object
+    // anywhere inside is refused by the strict reading.
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        return Err(ApiError::bad_request(
+            "admin.body.invalid",
+            "the request body was refused: expected a JSON object, not an array",
+        ));
+    }
+    protocol::strict::from_slice_seed(body, seed).map_err(|e| {
+        ApiError::bad_request(
+            "admin.body.invalid",
+            format!("the request body was refused: {e}"),
+        )
+    })
 }
 
 /// A query string decoded into `T` (serde), with fortimock's error shape.

@@ -13,43 +13,47 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
+use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest};
 use protocol::crypto::{SealKey, seal};
 use protocol::scenario::ScenarioSpec;
 use protocol::state::{STATE_FORMAT, ServiceState, StateImported, StateRecord, StateRecordText};
 use protocol::time::UnixTime;
 use serde::Deserialize;
-use serde::de::{SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use crate::admin::ControlPlane;
-use crate::http::ApiError;
+use crate::http::{ApiError, read_api_body};
 use crate::service::Service;
-use crate::store::{Entry, Reader, Store, StoreError, Table};
+use crate::store::{Reader, Records, Store, StoreError, Table};
 
 /// Largest state `PUT /__admin/state` reads.
 pub const MAX_STATE_BYTES: usize = 1024 * 1024 * 1024;
 
 /// The records of a state being imported, by table, once each is known to be readable.
 pub struct Incoming {
-    tables: Vec<(Table, Vec<Entry>)>,
+    tables: Vec<(Table, Records)>,
 }
 
 impl Incoming {
-    /// The records of the table named `table`, in the state's order.
-    pub fn records(&self, table: Table) -> &[Entry] {
+    /// The records of the table named `table`, in the state's order: `for (key, value) in …`.
+    pub fn records(&self, table: Table) -> &Records {
+        static NONE: std::sync::LazyLock<Records> =
+            std::sync::LazyLock::new(|| Records::new(Bytes::new()));
         self.tables
             .iter()
             .find(|(t, _)| *t == table)
-            .map_or(&[], |(_, records)| records.as_slice())
+            .map_or(&NONE, |(_, records)| records)
     }
 
     /// The keys of `table`.
     pub fn keys(&self, table: Table) -> HashSet<&[u8], foldhash::fast::RandomState> {
-        self.records(table)
-            .iter()
-            .map(|(k, _)| k.as_slice())
-            .collect()
+        self.records(table).iter().map(|(key, _)| key).collect()
     }
 }
 
@@ -90,59 +94,223 @@ pub fn export(
 }
 
 /// `PUT /__admin/state`'s body as it is read: a [`ServiceState`] (it accepts exactly the documents that
-/// type accepts), its records turned into the bytes the store keeps while the text is parsed. A lab of a
-/// million tokens sends two million records: this way no record is held twice, as a parsed record and as
-/// its bytes (the parsed form of two million records alone was 224 MiB of new memory for every import).
-#[derive(Debug, Deserialize)]
+/// type accepts), each record kept as the bytes the store will keep. Those are ranges of the body itself
+/// wherever the text holds them as they are (a key without escapes, a JSON value): a lab of a million
+/// tokens sends two million records, and copying each key and value out of the body cost four million
+/// allocations and about 500 MiB of fresh memory per import.
+#[derive(Debug)]
 pub struct StateUpload {
     format: String,
     service: String,
     /// The fortimock version that exported it.
     version: String,
     exported: UnixTime,
-    #[serde(default)]
     key_id: Option<String>,
     trees: BTreeMap<String, UploadedRecords>,
-    #[serde(default)]
     scenarios: Vec<ScenarioSpec>,
 }
 
-/// One tree's records of a [`StateUpload`], as bytes. A record that parses but does not convert (both
-/// `key` and `key_hex`, a `value` that is not an object, hex that is not) is kept as the tree's first
-/// fault, reported by [`prepare`] in its turn, as the record at fault; the records after it are dropped.
-#[derive(Debug, Default)]
+/// One tree's records of a [`StateUpload`]. A record that parses but does not convert (both `key` and
+/// `key_hex`, a `value` that is not an object, hex that is not) is kept as the tree's first fault, reported
+/// by [`prepare`] in its turn, as the record at fault; the records after it are dropped.
+#[derive(Debug)]
 pub struct UploadedRecords {
-    entries: Vec<Entry>,
+    records: Records,
     /// The first record that did not convert: its index and what is wrong.
     fault: Option<(usize, String)>,
 }
 
-impl<'de> Deserialize<'de> for UploadedRecords {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Records;
-        impl<'de> Visitor<'de> for Records {
-            type Value = UploadedRecords;
+impl StateUpload {
+    /// The state document `body`, its records left in it where they can be.
+    pub fn read(body: Bytes) -> Result<StateUpload, ApiError> {
+        crate::http::decode_api_body_with(&body, Upload { body: &body })
+    }
+}
 
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sequence of records")
-            }
+impl FromRequest for StateUpload {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<StateUpload, ApiError>>>>;
 
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UploadedRecords, A::Error> {
-                let mut records = UploadedRecords::default();
-                let mut index = 0;
-                while let Some(record) = seq.next_element::<StateRecordText<'de>>()? {
-                    if records.fault.is_none() {
-                        match record.to_bytes() {
-                            Ok(entry) => records.entries.push(entry),
-                            Err(e) => records.fault = Some((index, e)),
-                        }
-                    }
-                    index += 1;
-                }
-                Ok(records)
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request = request.clone();
+        let payload = payload.take();
+        Box::pin(async move { StateUpload::read(read_api_body(&request, payload).await?) })
+    }
+}
+
+/// Reads a [`StateUpload`] out of `body`: what `#[derive(Deserialize)]` would read (the same fields,
+/// defaults and errors), with `body` at hand for the records, which are read straight into ranges of it.
+#[derive(Clone, Copy)]
+struct Upload<'b> {
+    body: &'b Bytes,
+}
+
+/// A field of a state document; any other is ignored, as [`ServiceState`] ignores it.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Format,
+    Service,
+    Version,
+    Exported,
+    KeyId,
+    Trees,
+    Scenarios,
+    #[serde(other)]
+    Other,
+}
+
+const FIELDS: &[&str] = &[
+    "format",
+    "service",
+    "version",
+    "exported",
+    "key_id",
+    "trees",
+    "scenarios",
+];
+
+impl<'de> DeserializeSeed<'de> for Upload<'_> {
+    type Value = StateUpload;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<StateUpload, D::Error> {
+        deserializer.deserialize_struct("StateUpload", FIELDS, self)
+    }
+}
+
+impl<'de> Visitor<'de> for Upload<'_> {
+    type Value = StateUpload;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("struct StateUpload")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StateUpload, A::Error> {
+        /// Refuses a field given twice before its value is read.
+        fn first<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
+            match slot {
+                Some(_) => Err(E::duplicate_field(name)),
+                None => Ok(()),
             }
         }
-        deserializer.deserialize_seq(Records)
+        let (mut format, mut service, mut version, mut exported) = (None, None, None, None);
+        let (mut key_id, mut trees, mut scenarios) = (None, None, None);
+        while let Some(field) = map.next_key::<Field>()? {
+            match field {
+                Field::Format => {
+                    first(&format, "format")?;
+                    format = Some(map.next_value::<String>()?);
+                }
+                Field::Service => {
+                    first(&service, "service")?;
+                    service = Some(map.next_value::<String>()?);
+                }
+                Field::Version => {
+                    first(&version, "version")?;
+                    version = Some(map.next_value::<String>()?);
+                }
+                Field::Exported => {
+                    first(&exported, "exported")?;
+                    exported = Some(map.next_value::<UnixTime>()?);
+                }
+                Field::KeyId => {
+                    first(&key_id, "key_id")?;
+                    key_id = Some(map.next_value::<Option<String>>()?);
+                }
+                Field::Trees => {
+                    first(&trees, "trees")?;
+                    trees = Some(map.next_value_seed(Trees { body: self.body })?);
+                }
+                Field::Scenarios => {
+                    first(&scenarios, "scenarios")?;
+                    scenarios = Some(map.next_value::<Vec<ScenarioSpec>>()?);
+                }
+                Field::Other => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(StateUpload {
+            format: format.ok_or_else(|| de::Error::missing_field("format"))?,
+            service: service.ok_or_else(|| de::Error::missing_field("service"))?,
+            version: version.ok_or_else(|| de::Error::missing_field("version"))?,
+            exported: exported.ok_or_else(|| de::Error::missing_field("exported"))?,
+            key_id: key_id.flatten(),
+            trees: trees.ok_or_else(|| de::Error::missing_field("trees"))?,
+            scenarios: scenarios.unwrap_or_default(),
+        })
+    }
+}
+
+/// Reads a state document's `trees`: each tree's records by its name.
+struct Trees<'b> {
+    body: &'b Bytes,
+}
+
+impl<'de> DeserializeSeed<'de> for Trees<'_> {
+    type Value = BTreeMap<String, UploadedRecords>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Trees<'_> {
+    type Value = BTreeMap<String, UploadedRecords>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut trees = BTreeMap::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let records = map.next_value_seed(Tree { body: self.body })?;
+            trees.insert(name, records);
+        }
+        Ok(trees)
+    }
+}
+
+/// Reads one tree's records straight into [`Records`] over the body.
+struct Tree<'b> {
+    body: &'b Bytes,
+}
+
+impl<'de> DeserializeSeed<'de> for Tree<'_> {
+    type Value = UploadedRecords;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<UploadedRecords, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Tree<'_> {
+    type Value = UploadedRecords;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a sequence of records")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<UploadedRecords, A::Error> {
+        let mut records = Records::new(self.body.clone());
+        let mut fault = None;
+        let mut index = 0;
+        while let Some(record) = seq.next_element::<StateRecordText<'de>>()? {
+            if fault.is_none() {
+                let pushed = record
+                    .into_parts()
+                    .and_then(|(key, value)| records.push(key, value));
+                if let Err(e) = pushed {
+                    fault = Some((index, e));
+                }
+            }
+            index += 1;
+        }
+        Ok(UploadedRecords { records, fault })
     }
 }
 
@@ -180,7 +348,7 @@ pub fn prepare<S: Service>(
     let has_records = state
         .trees
         .values()
-        .any(|records| !records.entries.is_empty() || records.fault.is_some());
+        .any(|records| !records.records.is_empty() || records.fault.is_some());
     let key_id = service.key_id();
     if has_records && state.key_id != key_id {
         return Err(ApiError::new(
@@ -195,8 +363,11 @@ pub fn prepare<S: Service>(
         ));
     }
     let schema = service.store().schema();
-    let mut tables: Vec<(Table, Vec<Entry>)> =
-        schema.tables.iter().map(|t| (*t, Vec::new())).collect();
+    let mut tables: Vec<(Table, Records)> = schema
+        .tables
+        .iter()
+        .map(|t| (*t, Records::new(Bytes::new())))
+        .collect();
     for (name, records) in state.trees {
         let Some(at) = tables.iter().position(|(table, _)| table.name() == name) else {
             let known: Vec<&str> = schema.tables.iter().map(|t| t.name()).collect();
@@ -210,7 +381,7 @@ pub fn prepare<S: Service>(
             ));
         };
         let table = tables[at].0;
-        for (i, (key, value)) in records.entries.iter().enumerate() {
+        for (i, (key, value)) in records.records.iter().enumerate() {
             service
                 .check_record(table, key, value)
                 .map_err(|e| bad("admin.state.record", format!("trees.{name}[{i}]: {e:#}")))?;
@@ -218,7 +389,7 @@ pub fn prepare<S: Service>(
         if let Some((i, e)) = records.fault {
             return Err(bad("admin.state.record", format!("trees.{name}[{i}]: {e}")));
         }
-        tables[at].1 = records.entries;
+        tables[at].1 = records.records;
     }
     let incoming = Incoming { tables };
     service
@@ -297,6 +468,19 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Entry;
+
+    fn upload(text: &str) -> Result<StateUpload, ApiError> {
+        StateUpload::read(Bytes::copy_from_slice(text.as_bytes()))
+    }
+
+    /// What the store will keep of `records`.
+    fn stored(records: &Records) -> Vec<Entry> {
+        records
+            .iter()
+            .map(|(key, value)| (key.to_vec(), value.to_vec()))
+            .collect()
+    }
 
     /// A state document with `trees` (and `extra`, more top-level fields) spliced in.
     fn document(trees: &str, extra: &str) -> String {
@@ -346,7 +530,7 @@ mod tests {
         let mut accepted = 0;
         for text in &documents {
             let state = protocol::strict::from_str::<ServiceState>(text);
-            let upload = protocol::strict::from_str::<StateUpload>(text);
+            let upload = upload(text);
             assert_eq!(
                 state.is_ok(),
                 upload.is_ok(),
@@ -372,7 +556,7 @@ mod tests {
                 let first_fault = expected.iter().position(Result::is_err);
                 let kept = first_fault.unwrap_or(expected.len());
                 let entries: Vec<Entry> = expected[..kept].iter().flatten().cloned().collect();
-                assert_eq!(uploaded.entries, entries, "{text}");
+                assert_eq!(stored(&uploaded.records), entries, "{text}");
                 assert_eq!(
                     uploaded.fault.as_ref().map(|(i, _)| *i),
                     first_fault,
@@ -384,14 +568,32 @@ mod tests {
     }
 
     #[test]
+    fn plain_keys_and_json_values_stay_in_the_body_and_escaped_ones_are_decoded() {
+        let body = Bytes::from(document(
+            r#"{"t":[{"key":"FTKMOB0000000001","value":{"v":1}},{"key":"a\u0000b","value_hex":"00ff"}]}"#,
+            "",
+        ));
+        let upload = StateUpload::read(body.clone()).unwrap();
+        let in_body = |part: &[u8]| body.as_ptr_range().contains(&part.as_ptr());
+        let records: Vec<(&[u8], &[u8])> = upload.trees["t"].records.iter().collect();
+        assert_eq!(records[0], (&b"FTKMOB0000000001"[..], &br#"{"v":1}"#[..]));
+        assert!(in_body(records[0].0) && in_body(records[0].1));
+        assert_eq!(records[1], (&b"a\0b"[..], &[0u8, 255][..]));
+        assert!(!in_body(records[1].0) && !in_body(records[1].1));
+    }
+
+    #[test]
     fn a_record_that_does_not_convert_is_kept_as_the_trees_first_fault() {
         let text = document(
             r#"{"t":[{"key":"a","value":{}},{"key":"b","key_hex":"00","value":{}},{"key":"c","value":7},{"key":"d","value":{}}]}"#,
             "",
         );
-        let upload: StateUpload = protocol::strict::from_str(&text).unwrap();
+        let upload = upload(&text).unwrap();
         let records = &upload.trees["t"];
-        assert_eq!(records.entries, vec![(b"a".to_vec(), b"{}".to_vec())]);
+        assert_eq!(
+            stored(&records.records),
+            vec![(b"a".to_vec(), b"{}".to_vec())]
+        );
         let (at, fault) = records.fault.as_ref().unwrap();
         assert_eq!(*at, 1);
         assert!(fault.contains("exactly one of `key`"), "{fault}");

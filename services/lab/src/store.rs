@@ -38,6 +38,8 @@ use serde::{Deserialize, Serialize};
 
 mod decoded;
 pub use decoded::DecodedRecords;
+mod records;
+pub use records::Records;
 
 /// The file of a service's database, inside its service dir.
 pub const DATABASE_FILE: &str = "store.redb";
@@ -1543,7 +1545,34 @@ type StagedEntry = (Vec<u8>, Option<Vec<u8>>);
 struct Staged {
     /// The change emptied the table first: nothing of what the batch's transaction holds shows through.
     cleared: bool,
+    /// Records given whole to the emptied table ([`Tx::put_all`]), sorted: under `entries`, over what the
+    /// transaction holds.
+    given: Option<Records>,
     entries: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl Staged {
+    /// What the change staged under `key`: `Some(None)` for a removal, `None` when it staged nothing.
+    fn get(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        if let Some(value) = self.entries.get(key) {
+            return Some(value.as_deref());
+        }
+        self.given.as_ref()?.get(key).map(Some)
+    }
+
+    /// Every key the change staged (given records and single writes) with its value, in key order.
+    fn all(&self) -> Vec<(&[u8], Option<&[u8]>)> {
+        let given = self.given.iter().flat_map(|given| given.iter());
+        let given = given.filter(|(key, _)| !self.entries.contains_key(*key));
+        let mut all: Vec<(&[u8], Option<&[u8]>)> = given.map(|(k, v)| (k, Some(v))).collect();
+        all.extend(
+            self.entries
+                .iter()
+                .map(|(key, value)| (key.as_slice(), value.as_deref())),
+        );
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        all
+    }
 }
 
 /// A change in progress: reads see what the batch's transaction holds (the changes kept before it) with
@@ -1659,20 +1688,21 @@ impl<'t> Tx<'t> {
     }
 
     /// Stores every record of `records`, each replacing any under its key, without reading what they
-    /// replace: a state import fills the tables it emptied with it. The records' bytes are staged as they
-    /// are, not copied.
-    pub fn put_all(&mut self, table: Table, records: Vec<Entry>) {
+    /// replace: a state import fills the tables it emptied with it. Given to a table this change emptied
+    /// and has not written since, the records are staged as they are (ranges of the uploaded document),
+    /// not copied; otherwise each is staged as [`Tx::insert`] would.
+    pub fn put_all(&mut self, table: Table, records: Records) {
         if records.is_empty() {
             return;
         }
         self.dirty = true;
         let staged = self.staged_mut(table);
-        let records = records.into_iter().map(|(key, value)| (key, Some(value)));
-        if staged.entries.is_empty() {
-            // Built at once from records mostly in key order (a snapshot's are), rather than one by one.
-            staged.entries = records.collect();
-        } else {
-            staged.entries.extend(records);
+        if staged.cleared && staged.given.is_none() && staged.entries.is_empty() {
+            staged.given = Some(records.sorted());
+            return;
+        }
+        for (key, value) in &records {
+            staged.entries.insert(key.to_vec(), Some(value.to_vec()));
         }
     }
 
@@ -1691,6 +1721,7 @@ impl<'t> Tx<'t> {
         let count = self.count(table)?;
         let staged = self.staged_mut(table);
         staged.cleared = true;
+        staged.given = None;
         staged.entries.clear();
         self.dirty |= count > 0;
         Ok(count)
@@ -1724,12 +1755,18 @@ impl<'t> Tx<'t> {
     fn apply(&mut self) -> Result<bool, StoreError> {
         let mut wrote = false;
         for (table, staged) in std::mem::take(&mut self.staged) {
-            wrote |= staged.cleared || !staged.entries.is_empty();
+            wrote |= staged.cleared || staged.given.is_some() || !staged.entries.is_empty();
             let what = format!("writing {}", table.name());
             if staged.cleared {
                 self.delete(table)?;
             }
             let opened = self.table(table)?;
+            // The given records first, in key order; the single writes after them win.
+            for (key, value) in staged.given.iter().flat_map(|given| given.iter()) {
+                opened
+                    .insert(key, value)
+                    .map_err(|e| StoreError::from_storage(&e, &what))?;
+            }
             for (key, value) in staged.entries {
                 match value {
                     Some(value) => opened.insert(key.as_slice(), value.as_slice()).map(drop),
@@ -1745,8 +1782,8 @@ impl<'t> Tx<'t> {
 impl Reader for Tx<'_> {
     fn get(&mut self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         if let Some(staged) = self.staged(table) {
-            if let Some(value) = staged.entries.get(key) {
-                return Ok(value.clone());
+            if let Some(value) = staged.get(key) {
+                return Ok(value.map(<[u8]>::to_vec));
             }
             if staged.cleared {
                 return Ok(None);
@@ -1762,15 +1799,14 @@ impl Reader for Tx<'_> {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<Entry>, StoreError> {
-        let in_prefix = |key: &Vec<u8>| key.starts_with(prefix);
         let (cleared, staged): (bool, Vec<StagedEntry>) = match self.staged(table) {
             Some(staged) => (
                 staged.cleared,
                 staged
-                    .entries
-                    .iter()
-                    .filter(|(key, _)| in_prefix(key))
-                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .all()
+                    .into_iter()
+                    .filter(|(key, _)| key.starts_with(prefix))
+                    .map(|(key, value)| (key.to_vec(), value.map(<[u8]>::to_vec)))
                     .collect(),
             ),
             None => (false, Vec::new()),
@@ -1808,9 +1844,9 @@ impl Reader for Tx<'_> {
             Some(staged) => (
                 staged.cleared,
                 staged
-                    .entries
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.is_some()))
+                    .all()
+                    .into_iter()
+                    .map(|(key, value)| (key.to_vec(), value.is_some()))
                     .collect(),
             ),
             None => (false, Vec::new()),
@@ -2263,7 +2299,8 @@ mod tests {
         let kept = old.clone();
         store
             .write(move |tx| {
-                tx.put_all(A, old);
+                // Into a table not emptied first: staged one by one.
+                tx.put_all(A, given(&old));
                 tx.insert(B, b"b", b"1")?;
                 Ok::<_, StoreError>(())
             })
@@ -2272,7 +2309,7 @@ mod tests {
         let refused = store
             .write(|tx| {
                 tx.clear(A)?;
-                tx.put_all(A, records("new", 3));
+                tx.put_all(A, given(&records("new", 3)));
                 Err::<(), _>(StoreError::internal("refused"))
             })
             .await;
@@ -2282,7 +2319,7 @@ mod tests {
         let replaced = store
             .write(|tx| {
                 let replaced = tx.clear(A)?;
-                tx.put_all(A, records("new", 3));
+                tx.put_all(A, given(&records("new", 3)));
                 Ok::<_, StoreError>((replaced, tx.count(A)?, tx.get(A, b"old00000")?))
             })
             .await
@@ -2301,6 +2338,68 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(all(&again, A).len(), 1);
+    }
+
+    /// `entries` as records given whole, their bytes copied from elsewhere (no document).
+    fn given(entries: &[Entry]) -> Records {
+        let mut records = Records::new(bytes::Bytes::new());
+        for (key, value) in entries {
+            records
+                .push(key.as_slice().into(), value.as_slice().into())
+                .unwrap();
+        }
+        records
+    }
+
+    /// Records given to an emptied table read, within the change and once committed, exactly as the same
+    /// records stored one by one would: out of order and with a key given twice, under the change's own
+    /// later writes and removals.
+    #[tokio::test]
+    async fn records_given_to_an_emptied_table_read_as_if_stored_one_by_one() {
+        let store = Store::open(None, &SCHEMA_REF).unwrap();
+        store
+            .write(|tx| tx.insert(A, b"k0", b"committed").map(drop))
+            .await
+            .unwrap();
+        let document = bytes::Bytes::from_static(b"k3 v3 k1 v1 k3 v9 k2 v2");
+        let mut records = Records::new(document.clone());
+        for at in (0..document.len()).step_by(6) {
+            let (key, value) = (&document[at..at + 2], &document[at + 3..at + 5]);
+            records.push(key.into(), value.into()).unwrap();
+        }
+        let within = store
+            .write(move |tx| {
+                tx.clear(A)?;
+                tx.put_all(A, records);
+                tx.insert(A, b"k2", b"written")?;
+                tx.remove(A, b"k1")?;
+                tx.insert(A, b"k4", b"v4")?;
+                let read = (
+                    tx.get(A, b"k0")?,
+                    tx.get(A, b"k1")?,
+                    tx.get(A, b"k3")?,
+                    tx.count(A)?,
+                    tx.scan(A, b"k", Order::Descending, Some(2))?,
+                );
+                Ok::<_, StoreError>(read)
+            })
+            .await
+            .unwrap();
+        let entry = |k: &str, v: &str| (k.as_bytes().to_vec(), v.as_bytes().to_vec());
+        assert_eq!(
+            within,
+            (
+                None,
+                None,
+                Some(b"v9".to_vec()),
+                3,
+                vec![entry("k4", "v4"), entry("k3", "v9")]
+            )
+        );
+        assert_eq!(
+            store.read(|r| r.all(A)).unwrap(),
+            vec![entry("k2", "written"), entry("k3", "v9"), entry("k4", "v4")]
+        );
     }
 
     #[tokio::test]
