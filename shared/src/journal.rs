@@ -216,27 +216,35 @@ fn redact_document(value: &mut Value, fields: &SecretFields) -> Found {
 
 /// Whether a body could spell a secret field: it is not UTF-8 or holds control characters (UTF-16,
 /// binary), names one in any ASCII letter case, or holds a backslash or a percent sign (a JSON or URL escape
-/// can spell any name). A few passes the compiler and `memchr` vectorise: checking each byte's class, and
-/// one search for every field's name at once. An ASCII body (nearly every one: fortimock writes JSON with
-/// its non-ASCII characters as they are, and appliances send ASCII) is UTF-8 with no C1 control, so only
-/// a body with other bytes is checked for those: `is_ascii` reads a word at a time, where `from_utf8`
-/// cost about a byte's instruction per byte of every request and answer.
+/// can spell any name). A few passes the compiler and `memchr` vectorise, in the common case: one that
+/// finds whether every byte is printable ASCII (nearly every body is: fortimock writes compact JSON, and
+/// appliances send ASCII), a search for the two escape characters, and one search for every field's name
+/// at once. Only a body with other bytes (line breaks, tabs, any non-ASCII character) has its characters
+/// checked one by one: that check cost two instructions per byte of every request and answer.
 fn text_may_hold_secret(body: &[u8], fields: &SecretFields) -> bool {
-    let ascii = body.is_ascii();
-    if !ascii && std::str::from_utf8(body).is_err() {
+    let printable = !body
+        .iter()
+        .fold(false, |other, byte| other | !(0x20..0x7f).contains(byte));
+    (!printable && holds_control_or_is_not_utf8(body))
+        || memchr::memchr2(b'\\', b'%', body).is_some()
+        || fields.found_in(body)
+}
+
+/// Whether `body` is not UTF-8, or holds a control character other than tab, line feed and carriage
+/// return (C1 controls included).
+fn holds_control_or_is_not_utf8(body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else {
         return true;
-    }
-    // Escapes and control characters but tab, line feed and carriage return: a fold over every byte, which
-    // the compiler turns into vector instructions.
-    let suspicious = body.iter().fold(false, |found, &byte| {
-        found | matches!(byte, b'\\' | b'%' | 0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f)
+    };
+    // ASCII controls: a fold over every byte, which the compiler turns into vector instructions.
+    let ascii_control = body.iter().fold(false, |found, &byte| {
+        found | matches!(byte, 0x00..=0x08 | 0x0b | 0x0c | 0x0e..=0x1f | 0x7f)
     });
-    // C1 controls are 0xC2 0x80..=0x9F in UTF-8.
-    suspicious
-        || (!ascii
+    // C1 controls are U+0080 to U+009F, 0xC2 0x80..=0x9F in UTF-8.
+    ascii_control
+        || (!text.is_ascii()
             && memchr::memchr_iter(0xc2, body)
                 .any(|at| matches!(body.get(at + 1), Some(0x80..=0x9f))))
-        || fields.found_in(body)
 }
 
 /// A body as the journal keeps it (see the module documentation): byte for byte (borrowed) when it holds
