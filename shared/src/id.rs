@@ -62,7 +62,16 @@ impl<const N: usize> InlineAscii<N> {
     /// `input` without the spaces around it, in upper case: `None` when that is not ASCII of at most `N`
     /// characters.
     fn upper(input: &str) -> Option<InlineAscii<N>> {
-        let text = input.trim().as_bytes();
+        // An id as sent (printable at both ends) has nothing to trim: `trim` decodes characters at each
+        // end, a tenth of a token serial's parse.
+        let bytes = input.as_bytes();
+        let trimmed = match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => {
+                input
+            }
+            _ => input.trim(),
+        };
+        let text = trimmed.as_bytes();
         if text.len() > N || !text.is_ascii() {
             return None;
         }

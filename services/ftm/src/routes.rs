@@ -423,6 +423,8 @@ async fn poll(
     } = request;
     let asked = wire_tokens.len();
     let mut tokens = Vec::with_capacity(asked);
+    // A poll's tokens are mostly of one license: its text is made once and copied to each answer.
+    let mut license_text: Option<(&LicenseId, String)> = None;
     // Each token's serial as sent is moved into its answer, not copied.
     for ((wire, serial), token_state) in wire_tokens.into_iter().zip(&serials).zip(&token_states) {
         let refused =
@@ -453,9 +455,19 @@ async fn poll(
             .as_deref()
             .filter(|_| carried)
             .and_then(|s| s.activation.as_ref());
+        let license = ownership
+            .license
+            .as_ref()
+            .map(|license| match &license_text {
+                Some((id, text)) if *id == license => text.clone(),
+                _ => license_text
+                    .insert((license, license.as_str().to_owned()))
+                    .1
+                    .clone(),
+            });
         tokens.push(PolledToken {
             token: wire.token,
-            license: ownership.license.as_ref().map(|l| l.as_str().to_owned()),
+            license,
             status: status.as_str().into(),
             reg_id: activation.map(|a| a.reg_id.clone()),
             os_ver: activation.map(|a| a.os_ver.clone()),
