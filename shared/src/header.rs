@@ -242,18 +242,8 @@ struct HeaderFields {
 impl HeaderFields {
     /// Reads `key`'s value from `map` when `key` is the header's; `false` for any other key.
     fn take<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        fn once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
-            slot: &mut Option<T>,
-            name: &'static str,
-            map: &mut A,
-        ) -> Result<bool, A::Error> {
-            if slot.is_some() {
-                return Err(serde::de::Error::duplicate_field(name));
-            }
-            *slot = Some(map.next_value()?);
-            Ok(true)
-        }
-        match key {
+        use crate::strict::field_once as once;
+        let read = match key {
             "__version" => once(&mut self.version, "__version", map),
             "serial_number" => once(&mut self.serial_number, "serial_number", map),
             "__device_version" => once(&mut self.device_version, "__device_version", map),
@@ -264,10 +254,11 @@ impl HeaderFields {
                 }
                 let members: Option<Vec<ClusterMember>> = map.next_value()?;
                 self.clustered_sns = Some(members.unwrap_or_default());
-                Ok(true)
+                Ok(())
             }
-            _ => Ok(false),
-        }
+            _ => return Ok(false),
+        };
+        read.map(|()| true)
     }
 
     /// The header, with the derive's defaults for what was absent.

@@ -386,7 +386,7 @@ impl<'de> serde::de::Visitor<'de> for Rewrite<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         self.out.push(b'{');
         let mut first = true;
-        while let Some(key) = map.next_key::<KeyText<'de>>()? {
+        while let Some(key) = map.next_key::<crate::strict::Text<'de>>()? {
             if !first {
                 self.out.push(b',');
             }
@@ -408,34 +408,6 @@ impl<'de> serde::de::Visitor<'de> for Rewrite<'_> {
         }
         self.out.push(b'}');
         Ok(())
-    }
-}
-
-/// A JSON key as decoded, borrowed from the text when it holds no escape.
-struct KeyText<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for KeyText<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Text;
-        impl<'de> serde::de::Visitor<'de> for Text {
-            type Value = KeyText<'de>;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a key")
-            }
-
-            fn visit_borrowed_str<E: serde::de::Error>(
-                self,
-                v: &'de str,
-            ) -> Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Borrowed(v)))
-            }
-
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<KeyText<'de>, E> {
-                Ok(KeyText(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(Text)
     }
 }
 

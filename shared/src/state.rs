@@ -161,41 +161,12 @@ pub struct StateRecordText<'a> {
     pub value_hex: Option<Cow<'a, str>>,
 }
 
-/// An optional string, borrowed from the text when it stands there as it is (no escapes). serde borrows
-/// a `Cow<str>` field marked `borrow`, but not one inside an `Option`: that one is always copied.
+/// An optional string, borrowed from the text when it stands there as it is (no escapes): serde would
+/// copy a `Cow<str>` inside an `Option` (see [`crate::strict::Text`]).
 fn borrowed_text<'de: 'a, 'a, D: serde::Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<Cow<'a, str>>, D::Error> {
-    struct Text<'a>(Cow<'a, str>);
-    impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-            struct Visit<'a>(std::marker::PhantomData<&'a ()>);
-            impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
-                type Value = Text<'a>;
-
-                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                    f.write_str("a string")
-                }
-
-                fn visit_borrowed_str<E: serde::de::Error>(
-                    self,
-                    text: &'de str,
-                ) -> Result<Text<'a>, E> {
-                    Ok(Text(Cow::Borrowed(text)))
-                }
-
-                fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Text<'a>, E> {
-                    Ok(Text(Cow::Owned(text.to_owned())))
-                }
-
-                fn visit_string<E: serde::de::Error>(self, text: String) -> Result<Text<'a>, E> {
-                    Ok(Text(Cow::Owned(text)))
-                }
-            }
-            deserializer.deserialize_str(Visit(std::marker::PhantomData))
-        }
-    }
-    Ok(Option::<Text<'a>>::deserialize(deserializer)?.map(|text| text.0))
+    Ok(Option::<crate::strict::Text<'de>>::deserialize(deserializer)?.map(|text| text.0))
 }
 
 /// A record's key and value bytes, each borrowed from a snapshot's text or decoded from it.

@@ -7,6 +7,7 @@
 //! [`Strict`] wraps a deserializer and hands every nested value's deserializer the same wrapper, so the
 //! rule holds in objects, arrays, options, newtypes and enum variants alike.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -38,6 +39,51 @@ pub fn from_slice_seed<'a, S: DeserializeSeed<'a>>(
 /// `T` from the JSON text `text`, as [`from_slice`].
 pub fn from_str<'a, T: Deserialize<'a>>(text: &'a str) -> serde_json::Result<T> {
     from_slice(text.as_bytes())
+}
+
+/// A JSON string as decoded: borrowed from the text where it stands there as it is (no escape), owned
+/// otherwise. serde borrows a `Cow<str>` only as a struct's field marked `borrow`: never inside an
+/// `Option`, nor as a map's key, which is what this is for.
+pub struct Text<'de>(pub Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Borrowing;
+        impl<'de> Visitor<'de> for Borrowing {
+            type Value = Text<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(text)))
+            }
+
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(text)))
+            }
+        }
+        deserializer.deserialize_str(Borrowing)
+    }
+}
+
+/// Reads a struct's field from `map` into `slot`, for a struct read by hand: a field given twice is
+/// refused, with the derive's message, before its value is read.
+pub fn field_once<'de, T: Deserialize<'de>, A: MapAccess<'de>>(
+    slot: &mut Option<T>,
+    name: &'static str,
+    map: &mut A,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(de::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
 }
 
 /// A deserializer that refuses an array where a struct is expected (see the module documentation).

@@ -186,44 +186,24 @@ impl<'de> Visitor<'de> for Upload<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StateUpload, A::Error> {
-        /// Refuses a field given twice before its value is read.
-        fn first<T, E: de::Error>(slot: &Option<T>, name: &'static str) -> Result<(), E> {
-            match slot {
-                Some(_) => Err(E::duplicate_field(name)),
-                None => Ok(()),
-            }
-        }
+        use protocol::strict::field_once as once;
         let (mut format, mut service, mut version, mut exported) = (None, None, None, None);
         let (mut key_id, mut trees, mut scenarios) = (None, None, None);
         while let Some(field) = map.next_key::<Field>()? {
             match field {
-                Field::Format => {
-                    first(&format, "format")?;
-                    format = Some(map.next_value::<String>()?);
-                }
-                Field::Service => {
-                    first(&service, "service")?;
-                    service = Some(map.next_value::<String>()?);
-                }
-                Field::Version => {
-                    first(&version, "version")?;
-                    version = Some(map.next_value::<String>()?);
-                }
-                Field::Exported => {
-                    first(&exported, "exported")?;
-                    exported = Some(map.next_value::<UnixTime>()?);
-                }
-                Field::KeyId => {
-                    first(&key_id, "key_id")?;
-                    key_id = Some(map.next_value::<Option<String>>()?);
-                }
+                Field::Format => once(&mut format, "format", &mut map)?,
+                Field::Service => once(&mut service, "service", &mut map)?,
+                Field::Version => once(&mut version, "version", &mut map)?,
+                Field::Exported => once(&mut exported, "exported", &mut map)?,
+                Field::KeyId => once(&mut key_id, "key_id", &mut map)?,
                 Field::Trees => {
-                    first(&trees, "trees")?;
+                    if trees.is_some() {
+                        return Err(de::Error::duplicate_field("trees"));
+                    }
                     trees = Some(map.next_value_seed(Trees { body: self.body })?);
                 }
                 Field::Scenarios => {
-                    first(&scenarios, "scenarios")?;
-                    scenarios = Some(map.next_value::<Vec<ScenarioSpec>>()?);
+                    once(&mut scenarios, "scenarios", &mut map)?;
                 }
                 Field::Other => {
                     map.next_value::<de::IgnoredAny>()?;
