@@ -6,6 +6,9 @@
 //!
 //! [`Strict`] wraps a deserializer and hands every nested value's deserializer the same wrapper, so the
 //! rule holds in objects, arrays, options, newtypes and enum variants alike.
+//!
+//! Two helpers for the readers written by hand on top of it: [`Text`], a string borrowed from the body
+//! where serde would copy it, and [`field_once`], a struct's field refused when given twice.
 
 use std::borrow::Cow;
 use std::fmt;
