@@ -126,6 +126,11 @@ impl Call {
         }
     }
 
+    /// What it sends.
+    pub(crate) fn body(&self) -> &Bytes {
+        &self.body
+    }
+
     pub(crate) fn also_accepting(mut self, status: StatusCode) -> Call {
         self.also_accepted = Some(status);
         self

@@ -27,6 +27,10 @@ pub(crate) struct ReferenceFigures {
     pub(crate) generator_ceiling: Measurement,
     /// The canned poll: the baseline of fortimock's polling.
     pub(crate) poll: Measurement,
+    /// The poll answered by building the answer from the request, for 1 and for 50 tokens: what 50 tokens
+    /// cost against one in bare actix-web and serde_json, for the 50-token target's note.
+    pub(crate) built_one: Measurement,
+    pub(crate) built_fifty: Measurement,
     /// Its resident memory after the load.
     pub(crate) rss_kib: u64,
     /// The generator's CPU time per request against `/health`, and the rate one core of it would drive at
@@ -78,6 +82,15 @@ impl ReferenceServer {
         ensure!(
             answer.as_ref() == reference::canned_poll_response().as_slice(),
             "the reference server did not answer the canned PollingResponse"
+        );
+        let built = bench.block_on(load::until_answered(
+            &target,
+            &Call::post(reference::BUILT, poll.body().clone()),
+            Duration::from_secs(10),
+        ))?;
+        ensure!(
+            built == answer,
+            "the reference server's built answer is not its canned one for the same poll"
         );
         Ok(ReferenceServer {
             server,
@@ -222,6 +235,17 @@ pub(crate) fn measure(
                 "reference PollingRequest (canned answer)",
                 repeat(reference.poll.clone()),
             ),
+            on_reference(
+                "reference PollingRequest, 1 token, answer built",
+                repeat(Call::post(reference::BUILT, reference.poll.body().clone())),
+            ),
+            on_reference(
+                "reference PollingRequest, 50 tokens, answer built",
+                repeat(Call::post(
+                    reference::BUILT,
+                    populate::poll_body(&CANNED_SERIAL.parse()?, &lab.fifty),
+                )),
+            ),
             on_ftm("ftm GET /__admin/health", repeat(Call::get(ADMIN_HEALTH))),
             on_ftm(
                 "ftm PollingRequest, 1 token",
@@ -240,9 +264,17 @@ pub(crate) fn measure(
         ],
         &mut || Ok(()),
     )?;
-    let [generator_ceiling, poll, health, poll_one, poll_fifty]: [Measurement; 5] = measured
+    let [
+        generator_ceiling,
+        poll,
+        built_one,
+        built_fifty,
+        health,
+        poll_one,
+        poll_fifty,
+    ]: [Measurement; 7] = measured
         .try_into()
-        .map_err(|_| anyhow::anyhow!("five measurements were taken"))?;
+        .map_err(|_| anyhow::anyhow!("seven measurements were taken"))?;
     let generator_us_per_request =
         generator_ceiling.generator_busy * 1e6 / generator_ceiling.rps.max(1.0);
     let generator_ceiling_rps = 1e6 / generator_us_per_request.max(0.001);
@@ -253,6 +285,8 @@ pub(crate) fn measure(
     let reference_figures = ReferenceFigures {
         generator_ceiling,
         poll,
+        built_one,
+        built_fifty,
         rss_kib: reference.server.process.rss_kib(),
         generator_us_per_request,
         generator_ceiling_rps,

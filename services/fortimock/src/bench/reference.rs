@@ -3,6 +3,10 @@
 //! ceiling fortimock's polling is held against: the same framework on the same core in the same run, doing
 //! nothing but the HTTP and the JSON. Deliberately bare (actix's own extractors, no control plane, no
 //! journal, no store), unlike the services, which read bodies through `lab::http`.
+//!
+//! On [`BUILT`] it instead builds its answer from the request (one activated token per token asked about,
+//! serialized with serde_json as fortimock's answers are): the least a service that answers each token
+//! must do, so the bench can show what 50 tokens cost against one with no lookups, journal or store.
 
 use std::path::Path;
 use std::process::Command;
@@ -11,17 +15,20 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::{Context, bail};
 use protocol::catalogue::WireError;
-use protocol::envelope::Envelope;
+use protocol::envelope::{Envelope, EnvelopeError, Inbound, Message};
 use protocol::header::RequestHeader;
 use protocol::id::ApplianceSerial;
 use protocol::paths::PROCESS;
-use protocol::provision::{PolledToken, PollingRequest, PollingResponse};
+use protocol::provision::{PolledToken, PolledTokenRef, PollingRequest, PollingResponse};
 
 use super::process::Process;
 use crate::cli::BenchReferenceArgs;
 
 /// The reference server's liveness path.
 pub(crate) const HEALTH: &str = "/health";
+
+/// Where the reference builds its PollingResponse from the request instead of answering the canned one.
+pub(crate) const BUILT: &str = "/built";
 
 /// Serves until SIGTERM / Ctrl-C; prints its base URL as the first line of stdout once listening.
 pub async fn run(args: BenchReferenceArgs) -> anyhow::Result<()> {
@@ -33,6 +40,7 @@ pub async fn run(args: BenchReferenceArgs) -> anyhow::Result<()> {
         App::new()
             .app_data(web::Data::new(canned.clone()))
             .route(PROCESS, web::post().to(poll))
+            .route(BUILT, web::post().to(poll_built))
             .route(HEALTH, web::get().to(health))
     })
     .workers(1)
@@ -49,12 +57,34 @@ pub async fn run(args: BenchReferenceArgs) -> anyhow::Result<()> {
 }
 
 async fn poll(canned: web::Data<web::Bytes>, body: web::Bytes) -> HttpResponse {
-    match serde_json::from_slice::<Envelope<PollingRequest>>(&body) {
+    match decode(&body) {
         Ok(_) => HttpResponse::Ok()
             .content_type("application/json; charset=utf-8")
             .body(canned.get_ref().clone()),
         Err(_) => HttpResponse::BadRequest().finish(),
     }
+}
+
+async fn poll_built(body: web::Bytes) -> HttpResponse {
+    match decode(&body) {
+        Ok(request) => HttpResponse::Ok()
+            .content_type("application/json; charset=utf-8")
+            .body(Envelope::to_vec(&built_poll_response(request))),
+        Err(_) => HttpResponse::BadRequest().finish(),
+    }
+}
+
+/// Reads a PollingRequest the way the services do (the workspace's fastest decoder), so the reference
+/// is never slower at reading a poll than fortimock.
+fn decode(body: &[u8]) -> Result<PollingRequest, EnvelopeError> {
+    let inbound = Inbound::parse(body)?;
+    if inbound.type_name() != PollingRequest::TYPE {
+        return Err(EnvelopeError::unknown_type(
+            inbound.type_name(),
+            &[PollingRequest::TYPE],
+        ));
+    }
+    inbound.decode()
 }
 
 async fn health() -> HttpResponse {
@@ -71,20 +101,34 @@ pub(crate) fn canned_poll_response() -> Vec<u8> {
         .parse()
         .unwrap_or_else(|_| unreachable!("a valid serial"));
     let header = RequestHeader::new(&serial, &[], "7.4", "2829");
-    Envelope::to_vec(&PollingResponse {
-        header: header.reply(|_| None),
-        tokens: vec![PolledToken {
+    Envelope::to_vec(&built_poll_response(PollingRequest {
+        header,
+        tokens: vec![PolledTokenRef {
             token: "FTKMOB00C82980A7".to_owned(),
-            license: Some("EFTM000000000005".to_owned()),
-            status: "activated".into(),
-            reg_id: Some("dzbg2OOiDYM:APA91bF7EP6PJ9".to_owned()),
-            os_ver: Some("4.9.9_Android".to_owned()),
-            activated: Some(1_795_346_237),
-            error: None::<WireError>,
         }],
+    }))
+}
+
+/// The answer [`BUILT`] gives `request`: each token asked about, activated, in fortimock's shape.
+fn built_poll_response(request: PollingRequest) -> PollingResponse {
+    PollingResponse {
+        header: request.header.reply(|_| None),
+        tokens: request
+            .tokens
+            .into_iter()
+            .map(|asked| PolledToken {
+                token: asked.token,
+                license: Some("EFTM000000000005".to_owned()),
+                status: "activated".into(),
+                reg_id: Some("dzbg2OOiDYM:APA91bF7EP6PJ9".to_owned()),
+                os_ver: Some("4.9.9_Android".to_owned()),
+                activated: Some(1_795_346_237),
+                error: None::<WireError>,
+            })
+            .collect(),
         result: 0,
         error: None,
-    })
+    }
 }
 
 /// A running reference server.
@@ -112,5 +156,49 @@ pub(crate) fn start(mut command: Command, log: &Path) -> anyhow::Result<Referenc
 impl Reference {
     pub(crate) fn stop(self) {
         self.process.stop(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(tokens: &[&str]) -> PollingRequest {
+        let serial: ApplianceSerial = CANNED_SERIAL.parse().unwrap();
+        PollingRequest {
+            header: RequestHeader::new(&serial, &[], "7.4", "2829"),
+            tokens: tokens
+                .iter()
+                .map(|t| PolledTokenRef {
+                    token: (*t).to_owned(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_built_answer_names_each_token_asked_about_in_order_activated() {
+        let asked = ["FTKMOB0000000003", "FTKMOB0000000001", "FTKMOB0000000002"];
+        let answer = built_poll_response(request(&asked));
+        let answered: Vec<&str> = answer.tokens.iter().map(|t| t.token.as_str()).collect();
+        assert_eq!(answered, asked);
+        assert!(answer.tokens.iter().all(|t| t.status == "activated"));
+        assert_eq!(answer.header.serial_number, CANNED_SERIAL);
+        assert_eq!((answer.result, answer.error), (0, None));
+    }
+
+    #[test]
+    fn a_poll_read_as_the_services_read_it_is_built_into_the_canned_answer() {
+        let body = Envelope::to_vec(&request(&["FTKMOB00C82980A7"]));
+        let decoded = decode(&body).unwrap();
+        assert_eq!(
+            Envelope::to_vec(&built_poll_response(decoded)),
+            canned_poll_response()
+        );
+        let other = Envelope::to_vec(&protocol::provision::ProvisionRequest {
+            header: request(&[]).header,
+            tokens: vec![],
+        });
+        assert!(decode(&other).is_err(), "only a PollingRequest is read");
     }
 }

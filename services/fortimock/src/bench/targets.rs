@@ -70,14 +70,27 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
             poll_one.map(|p| ("poll 1 token".to_owned(), p.rps)),
             Goal::MinRatio(0.5),
         )
-        .with_note(errors(&[poll_fifty])),
+        .with_note(errors(&[poll_fifty]).or_else(|| {
+            f.reference.map(|r| {
+                format!(
+                    "the reference building its answer: 50 tokens at {:.2}x of 1",
+                    r.built_fifty.rps / r.built_one.rps.max(1.0)
+                )
+            })
+        })),
         TargetResult::new(
             "poll 50 tokens: p99",
             "ms",
             poll_fifty.map(|m| m.p99_ms),
             poll_one.map(|p| ("poll 1 token".to_owned(), p.p99_ms)),
             Goal::MaxRatio(2.0),
-        ),
+        )
+        .with_note(f.reference.map(|r| {
+            format!(
+                "the reference building its answer: 50 tokens at {:.2}x of 1",
+                r.built_fifty.p99_ms / r.built_one.p99_ms.max(0.001)
+            )
+        })),
         TargetResult::new(
             "durable provision, 1 client: p50",
             "ms",
@@ -274,6 +287,8 @@ pub(crate) fn details(d: &Details<'_>) -> String {
     if let Some(r) = d.reference {
         polls.push(r.generator_ceiling.clone());
         polls.push(r.poll.clone());
+        polls.push(r.built_one.clone());
+        polls.push(r.built_fifty.clone());
     }
     if let Some(p) = d.polling {
         polls.extend([p.health.clone(), p.poll_one.clone(), p.poll_fifty.clone()]);
