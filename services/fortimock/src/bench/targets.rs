@@ -55,7 +55,14 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
             reference_poll.map(|r| ("reference server".to_owned(), r.rps)),
             Goal::MinRatio(0.7),
         )
-        .with_note(errors(&[poll_one, reference_poll])),
+        .with_note(errors(&[poll_one, reference_poll]).or_else(|| {
+            f.reference.map(|r| {
+                format!(
+                    "the reference building its answer instead: {:.2}x of canned",
+                    r.built_one.rps / r.poll.rps.max(1.0)
+                )
+            })
+        })),
         TargetResult::new(
             "poll 1 token: p99",
             "ms",
