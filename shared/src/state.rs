@@ -66,6 +66,65 @@ pub struct StateRecord {
     pub value_hex: Option<String>,
 }
 
+/// A [`StateRecord`] borrowed from the stored bytes it shows, written as the same JSON: an export writes
+/// each record straight from the store's pages, with no copy of its key or value.
+#[derive(Debug, Clone, Serialize)]
+pub struct StateRecordRef<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    /// Hex is made for the rare key or value that is not text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_hex: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value_hex: Option<String>,
+}
+
+impl<'a> StateRecordRef<'a> {
+    /// A stored record as a snapshot shows it: the key as text when it reads as text (else hex), the value
+    /// as the JSON document it is (else text without control characters, else hex).
+    pub fn from_bytes(key: &'a [u8], value: &'a [u8]) -> StateRecordRef<'a> {
+        let (key, key_hex) = match std::str::from_utf8(key) {
+            Ok(text) if key_is_text(text) => (Some(text), None),
+            _ => (None, Some(hex::encode(key))),
+        };
+        let mut record = StateRecordRef {
+            key,
+            key_hex,
+            value: None,
+            value_text: None,
+            value_hex: None,
+        };
+        let text = std::str::from_utf8(value).ok();
+        let json = text
+            .filter(|text| is_document(text))
+            .and_then(|text| serde_json::from_str::<&RawValue>(text).ok());
+        match (json, text) {
+            (Some(json), _) => record.value = Some(json),
+            (None, Some(text)) if !text.chars().any(char::is_control) => {
+                record.value_text = Some(text);
+            }
+            _ => record.value_hex = Some(hex::encode(value)),
+        }
+        record
+    }
+}
+
+impl From<StateRecordRef<'_>> for StateRecord {
+    fn from(record: StateRecordRef<'_>) -> StateRecord {
+        StateRecord {
+            key: record.key.map(str::to_owned),
+            key_hex: record.key_hex,
+            value: record.value.map(RawValue::to_owned),
+            value_text: record.value_text.map(str::to_owned),
+            value_hex: record.value_hex,
+        }
+    }
+}
+
 /// `PUT /__admin/state`'s answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StateImported {
@@ -106,33 +165,14 @@ impl PartialEq for StateRecord {
 
 /// Whether `key` reads as text in a snapshot: UTF-8 without control characters, NUL (the separator of
 /// compound keys) aside.
-fn key_is_text(key: &[u8]) -> bool {
-    std::str::from_utf8(key).is_ok_and(|s| s.chars().all(|c| c == '\0' || !c.is_control()))
+fn key_is_text(key: &str) -> bool {
+    key.chars().all(|c| c == '\0' || !c.is_control())
 }
 
 impl StateRecord {
     /// A stored record as a snapshot shows it.
     pub fn from_bytes(key: &[u8], value: &[u8]) -> StateRecord {
-        let mut record = StateRecord::default();
-        if key_is_text(key) {
-            record.key = std::str::from_utf8(key).ok().map(str::to_owned);
-        } else {
-            record.key_hex = Some(hex::encode(key));
-        }
-        let json = std::str::from_utf8(value)
-            .ok()
-            .filter(|text| is_document(text))
-            .and_then(|text| RawValue::from_string(text.to_owned()).ok());
-        match json {
-            Some(json) => record.value = Some(json),
-            None => match std::str::from_utf8(value) {
-                Ok(text) if !text.chars().any(char::is_control) => {
-                    record.value_text = Some(text.to_owned());
-                }
-                _ => record.value_hex = Some(hex::encode(value)),
-            },
-        }
-        record
+        StateRecordRef::from_bytes(key, value).into()
     }
 
     /// The JSON record, parsed (`None` for a text or binary value, or JSON that does not parse).
@@ -240,7 +280,20 @@ mod tests {
         for (key, value) in cases {
             let record = StateRecord::from_bytes(key, value);
             assert_eq!(stored(&record).unwrap(), (key.to_vec(), value.to_vec()));
+            // The borrowed record an export writes is the same JSON.
+            assert_eq!(
+                serde_json::to_string(&StateRecordRef::from_bytes(key, value)).unwrap(),
+                serde_json::to_string(&record).unwrap()
+            );
         }
+        assert_eq!(
+            serde_json::to_string(&StateRecordRef::from_bytes(&[0, 255], &[1, 0x7f])).unwrap(),
+            r#"{"key_hex":"00ff","value_hex":"017f"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&StateRecordRef::from_bytes(b"k", b"{not json")).unwrap(),
+            r#"{"key":"k","value_text":"{not json"}"#
+        );
         let license = StateRecord::from_bytes(b"EFTM000000000005", br#"{"v":2,"seats":5}"#);
         assert_eq!(license.json().unwrap()["seats"], 5);
         let code = StateRecord::from_bytes(b"11112222333344445555", b"EFTM000000000005");

@@ -14,6 +14,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::error::{InternalError, PathError};
 use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use protocol::admin::{
@@ -429,8 +430,10 @@ async fn export_state<S: Service>(
     service: web::Data<S>,
     control: web::Data<ControlPlane>,
 ) -> Result<HttpResponse, ApiError> {
-    let state = crate::state::export(&control, service.store(), service.key_id())?;
-    Ok(HttpResponse::Ok().json(state))
+    let chunks = crate::state::export(&control, service.store(), service.key_id()).await?;
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .streaming(chunks))
 }
 
 /// `PUT /__admin/state?dry_run=true`.
@@ -572,7 +575,8 @@ mod tests {
 
     use super::*;
     use crate::server::{Limits, Listen, Transport};
-    use crate::store::{Schema, SimulatedDisk, Table};
+    use crate::store::{Reader, Schema, SimulatedDisk, StoreError, Table};
+    use protocol::state::StateRecord;
 
     static SCHEMA: Schema = Schema {
         service: "probe",
@@ -612,6 +616,85 @@ mod tests {
             limits: Limits::default(),
             connections: crate::server::Connections::default(),
         }
+    }
+
+    /// Stores `count` records of every kind a snapshot shows (text and binary keys; JSON, text and binary
+    /// values), about 200 bytes each.
+    async fn fill(store: &Store, count: u32) {
+        store
+            .write(move |tx| {
+                for n in 0..count {
+                    let value = match n % 3 {
+                        0 => {
+                            format!(r#"{{"v":1,"n":{n},"pad":"{}"}}"#, "x".repeat(160)).into_bytes()
+                        }
+                        1 => format!("text {n} {}", "y".repeat(180)).into_bytes(),
+                        _ => [&n.to_be_bytes()[..], &[0u8; 90]].concat(),
+                    };
+                    let key = match n % 5 {
+                        0 => [&[0xffu8][..], &n.to_be_bytes()].concat(),
+                        _ => format!("thing-{n:06}").into_bytes(),
+                    };
+                    tx.insert(SCHEMA.tables[0], &key, &value)?;
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_state_export_is_streamed_as_the_document_of_every_record() {
+        let store = Store::open(None, &SCHEMA).unwrap();
+        // About 800 KiB of state: several of the export's chunks.
+        fill(&store, 4_000).await;
+        let entries = store.read(|r| r.all(SCHEMA.tables[0])).unwrap();
+        let running = crate::server::start(&listen(None), web::Data::new(Probe { store })).unwrap();
+        let http = crate::client::http_client(None, None).unwrap();
+        let url = format!("{}{}", running.url(), paths::ADMIN_STATE);
+        let answer = http.get(&url).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        assert_eq!(
+            answer.headers()["content-type"],
+            "application/json",
+            "{:?}",
+            answer.headers()
+        );
+        let body = answer.bytes().await.unwrap();
+        assert!(body.len() > 600 * 1024, "{} bytes", body.len());
+        let exported: ServiceState = serde_json::from_slice(&body).unwrap();
+        // The very bytes of the whole document serialized at once, as the export was before it streamed.
+        let expected = ServiceState {
+            format: protocol::state::STATE_FORMAT.to_owned(),
+            service: "probe".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            exported: exported.exported,
+            key_id: None,
+            trees: [(
+                "things".to_owned(),
+                entries
+                    .iter()
+                    .map(|(key, value)| StateRecord::from_bytes(key, value))
+                    .collect(),
+            )]
+            .into(),
+            scenarios: vec![],
+        };
+        assert_eq!(body, serde_json::to_vec(&expected).unwrap());
+        assert_eq!(exported.trees["things"].len(), 4_000);
+
+        // A client that goes away after the first chunk stops the export; the next one is whole.
+        let mut cut = http.get(&url).send().await.unwrap();
+        assert!(!cut.chunk().await.unwrap().unwrap().is_empty());
+        drop(cut);
+        let again = http.get(&url).send().await.unwrap().bytes().await.unwrap();
+        assert_eq!(
+            serde_json::from_slice::<ServiceState>(&again)
+                .unwrap()
+                .trees,
+            expected.trees
+        );
+        running.stop().await;
     }
 
     #[tokio::test]

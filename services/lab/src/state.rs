@@ -11,26 +11,31 @@
 //! [`Service::check_record`]: crate::service::Service::check_record
 //! [`Service::check_state`]: crate::service::Service::check_state
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
 use protocol::crypto::{SealKey, seal};
 use protocol::scenario::ScenarioSpec;
-use protocol::state::{STATE_FORMAT, ServiceState, StateImported, StateRecord, StateRecordText};
+use protocol::state::{STATE_FORMAT, StateImported, StateRecordRef, StateRecordText};
 use protocol::time::UnixTime;
-use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::ser::{self, SerializeMap, SerializeSeq};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::admin::ControlPlane;
 use crate::http::{ApiError, read_api_body};
 use crate::service::Service;
-use crate::store::{Reader, Records, Store, StoreError, Table};
+use crate::store::{ReadTx, Records, Store, StoreError, Table};
 
 /// Largest state `PUT /__admin/state` reads.
 pub const MAX_STATE_BYTES: usize = 1024 * 1024 * 1024;
@@ -63,37 +68,218 @@ pub fn key_id(key: &SealKey) -> String {
     hex::encode(&sealed.mac[..8])
 }
 
-/// `GET /__admin/state`: every table, in one read transaction.
-pub fn export(
+/// Bytes of an export gathered before they are sent on.
+const EXPORT_CHUNK: usize = 256 * 1024;
+
+/// An export on its way: its chunks as they are written. A store failure after the first chunk ends it
+/// early, so the client sees a cut answer, never a wrong one.
+pub type ExportChunks = BoxStream<'static, Result<Bytes, StoreError>>;
+
+/// `GET /__admin/state`: every table in one read transaction, written as the JSON of a [`ServiceState`](protocol::state::ServiceState)
+/// while it is read (on a thread of its own) and sent on in chunks of 256 KiB. A lab of a million
+/// tokens is a 451 MiB export: it is never held whole, nor its records copied out of the store one by one.
+/// The answer starts once the first chunk is written, so a store that cannot be read is still answered as
+/// an error, and a small state is written whole by then.
+pub async fn export(
     control: &ControlPlane,
     store: &Store,
     key_id: Option<String>,
-) -> Result<ServiceState, StoreError> {
+) -> Result<ExportChunks, StoreError> {
     let schema = store.schema();
-    let trees = store.read(|r| {
-        let mut trees = BTreeMap::new();
-        for table in schema.tables {
-            let records = r
-                .all(*table)?
-                .iter()
-                .map(|(key, value)| StateRecord::from_bytes(key, value))
-                .collect();
-            trees.insert(table.name().to_owned(), records);
-        }
-        Ok(trees)
-    })?;
-    Ok(ServiceState {
-        format: STATE_FORMAT.to_owned(),
-        service: control.service.to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+    let mut tables: Vec<Table> = schema.tables.to_vec();
+    tables.sort_by_key(|table| table.name());
+    let head = ExportHead {
+        format: STATE_FORMAT,
+        service: control.service,
+        version: env!("CARGO_PKG_VERSION"),
         exported: control.clock.now(),
         key_id,
-        trees,
         scenarios: control.scenarios.armed_specs(),
-    })
+    };
+    let store = store.clone();
+    let (sender, mut chunks) = tokio::sync::mpsc::channel(2);
+    std::thread::Builder::new()
+        .name("state-export".to_owned())
+        .spawn(move || {
+            let mut out = ChunkWriter {
+                buffer: Vec::with_capacity(EXPORT_CHUNK),
+                sender: &sender,
+            };
+            let written = store
+                .read(|r| write_export(&mut out, &head, &tables, r))
+                .and_then(|()| out.finish());
+            if let Err(e) = written {
+                tracing::warn!(service = head.service, error = %e, "a state export failed");
+                let _ = sender.blocking_send(Err(e));
+            }
+        })
+        .map_err(|e| StoreError::internal(format!("starting the export's writer: {e}")))?;
+    match chunks.recv().await {
+        Some(Ok(first)) => {
+            let rest = futures_util::stream::unfold(chunks, |mut chunks| async move {
+                chunks.recv().await.map(|chunk| (chunk, chunks))
+            });
+            Ok(futures_util::stream::once(std::future::ready(Ok(first)))
+                .chain(rest)
+                .boxed())
+        }
+        Some(Err(e)) => Err(e),
+        None => Err(StoreError::internal(
+            "the export's writer ended without a word",
+        )),
+    }
 }
 
-/// `PUT /__admin/state`'s body as it is read: a [`ServiceState`] (it accepts exactly the documents that
+/// What an export says besides its trees.
+struct ExportHead {
+    format: &'static str,
+    service: &'static str,
+    version: &'static str,
+    exported: UnixTime,
+    key_id: Option<String>,
+    scenarios: Vec<ScenarioSpec>,
+}
+
+/// Writes the export document, reading `tables` through `reader`. When the client went away, the writing
+/// stops and that is no failure.
+fn write_export(
+    out: &mut ChunkWriter<'_>,
+    head: &ExportHead,
+    tables: &[Table],
+    reader: &mut ReadTx,
+) -> Result<(), StoreError> {
+    let trees = ExportTrees {
+        tables,
+        reader: RefCell::new(reader),
+        failure: RefCell::new(None),
+    };
+    let document = ExportDocument {
+        format: head.format,
+        service: head.service,
+        version: head.version,
+        exported: head.exported,
+        key_id: head.key_id.as_deref(),
+        trees: &trees,
+        scenarios: &head.scenarios,
+    };
+    let written = serde_json::to_writer(&mut *out, &document);
+    match (written, trees.failure.take()) {
+        (Ok(()), _) => Ok(()),
+        (Err(_), Some(failure)) => Err(failure),
+        (Err(e), None) if e.is_io() => Ok(()),
+        (Err(e), None) => Err(StoreError::internal(format!("writing the export: {e}"))),
+    }
+}
+
+/// The export document: a [`ServiceState`](protocol::state::ServiceState), field for field, its trees read as written.
+#[derive(Serialize)]
+struct ExportDocument<'a> {
+    format: &'a str,
+    service: &'a str,
+    version: &'a str,
+    exported: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key_id: Option<&'a str>,
+    trees: &'a ExportTrees<'a>,
+    scenarios: &'a [ScenarioSpec],
+}
+
+/// Every tree, by name, each written from the read transaction as its records are visited.
+struct ExportTrees<'a> {
+    tables: &'a [Table],
+    reader: RefCell<&'a mut ReadTx>,
+    /// The store's failure that stopped the writing, kept whole for the answer.
+    failure: RefCell<Option<StoreError>>,
+}
+
+impl Serialize for ExportTrees<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut trees = serializer.serialize_map(Some(self.tables.len()))?;
+        for table in self.tables {
+            trees.serialize_entry(
+                table.name(),
+                &ExportTree {
+                    trees: self,
+                    table: *table,
+                },
+            )?;
+        }
+        trees.end()
+    }
+}
+
+/// One tree's records, in key order.
+struct ExportTree<'t, 'a> {
+    trees: &'t ExportTrees<'a>,
+    table: Table,
+}
+
+impl Serialize for ExportTree<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut records = serializer.serialize_seq(None)?;
+        let mut unwritten = None;
+        let read = self
+            .trees
+            .reader
+            .borrow_mut()
+            .visit(self.table, |key, value| {
+                records
+                    .serialize_element(&StateRecordRef::from_bytes(key, value))
+                    .map_err(|e| {
+                        unwritten = Some(e);
+                        StoreError::internal("the export stopped writing")
+                    })
+            });
+        if let Some(e) = unwritten {
+            return Err(e);
+        }
+        if let Err(failure) = read {
+            let message = failure.to_string();
+            *self.trees.failure.borrow_mut() = Some(failure);
+            return Err(ser::Error::custom(message));
+        }
+        records.end()
+    }
+}
+
+/// Gathers what the export writes into chunks and sends each on when full.
+struct ChunkWriter<'a> {
+    buffer: Vec<u8>,
+    sender: &'a tokio::sync::mpsc::Sender<Result<Bytes, StoreError>>,
+}
+
+impl ChunkWriter<'_> {
+    fn send(&mut self) -> io::Result<()> {
+        let chunk = std::mem::replace(&mut self.buffer, Vec::with_capacity(EXPORT_CHUNK));
+        self.sender
+            .blocking_send(Ok(Bytes::from(chunk)))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+
+    /// Sends what is left (nothing to do when the client went away).
+    fn finish(mut self) -> Result<(), StoreError> {
+        if !self.buffer.is_empty() {
+            let _ = self.send();
+        }
+        Ok(())
+    }
+}
+
+impl io::Write for ChunkWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= EXPORT_CHUNK {
+            self.send()?;
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `PUT /__admin/state`'s body as it is read: a [`ServiceState`](protocol::state::ServiceState) (it accepts exactly the documents that
 /// type accepts), each record kept as the bytes the store will keep. Those are ranges of the body itself
 /// wherever the text holds them as they are (a key without escapes, a JSON value): a lab of a million
 /// tokens sends two million records, and copying each key and value out of the body cost four million
@@ -145,7 +331,7 @@ struct Upload<'b> {
     body: &'b Bytes,
 }
 
-/// A field of a state document; any other is ignored, as [`ServiceState`] ignores it.
+/// A field of a state document; any other is ignored, as [`ServiceState`](protocol::state::ServiceState) ignores it.
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "snake_case")]
 enum Field {
@@ -509,7 +695,7 @@ mod tests {
         ];
         let mut accepted = 0;
         for text in &documents {
-            let state = protocol::strict::from_str::<ServiceState>(text);
+            let state = protocol::strict::from_str::<protocol::state::ServiceState>(text);
             let upload = upload(text);
             assert_eq!(
                 state.is_ok(),

@@ -1477,6 +1477,26 @@ impl ReadTx {
         self.generation
     }
 
+    /// Calls `visit` with every entry of `table`, in key order, each borrowed from the store's pages: a
+    /// state export writes a table of a million records without holding or copying them. Stops at the
+    /// first error `visit` returns.
+    pub fn visit(
+        &mut self,
+        table: Table,
+        mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let what = format!("reading {}", table.name());
+        let range = self
+            .table(table)?
+            .range::<&[u8]>(..)
+            .map_err(|e| StoreError::from_storage(&e, &what))?;
+        for entry in range {
+            let (key, value) = entry.map_err(|e| StoreError::from_storage(&e, &what))?;
+            visit(key.value(), value.value())?;
+        }
+        Ok(())
+    }
+
     /// The read transaction, begun now if it was not.
     fn txn(&mut self) -> Result<&redb::ReadTransaction, StoreError> {
         if self.txn.is_none() {
