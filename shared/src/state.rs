@@ -138,14 +138,43 @@ pub struct StateImported {
 }
 
 /// What `fortimock state export` writes: every service's state and the clock, at one moment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Bundle {
     /// [`BUNDLE_FORMAT`].
     pub format: String,
     pub version: String,
     /// The lab clock when it was taken; `fortimock state import` sets the clock back to it.
     pub clock: ClockView,
-    pub services: Vec<ServiceState>,
+    #[schema(value_type = Vec<ServiceState>)]
+    pub services: Vec<ServiceStateText>,
+}
+
+/// One service's state in a [`Bundle`], kept as the JSON text of its [`ServiceState`]: a bundle carries
+/// each service's export to its import as it is, never parsed record by record on the way (a lab of a
+/// million tokens is two million records). The service checks it whole when it is imported.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ServiceStateText(Box<RawValue>);
+
+impl ServiceStateText {
+    /// The text of a [`ServiceState`] (JSON that does not parse is refused).
+    pub fn new(text: String) -> serde_json::Result<ServiceStateText> {
+        RawValue::from_string(text).map(ServiceStateText)
+    }
+
+    /// The state's `service`, read without reading its records into memory.
+    pub fn service(&self) -> serde_json::Result<String> {
+        #[derive(Deserialize)]
+        struct Named {
+            service: String,
+        }
+        serde_json::from_str::<Named>(self.0.get()).map(|named| named.service)
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &str {
+        self.0.get()
+    }
 }
 
 /// Whether `text` is a JSON object or array (by its first character; the parser checks the rest).
@@ -349,6 +378,37 @@ mod tests {
         let scalar: StateRecord = serde_json::from_str(r#"{"key": "a", "value": 5}"#).unwrap();
         assert!(stored(&scalar).unwrap_err().contains("object or array"));
         assert!(serde_json::from_str::<StateRecord>(r#"{"key": "a", "value": {"v": }}"#).is_err());
+    }
+
+    #[test]
+    fn a_bundle_carries_each_service_state_as_its_text() {
+        let state = r#"{"format":"fortimock-state/1","service":"ftm","version":"0.1.0","exported":5,"trees":{"t":[{"key":"a","value":{"v":1}}]}}"#;
+        let text = ServiceStateText::new(state.to_owned()).unwrap();
+        assert_eq!(text.service().unwrap(), "ftm");
+        let bundle = Bundle {
+            format: BUNDLE_FORMAT.to_owned(),
+            version: "0.1.0".to_owned(),
+            clock: ClockView {
+                now: UnixTime::from_secs(5),
+                now_rfc3339: "1970-01-01T00:00:05Z".to_owned(),
+                frozen: true,
+                offset_secs: 0,
+            },
+            services: vec![text],
+        };
+        // The bundle is written for people (indented); each state inside it stays the text it was.
+        let written = serde_json::to_string_pretty(&bundle).unwrap();
+        assert!(
+            written.contains(&format!("\"services\": [\n    {state}\n  ]")),
+            "{written}"
+        );
+        let read: Bundle = serde_json::from_str(&written).unwrap();
+        assert_eq!(read.services[0].text(), state);
+        let typed: ServiceState = serde_json::from_str(read.services[0].text()).unwrap();
+        assert_eq!(typed.trees["t"][0].json().unwrap()["v"], 1);
+        assert!(ServiceStateText::new("{\"service\": ".to_owned()).is_err());
+        let nameless = ServiceStateText::new(r#"{"trees":{}}"#.to_owned()).unwrap();
+        assert!(nameless.service().is_err());
     }
 
     #[test]

@@ -27,7 +27,7 @@ use protocol::phone::{
     PhoneView,
 };
 use protocol::scenario::{ScenarioList, ScenarioSpec, ScenarioView};
-use protocol::state::{ServiceState, StateImported};
+use protocol::state::{ServiceState, ServiceStateText, StateImported};
 use protocol::timeline::TimelinePage;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -279,15 +279,21 @@ impl ControlPlane<'_> {
         self.client.get(self.service, paths::ADMIN_STATE).await
     }
 
-    /// `PUT /__admin/state`: the service's records replaced with `state`, checked whole first.
-    pub async fn import_state(&self, state: &ServiceState) -> anyhow::Result<StateImported> {
+    /// `GET /__admin/state`: the service's records as the text it sent, not read into records.
+    pub async fn state_text(&self) -> anyhow::Result<ServiceStateText> {
+        self.client.get(self.service, paths::ADMIN_STATE).await
+    }
+
+    /// `PUT /__admin/state`: the service's records replaced with `state` (a [`ServiceState`] or its
+    /// [`ServiceStateText`]), checked whole first.
+    pub async fn import_state(&self, state: &impl Serialize) -> anyhow::Result<StateImported> {
         self.client
             .put(self.service, paths::ADMIN_STATE, state)
             .await
     }
 
     /// `PUT /__admin/state?dry_run=true`: every check of an import, nothing changed.
-    pub async fn check_state(&self, state: &ServiceState) -> anyhow::Result<StateImported> {
+    pub async fn check_state(&self, state: &impl Serialize) -> anyhow::Result<StateImported> {
         self.client
             .put(
                 self.service,

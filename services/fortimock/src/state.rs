@@ -3,7 +3,7 @@
 
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView};
-use protocol::state::{BUNDLE_FORMAT, Bundle, ServiceState, StateImported};
+use protocol::state::{BUNDLE_FORMAT, Bundle, ServiceStateText, StateImported};
 
 use crate::cli::StateCommand;
 use crate::client::SuiteClient;
@@ -25,15 +25,11 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
                         .with_context(|| format!("writing {}", tmp.display()))?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("writing {}", path.display()))?;
-                    let records: usize = bundle
-                        .services
-                        .iter()
-                        .flat_map(|s| s.trees.values())
-                        .map(Vec::len)
-                        .sum();
+                    let bytes: usize = bundle.services.iter().map(|s| s.text().len()).sum();
                     println!(
-                        "exported {records} records of {} services, clock {}, to {}",
+                        "exported the state of {} services ({:.1} MiB), clock {}, to {}",
                         bundle.services.len(),
+                        bytes as f64 / (1024.0 * 1024.0),
                         bundle.clock.now_rfc3339,
                         path.display()
                     );
@@ -67,12 +63,12 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
 }
 
 /// The running suite's state as one bundle: the clock, then every service's records and scenarios (what
-/// `fortimock state export` writes and the dashboard's export downloads).
+/// `fortimock state export` writes and the dashboard's export downloads), each service's as the text it sent.
 pub async fn export_bundle(client: &SuiteClient) -> anyhow::Result<Bundle> {
     let clock = client.control(ftm::NAME).clock().await?;
     let mut services = Vec::new();
     for service in IMPORT_ORDER {
-        services.push(client.control(service).state().await?);
+        services.push(client.control(service).state_text().await?);
     }
     Ok(Bundle {
         format: BUNDLE_FORMAT.to_owned(),
@@ -84,7 +80,7 @@ pub async fn export_bundle(client: &SuiteClient) -> anyhow::Result<Bundle> {
 
 /// Imports `bundle` into the running suite: every service checks its part first (one refusal and nothing
 /// changes anywhere), then each replaces its records, then the clock is set back to the bundle's. What each
-/// service imported, and the clock after.
+/// service imported, and the clock after. Each part travels as the text it is in the bundle.
 pub async fn import_bundle(
     client: &SuiteClient,
     bundle: &Bundle,
@@ -95,20 +91,27 @@ pub async fn import_bundle(
             bundle.format
         );
     }
-    let ordered: Vec<&ServiceState> = IMPORT_ORDER
+    let mut named = Vec::new();
+    for (at, state) in bundle.services.iter().enumerate() {
+        let service = state
+            .service()
+            .with_context(|| format!("the bundle's services[{at}] is not a service's state"))?;
+        named.push((service, state));
+    }
+    let ordered: Vec<&(String, &ServiceStateText)> = IMPORT_ORDER
         .iter()
-        .filter_map(|name| bundle.services.iter().find(|s| s.service == *name))
+        .filter_map(|name| named.iter().find(|(service, _)| service == name))
         .collect();
-    for state in &ordered {
+    for (service, state) in &ordered {
         client
-            .control(&state.service)
+            .control(service)
             .check_state(state)
             .await
-            .with_context(|| format!("the {} service refused its state", state.service))?;
+            .with_context(|| format!("the {service} service refused its state"))?;
     }
     let mut imported = Vec::new();
-    for state in &ordered {
-        imported.push(client.control(&state.service).import_state(state).await?);
+    for (service, state) in &ordered {
+        imported.push(client.control(service).import_state(state).await?);
     }
     let change = ClockChange {
         freeze: Some(bundle.clock.frozen),
