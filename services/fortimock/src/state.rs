@@ -1,6 +1,8 @@
 //! `fortimock state export|import`: a running suite's state as one bundle file: every service's records
 //! and armed scenarios, and the clock.
 
+use std::io::Write;
+
 use anyhow::{Context, bail};
 use protocol::admin::{ClockChange, ClockView};
 use protocol::state::{BUNDLE_FORMAT, Bundle, ServiceStateText, StateImported};
@@ -17,11 +19,10 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
         StateCommand::Export { target, output } => {
             let client = SuiteClient::connect(&target)?;
             let bundle = export_bundle(&client).await?;
-            let text = serde_json::to_string_pretty(&bundle)?;
             match output {
                 Some(path) => {
                     let tmp = path.with_extension("tmp");
-                    std::fs::write(&tmp, text + "\n")
+                    write_bundle(&bundle, &tmp)
                         .with_context(|| format!("writing {}", tmp.display()))?;
                     std::fs::rename(&tmp, &path)
                         .with_context(|| format!("writing {}", path.display()))?;
@@ -34,7 +35,7 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
                         path.display()
                     );
                 }
-                None => println!("{text}"),
+                None => println!("{}", serde_json::to_string_pretty(&bundle)?),
             }
             Ok(())
         }
@@ -60,6 +61,16 @@ pub async fn run(command: StateCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Writes `bundle` to the file at `path` as the text people read (indented), through a buffer: the states
+/// inside are written as they are, never copied into one text first.
+fn write_bundle(bundle: &Bundle, path: &std::path::Path) -> anyhow::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    serde_json::to_writer_pretty(&mut file, bundle)?;
+    file.write_all(b"\n")?;
+    file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+    Ok(())
 }
 
 /// The running suite's state as one bundle: the clock, then every service's records and scenarios (what
