@@ -4,7 +4,7 @@
 //! nothing but the HTTP and the JSON. Deliberately bare (actix's own extractors, no control plane, no
 //! journal, no store), unlike the services, which read bodies through `lab::http`.
 //!
-//! On [`BUILT`] it instead builds its answer from the request (one activated token per token asked about,
+//! On `/built` it instead builds its answer from the request (one activated token per token asked about,
 //! serialized with serde_json as fortimock's answers are): the least a service that answers each token
 //! must do, so the bench can show what 50 tokens cost against one with no lookups, journal or store.
 
