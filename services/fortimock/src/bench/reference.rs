@@ -1,5 +1,6 @@
 //! The bench's reference server, `fortimock bench-reference` (hidden): bare actix-web on one worker that
-//! parses a PollingRequest's JSON body and answers a canned PollingResponse, plus `GET /health`. It is the
+//! reads a PollingRequest's JSON body with the services' own decoder (`Inbound`, the fastest the workspace
+//! has) and answers a canned PollingResponse, plus `GET /health`. It is the
 //! ceiling fortimock's polling is held against: the same framework on the same core in the same run, doing
 //! nothing but the HTTP and the JSON. Deliberately bare (actix's own extractors, no control plane, no
 //! journal, no store), unlike the services, which read bodies through `lab::http`.
