@@ -74,7 +74,8 @@ fn write_bundle(bundle: &Bundle, path: &std::path::Path) -> anyhow::Result<()> {
 }
 
 /// The running suite's state as one bundle: the clock, then every service's records and scenarios (what
-/// `fortimock state export` writes and the dashboard's export downloads), each service's as the text it sent.
+/// `fortimock state export` writes and the dashboard's export downloads), each service's as the text it
+/// sent.
 pub async fn export_bundle(client: &SuiteClient) -> anyhow::Result<Bundle> {
     let clock = client.control(ftm::NAME).clock().await?;
     let mut services = Vec::new();

@@ -75,11 +75,11 @@ const EXPORT_CHUNK: usize = 256 * 1024;
 /// early, so the client sees a cut answer, never a wrong one.
 pub type ExportChunks = BoxStream<'static, Result<Bytes, StoreError>>;
 
-/// `GET /__admin/state`: every table in one read transaction, written as the JSON of a [`ServiceState`](protocol::state::ServiceState)
-/// while it is read (on a thread of its own) and sent on in chunks of 256 KiB. A lab of a million
-/// tokens is a 451 MiB export: it is never held whole, nor its records copied out of the store one by one.
-/// The answer starts once the first chunk is written, so a store that cannot be read is still answered as
-/// an error, and a small state is written whole by then.
+/// `GET /__admin/state`: every table in one read transaction, written as the JSON of a
+/// [`ServiceState`](protocol::state::ServiceState) while it is read (on a thread of its own) and sent on
+/// in chunks of 256 KiB. A lab of a million tokens is a 451 MiB export: it is never held whole, nor its
+/// records copied out of the store one by one. The answer starts once the first chunk is written, so a
+/// store that cannot be read is still answered as an error, and a small state is written whole by then.
 pub async fn export(
     control: &ControlPlane,
     store: &Store,
@@ -105,12 +105,12 @@ pub async fn export(
                 buffer: Vec::with_capacity(EXPORT_CHUNK),
                 sender: &sender,
             };
-            let written = store
-                .read(|r| write_export(&mut out, &head, &tables, r))
-                .and_then(|()| out.finish());
-            if let Err(e) = written {
-                tracing::warn!(service = head.service, error = %e, "a state export failed");
-                let _ = sender.blocking_send(Err(e));
+            match store.read(|r| write_export(&mut out, &head, &tables, r)) {
+                Ok(()) => out.finish(),
+                Err(e) => {
+                    tracing::warn!(service = head.service, error = %e, "a state export failed");
+                    let _ = sender.blocking_send(Err(e));
+                }
             }
         })
         .map_err(|e| StoreError::internal(format!("starting the export's writer: {e}")))?;
@@ -171,7 +171,9 @@ fn write_export(
     }
 }
 
-/// The export document: a [`ServiceState`](protocol::state::ServiceState), field for field, its trees read as written.
+/// The export document: a [`ServiceState`], field for field, its trees read as written.
+///
+/// [`ServiceState`]: protocol::state::ServiceState
 #[derive(Serialize)]
 struct ExportDocument<'a> {
     format: &'a str,
@@ -257,11 +259,10 @@ impl ChunkWriter<'_> {
     }
 
     /// Sends what is left (nothing to do when the client went away).
-    fn finish(mut self) -> Result<(), StoreError> {
+    fn finish(mut self) {
         if !self.buffer.is_empty() {
             let _ = self.send();
         }
-        Ok(())
     }
 }
 
@@ -279,11 +280,13 @@ impl io::Write for ChunkWriter<'_> {
     }
 }
 
-/// `PUT /__admin/state`'s body as it is read: a [`ServiceState`](protocol::state::ServiceState) (it accepts exactly the documents that
+/// `PUT /__admin/state`'s body as it is read: a [`ServiceState`] (it accepts exactly the documents that
 /// type accepts), each record kept as the bytes the store will keep. Those are ranges of the body itself
 /// wherever the text holds them as they are (a key without escapes, a JSON value): a lab of a million
 /// tokens sends two million records, and copying each key and value out of the body cost four million
 /// allocations and about 500 MiB of fresh memory per import.
+///
+/// [`ServiceState`]: protocol::state::ServiceState
 #[derive(Debug)]
 pub struct StateUpload {
     format: String,
@@ -331,7 +334,9 @@ struct Upload<'b> {
     body: &'b Bytes,
 }
 
-/// A field of a state document; any other is ignored, as [`ServiceState`](protocol::state::ServiceState) ignores it.
+/// A field of a state document; any other is ignored, as [`ServiceState`] ignores it.
+///
+/// [`ServiceState`]: protocol::state::ServiceState
 #[derive(Deserialize)]
 #[serde(field_identifier, rename_all = "snake_case")]
 enum Field {
