@@ -307,6 +307,31 @@ async fn phone_transfer_endpoints_refuse_bad_input_and_change_nothing() {
             StatusCode::BAD_REQUEST,
             "admin.body.invalid",
         ),
+        // A FortiAuthenticator address the phone could not call: refused before ftm hears of it.
+        (
+            &start,
+            json!({"fac": " "}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "phone.bad-fac",
+        ),
+        (
+            &start,
+            json!({"fac": format!("{host}/api/v1")}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "phone.bad-fac",
+        ),
+        (
+            &start,
+            json!({"fac": format!("admin@{host}")}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "phone.bad-fac",
+        ),
+        (
+            &start,
+            json!({"fac": "fac.lab:https"}).to_string(),
+            StatusCode::BAD_REQUEST,
+            "phone.bad-fac",
+        ),
         (
             &paths::fill(paths::PHONE_TRANSFER, &["no-such-phone"]),
             json!({"fac": host}).to_string(),

@@ -5,6 +5,7 @@
 //! installs the tokens. Wire shapes: `protocol::token_transfer` (modeled).
 
 use actix_web::http::StatusCode;
+use actix_web::http::uri::Authority;
 use actix_web::{HttpResponse, web};
 use lab::flow::InFlow;
 use lab::http::{ApiError, Json};
@@ -51,14 +52,45 @@ fn unreachable(what: &str, e: impl std::fmt::Display) -> PhoneError {
     )
 }
 
+/// The FortiAuthenticator's address a transfer names (`host` or `host:port`, as its ftm-push `server` and
+/// port are set), checked before anything is sent: a transfer started at ftm for an address the phone then
+/// cannot call would leave the tokens' data there for nothing.
+fn fac_address(fac: &str) -> Result<Authority, PhoneError> {
+    let bad = |why: &str| {
+        refused(
+            StatusCode::BAD_REQUEST,
+            "phone.bad-fac",
+            format!("fac: {why}; expected the FortiAuthenticator's host or host:port"),
+        )
+    };
+    let fac = fac.trim();
+    if fac.is_empty() {
+        return Err(bad("empty"));
+    }
+    let authority: Authority = fac.parse().map_err(|_| bad("not a host or host:port"))?;
+    if fac.contains('@') {
+        return Err(bad("names a user"));
+    }
+    if authority.host().is_empty() {
+        return Err(bad("no host"));
+    }
+    // What follows the host (past an IPv6 address's brackets) is the port, if anything.
+    let after_host = fac.rsplit_once(']').map_or(fac, |(_, rest)| rest);
+    if after_host.contains(':') && !authority.port_u16().is_some_and(|port| port > 0) {
+        return Err(bad("the port is not a number from 1 to 65535"));
+    }
+    Ok(authority)
+}
+
 /// `POST /phones/{id}/transfer`: "Transfer Tokens" on the old phone.
-#[utoipa::path(post, path = paths::PHONE_TRANSFER, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = StartTransfer, responses((status = 201, description = "\"Transfer Tokens\" on the old phone: the transfer, its code sent to the user by the FortiAuthenticator.", body = TransferView), (status = 404, description = "`phone.not-found`.", body = protocol::admin::ErrorBody), (status = 422, description = "The refusal on the wire, with its catalogue id.", body = protocol::admin::ErrorBody), (status = 502, description = "`phone.transfer-unreachable`.", body = protocol::admin::ErrorBody)))]
+#[utoipa::path(post, path = paths::PHONE_TRANSFER, tag = "virtual phones", params(("id" = String, Path, description = "The phone's id (`phone-1`, …).")), request_body = StartTransfer, responses((status = 201, description = "\"Transfer Tokens\" on the old phone: the transfer, its code sent to the user by the FortiAuthenticator.", body = TransferView), (status = 400, description = "`phone.bad-fac` (not a host or host:port), `phone.transfer-mixed-issuers`, or a body that does not parse; nothing is sent.", body = protocol::admin::ErrorBody), (status = 404, description = "`phone.not-found`.", body = protocol::admin::ErrorBody), (status = 422, description = "The refusal on the wire, with its catalogue id.", body = protocol::admin::ErrorBody), (status = 502, description = "`phone.transfer-unreachable`.", body = protocol::admin::ErrorBody)))]
 pub(crate) async fn start(
     state: web::Data<Phones>,
     id: web::Path<String>,
     Json(request): Json<StartTransfer>,
 ) -> Result<HttpResponse, PhoneError> {
     let phone = find(&state, &id)?;
+    let fac = fac_address(&request.fac)?;
     let accounts: Vec<_> = phone
         .app
         .accounts
@@ -138,11 +170,7 @@ pub(crate) async fn start(
     } else {
         "http"
     };
-    let url = format!(
-        "{scheme}://{}{}",
-        request.fac.trim(),
-        paths::FAC_TRANSFERTOKEN
-    );
+    let url = format!("{scheme}://{fac}{}", paths::FAC_TRANSFERTOKEN);
     let tokens: Vec<TokenSerial> = accounts.iter().map(|a| a.serial.clone()).collect();
     let response = state
         .callbacks
@@ -319,5 +347,36 @@ pub(crate) async fn complete(
             error,
         }),
         None => Err(PhoneError::NotFound(id.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fac_address_is_a_host_with_or_without_its_port() {
+        for (given, address) in [
+            ("fac.lab.example:443", "fac.lab.example:443"),
+            (" 10.0.0.5:8443 ", "10.0.0.5:8443"),
+            ("fac.lab.example", "fac.lab.example"),
+            ("[::1]:8443", "[::1]:8443"),
+        ] {
+            assert_eq!(fac_address(given).unwrap().as_str(), address, "{given}");
+        }
+        for given in [
+            "",
+            "  ",
+            "fac.lab.example/api",
+            "admin@fac.lab.example",
+            "fac.lab.example:https",
+            "fac.lab.example:0",
+            "fac.lab.example:",
+            "fac.lab.example:70000",
+            "fac lab",
+            "https://fac.lab.example",
+        ] {
+            assert!(fac_address(given).is_err(), "{given:?}");
+        }
     }
 }
