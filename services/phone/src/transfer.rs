@@ -76,7 +76,7 @@ fn fac_address(fac: &str) -> Result<Authority, PhoneError> {
     }
     // What follows the host (past an IPv6 address's brackets) is the port, if anything.
     let after_host = fac.rsplit_once(']').map_or(fac, |(_, rest)| rest);
-    if after_host.contains(':') && !authority.port_u16().is_some_and(|port| port > 0) {
+    if after_host.contains(':') && authority.port_u16().is_none_or(|port| port == 0) {
         return Err(bad("the port is not a number from 1 to 65535"));
     }
     Ok(authority)
