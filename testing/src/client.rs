@@ -159,7 +159,7 @@ impl SuiteClient {
         self.send(self.http.get(&url), &url).await
     }
 
-    /// GETs a file (a redemption certificate): its bytes, or the admin API's refusal.
+    /// GETs a file (a redemption certificate, a state export): its bytes, or the admin API's refusal.
     pub async fn get_bytes(&self, service: &str, path: &str) -> anyhow::Result<Vec<u8>> {
         let url = format!("{}{path}", self.url(service)?);
         let request = self.http.get(&url);
@@ -167,18 +167,28 @@ impl SuiteClient {
             Some(token) => request.bearer_auth(token),
             None => request,
         };
-        let response = request.send().await.with_context(|| {
+        let mut response = request.send().await.with_context(|| {
             format!("cannot reach {url}: is `fortimock up` running (with the same --data-dir, or pass --cacert)?")
         })?;
         let status = response.status();
-        let bytes = response
-            .bytes()
+        // Read chunk by chunk into one buffer: a state export of a large lab is hundreds of MiB, streamed,
+        // and collecting it first and copying it after would hold it twice.
+        let mut bytes = Vec::with_capacity(
+            response
+                .content_length()
+                .map_or(0, |n| n.min(1 << 26) as usize),
+        );
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .with_context(|| format!("reading the answer from {url}"))?;
+            .with_context(|| format!("reading the answer from {url}"))?
+        {
+            bytes.extend_from_slice(&chunk);
+        }
         if !status.is_success() {
             return Err(refused(&url, status, &bytes));
         }
-        Ok(bytes.to_vec())
+        Ok(bytes)
     }
 
     pub async fn post<B: Serialize, T: DeserializeOwned>(

@@ -281,7 +281,13 @@ impl ControlPlane<'_> {
 
     /// `GET /__admin/state`: the service's records as the text it sent, not read into records.
     pub async fn state_text(&self) -> anyhow::Result<ServiceStateText> {
-        self.client.get(self.service, paths::ADMIN_STATE).await
+        let bytes = self
+            .client
+            .get_bytes(self.service, paths::ADMIN_STATE)
+            .await?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{}'s state is not UTF-8", self.service))?;
+        ServiceStateText::new(text).with_context(|| format!("{}'s state is not JSON", self.service))
     }
 
     /// `PUT /__admin/state`: the service's records replaced with `state` (a [`ServiceState`] or its
