@@ -77,14 +77,9 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
             poll_one.map(|p| ("poll 1 token".to_owned(), p.rps)),
             Goal::MinRatio(0.5),
         )
-        .with_note(errors(&[poll_fifty]).or_else(|| {
-            f.reference.map(|r| {
-                format!(
-                    "the reference building its answer: 50 tokens at {:.2}x of 1",
-                    r.built_fifty.rps / r.built_one.rps.max(1.0)
-                )
-            })
-        })),
+        .with_note(
+            errors(&[poll_fifty]).or_else(|| built_fifty_note(f.reference, |m| m.rps.max(1.0))),
+        ),
         TargetResult::new(
             "poll 50 tokens: p99",
             "ms",
@@ -92,12 +87,7 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
             poll_one.map(|p| ("poll 1 token".to_owned(), p.p99_ms)),
             Goal::MaxRatio(2.0),
         )
-        .with_note(f.reference.map(|r| {
-            format!(
-                "the reference building its answer: 50 tokens at {:.2}x of 1",
-                r.built_fifty.p99_ms / r.built_one.p99_ms.max(0.001)
-            )
-        })),
+        .with_note(built_fifty_note(f.reference, |m| m.p99_ms.max(0.001))),
         TargetResult::new(
             "durable provision, 1 client: p50",
             "ms",
@@ -163,6 +153,20 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
 
 /// What one client's durable write cannot go below on this machine, whatever the server does: one HTTP
 /// round trip (the reference server's canned answer, one client) plus one raw fsync.
+/// The 50-token target's note: the same ratio (of `figure`) for the reference server building its answer,
+/// 50 tokens against 1.
+fn built_fifty_note(
+    reference: Option<&ReferenceFigures>,
+    figure: impl Fn(&Measurement) -> f64,
+) -> Option<String> {
+    reference.map(|r| {
+        format!(
+            "the reference building its answer: 50 tokens at {:.2}x of 1",
+            figure(&r.built_fifty) / figure(&r.built_one)
+        )
+    })
+}
+
 fn one_client_floor(writes: Option<&WriteFigures>, fsync: Option<&FsyncFigures>) -> Option<String> {
     let (writes, fsync) = (writes?, fsync?);
     let floor = writes.round_trip.p50_ms + fsync.p50_ms;
