@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::{Arg, ArgAction, Command, CommandFactory, FromArgMatches};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, UpCli};
 
 /// The file `fortimock` reads from the working directory when no `--config` is given.
 pub const CONFIG_FILE: &str = "fortimock.toml";
@@ -131,9 +131,10 @@ impl ConfigFile {
 
 /// Parses the command line with `fortimock.toml` and the `FORTIMOCK_*` variables applied. Errors from
 /// clap itself (help, a bad flag) are returned as `clap::Error`, for `main` to print and exit with.
-/// The command tree is built once (building it is most of what `fortimock --version` costs).
+/// The command tree is built once (building it is most of what `fortimock --version` costs), and for
+/// `fortimock up` it is `up`'s alone ([`UpCli`]).
 pub fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
-    let command = Cli::command();
+    let command = tree_for(&args);
     check_variables_of(&command, std::env::vars_os())?;
     let keys = keys_of(&command);
     let file = load_with(&args, &keys)?;
@@ -141,6 +142,33 @@ pub fn parse(args: Vec<OsString>) -> anyhow::Result<Cli> {
     let matches = command.try_get_matches_from(args)?;
     let cli = Cli::from_arg_matches(&matches)?;
     Ok(cli)
+}
+
+/// The command tree `args` are parsed with: [`UpCli`]'s when they run `fortimock up`, [`Cli`]'s otherwise.
+fn tree_for(args: &[OsString]) -> Command {
+    if runs_up(args) {
+        UpCli::command()
+    } else {
+        Cli::command()
+    }
+}
+
+/// Whether `args` run `fortimock up`: the first word that is neither an option nor `--config`'s value is
+/// `up`. Any other option before it (`--help`, a misspelling) takes the whole tree, so clap answers it as
+/// it always did.
+fn runs_up(args: &[OsString]) -> bool {
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        match word.to_str() {
+            Some("--config") => {
+                words.next();
+            }
+            Some(word) if word.starts_with("--config=") => {}
+            Some(word) => return word == "up",
+            None => return false,
+        }
+    }
+    false
 }
 
 /// The config file `args` or the environment name, or `./fortimock.toml` if there is one.
@@ -428,13 +456,16 @@ fn check_variables(
     check_variables_of(&Cli::command(), variables)
 }
 
-/// Refuses a `FORTIMOCK_*` variable that is none of `command`'s (nor one of [`OTHER_VARIABLES`]); the
-/// variables are listed only when one is set.
+/// Refuses a `FORTIMOCK_*` variable fortimock does not read: none of `command`'s, nor [`OTHER_VARIABLES`],
+/// nor, when `command` is [`UpCli`]'s, another subcommand's (a shell may set `FORTIMOCK_FTM_URL` for the
+/// client commands). The variables are listed only when one is set, and the whole tree's only when `command`'s
+/// do not name it.
 fn check_variables_of(
     command: &Command,
     variables: impl IntoIterator<Item = (OsString, OsString)>,
 ) -> anyhow::Result<()> {
     let mut known: Option<Vec<String>> = None;
+    let mut every: Option<Vec<String>> = None;
     for (name, _) in variables {
         let name = name.to_string_lossy();
         if !name.starts_with("FORTIMOCK_") {
@@ -444,9 +475,13 @@ fn check_variables_of(
         if known.iter().any(|k| *k == name) {
             continue;
         }
+        let every = every.get_or_insert_with(known_variables);
+        if every.iter().any(|k| *k == name) {
+            continue;
+        }
         bail!(
             "unknown variable {name}: did you mean {}? (`fortimock config --table` lists every variable)",
-            closest(&name, known.iter().map(String::as_str))
+            closest(&name, every.iter().map(String::as_str))
         );
     }
     Ok(())
@@ -784,6 +819,97 @@ mod tests {
         assert_eq!(keys_of(&Cli::command()), built);
     }
 
+    fn words(argv: &[&str]) -> Vec<OsString> {
+        argv.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn up_is_told_by_its_first_word() {
+        for argv in [
+            &["fortimock", "up"][..],
+            &["fortimock", "up", "--help"],
+            &["fortimock", "--config", "lab.toml", "up", "--plain-http"],
+            &["fortimock", "--config=lab.toml", "up"],
+        ] {
+            assert!(runs_up(&words(argv)), "{argv:?}");
+        }
+        for argv in [
+            &["fortimock"][..],
+            &["fortimock", "--version"],
+            &["fortimock", "-h", "up"],
+            &["fortimock", "--config", "up"],
+            &["fortimock", "license", "up"],
+            &["fortimock", "upp"],
+            &["fortimock", "--bogus", "up"],
+        ] {
+            assert!(!runs_up(&words(argv)), "{argv:?}");
+        }
+    }
+
+    /// `argv` parsed with `tree` as [`parse`] parses it, `file` applied: the settings, or the error (help
+    /// and version included) as `main` prints it.
+    fn parsed_with(tree: Command, file: &ConfigFile, argv: &[&str]) -> String {
+        let keys = keys_of(&tree);
+        let parsed = command_with(tree, &keys, file).and_then(|command| {
+            let matches = command.try_get_matches_from(argv)?;
+            Ok(Cli::from_arg_matches(&matches)?)
+        });
+        match parsed {
+            Ok(cli) => format!("{cli:?}"),
+            Err(error) => format!("error: {error}"),
+        }
+    }
+
+    /// `fortimock up` is parsed with `up`'s tree alone ([`UpCli`]); it comes out as the whole tree parses
+    /// it, settings, help, version and errors alike, with or without a config file.
+    #[test]
+    fn up_parses_with_its_own_tree_as_with_the_whole_one() {
+        assert_eq!(keys_of(&UpCli::command()), keys_of(&Cli::command()));
+        let files = [
+            ConfigFile::default(),
+            file("plain-http = true\ndata-dir = \"/srv/lab\"\ntls-name = [\"lab.example\"]\n"),
+            file("forticare-port = \"abc\"\n"),
+        ];
+        let lines: &[&[&str]] = &[
+            &["fortimock", "up"],
+            &[
+                "fortimock",
+                "up",
+                "--plain-http",
+                "--ui-port",
+                "0",
+                "--data-dir",
+                "/srv/x",
+            ],
+            &["fortimock", "up", "--plain-http=false", "--ephemeral"],
+            &["fortimock", "--config", "lab.toml", "up", "--no-ui"],
+            &["fortimock", "up", "--help"],
+            &["fortimock", "up", "-h"],
+            &["fortimock", "up", "--version"],
+            &["fortimock", "up", "--bogus"],
+            &["fortimock", "up", "--data-dri", "x"],
+            &["fortimock", "up", "--forticare-port", "abc"],
+            &["fortimock", "up", "--fixtures", "lab.yaml", "--no-fixtures"],
+            &["fortimock", "up", "extra"],
+        ];
+        let mut errors = 0;
+        for file in &files {
+            for &argv in lines {
+                assert!(runs_up(&words(argv)), "{argv:?}");
+                let whole = parsed_with(Cli::command(), file, argv);
+                let alone = parsed_with(UpCli::command(), file, argv);
+                assert_eq!(alone, whole, "{argv:?} with {:?}", file.values);
+                errors += usize::from(whole.starts_with("error: "));
+            }
+        }
+        // Help, version and the bad lines are errors; the good ones parse (unless the file is bad).
+        assert!(errors > lines.len(), "{errors}");
+        assert!(
+            parsed_with(UpCli::command(), &files[0], &["fortimock", "up", "--help"])
+                .contains("Run every service in one process")
+        );
+    }
+
     #[test]
     fn an_unknown_variable_is_an_error_naming_the_closest_one() {
         let vars = |name: &str| vec![(OsString::from(name), OsString::from("1"))];
@@ -797,6 +923,17 @@ mod tests {
         check_variables(vars("FORTIMOCK_FORTICARE_URL")).unwrap();
         check_variables(vars("FORTIMOCK_REQUIRE_PYTHON")).unwrap();
         check_variables(vars("RUST_LOG")).unwrap();
+        // `up`'s tree knows the other subcommands' variables too, and names the same closest one.
+        let up = UpCli::command();
+        check_variables_of(&up, vars("FORTIMOCK_FORTICARE_URL")).unwrap();
+        check_variables_of(&up, vars("FORTIMOCK_DATA_DIR")).unwrap();
+        let error = check_variables_of(&up, vars("FORTIMOCK_FTM_PROT")).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("did you mean FORTIMOCK_FTM_PORT?"),
+            "{error}"
+        );
     }
 
     /// Every `FORTIMOCK_*` variable the compose file, the smoke test, CI and the Python package set is one
