@@ -130,10 +130,17 @@ impl<'a> Api<'a> {
         let pattern = RoutePattern(Arc::from(path.as_str()));
         for method in &methods {
             let method = actix_method(method);
+            // One check of the method, on the resource: a request for another method goes on to the next
+            // resource (the path may have one for it) and at last to the listener's 404. The check compares
+            // only; `guard::Method` also records each method it was asked about in the request's extensions,
+            // for a 405 no fortimock resource answers, two map updates on every request, polls included.
             let mut resource = web::resource(relative.to_owned())
                 .app_data(pattern.clone())
-                .guard(guard::Method(method.clone()))
-                .route(web::route().method(method.clone()).to(handler.clone()));
+                .guard(guard::fn_guard({
+                    let method = method.clone();
+                    move |request| request.head().method == method
+                }))
+                .route(web::route().to(handler.clone()));
             if let Some(limit) = limit {
                 resource = resource.app_data(BodyLimit(limit));
             }
