@@ -157,33 +157,45 @@ fn tree_for(args: &[OsString]) -> Command {
 /// `up`. Any other option before it (`--help`, a misspelling) takes the whole tree, so clap answers it as
 /// it always did.
 fn runs_up(args: &[OsString]) -> bool {
-    let mut words = args.iter().skip(1);
-    while let Some(word) = words.next() {
-        match word.to_str() {
-            Some("--config") => {
-                words.next();
-            }
-            Some(word) if word.starts_with("--config=") => {}
-            Some(word) => return word == "up",
-            None => return false,
-        }
-    }
-    false
+    words(args)
+        .find_map(|word| match word {
+            Word::Config(_) => None,
+            Word::Other(word) => Some(word == "up"),
+        })
+        .unwrap_or(false)
+}
+
+/// One word of a command line, `--config` with its value as one.
+enum Word<'a> {
+    /// `--config FILE` or `--config=FILE` (`None` when `--config` ends the line).
+    Config(Option<PathBuf>),
+    Other(&'a std::ffi::OsStr),
+}
+
+/// The words of `args` after the program's name, where `--config` and its value are one [`Word`].
+fn words(args: &[OsString]) -> impl Iterator<Item = Word<'_>> {
+    let mut args = args.iter().skip(1);
+    std::iter::from_fn(move || {
+        let arg = args.next()?;
+        let text = arg.to_string_lossy();
+        Some(if text == "--config" {
+            Word::Config(args.next().map(PathBuf::from))
+        } else if let Some(path) = text.strip_prefix("--config=") {
+            Word::Config(Some(PathBuf::from(path)))
+        } else {
+            Word::Other(arg)
+        })
+    })
 }
 
 /// The config file `args` or the environment name, or `./fortimock.toml` if there is one.
 fn config_path(args: &[OsString]) -> Option<(PathBuf, bool)> {
     let mut given = None;
-    let mut iter = args.iter().skip(1);
-    while let Some(arg) = iter.next() {
-        let arg = arg.to_string_lossy();
-        if arg == "--" {
-            break;
-        }
-        if arg == "--config" {
-            given = iter.next().map(PathBuf::from);
-        } else if let Some(path) = arg.strip_prefix("--config=") {
-            given = Some(PathBuf::from(path));
+    for word in words(args) {
+        match word {
+            Word::Other(word) if word == "--" => break,
+            Word::Other(_) => {}
+            Word::Config(path) => given = path,
         }
     }
     if let Some(path) = given {
