@@ -213,3 +213,33 @@ fn the_cli_calls_the_suite_through_the_typed_clients() {
          one in testing/src/typed*.rs when an endpoint has none): {found:#?}"
     );
 }
+
+/// `services/fortimock/code-order.txt`, the release binary's start functions for lld (its `build.rs`), is
+/// as `tools/code-order/generate.py` writes it: a header of `#` lines, then one symbol per line, each once.
+/// lld reads whatever stands on a line as a name, so a hand edit that breaks one only loses its place.
+#[test]
+fn the_code_order_lists_each_symbol_once() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../services/fortimock/code-order.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.starts_with("# ") && text.contains("tools/code-order/generate.py"),
+        "{} should open with the generator's header",
+        path.display()
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut symbols = 0;
+    for (number, line) in text.lines().enumerate() {
+        if line.starts_with('#') {
+            continue;
+        }
+        assert!(
+            !line.is_empty() && line.bytes().all(|b| b.is_ascii_graphic() && b != b'#'),
+            "line {} is not one symbol: {line:?}",
+            number + 1
+        );
+        assert!(seen.insert(line), "line {} repeats {line}", number + 1);
+        symbols += 1;
+    }
+    assert!(symbols > 1000, "only {symbols} symbols listed");
+}

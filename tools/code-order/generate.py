@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Writes services/fortimock/code-order.txt: the functions a release `fortimock up` runs to start, for the linker.
+
+The release binary's code is about 29 MB, and a start runs some 4,300 of its functions, 3.2 MB of them, spread
+over most of it. Every page the start touches maps the 64 KiB around it (the kernel's fault-around), so a
+start left 19 to 23 MiB of the binary resident and took a page fault for each such window. Linked with this
+list as lld's `--symbol-ordering-file` (services/fortimock/build.rs), those functions stand together.
+
+What it runs, for each binary given (the default: the release build of fortimock in the target dir): the
+suite once on a fresh data dir, so that the profiled start finds an existing one (the start the bench
+measures), then the suite under callgrind until its ready file is written, `fortimock health` has been
+answered over HTTPS by every service and it has idled for five seconds. The functions that ran are listed
+busiest first. (The code answering requests, from `fortimock demo`, was listed after the start's too: polls
+measured no faster, so it was left out.)
+
+What valgrind does not run stays out of the list: the variants picked by CPU features it does not emulate
+(AVX-512, the SHA extensions) and the paths threads take only when they contend. A native start still runs
+a few such functions, each keeping its own stretch of the binary resident (2.8 of the 6.4 MiB of code
+resident after a start when this was written).
+
+The list names each function by its mangled symbol, which carries a hash of its crate's build (the
+compiler's version, the dependencies, the target given): a build that differs finds fewer of them, and lld
+leaves those where they were. Nothing breaks; the gain goes. Rerun this after a compiler or dependency
+update, and for the static image build too:
+
+    cargo build --release -p fortimock
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p fortimock
+    tools/code-order/generate.py target/release/fortimock target/x86_64-unknown-linux-gnu/release/fortimock
+
+`--check BINARY` says how much of the list a built binary holds. Needs valgrind (callgrind_control).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / "services" / "fortimock" / "code-order.txt"
+FREE_PORTS = [
+    "--forticare-port", "0", "--ftm-port", "0", "--push-port", "0", "--phone-port", "0",
+    "--appliance-port", "0", "--smtp-port", "0", "--ui-port", "0",
+]
+# Then idle this long: what runs on timers (the HTTP date, the stores' and services' periodic tasks) is the
+# code an idle suite keeps resident too.
+IDLE = 5.0
+LEGACY_SYMBOL = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
+
+
+def wait_for(path: Path, process: subprocess.Popen, patience: float) -> None:
+    deadline = time.monotonic() + patience
+    while not (path.exists() and path.stat().st_size > 0):
+        if process.poll() is not None:
+            sys.exit(f"the suite exited ({process.returncode}) before it was ready")
+        if time.monotonic() > deadline:
+            process.kill()
+            sys.exit(f"the suite was not ready within {patience:.0f} s")
+        time.sleep(0.05)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def costs_by_function(dump: Path, binary: Path) -> dict[str, int]:
+    """Each function of `binary` in one callgrind dump (names not demangled) with its own cost."""
+    objects: dict[str, str] = {}
+    functions: dict[str, str] = {}
+    costs: dict[str, int] = {}
+    current_object = current_function = None
+    in_call = False
+    target = str(binary.resolve())
+    for line in dump.read_text(errors="replace").splitlines():
+        named = re.match(r"^(c?ob|c?fn)=\((\d+)\)(?: (.+))?$", line)
+        if named:
+            kind, number, name = named.groups()
+            table = objects if kind.endswith("ob") else functions
+            if name:
+                table[number] = name
+            if kind == "ob":
+                current_object = table.get(number)
+            elif kind == "fn":
+                current_function = table.get(number)
+            continue
+        if line.startswith("calls="):
+            in_call = True  # the next cost line is the call's inclusive cost, not the function's own
+            continue
+        if line[:1].isdigit() or line[:1] in "+-*":
+            if in_call:
+                in_call = False
+                continue
+            if current_object == target and current_function:
+                fields = line.split()
+                if len(fields) >= 2:
+                    costs[current_function] = costs.get(current_function, 0) + int(fields[1])
+    return costs
+
+
+def profile(binary: Path) -> list[str]:
+    """The functions of a start up to every service's first answer, busiest first."""
+    work = Path(tempfile.mkdtemp(prefix="code-order-"))
+    try:
+        data = work / "data"
+        ready = work / "ready"
+        first = subprocess.Popen(
+            [binary, "up", "--data-dir", data, "--ready-file", ready, *FREE_PORTS],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(ready, first, 30)
+        stop(first)
+        ready.unlink()
+
+        dumps = work / "callgrind"
+        profiled = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--demangle=no", f"--callgrind-out-file={dumps}.%p",
+             binary, "up", "--data-dir", data, "--ready-file", ready, *FREE_PORTS],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(ready, profiled, 300)
+        subprocess.run([binary, "health", "--wait", "120", "--data-dir", data], check=True,
+                       stdout=subprocess.DEVNULL)
+        time.sleep(IDLE)
+        subprocess.run(["callgrind_control", "--dump=start", str(profiled.pid)], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stop(profiled)
+
+        files = sorted(work.glob(f"callgrind.{profiled.pid}*"))
+        parts = [f for f in files if f.name != f"callgrind.{profiled.pid}"]
+        if len(parts) != 1:
+            sys.exit(f"expected the start's dump and the stop's, found {[f.name for f in files]}")
+        start = costs_by_function(parts[0], binary)
+        return sorted(start, key=lambda function: (-start[function], function))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def defined_functions(binary: Path) -> set[str]:
+    listing = subprocess.run(["nm", "--defined-only", binary], check=True, capture_output=True, text=True)
+    return {fields[2] for fields in map(str.split, listing.stdout.splitlines())
+            if len(fields) == 3 and fields[1] in "tTwW"}
+
+
+def listed() -> list[str]:
+    names = []
+    for line in OUT.read_text().splitlines():
+        name = line.split("#", 1)[0].strip()
+        if name:
+            names.append(name)
+    return names
+
+
+def check(binary: Path) -> None:
+    names = listed()
+    present = defined_functions(binary)
+    found = sum(1 for name in names if name in present)
+    rust = [name for name in names if LEGACY_SYMBOL.match(name)]
+    found_rust = sum(1 for name in rust if name in present)
+    print(f"{binary}: {found} of the {len(names)} listed functions ({found_rust} of {len(rust)} Rust ones)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("binaries", nargs="*", type=Path)
+    parser.add_argument("--check", action="store_true", help="only say how much of the list each binary holds")
+    args = parser.parse_args()
+    target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+    binaries = args.binaries or [target / "release" / "fortimock"]
+    if args.check:
+        for binary in binaries:
+            check(binary)
+        return
+
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    lines = [
+        "# The functions a release `fortimock up` runs, for lld's --symbol-ordering-file (services/fortimock/build.rs).",
+        "# Generated by tools/code-order/generate.py: do not edit by hand. Regenerate after a compiler or dependency",
+        f"# update. Built with {rustc}; for each binary, the functions its start ran, busiest first.",
+    ]
+    seen: set[str] = set()
+    for binary in binaries:
+        start = profile(binary)
+        triple = binary.parent.parent.name
+        build = f"--target {triple}" if triple.count("-") >= 2 else "no --target"
+        lines.append(f"# a release build with {build} ({len(start)} functions)")
+        for name in start:
+            if name not in seen:
+                seen.add(name)
+                lines.append(name)
+    OUT.write_text("\n".join(lines) + "\n")
+    print(f"wrote {OUT.relative_to(REPO)}: {len(seen)} functions")
+
+
+if __name__ == "__main__":
+    main()
