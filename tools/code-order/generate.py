@@ -23,9 +23,13 @@ compiler's version, the dependencies, the target given): a build that differs fi
 leaves those where they were. Nothing breaks; the gain goes. Rerun this after a compiler or dependency
 update, and for the static image build too:
 
-    cargo build --release -p fortimock
-    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --target x86_64-unknown-linux-gnu -p fortimock
+    cargo build --release -p fortimock -p forticare -p ftm          # as BENCHMARKS.md builds it
+    RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target x86_64-unknown-linux-gnu \
+        -p fortimock -p forticare -p ftm -p push -p phone -p appliance     # as docker/build-images.sh does
     tools/code-order/generate.py target/release/fortimock target/x86_64-unknown-linux-gnu/release/fortimock
+
+Build with the same packages as the builds it is for: the packages built together settle their dependencies'
+features, and with them some of the symbols' names.
 
 `--check BINARY` says how much of the list a built binary holds. Needs valgrind (callgrind_control).
 """
@@ -50,6 +54,7 @@ FREE_PORTS = [
 # Then idle this long: what runs on timers (the HTTP date, the stores' and services' periodic tasks) is the
 # code an idle suite keeps resident too.
 IDLE = 5.0
+RECURSION = re.compile(r"'\d+$")
 LEGACY_SYMBOL = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
 
 
@@ -103,7 +108,9 @@ def costs_by_function(dump: Path, binary: Path) -> dict[str, int]:
             if current_object == target and current_function:
                 fields = line.split()
                 if len(fields) >= 2:
-                    costs[current_function] = costs.get(current_function, 0) + int(fields[1])
+                    # `name'2` is callgrind's name for a second level of recursion: the same function.
+                    function = RECURSION.sub("", current_function)
+                    costs[function] = costs.get(function, 0) + int(fields[1])
     return costs
 
 
@@ -140,7 +147,10 @@ def profile(binary: Path) -> list[str]:
         if len(parts) != 1:
             sys.exit(f"expected the start's dump and the stop's, found {[f.name for f in files]}")
         start = costs_by_function(parts[0], binary)
-        return sorted(start, key=lambda function: (-start[function], function))
+        # Only the binary's own symbols: callgrind also names what it made up, such as `(below main)`.
+        defined = defined_functions(binary)
+        ran = [function for function in start if function in defined]
+        return sorted(ran, key=lambda function: (-start[function], function))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
