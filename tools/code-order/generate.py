@@ -15,8 +15,8 @@ measured no faster, so it was left out.)
 
 What valgrind does not run stays out of the list: the variants picked by CPU features it does not emulate
 (AVX-512, the SHA extensions) and the paths threads take only when they contend. A native start still runs
-a few such functions, each keeping its own stretch of the binary resident (2.8 of the 6.4 MiB of code
-resident after a start when this was written).
+a few such functions, each keeping its own stretch of the binary resident (2.8 to 4.8 of the 6.4 to 8.3
+MiB of code resident after a start when this was written, as each link places them).
 
 The list names each function by its mangled symbol, which carries a hash of its crate's build (the
 compiler's version, the dependencies, the target given): a build that differs finds fewer of them, and lld
