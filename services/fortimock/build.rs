@@ -3,9 +3,9 @@
 //! (`-z pack-relative-relocs`, glibc 2.36's `DT_RELR`).
 //!
 //! A start runs about 4,300 functions spread over most of the 29 MB of code, and each page it touches maps
-//! the 64 KiB around it (or the page cache's larger folio): 19 to 23 MiB of the code stayed resident after a
-//! start, 6.4 to 8.3 MiB with them in order. The 52,000 relocations, read whole by the loader at each start, take
-//! 15 KiB packed instead of 1.2 MiB. `tools/code-order/generate.py` writes the list.
+//! the 64 KiB around it (or the page cache's larger folio): 19 to 23 MiB of the code stayed resident after
+//! a start, 6.4 to 8.3 MiB with them in order. The 52,000 relocations, read whole by the loader at each
+//! start, take 15 KiB packed instead of 1.2 MiB. `tools/code-order/generate.py` writes the list.
 //!
 //! Both are link options of the release binary and nothing else: debug builds (the tests) link as before.
 //! They are given only where the linker takes them, Rust's own lld (the default linker of
