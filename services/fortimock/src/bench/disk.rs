@@ -2,8 +2,13 @@
 //! and made durable with `fdatasync`, one after the other, timed one by one. A durable acknowledgement
 //! cannot come faster than this on this disk. The bench probes in slices between the durable-write
 //! measurements ([`super::writes`]), so the floor and the writes see the same moments of a shared disk.
+//!
+//! A commit of a page store writes more than one record: [`CommitProbe`] times what the disk takes for as
+//! many 4 KiB pages as a measured commit wrote, at scattered places of a file whose blocks are all written
+//! already (so no block is allocated), made durable with one `fdatasync`.
 
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -68,5 +73,139 @@ impl Probe {
             p99_ms: latencies.p99_ms(),
             writes_per_second: if p50_ms > 0.0 { 1000.0 / p50_ms } else { 0.0 },
         }
+    }
+}
+
+/// Pages a [`CommitProbe`] file holds: its writes land at scattered places among them.
+const PROBE_FILE_PAGES: u64 = 1024;
+
+/// Bytes of a page, as a page store writes them.
+pub(crate) const PAGE_BYTES: u64 = 4096;
+
+/// Pages apart that a commit probe's consecutive pages land (prime to [`PROBE_FILE_PAGES`], so no page of
+/// one commit repeats, and none lies next to the one written before it).
+const PROBE_STRIDE: u64 = 37;
+
+/// What the disk takes for a commit of some pages.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct CommitFloor {
+    /// Pages each commit wrote.
+    pub(crate) pages: u64,
+    pub(crate) commits: usize,
+    pub(crate) p50_ms: f64,
+    pub(crate) p99_ms: f64,
+}
+
+/// A probe file whose every block is written before the first timed commit.
+pub(crate) struct CommitProbe {
+    file: std::fs::File,
+    path: std::path::PathBuf,
+    times: Vec<std::time::Duration>,
+    /// Pages written so far (where the next lands follows from it).
+    written: u64,
+    /// Pages of each commit of the last run.
+    pages: u64,
+}
+
+impl CommitProbe {
+    pub(crate) fn open(path: &Path) -> anyhow::Result<CommitProbe> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .read(true)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let page = [b'p'; PAGE_BYTES as usize];
+        for n in 0..PROBE_FILE_PAGES {
+            file.write_all_at(&page, n * PAGE_BYTES)?;
+        }
+        file.sync_all()?;
+        Ok(CommitProbe {
+            file,
+            path: path.to_path_buf(),
+            times: Vec::new(),
+            written: 0,
+            pages: 0,
+        })
+    }
+
+    /// `commits` commits of `pages` pages each, each made durable before the next.
+    pub(crate) fn run(&mut self, pages: u64, commits: usize) -> anyhow::Result<()> {
+        let pages = pages.clamp(1, PROBE_FILE_PAGES);
+        self.pages = pages;
+        let mut page = [0u8; PAGE_BYTES as usize];
+        for _ in 0..commits {
+            let started = Instant::now();
+            for _ in 0..pages {
+                let at = (self.written * PROBE_STRIDE) % PROBE_FILE_PAGES;
+                page[..8].copy_from_slice(&self.written.to_le_bytes());
+                self.file.write_all_at(&page, at * PAGE_BYTES)?;
+                self.written += 1;
+            }
+            self.file.sync_data()?;
+            self.times.push(started.elapsed());
+        }
+        Ok(())
+    }
+
+    /// The figures of every commit so far; the probe file is removed.
+    pub(crate) fn finish(self) -> CommitFloor {
+        let _ = std::fs::remove_file(&self.path);
+        let commits = self.times.len();
+        let latencies = Latencies::from_durations(self.times);
+        CommitFloor {
+            pages: self.pages,
+            commits,
+            p50_ms: latencies.p50_ms(),
+            p99_ms: latencies.p99_ms(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_probe_times_each_commit_of_the_pages_asked_for() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("commit-probe");
+        let mut probe = CommitProbe::open(&path)?;
+        assert_eq!(
+            std::fs::metadata(&path)?.len(),
+            PROBE_FILE_PAGES * PAGE_BYTES,
+            "every page of the file is written before the first commit"
+        );
+        probe.run(13, 4)?;
+        assert_eq!(
+            std::fs::metadata(&path)?.len(),
+            PROBE_FILE_PAGES * PAGE_BYTES,
+            "commits overwrite pages, never grow the file"
+        );
+        let floor = probe.finish();
+        assert_eq!((floor.pages, floor.commits), (13, 4));
+        assert!(floor.p50_ms > 0.0 && floor.p99_ms >= floor.p50_ms);
+        assert!(!path.exists(), "the probe file is removed");
+        Ok(())
+    }
+
+    #[test]
+    fn a_commit_probe_spreads_a_commits_pages_apart() {
+        let places: Vec<u64> = (0..83)
+            .map(|n| (n * PROBE_STRIDE) % PROBE_FILE_PAGES)
+            .collect();
+        let mut sorted = places.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            places.len(),
+            "no page written twice in one commit"
+        );
+        assert!(
+            sorted.windows(2).all(|w| w[1] - w[0] > 1),
+            "no two pages of a commit next to each other"
+        );
     }
 }

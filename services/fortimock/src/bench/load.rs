@@ -187,8 +187,8 @@ pub(crate) struct Run {
     pub(crate) last_error: Option<String>,
     /// The calls ran out before the window ended.
     pub(crate) ran_out: bool,
-    /// What each CPU-time probe read grew by over the recorded window.
-    pub(crate) cpu_in_window: Vec<Duration>,
+    /// What each meter's reading grew by over the recorded window, in its unit.
+    pub(crate) metered: Vec<u64>,
 }
 
 /// What one connection counted.
@@ -210,18 +210,13 @@ struct Window {
 /// Connection failures one connection tolerates before it gives up (a server that went away).
 const MAX_CONNECT_FAILURES: u64 = 50;
 
-/// A CPU-time reading (of the server, or of the bench itself), taken when the recorded window opens and
-/// when it closes.
-pub(crate) type CpuProbe<'a> = &'a dyn Fn() -> Duration;
+/// A counter read when the recorded window opens and when it closes: the CPU time of the server or of the
+/// bench itself (in nanoseconds), or the bytes the server wrote to its disk.
+pub(crate) type Meter<'a> = &'a dyn Fn() -> u64;
 
 /// Runs one measurement on the current thread's runtime: `shape.connections` connections, each sending
 /// `calls` back to back until the window ends.
-pub(crate) async fn run(
-    server: &Server,
-    shape: Shape,
-    calls: Calls,
-    probes: &[CpuProbe<'_>],
-) -> Run {
+pub(crate) async fn run(server: &Server, shape: Shape, calls: Calls, meters: &[Meter<'_>]) -> Run {
     let counter = Arc::new(AtomicU64::new(0));
     let began = Instant::now();
     let window = Window {
@@ -235,11 +230,11 @@ pub(crate) async fn run(
         })
         .collect();
     tokio::time::sleep_until(window.start.into()).await;
-    let before: Vec<Duration> = probes.iter().map(|probe| probe()).collect();
+    let before: Vec<u64> = meters.iter().map(|meter| meter()).collect();
     tokio::time::sleep_until(window.end.into()).await;
-    let after: Vec<Duration> = probes.iter().map(|probe| probe()).collect();
+    let after: Vec<u64> = meters.iter().map(|meter| meter()).collect();
     let mut run = Run {
-        cpu_in_window: after
+        metered: after
             .iter()
             .zip(&before)
             .map(|(a, b)| a.saturating_sub(*b))

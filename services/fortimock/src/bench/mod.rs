@@ -186,8 +186,8 @@ impl Bench {
         }
     }
 
-    /// Runs the generator once, reading the bench's CPU time and the server's (when known) as the recorded
-    /// window opens and closes.
+    /// Runs the generator once, reading the bench's CPU time, and the server's CPU time and bytes written
+    /// (when the server is known), as the recorded window opens and closes.
     fn run_slice(
         &self,
         server: &load::Server,
@@ -195,9 +195,16 @@ impl Bench {
         shape: Shape,
         calls: Calls,
     ) -> load::Run {
-        let own = process::own_cpu_time;
-        let server_cpu = || process.map(Process::cpu_time).unwrap_or_default();
-        self.block_on(load::run(server, shape, calls, &[&own, &server_cpu]))
+        let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let own = || nanos(process::own_cpu_time());
+        let server_cpu = || process.map_or(0, |p| nanos(p.cpu_time()));
+        let server_written = || process.map_or(0, Process::written_bytes);
+        self.block_on(load::run(
+            server,
+            shape,
+            calls,
+            &[&own, &server_cpu, &server_written],
+        ))
     }
 }
 
@@ -214,13 +221,9 @@ pub(crate) struct Contender<'a> {
 fn summarize(name: &str, slice: Shape, server_known: bool, runs: Vec<load::Run>) -> Measurement {
     let window = slice.recorded.as_secs_f64() * runs.len() as f64;
     let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
-    let cpu = |probe: usize| -> f64 {
-        runs.iter()
-            .filter_map(|r| r.cpu_in_window.get(probe))
-            .map(Duration::as_secs_f64)
-            .sum()
-    };
-    let (generator_cpu, server_cpu) = (cpu(0), cpu(1));
+    let metered = |meter: usize| -> u64 { runs.iter().filter_map(|r| r.metered.get(meter)).sum() };
+    let (generator_cpu, server_cpu) = (metered(0) as f64 / 1e9, metered(1) as f64 / 1e9);
+    let server_written = metered(2) as f64;
     let errors = runs.iter().map(|r| r.errors).sum();
     let last_error = runs.iter().rev().find_map(|r| r.last_error.clone());
     let latencies = latency::Latencies::merge(runs.into_iter().map(|r| r.latencies));
@@ -239,6 +242,8 @@ fn summarize(name: &str, slice: Shape, server_known: bool, runs: Vec<load::Run>)
         p99_ms: latencies.p99_ms(),
         server_cpu_us_per_request: server_known.then(|| server_cpu * 1e6 / answered.max(1) as f64),
         server_busy: server_known.then(|| server_cpu / window.max(1e-9)),
+        server_written_kib_per_request: server_known
+            .then(|| server_written / 1024.0 / answered.max(1) as f64),
         generator_busy: generator_cpu / window.max(1e-9),
         errors,
         last_error,

@@ -95,6 +95,13 @@ impl Process {
         tree(self.pid()).iter().map(|pid| cpu_time(*pid)).sum()
     }
 
+    /// Bytes the process and its descendants have caused to be written to storage so far: the pages they
+    /// dirtied, counted by the kernel as they were dirtied (`write_bytes` of /proc/<pid>/io), so a commit
+    /// counts each 4 KiB page it wrote, however few of its bytes changed.
+    pub(crate) fn written_bytes(&self) -> u64 {
+        tree(self.pid()).iter().map(|pid| written_bytes(*pid)).sum()
+    }
+
     /// SIGTERM to the process group, then SIGKILL if it has not exited within `patience`.
     pub(crate) fn stop(mut self, patience: Duration) {
         self.stop_inner(patience);
@@ -201,6 +208,21 @@ fn cpu_time(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10)
 }
 
+fn written_bytes(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/io"))
+        .ok()
+        .and_then(|io| io_field(&io, "write_bytes"))
+        .unwrap_or(0)
+}
+
+/// One counter of a /proc/<pid>/io text (`name: value` lines).
+fn io_field(io: &str, name: &str) -> Option<u64> {
+    io.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        (key == name).then(|| value.trim().parse().ok())?
+    })
+}
+
 /// How to start a suite.
 #[derive(Debug, Clone)]
 pub(crate) struct SuiteOptions {
@@ -292,4 +314,18 @@ pub(crate) fn start_suite(
         urls,
         ca_pem,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bytes_written_are_read_from_their_own_line() {
+        let io = "rchar: 1000\nwchar: 200\nsyscr: 7\nsyscw: 3\nread_bytes: 4096\nwrite_bytes: 53248\ncancelled_write_bytes: 4096\n";
+        assert_eq!(io_field(io, "write_bytes"), Some(53_248));
+        assert_eq!(io_field(io, "cancelled_write_bytes"), Some(4096));
+        assert_eq!(io_field(io, "written"), None);
+        assert_eq!(io_field("write_bytes: many\n", "write_bytes"), None);
+    }
 }

@@ -21,6 +21,9 @@ pub(crate) struct Measurement {
     pub(crate) server_cpu_us_per_request: Option<f64>,
     /// How busy the server was: its CPU time over the window's length (1.0 is one core saturated).
     pub(crate) server_busy: Option<f64>,
+    /// What the server wrote to its disk per answered request, in KiB: the pages it dirtied (4 KiB each),
+    /// from /proc; for a durable write, the pages its share of a commit wrote.
+    pub(crate) server_written_kib_per_request: Option<f64>,
     /// How busy the load generator (the bench) was, the same way: well below 1.0 means it was not the
     /// bottleneck.
     pub(crate) generator_busy: f64,
@@ -197,13 +200,14 @@ pub(crate) fn measurements_table(rows: &[Measurement], against: Option<&Measurem
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<46} {:>5} {:>10} {:>9} {:>9} {:>11} {:>6} {:>6} {:>8}",
+        "{:<46} {:>5} {:>10} {:>9} {:>9} {:>11} {:>12} {:>6} {:>6} {:>8}",
         "measurement",
         "conns",
         "req/s",
         "p50 ms",
         "p99 ms",
         "cpu µs/req",
+        "disk KiB/req",
         "server",
         "load",
         "ratio"
@@ -212,6 +216,9 @@ pub(crate) fn measurements_table(rows: &[Measurement], against: Option<&Measurem
         let cpu = m
             .server_cpu_us_per_request
             .map_or("-".to_owned(), |c| format!("{c:.0}"));
+        let written = m
+            .server_written_kib_per_request
+            .map_or("-".to_owned(), |k| format!("{k:.1}"));
         let ratio = against
             .filter(|a| a.rps > 0.0)
             .map_or("-".to_owned(), |a| format!("{:.2}x", m.rps / a.rps));
@@ -220,13 +227,14 @@ pub(crate) fn measurements_table(rows: &[Measurement], against: Option<&Measurem
             .map_or("-".to_owned(), |b| format!("{:.0}%", b * 100.0));
         let _ = writeln!(
             out,
-            "{:<46} {:>5} {:>10} {:>9.2} {:>9.2} {:>11} {:>6} {:>6} {:>8}{}",
+            "{:<46} {:>5} {:>10} {:>9.2} {:>9.2} {:>11} {:>12} {:>6} {:>6} {:>8}{}",
             m.name,
             m.connections,
             thousands(m.rps),
             m.p50_ms,
             m.p99_ms,
             cpu,
+            written,
             server,
             format!("{:.0}%", m.generator_busy * 100.0),
             ratio,

@@ -137,6 +137,14 @@ pub(crate) fn measure(bench: &Bench, appliances: usize) -> anyhow::Result<ScaleF
         bench.args.clients,
         Arc::new(move |n| provisions.get(n as usize % provisions.len()).cloned()),
     );
+    if let (Some(kib), Some(cpu)) = (
+        provision.server_written_kib_per_request,
+        provision.server_cpu_us_per_request,
+    ) {
+        println!(
+            "    each provision wrote {kib:.1} KiB to disk (its share of a group commit) and took {cpu:.0} µs of the server's CPU"
+        );
+    }
 
     let imports = bench.block_on(async {
         let mut times = Vec::new();

@@ -2,7 +2,9 @@
 //! an fsync before the answer) from one client, then from `--clients` concurrent writers, where group commit
 //! lets concurrent changes share one durable commit. Held against the raw fsync of [`super::disk`], probed between
 //! the rounds, and against the floor one client meets whatever the server does: an HTTP round trip to the
-//! reference server (one client, a canned answer) plus that raw fsync.
+//! reference server (one client, a canned answer) plus that raw fsync. Then, for the cause of the gap, the
+//! disk's own time for a commit the size of the one client's (the pages it wrote, from /proc, written at
+//! scattered places and synced once: [`super::disk::CommitProbe`]).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use bytes::Bytes;
 use protocol::paths::PROCESS;
 use serde::Serialize;
 
-use super::disk::{FsyncFigures, Probe};
+use super::disk::{CommitFloor, CommitProbe, FsyncFigures, PAGE_BYTES, Probe};
 use super::load::{Call, repeat};
 use super::polling::{ReferenceServer, SmallLab};
 use super::populate;
@@ -27,6 +29,9 @@ pub(crate) struct WriteFigures {
     /// One client's round trips to the reference server's canned poll, taking turns with the writes: the
     /// HTTP part of a one-client durable write's floor.
     pub(crate) round_trip: Measurement,
+    /// The disk's time for a commit of as many pages as one client's provision wrote; `None` when it wrote
+    /// none (or /proc could not tell).
+    pub(crate) commit_floor: Option<CommitFloor>,
 }
 
 /// Tokens the single writer cycles through; the concurrent writers take the rest.
@@ -94,12 +99,32 @@ pub(crate) fn measure(
         round_trip.p50_ms + fsync.p50_ms,
         single.p50_ms / (round_trip.p50_ms + fsync.p50_ms).max(0.001)
     );
+    let commit_floor = match single.server_written_kib_per_request {
+        Some(kib) if kib * 1024.0 >= PAGE_BYTES as f64 / 2.0 => {
+            let pages = (kib * 1024.0 / PAGE_BYTES as f64).round() as u64;
+            let mut probe = CommitProbe::open(&bench.work.join("small-lab").join("commit-probe"))?;
+            probe.run(pages, PROBE_WRITES_PER_ROUND * bench.args.rounds.max(1))?;
+            let floor = probe.finish();
+            println!(
+                "  one client's provision wrote {kib:.1} KiB to disk ({} pages of 4 KiB); {} pages at scattered places + fdatasync on the same disk: p50 {:.3} ms, p99 {:.3} ms; with the round trip {:.3} ms, the provision is {:.1}x that",
+                floor.pages,
+                floor.pages,
+                floor.p50_ms,
+                floor.p99_ms,
+                round_trip.p50_ms + floor.p50_ms,
+                single.p50_ms / (round_trip.p50_ms + floor.p50_ms).max(0.001)
+            );
+            Some(floor)
+        }
+        _ => None,
+    };
     Ok((
         fsync,
         WriteFigures {
             single,
             concurrent,
             round_trip,
+            commit_floor,
         },
     ))
 }
