@@ -1,10 +1,13 @@
-//! Restarting the suite on the same data dir keeps every license and registration, and the same lab CA; a
-//! data dir an earlier fortimock wrote is refused before anything is created in it, and a deleted key file
-//! refuses the start rather than being replaced.
+//! Restarting the suite on the same data dir keeps every license and registration, and the same lab CA, and
+//! the virtual appliances follow the suite to its new addresses; a data dir an earlier fortimock wrote is
+//! refused before anything is created in it, and a deleted key file refuses the start rather than being
+//! replaced.
 
 use e2e::{TestSuite, default_fixtures, test_options};
+use protocol::appliance::{ApplianceView, ImportOutcome};
 use protocol::ledger::LicenseView;
 use protocol::paths;
+use serde_json::{Value, json};
 
 const FORTICARE: &str = "forticare";
 
@@ -87,6 +90,111 @@ async fn restart_keeps_licenses_registrations_and_ca() {
         .admin_get(FORTICARE, &paths::fill(paths::ADMIN_LICENSE, &[created_id]))
         .await;
     suite.stop().await;
+}
+
+/// An appliance created without addresses reaches the suite it runs in, whatever that suite's addresses:
+/// started again on the same data dir (on other free ports, and on plain HTTP instead of HTTPS), it talks to
+/// the new FortiToken server, push relay and FortiGuard and sends its messages to the new SMTP listener and
+/// SMS sink. Addresses set for an appliance, and messaging settings changed for it, stay as they were.
+#[tokio::test]
+async fn appliances_follow_the_suite_to_its_new_addresses() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = TestSuite::start_with(test_options(Some(dir.path())), default_fixtures()).await;
+    let follower = suite
+        .new_appliance(json!({"serial": "FGVM01TM00000011"}))
+        .await;
+    assert_eq!(follower.ftm_url, suite.url("ftm"));
+    let pinned_urls = json!({
+        "serial": "FGVM01TM00000012",
+        "ftm_url": "https://127.0.0.1:1",
+        "fortiguard_url": "https://127.0.0.1:2",
+        "ftm_push": {"relay_url": "https://127.0.0.1:3/"},
+    });
+    suite.new_appliance(pinned_urls).await;
+    let pinned_messaging = suite
+        .new_appliance(json!({"serial": "FGVM01TM00000013"}))
+        .await;
+    let changed = suite
+        .api()
+        .http()
+        .patch(format!(
+            "{}{}",
+            suite.url("appliance"),
+            paths::fill(
+                paths::APPLIANCE_MESSAGING,
+                &[pinned_messaging.serial.as_str()]
+            )
+        ))
+        .json(&json!({"sender": "noreply@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success());
+    let messaging_before: Value = messaging(&suite, "FGVM01TM00000013").await;
+    let old_ftm = suite.url("ftm");
+    suite.stop().await;
+
+    let mut options = test_options(Some(dir.path()));
+    options.plain_http = true;
+    let suite = TestSuite::start_with(options, default_fixtures()).await;
+    assert_ne!(suite.url("ftm"), old_ftm, "plain HTTP now");
+    let view = |serial: &'static str| {
+        let suite = &suite;
+        async move {
+            suite
+                .admin_get::<ApplianceView>("appliance", &paths::fill(paths::APPLIANCE, &[serial]))
+                .await
+        }
+    };
+    let follower = view("FGVM01TM00000011").await;
+    assert_eq!(follower.ftm_url, suite.url("ftm"));
+    assert_eq!(follower.ftm_push.relay_url, suite.url("push"));
+    assert_eq!(
+        follower.fortiguard_url.as_deref(),
+        Some(suite.url("forticare").as_str())
+    );
+    // Its messaging settings are the suite's, the same a new appliance gets.
+    let fresh = suite
+        .new_appliance(json!({"serial": "FGVM01TM00000014"}))
+        .await;
+    assert_eq!(follower.messaging, fresh.messaging);
+    assert_eq!(
+        messaging(&suite, "FGVM01TM00000011").await,
+        messaging(&suite, "FGVM01TM00000014").await
+    );
+    // And it works there: its import goes to the new FortiToken server.
+    let imported = suite
+        .appliance_op::<ImportOutcome>(
+            "FGVM01TM00000011",
+            "import",
+            json!({"code": "1111-2222-3333-4444-5555"}),
+        )
+        .await
+        .unwrap();
+    assert!(!imported.tokens.is_empty());
+
+    let pinned = view("FGVM01TM00000012").await;
+    assert_eq!(pinned.ftm_url, "https://127.0.0.1:1");
+    assert_eq!(
+        pinned.fortiguard_url.as_deref(),
+        Some("https://127.0.0.1:2")
+    );
+    assert_eq!(pinned.ftm_push.relay_url, "https://127.0.0.1:3");
+    assert_eq!(
+        messaging(&suite, "FGVM01TM00000013").await,
+        messaging_before
+    );
+    suite.stop().await;
+}
+
+/// An appliance's messaging settings, as `GET /appliances/{serial}/messaging` answers.
+async fn messaging(suite: &TestSuite, serial: &str) -> Value {
+    suite
+        .admin_get(
+            "appliance",
+            &paths::fill(paths::APPLIANCE_MESSAGING, &[serial]),
+        )
+        .await
 }
 
 /// Every file under `dir`, with its size, sorted.

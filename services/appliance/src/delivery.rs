@@ -177,7 +177,12 @@ pub(crate) async fn send_activation(
     };
     match state
         .outbox
-        .send(&profile.messaging, &message, channel, state.clock.now())
+        .send(
+            state.messaging_of(&profile),
+            &message,
+            channel,
+            state.clock.now(),
+        )
         .await
     {
         Ok(delivered) => {

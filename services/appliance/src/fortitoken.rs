@@ -9,6 +9,43 @@ use protocol::time::UnixTime;
 
 use crate::auth::{Lockout, OtpMemory, TokenTiming};
 
+/// Where an appliance reaches one of the suite's services (the FortiToken server, the push relay,
+/// FortiGuard's token service).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceUrl {
+    /// The running suite's own, looked up each time it is used: a data dir started again on other ports or
+    /// with `--plain-http`, or a state imported into another suite, follows that suite. What an appliance
+    /// created without an address gets.
+    Suite,
+    /// An address set for this appliance when it was created or changed, kept as it is.
+    Set(String),
+}
+
+impl ServiceUrl {
+    /// `Set` for an address given (without a trailing `/`), `Suite` for none.
+    pub fn given(url: Option<&str>) -> ServiceUrl {
+        url.map_or(ServiceUrl::Suite, |url| {
+            ServiceUrl::Set(url.trim_end_matches('/').to_owned())
+        })
+    }
+
+    /// The address to call, `suite` being the running suite's.
+    pub fn resolve<'a>(&'a self, suite: &'a str) -> &'a str {
+        match self {
+            ServiceUrl::Suite => suite,
+            ServiceUrl::Set(url) => url,
+        }
+    }
+
+    /// As records keep it: absent for the suite's.
+    pub fn stored(&self) -> Option<String> {
+        match self {
+            ServiceUrl::Suite => None,
+            ServiceUrl::Set(url) => Some(url.clone()),
+        }
+    }
+}
+
 /// A virtual appliance's configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Appliance {
@@ -18,7 +55,8 @@ pub struct Appliance {
     pub mode: ApplianceMode,
     pub version: String,
     pub build: String,
-    pub ftm_url: String,
+    /// The FortiToken server it sends its SoftToken requests to.
+    pub ftm_url: ServiceUrl,
     pub settings: ApplianceSettings,
     pub push: FtmPush,
 }
@@ -31,7 +69,7 @@ pub struct FtmPush {
     pub server_port: u16,
     pub server_cert: ServerCert,
     pub reachable: bool,
-    pub relay_url: String,
+    pub relay_url: ServiceUrl,
     pub timeout_secs: u32,
 }
 

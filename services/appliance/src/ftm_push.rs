@@ -193,6 +193,8 @@ pub struct PushContext {
     pub connections: lab::server::Connections,
     /// The process's timeline and coverage (the service's).
     pub recorders: lab::flow::Recorders,
+    /// The suite's push relay, for appliances that follow the suite's (`fortitoken::ServiceUrl::Suite`).
+    pub suite_relay_url: String,
 }
 
 impl Listeners {
@@ -640,7 +642,11 @@ pub async fn login(
         .open(&session_id, &appliance.serial, user, &token, timeout);
     let url = format!(
         "{}{RELAY_PUSH}",
-        appliance.push.relay_url.trim_end_matches('/')
+        appliance
+            .push
+            .relay_url
+            .resolve(&context.suite_relay_url)
+            .trim_end_matches('/')
     );
     let mut call = context.http.post(&url).in_flow();
     for (name, value) in PUSH_HEADERS {

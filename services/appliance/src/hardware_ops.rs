@@ -90,7 +90,7 @@ pub async fn activate(
     };
     let answer: Result<HardwareActivationResponse, _> = cloud::exchange(
         ops.http,
-        &profile.fortiguard_url,
+        profile.fortiguard_url.resolve(ops.suite_fortiguard_url),
         &request,
         HARDWARE_SITES,
         &mut debug,

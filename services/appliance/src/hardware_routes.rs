@@ -26,7 +26,7 @@ use serde::Deserialize;
 
 use crate::delivery::Recipient;
 use crate::error::ApplianceError;
-use crate::fortitoken::{Appliance, Token};
+use crate::fortitoken::{Appliance, ServiceUrl, Token};
 use crate::hardware_store::Profile;
 use crate::messages::Captured;
 use crate::routes::{Appliances, find};
@@ -463,19 +463,18 @@ pub(crate) fn new_profile(
         }
         None => kinds::default_firmware(version),
     };
-    let fortiguard_url = fortiguard_url.unwrap_or(&state.defaults.fortiguard_url);
-    if !(fortiguard_url.starts_with("https://") || fortiguard_url.starts_with("http://")) {
-        return Err(format!(
-            "fortiguard_url `{fortiguard_url}` is not an http(s) URL"
-        ));
+    if let Some(url) = fortiguard_url
+        && !(url.starts_with("https://") || url.starts_with("http://"))
+    {
+        return Err(format!("fortiguard_url `{url}` is not an http(s) URL"));
     }
-    let messaging = apply_messaging(
-        state.defaults.messaging.clone(),
-        &messaging.cloned().unwrap_or_default(),
-    )?;
+    // Settings given make the appliance's own; none leave it on the suite's.
+    let messaging = messaging
+        .map(|change| apply_messaging(state.defaults.messaging.clone(), change))
+        .transpose()?;
     Ok(Profile {
         firmware,
-        fortiguard_url: fortiguard_url.trim_end_matches('/').to_owned(),
+        fortiguard_url: ServiceUrl::given(fortiguard_url),
         messaging,
     })
 }
@@ -491,7 +490,8 @@ async fn messaging(
     serial: web::Path<String>,
 ) -> Result<HttpResponse, ApplianceError> {
     let appliance = find(&state, &serial)?;
-    Ok(HttpResponse::Ok().json(state.profile_of(&appliance)?.messaging))
+    let profile = state.profile_of(&appliance)?;
+    Ok(HttpResponse::Ok().json(state.messaging_of(&profile)))
 }
 
 #[utoipa::path(patch, path = paths::APPLIANCE_MESSAGING, tag = "activation messages",
@@ -509,17 +509,22 @@ async fn change_messaging(
     let change = change.into_inner();
     let appliance = find(&state, &serial)?;
     let current = state.profile_of(&appliance)?;
-    apply_messaging(current.messaging.clone(), &change).map_err(ApplianceError::BadRequest)?;
+    apply_messaging(state.messaging_of(&current).clone(), &change)
+        .map_err(ApplianceError::BadRequest)?;
+    // The change is applied to what the appliance uses now (the suite's, when it has none of its own),
+    // and from then on the appliance keeps its own.
+    let suite = state.defaults.messaging.clone();
     let profile = state
         .store
         .hardware()
         .update_profile(&appliance.serial, current, move |profile| {
-            profile.messaging = apply_messaging(profile.messaging.clone(), &change)?;
+            let now = profile.messaging.clone().unwrap_or(suite);
+            profile.messaging = Some(apply_messaging(now, &change)?);
             Ok::<_, String>(())
         })
         .await?
         .map_err(ApplianceError::BadRequest)?;
-    Ok(HttpResponse::Ok().json(profile.messaging))
+    Ok(HttpResponse::Ok().json(state.messaging_of(&profile)))
 }
 
 /// The SMS sink: takes an SMS as a gateway would, stores it before answering.

@@ -20,6 +20,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Lockout, OtpMemory, Verdict};
+use crate::fortitoken::ServiceUrl;
 use crate::hardware::{self, HARDWARE_TIMING, HardwareStatus, HardwareToken, SeedSource};
 
 pub const HARDWARE_TOKENS: Table = Table::new("hardware_tokens");
@@ -32,9 +33,10 @@ pub struct Profile {
     /// The firmware's full version (`7.4.9`).
     pub firmware: String,
     /// FortiGuard's token service (hardware activation).
-    pub fortiguard_url: String,
-    /// Where activation messages go.
-    pub messaging: MessagingSettings,
+    pub fortiguard_url: ServiceUrl,
+    /// Where activation messages go: `None` for the suite's SMTP listener and SMS sink, looked up each time
+    /// (as [`ServiceUrl::Suite`]), until they are changed for this appliance.
+    pub messaging: Option<MessagingSettings>,
 }
 
 /// A user a hardware token is assigned to.
@@ -90,12 +92,14 @@ struct UserRecord {
 struct ProfileRecord {
     v: Version<1>,
     firmware: String,
-    fortiguard_url: String,
-    smtp_server: String,
-    smtp_port: u16,
-    smtp_security: String,
-    sender: String,
-    sms_gateway: String,
+    /// Absent: the suite's.
+    fortiguard_url: Option<String>,
+    /// The messaging settings: all five, or none for the suite's.
+    smtp_server: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_security: Option<String>,
+    sender: Option<String>,
+    sms_gateway: Option<String>,
 }
 
 impl Record for TokenRecord {
@@ -170,30 +174,52 @@ impl UserRecord {
 
 impl ProfileRecord {
     fn new(profile: &Profile) -> ProfileRecord {
+        let messaging = profile.messaging.as_ref();
         ProfileRecord {
             v: Version,
             firmware: profile.firmware.clone(),
-            fortiguard_url: profile.fortiguard_url.clone(),
-            smtp_server: profile.messaging.smtp_server.clone(),
-            smtp_port: profile.messaging.smtp_port,
-            smtp_security: profile.messaging.smtp_security.clone(),
-            sender: profile.messaging.sender.clone(),
-            sms_gateway: profile.messaging.sms_gateway.clone(),
+            fortiguard_url: profile.fortiguard_url.stored(),
+            smtp_server: messaging.map(|m| m.smtp_server.clone()),
+            smtp_port: messaging.map(|m| m.smtp_port),
+            smtp_security: messaging.map(|m| m.smtp_security.clone()),
+            sender: messaging.map(|m| m.sender.clone()),
+            sms_gateway: messaging.map(|m| m.sms_gateway.clone()),
         }
     }
 
-    fn profile(&self) -> Profile {
-        Profile {
-            firmware: self.firmware.clone(),
-            fortiguard_url: self.fortiguard_url.clone(),
-            messaging: MessagingSettings {
-                smtp_server: self.smtp_server.clone(),
-                smtp_port: self.smtp_port,
-                smtp_security: self.smtp_security.clone(),
-                sender: self.sender.clone(),
-                sms_gateway: self.sms_gateway.clone(),
-            },
-        }
+    fn profile(self) -> Result<Profile, StoreError> {
+        let messaging = match (
+            self.smtp_server,
+            self.smtp_port,
+            self.smtp_security,
+            self.sender,
+            self.sms_gateway,
+        ) {
+            (None, None, None, None, None) => None,
+            (
+                Some(smtp_server),
+                Some(smtp_port),
+                Some(smtp_security),
+                Some(sender),
+                Some(sms_gateway),
+            ) => Some(MessagingSettings {
+                smtp_server,
+                smtp_port,
+                smtp_security,
+                sender,
+                sms_gateway,
+            }),
+            _ => {
+                return Err(StoreError::corrupt(
+                    "an appliance profile record has some of the messaging settings but not all five",
+                ));
+            }
+        };
+        Ok(Profile {
+            firmware: self.firmware,
+            fortiguard_url: ServiceUrl::given(self.fortiguard_url.as_deref()),
+            messaging,
+        })
     }
 }
 
@@ -487,10 +513,10 @@ impl HardwareBook {
 
     /// The appliance's profile, if it has one (appliances created before profiles have none).
     pub fn profile(&self, appliance: &ApplianceSerial) -> Result<Option<Profile>, StoreError> {
-        Ok(self
-            .store
+        self.store
             .read(|r| r.record::<ProfileRecord>(PROFILES, appliance.as_str().as_bytes()))?
-            .map(|record| record.profile()))
+            .map(|record| record.profile())
+            .transpose()
     }
 
     pub async fn save_profile(
@@ -515,9 +541,10 @@ impl HardwareBook {
         let key = appliance.as_str().as_bytes().to_vec();
         self.store
             .write(move |tx| {
-                let mut profile = tx
-                    .record::<ProfileRecord>(PROFILES, &key)?
-                    .map_or(default, |r| r.profile());
+                let mut profile = match tx.record::<ProfileRecord>(PROFILES, &key)? {
+                    Some(record) => record.profile()?,
+                    None => default,
+                };
                 if let Err(e) = change(&mut profile) {
                     return Ok(Err(e));
                 }
@@ -571,7 +598,7 @@ impl HardwareBook {
         if table == PROFILES {
             return Some((|| {
                 std::str::from_utf8(key)?.parse::<ApplianceSerial>()?;
-                lab::store::decode::<ProfileRecord>(value)?;
+                lab::store::decode::<ProfileRecord>(value)?.profile()?;
                 Ok(())
             })());
         }
@@ -615,5 +642,50 @@ impl HardwareBook {
 impl HardwareAssignments for HardwareBook {
     fn holders<'a>(&'a self, serials: &'a [HardwareSerial]) -> HoldersFuture<'a> {
         Box::pin(async move { HardwareBook::holders(self, serials).map_err(|e| e.to_string()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(json: &str) -> ProfileRecord {
+        lab::store::decode::<ProfileRecord>(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn a_profile_written_before_it_could_follow_the_suite_keeps_its_addresses() {
+        let profile = record(
+            r#"{"v":1,"firmware":"7.4.9","fortiguard_url":"https://127.0.0.1:8440","smtp_server":"127.0.0.1","smtp_port":2525,"smtp_security":"starttls","sender":"a@b.c","sms_gateway":"https://127.0.0.1:8446/sms"}"#,
+        )
+        .profile()
+        .unwrap();
+        assert_eq!(
+            profile.fortiguard_url,
+            ServiceUrl::Set("https://127.0.0.1:8440".to_owned())
+        );
+        assert_eq!(profile.messaging.map(|m| m.smtp_port), Some(2525));
+    }
+
+    #[test]
+    fn a_profile_that_follows_the_suite_keeps_no_address_and_reads_back_the_same() {
+        let profile = Profile {
+            firmware: "7.4.9".to_owned(),
+            fortiguard_url: ServiceUrl::Suite,
+            messaging: None,
+        };
+        let text = serde_json::to_string(&ProfileRecord::new(&profile)).unwrap();
+        assert!(!text.contains("127.0.0.1"), "{text}");
+        assert_eq!(record(&text).profile().unwrap(), profile);
+    }
+
+    #[test]
+    fn a_profile_with_some_messaging_settings_but_not_all_is_corrupt() {
+        let refused = record(
+            r#"{"v":1,"firmware":"7.4.9","fortiguard_url":null,"smtp_server":"127.0.0.1","smtp_port":25,"smtp_security":null,"sender":null,"sms_gateway":null}"#,
+        )
+        .profile()
+        .unwrap_err();
+        assert!(refused.to_string().contains("messaging"), "{refused}");
     }
 }

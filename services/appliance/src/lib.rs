@@ -123,6 +123,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         limits: config.listen.limits,
         connections: lab::server::Connections::default(),
         recorders: config.listen.recorders.clone(),
+        suite_relay_url: config.default_push_url.clone(),
     });
     let loopback = |ip: IpAddr| match ip {
         IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),

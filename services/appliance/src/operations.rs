@@ -32,6 +32,10 @@ pub struct Ops<'a> {
     pub store: &'a Fleet,
     pub http: &'a reqwest::Client,
     pub clock: &'a Clock,
+    /// The suite's FortiToken server, for appliances that follow the suite's ([`fortitoken::ServiceUrl::Suite`]).
+    pub suite_ftm_url: &'a str,
+    /// The suite's FortiGuard token service, likewise.
+    pub suite_fortiguard_url: &'a str,
 }
 
 fn header(appliance: &Appliance) -> RequestHeader {
@@ -92,7 +96,7 @@ impl Ops<'_> {
         };
         let response: ActivationLicenseResponse = match cloud::exchange(
             self.http,
-            &appliance.ftm_url,
+            appliance.ftm_url.resolve(self.suite_ftm_url),
             &request,
             IMPORT_SITES,
             &mut debug,
@@ -251,7 +255,7 @@ impl Ops<'_> {
         };
         let response: ProvisionResponse = match cloud::exchange(
             self.http,
-            &appliance.ftm_url,
+            appliance.ftm_url.resolve(self.suite_ftm_url),
             &request,
             PROVISION_SITES,
             &mut debug,
@@ -340,7 +344,7 @@ impl Ops<'_> {
         };
         let response: PollingResponse = match cloud::exchange(
             self.http,
-            &appliance.ftm_url,
+            appliance.ftm_url.resolve(self.suite_ftm_url),
             &request,
             POLL_SITES,
             &mut debug,

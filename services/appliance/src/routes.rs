@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::delivery::Outbox;
 use crate::error::ApplianceError;
-use crate::fortitoken::{Appliance, FtmPush};
+use crate::fortitoken::{Appliance, FtmPush, ServiceUrl};
 use crate::ftm_push::{self, PushContext};
 use crate::hardware_store::Profile;
 use crate::messages::Mailbox;
@@ -44,9 +44,10 @@ pub(crate) struct Appliances {
     pub(crate) store: Fleet,
     pub(crate) clock: Clock,
     pub(crate) http: reqwest::Client,
-    /// The FortiToken server new appliances talk to unless told otherwise.
+    /// The suite's FortiToken server: what appliances created without an `ftm_url` talk to, looked up
+    /// each time (`ServiceUrl::Suite`).
     pub(crate) default_ftm_url: String,
-    /// The push relay new appliances send pushes to unless told otherwise.
+    /// The suite's push relay, likewise for `relay_url`.
     pub(crate) default_push_url: String,
     /// The address pushes tell phones to answer at unless told otherwise (the service's own).
     pub(crate) default_push_server: String,
@@ -66,7 +67,7 @@ pub(crate) struct Appliances {
     debug: Mutex<HashMap<ApplianceSerial, VecDeque<String>>>,
 }
 
-/// What a new appliance's profile starts from.
+/// The suite's own addresses and settings that a profile follows unless they are set for its appliance.
 #[derive(Debug, Clone)]
 pub(crate) struct ProfileDefaults {
     /// FortiGuard's token service (the suite's forticare).
@@ -114,6 +115,8 @@ impl Appliances {
             store: &self.store,
             http: &self.http,
             clock: &self.clock,
+            suite_ftm_url: &self.default_ftm_url,
+            suite_fortiguard_url: &self.defaults.fortiguard_url,
         }
     }
 
@@ -136,6 +139,14 @@ impl Appliances {
         }
     }
 
+    /// Where `profile`'s appliance sends activation messages: its own settings, or the suite's.
+    pub(crate) fn messaging_of<'a>(&'a self, profile: &'a Profile) -> &'a MessagingSettings {
+        profile
+            .messaging
+            .as_ref()
+            .unwrap_or(&self.defaults.messaging)
+    }
+
     async fn view(&self, appliance: &Appliance) -> Result<ApplianceView, ApplianceError> {
         let now = self.clock.now();
         let profile = self.profile_of(appliance)?;
@@ -146,7 +157,7 @@ impl Appliances {
             server_port: push.server_port,
             server_cert: push.server_cert,
             reachable: push.reachable,
-            relay_url: push.relay_url.clone(),
+            relay_url: push.relay_url.resolve(&self.default_push_url).to_owned(),
             timeout_secs: push.timeout_secs,
             listening_port: self.push.listeners.port(&appliance.serial).await,
         };
@@ -158,7 +169,7 @@ impl Appliances {
             mode: appliance.mode,
             version: appliance.version.clone(),
             build: appliance.build.clone(),
-            ftm_url: appliance.ftm_url.clone(),
+            ftm_url: appliance.ftm_url.resolve(&self.default_ftm_url).to_owned(),
             settings: appliance.settings,
             tokens: self
                 .store
@@ -179,9 +190,14 @@ impl Appliances {
                 .iter()
                 .map(crate::hardware::HardwareToken::row)
                 .collect(),
-            firmware: Some(profile.firmware),
-            fortiguard_url: Some(profile.fortiguard_url),
-            messaging: Some(profile.messaging),
+            firmware: Some(profile.firmware.clone()),
+            fortiguard_url: Some(
+                profile
+                    .fortiguard_url
+                    .resolve(&self.defaults.fortiguard_url)
+                    .to_owned(),
+            ),
+            messaging: Some(self.messaging_of(&profile).clone()),
         })
     }
 }
@@ -404,11 +420,9 @@ pub(crate) async fn create_appliance(
         .map_err(ApplianceError::BadRequest)?;
     let build =
         short_text("build", new.build.as_ref(), "2829", 16).map_err(ApplianceError::BadRequest)?;
-    let ftm_url = new
-        .ftm_url
-        .clone()
-        .unwrap_or_else(|| state.default_ftm_url.clone());
-    if !(ftm_url.starts_with("https://") || ftm_url.starts_with("http://")) {
+    if let Some(ftm_url) = &new.ftm_url
+        && !(ftm_url.starts_with("https://") || ftm_url.starts_with("http://"))
+    {
         return Err(ApplianceError::BadRequest(format!(
             "ftm_url `{ftm_url}` is not an http(s) URL"
         )));
@@ -419,7 +433,7 @@ pub(crate) async fn create_appliance(
         server_port: 4433,
         server_cert: ServerCert::Lab,
         reachable: true,
-        relay_url: state.default_push_url.clone(),
+        relay_url: ServiceUrl::Suite,
         timeout_secs: 60,
     };
     let push = apply_push_change(default_push, &new.ftm_push.clone().unwrap_or_default())
@@ -448,7 +462,7 @@ pub(crate) async fn create_appliance(
         mode,
         version,
         build,
-        ftm_url: ftm_url.trim_end_matches('/').to_owned(),
+        ftm_url: ServiceUrl::given(new.ftm_url.as_deref()),
         settings,
         push,
     };
@@ -545,7 +559,7 @@ fn apply_push_change(mut push: FtmPush, change: &FtmPushChange) -> Result<FtmPus
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             return Err(format!("relay_url `{url}` is not an http(s) URL"));
         }
-        push.relay_url = url.trim_end_matches('/').to_owned();
+        push.relay_url = ServiceUrl::given(Some(url));
     }
     if let Some(secs) = change.timeout_secs {
         if !(1..=300).contains(&secs) {

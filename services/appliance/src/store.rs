@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
 use crate::fac_store;
-use crate::fortitoken::{Appliance, FtmPush, Token, User};
+use crate::fortitoken::{Appliance, FtmPush, ServiceUrl, Token, User};
 
 pub const APPLIANCES: Table = Table::new("appliances");
 pub const TOKENS: Table = Table::new("tokens");
@@ -92,7 +92,8 @@ struct ApplianceRecord {
     mode: String,
     version: String,
     build: String,
-    ftm_url: String,
+    /// Absent: the suite's FortiToken server (`ServiceUrl::Suite`).
+    ftm_url: Option<String>,
     activation_expiry_minutes: u32,
     period: u32,
     digits: u32,
@@ -105,7 +106,8 @@ struct ApplianceRecord {
     push_server_port: u16,
     push_server_cert: String,
     push_reachable: bool,
-    push_relay_url: String,
+    /// Absent: the suite's push relay.
+    push_relay_url: Option<String>,
     push_timeout_secs: u32,
 }
 
@@ -199,7 +201,7 @@ impl From<&Appliance> for ApplianceRecord {
             mode: mode_name(a.mode).to_owned(),
             version: a.version.clone(),
             build: a.build.clone(),
-            ftm_url: a.ftm_url.clone(),
+            ftm_url: a.ftm_url.stored(),
             activation_expiry_minutes: a.settings.activation_expiry_minutes,
             period: a.settings.period,
             digits: a.settings.digits,
@@ -215,7 +217,7 @@ impl From<&Appliance> for ApplianceRecord {
                 ServerCert::Untrusted => "untrusted".to_owned(),
             },
             push_reachable: a.push.reachable,
-            push_relay_url: a.push.relay_url.clone(),
+            push_relay_url: a.push.relay_url.stored(),
             push_timeout_secs: a.push.timeout_secs,
         }
     }
@@ -243,7 +245,7 @@ impl TryFrom<ApplianceRecord> for Appliance {
             mode,
             version: r.version,
             build: r.build,
-            ftm_url: r.ftm_url,
+            ftm_url: ServiceUrl::given(r.ftm_url.as_deref()),
             settings: ApplianceSettings {
                 activation_expiry_minutes: r.activation_expiry_minutes,
                 period: r.period,
@@ -263,7 +265,7 @@ impl TryFrom<ApplianceRecord> for Appliance {
                     other => anyhow::bail!("unknown server certificate {other}"),
                 },
                 reachable: r.push_reachable,
-                relay_url: r.push_relay_url,
+                relay_url: ServiceUrl::given(r.push_relay_url.as_deref()),
                 timeout_secs: r.push_timeout_secs,
             },
         })

@@ -1400,7 +1400,10 @@ impl Call<'_> {
         }
         let url = format!(
             "{}{}",
-            self.appliance.ftm_url.trim_end_matches('/'),
+            self.appliance
+                .ftm_url
+                .resolve(&self.state.default_ftm_url)
+                .trim_end_matches('/'),
             paths::TOKEN_TRANSFER_CODE
         );
         let gateway =
