@@ -27,45 +27,67 @@ pub(crate) struct FsyncFigures {
     pub(crate) writes_per_second: f64,
 }
 
-/// A probe file on the disk under test; it times writes in as many rounds as asked, so a measurement can
-/// take its baseline in slices between its own.
-pub(crate) struct Probe {
+/// A file on the disk under test and how long each durable write to it took; removed when finished.
+struct TimedFile {
     file: std::fs::File,
     path: std::path::PathBuf,
     times: Vec<std::time::Duration>,
 }
 
-impl Probe {
-    pub(crate) fn open(path: &Path) -> anyhow::Result<Probe> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
+impl TimedFile {
+    fn open(path: &Path, options: &std::fs::OpenOptions) -> anyhow::Result<TimedFile> {
+        let file = options
             .open(path)
             .with_context(|| format!("opening {}", path.display()))?;
-        Ok(Probe {
+        Ok(TimedFile {
             file,
             path: path.to_path_buf(),
             times: Vec::new(),
         })
     }
 
+    /// Times `write` and the `fdatasync` that makes it durable.
+    fn time(
+        &mut self,
+        write: impl FnOnce(&std::fs::File) -> std::io::Result<()>,
+    ) -> anyhow::Result<()> {
+        let started = Instant::now();
+        write(&self.file)?;
+        self.file.sync_data()?;
+        self.times.push(started.elapsed());
+        Ok(())
+    }
+
+    /// How many writes were timed, and their latencies; the file is removed.
+    fn finish(self) -> (usize, Latencies) {
+        let _ = std::fs::remove_file(&self.path);
+        (self.times.len(), Latencies::from_durations(self.times))
+    }
+}
+
+/// A probe file on the disk under test; it times writes in as many rounds as asked, so a measurement can
+/// take its baseline in slices between its own.
+pub(crate) struct Probe(TimedFile);
+
+impl Probe {
+    pub(crate) fn open(path: &Path) -> anyhow::Result<Probe> {
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        Ok(Probe(TimedFile::open(path, &options)?))
+    }
+
     /// Appends `writes` records, each made durable before the next.
     pub(crate) fn run(&mut self, writes: usize) -> anyhow::Result<()> {
         let record = [b'x'; 150];
         for _ in 0..writes {
-            let started = Instant::now();
-            self.file.write_all(&record)?;
-            self.file.sync_data()?;
-            self.times.push(started.elapsed());
+            self.0.time(|mut file| file.write_all(&record))?;
         }
         Ok(())
     }
 
     /// The figures of every write so far; the probe file is removed.
     pub(crate) fn finish(self) -> FsyncFigures {
-        let _ = std::fs::remove_file(&self.path);
-        let writes = self.times.len();
-        let latencies = Latencies::from_durations(self.times);
+        let (writes, latencies) = self.0.finish();
         let p50_ms = latencies.p50_ms();
         FsyncFigures {
             writes,
@@ -98,9 +120,7 @@ pub(crate) struct CommitFloor {
 
 /// A probe file whose every block is written before the first timed commit.
 pub(crate) struct CommitProbe {
-    file: std::fs::File,
-    path: std::path::PathBuf,
-    times: Vec<std::time::Duration>,
+    timed: TimedFile,
     /// Pages written so far (where the next lands follows from it).
     written: u64,
     /// Pages of each commit of the last run.
@@ -109,22 +129,16 @@ pub(crate) struct CommitProbe {
 
 impl CommitProbe {
     pub(crate) fn open(path: &Path) -> anyhow::Result<CommitProbe> {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(true)
-            .read(true)
-            .write(true)
-            .open(path)
-            .with_context(|| format!("opening {}", path.display()))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).truncate(true).read(true).write(true);
+        let timed = TimedFile::open(path, &options)?;
         let page = [b'p'; PAGE_BYTES as usize];
         for n in 0..PROBE_FILE_PAGES {
-            file.write_all_at(&page, n * PAGE_BYTES)?;
+            timed.file.write_all_at(&page, n * PAGE_BYTES)?;
         }
-        file.sync_all()?;
+        timed.file.sync_all()?;
         Ok(CommitProbe {
-            file,
-            path: path.to_path_buf(),
-            times: Vec::new(),
+            timed,
             written: 0,
             pages: 0,
         })
@@ -136,24 +150,22 @@ impl CommitProbe {
         self.pages = pages;
         let mut page = [0u8; PAGE_BYTES as usize];
         for _ in 0..commits {
-            let started = Instant::now();
-            for _ in 0..pages {
-                let at = (self.written * PROBE_STRIDE) % PROBE_FILE_PAGES;
-                page[..8].copy_from_slice(&self.written.to_le_bytes());
-                self.file.write_all_at(&page, at * PAGE_BYTES)?;
-                self.written += 1;
-            }
-            self.file.sync_data()?;
-            self.times.push(started.elapsed());
+            let first = self.written;
+            self.timed.time(|file| {
+                for n in first..first + pages {
+                    page[..8].copy_from_slice(&n.to_le_bytes());
+                    file.write_all_at(&page, (n * PROBE_STRIDE) % PROBE_FILE_PAGES * PAGE_BYTES)?;
+                }
+                Ok(())
+            })?;
+            self.written += pages;
         }
         Ok(())
     }
 
     /// The figures of every commit so far; the probe file is removed.
     pub(crate) fn finish(self) -> CommitFloor {
-        let _ = std::fs::remove_file(&self.path);
-        let commits = self.times.len();
-        let latencies = Latencies::from_durations(self.times);
+        let (commits, latencies) = self.timed.finish();
         CommitFloor {
             pages: self.pages,
             commits,
