@@ -123,7 +123,7 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
         limits: config.listen.limits,
         connections: lab::server::Connections::default(),
         recorders: config.listen.recorders.clone(),
-        suite_relay_url: config.default_push_url.clone(),
+        suite_relay_url: config.default_push_url,
     });
     let loopback = |ip: IpAddr| match ip {
         IpAddr::V4(ip) if ip.is_unspecified() => "127.0.0.1".to_owned(),
@@ -153,7 +153,6 @@ pub async fn start(config: Config) -> anyhow::Result<Started> {
     let mut appliances = routes::Appliances::new(
         push.clone(),
         config.default_ftm_url,
-        config.default_push_url,
         config.default_push_server,
         routes::ProfileDefaults {
             fortiguard_url: config.default_fortiguard_url,

@@ -47,8 +47,6 @@ pub(crate) struct Appliances {
     /// The suite's FortiToken server: what appliances created without an `ftm_url` talk to, looked up
     /// each time (`ServiceUrl::Suite`).
     pub(crate) default_ftm_url: String,
-    /// The suite's push relay, likewise for `relay_url`.
-    pub(crate) default_push_url: String,
     /// The address pushes tell phones to answer at unless told otherwise (the service's own).
     pub(crate) default_push_server: String,
     /// Push sessions and ftm-push listeners.
@@ -83,7 +81,6 @@ impl Appliances {
     pub(crate) fn new(
         push: Arc<PushContext>,
         default_ftm_url: String,
-        default_push_url: String,
         default_push_server: Option<String>,
         defaults: ProfileDefaults,
         outbox: Outbox,
@@ -101,7 +98,6 @@ impl Appliances {
             clock: push.clock.clone(),
             http: push.http.clone(),
             default_ftm_url,
-            default_push_url,
             default_push_server,
             push,
             fac_outbox: Arc::default(),
@@ -157,7 +153,10 @@ impl Appliances {
             server_port: push.server_port,
             server_cert: push.server_cert,
             reachable: push.reachable,
-            relay_url: push.relay_url.resolve(&self.default_push_url).to_owned(),
+            relay_url: push
+                .relay_url
+                .resolve(&self.push.suite_relay_url)
+                .to_owned(),
             timeout_secs: push.timeout_secs,
             listening_port: self.push.listeners.port(&appliance.serial).await,
         };
