@@ -277,6 +277,17 @@ impl TokenSerial {
         )))
     }
 
+    /// The 5 bytes its 10 hex digits encode: the inverse of [`TokenSerial::from_bytes`].
+    pub fn to_bytes(&self) -> [u8; 5] {
+        // The digits were checked as uppercase hex when the serial was made.
+        let digits = self.as_bytes().get(6..).unwrap_or_default();
+        let nibble = |at: usize| match digits.get(at).copied().unwrap_or(b'0') {
+            digit @ b'0'..=b'9' => digit - b'0',
+            letter => letter.wrapping_sub(b'A').wrapping_add(10) & 0x0f,
+        };
+        std::array::from_fn(|i| (nibble(2 * i) << 4) | nibble(2 * i + 1))
+    }
+
     pub fn as_str(&self) -> &str {
         self.0.as_str()
     }
@@ -614,6 +625,10 @@ mod tests {
         );
         let serial = " ftkmob382eaf4ffc".parse::<TokenSerial>().unwrap();
         assert_eq!(serial.short(), "4FFC");
+        assert_eq!(serial.to_bytes(), [0x38, 0x2e, 0xaf, 0x4f, 0xfc]);
+        assert_eq!(TokenSerial::from_bytes(serial.to_bytes()), serial);
+        let edges = "FTKMOB00FF09A0F9".parse::<TokenSerial>().unwrap();
+        assert_eq!(edges.to_bytes(), [0x00, 0xff, 0x09, 0xa0, 0xf9]);
         assert_eq!(serial.as_bytes(), b"FTKMOB382EAF4FFC");
         assert_eq!(serial.as_bytes(), serial.as_str().as_bytes());
     }

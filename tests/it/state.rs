@@ -1,8 +1,10 @@
 //! State export and import (`GET` and `PUT /__admin/state`) end to end: a whole story exported, the suite
 //! reset, the state imported, and the story goes on (OTP and push logins, the armed scenario); every kind
-//! of bad state refused with a sentence and no change; a dry run; sealed state refused by another data dir.
+//! of bad state refused with a sentence and no change; a dry run; sealed state refused by another data
+//! dir; a state of the earlier escrow layout imported.
 
 use e2e::{TestSuite, default_fixtures, test_options};
+use protocol::activation::TokenActivationCode;
 use protocol::appliance::LoginResult;
 use protocol::paths;
 use protocol::scenario::ScenarioList;
@@ -35,6 +37,16 @@ async fn put(suite: &TestSuite, service: &str, state: &Value, query: &str) -> (S
 }
 
 /// A FortiGate with push on whose user alice has a token on a phone that approves pushes.
+/// The first record of ftm's `tokens` whose seed waits in escrow, in a state as JSON.
+fn escrowed(state: &mut Value) -> &mut Value {
+    state["trees"]["tokens"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|record| record["value"]["sealed_seed"].is_string())
+        .expect("a token in escrow")
+}
+
 async fn story(suite: &TestSuite) -> (String, String, String) {
     let ready = suite.push_ready(json!({"timeout_secs": 10})).await;
     suite
@@ -176,15 +188,29 @@ async fn bad_state_is_refused_with_a_sentence_and_changes_nothing() {
         (
             "ftm",
             edit(&ftm, &|s| {
-                let sealed = s["trees"]["escrow"][0]["value"]["sealed_seed"]
+                let sealed = escrowed(s)["value"]["sealed_seed"]
                     .as_str()
                     .unwrap()
                     .to_owned();
                 let flipped = if sealed.starts_with('A') { "B" } else { "A" };
-                s["trees"]["escrow"][0]["value"]["sealed_seed"] =
-                    json!(format!("{flipped}{}", &sealed[1..]));
+                escrowed(s)["value"]["sealed_seed"] = json!(format!("{flipped}{}", &sealed[1..]));
             }),
             "sealed_seed",
+        ),
+        (
+            "ftm",
+            edit(&ftm, &|s| {
+                escrowed(s)["value"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("sealed_seed");
+            }),
+            "in escrow but no `sealed_seed`",
+        ),
+        (
+            "ftm",
+            edit(&ftm, &|s| escrowed(s)["value"]["code"] = Value::Null),
+            "a sealed seed without an activation code",
         ),
         (
             "ftm",
@@ -247,4 +273,51 @@ async fn sealed_state_only_imports_where_its_key_is() {
     let phones: protocol::phone::PhoneList = second.admin_get("phone", paths::PHONES).await;
     assert_eq!(phones.phones.len(), 1);
     second.stop().await;
+}
+
+/// A state exported before seeds moved into their tokens' records (each seed in `escrow`, under its code)
+/// still imports: its seeds land in their tokens, and the codes work.
+#[tokio::test]
+async fn a_state_of_the_earlier_escrow_layout_imports_and_its_codes_work() {
+    let suite = TestSuite::start().await;
+    let (serial, _, _) = story(&suite).await;
+    let (token, code) = suite.appliance_provision(&serial, "any", "bob").await;
+    let current = serde_json::to_value(export(&suite, "ftm").await).unwrap();
+
+    let mut earlier = current.clone();
+    let mut entries = Vec::new();
+    for record in earlier["trees"]["tokens"].as_array_mut().unwrap() {
+        let value = record["value"].as_object_mut().unwrap();
+        let Some(sealed_seed) = value.remove("sealed_seed") else {
+            continue;
+        };
+        let code: TokenActivationCode = value["code"].as_str().unwrap().parse().unwrap();
+        entries.push(json!({"key": code.wire_hex(), "value": {
+            "v": 1, "token": value["token"], "sealed_seed": sealed_seed, "expires": value["expires"],
+        }}));
+    }
+    assert!(
+        entries.iter().any(|e| e["value"]["token"] == token),
+        "bob's token is in escrow"
+    );
+    earlier["trees"]["escrow"] = json!(entries);
+
+    let (status, _) = suite
+        .admin_post("ftm", paths::ADMIN_RESET, &json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = put(&suite, "ftm", &earlier, "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Stored as this version stores it: the same records as the state exported before the change.
+    let after = serde_json::to_value(export(&suite, "ftm").await).unwrap();
+    assert_eq!(after["trees"], current["trees"]);
+    assert_eq!(after["trees"]["escrow"], json!([]));
+
+    let phone = suite.new_phone(json!({})).await;
+    let (status, body) = suite.activate(&phone.id, &code).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["serial"], token);
+    let (status, body) = suite.activate(&phone.id, &code).await;
+    assert!(!status.is_success(), "a code is taken once: {body}");
+    suite.stop().await;
 }

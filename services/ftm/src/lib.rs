@@ -6,8 +6,9 @@
 //! forgets it. Appliances poll for activation. ftm is the appliance's single front door: it forwards license
 //! import to forticare and asks forticare, over HTTP, which tokens an appliance owns.
 //!
-//! Modules: `escrow` (the rules, pure), `store` (its tables on the lab's storage toolkit), `forticare` (the
-//! HTTP client to forticare), `error` (the service's one error type), `routes` (HTTP).
+//! Modules: `escrow` (the rules, pure), `store` (its tables on the lab's storage toolkit), `codes` (which
+//! token each code in escrow belongs to, in memory), `forticare` (the HTTP client to forticare), `error`
+//! (the service's one error type), `routes` (HTTP).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use actix_web::web;
 use lab::server::{Listen, RunningService};
 use protocol::ledger::OwnershipLedger;
 
+mod codes;
 pub mod error;
 pub mod escrow;
 pub mod forticare;
@@ -58,7 +60,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningService> {
 /// Opens the escrow in `service_dir` (in memory when `None`), on a blocking thread: a suite opens it while
 /// forticare's ledger opens, since neither waits for the other.
 pub async fn open_escrow(service_dir: Option<PathBuf>) -> anyhow::Result<store::Escrow> {
-    lab::store::open_blocking(move || store::Escrow::open(service_dir.as_deref())).await
+    store::Escrow::open(service_dir).await
 }
 
 /// Serves ftm on an escrow already open.

@@ -1,23 +1,30 @@
 //! The escrow's storage: ftm's tables and record formats, on the lab's storage toolkit.
 //!
-//! Tables: `escrow` (activation code as 16 hex digits → `EscrowRecord`: the token and its seed, sealed
-//! with the per-data-dir escrow key), `tokens` (token serial → `TokenRecord`) and `activations`
-//! (`<time>:<token>` → `ActivationRecord`, the download log).
+//! Tables: `tokens` (token serial → `TokenRecord`: what ftm knows of the token and, while a code waits for
+//! a phone, the code and the token's seed sealed with the per-data-dir escrow key), `activations`
+//! (`<time>:<token>` → `ActivationRecord`, the download log) and `escrow`, the layout of fortimock 0.1
+//! before the seed moved into its token's record (activation code as 16 hex digits → `LegacyEscrowRecord`).
+//! That table is only read to bring its records into `tokens`, when the escrow opens and after a state
+//! import (an earlier version's data dir or export), so it is empty otherwise. Provisioning a token thus
+//! changes one record; a phone's code finds its token through the in-memory [`CodeIndex`].
 //!
 //! Seeds never rest in the clear: each is sealed (AES-256-CBC + HMAC-SHA256) with a key kept in
 //! `<data-dir>/ftm/escrow.key` (in memory when ephemeral). Taking a seed out of escrow for a phone is one
-//! transaction (remove the entry, record the activation), durable before the caller answers, so of any
-//! number of requests for one code exactly one ever gets the seed, even across a crash or a power loss.
+//! transaction (clear the token's code and sealed seed, record the activation), durable before the caller
+//! answers, so of any number of requests for one code exactly one ever gets the seed, even across a crash
+//! or a power loss.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{DecodedRecords, Reader, Record, Schema, Store, StoreError, Table, Version};
+use lab::store::{
+    DecodedRecords, ReadTx, Reader, Record, Schema, Store, StoreError, Table, Tx, Version,
+};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
 use protocol::crypto::{SealKey, Sealed, open, seal};
@@ -29,8 +36,10 @@ use protocol::time::UnixTime;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::codes::{CodeIndex, Payload, Rebuilt};
 use crate::escrow::{self, Activation, OtpParams, ProvisionSpec, TokenState};
 
+/// The escrow of fortimock 0.1's earlier layout: read only to move its records into `tokens`.
 pub const ESCROW: Table = Table::new("escrow");
 pub const TOKENS: Table = Table::new("tokens");
 pub const ACTIVATIONS: Table = Table::new("activations");
@@ -54,13 +63,18 @@ pub struct Escrow {
     pub(crate) key: SealKey,
     /// Token states decoded for polls, reused while their stored bytes are unchanged.
     decoded: Arc<DecodedRecords<TokenState>>,
+    /// Which token each code in escrow belongs to.
+    codes: Arc<CodeIndex>,
+    /// Held while the code index is rebuilt, so rebuilds run one at a time.
+    reindexing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Most token states kept decoded for polls.
 const DECODED_TOKENS: usize = 16_384;
 
+/// An escrow entry of the earlier layout, keyed by its code: the token and its sealed seed.
 #[derive(Serialize, Deserialize)]
-struct EscrowRecord {
+struct LegacyEscrowRecord {
     v: Version<1>,
     token: String,
     /// Base64 of iv ‖ ciphertext ‖ mac.
@@ -68,7 +82,7 @@ struct EscrowRecord {
     expires: i64,
 }
 
-impl Record for EscrowRecord {
+impl Record for LegacyEscrowRecord {
     const KIND: &'static str = "an escrow record";
 }
 
@@ -90,6 +104,10 @@ struct TokenRecord<'a> {
     /// The activation code in escrow, base32; absent once downloaded.
     #[serde(borrow)]
     code: Option<Cow<'a, str>>,
+    /// The seed waiting under `code`, sealed: Base64 of iv ‖ ciphertext ‖ mac. Absent once downloaded,
+    /// and in a record of the earlier layout, whose seed is in `escrow`.
+    #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
+    sealed_seed: Option<Cow<'a, str>>,
     provisioned: i64,
     expires: i64,
     #[serde(borrow)]
@@ -128,8 +146,9 @@ impl Record for ActivationRecord {
     const KIND: &'static str = "an activation record";
 }
 
-impl<'a> From<&'a TokenState> for TokenRecord<'a> {
-    fn from(state: &'a TokenState) -> TokenRecord<'a> {
+impl<'a> TokenRecord<'a> {
+    /// The record of `state`, with the seed sealed under its code while it waits in escrow.
+    fn of(state: &'a TokenState, sealed_seed: Option<&'a str>) -> TokenRecord<'a> {
         TokenRecord {
             v: Version,
             token: Cow::Borrowed(state.token.as_str()),
@@ -139,6 +158,7 @@ impl<'a> From<&'a TokenState> for TokenRecord<'a> {
             period: state.params.period,
             digits: state.params.digits,
             code: state.code.map(|c| Cow::Owned(c.to_base32())),
+            sealed_seed: sealed_seed.map(Cow::Borrowed),
             provisioned: state.provisioned.secs(),
             expires: state.expires.secs(),
             activation: state.activation.as_ref().map(|a| TokenActivationRecord {
@@ -156,6 +176,10 @@ impl TryFrom<TokenRecord<'_>> for TokenState {
     type Error = anyhow::Error;
 
     fn try_from(record: TokenRecord<'_>) -> anyhow::Result<TokenState> {
+        anyhow::ensure!(
+            record.code.is_some() || record.sealed_seed.is_none(),
+            "a sealed seed without an activation code"
+        );
         Ok(TokenState {
             token: record.token.parse()?,
             license: record.license.parse()?,
@@ -191,20 +215,94 @@ fn read_state(r: &mut impl Reader, token: &str) -> Result<Option<TokenState>, St
         .transpose()
 }
 
+/// A token's state with its sealed seed, while one waits in escrow.
+fn read_escrowed(
+    r: &mut impl Reader,
+    token: &str,
+) -> Result<Option<(TokenState, Option<String>)>, StoreError> {
+    let Some(bytes) = r.get(TOKENS, token.as_bytes())? else {
+        return Ok(None);
+    };
+    let record: TokenRecord = lab::store::decode(&bytes)?;
+    let sealed_seed = record.sealed_seed.as_deref().map(str::to_owned);
+    let state = TokenState::try_from(record)
+        .map_err(|e| StoreError::corrupt(format!("a token record: {e:#}")))?;
+    Ok(Some((state, sealed_seed)))
+}
+
+/// Moves the records of the earlier layout's `escrow` table into their tokens' records (the seed sealed
+/// under the token's code) and empties that table; an entry whose token no longer carries its code was
+/// void already, and goes. How many seeds moved.
+fn absorb_legacy_escrow(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
+    if tx.count(ESCROW)? == 0 {
+        return Ok(0);
+    }
+    let mut moved = 0;
+    for (code, bytes) in tx.all(ESCROW)? {
+        let entry: LegacyEscrowRecord = lab::store::decode(&bytes)?;
+        let Some((state, _)) = read_escrowed(tx, &entry.token)? else {
+            continue;
+        };
+        if state
+            .code
+            .is_some_and(|c| c.wire_hex().as_bytes() == code.as_slice())
+        {
+            tx.put(
+                TOKENS,
+                entry.token.as_bytes(),
+                &TokenRecord::of(&state, Some(&entry.sealed_seed)),
+            )?;
+            moved += 1;
+        }
+    }
+    tx.clear(ESCROW)?;
+    Ok(moved)
+}
+
+/// The codes in escrow, read from every token's record.
+fn index_codes(r: &mut ReadTx) -> Result<Rebuilt, StoreError> {
+    /// What the index needs of a token's record, read without building the rest.
+    #[derive(Deserialize)]
+    struct Escrowed<'a> {
+        #[serde(borrow)]
+        token: Cow<'a, str>,
+        #[serde(borrow)]
+        code: Option<Cow<'a, str>>,
+    }
+    let mut rebuilt = Rebuilt::default();
+    r.visit(TOKENS, |_, value| {
+        let record: Escrowed = serde_json::from_slice(value)
+            .map_err(|e| StoreError::corrupt(format!("a token record: {e}")))?;
+        if let Some(code) = record.code {
+            let corrupt =
+                |e: protocol::id::IdError| StoreError::corrupt(format!("a token record: {e}"));
+            let code: TokenActivationCode = code.parse().map_err(corrupt)?;
+            let token: TokenSerial = record.token.parse().map_err(corrupt)?;
+            rebuilt.add(code.payload(), &token);
+        }
+        Ok(())
+    })?;
+    Ok(rebuilt)
+}
+
 /// Records, inside the caller's write transaction, that `token` now lives on the phone that completed a token
 /// transfer (`activation`: its push registration and app), so the issuing appliance's next poll reports the new
 /// phone's `reg_id` and pushes reach it, not the old one; the download log gets the entry an activation gets. A
 /// token ftm never provisioned (an offline activation) is left alone.
 pub(crate) fn note_transferred(
-    tx: &mut lab::store::Tx<'_>,
+    tx: &mut Tx<'_>,
     token: &str,
     activation: &Activation,
 ) -> Result<(), StoreError> {
-    let Some(mut state) = read_state(tx, token)? else {
+    let Some((mut state, sealed_seed)) = read_escrowed(tx, token)? else {
         return Ok(());
     };
     state.activation = Some(activation.clone());
-    tx.put(TOKENS, token.as_bytes(), &TokenRecord::from(&state))?;
+    tx.put(
+        TOKENS,
+        token.as_bytes(),
+        &TokenRecord::of(&state, sealed_seed.as_deref()),
+    )?;
     let log = ActivationRecord {
         v: Version,
         token: token.to_owned(),
@@ -221,8 +319,19 @@ pub(crate) fn note_transferred(
 }
 
 impl Escrow {
-    /// Opens the escrow in `service_dir` (in memory when `None`) and loads or creates its key.
-    pub fn open(service_dir: Option<&Path>) -> anyhow::Result<Escrow> {
+    /// Opens the escrow in `service_dir` (in memory when `None`): its store and key on a blocking thread,
+    /// then the records of the earlier layout moved into their tokens and the code index built.
+    pub async fn open(service_dir: Option<PathBuf>) -> anyhow::Result<Escrow> {
+        let escrow =
+            lab::store::open_blocking(move || Escrow::open_store(service_dir.as_deref())).await?;
+        escrow
+            .reindex()
+            .await
+            .context("indexing the escrow's codes")?;
+        Ok(escrow)
+    }
+
+    fn open_store(service_dir: Option<&Path>) -> anyhow::Result<Escrow> {
         let store = Store::open(service_dir, &SCHEMA)?;
         let key = SealKey::from_secret(
             &lab::store::data_secret(&store, "escrow.key")?,
@@ -232,6 +341,8 @@ impl Escrow {
             store,
             key,
             decoded: Arc::new(DecodedRecords::new(DECODED_TOKENS)),
+            codes: Arc::new(CodeIndex::default()),
+            reindexing: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -244,6 +355,39 @@ impl Escrow {
         lab::state::key_id(&self.key)
     }
 
+    /// Builds the code index again from the store, whose records were just replaced (opened, reset,
+    /// imported), after moving any records of the earlier layout into their tokens (one durable change).
+    /// How many codes are in escrow.
+    pub async fn reindex(&self) -> Result<usize, StoreError> {
+        let _one_at_a_time = self.reindexing.lock().await;
+        let codes = self.codes.clone();
+        let begun = self
+            .store
+            .write(move |tx| {
+                absorb_legacy_escrow(tx)?;
+                codes.begin_rebuild();
+                Ok::<(), StoreError>(())
+            })
+            .await;
+        let store = self.store.clone();
+        let read = match begun {
+            Ok(()) => tokio::task::spawn_blocking(move || store.read(index_codes))
+                .await
+                .unwrap_or_else(|e| Err(StoreError::internal(format!("indexing codes: {e}")))),
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(rebuilt) => {
+                self.codes.finish_rebuild(rebuilt);
+                Ok(self.codes.len())
+            }
+            Err(e) => {
+                self.codes.abandon_rebuild();
+                Err(e)
+            }
+        }
+    }
+
     /// Escrows each token's seed under a new activation code, replacing (and so invalidating) any code the
     /// token had. All or nothing, durable before it returns.
     pub async fn provision(
@@ -253,22 +397,24 @@ impl Escrow {
         now: UnixTime,
     ) -> Result<Vec<TokenState>, StoreError> {
         let key = self.key.clone();
-        self.store
+        let codes = self.codes.clone();
+        let (minted, replaced) = self
+            .store
             .write(move |tx| {
                 let mut rng = rand::thread_rng();
                 let mut minted: Vec<TokenState> = Vec::with_capacity(items.len());
-                // Where each token is in `minted`, and the codes minted so far: a request of thousands of
-                // tokens checks each in constant time.
+                // Where each token is in `minted`: a request of thousands of tokens checks each in constant
+                // time.
                 let mut minted_at: HashMap<TokenSerial, usize> =
                     HashMap::with_capacity(items.len());
-                let mut codes: HashSet<TokenActivationCode> = HashSet::with_capacity(items.len());
+                // The codes this change voids, to leave the index once it is committed.
+                let mut replaced: Vec<(Payload, TokenSerial)> = Vec::new();
                 for (spec, license) in &items {
+                    let flag = otp_to_wire(&spec.params).code_flag;
+                    // The index holds every code in escrow, those minted earlier in this change included.
                     let code = loop {
-                        let flag = otp_to_wire(&spec.params).code_flag;
                         let code = TokenActivationCode::new(flag, rng.r#gen());
-                        let taken = codes.contains(&code)
-                            || tx.contains(ESCROW, code.wire_hex().as_bytes())?;
-                        if !taken {
+                        if !codes.holds(code.payload()) {
                             break code;
                         }
                     };
@@ -277,10 +423,11 @@ impl Escrow {
                     if let Some(old) = read_state(tx, spec.token.as_str())?
                         && let Some(old_code) = old.code
                     {
-                        tx.remove(ESCROW, old_code.wire_hex().as_bytes())?;
+                        replaced.push((old_code.payload(), spec.token.clone()));
                     }
-                    codes.insert(code);
-                    let sealed = seal(&key, rng.r#gen(), spec.seed.as_bytes());
+                    codes.minted(code.payload(), &spec.token);
+                    let sealed =
+                        BASE64.encode(seal(&key, rng.r#gen(), spec.seed.as_bytes()).to_bytes());
                     let state = TokenState {
                         token: spec.token.clone(),
                         license: license.clone(),
@@ -291,17 +438,10 @@ impl Escrow {
                         expires: now.plus_secs(spec.valid_minutes * 60),
                         activation: None,
                     };
-                    let record = EscrowRecord {
-                        v: Version,
-                        token: spec.token.to_string(),
-                        sealed_seed: BASE64.encode(sealed.to_bytes()),
-                        expires: state.expires.secs(),
-                    };
-                    tx.put(ESCROW, code.wire_hex().as_bytes(), &record)?;
                     tx.put(
                         TOKENS,
                         spec.token.as_str().as_bytes(),
-                        &TokenRecord::from(&state),
+                        &TokenRecord::of(&state, Some(&sealed)),
                     )?;
                     match minted_at.get(&spec.token) {
                         Some(&earlier) => minted[earlier] = state,
@@ -311,51 +451,55 @@ impl Escrow {
                         }
                     }
                 }
-                Ok(minted)
+                Ok((minted, replaced))
             })
-            .await
-            .inspect(|minted| {
-                for _ in minted {
-                    lab::flow::transition("escrow", "absent", "stored");
-                }
-            })
+            .await?;
+        for (code, token) in &replaced {
+            self.codes.gone(*code, token);
+        }
+        for _ in &minted {
+            lab::flow::transition("escrow", "absent", "stored");
+        }
+        Ok(minted)
     }
 
-    /// Takes the seed escrowed under `code` for a phone, if the code is known and unexpired: removes it from
-    /// escrow and records `activation`, in one transaction, durable before it returns. `None` for an
+    /// Takes the seed escrowed under `code` for a phone, if the code is known and unexpired: clears it from
+    /// its token and records `activation`, in one transaction, durable before it returns. `None` for an
     /// unknown, used or expired code (nothing changes then).
     pub async fn take_for_phone(
         &self,
-        code: [u8; 8],
+        code: Payload,
         activation: Activation,
         now: UnixTime,
     ) -> Result<Option<(TokenState, Seed)>, StoreError> {
+        let Some(token) = self.codes.token(code) else {
+            return Ok(None);
+        };
         let key = self.key.clone();
-        let entry = hex::encode(code);
-        self.store
+        let owner = token.clone();
+        let taken = self
+            .store
             .write(move |tx| {
-                let Some(record) = tx.record::<EscrowRecord>(ESCROW, entry.as_bytes())? else {
+                let Some((mut state, sealed_seed)) = read_escrowed(tx, token.as_str())? else {
                     return Ok(None);
                 };
-                if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
+                if !holds_code(&state, code) || !escrow::redeemable(state.expires, now) {
                     return Ok(None);
                 }
-                let seed = unseal(&key, &record).map_err(|e| {
-                    StoreError::corrupt(format!("unsealing an escrowed seed: {e:#}"))
-                })?;
-                let Some(mut state) = read_state(tx, &record.token)? else {
+                let Some(sealed_seed) = sealed_seed else {
                     return Err(StoreError::corrupt(format!(
-                        "escrow entry for {} has no token state",
-                        record.token
+                        "token {token} has a code in escrow but no sealed seed"
                     )));
                 };
+                let seed = unseal(&key, &sealed_seed).map_err(|e| {
+                    StoreError::corrupt(format!("unsealing an escrowed seed: {e:#}"))
+                })?;
                 state.code = None;
                 state.activation = Some(activation.clone());
-                tx.remove(ESCROW, entry.as_bytes())?;
                 tx.put(
                     TOKENS,
                     state.token.as_str().as_bytes(),
-                    &TokenRecord::from(&state),
+                    &TokenRecord::of(&state, None),
                 )?;
                 let log = ActivationRecord {
                     v: Version,
@@ -372,40 +516,31 @@ impl Escrow {
                 )?;
                 Ok(Some((state, seed)))
             })
-            .await
-            .inspect(|taken| {
-                if taken.is_some() {
-                    lab::flow::transition("escrow", "stored", "downloaded");
-                }
-            })
+            .await?;
+        if taken.is_some() {
+            self.codes.gone(code, &owner);
+            lab::flow::transition("escrow", "stored", "downloaded");
+        }
+        Ok(taken)
     }
 
     /// Whether `code` is in escrow and still redeemable (nothing changes).
-    pub fn is_redeemable(&self, code: [u8; 8], now: UnixTime) -> Result<bool, StoreError> {
-        let entry = hex::encode(code);
-        self.store.read(|r| {
-            Ok(r.record::<EscrowRecord>(ESCROW, entry.as_bytes())?
-                .is_some_and(|record| escrow::redeemable(UnixTime::from_secs(record.expires), now)))
-        })
+    pub fn is_redeemable(&self, code: Payload, now: UnixTime) -> Result<bool, StoreError> {
+        Ok(self.escrowed_token(code, now)?.is_some())
     }
 
     /// The token whose seed waits in escrow under `code`, if the code is there and still redeemable
     /// (nothing changes).
     pub fn escrowed_token(
         &self,
-        code: [u8; 8],
+        code: Payload,
         now: UnixTime,
     ) -> Result<Option<TokenState>, StoreError> {
-        let entry = hex::encode(code);
-        self.store.read(|r| {
-            let Some(record) = r.record::<EscrowRecord>(ESCROW, entry.as_bytes())? else {
-                return Ok(None);
-            };
-            if !escrow::redeemable(UnixTime::from_secs(record.expires), now) {
-                return Ok(None);
-            }
-            read_state(r, &record.token)
-        })
+        let Some(token) = self.codes.token(code) else {
+            return Ok(None);
+        };
+        let state = self.store.read(|r| read_state(r, token.as_str()))?;
+        Ok(state.filter(|state| holds_code(state, code) && escrow::redeemable(state.expires, now)))
     }
 
     /// What ftm knows about `token`.
@@ -433,23 +568,22 @@ impl Escrow {
     pub fn escrow_entries(&self, now: UnixTime) -> Result<Vec<EscrowEntryView>, StoreError> {
         self.store.read(|r| {
             let mut entries = Vec::new();
-            for (_, bytes) in r.all(ESCROW)? {
-                let record: EscrowRecord = lab::store::decode(&bytes)?;
-                let Some(state) = read_state(r, &record.token)? else {
-                    continue;
-                };
-                let Some(code) = state.code else { continue };
-                entries.push(EscrowEntryView {
-                    activation_code: code.to_base32(),
-                    wire_code: code.wire_hex(),
-                    token: state.token,
-                    license: state.license,
-                    appliance: state.appliance,
-                    provisioned: state.provisioned,
-                    expires: state.expires,
-                    redeemable: escrow::redeemable(state.expires, now),
-                });
-            }
+            r.visit(TOKENS, |_, bytes| {
+                let state = decode_state(bytes)?;
+                if let Some(code) = state.code {
+                    entries.push(EscrowEntryView {
+                        activation_code: code.to_base32(),
+                        wire_code: code.wire_hex(),
+                        redeemable: escrow::redeemable(state.expires, now),
+                        token: state.token,
+                        license: state.license,
+                        appliance: state.appliance,
+                        provisioned: state.provisioned,
+                        expires: state.expires,
+                    });
+                }
+                Ok(())
+            })?;
             entries.sort_by(|a, b| (a.provisioned, &a.token).cmp(&(b.provisioned, &b.token)));
             Ok(entries)
         })
@@ -490,12 +624,16 @@ impl Escrow {
         match table {
             ESCROW => {
                 TokenActivationCode::payload_from_input(key)?;
-                let record: EscrowRecord = lab::store::decode(value)?;
+                let record: LegacyEscrowRecord = lab::store::decode(value)?;
                 record.token.parse::<TokenSerial>()?;
-                unseal(&self.key, &record)?;
+                unseal(&self.key, &record.sealed_seed)?;
             }
             TOKENS => {
-                let state = decode_state(value)?;
+                let record: TokenRecord = lab::store::decode(value)?;
+                if let Some(sealed_seed) = &record.sealed_seed {
+                    unseal(&self.key, sealed_seed)?;
+                }
+                let state = TokenState::try_from(record)?;
                 anyhow::ensure!(
                     state.token.as_str() == key,
                     "token {} is stored under {key}",
@@ -510,19 +648,24 @@ impl Escrow {
         Ok(())
     }
 
-    /// Checks that every escrow entry and activation of a state names a token in it.
+    /// Checks that every escrow entry of the earlier layout and every activation of a state names a token
+    /// in it, and that every code in escrow has its seed.
     pub fn check_state(&self, incoming: &lab::state::Incoming) -> anyhow::Result<()> {
-        /// The one field this check reads of an escrow or download log record (each was decoded whole by
-        /// `check_record` already): read without building the rest.
+        /// The fields this check reads of a record (each was decoded whole by `check_record` already):
+        /// read without building the rest.
         #[derive(Deserialize)]
         struct Names<'a> {
             #[serde(borrow)]
             token: Cow<'a, str>,
+            #[serde(borrow, default)]
+            code: Option<Cow<'a, str>>,
+            #[serde(borrow, default)]
+            sealed_seed: Option<Cow<'a, str>>,
         }
         let tokens = incoming.keys(TOKENS);
         for table in [ESCROW, ACTIVATIONS] {
             for (_, value) in incoming.records(table) {
-                let Names { token } = serde_json::from_slice(value)?;
+                let Names { token, .. } = serde_json::from_slice(value)?;
                 anyhow::ensure!(
                     tokens.contains(token.as_bytes()),
                     "{} names token {token}, which is not in `tokens`",
@@ -530,16 +673,233 @@ impl Escrow {
                 );
             }
         }
+        let legacy = incoming.keys(ESCROW);
+        for (_, value) in incoming.records(TOKENS) {
+            let Names {
+                token,
+                code,
+                sealed_seed,
+            } = serde_json::from_slice(value)?;
+            if let (Some(code), None) = (code, sealed_seed) {
+                let code: TokenActivationCode = code.parse()?;
+                anyhow::ensure!(
+                    legacy.contains(code.wire_hex().as_bytes()),
+                    "token {token} has activation code {} in escrow but no `sealed_seed`",
+                    code.to_base32()
+                );
+            }
+        }
         Ok(())
     }
 }
 
-/// Unseals an escrow record's seed with `key`.
-fn unseal(key: &SealKey, record: &EscrowRecord) -> anyhow::Result<Seed> {
+/// Whether `state` still carries the code whose payload is `code`.
+fn holds_code(state: &TokenState, code: Payload) -> bool {
+    state.code.is_some_and(|held| held.payload() == code)
+}
+
+/// Unseals a seed sealed in escrow (Base64 of iv ‖ ciphertext ‖ mac) with `key`.
+fn unseal(key: &SealKey, sealed_seed: &str) -> anyhow::Result<Seed> {
     let sealed = BASE64
-        .decode(&record.sealed_seed)
+        .decode(sealed_seed)
         .context("sealed_seed is not Base64")?;
     let sealed = Sealed::from_bytes(&sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
     let plain = open(key, &sealed).map_err(|e| anyhow!("sealed_seed: {e}"))?;
     Seed::from_bytes(&plain).map_err(|e| anyhow!("sealed_seed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(n: u8) -> TokenSerial {
+        TokenSerial::from_bytes([0, 0, 0, 0, n])
+    }
+
+    fn spec(token: &TokenSerial, seed: &Seed) -> (ProvisionSpec, LicenseId) {
+        let spec = ProvisionSpec {
+            token: token.clone(),
+            seed: seed.clone(),
+            params: OtpParams {
+                kind: OtpKind::Totp,
+                period: 60,
+                digits: 6,
+            },
+            valid_minutes: 60,
+        };
+        (spec, "EFTM010130823929".parse().expect("a license id"))
+    }
+
+    fn activation() -> Activation {
+        Activation {
+            mobile_id_hash: "00".repeat(32),
+            reg_id: "reg".to_owned(),
+            os_ver: "ios".to_owned(),
+            at: UnixTime::from_secs(1_700_000_100),
+        }
+    }
+
+    fn seed(n: u8) -> Seed {
+        Seed::from_bytes(&[n; 20]).expect("a seed")
+    }
+
+    async fn provision(escrow: &Escrow, tokens: &[(TokenSerial, Seed)]) -> Vec<Payload> {
+        let items = tokens.iter().map(|(t, s)| spec(t, s)).collect();
+        let appliance: ApplianceSerial = "FGVM01TM00000001".parse().expect("a serial");
+        escrow
+            .provision(appliance, items, UnixTime::from_secs(1_700_000_000))
+            .await
+            .expect("provisioned")
+            .iter()
+            .map(|state| state.code.expect("a code").payload())
+            .collect()
+    }
+
+    const NOW: UnixTime = UnixTime::from_secs(1_700_000_050);
+
+    #[tokio::test]
+    async fn a_code_is_taken_once_and_provisioning_again_voids_it() {
+        let escrow = Escrow::open(None).await.expect("opened");
+        let first = provision(&escrow, &[(token(1), seed(1))]).await[0];
+        let second = provision(&escrow, &[(token(1), seed(2))]).await[0];
+        assert_ne!(first, second);
+        assert!(!escrow.is_redeemable(first, NOW).expect("read"));
+        assert!(escrow.is_redeemable(second, NOW).expect("read"));
+        assert!(
+            escrow
+                .take_for_phone(first, activation(), NOW)
+                .await
+                .expect("taken")
+                .is_none()
+        );
+        let (state, taken) = escrow
+            .take_for_phone(second, activation(), NOW)
+            .await
+            .expect("taken")
+            .expect("the seed");
+        assert_eq!(state.token, token(1));
+        assert!(taken == seed(2), "the second provision's seed");
+        assert!(
+            escrow
+                .take_for_phone(second, activation(), NOW)
+                .await
+                .expect("taken")
+                .is_none()
+        );
+        assert_eq!(escrow.codes.len(), 0, "no code stays indexed");
+        let stored = escrow.token_state(&token(1)).expect("read").expect("kept");
+        assert_eq!(stored.code, None);
+        assert!(stored.activation.is_some());
+    }
+
+    /// A token listed twice in one request keeps its last code; the first one is void at once.
+    #[tokio::test]
+    async fn a_token_listed_twice_keeps_its_last_code() {
+        let escrow = Escrow::open(None).await.expect("opened");
+        let items = [(token(1), seed(1)), (token(1), seed(2))];
+        let codes: Vec<Payload> = {
+            let items = items.iter().map(|(t, s)| spec(t, s)).collect();
+            let appliance: ApplianceSerial = "FGVM01TM00000001".parse().expect("a serial");
+            let minted = escrow
+                .provision(appliance, items, UnixTime::from_secs(1_700_000_000))
+                .await
+                .expect("provisioned");
+            assert_eq!(minted.len(), 1);
+            minted
+                .iter()
+                .filter_map(|s| s.code)
+                .map(|c| c.payload())
+                .collect()
+        };
+        assert_eq!(escrow.codes.len(), 1, "the voided code left the index");
+        assert!(escrow.is_redeemable(codes[0], NOW).expect("read"));
+        let (_, taken) = escrow
+            .take_for_phone(codes[0], activation(), NOW)
+            .await
+            .expect("taken")
+            .expect("the seed");
+        assert!(taken == seed(2));
+    }
+
+    /// A data dir written before seeds moved into their tokens' records (codes and seeds in `escrow`)
+    /// opens with every code redeemable, and its `escrow` table emptied into `tokens`.
+    #[tokio::test]
+    async fn a_data_dir_of_the_earlier_layout_keeps_its_codes() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let service_dir = dir.path().join("ftm");
+        let escrow = Escrow::open(Some(service_dir.clone()))
+            .await
+            .expect("opened");
+        let codes = provision(&escrow, &[(token(1), seed(1)), (token(2), seed(2))]).await;
+        // Rewrite the records as the earlier layout stored them.
+        escrow
+            .store
+            .write(|tx| {
+                for (_, bytes) in tx.all(TOKENS)? {
+                    let record: TokenRecord = lab::store::decode(&bytes)?;
+                    let code: TokenActivationCode = record
+                        .code
+                        .as_deref()
+                        .expect("a code")
+                        .parse()
+                        .expect("a code");
+                    let entry = LegacyEscrowRecord {
+                        v: Version,
+                        token: record.token.to_string(),
+                        sealed_seed: record.sealed_seed.as_deref().expect("sealed").to_owned(),
+                        expires: record.expires,
+                    };
+                    tx.put(ESCROW, code.wire_hex().as_bytes(), &entry)?;
+                    let earlier = TokenRecord {
+                        sealed_seed: None,
+                        ..record
+                    };
+                    let key = earlier.token.to_string();
+                    tx.put(TOKENS, key.as_bytes(), &earlier)?;
+                }
+                Ok::<(), StoreError>(())
+            })
+            .await
+            .expect("rewritten");
+        drop(escrow);
+
+        let escrow = Escrow::open(Some(service_dir)).await.expect("reopened");
+        let left = escrow.store.read(|r| r.count(ESCROW)).expect("counted");
+        assert_eq!(left, 0, "the earlier layout's table is emptied");
+        assert_eq!(escrow.codes.len(), 2);
+        for (code, n) in codes.iter().zip([1, 2]) {
+            let (state, taken) = escrow
+                .take_for_phone(*code, activation(), NOW)
+                .await
+                .expect("taken")
+                .expect("the seed");
+            assert_eq!(state.token, token(n));
+            assert!(taken == seed(n), "token {n}'s own seed");
+        }
+    }
+
+    /// A reset or an import rebuilds the index from what the store then holds.
+    #[tokio::test]
+    async fn reindexing_follows_the_store() {
+        let escrow = Escrow::open(None).await.expect("opened");
+        let code = provision(&escrow, &[(token(1), seed(1))]).await[0];
+        escrow.store.clear().await.expect("cleared");
+        assert_eq!(escrow.reindex().await.expect("reindexed"), 0);
+        assert!(!escrow.is_redeemable(code, NOW).expect("read"));
+        let again = provision(&escrow, &[(token(1), seed(3))]).await[0];
+        assert_eq!(escrow.reindex().await.expect("reindexed"), 1);
+        assert!(escrow.is_redeemable(again, NOW).expect("read"));
+    }
+
+    #[test]
+    fn a_sealed_seed_needs_a_code() {
+        let record = br#"{"v":1,"token":"FTKMOB0000000001","license":"EFTM010130823929","appliance":"FGVM01TM00000001","kind":"totp","period":60,"digits":6,"code":null,"sealed_seed":"AAAA","provisioned":1,"expires":2,"activation":null}"#;
+        let error = decode_state(record).err().expect("refused");
+        assert!(
+            error
+                .to_string()
+                .contains("a sealed seed without an activation code"),
+            "{error}"
+        );
+    }
 }
