@@ -19,7 +19,6 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use foldhash::fast::RandomState;
 use protocol::id::TokenSerial;
 
 /// A code's 8 payload bytes (what a phone sends, as 16 hex digits).
@@ -37,9 +36,7 @@ pub(crate) struct CodeIndex {
 
 #[derive(Default)]
 struct Inner {
-    /// foldhash, seeded per index: the keys are random codes minted here, and a phone's lookup only
-    /// probes.
-    tokens: HashMap<Payload, Token, RandomState>,
+    tokens: HashMap<Payload, Token>,
     /// The codes minted since a rebuild began, while it runs.
     minted_during_rebuild: Option<Vec<(Payload, Token)>>,
 }
@@ -111,7 +108,7 @@ impl CodeIndex {
 /// An index being built from the store's records.
 #[derive(Default)]
 pub(crate) struct Rebuilt {
-    tokens: HashMap<Payload, Token, RandomState>,
+    tokens: HashMap<Payload, Token>,
 }
 
 impl Rebuilt {
