@@ -90,6 +90,8 @@ impl CodeIndex {
         let mut inner = self.inner();
         let mut tokens = read.tokens;
         tokens.extend(inner.minted_during_rebuild.take().unwrap_or_default());
+        // Room was made for every token; most may have no code in escrow.
+        tokens.shrink_to_fit();
         inner.tokens = tokens;
     }
 
@@ -112,6 +114,13 @@ pub(crate) struct Rebuilt {
 }
 
 impl Rebuilt {
+    /// An index with room for `codes` codes (at most a million are reserved up front).
+    pub(crate) fn with_capacity(codes: usize) -> Rebuilt {
+        Rebuilt {
+            tokens: HashMap::with_capacity(codes.min(1 << 20)),
+        }
+    }
+
     pub(crate) fn add(&mut self, code: Payload, token: &TokenSerial) {
         self.tokens.insert(code, token.to_bytes());
     }

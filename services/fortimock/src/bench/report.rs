@@ -33,6 +33,14 @@ pub(crate) struct Measurement {
     pub(crate) last_error: Option<String>,
 }
 
+impl Measurement {
+    /// The measurement, if it answered any request in its window: one that answered none has no rate or
+    /// latency to judge (its zeros would pass any "at most").
+    pub(crate) fn answered(&self) -> Option<&Measurement> {
+        (self.requests > 0).then_some(self)
+    }
+}
+
 /// What a target asks of its figure.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]

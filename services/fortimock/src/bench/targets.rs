@@ -38,10 +38,16 @@ fn mib(kib: u64) -> f64 {
 }
 
 /// Every target, in the order.
-pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
+pub(crate) fn judge<'a>(f: &Figures<'a>) -> Vec<TargetResult> {
     let reference_poll = f.reference.map(|r| &r.poll);
     let poll_one = f.polling.map(|p| &p.poll_one);
     let poll_fifty = f.polling.map(|p| &p.poll_fifty);
+    let single = f.writes.map(|w| &w.single);
+    let concurrent = f.writes.map(|w| &w.concurrent);
+    // The figures judged: only from measurements that answered requests.
+    let answered = |m: Option<&'a Measurement>| m.and_then(Measurement::answered);
+    let (judged_poll_one, judged_poll_fifty) = (answered(poll_one), answered(poll_fifty));
+    let (judged_single, judged_concurrent) = (answered(single), answered(concurrent));
     let clients = f
         .writes
         .map(|w| w.concurrent.connections)
@@ -51,8 +57,8 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
         TargetResult::new(
             format!("poll 1 token: req/s at {clients} conns"),
             "req/s",
-            poll_one.map(|m| m.rps),
-            reference_poll.map(|r| ("reference server".to_owned(), r.rps)),
+            judged_poll_one.map(|m| m.rps),
+            answered(reference_poll).map(|r| ("reference server".to_owned(), r.rps)),
             Goal::MinRatio(0.7),
         )
         .with_note(errors(&[poll_one, reference_poll]).or_else(|| {
@@ -66,15 +72,15 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
         TargetResult::new(
             "poll 1 token: p99",
             "ms",
-            poll_one.map(|m| m.p99_ms),
+            judged_poll_one.map(|m| m.p99_ms),
             reference_poll.map(|r| ("reference server".to_owned(), r.p99_ms)),
             Goal::Max(POLL_P99_MS),
         ),
         TargetResult::new(
             "poll 50 tokens: req/s",
             "req/s",
-            poll_fifty.map(|m| m.rps),
-            poll_one.map(|p| ("poll 1 token".to_owned(), p.rps)),
+            judged_poll_fifty.map(|m| m.rps),
+            judged_poll_one.map(|p| ("poll 1 token".to_owned(), p.rps)),
             Goal::MinRatio(0.5),
         )
         .with_note(
@@ -83,34 +89,32 @@ pub(crate) fn judge(f: &Figures<'_>) -> Vec<TargetResult> {
         TargetResult::new(
             "poll 50 tokens: p99",
             "ms",
-            poll_fifty.map(|m| m.p99_ms),
-            poll_one.map(|p| ("poll 1 token".to_owned(), p.p99_ms)),
+            judged_poll_fifty.map(|m| m.p99_ms),
+            judged_poll_one.map(|p| ("poll 1 token".to_owned(), p.p99_ms)),
             Goal::MaxRatio(2.0),
         )
         .with_note(built_fifty_note(f.reference, |m| m.p99_ms.max(0.001))),
         TargetResult::new(
             "durable provision, 1 client: p50",
             "ms",
-            f.writes.map(|w| w.single.p50_ms),
+            judged_single.map(|m| m.p50_ms),
             f.fsync
                 .map(|d| ("raw write+fdatasync".to_owned(), d.p50_ms)),
             Goal::MaxRatio(1.5),
         )
-        .with_note(
-            errors(&[f.writes.map(|w| &w.single)]).or_else(|| one_client_floor(f.writes, f.fsync)),
-        ),
+        .with_note(errors(&[single]).or_else(|| one_client_floor(f.writes, f.fsync))),
         TargetResult::new(
             format!("durable provision, {clients} writers: rate"),
             "changes/s",
-            f.writes.map(|w| w.concurrent.rps),
-            f.writes.map(|w| ("1 client".to_owned(), w.single.rps)),
+            judged_concurrent.map(|m| m.rps),
+            judged_single.map(|m| ("1 client".to_owned(), m.rps)),
             Goal::MinRatio(5.0),
         )
-        .with_note(errors(&[f.writes.map(|w| &w.concurrent)])),
+        .with_note(errors(&[concurrent])),
         TargetResult::new(
             format!("durable provision, {clients} writers: p99"),
             "ms",
-            f.writes.map(|w| w.concurrent.p99_ms),
+            judged_concurrent.map(|m| m.p99_ms),
             f.fsync
                 .map(|d| ("raw write+fdatasync p99".to_owned(), d.p99_ms)),
             Goal::Max(WRITE_P99_MS),
@@ -208,15 +212,18 @@ fn commit_share_note(
     ))
 }
 
-fn scale_targets(f: &Figures<'_>) -> Vec<TargetResult> {
+fn scale_targets<'a>(f: &Figures<'a>) -> Vec<TargetResult> {
     let s = f.scale;
-    let small_poll = f.polling.map(|p| &p.poll_one);
-    let small_write = f.writes.map(|w| &w.concurrent);
+    let answered = |m: Option<&'a Measurement>| m.and_then(Measurement::answered);
+    let small_poll = answered(f.polling.map(|p| &p.poll_one));
+    let small_write = answered(f.writes.map(|w| &w.concurrent));
+    let scale_poll = answered(s.map(|s| &s.poll_one));
+    let scale_provision = answered(s.map(|s| &s.provision));
     let mut targets = vec![
         TargetResult::new(
             "scale: poll 1 token p50",
             "ms",
-            s.map(|s| s.poll_one.p50_ms),
+            scale_poll.map(|m| m.p50_ms),
             small_poll.map(|m| ("small lab".to_owned(), m.p50_ms)),
             Goal::MaxRatio(SCALE_LATENCY_RATIO),
         )
@@ -224,14 +231,14 @@ fn scale_targets(f: &Figures<'_>) -> Vec<TargetResult> {
         TargetResult::new(
             "scale: poll 1 token p99",
             "ms",
-            s.map(|s| s.poll_one.p99_ms),
+            scale_poll.map(|m| m.p99_ms),
             small_poll.map(|m| ("small lab".to_owned(), m.p99_ms)),
             Goal::Max(POLL_P99_MS),
         ),
         TargetResult::new(
             "scale: durable provision p50",
             "ms",
-            s.map(|s| s.provision.p50_ms),
+            scale_provision.map(|m| m.p50_ms),
             small_write.map(|m| ("small lab".to_owned(), m.p50_ms)),
             Goal::MaxRatio(SCALE_LATENCY_RATIO),
         )
@@ -242,7 +249,7 @@ fn scale_targets(f: &Figures<'_>) -> Vec<TargetResult> {
         TargetResult::new(
             "scale: durable provision p99",
             "ms",
-            s.map(|s| s.provision.p99_ms),
+            scale_provision.map(|m| m.p99_ms),
             small_write.map(|m| ("small lab".to_owned(), m.p99_ms)),
             Goal::Max(WRITE_P99_MS),
         ),
@@ -445,4 +452,70 @@ pub(crate) fn details(d: &Details<'_>) -> String {
     }
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::Verdict;
+    use super::*;
+
+    fn measurement(requests: usize, p99_ms: f64) -> Measurement {
+        Measurement {
+            name: "m".to_owned(),
+            connections: 64,
+            requests,
+            seconds: 3.0,
+            rps: requests as f64 / 3.0,
+            p50_ms: p99_ms / 2.0,
+            p99_ms,
+            server_cpu_us_per_request: None,
+            server_busy: None,
+            server_written_kib_per_request: None,
+            generator_busy: 0.5,
+            errors: 0,
+            last_error: None,
+        }
+    }
+
+    /// A measurement that answered nothing (its generator stalled, its server hung) has zeros for its
+    /// latencies: they must not pass an "at most".
+    #[test]
+    fn a_measurement_that_answered_nothing_meets_no_target() {
+        let polling = PollingFigures {
+            health: measurement(300_000, 1.0),
+            poll_one: measurement(0, 0.0),
+            poll_fifty: measurement(60_000, 6.0),
+            idle_rss_kib: 16_000,
+            after_poll_rss_kib: 40_000,
+        };
+        let figures = Figures {
+            start: None,
+            fsync: None,
+            reference: None,
+            polling: Some(&polling),
+            writes: None,
+            memory: None,
+            scale: None,
+            lab_size: None,
+        };
+        let targets = judge(&figures);
+        let p99 = targets
+            .iter()
+            .find(|t| t.target == "poll 1 token: p99")
+            .expect("the target");
+        assert_eq!((p99.figure, p99.verdict), (None, Verdict::NotMeasured));
+        let answered = PollingFigures {
+            poll_one: measurement(150_000, 2.0),
+            ..polling.clone()
+        };
+        let targets = judge(&Figures {
+            polling: Some(&answered),
+            ..figures
+        });
+        let p99 = targets
+            .iter()
+            .find(|t| t.target == "poll 1 token: p99")
+            .expect("the target");
+        assert_eq!((p99.figure, p99.verdict), (Some(2.0), Verdict::Met));
+    }
 }
