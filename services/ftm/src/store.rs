@@ -6,7 +6,7 @@
 //! before the seed moved into its token's record (activation code as 16 hex digits → `LegacyEscrowRecord`).
 //! That table is only read to bring its records into `tokens`, when the escrow opens and after a state
 //! import (an earlier version's data dir or export), so it is empty otherwise. Provisioning a token thus
-//! changes one record; a phone's code finds its token through the in-memory [`CodeIndex`].
+//! changes one record; a phone's code finds its token through the in-memory code index (`codes`).
 //!
 //! Seeds never rest in the clear: each is sealed (AES-256-CBC + HMAC-SHA256) with a key kept in
 //! `<data-dir>/ftm/escrow.key` (in memory when ephemeral). Taking a seed out of escrow for a phone is one
@@ -896,7 +896,7 @@ mod tests {
     #[test]
     fn a_sealed_seed_needs_a_code() {
         let record = br#"{"v":1,"token":"FTKMOB0000000001","license":"EFTM010130823929","appliance":"FGVM01TM00000001","kind":"totp","period":60,"digits":6,"code":null,"sealed_seed":"AAAA","provisioned":1,"expires":2,"activation":null}"#;
-        let error = decode_state(record).err().expect("refused");
+        let error = decode_state(record).expect_err("refused");
         assert!(
             error
                 .to_string()
