@@ -279,13 +279,11 @@ impl TokenSerial {
 
     /// The 5 bytes its 10 hex digits encode: the inverse of [`TokenSerial::from_bytes`].
     pub fn to_bytes(&self) -> [u8; 5] {
-        // The digits were checked as uppercase hex when the serial was made.
+        let mut bytes = [0u8; 5];
+        // The 10 digits after `FTKMOB` were checked as hex when the serial was made: this cannot fail.
         let digits = self.as_bytes().get(6..).unwrap_or_default();
-        let nibble = |at: usize| match digits.get(at).copied().unwrap_or(b'0') {
-            digit @ b'0'..=b'9' => digit - b'0',
-            letter => letter.wrapping_sub(b'A').wrapping_add(10) & 0x0f,
-        };
-        std::array::from_fn(|i| (nibble(2 * i) << 4) | nibble(2 * i + 1))
+        hex::decode_to_slice(digits, &mut bytes).ok();
+        bytes
     }
 
     pub fn as_str(&self) -> &str {

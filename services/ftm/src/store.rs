@@ -359,8 +359,8 @@ impl Escrow {
 
     /// Builds the code index again from the store, whose records were just replaced (opened, reset,
     /// imported), after moving any records of the earlier layout into their tokens (one durable change).
-    /// How many codes are in escrow.
-    pub async fn reindex(&self) -> Result<usize, StoreError> {
+    /// How many codes the index then holds.
+    pub(crate) async fn reindex(&self) -> Result<usize, StoreError> {
         let _one_at_a_time = self.reindexing.lock().await;
         let codes = self.codes.clone();
         let begun = self
