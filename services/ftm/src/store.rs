@@ -759,6 +759,14 @@ mod tests {
 
     const NOW: UnixTime = UnixTime::from_secs(1_700_000_050);
 
+    /// A phone's take of `code`, at `NOW`.
+    async fn take(escrow: &Escrow, code: Payload) -> Option<(TokenState, Seed)> {
+        escrow
+            .take_for_phone(code, activation(), NOW)
+            .await
+            .expect("the store answered")
+    }
+
     #[tokio::test]
     async fn a_code_is_taken_once_and_provisioning_again_voids_it() {
         let escrow = Escrow::open(None).await.expect("opened");
@@ -767,27 +775,11 @@ mod tests {
         assert_ne!(first, second);
         assert!(!escrow.is_redeemable(first, NOW).expect("read"));
         assert!(escrow.is_redeemable(second, NOW).expect("read"));
-        assert!(
-            escrow
-                .take_for_phone(first, activation(), NOW)
-                .await
-                .expect("taken")
-                .is_none()
-        );
-        let (state, taken) = escrow
-            .take_for_phone(second, activation(), NOW)
-            .await
-            .expect("taken")
-            .expect("the seed");
+        assert!(take(&escrow, first).await.is_none());
+        let (state, taken) = take(&escrow, second).await.expect("the seed");
         assert_eq!(state.token, token(1));
         assert!(taken == seed(2), "the second provision's seed");
-        assert!(
-            escrow
-                .take_for_phone(second, activation(), NOW)
-                .await
-                .expect("taken")
-                .is_none()
-        );
+        assert!(take(&escrow, second).await.is_none());
         assert_eq!(escrow.codes.len(), 0, "no code stays indexed");
         let stored = escrow.token_state(&token(1)).expect("read").expect("kept");
         assert_eq!(stored.code, None);
@@ -815,11 +807,7 @@ mod tests {
         };
         assert_eq!(escrow.codes.len(), 1, "the voided code left the index");
         assert!(escrow.is_redeemable(codes[0], NOW).expect("read"));
-        let (_, taken) = escrow
-            .take_for_phone(codes[0], activation(), NOW)
-            .await
-            .expect("taken")
-            .expect("the seed");
+        let (_, taken) = take(&escrow, codes[0]).await.expect("the seed");
         assert!(taken == seed(2));
     }
 
@@ -870,11 +858,7 @@ mod tests {
         assert_eq!(left, 0, "the earlier layout's table is emptied");
         assert_eq!(escrow.codes.len(), 2);
         for (code, n) in codes.iter().zip([1, 2]) {
-            let (state, taken) = escrow
-                .take_for_phone(*code, activation(), NOW)
-                .await
-                .expect("taken")
-                .expect("the seed");
+            let (state, taken) = take(&escrow, *code).await.expect("the seed");
             assert_eq!(state.token, token(n));
             assert!(taken == seed(n), "token {n}'s own seed");
         }
