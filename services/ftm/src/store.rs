@@ -877,6 +877,64 @@ mod tests {
         assert!(escrow.is_redeemable(again, NOW).expect("read"));
     }
 
+    /// Rebuilds racing with provisions on other threads: afterwards every code the store carries is in
+    /// the index. The writers stop as soon as the last rebuild is done, so the codes they minted while it
+    /// read the store are kept only if the rebuild noted them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn codes_minted_while_the_index_is_rebuilt_are_kept() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let escrow = Escrow::open(None).await.expect("opened");
+        // Enough codes in the store that each rebuild reads for a while.
+        let many: Vec<(TokenSerial, Seed)> = (0..20_000u32)
+            .map(|n| {
+                let [_, _, hi, lo] = n.to_be_bytes();
+                (TokenSerial::from_bytes([0, 0, 2, hi, lo]), seed(1))
+            })
+            .collect();
+        provision(&escrow, &many).await;
+        let serial = |writer: u8, n: u8| TokenSerial::from_bytes([0, 0, 1, writer, n]);
+        let done = Arc::new(AtomicBool::new(false));
+        let mut tasks = Vec::new();
+        for writer in 0..4u8 {
+            let (escrow, done) = (escrow.clone(), done.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = 0u8;
+                while !done.load(Ordering::SeqCst) {
+                    provision(&escrow, &[(serial(writer, n % 20), seed(n))]).await;
+                    n = n.wrapping_add(1);
+                }
+            }));
+        }
+        let rebuilding = escrow.clone();
+        for _ in 0..5 {
+            rebuilding.reindex().await.expect("reindexed");
+        }
+        done.store(true, Ordering::SeqCst);
+        for task in tasks {
+            task.await.expect("no panic");
+        }
+        let mut checked = 0;
+        for writer in 0..4u8 {
+            for n in 0..20u8 {
+                let token = serial(writer, n);
+                let Some(code) = escrow
+                    .token_state(&token)
+                    .expect("read")
+                    .and_then(|state| state.code)
+                else {
+                    continue;
+                };
+                assert_eq!(escrow.codes.token(code.payload()), Some(token.clone()));
+                assert!(escrow.is_redeemable(code.payload(), NOW).expect("read"));
+                checked += 1;
+            }
+        }
+        assert!(
+            checked > 0,
+            "the writers provisioned while the index was rebuilt"
+        );
+    }
+
     #[test]
     fn a_sealed_seed_needs_a_code() {
         let record = br#"{"v":1,"token":"FTKMOB0000000001","license":"EFTM010130823929","appliance":"FGVM01TM00000001","kind":"totp","period":60,"digits":6,"code":null,"sealed_seed":"AAAA","provisioned":1,"expires":2,"activation":null}"#;
