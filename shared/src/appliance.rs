@@ -208,6 +208,12 @@ pub struct ApplianceView {
     /// Where its activation messages go.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub messaging: Option<MessagingSettings>,
+    /// Which of its settings follow the running suite's, looked up each time rather than stored (so they
+    /// move with the suite when its data dir is started on other ports or its state imported elsewhere),
+    /// of `ftm_url`, `fortiguard_url`, `ftm_push.relay_url` and `messaging`; the others are the unit's own,
+    /// as set or changed for it.
+    #[serde(default)]
+    pub follows_suite: Vec<String>,
 }
 
 /// `GET /appliances`.

@@ -104,6 +104,13 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
         .new_appliance(json!({"serial": "FGVM01TM00000011"}))
         .await;
     assert_eq!(follower.ftm_url, suite.url("ftm"));
+    let every_address = [
+        "ftm_url",
+        "fortiguard_url",
+        "ftm_push.relay_url",
+        "messaging",
+    ];
+    assert_eq!(follower.follows_suite, every_address);
     let pinned_urls = json!({
         "serial": "FGVM01TM00000012",
         "ftm_url": "https://127.0.0.1:1",
@@ -147,6 +154,7 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
         }
     };
     let follower = view("FGVM01TM00000011").await;
+    assert_eq!(follower.follows_suite, every_address);
     assert_eq!(follower.ftm_url, suite.url("ftm"));
     assert_eq!(follower.ftm_push.relay_url, suite.url("push"));
     assert_eq!(
@@ -174,6 +182,16 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
     assert!(!imported.tokens.is_empty());
 
     let pinned = view("FGVM01TM00000012").await;
+    assert_eq!(
+        pinned.follows_suite,
+        ["messaging"],
+        "its addresses are its own"
+    );
+    assert_eq!(
+        view("FGVM01TM00000013").await.follows_suite,
+        ["ftm_url", "fortiguard_url", "ftm_push.relay_url"],
+        "its messaging settings were changed for it"
+    );
     assert_eq!(pinned.ftm_url, "https://127.0.0.1:1");
     assert_eq!(
         pinned.fortiguard_url.as_deref(),

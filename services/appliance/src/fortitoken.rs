@@ -37,6 +37,11 @@ impl ServiceUrl {
         }
     }
 
+    /// Whether it is the running suite's, looked up each time.
+    pub fn follows_suite(&self) -> bool {
+        matches!(self, ServiceUrl::Suite)
+    }
+
     /// As records keep it: absent for the suite's.
     pub fn stored(&self) -> Option<String> {
         match self {

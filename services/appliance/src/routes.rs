@@ -197,6 +197,16 @@ impl Appliances {
                     .to_owned(),
             ),
             messaging: Some(self.messaging_of(&profile).clone()),
+            follows_suite: [
+                ("ftm_url", appliance.ftm_url.follows_suite()),
+                ("fortiguard_url", profile.fortiguard_url.follows_suite()),
+                ("ftm_push.relay_url", push.relay_url.follows_suite()),
+                ("messaging", profile.messaging.is_none()),
+            ]
+            .into_iter()
+            .filter(|&(_, follows)| follows)
+            .map(|(setting, _)| setting.to_owned())
+            .collect(),
         })
     }
 }
