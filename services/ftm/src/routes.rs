@@ -7,15 +7,13 @@ use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use lab::admin::ControlPlane;
 use lab::api::Api;
 use lab::clock::Clock;
 use lab::http::ApiError;
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
-use lab::service::{Reset, Service};
+use lab::service::Service;
 use lab::softtoken::{Fault, read_softtoken_body, reply};
-use lab::state::Prepared;
 use lab::store::{Store, Table};
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationList, EscrowList};
@@ -34,7 +32,6 @@ use protocol::provision::{
 };
 use protocol::scenario::{ScenarioAction, Trigger};
 use protocol::seed::encrypt_for_phone;
-use protocol::state::StateImported;
 use protocol::token_transfer::MobileTransferRequest;
 
 use crate::error::FtmError;
@@ -95,26 +92,11 @@ impl Service for Ftm {
         self.escrow.check_state(incoming)
     }
 
-    /// The store emptied, then the code index with it.
-    async fn reset(&self) -> Result<Reset, ApiError> {
-        let removed = self.escrow.store().clear().await?;
+    /// After a reset or an import: any records of an earlier layout moved into their tokens, and the code
+    /// index built from what the store now holds.
+    async fn records_replaced(&self) -> Result<(), ApiError> {
         self.escrow.reindex().await?;
-        Ok(Reset {
-            removed,
-            fixtures: 0,
-        })
-    }
-
-    /// The records replaced, then any of an earlier layout moved into their tokens and the code index
-    /// built from them, before the answer.
-    async fn import(
-        &self,
-        control: &ControlPlane,
-        prepared: Prepared,
-    ) -> Result<StateImported, ApiError> {
-        let imported = prepared.apply(control, self.escrow.store()).await?;
-        self.escrow.reindex().await?;
-        Ok(imported)
+        Ok(())
     }
 }
 

@@ -68,10 +68,18 @@ pub trait Service: Sized + Send + Sync + 'static {
         Ok(())
     }
 
+    /// What the service keeps beside its store brought in line after the store's records were replaced by
+    /// the default [`Service::reset`] or [`Service::import`] (an index rebuilt, waiters woken), before
+    /// either answers.
+    async fn records_replaced(&self) -> Result<(), ApiError> {
+        Ok(())
+    }
+
     /// Empties the service's store and brings back its fixtures, as one change where it can: what
     /// `POST /__admin/reset` does besides clearing scenarios and the journal.
     async fn reset(&self) -> Result<Reset, ApiError> {
         let removed = self.store().clear().await?;
+        self.records_replaced().await?;
         Ok(Reset {
             removed,
             fixtures: 0,
@@ -79,12 +87,15 @@ pub trait Service: Sized + Send + Sync + 'static {
     }
 
     /// Replaces the service's records with a checked state (`PUT /__admin/state`). Services with side
-    /// effects (listeners, registrations) wrap [`Prepared::apply`].
+    /// effects (listeners, registrations) wrap [`Prepared::apply`]; those that only keep something beside
+    /// the store in line implement [`Service::records_replaced`].
     async fn import(
         &self,
         control: &ControlPlane,
         prepared: Prepared,
     ) -> Result<StateImported, ApiError> {
-        prepared.apply(control, self.store()).await
+        let imported = prepared.apply(control, self.store()).await?;
+        self.records_replaced().await?;
+        Ok(imported)
     }
 }

@@ -13,8 +13,7 @@ use lab::clock::Clock;
 use lab::http::{ApiError, BodyError, Query, read_body};
 use lab::scenario::{self, Fired};
 use lab::server::with_outcome;
-use lab::service::{Reset, Service};
-use lab::state::Prepared;
+use lab::service::Service;
 use lab::store::{Store, Table};
 use protocol::modeled;
 use protocol::paths;
@@ -23,7 +22,6 @@ use protocol::push::{
     PushRequest,
 };
 use protocol::scenario::{PUSH_MESSAGE, ScenarioAction, Trigger};
-use protocol::state::StateImported;
 use protocol::time::UnixTime;
 use serde::Deserialize;
 use tokio::sync::watch;
@@ -78,25 +76,11 @@ impl Service for Relay {
         crate::store::check_state(incoming)
     }
 
-    /// Devices, queues and the journal emptied; waiting long-polls find their device gone.
-    async fn reset(&self) -> Result<Reset, ApiError> {
-        let removed = self.relays.store().clear().await?;
+    /// After a reset (devices, queues and the journal emptied) or an import: long-polls read again, so
+    /// waiting ones find their device gone, or pushes for it.
+    async fn records_replaced(&self) -> Result<(), ApiError> {
         self.arrivals.send_modify(|_| {});
-        Ok(Reset {
-            removed,
-            fixtures: 0,
-        })
-    }
-
-    /// The records replaced; long-polls read again (their device may be gone, or have pushes now).
-    async fn import(
-        &self,
-        control: &lab::admin::ControlPlane,
-        prepared: Prepared,
-    ) -> Result<StateImported, ApiError> {
-        let imported = prepared.apply(control, self.relays.store()).await?;
-        self.arrivals.send_modify(|_| {});
-        Ok(imported)
+        Ok(())
     }
 }
 
