@@ -1,6 +1,7 @@
 """The pytest quick start's suite: only the plugin's fixtures and ``requests``. A token from license
-import to login, the same through the flow helpers and by push, an armed error 16, and the control plane
-(journal, clock, state, reset between tests); and that installing the package put ``fortimock`` on PATH."""
+import to login, the same through the flow helpers and by push, an armed error 16, a unit pointed back at
+the suite, and the control plane (journal, clock, state, reset between tests); and that installing the
+package put ``fortimock`` on PATH."""
 
 import shutil
 import subprocess
@@ -60,6 +61,17 @@ def test_armed_error_16_fails_the_import_as_fortios_reports_it(fortimock_lab):
     assert fortimock_lab.appliances.import_license(serial, FIVE_SEAT_CODE)["tokens"]
     entries = forticare.journal(message_type="SoftToken.ActivationLicenseRequest")
     assert len(entries) == 2
+
+
+def test_a_unit_pointed_elsewhere_is_put_back_on_the_suite(fortimock_lab):
+    unit = fortimock_lab.appliances.create(ftm_url="https://127.0.0.1:1")
+    assert "ftm_url" not in unit["follows_suite"]
+    with pytest.raises(OperationFailed) as refused:
+        fortimock_lab.appliances.import_license(unit["serial"], FIVE_SEAT_CODE)
+    assert refused.value.error_id == "appliance.cloud.unreachable"
+    back = fortimock_lab.appliances.change(unit["serial"], follow_suite=["ftm_url"])
+    assert "ftm_url" in back["follows_suite"] and back["ftm_url"] != unit["ftm_url"]
+    assert fortimock_lab.appliances.import_license(unit["serial"], FIVE_SEAT_CODE)["tokens"]
 
 
 def test_the_wire_with_requests_and_the_lab_ca(fortimock_lab):

@@ -213,7 +213,69 @@ pub struct ApplianceView {
     /// of `ftm_url`, `fortiguard_url`, `ftm_push.relay_url` and `messaging`; the others are the unit's own,
     /// as set or changed for it.
     #[serde(default)]
-    pub follows_suite: Vec<String>,
+    pub follows_suite: Vec<SuiteSetting>,
+}
+
+/// A setting of a unit that either follows the running suite's or is the unit's own
+/// (`ApplianceView::follows_suite`, `ApplianceChange::follow_suite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum SuiteSetting {
+    /// The FortiToken server (the suite's ftm).
+    #[serde(rename = "ftm_url")]
+    FtmUrl,
+    /// FortiGuard's token service (the suite's forticare).
+    #[serde(rename = "fortiguard_url")]
+    FortiguardUrl,
+    /// The push relay (the suite's push service).
+    #[serde(rename = "ftm_push.relay_url")]
+    RelayUrl,
+    /// Where activation messages go (the suite's SMTP listener and SMS sink).
+    #[serde(rename = "messaging")]
+    Messaging,
+}
+
+impl SuiteSetting {
+    /// Every one, in the order views list them.
+    pub const ALL: [SuiteSetting; 4] = [
+        SuiteSetting::FtmUrl,
+        SuiteSetting::FortiguardUrl,
+        SuiteSetting::RelayUrl,
+        SuiteSetting::Messaging,
+    ];
+
+    /// Its name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuiteSetting::FtmUrl => "ftm_url",
+            SuiteSetting::FortiguardUrl => "fortiguard_url",
+            SuiteSetting::RelayUrl => "ftm_push.relay_url",
+            SuiteSetting::Messaging => "messaging",
+        }
+    }
+}
+
+impl std::fmt::Display for SuiteSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `PATCH /appliances/{serial}`: where a unit reaches the cloud, changed after its creation. Each address
+/// given becomes the unit's own; each setting in `follow_suite` goes back to following the running suite's.
+/// Everything is checked before anything changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplianceChange {
+    /// The FortiToken server it talks to from now on (any http(s) base URL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ftm_url: Option<String>,
+    /// FortiGuard's token service it activates hardware tokens with from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fortiguard_url: Option<String>,
+    /// Settings that follow the running suite's again (what `follows_suite` lists); a setting cannot be
+    /// both given an address and put back on the suite's in one change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub follow_suite: Vec<SuiteSetting>,
 }
 
 /// `GET /appliances`.

@@ -6,9 +6,9 @@
 //! [`Refusal`](crate::client::Refusal).
 
 use protocol::appliance::{
-    ApplianceList, ApplianceView, DebugLog, FtmPushChange, FtmPushSettings, ImportOutcome,
-    ImportRequest, LoginOutcome, LoginRequest, NewAppliance, OperationFailure, PollOutcome,
-    ProvisionOutcome, ProvisionTokenRequest, UserView,
+    ApplianceChange, ApplianceList, ApplianceView, DebugLog, FtmPushChange, FtmPushSettings,
+    ImportOutcome, ImportRequest, LoginOutcome, LoginRequest, NewAppliance, OperationFailure,
+    PollOutcome, ProvisionOutcome, ProvisionTokenRequest, UserView,
 };
 use protocol::fac_admin::{
     ActivationPage, AgentCacheView, AgentLogin, AgentLoginOutcome, AgentSync, ApiKeyIssued,
@@ -160,6 +160,22 @@ impl Appliances<'_> {
             None => path,
         };
         post_either(self.client, appliance::NAME, &path, request).await
+    }
+
+    /// `PATCH /appliances/{serial}`: the unit's FortiToken server and FortiGuard address set again, or
+    /// settings put back on the running suite's.
+    pub async fn change(
+        &self,
+        serial: &str,
+        change: &ApplianceChange,
+    ) -> anyhow::Result<ApplianceView> {
+        self.client
+            .patch(
+                appliance::NAME,
+                &paths::fill(paths::APPLIANCE, &[serial]),
+                change,
+            )
+            .await
     }
 
     /// `config system ftm-push`.

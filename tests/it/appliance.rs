@@ -358,6 +358,128 @@ async fn bad_requests_to_the_appliance_api_are_refused_cleanly() {
     suite.stop().await;
 }
 
+/// `PATCH /appliances/{serial}` refuses every bad change with its reason and changes nothing: not the
+/// unit, not its profile, not even the part of the change that was good.
+#[tokio::test]
+async fn bad_changes_of_an_appliances_addresses_change_nothing() {
+    let suite = TestSuite::start().await;
+    let serial = suite
+        .new_appliance(json!({"fortiguard_url": "https://127.0.0.1:2"}))
+        .await
+        .serial
+        .to_string();
+    let before = suite.appliance(&serial).await;
+    let path = paths::fill(paths::APPLIANCE, &[&serial]);
+    let long = format!("https://{}", "a".repeat(2100));
+    for (body, status, error_id, says) in [
+        (
+            json!({"ftm_url": "ftp://example", "follow_suite": ["messaging"]}),
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            "ftm_url `ftp://example` is not an http(s) URL",
+        ),
+        (
+            json!({"fortiguard_url": long}),
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            "fortiguard_url `https://aaaa",
+        ),
+        (
+            json!({"ftm_url": "https://127.0.0.1:9", "follow_suite": ["ftm_url"]}),
+            StatusCode::BAD_REQUEST,
+            "appliance.bad-request",
+            "ftm_url is both given and put back on the suite's",
+        ),
+        (
+            json!({"follow_suite": ["messaging", "smtp_server"]}),
+            StatusCode::BAD_REQUEST,
+            "admin.body.invalid",
+            "unknown variant `smtp_server`",
+        ),
+        (
+            json!({"follow_suite": "messaging"}),
+            StatusCode::BAD_REQUEST,
+            "admin.body.invalid",
+            "expected a sequence",
+        ),
+        (
+            json!({"relay_url": "https://127.0.0.1:3"}),
+            StatusCode::BAD_REQUEST,
+            "admin.body.invalid",
+            "relay_url",
+        ),
+        (
+            json!(["ftm_url"]),
+            StatusCode::BAD_REQUEST,
+            "admin.body.invalid",
+            "",
+        ),
+    ] {
+        let response = suite
+            .client
+            .patch(format!("{}{path}", suite.url("appliance")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let got = response.status();
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(
+            (got, answer["error_id"].as_str()),
+            (status, Some(error_id)),
+            "{body}: {answer}"
+        );
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{body}: {message}");
+        assert!(message.len() < 600, "the answer does not echo a long value");
+        assert_eq!(suite.appliance(&serial).await, before, "{body}");
+    }
+    for (target, status) in [
+        ("FGVM01TM99999999", StatusCode::NOT_FOUND),
+        ("bad serial", StatusCode::BAD_REQUEST),
+    ] {
+        let response = suite
+            .client
+            .patch(format!(
+                "{}{}",
+                suite.url("appliance"),
+                paths::fill(paths::APPLIANCE, &[target])
+            ))
+            .json(&json!({"follow_suite": ["ftm_url"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{target}");
+    }
+    // A good change after the refusals does what it says, and only that.
+    let changed = suite
+        .api()
+        .appliances()
+        .change(
+            &serial,
+            &serde_json::from_value(json!({"follow_suite": ["fortiguard_url"]})).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        changed.fortiguard_url.as_deref(),
+        Some(suite.url("forticare").as_str())
+    );
+    assert_eq!(
+        protocol::appliance::ApplianceView {
+            fortiguard_url: before.fortiguard_url.clone(),
+            follows_suite: before.follows_suite.clone(),
+            ..changed.clone()
+        },
+        before
+    );
+    assert_eq!(
+        changed.follows_suite,
+        protocol::appliance::SuiteSetting::ALL
+    );
+    suite.stop().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_fortitoken_server_is_a_clear_502() {
     let suite = TestSuite::start().await;

@@ -4,7 +4,7 @@
 //! replaced.
 
 use e2e::{TestSuite, default_fixtures, test_options};
-use protocol::appliance::{ApplianceView, ImportOutcome};
+use protocol::appliance::{ApplianceChange, ApplianceView, ImportOutcome, SuiteSetting};
 use protocol::ledger::LicenseView;
 use protocol::paths;
 use serde_json::{Value, json};
@@ -104,12 +104,7 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
         .new_appliance(json!({"serial": "FGVM01TM00000011"}))
         .await;
     assert_eq!(follower.ftm_url, suite.url("ftm"));
-    let every_address = [
-        "ftm_url",
-        "fortiguard_url",
-        "ftm_push.relay_url",
-        "messaging",
-    ];
+    let every_address = SuiteSetting::ALL;
     assert_eq!(follower.follows_suite, every_address);
     let pinned_urls = json!({
         "serial": "FGVM01TM00000012",
@@ -184,12 +179,16 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
     let pinned = view("FGVM01TM00000012").await;
     assert_eq!(
         pinned.follows_suite,
-        ["messaging"],
+        [SuiteSetting::Messaging],
         "its addresses are its own"
     );
     assert_eq!(
         view("FGVM01TM00000013").await.follows_suite,
-        ["ftm_url", "fortiguard_url", "ftm_push.relay_url"],
+        [
+            SuiteSetting::FtmUrl,
+            SuiteSetting::FortiguardUrl,
+            SuiteSetting::RelayUrl
+        ],
         "its messaging settings were changed for it"
     );
     assert_eq!(pinned.ftm_url, "https://127.0.0.1:1");
@@ -202,6 +201,95 @@ async fn appliances_follow_the_suite_to_its_new_addresses() {
         messaging(&suite, "FGVM01TM00000013").await,
         messaging_before
     );
+
+    // Put back on the suite's, the pinned unit reaches this suite: its import, which the unreachable
+    // address it had refused, goes through.
+    let unreachable = suite
+        .appliance_op::<Value>(
+            "FGVM01TM00000012",
+            "import",
+            json!({"code": "1111-2222-3333-4444-5555"}),
+        )
+        .await;
+    assert!(unreachable.is_err(), "{unreachable:?}");
+    let appliances = suite.api().appliances();
+    let unpinned = appliances
+        .change(
+            "FGVM01TM00000012",
+            &ApplianceChange {
+                follow_suite: vec![
+                    SuiteSetting::FtmUrl,
+                    SuiteSetting::FortiguardUrl,
+                    SuiteSetting::RelayUrl,
+                ],
+                ..ApplianceChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(unpinned.follows_suite, every_address);
+    assert_eq!(
+        (
+            unpinned.ftm_url.as_str(),
+            unpinned.fortiguard_url.as_deref(),
+            unpinned.ftm_push.relay_url.as_str()
+        ),
+        (
+            suite.url("ftm").as_str(),
+            Some(suite.url("forticare").as_str()),
+            suite.url("push").as_str()
+        )
+    );
+    // (The trial: the license above is the follower's now.)
+    let imported = suite
+        .appliance_op::<ImportOutcome>(
+            "FGVM01TM00000012",
+            "import",
+            json!({"code": "0000-0000-0000-0000-0000"}),
+        )
+        .await
+        .unwrap();
+    assert!(!imported.tokens.is_empty());
+    // The unit whose messaging was changed gets the suite's again, and a follower's FortiToken server
+    // becomes its own: one setting moves, the others stay as they were.
+    let back = appliances
+        .change(
+            "FGVM01TM00000013",
+            &ApplianceChange {
+                follow_suite: vec![SuiteSetting::Messaging],
+                ..ApplianceChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.follows_suite, every_address);
+    assert_eq!(back.messaging, fresh.messaging);
+    let own = appliances
+        .change(
+            "FGVM01TM00000011",
+            &ApplianceChange {
+                ftm_url: Some("http://127.0.0.1:4/".to_owned()),
+                ..ApplianceChange::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(own.ftm_url, "http://127.0.0.1:4");
+    assert_eq!(&own.follows_suite, &every_address[1..]);
+    suite.stop().await;
+
+    // Every change was durable: the next start shows the same.
+    let suite = TestSuite::start_with(test_options(Some(dir.path())), default_fixtures()).await;
+    for (serial, follows) in [
+        ("FGVM01TM00000011", &every_address[1..]),
+        ("FGVM01TM00000012", &every_address[..]),
+        ("FGVM01TM00000013", &every_address[..]),
+    ] {
+        let view: ApplianceView = suite
+            .admin_get("appliance", &paths::fill(paths::APPLIANCE, &[serial]))
+            .await;
+        assert_eq!(view.follows_suite, follows, "{serial}");
+    }
     suite.stop().await;
 }
 

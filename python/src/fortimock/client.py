@@ -378,6 +378,12 @@ class Appliances:
             raise _error(response)
         return dict(outcome)
 
+    def change(self, serial: str, **change: Any) -> Json:
+        """``PATCH /appliances/{serial}``: ``ftm_url`` and ``fortiguard_url`` set again, or
+        ``follow_suite=["ftm_url", "fortiguard_url", "ftm_push.relay_url", "messaging"]`` (any of them) put
+        back on the running suite's; the unit's view, whose ``follows_suite`` lists what follows the suite."""
+        return self.lab.call_object("PATCH", "appliance", _path("/appliances/{serial}", serial), change)
+
     def ftm_push(self, serial: str, **change: Any) -> Json:
         """``config system ftm-push``: ``status``, ``server``, ``server_port``, ``timeout_secs``, …"""
         return self.lab.call_object("PATCH", "appliance", _path("/appliances/{serial}/ftm-push", serial), change)

@@ -432,12 +432,7 @@ fn apply_messaging(
         settings.sender = sender.clone();
     }
     if let Some(url) = &change.sms_gateway {
-        if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2048 {
-            return Err(format!(
-                "sms_gateway `{}` is not an http(s) URL",
-                url.chars().take(80).collect::<String>()
-            ));
-        }
+        crate::routes::http_url("sms_gateway", url)?;
         settings.sms_gateway = url.clone();
     }
     Ok(settings)
@@ -463,10 +458,8 @@ pub(crate) fn new_profile(
         }
         None => kinds::default_firmware(version),
     };
-    if let Some(url) = fortiguard_url
-        && !(url.starts_with("https://") || url.starts_with("http://"))
-    {
-        return Err(format!("fortiguard_url `{url}` is not an http(s) URL"));
+    if let Some(url) = fortiguard_url {
+        crate::routes::http_url("fortiguard_url", url)?;
     }
     // Settings given make the appliance's own; none leave it on the suite's.
     let messaging = messaging

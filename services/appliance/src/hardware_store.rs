@@ -172,6 +172,29 @@ impl UserRecord {
     }
 }
 
+/// The profile of `appliance`, read inside a transaction (`None`: it has none yet).
+pub(crate) fn read_profile(
+    r: &mut impl Reader,
+    appliance: &ApplianceSerial,
+) -> Result<Option<Profile>, StoreError> {
+    r.record::<ProfileRecord>(PROFILES, appliance.as_str().as_bytes())?
+        .map(ProfileRecord::profile)
+        .transpose()
+}
+
+/// Writes the profile of `appliance` inside a transaction.
+pub(crate) fn write_profile(
+    tx: &mut Tx<'_>,
+    appliance: &ApplianceSerial,
+    profile: &Profile,
+) -> Result<(), StoreError> {
+    tx.put(
+        PROFILES,
+        appliance.as_str().as_bytes(),
+        &ProfileRecord::new(profile),
+    )
+}
+
 impl ProfileRecord {
     fn new(profile: &Profile) -> ProfileRecord {
         let messaging = profile.messaging.as_ref();
@@ -513,10 +536,7 @@ impl HardwareBook {
 
     /// The appliance's profile, if it has one (appliances created before profiles have none).
     pub fn profile(&self, appliance: &ApplianceSerial) -> Result<Option<Profile>, StoreError> {
-        self.store
-            .read(|r| r.record::<ProfileRecord>(PROFILES, appliance.as_str().as_bytes()))?
-            .map(|record| record.profile())
-            .transpose()
+        self.store.read(|r| read_profile(r, appliance))
     }
 
     pub async fn save_profile(
@@ -524,10 +544,9 @@ impl HardwareBook {
         appliance: &ApplianceSerial,
         profile: &Profile,
     ) -> Result<(), StoreError> {
-        let key = appliance.as_str().as_bytes().to_vec();
-        let record = ProfileRecord::new(profile);
+        let (appliance, profile) = (appliance.clone(), profile.clone());
         self.store
-            .write(move |tx| tx.put(PROFILES, &key, &record))
+            .write(move |tx| write_profile(tx, &appliance, &profile))
             .await
     }
 
@@ -538,17 +557,14 @@ impl HardwareBook {
         default: Profile,
         change: impl FnOnce(&mut Profile) -> Result<(), E> + Send + 'static,
     ) -> Result<Result<Profile, E>, StoreError> {
-        let key = appliance.as_str().as_bytes().to_vec();
+        let appliance = appliance.clone();
         self.store
             .write(move |tx| {
-                let mut profile = match tx.record::<ProfileRecord>(PROFILES, &key)? {
-                    Some(record) => record.profile()?,
-                    None => default,
-                };
+                let mut profile = read_profile(tx, &appliance)?.unwrap_or(default);
                 if let Err(e) = change(&mut profile) {
                     return Ok(Err(e));
                 }
-                tx.put(PROFILES, &key, &ProfileRecord::new(&profile))?;
+                write_profile(tx, &appliance, &profile)?;
                 Ok(Ok(profile))
             })
             .await

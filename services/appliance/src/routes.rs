@@ -18,10 +18,10 @@ use lab::store::{Store, Table};
 use protocol::admin::ErrorBody;
 use protocol::appliance::LoginOutcome;
 use protocol::appliance::{
-    ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog, FtmPushChange,
-    FtmPushSettings, ImportOutcome, ImportRequest, LoginRequest, LoginResult, NewAppliance,
-    OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest, ServerCert,
-    SettingsChange, UserView,
+    ApplianceChange, ApplianceList, ApplianceMode, ApplianceSettings, ApplianceView, DebugLog,
+    FtmPushChange, FtmPushSettings, ImportOutcome, ImportRequest, LoginRequest, LoginResult,
+    NewAppliance, OperationFailure, PollOutcome, ProvisionOutcome, ProvisionTokenRequest,
+    ServerCert, SettingsChange, SuiteSetting, UserView,
 };
 use protocol::id::ApplianceSerial;
 use protocol::messages::MessagingSettings;
@@ -197,16 +197,15 @@ impl Appliances {
                     .to_owned(),
             ),
             messaging: Some(self.messaging_of(&profile).clone()),
-            follows_suite: [
-                ("ftm_url", appliance.ftm_url.follows_suite()),
-                ("fortiguard_url", profile.fortiguard_url.follows_suite()),
-                ("ftm_push.relay_url", push.relay_url.follows_suite()),
-                ("messaging", profile.messaging.is_none()),
-            ]
-            .into_iter()
-            .filter(|&(_, follows)| follows)
-            .map(|(setting, _)| setting.to_owned())
-            .collect(),
+            follows_suite: SuiteSetting::ALL
+                .into_iter()
+                .filter(|setting| match setting {
+                    SuiteSetting::FtmUrl => appliance.ftm_url.follows_suite(),
+                    SuiteSetting::FortiguardUrl => profile.fortiguard_url.follows_suite(),
+                    SuiteSetting::RelayUrl => push.relay_url.follows_suite(),
+                    SuiteSetting::Messaging => profile.messaging.is_none(),
+                })
+                .collect(),
         })
     }
 }
@@ -229,6 +228,7 @@ impl Service for Appliances {
                 .route(__path_create, create)
                 .route(__path_list, list)
                 .route(__path_show, show)
+                .route(__path_change_appliance, change_appliance)
                 .route(__path_change_settings, change_settings)
                 .route(__path_change_ftm_push, change_ftm_push)
                 .route(__path_import, import)
@@ -429,12 +429,8 @@ pub(crate) async fn create_appliance(
         .map_err(ApplianceError::BadRequest)?;
     let build =
         short_text("build", new.build.as_ref(), "2829", 16).map_err(ApplianceError::BadRequest)?;
-    if let Some(ftm_url) = &new.ftm_url
-        && !(ftm_url.starts_with("https://") || ftm_url.starts_with("http://"))
-    {
-        return Err(ApplianceError::BadRequest(format!(
-            "ftm_url `{ftm_url}` is not an http(s) URL"
-        )));
+    if let Some(url) = &new.ftm_url {
+        http_url("ftm_url", url).map_err(ApplianceError::BadRequest)?;
     }
     let default_push = FtmPush {
         status: false,
@@ -513,6 +509,87 @@ async fn show(
     Ok(HttpResponse::Ok().json(state.view(&appliance).await?))
 }
 
+/// `PATCH /appliances/{serial}`: the unit's FortiToken server and FortiGuard address set again, or settings
+/// put back on the running suite's; the unit and its profile change in one transaction, after every value
+/// was checked.
+#[utoipa::path(patch, path = paths::APPLIANCE, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")), request_body = ApplianceChange,
+    responses(
+        (status = 200, description = "The unit after the change; `follows_suite` lists what follows the suite.", body = ApplianceView),
+        (status = 400, description = "`admin.body.invalid` (not JSON, an unknown field or setting), or `appliance.bad-request` naming the bad value (an address that is not an http(s) URL, a setting both given and put back on the suite's); nothing changes.", body = ErrorBody),
+        (status = 404, description = "`appliance.not-found`.", body = ErrorBody)))]
+async fn change_appliance(
+    state: web::Data<Appliances>,
+    serial: web::Path<String>,
+    change: Json<ApplianceChange>,
+) -> Result<HttpResponse, ApplianceError> {
+    let appliance = find(&state, &serial)?;
+    let change = change.into_inner();
+    check_appliance_change(&change).map_err(ApplianceError::BadRequest)?;
+    let current = state.profile_of(&appliance)?;
+    let changed = state
+        .store
+        .update_with_profile(&appliance.serial, current, move |appliance, profile| {
+            apply_appliance_change(&change, appliance, profile);
+            Ok::<_, std::convert::Infallible>(appliance.clone())
+        })
+        .await?
+        .ok_or_else(|| ApplianceError::NotFound(format!("no appliance {}", appliance.serial)))?;
+    let Ok(changed) = changed;
+    Ok(HttpResponse::Ok().json(state.view(&changed).await?))
+}
+
+/// Why `change` cannot be made, naming the value: an address that is not an http(s) URL, or a setting both
+/// given an address and put back on the suite's.
+fn check_appliance_change(change: &ApplianceChange) -> Result<(), String> {
+    for (setting, url) in [
+        (SuiteSetting::FtmUrl, &change.ftm_url),
+        (SuiteSetting::FortiguardUrl, &change.fortiguard_url),
+    ] {
+        let Some(url) = url else { continue };
+        http_url(setting.as_str(), url)?;
+        if change.follow_suite.contains(&setting) {
+            return Err(format!(
+                "{setting} is both given and put back on the suite's (follow_suite): choose one"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Applies a checked `change` to an appliance and its profile.
+fn apply_appliance_change(
+    change: &ApplianceChange,
+    appliance: &mut Appliance,
+    profile: &mut Profile,
+) {
+    if let Some(url) = &change.ftm_url {
+        appliance.ftm_url = ServiceUrl::given(Some(url));
+    }
+    if let Some(url) = &change.fortiguard_url {
+        profile.fortiguard_url = ServiceUrl::given(Some(url));
+    }
+    for setting in &change.follow_suite {
+        match setting {
+            SuiteSetting::FtmUrl => appliance.ftm_url = ServiceUrl::Suite,
+            SuiteSetting::FortiguardUrl => profile.fortiguard_url = ServiceUrl::Suite,
+            SuiteSetting::RelayUrl => appliance.push.relay_url = ServiceUrl::Suite,
+            SuiteSetting::Messaging => profile.messaging = None,
+        }
+    }
+}
+
+/// An address an appliance calls, or the sentence naming `name` when it is not an http(s) URL (at most
+/// 2,048 bytes).
+pub(crate) fn http_url(name: &str, url: &str) -> Result<(), String> {
+    if (url.starts_with("https://") || url.starts_with("http://")) && url.len() <= 2048 {
+        return Ok(());
+    }
+    Err(format!(
+        "{name} `{}` is not an http(s) URL",
+        url.chars().take(80).collect::<String>()
+    ))
+}
+
 /// `PATCH /appliances/{serial}/ftm-push`: `config system ftm-push`. The listener follows the new settings;
 /// if it cannot (the port is taken), nothing changes and the answer is 409.
 #[utoipa::path(patch, path = paths::APPLIANCE_FTM_PUSH, tag = "virtual appliances", params(("serial" = String, Path, description = "The appliance's serial.")), request_body = FtmPushChange,
@@ -565,9 +642,7 @@ fn apply_push_change(mut push: FtmPush, change: &FtmPushChange) -> Result<FtmPus
         push.reachable = reachable;
     }
     if let Some(url) = &change.relay_url {
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(format!("relay_url `{url}` is not an http(s) URL"));
-        }
+        http_url("relay_url", url)?;
         push.relay_url = ServiceUrl::given(Some(url));
     }
     if let Some(secs) = change.timeout_secs {

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{self, Lockout, OtpMemory, TokenTiming, Verdict};
 use crate::fac_store;
 use crate::fortitoken::{Appliance, FtmPush, ServiceUrl, Token, User};
+use crate::hardware_store::{Profile, read_profile, write_profile};
 
 pub const APPLIANCES: Table = Table::new("appliances");
 pub const TOKENS: Table = Table::new("tokens");
@@ -352,6 +353,18 @@ impl Record for UserRecord {
 }
 
 /// A decoding failure of a record whose JSON was fine but whose values are not.
+/// Why a refusable change wrote nothing: its rule refused it, or the store failed.
+enum Stop<E> {
+    Refused(E),
+    Storage(StoreError),
+}
+
+impl<E> From<StoreError> for Stop<E> {
+    fn from(error: StoreError) -> Stop<E> {
+        Stop::Storage(error)
+    }
+}
+
 pub(crate) fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
     move |e| StoreError::corrupt(format!("{what}: {e:#}"))
 }
@@ -478,32 +491,54 @@ impl Fleet {
         T: Send + 'static,
         E: Send + 'static,
     {
-        enum Stop<E> {
-            Refused(E),
-            Storage(StoreError),
-        }
-        impl<E> From<StoreError> for Stop<E> {
-            fn from(error: StoreError) -> Stop<E> {
-                Stop::Storage(error)
-            }
-        }
         let serial = serial.clone();
-        let result = self
-            .store
-            .write(move |tx| {
-                let Some(mut appliance) = read_appliance(tx, &serial)? else {
-                    return Ok(None);
-                };
-                let outcome = change(&mut appliance).map_err(Stop::Refused)?;
-                tx.put(
-                    APPLIANCES,
-                    serial.as_str().as_bytes(),
-                    &ApplianceRecord::from(&appliance),
-                )?;
-                Ok::<_, Stop<E>>(Some(outcome))
-            })
-            .await;
-        match result {
+        self.refusable(move |tx| {
+            let Some(mut appliance) = read_appliance(tx, &serial)? else {
+                return Ok(None);
+            };
+            let outcome = change(&mut appliance).map_err(Stop::Refused)?;
+            write_appliance(tx, &appliance)?;
+            Ok(Some(outcome))
+        })
+        .await
+    }
+
+    /// As [`Fleet::update`], the appliance's profile (`default` when it has none yet) changed with it in
+    /// the same transaction.
+    pub async fn update_with_profile<T, E>(
+        &self,
+        serial: &ApplianceSerial,
+        default: Profile,
+        change: impl FnOnce(&mut Appliance, &mut Profile) -> Result<T, E> + Send + 'static,
+    ) -> Result<Option<Result<T, E>>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let serial = serial.clone();
+        self.refusable(move |tx| {
+            let Some(mut appliance) = read_appliance(tx, &serial)? else {
+                return Ok(None);
+            };
+            let mut profile = read_profile(tx, &serial)?.unwrap_or(default);
+            let outcome = change(&mut appliance, &mut profile).map_err(Stop::Refused)?;
+            write_appliance(tx, &appliance)?;
+            write_profile(tx, &serial, &profile)?;
+            Ok(Some(outcome))
+        })
+        .await
+    }
+
+    /// Runs `change` in one write transaction that a refusal (`Stop::Refused`) leaves unwritten.
+    async fn refusable<T, E>(
+        &self,
+        change: impl FnOnce(&mut Tx<'_>) -> Result<Option<T>, Stop<E>> + Send + 'static,
+    ) -> Result<Option<Result<T, E>>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        match self.store.write(change).await {
             Ok(None) => Ok(None),
             Ok(Some(outcome)) => Ok(Some(Ok(outcome))),
             Err(Stop::Refused(refusal)) => Ok(Some(Err(refusal))),

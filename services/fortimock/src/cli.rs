@@ -439,6 +439,24 @@ pub enum FgtCommand {
         #[arg(long)]
         timeout_secs: Option<u32>,
     },
+    /// Where the unit reaches the cloud: shown, or changed: its FortiToken server or FortiGuard address set,
+    /// or settings put back on the running suite's.
+    Servers {
+        #[command(flatten)]
+        target: Target,
+        fgt: String,
+        /// The FortiToken server it talks to from now on (its `ftm_url`, as `fgt new --server`).
+        #[arg(long)]
+        server: Option<String>,
+        /// FortiGuard's token service (hardware activation) from now on.
+        #[arg(long)]
+        fortiguard_url: Option<String>,
+        /// Put a setting back on the running suite's (repeat for several).
+        #[arg(long, value_parser = ["ftm_url", "fortiguard_url", "ftm_push.relay_url", "messaging"])]
+        follow_suite: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Unlock a user locked out after failed logins.
     Unlock {
         #[command(flatten)]

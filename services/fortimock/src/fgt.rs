@@ -3,9 +3,9 @@
 
 use anyhow::bail;
 use protocol::appliance::{
-    ApplianceMode, ApplianceView, FortiTokenStatus, FortiTokenView, FtmPushChange, LoginOutcome,
-    LoginRequest, LoginResult, NewAppliance, OperationFailure, ProvisionOutcome,
-    ProvisionTokenRequest, ServerCert,
+    ApplianceChange, ApplianceMode, ApplianceView, FortiTokenStatus, FortiTokenView, FtmPushChange,
+    LoginOutcome, LoginRequest, LoginResult, NewAppliance, OperationFailure, ProvisionOutcome,
+    ProvisionTokenRequest, ServerCert, SuiteSetting,
 };
 use protocol::hardware::HardwareTokenRow;
 use protocol::time::UnixTime;
@@ -221,6 +221,35 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        FgtCommand::Servers {
+            target,
+            fgt,
+            server,
+            fortiguard_url,
+            follow_suite,
+            json,
+        } => {
+            let client = SuiteClient::connect(&target)?;
+            let change = ApplianceChange {
+                ftm_url: server,
+                fortiguard_url,
+                follow_suite: follow_suite
+                    .into_iter()
+                    .map(|name| serde_json::from_value(serde_json::Value::String(name)))
+                    .collect::<Result<_, _>>()?,
+            };
+            let appliance = if change == ApplianceChange::default() {
+                client.appliances().get(&fgt).await?
+            } else {
+                client.appliances().change(&fgt, &change).await?
+            };
+            if json {
+                println!("{}", serde_json::to_string_pretty(&appliance)?);
+            } else {
+                print_servers(&appliance);
+            }
+            Ok(())
+        }
         FgtCommand::Unlock { target, fgt, user } => {
             let client = SuiteClient::connect(&target)?;
             client
@@ -291,6 +320,38 @@ async fn new(args: FgtNewArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where a unit reaches the cloud, each address marked as the suite's (followed) or the unit's own.
+fn print_servers(appliance: &ApplianceView) {
+    let whose = |setting: SuiteSetting| {
+        if appliance.follows_suite.contains(&setting) {
+            "the suite's"
+        } else {
+            "its own"
+        }
+    };
+    let messaging = appliance.messaging.as_ref().map_or_else(String::new, |m| {
+        format!(
+            "smtp {}:{} ({}), sms {}",
+            m.smtp_server, m.smtp_port, m.smtp_security, m.sms_gateway
+        )
+    });
+    println!("{}", appliance.serial);
+    for (setting, value) in [
+        (SuiteSetting::FtmUrl, appliance.ftm_url.as_str()),
+        (
+            SuiteSetting::FortiguardUrl,
+            appliance.fortiguard_url.as_deref().unwrap_or_default(),
+        ),
+        (
+            SuiteSetting::RelayUrl,
+            appliance.ftm_push.relay_url.as_str(),
+        ),
+        (SuiteSetting::Messaging, messaging.as_str()),
+    ] {
+        println!("    {:<19} {value}  ({})", setting.as_str(), whose(setting));
+    }
 }
 
 /// Prints a provisioning's (or renewal's) outcome, or fails with FortiOS's message.

@@ -1,7 +1,8 @@
 //! The real `fortimock` binary against `fortimock up` on port 0, for hardware tokens and activation
 //! messages: `fgt hardware activate` (the one-time lock, FortiOS's silence on what is not a serial),
 //! `phone activate --from-message` and `--latest-for` (the phone's camera on a captured email), `fgt
-//! send-activation`, `fgt messaging show|set`, and `scenario list` naming a scenario's recipient.
+//! send-activation`, `fgt messaging show|set`, `fgt servers`, and `scenario list` naming a scenario's
+//! recipient.
 
 use std::path::Path;
 use std::process::Child;
@@ -368,6 +369,52 @@ fn fgt_messaging_shows_and_sets_where_activation_messages_go() {
     assert!(
         refused.contains("no appliance FGVM01TM00000099"),
         "{refused}"
+    );
+
+    // `fgt servers` says whose each setting is, and puts the messaging back on the suite's.
+    let servers = cli(&data_dir, &["fgt", "servers", fgt]);
+    assert!(
+        servers.contains("    messaging           smtp ")
+            && servers.contains("(none), sms https://")
+            && servers.contains("  (its own)\n")
+            && servers.contains("    ftm_url             https://"),
+        "{servers}"
+    );
+    let refused = cli_fails(
+        &data_dir,
+        &[
+            "fgt",
+            "servers",
+            fgt,
+            "--follow-suite",
+            "messaging",
+            "--server",
+            "ftp://x",
+        ],
+    );
+    assert!(
+        refused.contains("ftm_url `ftp://x` is not an http(s) URL"),
+        "{refused}"
+    );
+    let refused = cli_fails(
+        &data_dir,
+        &["fgt", "servers", fgt, "--follow-suite", "smtp"],
+    );
+    assert!(refused.contains("invalid value 'smtp'"), "{refused}");
+    let followed = cli(
+        &data_dir,
+        &["fgt", "servers", fgt, "--follow-suite", "messaging"],
+    );
+    assert!(
+        !followed.contains("(its own)") && followed.matches("(the suite's)").count() == 4,
+        "{followed}"
+    );
+    assert_eq!(
+        json(&cli(
+            &data_dir,
+            &["fgt", "messaging", "show", fgt, "--json"]
+        )),
+        before
     );
 }
 
