@@ -254,6 +254,21 @@ impl SuiteSetting {
     }
 }
 
+impl std::str::FromStr for SuiteSetting {
+    type Err = String;
+
+    /// A setting by its name on the wire.
+    fn from_str(name: &str) -> Result<SuiteSetting, String> {
+        SuiteSetting::ALL
+            .into_iter()
+            .find(|setting| setting.as_str() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = SuiteSetting::ALL.map(SuiteSetting::as_str).to_vec();
+                format!("no setting `{name}`: one of {}", known.join(", "))
+            })
+    }
+}
+
 impl std::fmt::Display for SuiteSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -475,4 +490,29 @@ pub struct NewUser {
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_phone: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each setting's name is the same on the wire, in `as_str` and for `FromStr`; anything else is
+    /// refused with the names there are.
+    #[test]
+    fn a_suite_setting_has_one_name() {
+        for setting in SuiteSetting::ALL {
+            let wire = serde_json::to_value(setting).expect("serialized");
+            assert_eq!(wire, setting.as_str());
+            assert_eq!(setting.as_str().parse::<SuiteSetting>(), Ok(setting));
+            assert_eq!(
+                serde_json::from_value::<SuiteSetting>(wire).expect("read"),
+                setting
+            );
+        }
+        let refused = "smtp_server".parse::<SuiteSetting>().unwrap_err();
+        assert!(
+            refused.contains("no setting `smtp_server`: one of ftm_url, fortiguard_url"),
+            "{refused}"
+        );
+    }
 }

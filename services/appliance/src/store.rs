@@ -352,7 +352,6 @@ impl Record for UserRecord {
     const KIND: &'static str = "an appliance user record";
 }
 
-/// A decoding failure of a record whose JSON was fine but whose values are not.
 /// Why a refusable change wrote nothing: its rule refused it, or the store failed.
 enum Stop<E> {
     Refused(E),
@@ -365,6 +364,7 @@ impl<E> From<StoreError> for Stop<E> {
     }
 }
 
+/// A decoding failure of a record whose JSON was fine but whose values are not.
 pub(crate) fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
     move |e| StoreError::corrupt(format!("{what}: {e:#}"))
 }

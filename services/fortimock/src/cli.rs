@@ -451,9 +451,10 @@ pub enum FgtCommand {
         /// FortiGuard's token service (hardware activation) from now on.
         #[arg(long)]
         fortiguard_url: Option<String>,
-        /// Put a setting back on the running suite's (repeat for several).
-        #[arg(long, value_parser = ["ftm_url", "fortiguard_url", "ftm_push.relay_url", "messaging"])]
-        follow_suite: Vec<String>,
+        /// Put a setting back on the running suite's: ftm_url, fortiguard_url, ftm_push.relay_url or
+        /// messaging (repeat for several).
+        #[arg(long, value_parser = str::parse::<protocol::appliance::SuiteSetting>)]
+        follow_suite: Vec<protocol::appliance::SuiteSetting>,
         #[arg(long)]
         json: bool,
     },

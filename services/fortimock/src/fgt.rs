@@ -233,10 +233,7 @@ pub async fn run(command: FgtCommand) -> anyhow::Result<()> {
             let change = ApplianceChange {
                 ftm_url: server,
                 fortiguard_url,
-                follow_suite: follow_suite
-                    .into_iter()
-                    .map(|name| serde_json::from_value(serde_json::Value::String(name)))
-                    .collect::<Result<_, _>>()?,
+                follow_suite,
             };
             let appliance = if change == ApplianceChange::default() {
                 client.appliances().get(&fgt).await?
