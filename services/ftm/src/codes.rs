@@ -124,6 +124,11 @@ impl Rebuilt {
     pub(crate) fn add(&mut self, code: Payload, token: &TokenSerial) {
         self.tokens.insert(code, token.to_bytes());
     }
+
+    /// The codes of `other` added (the index of another range of tokens).
+    pub(crate) fn merge(&mut self, other: Rebuilt) {
+        self.tokens.extend(other.tokens);
+    }
 }
 
 #[cfg(test)]

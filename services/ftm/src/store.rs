@@ -23,7 +23,7 @@ use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use lab::store::{
-    DecodedRecords, ReadTx, Reader, Record, Schema, Store, StoreError, Table, Tx, Version,
+    DecodedRecords, Order, ReadTx, Reader, Record, Schema, Store, StoreError, Table, Tx, Version,
 };
 use protocol::activation::TokenActivationCode;
 use protocol::admin::{ActivationView, EscrowEntryView};
@@ -259,8 +259,39 @@ fn absorb_legacy_escrow(tx: &mut Tx<'_>) -> Result<u64, StoreError> {
     Ok(moved)
 }
 
-/// The codes in escrow, read from every token's record (about a second for a million tokens).
-fn index_codes(r: &mut ReadTx) -> Result<Rebuilt, StoreError> {
+/// The codes in escrow, read from every token's record (about a second for a million tokens on one CPU):
+/// where there are two CPUs, the tokens' keys are read in two ranges side by side, each in its own read.
+/// Both reads begin after the rebuild's barrier, so each sees every code minted before it; the codes
+/// minted since are the rebuild's to note (`CodeIndex::begin_rebuild`).
+fn index_codes(store: &Store) -> Result<Rebuilt, StoreError> {
+    let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let (first, last) = store.read(|r| {
+        let mut key = |order| {
+            r.scan(TOKENS, &[], order, Some(1))
+                .map(|mut entries| entries.pop().map(|(key, _)| key))
+        };
+        Ok((key(Order::Ascending)?, key(Order::Descending)?))
+    })?;
+    let (Some(first), Some(last), true) = (first, last, two_cpus) else {
+        return store.read(|r| codes_in(r, ..));
+    };
+    let middle = key_midpoint(&first, &last);
+    std::thread::scope(|scope| {
+        let upper = scope.spawn(|| store.read(|r| codes_in(r, middle.as_slice()..)));
+        let mut lower = store.read(|r| codes_in(r, ..middle.as_slice()))?;
+        let upper = upper
+            .join()
+            .map_err(|_| StoreError::internal("indexing codes: a reading thread failed"))??;
+        lower.merge(upper);
+        Ok(lower)
+    })
+}
+
+/// The codes of the tokens whose keys are in `keys`.
+fn codes_in<'k>(
+    r: &mut ReadTx,
+    keys: impl std::ops::RangeBounds<&'k [u8]>,
+) -> Result<Rebuilt, StoreError> {
     /// What the index needs of a token's record (the token is its key), read without building the rest.
     #[derive(Deserialize)]
     struct Escrowed<'a> {
@@ -272,7 +303,7 @@ fn index_codes(r: &mut ReadTx) -> Result<Rebuilt, StoreError> {
     }
     let tokens = usize::try_from(r.count(TOKENS)?).unwrap_or(usize::MAX);
     let mut rebuilt = Rebuilt::with_capacity(tokens);
-    r.visit(TOKENS, |key, value| {
+    r.visit_range(TOKENS, keys, |key, value| {
         let record: Escrowed = serde_json::from_slice(value).map_err(corrupt)?;
         if let Some(code) = record.code {
             let code: TokenActivationCode = code.parse().map_err(corrupt)?;
@@ -285,6 +316,29 @@ fn index_codes(r: &mut ReadTx) -> Result<Rebuilt, StoreError> {
         Ok(())
     })?;
     Ok(rebuilt)
+}
+
+/// A key between `low` and `high`, as if both were numbers written in base 256 (the shorter followed by
+/// zeros): where to cut a table's keys in two ranges of about as many keys, when they are spread evenly.
+/// Whatever it answers, the ranges below and from it hold every key.
+fn key_midpoint(low: &[u8], high: &[u8]) -> Vec<u8> {
+    let digits = low.len().max(high.len());
+    let digit = |key: &[u8], at: usize| key.get(at).copied().map_or(0, u16::from);
+    let mut sum = vec![0u16; digits];
+    let mut carry = 0;
+    for at in (0..digits).rev() {
+        let total = digit(low, at) + digit(high, at) + carry;
+        sum[at] = total & 0xff;
+        carry = total >> 8;
+    }
+    let mut rest = carry;
+    sum.into_iter()
+        .map(|d| {
+            let value = (rest << 8) | d;
+            rest = value % 2;
+            u8::try_from(value / 2).unwrap_or(u8::MAX)
+        })
+        .collect()
 }
 
 /// Records, inside the caller's write transaction, that `token` now lives on the phone that completed a token
@@ -373,7 +427,7 @@ impl Escrow {
             .await;
         let store = self.store.clone();
         let read = match begun {
-            Ok(()) => tokio::task::spawn_blocking(move || store.read(index_codes))
+            Ok(()) => tokio::task::spawn_blocking(move || index_codes(&store))
                 .await
                 .unwrap_or_else(|e| Err(StoreError::internal(format!("indexing codes: {e}")))),
             Err(e) => Err(e),
@@ -875,6 +929,35 @@ mod tests {
         let again = provision(&escrow, &[(token(1), seed(3))]).await[0];
         assert_eq!(escrow.reindex().await.expect("reindexed"), 1);
         assert!(escrow.is_redeemable(again, NOW).expect("read"));
+    }
+
+    /// A key between two keys: both ranges it cuts together hold every key, and keys spread evenly
+    /// fall about half on each side.
+    #[test]
+    fn a_key_range_is_cut_between_its_ends() {
+        assert_eq!(key_midpoint(b"a", b"c"), b"b");
+        assert_eq!(key_midpoint(b"ab", b"ab"), b"ab");
+        assert_eq!(key_midpoint(&[0xff, 0xff], &[0xff, 0xff]), [0xff, 0xff]);
+        assert_eq!(key_midpoint(&[0x00], &[0xff, 0x02]), [0x7f, 0x81]);
+        let (low, high) = (token(0).to_string(), token(255).to_string());
+        let middle = key_midpoint(low.as_bytes(), high.as_bytes());
+        assert!(low.as_bytes() <= middle.as_slice() && middle.as_slice() <= high.as_bytes());
+        let below = (0..=255u8)
+            .filter(|n| token(*n).to_string().as_bytes() < middle.as_slice())
+            .count();
+        assert!((96..=160).contains(&below), "{below} of 256 below the cut");
+    }
+
+    /// The index, read in two ranges, holds every code, whichever side of the cut its token is.
+    #[tokio::test]
+    async fn every_code_is_indexed_on_either_side_of_the_cut() {
+        let escrow = Escrow::open(None).await.expect("opened");
+        let tokens: Vec<_> = (0..=255u8).map(|n| (token(n), seed(n))).collect();
+        let codes = provision(&escrow, &tokens).await;
+        assert_eq!(escrow.reindex().await.expect("reindexed"), 256);
+        for code in codes {
+            assert!(escrow.is_redeemable(code, NOW).expect("read"));
+        }
     }
 
     /// Rebuilds racing with provisions on other threads: afterwards every code the store carries is in

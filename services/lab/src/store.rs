@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::marker::PhantomData;
+use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -1483,12 +1484,23 @@ impl ReadTx {
     pub fn visit(
         &mut self,
         table: Table,
+        visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.visit_range(table, .., visit)
+    }
+
+    /// [`ReadTx::visit`] over the entries whose keys are in `keys`: reads that share a table out among
+    /// threads each take a range.
+    pub fn visit_range<'k>(
+        &mut self,
+        table: Table,
+        keys: impl RangeBounds<&'k [u8]>,
         mut visit: impl FnMut(&[u8], &[u8]) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let what = format!("reading {}", table.name());
         let range = self
             .table(table)?
-            .range::<&[u8]>(..)
+            .range::<&[u8]>(keys)
             .map_err(|e| StoreError::from_storage(&e, &what))?;
         for entry in range {
             let (key, value) = entry.map_err(|e| StoreError::from_storage(&e, &what))?;
