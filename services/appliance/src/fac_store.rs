@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{Order, Reader, Record, StoreError, Table, Tx, Version};
+use lab::store::{Abort, Order, Reader, Record, StoreError, Table, Tx, Version};
 use pbkdf2::pbkdf2_hmac;
 use protocol::appliance::{ApplianceMode, ApplianceSettings};
 use protocol::crypto::{Sealed, hmac_sha256, open, seal};
@@ -903,26 +903,16 @@ impl Fleet {
         + Send
         + 'static,
     ) -> Result<Option<Result<T, String>>, StoreError> {
-        enum Stop {
-            Refused(String),
-            Storage(StoreError),
-        }
-        impl From<StoreError> for Stop {
-            fn from(error: StoreError) -> Stop {
-                Stop::Storage(error)
-            }
-        }
         let serial = serial.clone();
         let seal_key = self.key.clone();
-        let result = self
-            .store
-            .write(move |tx| {
+        self.store
+            .write_refusable(move |tx| {
                 let Some(mut appliance) = read_appliance(tx, &serial)? else {
                     return Ok(None);
                 };
                 let mut config = read_config(tx, &serial, &seal_key)?;
                 let outcome =
-                    change(&mut appliance.settings, &mut config).map_err(Stop::Refused)?;
+                    change(&mut appliance.settings, &mut config).map_err(Abort::Refused)?;
                 let host = config.host_name(&serial);
                 for (_, bytes) in tx.scan(APPLIANCES, b"", Order::Ascending, None)? {
                     let other: Appliance = store::decode_appliance(&bytes)?;
@@ -932,7 +922,7 @@ impl Fleet {
                     let theirs =
                         read_config(tx, &other.serial, &seal_key)?.host_name(&other.serial);
                     if theirs == host {
-                        return Err(Stop::Refused(format!(
+                        return Err(Abort::Refused(format!(
                             "host_name `{host}` is {}'s already",
                             other.serial
                         )));
@@ -944,14 +934,9 @@ impl Fleet {
                     serial.as_str().as_bytes(),
                     &config_record(&config, &seal_key),
                 )?;
-                Ok::<_, Stop>(Some(outcome))
+                Ok(Some(outcome))
             })
-            .await;
-        match result {
-            Ok(outcome) => Ok(outcome.map(Ok)),
-            Err(Stop::Refused(message)) => Ok(Some(Err(message))),
-            Err(Stop::Storage(error)) => Err(error),
-        }
+            .await
     }
 
     /// Issues `admin`'s API key (a new one replaces the old), durable before it returns.

@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use lab::store::{Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
+use lab::store::{Abort, Order, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::appliance::{ApplianceMode, ApplianceSettings, FortiTokenStatus, ServerCert};
 use protocol::crypto::{SealKey, Sealed, open, seal};
 use protocol::id::{ApplianceSerial, TokenSerial};
@@ -352,18 +352,6 @@ impl Record for UserRecord {
     const KIND: &'static str = "an appliance user record";
 }
 
-/// Why a refusable change wrote nothing: its rule refused it, or the store failed.
-enum Stop<E> {
-    Refused(E),
-    Storage(StoreError),
-}
-
-impl<E> From<StoreError> for Stop<E> {
-    fn from(error: StoreError) -> Stop<E> {
-        Stop::Storage(error)
-    }
-}
-
 /// A decoding failure of a record whose JSON was fine but whose values are not.
 pub(crate) fn corrupt(what: &str) -> impl Fn(anyhow::Error) -> StoreError + '_ {
     move |e| StoreError::corrupt(format!("{what}: {e:#}"))
@@ -492,15 +480,16 @@ impl Fleet {
         E: Send + 'static,
     {
         let serial = serial.clone();
-        self.refusable(move |tx| {
-            let Some(mut appliance) = read_appliance(tx, &serial)? else {
-                return Ok(None);
-            };
-            let outcome = change(&mut appliance).map_err(Stop::Refused)?;
-            write_appliance(tx, &appliance)?;
-            Ok(Some(outcome))
-        })
-        .await
+        self.store
+            .write_refusable(move |tx| {
+                let Some(mut appliance) = read_appliance(tx, &serial)? else {
+                    return Ok(None);
+                };
+                let outcome = change(&mut appliance).map_err(Abort::Refused)?;
+                write_appliance(tx, &appliance)?;
+                Ok(Some(outcome))
+            })
+            .await
     }
 
     /// As [`Fleet::update`], the appliance's profile (`default` when it has none yet) changed with it in
@@ -516,34 +505,18 @@ impl Fleet {
         E: Send + 'static,
     {
         let serial = serial.clone();
-        self.refusable(move |tx| {
-            let Some(mut appliance) = read_appliance(tx, &serial)? else {
-                return Ok(None);
-            };
-            let mut profile = read_profile(tx, &serial)?.unwrap_or(default);
-            let outcome = change(&mut appliance, &mut profile).map_err(Stop::Refused)?;
-            write_appliance(tx, &appliance)?;
-            write_profile(tx, &serial, &profile)?;
-            Ok(Some(outcome))
-        })
-        .await
-    }
-
-    /// Runs `change` in one write transaction that a refusal (`Stop::Refused`) leaves unwritten.
-    async fn refusable<T, E>(
-        &self,
-        change: impl FnOnce(&mut Tx<'_>) -> Result<Option<T>, Stop<E>> + Send + 'static,
-    ) -> Result<Option<Result<T, E>>, StoreError>
-    where
-        T: Send + 'static,
-        E: Send + 'static,
-    {
-        match self.store.write(change).await {
-            Ok(None) => Ok(None),
-            Ok(Some(outcome)) => Ok(Some(Ok(outcome))),
-            Err(Stop::Refused(refusal)) => Ok(Some(Err(refusal))),
-            Err(Stop::Storage(e)) => Err(e),
-        }
+        self.store
+            .write_refusable(move |tx| {
+                let Some(mut appliance) = read_appliance(tx, &serial)? else {
+                    return Ok(None);
+                };
+                let mut profile = read_profile(tx, &serial)?.unwrap_or(default);
+                let outcome = change(&mut appliance, &mut profile).map_err(Abort::Refused)?;
+                write_appliance(tx, &appliance)?;
+                write_profile(tx, &serial, &profile)?;
+                Ok(Some(outcome))
+            })
+            .await
     }
 
     pub fn appliance(&self, serial: &ApplianceSerial) -> Result<Option<Appliance>, StoreError> {

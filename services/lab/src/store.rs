@@ -500,6 +500,24 @@ impl Store {
         })
     }
 
+    /// [`Store::write`] for a change of one record that may be missing and whose own rules may refuse it:
+    /// `change` answers `None` when there is no such record, or refuses with [`Abort::Refused`], and
+    /// then nothing is written and the refusal comes back inside `Ok`.
+    pub async fn write_refusable<T, E>(
+        &self,
+        change: impl FnOnce(&mut Tx<'_>) -> Result<Option<T>, Abort<E>> + Send + 'static,
+    ) -> Result<Option<Result<T, E>>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        match self.write(change).await {
+            Ok(outcome) => Ok(outcome.map(Ok)),
+            Err(Abort::Refused(refusal)) => Ok(Some(Err(refusal))),
+            Err(Abort::Storage(error)) => Err(error),
+        }
+    }
+
     /// Makes one change: `change` runs in a write transaction; when it returns `Ok` what it wrote is
     /// committed durably (fsync) before this returns, when it returns `Err` nothing it wrote is kept. A
     /// change that wrote nothing commits nothing. Changes run one at a time, in arrival order.
@@ -1345,6 +1363,19 @@ impl redb::StorageBackend for SimulatedBackend {
         change.apply(&mut state.live);
         state.unsynced.push(change);
         Ok(())
+    }
+}
+
+/// Why a change made with [`Store::write_refusable`] wrote nothing: its own rule refused it, or the store
+/// failed.
+pub enum Abort<E> {
+    Refused(E),
+    Storage(StoreError),
+}
+
+impl<E> From<StoreError> for Abort<E> {
+    fn from(error: StoreError) -> Abort<E> {
+        Abort::Storage(error)
     }
 }
 

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use lab::store::{OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
+use lab::store::{Abort, OpenError, Reader, Record, Schema, Store, StoreError, Table, Tx, Version};
 use protocol::id::TokenSerial;
 use protocol::otp::OtpKind;
 use protocol::phone::{Platform, PushPolicy, PushStatus};
@@ -244,18 +244,6 @@ pub enum CreateError {
     Storage(#[from] StoreError),
 }
 
-/// How a change ended early: the caller's refusal (nothing written) or a storage failure.
-enum Stop<E> {
-    Refused(E),
-    Storage(StoreError),
-}
-
-impl<E> From<StoreError> for Stop<E> {
-    fn from(error: StoreError) -> Stop<E> {
-        Stop::Storage(error)
-    }
-}
-
 fn read_counter(r: &mut impl Reader) -> Result<u64, StoreError> {
     match r.get(META, PHONES_CREATED)? {
         Some(bytes) => <[u8; 8]>::try_from(bytes.as_slice())
@@ -349,24 +337,17 @@ impl Phones {
         E: Send + 'static,
     {
         let id = id.to_owned();
-        let result = self
-            .store
-            .write(move |tx| {
+        self.store
+            .write_refusable(move |tx| {
                 let Some(bytes) = tx.get(PHONES, id.as_bytes())? else {
                     return Ok(None);
                 };
                 let (seq, mut phone) = decode(&bytes)?;
-                let outcome = change(&mut phone).map_err(Stop::Refused)?;
+                let outcome = change(&mut phone).map_err(Abort::Refused)?;
                 write_phone(tx, seq, &phone)?;
-                Ok::<_, Stop<E>>(Some(outcome))
+                Ok(Some(outcome))
             })
-            .await;
-        match result {
-            Ok(None) => Ok(None),
-            Ok(Some(outcome)) => Ok(Some(Ok(outcome))),
-            Err(Stop::Refused(refusal)) => Ok(Some(Err(refusal))),
-            Err(Stop::Storage(e)) => Err(e),
-        }
+            .await
     }
 
     /// Deletes the phone named `id` (the app is uninstalled: its tokens are gone) and returns it, in one
