@@ -479,17 +479,10 @@ impl Fleet {
         T: Send + 'static,
         E: Send + 'static,
     {
-        let serial = serial.clone();
-        self.store
-            .write_refusable(move |tx| {
-                let Some(mut appliance) = read_appliance(tx, &serial)? else {
-                    return Ok(None);
-                };
-                let outcome = change(&mut appliance).map_err(Abort::Refused)?;
-                write_appliance(tx, &appliance)?;
-                Ok(Some(outcome))
-            })
-            .await
+        self.update_in(serial, |_, appliance| {
+            change(appliance).map_err(Abort::Refused)
+        })
+        .await
     }
 
     /// As [`Fleet::update`], the appliance's profile (`default` when it has none yet) changed with it in
@@ -504,16 +497,35 @@ impl Fleet {
         T: Send + 'static,
         E: Send + 'static,
     {
+        self.update_in(serial, move |tx, appliance| {
+            let serial = appliance.serial.clone();
+            let mut profile = read_profile(tx, &serial)?.unwrap_or(default);
+            let outcome = change(appliance, &mut profile).map_err(Abort::Refused)?;
+            write_profile(tx, &serial, &profile)?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    /// The appliance `serial` read, handed with the transaction to `change`, and written back unless
+    /// `change` aborts.
+    async fn update_in<T, E>(
+        &self,
+        serial: &ApplianceSerial,
+        change: impl FnOnce(&mut Tx<'_>, &mut Appliance) -> Result<T, Abort<E>> + Send + 'static,
+    ) -> Result<Option<Result<T, E>>, StoreError>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
         let serial = serial.clone();
         self.store
             .write_refusable(move |tx| {
                 let Some(mut appliance) = read_appliance(tx, &serial)? else {
                     return Ok(None);
                 };
-                let mut profile = read_profile(tx, &serial)?.unwrap_or(default);
-                let outcome = change(&mut appliance, &mut profile).map_err(Abort::Refused)?;
+                let outcome = change(tx, &mut appliance)?;
                 write_appliance(tx, &appliance)?;
-                write_profile(tx, &serial, &profile)?;
                 Ok(Some(outcome))
             })
             .await
