@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes services/fortimock/code-order.txt: the functions a release `fortimock up` runs to start, for the linker.
 
-The release binary's code is about 29 MB, and a start runs some 4,300 of its functions, 3.2 MB of them, spread
+The release binary's code is about 24 MB, and a start runs some 3,200 of its functions, 3.5 MB of them, spread
 over most of it. Every page the start touches maps the 64 KiB around it (the kernel's fault-around), so a
 start left 19 to 23 MiB of the binary resident and took a page fault for each such window. Linked with this
 list as lld's `--symbol-ordering-file` (services/fortimock/build.rs), those functions stand together.
@@ -19,9 +19,12 @@ a few such functions, each keeping its own stretch of the binary resident (2.8 t
 MiB of code resident after a start when this was written, as each link places them).
 
 The list names each function by its mangled symbol, which carries a hash of its crate's build (the
-compiler's version, the dependencies, the target given): a build that differs finds fewer of them, and lld
-leaves those where they were. Nothing breaks; the gain goes. Rerun this after a compiler or dependency
-update, and for the static image build too:
+compiler's version, the dependencies, the target given, the release profile): a build that differs finds
+fewer of them, and lld leaves those where they were. Nothing breaks; the gain goes. The release profile
+builds each crate as one code unit (`codegen-units = 1`), so no symbol carries the `.llvm.<hash>` suffix of
+its unit, which changed with every edit to any function sharing that unit (with 16 units, three commits
+after the list was written, 262 of its 4,158 native functions had moved that way). Rerun this after a
+compiler or dependency update, and for the static image build too:
 
     cargo build --release -p fortimock -p forticare -p ftm          # as BENCHMARKS.md builds it
     RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --locked --target x86_64-unknown-linux-gnu \
@@ -56,6 +59,8 @@ FREE_PORTS = [
 IDLE = 5.0
 RECURSION = re.compile(r"'\d+$")
 LEGACY_SYMBOL = re.compile(r"^_ZN.*17h[0-9a-f]{16}E$")
+HASH = re.compile(r"17h[0-9a-f]{16}E")
+UNIT_SUFFIX = re.compile(r"\.llvm\.\d+$")
 
 
 def wait_for(path: Path, process: subprocess.Popen, patience: float) -> None:
@@ -161,22 +166,40 @@ def defined_functions(binary: Path) -> set[str]:
             if len(fields) == 3 and fields[1] in "tTwW"}
 
 
-def listed() -> list[str]:
-    names = []
+def listed() -> dict[str, list[str]]:
+    """The list's functions, by the build each section was written for (`# a release build with …`)."""
+    sections: dict[str, list[str]] = {}
+    build = "a release build"
     for line in OUT.read_text().splitlines():
+        heading = re.match(r"^# (a release build with .+) \(\d+ functions\)$", line)
+        if heading:
+            build = heading.group(1)
+            continue
         name = line.split("#", 1)[0].strip()
         if name:
-            names.append(name)
-    return names
+            sections.setdefault(build, []).append(name)
+    return sections
+
+
+def unhashed(name: str) -> str:
+    """A symbol without what changes with the build: its legacy hash and a code unit's suffix."""
+    return HASH.sub("", UNIT_SUFFIX.sub("", name))
 
 
 def check(binary: Path) -> None:
-    names = listed()
     present = defined_functions(binary)
-    found = sum(1 for name in names if name in present)
-    rust = [name for name in names if LEGACY_SYMBOL.match(name)]
-    found_rust = sum(1 for name in rust if name in present)
-    print(f"{binary}: {found} of the {len(names)} listed functions ({found_rust} of {len(rust)} Rust ones)")
+    renamed = {unhashed(name) for name in present}
+    for build, names in listed().items():
+        found = sum(1 for name in names if name in present)
+        rust = [name for name in names if LEGACY_SYMBOL.match(name)]
+        found_rust = sum(1 for name in rust if name in present)
+        # A name the binary lacks but defines under another hash: for the build the section was written for,
+        # the list is stale (regenerate it); a section written for the other build finds few names at all.
+        moved = sum(1 for name in names if name not in present and unhashed(name) in renamed)
+        print(
+            f"{binary}: {found} of the {len(names)} functions listed for {build} "
+            f"({found_rust} of {len(rust)} Rust ones); {moved} more under another hash"
+        )
 
 
 def main() -> None:
