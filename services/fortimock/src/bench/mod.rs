@@ -348,7 +348,10 @@ fn bench(args: BenchArgs) -> anyhow::Result<()> {
 
     let mut failures = Vec::new();
 
-    println!("\nstart (median of {} each, unpinned)", bench.args.starts);
+    println!(
+        "\nstart (median of {} each, every kind taking its turn in each round; unpinned)",
+        bench.args.starts
+    );
     let start = keep(&mut failures, "start", start::measure(&bench));
 
     // From here on the bench is the load generator, on its own CPU.

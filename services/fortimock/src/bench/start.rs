@@ -1,4 +1,5 @@
-//! Start: how long from spawning a server until it answers, as the median of `--starts` starts of each kind:
+//! Start: how long from spawning a server until it answers, as the median of `--starts` starts of each kind
+//! (the kinds taking turns in each round):
 //! the whole suite (`fortimock up`) until every service has answered `GET /__admin/health` and the SMTP sink
 //! has greeted, on an existing data dir over HTTPS (the default, and the target), on a data dir over plain
 //! HTTP and in memory (`--ephemeral`, plain HTTP); against the reference server until it answers and
@@ -42,24 +43,6 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
     let starts = bench.args.starts.max(1);
-    let mut version = Vec::new();
-    for _ in 0..starts {
-        version.push(time_version(bench)?);
-    }
-    println!("  `fortimock --version`: {:.1} ms", median(&version));
-
-    let mut reference_ms = Vec::new();
-    let mut reference_rss = Vec::new();
-    for _ in 0..starts {
-        let (ms, rss) = time_reference(bench)?;
-        reference_ms.push(ms);
-        reference_rss.push(rss as f64);
-    }
-    println!(
-        "  reference server, spawn to first answer: {:.1} ms",
-        median(&reference_ms)
-    );
-
     let https = SuiteOptions {
         plain_http: false,
         ephemeral: false,
@@ -73,56 +56,97 @@ pub(crate) fn measure(bench: &Bench) -> anyhow::Result<StartFigures> {
         ephemeral: true,
         ..plain.clone()
     };
-    let mut figures = Vec::new();
-    let mut idle_split = (0, 0);
+    let mut kinds = Vec::new();
     for (name, options, what) in [
-        ("start-https", &https, "on a data dir, HTTPS"),
-        ("start-plain", &plain, "on a data dir, plain HTTP"),
-        ("start-memory", &in_memory, "in memory, plain HTTP"),
+        ("start-https", https, "on a data dir, HTTPS"),
+        ("start-plain", plain, "on a data dir, plain HTTP"),
+        ("start-memory", in_memory, "in memory, plain HTTP"),
     ] {
         let dir = bench.work.join(name);
         // The first start makes the data dir (databases, lab CA) and is not counted.
-        let first = start_suite(Command::new(&bench.exe), &dir, options)?;
+        let first = start_suite(Command::new(&bench.exe), &dir, &options)?;
         let ca_pem = first.ca_pem.clone();
         first.stop();
-        let trust = Trust::new(ca_pem.as_deref())?;
-        let mut times = Vec::new();
-        let mut up_times = Vec::new();
-        let mut rss = Vec::new();
-        for _ in 0..starts {
-            let (times_ms, kib, split) = time_suite(bench, &dir, options, &trust)?;
-            times.push(times_ms.answering);
-            up_times.push(times_ms.up);
-            rss.push(kib as f64);
-            if name == "start-https" {
+        kinds.push(SuiteStarts {
+            what,
+            trust: Trust::new(ca_pem.as_deref())?,
+            dir,
+            options,
+            answering: Vec::new(),
+            up: Vec::new(),
+            rss: Vec::new(),
+        });
+    }
+
+    // Every kind of start takes its turn in each round, so a spell of the machine's weighs on all of them
+    // alike, as the load measurements' rounds do.
+    let mut version = Vec::new();
+    let mut reference_ms = Vec::new();
+    let mut reference_rss = Vec::new();
+    let mut idle_split = (0, 0);
+    for _ in 0..starts {
+        version.push(time_version(bench)?);
+        let (ms, rss) = time_reference(bench)?;
+        reference_ms.push(ms);
+        reference_rss.push(rss as f64);
+        for (index, kind) in kinds.iter_mut().enumerate() {
+            let (times, kib, split) = time_suite(bench, &kind.dir, &kind.options, &kind.trust)?;
+            kind.answering.push(times.answering);
+            kind.up.push(times.up);
+            kind.rss.push(kib as f64);
+            if index == 0 {
                 idle_split = split;
             }
         }
+    }
+    println!("  `fortimock --version`: {:.1} ms", median(&version));
+    println!(
+        "  reference server, spawn to first answer: {:.1} ms",
+        median(&reference_ms)
+    );
+    for kind in &kinds {
         println!(
-            "  fortimock up {what}, spawn to every service answering: {:.1} ms (of {}); to the suite saying it is up: {:.1} ms",
-            median(&times),
-            times
+            "  fortimock up {}, spawn to every service answering: {:.1} ms (of {}); to the suite saying it is up: {:.1} ms",
+            kind.what,
+            median(&kind.answering),
+            kind.answering
                 .iter()
                 .map(|t| format!("{t:.1}"))
                 .collect::<Vec<_>>()
                 .join(", "),
-            median(&up_times)
+            median(&kind.up)
         );
-        figures.push((median(&times), median(&up_times), median(&rss) as u64));
     }
+    let [https, plain, in_memory] = &kinds[..] else {
+        unreachable!("three kinds of start are measured");
+    };
     Ok(StartFigures {
         starts,
         version_spawn_ms: median(&version),
         reference_ms: median(&reference_ms),
         reference_rss_kib: median(&reference_rss) as u64,
-        data_dir_https_ms: figures[0].0,
-        data_dir_https_up_ms: figures[0].1,
-        idle_rss_kib: figures[0].2,
+        data_dir_https_ms: median(&https.answering),
+        data_dir_https_up_ms: median(&https.up),
+        idle_rss_kib: median(&https.rss) as u64,
         idle_rss_anon_kib: idle_split.0,
         idle_rss_file_kib: idle_split.1,
-        data_dir_plain_ms: figures[1].0,
-        in_memory_plain_ms: figures[2].0,
+        data_dir_plain_ms: median(&plain.answering),
+        in_memory_plain_ms: median(&in_memory.answering),
     })
+}
+
+/// One kind of suite start: how it is started, and its starts' figures so far.
+struct SuiteStarts {
+    what: &'static str,
+    dir: std::path::PathBuf,
+    options: SuiteOptions,
+    trust: Trust,
+    /// Milliseconds from the spawn until every service had answered.
+    answering: Vec<f64>,
+    /// Milliseconds from the spawn until the suite said it was up.
+    up: Vec<f64>,
+    /// Resident KiB once every service had answered.
+    rss: Vec<f64>,
 }
 
 fn time_version(bench: &Bench) -> anyhow::Result<f64> {
