@@ -184,8 +184,13 @@ def native_faults(binary: Path) -> list[str]:
     server to close the connection. Under valgrind some of them never run: the variants picked by CPU
     features it does not emulate (AVX-512, the SHA extensions, ADX) and the server's TLS close. An empty
     list, said so, where perf cannot record page faults."""
-    if shutil.which("perf") is None:
-        print(f"{binary}: no perf on PATH, so no native pass: the list holds what valgrind saw", file=sys.stderr)
+    # perf present but refused the events (perf_event_paranoid, a container) counts as absent.
+    if shutil.which("perf") is None or subprocess.run(
+        ["perf", "record", "--quiet", "-e", "page-faults", "-o", os.devnull, "true"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    ).returncode != 0:
+        print(f"{binary}: perf cannot record page faults here, so no native pass: the list holds what valgrind "
+              "saw", file=sys.stderr)
         return []
     work = Path(tempfile.mkdtemp(prefix="code-order-native-"))
     try:
